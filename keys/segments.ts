@@ -1,0 +1,125 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { assertBytes, bufferView } from './bytes.ts'
+import { InvalidSegmentIndexError, InvalidSegmentSizeError, SegmentAuthenticationError } from './errors.ts'
+import { type Random, systemRandom } from './random.ts'
+
+/**
+ * Content keys and segment encryption. Each track has a fresh 256-bit content key; segment `i` is encrypted with
+ * AES-256-GCM under it with nonce = i (96-bit big-endian) and associated data = key id || i (64-bit big-endian).
+ * Since a content key is never reused across tracks and each index is encrypted once, no nonce repeats under a
+ * key. The layout is specified in `keys/README.md`.
+ */
+
+export const CONTENT_KEY_BYTES = 32
+export const KEY_ID_BYTES = 16
+export const SEGMENT_NONCE_BYTES = 12
+export const SEGMENT_TAG_BYTES = 16
+/** Associated data: key id, then the index as 8 bytes big-endian. */
+export const SEGMENT_AAD_BYTES = KEY_ID_BYTES + 8
+/**
+ * Largest plaintext segment. Manifests use 256 KiB segments by default; 64 MiB stays far above any sensible
+ * segment size while refusing a runaway allocation (AES-GCM itself allows ~64 GiB per nonce).
+ */
+export const MAX_SEGMENT_BYTES = 64 * 1024 * 1024
+
+/** A fresh 32-byte content key. */
+export function generateContentKey(random: Random = systemRandom): Uint8Array {
+  return random.bytes(CONTENT_KEY_BYTES)
+}
+
+/** A fresh 16-byte key id (names a content key in manifests, escrows and licences without revealing it). */
+export function generateKeyId(random: Random = systemRandom): Uint8Array {
+  return random.bytes(KEY_ID_BYTES)
+}
+
+function assertIndex(index: number): void {
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new InvalidSegmentIndexError(index)
+}
+
+/** Writes `index` as an unsigned 64-bit big-endian integer at `offset` (index is a safe integer, < 2^53). */
+function writeIndex(view: DataView, offset: number, index: number): void {
+  view.setUint32(offset, Math.floor(index / 2 ** 32))
+  view.setUint32(offset + 4, index >>> 0)
+}
+
+function segmentNonce(index: number): Buffer {
+  const nonce = Buffer.alloc(SEGMENT_NONCE_BYTES)
+  writeIndex(new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength), SEGMENT_NONCE_BYTES - 8, index)
+  return nonce
+}
+
+function segmentAad(keyId: Uint8Array, index: number): Buffer {
+  const aad = Buffer.alloc(SEGMENT_AAD_BYTES)
+  aad.set(keyId, 0)
+  writeIndex(new DataView(aad.buffer, aad.byteOffset, aad.byteLength), KEY_ID_BYTES, index)
+  return aad
+}
+
+/**
+ * Encrypts segment `index` of a track: returns ciphertext || 16-byte tag (plaintext.length + 16 bytes).
+ * Throws `InvalidByteLengthError` (key, key id), `InvalidSegmentIndexError`, `InvalidSegmentSizeError`.
+ */
+export function encryptSegment(
+  contentKey: Uint8Array,
+  keyId: Uint8Array,
+  index: number,
+  plaintext: Uint8Array,
+): Uint8Array {
+  assertBytes('contentKey', contentKey, CONTENT_KEY_BYTES)
+  assertBytes('keyId', keyId, KEY_ID_BYTES)
+  assertIndex(index)
+  if (!(plaintext instanceof Uint8Array)) throw new TypeError('segment plaintext must be a Uint8Array')
+  if (plaintext.length > MAX_SEGMENT_BYTES) {
+    throw new InvalidSegmentSizeError(`segment ${index} is ${plaintext.length} bytes, at most ${MAX_SEGMENT_BYTES}`)
+  }
+  const cipher = createCipheriv('aes-256-gcm', contentKey, segmentNonce(index))
+  cipher.setAAD(segmentAad(keyId, index))
+  const out = new Uint8Array(plaintext.length + SEGMENT_TAG_BYTES)
+  const body = cipher.update(plaintext)
+  const tail = cipher.final()
+  out.set(body, 0)
+  out.set(tail, body.length)
+  out.set(cipher.getAuthTag(), plaintext.length)
+  return out
+}
+
+/**
+ * Decrypts what `encryptSegment` made. Throws `SegmentAuthenticationError` if the tag does not verify (wrong
+ * content key, key id or index, any altered byte), `InvalidSegmentSizeError` if it is shorter than the tag.
+ */
+export function decryptSegment(
+  contentKey: Uint8Array,
+  keyId: Uint8Array,
+  index: number,
+  ciphertext: Uint8Array,
+): Uint8Array {
+  assertBytes('contentKey', contentKey, CONTENT_KEY_BYTES)
+  assertBytes('keyId', keyId, KEY_ID_BYTES)
+  assertIndex(index)
+  if (!(ciphertext instanceof Uint8Array)) throw new TypeError('segment ciphertext must be a Uint8Array')
+  if (ciphertext.length < SEGMENT_TAG_BYTES) {
+    throw new InvalidSegmentSizeError(
+      `encrypted segment ${index} is ${ciphertext.length} bytes, shorter than its ${SEGMENT_TAG_BYTES}-byte tag`,
+    )
+  }
+  if (ciphertext.length > MAX_SEGMENT_BYTES + SEGMENT_TAG_BYTES) {
+    throw new InvalidSegmentSizeError(
+      `encrypted segment ${index} is ${ciphertext.length} bytes, at most ${MAX_SEGMENT_BYTES + SEGMENT_TAG_BYTES}`,
+    )
+  }
+  const bodyLength = ciphertext.length - SEGMENT_TAG_BYTES
+  const decipher = createDecipheriv('aes-256-gcm', contentKey, segmentNonce(index))
+  decipher.setAAD(segmentAad(keyId, index))
+  decipher.setAuthTag(bufferView(ciphertext.subarray(bodyLength)))
+  const out = new Uint8Array(bodyLength)
+  try {
+    const body = decipher.update(ciphertext.subarray(0, bodyLength))
+    out.set(body, 0)
+    const tail = decipher.final()
+    out.set(tail, body.length)
+  } catch (err) {
+    out.fill(0)
+    throw new SegmentAuthenticationError(index, { cause: err })
+  }
+  return out
+}
