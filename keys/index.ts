@@ -31,6 +31,8 @@ export {
   MAX_SCRYPT_P,
   MAX_SCRYPT_R,
   type NodeKeys,
+  type NodePublicKeys,
+  readNodePublicKeys,
   type SaveNodeKeysOptions,
   type ScryptParameters,
   saveNodeKeys,

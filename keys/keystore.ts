@@ -477,3 +477,19 @@ export async function loadOrCreateNodeKeys(file: string, options: LoadOrCreateNo
   }
   return await loadNodeKeys(file, loadOptions)
 }
+
+/** The public keys of a keystore, readable without its passphrase (to name a node in a network record). */
+export interface NodePublicKeys {
+  peerId: string
+  signingKey: Uint8Array
+  sealingKey: Uint8Array
+}
+
+export async function readNodePublicKeys(file: string): Promise<NodePublicKeys> {
+  const parsed = parseKeystore(file, await readKeystoreFile(file))
+  return {
+    peerId: parsed.peerId,
+    signingKey: fromBase64(file, 'identity.publicKey', parsed.identity.publicKey, ED25519_PUBLIC_KEY_BYTES),
+    sealingKey: fromBase64(file, 'sealing.publicKey', parsed.sealing.publicKey, X25519_KEY_BYTES),
+  }
+}

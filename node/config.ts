@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { ROLE_NAMES } from '../protocols/records/types/common.ts'
+import { ConfigError } from './errors.ts'
+
+const multiaddrString = z.string().refine((value) => {
+  try {
+    multiaddr(value)
+    return true
+  } catch {
+    return false
+  }
+}, 'not a multiaddr')
+
+/**
+ * `config.json` in a data directory. Plain data with commented defaults; every field is checked and an
+ * unknown one is refused (a typo must not silently fall back to a default).
+ */
+export const fileConfigSchema = z
+  .object({
+    version: z.literal(1),
+    /** Addresses to listen on. Loopback by default: a node is reachable from outside only when its operator says so. */
+    listen: z.array(multiaddrString).max(16).default(['/ip4/127.0.0.1/tcp/0']),
+    /** Addresses to announce instead of the listen addresses (behind NAT or a proxy). */
+    announce: z.array(multiaddrString).max(16).default([]),
+    /** Peers to dial at start, besides those the network record lists. */
+    bootstrap: z.array(multiaddrString).max(64).default([]),
+    /** Roles this node plays. */
+    roles: z.array(z.enum(ROLE_NAMES)).max(ROLE_NAMES.length).default([]),
+    /** The control API the CLI talks to. Always loopback; port 0 picks a free one. */
+    api: z
+      .object({ port: z.number().int().min(0).max(65_535).default(0) })
+      .strict()
+      .default({ port: 0 }),
+    /** Players and small nodes may run the DHT as clients only. */
+    dht: z
+      .object({ clientMode: z.boolean().default(false) })
+      .strict()
+      .default({ clientMode: false }),
+    /** Settings of each role, passed to the role as its `init`. */
+    roleOptions: z.partialRecord(z.enum(ROLE_NAMES), z.record(z.string(), z.unknown())).default({}),
+  })
+  .strict()
+
+export type FileConfig = z.infer<typeof fileConfigSchema>
+
+export function defaultFileConfig(): FileConfig {
+  return fileConfigSchema.parse({ version: 1 })
+}
+
+export function parseFileConfig(value: unknown, source = 'config'): FileConfig {
+  const result = fileConfigSchema.safeParse(value)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const field = [source, ...issue.path.map(String)].join('.')
+    const message = issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.join(', ')}` : issue.message
+    throw new ConfigError(field, message)
+  }
+  return result.data
+}
+
+export function loadFileConfig(path: string): FileConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(path, `cannot read: ${(err as Error).message}`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(path, `not JSON: ${(err as Error).message}`)
+  }
+  return parseFileConfig(json, path)
+}

@@ -1,0 +1,247 @@
+import { withBitswap } from '@helia/bitswap'
+import type { Helia } from '@helia/interface'
+import { withLibp2pLight } from '@helia/libp2p'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createHeliaLight } from 'helia'
+import type { NodeKeys } from '../keys/keystore.ts'
+import { type Random, systemRandom } from '../keys/random.ts'
+import { type Clock, systemClock } from '../protocols/clock.ts'
+import { type NetworkContext, networkContext } from '../protocols/network.ts'
+import type { SignedRecord } from '../protocols/records/envelope.ts'
+import { type BlockStore, RecordStore } from '../protocols/records/store.ts'
+import type { RoleName } from '../protocols/records/types/common.ts'
+import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
+import { CertificateTrust } from '../protocols/trust/trust.ts'
+import type { Role, RoleDb } from '../roles/role.ts'
+import { NodeCredentials } from './credentials.ts'
+import { DataDirLock } from './data-dir.ts'
+import { NodeStoppedError, UnknownRoleError } from './errors.ts'
+import { libp2pOptions, type TransportOptions } from './libp2p-options.ts'
+import { RevocationKeeper } from './revocation-keeper.ts'
+import { ROLE_FACTORIES } from './roles.ts'
+import { type NodeStorage, openStorage } from './storage.ts'
+
+const log = logger('consort:node')
+
+export interface ConsortNodeConfig {
+  /** Where the node keeps its state; `null` keeps everything in memory (tests, simulations). */
+  dataDir: string | null
+  network: SignedRecord<'consort/network'>
+  keys: NodeKeys
+  listen?: string[]
+  announce?: string[]
+  bootstrap?: string[]
+  roles?: RoleName[]
+  roleOptions?: Partial<Record<RoleName, Record<string, unknown>>>
+  transports?: Partial<TransportOptions>
+  dhtClientMode?: boolean
+  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
+  maxConnections?: number
+  clock?: Clock
+  random?: Random
+}
+
+export interface ConsortNode {
+  readonly peerId: PeerId
+  readonly libp2p: Libp2p
+  readonly helia: Helia
+  readonly keys: NodeKeys
+  readonly network: NetworkContext
+  readonly clock: Clock
+  readonly topics: TopicBus
+  readonly trust: CertificateTrust
+  readonly records: RecordStore
+  readonly credentials: NodeCredentials
+  readonly roles: ReadonlyMap<RoleName, Role>
+  readonly dataDir: string | null
+  readonly status: 'stopped' | 'starting' | 'started' | 'stopping'
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** The node's own addresses, as strings with its peer id. */
+  addresses(): string[]
+}
+
+/**
+ * Assemble a Consort node: libp2p 3 and Helia 7 over the node's stores, the topic bus and trust, and the
+ * roles its configuration asks for. Nothing runs until `start()`; `start()` and `stop()` may be called twice.
+ */
+export async function createConsortNode(config: ConsortNodeConfig): Promise<ConsortNode> {
+  const roleNames = config.roles ?? []
+  for (const name of roleNames) {
+    if (ROLE_FACTORIES[name] == null) throw new UnknownRoleError(`role ${name} is not available in this build`)
+  }
+  const lock = config.dataDir == null ? null : await DataDirLock.acquire(config.dataDir)
+  let storage: NodeStorage
+  try {
+    storage = await openStorage(config.dataDir)
+  } catch (err) {
+    lock?.release()
+    throw err
+  }
+  try {
+    return await assemble(config, roleNames, storage, lock)
+  } catch (err) {
+    await storage.close()
+    lock?.release()
+    throw err
+  }
+}
+
+async function assemble(
+  config: ConsortNodeConfig,
+  roleNames: RoleName[],
+  storage: NodeStorage,
+  lock: DataDirLock | null,
+): Promise<ConsortNode> {
+  const clock = config.clock ?? systemClock
+  const random = config.random ?? systemRandom
+  const network = networkContext(config.network)
+  const transports: TransportOptions = {
+    tcp: config.transports?.tcp ?? true,
+    memory: config.transports?.memory ?? false,
+    ...(config.transports?.memoryLatencyMs != null ? { memoryLatencyMs: config.transports.memoryLatencyMs } : {}),
+  }
+  const helia = withBitswap(
+    withLibp2pLight(
+      createHeliaLight({ blockstore: storage.blockstore, datastore: storage.datastore }),
+      libp2pOptions({
+        privateKey: config.keys.privateKey,
+        datastore: storage.datastore,
+        network,
+        clock,
+        listen: config.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+        announce: config.announce ?? [],
+        bootstrap: config.bootstrap ?? [],
+        transports,
+        dhtClientMode: config.dhtClientMode ?? false,
+        ...(config.gossip != null ? { gossip: config.gossip } : {}),
+        ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
+      }),
+    ),
+  )
+  const decodeOptions = () => ({ network: network.name, now: clock.now(), caps: network.caps })
+  const trust = new CertificateTrust(network.body, clock)
+  const nodeDb = storage.db.sublevel('node', { valueEncoding: 'view' }) as unknown as RoleDb
+  const credentials = new NodeCredentials(nodeDb, trust)
+  const records = new RecordStore(helia.blockstore as unknown as BlockStore, decodeOptions)
+  const roles = new Map<RoleName, Role>()
+  let topics: TopicBus | undefined
+  let revocations: RevocationKeeper | undefined
+  let status: ConsortNode['status'] = 'stopped'
+  let finished = false
+
+  const node: ConsortNode = {
+    get peerId() {
+      return helia.libp2p.peerId
+    },
+    get libp2p() {
+      return helia.libp2p as unknown as Libp2p
+    },
+    helia,
+    keys: config.keys,
+    network,
+    clock,
+    get topics() {
+      if (topics == null) throw new NodeStoppedError('the node is not started')
+      return topics
+    },
+    trust,
+    records,
+    credentials,
+    roles,
+    dataDir: config.dataDir,
+    get status() {
+      return status
+    },
+    addresses() {
+      return helia.libp2p.getMultiaddrs().map((a) => a.toString())
+    },
+    async start() {
+      if (status !== 'stopped') return
+      if (finished)
+        throw new NodeStoppedError('this node was stopped; create a new one on the same data dir to restart')
+      status = 'starting'
+      try {
+        await helia.start()
+        const libp2p = helia.libp2p as unknown as Libp2p
+        topics = new TopicBus({
+          router: (libp2p.services as { pubsub: PubSubRouter }).pubsub,
+          network: network.name,
+          clock,
+          trust,
+          caps: network.caps,
+          messageBytes: network.body.caps.messageBytes,
+        })
+        await credentials.load(decodeOptions())
+        revocations = new RevocationKeeper({
+          db: storage.db.sublevel('revocations', { valueEncoding: 'view' }) as unknown as RoleDb,
+          trust,
+          topics,
+          decodeOptions,
+        })
+        await revocations.start()
+        for (const name of roleNames) {
+          const factory = ROLE_FACTORIES[name]!
+          const role = factory(
+            {
+              peerId: libp2p.peerId,
+              libp2p,
+              helia,
+              db: storage.db.sublevel(`role-${name}`, { valueEncoding: 'view' }) as unknown as RoleDb,
+              keys: config.keys,
+              clock,
+              random,
+              network,
+              topics,
+              trust,
+              records,
+              credentials,
+              dataDir: config.dataDir,
+            },
+            config.roleOptions?.[name] ?? {},
+          )
+          await role.start()
+          roles.set(name, role)
+          log('role %s started', name)
+        }
+        status = 'started'
+      } catch (err) {
+        status = 'started'
+        await node.stop()
+        throw err
+      }
+    },
+    async stop() {
+      if (status === 'stopped' || status === 'stopping') return
+      status = 'stopping'
+      // Roles stop in reverse order of start, then the bus, then the network, then the stores.
+      for (const [name, role] of [...roles].reverse()) {
+        try {
+          await role.stop()
+        } catch (err) {
+          log.error('role %s failed to stop: %e', name, err)
+        }
+      }
+      roles.clear()
+      revocations?.stop()
+      topics?.stop()
+      try {
+        await helia.stop()
+      } catch (err) {
+        log.error('helia failed to stop: %e', err)
+      }
+      await storage.close()
+      lock?.release()
+      finished = true
+      status = 'stopped'
+    },
+  }
+  return node
+}
+
+/** Dial a peer by multiaddr string (with its /p2p/ id). */
+export async function connectTo(node: ConsortNode, address: string, signal?: AbortSignal): Promise<void> {
+  await node.libp2p.dial(multiaddr(address), signal != null ? { signal } : {})
+}

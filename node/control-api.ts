@@ -1,0 +1,200 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { chmodSync } from 'node:fs'
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { CID } from 'multiformats/cid'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toJsonValue } from '../protocols/json.ts'
+import { RecordError } from '../protocols/records/errors.ts'
+import type { ControlRoute } from '../roles/role.ts'
+import type { ConsortNode } from './consort-node.ts'
+import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
+
+const log = logger('consort:control-api')
+
+/** Largest request body the control API accepts (a JSON release description with its tracks). */
+export const MAX_CONTROL_BODY_BYTES = 4 * 1024 * 1024
+
+export interface ControlApiInfo {
+  url: string
+  token: string
+  pid: number
+}
+
+/** An error a route may throw to answer with a status and a code the CLI shows. */
+export class ControlRouteError extends Error {
+  override name = 'ControlRouteError'
+  readonly status: number
+  readonly code: string
+
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+function describePeer(node: ConsortNode) {
+  return {
+    peerId: node.peerId.toString(),
+    addresses: node.addresses(),
+    signingKey: bytesToHex(node.keys.signer.publicKey, 'base16'),
+    sealingKey: bytesToHex(node.keys.sealing.publicKey, 'base16'),
+    network: node.network.name,
+    roles: [...node.roles.keys()],
+  }
+}
+
+/** The node's own commands: identity, peers, connect, record lookup. */
+function nodeRoutes(node: ConsortNode): ControlRoute[] {
+  return [
+    { method: 'GET', path: '/id', handler: async () => describePeer(node) },
+    {
+      method: 'GET',
+      path: '/peers',
+      handler: async () =>
+        node.libp2p.getConnections().reduce<Array<{ peerId: string; addresses: string[] }>>((peers, connection) => {
+          const peerId = connection.remotePeer.toString()
+          const known = peers.find((p) => p.peerId === peerId)
+          if (known == null) peers.push({ peerId, addresses: [connection.remoteAddr.toString()] })
+          else if (!known.addresses.includes(connection.remoteAddr.toString()))
+            known.addresses.push(connection.remoteAddr.toString())
+          return peers
+        }, []),
+    },
+    {
+      method: 'POST',
+      path: '/connect',
+      handler: async ({ body, signal }) => {
+        const address = (body as { address?: unknown } | null)?.address
+        if (typeof address !== 'string')
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', 'address: expected a multiaddr string')
+        let ma: ReturnType<typeof multiaddr>
+        try {
+          ma = multiaddr(address)
+        } catch {
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `address: not a multiaddr: ${address}`)
+        }
+        const connection = await node.libp2p.dial(ma, { signal })
+        return { peerId: connection.remotePeer.toString() }
+      },
+    },
+    {
+      method: 'GET',
+      path: '/records/:cid',
+      handler: async ({ params, query, signal }) => {
+        let id: CID
+        try {
+          id = CID.parse(params.cid ?? '')
+        } catch {
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `cid: not a CID: ${params.cid}`)
+        }
+        const record = await node.records.get(id, {
+          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+          offline: query.offline === 'true',
+        })
+        return { id: record.id, type: record.type, signer: record.signer, body: record.body }
+      },
+    },
+  ]
+}
+
+/**
+ * The daemon's control API: HTTP on loopback only, every request carrying the bearer token the daemon wrote
+ * into its data directory (mode 0600), so that only the node's own user can command it.
+ */
+export class ControlApi {
+  readonly #node: ConsortNode
+  readonly #port: number
+  readonly #token = randomBytes(32).toString('hex')
+  #server: FastifyInstance | undefined
+  #info: ControlApiInfo | undefined
+
+  constructor(node: ConsortNode, options: { port?: number } = {}) {
+    this.#node = node
+    this.#port = options.port ?? 0
+  }
+
+  get info(): ControlApiInfo | undefined {
+    return this.#info
+  }
+
+  async start(): Promise<ControlApiInfo> {
+    const server = Fastify({ bodyLimit: MAX_CONTROL_BODY_BYTES })
+    server.addHook('onRequest', async (request, reply) => this.#authorise(request, reply))
+    server.setErrorHandler((err, _request, reply) => this.#replyError(err, reply))
+    this.#mount(server, '/v1', nodeRoutes(this.#node))
+    for (const [name, role] of this.#node.roles) {
+      this.#mount(server, `/v1/${name}`, role.controlRoutes ?? [])
+    }
+    await server.listen({ host: '127.0.0.1', port: this.#port })
+    const address = server.server.address()
+    const port = typeof address === 'object' && address != null ? address.port : this.#port
+    this.#server = server
+    this.#info = { url: `http://127.0.0.1:${port}`, token: this.#token, pid: process.pid }
+    if (this.#node.dataDir != null) {
+      const path = dataDirPaths(this.#node.dataDir).api
+      writeFileAtomic(path, `${JSON.stringify(this.#info)}\n`, 0o600)
+      chmodSync(path, 0o600)
+    }
+    return this.#info
+  }
+
+  async stop(): Promise<void> {
+    await this.#server?.close()
+    this.#server = undefined
+  }
+
+  #mount(server: FastifyInstance, prefix: string, routes: readonly ControlRoute[]): void {
+    for (const route of routes) {
+      server.route({
+        method: route.method,
+        url: `${prefix}${route.path}`,
+        handler: async (request, reply) => {
+          const controller = new AbortController()
+          request.raw.on('close', () => controller.abort())
+          const result = await route.handler({
+            params: request.params as Record<string, string>,
+            query: request.query as Record<string, string | undefined>,
+            body: request.body ?? null,
+            signal: controller.signal,
+          })
+          reply.header('content-type', 'application/json; charset=utf-8')
+          return JSON.stringify(toJsonValue(result ?? null))
+        },
+      })
+    }
+  }
+
+  async #authorise(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization ?? ''
+    const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
+    const expected = Buffer.from(this.#token)
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      await reply.code(401).send({ code: 'ERR_UNAUTHORISED', message: 'missing or wrong control API token' })
+    }
+  }
+
+  #replyError(err: unknown, reply: FastifyReply): void {
+    const error = err as Error & { status?: number; statusCode?: number; code?: string }
+    if (err instanceof ControlRouteError) {
+      void reply.code(err.status).send({ code: err.code, message: err.message })
+      return
+    }
+    if (err instanceof RecordError) {
+      void reply.code(422).send({ code: err.code, message: err.message, field: err.field })
+      return
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode < 500) {
+      void reply.code(error.statusCode).send({ code: error.code ?? 'ERR_BAD_REQUEST', message: error.message })
+      return
+    }
+    if (typeof error.code === 'string' && error.code.startsWith('ERR_')) {
+      void reply.code(409).send({ code: error.code, message: error.message })
+      return
+    }
+    log.error('control API request failed: %e', err)
+    void reply.code(500).send({ code: 'ERR_INTERNAL', message: error.message })
+  }
+}

@@ -1,0 +1,59 @@
+/** Errors of node assembly, configuration and the data directory. */
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError'
+  readonly code = 'ERR_DATA_DIR_LOCKED'
+}
+
+export class DataDirNotInitialisedError extends Error {
+  override name = 'DataDirNotInitialisedError'
+  readonly code = 'ERR_DATA_DIR_NOT_INITIALISED'
+}
+
+export class DataDirExistsError extends Error {
+  override name = 'DataDirExistsError'
+  readonly code = 'ERR_DATA_DIR_EXISTS'
+}
+
+/** A configuration value is wrong; `field` names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  readonly code = 'ERR_CONFIG'
+  readonly field: string
+
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`)
+    this.field = field
+  }
+}
+
+export class NetworkFileError extends Error {
+  override name = 'NetworkFileError'
+  readonly code = 'ERR_NETWORK_FILE'
+}
+
+export class UnknownRoleError extends Error {
+  override name = 'UnknownRoleError'
+  readonly code = 'ERR_UNKNOWN_ROLE'
+}
+
+export class DaemonNotRunningError extends Error {
+  override name = 'DaemonNotRunningError'
+  readonly code = 'ERR_DAEMON_NOT_RUNNING'
+}
+
+export class ControlApiError extends Error {
+  override name = 'ControlApiError'
+  readonly code: string
+  readonly status: number
+
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+export class NodeStoppedError extends Error {
+  override name = 'NodeStoppedError'
+  readonly code = 'ERR_NODE_STOPPED'
+}

@@ -1,0 +1,75 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import type { PrivateKey } from '@libp2p/interface'
+import { kadDHT } from '@libp2p/kad-dht'
+import { memory } from '@libp2p/memory'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import type { Datastore } from 'interface-datastore'
+import type { Libp2pOptions } from 'libp2p'
+import type { Clock } from '../protocols/clock.ts'
+import { DHT_NAMESPACE, selectLatestRecord, validateLatestRecord } from '../protocols/dht.ts'
+import type { NetworkContext } from '../protocols/network.ts'
+import { consortGossipsub } from './pubsub.ts'
+
+export const AGENT_VERSION = 'consort/0.1.0'
+
+export interface TransportOptions {
+  tcp: boolean
+  memory: boolean
+  /** Latency the memory transport adds to every buffer (simulations). */
+  memoryLatencyMs?: number
+}
+
+export interface Libp2pAssembly {
+  privateKey: PrivateKey
+  datastore: Datastore
+  network: NetworkContext
+  clock: Clock
+  listen: string[]
+  announce: string[]
+  bootstrap: string[]
+  transports: TransportOptions
+  dhtClientMode: boolean
+  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
+  maxConnections?: number
+}
+
+/** The libp2p 3 configuration of a Consort node: its transports, security, muxer and services. */
+export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
+  const transports = []
+  if (a.transports.tcp) transports.push(tcp())
+  if (a.transports.memory) transports.push(memory({ latency: a.transports.memoryLatencyMs ?? 0 }))
+  const bootstrapList = [...new Set([...a.bootstrap, ...a.network.body.bootstrap])]
+  const decodeOptions = () => ({ network: a.network.name, now: a.clock.now(), caps: a.network.caps })
+  return {
+    privateKey: a.privateKey,
+    datastore: a.datastore,
+    addresses: { listen: a.listen, announce: a.announce },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
+    connectionManager: { maxConnections: a.maxConnections ?? 300 },
+    nodeInfo: { userAgent: AGENT_VERSION },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: `/consort/${a.network.name}/kad/1.0.0`,
+        clientMode: a.dhtClientMode,
+        validators: {
+          [DHT_NAMESPACE]: async (key, value) => validateLatestRecord(key, value, decodeOptions),
+        },
+        selectors: { [DHT_NAMESPACE]: selectLatestRecord },
+      }),
+      pubsub: consortGossipsub({
+        network: a.network.name,
+        maxMessageBytes: a.network.body.caps.messageBytes,
+        ...a.gossip,
+      }),
+    },
+  } as unknown as Libp2pOptions
+}

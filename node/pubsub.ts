@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto'
+import { gossipsub, StrictSign } from '@libp2p/gossipsub'
+import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { TOPIC_NAMES, topicString } from '../protocols/topics/names.ts'
+
+/**
+ * The one place that imports a gossipsub implementation. The design card's `@chainsafe/libp2p-gossipsub`
+ * (14.x) only speaks libp2p 2; `@libp2p/gossipsub` is the libp2p team's compatible stopgap for libp2p 3.
+ * Switching back is this import (see docs/decisions/0001-gossipsub-package.md).
+ */
+export { gossipsub }
+
+export interface PubSubOptions {
+  network: string
+  /** Largest gossip message accepted from the wire, in bytes. */
+  maxMessageBytes: number
+  /** Mesh degree (gossipsub's D); smaller meshes in large simulations save CPU. */
+  meshDegree?: number
+  heartbeatIntervalMs?: number
+}
+
+/**
+ * Messages are named by the hash of their data, not by author and sequence number: the same record published
+ * by two nodes is one message, and a replayed message is recognised as a duplicate.
+ */
+export function messageIdOf(data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest()
+}
+
+export function consortGossipsub(options: PubSubOptions) {
+  const topics = Object.fromEntries(
+    TOPIC_NAMES.map((topic) => [
+      topicString(options.network, topic),
+      createTopicScoreParams({
+        topicWeight: 1,
+        // No mesh-delivery penalties: quiet topics (revocations) would punish honest peers for silence.
+        timeInMeshWeight: 0.01,
+        timeInMeshQuantum: 1000,
+        timeInMeshCap: 10,
+        firstMessageDeliveriesWeight: 1,
+        firstMessageDeliveriesDecay: 0.9,
+        firstMessageDeliveriesCap: 50,
+        meshMessageDeliveriesWeight: 0,
+        meshFailurePenaltyWeight: 0,
+        // What a rejected message costs its sender: a few forged records and the peer is graylisted.
+        invalidMessageDeliveriesWeight: -50,
+        invalidMessageDeliveriesDecay: 0.5,
+      }),
+    ]),
+  )
+  return gossipsub({
+    globalSignaturePolicy: StrictSign,
+    allowPublishToZeroTopicPeers: true,
+    emitSelf: false,
+    msgIdFn: (message) => messageIdOf(message.data),
+    maxInboundDataLength: options.maxMessageBytes,
+    ...(options.meshDegree != null
+      ? { D: options.meshDegree, Dlo: Math.max(1, options.meshDegree - 2), Dhi: options.meshDegree * 2 }
+      : {}),
+    ...(options.heartbeatIntervalMs != null ? { heartbeatInterval: options.heartbeatIntervalMs } : {}),
+    scoreParams: createPeerScoreParams({
+      topics,
+      // Every node of a devnet or loopback simulation shares 127.0.0.1: do not count that as a Sybil colony.
+      IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+    }),
+    scoreThresholds: { gossipThreshold: -100, publishThreshold: -200, graylistThreshold: -300 },
+  })
+}

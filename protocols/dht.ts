@@ -1,0 +1,73 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { type DecodeOptions, decodeRecord, type SignedRecord } from './records/envelope.ts'
+import { RecordError } from './records/errors.ts'
+
+/**
+ * The network's own DHT namespace. A key `/consort/latest/<signer hex>/<type>/<stable id>` holds the latest
+ * version of a versioned record (a contract, an offer, a release) by that signer: the validator checks that the
+ * value is a valid record of that signer, type and id; the selector prefers the highest sequence number.
+ */
+export const DHT_NAMESPACE = 'consort'
+
+export function latestRecordKey(signer: Uint8Array, type: string, stableId: string): Uint8Array {
+  return new TextEncoder().encode(`/${DHT_NAMESPACE}/latest/${bytesToHex(signer, 'base16')}/${type}/${stableId}`)
+}
+
+function parseKey(key: Uint8Array): { signer: string; type: string; stableId: string } {
+  const parts = new TextDecoder().decode(key).split('/')
+  // ['', 'consort', 'latest', signer, 'consort', type-suffix, ...stableId]
+  if (parts.length < 7 || parts[1] !== DHT_NAMESPACE || parts[2] !== 'latest') {
+    throw new RecordError('key', 'not a /consort/latest/ key')
+  }
+  return { signer: parts[3]!, type: `${parts[4]}/${parts[5]}`, stableId: parts.slice(6).join('/') }
+}
+
+function stableIdOf(record: SignedRecord): { id: string; seq: number } | null {
+  const body = record.body as Record<string, unknown>
+  const seq = typeof body.seq === 'number' ? body.seq : null
+  if (seq == null) return null
+  for (const field of ['contractId', 'offerId']) {
+    if (typeof body[field] === 'string') return { id: body[field] as string, seq }
+  }
+  if (record.type === 'consort/release') {
+    const icpn = body.icpn as string | null
+    return { id: icpn != null ? `icpn:${icpn}` : `grid:${body.grid as string}`, seq }
+  }
+  if (record.type === 'consort/manifest') return { id: `isrc:${body.isrc as string}`, seq }
+  return null
+}
+
+export function stableIdOfRecord(record: SignedRecord): string | null {
+  return stableIdOf(record)?.id ?? null
+}
+
+/** DHT validator for the namespace: throws if the value does not belong under the key. */
+export function validateLatestRecord(key: Uint8Array, value: Uint8Array, options: () => DecodeOptions): void {
+  const expected = parseKey(key)
+  const record = decodeRecord(value, options())
+  if (bytesToHex(record.signer, 'base16') !== expected.signer)
+    throw new RecordError('signer', 'record signer does not match the key')
+  if (record.type !== expected.type) throw new RecordError('type', 'record type does not match the key')
+  const stable = stableIdOf(record)
+  if (stable?.id !== expected.stableId) throw new RecordError('body', 'record id does not match the key')
+}
+
+/** DHT selector: the index of the record with the highest sequence number. */
+export function selectLatestRecord(_key: Uint8Array, values: Uint8Array[]): number {
+  let best = 0
+  let bestSeq = -1
+  values.forEach((value, i) => {
+    try {
+      const body = (dagCbor.decode(value) as { body?: { seq?: unknown } }).body
+      const seq = typeof body?.seq === 'number' ? body.seq : -1
+      if (seq > bestSeq) {
+        best = i
+        bestSeq = seq
+      }
+    } catch {
+      // an undecodable value never wins
+    }
+  })
+  return best
+}

@@ -1,0 +1,46 @@
+import type { z } from 'zod'
+import { certBody } from './types/cert.ts'
+import { certificationBody } from './types/certification.ts'
+import { contractBody } from './types/contract.ts'
+import { deviceBody } from './types/device.ts'
+import { escrowBody } from './types/escrow.ts'
+import { licenceBody } from './types/licence.ts'
+import { manifestBody } from './types/manifest.ts'
+import { networkBody } from './types/network.ts'
+import { offerBody } from './types/offer.ts'
+import { receiptBody } from './types/receipt.ts'
+import { releaseBody } from './types/release.ts'
+import { revocationBody } from './types/revocation.ts'
+import { statementBody } from './types/statement.ts'
+import { usageBody } from './types/usage.ts'
+
+/**
+ * Every record type of the network, its body schema, and which size cap applies. A type not listed here is
+ * refused by every decoder; a breaking change to a body is a new type name (`consort/offer2`), never an edit.
+ */
+export const RECORD_TYPES = {
+  'consort/network': { body: networkBody, size: 'small' },
+  'consort/cert': { body: certBody, size: 'small' },
+  'consort/device': { body: deviceBody, size: 'small' },
+  'consort/manifest': { body: manifestBody, size: 'large' },
+  'consort/release': { body: releaseBody, size: 'large' },
+  'consort/escrow': { body: escrowBody, size: 'small' },
+  'consort/contract': { body: contractBody, size: 'large' },
+  'consort/offer': { body: offerBody, size: 'large' },
+  'consort/certification': { body: certificationBody, size: 'small' },
+  'consort/revocation': { body: revocationBody, size: 'large' },
+  'consort/receipt': { body: receiptBody, size: 'small' },
+  'consort/licence': { body: licenceBody, size: 'large' },
+  'consort/usage': { body: usageBody, size: 'large' },
+  'consort/statement': { body: statementBody, size: 'large' },
+} as const
+
+export type RecordType = keyof typeof RECORD_TYPES
+/** The validated body of a record type, as the application sees it (money as bigint). */
+export type BodyOf<T extends RecordType> = z.output<(typeof RECORD_TYPES)[T]['body']>
+/** What a signer passes in (money may be given as bigint or safe integer). */
+export type BodyInput<T extends RecordType> = z.input<(typeof RECORD_TYPES)[T]['body']>
+
+export function isRecordType(type: unknown): type is RecordType {
+  return typeof type === 'string' && Object.hasOwn(RECORD_TYPES, type)
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod'
+import { usageRulesSchema } from '../../usage-rules/index.ts'
+import { boundedBytes, contentId, id, isrc, keyId, publicKey, recordCid, timestamp, unique } from '../fields.ts'
+import { commonFields, useType } from './common.ts'
+import { MAX_OFFER_CONTENT } from './offer.ts'
+
+/**
+ * `consort/licence`: a registration manager grants one device the right to use content under rules, and hands
+ * it the content keys sealed to that device's X25519 key.
+ */
+export const licenceBody = z
+  .object({
+    ...commonFields,
+    licenceId: id,
+    purchaseId: id,
+    receipt: recordCid,
+    offer: recordCid,
+    contract: recordCid,
+    content: z.array(contentId).min(1).max(MAX_OFFER_CONTENT),
+    useType,
+    rules: usageRulesSchema,
+    account: publicKey,
+    device: publicKey,
+    notAfter: timestamp.nullable(),
+    keys: z
+      .array(z.object({ isrc, keyId, sealedKey: boundedBytes(256) }).strict())
+      .min(1)
+      .max(MAX_OFFER_CONTENT)
+      .refine((k) => unique(k.map((e) => e.isrc)), 'a track repeats'),
+  })
+  .strict()
+export type LicenceBody = z.infer<typeof licenceBody>

@@ -1,0 +1,17 @@
+/** Frame format version of requests and responses. */
+export const RPC_VERSION = 1
+/** Default cap on one request or response, in bytes: a manifest-sized record plus headroom. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+/** Default time a whole exchange (dial, request, handler, response) may take. */
+export const DEFAULT_DEADLINE_MS = 10_000
+/** Streams one peer may have open on one protocol at once; more are refused by libp2p. */
+export const DEFAULT_MAX_INBOUND_STREAMS = 64
+/** Longest operation name. */
+export const MAX_OP_CHARS = 64
+/** Longest error message sent back to a peer: enough to explain, too short to leak much. */
+export const MAX_ERROR_MESSAGE_CHARS = 2048
+
+/** `/consort/<network>/<name>/<version>`: every Consort protocol lives under its network's prefix. */
+export function protocolId(network: string, name: string, version = 1): string {
+  return `/consort/${network}/${name}/${version}`
+}

@@ -1,0 +1,5 @@
+export * from './client.ts'
+export * from './codec.ts'
+export * from './constants.ts'
+export * from './errors.ts'
+export * from './server.ts'

@@ -1,0 +1,3 @@
+export * from './bus.ts'
+export * from './message.ts'
+export * from './names.ts'
