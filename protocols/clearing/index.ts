@@ -1,0 +1,97 @@
+import { z } from 'zod'
+import { recordBytes } from '../messages.ts'
+import { purchaseOrder } from '../purchase/order.ts'
+import { amount, bytes, currency, id, publicKey, text, timestamp } from '../records/fields.ts'
+
+/**
+ * `/consort/<net>/clearing/1` — served by clearinghouses.
+ *
+ * Purchases (called by the retailer, each idempotent by purchase id):
+ * - `authorise`: the buyer's signed purchase order, the offer and its certification → a pending debit of the
+ *   buyer's wallet for the price; answers the authorisation id.
+ * - `capture`: the licence the registrar issued for it → the pending debit is posted and split by the contract.
+ * - `void`: the purchase failed → the pending debit is released.
+ * Usage (called by players, and by anyone relaying the usage topic):
+ * - `report`: a `consort/usage` record with the device registration → acknowledged once stored; a replay is
+ *   acknowledged again and never settled twice.
+ * Accounts (signed by the account key, so only its holder can read or fund it):
+ * - `fund`: top up a wallet through the clearinghouse's payment gateway.
+ * - `balance`: a wallet's balances.
+ * - `statement`: a participant's statement for a period (a `consort/statement` record per part).
+ */
+export const CLEARING_PROTOCOL = 'clearing'
+export const CLEARING_OPS = {
+  authorise: 'authorise',
+  capture: 'capture',
+  void: 'void',
+  report: 'report',
+  fund: 'fund',
+  balance: 'balance',
+  statement: 'statement',
+} as const
+
+export const authoriseRequest = z
+  .object({
+    order: purchaseOrder,
+    offer: recordBytes,
+    certification: recordBytes,
+    attachments: z.array(recordBytes).max(4),
+  })
+  .strict()
+export const authoriseResponse = z.object({ authorisation: id, expiresAt: timestamp }).strict()
+
+export const captureRequest = z.object({ purchaseId: id, receipt: recordBytes, licence: recordBytes }).strict()
+export const captureResponse = z.object({ captured: z.literal(true) }).strict()
+
+export const voidRequest = z.object({ purchaseId: id, reason: text() }).strict()
+export const voidResponse = z.object({ voided: z.boolean() }).strict()
+
+export const reportRequest = z.object({ usage: recordBytes, device: recordBytes }).strict()
+/**
+ * The report is stored durably when this answer is sent: the player may forget it. `held`: stored but not yet
+ * settled (a gap in the chain before it, or plays held for review); `duplicate`: already had it.
+ */
+export const reportResponse = z
+  .object({ reportId: text(128), status: z.enum(['settled', 'held', 'duplicate']) })
+  .strict()
+
+/** Domain tag of an account request's signature. */
+export const ACCOUNT_REQUEST_DOMAIN = 'consort/v1/account-request'
+export const accountRequestFields = z
+  .object({
+    network: z.string(),
+    account: publicKey,
+    op: z.enum(['fund', 'balance', 'statement']),
+    /** For `fund`: amount and currency; the gateway's payment token. */
+    amount: amount.nullable(),
+    currency: currency.nullable(),
+    paymentToken: text(512).nullable(),
+    /** For `statement`. */
+    period: z
+      .string()
+      .regex(/^\d{4}-(0[1-9]|1[0-2])$/)
+      .nullable(),
+    /** Idempotency key of a top-up; freshness of a read. */
+    requestId: id,
+    created: timestamp,
+  })
+  .strict()
+export type AccountRequestFields = z.infer<typeof accountRequestFields>
+export const accountRequest = z.object({ request: accountRequestFields, sig: bytes(64) }).strict()
+
+export const balanceEntry = z.object({ currency, available: amount, pending: amount, posted: amount }).strict()
+export const balanceResponse = z.object({ balances: z.array(balanceEntry) }).strict()
+export const fundResponse = z.object({ transferId: id, balance: balanceEntry }).strict()
+export const statementResponse = z.object({ statements: z.array(recordBytes) }).strict()
+
+export const CLEARING_CODES = {
+  orderInvalid: 'ERR_ORDER_INVALID',
+  insufficientFunds: 'ERR_INSUFFICIENT_FUNDS',
+  authorisationUnknown: 'ERR_AUTHORISATION_UNKNOWN',
+  authorisationExpired: 'ERR_AUTHORISATION_EXPIRED',
+  alreadyVoided: 'ERR_ALREADY_VOIDED',
+  alreadyCaptured: 'ERR_ALREADY_CAPTURED',
+  licenceMismatch: 'ERR_LICENCE_MISMATCH',
+  reportInvalid: 'ERR_REPORT_INVALID',
+  paymentDeclined: 'ERR_PAYMENT_DECLINED',
+} as const

@@ -1,0 +1,52 @@
+import { z } from 'zod'
+import { recordBytes } from '../messages.ts'
+
+/**
+ * `/consort/<net>/licence/1` — served by registration managers.
+ *
+ * - `issue`: a retailer presents the receipt, the offer, its certification and the buyer's device
+ *   registration. The registrar checks the receipt (retailer certificate), the certification (a trusted
+ *   reference service, unexpired, unrevoked), that the contract is still in force, that the device is
+ *   registered, unrevoked and within its account's limit; then re-seals each content key to the device and
+ *   signs a `consort/licence`. Idempotent by purchase id.
+ * - `reissue`: a licence holder asks again for its licence (lost store, updated manifests with new keys),
+ *   signed by the device; the registrar answers with the current licence for that purchase.
+ */
+export const LICENCE_PROTOCOL = 'licence'
+export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue' } as const
+
+export const issueRequest = z
+  .object({
+    receipt: recordBytes,
+    offer: recordBytes,
+    certification: recordBytes,
+    device: recordBytes,
+    /** The retailer's certificate, so the registrar need not look it up. */
+    attachments: z.array(recordBytes).max(4),
+  })
+  .strict()
+export const issueResponse = z.object({ licence: recordBytes }).strict()
+
+export const LICENCE_CODES = {
+  receiptInvalid: 'ERR_RECEIPT_INVALID',
+  certificationInvalid: 'ERR_CERTIFICATION_INVALID',
+  contractNotInForce: 'ERR_CONTRACT_NOT_IN_FORCE',
+  deviceNotRegistered: 'ERR_DEVICE_NOT_REGISTERED',
+  deviceRevoked: 'ERR_DEVICE_REVOKED',
+  deviceLimit: 'ERR_DEVICE_LIMIT',
+  keyNotEscrowed: 'ERR_KEY_NOT_ESCROWED',
+} as const
+
+/** Domain tag of a reissue request's signature (by the requesting device). */
+export const REISSUE_DOMAIN = 'consort/v1/licence-reissue'
+export const reissueFields = z
+  .object({ network: z.string(), purchaseId: z.string().min(1).max(128), created: z.number().int().nonnegative() })
+  .strict()
+export const reissueRequest = z
+  .object({
+    request: reissueFields,
+    device: recordBytes,
+    sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 64),
+  })
+  .strict()
+export const reissueResponse = issueResponse
