@@ -1,0 +1,116 @@
+/**
+ * Errors of `protocols/identifiers/`: one class per condition a caller may handle. Each names the value that was
+ * refused and why. Match them by `.name` or `.code` rather than by `instanceof`.
+ */
+
+/** Shows a refused value in a message without letting a huge or multi-line input flood a log line. */
+export function quote(value: string): string {
+  const shown = value.length > 64 ? `${value.slice(0, 61)}...` : value
+  return JSON.stringify(shown)
+}
+
+/** A string is not an ISRC (ISO 3901: CC-XXX-YY-NNNNN). */
+export class InvalidIsrcError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_ISRC'
+  override readonly name = 'InvalidIsrcError'
+  readonly code = InvalidIsrcError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`ISRC ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}
+
+/** A string is not a UPC-A / EAN-13 / GTIN-14 product code with a correct check digit. */
+export class InvalidIcpnError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_ICPN'
+  override readonly name = 'InvalidIcpnError'
+  readonly code = InvalidIcpnError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`ICPN ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}
+
+/** A string is not a Global Release Identifier. */
+export class InvalidGridError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_GRID'
+  override readonly name = 'InvalidGridError'
+  readonly code = InvalidGridError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`GRid ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}
+
+/** A string is neither an ISO 3166-1 alpha-2 code nor `Worldwide`. */
+export class InvalidTerritoryError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_TERRITORY'
+  override readonly name = 'InvalidTerritoryError'
+  readonly code = InvalidTerritoryError.code
+  readonly value: string
+
+  constructor(value: string) {
+    super(`territory ${quote(value)} is neither an ISO 3166-1 alpha-2 code nor Worldwide`)
+    this.value = value
+  }
+}
+
+/** A string is not an active ISO 4217 currency code. */
+export class InvalidCurrencyError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_CURRENCY'
+  override readonly name = 'InvalidCurrencyError'
+  readonly code = InvalidCurrencyError.code
+  readonly value: string
+
+  constructor(value: string) {
+    super(`currency ${quote(value)} is not an active ISO 4217 code`)
+    this.value = value
+  }
+}
+
+/** A decimal amount is malformed, negative, too large or more precise than its currency allows. */
+export class InvalidAmountError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_AMOUNT'
+  override readonly name = 'InvalidAmountError'
+  readonly code = InvalidAmountError.code
+  readonly value: string
+  readonly currency: string
+
+  constructor(value: string, currency: string, reason: string) {
+    super(`amount ${quote(value)} ${currency} is not valid: ${reason}`)
+    this.value = value
+    this.currency = currency
+  }
+}
+
+/** A string is not an ISO 8601 duration this project can turn into milliseconds. */
+export class InvalidDurationError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_DURATION'
+  override readonly name = 'InvalidDurationError'
+  readonly code = InvalidDurationError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`duration ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}
+
+/** A string is not an ISO 8601 calendar date or a date-time with a zone. */
+export class InvalidDateError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_DATE'
+  override readonly name = 'InvalidDateError'
+  readonly code = InvalidDateError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`date ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}

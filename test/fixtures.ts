@@ -1,0 +1,21 @@
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The project root: the directory above `test/`. */
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/**
+ * Where the shared test fixtures live: `$CONSORT_FIXTURES` when set, else `../shared/fixtures` next to the project.
+ * Fixtures are read in place and never copied into the project.
+ */
+export function fixturesDir(): string {
+  const fromEnv = process.env.CONSORT_FIXTURES
+  return fromEnv !== undefined && fromEnv !== ''
+    ? path.resolve(fromEnv)
+    : path.resolve(projectRoot, '..', 'shared', 'fixtures')
+}
+
+/** The path of a fixture file: `fixturePath('ddex', 'ern43-album-audio.xml')`. */
+export function fixturePath(...parts: string[]): string {
+  return path.join(fixturesDir(), ...parts)
+}
