@@ -8,11 +8,9 @@ const DEAL = '/NewReleaseMessage/DealList/ReleaseDeal[1]/Deal[1]/DealTerms'
 
 describe('ERN 3.8 schema-generated nonsense (ern38-instance.xml)', () => {
   let xml: string
-  before(() => {
-    xml = readDdexFixture('ern38-instance.xml')
-  })
   let issues: ErnIssue[]
   before(() => {
+    xml = readDdexFixture('ern38-instance.xml')
     issues = issuesOf(() => parseErn(xml))
   })
 

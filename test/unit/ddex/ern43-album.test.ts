@@ -56,12 +56,10 @@ const TRACK_RELEASES = ISRCS.map((_, i) => `R${i + 1}`)
 
 describe('ERN 4.3 album (ern43-album-audio.xml)', () => {
   let xml: string
-  before(() => {
-    xml = readDdexFixture('ern43-album-audio.xml')
-  })
   let message: ErnMessage
   let report: ErnInspection
   before(() => {
+    xml = readDdexFixture('ern43-album-audio.xml')
     message = parseErn(xml)
     report = inspectErn(message)
   })

@@ -21,12 +21,10 @@ const ARTISTS = 'The English Concert, Simon Standage, Trevor Pinnock'
 
 describe('ERN 4.3 classical album (ern43-classical.xml)', () => {
   let xml: string
-  before(() => {
-    xml = readDdexFixture('ern43-classical.xml')
-  })
   let message: ErnMessage
   let report: ErnInspection
   before(() => {
+    xml = readDdexFixture('ern43-classical.xml')
     message = parseErn(xml)
     report = inspectErn(message)
   })

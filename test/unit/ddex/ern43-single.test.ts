@@ -5,12 +5,10 @@ import { countTags, readDdexFixture, tagTexts } from './helpers.ts'
 
 describe('ERN 4.3 single with per-territory deals (ern43-single-many-territories.xml)', () => {
   let xml: string
-  before(() => {
-    xml = readDdexFixture('ern43-single-many-territories.xml')
-  })
   let message: ErnMessage
   let report: ErnInspection
   before(() => {
+    xml = readDdexFixture('ern43-single-many-territories.xml')
     message = parseErn(xml)
     report = inspectErn(message)
   })
