@@ -1,11 +1,14 @@
 import type { RoleName } from '../protocols/records/types/common.ts'
+import { catalog } from '../roles/catalog/index.ts'
 import type { RoleFactory } from '../roles/role.ts'
 
 /**
  * The roles this build of Consort can run. Each later role adds one line here; `node/` assembles the roles
  * a configuration asks for and refuses names it does not know.
  */
-export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {}
+export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
+  catalog,
+}
 
 export function availableRoles(): RoleName[] {
   return Object.keys(ROLE_FACTORIES) as RoleName[]

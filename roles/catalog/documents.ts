@@ -1,0 +1,92 @@
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import { releaseContentId } from '../../protocols/records/types/release.ts'
+
+/**
+ * What the catalog indexes: one document per current release and one per current track (manifest), keyed by
+ * signer and content id, so that two labels claiming one ISRC stay two entries rather than overwriting each
+ * other.
+ */
+export interface CatalogDocument {
+  key: string
+  kind: 'release' | 'track'
+  contentId: string
+  record: string
+  signer: string
+  seq: number
+  created: number
+  title: string
+  artists: string[]
+  release: string | null
+  genre: string | null
+  label: string | null
+  year: number | null
+  type: string | null
+  durationMs: number | null
+  tracks: number | null
+  /** Text MiniSearch indexes beyond the fields above (track titles of a release). */
+  extra: string
+}
+
+export function contentIdOf(record: SignedRecord<'consort/release'> | SignedRecord<'consort/manifest'>): string {
+  return record.type === 'consort/release'
+    ? releaseContentId((record as SignedRecord<'consort/release'>).body)
+    : `isrc:${(record as SignedRecord<'consort/manifest'>).body.isrc}`
+}
+
+export function documentKey(signer: Uint8Array, contentId: string): string {
+  return `${bytesToHex(signer, 'base16')}/${contentId}`
+}
+
+function yearOf(date: string | null): number | null {
+  if (date == null) return null
+  const year = Number.parseInt(date.slice(0, 4), 10)
+  return Number.isSafeInteger(year) ? year : null
+}
+
+export function toDocument(
+  record: SignedRecord<'consort/release'> | SignedRecord<'consort/manifest'>,
+): CatalogDocument {
+  const contentId = contentIdOf(record)
+  const common = {
+    key: documentKey(record.signer, contentId),
+    contentId,
+    record: record.id.toString(),
+    signer: bytesToHex(record.signer, 'base16'),
+    created: record.body.created,
+  }
+  if (record.type === 'consort/release') {
+    const body = (record as SignedRecord<'consort/release'>).body
+    return {
+      ...common,
+      kind: 'release',
+      seq: body.seq,
+      title: body.title,
+      artists: body.artists,
+      release: body.title,
+      genre: body.genre,
+      label: body.label,
+      year: yearOf(body.releaseDate),
+      type: body.type,
+      durationMs: null,
+      tracks: body.tracks.length,
+      extra: body.tracks.map((t) => t.isrc).join(' '),
+    }
+  }
+  const body = (record as SignedRecord<'consort/manifest'>).body
+  return {
+    ...common,
+    kind: 'track',
+    seq: body.seq,
+    title: body.version != null ? `${body.title} (${body.version})` : body.title,
+    artists: body.artists,
+    release: body.release?.title ?? null,
+    genre: body.genre,
+    label: body.label,
+    year: body.year,
+    type: 'Track',
+    durationMs: body.durationMs,
+    tracks: null,
+    extra: body.isrc,
+  }
+}
