@@ -4,6 +4,51 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { decodeResponse, encodeRequest, FrameError } from './codec.ts'
 import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts'
 import { RpcProtocolError, RpcRemoteError, RpcTimeoutError } from './errors.ts'
+import { localRpcServer } from './server.ts'
+
+function isPeerId(value: unknown): value is PeerId {
+  return (
+    value != null &&
+    typeof value === 'object' &&
+    typeof (value as PeerId).equals === 'function' &&
+    'type' in value &&
+    !Array.isArray(value) &&
+    typeof (value as { toMultihash?: unknown }).toMultihash === 'function'
+  )
+}
+
+/** A request to a protocol this same node serves: encoded and decoded like any other, without a stream. */
+async function callLocal(
+  serve: (frame: Uint8Array, remotePeer: PeerId) => Promise<Uint8Array>,
+  self: PeerId,
+  protocol: string,
+  op: string,
+  body: unknown,
+  options: RpcCallOptions,
+): Promise<unknown> {
+  const frame = encodeRequest({ op, body })
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RpcTimeoutError(`${protocol} ${op}: no answer within ${deadlineMs} ms`)),
+      deadlineMs,
+    )
+  })
+  try {
+    const reply = await Promise.race([serve(frame, self), timeout])
+    let response: ReturnType<typeof decodeResponse>
+    try {
+      response = decodeResponse(reply)
+    } catch (err) {
+      throw new RpcProtocolError(`${protocol}: ${(err as Error).message}`)
+    }
+    if (!response.ok) throw new RpcRemoteError(protocol, response.code, response.message)
+    return response.body
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 export interface RpcCallOptions extends AbortOptions {
   /** Whole-exchange deadline in ms (dial, write, wait, read). */
@@ -12,7 +57,7 @@ export interface RpcCallOptions extends AbortOptions {
   maxResponseBytes?: number
 }
 
-export type RpcDialer = Pick<Libp2p, 'dialProtocol'>
+export type RpcDialer = Pick<Libp2p, 'dialProtocol'> & { peerId?: PeerId }
 
 /**
  * Send one request on a fresh stream and return the response body. A typed error reply throws
@@ -26,6 +71,8 @@ export async function rpcCall(
   body: unknown,
   options: RpcCallOptions = {},
 ): Promise<unknown> {
+  const local = isPeerId(peer) && libp2p.peerId?.equals(peer) === true ? localRpcServer(libp2p, protocol) : undefined
+  if (local != null) return callLocal(local, libp2p.peerId!, protocol, op, body, options)
   const deadline = AbortSignal.timeout(options.deadlineMs ?? DEFAULT_DEADLINE_MS)
   const signal = options.signal == null ? deadline : AbortSignal.any([deadline, options.signal])
   let stream: Awaited<ReturnType<RpcDialer['dialProtocol']>> | undefined

@@ -8,10 +8,22 @@ import { RPC_CODES } from './errors.ts'
 const log = logger('consort:rpc')
 
 export interface RpcContext {
-  /** The peer that opened the stream (authenticated by the connection's encryption). */
+  /** The peer that opened the stream (authenticated by the connection's encryption), or this node itself. */
   remotePeer: PeerId
-  connection: Connection
+  /** The connection the request came on; absent for a request from a role on the same node. */
+  connection?: Connection
   signal: AbortSignal
+}
+
+/**
+ * Requests a node sends to itself (a storefront asking the catalog on the same node) cannot go over libp2p,
+ * which never dials itself. They still go through the protocol: encoded, dispatched by the same code, decoded.
+ */
+type LocalServer = (frame: Uint8Array, remotePeer: PeerId) => Promise<Uint8Array>
+const localServers = new WeakMap<object, Map<string, LocalServer>>()
+
+export function localRpcServer(libp2p: object, protocol: string): LocalServer | undefined {
+  return localServers.get(libp2p)?.get(protocol)
 }
 
 export type RpcHandler = (body: unknown, context: RpcContext) => Promise<unknown>
@@ -46,32 +58,41 @@ export async function registerRpc(
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS
 
+  async function dispatch(
+    frame: () => Promise<Uint8Array>,
+    remotePeer: PeerId,
+    connection: Connection | undefined,
+    signal: AbortSignal,
+  ): Promise<RpcResponse> {
+    try {
+      const request = decodeRequest(await frame())
+      const handler = Object.hasOwn(handlers, request.op) ? handlers[request.op] : undefined
+      if (handler == null) {
+        return { ok: false, code: RPC_CODES.unknownOp, message: `unknown op ${JSON.stringify(request.op)}` }
+      }
+      const context: RpcContext = connection == null ? { remotePeer, signal } : { remotePeer, connection, signal }
+      return { ok: true, body: await handler(request.body, context) }
+    } catch (err) {
+      if (err instanceof FrameError) return { ok: false, code: RPC_CODES.badRequest, message: err.message }
+      if ((err as Error).name === 'InvalidDataLengthError') {
+        return { ok: false, code: RPC_CODES.tooLarge, message: `request exceeds ${maxRequestBytes} bytes` }
+      }
+      if (signal.aborted) return { ok: false, code: RPC_CODES.deadline, message: `no answer within ${deadlineMs} ms` }
+      const reply = errorReply(err)
+      if (!reply.ok && reply.code === RPC_CODES.internal) log.error('%s handler failed: %e', protocol, err)
+      return reply
+    }
+  }
+
   async function serve(stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(deadlineMs)
     const lp = lpStream(stream, { maxDataLength: maxRequestBytes })
-    let response: RpcResponse
-    try {
-      const frame = await lp.read({ signal })
-      const request = decodeRequest(frame.subarray())
-      const handler = Object.hasOwn(handlers, request.op) ? handlers[request.op] : undefined
-      if (handler == null) {
-        response = { ok: false, code: RPC_CODES.unknownOp, message: `unknown op ${JSON.stringify(request.op)}` }
-      } else {
-        const body = await handler(request.body, { remotePeer: connection.remotePeer, connection, signal })
-        response = { ok: true, body }
-      }
-    } catch (err) {
-      if (err instanceof FrameError) {
-        response = { ok: false, code: RPC_CODES.badRequest, message: err.message }
-      } else if ((err as Error).name === 'InvalidDataLengthError') {
-        response = { ok: false, code: RPC_CODES.tooLarge, message: `request exceeds ${maxRequestBytes} bytes` }
-      } else if (signal.aborted) {
-        response = { ok: false, code: RPC_CODES.deadline, message: `no answer within ${deadlineMs} ms` }
-      } else {
-        response = errorReply(err)
-        if (!response.ok && response.code === RPC_CODES.internal) log.error('%s handler failed: %e', protocol, err)
-      }
-    }
+    const response = await dispatch(
+      async () => (await lp.read({ signal })).subarray(),
+      connection.remotePeer,
+      connection,
+      signal,
+    )
     try {
       await lp.write(encodeResponse(response), { signal: AbortSignal.timeout(deadlineMs) })
       await stream.close({ signal: AbortSignal.timeout(deadlineMs) })
@@ -90,7 +111,23 @@ export async function registerRpc(
     },
     { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
   )
+  let local = localServers.get(libp2p)
+  if (local == null) {
+    local = new Map()
+    localServers.set(libp2p, local)
+  }
+  local.set(protocol, async (frame, remotePeer) => {
+    if (frame.length > maxRequestBytes) {
+      return encodeResponse({
+        ok: false,
+        code: RPC_CODES.tooLarge,
+        message: `request exceeds ${maxRequestBytes} bytes`,
+      })
+    }
+    return encodeResponse(await dispatch(async () => frame, remotePeer, undefined, AbortSignal.timeout(deadlineMs)))
+  })
   return async () => {
+    localServers.get(libp2p)?.delete(protocol)
     await libp2p.unhandle(protocol)
   }
 }

@@ -116,6 +116,27 @@ describe('catalog: gossip-fed search, takedowns and catch-up', function () {
     assert.equal(lookedUp.length, 1)
   })
 
+  it('answers its own node through the catalog protocol (a role asking a role on the same node)', async () => {
+    const { searchRemoteCatalog } = await import('../../../protocols/catalog/client.ts')
+    const node = nodes[1]!
+    const answer = await searchRemoteCatalog(node.libp2p, node.network, node.peerId, {
+      query: 'departure',
+      filters: {},
+      page: 0,
+      pageSize: 5,
+    })
+    assert.equal(answer.total, 1)
+    await assert.rejects(
+      searchRemoteCatalog(node.libp2p, node.network, node.peerId, {
+        query: 'x'.repeat(300),
+        filters: {},
+        page: 0,
+        pageSize: 5,
+      }),
+      (err: Error & { code?: string }) => err.code === 'ERR_BAD_REQUEST',
+    )
+  })
+
   it('keeps only the newest version and ignores an older one arriving late', async () => {
     const producer = nodes[0]!
     const catalog = catalogOf(nodes[1]!)
