@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
@@ -62,9 +62,14 @@ export interface DecodeOptions {
   caps?: RecordCaps
 }
 
+/** The signing prefix of every known type, made once (the verify path is hot). */
+const SIGNING_PREFIXES = new Map(
+  Object.keys(RECORD_TYPES).map((type) => [type, new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`)]),
+)
+
 /** The bytes a signature covers. */
 export function signingPayload(type: string, bodyBytes: Uint8Array): Uint8Array {
-  const prefix = new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`)
+  const prefix = SIGNING_PREFIXES.get(type) ?? new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`)
   const out = new Uint8Array(prefix.length + bodyBytes.length)
   out.set(prefix, 0)
   out.set(bodyBytes, prefix.length)
@@ -73,8 +78,26 @@ export function signingPayload(type: string, bodyBytes: Uint8Array): Uint8Array 
 
 /** The id of a record (or of any DAG-CBOR block): CIDv1, dag-cbor, sha2-256. */
 export function recordId(bytes: Uint8Array): CID {
-  const hash = createHash('sha256').update(bytes).digest()
-  return CID.createV1(dagCbor.code, createDigest(sha256.code, hash))
+  return CID.createV1(dagCbor.code, createDigest(sha256.code, hash('sha256', bytes, 'buffer')))
+}
+
+/**
+ * Where the body lies inside a canonical envelope, so that the verify path need not encode the body a second
+ * time. DAG-CBOR sorts map keys by length, then bytewise, so a canonical envelope is `v, sig, body, type,
+ * signer`: the body starts after the encoding of `{ v, sig }` and the `body` key, and ends where the encoding of
+ * `{ type, signer }` begins (each small map's one-byte header stands for the envelope's own). Both lengths depend
+ * only on the version, the type and the key and signature sizes, which the decoder checks first, so they are
+ * worked out once per type by encoding those small maps.
+ */
+const BODY_OFFSET =
+  dagCbor.encode({ v: ENVELOPE_VERSION, sig: new Uint8Array(64) }).length + dagCbor.encode('body').length
+const BYTES_AFTER_BODY = new Map(
+  Object.keys(RECORD_TYPES).map((type) => [type, dagCbor.encode({ type, signer: new Uint8Array(32) }).length - 1]),
+)
+
+/** The body's bytes inside `bytes`: only valid once `bytes` is known to be the canonical envelope of `type`. */
+function canonicalBodyBytes(bytes: Uint8Array, type: RecordType): Uint8Array {
+  return bytes.subarray(BODY_OFFSET, bytes.length - BYTES_AFTER_BODY.get(type)!)
 }
 
 function capFor(type: RecordType, caps: RecordCaps): number {
@@ -164,10 +187,10 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
     throw new MalformedRecordError('sig', 'expected a 64-byte Ed25519 signature')
   }
 
-  const bodyBytes = dagCbor.encode(fields.body)
   // One record, one encoding, one id: a re-encoded (non-canonical) copy of a record would otherwise get a new id.
   const canonical = dagCbor.encode({ v: fields.v, type, body: fields.body, signer: fields.signer, sig: fields.sig })
   if (!bytesEqual(canonical, bytes)) throw new NonCanonicalRecordError('record', 'not in canonical DAG-CBOR form')
+  const bodyBytes = canonicalBodyBytes(bytes, type)
 
   const body = validateBody(type, fields.body) as BodyOf<RecordType> & { network: string; created: number }
   if (body.network !== options.network) {

@@ -45,6 +45,9 @@ export const timestamp = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 export const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 export const sequence = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 
+/** DAG-CBOR integers are 64-bit (major types 0 and 1): an amount outside this range cannot be encoded at all. */
+export const MAX_AMOUNT = 2n ** 64n - 1n
+export const MIN_SIGNED_AMOUNT = -(2n ** 64n)
 /**
  * Money in integer minor units. DAG-CBOR gives back small integers as numbers and large ones as bigints; the
  * domain type is always bigint.
@@ -53,7 +56,11 @@ export const amount = z
   .union([z.bigint(), z.number().int()])
   .transform((v) => BigInt(v))
   .refine((v) => v >= 0n, 'must not be negative')
-export const signedAmount = z.union([z.bigint(), z.number().int()]).transform((v) => BigInt(v))
+  .refine((v) => v <= MAX_AMOUNT, `must not exceed ${MAX_AMOUNT}`)
+export const signedAmount = z
+  .union([z.bigint(), z.number().int()])
+  .transform((v) => BigInt(v))
+  .refine((v) => v >= MIN_SIGNED_AMOUNT && v <= MAX_AMOUNT, `must lie within ${MIN_SIGNED_AMOUNT} … ${MAX_AMOUNT}`)
 
 export const currency = z.string().refine(isCurrency, 'not an ISO 4217 currency code')
 export const money = z.object({ amount, currency }).strict()

@@ -45,6 +45,14 @@ function errorReply(err: unknown): RpcResponse {
   return { ok: false, code: RPC_CODES.internal, message: 'internal error' }
 }
 
+/** A promise that rejects when `signal` aborts and never settles otherwise. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+  })
+}
+
 /**
  * Serve a request/response protocol: decode one request, dispatch it to the handler for its `op`, write one
  * response. Decoding and dispatch live here; business logic stays in the role's handler.
@@ -71,7 +79,8 @@ export async function registerRpc(
         return { ok: false, code: RPC_CODES.unknownOp, message: `unknown op ${JSON.stringify(request.op)}` }
       }
       const context: RpcContext = connection == null ? { remotePeer, signal } : { remotePeer, connection, signal }
-      return { ok: true, body: await handler(request.body, context) }
+      // The deadline holds even for a handler that ignores its signal.
+      return { ok: true, body: await Promise.race([handler(request.body, context), rejectOnAbort(signal)]) }
     } catch (err) {
       if (err instanceof FrameError) return { ok: false, code: RPC_CODES.badRequest, message: err.message }
       if ((err as Error).name === 'InvalidDataLengthError') {
