@@ -9,7 +9,8 @@ import { DataDirExistsError } from './errors.ts'
 import { writeNetworkFile } from './network-file.ts'
 
 export interface InitOptions {
-  network: SignedRecord<'consort/network'>
+  /** The network to join; without one, only keys and config are made (join later with `consort network join`). */
+  network?: SignedRecord<'consort/network'>
   listen?: string[]
   bootstrap?: string[]
   roles?: RoleName[]
@@ -50,7 +51,7 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
     ...(options.roleOptions != null ? { roleOptions: options.roleOptions } : {}),
     ...(options.apiPort != null ? { api: { port: options.apiPort } } : {}),
   })
-  writeNetworkFile(paths.network, options.network)
+  if (options.network != null) writeNetworkFile(paths.network, options.network)
   writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`)
   return { keys, config }
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerDaemonCommand } from './commands/daemon.ts'
 import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerInitCommand } from './commands/init.ts'
-import { registerNetworkCommands } from './commands/network.ts'
+import { registerNetworkCommands, registerNetworkJoinCommand } from './commands/network.ts'
 import { registerNodeCommands } from './commands/node.ts'
 import { registerRecordCommands } from './commands/record.ts'
 import { CliError, EXIT } from './output.ts'
@@ -18,6 +18,7 @@ export function buildProgram(): Command {
   registerNodeCommands(program)
   registerRecordCommands(program)
   registerNetworkCommands(program)
+  registerNetworkJoinCommand(program)
   registerDevnetCommand(program)
   return program
 }

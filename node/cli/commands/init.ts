@@ -15,7 +15,10 @@ export function registerInitCommand(program: Command): void {
       program
         .command('init')
         .description('create the node identity and configuration in a data directory')
-        .requiredOption('--network <file>', 'the network file (network.json) of the network to join')
+        .option(
+          '--network <file>',
+          'the network file (network.json) of the network to join (or later: consort network join)',
+        )
         .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
         .option('--bootstrap <multiaddr>', 'peer to dial at start (repeatable)', collect)
         .option('--roles <list>', `roles to run, comma-separated (${ROLE_NAMES.join(', ')})`)
@@ -27,10 +30,10 @@ export function registerInitCommand(program: Command): void {
     ),
   ).action(async (options) => {
     const dir = dataDirOf(options)
-    const network = readNetworkFile(options.network, systemClock.now())
+    const network = options.network != null ? readNetworkFile(options.network, systemClock.now()) : undefined
     const passphrase = passphraseFrom(options)
     const { keys, config } = await initDataDir(dir, {
-      network,
+      ...(network != null ? { network } : {}),
       ...(options.listen != null ? { listen: options.listen } : {}),
       ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
@@ -39,11 +42,16 @@ export function registerInitCommand(program: Command): void {
     })
     const result = {
       dataDir: dir,
-      network: network.body.network,
+      network: network?.body.network ?? null,
       peerId: peerIdFromPrivateKey(keys.privateKey).toString(),
       keys: dataDirPaths(dir).keys,
       roles: config.roles,
     }
-    print(result, options, () => `initialised ${dir} for network ${result.network}\npeer id ${result.peerId}`)
+    print(
+      result,
+      options,
+      () =>
+        `initialised ${dir}${result.network != null ? ` for network ${result.network}` : ' (no network yet: consort network join FILE)'}\npeer id ${result.peerId}`,
+    )
   })
 }

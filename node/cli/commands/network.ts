@@ -4,9 +4,9 @@ import type { Command } from 'commander'
 import { createNodeKeys, loadNodeKeys, readNodePublicKeys, saveNodeKeys } from '../../../keys/keystore.ts'
 import { systemClock } from '../../../protocols/clock.ts'
 import { dataDirPaths } from '../../data-dir.ts'
-import { createNetworkRecord, writeNetworkFile } from '../../network-file.ts'
+import { createNetworkRecord, readNetworkFile, writeNetworkFile } from '../../network-file.ts'
 import { CliError, collect, EXIT, passphraseFrom, print } from '../output.ts'
-import { withJson } from './common.ts'
+import { dataDirOf, withDataDir, withJson } from './common.ts'
 
 async function anchorFrom(dir: string) {
   const file = dataDirPaths(resolve(dir)).keys
@@ -68,6 +68,46 @@ export function registerNetworkCommands(program: Command): void {
       options,
       () =>
         `wrote ${out} (network ${options.name}, id ${record.id})\ngenesis key ${genesisFile} — keep it safe: it alone can re-issue the network record`,
+    )
+  })
+}
+
+/** `consort network join FILE`: put a network record into an initialised data dir (its keys are kept). */
+export function registerNetworkJoinCommand(program: Command): void {
+  const network = program.commands.find((c) => c.name() === 'network')!
+  withJson(
+    withDataDir(
+      network
+        .command('join')
+        .description('make an initialised node a member of a network (or adopt a newer record of its network)')
+        .argument('<file>', 'the network file'),
+    ),
+  ).action(async (file: string, options) => {
+    const dir = dataDirOf(options)
+    const paths = dataDirPaths(dir)
+    if (!existsSync(paths.config))
+      throw new CliError(`${dir} is not initialised (run consort init --data-dir ${dir})`, EXIT.usage)
+    const record = readNetworkFile(resolve(file), systemClock.now())
+    if (existsSync(paths.network)) {
+      const current = readNetworkFile(paths.network, systemClock.now())
+      if (current.body.network !== record.body.network) {
+        throw new CliError(`${dir} belongs to network ${current.body.network}, not ${record.body.network}`, EXIT.failed)
+      }
+      if (Buffer.compare(Buffer.from(current.signer), Buffer.from(record.signer)) !== 0) {
+        throw new CliError('the new network record is signed by another genesis key than the current one', EXIT.failed)
+      }
+      if (record.body.seq < current.body.seq) {
+        throw new CliError(
+          `the new record (seq ${record.body.seq}) is older than the current one (seq ${current.body.seq})`,
+          EXIT.failed,
+        )
+      }
+    }
+    writeNetworkFile(paths.network, record)
+    print(
+      { dataDir: dir, network: record.body.network, seq: record.body.seq, id: record.id },
+      options,
+      () => `${dir} joined network ${record.body.network} (seq ${record.body.seq}); restart its daemon to apply`,
     )
   })
 }
