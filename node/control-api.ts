@@ -10,6 +10,7 @@ import { RecordError } from '../protocols/records/errors.ts'
 import type { ControlRoute } from '../roles/role.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
+import { registerRoutes } from './register-route.ts'
 
 const log = logger('consort:control-api')
 
@@ -50,6 +51,7 @@ function describePeer(node: ConsortNode) {
 function nodeRoutes(node: ConsortNode): ControlRoute[] {
   return [
     { method: 'GET', path: '/id', handler: async () => describePeer(node) },
+    ...registerRoutes(node),
     {
       method: 'GET',
       path: '/peers',

@@ -1,5 +1,6 @@
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { catalog } from '../roles/catalog/index.ts'
+import { registration } from '../roles/registration/index.ts'
 import type { RoleFactory } from '../roles/role.ts'
 
 /**
@@ -8,6 +9,7 @@ import type { RoleFactory } from '../roles/role.ts'
  */
 export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   catalog,
+  registration,
 }
 
 export function availableRoles(): RoleName[] {

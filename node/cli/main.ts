@@ -5,6 +5,7 @@ import { registerInitCommand } from './commands/init.ts'
 import { registerNetworkCommands, registerNetworkJoinCommand } from './commands/network.ts'
 import { registerNodeCommands } from './commands/node.ts'
 import { registerRecordCommands } from './commands/record.ts'
+import { registerRegistrationCommands } from './commands/registration.ts'
 import { CliError, EXIT } from './output.ts'
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerNetworkCommands(program)
   registerNetworkJoinCommand(program)
   registerDevnetCommand(program)
+  registerRegistrationCommands(program)
   return program
 }
 

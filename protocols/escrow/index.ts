@@ -12,12 +12,16 @@ export const ESCROW_PROTOCOL = 'escrow'
 export const ESCROW_OPS = { deposit: 'deposit' } as const
 /** Tracks one deposit may carry (a box set). */
 export const MAX_ESCROWS_PER_DEPOSIT = 1000
+/** The seal context of a content key in a `consort/escrow` record (`keys/seal.ts`; see `keys/README.md`). */
+export const ESCROW_SEAL_CONTEXT = 'consort/escrow/content-key'
 
 export const depositRequest = z
   .object({
     escrows: z.array(recordBytes).min(1).max(MAX_ESCROWS_PER_DEPOSIT),
     manifests: z.array(recordBytes).max(MAX_ESCROWS_PER_DEPOSIT),
     release: recordBytes.nullable(),
+    /** The producer's certificate, so the registrar need not have seen it yet. Optional: older senders omit it. */
+    attachments: z.array(recordBytes).max(4).optional(),
   })
   .strict()
 export const depositResponse = z.object({ stored: z.number().int().nonnegative() }).strict()

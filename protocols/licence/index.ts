@@ -14,6 +14,8 @@ import { recordBytes } from '../messages.ts'
  */
 export const LICENCE_PROTOCOL = 'licence'
 export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue' } as const
+/** The seal context of each content key in a `consort/licence` record, sealed to the device's X25519 key. */
+export const LICENCE_SEAL_CONTEXT = 'consort/licence/content-key'
 
 export const issueRequest = z
   .object({

@@ -1,0 +1,239 @@
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import { verifyDeviceRequest } from '../../protocols/register/client.ts'
+import type { DeviceRequestFields } from '../../protocols/register/index.ts'
+import { TRUST_CODES } from '../../protocols/trust/errors.ts'
+import { MAX_ACCOUNT_DEVICES, MAX_REQUEST_AGE_MS } from './constants.ts'
+import { bytesEqual, emit, hex, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
+import {
+  DeviceLimitError,
+  DeviceNotRegisteredError,
+  DeviceRevokedError,
+  DeviceTakenError,
+  RequestStaleError,
+  RequestUnauthorisedError,
+} from './errors.ts'
+import type { SerialSource } from './serials.ts'
+import { type BatchOp, type DeviceState, KEYS, put, putBytes } from './store.ts'
+
+const log = logger('consort:registration:devices')
+
+/** Device records one device's history is searched through (renewals and re-keyings). */
+const MAX_DEVICE_HISTORY = 64
+
+/** Per account: its device keys (hex) in registration order, each with whether it was revoked. */
+export interface AccountDevices {
+  devices: Array<{ device: string; revoked: boolean }>
+}
+
+export interface DeviceSummary {
+  device: string
+  name: string
+  status: 'active' | 'revoked'
+  registered: number
+  record: CID
+  notAfter: number
+}
+
+/**
+ * Consumer devices: each registered to one account, at most the network's `deviceLimit` active devices per
+ * account. A revoked device frees its slot (a lost phone is replaced) but can never be registered again.
+ */
+export class DeviceRegistry {
+  readonly #ctx: RegistrarContext
+  readonly #serials: SerialSource
+
+  constructor(ctx: RegistrarContext, serials: SerialSource) {
+    this.#ctx = ctx
+    this.#serials = serials
+  }
+
+  /** `register-device`: signed by the account and by the device; idempotent for a device already registered. */
+  async register(message: {
+    request: DeviceRequestFields
+    accountSig: Uint8Array
+    deviceSig: Uint8Array
+  }): Promise<SignedRecord<'consort/device'>> {
+    const request = message.request
+    const problem = requestAgeProblem(this.#ctx, request, MAX_REQUEST_AGE_MS)
+    if (problem != null) throw new RequestStaleError(problem)
+    const verified = verifyDeviceRequest(message)
+    if (!verified.account) throw new RequestUnauthorisedError('accountSig: not signed by the account key')
+    if (!verified.device) throw new RequestUnauthorisedError('deviceSig: not signed by the device key')
+    const account = hex(request.account)
+    const device = hex(request.device)
+    return this.#ctx.locks.run(`account:${account}`, async () => {
+      const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
+      const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+      const ops: BatchOp[] = []
+      if (known != null) {
+        if (!bytesEqual(known.account, request.account))
+          throw new DeviceTakenError(`device ${device} is registered to another account`)
+        if (known.status === 'revoked') throw new DeviceRevokedError(`device ${device} was revoked`)
+        const current = readStored(this.#ctx, 'consort/device', known.current)
+        if (
+          this.#currentlyValid(current) &&
+          bytesEqual(current.body.sealingKey, request.sealingKey) &&
+          current.body.name === request.name
+        )
+          return current
+        // Renewal or a new sealing key: a new record for the same slot.
+      } else {
+        const active = devices.devices.filter((d) => !d.revoked).length
+        const limit = policy(this.#ctx).deviceLimit
+        if (active >= limit)
+          throw new DeviceLimitError(`account ${account} has ${active} devices, the limit is ${limit}`)
+        if (devices.devices.length >= MAX_ACCOUNT_DEVICES)
+          throw new DeviceLimitError(`account ${account} has registered ${devices.devices.length} devices`)
+        ops.push(put(KEYS.account(account), { devices: [...devices.devices, { device, revoked: false }] }))
+      }
+      const record = this.#issue(request)
+      const now = this.#ctx.clock.now()
+      const state: DeviceState = {
+        account: request.account,
+        status: 'active',
+        registered: known?.registered ?? now,
+        current: record.bytes,
+      }
+      await this.#ctx.store.batch([
+        ...ops,
+        put(KEYS.device(device), state),
+        putBytes(KEYS.deviceRecord(device, record.body.serial), record.bytes),
+        put(KEYS.deviceRecordId(record.id.toString()), device),
+        this.#serials.op(),
+      ])
+      this.#ctx.trust.learnDevice(record)
+      emit(this.#ctx, 'device:registered', { device: record })
+      log('device %s registered to account %s', device, account)
+      return record
+    })
+  }
+
+  /**
+   * The licence check of a device: its registration is valid and unrevoked, it belongs to its account here, and
+   * it is within the account's limit. A device registered by another registrar of the network is adopted into
+   * this registrar's account view if the account has room. Throws the licence protocol's device errors.
+   */
+  async checkForLicence(record: SignedRecord<'consort/device'>): Promise<void> {
+    const verdict = this.#ctx.trust.learnDevice(record)
+    if (!verdict.ok) {
+      if (verdict.code === TRUST_CODES.revoked) throw new DeviceRevokedError(`device record ${record.id} is revoked`)
+      throw new DeviceNotRegisteredError(`device record ${record.id}: ${verdict.reason}`)
+    }
+    const account = hex(record.body.account)
+    const device = hex(record.body.device)
+    await this.#ctx.locks.run(`account:${account}`, async () => {
+      const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
+      const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+      const limit = policy(this.#ctx).deviceLimit
+      if (known != null) {
+        if (!bytesEqual(known.account, record.body.account))
+          throw new DeviceNotRegisteredError(`device ${device} is registered to another account`)
+        if (known.status === 'revoked') throw new DeviceRevokedError(`device ${device} is revoked`)
+        const position = devices.devices.filter((d) => !d.revoked).findIndex((d) => d.device === device)
+        if (position < 0) throw new DeviceNotRegisteredError(`device ${device} is not listed for its account`)
+        if (position >= limit)
+          throw new DeviceLimitError(`device ${device} is number ${position + 1} of its account, the limit is ${limit}`)
+        return
+      }
+      if (bytesEqual(record.signer, this.#ctx.signer.publicKey))
+        throw new DeviceNotRegisteredError(`device ${device} is not registered here`)
+      const active = devices.devices.filter((d) => !d.revoked).length
+      if (active >= limit) throw new DeviceLimitError(`account ${account} has ${active} devices, the limit is ${limit}`)
+      if (devices.devices.length >= MAX_ACCOUNT_DEVICES)
+        throw new DeviceLimitError(`account ${account} has registered ${devices.devices.length} devices`)
+      const state: DeviceState = {
+        account: record.body.account,
+        status: 'active',
+        registered: this.#ctx.clock.now(),
+        current: record.bytes,
+      }
+      await this.#ctx.store.batch([
+        put(KEYS.account(account), { devices: [...devices.devices, { device, revoked: false }] }),
+        put(KEYS.device(device), state),
+      ])
+      log('device %s of another registrar adopted into account %s', device, account)
+    })
+  }
+
+  /** The devices of an account, in registration order. */
+  async list(account: Uint8Array): Promise<DeviceSummary[]> {
+    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(hex(account)))) ?? { devices: [] }
+    const out: DeviceSummary[] = []
+    for (const entry of devices.devices) {
+      const state = await this.#ctx.store.get<DeviceState>(KEYS.device(entry.device))
+      if (state == null) continue
+      const record = readStored(this.#ctx, 'consort/device', state.current)
+      out.push({
+        device: entry.device,
+        name: record.body.name,
+        status: state.status,
+        registered: state.registered,
+        record: record.id,
+        notAfter: record.body.notAfter,
+      })
+    }
+    return out
+  }
+
+  /** The device key (hex) of a record issued here, by the record's id. */
+  async deviceOfRecord(id: CID): Promise<string | undefined> {
+    return this.#ctx.store.get<string>(KEYS.deviceRecordId(id.toString()))
+  }
+
+  async state(device: string): Promise<DeviceState | undefined> {
+    return this.#ctx.store.get<DeviceState>(KEYS.device(device))
+  }
+
+  /** Ids of every record issued here for `device`, newest first. */
+  async recordIds(device: string): Promise<CID[]> {
+    const out: CID[] = []
+    for await (const [, bytes] of this.#ctx.store.entries(KEYS.deviceRecordPrefix(device), {
+      limit: MAX_DEVICE_HISTORY,
+      reverse: true,
+    })) {
+      out.push(readStored(this.#ctx, 'consort/device', bytes).id)
+    }
+    return out
+  }
+
+  /** The batch operations that mark a device revoked here (its slot in the account is freed). */
+  async revokeOps(device: string): Promise<BatchOp[]> {
+    const state = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
+    if (state == null) return []
+    const account = hex(state.account)
+    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+    return [
+      put(KEYS.device(device), { ...state, status: 'revoked' } satisfies DeviceState),
+      put(KEYS.account(account), {
+        devices: devices.devices.map((d) => (d.device === device ? { device, revoked: true } : d)),
+      } satisfies AccountDevices),
+    ]
+  }
+
+  #issue(request: DeviceRequestFields): SignedRecord<'consort/device'> {
+    const now = this.#ctx.clock.now()
+    return signRecord(
+      'consort/device',
+      {
+        network: this.#ctx.network.name,
+        created: now,
+        serial: this.#serials.next(),
+        account: request.account,
+        device: request.device,
+        sealingKey: request.sealingKey,
+        name: request.name,
+        notBefore: Math.max(0, now - this.#ctx.network.caps.clockSkewMs),
+        notAfter: now + this.#ctx.options.deviceValidityMs,
+      },
+      this.#ctx.signer,
+      this.#ctx.network.caps,
+    )
+  }
+
+  #currentlyValid(record: SignedRecord<'consort/device'>): boolean {
+    const now = this.#ctx.clock.now()
+    return !this.#ctx.trust.isRevoked(record.id) && now >= record.body.notBefore && now < record.body.notAfter
+  }
+}

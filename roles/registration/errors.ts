@@ -1,0 +1,137 @@
+import { LICENCE_CODES } from '../../protocols/licence/index.ts'
+
+/**
+ * Errors of the registration manager: one class per condition. Each carries a stable `code` (starting `ERR_`, so
+ * the RPC layer sends it to the caller as it is) and, for the control API, an HTTP `statusCode`.
+ */
+export class RegistrationError extends Error {
+  override name = 'RegistrationError'
+  readonly code: string = 'ERR_REGISTRATION'
+  readonly statusCode: number = 409
+}
+
+/** The receipt is unsigned by a certified retailer, or does not match the offer, certification or device. */
+export class ReceiptInvalidError extends RegistrationError {
+  override name = 'ReceiptInvalidError'
+  override readonly code = LICENCE_CODES.receiptInvalid
+}
+
+/** The certification is not a listed reference service's, has expired, was revoked or is for another offer. */
+export class CertificationInvalidError extends RegistrationError {
+  override name = 'CertificationInvalidError'
+  override readonly code = LICENCE_CODES.certificationInvalid
+}
+
+/** The contract is revoked, outside its window, superseded by a version that excludes the sale, or unknown. */
+export class ContractNotInForceError extends RegistrationError {
+  override name = 'ContractNotInForceError'
+  override readonly code = LICENCE_CODES.contractNotInForce
+}
+
+export class DeviceNotRegisteredError extends RegistrationError {
+  override name = 'DeviceNotRegisteredError'
+  override readonly code = LICENCE_CODES.deviceNotRegistered
+}
+
+export class DeviceRevokedError extends RegistrationError {
+  override name = 'DeviceRevokedError'
+  override readonly code = LICENCE_CODES.deviceRevoked
+}
+
+/** The account already has as many devices as the network (or the licence's `devices` rule) allows. */
+export class DeviceLimitError extends RegistrationError {
+  override name = 'DeviceLimitError'
+  override readonly code = LICENCE_CODES.deviceLimit
+}
+
+/** A content key the licence needs was never deposited here. */
+export class KeyNotEscrowedError extends RegistrationError {
+  override name = 'KeyNotEscrowedError'
+  override readonly code = LICENCE_CODES.keyNotEscrowed
+}
+
+/** The purchase's licence was revoked: it is neither returned again nor reissued. */
+export class LicenceRevokedError extends RegistrationError {
+  override name = 'LicenceRevokedError'
+  override readonly code = 'ERR_LICENCE_REVOKED'
+}
+
+/** No licence was issued for this purchase id here. */
+export class PurchaseNotFoundError extends RegistrationError {
+  override name = 'PurchaseNotFoundError'
+  override readonly code = 'ERR_NOT_FOUND'
+  override readonly statusCode = 404
+}
+
+/** A signature on a request does not verify, or the request was signed by someone who may not ask. */
+export class RequestUnauthorisedError extends RegistrationError {
+  override name = 'RequestUnauthorisedError'
+  override readonly code = 'ERR_UNAUTHORISED'
+  override readonly statusCode = 403
+}
+
+/** A signed request is for another network, too old, or dated in the future. */
+export class RequestStaleError extends RegistrationError {
+  override name = 'RequestStaleError'
+  override readonly code = 'ERR_STALE_REQUEST'
+  override readonly statusCode = 400
+}
+
+/** The device key is already registered to another account. */
+export class DeviceTakenError extends RegistrationError {
+  override name = 'DeviceTakenError'
+  override readonly code = 'ERR_DEVICE_TAKEN'
+}
+
+/** Too many certificate requests wait for an operator; new ones are refused until some are decided. */
+export class TooManyPendingError extends RegistrationError {
+  override name = 'TooManyPendingError'
+  override readonly code = 'ERR_TOO_MANY_PENDING'
+  override readonly statusCode = 503
+}
+
+export class RequestNotFoundError extends RegistrationError {
+  override name = 'RequestNotFoundError'
+  override readonly code = 'ERR_NOT_FOUND'
+  override readonly statusCode = 404
+}
+
+/** An operator decision on a request that was already decided. */
+export class RequestNotPendingError extends RegistrationError {
+  override name = 'RequestNotPendingError'
+  override readonly code = 'ERR_NOT_PENDING'
+}
+
+/** An escrow deposit is refused: not from a certified producer, not addressed here, or its key does not open. */
+export class EscrowInvalidError extends RegistrationError {
+  override name = 'EscrowInvalidError'
+  override readonly code = 'ERR_ESCROW_INVALID'
+}
+
+/** What an operator asked to revoke is not known here. */
+export class RevocationTargetNotFoundError extends RegistrationError {
+  override name = 'RevocationTargetNotFoundError'
+  override readonly code = 'ERR_NOT_FOUND'
+  override readonly statusCode = 404
+}
+
+/** A control-API request body or parameter is malformed; the message names the field. */
+export class InvalidControlRequestError extends RegistrationError {
+  override name = 'InvalidControlRequestError'
+  override readonly code = 'ERR_BAD_REQUEST'
+  override readonly statusCode = 400
+}
+
+/** The sublevel was written by an incompatible version of this role. */
+export class StoreVersionError extends RegistrationError {
+  override name = 'StoreVersionError'
+  override readonly code = 'ERR_STORE_VERSION'
+  override readonly statusCode = 500
+}
+
+/** `roleOptions.registration` in the node's configuration is malformed; the message names the field. */
+export class InvalidRegistrationInitError extends RegistrationError {
+  override name = 'InvalidRegistrationInitError'
+  override readonly code = 'ERR_INVALID_CONFIG'
+  override readonly statusCode = 500
+}

@@ -1,0 +1,104 @@
+import { logger } from '@libp2p/logger'
+import { z } from 'zod'
+import { ESCROW_PROTOCOL } from '../../protocols/escrow/index.ts'
+import { LICENCE_PROTOCOL } from '../../protocols/licence/index.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import { REGISTER_PROTOCOL } from '../../protocols/register/index.ts'
+import { registerRpc } from '../../protocols/rpc/server.ts'
+import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts'
+import type { RegistrationOptions } from './context.ts'
+import type { RegistrarTopics } from './contracts.ts'
+import { InvalidRegistrationInitError } from './errors.ts'
+import { escrowHandlers, licenceHandlers, registerHandlers } from './handlers.ts'
+import { Registrar } from './registrar.ts'
+import { registrationRoutes } from './routes.ts'
+
+export { licenceIdOf } from './licences.ts'
+export { REVOCATION_KINDS, Registrar, type RegistrarComponents, type RevocationKind } from './registrar.ts'
+
+const log = logger('consort:registration')
+
+/**
+ * The registration manager role (DESIGN.md): registers participants and devices, keeps escrowed content keys
+ * sealed, issues licences against valid purchases, and revokes certificates, devices and licences.
+ *
+ * Serves `/consort/<net>/register/1`, `/escrow/1` and `/licence/1`; follows the `contracts` and `revocations`
+ * topics; publishes on `revocations`. Events (on `registrar`): `cert:requested`, `cert:issued`,
+ * `device:registered`, `escrow:stored`, `licence:issued`, `revocation:issued`.
+ */
+
+/** Settings from the node's configuration (`roleOptions.registration`); every one has a default. */
+export type RegistrationInit = Partial<RegistrationOptions>
+
+/** What the role takes from the node. */
+export type RegistrationComponents = Pick<
+  RoleComponents,
+  'libp2p' | 'db' | 'keys' | 'clock' | 'random' | 'network' | 'topics' | 'trust' | 'records' | 'credentials'
+>
+
+export interface RegistrationEvents {
+  'cert:requested': { requestId: string; subject: Uint8Array; roles: string[] }
+  'cert:issued': { cert: SignedRecord<'consort/cert'> }
+  'device:registered': { device: SignedRecord<'consort/device'> }
+  'escrow:stored': { keyIds: Uint8Array[] }
+  'licence:issued': { licence: SignedRecord<'consort/licence'>; purchaseId: string }
+  'revocation:issued': { revocation: SignedRecord<'consort/revocation'> }
+}
+
+export class RegistrationRole implements Role {
+  readonly name = 'registration' as const
+  readonly registrar: Registrar
+  readonly controlRoutes: readonly ControlRoute[]
+  readonly #components: RegistrationComponents
+  readonly #unhandle: Array<() => Promise<void>> = []
+
+  constructor(components: RegistrationComponents, init: RegistrationInit = {}) {
+    this.#components = components
+    this.registrar = new Registrar(components, init, (record, attachments) =>
+      components.topics.publish('revocations', record, attachments),
+    )
+    this.controlRoutes = registrationRoutes(this.registrar, () => components.credentials.attachments())
+  }
+
+  async start(): Promise<void> {
+    const { libp2p, network, topics } = this.#components
+    const subscribe: RegistrarTopics = (topic, onMessage) => topics.subscribe(topic, { onMessage })
+    await this.registrar.start(subscribe)
+    try {
+      this.#unhandle.push(
+        await registerRpc(libp2p, network.protocol(REGISTER_PROTOCOL), registerHandlers(this.registrar)),
+        await registerRpc(libp2p, network.protocol(ESCROW_PROTOCOL), escrowHandlers(this.registrar)),
+        await registerRpc(libp2p, network.protocol(LICENCE_PROTOCOL), licenceHandlers(this.registrar)),
+      )
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    log('registration manager started')
+  }
+
+  async stop(): Promise<void> {
+    for (const unhandle of this.#unhandle.splice(0).reverse()) await unhandle()
+    this.registrar.stop()
+  }
+}
+
+const initSchema = z
+  .object({
+    certValidityMs: z.number().int().positive().optional(),
+    deviceValidityMs: z.number().int().positive().optional(),
+    contractFetchTimeoutMs: z.number().int().positive().optional(),
+  })
+  .strict()
+
+/** Check `roleOptions.registration`; throws `InvalidRegistrationInitError` naming the field. */
+export function parseRegistrationInit(init: Record<string, unknown>): RegistrationInit {
+  const result = initSchema.safeParse(init)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.')
+  throw new InvalidRegistrationInitError(`roleOptions.registration.${field}: ${issue.message}`)
+}
+
+export const registration: RoleFactory = (components, init) =>
+  new RegistrationRole(components, parseRegistrationInit(init))

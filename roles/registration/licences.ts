@@ -1,0 +1,385 @@
+import { createHash } from 'node:crypto'
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { seal } from '../../keys/seal.ts'
+import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
+import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { BodyInput } from '../../protocols/records/registry.ts'
+import { type ReissueFields, verifyReissueRequest } from '../../protocols/register/client.ts'
+import { resolveRules } from '../../protocols/usage-rules/index.ts'
+import { MAX_RECEIPT_AGE_MS, MAX_REQUEST_AGE_MS } from './constants.ts'
+import {
+  bytesEqual,
+  decodeOptions,
+  emit,
+  hex,
+  policy,
+  type RegistrarContext,
+  readStored,
+  requestAgeProblem,
+} from './context.ts'
+import type { ContractWatch } from './contracts.ts'
+import type { DeviceRegistry } from './devices.ts'
+import {
+  CertificationInvalidError,
+  DeviceLimitError,
+  DeviceNotRegisteredError,
+  LicenceRevokedError,
+  PurchaseNotFoundError,
+  ReceiptInvalidError,
+  RequestStaleError,
+  RequestUnauthorisedError,
+} from './errors.ts'
+import type { EscrowVault, ResolvedKey } from './escrow.ts'
+import type { RevocationDesk } from './revocations.ts'
+import { type BatchOp, KEYS, type LicenceRef, type PurchaseState, put } from './store.ts'
+
+const log = logger('consort:registration:licences')
+
+/** Characters of hex in a licence id: 128 bits of SHA-256, unique per registrar, purchase and device. */
+const LICENCE_ID_HEX_CHARS = 32
+
+export interface IssueMessage {
+  receipt: Uint8Array
+  offer: Uint8Array
+  certification: Uint8Array
+  device: Uint8Array
+  attachments: Uint8Array[]
+}
+
+export interface ReissueMessage {
+  request: ReissueFields
+  device: Uint8Array
+  sig: Uint8Array
+}
+
+/** A licence as kept: the record and the X25519 key its content keys were sealed to. */
+export interface StoredLicence {
+  record: Uint8Array
+  sealedTo: Uint8Array
+}
+
+/**
+ * Licences. `issue` checks a retailer's receipt, the offer's certification, the contract and the device, then
+ * opens each escrowed content key in memory, seals it to the device's X25519 key and signs the licence; it is
+ * idempotent by purchase id. `reissue` serves the holder's devices again, and other devices of its account within
+ * the licence's `devices` rule.
+ */
+export class LicenceIssuer {
+  readonly #ctx: RegistrarContext
+  readonly #devices: DeviceRegistry
+  readonly #escrow: EscrowVault
+  readonly #contracts: ContractWatch
+  readonly #revocations: RevocationDesk
+
+  constructor(
+    ctx: RegistrarContext,
+    parts: { devices: DeviceRegistry; escrow: EscrowVault; contracts: ContractWatch; revocations: RevocationDesk },
+  ) {
+    this.#ctx = ctx
+    this.#devices = parts.devices
+    this.#escrow = parts.escrow
+    this.#contracts = parts.contracts
+    this.#revocations = parts.revocations
+  }
+
+  /** `licence/1 issue`. Returns the licence record; the same one for a retry of the same receipt. */
+  async issue(message: IssueMessage, signal?: AbortSignal): Promise<SignedRecord<'consort/licence'>> {
+    const options = decodeOptions(this.#ctx)
+    const receipt = decodeAs(
+      () => decodeRecordAs('consort/receipt', message.receipt, options),
+      ReceiptInvalidError,
+      'receipt',
+    )
+    const device = decodeAs(
+      () => this.#ctx.verified.decode('consort/device', message.device, options),
+      DeviceNotRegisteredError,
+      'device',
+    )
+    const purchaseId = receipt.body.purchaseId
+    const deviceHex = hex(device.body.device)
+    if (!bytesEqual(receipt.body.device, device.body.device) || !bytesEqual(receipt.body.account, device.body.account))
+      throw new ReceiptInvalidError(
+        'receipt.device: the receipt is for another device or account than the registration',
+      )
+
+    return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
+      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      if (state != null) {
+        if (!state.receipt.equals(receipt.id))
+          throw new ReceiptInvalidError(`receipt.purchaseId: purchase ${purchaseId} was licensed under another receipt`)
+        if (await this.#isRevoked(state))
+          throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
+        await this.#devices.checkForLicence(device)
+        const stored = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, deviceHex))
+        // The receipt names the device, and its licence was stored with the purchase in one batch.
+        if (stored == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its licence`)
+        return readStored(this.#ctx, 'consort/licence', stored.record)
+      }
+
+      // A first issue: every check, cheapest first.
+      const attachments = (message.attachments ?? []).map((bytes, i) =>
+        decodeAs(() => this.#ctx.verified.decodeAny(bytes, options), ReceiptInvalidError, `attachments.${i}`),
+      )
+      const offer = decodeAs(
+        () => this.#ctx.verified.decode('consort/offer', message.offer, options),
+        ReceiptInvalidError,
+        'offer',
+      )
+      const certification = decodeAs(
+        () => this.#ctx.verified.decode('consort/certification', message.certification, options),
+        CertificationInvalidError,
+        'certification',
+      )
+      const now = this.#ctx.clock.now()
+      this.#checkReceipt(receipt, offer, certification, attachments, now)
+      await this.#checkCertification(certification, offer, now)
+      await this.#devices.checkForLicence(device)
+      const contract = await this.#contracts.checkInForce(
+        certification,
+        {
+          content: offer.body.content,
+          useType: offer.body.useType,
+          territories: offer.body.territories,
+          excludedTerritories: offer.body.excludedTerritories,
+          retailer: receipt.signer,
+          at: now,
+        },
+        signal,
+      )
+      const escrowSigners = [contract.signer]
+      if (!bytesEqual(contract.body.distributor, contract.signer)) escrowSigners.push(contract.body.distributor)
+      const keys = await this.#escrow.resolve(offer.body.content, escrowSigners)
+      const rules = resolveRules(offer.body.rules, policy(this.#ctx).ruleDefaults)
+      if (rules.devices != null && rules.devices < 1)
+        throw new DeviceLimitError(`offer ${offer.body.offerId} allows no device at all`)
+
+      const licence = this.#sign(
+        {
+          network: this.#ctx.network.name,
+          created: now,
+          licenceId: licenceIdOf(this.#ctx.signer.publicKey, purchaseId, device.body.device),
+          purchaseId,
+          receipt: receipt.id,
+          offer: offer.id,
+          contract: contract.id,
+          content: offer.body.content,
+          useType: offer.body.useType,
+          rules: offer.body.rules,
+          account: device.body.account,
+          device: device.body.device,
+          notAfter: rules.notAfter,
+          keys: [],
+        },
+        keys,
+        device.body.sealingKey,
+      )
+      const purchase: PurchaseState = {
+        purchaseId,
+        receipt: receipt.id,
+        account: device.body.account,
+        devices: [deviceHex],
+        escrowSigners,
+        deviceAllowance: rules.devices,
+        revoked: false,
+        issued: now,
+      }
+      await this.#ctx.store.batch([
+        put(KEYS.purchase(purchaseId), purchase),
+        ...this.#licenceOps(licence, device.body.sealingKey),
+      ])
+      emit(this.#ctx, 'licence:issued', { licence, purchaseId })
+      log('licence %s for purchase %s issued', licence.body.licenceId, purchaseId)
+      return licence
+    })
+  }
+
+  /**
+   * `licence/1 reissue`, signed by the asking device. The holder gets its licence again, with the current keys
+   * (a new record only if the keys or its sealing key changed); another device of the same account gets a
+   * licence of its own while the licence's `devices` rule allows.
+   */
+  async reissue(message: ReissueMessage): Promise<SignedRecord<'consort/licence'>> {
+    const options = decodeOptions(this.#ctx)
+    const device = decodeAs(
+      () => this.#ctx.verified.decode('consort/device', message.device, options),
+      DeviceNotRegisteredError,
+      'device',
+    )
+    const problem = requestAgeProblem(this.#ctx, message.request, MAX_REQUEST_AGE_MS)
+    if (problem != null) throw new RequestStaleError(problem)
+    if (!verifyReissueRequest(message.request, device.body.device, message.sig))
+      throw new RequestUnauthorisedError('sig: the request is not signed by the device it names')
+    await this.#devices.checkForLicence(device)
+    const purchaseId = message.request.purchaseId
+    const deviceHex = hex(device.body.device)
+    return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
+      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      if (state == null)
+        throw new PurchaseNotFoundError(`purchaseId: no licence of purchase ${purchaseId} was issued here`)
+      if (!bytesEqual(state.account, device.body.account))
+        throw new RequestUnauthorisedError(`purchase ${purchaseId} belongs to another account`)
+      if (await this.#isRevoked(state))
+        throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
+      const first = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, state.devices[0]!))
+      if (first == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its first licence`)
+      const template = readStored(this.#ctx, 'consort/licence', first.record)
+      const existing = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, deviceHex))
+      const holds = state.devices.includes(deviceHex)
+      if (!holds && state.deviceAllowance != null && state.devices.length >= state.deviceAllowance)
+        throw new DeviceLimitError(
+          `purchase ${purchaseId} is licensed to ${state.devices.length} device(s), its rules allow ${state.deviceAllowance}`,
+        )
+      const keys = await this.#escrow.resolve(template.body.content, state.escrowSigners)
+      if (existing != null) {
+        const current = readStored(this.#ctx, 'consort/licence', existing.record)
+        const sameKeys =
+          current.body.keys.length === keys.length &&
+          keys.every((k) => current.body.keys.some((c) => c.isrc === k.isrc && bytesEqual(c.keyId, k.entry.keyId)))
+        if (sameKeys && bytesEqual(existing.sealedTo, device.body.sealingKey)) return current
+      }
+      const { keys: _, created: __, device: ___, licenceId: ____, ...rest } = template.body
+      const licence = this.#sign(
+        {
+          ...rest,
+          created: this.#ctx.clock.now(),
+          licenceId: licenceIdOf(this.#ctx.signer.publicKey, purchaseId, device.body.device),
+          device: device.body.device,
+          keys: [],
+        },
+        keys,
+        device.body.sealingKey,
+      )
+      const ops: BatchOp[] = this.#licenceOps(licence, device.body.sealingKey)
+      if (!holds) ops.push(put(KEYS.purchase(purchaseId), { ...state, devices: [...state.devices, deviceHex] }))
+      await this.#ctx.store.batch(ops)
+      emit(this.#ctx, 'licence:issued', { licence, purchaseId })
+      log('licence %s for purchase %s reissued', licence.body.licenceId, purchaseId)
+      return licence
+    })
+  }
+
+  /** The licences of a purchase, one per device. */
+  async licencesOf(purchaseId: string): Promise<SignedRecord<'consort/licence'>[]> {
+    const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+    if (state == null) return []
+    const out: SignedRecord<'consort/licence'>[] = []
+    for (const device of state.devices) {
+      const stored = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, device))
+      if (stored != null) out.push(readStored(this.#ctx, 'consort/licence', stored.record))
+    }
+    return out
+  }
+
+  /** The purchase a licence id belongs to. */
+  async purchaseOfLicence(id: CID): Promise<string | undefined> {
+    return (await this.#ctx.store.get<LicenceRef>(KEYS.licenceId(id.toString())))?.purchaseId
+  }
+
+  /** The batch operations that mark a purchase's licences revoked here. */
+  async revokeOps(purchaseId: string): Promise<BatchOp[]> {
+    const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+    if (state == null) return []
+    return [put(KEYS.purchase(purchaseId), { ...state, revoked: true } satisfies PurchaseState)]
+  }
+
+  #checkReceipt(
+    receipt: SignedRecord<'consort/receipt'>,
+    offer: SignedRecord<'consort/offer'>,
+    certification: SignedRecord<'consort/certification'>,
+    attachments: SignedRecord[],
+    now: number,
+  ): void {
+    const verdict = this.#ctx.trust.check(receipt, attachments)
+    if (!verdict.ok) throw new ReceiptInvalidError(`receipt: not signed by a certified retailer (${verdict.reason})`)
+    if (!bytesEqual(offer.signer, receipt.signer))
+      throw new ReceiptInvalidError('offer: the offer is not the receipt signer’s own')
+    if (!receipt.body.offer.equals(offer.id))
+      throw new ReceiptInvalidError(`receipt.offer: names ${receipt.body.offer}, not ${offer.id}`)
+    if (!receipt.body.certification.equals(certification.id))
+      throw new ReceiptInvalidError(
+        `receipt.certification: names ${receipt.body.certification}, not ${certification.id}`,
+      )
+    const price = offer.body.price
+    if (receipt.body.price.currency !== price.currency || receipt.body.price.amount !== price.amount)
+      throw new ReceiptInvalidError(
+        `receipt.price: ${receipt.body.price.amount} ${receipt.body.price.currency} is not the offer's ${price.amount} ${price.currency}`,
+      )
+    if (!this.#ctx.trust.isClearinghouse(receipt.body.clearinghouse))
+      throw new ReceiptInvalidError('receipt.clearinghouse: not a clearinghouse of the network')
+    if (now - receipt.body.created > MAX_RECEIPT_AGE_MS)
+      throw new ReceiptInvalidError(`receipt.created: the receipt is ${now - receipt.body.created} ms old`)
+    const soldAt = receipt.body.created
+    if (soldAt < offer.body.validFrom || (offer.body.validUntil != null && soldAt > offer.body.validUntil))
+      throw new ReceiptInvalidError(`receipt.created: offer ${offer.body.offerId} was not on sale at ${soldAt}`)
+  }
+
+  async #checkCertification(
+    certification: SignedRecord<'consort/certification'>,
+    offer: SignedRecord<'consort/offer'>,
+    now: number,
+  ): Promise<void> {
+    if (!this.#ctx.trust.isReferenceService(certification.signer))
+      throw new CertificationInvalidError('certification: not signed by a reference service the network lists')
+    if (this.#ctx.trust.isRevoked(certification.id))
+      throw new CertificationInvalidError(`certification ${certification.id} is revoked`)
+    if (now > certification.body.validUntil)
+      throw new CertificationInvalidError(`certification expired at ${certification.body.validUntil}, now ${now}`)
+    if (!certification.body.offer.equals(offer.id) || certification.body.offerId !== offer.body.offerId)
+      throw new CertificationInvalidError(`certification is for offer ${certification.body.offer}, not ${offer.id}`)
+    if (await this.#revocations.isRevokedBy(offer.id, [offer.signer]))
+      throw new CertificationInvalidError(`offer ${offer.body.offerId} is revoked`)
+  }
+
+  /** Open each escrowed key in memory, seal it to the device, wipe it; sign the licence. */
+  #sign(
+    body: BodyInput<'consort/licence'>,
+    keys: readonly ResolvedKey[],
+    sealingKey: Uint8Array,
+  ): SignedRecord<'consort/licence'> {
+    const sealed = keys.map(({ isrc, entry }) => {
+      const contentKey = this.#escrow.openKey(entry)
+      try {
+        return {
+          isrc,
+          keyId: entry.keyId,
+          sealedKey: seal(sealingKey, contentKey, LICENCE_SEAL_CONTEXT, this.#ctx.random),
+        }
+      } finally {
+        contentKey.fill(0)
+      }
+    })
+    return signRecord('consort/licence', { ...body, keys: sealed }, this.#ctx.signer, this.#ctx.network.caps)
+  }
+
+  #licenceOps(licence: SignedRecord<'consort/licence'>, sealedTo: Uint8Array): BatchOp[] {
+    const device = hex(licence.body.device)
+    return [
+      put(KEYS.licence(licence.body.purchaseId, device), { record: licence.bytes, sealedTo } satisfies StoredLicence),
+      put(KEYS.licenceId(licence.id.toString()), { purchaseId: licence.body.purchaseId, device } satisfies LicenceRef),
+    ]
+  }
+
+  async #isRevoked(state: PurchaseState): Promise<boolean> {
+    if (state.revoked) return true
+    for (const licence of await this.licencesOf(state.purchaseId)) {
+      if (this.#ctx.trust.isRevoked(licence.id)) return true
+    }
+    return false
+  }
+}
+
+/** The licence id of a purchase for one device: stable, so a reissue to the same device keeps its id. */
+export function licenceIdOf(registrar: Uint8Array, purchaseId: string, device: Uint8Array): string {
+  const digest = createHash('sha256').update(registrar).update(`\0${purchaseId}\0`).update(device).digest('hex')
+  return `lic-${digest.slice(0, LICENCE_ID_HEX_CHARS)}`
+}
+
+/** Decode a record, turning a decoding failure into the protocol error the caller expects. */
+function decodeAs<T>(decode: () => T, ErrorClass: new (message: string) => Error, field: string): T {
+  try {
+    return decode()
+  } catch (err) {
+    throw new ErrorClass(`${field}: ${(err as Error).message}`)
+  }
+}
