@@ -154,8 +154,12 @@ export class ControlApi {
         method: route.method,
         url: `${prefix}${route.path}`,
         handler: async (request, reply) => {
+          // Abort the route's work when the client goes away before its answer was sent (the request stream's own
+          // 'close' fires as soon as a POST body has been read, so it says nothing about the client).
           const controller = new AbortController()
-          request.raw.on('close', () => controller.abort())
+          reply.raw.on('close', () => {
+            if (!reply.raw.writableFinished) controller.abort()
+          })
           const result = await route.handler({
             params: request.params as Record<string, string>,
             query: request.query as Record<string, string | undefined>,
