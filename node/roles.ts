@@ -1,5 +1,6 @@
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { catalog } from '../roles/catalog/index.ts'
+import { production } from '../roles/production/index.ts'
 import { registration } from '../roles/registration/index.ts'
 import type { RoleFactory } from '../roles/role.ts'
 
@@ -9,6 +10,7 @@ import type { RoleFactory } from '../roles/role.ts'
  */
 export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   catalog,
+  production,
   registration,
 }
 

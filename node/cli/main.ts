@@ -4,6 +4,7 @@ import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerInitCommand } from './commands/init.ts'
 import { registerNetworkCommands, registerNetworkJoinCommand } from './commands/network.ts'
 import { registerNodeCommands } from './commands/node.ts'
+import { registerProductionCommands } from './commands/production.ts'
 import { registerRecordCommands } from './commands/record.ts'
 import { registerRegistrationCommands } from './commands/registration.ts'
 import { CliError, EXIT } from './output.ts'
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerNetworkJoinCommand(program)
   registerDevnetCommand(program)
   registerRegistrationCommands(program)
+  registerProductionCommands(program)
   return program
 }
 

@@ -1,0 +1,547 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { toJsonValue } from '../../../protocols/json.ts'
+import {
+  ErnFormatError,
+  ErnValidationError,
+  inspectErn,
+  MAX_ERN_MESSAGE_BYTES,
+  parseErn,
+  TOLERABLE_ISSUE_CODES,
+  type TolerableIssueCode,
+} from '../../../roles/production/ddex/index.ts'
+import type { ControlClient } from '../../control-client.ts'
+import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
+import { clientFor, withDataDir, withJson } from './common.ts'
+
+/** The part of `cli-progress` (which ships no types) the progress bar uses. */
+interface ProgressBar {
+  start(total: number, value: number, payload: Record<string, unknown>): void
+  update(value: number, payload: Record<string, unknown>): void
+  setTotal(total: number): void
+  stop(): void
+}
+interface CliProgress {
+  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar
+  Presets: { shades_classic: unknown }
+}
+
+async function progressBar(): Promise<ProgressBar> {
+  const name = 'cli-progress'
+  const module = (await import(name)) as { default: CliProgress }
+  const { SingleBar, Presets } = module.default
+  return new SingleBar(
+    { format: ' {phase} |{bar}| {value}/{total} {detail}', hideCursor: true },
+    Presets.shades_classic,
+  )
+}
+
+/** How often `publish` asks the daemon how its job is going. */
+const POLL_INTERVAL_MS = 250
+
+interface Issue {
+  path: string
+  value: string
+  message: string
+}
+
+interface JobView {
+  job: string
+  status: 'queued' | 'running' | 'done' | 'failed'
+  progress: Record<string, unknown> | null
+  result: PublishResultView | null
+  error: { code: string; message: string; issues?: Issue[] } | null
+}
+
+interface PublishResultView {
+  source: string
+  releases: Array<{
+    key: string
+    action: string
+    reason: string
+    title: string | null
+    release: string | null
+    seq: number
+    tracks: Array<{
+      isrc: string
+      title: string
+      manifest: string
+      seq: number
+      changed: boolean
+      audioReused: boolean
+      codec: string
+      durationMs: number
+      segments: number
+      synthesized: boolean
+    }>
+    contracts: Array<{ contractId: string; record: string; seq: number; changed: boolean }>
+    revocations: string[]
+    revoked: Array<{ kind: string; id: string }>
+  }>
+  warnings: Issue[]
+  announced: { gossiped: number; gossipFailed: number; dhtStored: number; dhtFailed: number }
+  escrow: { delivered: number; pending: number; deposits: number }
+}
+
+const issueLine = (i: Issue) => `${i.path}${i.value === '' ? '' : ` = ${JSON.stringify(i.value)}`}: ${i.message}`
+
+function tolerateOption(value: string | undefined): TolerableIssueCode[] {
+  if (value == null) return []
+  return listOption(value, TOLERABLE_ISSUE_CODES, '--tolerate') as TolerableIssueCode[]
+}
+
+function readText(file: string, what: string, limit: number): string {
+  if (!existsSync(file)) throw new CliError(`${what}: no such file ${file}`, EXIT.usage)
+  const bytes = readFileSync(file)
+  if (bytes.length > limit) throw new CliError(`${what}: ${file} is larger than ${limit} bytes`)
+  return bytes.toString('utf8')
+}
+
+function readJson(file: string, what: string): unknown {
+  try {
+    return JSON.parse(readText(file, what, 4 * 1024 * 1024))
+  } catch (err) {
+    if (err instanceof CliError) throw err
+    throw new CliError(`${what}: ${file} is not JSON: ${(err as Error).message}`, EXIT.usage)
+  }
+}
+
+function showResult(result: PublishResultView): string {
+  const lines: string[] = [`${result.source}`]
+  for (const r of result.releases) {
+    lines.push(`release ${r.key}: ${r.action} (${r.reason})${r.title == null ? '' : ` — ${r.title}`}`)
+    if (r.release != null) lines.push(`  record    ${r.release} (seq ${r.seq})`)
+    if (r.tracks.length > 0) {
+      lines.push(
+        table(
+          r.tracks.map((t) => ({
+            isrc: t.isrc,
+            manifest: t.manifest,
+            seq: t.seq,
+            codec: t.codec,
+            seconds: (t.durationMs / 1000).toFixed(1),
+            segments: t.segments,
+            state: t.changed ? (t.audioReused ? 'new version' : 'packaged') : 'unchanged',
+          })),
+          ['isrc', 'manifest', 'seq', 'codec', 'seconds', 'segments', 'state'],
+        )
+          .split('\n')
+          .map((l) => `  ${l}`)
+          .join('\n'),
+      )
+    }
+    if (r.contracts.length > 0) {
+      const changed = r.contracts.filter((c) => c.changed).length
+      lines.push(`  contracts ${r.contracts.length} (${changed} new or changed)`)
+      for (const c of r.contracts.slice(0, 10)) lines.push(`    ${c.contractId}  ${c.record}  seq ${c.seq}`)
+      if (r.contracts.length > 10) lines.push(`    … ${r.contracts.length - 10} more (--json lists all)`)
+    }
+    if (r.revocations.length > 0) lines.push(`  revoked   ${r.revoked.length} record(s) in ${r.revocations.join(', ')}`)
+  }
+  const a = result.announced
+  lines.push(
+    `announced ${a.gossiped} record(s)${a.gossipFailed > 0 ? `, ${a.gossipFailed} failed` : ''}; DHT ${a.dhtStored} stored${a.dhtFailed > 0 ? `, ${a.dhtFailed} failed` : ''}`,
+  )
+  lines.push(
+    `escrow    ${result.escrow.deposits} deposit(s), ${result.escrow.delivered} acknowledged, ${result.escrow.pending} waiting`,
+  )
+  if (result.warnings.length > 0) {
+    lines.push(`warnings (${result.warnings.length}):`)
+    for (const w of result.warnings.slice(0, 20)) lines.push(`  ${issueLine(w)}`)
+    if (result.warnings.length > 20) lines.push(`  … ${result.warnings.length - 20} more (--json lists all)`)
+  }
+  return lines.join('\n')
+}
+
+/** Submit an import, follow its job with a progress bar (on a terminal), print what it made or why it failed. */
+async function runImport(
+  client: ControlClient,
+  body: Record<string, unknown>,
+  options: { json?: boolean; progress?: boolean },
+): Promise<void> {
+  const started = await client.request<JobView>('POST', '/v1/production/publish', { ...body, wait: false })
+  const showBar = options.progress !== false && options.json !== true && process.stderr.isTTY === true
+  const bar = showBar ? await progressBar() : null
+  let barStarted = false
+  let view = started
+  while (view.status === 'queued' || view.status === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS))
+    view = await client.request<JobView>('GET', `/v1/production/jobs/${view.job}`)
+    const p = view.progress
+    if (bar != null && p != null) {
+      const total = Number(p.phase === 'packaging' ? p.segments : (p.total ?? 1))
+      const value = Number(p.phase === 'packaging' ? p.segment : (p.done ?? 0))
+      const detail = p.phase === 'packaging' ? `track ${p.track}/${p.tracks} ${p.isrc}` : ''
+      if (!barStarted) {
+        bar.start(total, value, { phase: p.phase, detail })
+        barStarted = true
+      } else {
+        bar.setTotal(total)
+        bar.update(value, { phase: p.phase, detail })
+      }
+    }
+  }
+  if (barStarted) bar?.stop()
+  if (view.status === 'failed') {
+    const error = view.error ?? { code: 'ERR_INTERNAL', message: 'the import failed' }
+    if (options.json === true) print({ ok: false, error }, options)
+    else {
+      process.stdout.write(`import refused (${error.code})\n`)
+      for (const issue of error.issues ?? []) process.stdout.write(`  ${issueLine(issue)}\n`)
+      if (error.issues == null || error.issues.length === 0) process.stdout.write(`  ${error.message}\n`)
+    }
+    process.exitCode = EXIT.failed
+    return
+  }
+  print(view.result, options, (value) => showResult(value as PublishResultView))
+}
+
+function singleTrackRelease(options: Record<string, unknown>): Record<string, unknown> {
+  for (const name of ['title', 'isrc'] as const) {
+    if (typeof options[name] !== 'string') throw new CliError(`--file needs --${name}`, EXIT.usage)
+  }
+  if (!Array.isArray(options.artist) || options.artist.length === 0)
+    throw new CliError('--file needs --artist', EXIT.usage)
+  if ((options.price == null) !== (options.currency == null)) {
+    throw new CliError('--price and --currency go together', EXIT.usage)
+  }
+  const file = path.resolve(String(options.file))
+  const deals: Array<Record<string, unknown>> = []
+  if (typeof options.price === 'string') {
+    deals.push({
+      id: 'sale',
+      commercialModel: 'pay-as-you-go',
+      useTypes: listOption(typeof options.useTypes === 'string' ? options.useTypes : 'PermanentDownload'),
+      territories: listOption(typeof options.territories === 'string' ? options.territories : 'Worldwide'),
+      wholesale: [
+        {
+          currency: String(options.currency).toUpperCase(),
+          amount: options.price,
+          per: options.perPlay === true ? 'play' : 'unit',
+        },
+      ],
+    })
+  }
+  const artists = (options.artist as string[])
+    .flatMap((a) => a.split(';'))
+    .map((a) => a.trim())
+    .filter((a) => a !== '')
+  return {
+    consortRelease: 1,
+    ...(typeof options.upc === 'string' ? { upc: options.upc } : {}),
+    ...(typeof options.grid === 'string' ? { grid: options.grid } : {}),
+    title: typeof options.releaseTitle === 'string' ? options.releaseTitle : options.title,
+    artists,
+    type: 'Single',
+    ...(typeof options.label === 'string' ? { label: options.label } : {}),
+    tracks: [{ isrc: options.isrc, title: options.title, artists, file }],
+    deals,
+  }
+}
+
+/** Contract terms from command-line flags (the same names as the JSON terms). */
+function termsFrom(options: Record<string, unknown>): Record<string, unknown> {
+  const terms: Record<string, unknown> = {}
+  if (Array.isArray(options.content)) terms.content = (options.content as string[]).flatMap((c) => listOption(c))
+  if (typeof options.model === 'string') terms.commercialModel = options.model
+  if (typeof options.useTypes === 'string') terms.useTypes = listOption(options.useTypes)
+  if (typeof options.territories === 'string') terms.territories = listOption(options.territories)
+  if (typeof options.exclude === 'string') terms.excludedTerritories = listOption(options.exclude)
+  if (typeof options.from === 'string') terms.validFrom = options.from
+  if (typeof options.until === 'string') terms.validUntil = options.until === 'open' ? null : options.until
+  if (Array.isArray(options.wholesale)) {
+    terms.wholesale = (options.wholesale as string[]).map((w) => {
+      const [currency, amount, per] = w.split(':')
+      if (currency == null || amount == null)
+        throw new CliError(`--wholesale: expected CUR:AMOUNT[:unit|play], got ${w}`, EXIT.usage)
+      return { currency: currency.toUpperCase(), amount, per: per ?? 'unit' }
+    })
+  }
+  if (Array.isArray(options.split)) {
+    terms.splits = (options.split as string[]).map((s) => {
+      const [party, bps, key] = s.split(':')
+      const n = Number(bps)
+      if (party == null || !Number.isInteger(n))
+        throw new CliError(`--split: expected PARTY:BPS[:KEYHEX], got ${s}`, EXIT.usage)
+      return { party, bps: n, ...(key != null ? { key } : {}) }
+    })
+  }
+  if (typeof options.retailer === 'string') terms.retailer = options.retailer === 'any' ? null : options.retailer
+  if (typeof options.revenueShare === 'string') terms.revenueShareBps = Number(options.revenueShare)
+  if (typeof options.bounds === 'string') {
+    try {
+      terms.ruleBounds = JSON.parse(options.bounds)
+    } catch (err) {
+      throw new CliError(`--bounds: not JSON: ${(err as Error).message}`, EXIT.usage)
+    }
+  }
+  if (typeof options.file === 'string') Object.assign(terms, readJson(options.file, '--file'))
+  return terms
+}
+
+function withTermsOptions(command: Command): Command {
+  return command
+    .option('--file <json>', 'the terms as a JSON file (the fields of README.md); flags override nothing in it')
+    .option('--content <ids>', 'content ids: isrc:…, icpn:…, grid:… (comma-separated or repeated)', collect)
+    .option('--model <model>', 'pay-as-you-go, subscription, ad-supported or free')
+    .option(
+      '--use-types <list>',
+      'PermanentDownload, ConditionalDownload, TetheredDownload, OnDemandStream, NonInteractiveStream, Preview',
+    )
+    .option('--territories <list>', 'ISO 3166 codes or Worldwide (default Worldwide)')
+    .option('--exclude <list>', 'territories left out')
+    .option('--from <date>', 'valid from (YYYY-MM-DD or ISO date-time; default now)')
+    .option('--until <date>', 'valid until; "open" for no end')
+    .option('--wholesale <CUR:AMOUNT[:per]>', 'a wholesale price, per unit or per play (repeat per currency)', collect)
+    .option('--split <PARTY:BPS[:KEY]>', 'a royalty split in basis points (repeat; they sum to 10000)', collect)
+    .option('--retailer <keyhex|any>', 'one retailer (its signing key) or any certified retailer (default)')
+    .option('--revenue-share <bps>', "the distributor's share of subscription / ad-supported revenue")
+    .option('--bounds <json>', 'bounds on usage rules, e.g. {"maxDevices":3}')
+}
+
+function contractLine(c: Record<string, unknown>): Record<string, unknown> {
+  return { contractId: c.contractId, seq: c.seq, status: c.status, origin: c.origin, record: c.record }
+}
+
+/**
+ * `consort ern inspect`, `consort publish`, `consort release list|show|takedown`, `consort contract
+ * create|list|show|update|revoke` and `consort escrow status|retry`: the production role's commands.
+ */
+export function registerProductionCommands(program: Command): void {
+  const ern = program.command('ern').description('DDEX ERN messages')
+  withJson(
+    withDataDir(ern.command('inspect'))
+      .description('read an ERN message and summarise it, without publishing anything (no daemon needed)')
+      .argument('<file>', 'the ERN message (XML)')
+      .option('--tolerate <codes>', `issue codes to accept with a warning (${TOLERABLE_ISSUE_CODES.join(', ')})`),
+  ).action(async (file: string, options) => {
+    const xml = readText(file, 'ern inspect', MAX_ERN_MESSAGE_BYTES)
+    try {
+      const message = parseErn(xml, { tolerate: tolerateOption(options.tolerate) })
+      const inspection = inspectErn(message)
+      print(
+        message.warnings.length > 0 && options.json !== true
+          ? { ...inspection, warnings: message.warnings }
+          : inspection,
+        options,
+      )
+    } catch (err) {
+      if (err instanceof ErnValidationError || (err as Error).name === 'ErnValidationError') {
+        const e = err as ErnValidationError
+        const issues = e.issues.map((i) => ({ path: i.path, value: i.value, message: i.message }))
+        if (options.json === true)
+          print({ valid: false, code: e.code, issues, omittedIssues: e.omittedIssues }, options)
+        else {
+          process.stdout.write(`${file}: ${issues.length + e.omittedIssues} invalid field(s)\n`)
+          for (const issue of issues) process.stdout.write(`  ${issueLine(issue)}\n`)
+        }
+        process.exitCode = EXIT.failed
+        return
+      }
+      if (err instanceof ErnFormatError || (err as Error).name === 'ErnFormatError') {
+        const e = err as ErnFormatError
+        if (options.json === true) print({ valid: false, code: e.code, reason: e.reason, message: e.message }, options)
+        else process.stdout.write(`${file}: ${e.message}\n`)
+        process.exitCode = EXIT.failed
+        return
+      }
+      throw err
+    }
+  })
+
+  withDataDir(
+    program
+      .command('publish')
+      .description('publish a release through the running daemon: a DDEX ERN message, a JSON description, or one track')
+      .option('--ern <file>', 'a DDEX ERN message (new release, update, takedown or purge)')
+      .option('--audio <dir>', "the directory the message's audio files are in (default: the message's directory)")
+      .option('--synthesize-missing', 'make up audio of the stated duration where a file is absent (tests, demos)')
+      .option('--tolerate <codes>', `ERN issue codes to accept with a warning (${TOLERABLE_ISSUE_CODES.join(', ')})`)
+      .option('--release <file>', 'a JSON release description (schema in roles/production/README.md)')
+      .option('--json [file]', 'print JSON; with a file, publish that JSON release description (same as --release)')
+      .option('--file <track>', 'one audio file to publish as a single')
+      .option('--title <title>', 'with --file: the track title')
+      .option('--artist <name>', 'with --file: an artist (repeat, or separate with ;)', collect)
+      .option('--isrc <isrc>', 'with --file: the ISRC')
+      .option('--upc <upc>', 'with --file: the UPC/EAN (without one, the track is published without a release record)')
+      .option('--grid <grid>', 'with --file: the GRid')
+      .option('--label <name>', 'with --file: the label')
+      .option('--price <decimal>', 'with --file: wholesale price for a pay-as-you-go contract, e.g. 0.99')
+      .option('--currency <code>', 'with --price: ISO 4217 currency')
+      .option('--per-play', 'with --price: the price is per play (streams)')
+      .option('--use-types <list>', 'with --price: use types (default PermanentDownload)')
+      .option('--territories <list>', 'with --price: territories (default Worldwide)')
+      .option('--no-progress', 'no progress bar'),
+  ).action(async (options) => {
+    const jsonFile = typeof options.json === 'string' ? options.json : undefined
+    const output = { json: options.json != null && options.json !== false, progress: options.progress }
+    const releaseFile = options.release ?? jsonFile
+    const sources = [options.ern, releaseFile, options.file].filter((s) => s != null).length
+    if (sources !== 1)
+      throw new CliError('give one of --ern FILE, --release FILE (or --json FILE) and --file TRACK', EXIT.usage)
+    const client = clientFor(options)
+    const synthesizeMissing = options.synthesizeMissing === true
+    if (options.ern != null) {
+      const ernFile = path.resolve(options.ern)
+      if (!existsSync(ernFile)) throw new CliError(`--ern: no such file ${ernFile}`, EXIT.usage)
+      const audioDir = path.resolve(options.audio ?? path.dirname(ernFile))
+      await runImport(
+        client,
+        { ern: ernFile, audioDir, synthesizeMissing, tolerate: tolerateOption(options.tolerate) },
+        output,
+      )
+      return
+    }
+    if (releaseFile != null) {
+      const file = path.resolve(releaseFile)
+      await runImport(
+        client,
+        { release: readJson(file, '--release'), baseDir: path.dirname(file), synthesizeMissing },
+        output,
+      )
+      return
+    }
+    await runImport(client, { release: singleTrackRelease(options), baseDir: process.cwd(), synthesizeMissing }, output)
+  })
+
+  const release = program.command('release').description("this production node's releases")
+  withJson(withDataDir(release.command('list').description('releases published by this node'))).action(
+    async (options) => {
+      const list = await clientFor(options).request<Array<Record<string, unknown>>>(
+        'GET',
+        '/v1/production/releases?limit=500',
+      )
+      print(list, options, () =>
+        table(
+          list.map((r) => ({
+            key: r.key,
+            status: r.status,
+            seq: r.seq,
+            tracks: (r.tracks as unknown[]).length,
+            contracts: (r.contracts as unknown[]).length,
+            title: r.title,
+          })),
+          ['key', 'status', 'seq', 'tracks', 'contracts', 'title'],
+        ),
+      )
+    },
+  )
+  withJson(
+    withDataDir(release.command('show').description('one release').argument('<key>', 'icpn:…, grid:… or isrc:…')),
+  ).action(async (key: string, options) => {
+    print(
+      await clientFor(options).request('GET', `/v1/production/releases/show?key=${encodeURIComponent(key)}`),
+      options,
+    )
+  })
+  withJson(
+    withDataDir(
+      release
+        .command('takedown')
+        .description('withdraw a release and revoke its contracts (as a purge message would)')
+        .argument('<key>', 'icpn:…, grid:… or isrc:…')
+        .option('--reason <text>', 'the reason given in the revocations'),
+    ),
+  ).action(async (key: string, options) => {
+    const result = await clientFor(options).request<PublishResultView>('POST', '/v1/production/takedown', {
+      release: key,
+      ...(options.reason != null ? { reason: options.reason } : {}),
+    })
+    print(result, options, (value) => showResult(value as PublishResultView))
+  })
+
+  const contract = program
+    .command('contract')
+    .description('contracts this distributor signs: create, list, show, update, revoke')
+  withJson(
+    withDataDir(
+      withTermsOptions(
+        contract.command('create').description('sign a contract and gossip it on the contracts topic'),
+      ).option('--id <contractId>', 'the contract id (default: a fresh one)'),
+    ),
+  ).action(async (options) => {
+    const terms = termsFrom(options)
+    if (typeof options.id === 'string') terms.contractId = options.id
+    const result = await clientFor(options).request('POST', '/v1/production/contracts', terms)
+    print(result, options)
+  })
+  withJson(
+    withDataDir(
+      contract
+        .command('list')
+        .description("this distributor's contracts")
+        .option('--status <status>', 'active or revoked')
+        .option('--after <contractId>', 'the page after this id')
+        .option('--limit <n>', 'page size', '100'),
+    ),
+  ).action(async (options) => {
+    const query = new URLSearchParams({ limit: options.limit })
+    if (options.after != null) query.set('after', options.after)
+    if (options.status != null) query.set('status', options.status)
+    const list = await clientFor(options).request<Array<Record<string, unknown>>>(
+      'GET',
+      `/v1/production/contracts?${query}`,
+    )
+    print(list, options, () => table(list.map(contractLine), ['contractId', 'seq', 'status', 'origin', 'record']))
+  })
+  withJson(
+    withDataDir(contract.command('show').description('one contract and its terms').argument('<contractId>')),
+  ).action(async (contractId: string, options) => {
+    print(
+      await clientFor(options).request('GET', `/v1/production/contracts/show?id=${encodeURIComponent(contractId)}`),
+      options,
+    )
+  })
+  withJson(
+    withDataDir(
+      withTermsOptions(
+        contract
+          .command('update')
+          .description('sign a new version (higher seq) with the terms given')
+          .argument('<contractId>'),
+      ),
+    ),
+  ).action(async (contractId: string, options) => {
+    const result = await clientFor(options).request('POST', '/v1/production/contracts/update', {
+      contractId,
+      changes: termsFrom(options),
+    })
+    print(result, options)
+  })
+  withJson(
+    withDataDir(
+      contract
+        .command('revoke')
+        .description('revoke a contract (every version) on the revocations topic')
+        .argument('<contractId>')
+        .option('--reason <text>', 'why'),
+    ),
+  ).action(async (contractId: string, options) => {
+    const result = await clientFor(options).request('POST', '/v1/production/contracts/revoke', {
+      contractId,
+      ...(options.reason != null ? { reason: options.reason } : {}),
+    })
+    print(result, options)
+  })
+
+  const escrow = program
+    .command('escrow')
+    .description('content keys waiting to be acknowledged by registration managers')
+  withJson(withDataDir(escrow.command('status').description('escrow deposits not yet acknowledged'))).action(
+    async (options) => {
+      const list = await clientFor(options).request<Array<Record<string, unknown>>>('GET', '/v1/production/escrow')
+      print(list, options, () =>
+        table(
+          list.map((e) => toJsonValue(e) as Record<string, unknown>),
+          ['id', 'escrows', 'attempts', 'lastError'],
+        ),
+      )
+    },
+  )
+  withJson(withDataDir(escrow.command('retry').description('attempt every waiting deposit now'))).action(
+    async (options) => {
+      print(await clientFor(options).request('POST', '/v1/production/escrow/retry'), options)
+    },
+  )
+}

@@ -1,0 +1,62 @@
+/**
+ * Errors of the production role. Each has a `code` starting `ERR_` (the control API answers it with that code) and
+ * a message naming what is wrong. Match them by `.name` or `.code`.
+ */
+
+/** One thing wrong with an import, as `path` (where in the input), `value` (as written) and `message`. */
+export interface ImportIssue {
+  path: string
+  value: string
+  message: string
+}
+
+/** An import was refused before anything was written: every problem found is in `issues`. */
+export class ImportRefusedError extends Error {
+  static readonly code = 'ERR_IMPORT_REFUSED'
+  override readonly name = 'ImportRefusedError'
+  readonly code = ImportRefusedError.code
+  readonly issues: ImportIssue[]
+
+  constructor(issues: ImportIssue[]) {
+    const shown = issues.slice(0, 20).map((i) => `${i.path}${i.value === '' ? '' : ` (${i.value})`}: ${i.message}`)
+    super(
+      `import refused, ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n  ${shown.join('\n  ')}${issues.length > 20 ? '\n  ...' : ''}`,
+    )
+    this.issues = issues
+  }
+}
+
+/** A request to the role (control route or API call) is malformed: the field and what was expected. */
+export class BadProductionRequestError extends Error {
+  static readonly code = 'ERR_BAD_REQUEST'
+  override readonly name = 'BadProductionRequestError'
+  readonly code = BadProductionRequestError.code
+}
+
+/** No contract, release or job with that id. */
+export class NotFoundError extends Error {
+  static readonly code = 'ERR_NOT_FOUND'
+  override readonly name = 'NotFoundError'
+  readonly code = NotFoundError.code
+}
+
+/** The contract was revoked: it can no longer be updated. */
+export class ContractRevokedError extends Error {
+  static readonly code = 'ERR_CONTRACT_REVOKED'
+  override readonly name = 'ContractRevokedError'
+  readonly code = ContractRevokedError.code
+}
+
+/** Too many imports are waiting already. */
+export class ProductionBusyError extends Error {
+  static readonly code = 'ERR_BUSY'
+  override readonly name = 'ProductionBusyError'
+  readonly code = ProductionBusyError.code
+}
+
+/** The role is not started (or stopped while the call ran). */
+export class ProductionStoppedError extends Error {
+  static readonly code = 'ERR_STOPPED'
+  override readonly name = 'ProductionStoppedError'
+  readonly code = ProductionStoppedError.code
+}

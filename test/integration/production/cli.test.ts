@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { main } from '../../../node/cli/main.ts'
+import { ControlApi } from '../../../node/control-api.ts'
+import { ControlClient } from '../../../node/control-client.ts'
+import { fixturePath } from '../../fixtures.ts'
+import { type Market, startMarket } from './market.ts'
+
+/** Run the CLI in this process; what it printed on stdout, and its exit code. */
+/** JSON as the CLI prints it: read by the tests field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk printed JSON of several shapes
+type Printed = any
+
+async function consort(...args: string[]): Promise<{ out: string; err: string; code: number; json: () => Printed }> {
+  const chunks: string[] = []
+  const errors: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  const writeError = process.stderr.write.bind(process.stderr)
+  const capture = (into: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
+      return true
+    }) as typeof process.stdout.write
+  process.stdout.write = capture(chunks)
+  process.stderr.write = capture(errors)
+  const before = process.exitCode
+  process.exitCode = 0
+  try {
+    await main(['node', 'consort', ...args])
+  } finally {
+    process.stdout.write = write
+    process.stderr.write = writeError
+  }
+  const code = Number(process.exitCode ?? 0)
+  process.exitCode = before
+  const out = chunks.join('')
+  return { out, err: errors.join(''), code, json: () => JSON.parse(out) }
+}
+
+describe('production: the command line', function () {
+  this.timeout(120_000)
+  let market: Market
+  let api: ControlApi
+  let dir: string
+
+  before(async () => {
+    market = await startMarket()
+    dir = await market.tempDir()
+    const { node } = await market.startProducer({ dataDir: dir })
+    api = new ControlApi(node)
+    await api.start()
+  })
+  after(async () => {
+    await api?.stop()
+    await market?.stop()
+  })
+
+  it('ern inspect prints the summary, or every bad field with exit code 1 (no daemon needed)', async () => {
+    const good = await consort('ern', 'inspect', fixturePath('ddex', 'ern43-classical.xml'), '--json')
+    assert.equal(good.code, 0)
+    assert.equal(good.json().releases[0].grid, 'A10302B0003989564F')
+    assert.equal(good.json().soundRecordings.length, 12)
+    const bad = await consort('ern', 'inspect', fixturePath('ddex', 'ern38-instance.xml'), '--json')
+    assert.equal(bad.code, 1)
+    const report = bad.json()
+    assert.equal(report.valid, false)
+    assert.ok(report.issues.length >= 10)
+    for (const issue of report.issues) assert.deepEqual(Object.keys(issue).sort(), ['message', 'path', 'value'])
+    const text = await consort('ern', 'inspect', fixturePath('ddex', 'ern38-instance.xml'))
+    assert.equal(text.code, 1)
+    assert.match(text.out, /SoundRecordingId\/ISRC = "dFJ": not an ISRC/)
+  })
+
+  it('publish --ern imports through the daemon and prints what it made; a bad message exits 1 with every issue', async () => {
+    const made = await consort(
+      'publish',
+      '--data-dir',
+      dir,
+      '--ern',
+      fixturePath('ddex', 'ern382-choreography-1-new-release.xml'),
+      '--audio',
+      '/nonexistent/audio',
+      '--synthesize-missing',
+      '--tolerate',
+      'grid',
+      '--json',
+    )
+    assert.equal(made.code, 0, made.out)
+    const result = made.json()
+    assert.equal(result.releases[0].action, 'new')
+    assert.equal(result.releases[0].tracks[0].isrc, 'USRC12345678')
+    assert.match(result.releases[0].tracks[0].manifest, /^bafyrei/)
+    assert.equal(result.releases[0].contracts.length, 1)
+
+    const refused = await consort(
+      'publish',
+      '--data-dir',
+      dir,
+      '--ern',
+      fixturePath('ddex', 'ern38-instance.xml'),
+      '--json',
+    )
+    assert.equal(refused.code, 1)
+    assert.equal(refused.json().error.code, 'ERR_IMPORT_REFUSED')
+    assert.ok(refused.json().error.issues.length >= 10)
+  })
+
+  it('publish --file publishes one track (with --upc a release, with --price a contract)', async () => {
+    const out = await consort(
+      'publish',
+      '--data-dir',
+      dir,
+      '--file',
+      fixturePath('audio', 'sample-84k.flac'),
+      '--title',
+      'One Second',
+      '--artist',
+      'Fixture Band',
+      '--isrc',
+      'USRC17607839',
+      '--upc',
+      '042100005264',
+      '--price',
+      '0.99',
+      '--currency',
+      'EUR',
+      '--json',
+    )
+    assert.equal(out.code, 0, out.out)
+    const release = out.json().releases[0]
+    assert.equal(release.key, 'icpn:00042100005264')
+    assert.match(release.release, /^bafyrei/)
+    assert.equal(release.tracks[0].codec, 'flac')
+    assert.equal(release.contracts[0].contractId, 'icpn:00042100005264/sale')
+
+    const listed = await consort('release', 'list', '--data-dir', dir, '--json')
+    assert.deepEqual(
+      listed
+        .json()
+        .map((r: { key: string }) => r.key)
+        .sort(),
+      ['grid:A1B2C3D4E5F6G7H8I9J0K1L2M3N4O5P6Q7R8S9T0', 'icpn:00042100005264'],
+    )
+    const human = await consort('release', 'list', '--data-dir', dir)
+    assert.match(human.out, /icpn:00042100005264\s+active/)
+  })
+
+  it('publish --json FILE publishes a JSON release description', async () => {
+    const file = path.join(dir, 'release.json')
+    await writeFile(
+      file,
+      JSON.stringify({
+        consortRelease: 1,
+        grid: 'A10302B0003989564F',
+        title: 'Described',
+        artists: ['Someone'],
+        tracks: [{ isrc: 'FRXYZ2600007', title: 'Described Track', durationSeconds: 4 }],
+        deals: [{ commercialModel: 'free', useTypes: ['OnDemandStream'], territories: ['FR'] }],
+      }),
+    )
+    const out = await consort('publish', '--data-dir', dir, '--json', file, '--synthesize-missing')
+    assert.equal(out.code, 0, out.out)
+    const release = out.json().releases[0]
+    assert.equal(release.key, 'grid:A10302B0003989564F')
+    assert.equal(release.tracks[0].synthesized, true)
+    assert.deepEqual(
+      release.contracts.map((c: { contractId: string }) => c.contractId),
+      ['grid:A10302B0003989564F/deal-1-free'],
+    )
+  })
+
+  it('contract create, update, show, list and revoke', async () => {
+    const created = await consort(
+      'contract',
+      'create',
+      '--data-dir',
+      dir,
+      '--id',
+      'manual-1',
+      '--content',
+      'isrc:USRC17607839',
+      '--model',
+      'pay-as-you-go',
+      '--use-types',
+      'PermanentDownload',
+      '--wholesale',
+      'EUR:0.49',
+      '--wholesale',
+      'USD:0.59',
+      '--json',
+    )
+    assert.equal(created.code, 0, created.out)
+    assert.equal(created.json().seq, 0)
+    const updated = await consort(
+      'contract',
+      'update',
+      'manual-1',
+      '--data-dir',
+      dir,
+      '--territories',
+      'DE,FR',
+      '--json',
+    )
+    assert.equal(updated.json().seq, 1)
+    const shown = (await consort('contract', 'show', 'manual-1', '--data-dir', dir, '--json')).json()
+    assert.deepEqual(shown.body.territories, ['DE', 'FR'])
+    assert.deepEqual(shown.body.wholesale, [
+      { currency: 'EUR', amount: '49', per: 'unit' },
+      { currency: 'USD', amount: '59', per: 'unit' },
+    ])
+    const list = (await consort('contract', 'list', '--data-dir', dir, '--json')).json()
+    assert.ok(
+      list.some((c: { contractId: string; origin: string }) => c.contractId === 'manual-1' && c.origin === 'manual'),
+    )
+    const revoked = await consort('contract', 'revoke', 'manual-1', '--data-dir', dir, '--reason', 'ended', '--json')
+    assert.equal(revoked.code, 0)
+    assert.equal(revoked.json().revocations.length, 1)
+    const again = await consort('contract', 'update', 'manual-1', '--data-dir', dir, '--territories', 'DE', '--json')
+    assert.equal(again.code, 1)
+    assert.match(again.err, /contract manual-1 is revoked/)
+  })
+
+  it('the devnet’s sample release: POST /v1/production/sample', async () => {
+    const client = new ControlClient(api.info!)
+    const result = await client.request<Printed>('POST', '/v1/production/sample', {})
+    const release = result.releases[0]
+    assert.equal(release.key, 'icpn:00012345678905')
+    assert.equal(release.tracks[0].isrc, 'ZZCNS2600001')
+    assert.equal(release.tracks[0].codec, 'flac', 'made from the real FLAC fixture')
+    assert.deepEqual(
+      release.contracts.map((c: { contractId: string }) => c.contractId),
+      ['icpn:00012345678905/download', 'icpn:00012345678905/stream'],
+    )
+    const again = await client.request<Printed>('POST', '/v1/production/sample', {})
+    assert.equal(again.releases[0].action, 'unchanged')
+  })
+})
