@@ -1,7 +1,9 @@
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { catalog } from '../roles/catalog/index.ts'
 import { production } from '../roles/production/index.ts'
+import { reference } from '../roles/reference/index.ts'
 import { registration } from '../roles/registration/index.ts'
+import { retailer } from '../roles/retailer/index.ts'
 import type { RoleFactory } from '../roles/role.ts'
 
 /**
@@ -12,6 +14,8 @@ export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   catalog,
   production,
   registration,
+  reference,
+  retailer,
 }
 
 export function availableRoles(): RoleName[] {

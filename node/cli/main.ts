@@ -7,6 +7,7 @@ import { registerNodeCommands } from './commands/node.ts'
 import { registerProductionCommands } from './commands/production.ts'
 import { registerRecordCommands } from './commands/record.ts'
 import { registerRegistrationCommands } from './commands/registration.ts'
+import { registerRetailCommands } from './commands/retail.ts'
 import { CliError, EXIT } from './output.ts'
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerNetworkCommands(program)
   registerNetworkJoinCommand(program)
   registerDevnetCommand(program)
+  registerRetailCommands(program)
   registerRegistrationCommands(program)
   registerProductionCommands(program)
   return program

@@ -1,0 +1,410 @@
+import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import type { Clock } from '../clock.ts'
+import { formatMinorUnits } from '../identifiers/currencies.ts'
+import { territoryCovers } from '../identifiers/territories.ts'
+import { parseMessage } from '../messages.ts'
+import type { NetworkContext } from '../network.ts'
+import { referencePeers } from '../peers.ts'
+import { decodeRecordAs, type SignedRecord } from '../records/envelope.ts'
+import type { Money } from '../records/fields.ts'
+import { type RpcDialer, rpcCall } from '../rpc/client.ts'
+import type { CheckResult, GossipDelivery } from '../topics/bus.ts'
+import {
+  type CertifiedOfferMessage,
+  MAX_QUERY_RESULTS,
+  queryResponse,
+  REFERENCE_OPS,
+  REFERENCE_PROTOCOL,
+} from './index.ts'
+
+/**
+ * What every node that follows offers needs, whatever its role: whether an offer's certification is valid for
+ * exactly that offer (`verifyCertification`), the `offers` topic check (`OfferGossipCheck`: certified, fresh,
+ * unrevoked), and the client side of the reference service's `query` that re-validates every answer
+ * (`queryCertifiedOffers`). Pure protocol code: no role state.
+ */
+
+/** Why an offer is refused; the topic check maps each to gossipsub's reject or ignore. */
+export const OFFER_CHECK_CODES = {
+  noCertification: 'ERR_NO_CERTIFICATION',
+  certificationMismatch: 'ERR_CERTIFICATION_MISMATCH',
+  untrustedCertifier: 'ERR_UNTRUSTED_CERTIFIER',
+  certificationExpired: 'ERR_CERTIFICATION_EXPIRED',
+  certificationRevoked: 'ERR_CERTIFICATION_REVOKED',
+  offerRevoked: 'ERR_OFFER_REVOKED',
+  offerExpired: 'ERR_OFFER_EXPIRED',
+  staleOffer: 'ERR_STALE_OFFER',
+  conflictingOffer: 'ERR_CONFLICTING_OFFER',
+  /** A revocation of an offer (or contract) by someone who may not revoke it. */
+  notAuthorised: 'ERR_NOT_AUTHORISED',
+} as const
+export type OfferCheckCode = (typeof OFFER_CHECK_CODES)[keyof typeof OFFER_CHECK_CODES]
+
+/** Offers (by retailer and offer id) whose latest sequence number one node remembers for the stale check. */
+export const MAX_TRACKED_OFFERS = 100_000
+/** Revoked offer ids one node remembers in memory (the roles keep theirs in LevelDB). */
+export const MAX_TRACKED_REVOCATIONS = 100_000
+
+/** The parts of `CertificateTrust` offer checks use. */
+export interface OfferTrust {
+  isReferenceService(key: Uint8Array): boolean
+  isRevoked(id: CID): boolean
+}
+
+export type CertificationVerdict =
+  | { ok: true }
+  | { ok: false; result: 'reject' | 'ignore'; code: OfferCheckCode; reason: string }
+
+const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
+
+/** The certification among `attachments` that names this offer record, if any. */
+export function certificationFor(
+  offer: SignedRecord<'consort/offer'>,
+  attachments: readonly SignedRecord[],
+): SignedRecord<'consort/certification'> | undefined {
+  return attachments.find(
+    (a): a is SignedRecord<'consort/certification'> =>
+      a.type === 'consort/certification' && (a as SignedRecord<'consort/certification'>).body.offer.equals(offer.id),
+  )
+}
+
+/**
+ * Is `certification` a valid certification of exactly this offer record at `now`: signed by a reference service
+ * the network record lists, naming this offer's id and record, unexpired and unrevoked? Both records must already
+ * be decoded (signatures verified). Forgery and expiry are `reject`; a revocation is `ignore` (a peer may have
+ * forwarded the offer before the revocation reached it).
+ */
+export function verifyCertification(
+  offer: SignedRecord<'consort/offer'>,
+  certification: SignedRecord<'consort/certification'>,
+  trust: OfferTrust,
+  now: number,
+): CertificationVerdict {
+  const c = certification.body
+  if (!c.offer.equals(offer.id) || c.offerId !== offer.body.offerId) {
+    return {
+      ok: false,
+      result: 'reject',
+      code: OFFER_CHECK_CODES.certificationMismatch,
+      reason: `certification ${certification.id} is for offer ${c.offer} (${c.offerId}), not ${offer.id} (${offer.body.offerId})`,
+    }
+  }
+  if (!trust.isReferenceService(certification.signer)) {
+    return {
+      ok: false,
+      result: 'reject',
+      code: OFFER_CHECK_CODES.untrustedCertifier,
+      reason: `certification ${certification.id} is signed by ${hex(certification.signer)}, not a reference service of the network`,
+    }
+  }
+  if (c.validUntil <= now) {
+    return {
+      ok: false,
+      result: 'reject',
+      code: OFFER_CHECK_CODES.certificationExpired,
+      reason: `certification ${certification.id} expired at ${c.validUntil}, now ${now}`,
+    }
+  }
+  if (trust.isRevoked(certification.id)) {
+    return {
+      ok: false,
+      result: 'ignore',
+      code: OFFER_CHECK_CODES.certificationRevoked,
+      reason: `certification ${certification.id} is revoked`,
+    }
+  }
+  return { ok: true }
+}
+
+/** Is `now` inside the offer's validity window? */
+export function offerInWindow(offer: SignedRecord<'consort/offer'>, now: number): boolean {
+  return offer.body.validFrom <= now && (offer.body.validUntil == null || now < offer.body.validUntil)
+}
+
+/** The key an offer's versions share: its signer and its stable id. */
+export function offerKey(offer: SignedRecord<'consort/offer'>): string {
+  return `${hex(offer.signer)}!${offer.body.offerId}`
+}
+
+/** A small insertion-ordered map that forgets its oldest entry beyond a cap. */
+class BoundedMap<V> {
+  readonly #map = new Map<string, V>()
+  readonly #max: number
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get(key: string): V | undefined {
+    return this.#map.get(key)
+  }
+
+  set(key: string, value: V): void {
+    if (!this.#map.has(key) && this.#map.size >= this.#max) {
+      const oldest = this.#map.keys().next()
+      if (oldest.done !== true) this.#map.delete(oldest.value)
+    }
+    this.#map.set(key, value)
+  }
+
+  get size(): number {
+    return this.#map.size
+  }
+}
+
+export interface OfferGossipCheckInit {
+  trust: OfferTrust
+  clock: Clock
+  maxTrackedOffers?: number
+  maxTrackedRevocations?: number
+  /** A role's own durable knowledge of revoked offers, consulted besides this check's memory. */
+  isOfferRevoked?: (offer: SignedRecord<'consort/offer'>) => boolean | Promise<boolean>
+}
+
+/**
+ * The `offers` topic check every node that follows offers runs (a TopicBus `check`), and the matching check of
+ * offer revocations on the `revocations` topic:
+ * - an offer without a certification for exactly that offer record, from a trusted reference service, unexpired:
+ *   `reject`;
+ * - an offer of a lower `seq` than one already seen (same retailer, same offer id): `ignore`; the same `seq`
+ *   with another record: `reject` (a retailer signing two versions under one number);
+ * - a revoked offer or certification, or an offer past its window: `ignore`.
+ * An offer revocation (fed in with `noteRevocation`) counts only when signed by the offer's own retailer or by a
+ * reference service; anyone else's is remembered but never matches.
+ */
+export class OfferGossipCheck {
+  readonly #trust: OfferTrust
+  readonly #clock: Clock
+  readonly #latest: BoundedMap<{ seq: number; id: string }>
+  /** Revoked offer record id → the key of whoever revoked it. */
+  readonly #revoked: BoundedMap<string>
+  readonly #isOfferRevoked: OfferGossipCheckInit['isOfferRevoked']
+
+  constructor(init: OfferGossipCheckInit) {
+    this.#trust = init.trust
+    this.#clock = init.clock
+    this.#latest = new BoundedMap(init.maxTrackedOffers ?? MAX_TRACKED_OFFERS)
+    this.#revoked = new BoundedMap(init.maxTrackedRevocations ?? MAX_TRACKED_REVOCATIONS)
+    this.#isOfferRevoked = init.isOfferRevoked
+  }
+
+  /** The TopicBus check for `offers`. */
+  async check(delivery: GossipDelivery): Promise<CheckResult> {
+    const offer = delivery.record as SignedRecord<'consort/offer'>
+    const now = this.#clock.now()
+    const certification = certificationFor(offer, delivery.attachments)
+    if (certification == null) {
+      return {
+        result: 'reject',
+        code: OFFER_CHECK_CODES.noCertification,
+        reason: `offer ${offer.id} (${offer.body.offerId}) carries no certification for itself`,
+      }
+    }
+    const verdict = verifyCertification(offer, certification, this.#trust, now)
+    if (!verdict.ok) return { result: verdict.result, code: verdict.code, reason: verdict.reason }
+    const key = offerKey(offer)
+    const latest = this.#latest.get(key)
+    if (latest != null) {
+      if (offer.body.seq < latest.seq) {
+        return {
+          result: 'ignore',
+          code: OFFER_CHECK_CODES.staleOffer,
+          reason: `offer ${offer.body.offerId} seq ${offer.body.seq} is older than seq ${latest.seq}`,
+        }
+      }
+      if (offer.body.seq === latest.seq && latest.id !== offer.id.toString()) {
+        return {
+          result: 'reject',
+          code: OFFER_CHECK_CODES.conflictingOffer,
+          reason: `offer ${offer.body.offerId} seq ${offer.body.seq} was already signed as ${latest.id}`,
+        }
+      }
+    }
+    if (this.isRevoked(offer) || (this.#isOfferRevoked != null && (await this.#isOfferRevoked(offer)))) {
+      return { result: 'ignore', code: OFFER_CHECK_CODES.offerRevoked, reason: `offer ${offer.id} is revoked` }
+    }
+    if (offer.body.validUntil != null && offer.body.validUntil <= now) {
+      return {
+        result: 'ignore',
+        code: OFFER_CHECK_CODES.offerExpired,
+        reason: `offer ${offer.id} ended at ${offer.body.validUntil}`,
+      }
+    }
+    this.#latest.set(key, { seq: offer.body.seq, id: offer.id.toString() })
+    return { result: 'accept' }
+  }
+
+  /** Remember the offer revocations of a revocation that passed the topic's checks. */
+  noteRevocation(record: SignedRecord<'consort/revocation'>): void {
+    for (const target of record.body.targets) {
+      if (target.kind === 'offer') this.#revoked.set(target.id.toString(), hex(record.signer))
+    }
+  }
+
+  /** Is this offer record revoked by its retailer or by a reference service? */
+  isRevoked(offer: SignedRecord<'consort/offer'>): boolean {
+    const by = this.#revoked.get(offer.id.toString())
+    if (by == null) return false
+    return by === hex(offer.signer) || this.#isReferenceHex(by)
+  }
+
+  /** The latest sequence number seen for this offer's id (from its retailer), if any. */
+  latestSeq(offer: SignedRecord<'consort/offer'>): number | undefined {
+    return this.#latest.get(offerKey(offer))?.seq
+  }
+
+  #isReferenceHex(key: string): boolean {
+    return this.#trust.isReferenceService(Uint8Array.from(Buffer.from(key, 'hex')))
+  }
+}
+
+/** One certified offer as a market query answers it, checked locally. */
+export interface VerifiedOffer {
+  offer: SignedRecord<'consort/offer'>
+  certification: SignedRecord<'consort/certification'>
+  retailerName: string
+  price: Money
+  /** The name the network record gives the reference service that certified it. */
+  certifier: string
+}
+
+export interface MarketQuery {
+  content: string
+  territory: string
+  /** When the offers must be valid; default now. */
+  at?: number | null
+  limit?: number
+}
+
+export interface MarketQueryDeps {
+  libp2p: RpcDialer
+  network: NetworkContext
+  trust: OfferTrust
+  clock: Clock
+  /** A caller's own knowledge of revoked offers (its role's store). */
+  isOfferRevoked?: (offer: SignedRecord<'consort/offer'>) => boolean
+}
+
+export interface MarketAnswer {
+  offers: VerifiedOffer[]
+  /** Answers that were dropped on local re-validation, and reference services that could not be asked. */
+  dropped: Array<{ offer: string | null; reason: string }>
+  unreachable: Array<{ reference: string; reason: string }>
+}
+
+/** Compare two prices for "cheapest first": by currency code, then amount. */
+export function comparePrices(a: Money, b: Money): number {
+  if (a.currency !== b.currency) return a.currency < b.currency ? -1 : 1
+  return a.amount < b.amount ? -1 : a.amount > b.amount ? 1 : 0
+}
+
+/**
+ * Ask every reference service of the network which certified offers exist for one content id in one territory,
+ * and keep only what checks out here: both records decode and verify, the certification is for exactly that
+ * offer from a trusted reference service, unexpired and unrevoked, and the offer covers the content, the
+ * territory and the time asked about. Answers from several references are merged by offer record, cheapest first.
+ */
+export async function queryCertifiedOffers(
+  deps: MarketQueryDeps,
+  query: MarketQuery,
+  options: AbortOptions & { deadlineMs?: number } = {},
+): Promise<MarketAnswer> {
+  const now = deps.clock.now()
+  const at = query.at ?? now
+  const limit = Math.min(query.limit ?? MAX_QUERY_RESULTS, MAX_QUERY_RESULTS)
+  const decodeOptions = { network: deps.network.name, now, caps: deps.network.caps }
+  const protocol = deps.network.protocol(REFERENCE_PROTOCOL)
+  const byOffer = new Map<string, VerifiedOffer>()
+  const dropped: MarketAnswer['dropped'] = []
+  const unreachable: MarketAnswer['unreachable'] = []
+  const anchors = deps.network.body.references
+  const peers = referencePeers(deps.network)
+  await Promise.all(
+    peers.map(async (peer, i) => {
+      const name = anchors[i]?.name ?? peer.toString()
+      let answer: { offers: CertifiedOfferMessage[] }
+      const request = { content: query.content, territory: query.territory, at: query.at ?? null, limit }
+      try {
+        const body = await rpcCall(deps.libp2p, peer, protocol, REFERENCE_OPS.query, request, options)
+        answer = parseMessage(queryResponse, body, 'response')
+      } catch (err) {
+        unreachable.push({ reference: name, reason: (err as Error).message })
+        return
+      }
+      for (const item of answer.offers) {
+        let offer: SignedRecord<'consort/offer'>
+        let certification: SignedRecord<'consort/certification'>
+        try {
+          offer = decodeRecordAs('consort/offer', item.offer, decodeOptions)
+          certification = decodeRecordAs('consort/certification', item.certification, decodeOptions)
+        } catch (err) {
+          dropped.push({ offer: null, reason: `from ${name}: ${(err as Error).message}` })
+          continue
+        }
+        const verdict = verifyCertification(offer, certification, deps.trust, now)
+        const problem = !verdict.ok
+          ? verdict.reason
+          : deps.isOfferRevoked?.(offer) === true
+            ? `offer ${offer.id} is revoked`
+            : !offer.body.content.includes(query.content)
+              ? `offer does not cover ${query.content}`
+              : !territoryCovers(offer.body.territories, offer.body.excludedTerritories, query.territory)
+                ? `offer does not cover territory ${query.territory}`
+                : !offerInWindow(offer, at)
+                  ? `offer is not valid at ${at}`
+                  : item.price.amount !== offer.body.price.amount || item.price.currency !== offer.body.price.currency
+                    ? 'the listed price is not the offer price'
+                    : null
+        if (problem != null) {
+          dropped.push({ offer: offer.id.toString(), reason: `from ${name}: ${problem}` })
+          continue
+        }
+        const known = byOffer.get(offer.id.toString())
+        if (known == null || known.certification.body.validUntil < certification.body.validUntil) {
+          const certifier =
+            anchors.find((a) => hex(a.key) === hex(certification.signer))?.name ?? hex(certification.signer)
+          byOffer.set(offer.id.toString(), {
+            offer,
+            certification,
+            retailerName: item.retailerName,
+            price: offer.body.price,
+            certifier,
+          })
+        }
+      }
+    }),
+  )
+  const offers = [...byOffer.values()]
+    .sort((a, b) => comparePrices(a.price, b.price) || a.offer.id.toString().localeCompare(b.offer.id.toString()))
+    .slice(0, limit)
+  return { offers, dropped, unreachable }
+}
+
+/** A verified offer as JSON-friendly data for the CLI and the control API (money stays bigint). */
+export function describeVerifiedOffer(v: VerifiedOffer) {
+  const o = v.offer.body
+  return {
+    offerId: o.offerId,
+    offer: v.offer.id,
+    seq: o.seq,
+    retailer: hex(v.offer.signer),
+    retailerName: v.retailerName,
+    content: o.content,
+    price: o.price,
+    priceText: `${formatMinorUnits(o.price.amount, o.price.currency)} ${o.price.currency}`,
+    useType: o.useType,
+    rules: o.rules,
+    territories: o.territories,
+    excludedTerritories: o.excludedTerritories,
+    validFrom: o.validFrom,
+    validUntil: o.validUntil,
+    promotion: o.promotion,
+    contract: o.contract,
+    certification: v.certification.id,
+    certifier: v.certifier,
+    certifiedUntil: v.certification.body.validUntil,
+  }
+}
+export type OfferSummary = ReturnType<typeof describeVerifiedOffer>

@@ -1,0 +1,292 @@
+import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
+import type { ConsortNode } from '../../../node/consort-node.ts'
+import { FakeClock } from '../../../protocols/clock.ts'
+import { gridCheckCharacter } from '../../../protocols/identifiers/grid.ts'
+import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
+import type { BodyInput } from '../../../protocols/records/registry.ts'
+import type { RoleName } from '../../../protocols/records/types/common.ts'
+import { OfferGossipCheck } from '../../../protocols/reference/offers.ts'
+import { topicString } from '../../../protocols/topics/names.ts'
+import type { ReferenceService } from '../../../roles/reference/index.ts'
+import type { RetailerService } from '../../../roles/retailer/index.ts'
+import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
+import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { waitUntil } from '../../helpers/wait.ts'
+
+/** Identifiers with valid check digits for market tests. */
+export const TRACK_A = 'isrc:USRC17607839'
+export const TRACK_B = 'isrc:GBAYE0601498'
+export const TRACK_C = 'isrc:FRZ039800212'
+export const RELEASE = 'icpn:0724384960650'
+export const OTHER_RELEASE = 'icpn:5012345678900'
+export const GRID = `A12425GABC1234002${gridCheckCharacter('A12425GABC1234002')}`
+
+export const DAY = 24 * 3600_000
+export const HOUR = 3600_000
+
+/** A node that follows offers with nothing but the shared check (as any node may): what it accepted. */
+export interface Observer {
+  node: ConsortNode
+  check: OfferGossipCheck
+  /** Offer record id → the certification it arrived with. */
+  accepted: Map<string, SignedRecord<'consort/certification'>>
+  revocations: SignedRecord<'consort/revocation'>[]
+}
+
+export interface Market {
+  clock: FakeClock
+  net: TestNetwork
+  reference: ConsortNode
+  referenceRole: ReferenceService
+  label: ConsortNode
+  retailers: Array<{ node: ConsortNode; role: RetailerService; keys: NodeKeys }>
+  observers: Observer[]
+  nodes: ConsortNode[]
+  /** Sign a contract as the label, publish it, and wait until the reference service (and retailers) hold it. */
+  publishContract(overrides?: Partial<BodyInput<'consort/contract'>>): Promise<SignedRecord<'consort/contract'>>
+  /** The label revokes a contract version (a takedown). */
+  revokeContract(contract: SignedRecord<'consort/contract'>): Promise<SignedRecord<'consort/revocation'>>
+  contractBody(overrides?: Partial<BodyInput<'consort/contract'>>): BodyInput<'consort/contract'>
+  stop(): Promise<void>
+}
+
+export interface MarketOptions {
+  retailers?: number
+  observers?: number
+  /** Extra nodes to start (clearinghouse, registration…), with their keys listed in the network record. */
+  clearinghouses?: NodeKeys[]
+  referenceOptions?: Record<string, unknown>
+  retailerOptions?: Record<string, unknown>
+  policy?: { certificationTtlMs?: number }
+  /** Roles of extra nodes started on the same network (each certified for them). */
+  extraNodes?: Array<{ roles: RoleName[]; keys?: NodeKeys; certRoles?: RoleName[]; dataDir?: string }>
+  registrar?: NodeKeys
+}
+
+/** A running market: a reference service, a label, retailers and observers, connected and meshed on every topic. */
+export async function createMarket(options: MarketOptions = {}): Promise<Market & { extra: ConsortNode[] }> {
+  const clock = new FakeClock(Date.UTC(2026, 10, 1))
+  const referenceKeys = await createNodeKeys()
+  const net = await createTestNetwork(clock, {
+    references: [referenceKeys],
+    clearinghouses: options.clearinghouses ?? [],
+    ...(options.registrar != null ? { registrar: options.registrar } : {}),
+    ...(options.policy != null ? { policy: options.policy } : {}),
+  })
+  const nodes: ConsortNode[] = []
+  try {
+    const reference = await startMemoryNode({
+      network: net,
+      clock,
+      keys: referenceKeys,
+      roles: ['reference'],
+      roleOptions: { reference: { fetchUnknownContracts: false, ...options.referenceOptions } },
+    })
+    nodes.push(reference)
+    const label = await startMemoryNode({ network: net, clock, certRoles: ['production'] })
+    nodes.push(label)
+    const retailers: Market['retailers'] = []
+    for (let i = 0; i < (options.retailers ?? 1); i++) {
+      const keys = await createNodeKeys()
+      const node = await startMemoryNode({
+        network: net,
+        clock,
+        keys,
+        roles: ['retailer'],
+        roleOptions: { retailer: { renewCheckIntervalMs: 0, ...options.retailerOptions } },
+      })
+      nodes.push(node)
+      retailers.push({ node, role: node.roles.get('retailer') as unknown as RetailerService, keys })
+    }
+    const observers: Observer[] = []
+    for (let i = 0; i < (options.observers ?? 0); i++) {
+      const node = await startMemoryNode({ network: net, clock })
+      nodes.push(node)
+      const observer: Observer = {
+        node,
+        check: new OfferGossipCheck({ trust: node.trust, clock }),
+        accepted: new Map(),
+        revocations: [],
+      }
+      node.topics.subscribe('offers', {
+        check: (d) => observer.check.check(d),
+        onMessage: (d) => {
+          const certification = d.attachments.find((a) => a.type === 'consort/certification')
+          observer.accepted.set(d.record.id.toString(), certification as SignedRecord<'consort/certification'>)
+        },
+      })
+      node.topics.subscribe('revocations', {
+        onMessage: (d) => {
+          const record = d.record as SignedRecord<'consort/revocation'>
+          observer.check.noteRevocation(record)
+          observer.revocations.push(record)
+        },
+      })
+      observers.push(observer)
+    }
+    const extra: ConsortNode[] = []
+    for (const spec of options.extraNodes ?? []) {
+      const node = await startMemoryNode({
+        network: net,
+        clock,
+        roles: spec.roles,
+        ...(spec.keys != null ? { keys: spec.keys } : {}),
+        ...(spec.certRoles != null ? { certRoles: spec.certRoles } : {}),
+        ...(spec.dataDir != null ? { dataDir: spec.dataDir } : {}),
+      })
+      nodes.push(node)
+      extra.push(node)
+    }
+    // The contracts topic is followed by the reference and the retailers only; publish from the label needs a mesh.
+    label.topics.subscribe('contracts', { onMessage: () => {} })
+    await connectMesh(nodes, 2)
+    const name = net.name
+    await waitForTopicPeers(
+      [reference, ...retailers.map((r) => r.node), ...observers.map((o) => o.node)],
+      topicString(name, 'offers'),
+    )
+    await waitForTopicPeers([reference, ...retailers.map((r) => r.node), label], topicString(name, 'contracts'))
+    await waitForTopicPeers(
+      nodes.filter((n) => n !== label),
+      topicString(name, 'revocations'),
+    )
+
+    const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
+    const labelKeys = label.keys
+    let contractCounter = 0
+    const contractBody = (overrides: Partial<BodyInput<'consort/contract'>> = {}): BodyInput<'consort/contract'> => ({
+      network: name,
+      created: clock.now(),
+      contractId: `contract-${++contractCounter}`,
+      seq: 0,
+      distributor: labelKeys.signer.publicKey,
+      retailer: null,
+      content: [TRACK_A, TRACK_B, RELEASE],
+      commercialModel: 'pay-as-you-go',
+      useTypes: ['PermanentDownload', 'OnDemandStream'],
+      territories: ['Worldwide'],
+      excludedTerritories: ['KP'],
+      validFrom: clock.now() - DAY,
+      validUntil: clock.now() + 365 * DAY,
+      wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
+      revenueShareBps: null,
+      promotions: {
+        minPrice: [{ amount: 49n, currency: 'EUR' }],
+        freeWindows: [{ from: clock.now() + 10 * DAY, until: clock.now() + 20 * DAY }],
+      },
+      ruleBounds: { maxDevices: 5, transferAllowed: false },
+      splits: [
+        { party: 'Test Records', key: labelKeys.signer.publicKey, bps: 7000 },
+        { party: 'The Testers', key: null, bps: 3000 },
+      ],
+      ...overrides,
+    })
+    const market: Market & { extra: ConsortNode[] } = {
+      clock,
+      net,
+      reference,
+      referenceRole,
+      label,
+      retailers,
+      observers,
+      nodes,
+      extra,
+      contractBody,
+      async publishContract(overrides = {}) {
+        const contract = signRecord('consort/contract', contractBody(overrides), labelKeys.signer)
+        await label.topics.publish('contracts', contract, label.credentials.attachments())
+        await waitUntil(async () => (await referenceRole.store.contractByCid(contract.id)) != null, {
+          message: `the reference service stores contract ${contract.body.contractId} seq ${contract.body.seq}`,
+        })
+        for (const r of retailers) {
+          const applies =
+            contract.body.retailer == null || Buffer.compare(contract.body.retailer, r.keys.signer.publicKey) === 0
+          if (!applies) continue
+          await waitUntil(async () => (await r.role.store.contractByCid(contract.id)) != null, {
+            message: `retailer stores contract ${contract.body.contractId} seq ${contract.body.seq}`,
+          })
+        }
+        await referenceRole.idle()
+        return contract
+      },
+      async revokeContract(contract) {
+        const revocation = signRecord(
+          'consort/revocation',
+          {
+            network: name,
+            created: clock.now(),
+            targets: [{ kind: 'contract', id: contract.id }],
+            reason: 'takedown',
+          },
+          labelKeys.signer,
+        )
+        await label.topics.publish('revocations', revocation, label.credentials.attachments())
+        return revocation
+      },
+      async stop() {
+        await stopAll(nodes)
+      },
+    }
+    return market
+  } catch (err) {
+    await stopAll(nodes)
+    throw err
+  }
+}
+
+/** A valid offer body under a contract, for a retailer to sign. */
+/** Wait until every node has at least one mesh peer on a topic (gossip then flows without waiting for IHAVE). */
+export async function waitForMesh(nodes: ConsortNode[], topic: string): Promise<void> {
+  await waitUntil(
+    () =>
+      nodes.every((n) => {
+        const pubsub = (n.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub
+        return pubsub.getMeshPeers(topic).length >= 1
+      }),
+    { message: `every node has a mesh peer on ${topic}`, timeoutMs: 30_000 },
+  )
+}
+
+/**
+ * Connect `nodes` directly to `publisher` and wait until each has it in its mesh on `topic`. A node that rejects
+ * a message does not forward it, so tests of refusals need every judge to receive the message first-hand.
+ */
+export async function meshWith(publisher: ConsortNode, nodes: ConsortNode[], topic: string): Promise<void> {
+  for (const node of nodes) await node.libp2p.dial(publisher.libp2p.getMultiaddrs()[0]!)
+  await waitUntil(
+    () =>
+      nodes.every((n) =>
+        (n.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub
+          .getMeshPeers(topic)
+          .includes(publisher.peerId.toString()),
+      ),
+    { message: `every node has ${publisher.peerId} in its mesh on ${topic}`, timeoutMs: 30_000 },
+  )
+}
+
+let offerCounter = 0
+
+export function offerBody(
+  market: Pick<Market, 'clock' | 'net'>,
+  contract: SignedRecord<'consort/contract'>,
+  overrides: Partial<BodyInput<'consort/offer'>> = {},
+): BodyInput<'consort/offer'> {
+  const now = market.clock.now()
+  return {
+    network: market.net.name,
+    created: now,
+    offerId: `offer-${++offerCounter}`,
+    seq: 0,
+    content: [TRACK_A],
+    contract: contract.id,
+    price: { amount: 99n, currency: 'EUR' },
+    useType: 'PermanentDownload',
+    rules: { devices: 3 },
+    territories: ['DE', 'FR', 'GB'],
+    excludedTerritories: [],
+    validFrom: now,
+    validUntil: now + 30 * DAY,
+    promotion: null,
+    ...overrides,
+  }
+}
