@@ -1,6 +1,7 @@
 import { withBitswap } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
 import { withLibp2pLight } from '@helia/libp2p'
+import * as dagCbor from '@ipld/dag-cbor'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -105,7 +106,8 @@ async function assemble(
   }
   const helia = withBitswap(
     withLibp2pLight(
-      createHeliaLight({ blockstore: storage.blockstore, datastore: storage.datastore }),
+      // Records are DAG-CBOR blocks; Helia's light assembly only knows raw and dag-pb unless told.
+      createHeliaLight({ blockstore: storage.blockstore, datastore: storage.datastore, codecs: [dagCbor] }),
       libp2pOptions({
         privateKey: config.keys.privateKey,
         datastore: storage.datastore,
