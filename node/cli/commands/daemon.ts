@@ -49,6 +49,8 @@ export function registerDaemonCommand(program: Command): void {
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
       ...(passphrase != null ? { passphrase } : {}),
     })
+    // Handle SIGINT/SIGTERM before saying we are ready: whoever reads that line may signal us at once.
+    const stopped = onShutdownSignal(daemon.stop)
     const info = {
       peerId: daemon.node.peerId.toString(),
       addresses: daemon.node.addresses(),
@@ -66,6 +68,6 @@ export function registerDaemonCommand(program: Command): void {
         'Ctrl-C to stop',
       ].join('\n'),
     )
-    await onShutdownSignal(daemon.stop)
+    await stopped
   })
 }

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { ConsortNode } from '../../../node/consort-node.ts'
+import { FakeClock } from '../../../protocols/clock.ts'
+import { MalformedRecordError, RecordError, signRecord } from '../../../protocols/records/index.ts'
+import {
+  decodeGossipMessage,
+  encodeGossipMessage,
+  type GossipDelivery,
+  MAX_ATTACHMENTS,
+  parseTopicString,
+  type Refusal,
+  TOPIC_NAMES,
+  topicString,
+} from '../../../protocols/topics/index.ts'
+import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
+import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { sampleBodies } from '../../helpers/record-samples.ts'
+import { sampleManifestBody } from '../../helpers/records.ts'
+import { nextEvent, waitUntil } from '../../helpers/wait.ts'
+
+describe('protocols/topics: names and message codec', () => {
+  it('topic strings round-trip for every topic', () => {
+    for (const topic of TOPIC_NAMES) {
+      assert.equal(topicString('my-net', topic), `/consort/my-net/${topic}`)
+      assert.deepEqual(parseTopicString(topicString('my-net', topic)), { network: 'my-net', topic })
+    }
+  })
+
+  it('parses nothing else as a topic', () => {
+    for (const value of [
+      '/consort/my-net/unknown',
+      '/consort/My-Net/catalog',
+      '/consort//catalog',
+      '/other/my-net/catalog',
+      '/consort/my-net/catalog/extra',
+      'consort/my-net/catalog',
+      '/consort/-net/catalog',
+    ]) {
+      assert.equal(parseTopicString(value), null, value)
+    }
+  })
+
+  it('round-trips a lead record and its attachments', () => {
+    const records = [new Uint8Array([1]), new Uint8Array([2, 3]), new Uint8Array(0)]
+    assert.deepEqual(decodeGossipMessage(encodeGossipMessage(records)), records)
+  })
+
+  it('refuses malformed messages naming the field', () => {
+    const cases: Array<[Uint8Array, string]> = [
+      [new Uint8Array([0xff]), 'message'],
+      [dagCbor.encode([1]), 'message'],
+      [dagCbor.encode({ v: 1 }), 'message'],
+      [dagCbor.encode({ v: 1, records: [new Uint8Array(1)], extra: 1 }), 'message'],
+      [dagCbor.encode({ v: 2, records: [new Uint8Array(1)] }), 'message.v'],
+      [dagCbor.encode({ v: 1, records: [] }), 'message.records'],
+      [
+        dagCbor.encode({ v: 1, records: Array.from({ length: MAX_ATTACHMENTS + 2 }, () => new Uint8Array(1)) }),
+        'message.records',
+      ],
+      [dagCbor.encode({ v: 1, records: 'x' }), 'message.records'],
+      [dagCbor.encode({ v: 1, records: [new Uint8Array(1), 'x'] }), 'message.records.1'],
+    ]
+    for (const [bytes, field] of cases) {
+      assert.throws(
+        () => decodeGossipMessage(bytes),
+        (err: Error) => err instanceof MalformedRecordError && err.field === field,
+        `expected a refusal naming ${field}`,
+      )
+    }
+  })
+})
+
+describe('protocols/topics: the TopicBus between two nodes', function () {
+  this.timeout(30_000)
+  const clock = new FakeClock()
+  let network: TestNetwork
+  let publisher: ConsortNode
+  let receiver: ConsortNode
+  const delivered: GossipDelivery[] = []
+  const refusals: Refusal[] = []
+  let unsubscribers: Array<() => void> = []
+
+  before(async () => {
+    network = await createTestNetwork(clock)
+    publisher = await startMemoryNode({ network, clock, certRoles: ['production'] })
+    receiver = await startMemoryNode({ network, clock })
+    await publisher.libp2p.dial(receiver.libp2p.getMultiaddrs()[0]!)
+    receiver.topics.addEventListener('refused', (event) => refusals.push((event as CustomEvent<Refusal>).detail))
+  })
+
+  after(async () => {
+    await stopAll([publisher, receiver].filter((n) => n != null))
+  })
+
+  afterEach(() => {
+    for (const unsubscribe of unsubscribers) unsubscribe()
+    unsubscribers = []
+    delivered.length = 0
+    refusals.length = 0
+  })
+
+  /** Subscribe the receiver to the catalog and wait until the publisher knows it. */
+  async function follow(check?: Parameters<ConsortNode['topics']['subscribe']>[1]['check']): Promise<void> {
+    unsubscribers.push(
+      receiver.topics.subscribe('catalog', {
+        ...(check != null ? { check } : {}),
+        onMessage: (d) => void delivered.push(d),
+      }),
+    )
+    await waitForTopicPeers([publisher], topicString(network.name, 'catalog'))
+  }
+
+  function manifest(title: string, signer = publisher.keys.signer) {
+    return signRecord('consort/manifest', sampleManifestBody(network.name, clock.now(), { title }), signer)
+  }
+
+  function publishRaw(records: Uint8Array[]): Promise<unknown> {
+    const pubsub = (publisher.libp2p.services as { pubsub: { publish(t: string, d: Uint8Array): Promise<unknown> } })
+      .pubsub
+    return pubsub.publish(topicString(network.name, 'catalog'), encodeGossipMessage(records))
+  }
+
+  it('delivers a valid record with its attachments, decoded and verified', async () => {
+    await follow()
+    const record = manifest('Delivered')
+    const recipients = await publisher.topics.publish('catalog', record, publisher.credentials.attachments())
+    assert.equal(recipients, 1)
+    await waitUntil(() => delivered.length === 1, { message: 'the manifest arrives' })
+    const [delivery] = delivered
+    assert.ok(delivery!.record.id.equals(record.id))
+    assert.equal(delivery!.topic, 'catalog')
+    assert.equal(delivery!.attachments.length, 1)
+    assert.equal(delivery!.attachments[0]!.type, 'consort/cert')
+    assert.equal(delivery!.from.toString(), publisher.peerId.toString())
+  })
+
+  it("applies a subscriber's own check: ignore and reject are reported, neither is delivered", async () => {
+    await follow((delivery) => {
+      const title = (delivery.record.body as { title: string }).title
+      if (title === 'Stale') return { result: 'ignore', code: 'ERR_STALE_SEQUENCE', reason: 'seq 0 is not newer' }
+      if (title === 'Forged') return { result: 'reject', code: 'ERR_NOT_CERTIFIED', reason: 'no certification' }
+      if (title === 'Broken') throw new Error('the check itself failed')
+      return { result: 'accept' }
+    })
+    const attachments = publisher.credentials.attachments()
+    await publisher.topics.publish('catalog', manifest('Stale'), attachments)
+    const stale = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_STALE_SEQUENCE')
+    assert.equal(stale.result, 'ignore')
+    await publisher.topics.publish('catalog', manifest('Forged'), attachments)
+    const forged = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_NOT_CERTIFIED')
+    assert.equal(forged.result, 'reject')
+    await publisher.topics.publish('catalog', manifest('Broken'), attachments)
+    const broken = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_CHECK_FAILED')
+    assert.equal(broken.result, 'ignore')
+    const good = manifest('Fine')
+    await publisher.topics.publish('catalog', good, attachments)
+    await waitUntil(() => delivered.length > 0, { message: 'the accepted manifest arrives' })
+    assert.deepEqual(
+      delivered.map((d) => (d.record.body as { title: string }).title),
+      ['Fine'],
+    )
+    assert.ok((receiver.topics.refusals.get('ERR_NOT_CERTIFIED') ?? 0) >= 1)
+  })
+
+  it('stops delivering after the last subscriber leaves', async () => {
+    const own: GossipDelivery[] = []
+    const unsubscribe = receiver.topics.subscribe('catalog', { onMessage: (d) => void own.push(d) })
+    await waitForTopicPeers([publisher], topicString(network.name, 'catalog'))
+    unsubscribe()
+    await waitUntil(
+      () =>
+        (publisher.libp2p.services as { pubsub: { getSubscribers(t: string): unknown[] } }).pubsub.getSubscribers(
+          topicString(network.name, 'catalog'),
+        ).length === 0,
+      { message: 'the publisher sees the receiver leave the topic' },
+    )
+    const recipients = await publisher.topics.publish(
+      'catalog',
+      manifest('Nobody listens'),
+      publisher.credentials.attachments(),
+    )
+    assert.equal(recipients, 0)
+    assert.equal(own.length, 0)
+  })
+
+  // Rejections last: each one lowers the publisher's gossipsub score at the receiver.
+  it('refuses to publish a record type that does not belong on the topic', async () => {
+    const offer = signRecord(
+      'consort/offer',
+      sampleBodies(network.name, clock.now())['consort/offer'],
+      publisher.keys.signer,
+    )
+    await assert.rejects(publisher.topics.publish('catalog', offer), RecordError)
+  })
+
+  it('rejects a lead record that does not belong on the topic', async () => {
+    await follow()
+    const offer = signRecord(
+      'consort/offer',
+      sampleBodies(network.name, clock.now())['consort/offer'],
+      publisher.keys.signer,
+    )
+    await publishRaw([offer.bytes, ...publisher.credentials.attachments().map((a) => a.bytes)])
+    const refusal = await nextEvent<Refusal>(receiver.topics, 'refused')
+    assert.equal(refusal.result, 'reject')
+    assert.equal(refusal.code, 'ERR_RECORD')
+    assert.match(refusal.reason, /consort\/offer does not belong on topic catalog/)
+    assert.equal(delivered.length, 0)
+  })
+
+  it('rejects an attachment of a type that may not be attached', async () => {
+    await follow()
+    const extra = manifest('Attached manifest')
+    await publishRaw([manifest('With a bad attachment').bytes, extra.bytes])
+    const refusal = await nextEvent<Refusal>(receiver.topics, 'refused')
+    assert.equal(refusal.result, 'reject')
+    assert.match(refusal.reason, /message\.records\.1/)
+    assert.equal(delivered.length, 0)
+  })
+
+  it('rejects data that is not a gossip message', async () => {
+    await follow()
+    const pubsub = (publisher.libp2p.services as { pubsub: { publish(t: string, d: Uint8Array): Promise<unknown> } })
+      .pubsub
+    await pubsub.publish(topicString(network.name, 'catalog'), new Uint8Array([0xff, 0xfe]))
+    const refusal = await nextEvent<Refusal>(receiver.topics, 'refused')
+    assert.equal(refusal.code, 'ERR_MALFORMED_RECORD')
+    assert.equal(delivered.length, 0)
+  })
+})
