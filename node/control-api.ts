@@ -110,6 +110,8 @@ export class ControlApi {
   readonly #node: ConsortNode
   readonly #port: number
   readonly #token = randomBytes(32).toString('hex')
+  /** Path prefixes of the roles' own web pages, which authenticate their visitors themselves. */
+  readonly #webPrefixes: string[] = []
   #server: FastifyInstance | undefined
   #info: ControlApiInfo | undefined
 
@@ -129,6 +131,15 @@ export class ControlApi {
     this.#mount(server, '/v1', nodeRoutes(this.#node))
     for (const [name, role] of this.#node.roles) {
       this.#mount(server, `/v1/${name}`, role.controlRoutes ?? [])
+    }
+    for (const [name, role] of this.#node.roles) {
+      if (role.web == null) continue
+      const prefix = role.web.prefix
+      if (!/^\/[a-z][a-z0-9-]*$/.test(prefix) || prefix === '/v1' || this.#webPrefixes.includes(prefix)) {
+        throw new ControlRouteError(500, 'ERR_WEB_PREFIX', `role ${name}: web prefix ${prefix} is not allowed`)
+      }
+      await server.register(role.web.plugin, { prefix })
+      this.#webPrefixes.push(prefix)
     }
     await server.listen({ host: '127.0.0.1', port: this.#port })
     const address = server.server.address()
@@ -174,6 +185,8 @@ export class ControlApi {
   }
 
   async #authorise(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const path = request.url.split('?')[0] ?? ''
+    if (this.#webPrefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return
     const header = request.headers.authorization ?? ''
     const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '')
     const expected = Buffer.from(this.#token)

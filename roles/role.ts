@@ -1,6 +1,7 @@
 import type { Helia } from '@helia/interface'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { AbstractSublevel } from 'abstract-level'
+import type { FastifyPluginAsync } from 'fastify'
 import type { NodeKeys } from '../keys/keystore.ts'
 import type { Random } from '../keys/random.ts'
 import type { Clock } from '../protocols/clock.ts'
@@ -65,12 +66,25 @@ export interface ControlRequest {
   signal: AbortSignal
 }
 
+/**
+ * Web pages a role serves on the control API's own origin under `prefix` (the web player at `/ui`). They bring
+ * their own authentication: the control API does not ask for its bearer token there, which never reaches a browser.
+ */
+export interface RoleWebMount {
+  /** `/ui`: every path under it is the role's. Never `/v1`. */
+  readonly prefix: string
+  /** A fastify plugin, registered with this prefix in its own encapsulated context. */
+  readonly plugin: FastifyPluginAsync
+}
+
 export interface Role {
   readonly name: RoleName
   start(): Promise<void>
   stop(): Promise<void>
   /** Commands this role serves to the local CLI and web pages. */
   readonly controlRoutes?: readonly ControlRoute[]
+  /** Pages this role serves on the control API's origin, outside `/v1` (optional). */
+  readonly web?: RoleWebMount
 }
 
 export type RoleFactory = (components: RoleComponents, init: Record<string, unknown>) => Role

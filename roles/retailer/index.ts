@@ -1,5 +1,6 @@
 import type { RoleComponents, RoleFactory } from '../role.ts'
-import { type RetailerInit, RetailerService } from './service.ts'
+import type { RetailerInit } from './service.ts'
+import { StorefrontRetailer } from './web/role.ts'
 
 /**
  * The retailer role (`--roles retailer`): offers within contracts, certified and gossiped, renewed and
@@ -35,4 +36,4 @@ export function retailerInit(init: Record<string, unknown>): RetailerInit {
 }
 
 export const retailer: RoleFactory = (components: RoleComponents, init) =>
-  new RetailerService(components, retailerInit(init))
+  new StorefrontRetailer(components, retailerInit(init), init.storefront)

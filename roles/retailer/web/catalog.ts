@@ -1,0 +1,147 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { findCatalogPeers } from '../../../protocols/catalog/client.ts'
+import {
+  CATALOG_OPS,
+  CATALOG_PROTOCOL,
+  lookupResponse,
+  type SearchRequest,
+  type SearchResponse,
+  searchResponse,
+} from '../../../protocols/catalog/index.ts'
+import type { Clock } from '../../../protocols/clock.ts'
+import { parseMessage } from '../../../protocols/messages.ts'
+import type { NetworkContext } from '../../../protocols/network.ts'
+import { decodeRecord, type SignedRecord } from '../../../protocols/records/envelope.ts'
+import { rpcCall } from '../../../protocols/rpc/client.ts'
+import { RpcRemoteError } from '../../../protocols/rpc/errors.ts'
+import { CATALOG_DEADLINE_MS, MAX_CATALOG_PEERS } from './constants.ts'
+import { BadStorefrontRequestError, CatalogUnavailableError, NotInCatalogError } from './errors.ts'
+
+const log = logger('consort:retailer:storefront:catalog')
+
+export type ReleaseRecord = SignedRecord<'consort/release'>
+export type ManifestRecord = SignedRecord<'consort/manifest'>
+
+/** A release with its tracks' manifests, in the release's order (null where the catalog has no current manifest). */
+export interface ReleaseView {
+  release: ReleaseRecord
+  contentId: string
+  tracks: Array<{ isrc: string; manifest: ManifestRecord | null }>
+}
+
+/** What the storefront asks of the Content Catalog. */
+export interface CatalogAccess {
+  search(request: SearchRequest, signal?: AbortSignal): Promise<SearchResponse>
+  /** The current release for `icpn:…` or `grid:…`, with its tracks' manifests. */
+  release(contentId: string, signal?: AbortSignal): Promise<ReleaseView>
+  /** The current manifest for an ISRC; `preferred` picks one signer's when several labels published it. */
+  manifest(isrc: string, preferred?: CID | null, signal?: AbortSignal): Promise<ManifestRecord>
+}
+
+export interface ProtocolCatalogComponents {
+  libp2p: Libp2p
+  network: NetworkContext
+  clock: Clock
+}
+
+const CONTENT_ID = /^(icpn|grid|isrc):([0-9A-Za-z]{1,18})$/
+
+/** `icpn:…`, `grid:…` or `isrc:…`, or a `BadStorefrontRequestError` naming `field`. */
+export function parseContentId(value: string, field: string): { kind: 'icpn' | 'grid' | 'isrc'; id: string } {
+  const match = CONTENT_ID.exec(value)
+  if (match == null)
+    throw new BadStorefrontRequestError(`${field}: not a content id (icpn:…, grid:… or isrc:…): ${value}`)
+  return { kind: match[1] as 'icpn' | 'grid' | 'isrc', id: match[2]!.toUpperCase() }
+}
+
+/**
+ * The catalog through its protocol (`/consort/<net>/catalog/1`): this node's own catalog role when it runs one
+ * (an RPC to itself is served locally), else the nearest catalog nodes (connected peers, then DHT providers).
+ * Records are decoded (signature and schema) here; the catalog checked their signers when it indexed them.
+ */
+export class ProtocolCatalog implements CatalogAccess {
+  readonly #c: ProtocolCatalogComponents
+  readonly #protocol: string
+
+  constructor(components: ProtocolCatalogComponents) {
+    this.#c = components
+    this.#protocol = components.network.protocol(CATALOG_PROTOCOL)
+  }
+
+  async search(request: SearchRequest, signal?: AbortSignal): Promise<SearchResponse> {
+    return parseMessage(searchResponse, await this.#call(CATALOG_OPS.search, request, signal), 'response')
+  }
+
+  async release(contentId: string, signal?: AbortSignal): Promise<ReleaseView> {
+    const { kind, id } = parseContentId(contentId, 'release')
+    if (kind === 'isrc') throw new BadStorefrontRequestError(`release: ${contentId} names a track, not a release`)
+    const records = await this.#lookup(kind === 'icpn' ? { icpn: id } : { grid: id }, signal)
+    const release = newest(records.filter((r): r is ReleaseRecord => r.type === 'consort/release'))
+    if (release == null) throw new NotInCatalogError(`no release ${contentId} in the catalog`)
+    const tracks = await Promise.all(
+      release.body.tracks.map(async (track) => ({
+        isrc: track.isrc,
+        manifest: await this.manifest(track.isrc, track.manifest, signal).catch((err) => {
+          if (err instanceof NotInCatalogError) return null
+          throw err
+        }),
+      })),
+    )
+    return { release, contentId: `${kind}:${id}`, tracks }
+  }
+
+  async manifest(isrc: string, preferred: CID | null = null, signal?: AbortSignal): Promise<ManifestRecord> {
+    const records = (await this.#lookup({ isrc: isrc.toUpperCase() }, signal)).filter(
+      (r): r is ManifestRecord => r.type === 'consort/manifest',
+    )
+    const chosen = (preferred != null ? records.find((r) => r.id.equals(preferred)) : undefined) ?? newest(records)
+    if (chosen == null) throw new NotInCatalogError(`no track isrc:${isrc} in the catalog`)
+    return chosen
+  }
+
+  async #lookup(request: Record<string, string>, signal?: AbortSignal): Promise<SignedRecord[]> {
+    const body = parseMessage(lookupResponse, await this.#call(CATALOG_OPS.lookup, request, signal), 'response')
+    const options = { network: this.#c.network.name, now: this.#c.clock.now(), caps: this.#c.network.caps }
+    const out: SignedRecord[] = []
+    for (const bytes of body.records) {
+      try {
+        out.push(decodeRecord(bytes, options))
+      } catch (err) {
+        log('dropping a catalog answer that does not decode: %e', err)
+      }
+    }
+    return out
+  }
+
+  async #peers(signal: AbortSignal): Promise<PeerId[]> {
+    const own = this.#c.libp2p.getProtocols().includes(this.#protocol) ? [this.#c.libp2p.peerId] : []
+    if (own.length > 0) return own
+    return findCatalogPeers(this.#c.libp2p, this.#c.network, { signal, max: MAX_CATALOG_PEERS })
+  }
+
+  async #call(op: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    const deadline = AbortSignal.timeout(CATALOG_DEADLINE_MS)
+    const combined = signal != null ? AbortSignal.any([signal, deadline]) : deadline
+    const peers = await this.#peers(combined)
+    if (peers.length === 0) throw new CatalogUnavailableError('no catalog node is known to this storefront yet')
+    let last: unknown
+    for (const peer of peers) {
+      try {
+        return await rpcCall(this.#c.libp2p, peer, this.#protocol, op, body, { signal: combined })
+      } catch (err) {
+        if (err instanceof RpcRemoteError && err.code === 'ERR_BAD_REQUEST') {
+          throw new BadStorefrontRequestError(err.message)
+        }
+        log('catalog %p failed to answer %s: %e', peer, op, err)
+        last = err
+      }
+    }
+    throw new CatalogUnavailableError(`no catalog node answered: ${(last as Error)?.message ?? 'unknown error'}`)
+  }
+}
+
+function newest<T extends ReleaseRecord | ManifestRecord>(records: T[]): T | undefined {
+  return records.sort((a, b) => b.body.created - a.body.created)[0]
+}

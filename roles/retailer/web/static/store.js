@@ -1,0 +1,154 @@
+// The storefront's only script: preview playback, and the visitor's player address (kept in this browser's
+// localStorage, set from ?player= or the form on /player) that turns Buy links into checkout links on that player.
+;(() => {
+  const KEY = 'consort.player'
+  const MAX_URL = 512
+
+  /** An http(s) origin (with an optional path prefix), or null. */
+  function normalisePlayer(value) {
+    if (typeof value !== 'string' || value.length === 0 || value.length > MAX_URL) return null
+    let url
+    try {
+      url = new URL(value)
+    } catch {
+      return null
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
+    const path = url.pathname.replace(/\/ui(\/.*)?$/, '').replace(/\/+$/, '')
+    return `${url.origin}${path}`
+  }
+
+  function storedPlayer() {
+    try {
+      return normalisePlayer(localStorage.getItem(KEY))
+    } catch {
+      return null
+    }
+  }
+
+  function setPlayer(value) {
+    const player = normalisePlayer(value)
+    if (player == null) return null
+    try {
+      localStorage.setItem(KEY, player)
+    } catch {
+      return null
+    }
+    return player
+  }
+
+  function forgetPlayer() {
+    try {
+      localStorage.removeItem(KEY)
+    } catch {}
+  }
+
+  function checkoutUrl(player, offer, content) {
+    const params = new URLSearchParams({ offer, content, store: location.href })
+    return `${player}/ui/checkout?${params}`
+  }
+
+  // ?player= sets the address, then leaves the address bar clean.
+  const params = new URLSearchParams(location.search)
+  if (params.has('player')) {
+    setPlayer(params.get('player'))
+    params.delete('player')
+    const rest = params.toString()
+    history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`)
+  }
+
+  function wireBuyLinks() {
+    const player = storedPlayer()
+    for (const link of document.querySelectorAll('a.buy')) {
+      const offer = link.dataset.offer
+      const content = link.dataset.content
+      if (player != null && offer && content) link.href = checkoutUrl(player, offer, content)
+    }
+    const nav = document.getElementById('player-link')
+    if (nav != null && player != null) nav.title = `Your player at ${player}`
+  }
+
+  function wirePlayerPage() {
+    const form = document.getElementById('player-form')
+    if (form == null) return
+    const input = document.getElementById('player-url')
+    const status = document.getElementById('player-status')
+    const forget = document.getElementById('player-forget')
+    const cont = document.getElementById('continue')
+    const contLink = document.getElementById('continue-link')
+    const offer = params.get('offer')
+    const content = params.get('content')
+    function show() {
+      const player = storedPlayer()
+      status.textContent =
+        player == null ? 'No player address is set in this browser.' : `Buying through your player at ${player}.`
+      if (player != null) input.value = player
+      if (player != null && offer && content) {
+        contLink.href = checkoutUrl(player, offer, content)
+        cont.hidden = false
+      } else {
+        cont.hidden = true
+      }
+    }
+    form.addEventListener('submit', (event) => {
+      event.preventDefault()
+      if (setPlayer(input.value) == null) {
+        status.textContent = 'That is not an http:// or https:// address. Copy it from your player (consort ui).'
+        input.setAttribute('aria-invalid', 'true')
+        input.focus()
+        return
+      }
+      input.removeAttribute('aria-invalid')
+      show()
+      wireBuyLinks()
+    })
+    forget.addEventListener('click', () => {
+      forgetPlayer()
+      input.value = ''
+      show()
+    })
+    show()
+  }
+
+  function wirePreviews() {
+    const bar = document.getElementById('previewer')
+    const audio = document.getElementById('preview-player')
+    const label = document.getElementById('preview-label')
+    if (bar == null || audio == null) return
+    let current = null
+    function reset() {
+      if (current != null) current.setAttribute('aria-pressed', 'false')
+      current = null
+    }
+    audio.addEventListener('ended', reset)
+    audio.addEventListener('error', () => {
+      label.textContent = 'The preview could not be played. Please try again.'
+      reset()
+    })
+    for (const button of document.querySelectorAll('button.preview')) {
+      button.setAttribute('aria-pressed', 'false')
+      button.addEventListener('click', () => {
+        if (current === button && !audio.paused) {
+          audio.pause()
+          reset()
+          return
+        }
+        reset()
+        current = button
+        button.setAttribute('aria-pressed', 'true')
+        bar.hidden = false
+        label.textContent = `Preview: ${button.dataset.title}`
+        if (audio.getAttribute('src') !== button.dataset.src) audio.src = button.dataset.src
+        audio.play().catch((err) => {
+          if (err && err.name === 'AbortError') return
+          label.textContent = `The preview could not start (${err?.message ?? 'unknown error'}).`
+          reset()
+        })
+      })
+    }
+  }
+
+  wireBuyLinks()
+  wirePlayerPage()
+  wirePreviews()
+})()
