@@ -1,0 +1,704 @@
+import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { type BlockStore, collectBlock } from '../records/store.ts'
+import { getBlocks, requestHave } from './client.ts'
+import type { SegmentPriority } from './constants.ts'
+import {
+  FetchAbortedError,
+  InvalidFetchRequestError,
+  NoProvidersError,
+  RequestCancelledError,
+  SegmentRemoteError,
+} from './errors.ts'
+import type { PeerPenalties } from './penalties.ts'
+import { type SchedulerPeer, SegmentScheduler } from './scheduler.ts'
+import { assertVerifiableCid, blockMatches } from './verify.ts'
+
+const log = logger('consort:segments:fetcher')
+
+/** Most blocks one fetch may name (a track's segment limit, with room for its preview). */
+export const MAX_FETCH_BLOCKS = 32_768
+/**
+ * Default bound on block bytes requested and not yet stored, over all peers: 32 MiB is 128 segments of
+ * 256 KiB, a few seconds of a fast link, and a fixed cost per fetch whatever the track's length.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024
+/** Default cap on requests outstanding at one peer (its window never grows beyond it). */
+export const DEFAULT_MAX_WINDOW = 16
+/** A peer starts with this window, before its rate is known. */
+export const INITIAL_WINDOW = 4
+/** A window never shrinks below 2: one block arriving while the next is on its way. */
+export const MIN_WINDOW = 2
+/** The window covers this much of a peer's measured delivery time, so its link never runs dry between replies. */
+export const PIPELINE_TARGET_MS = 300
+/** Peers one fetch uses at once (each costs a connection and a window of requests). */
+export const DEFAULT_MAX_PEERS = 32
+/** Peers probed with `have` at once during discovery. */
+export const PROBE_CONCURRENCY = 8
+/** Connected peers asked `have` per discovery round (a node may hold hundreds of connections). */
+export const MAX_CONNECTED_PROBES = 64
+/** Time a DHT provider lookup may take per discovery round. */
+export const FIND_PROVIDERS_TIMEOUT_MS = 10_000
+/** Providers taken from one DHT lookup. */
+export const MAX_DHT_PROVIDERS = 32
+/** A fetch fails when no block arrives and nobody can serve for this long (the blocks it has stay stored). */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000
+/** A request fails when its peer sends nothing for this long (it may be queued behind other clients). */
+export const DEFAULT_REQUEST_IDLE_MS = 15_000
+/** Consecutive failed requests after which a peer is dropped from the fetch. */
+export const MAX_CONSECUTIVE_FAILURES = 3
+/** Pause before asking a busy peer again. */
+export const BUSY_BACKOFF_MS = 250
+/** Discovery rounds back off from 1 s to 15 s while nobody can serve what is missing. */
+export const DISCOVERY_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000] as const
+/** Deliveries kept per peer to measure its rate. */
+const RATE_SAMPLES = 8
+
+export type ProviderSource = 'given' | 'connected' | 'dht'
+export type DropReason = 'bad-block' | 'unreachable' | 'failing'
+
+export interface PeerSummary {
+  peer: string
+  source: ProviderSource
+  blocks: number
+  bytes: number
+  duplicateBlocks: number
+  rateBps: number | null
+  dropped: DropReason | null
+}
+
+export interface FetchSummary {
+  total: number
+  /** Blocks found in the local blockstore at the start (a resumed fetch). */
+  cached: number
+  /** Blocks fetched by this run. */
+  fetched: number
+  /** Bytes of the blocks fetched (each counted once). */
+  bytesFetched: number
+  /** Bytes of block copies received after the block was already in (end-game losers). */
+  duplicateBytes: number
+  /** Bytes of blocks refused because they did not match their CIDs. */
+  badBytes: number
+  elapsedMs: number
+  peers: PeerSummary[]
+}
+
+/** Progress of a fetch, reported through `onProgress` as it happens. */
+export type FetchProgressEvent =
+  | { type: 'start'; total: number; cached: number }
+  | { type: 'provider'; peer: string; source: ProviderSource; has: number }
+  | { type: 'block'; index: number; peer: string; bytes: number; done: number; total: number }
+  | { type: 'duplicate'; index: number; peer: string; bytes: number }
+  | { type: 'bad-block'; index: number; peer: string }
+  | { type: 'peer-dropped'; peer: string; reason: DropReason }
+  | { type: 'discovering'; round: number }
+  | { type: 'done'; summary: FetchSummary }
+
+export interface FetchedBlock {
+  index: number
+  cid: CID
+  bytes: Uint8Array
+}
+
+export interface FetcherComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections' | 'peerId' | 'contentRouting'>
+  blockstore: BlockStore
+  /** The full protocol id, `/consort/<net>/segments/1`. */
+  protocol: string
+  /** Where bad peers are remembered across fetches (optional). */
+  penalties?: PeerPenalties
+  /** Monotonic milliseconds, to measure rates (default `performance.now`). Not the wall clock. */
+  timer?: () => number
+}
+
+export interface FetchOptions extends AbortOptions {
+  /** The blocks, in playback order. */
+  cids: CID[]
+  /** The key to find providers under in the DHT (the manifest's id); null to skip the DHT. */
+  root?: CID | null
+  priority?: SegmentPriority
+  /** Peers to ask in addition to those discovered. */
+  providers?: PeerId[]
+  /** Ask the peers this node is connected to (default true). */
+  askConnected?: boolean
+  onProgress?: (event: FetchProgressEvent) => void
+  maxInFlightBytes?: number
+  maxWindow?: number
+  maxPeers?: number
+  stallTimeoutMs?: number
+  requestIdleMs?: number
+}
+
+interface PeerState extends SchedulerPeer {
+  readonly id: string
+  readonly peerId: PeerId
+  readonly source: ProviderSource
+  haveBits: boolean[]
+  queue: number[]
+  rateBps: number | null
+  readonly requests: Map<number, AbortController>
+  /** (time ms, bytes) of recent deliveries while the peer stayed busy. */
+  deliveries: Array<[number, number]>
+  window: number
+  failures: number
+  busyUntil: number
+  blocks: number
+  bytes: number
+  duplicateBlocks: number
+  dropped: DropReason | null
+}
+
+interface Waiter {
+  promise: Promise<void>
+  resolve: () => void
+  reject: (err: Error) => void
+  settled: boolean
+}
+
+/**
+ * A multi-source fetch of a list of blocks (a track's segments). Providers come from the DHT (under `root`),
+ * from the peers this node is connected to and from the caller; each says with `have` which blocks it holds.
+ * Every provider is asked at once, each within a window sized to its measured rate; blocks are verified
+ * against their CIDs and stored in the local blockstore as they arrive; blocks already there are not fetched
+ * again, so a fetch resumes where an earlier one stopped.
+ */
+export class SegmentFetch {
+  readonly done: Promise<FetchSummary>
+  readonly #c: FetcherComponents
+  readonly #o: FetchOptions
+  readonly #cids: CID[]
+  readonly #scheduler: SegmentScheduler
+  readonly #peers = new Map<string, PeerState>()
+  readonly #waiters = new Map<number, Waiter>()
+  readonly #controller = new AbortController()
+  readonly #timer: () => number
+  readonly #maxInFlight: number
+  readonly #maxWindow: number
+  #started = 0
+  #cached = 0
+  #fetched = 0
+  #bytesFetched = 0
+  #duplicateBytes = 0
+  #badBytes = 0
+  #blockBytes = 256 * 1024
+  #inFlight = 0
+  #storing = 0
+  #lastProgress = 0
+  #discovering = false
+  #discoveryRound = 0
+  #discoveryTimer: ReturnType<typeof setTimeout> | undefined
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined
+  #stallTimer: ReturnType<typeof setInterval> | undefined
+  #failure: Error | null = null
+  #finished = false
+  #resolve!: (summary: FetchSummary) => void
+  #reject!: (err: Error) => void
+
+  constructor(components: FetcherComponents, options: FetchOptions) {
+    this.#c = components
+    this.#o = options
+    if (!Array.isArray(options.cids) || options.cids.length === 0 || options.cids.length > MAX_FETCH_BLOCKS) {
+      throw new InvalidFetchRequestError('cids', `expected 1 to ${MAX_FETCH_BLOCKS} CIDs`)
+    }
+    for (const cid of options.cids) assertVerifiableCid(cid)
+    for (const [field, value] of Object.entries({
+      maxInFlightBytes: options.maxInFlightBytes,
+      maxWindow: options.maxWindow,
+      maxPeers: options.maxPeers,
+      stallTimeoutMs: options.stallTimeoutMs,
+      requestIdleMs: options.requestIdleMs,
+    })) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+        throw new InvalidFetchRequestError(field, `must be a positive integer, got ${value}`)
+      }
+    }
+    this.#cids = options.cids
+    this.#scheduler = new SegmentScheduler(options.cids.length)
+    this.#timer = components.timer ?? (() => performance.now())
+    this.#maxInFlight = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES
+    this.#maxWindow = Math.max(MIN_WINDOW, options.maxWindow ?? DEFAULT_MAX_WINDOW)
+    this.done = new Promise<FetchSummary>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    // a caller that only iterates must not see an unhandled rejection from `done`
+    this.done.catch(() => {})
+    if (options.signal != null) {
+      if (options.signal.aborted) queueMicrotask(() => this.abort())
+      else options.signal.addEventListener('abort', () => this.abort(), { once: true })
+    }
+    queueMicrotask(() => {
+      this.#run().catch((err) => this.#fail(err as Error))
+    })
+  }
+
+  get total(): number {
+    return this.#cids.length
+  }
+
+  /** Blocks present (cached or fetched) so far. */
+  get present(): number {
+    return this.#scheduler.done
+  }
+
+  /** A snapshot of the counters (for progress displays). */
+  summary(): FetchSummary {
+    return {
+      total: this.#cids.length,
+      cached: this.#cached,
+      fetched: this.#fetched,
+      bytesFetched: this.#bytesFetched,
+      duplicateBytes: this.#duplicateBytes,
+      badBytes: this.#badBytes,
+      elapsedMs: this.#started === 0 ? 0 : Math.round(this.#timer() - this.#started),
+      peers: [...this.#peers.values()].map((p) => ({
+        peer: p.id,
+        source: p.source,
+        blocks: p.blocks,
+        bytes: p.bytes,
+        duplicateBlocks: p.duplicateBlocks,
+        rateBps: p.rateBps == null ? null : Math.round(p.rateBps),
+        dropped: p.dropped,
+      })),
+    }
+  }
+
+  /** Stop fetching; `done` rejects with `FetchAbortedError` (blocks already stored stay). */
+  abort(): void {
+    this.#fail(new FetchAbortedError('the fetch was aborted'))
+  }
+
+  /**
+   * The blocks in order, each as soon as it and all before it are stored: a player decrypts and plays
+   * segment 0 while the rest is still on its way. Throws the fetch's error when it reaches a block that
+   * could not be fetched.
+   */
+  async *blocks(): AsyncGenerator<FetchedBlock> {
+    for (let index = 0; index < this.#cids.length; index++) {
+      await this.#waiter(index).promise
+      const cid = this.#cids[index]!
+      const bytes = await collectBlock(this.#c.blockstore.get(cid, { offline: true }))
+      yield { index, cid, bytes }
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.#started = this.#timer()
+    this.#lastProgress = this.#started
+    const known = await Promise.all(this.#cids.map(async (cid) => this.#c.blockstore.has(cid)))
+    if (this.#failure != null) return
+    known.forEach((has, i) => {
+      if (!has) return
+      this.#scheduler.markDone(i)
+      this.#cached++
+      this.#settle(i)
+    })
+    this.#emit({ type: 'start', total: this.#cids.length, cached: this.#cached })
+    if (this.#finishIfComplete()) return
+    this.#stallTimer = setInterval(() => this.#checkStall(), 1000)
+    this.#stallTimer.unref?.()
+    await this.#discover()
+  }
+
+  // --- discovery -----------------------------------------------------------------------------------------
+
+  async #discover(): Promise<void> {
+    if (this.#discovering || this.#finished) return
+    this.#discovering = true
+    const round = ++this.#discoveryRound
+    log(
+      'discovery round %d: %d of %d present, %d in flight',
+      round,
+      this.#scheduler.done,
+      this.#cids.length,
+      this.#inFlight,
+    )
+    this.#emit({ type: 'discovering', round })
+    try {
+      const seen = new Set<string>()
+      const running = new Set<Promise<void>>()
+      const probes: Promise<void>[] = []
+      const probe = async (peerId: PeerId, source: ProviderSource): Promise<void> => {
+        const id = peerId.toString()
+        if (this.#finished || seen.has(id) || peerId.equals(this.#c.libp2p.peerId)) return
+        if (this.#c.penalties?.isBanned(id) === true || this.#peers.get(id)?.dropped === 'bad-block') return
+        seen.add(id)
+        while (running.size >= PROBE_CONCURRENCY) await Promise.race(running)
+        const p = this.#probe(peerId, this.#peers.get(id)?.source ?? source).finally(() => running.delete(p))
+        running.add(p)
+        probes.push(p)
+      }
+      // the DHT lookup runs alongside the probes of the peers at hand: a provider is probed as soon as it is found
+      const lookup =
+        this.#o.root == null ? Promise.resolve() : this.#findProviders(this.#o.root, (id) => probe(id, 'dht'))
+      for (const peerId of this.#o.providers ?? []) await probe(peerId, 'given')
+      if (this.#o.askConnected !== false) {
+        const connected = this.#c.libp2p.getConnections().map((c) => c.remotePeer)
+        for (const peerId of connected.slice(0, MAX_CONNECTED_PROBES)) await probe(peerId, 'connected')
+      }
+      await lookup
+      await Promise.allSettled(probes)
+    } finally {
+      this.#discovering = false
+    }
+    this.#pump()
+    this.#scheduleDiscoveryIfStuck()
+  }
+
+  /**
+   * Look `root` up in the DHT and hand each provider to `found` (dialling it first if its addresses came
+   * along). Bounded in time by `FIND_PROVIDERS_TIMEOUT_MS` even if the DHT query itself lingers.
+   */
+  async #findProviders(root: CID, found: (peer: PeerId) => Promise<void>): Promise<void> {
+    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)])
+    const providers = this.#c.libp2p.contentRouting.findProviders(root, { signal })[Symbol.asyncIterator]()
+    const aborted = new Promise<never>((_, reject) => {
+      const stop = () => reject(signal.reason as Error)
+      if (signal.aborted) stop()
+      else signal.addEventListener('abort', stop, { once: true })
+    })
+    aborted.catch(() => {})
+    let count = 0
+    try {
+      while (count < MAX_DHT_PROVIDERS) {
+        const next = await Promise.race([providers.next(), aborted])
+        if (next.done === true) break
+        const provider = next.value
+        count++
+        if (provider.multiaddrs.length > 0 && this.#c.libp2p.getConnections(provider.id).length === 0) {
+          await this.#c.libp2p.dial(provider.multiaddrs, { signal }).catch((err) => {
+            log('cannot dial provider %p: %s', provider.id, (err as Error).message)
+          })
+        }
+        await found(provider.id)
+      }
+    } catch (err) {
+      if (!this.#finished) log('provider lookup for %c ended: %s', root, (err as Error).message)
+    } finally {
+      providers.return?.().catch(() => {})
+    }
+  }
+
+  async #probe(peerId: PeerId, source: ProviderSource): Promise<void> {
+    const id = peerId.toString()
+    const existing = this.#peers.get(id)
+    if (existing == null && this.#activePeers().length >= (this.#o.maxPeers ?? DEFAULT_MAX_PEERS)) return
+    let have: boolean[]
+    try {
+      have = await requestHave(this.#c.libp2p, peerId, this.#c.protocol, this.#cids, {
+        signal: this.#controller.signal,
+      })
+    } catch (err) {
+      log('%p does not answer have: %s', peerId, (err as Error).message)
+      return
+    }
+    if (this.#finished) return
+    const useful = have.reduce((n, h, i) => (h && !this.#scheduler.isDone(i) ? n + 1 : n), 0)
+    log('%p holds %d block(s) still missing', peerId, useful)
+    if (existing != null) {
+      existing.haveBits = have
+      if (existing.dropped != null && existing.dropped !== 'bad-block' && useful > 0) {
+        existing.dropped = null
+        existing.failures = 0
+      }
+    } else if (useful > 0) {
+      this.#peers.set(id, this.#newPeer(peerId, source, have))
+    }
+    if (useful > 0) this.#emit({ type: 'provider', peer: id, source, has: useful })
+    this.#pump()
+  }
+
+  #newPeer(peerId: PeerId, source: ProviderSource, haveBits: boolean[]): PeerState {
+    return {
+      id: peerId.toString(),
+      peerId,
+      source,
+      haveBits,
+      has(i: number) {
+        return this.haveBits[i] === true
+      },
+      queue: [],
+      rateBps: null,
+      requests: new Map(),
+      deliveries: [],
+      window: INITIAL_WINDOW,
+      failures: 0,
+      busyUntil: 0,
+      blocks: 0,
+      bytes: 0,
+      duplicateBlocks: 0,
+      dropped: null,
+    }
+  }
+
+  #scheduleDiscoveryIfStuck(): void {
+    if (this.#finished || this.#discovering || this.#discoveryTimer != null) return
+    // nothing in flight and nothing stored pending: the peers known cannot serve what is missing
+    if (this.#inFlight > 0 || this.#storing > 0 || this.#scheduler.complete) return
+    log('stuck with %d of %d present: discovering again', this.#scheduler.done, this.#cids.length)
+    const delay = DISCOVERY_BACKOFF_MS[Math.min(this.#discoveryRound - 1, DISCOVERY_BACKOFF_MS.length - 1)]!
+    this.#discoveryTimer = setTimeout(() => {
+      this.#discoveryTimer = undefined
+      this.#discover().catch((err) => this.#fail(err as Error))
+    }, delay)
+  }
+
+  // --- requests ------------------------------------------------------------------------------------------
+
+  #activePeers(): PeerState[] {
+    return [...this.#peers.values()].filter((p) => p.dropped == null)
+  }
+
+  #pump(): void {
+    if (this.#finished) return
+    const peers = this.#activePeers().sort((a, b) => (b.rateBps ?? 0) - (a.rateBps ?? 0))
+    const now = this.#timer()
+    let wakeAt = Number.POSITIVE_INFINITY
+    for (const peer of peers) {
+      if (peer.busyUntil > now) {
+        wakeAt = Math.min(wakeAt, peer.busyUntil)
+        continue
+      }
+      while (peer.queue.length < peer.window && (this.#inFlight + 1) * this.#blockBytes <= this.#maxInFlight) {
+        const assignment = this.#scheduler.assign(peer, peers, this.#blockBytes)
+        if (assignment == null) break
+        this.#request(peer, assignment.index)
+      }
+    }
+    if (wakeAt !== Number.POSITIVE_INFINITY && this.#pumpTimer == null) {
+      this.#pumpTimer = setTimeout(
+        () => {
+          this.#pumpTimer = undefined
+          this.#pump()
+        },
+        Math.max(1, Math.ceil(wakeAt - now)),
+      )
+    }
+  }
+
+  #request(peer: PeerState, index: number): void {
+    const controller = new AbortController()
+    peer.requests.set(index, controller)
+    peer.queue.push(index)
+    this.#inFlight++
+    const started = this.#timer()
+    if (peer.queue.length === 1) peer.deliveries = []
+    log.trace('asking %s for %d', peer.id, index)
+    this.#exchange(peer, index, controller, started)
+      .catch((err) => this.#requestFailed(peer, index, controller, err as Error))
+      .finally(() => {
+        log.trace('request for %d at %s settled', index, peer.id)
+        peer.requests.delete(index)
+        const at = peer.queue.indexOf(index)
+        if (at >= 0) peer.queue.splice(at, 1)
+        this.#inFlight--
+        this.#scheduler.released(index, peer.id)
+        this.#pump()
+        this.#scheduleDiscoveryIfStuck()
+      })
+  }
+
+  async #exchange(peer: PeerState, index: number, controller: AbortController, started: number): Promise<void> {
+    const cid = this.#cids[index]!
+    const signal = AbortSignal.any([controller.signal, this.#controller.signal])
+    for await (const answer of getBlocks(this.#c.libp2p, peer.peerId, this.#c.protocol, [cid], {
+      signal,
+      priority: this.#o.priority ?? 'now',
+      idleTimeoutMs: this.#o.requestIdleMs ?? DEFAULT_REQUEST_IDLE_MS,
+    })) {
+      if (answer.block == null) {
+        // its have answer was stale: it no longer holds this block
+        peer.haveBits[index] = false
+        return
+      }
+      this.#received(peer, index, cid, answer.block, started)
+    }
+  }
+
+  #received(peer: PeerState, index: number, cid: CID, block: Uint8Array, started: number): void {
+    if (this.#finished) return
+    if (!blockMatches(cid, block)) {
+      this.#badBytes += block.length
+      this.#emit({ type: 'bad-block', index, peer: peer.id })
+      log('bad block %c from %s', cid, peer.id)
+      this.#c.penalties?.penalise(peer.id)
+      this.#drop(peer, 'bad-block')
+      return
+    }
+    peer.failures = 0
+    this.#measure(peer, block.length, started)
+    const { first, cancel } = this.#scheduler.completed(index, peer.id)
+    if (!first) {
+      peer.duplicateBlocks++
+      this.#duplicateBytes += block.length
+      this.#emit({ type: 'duplicate', index, peer: peer.id, bytes: block.length })
+      return
+    }
+    for (const other of cancel)
+      this.#peers.get(other)?.requests.get(index)?.abort(new RequestCancelledError('superseded'))
+    peer.blocks++
+    peer.bytes += block.length
+    this.#fetched++
+    this.#bytesFetched += block.length
+    this.#blockBytes = Math.max(1, Math.round(this.#bytesFetched / this.#fetched))
+    this.#lastProgress = this.#timer()
+    this.#store(index, cid, block)
+    this.#emit({
+      type: 'block',
+      index,
+      peer: peer.id,
+      bytes: block.length,
+      done: this.#scheduler.done,
+      total: this.#cids.length,
+    })
+  }
+
+  #store(index: number, cid: CID, block: Uint8Array): void {
+    this.#storing++
+    Promise.resolve(this.#c.blockstore.put(cid, block))
+      .then(() => {
+        this.#storing--
+        this.#settle(index)
+        if (!this.#finishIfComplete()) this.#scheduleDiscoveryIfStuck()
+      })
+      .catch((err) => {
+        this.#storing--
+        this.#fail(err as Error)
+        const waiter = this.#waiter(index)
+        if (!waiter.settled) {
+          waiter.settled = true
+          waiter.reject(err as Error)
+        }
+      })
+  }
+
+  /** Rate over the recent deliveries of a continuously busy peer, and the window that keeps it busy. */
+  #measure(peer: PeerState, bytes: number, started: number): void {
+    const now = this.#timer()
+    if (peer.deliveries.length === 0) peer.deliveries.push([started, 0])
+    peer.deliveries.push([now, bytes])
+    if (peer.deliveries.length > RATE_SAMPLES) peer.deliveries.shift()
+    const first = peer.deliveries[0]!
+    const span = Math.max(1, now - first[0])
+    const sum = peer.deliveries.slice(1).reduce((n, [, b]) => n + b, 0)
+    peer.rateBps = (sum * 1000) / span
+    const cover = Math.ceil((peer.rateBps * PIPELINE_TARGET_MS) / 1000 / this.#blockBytes) + 1
+    peer.window = Math.min(this.#maxWindow, Math.max(MIN_WINDOW, cover))
+  }
+
+  #requestFailed(peer: PeerState, index: number, controller: AbortController, err: Error): void {
+    if (controller.signal.aborted || this.#finished) return
+    if (err instanceof SegmentRemoteError && err.remoteCode === 'ERR_BUSY') {
+      peer.window = Math.max(1, Math.floor(peer.window / 2))
+      peer.busyUntil = this.#timer() + BUSY_BACKOFF_MS
+      return
+    }
+    peer.failures++
+    log('request for %d at %s failed (%d in a row): %s', index, peer.id, peer.failures, err.message)
+    const connected = this.#c.libp2p.getConnections(peer.peerId).length > 0
+    if (!connected) this.#drop(peer, 'unreachable')
+    else if (peer.failures >= MAX_CONSECUTIVE_FAILURES) this.#drop(peer, 'failing')
+  }
+
+  #drop(peer: PeerState, reason: DropReason): void {
+    if (peer.dropped != null) return
+    log('dropping %s (%s) with %d request(s) in flight', peer.id, reason, peer.requests.size)
+    peer.dropped = reason
+    peer.rateBps = null
+    this.#emit({ type: 'peer-dropped', peer: peer.id, reason })
+    for (const controller of peer.requests.values()) controller.abort(new RequestCancelledError(`peer ${reason}`))
+  }
+
+  // --- completion ----------------------------------------------------------------------------------------
+
+  #checkStall(): void {
+    if (this.#finished) return
+    log.trace(
+      'state: %d/%d present, %d in flight, %d storing, discovering %s, timer %s',
+      this.#scheduler.done,
+      this.#cids.length,
+      this.#inFlight,
+      this.#storing,
+      this.#discovering,
+      this.#discoveryTimer != null,
+    )
+    const limit = this.#o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
+    if (this.#inFlight > 0 || this.#storing > 0) return
+    this.#scheduleDiscoveryIfStuck()
+    if (this.#timer() - this.#lastProgress < limit) return
+    const missing = this.#cids.length - this.#scheduler.done
+    this.#fail(new NoProvidersError(missing, `no peer served the ${missing} missing block(s) for ${limit} ms`))
+  }
+
+  #finishIfComplete(): boolean {
+    if (this.#finished || !this.#scheduler.complete || this.#storing > 0) return false
+    this.#finished = true
+    this.#cleanup()
+    const summary = this.summary()
+    this.#emit({ type: 'done', summary })
+    this.#resolve(summary)
+    return true
+  }
+
+  #fail(err: Error): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#failure = err
+    this.#cleanup()
+    for (const waiter of this.#waiters.values()) {
+      if (!waiter.settled) {
+        waiter.settled = true
+        waiter.reject(err)
+      }
+    }
+    this.#reject(err)
+  }
+
+  #cleanup(): void {
+    clearInterval(this.#stallTimer)
+    clearTimeout(this.#discoveryTimer)
+    clearTimeout(this.#pumpTimer)
+    this.#controller.abort(new RequestCancelledError('fetch finished'))
+  }
+
+  #waiter(index: number): Waiter {
+    let waiter = this.#waiters.get(index)
+    if (waiter == null) {
+      let resolve!: () => void
+      let reject!: (err: Error) => void
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      promise.catch(() => {})
+      waiter = { promise, resolve, reject, settled: false }
+      this.#waiters.set(index, waiter)
+      if (this.#failure != null && !this.#scheduler.isDone(index)) {
+        waiter.settled = true
+        reject(this.#failure)
+      }
+    }
+    return waiter
+  }
+
+  #settle(index: number): void {
+    const waiter = this.#waiter(index)
+    if (waiter.settled) return
+    waiter.settled = true
+    waiter.resolve()
+  }
+
+  #emit(event: FetchProgressEvent): void {
+    try {
+      this.#o.onProgress?.(event)
+    } catch (err) {
+      log.error('onProgress threw: %e', err)
+    }
+  }
+}
+
+/** Start a multi-source fetch (see `SegmentFetch`). */
+export function fetchBlocks(components: FetcherComponents, options: FetchOptions): SegmentFetch {
+  return new SegmentFetch(components, options)
+}

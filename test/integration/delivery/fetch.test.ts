@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNodeKeys } from '../../../keys/keystore.ts'
+import { decryptSegment } from '../../../keys/segments.ts'
+import { type ConsortNode, createConsortNode } from '../../../node/consort-node.ts'
+import { FakeClock } from '../../../protocols/clock.ts'
+import { collectBlock } from '../../../protocols/records/store.ts'
+import type { FetchProgressEvent } from '../../../protocols/segments/index.ts'
+import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
+import { stopAll } from '../../helpers/nodes.ts'
+import { waitUntil } from '../../helpers/wait.ts'
+import { deliveryOf, dial, removeDir, startDeliveryNode } from './nodes.ts'
+import { buildTrack, collect, storeTrack, type TestTrack } from './track.ts'
+
+/** Decrypt fetched segments in order and join them: the recording as the producer had it. */
+function decryptAll(track: TestTrack, blocks: Uint8Array[]): Uint8Array {
+  const parts = blocks.map((block, i) => decryptSegment(track.contentKey, track.keyId, i, block))
+  return new Uint8Array(Buffer.concat(parts))
+}
+
+describe('delivery: fetching a track from the swarm', function () {
+  this.timeout(60_000)
+  const clock = new FakeClock()
+  let network: TestNetwork
+  const nodes: ConsortNode[] = []
+  const dirs: string[] = []
+
+  before(async () => {
+    network = await createTestNetwork(clock)
+  })
+
+  afterEach(async () => {
+    await stopAll(nodes.splice(0))
+    for (const dir of dirs.splice(0)) await removeDir(dir)
+  })
+
+  it('fetches a published track from another node, byte-identical, and it decrypts', async () => {
+    const seeder = await startDeliveryNode(network, clock)
+    const player = await startDeliveryNode(network, clock)
+    nodes.push(seeder, player)
+    const track = await buildTrack(network, clock, { segmentCount: 24 })
+    await storeTrack(seeder, track)
+    await dial(player, seeder)
+
+    const events: FetchProgressEvent[] = []
+    const fetch = deliveryOf(player).segments.fetchTrack(track.manifest, { onProgress: (e) => events.push(e) })
+    const summary = await fetch.done
+    assert.equal(summary.fetched, 24)
+    assert.equal(summary.cached, 0)
+    assert.equal(summary.duplicateBytes, 0)
+    assert.equal(
+      summary.bytesFetched,
+      track.segments.reduce((n, s) => n + s.length, 0),
+    )
+    assert.deepEqual(
+      summary.peers.map((p) => [p.peer, p.blocks, p.dropped]),
+      [[seeder.peerId.toString(), 24, null]],
+    )
+
+    const fetched: Uint8Array[] = []
+    for (let i = 0; i < track.cids.length; i++) {
+      fetched.push(await collectBlock(player.helia.blockstore.get(track.cids[i]!, { offline: true })))
+      assert.deepEqual(fetched[i], track.segments[i], `segment ${i} is byte-identical`)
+    }
+    assert.deepEqual(decryptAll(track, fetched), track.plaintext)
+    assert.equal(events[0]?.type, 'start')
+    assert.equal(events.filter((e) => e.type === 'block').length, 24)
+    assert.equal(events.at(-1)?.type, 'done')
+    assert.ok(events.some((e) => e.type === 'provider' && e.source === 'connected'))
+    // the manifest came along, so the player can serve it as well as the segments
+    assert.equal(await player.records.has(track.manifest.id), true)
+  })
+
+  it('yields segment 0 first, before the rest of the track is there', async () => {
+    const seeder = await startDeliveryNode(network, clock)
+    const player = await startDeliveryNode(network, clock)
+    nodes.push(seeder, player)
+    const track = await buildTrack(network, clock, { segmentCount: 12 })
+    // the seeder holds the first half now and the rest later, as a swarm still filling up would
+    await storeTrack(seeder, track, (i) => i < 6)
+    await dial(player, seeder)
+
+    const fetch = deliveryOf(player).segments.fetchTrack(track.manifest)
+    const order: number[] = []
+    let presentAtFirst = -1
+    for await (const block of fetch.blocks()) {
+      if (order.length === 0) {
+        presentAtFirst = fetch.present
+        // the player decrypts and plays segment 0 while the rest is missing
+        assert.deepEqual(
+          decryptSegment(track.contentKey, track.keyId, 0, block.bytes),
+          track.plaintext.subarray(0, 16 * 1024),
+        )
+        await storeTrack(seeder, track, (i) => i >= 6)
+      }
+      order.push(block.index)
+      assert.deepEqual(block.bytes, track.segments[block.index])
+    }
+    assert.deepEqual(
+      order,
+      track.cids.map((_, i) => i),
+    )
+    assert.ok(presentAtFirst >= 1 && presentAtFirst <= 6, `segment 0 came with ${presentAtFirst} of 12 present`)
+    const summary = await fetch.done
+    assert.equal(summary.fetched, 12)
+  })
+
+  it('resumes after a restart: blocks already on disk are not fetched again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'consort-delivery-resume-'))
+    dirs.push(dir)
+    const keys = await createNodeKeys()
+    const seeder = await startDeliveryNode(network, clock)
+    nodes.push(seeder)
+    const track = await buildTrack(network, clock, { segmentCount: 40 })
+    await storeTrack(seeder, track)
+
+    const first = await startDeliveryNode(network, clock, { dataDir: dir, keys })
+    nodes.push(first)
+    await dial(first, seeder)
+    const partial = deliveryOf(first).segments.fetchTrack(track.manifest, {
+      // a small window so that the fetch is cut off well before the end
+      maxWindow: 2,
+      onProgress: (e) => {
+        if (e.type === 'block' && e.done >= 15) partial.abort()
+      },
+    })
+    await assert.rejects(partial.done, { name: 'FetchAbortedError' })
+    await waitUntil(() => deliveryOf(first).segments.server.stats().active === 0)
+    const stored = partial.present
+    assert.ok(stored >= 15 && stored < 40, `${stored} blocks stored before the cut`)
+    await first.stop()
+    nodes.splice(nodes.indexOf(first), 1)
+
+    const again = await startDeliveryNode(network, clock, { dataDir: dir, keys })
+    nodes.push(again)
+    await dial(again, seeder)
+    const served = deliveryOf(seeder).segments.server.stats().blocksServed
+    const resumed = deliveryOf(again).segments.fetchTrack(track.manifest)
+    const summary = await resumed.done
+    assert.ok(summary.cached >= stored, `${summary.cached} cached, ${stored} stored before`)
+    assert.equal(summary.cached + summary.fetched, 40)
+    assert.equal(deliveryOf(seeder).segments.server.stats().blocksServed - served, summary.fetched)
+    for (const block of await collect(resumed.blocks())) {
+      // the on-disk blockstore hands back Buffers: compare the bytes
+      assert.deepEqual(new Uint8Array(block.bytes), track.segments[block.index])
+    }
+  })
+
+  it('fetches over TCP on loopback', async () => {
+    const start = async () => {
+      const node = await createConsortNode({
+        dataDir: null,
+        network: network.record,
+        keys: await createNodeKeys(),
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        roles: ['delivery'],
+        clock,
+      })
+      nodes.push(node)
+      await node.start()
+      return node
+    }
+    const seeder = await start()
+    const player = await start()
+    const track = await buildTrack(network, clock, { segmentCount: 8, segmentSize: 256 * 1024 })
+    await storeTrack(seeder, track)
+    await player.libp2p.dial(seeder.libp2p.getMultiaddrs()[0]!)
+    const fetch = deliveryOf(player).segments.fetchTrack(track.manifest)
+    const blocks = (await collect(fetch.blocks())).map((b) => b.bytes)
+    assert.deepEqual(decryptAll(track, blocks), track.plaintext)
+    assert.equal((await fetch.done).fetched, 8)
+  })
+})
