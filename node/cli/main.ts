@@ -8,6 +8,7 @@ import { registerProductionCommands } from './commands/production.ts'
 import { registerRecordCommands } from './commands/record.ts'
 import { registerRegistrationCommands } from './commands/registration.ts'
 import { registerRetailCommands } from './commands/retail.ts'
+import { registerSimCommands } from './commands/sim.ts'
 import { CliError, EXIT } from './output.ts'
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRetailCommands(program)
   registerRegistrationCommands(program)
   registerProductionCommands(program)
+  registerSimCommands(program)
   return program
 }
 

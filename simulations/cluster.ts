@@ -1,0 +1,279 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createNodeKeys, type NodeKeys } from '../keys/keystore.ts'
+import type { SeededRandom } from '../keys/random.ts'
+import { type ConsortNode, createConsortNode } from '../node/consort-node.ts'
+import { createNetworkRecord } from '../node/network-file.ts'
+import { ROLE_FACTORIES } from '../node/roles.ts'
+import type { FakeClock } from '../protocols/clock.ts'
+import { type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
+import type { RoleName } from '../protocols/records/types/common.ts'
+import { RoleUnavailableError, SimulationSetupError } from './errors.ts'
+import type { Fabric } from './fabric.ts'
+import { stream } from './rng.ts'
+import type { Scenario } from './scenario.ts'
+
+const log = logger('consort:sim:cluster')
+
+/** What a node is in the run: honest, or the attack it carries out. */
+export type NodeKind = 'honest' | 'sybil' | 'forger' | 'overpricer' | 'replayer' | 'corrupt-seeder' | 'eclipser'
+
+export interface SimNodeSpec {
+  group: string
+  kind: NodeKind
+  roles: RoleName[]
+  /** Roles its certificate grants (adversaries may hold a certificate for a role they do not run). */
+  certRoles: RoleName[]
+  dhtServer: boolean
+  persistent: boolean
+  uplinkMbps: number | null
+  downlinkMbps: number | null
+}
+
+/** One node of the run across its incarnations (a kill and restart keeps its keys and address). */
+export class SimNode {
+  readonly index: number
+  readonly name: string
+  readonly spec: SimNodeSpec
+  readonly keys: NodeKeys
+  readonly peerId: string
+  readonly address: string
+  node: ConsortNode | null = null
+  incarnation = 0
+  /** Intervals (performance.now()) during which the node was down. */
+  readonly downtime: Array<{ from: number; to: number | null }> = []
+
+  constructor(index: number, name: string, spec: SimNodeSpec, keys: NodeKeys, peerId: string, address: string) {
+    this.index = index
+    this.name = name
+    this.spec = spec
+    this.keys = keys
+    this.peerId = peerId
+    this.address = address
+  }
+
+  get honest(): boolean {
+    return this.spec.kind === 'honest'
+  }
+
+  get online(): boolean {
+    return this.node != null && this.node.status === 'started'
+  }
+
+  /** Was the node up during the whole of [from, to]? */
+  upThroughout(from: number, to: number): boolean {
+    return this.downtime.every((d) => (d.to ?? Number.POSITIVE_INFINITY) < from || d.from > to)
+  }
+
+  get started(): ConsortNode {
+    if (this.node == null) throw new SimulationSetupError(`node ${this.name} is not running`)
+    return this.node
+  }
+}
+
+/** The network record and its registrar: the simulator certifies every node as the test network does. */
+export interface SimNetwork {
+  name: string
+  record: SignedRecord<'consort/network'>
+  registrar: NodeKeys
+  certify(subject: NodeKeys, roles: RoleName[]): SignedRecord<'consort/cert'>
+}
+
+let runCounter = 0
+
+export interface ClusterInit {
+  scenario: Scenario
+  seed: number
+  clock: FakeClock
+  /** Stream the node keys come from (same seed, same peer ids). */
+  keyRandom: SeededRandom
+  fabric: Fabric
+  runDir: string
+  specs: SimNodeSpec[]
+}
+
+/**
+ * The nodes of a run: real `createConsortNode` nodes on the memory transport, in one process, each behind the
+ * fabric. Anchors (registration, reference, clearinghouse nodes) are listed in the network record; a network
+ * without a registration node gets an offline registrar key held by the simulator.
+ */
+export class Cluster {
+  readonly nodes: SimNode[] = []
+  readonly network: SimNetwork
+  readonly #init: ClusterInit
+  readonly #certs = new Map<number, SignedRecord<'consort/cert'>>()
+
+  private constructor(init: ClusterInit, network: SimNetwork, nodes: SimNode[]) {
+    this.#init = init
+    this.network = network
+    this.nodes = nodes
+  }
+
+  static async create(init: ClusterInit): Promise<Cluster> {
+    const missing = [...new Set(init.specs.flatMap((s) => s.roles))].filter((r) => ROLE_FACTORIES[r] == null)
+    if (missing.length > 0)
+      throw new RoleUnavailableError(`this build has no ${missing.join(', ')} role (the scenario needs it)`)
+    const { clock, keyRandom } = init
+    const run = ++runCounter
+    const genesis = await createNodeKeys(keyRandom)
+    const counts = new Map<string, number>()
+    const nodes: SimNode[] = []
+    for (const [index, spec] of init.specs.entries()) {
+      const keys = await createNodeKeys(keyRandom)
+      const k = counts.get(spec.group) ?? 0
+      counts.set(spec.group, k + 1)
+      const peerId = keys.privateKey.publicKey.toString()
+      const address = `/memory/consort-sim-${process.pid}-${run}-${index}`
+      nodes.push(new SimNode(index, `${spec.group}-${k}`, spec, keys, peerId, address))
+    }
+    const honestWith = (role: RoleName) => nodes.filter((n) => n.honest && n.spec.roles.includes(role))
+    const registrars = honestWith('registration')
+    const offlineRegistrar = registrars.length === 0 ? await createNodeKeys(keyRandom) : null
+    const registrarKeys = registrars[0]?.keys ?? offlineRegistrar!
+    const name = init.scenario.name.slice(0, 48)
+    const record = createNetworkRecord(
+      {
+        name,
+        created: clock.now(),
+        registrars: (registrars.length > 0 ? registrars.map((n) => n.keys) : [registrarKeys]).map((k, i) => ({
+          name: `registrar-${i + 1}`,
+          key: k.signer.publicKey,
+          sealingKey: k.sealing.publicKey,
+        })),
+        references: honestWith('reference').map((n, i) => ({
+          name: `reference-${i + 1}`,
+          key: n.keys.signer.publicKey,
+        })),
+        clearinghouses: honestWith('clearinghouse').map((n, i) => ({
+          name: `clearinghouse-${i + 1}`,
+          key: n.keys.signer.publicKey,
+          sealingKey: n.keys.sealing.publicKey,
+        })),
+      },
+      genesis.signer,
+    )
+    let serial = 0
+    const network: SimNetwork = {
+      name,
+      record,
+      registrar: registrarKeys,
+      certify(subject, roles) {
+        serial++
+        return signRecord(
+          'consort/cert',
+          {
+            network: name,
+            created: clock.now(),
+            serial,
+            subject: subject.signer.publicKey,
+            name: `sim-node-${serial}`,
+            roles,
+            sealingKey: subject.sealing.publicKey,
+            notBefore: clock.now() - 60_000,
+            notAfter: clock.now() + 365 * 24 * 3600_000,
+          },
+          registrarKeys.signer,
+        )
+      },
+    }
+    for (const node of nodes) {
+      init.fabric.setLink(node.peerId, {
+        uplinkBps: node.spec.uplinkMbps == null ? null : (node.spec.uplinkMbps * 1e6) / 8,
+        downlinkBps: node.spec.downlinkMbps == null ? null : (node.spec.downlinkMbps * 1e6) / 8,
+      })
+    }
+    return new Cluster(init, network, nodes)
+  }
+
+  online(): SimNode[] {
+    return this.nodes.filter((n) => n.online)
+  }
+
+  /** Start (or restart) a node: same keys and address, a fresh memory state unless its group is persistent. */
+  async start(sim: SimNode): Promise<void> {
+    if (sim.online) return
+    const { scenario, runDir, clock } = this.#init
+    let dataDir: string | null = null
+    if (sim.spec.persistent) {
+      dataDir = join(runDir, 'nodes', sim.name)
+      mkdirSync(dataDir, { recursive: true })
+    }
+    const node = await createConsortNode({
+      dataDir,
+      network: this.network.record,
+      keys: sim.keys,
+      listen: [sim.address],
+      transports: { tcp: false, memory: true },
+      roles: sim.spec.roles,
+      roleOptions: {},
+      clock,
+      random: this.#nodeRandom(sim),
+      dhtClientMode: !sim.spec.dhtServer,
+      ...(scenario.libp2p.meshDegree != null || scenario.libp2p.heartbeatIntervalMs != null
+        ? {
+            gossip: {
+              ...(scenario.libp2p.meshDegree != null ? { meshDegree: scenario.libp2p.meshDegree } : {}),
+              ...(scenario.libp2p.heartbeatIntervalMs != null
+                ? { heartbeatIntervalMs: scenario.libp2p.heartbeatIntervalMs }
+                : {}),
+            },
+          }
+        : {}),
+      ...(scenario.libp2p.maxConnections != null ? { maxConnections: scenario.libp2p.maxConnections } : {}),
+    })
+    sim.node = node
+    await node.start()
+    this.#init.fabric.attach(sim.peerId, sim.address)
+    if (sim.spec.certRoles.length > 0) {
+      let cert = this.#certs.get(sim.index)
+      if (cert == null) {
+        cert = this.network.certify(sim.keys, sim.spec.certRoles)
+        this.#certs.set(sim.index, cert)
+      }
+      await node.credentials.setCert(cert)
+    }
+    const down = sim.downtime.at(-1)
+    if (down != null && down.to == null) down.to = performance.now()
+    sim.incarnation++
+    log('started %s (%s) incarnation %d', sim.name, sim.peerId, sim.incarnation)
+  }
+
+  async stop(sim: SimNode): Promise<void> {
+    const node = sim.node
+    if (node == null) return
+    sim.downtime.push({ from: performance.now(), to: null })
+    sim.node = null
+    await node.stop()
+  }
+
+  /**
+   * Dial b from a; failures (b down, partitioned) are expected under faults and only counted. The peers are then
+   * tagged keep-alive (on a's side, and on b's with `mutual`), as a bootstrap list does: libp2p itself redials a
+   * keep-alive peer when the connection drops.
+   */
+  async dial(a: SimNode, b: SimNode, mutual = true): Promise<boolean> {
+    if (!a.online || !b.online) return false
+    try {
+      const connection = await a.started.libp2p.dial(multiaddr(`${b.address}/p2p/${b.peerId}`))
+      const tag = { tags: { [KEEP_ALIVE]: { value: 1 } } }
+      await a.started.libp2p.peerStore.merge(connection.remotePeer, tag)
+      if (mutual && b.online) await b.started.libp2p.peerStore.merge(a.started.libp2p.peerId, tag)
+      return true
+    } catch (err) {
+      log('dial %s → %s failed: %e', a.name, b.name, err)
+      return false
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n).catch((err) => log.error('stop %s: %e', n.name, err))))
+  }
+
+  /** Each node its own deterministic stream for ids and nonces (fresh per incarnation). */
+  #nodeRandom(sim: SimNode): SeededRandom {
+    return stream(this.#init.seed, `node/${sim.index}/${sim.incarnation}`)
+  }
+}

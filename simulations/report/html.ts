@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { toJsonValue } from '../../protocols/json.ts'
+import { summaryRows } from './summary.ts'
+import type { RunMetrics } from './types.ts'
+
+/** Chart.js's UMD build, inlined so that the report opens offline (no CDN, no second file). */
+function chartJsSource(): string {
+  const require = createRequire(import.meta.url)
+  // The package's exports do not name the UMD file; it sits beside the CommonJS entry.
+  const path = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js')
+  return readFileSync(path, 'utf8')
+}
+
+/** Text that is safe inside a <script> element. */
+function scriptSafe(text: string): string {
+  return text.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--')
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+/**
+ * The run as one self-contained HTML page: the summary and the checks as tables, and charts of the latency
+ * distributions, the throughput over time, the process's health over time, and — with a market — purchase
+ * latency, time to first audio, where the bytes came from, and the ledgers against the workload's ground truth.
+ */
+export function renderHtmlReport(metrics: RunMetrics): string {
+  const rows = summaryRows(metrics)
+  const data = scriptSafe(JSON.stringify(toJsonValue(metrics)))
+  const title = `Consort simulation — ${metrics.scenario} (seed ${metrics.seed})`
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+  body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #1d2330; }
+  h1 { font-size: 1.5rem; margin-bottom: .2rem; }
+  .verdict { display: inline-block; padding: .15rem .6rem; border-radius: .3rem; font-weight: 600; color: #fff; }
+  .pass { background: #2e7d32; } .fail { background: #c62828; }
+  table { border-collapse: collapse; margin: 1rem 0; width: 100%; }
+  td, th { border-bottom: 1px solid #e3e6ec; padding: .3rem .5rem; text-align: left; vertical-align: top; }
+  td:first-child { white-space: nowrap; color: #4a5263; width: 14rem; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1.2rem; }
+  figure { margin: 0; border: 1px solid #e3e6ec; border-radius: .4rem; padding: .6rem; }
+  figcaption { font-weight: 600; margin-bottom: .3rem; }
+  figure p { color: #4a5263; margin: .3rem 0 0; font-size: 12.5px; }
+  .muted { color: #6b7385; }
+</style>
+<script>${scriptSafe(chartJsSource())}</script>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<p><span class="verdict ${metrics.ok ? 'pass' : 'fail'}">${metrics.ok ? 'PASSED' : 'FAILED'}</span>
+<span class="muted">${escapeHtml(metrics.description)}</span></p>
+<p class="muted">Reproduce: <code>npm run sim -- ${escapeHtml(metrics.scenario)} --seed ${metrics.seed}</code> (plan sha256 ${metrics.planHash})</p>
+<h2>Checks</h2>
+<table>${metrics.checks.map((c) => `<tr><td>${c.ok ? '✔' : '✘'} ${escapeHtml(c.name)}</td><td>${escapeHtml(c.detail)}</td></tr>`).join('')}</table>
+<h2>Summary</h2>
+<table>${rows.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')}</table>
+<h2>Charts</h2>
+<div class="grid" id="charts"></div>
+<script>
+const M = ${data};
+const charts = document.getElementById('charts');
+function figure(caption, note) {
+  const f = document.createElement('figure');
+  const c = document.createElement('figcaption'); c.textContent = caption; f.appendChild(c);
+  const canvas = document.createElement('canvas'); f.appendChild(canvas);
+  if (note) { const p = document.createElement('p'); p.textContent = note; f.appendChild(p); }
+  charts.appendChild(f);
+  return canvas;
+}
+function distribution(caption, dist, unit, note) {
+  if (!dist || dist.count === 0) return;
+  new Chart(figure(caption + ' (n=' + dist.count + ', p50 ' + dist.p50 + ' ' + unit + ', p99 ' + dist.p99 + ' ' + unit + ')', note), {
+    type: 'bar',
+    data: { labels: dist.buckets.map(b => '≤' + b[0]), datasets: [{ label: 'samples', data: dist.buckets.map(b => b[1]), backgroundColor: '#3f6fd8' }] },
+    options: { plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: unit + ' (log buckets)' } }, y: { title: { display: true, text: 'count' } } } }
+  });
+}
+function overTime(caption, series, note, yTitle) {
+  const t = M.timeline.map(p => p.t);
+  new Chart(figure(caption, note), {
+    type: 'line',
+    data: { labels: t, datasets: series.map(([label, f, color, axis]) => ({ label, data: M.timeline.map(f), borderColor: color, backgroundColor: color, pointRadius: 0, tension: 0.2, yAxisID: axis || 'y' })) },
+    options: { interaction: { mode: 'index', intersect: false }, scales: { x: { title: { display: true, text: 's since the workload started' } }, y: { title: { display: true, text: yTitle || '' } }, y2: { position: 'right', grid: { drawOnChartArea: false } } } }
+  });
+}
+const c = (p, name) => (p.counters && p.counters[name]) || 0;
+distribution('Gossip propagation latency, publish to acceptance', M.gossip.latencyMs, 'ms', 'Every (message, honest node) delivery: from the publish call to the node\\'s validators accepting it.');
+if (M.gossip.reach.length > 0) {
+  new Chart(figure('Reach of each honest message over time', 'Share of the honest nodes that could be reached when it was published (same side of any partition, still up) that accepted it.'), {
+    type: 'scatter',
+    data: { datasets: [{ label: 'message', data: M.gossip.reach.map(([t, r]) => ({ x: t, y: r * 100 })), backgroundColor: '#2e7d32' }] },
+    options: { plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: 'published at (s)' } }, y: { min: 0, max: 100, title: { display: true, text: 'reach (%)' } } } }
+  });
+}
+overTime('Gossip throughput', [
+  ['published / s', p => c(p, 'gossip.published'), '#3f6fd8'],
+  ['accepted by honest nodes / s', p => c(p, 'gossip.delivered'), '#2e7d32'],
+  ['published by adversaries / s', p => c(p, 'gossip.publishedByAdversaries'), '#c62828'],
+], 'Per second of the run; negative times are start-up.', 'messages');
+overTime('Process health', [
+  ['event-loop delay p99 (ms)', p => p.eventLoopP99Ms, '#c62828'],
+  ['event-loop delay max (ms)', p => p.eventLoopMaxMs, '#f4a19a'],
+  ['CPU (cores)', p => p.cpu, '#3f6fd8', 'y2'],
+], 'One process runs every node; delays here add to every latency measured.', 'ms');
+overTime('Memory and nodes', [
+  ['RSS (MB)', p => p.rssMb, '#6a1b9a'],
+  ['heap used (MB)', p => p.heapMb, '#ab47bc'],
+  ['nodes up', p => p.onlineNodes, '#2e7d32', 'y2'],
+], 'RSS of the whole process; divide by the nodes up for memory per node.', 'MB');
+const market = M.market;
+if (market) {
+  distribution('Purchase latency (order to licence)', market.purchaseLatencyMs, 'ms');
+  distribution('Time to first audio (licence to first segment decrypted)', market.timeToFirstAudioMs, 'ms');
+  distribution('Fetch duration per track', market.fetchMs, 'ms');
+  overTime('Market throughput', [
+    ['purchases / s', p => c(p, 'market.purchased'), '#3f6fd8'],
+    ['plays / s', p => c(p, 'market.played'), '#2e7d32'],
+    ['MB fetched / s', p => c(p, 'market.fetchedBytes') / 1e6, '#ef6c00', 'y2'],
+  ], 'Completed per second of the run.');
+  if (market.bytesBySource) {
+    const entries = Object.entries(market.bytesBySource);
+    new Chart(figure('Where fetched bytes came from', 'Bytes of verified segments, by the kind of node that served them.'), {
+      type: 'doughnut', data: { labels: entries.map(e => e[0]), datasets: [{ data: entries.map(e => e[1]), backgroundColor: ['#3f6fd8', '#2e7d32', '#ef6c00', '#c62828', '#6a1b9a'] }] }
+    });
+  }
+  if (market.ledger && market.ledger.rows && market.ledger.rows.length > 0) {
+    const rows = market.ledger.rows;
+    new Chart(figure('Ledger totals against the ground truth (' + market.ledger.currency + ', minor units)', 'Expected from the workload\\'s own record of what was bought and played, against the clearinghouse\\'s books.'), {
+      type: 'bar',
+      data: { labels: rows.map(r => r.account), datasets: [
+        { label: 'ground truth', data: rows.map(r => Number(r.expected)), backgroundColor: '#9aa5b8' },
+        { label: 'clearinghouse', data: rows.map(r => Number(r.actual)), backgroundColor: '#3f6fd8' },
+      ] },
+      options: { indexAxis: 'y' }
+    });
+  }
+}
+</script>
+</body>
+</html>
+`
+}

@@ -1,0 +1,101 @@
+import type { RunMetrics } from './types.ts'
+
+/** The rows of the summary a run prints: figure, value. */
+export function summaryRows(m: RunMetrics): Array<[string, string]> {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`
+  const rows: Array<[string, string]> = [
+    ['scenario', `${m.scenario} (seed ${m.seed})`],
+    [
+      'plan',
+      `${
+        Object.entries(m.plan)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ') || 'empty'
+      } — sha256 ${m.planHash.slice(0, 16)}…`,
+    ],
+    [
+      'nodes',
+      `${m.nodes.total} (${Object.entries(m.nodes.byKind)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}), ${m.nodes.overlayEdges} overlay links`,
+    ],
+    [
+      'start-up',
+      `${(m.setup.startMs / 1000).toFixed(1)} s to start and connect, mesh in ${(m.setup.meshMs / 1000).toFixed(1)} s`,
+    ],
+    [
+      'gossip reliability',
+      `${pct(m.gossip.reliability)} over ${m.gossip.messages} honest message(s); min reach ${pct(m.gossip.minReach)}`,
+    ],
+    [
+      'gossip latency',
+      `p50 ${m.gossip.latencyMs.p50} ms, p99 ${m.gossip.latencyMs.p99} ms, max ${m.gossip.latencyMs.max} ms`,
+    ],
+    ['duplicates', `${m.gossip.duplicatesPerMessage} per message (${m.gossip.duplicatesPerDelivery} per delivery)`],
+  ]
+  if (m.gossip.transition.messages > 0)
+    rows.push([
+      'right after changes',
+      `${pct(m.gossip.transition.reliability)} over ${m.gossip.transition.messages} message(s) published within 3 s of a heal or a rejoin (not in the reliability above)`,
+    ])
+  if (m.gossip.publishedWithoutMesh > 0)
+    rows.push([
+      'published without mesh',
+      `${m.gossip.publishedWithoutMesh} honest message(s) (their publisher had no mesh peer)`,
+    ])
+  if (m.gossip.excusedByChurn > 0 || m.gossip.cutOffByPartition > 0 || m.gossip.cutInFlight > 0)
+    rows.push([
+      'not counted',
+      `${m.gossip.excusedByChurn} pair(s) whose node left, ${m.gossip.cutOffByPartition} unreachable at publish (partition, sparse links), ${m.gossip.cutInFlight} cut while spreading`,
+    ])
+  if (m.gossip.adversarial.published > 0)
+    rows.push([
+      'adversarial messages',
+      `${m.gossip.adversarial.published} published, ${m.gossip.adversarial.acceptedByHonest} accepted by honest nodes`,
+    ])
+  const refusals = Object.entries(m.gossip.refusals)
+  if (refusals.length > 0)
+    rows.push([
+      'refused by honest nodes',
+      refusals
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${code} ${n}`)
+        .join(', '),
+    ])
+  if (m.eclipse != null)
+    rows.push([
+      'eclipse victim',
+      `${m.eclipse.victim}: ${m.eclipse.messagesReceived} message(s) received; ${m.eclipse.honestConnections} honest / ${m.eclipse.attackerConnections} attacker connection(s)`,
+    ])
+  const market = m.market as { summary?: Array<[string, string]> } | null
+  if (market?.summary != null) rows.push(...market.summary)
+  rows.push(
+    [
+      'memory',
+      `${m.system.rssPerNodeMb} MB RSS per node (${(m.system.rssBytes / 1e6).toFixed(0)} MB for ${m.nodes.online} nodes; peak ${(m.system.peakRssBytes / 1e6).toFixed(0)} MB)`,
+    ],
+    [
+      'event-loop delay',
+      `p50 ${m.system.eventLoopMs.p50} ms, p99 ${m.system.eventLoopMs.p99} ms, max ${m.system.eventLoopMs.max} ms (start-up p99 ${m.setup.startupEventLoopMs.p99} ms)`,
+    ],
+    [
+      'cpu',
+      `${(m.system.cpu.cpuMs / 1000).toFixed(1)} s over ${(m.system.cpu.wallMs / 1000).toFixed(1)} s; ${(m.system.cpu.coreShare * 100).toFixed(2)}% of a core per node; load average ${m.system.loadAverage.map((x) => x.toFixed(1)).join(' ')} on ${m.system.cpus} cpus`,
+    ],
+  )
+  rows.push([
+    'link fabric',
+    `at most ${m.system.fabric.maxChunks} chunk(s) in flight; deliveries ran up to ${m.system.fabric.maxLagMs} ms behind schedule`,
+  ])
+  for (const c of m.checks) rows.push([`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}`, c.detail])
+  return rows
+}
+
+/** The summary as aligned text. */
+export function summaryText(m: RunMetrics): string {
+  const rows = summaryRows(m)
+  const width = Math.max(...rows.map(([k]) => k.length))
+  const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)
+  lines.push('', m.ok ? 'PASSED' : `FAILED — rerun with --seed ${m.seed} to reproduce the same plan`)
+  return lines.join('\n')
+}

@@ -1,0 +1,679 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { logger } from '@libp2p/logger'
+import { FakeClock } from '../protocols/clock.ts'
+import { signRecord } from '../protocols/records/envelope.ts'
+import type { RoleName } from '../protocols/records/types/common.ts'
+import type { TopicName } from '../protocols/topics/names.ts'
+import { topicString } from '../protocols/topics/names.ts'
+import { junkMessage } from './adversaries/junk.ts'
+import { Cluster, type NodeKind, type SimNode, type SimNodeSpec } from './cluster.ts'
+import { SimulationSetupError } from './errors.ts'
+import { Fabric } from './fabric.ts'
+import { GossipTracker } from './gossip-tracker.ts'
+import { SystemSampler } from './metrics.ts'
+import { Plan } from './plan.ts'
+import type { Check, RunMetrics } from './report/types.ts'
+import { between, pick, poissonTimes, shuffled, stream } from './rng.ts'
+import type { Scenario } from './scenario.ts'
+import { buildTopology, components } from './topology.ts'
+import { GossipWorkload } from './workloads/gossip.ts'
+import { MarketWorkload } from './workloads/market.ts'
+import { certificationOf, offerBody, placeholderRecordCid, simIsrc } from './workloads/records.ts'
+
+const log = logger('consort:sim:runner')
+
+/** Dials in flight at once while the overlay is built (each is a Noise handshake and an identify exchange). */
+export const MAX_CONCURRENT_DIALS = 16
+/** Plan steps running at once; the scheduler waits for one to finish beyond this (bounded work in flight). */
+export const MAX_IN_FLIGHT_STEPS = 2000
+/** How long a gossip message has to reach a node before that node's departure excuses a miss. */
+export const CHURN_GRACE_MS = 10_000
+/** The clock of every run starts here, so that record timestamps are the same from run to run. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 10, 1)
+
+/** Roles whose nodes a churn fault leaves alone unless the scenario names their group. */
+const SERVICE_ROLES: readonly RoleName[] = ['registration', 'reference', 'clearinghouse', 'production', 'retailer']
+
+export type SimProgress =
+  | { phase: 'plan'; nodes: number; events: number; planHash: string; seed: number }
+  | { phase: 'starting'; started: number; total: number }
+  | { phase: 'mesh'; waitedMs: number }
+  | { phase: 'running'; t: number; durationMs: number; done: number; events: number }
+  | { phase: 'draining'; drainMs: number }
+  | { phase: 'fault'; t: number; label: string }
+  | { phase: 'stopping' }
+
+export interface RunOptions {
+  seed?: number
+  /** Where nodes of persistent groups keep their state (a temporary directory, removed after, by default). */
+  workDir?: string
+  onProgress?: (event: SimProgress) => void
+}
+
+export interface RunResult {
+  metrics: RunMetrics
+  /** Invariants and expectations that failed (empty when the run passed). */
+  failures: string[]
+}
+
+/**
+ * Run one scenario: plan it from the seed, bring up the network, run the plan on real timers, drain, measure,
+ * check every invariant over the whole network, and stop everything.
+ */
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const seed = options.seed ?? scenario.seed
+  const progress = options.onProgress ?? (() => {})
+  const ownWorkDir = options.workDir == null
+  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `consort-sim-${scenario.name}-`))
+  mkdirSync(workDir, { recursive: true })
+  const clock = new FakeClock(SIM_EPOCH_MS)
+  const specs = nodeSpecs(scenario)
+  const honestCount = specs.filter((s) => s.kind === 'honest').length
+  const latencyOf = linkLatencies(scenario, seed)
+  const fabric = new Fabric((a, b) => latencyOf(a, b))
+  const cluster = await Cluster.create({
+    scenario,
+    seed,
+    clock,
+    keyRandom: stream(seed, 'keys'),
+    fabric,
+    runDir: workDir,
+    specs,
+  })
+  const peerIndex = new Map(cluster.nodes.map((n) => [n.peerId, n.index]))
+  latencyOf.bind(peerIndex)
+  let origin = performance.now()
+  let lastDelivered = 0
+  const sampler = new SystemSampler(
+    () => origin,
+    () => cluster.online().length,
+    () => {
+      const delivered = fabric.deliveredBytes
+      let connections = 0
+      for (const n of cluster.nodes)
+        if (n.node != null && n.online) connections += n.node.libp2p.getConnections().length
+      const gauges = {
+        'fabric.inFlight': fabric.inFlight,
+        'fabric.kB': Math.round((delivered - lastDelivered) / 1000),
+        connections,
+      }
+      lastDelivered = delivered
+      return gauges
+    },
+  )
+  const tracker = new GossipTracker(
+    cluster,
+    scenario.measureTopics,
+    (name, n) => sampler.add(name, n),
+    () => origin,
+  )
+
+  // The overlay is the honest nodes' (they find each other through their bootstrap lists and the DHT); every
+  // adversary but the eclipse attackers then dials `adversaryDegree` random nodes of the whole network, as an
+  // attacker joining a network would. Eclipse attackers dial only their victim.
+  const overlay = cluster.nodes.filter((n) => n.honest)
+  const overlayEdges = buildTopology(scenario.topology, overlay.length, stream(seed, 'topology'))
+  const edges = overlayEdges.map(([a, b]) => [overlay[a]!.index, overlay[b]!.index] as const)
+  const joinRandom = stream(seed, 'topology/adversaries')
+  const reachable = cluster.nodes.filter((n) => n.spec.kind !== 'eclipser')
+  for (const sim of reachable) {
+    if (sim.honest) continue
+    const targets = new Set<number>()
+    while (targets.size < Math.min(scenario.adversaryDegree, reachable.length - 1)) {
+      const other = pick(joinRandom, reachable)
+      if (other !== sim) targets.add(other.index)
+    }
+    for (const t of targets) edges.push(t < sim.index ? ([t, sim.index] as const) : ([sim.index, t] as const))
+  }
+  const neighbours = new Map<number, number[]>()
+  for (const [a, b] of edges) {
+    neighbours.set(a, [...(neighbours.get(a) ?? []), b])
+    neighbours.set(b, [...(neighbours.get(b) ?? []), a])
+  }
+  const market = scenario.workload.market != null ? new MarketWorkload(scenario, cluster, seed, clock, sampler) : null
+  const plan = buildPlan(scenario, seed, cluster, clock, fabric, tracker, neighbours, market, progress)
+  const planHash = plan.hash()
+  progress({ phase: 'plan', nodes: cluster.nodes.length, events: plan.size, planHash, seed })
+
+  const setup = { startMs: 0, meshMs: 0, overlayComponents: components(overlay.length, overlayEdges) }
+  const failures: string[] = []
+  let stepErrors = 0
+  const stepErrorSamples: string[] = []
+  try {
+    sampler.start()
+    // Start in batches, dialling each node's overlay edges as soon as both ends are up.
+    const t0 = performance.now()
+    const dialQueue: Array<readonly [number, number]> = []
+    for (let i = 0; i < cluster.nodes.length; i += scenario.start.batchSize) {
+      const batch = cluster.nodes.slice(i, i + scenario.start.batchSize)
+      await Promise.all(
+        batch.map(async (sim) => {
+          await cluster.start(sim)
+          tracker.attach(sim)
+          adversaryAttach(sim)
+        }),
+      )
+      for (const sim of batch)
+        for (const other of neighbours.get(sim.index) ?? [])
+          if (other < sim.index || !batch.includes(cluster.nodes[other]!)) {
+            if (cluster.nodes[other]!.online) dialQueue.push([sim.index, other])
+          }
+      await dialAll(cluster, dialQueue.splice(0))
+      progress({
+        phase: 'starting',
+        started: Math.min(i + batch.length, cluster.nodes.length),
+        total: cluster.nodes.length,
+      })
+      if (scenario.start.pauseMs > 0) await sleep(scenario.start.pauseMs)
+    }
+    setup.startMs = Math.round(performance.now() - t0)
+    // Eclipse attackers connect to their victim only.
+    for (const sim of cluster.nodes) {
+      if (sim.spec.kind !== 'eclipser') continue
+      const victim = eclipseVictim(scenario, cluster)
+      if (victim != null) await cluster.dial(sim, victim, false)
+    }
+    const t1 = performance.now()
+    await waitForMesh(cluster, scenario, tracker)
+    setup.meshMs = Math.round(performance.now() - t1)
+    progress({ phase: 'mesh', waitedMs: setup.meshMs })
+    if (market != null) await market.setup()
+    if (scenario.start.settleMs > 0) await sleep(scenario.start.settleMs)
+    const startupEventLoop = sampler.eventLoop()
+    sampler.resetEventLoop()
+
+    // Run the plan on real timers; the fake clock follows the plan's time.
+    origin = performance.now()
+    const inFlight = new Set<Promise<void>>()
+    let done = 0
+    const events = plan.events
+    let lastReport = 0
+    for (const event of events) {
+      const wait = origin + event.t - performance.now()
+      if (wait > 0) await sleep(wait)
+      clock.set(Math.max(clock.now(), SIM_EPOCH_MS + event.t))
+      const step = event
+        .run()
+        .catch((err) => {
+          stepErrors++
+          if (stepErrorSamples.length < 20) stepErrorSamples.push(`${event.label}: ${(err as Error).message}`)
+          log('step %s failed: %e', event.label, err)
+        })
+        .finally(() => {
+          inFlight.delete(step)
+          done++
+        })
+      inFlight.add(step)
+      if (inFlight.size >= MAX_IN_FLIGHT_STEPS) await Promise.race(inFlight)
+      if (event.t - lastReport >= 1000) {
+        lastReport = event.t
+        progress({ phase: 'running', t: event.t, durationMs: scenario.durationMs, done, events: events.length })
+      }
+    }
+    const tail = origin + scenario.durationMs - performance.now()
+    if (tail > 0) await sleep(tail)
+    clock.set(Math.max(clock.now(), SIM_EPOCH_MS + scenario.durationMs))
+    progress({ phase: 'draining', drainMs: scenario.drainMs })
+    const drainUntil = performance.now() + scenario.drainMs
+    await Promise.race([Promise.all(inFlight), sleep(scenario.drainMs)])
+    if (market != null) await market.drain(Math.max(0, drainUntil - performance.now()))
+    const rest = drainUntil - performance.now()
+    if (rest > 0) await sleep(rest)
+    sampler.sample()
+
+    const gossip = tracker.report(CHURN_GRACE_MS)
+    const marketReport = market != null ? await market.report() : null
+    const eventLoop = sampler.eventLoop()
+    sampler.stop()
+    const online = cluster.online().length
+    const rss = process.memoryUsage().rss
+    const checks: Check[] = []
+    const expect = scenario.expect
+    checks.push({
+      name: 'gossip reliability',
+      ok: gossip.reliability >= expect.gossipReliabilityMin,
+      detail: `${(gossip.reliability * 100).toFixed(3)}% of (message, honest node) pairs delivered (minimum ${(expect.gossipReliabilityMin * 100).toFixed(1)}%)`,
+    })
+    if (expect.gossipLatencyP99MaxMs != null)
+      checks.push({
+        name: 'gossip latency p99',
+        ok: gossip.latencyMs.p99 <= expect.gossipLatencyP99MaxMs,
+        detail: `${gossip.latencyMs.p99} ms (at most ${expect.gossipLatencyP99MaxMs} ms)`,
+      })
+    if (expect.noJunkAccepted)
+      checks.push({
+        name: 'no junk accepted',
+        ok: gossip.adversarial.acceptedByHonest === 0,
+        detail: `${gossip.adversarial.acceptedByHonest} acceptance(s) of ${gossip.adversarial.published} adversarial message(s) by honest nodes`,
+      })
+    checks.push({
+      name: 'plan steps ran',
+      ok: stepErrors === 0,
+      detail: stepErrors === 0 ? `${done} step(s)` : `${stepErrors} step(s) failed: ${stepErrorSamples.join(' | ')}`,
+    })
+    if (marketReport != null) checks.push(...marketReport.checks)
+    for (const c of checks) if (!c.ok) failures.push(`${c.name}: ${c.detail}`)
+
+    const metrics: RunMetrics = {
+      scenario: scenario.name,
+      description: scenario.description,
+      seed,
+      planHash,
+      plan: plan.counts(),
+      durationMs: scenario.durationMs,
+      drainMs: scenario.drainMs,
+      nodes: {
+        total: cluster.nodes.length,
+        honest: honestCount,
+        online,
+        byKind: countBy(cluster.nodes, (n) => n.spec.kind),
+        byGroup: countBy(cluster.nodes, (n) => n.spec.group),
+        overlayEdges: edges.length,
+      },
+      setup: { ...setup, startupEventLoopMs: startupEventLoop },
+      gossip,
+      eclipse: eclipseReport(scenario, cluster, tracker),
+      market: marketReport?.metrics ?? null,
+      system: {
+        rssBytes: rss,
+        peakRssBytes: sampler.peakRssBytes,
+        rssPerNodeMb: Math.round((rss / Math.max(1, online) / 1e6) * 100) / 100,
+        peakRssPerNodeMb: Math.round((sampler.peakRssBytes / cluster.nodes.length / 1e6) * 100) / 100,
+        eventLoopMs: eventLoop,
+        cpu: sampler.cpuPerNode(),
+        fabric: { maxChunks: fabric.backlog.maxChunks, maxLagMs: Math.round(fabric.backlog.maxLagMs) },
+        cpus: cpus().length,
+        loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+        node: process.version,
+      },
+      timeline: [...sampler.timeline],
+      checks,
+      ok: failures.length === 0,
+    }
+    return { metrics, failures }
+  } finally {
+    progress({ phase: 'stopping' })
+    sampler.stop()
+    if (market != null) await market.close()
+    await cluster.stopAll()
+    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true })
+  }
+
+  function adversaryAttach(sim: SimNode): void {
+    if (sim.spec.kind === 'eclipser') {
+      // An eclipse attacker follows the topics (to sit in its victim's mesh) and forwards nothing.
+      const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+      for (const topic of scenario.measureTopics) {
+        const name = topicString(cluster.network.name, topic)
+        pubsub.topicValidators.set(name, () => 'ignore')
+        pubsub.subscribe(name)
+      }
+    }
+    const relay = scenario.adversaries.some((a) => a.kind === 'sybil-spam' && a.relay)
+    if ((sim.spec.kind === 'sybil' && relay) || sim.spec.kind === 'forger' || sim.spec.kind === 'overpricer') {
+      // Relaying attackers follow the topics, as a player would, so that they sit in honest meshes.
+      const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+      for (const topic of scenario.measureTopics) pubsub.subscribe(topicString(cluster.network.name, topic))
+    }
+    market?.attach(sim)
+  }
+}
+
+interface PubSubInternals {
+  topicValidators: Map<string, () => 'accept' | 'ignore' | 'reject'>
+  subscribe(topic: string): void
+  publish(topic: string, data: Uint8Array): Promise<unknown>
+  getMeshPeers(topic: string): string[]
+  getSubscribers(topic: string): unknown[]
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1
+  return out
+}
+
+/** Every node of the run, honest groups first, then the adversaries the scenario adds. */
+export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
+  const specs: SimNodeSpec[] = []
+  const publisherRoles = new Map<string, RoleName[]>()
+  for (const g of scenario.workload.gossip) {
+    const role: RoleName = g.topic === 'offers' ? 'retailer' : 'production'
+    publisherRoles.set(g.publishers, [...(publisherRoles.get(g.publishers) ?? []), role])
+  }
+  for (const g of scenario.groups) {
+    const certRoles = [...new Set([...g.roles, ...(publisherRoles.get(g.name) ?? [])])]
+    for (let i = 0; i < g.count; i++)
+      specs.push({
+        group: g.name,
+        kind: 'honest',
+        roles: [...g.roles],
+        certRoles,
+        dhtServer: g.dhtServer,
+        persistent: g.persistent,
+        uplinkMbps: g.uplinkMbps !== undefined ? g.uplinkMbps : scenario.links.uplinkMbps,
+        downlinkMbps: g.downlinkMbps !== undefined ? g.downlinkMbps : scenario.links.downlinkMbps,
+      })
+  }
+  const honest = specs.length
+  const adversary = (group: string, kind: NodeKind, count: number, certRoles: RoleName[]) => {
+    for (let i = 0; i < count; i++)
+      specs.push({
+        group,
+        kind,
+        roles: [],
+        certRoles,
+        dhtServer: false,
+        persistent: false,
+        uplinkMbps: scenario.links.uplinkMbps,
+        downlinkMbps: scenario.links.downlinkMbps,
+      })
+  }
+  for (const a of scenario.adversaries) {
+    switch (a.kind) {
+      case 'sybil-spam':
+        adversary('sybil', 'sybil', Math.round(a.perHonest * honest), ['player'])
+        break
+      case 'forged-offers':
+        adversary('forger', 'forger', a.nodes, ['retailer'])
+        break
+      case 'overpriced-offers':
+        adversary('overpricer', 'overpricer', a.nodes, ['retailer'])
+        break
+      case 'replay-usage':
+        adversary('replayer', 'replayer', a.nodes, ['player'])
+        break
+      case 'corrupt-seeders':
+        adversary('corrupt-seeder', 'corrupt-seeder', a.nodes, ['delivery'])
+        break
+      case 'eclipse':
+        adversary('eclipser', 'eclipser', a.attackers, ['player'])
+        break
+    }
+  }
+  return specs
+}
+
+/**
+ * One-way latency per pair of nodes, drawn once per pair from the seed (symmetric), kept in a matrix: the fabric
+ * asks for it on every chunk.
+ */
+function linkLatencies(scenario: Scenario, seed: number) {
+  const { min, max } = scenario.links.latencyMs
+  let index = new Map<string, number>()
+  let n = 0
+  let matrix = new Float64Array(0)
+  const latency = (a: string, b: string): number => {
+    if (max === min) return min
+    const ia = index.get(a) ?? 0
+    const ib = index.get(b) ?? 0
+    const lo = Math.min(ia, ib)
+    const hi = Math.max(ia, ib)
+    const k = lo * n + hi
+    let value = matrix[k]!
+    if (value < 0) {
+      value = between(stream(seed, `latency/${lo}/${hi}`), min, max)
+      matrix[k] = value
+    }
+    return value
+  }
+  latency.bind = (peers: Map<string, number>) => {
+    index = peers
+    n = peers.size
+    matrix = new Float64Array(n * n).fill(-1)
+  }
+  return latency as typeof latency & { bind(peers: Map<string, number>): void }
+}
+
+async function dialAll(cluster: Cluster, pairs: ReadonlyArray<readonly [number, number]>): Promise<number> {
+  let next = 0
+  let ok = 0
+  const worker = async () => {
+    while (next < pairs.length) {
+      const [a, b] = pairs[next++]!
+      const from = cluster.nodes[a]!
+      const to = cluster.nodes[b]!
+      // Honest peers keep each other; an adversary keeps its targets, who do not keep it.
+      const mutual = from.honest && to.honest
+      const [dialer, target] = !from.honest || to.honest ? [from, to] : [to, from]
+      if (await cluster.dial(dialer, target, mutual)) ok++
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_DIALS, pairs.length) }, worker))
+  return ok
+}
+
+/** Wait until every honest node has a gossip mesh peer on every measured topic (bounded by the scenario). */
+async function waitForMesh(cluster: Cluster, scenario: Scenario, tracker: GossipTracker): Promise<void> {
+  const deadline = performance.now() + scenario.start.meshTimeoutMs
+  const topics = scenario.measureTopics.map((t) => tracker.topicString(t))
+  for (;;) {
+    const lonely = cluster.nodes.filter((n) => {
+      if (!n.honest || !n.online) return false
+      const pubsub = (n.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+      return topics.some((t) => pubsub.getMeshPeers(t).length === 0)
+    })
+    if (lonely.length === 0) return
+    if (performance.now() > deadline)
+      throw new SimulationSetupError(
+        `${lonely.length} honest node(s) have no gossip mesh peer after ${scenario.start.meshTimeoutMs} ms (e.g. ${lonely
+          .slice(0, 5)
+          .map((n) => n.name)
+          .join(', ')}): is the topology connected?`,
+      )
+    await sleep(100)
+  }
+}
+
+function eclipseVictim(scenario: Scenario, cluster: Cluster): SimNode | undefined {
+  const spec = scenario.adversaries.find((a) => a.kind === 'eclipse')
+  if (spec == null || spec.kind !== 'eclipse') return undefined
+  return cluster.nodes.find((n) => n.honest && n.spec.group === spec.targetGroup)
+}
+
+function eclipseReport(scenario: Scenario, cluster: Cluster, tracker: GossipTracker) {
+  const victim = eclipseVictim(scenario, cluster)
+  if (victim == null) return null
+  const received = tracker.arrivalsAt(victim.index).length
+  const connections = victim.node?.libp2p.getConnections() ?? []
+  const attackers = new Set(cluster.nodes.filter((n) => n.spec.kind === 'eclipser').map((n) => n.peerId))
+  const honestPeers = connections.filter((c) => !attackers.has(c.remotePeer.toString())).length
+  return {
+    victim: victim.name,
+    messagesReceived: received,
+    connections: connections.length,
+    honestConnections: honestPeers,
+    attackerConnections: connections.length - honestPeers,
+  }
+}
+
+/** The plan: the workload's steps, the faults and the attacks, each at a time drawn from the seed. */
+function buildPlan(
+  scenario: Scenario,
+  seed: number,
+  cluster: Cluster,
+  clock: FakeClock,
+  fabric: Fabric,
+  tracker: GossipTracker,
+  neighbours: ReadonlyMap<number, number[]>,
+  market: MarketWorkload | null,
+  progress: (event: SimProgress) => void,
+): Plan {
+  const plan = new Plan()
+  const network = cluster.network.name
+  const duration = scenario.durationMs
+  const certifier = cluster.nodes.find((n) => n.honest && n.spec.roles.includes('reference')) ?? null
+  const gossip = new GossipWorkload(network, certifier)
+  const redial = async (sim: SimNode) => {
+    const pairs = (neighbours.get(sim.index) ?? []).map((o) => [sim.index, o] as const)
+    await dialAll(cluster, pairs)
+  }
+
+  // Gossip workload.
+  for (const [w, spec] of scenario.workload.gossip.entries()) {
+    const random = stream(seed, `gossip/${w}`)
+    const publishers = cluster.nodes.filter((n) => n.honest && n.spec.group === spec.publishers)
+    for (const t of poissonTimes(random, spec.ratePerSec, duration, Number.MAX_SAFE_INTEGER)) {
+      const publisher = pick(random, publishers)
+      plan.add(t, `publish ${spec.topic} from ${publisher.name}`, async () => {
+        if (!publisher.online) return
+        await gossip.publish(spec, publisher, clock.now())
+      })
+    }
+  }
+  market?.plan(plan)
+
+  // Faults.
+  for (const [f, fault] of scenario.faults.entries()) {
+    const random = stream(seed, `fault/${f}`)
+    switch (fault.kind) {
+      case 'churn': {
+        const groups =
+          fault.groups ??
+          scenario.groups.filter((g) => !g.roles.some((r) => SERVICE_ROLES.includes(r))).map((g) => g.name)
+        const candidates = cluster.nodes.filter((n) => n.honest && groups.includes(n.spec.group))
+        const leaving = shuffled(random, candidates).slice(0, Math.round(fault.fraction * candidates.length))
+        for (const sim of leaving) {
+          const at = between(random, fault.leaveAtMs.min, fault.leaveAtMs.max)
+          const down = between(random, fault.downMs.min, fault.downMs.max)
+          plan.add(at, `leave ${sim.name}`, async () => {
+            await cluster.stop(sim)
+          })
+          if (at + down <= duration)
+            plan.add(at + down, `rejoin ${sim.name}`, async () => {
+              await cluster.start(sim)
+              tracker.attach(sim)
+              market?.attach(sim)
+              await redial(sim)
+              tracker.noteTransition()
+            })
+        }
+        break
+      }
+      case 'partition': {
+        const pool = cluster.nodes.filter((n) => n.spec.kind !== 'eclipser')
+        const minority =
+          fault.minorityGroups != null
+            ? pool.filter((n) => fault.minorityGroups!.includes(n.spec.group))
+            : shuffled(random, pool).slice(0, Math.round((fault.minority ?? 0) * pool.length))
+        const sides = new Map(minority.map((n) => [n.peerId, 1]))
+        plan.add(fault.atMs, `partition ${minority.length} node(s) off`, async () => {
+          const cut = fabric.partition(sides)
+          tracker.notePartition(sides)
+          progress({
+            phase: 'fault',
+            t: fault.atMs,
+            label: `partition: ${minority.length} node(s), ${cut} link(s) cut`,
+          })
+        })
+        if (fault.healAtMs != null) {
+          const healAt = fault.healAtMs
+          plan.add(healAt, 'heal partition', async () => {
+            fabric.heal()
+            tracker.noteTransition()
+            progress({ phase: 'fault', t: healAt, label: 'partition healed' })
+            await Promise.all(minority.map((sim) => redial(sim)))
+          })
+        }
+        break
+      }
+      case 'kill': {
+        const sim = cluster.nodes.filter((n) => n.honest && n.spec.group === fault.group)[fault.index]!
+        plan.add(fault.atMs, `kill ${sim.name}`, async () => {
+          await cluster.stop(sim)
+          progress({ phase: 'fault', t: fault.atMs, label: `killed ${sim.name}` })
+        })
+        if (fault.restartAtMs != null) {
+          const at = fault.restartAtMs
+          plan.add(at, `restart ${sim.name}`, async () => {
+            await cluster.start(sim)
+            tracker.attach(sim)
+            market?.attach(sim)
+            await redial(sim)
+            tracker.noteTransition()
+            progress({ phase: 'fault', t: at, label: `restarted ${sim.name}` })
+          })
+        }
+        break
+      }
+    }
+  }
+
+  // Attacks.
+  const messageCap = cluster.network.record.body.caps.messageBytes
+  for (const [a, attack] of scenario.adversaries.entries()) {
+    const random = stream(seed, `adversary/${a}`)
+    switch (attack.kind) {
+      case 'sybil-spam': {
+        const sybils = cluster.nodes.filter((n) => n.spec.kind === 'sybil')
+        let n = 0
+        for (const sybil of sybils) {
+          for (const t of poissonTimes(random, attack.ratePerSec, duration, Number.MAX_SAFE_INTEGER)) {
+            const topic = pick(random, attack.topics)
+            const junk = pick(random, attack.junk)
+            const k = ++n
+            const junkRandom = stream(seed, `junk/${a}/${k}`)
+            plan.add(t, `spam ${junk} on ${topic} from ${sybil.name}`, async () => {
+              if (!sybil.online) return
+              const data = junkMessage(junk, topic, sybil, network, clock.now(), k, junkRandom, messageCap)
+              await publishRaw(sybil, topicString(network, topic), data)
+            })
+          }
+        }
+        break
+      }
+      case 'forged-offers': {
+        // A certified retailer that certifies its own offers: the certification's signer is no reference service.
+        const forgers = cluster.nodes.filter((n) => n.spec.kind === 'forger')
+        let n = 0
+        for (const forger of forgers) {
+          for (const t of poissonTimes(random, attack.ratePerSec, duration, Number.MAX_SAFE_INTEGER)) {
+            const k = ++n
+            plan.add(t, `forge offer from ${forger.name}`, async () => {
+              if (!forger.online) return
+              const now = clock.now()
+              const offer = signRecord(
+                'consort/offer',
+                offerBody({
+                  network,
+                  now,
+                  offerId: `forged-${forger.index}-${k}`,
+                  content: `isrc:${simIsrc(700_000 + k)}`,
+                  contract: placeholderRecordCid('sim-contract'),
+                  priceMinor: 1n,
+                }),
+                forger.keys.signer,
+              )
+              const node = forger.started
+              await node.topics.publish('offers', offer, [
+                ...node.credentials.attachments(),
+                certificationOf(offer, forger.keys.signer, now),
+              ])
+            })
+          }
+        }
+        break
+      }
+      case 'overpriced-offers':
+      case 'replay-usage':
+      case 'corrupt-seeders':
+        if (market == null)
+          throw new SimulationSetupError(`adversary ${attack.kind} needs the market workload (workload.market)`)
+        market.planAttack(plan, attack, random)
+        break
+      case 'eclipse':
+        break
+    }
+  }
+  return plan
+}
+
+async function publishRaw(sim: SimNode, topic: string, data: Uint8Array): Promise<void> {
+  const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+  await pubsub.publish(topic, data)
+}
+
+export type { TopicName }
