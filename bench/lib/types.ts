@@ -1,0 +1,50 @@
+/** What a benchmark receives from the runner. */
+export interface BenchOptions {
+  /** Rounds per measured figure; each figure is the median over its rounds. */
+  rounds: number
+  /** A shorter run (fewer rounds, smaller workloads) for smoke tests; figures are less stable. */
+  quick: boolean
+  /** Progress for a person watching; goes to stderr so that `--json` output stays one object. */
+  log(message: string): void
+}
+
+/** A baseline measured in the same run, next to the figure it is compared with. */
+export interface Baseline {
+  name: string
+  value: number
+}
+
+/** `value op target.value`, where `of` says whether the figure itself or its ratio to the baseline is compared. */
+export interface Target {
+  op: '>=' | '<='
+  value: number
+  of: 'value' | 'ratio'
+}
+
+/** One figure, exactly as `--json` prints it. */
+export interface BenchResult {
+  metric: string
+  value: number
+  unit: string
+  baseline: Baseline | null
+  /** value / baseline.value, or null without a baseline. */
+  ratio: number | null
+  target: Target | null
+  /** Whether the target is met; true for a figure without a target (there is nothing to miss). */
+  met: boolean
+}
+
+/** A benchmark module: `bench/benchmarks/<name>.ts` exports these. */
+export interface BenchmarkModule {
+  /** One line for `npm run bench` without a name. */
+  description?: string
+  run(options: BenchOptions): Promise<BenchResult[]>
+}
+
+/** The one object `npm run bench -- NAME --json` prints. */
+export interface BenchReport {
+  bench: string
+  node: string
+  cpus: number
+  results: BenchResult[]
+}
