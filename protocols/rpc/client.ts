@@ -89,6 +89,10 @@ export async function rpcCall(
     stream?.abort(err as Error)
     if (err instanceof RpcRemoteError) throw err
     if (err instanceof FrameError) throw new RpcProtocolError(`${protocol}: ${err.message}`)
+    if ((err as Error).name === 'InvalidDataLengthError') {
+      const cap = options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+      throw new RpcProtocolError(`${protocol} ${op}: the response exceeds ${cap} bytes`)
+    }
     if (deadline.aborted && !(options.signal?.aborted ?? false)) {
       throw new RpcTimeoutError(`${protocol} ${op}: no answer within ${options.deadlineMs ?? DEFAULT_DEADLINE_MS} ms`)
     }

@@ -13,6 +13,7 @@ import {
   protocolId,
   RPC_CODES,
   RpcHandlerError,
+  RpcProtocolError,
   RpcRemoteError,
   RpcTimeoutError,
   registerRpc,
@@ -251,6 +252,48 @@ describe('protocols/rpc over two libp2p nodes', function () {
     // The same exchange with a well-formed frame works.
     const ok = await rawExchange(client, server, protocol, [encodeRequest({ op: 'op', body: null })])
     assert.deepEqual(ok, { ok: true, body: 'ok' })
+  })
+
+  it('refuses a response larger than the client accepts with RpcProtocolError', async () => {
+    unregister = await registerRpc(server.libp2p, protocol, { big: async () => new Uint8Array(8192) })
+    await assert.rejects(
+      rpcCall(client.libp2p, server.peerId, protocol, 'big', null, { maxResponseBytes: 1024 }),
+      (err: Error) => err instanceof RpcProtocolError && err.code === 'ERR_RPC_PROTOCOL' && /1024/.test(err.message),
+    )
+    // Within the cap it arrives whole.
+    const body = await rpcCall(client.libp2p, server.peerId, protocol, 'big', null, { maxResponseBytes: 16_384 })
+    assert.equal((body as Uint8Array).length, 8192)
+  })
+
+  it('serves a request a node sends to itself through the same dispatch, codes and deadline', async () => {
+    unregister = await registerRpc(
+      server.libp2p,
+      protocol,
+      {
+        whoami: async (_body, context) => ({
+          peer: context.remotePeer.toString(),
+          hasConnection: context.connection != null,
+        }),
+        stubborn: async () => {
+          await blockedUntilRelease()
+          return 'too late'
+        },
+      },
+      { deadlineMs: 300, maxRequestBytes: 1024 },
+    )
+    assert.deepEqual(await rpcCall(server.libp2p, server.peerId, protocol, 'whoami', null), {
+      peer: server.peerId.toString(),
+      hasConnection: false,
+    })
+    await remoteError(rpcCall(server.libp2p, server.peerId, protocol, 'missing', null), RPC_CODES.unknownOp)
+    await remoteError(
+      rpcCall(server.libp2p, server.peerId, protocol, 'whoami', new Uint8Array(4096)),
+      RPC_CODES.tooLarge,
+    )
+    await remoteError(
+      rpcCall(server.libp2p, server.peerId, protocol, 'stubborn', null, { deadlineMs: 5000 }),
+      RPC_CODES.deadline,
+    )
   })
 
   it('stops serving after unregistering', async () => {
