@@ -9,6 +9,7 @@ import { registerRecordCommands } from './commands/record.ts'
 import { registerRegistrationCommands } from './commands/registration.ts'
 import { registerRetailCommands } from './commands/retail.ts'
 import { registerSimCommands } from './commands/sim.ts'
+import { registerUiCommands } from './commands/ui.ts'
 import { CliError, EXIT } from './output.ts'
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerRegistrationCommands(program)
   registerProductionCommands(program)
   registerSimCommands(program)
+  registerUiCommands(program)
   return program
 }
 

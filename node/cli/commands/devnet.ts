@@ -3,6 +3,7 @@ import { startDevnet } from '../../devnet.ts'
 import { print } from '../output.ts'
 import { withJson } from './common.ts'
 import { onShutdownSignal } from './daemon.ts'
+import { devnetWebLinks } from './ui.ts'
 
 /** `consort devnet`: a complete local network, one node per role, until Ctrl-C. */
 export function registerDevnetCommand(program: Command): void {
@@ -28,9 +29,15 @@ export function registerDevnetCommand(program: Command): void {
         }
       },
     })
+    const web = await devnetWebLinks(devnet)
     if (json) {
-      print({ network: devnet.network, nodes: devnet.nodes }, { json: true })
+      print({ network: devnet.network, nodes: devnet.nodes, ...web }, { json: true })
     } else {
+      if (web.storefront != null) process.stdout.write(`\nStorefront    ${web.storefront}\n`)
+      if (web.login != null)
+        process.stdout.write(
+          `Your player   ${web.login}  (one-time login link; consort ui --data-dir ${devnet.dir}/listener for another)\n`,
+        )
       const example = devnet.nodes[0]
       process.stdout.write(`\nDevnet ready: ${devnet.nodes.length} nodes in ${devnet.dir}\n`)
       if (example != null)
