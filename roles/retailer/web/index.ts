@@ -3,7 +3,7 @@ import type { RoleComponents } from '../../role.ts'
 import { ProtocolCatalog } from './catalog.ts'
 import { PreviewClips } from './preview.ts'
 import { type OfferSource, RetailerShelf } from './shelf.ts'
-import { parseStorefrontInit, Storefront, type StorefrontInit } from './storefront.ts'
+import { Storefront, type StorefrontInit } from './storefront.ts'
 
 /**
  * The Retail Web Site, served by the retailer node (see README.md). `role.ts` has `StorefrontRetailer`, the retailer
