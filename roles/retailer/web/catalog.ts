@@ -16,7 +16,7 @@ import type { NetworkContext } from '../../../protocols/network.ts'
 import { decodeRecord, type SignedRecord } from '../../../protocols/records/envelope.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { RpcRemoteError } from '../../../protocols/rpc/errors.ts'
-import { CATALOG_DEADLINE_MS, MAX_CATALOG_PEERS } from './constants.ts'
+import { CATALOG_DEADLINE_MS, MANIFEST_LOOKUPS_IN_FLIGHT, MAX_CATALOG_PEERS } from './constants.ts'
 import { BadStorefrontRequestError, CatalogUnavailableError, NotInCatalogError } from './errors.ts'
 
 const log = logger('consort:retailer:storefront:catalog')
@@ -80,15 +80,20 @@ export class ProtocolCatalog implements CatalogAccess {
     const records = await this.#lookup(kind === 'icpn' ? { icpn: id } : { grid: id }, signal)
     const release = newest(records.filter((r): r is ReleaseRecord => r.type === 'consort/release'))
     if (release == null) throw new NotInCatalogError(`no release ${contentId} in the catalog`)
-    const tracks = await Promise.all(
-      release.body.tracks.map(async (track) => ({
-        isrc: track.isrc,
-        manifest: await this.manifest(track.isrc, track.manifest, signal).catch((err) => {
+    // One lookup per track, a few at a time (a box set lists hundreds).
+    const tracks: ReleaseView['tracks'] = release.body.tracks.map((t) => ({ isrc: t.isrc, manifest: null }))
+    let next = 0
+    const worker = async () => {
+      while (next < tracks.length) {
+        const i = next++
+        const track = release.body.tracks[i]!
+        tracks[i]!.manifest = await this.manifest(track.isrc, track.manifest, signal).catch((err) => {
           if (err instanceof NotInCatalogError) return null
           throw err
-        }),
-      })),
-    )
+        })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(MANIFEST_LOOKUPS_IN_FLIGHT, tracks.length) }, worker))
     return { release, contentId: `${kind}:${id}`, tracks }
   }
 

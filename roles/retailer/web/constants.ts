@@ -16,6 +16,8 @@ export const MAX_SEARCH_PAGE = 500
 
 /** One catalog call: a page must render in a few seconds or say the catalog is unavailable. */
 export const CATALOG_DEADLINE_MS = 5_000
+/** Track lookups one release page makes at once (a box set lists hundreds of tracks; each is one catalog call). */
+export const MANIFEST_LOOKUPS_IN_FLIGHT = 8
 /** Catalog nodes tried for one call before the page says the catalog is unavailable. */
 export const MAX_CATALOG_PEERS = 3
 

@@ -32,6 +32,12 @@ const clock = systemClock
 const SEGMENT = 16 * 1024
 const ISRC = 'GBAYE2600101'
 const UPC = '5099749534728'
+const BOXED_UPC = '0724384960650'
+/** A PNG's signature and header chunk: what the storefront recognises a cover image by. */
+const COVER = Uint8Array.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0,
+  0, 0,
+])
 
 interface Packaged {
   manifest: SignedRecord<'consort/manifest'>
@@ -152,11 +158,17 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
       },
       producerKeys.signer,
     )
-    for (const record of [track.manifest, release]) {
+    await producer.helia.blockstore.put(rawCid(COVER), COVER)
+    const boxed = signRecord(
+      'consort/release',
+      { ...release.body, icpn: BOXED_UPC, title: 'Night Trains (Deluxe)', artwork: rawCid(COVER) },
+      producerKeys.signer,
+    )
+    for (const record of [track.manifest, release, boxed]) {
       await producer.topics.publish('catalog', record, producer.credentials.attachments())
     }
     const catalog = catalogNode.roles.get('catalog') as CatalogRole
-    await waitUntil(() => catalog.size === 2, { message: 'the catalog indexed the release and its track' })
+    await waitUntil(() => catalog.size === 3, { message: 'the catalog indexed the releases and their track' })
 
     const offers: OfferSource = {
       list: async (after) =>
@@ -220,7 +232,7 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.doesNotMatch(result.body, /<Nine>/)
     assert.match(result.body, /href="\/track\/isrc%3AGBAYE2600101"/)
     const faceted = await page('/search?q=lanterns&genre=Jazz&kind=release')
-    assert.match(faceted.body, /1–1 of 1/)
+    assert.match(faceted.body, /1–2 of 2/)
     assert.match(faceted.body, /aria-current="true"[^>]*>Jazz|>Jazz <span class="count">/)
     const none = await page('/search?q=zzzzzzzz')
     assert.match(none.body, /Nothing found/)
@@ -246,10 +258,25 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.match(result.body, new RegExp(`data-offer="${releaseOffer}"`))
   })
 
+  it('shows cover art from the release’s artwork block, with alt text', async () => {
+    const result = await page(`/release/${encodeURIComponent(`icpn:${BOXED_UPC}`)}`)
+    assert.equal(result.status, 200)
+    assert.match(
+      result.body,
+      /<img class="cover" src="\/release\/icpn%3A0724384960650\/cover"[^>]* alt="Cover of Night Trains \(Deluxe\) by The Lanterns">/,
+    )
+    const cover = await fetch(`${base}/release/${encodeURIComponent(`icpn:${BOXED_UPC}`)}/cover`)
+    assert.equal(cover.status, 200)
+    assert.equal(cover.headers.get('content-type'), 'image/png')
+    assert.deepEqual(new Uint8Array(await cover.arrayBuffer()), COVER)
+    const none = await fetch(`${base}/release/${encodeURIComponent(`icpn:${UPC}`)}/cover`)
+    assert.equal(none.status, 404)
+  })
+
   it('answers unknown releases and bad ids with clear error pages', async () => {
-    const missing = await page(`/release/${encodeURIComponent('icpn:0724384960650')}`)
+    const missing = await page(`/release/${encodeURIComponent('icpn:5012345678900')}`)
     assert.equal(missing.status, 404)
-    assert.match(missing.body, /no release icpn:0724384960650 in the catalog/)
+    assert.match(missing.body, /no release icpn:5012345678900 in the catalog/)
     const bad = await page('/release/nonsense')
     assert.equal(bad.status, 400)
     assert.match(bad.body, /not a content id/)
