@@ -213,12 +213,12 @@ export class Storefront {
     return { storeName: this.#init.name ?? this.#c.defaultName(), ...(query != null ? { query } : {}) }
   }
 
-  #signal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  /** Aborted when the visitor goes away before the answer was sent (the catalog and preview work stops). */
+  #signal(reply: FastifyReply): AbortSignal {
     const controller = new AbortController()
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) controller.abort()
     })
-    void request
     return controller.signal
   }
 
@@ -231,8 +231,8 @@ export class Storefront {
   }
 
   #routes(server: FastifyInstance): void {
-    server.get('/', async (request, reply) => {
-      const signal = this.#signal(request, reply)
+    server.get('/', async (_request, reply) => {
+      const signal = this.#signal(reply)
       const latest = await this.#c.catalog.search(
         { query: '', filters: { kind: 'release' }, page: 0, pageSize: HOME_SHELF_SIZE },
         signal,
@@ -267,13 +267,13 @@ export class Storefront {
       }
       const filters: SearchFilters = parsed.data
       const state = { query, filters, page, pageSize: SEARCH_PAGE_SIZE }
-      const result = await this.#c.catalog.search(state, this.#signal(request, reply))
+      const result = await this.#c.catalog.search(state, this.#signal(reply))
       return this.#page(reply, searchPage(this.#ctx(query), state, result))
     })
 
     server.get('/release/:contentId', async (request, reply) => {
       const { contentId } = request.params as { contentId: string }
-      const signal = this.#signal(request, reply)
+      const signal = this.#signal(reply)
       const view = await this.#c.catalog.release(contentId, signal)
       const trackIds = view.tracks.map((t) => `isrc:${t.isrc}`)
       const offers = await this.#c.shelf.forContent([view.contentId])
@@ -284,7 +284,7 @@ export class Storefront {
 
     server.get('/release/:contentId/cover', async (request, reply) => {
       const { contentId } = request.params as { contentId: string }
-      const signal = this.#signal(request, reply)
+      const signal = this.#signal(reply)
       const view = await this.#c.catalog.release(contentId, signal)
       const artwork = view.release.body.artwork
       if (artwork == null) throw new NotInCatalogError(`${contentId} has no cover art`)
@@ -308,7 +308,7 @@ export class Storefront {
       const { contentId } = request.params as { contentId: string }
       const { kind, id } = parseContentId(contentId, 'track')
       if (kind !== 'isrc') throw new BadStorefrontRequestError(`track: ${contentId} is a release, not a track`)
-      const manifest = await this.#c.catalog.manifest(id, null, this.#signal(request, reply))
+      const manifest = await this.#c.catalog.manifest(id, null, this.#signal(reply))
       const offers = await this.#c.shelf.forContent([`isrc:${id}`])
       return this.#page(reply, trackPage(this.#ctx(), manifest, offers))
     })
@@ -326,7 +326,7 @@ export class Storefront {
           throw new BadStorefrontRequestError(`m: not a CID: ${m}`)
         }
       }
-      const signal = this.#signal(request, reply)
+      const signal = this.#signal(reply)
       const manifest = await this.#c.catalog.manifest(id, preferred, signal)
       const clip = await this.#c.previews.clip(manifest, signal)
       const size = clip.bytes.length
