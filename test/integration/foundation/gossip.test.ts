@@ -11,7 +11,7 @@ import { rawCid, sampleManifestBody } from '../../helpers/records.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
 const NODES = 20
-/** Small caps, so that an oversized record is cheap to make: a manifest of ~100 segments exceeds them. */
+/** Small caps, so that an oversized record is cheap to make: a manifest listing 150 segments exceeds them. */
 const CAPS = { recordBytes: 2048, largeRecordBytes: 4096, messageBytes: 64 * 1024 }
 
 interface Seen {
@@ -32,7 +32,7 @@ describe('foundation: gossip across 20 in-process nodes', function () {
   before(async () => {
     network = await createTestNetwork(clock, { name: 'gossipnet', caps: CAPS })
     for (let i = 0; i < NODES; i++) {
-      // Node 0 is a label; the others hold no certificate.
+      // Nodes 0 and 1 are labels (node 1 loses its certificate in the revocation test); the others hold none.
       nodes.push(await startMemoryNode({ network, clock, certRoles: i <= 1 ? ['production'] : [] }))
     }
     await connectMesh(nodes)
