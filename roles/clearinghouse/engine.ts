@@ -1,0 +1,397 @@
+/**
+ * The clearinghouse without its network: the ledger and the role's state on one LevelDB sublevel, and every
+ * operation the role offers (purchases, usage reports, account requests, statements, audit). The role (index.ts)
+ * wires it to libp2p, the topics and the control API; a test or a lean process can run it on its own.
+ *
+ * Every state change goes through one queue (`serial`), so that at most one journalled batch is pending at a time
+ * and the caches never see two changes interleave. At open, journalled batches a crash left behind are replayed and
+ * top-ups whose charge was asked are completed before anything else runs.
+ */
+
+import type { PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { z } from 'zod'
+import type { NodeKeys } from '../../keys/keystore.ts'
+import type { AccountRequest } from '../../protocols/clearing/account.ts'
+import {
+  accountRequest,
+  authoriseRequest,
+  captureRequest,
+  reportRequest,
+  voidRequest,
+} from '../../protocols/clearing/index.ts'
+import type { Clock } from '../../protocols/clock.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import type { NetworkContext } from '../../protocols/network.ts'
+import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import type { CertificateTrust } from '../../protocols/trust/trust.ts'
+import { Accounts } from './accounts.ts'
+import { type AuditReport, auditClearinghouse } from './audit.ts'
+import {
+  AUTHORISATION_TTL_MS,
+  HELD_RETRY_INTERVAL_MS,
+  MAX_HELD_RETRY_PER_TICK,
+  MAX_PENDING_REPORTS,
+  STATE_VERSION,
+} from './constants.ts'
+import {
+  BusyError,
+  ClearingFailedError,
+  ClearingStoppedError,
+  InvalidClearingInitError,
+  ReportInvalidError,
+  StateCorruptError,
+} from './errors.ts'
+import { type PaymentGateway, TestPaymentGateway } from './gateway.ts'
+import { Journal } from './journal.ts'
+import { type Ledger, type LedgerStore, openLedger } from './ledger/ledger.ts'
+import type { TransferPage } from './ledger/types.ts'
+import { hex } from './participants.ts'
+import { Periods } from './periods.ts'
+import { Purchases } from './purchases.ts'
+import { RecordBook, type RecordFetcher } from './records.ts'
+import { LineBook } from './settlement.ts'
+import { numberRow, StateKeys } from './state.ts'
+import { Statements } from './statements.ts'
+import { put, type StateLevel, StateStore } from './store.ts'
+import { Ingest, type ReportAck } from './usage/ingest.ts'
+import { Verifier } from './usage/pool.ts'
+import { reportIdOf, type VerifiedReport } from './usage/verify.ts'
+
+const log = logger('consort:clearinghouse')
+
+/** The role's settings (`roleOptions.clearinghouse` in config.json): plain data, every field optional. */
+export const clearinghouseInit = z
+  .object({
+    /** How long an authorisation reserves the buyer's money (ms). */
+    authorisationTtlMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(31 * 24 * 3600_000)
+      .optional(),
+    /** Verification threads: 0 verifies on the main thread; `auto` starts one per core when reports queue up. */
+    verifyWorkers: z.union([z.number().int().min(0).max(64), z.literal('auto')]).optional(),
+    /** fsync every state write (default true; tests may turn it off). */
+    sync: z.boolean().optional(),
+    /** The payment gateway: the built-in test gateway (the default on test networks) or none. */
+    gateway: z.enum(['test', 'none']).optional(),
+    /** Run the test gateway even on a network not marked as a test network. */
+    allowTestGateway: z.boolean().optional(),
+  })
+  .strict()
+export type ClearinghouseInit = z.infer<typeof clearinghouseInit>
+
+export interface EngineComponents {
+  /** The role's own sublevel: the ledger and the state live in sublevels of it. */
+  db: StateLevel
+  keys: Pick<NodeKeys, 'signer' | 'sealing'>
+  clock: Clock
+  network: NetworkContext
+  trust: CertificateTrust
+  /** Fetches a record by CID over the network (absent: only what the clearinghouse kept is known). */
+  fetchRecord?: RecordFetcher
+  /** A gateway other than the built-in ones (tests, integrations). */
+  gateway?: PaymentGateway
+}
+
+export function parseInit(init: unknown): ClearinghouseInit {
+  const result = clearinghouseInit.safeParse(init ?? {})
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    throw new InvalidClearingInitError(`clearinghouse.${issue.path.join('.')}: ${issue.message}`)
+  }
+  return result.data
+}
+
+export class ClearingEngine extends EventTarget {
+  readonly ledger: Ledger
+  readonly store: StateStore
+  readonly records: RecordBook
+  readonly statements: Statements
+  readonly purchases: Purchases
+  readonly accounts: Accounts
+  readonly ingest: Ingest
+  readonly periods: Periods
+  readonly verifier: Verifier
+  readonly network: NetworkContext
+  readonly gateway: PaymentGateway | null
+  readonly #c: EngineComponents
+  readonly #journal: Journal
+  readonly #ledgerStore: LedgerStore
+  readonly #registrations = new Set<string>()
+  #tail: Promise<unknown> = Promise.resolve()
+  #failed: Error | null = null
+  #closed = false
+  #inFlight = 0
+  #lastRetry = 0
+  #missing = false
+
+  private constructor(
+    c: EngineComponents,
+    init: ClearinghouseInit,
+    ledger: Ledger,
+    ledgerStore: LedgerStore,
+    store: StateStore,
+  ) {
+    super()
+    this.#c = c
+    this.ledger = ledger
+    this.#ledgerStore = ledgerStore
+    this.store = store
+    this.network = c.network
+    const sync = init.sync ?? true
+    const serial = <T>(fn: () => Promise<T>) => this.#serial(fn)
+    const fail = (err: Error) => this.#fail(err)
+    const decodeOptions = () => ({ network: c.network.name, now: c.clock.now(), caps: c.network.caps })
+    this.gateway = c.gateway ?? gatewayFor(c.network.name, init)
+    this.#journal = new Journal(store, ledger)
+    this.records = new RecordBook(store, decodeOptions, c.fetchRecord)
+    const lines = new LineBook(store)
+    this.statements = new Statements(store, c.network, c.clock, c.keys.signer)
+    const common = { store, journal: this.#journal, records: this.records, lines, clock: c.clock, serial, sync }
+    this.purchases = new Purchases({
+      ...common,
+      ledger,
+      trust: c.trust,
+      network: c.network,
+      clearinghouse: c.keys.signer.publicKey,
+      authorisationTtlMs: init.authorisationTtlMs ?? AUTHORISATION_TTL_MS,
+    })
+    this.accounts = new Accounts({
+      ...common,
+      ledger,
+      statements: this.statements,
+      network: c.network,
+      gateway: this.gateway,
+    })
+    this.ingest = new Ingest({
+      ...common,
+      trust: c.trust,
+      network: c.network,
+      clearinghouse: c.keys.signer.publicKey,
+      fail,
+      missing: () => {
+        this.#missing = true
+      },
+    })
+    this.periods = new Periods({ ...common, fail })
+    this.verifier = new Verifier(
+      {
+        network: c.network.name,
+        caps: c.network.caps,
+        recipient: c.keys.signer.publicKey,
+        sealingPublicKey: c.keys.sealing.publicKey,
+        sealingPrivateKey: c.keys.sealing.privateKey,
+      },
+      init.verifyWorkers ?? 'auto',
+      () => c.clock.now(),
+    )
+  }
+
+  /** Open (or create) the clearinghouse's state on `db`, replaying what a crash left behind. */
+  static async open(c: EngineComponents, init: unknown = {}): Promise<ClearingEngine> {
+    const options = parseInit(init)
+    const sync = options.sync ?? true
+    const ledgerStore = c.db.sublevel('ledger', { valueEncoding: 'view' }) as unknown as LedgerStore
+    const stateLevel = c.db.sublevel('state', { valueEncoding: 'view' }) as unknown as StateLevel
+    const store = new StateStore(stateLevel, sync)
+    const version = await store.get(numberRow, StateKeys.version)
+    if (version === undefined) await store.write([put(StateKeys.version, STATE_VERSION)], { sync: true })
+    else if (version !== STATE_VERSION) {
+      throw new StateCorruptError(StateKeys.version, `state layout ${version}, this code reads ${STATE_VERSION}`)
+    }
+    const ledger = await openLedger(ledgerStore, { clock: c.clock, sync })
+    const engine = new ClearingEngine(c, options, ledger, ledgerStore, store)
+    await engine.#journal.open()
+    const replayed = await engine.#journal.recover()
+    if (replayed > 0) log('replayed %d journalled batches', replayed)
+    const completed = await engine.accounts.recover()
+    if (completed > 0) log('completed %d top-ups', completed)
+    return engine
+  }
+
+  get key(): Uint8Array {
+    return this.#c.keys.signer.publicKey
+  }
+
+  get failed(): Error | null {
+    return this.#failed
+  }
+
+  // ---- purchases ----------------------------------------------------------------------------------------------
+
+  async authorise(body: unknown): Promise<{ authorisation: string; expiresAt: number }> {
+    this.#assertRunning()
+    return this.purchases.authorise(parseMessage(authoriseRequest, body, 'request'))
+  }
+
+  async capture(body: unknown): Promise<{ captured: true }> {
+    this.#assertRunning()
+    const result = await this.purchases.capture(parseMessage(captureRequest, body, 'request'))
+    this.dispatchEvent(
+      new CustomEvent('clearing:captured', { detail: { purchaseId: (body as { purchaseId: string }).purchaseId } }),
+    )
+    return result
+  }
+
+  async void(body: unknown, caller?: PeerId): Promise<{ voided: boolean }> {
+    this.#assertRunning()
+    return this.purchases.void(parseMessage(voidRequest, body, 'request'), caller)
+  }
+
+  // ---- usage --------------------------------------------------------------------------------------------------
+
+  /** A `report` request body: `{ usage, device }` record bytes. */
+  async reportRequest(body: unknown): Promise<ReportAck> {
+    const { usage, device } = parseMessage(reportRequest, body, 'request')
+    return this.report(usage, device)
+  }
+
+  /**
+   * Verify, store and settle one usage report; resolves once it is durably stored. A replay is answered
+   * `duplicate` (from memory when recent, without verifying it again).
+   */
+  async report(usage: Uint8Array, device: Uint8Array): Promise<ReportAck> {
+    this.#assertRunning()
+    const reportId = reportIdOf(usage)
+    if (this.ingest.recentlyStored(reportId)) return { reportId, status: 'duplicate' }
+    if (this.#inFlight + this.ingest.pending >= MAX_PENDING_REPORTS) {
+      throw new BusyError(`${MAX_PENDING_REPORTS} reports are waiting; try again later`)
+    }
+    this.#inFlight++
+    let verified: VerifiedReport
+    try {
+      verified = await this.verifier.verify(usage, device, this.#inFlight + this.ingest.pending)
+      this.#checkRegistration(verified)
+    } finally {
+      this.#inFlight--
+    }
+    const ack = await this.ingest.submit(verified)
+    this.dispatchEvent(new CustomEvent('clearing:report', { detail: ack }))
+    return ack
+  }
+
+  /** The registrar, revocation and validity checks of a report's device registration (main thread: trust). */
+  #checkRegistration(r: VerifiedReport): void {
+    const reg = r.registration
+    const trust = this.#c.trust
+    if (!trust.isRegistrar(Buffer.from(reg.signer, 'hex'))) {
+      throw new ReportInvalidError('device: not registered by a registration manager of the network')
+    }
+    if (trust.isRevoked(CID.parse(reg.id))) throw new ReportInvalidError(`device: registration ${reg.id} is revoked`)
+    if (r.created < reg.notBefore || r.created >= reg.notAfter) {
+      throw new ReportInvalidError(`device: the registration was not valid when the report was made (${r.created})`)
+    }
+    if (!this.#registrations.has(reg.id)) {
+      // Learn it, so that the usage topic's validator knows the device too (verified again here, once).
+      const record = decodeRecordAs('consort/device', r.deviceBytes, {
+        network: this.network.name,
+        now: this.#c.clock.now(),
+        caps: this.network.caps,
+      })
+      trust.learnDevice(record)
+      this.#registrations.add(reg.id)
+    }
+  }
+
+  // ---- contracts and records ----------------------------------------------------------------------------------
+
+  async learnContract(contract: SignedRecord<'consort/contract'>): Promise<void> {
+    if (!contract.signer.every((b, i) => b === contract.body.distributor[i])) return
+    await this.records.learnContract(contract)
+    if (this.#missing === false) this.#missing = true
+  }
+
+  // ---- accounts -----------------------------------------------------------------------------------------------
+
+  /** A signed account request (`fund`, `balance`, `statement`); `op` must match the request's own. */
+  async account(body: unknown, op?: 'fund' | 'balance' | 'statement'): Promise<unknown> {
+    this.#assertRunning()
+    const request: AccountRequest = parseMessage(accountRequest, body, 'request')
+    if (op !== undefined && request.request.op !== op) {
+      throw new InvalidClearingInitError(`request.op: ${request.request.op} sent as ${op}`)
+    }
+    return this.accounts.handle(request)
+  }
+
+  // ---- operator -----------------------------------------------------------------------------------------------
+
+  async transfers(query: { accountId?: string; after?: number; limit: number }): Promise<TransferPage> {
+    return this.ledger.transfers(query)
+  }
+
+  async audit(): Promise<AuditReport> {
+    return this.#serial(() => auditClearinghouse(this.store, this.ledger, this.#ledgerStore))
+  }
+
+  /** Periodic work: expire authorisations, close finished periods, retry held plays. */
+  async tick(signal?: AbortSignal): Promise<void> {
+    if (this.#closed || this.#failed !== null) return
+    await this.purchases.expire()
+    await this.periods.closeDue()
+    const now = this.#c.clock.now()
+    if (this.#missing || now - this.#lastRetry >= HELD_RETRY_INTERVAL_MS) {
+      this.#missing = false
+      this.#lastRetry = now
+      await this.ingest.retryMissing(MAX_HELD_RETRY_PER_TICK, signal)
+    }
+  }
+
+  /** Wait until every report submitted so far is committed. */
+  async flush(): Promise<void> {
+    await this.ingest.flush()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.ingest.flush().catch(() => {})
+    this.#closed = true
+    await this.#tail.catch(() => {})
+    await this.verifier.close()
+    await this.ledger.close()
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  #assertRunning(): void {
+    if (this.#closed) throw new ClearingStoppedError('the clearinghouse is stopped')
+    if (this.#failed !== null)
+      throw new ClearingFailedError(`the clearinghouse stopped after a failure: ${this.#failed.message}`)
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(() => {
+      if (this.#failed !== null) {
+        throw new ClearingFailedError(`the clearinghouse stopped after a failure: ${this.#failed.message}`)
+      }
+      return fn()
+    })
+    this.#tail = run.catch(() => {})
+    return run
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed !== null) return
+    this.#failed = err
+    this.ingest.reset()
+    log.error('clearinghouse stopped: %e', err)
+    this.dispatchEvent(new CustomEvent('clearing:failed', { detail: err }))
+  }
+}
+
+function gatewayFor(network: string, init: ClearinghouseInit): PaymentGateway | null {
+  const choice = init.gateway ?? 'test'
+  if (choice === 'none') return null
+  try {
+    return new TestPaymentGateway(network, { allowOnAnyNetwork: init.allowTestGateway === true })
+  } catch (err) {
+    // Explicitly asked for: refuse to start. The default: run without a gateway.
+    if (init.gateway === 'test') throw err
+    log('no payment gateway: %s', (err as Error).message)
+    return null
+  }
+}
+
+export { hex }

@@ -1,0 +1,144 @@
+/**
+ * The Financial Clearinghouse role: serves `/consort/<net>/clearing/1` (purchases, usage reports, account
+ * requests), learns contracts from the `contracts` topic, ingests usage reports from the `usage` topic, and offers
+ * its ledger, statements, held plays and audit to the operator through the control API (`/v1/clearinghouse/…`).
+ * The work itself is done by `ClearingEngine` (engine.ts). See README.md.
+ */
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
+import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../protocols/clearing/index.ts'
+import type { RecordType } from '../../protocols/records/registry.ts'
+import { registerRpc } from '../../protocols/rpc/server.ts'
+import type { GossipDelivery } from '../../protocols/topics/bus.ts'
+import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts'
+import { TICK_INTERVAL_MS } from './constants.ts'
+import { controlRoutes } from './control.ts'
+import { ClearingEngine, type ClearinghouseInit, parseInit } from './engine.ts'
+import type { StateLevel } from './store.ts'
+
+const log = logger('consort:clearinghouse:role')
+
+export { type AuditReport, auditClearinghouse } from './audit.ts'
+export { toDsrCsv } from './dsr.ts'
+export { ClearingEngine, type ClearinghouseInit, clearinghouseInit, type EngineComponents } from './engine.ts'
+export { isTestNetwork, type PaymentGateway, TEST_GATEWAY_NAME, TestPaymentGateway } from './gateway.ts'
+export * from './participants.ts'
+export { checkLineProof, checkStatement, type LineProof, type Statement, Statements } from './statements.ts'
+export type { ReportAck, ReportStatus } from './usage/ingest.ts'
+
+export class ClearinghouseRole extends EventTarget implements Role {
+  readonly name = 'clearinghouse' as const
+  readonly controlRoutes: readonly ControlRoute[]
+  readonly #c: RoleComponents
+  readonly #init: ClearinghouseInit
+  #engine: ClearingEngine | undefined
+  #unregister: (() => Promise<void>) | undefined
+  #unsubscribe: Array<() => void> = []
+  #timer: ReturnType<typeof setInterval> | undefined
+  #ticking = false
+  #stopped = new AbortController()
+
+  constructor(components: RoleComponents, init: unknown = {}) {
+    super()
+    this.#c = components
+    this.#init = parseInit(init)
+    this.controlRoutes = controlRoutes(() => this.engine)
+  }
+
+  /** The engine (after `start`). */
+  get engine(): ClearingEngine {
+    if (this.#engine === undefined) throw new Error('the clearinghouse role is not started')
+    return this.#engine
+  }
+
+  async start(): Promise<void> {
+    const c = this.#c
+    this.#stopped = new AbortController()
+    if (!c.trust.isClearinghouse(c.keys.signer.publicKey)) {
+      log('this node is not a clearinghouse of network %s: players will not seal reports to it', c.network.name)
+    }
+    const engine = await ClearingEngine.open(
+      {
+        db: c.db as unknown as StateLevel,
+        keys: c.keys,
+        clock: c.clock,
+        network: c.network,
+        trust: c.trust,
+        fetchRecord: async (cid: CID, signal: AbortSignal) => c.records.get(cid, { signal }),
+      },
+      this.#init,
+    )
+    this.#engine = engine
+    for (const type of ['clearing:report', 'clearing:captured', 'clearing:failed']) {
+      engine.addEventListener(type, (e) =>
+        this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })),
+      )
+    }
+    this.#unregister = await registerRpc(c.libp2p, c.network.protocol(CLEARING_PROTOCOL), {
+      [CLEARING_OPS.authorise]: async (body) => engine.authorise(body),
+      [CLEARING_OPS.capture]: async (body) => engine.capture(body),
+      [CLEARING_OPS.void]: async (body, context) => engine.void(body, context.remotePeer),
+      [CLEARING_OPS.report]: async (body) => engine.reportRequest(body),
+      [CLEARING_OPS.fund]: async (body) => engine.account(body, 'fund'),
+      [CLEARING_OPS.balance]: async (body) => engine.account(body, 'balance'),
+      [CLEARING_OPS.statement]: async (body) => engine.account(body, 'statement'),
+    })
+    this.#unsubscribe.push(
+      c.topics.subscribe('contracts', {
+        onMessage: async (delivery: GossipDelivery) => {
+          if (delivery.record.type !== 'consort/contract') return
+          await engine.learnContract(delivery.record as never)
+        },
+      }),
+      c.topics.subscribe('usage', {
+        onMessage: async (delivery: GossipDelivery) => this.#onUsage(delivery),
+      }),
+    )
+    this.#timer = setInterval(() => void this.#tick(), TICK_INTERVAL_MS)
+    this.#timer.unref()
+    log('started on %s', c.network.name)
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort()
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+    for (const unsubscribe of this.#unsubscribe) unsubscribe()
+    this.#unsubscribe = []
+    await this.#unregister?.()
+    this.#unregister = undefined
+    await this.#engine?.close()
+    this.#engine = undefined
+  }
+
+  /** Run the periodic work now (tests, operators). */
+  async tick(): Promise<void> {
+    await this.engine.tick(this.#stopped.signal)
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#engine === undefined) return
+    this.#ticking = true
+    try {
+      await this.#engine.tick(this.#stopped.signal)
+    } catch (err) {
+      log.error('tick failed: %e', err)
+    } finally {
+      this.#ticking = false
+    }
+  }
+
+  /** A report relayed on the usage topic: ingested like one sent directly (no one waits for its answer). */
+  async #onUsage(delivery: GossipDelivery): Promise<void> {
+    const device = delivery.attachments.find((a) => a.type === ('consort/device' satisfies RecordType))
+    if (device === undefined || this.#engine === undefined) return
+    try {
+      await this.#engine.report(delivery.record.bytes, device.bytes)
+    } catch (err) {
+      // Sealed to another clearinghouse only, or refused: nothing to answer on a topic.
+      log.trace('usage report from the topic not taken: %e', err)
+    }
+  }
+}
+
+export const clearinghouse: RoleFactory = (components, init) => new ClearinghouseRole(components, init)

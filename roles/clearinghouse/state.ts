@@ -1,0 +1,367 @@
+/**
+ * The role's own state (the `state` sublevel next to the ledger's): key builders and the strict codecs of every
+ * row. Values are DAG-CBOR maps with `v: 1`, checked on read; a row that does not decode is a StateCorruptError
+ * naming its key. The layout is listed in README.md; a retired prefix is never reused.
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { z } from 'zod'
+import { StateCorruptError } from './errors.ts'
+
+/** Width of zero-padded numbers in keys, so that key order is numeric order (2^53 has 16 digits). */
+const NUMBER_WIDTH = 16
+export const pad = (n: number): string => String(n).padStart(NUMBER_WIDTH, '0')
+
+export const StateKeys = {
+  version: 'm/version',
+  journalNext: 'm/journal-next',
+  journal: (n: number) => `j/${pad(n)}`,
+  journalPrefix: 'j/',
+  purchase: (purchaseId: string) => `p/${purchaseId}`,
+  purchasePrefix: 'p/',
+  purchaseExpiry: (expiresAt: number, purchaseId: string) => `pe/${pad(expiresAt)}/${purchaseId}`,
+  purchaseExpiryPrefix: 'pe/',
+  report: (reportId: string) => `r/${reportId}`,
+  reportPrefix: 'r/',
+  device: (device: string) => `d/${device}`,
+  devicePrefix: 'd/',
+  gap: (device: string, seq: number, reportId: string) => `h/${device}/${pad(seq)}/${reportId}`,
+  gapDevice: (device: string) => `h/${device}/`,
+  gapPrefix: 'h/',
+  fork: (device: string, seq: number, reportId: string) => `f/${device}/${pad(seq)}/${reportId}`,
+  forkPrefix: 'f/',
+  event: (device: string, eventId: string) => `e/${device}/${eventId}`,
+  account: (account: string) => `a/${account}`,
+  heldMissing: (device: string, eventId: string) => `qm/${device}/${eventId}`,
+  heldMissingPrefix: 'qm/',
+  heldSuspicious: (device: string, eventId: string) => `qs/${device}/${eventId}`,
+  heldSuspiciousPrefix: 'qs/',
+  line: (period: string, pk: string, currency: string, lineKey: string) => `L/${period}/${pk}/${currency}/${lineKey}`,
+  linePrefix: (period: string, pk: string, currency?: string) =>
+    currency === undefined ? `L/${period}/${pk}/` : `L/${period}/${pk}/${currency}/`,
+  linesPrefix: 'L/',
+  participant: (pk: string) => `P/${pk}`,
+  participantPrefix: 'P/',
+  participantByKey: (key: string, pk: string) => `K/${key}/${pk}`,
+  participantByKeyPrefix: (key: string) => `K/${key}/`,
+  revenue: (period: string, retailer: string, currency: string) => `R/${period}/${retailer}/${currency}`,
+  revenuePrefix: (period?: string) => (period === undefined ? 'R/' : `R/${period}/`),
+  plays: (period: string, retailer: string, currency: string, contract: string, content: string) =>
+    `C/${period}/${retailer}/${currency}/${contract}/${content}`,
+  playsPrefix: (period?: string) => (period === undefined ? 'C/' : `C/${period}/`),
+  closed: (period: string) => `Z/${period}`,
+  /** A period that has lines and is not closed yet. */
+  activePeriod: (period: string) => `O/${period}`,
+  activePeriodPrefix: 'O/',
+  record: (cid: string) => `rec/${cid}`,
+  contractVersion: (contractId: string) => `k/${contractId}`,
+  fund: (account: string, requestId: string) => `g/${account}/${requestId}`,
+  fundPrefix: 'g/',
+} as const
+
+/** The key range of everything under `prefix` (which ends in `/`). */
+export function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}` }
+}
+
+const bigint = z.bigint()
+const amount = z.union([z.bigint(), z.number().int()]).transform((v) => BigInt(v))
+const nat = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array)
+
+export const PURCHASE_STATES = ['authorised', 'capturing', 'captured', 'voided', 'expired', 'refused'] as const
+export type PurchaseStateName = (typeof PURCHASE_STATES)[number]
+
+export const purchaseRow = z
+  .object({
+    v: z.literal(1),
+    purchaseId: z.string(),
+    orderDigest: z.string(),
+    account: hex64,
+    retailer: hex64,
+    device: hex64,
+    amount,
+    currency: z.string(),
+    offer: z.string(),
+    certification: z.string(),
+    content: z.string(),
+    territory: z.string(),
+    promotion: z.boolean(),
+    authorisation: z.string(),
+    expiresAt: nat,
+    state: z.enum(PURCHASE_STATES),
+    authorisedAt: nat,
+    resolvedAt: nat.nullable(),
+    receipt: z.string().nullable(),
+    licence: z.string().nullable(),
+    contract: z.string().nullable(),
+    reason: z.string().nullable(),
+  })
+  .strict()
+export type PurchaseRow = z.infer<typeof purchaseRow>
+
+export const storeOp = z.union([
+  z.object({ t: z.literal('put'), k: z.string(), v: bytes }).strict(),
+  z.object({ t: z.literal('del'), k: z.string() }).strict(),
+])
+export type StoreOp = z.infer<typeof storeOp>
+
+const accountInput = z
+  .object({
+    id: z.string(),
+    currency: z.string(),
+    kind: z.string(),
+    owner: z.string(),
+    flags: z.object({ debitsMustNotExceedCredits: z.boolean().optional() }).strict(),
+  })
+  .strict()
+
+const journalTransfer = z.union([
+  z
+    .object({
+      kind: z.literal('posted'),
+      id: z.string(),
+      debitAccountId: z.string(),
+      creditAccountId: z.string(),
+      amount: bigint,
+      code: z.string(),
+      reference: z.string(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('pending'),
+      id: z.string(),
+      debitAccountId: z.string(),
+      creditAccountId: z.string(),
+      amount: bigint,
+      timeoutMs: nat,
+      code: z.string(),
+      reference: z.string(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('post_pending'),
+      id: z.string(),
+      pendingId: z.string(),
+      code: z.string(),
+      reference: z.string(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('void_pending'),
+      id: z.string(),
+      pendingId: z.string(),
+      code: z.string(),
+      reference: z.string(),
+    })
+    .strict(),
+])
+export type JournalTransfer = z.infer<typeof journalTransfer>
+
+export const journalRow = z
+  .object({
+    v: z.literal(1),
+    n: nat,
+    kind: z.string(),
+    ref: z.string(),
+    accounts: z.array(accountInput),
+    transfers: z.array(journalTransfer),
+    onSuccess: z.array(storeOp),
+    onFailure: z.array(storeOp),
+  })
+  .strict()
+export type JournalRow = z.infer<typeof journalRow>
+
+export const REPORT_STATUSES = ['settled', 'held', 'fork'] as const
+export const reportRow = z
+  .object({
+    v: z.literal(1),
+    status: z.enum(REPORT_STATUSES),
+    device: hex64,
+    account: hex64,
+    seq: nat,
+    events: nat,
+    storedAt: nat,
+    deviceRecord: z.string(),
+    bytes,
+  })
+  .strict()
+export type ReportRow = z.infer<typeof reportRow>
+
+export const deviceRow = z
+  .object({
+    v: z.literal(1),
+    account: hex64,
+    next: nat,
+    head: z.string().nullable(),
+    /** The last play that counted: its start and end. */
+    lastStart: nat,
+    lastEnd: nat,
+    /** The clock hour (ms / 3 600 000) of the plays counted in `hourPlays`. */
+    hour: nat,
+    hourPlays: nat,
+    forks: nat,
+    gaps: nat,
+  })
+  .strict()
+export type DeviceRow = z.infer<typeof deviceRow>
+
+/** A usage event as the role keeps it (record links as CID strings). */
+export const storedEvent = z
+  .object({
+    eventId: z.string(),
+    kind: z.enum(['play', 'export', 'burn', 'preview']),
+    isrc: z.string(),
+    purchaseId: z.string().nullable(),
+    licence: z.string().nullable(),
+    offer: z.string().nullable(),
+    contract: z.string().nullable(),
+    startedAt: nat,
+    seconds: nat,
+  })
+  .strict()
+export type StoredEvent = z.infer<typeof storedEvent>
+
+export const gapRow = z
+  .object({
+    v: z.literal(1),
+    reportId: z.string(),
+    seq: nat,
+    prev: z.string().nullable(),
+    created: nat,
+    account: hex64,
+    events: z.array(storedEvent),
+  })
+  .strict()
+export type GapRow = z.infer<typeof gapRow>
+
+export const forkRow = z
+  .object({ v: z.literal(1), reportId: z.string(), seq: nat, prev: z.string().nullable(), at: nat })
+  .strict()
+export type ForkRow = z.infer<typeof forkRow>
+
+export const accountPlaysRow = z
+  .object({
+    v: z.literal(1),
+    devices: z.array(z.object({ device: hex64, start: nat, end: nat }).strict()),
+  })
+  .strict()
+export type AccountPlaysRow = z.infer<typeof accountPlaysRow>
+
+export const HOLD_REASONS = [
+  /** A record needed to verify or price the play (licence, offer, contract) is not known yet: tried again. */
+  'record-missing',
+  /** The play overlaps the device's previous play, or claims to end after the report was made. */
+  'faster-than-real-time',
+  /** More of the account's devices were playing at once than the account may have. */
+  'too-many-devices',
+  /** More plays on the device in one hour than a person can listen to. */
+  'too-many-plays',
+  /** The licence does not cover this play (another device, account, purchase, track or contract; expired). */
+  'licence-mismatch',
+  /** The licence was revoked. */
+  'licence-revoked',
+  /** A play without a purchase or licence. */
+  'unlicensed',
+] as const
+export type HoldReason = (typeof HOLD_REASONS)[number]
+
+export const heldRow = z
+  .object({
+    v: z.literal(1),
+    reason: z.enum(HOLD_REASONS),
+    detail: z.string(),
+    device: hex64,
+    account: hex64,
+    reportId: z.string(),
+    event: storedEvent,
+    heldAt: nat,
+    attempts: nat,
+  })
+  .strict()
+export type HeldRow = z.infer<typeof heldRow>
+
+export const LINE_KINDS = ['sale', 'play', 'split', 'fee', 'refund', 'adjustment'] as const
+export type LineKind = (typeof LINE_KINDS)[number]
+
+export const lineRow = z
+  .object({
+    v: z.literal(1),
+    participant: z.string(),
+    kind: z.enum(LINE_KINDS),
+    ref: z.string(),
+    content: z.string().nullable(),
+    units: nat,
+    amount: z.union([z.bigint(), z.number().int()]).transform((v) => BigInt(v)),
+    counterparty: z.string().nullable(),
+    at: nat,
+  })
+  .strict()
+export type LineRow = z.infer<typeof lineRow>
+
+export const participantRow = z.object({ v: z.literal(1), id: z.string(), key: hex64.nullable() }).strict()
+export type ParticipantRow = z.infer<typeof participantRow>
+
+export const revenueRow = z.object({ v: z.literal(1), amount }).strict()
+export const playsRow = z
+  .object({ v: z.literal(1), plays: nat, distributor: hex64, contractCid: z.string(), content: z.string() })
+  .strict()
+export type PlaysRow = z.infer<typeof playsRow>
+export const closedRow = z.object({ v: z.literal(1), closedAt: nat }).strict()
+export const contractVersionRow = z.object({ v: z.literal(1), seq: nat, cid: z.string() }).strict()
+
+export const FUND_STATES = ['charging', 'done'] as const
+export const fundRow = z
+  .object({
+    v: z.literal(1),
+    state: z.enum(FUND_STATES),
+    amount,
+    currency: z.string(),
+    transferId: z.string(),
+    gateway: z.string(),
+    reference: z.string().nullable(),
+    requestedAt: nat,
+  })
+  .strict()
+export type FundRow = z.infer<typeof fundRow>
+
+export const numberRow = nat
+
+/** Encode a row (a plain object of DAG-CBOR-encodable values). */
+export function encodeRow(value: unknown): Uint8Array {
+  return dagCbor.encode(value)
+}
+
+/** Decode a row with its schema; anything else is a StateCorruptError naming the key. */
+export function decodeRow<T>(schema: z.ZodType<T>, key: string, bytes: Uint8Array): T {
+  let value: unknown
+  try {
+    value = dagCbor.decode(bytes)
+  } catch (err) {
+    throw new StateCorruptError(key, `not DAG-CBOR (${(err as Error).message})`)
+  }
+  const result = schema.safeParse(value)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    throw new StateCorruptError(key, `${issue.path.join('.') || 'value'}: ${issue.message}`)
+  }
+  return result.data
+}
+
+/** The period (UTC month, `YYYY-MM`) a time falls in. */
+export function periodOf(ms: number): string {
+  const d = new Date(ms)
+  return `${d.getUTCFullYear().toString().padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`
+}
+
+export const PERIOD_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/
+
+/** The first millisecond of a period and of the next one. */
+export function periodBounds(period: string): { start: number; end: number } {
+  const year = Number(period.slice(0, 4))
+  const month = Number(period.slice(5, 7)) - 1
+  return { start: Date.UTC(year, month, 1), end: Date.UTC(year, month + 1, 1) }
+}

@@ -1,0 +1,86 @@
+/**
+ * Typed access to the role's `state` sublevel (UTF-8 keys, byte values), and the write batch every state change
+ * goes through.
+ */
+import type { AbstractBatchOperation, AbstractLevel } from 'abstract-level'
+import type { z } from 'zod'
+import { decodeRow, encodeRow, prefixRange, type StoreOp } from './state.ts'
+
+// biome-ignore lint/suspicious/noExplicitAny: the role passes its own sublevel; encodings are set per call
+export type StateLevel = AbstractLevel<any, any, any>
+
+const ENC = { keyEncoding: 'utf8', valueEncoding: 'view' } as const
+
+export class StateStore {
+  readonly level: StateLevel
+  readonly #sync: boolean
+
+  constructor(level: StateLevel, sync: boolean) {
+    this.level = level
+    this.#sync = sync
+  }
+
+  async raw(key: string): Promise<Uint8Array | undefined> {
+    return (await this.level.get(key, ENC)) as Uint8Array | undefined
+  }
+
+  async rawMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    return (await this.level.getMany([...keys], ENC)) as Array<Uint8Array | undefined>
+  }
+
+  async get<T>(schema: z.ZodType<T>, key: string): Promise<T | undefined> {
+    const bytes = await this.raw(key)
+    return bytes === undefined ? undefined : decodeRow(schema, key, bytes)
+  }
+
+  async getMany<T>(schema: z.ZodType<T>, keys: readonly string[]): Promise<Array<T | undefined>> {
+    const rows = await this.rawMany(keys)
+    return rows.map((bytes, i) => (bytes === undefined ? undefined : decodeRow(schema, keys[i]!, bytes)))
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.raw(key)) !== undefined
+  }
+
+  /** Rows under a prefix, in key order. */
+  async *entries(prefix: string, options: { limit?: number; gt?: string } = {}): AsyncGenerator<[string, Uint8Array]> {
+    const range = prefixRange(prefix)
+    const bounds = options.gt !== undefined ? { gt: options.gt, lt: range.lt } : range
+    for await (const [key, value] of this.level.iterator({ ...bounds, ...ENC, limit: options.limit ?? -1 })) {
+      yield [key as string, value as Uint8Array]
+    }
+  }
+
+  async *rows<T>(schema: z.ZodType<T>, prefix: string, options: { limit?: number; gt?: string } = {}) {
+    for await (const [key, value] of this.entries(prefix, options)) yield [key, decodeRow(schema, key, value)] as const
+  }
+
+  async *keys(prefix: string, options: { limit?: number } = {}): AsyncGenerator<string> {
+    const range = prefixRange(prefix)
+    for await (const key of this.level.keys({ ...range, keyEncoding: 'utf8', limit: options.limit ?? -1 })) {
+      yield key as string
+    }
+  }
+
+  /** One atomic write. `sync` (default: the store's setting) makes it durable before it returns. */
+  async write(ops: readonly StoreOp[], options: { sync?: boolean } = {}): Promise<void> {
+    if (ops.length === 0) return
+    const batch: AbstractBatchOperation<StateLevel, string, Uint8Array>[] = ops.map((op) =>
+      op.t === 'put' ? { type: 'put', key: op.k, value: op.v } : { type: 'del', key: op.k },
+    )
+    await this.level.batch(batch, { ...ENC, sync: options.sync ?? this.#sync } as never)
+  }
+}
+
+export function put(key: string, value: unknown): StoreOp {
+  return { t: 'put', k: key, v: encodeRow(value) }
+}
+
+export function putBytes(key: string, value: Uint8Array): StoreOp {
+  return { t: 'put', k: key, v: value }
+}
+
+export function del(key: string): StoreOp {
+  return { t: 'del', k: key }
+}

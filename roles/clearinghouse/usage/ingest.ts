@@ -1,0 +1,816 @@
+/**
+ * Usage ingestion, exactly once. Verified reports queue up and are committed in groups (group commit): one group is
+ * one atomic, fsynced LevelDB batch holding the reports, their events' dedup keys, the devices' chain states, the
+ * held plays, the statement lines and the journal row of the group's ledger transfers. Only then are the reports
+ * acknowledged; the ledger batch follows through the journal (see journal.ts), so a crash at any instant leaves
+ * every acknowledged report stored and settled once, and every unacknowledged one either not stored (the player
+ * sends it again) or stored (the player's retry is answered `duplicate`).
+ *
+ * Per report, in order: a replay (same report id) is `duplicate`; a report that continues its device's hash chain
+ * (`seq` = the next one, `prev` = the last one's id) is settled, then any held report that now continues the chain;
+ * one further ahead is held until the gap is filled; one that does not fit the chain where it claims to (same `seq`
+ * as a report already counted, or a `prev` that is not its predecessor) is a fork: stored, flagged, never settled.
+ * Per event: an event id the device used before is skipped; plays faster than real time, beyond the account's
+ * devices or beyond what a person can listen to in an hour are held for review; plays whose licence (or offer, or
+ * contract) is unknown are held and tried again later; the rest are settled (usage/plays.ts).
+ */
+import { logger } from '@libp2p/logger'
+import type { Clock } from '../../../protocols/clock.ts'
+import type { NetworkContext } from '../../../protocols/network.ts'
+import type { SignedRecord } from '../../../protocols/records/envelope.ts'
+import type { CertificateTrust } from '../../../protocols/trust/trust.ts'
+import {
+  ACCOUNT_CACHE_ENTRIES,
+  DEVICE_CACHE_ENTRIES,
+  MAX_CHAIN_GAP,
+  MAX_GROUP_REPORTS,
+  MAX_PLAYS_PER_DEVICE_HOUR,
+  MAX_TRACKED_DEVICES_PER_ACCOUNT,
+  PLAY_OVERLAP_TOLERANCE_MS,
+  RECENT_REPORT_ENTRIES,
+} from '../constants.ts'
+import { ClearingFailedError, NotFoundError, ReportInvalidError } from '../errors.ts'
+import type { Journal, JournalEntry } from '../journal.ts'
+import type { AccountInput } from '../ledger/types.ts'
+import { Lru } from '../lru.ts'
+import { accountIdOf } from '../participants.ts'
+import type { RecordBook } from '../records.ts'
+import { type LineBook, type PlannedTransfer, SettlementBatch, TransferSum } from '../settlement.ts'
+import {
+  type AccountPlaysRow,
+  accountPlaysRow,
+  type DeviceRow,
+  deviceRow,
+  type GapRow,
+  gapRow,
+  type HeldRow,
+  type HoldReason,
+  heldRow,
+  type PlaysRow,
+  periodOf,
+  playsRow,
+  type ReportRow,
+  reportRow,
+  StateKeys,
+  type StoredEvent,
+  type StoreOp,
+} from '../state.ts'
+import { del, put, putBytes, type StateStore } from '../store.ts'
+import { checkLicence, contractForPlay, type Hold, type PlayRecords, type PoolCount, settlePlay } from './plays.ts'
+import type { VerifiedReport } from './verify.ts'
+
+const log = logger('consort:clearinghouse:ingest')
+const utf8 = new TextEncoder()
+
+export type ReportStatus = 'settled' | 'held' | 'duplicate'
+export interface ReportAck {
+  reportId: string
+  status: ReportStatus
+}
+
+export interface IngestDeps {
+  store: StateStore
+  journal: Journal
+  records: RecordBook
+  lines: LineBook
+  trust: CertificateTrust
+  network: NetworkContext
+  clock: Clock
+  /** This clearinghouse's signing key (its fee account). */
+  clearinghouse: Uint8Array
+  /** Runs `fn` alone among the role's state changes. */
+  serial: <T>(fn: () => Promise<T>) => Promise<T>
+  /** Called when a journalled batch failed: the role stops. */
+  fail: (err: Error) => void
+  /** Called when plays were held because a record is missing (the role tries again soon). */
+  missing: () => void
+  sync: boolean
+}
+
+interface Pending {
+  report: VerifiedReport
+  resolve: (ack: ReportAck) => void
+  reject: (err: Error) => void
+}
+
+/** A report about to have its events processed (in chain order). */
+interface ChainReport {
+  reportId: string
+  device: string
+  account: string
+  created: number
+  events: StoredEvent[]
+}
+
+export interface IngestStats {
+  reports: number
+  duplicates: number
+  held: number
+  forks: number
+  events: number
+  duplicateEvents: number
+  playsSettled: number
+  playsHeld: number
+}
+
+/** The state one group reads and changes, staged so that the caches change only after the group is written. */
+class Group {
+  readonly ops: StoreOp[] = []
+  readonly devices = new Map<string, DeviceRow>()
+  readonly accounts = new Map<string, AccountPlaysRow>()
+  readonly touchedDevices = new Set<string>()
+  readonly touchedAccounts = new Set<string>()
+  readonly reportIds = new Set<string>()
+  readonly events = new Set<string>()
+  readonly batch = new SettlementBatch()
+  readonly transfers = new TransferSum()
+  readonly pool = new Map<string, PoolCount & { plays: number }>()
+  readonly acks: Array<{ pending: Pending; ack: ReportAck }> = []
+  /** Reports and gap rows written by this group (not on disk yet). */
+  readonly reports = new Map<string, ReportRow>()
+  readonly gaps = new Map<string, GapRow>()
+  readonly removed = new Set<string>()
+  /** Play templates already merged whole (participants, accounts) into this group. */
+  readonly templates = new Set<string>()
+  readonly missing: string[] = []
+  playsSettled = 0
+  playsHeld = 0
+  readonly now: number
+  readonly period: string
+  constructor(now: number, period: string) {
+    this.now = now
+    this.period = period
+  }
+}
+
+function emptyDevice(account: string): DeviceRow {
+  return { v: 1, account, next: 0, head: null, lastStart: 0, lastEnd: 0, hour: 0, hourPlays: 0, forks: 0, gaps: 0 }
+}
+
+export class Ingest {
+  readonly #d: IngestDeps
+  readonly #devices = new Lru<string, DeviceRow>(DEVICE_CACHE_ENTRIES)
+  readonly #accounts = new Lru<string, AccountPlaysRow>(ACCOUNT_CACHE_ENTRIES)
+  readonly #recent = new Lru<string, true>(RECENT_REPORT_ENTRIES)
+  readonly #templates = new Lru<string, PlayTemplate>(TEMPLATE_CACHE_ENTRIES)
+  #queue: Pending[] = []
+  #draining: Promise<void> | null = null
+  readonly stats: IngestStats = {
+    reports: 0,
+    duplicates: 0,
+    held: 0,
+    forks: 0,
+    events: 0,
+    duplicateEvents: 0,
+    playsSettled: 0,
+    playsHeld: 0,
+  }
+
+  constructor(deps: IngestDeps) {
+    this.#d = deps
+  }
+
+  /** Reports waiting to be committed. */
+  get pending(): number {
+    return this.#queue.length
+  }
+
+  /** Has this report id been stored recently (a replay can be answered at once)? */
+  recentlyStored(reportId: string): boolean {
+    return this.#recent.has(reportId)
+  }
+
+  /** Queue a verified report; resolves once it is durably stored (and its settlement journalled). */
+  submit(report: VerifiedReport): Promise<ReportAck> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ report, resolve, reject })
+      if (this.#draining === null) this.#draining = this.#drain()
+    })
+  }
+
+  /** Wait until everything queued so far is committed. */
+  async flush(): Promise<void> {
+    while (this.#draining !== null) await this.#draining
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const items = this.#queue.splice(0, MAX_GROUP_REPORTS)
+        try {
+          await this.#d.serial(() => this.#commit(items))
+        } catch (err) {
+          for (const item of items) item.reject(err as Error)
+        }
+      }
+    } finally {
+      this.#draining = null
+    }
+  }
+
+  async #commit(items: Pending[]): Promise<void> {
+    const now = this.#d.clock.now()
+    const g = new Group(now, periodOf(now))
+    const stored = await this.#d.store.rawMany(items.map((i) => StateKeys.report(i.report.reportId)))
+    await this.#load(g, items)
+    const eventKeys = items.flatMap((i) => i.report.events.map((e) => StateKeys.event(i.report.device, e.eventId)))
+    const seenEvents = await this.#d.store.rawMany(eventKeys)
+    for (const [i, key] of eventKeys.entries()) if (seenEvents[i] !== undefined) g.events.add(key)
+    const records = await this.#resolveRecords(items.flatMap((i) => i.report.events))
+
+    for (const [i, item] of items.entries()) {
+      const r = item.report
+      if (stored[i] !== undefined || g.reportIds.has(r.reportId)) {
+        g.acks.push({ pending: item, ack: { reportId: r.reportId, status: 'duplicate' } })
+        continue
+      }
+      const dev = this.#device(g, r.device, r.account)
+      if (r.seq > dev.next + MAX_CHAIN_GAP) {
+        item.reject(
+          new ReportInvalidError(
+            `usage.body.seq: ${r.seq} is more than ${MAX_CHAIN_GAP} ahead of the chain (${dev.next})`,
+          ),
+        )
+        continue
+      }
+      g.reportIds.add(r.reportId)
+      const row = (status: ReportRow['status']): ReportRow => ({
+        v: 1,
+        status,
+        device: r.device,
+        account: r.account,
+        seq: r.seq,
+        events: r.events.length,
+        storedAt: now,
+        deviceRecord: r.registration.id,
+        bytes: r.bytes,
+      })
+      if (r.seq === dev.next && r.prev === dev.head) {
+        this.#putReport(g, r.reportId, row('settled'))
+        const held = await this.#advance(g, dev, { ...r }, records)
+        g.acks.push({ pending: item, ack: { reportId: r.reportId, status: held > 0 ? 'held' : 'settled' } })
+      } else if (r.seq > dev.next) {
+        this.#putReport(g, r.reportId, row('held'))
+        const gap: GapRow = {
+          v: 1,
+          reportId: r.reportId,
+          seq: r.seq,
+          prev: r.prev,
+          created: r.created,
+          account: r.account,
+          events: r.events,
+        }
+        const gapKey = StateKeys.gap(r.device, r.seq, r.reportId)
+        g.ops.push(put(gapKey, gap))
+        g.gaps.set(gapKey, gap)
+        dev.gaps++
+        g.touchedDevices.add(r.device)
+        this.stats.held++
+        g.acks.push({ pending: item, ack: { reportId: r.reportId, status: 'held' } })
+      } else {
+        this.#putReport(g, r.reportId, row('fork'))
+        g.ops.push(
+          put(StateKeys.fork(r.device, r.seq, r.reportId), {
+            v: 1,
+            reportId: r.reportId,
+            seq: r.seq,
+            prev: r.prev,
+            at: now,
+          }),
+        )
+        dev.forks++
+        g.touchedDevices.add(r.device)
+        this.stats.forks++
+        log('fork: device %s report %s at seq %d (chain at %d)', r.device, r.reportId, r.seq, dev.next)
+        g.acks.push({ pending: item, ack: { reportId: r.reportId, status: 'held' } })
+      }
+    }
+    await this.#write(g, 'ingest')
+    for (const { ack } of g.acks) if (ack.status !== 'duplicate') this.#recent.set(ack.reportId, true)
+    for (const { pending, ack } of g.acks) {
+      if (ack.status === 'duplicate') this.stats.duplicates++
+      else this.stats.reports++
+      pending.resolve(ack)
+    }
+  }
+
+  /**
+   * Settle a report that continues its device's chain, then every held report that now continues it. Returns how
+   * many plays of the first report were held.
+   */
+  async #advance(g: Group, dev: DeviceRow, first: ChainReport, records: Map<string, Resolved>): Promise<number> {
+    const held = await this.#events(g, dev, first, records)
+    dev.next++
+    dev.head = first.reportId
+    g.touchedDevices.add(first.device)
+    while (dev.gaps > 0) {
+      const prefix = StateKeys.gapDevice(first.device)
+      const waiting = new Map<string, GapRow>()
+      for await (const [key, row] of this.#d.store.rows(gapRow, prefix)) if (!g.removed.has(key)) waiting.set(key, row)
+      for (const [key, row] of g.gaps) if (key.startsWith(prefix) && !g.removed.has(key)) waiting.set(key, row)
+      const atNext = [...waiting].filter(([, row]) => row.seq === dev.next)
+      if (atNext.length === 0) break
+      let advanced = false
+      for (const [key, row] of atNext) {
+        g.ops.push(del(key))
+        g.removed.add(key)
+        dev.gaps--
+        if (!advanced && row.prev === dev.head) {
+          advanced = true
+          await this.#restatus(g, row.reportId, 'settled')
+          const more = await this.#resolveRecords(row.events)
+          for (const [k, v] of more) records.set(k, v)
+          const eventKeys = row.events.map((e) => StateKeys.event(first.device, e.eventId))
+          const seen = await this.#d.store.rawMany(eventKeys)
+          for (const [i, k] of eventKeys.entries()) if (seen[i] !== undefined) g.events.add(k)
+          await this.#events(
+            g,
+            dev,
+            {
+              reportId: row.reportId,
+              device: first.device,
+              account: row.account,
+              created: row.created,
+              events: row.events,
+            },
+            records,
+          )
+          dev.next++
+          dev.head = row.reportId
+        } else {
+          await this.#restatus(g, row.reportId, 'fork')
+          g.ops.push(
+            put(StateKeys.fork(first.device, row.seq, row.reportId), {
+              v: 1,
+              reportId: row.reportId,
+              seq: row.seq,
+              prev: row.prev,
+              at: g.now,
+            }),
+          )
+          dev.forks++
+          this.stats.forks++
+        }
+      }
+      if (!advanced) break
+    }
+    return held
+  }
+
+  /** Rewrite a stored report's status (a held one that is settled now, or turned out to be a fork). */
+  async #restatus(g: Group, reportId: string, status: ReportRow['status']): Promise<void> {
+    const row = g.reports.get(reportId) ?? (await this.#d.store.get(reportRow, StateKeys.report(reportId)))
+    if (row === undefined) throw new ClearingFailedError(`held report ${reportId} is not stored`)
+    this.#putReport(g, reportId, { ...row, status })
+  }
+
+  #putReport(g: Group, reportId: string, row: ReportRow): void {
+    g.reports.set(reportId, row)
+    g.ops.push(put(StateKeys.report(reportId), row))
+  }
+
+  /** Process one report's events in time order. Returns how many plays were held. */
+  async #events(g: Group, dev: DeviceRow, r: ChainReport, records: Map<string, Resolved>): Promise<number> {
+    const events = [...r.events].sort((a, b) => a.startedAt - b.startedAt || (a.eventId < b.eventId ? -1 : 1))
+    const account = this.#account(g, r.account)
+    let held = 0
+    for (const e of events) {
+      const key = StateKeys.event(r.device, e.eventId)
+      this.stats.events++
+      if (g.events.has(key)) {
+        this.stats.duplicateEvents++
+        continue
+      }
+      g.events.add(key)
+      g.ops.push(putBytes(key, utf8.encode(r.reportId)))
+      if (e.kind !== 'play') continue
+      const hold = this.#behaviour(g, dev, account, r, e) ?? this.#licensed(r, e, records)
+      if (hold !== null) {
+        held++
+        this.#hold(g, r, e, hold)
+        continue
+      }
+      this.#settle(g, e, records.get(e.licence!) as ResolvedRecords)
+    }
+    return held
+  }
+
+  /** The behaviour checks; a play that passes them counts toward the device's and account's state. */
+  #behaviour(g: Group, dev: DeviceRow, account: AccountPlaysRow, r: ChainReport, e: StoredEvent): Hold | null {
+    const start = e.startedAt
+    const end = start + e.seconds * 1000
+    if (end > r.created + PLAY_OVERLAP_TOLERANCE_MS) {
+      return {
+        reason: 'faster-than-real-time',
+        detail: `the play ends at ${end}, after the report was made (${r.created})`,
+      }
+    }
+    if (start < dev.lastEnd - PLAY_OVERLAP_TOLERANCE_MS) {
+      return {
+        reason: 'faster-than-real-time',
+        detail: `the play starts at ${start}, before the device's previous play ended (${dev.lastEnd})`,
+      }
+    }
+    const hour = Math.floor(start / 3_600_000)
+    const plays = hour === dev.hour ? dev.hourPlays + 1 : 1
+    if (plays > MAX_PLAYS_PER_DEVICE_HOUR) {
+      return { reason: 'too-many-plays', detail: `more than ${MAX_PLAYS_PER_DEVICE_HOUR} plays in hour ${hour}` }
+    }
+    const limit = this.#d.network.body.policy.deviceLimit
+    const others = account.devices.filter(
+      (d) => d.device !== r.device && d.start < end && d.end > start + PLAY_OVERLAP_TOLERANCE_MS,
+    ).length
+    if (others + 1 > limit) {
+      return {
+        reason: 'too-many-devices',
+        detail: `${others + 1} devices of the account playing at once (limit ${limit})`,
+      }
+    }
+    dev.lastStart = start
+    dev.lastEnd = end
+    dev.hour = hour
+    dev.hourPlays = plays
+    g.touchedDevices.add(r.device)
+    const mine = account.devices.find((d) => d.device === r.device)
+    if (mine !== undefined) {
+      mine.start = start
+      mine.end = end
+    } else {
+      account.devices.push({ device: r.device, start, end })
+      if (account.devices.length > MAX_TRACKED_DEVICES_PER_ACCOUNT) {
+        account.devices.sort((a, b) => b.end - a.end)
+        account.devices.length = MAX_TRACKED_DEVICES_PER_ACCOUNT
+      }
+    }
+    g.touchedAccounts.add(r.account)
+    return null
+  }
+
+  #licensed(r: ChainReport, e: StoredEvent, records: Map<string, Resolved>): Hold | null {
+    if (e.purchaseId === null || e.licence === null) {
+      return { reason: 'unlicensed', detail: 'a play without a purchase and licence' }
+    }
+    const resolved = records.get(e.licence)
+    if (resolved === undefined || 'missing' in resolved) {
+      return { reason: 'record-missing', detail: resolved?.missing ?? `licence ${e.licence} is not known` }
+    }
+    return checkLicence(e, r.device, r.account, resolved.licence, this.#d.trust)
+  }
+
+  #hold(g: Group, r: ChainReport, e: StoredEvent, hold: Hold): void {
+    const row: HeldRow = {
+      v: 1,
+      reason: hold.reason,
+      detail: hold.detail,
+      device: r.device,
+      account: r.account,
+      reportId: r.reportId,
+      event: e,
+      heldAt: g.now,
+      attempts: 0,
+    }
+    const key =
+      hold.reason === 'record-missing'
+        ? StateKeys.heldMissing(r.device, e.eventId)
+        : StateKeys.heldSuspicious(r.device, e.eventId)
+    g.ops.push(put(key, row))
+    if (hold.reason === 'record-missing') g.missing.push(key)
+    g.playsHeld++
+    this.stats.playsHeld++
+    log('held play %s of device %s: %s (%s)', e.eventId, r.device, hold.reason, hold.detail)
+  }
+
+  #settle(g: Group, e: StoredEvent, resolved: ResolvedRecords): void {
+    const contract = contractForPlay(resolved.contract, resolved.newest, e.startedAt)
+    // Every play of one track under one licence and contract moves the same amounts: settle it once as a template,
+    // then add the template for each further play.
+    const key = `${g.period}|${resolved.licence.id}|${contract.id}|${e.isrc}`
+    let template = this.#templates.get(key)
+    if (template === undefined) {
+      const batch = new SettlementBatch()
+      const transfers = new TransferSum()
+      const records: PlayRecords = { licence: resolved.licence, offer: resolved.offer, contract }
+      const pool = settlePlay(
+        e,
+        records,
+        { period: g.period, feeBps: this.#d.network.body.policy.clearingFeeBps, clearinghouse: this.#d.clearinghouse },
+        batch,
+        transfers,
+      )
+      template = { batch, transfers, pool }
+      this.#templates.set(key, template)
+    }
+    g.batch.merge(template.batch, e.startedAt, g.templates.has(key))
+    g.templates.add(key)
+    g.transfers.merge(template.transfers)
+    const pool = template.pool
+    if (pool !== null) {
+      const poolKey = StateKeys.plays(g.period, pool.retailer, pool.currency, pool.contractCid, pool.content)
+      const known = g.pool.get(poolKey)
+      if (known === undefined) g.pool.set(poolKey, { ...pool, plays: 1 })
+      else known.plays++
+    }
+    g.playsSettled++
+    this.stats.playsSettled++
+  }
+
+  /** Write a group: its own ops, its lines and counters, its journal row — one fsynced batch — then the ledger. */
+  async #write(g: Group, kind: string): Promise<void> {
+    const m = await this.#d.lines.materialise(g.batch)
+    const ops: StoreOp[] = [...g.ops, ...m.ops]
+    if (g.pool.size > 0) {
+      const keys = [...g.pool.keys()]
+      const rows = await this.#d.store.getMany(playsRow, keys)
+      for (const [i, key] of keys.entries()) {
+        const add = g.pool.get(key)!
+        const row: PlaysRow = rows[i] ?? {
+          v: 1,
+          plays: 0,
+          distributor: add.distributor,
+          contractCid: add.contractCid,
+          content: add.content,
+        }
+        ops.push(put(key, { ...row, plays: row.plays + add.plays }))
+      }
+    }
+    for (const device of g.touchedDevices) ops.push(put(StateKeys.device(device), g.devices.get(device)!))
+    for (const account of g.touchedAccounts) ops.push(put(StateKeys.account(account), g.accounts.get(account)!))
+    const planned = g.transfers.list()
+    let journalled: { n: number; entry: JournalEntry } | null = null
+    if (planned.length > 0 || m.accounts.length > 0) {
+      const { n, ops: journalOps, entry } = this.#intent(kind, planned, m.accounts)
+      ops.push(...journalOps)
+      journalled = { n, entry }
+    }
+    try {
+      await this.#d.store.write(ops, { sync: this.#d.sync })
+    } catch (err) {
+      if (journalled !== null) this.#d.journal.rewind(journalled.n)
+      throw err
+    }
+    this.#d.lines.commit(m)
+    for (const device of g.touchedDevices) this.#devices.set(device, g.devices.get(device)!)
+    for (const account of g.touchedAccounts) this.#accounts.set(account, g.accounts.get(account)!)
+    if (g.missing.length > 0) this.#d.missing()
+    if (journalled !== null) {
+      // The group is durable from here on: a failure to apply its ledger batch stops the role (the journal keeps the
+      // batch for the restart) but does not take back what was stored.
+      try {
+        const result = await this.#d.journal.apply(journalled.n, journalled.entry, { sync: false })
+        if (!result.ok) {
+          this.#d.fail(new ClearingFailedError(`the ledger refused the transfers of ${kind} journal ${journalled.n}`))
+        }
+      } catch (err) {
+        this.#d.fail(err as Error)
+      }
+    }
+  }
+
+  #intent(kind: string, planned: PlannedTransfer[], accounts: AccountInput[]) {
+    return this.#d.journal.intent((n) => ({
+      kind,
+      ref: `group:${n}`,
+      accounts,
+      transfers: planned.map((t, i) => ({
+        kind: 'posted' as const,
+        id: `g${n}.${i}`,
+        debitAccountId: accountIdOf(t.debit, t.currency),
+        creditAccountId: accountIdOf(t.credit, t.currency),
+        amount: t.amount,
+        code: t.code,
+        reference: `group:${n}`,
+      })),
+      onSuccess: [],
+      onFailure: [],
+    }))
+  }
+
+  // ---- state ------------------------------------------------------------------------------------------------
+
+  async #load(g: Group, items: Pending[]): Promise<void> {
+    const devices = [...new Set(items.map((i) => i.report.device))].filter((d) => {
+      const cached = this.#devices.get(d)
+      if (cached !== undefined) g.devices.set(d, { ...cached })
+      return cached === undefined
+    })
+    const deviceRows = await this.#d.store.getMany(
+      deviceRow,
+      devices.map((d) => StateKeys.device(d)),
+    )
+    for (const [i, d] of devices.entries()) if (deviceRows[i] !== undefined) g.devices.set(d, deviceRows[i]!)
+    const accounts = [...new Set(items.map((i) => i.report.account))].filter((a) => {
+      const cached = this.#accounts.get(a)
+      if (cached !== undefined) g.accounts.set(a, { v: 1, devices: cached.devices.map((d) => ({ ...d })) })
+      return cached === undefined
+    })
+    const accountRows = await this.#d.store.getMany(
+      accountPlaysRow,
+      accounts.map((a) => StateKeys.account(a)),
+    )
+    for (const [i, a] of accounts.entries()) if (accountRows[i] !== undefined) g.accounts.set(a, accountRows[i]!)
+  }
+
+  #device(g: Group, device: string, account: string): DeviceRow {
+    let row = g.devices.get(device)
+    if (row === undefined) {
+      row = emptyDevice(account)
+      g.devices.set(device, row)
+    }
+    return row
+  }
+
+  #account(g: Group, account: string): AccountPlaysRow {
+    let row = g.accounts.get(account)
+    if (row === undefined) {
+      row = { v: 1, devices: [] }
+      g.accounts.set(account, row)
+    }
+    return row
+  }
+
+  /** The licence, offer and contract in force of every play, or what is missing. */
+  async #resolveRecords(events: readonly StoredEvent[]): Promise<Map<string, Resolved>> {
+    const out = new Map<string, Resolved>()
+    const licenceIds = [
+      ...new Set(events.filter((e) => e.kind === 'play' && e.licence !== null).map((e) => e.licence!)),
+    ]
+    if (licenceIds.length === 0) return out
+    const licences = await this.#d.records.getMany('consort/licence', licenceIds)
+    const offers = await this.#d.records.getMany(
+      'consort/offer',
+      [...licences.values()].map((l) => l.body.offer.toString()),
+    )
+    const contracts = await this.#d.records.getMany(
+      'consort/contract',
+      [...licences.values()].map((l) => l.body.contract.toString()),
+    )
+    const inForce = new Map<string, SignedRecord<'consort/contract'> | undefined>()
+    for (const c of contracts.values()) {
+      if (!inForce.has(c.body.contractId))
+        inForce.set(c.body.contractId, await this.#d.records.contractInForce(c.body.contractId))
+    }
+    for (const id of licenceIds) {
+      const licence = licences.get(id)
+      if (licence === undefined) {
+        out.set(id, { missing: `licence ${id} is not known` })
+        continue
+      }
+      const offer = offers.get(licence.body.offer.toString())
+      if (offer === undefined) {
+        out.set(id, { missing: `offer ${licence.body.offer} is not known` })
+        continue
+      }
+      const named = contracts.get(licence.body.contract.toString())
+      if (named === undefined) {
+        out.set(id, { missing: `contract ${licence.body.contract} is not known` })
+        continue
+      }
+      out.set(id, { licence, offer, contract: named, newest: inForce.get(named.body.contractId) })
+    }
+    return out
+  }
+
+  // ---- held plays -------------------------------------------------------------------------------------------
+
+  /**
+   * Try again the plays held because a record was missing: fetch what is missing, and settle those that can be now
+   * (one journalled batch). Returns how many were settled.
+   */
+  async retryMissing(limit: number, signal?: AbortSignal): Promise<number> {
+    const candidates: Array<[string, HeldRow]> = []
+    for await (const entry of this.#d.store.rows(heldRow, StateKeys.heldMissingPrefix, { limit })) {
+      candidates.push([entry[0], entry[1]])
+    }
+    if (candidates.length === 0) return 0
+    for (const [, row] of candidates) {
+      if (signal?.aborted === true) break
+      const licence = await this.#d.records.fetch('consort/licence', row.event.licence!, signal)
+      if (licence === undefined) continue
+      await this.#d.records.fetch('consort/offer', licence.body.offer.toString(), signal)
+      await this.#d.records.fetch('consort/contract', licence.body.contract.toString(), signal)
+    }
+    return this.#d.serial(async () => {
+      const now = this.#d.clock.now()
+      const g = new Group(now, periodOf(now))
+      const keys = candidates.map(([k]) => k)
+      const still = await this.#d.store.getMany(heldRow, keys)
+      const records = await this.#resolveRecords(still.filter((r) => r !== undefined).map((r) => r!.event))
+      let settled = 0
+      for (const [i, key] of keys.entries()) {
+        const row = still[i]
+        if (row === undefined) continue
+        const r: ChainReport = {
+          reportId: row.reportId,
+          device: row.device,
+          account: row.account,
+          created: row.heldAt,
+          events: [],
+        }
+        const hold = this.#licensed(r, row.event, records)
+        if (hold !== null && hold.reason === 'record-missing') {
+          g.ops.push(put(key, { ...row, attempts: row.attempts + 1 }))
+          continue
+        }
+        g.ops.push(del(key))
+        if (hold !== null) {
+          g.ops.push(
+            put(StateKeys.heldSuspicious(row.device, row.event.eventId), {
+              ...row,
+              reason: hold.reason,
+              detail: hold.detail,
+            }),
+          )
+          continue
+        }
+        this.#settle(g, row.event, records.get(row.event.licence!) as ResolvedRecords)
+        settled++
+      }
+      await this.#write(g, 'release')
+      return settled
+    })
+  }
+
+  /**
+   * A reviewer's verdict on a play held as suspicious: `approve` settles it (if its licence checks out; a missing
+   * record moves it to the retried plays), `reject` drops it for good (its event id stays spent).
+   */
+  async review(
+    device: string,
+    eventId: string,
+    verdict: 'approve' | 'reject',
+  ): Promise<'settled' | 'rejected' | 'held'> {
+    return this.#d.serial(async () => {
+      const key = StateKeys.heldSuspicious(device, eventId)
+      const row = await this.#d.store.get(heldRow, key)
+      if (row === undefined) throw new NotFoundError(`no held play ${eventId} of device ${device}`)
+      const now = this.#d.clock.now()
+      const g = new Group(now, periodOf(now))
+      g.ops.push(del(key))
+      if (verdict === 'reject') {
+        await this.#write(g, 'reject')
+        return 'rejected'
+      }
+      const records = await this.#resolveRecords([row.event])
+      const r: ChainReport = {
+        reportId: row.reportId,
+        device: row.device,
+        account: row.account,
+        created: now,
+        events: [],
+      }
+      const hold = this.#licensed(r, row.event, records)
+      if (hold !== null) {
+        const target =
+          hold.reason === 'record-missing'
+            ? StateKeys.heldMissing(device, eventId)
+            : StateKeys.heldSuspicious(device, eventId)
+        g.ops.push(put(target, { ...row, reason: hold.reason, detail: hold.detail }))
+        await this.#write(g, 'review')
+        return 'held'
+      }
+      this.#settle(g, row.event, records.get(row.event.licence!) as ResolvedRecords)
+      await this.#write(g, 'approve')
+      return 'settled'
+    })
+  }
+
+  /** Held plays, a page at a time (`missing`: waiting for records; `suspicious`: waiting for review). */
+  async listHeld(
+    which: 'missing' | 'suspicious',
+    limit: number,
+    after?: string,
+  ): Promise<Array<{ key: string; row: HeldRow }>> {
+    const prefix = which === 'missing' ? StateKeys.heldMissingPrefix : StateKeys.heldSuspiciousPrefix
+    const out: Array<{ key: string; row: HeldRow }> = []
+    for await (const [key, row] of this.#d.store.rows(heldRow, prefix, {
+      limit,
+      ...(after !== undefined ? { gt: after } : {}),
+    })) {
+      out.push({ key, row })
+    }
+    return out
+  }
+
+  /** Forget cached state (after a failure: the disk is the truth). */
+  reset(): void {
+    this.#templates.clear()
+    this.#devices.clear()
+    this.#accounts.clear()
+    this.#d.lines.reset()
+  }
+}
+
+/** The settlement of one play of a track under a licence and contract, in a period. */
+interface PlayTemplate {
+  batch: SettlementBatch
+  transfers: TransferSum
+  pool: PoolCount | null
+}
+
+/** Play templates kept: one per (licence, contract, track) in play. */
+const TEMPLATE_CACHE_ENTRIES = 16_384
+
+type ResolvedRecords = PlayRecords & { newest: SignedRecord<'consort/contract'> | undefined }
+type Resolved = ResolvedRecords | { missing: string }
+
+export type { HoldReason, Resolved as ResolvedPlay }

@@ -1,0 +1,186 @@
+/**
+ * Where usage reports are verified: on the calling thread, or in a pool of worker threads (one per core) so that
+ * signature checks and box openings use every core while the main thread settles and writes. With `auto`, the pool
+ * starts the first time reports queue up, so a quiet node never pays for threads it does not need.
+ */
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { logger } from '@libp2p/logger'
+import type { RecordCaps } from '../../../protocols/records/envelope.ts'
+import { MAX_VERIFY_WORKERS, POOL_BATCH, POOL_START_BACKLOG } from '../constants.ts'
+import { ReportInvalidError } from '../errors.ts'
+import { SealOpener } from './opener.ts'
+import { ReportVerifier, type VerifiedReport, type VerifyContext } from './verify.ts'
+
+const log = logger('consort:clearinghouse:verify')
+
+export interface WorkerInit {
+  network: string
+  caps: RecordCaps
+  recipient: Uint8Array
+  sealingPublicKey: Uint8Array
+  sealingPrivateKey: Uint8Array
+}
+
+export interface PoolRequest {
+  id: number
+  now: number
+  items: Array<{ usage: Uint8Array; device: Uint8Array }>
+}
+
+export interface PoolResponse {
+  id: number
+  results: Array<{ ok: true; report: VerifiedReport } | { ok: false; code: string; message: string }>
+}
+
+/** `0`: verify on the calling thread; `n`: a pool of n workers; `auto`: a pool of one per core, once needed. */
+export type WorkerSetting = number | 'auto'
+
+interface Waiting {
+  usage: Uint8Array
+  device: Uint8Array
+  resolve: (report: VerifiedReport) => void
+  reject: (err: Error) => void
+}
+
+interface Slot {
+  worker: Worker
+  inFlight: Map<number, Waiting[]>
+}
+
+export class Verifier {
+  readonly #init: WorkerInit
+  readonly #setting: WorkerSetting
+  readonly #now: () => number
+  readonly #inline = new ReportVerifier()
+  readonly #ctx: Omit<VerifyContext, 'decode'>
+  #slots: Slot[] = []
+  #queue: Waiting[] = []
+  #nextId = 1
+  #broken = false
+  #closed = false
+
+  constructor(init: WorkerInit, setting: WorkerSetting, now: () => number) {
+    this.#init = init
+    this.#setting = setting
+    this.#now = now
+    this.#ctx = {
+      recipient: init.recipient,
+      sealingPublicKey: init.sealingPublicKey,
+      opener: new SealOpener({ publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey }),
+    }
+    if (typeof setting === 'number' && setting > 0) this.#startPool(setting)
+  }
+
+  get workers(): number {
+    return this.#slots.length
+  }
+
+  /** Verify one report; `backlog` is how many reports already wait (the `auto` pool starts beyond a threshold). */
+  verify(usage: Uint8Array, device: Uint8Array, backlog: number): Promise<VerifiedReport> {
+    if (this.#slots.length === 0 && !this.#broken && !this.#closed && this.#setting === 'auto') {
+      if (backlog >= POOL_START_BACKLOG) this.#startPool(Math.min(availableParallelism(), MAX_VERIFY_WORKERS))
+    }
+    if (this.#slots.length === 0) {
+      try {
+        return Promise.resolve(this.verifyHere(usage, device))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ usage, device, resolve, reject })
+      this.#dispatch()
+    })
+  }
+
+  /** Verify on this thread, now. */
+  verifyHere(usage: Uint8Array, device: Uint8Array): VerifiedReport {
+    return this.#inline.verify(usage, device, {
+      ...this.#ctx,
+      decode: { network: this.#init.network, now: this.#now(), caps: this.#init.caps },
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const slots = this.#slots
+    this.#slots = []
+    await Promise.all(slots.map((s) => s.worker.terminate()))
+    for (const w of this.#queue) w.reject(new ReportInvalidError('the clearinghouse stopped'))
+    this.#queue = []
+  }
+
+  #startPool(size: number): void {
+    log('starting %d verification workers', size)
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.#init })
+      const slot: Slot = { worker, inFlight: new Map() }
+      worker.on('message', (response: PoolResponse) => this.#answer(slot, response))
+      worker.on('error', (err) => this.#fail(slot, err))
+      worker.on('exit', (code) => {
+        if (!this.#closed) this.#fail(slot, new Error(`verification worker exited with code ${code}`))
+      })
+      worker.unref()
+      this.#slots.push(slot)
+    }
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      let best: Slot | undefined
+      for (const slot of this.#slots) if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot
+      // Two batches in flight per worker keep it busy while the answer to the other one travels back.
+      if (best === undefined || best.inFlight.size >= 2) return
+      const items = this.#queue.splice(0, POOL_BATCH)
+      const id = this.#nextId++
+      best.inFlight.set(id, items)
+      // A worker with work in flight keeps the process alive; an idle one does not.
+      best.worker.ref()
+      const request: PoolRequest = {
+        id,
+        now: this.#now(),
+        items: items.map((w) => ({ usage: w.usage, device: w.device })),
+      }
+      best.worker.postMessage(request)
+    }
+  }
+
+  #answer(slot: Slot, response: PoolResponse): void {
+    const items = slot.inFlight.get(response.id)
+    if (items === undefined) return
+    slot.inFlight.delete(response.id)
+    if (slot.inFlight.size === 0) slot.worker.unref()
+    for (const [i, waiting] of items.entries()) {
+      const result = response.results[i]
+      if (result === undefined) waiting.reject(new Error('verification worker gave no answer'))
+      else if (result.ok) waiting.resolve(result.report)
+      else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
+      else waiting.reject(new Error(result.message))
+    }
+    this.#dispatch()
+  }
+
+  /** A worker failed: verify what it held here, and from now on verify everything here. */
+  #fail(slot: Slot, err: Error): void {
+    if (!this.#slots.includes(slot)) return
+    log.error('verification worker failed, verifying on the main thread from now on: %e', err)
+    this.#broken = true
+    this.#slots = this.#slots.filter((s) => s !== slot)
+    void slot.worker.terminate()
+    const orphans = [...slot.inFlight.values()].flat()
+    slot.inFlight.clear()
+    if (this.#slots.length === 0) {
+      orphans.push(...this.#queue)
+      this.#queue = []
+    }
+    for (const w of orphans) {
+      try {
+        w.resolve(this.verifyHere(w.usage, w.device))
+      } catch (e) {
+        w.reject(e as Error)
+      }
+    }
+    this.#dispatch()
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Verifying one usage report: everything that needs no state, so that it can run on any thread. The envelope is
+ * decoded and its device signature checked (`decodeRecordAs`), the device registration decoded and checked (once
+ * per registration: a worker remembers the hashes of those it verified), the report matched to its device and
+ * account, and the box sealed to this clearinghouse opened and decoded. Whether the registrar that signed the
+ * registration is one of the network's, unrevoked and current, is checked on the main thread, which holds the
+ * trust state.
+ */
+import { createHash } from 'node:crypto'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { type DecodeOptions, decodeRecordAs, recordId } from '../../../protocols/records/envelope.ts'
+import { RecordError } from '../../../protocols/records/errors.ts'
+import { decodeUsageEvents, usageSealContext } from '../../../protocols/usage/index.ts'
+import { DEVICE_RECORD_CACHE_ENTRIES } from '../constants.ts'
+import { ReportInvalidError } from '../errors.ts'
+import { Lru } from '../lru.ts'
+import type { StoredEvent } from '../state.ts'
+import type { SealOpener } from './opener.ts'
+
+/** A device registration, as much of it as settlement needs. */
+export interface DeviceInfo {
+  /** The registration record's CID. */
+  id: string
+  /** Who signed it (hex): must be a registrar of the network. */
+  signer: string
+  account: string
+  device: string
+  notBefore: number
+  notAfter: number
+}
+
+export interface VerifiedReport {
+  reportId: string
+  /** The usage record's bytes (stored as the report). */
+  bytes: Uint8Array
+  /** The device registration's bytes (the main thread learns a registration it has not seen). */
+  deviceBytes: Uint8Array
+  created: number
+  device: string
+  account: string
+  seq: number
+  prev: string | null
+  registration: DeviceInfo
+  events: StoredEvent[]
+}
+
+export interface VerifyContext {
+  decode: DecodeOptions
+  /** This clearinghouse's signing key: the `recipient` its box is addressed to. */
+  recipient: Uint8Array
+  /** Its X25519 sealing public key (a box addressed by sealing key is accepted too). */
+  sealingPublicKey: Uint8Array
+  opener: SealOpener
+}
+
+const hex = (b: Uint8Array) => bytesToHex(b, 'base16')
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** The id a report will have: cheap (one hash), so that replays are answered before any verification. */
+export function reportIdOf(bytes: Uint8Array): string {
+  return recordId(bytes).toString()
+}
+
+export class ReportVerifier {
+  readonly #devices = new Lru<string, DeviceInfo>(DEVICE_RECORD_CACHE_ENTRIES)
+
+  verify(usageBytes: Uint8Array, deviceBytes: Uint8Array, ctx: VerifyContext): VerifiedReport {
+    let usage: ReturnType<typeof decodeRecordAs<'consort/usage'>>
+    try {
+      usage = decodeRecordAs('consort/usage', usageBytes, ctx.decode)
+    } catch (err) {
+      if (err instanceof RecordError) throw new ReportInvalidError(`usage ${err.message}`)
+      throw err
+    }
+    const registration = this.#registration(deviceBytes, ctx)
+    const body = usage.body
+    const device = hex(body.device)
+    if (!equal(usage.signer, body.device)) {
+      throw new ReportInvalidError('usage.signer: the report is not signed by the device it names')
+    }
+    if (registration.device !== device) {
+      throw new ReportInvalidError('device.body.device: the registration is for another device than the report')
+    }
+    if (registration.account !== hex(body.account)) {
+      throw new ReportInvalidError('usage.body.account: the device is registered to another account')
+    }
+    const box = body.sealed.find((s) => equal(s.recipient, ctx.recipient) || equal(s.recipient, ctx.sealingPublicKey))
+    if (box === undefined) throw new ReportInvalidError('usage.body.sealed: nothing is sealed to this clearinghouse')
+    let events: ReturnType<typeof decodeUsageEvents>
+    try {
+      events = decodeUsageEvents(ctx.opener.open(box.box, usageSealContext(ctx.decode.network, body.device, body.seq)))
+    } catch (err) {
+      throw new ReportInvalidError(`usage.body.sealed: ${(err as Error).message}`)
+    }
+    const ids = new Set<string>()
+    const stored: StoredEvent[] = []
+    for (const [i, e] of events.entries()) {
+      if (ids.has(e.eventId)) throw new ReportInvalidError(`events.${i}.eventId: ${e.eventId} repeats in the report`)
+      ids.add(e.eventId)
+      stored.push({
+        eventId: e.eventId,
+        kind: e.kind,
+        isrc: e.isrc,
+        purchaseId: e.purchaseId,
+        licence: e.licence?.toString() ?? null,
+        offer: e.offer?.toString() ?? null,
+        contract: e.contract?.toString() ?? null,
+        startedAt: e.startedAt,
+        seconds: e.seconds,
+      })
+    }
+    return {
+      reportId: usage.id.toString(),
+      bytes: usageBytes,
+      deviceBytes,
+      created: body.created,
+      device,
+      account: hex(body.account),
+      seq: body.seq,
+      prev: body.prev?.toString() ?? null,
+      registration,
+      events: stored,
+    }
+  }
+
+  #registration(bytes: Uint8Array, ctx: VerifyContext): DeviceInfo {
+    const digest = createHash('sha256').update(bytes).digest('hex')
+    const known = this.#devices.get(digest)
+    if (known !== undefined) return known
+    let record: ReturnType<typeof decodeRecordAs<'consort/device'>>
+    try {
+      record = decodeRecordAs('consort/device', bytes, ctx.decode)
+    } catch (err) {
+      if (err instanceof RecordError) throw new ReportInvalidError(`device ${err.message}`)
+      throw err
+    }
+    const info: DeviceInfo = {
+      id: record.id.toString(),
+      signer: hex(record.signer),
+      account: hex(record.body.account),
+      device: hex(record.body.device),
+      notBefore: record.body.notBefore,
+      notAfter: record.body.notAfter,
+    }
+    this.#devices.set(digest, info)
+    return info
+  }
+}

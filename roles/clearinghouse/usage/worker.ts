@@ -1,0 +1,32 @@
+/**
+ * A verification worker thread: verifies batches of usage reports (`ReportVerifier`) and answers with the verified
+ * reports or the reason each was refused. It holds a copy of the sealing key pair, given at start.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import type { RecordCaps } from '../../../protocols/records/envelope.ts'
+import { SealOpener } from './opener.ts'
+import type { PoolRequest, PoolResponse, WorkerInit } from './pool.ts'
+import { ReportVerifier, type VerifyContext } from './verify.ts'
+
+const init = workerData as WorkerInit
+const opener = new SealOpener({ publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey })
+const verifier = new ReportVerifier()
+const caps: RecordCaps = init.caps
+
+parentPort?.on('message', (request: PoolRequest) => {
+  const ctx: VerifyContext = {
+    decode: { network: init.network, now: request.now, caps },
+    recipient: init.recipient,
+    sealingPublicKey: init.sealingPublicKey,
+    opener,
+  }
+  const results: PoolResponse['results'] = request.items.map((item) => {
+    try {
+      return { ok: true, report: verifier.verify(item.usage, item.device, ctx) }
+    } catch (err) {
+      const e = err as Error & { code?: unknown }
+      return { ok: false, code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: e.message }
+    }
+  })
+  parentPort?.postMessage({ id: request.id, results } satisfies PoolResponse)
+})

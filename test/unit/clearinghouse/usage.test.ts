@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict'
+import { createNodeKeys } from '../../../keys/keystore.ts'
+import { seal } from '../../../keys/seal.ts'
+import { signRecord } from '../../../protocols/records/envelope.ts'
+import { HELD_RETRY_INTERVAL_MS } from '../../../roles/clearinghouse/constants.ts'
+import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
+import {
+  accountIdOf,
+  distributorParticipant,
+  retailerParticipant,
+  rightsholderParticipant,
+} from '../../../roles/clearinghouse/participants.ts'
+import { type Buyer, ISRC_2, Market } from './market.ts'
+
+const HOUR = 3_600_000
+
+async function posted(engine: ClearingEngine, participant: string, currency = 'EUR'): Promise<bigint> {
+  const id = accountIdOf(participant, currency)
+  if ((await engine.ledger.getAccount(id)) === undefined) return 0n
+  const b = await engine.ledger.balance(id)
+  return b.creditsPosted - b.debitsPosted
+}
+
+async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(promise, (err: Error & { code?: string }) => {
+    assert.equal(err.code, code, err.message)
+    return true
+  })
+}
+
+describe('clearinghouse usage ingestion', () => {
+  let m: Market
+  let engine: ClearingEngine
+  let buyer: Buyer
+  let licence: Awaited<ReturnType<Market['purchase']>>['licence']
+  /** What the retailer owes per paid play: the rate (5) and no fee (3% of 5 rounds to 0). */
+  const RATE = 5n
+
+  async function setup(policy: { deviceLimit?: number } = {}, devices = 1) {
+    m = await Market.create({ policy })
+    ;({ engine } = await m.engine())
+    buyer = await m.buyer(devices)
+    await engine.account(m.fundRequest(buyer, 1000n))
+    const contract = m.contract({ unit: null, play: RATE })
+    await engine.learnContract(contract)
+    ;({ licence } = await m.purchase(engine, buyer, contract, m.offer(contract, { price: 0n })))
+    m.clock.advance(12 * HOUR)
+  }
+
+  const retailerOwes = () => posted(engine, retailerParticipant(m.retailer.signer.publicKey))
+  const labelHas = () => posted(engine, rightsholderParticipant('label:acme'))
+
+  afterEach(async () => {
+    await engine.close()
+  })
+
+  it('settles a licensed play at the contract rate, once, whatever the replays', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const report = m.usage(device, buyer.account, [m.play(licence, m.clock.now() - HOUR)])
+    const ack = await engine.report(report.usage, report.device)
+    assert.equal(ack.status, 'settled')
+    assert.equal(ack.reportId, report.record.id.toString())
+    assert.deepEqual(await engine.report(report.usage, report.device), { reportId: ack.reportId, status: 'duplicate' })
+    assert.equal(await retailerOwes(), -RATE)
+    assert.equal(await posted(engine, distributorParticipant(m.distributor.signer.publicKey)), 0n)
+    assert.equal(await labelHas(), 4n)
+    assert.equal(await posted(engine, rightsholderParticipant('artist:jane')), 1n)
+    // A fresh engine on the same state (a restart) still knows the report.
+    const audit = await engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('refuses forged reports and stores nothing of them', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const play = () => [m.play(licence, m.clock.now() - HOUR)]
+    // Signed by another key than the device it names.
+    const imposter = await createNodeKeys(m.random)
+    const forged = m.usage(device, buyer.account, play(), { chain: false, signer: imposter })
+    await rejects(engine.report(forged.usage, forged.device), 'ERR_REPORT_INVALID')
+    // A device registration that no registrar signed.
+    const fake = signRecord('consort/device', device.registration.body, imposter.signer)
+    const ok = m.usage(device, buyer.account, play(), { chain: false })
+    await rejects(engine.report(ok.usage, fake.bytes), 'ERR_REPORT_INVALID')
+    // A report for another account than the device is registered to.
+    const other = await m.buyer()
+    const wrongAccount = m.usage(device, other.account, play(), { chain: false })
+    await rejects(engine.report(wrongAccount.usage, wrongAccount.device), 'ERR_REPORT_INVALID')
+    // Sealed to someone else.
+    const stranger = await createNodeKeys(m.random)
+    const misdirected = signRecord(
+      'consort/usage',
+      {
+        ...ok.record.body,
+        sealed: [
+          { recipient: stranger.signer.publicKey, box: seal(stranger.sealing.publicKey, new Uint8Array(8), 'x') },
+        ],
+      },
+      device.keys.signer,
+    )
+    await rejects(engine.report(misdirected.bytes, ok.device), 'ERR_REPORT_INVALID')
+    // Addressed to this clearinghouse, but the box was made for another report (seq) and does not open.
+    const moved = signRecord('consort/usage', { ...ok.record.body, seq: 5, prev: ok.record.id }, device.keys.signer)
+    await rejects(engine.report(moved.bytes, ok.device), 'ERR_REPORT_INVALID')
+    // Garbage.
+    await rejects(engine.report(new Uint8Array([1, 2, 3]), ok.device), 'ERR_REPORT_INVALID')
+    assert.equal(engine.ingest.stats.reports, 0)
+    assert.equal(await retailerOwes(), 0n)
+    // The genuine report still goes through (its chain starts at 0).
+    assert.equal((await engine.report(ok.usage, ok.device)).status, 'settled')
+  })
+
+  it('holds a report after a gap until the gap is filled, and flags a fork without paying it', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 5 * HOUR
+    const r0 = m.usage(device, buyer.account, [m.play(licence, t)])
+    const r1 = m.usage(device, buyer.account, [m.play(licence, t + HOUR)])
+    const r2 = m.usage(device, buyer.account, [m.play(licence, t + 2 * HOUR)])
+    assert.equal((await engine.report(r0.usage, r0.device)).status, 'settled')
+    assert.equal((await engine.report(r2.usage, r2.device)).status, 'held')
+    assert.equal(await retailerOwes(), -RATE)
+    assert.equal((await engine.report(r1.usage, r1.device)).status, 'settled')
+    assert.equal(await retailerOwes(), -3n * RATE)
+    // A second report 1, another content: a fork. Stored, flagged, never paid.
+    const fork = m.usage(device, buyer.account, [m.play(licence, t + 3 * HOUR)], {
+      seq: 1,
+      prev: r0.record.id,
+      chain: false,
+    })
+    assert.equal((await engine.report(fork.usage, fork.device)).status, 'held')
+    assert.equal(engine.ingest.stats.forks, 1)
+    // A report that claims the wrong predecessor at the next seq is a fork too.
+    const wrongPrev = m.usage(device, buyer.account, [m.play(licence, t + 3 * HOUR)], {
+      seq: 3,
+      prev: r0.record.id,
+      chain: false,
+    })
+    assert.equal((await engine.report(wrongPrev.usage, wrongPrev.device)).status, 'held')
+    assert.equal(await retailerOwes(), -3n * RATE)
+    const r3 = m.usage(device, buyer.account, [m.play(licence, t + 4 * HOUR)])
+    assert.equal((await engine.report(r3.usage, r3.device)).status, 'settled')
+    assert.equal(await retailerOwes(), -4n * RATE)
+  })
+
+  it('refuses a report too far ahead of its chain (the player keeps it)', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const far = m.usage(device, buyer.account, [m.play(licence, m.clock.now() - HOUR)], { seq: 5000, prev: licence.id })
+    await rejects(engine.report(far.usage, far.device), 'ERR_REPORT_INVALID')
+  })
+
+  it('never pays an event twice, even in another report', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const play = m.play(licence, m.clock.now() - 2 * HOUR)
+    const r0 = m.usage(device, buyer.account, [play])
+    const r1 = m.usage(device, buyer.account, [play, m.play(licence, m.clock.now() - HOUR)])
+    await engine.report(r0.usage, r0.device)
+    await engine.report(r1.usage, r1.device)
+    assert.equal(await retailerOwes(), -2n * RATE)
+    assert.equal(engine.ingest.stats.duplicateEvents, 1)
+  })
+
+  it('holds plays faster than real time for review and never pays them', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 2 * HOUR
+    // Two three-minute plays one minute apart on one device; and a play that ends after the report was made.
+    const r0 = m.usage(device, buyer.account, [
+      m.play(licence, t, 180),
+      m.play(licence, t + 60_000, 180),
+      m.play(licence, m.clock.now() - 60_000, 180),
+    ])
+    assert.equal((await engine.report(r0.usage, r0.device)).status, 'held')
+    assert.equal(await retailerOwes(), -RATE)
+    const held = await engine.ingest.listHeld('suspicious', 10)
+    assert.deepEqual(
+      held.map((h) => h.row.reason),
+      ['faster-than-real-time', 'faster-than-real-time'],
+    )
+  })
+
+  it('holds more plays per hour than a person can listen to', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const hour = Math.floor((m.clock.now() - 3 * HOUR) / HOUR) * HOUR
+    const plays = Array.from({ length: 130 }, (_, i) => m.play(licence, hour + i * 27_000, 25))
+    const r = m.usage(device, buyer.account, plays)
+    assert.equal((await engine.report(r.usage, r.device)).status, 'held')
+    assert.equal(await retailerOwes(), -120n * RATE)
+    const held = await engine.ingest.listHeld('suspicious', 100)
+    assert.equal(held.length, 10)
+    assert.ok(held.every((h) => h.row.reason === 'too-many-plays'))
+  })
+
+  it('holds plays on more devices at once than the account may have', async () => {
+    await setup({ deviceLimit: 1 }, 2)
+    const contract = m.contract({ unit: null, play: RATE })
+    const second = buyer.devices[1]!
+    const licence2 = m.licence(
+      m.receipt(m.order(buyer, m.offer(contract), m.certification(m.offer(contract), contract)), 'a'),
+      contract,
+      second.keys.signer.publicKey,
+    )
+    await engine.records.keep(licence2)
+    await engine.records.keep(m.offer(contract))
+    const t = m.clock.now() - 2 * HOUR
+    const a = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, t, 600)])
+    assert.equal((await engine.report(a.usage, a.device)).status, 'settled')
+    const b = m.usage(second, buyer.account, [m.play(licence2, t + 60_000, 300)])
+    assert.equal((await engine.report(b.usage, b.device)).status, 'held')
+    const [held] = await engine.ingest.listHeld('suspicious', 10)
+    assert.equal(held?.row.reason, 'too-many-devices')
+    assert.equal(await retailerOwes(), -RATE)
+  })
+
+  it('never pays a play without a licence that covers it', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 5 * HOUR
+    const r = m.usage(device, buyer.account, [
+      m.play(licence, t, 60, { purchaseId: null, licence: null }),
+      m.play(licence, t + HOUR, 60, { purchaseId: 'someone-elses' }),
+      m.play(licence, t + 2 * HOUR, 60, { isrc: 'FRZ039800212' }),
+      m.play(licence, t + 3 * HOUR, 60, { kind: 'preview' }),
+    ])
+    assert.equal((await engine.report(r.usage, r.device)).status, 'held')
+    assert.equal(await retailerOwes(), 0n)
+    const reasons = (await engine.ingest.listHeld('suspicious', 10)).map((h) => h.row.reason).sort()
+    assert.deepEqual(reasons, ['licence-mismatch', 'licence-mismatch', 'unlicensed'])
+    // A licence covering both tracks pays for the second one too.
+    const ok = m.usage(device, buyer.account, [m.play(licence, t + 4 * HOUR, 60, { isrc: ISRC_2 })])
+    assert.equal((await engine.report(ok.usage, ok.device)).status, 'settled')
+    assert.equal(await retailerOwes(), -RATE)
+  })
+
+  it('holds plays whose licence is unknown and settles them once it is known', async () => {
+    await setup()
+    const contract = m.contract({ unit: null, play: RATE })
+    const offer = m.offer(contract)
+    const unknown = m.licence(m.receipt(m.order(buyer, offer, m.certification(offer, contract)), 'a'), contract)
+    const device = buyer.devices[0]!
+    const r = m.usage(device, buyer.account, [m.play(unknown, m.clock.now() - HOUR)])
+    assert.equal((await engine.report(r.usage, r.device)).status, 'held')
+    assert.equal((await engine.ingest.listHeld('missing', 10)).length, 1)
+    await engine.tick()
+    assert.equal(await retailerOwes(), 0n)
+    await engine.records.keep(unknown)
+    await engine.records.keep(offer)
+    await engine.learnContract(contract)
+    m.clock.advance(HELD_RETRY_INTERVAL_MS)
+    await engine.tick()
+    assert.equal((await engine.ingest.listHeld('missing', 10)).length, 0)
+    assert.equal(await retailerOwes(), -RATE)
+    const audit = await engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('lets a reviewer approve or reject a held play', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 2 * HOUR
+    const r = m.usage(device, buyer.account, [
+      m.play(licence, t, 180),
+      m.play(licence, t + 60_000, 180),
+      m.play(licence, t + 90_000, 30),
+    ])
+    await engine.report(r.usage, r.device)
+    const held = await engine.ingest.listHeld('suspicious', 10)
+    assert.equal(held.length, 2)
+    assert.equal(await engine.ingest.review(held[0]!.row.device, held[0]!.row.event.eventId, 'approve'), 'settled')
+    assert.equal(await engine.ingest.review(held[1]!.row.device, held[1]!.row.event.eventId, 'reject'), 'rejected')
+    assert.equal(await retailerOwes(), -2n * RATE)
+    await rejects(engine.ingest.review(held[1]!.row.device, held[1]!.row.event.eventId, 'approve'), 'ERR_NOT_FOUND')
+    const audit = await engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('refuses a report from a device whose registration was revoked', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const r = m.usage(device, buyer.account, [m.play(licence, m.clock.now() - HOUR)])
+    const { trust } = await m.engine()
+    trust.revoke([device.registration.id])
+    const { engine: other } = await m.engine({}, undefined, trust)
+    await rejects(other.report(r.usage, r.device), 'ERR_REPORT_INVALID')
+    await other.close()
+  })
+
+  it('keeps settled events in plays lines, one line per track per period', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 6 * HOUR
+    for (let i = 0; i < 3; i++) {
+      const r = m.usage(device, buyer.account, [
+        m.play(licence, t + i * HOUR),
+        m.play(licence, t + i * HOUR + 600_000, 60, { isrc: ISRC_2 }),
+      ])
+      await engine.report(r.usage, r.device)
+    }
+    const [statement] = await engine.statements.build('2026-11', retailerParticipant(m.retailer.signer.publicKey))
+    const plays = statement!.parts[0]!.record.body.lines.filter((l) => l.kind === 'play')
+    assert.deepEqual(
+      plays.map((l) => [l.content, l.units, l.amount]),
+      [
+        [`isrc:${ISRC_2}`, 3, -3n * RATE],
+        ['isrc:USRC17607839', 3, -3n * RATE],
+      ],
+    )
+  })
+
+  it('settles equally whether reports come one by one or all at once', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 10 * HOUR
+    const reports = Array.from({ length: 20 }, (_, i) =>
+      m.usage(device, buyer.account, [m.play(licence, t + i * 1_200_000)]),
+    )
+    // Out of order: every report but the first arrives before its predecessor.
+    const acks = await Promise.all([...reports].reverse().map((r) => engine.report(r.usage, r.device)))
+    assert.equal(acks.filter((a) => a.status === 'settled').length, 1)
+    assert.equal(await retailerOwes(), -20n * RATE)
+    assert.equal(await labelHas(), 20n * 4n)
+  })
+})
