@@ -4,6 +4,7 @@ import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerInitCommand } from './commands/init.ts'
 import { registerNetworkCommands, registerNetworkJoinCommand } from './commands/network.ts'
 import { registerNodeCommands } from './commands/node.ts'
+import { registerPlayerCommands } from './commands/player.ts'
 import { registerProductionCommands } from './commands/production.ts'
 import { registerRecordCommands } from './commands/record.ts'
 import { registerRegistrationCommands } from './commands/registration.ts'
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerDevnetCommand(program)
   registerRetailCommands(program)
   registerRegistrationCommands(program)
+  registerPlayerCommands(program)
   registerProductionCommands(program)
   registerSimCommands(program)
   registerUiCommands(program)

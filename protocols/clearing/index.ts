@@ -95,3 +95,44 @@ export const CLEARING_CODES = {
   reportInvalid: 'ERR_REPORT_INVALID',
   paymentDeclined: 'ERR_PAYMENT_DECLINED',
 } as const
+
+/**
+ * `usage-state` (added for the player's resynchronisation; a clearinghouse that predates it answers
+ * `ERR_UNKNOWN_OP`): a device asks what this clearinghouse has acknowledged of its usage — the last report of its
+ * chain and, per purchase, the uses its acknowledged events add up to. A player whose local store was damaged
+ * restores its counters to at least these, so deleting local entries never gives back uses already reported.
+ * Signed by the device key (only the device may read its own usage), laid out like account requests: Ed25519 over
+ * `utf8(USAGE_STATE_DOMAIN) ‖ 0x00 ‖ dagCbor(request)` (`usage-state.ts`).
+ */
+export const USAGE_STATE_OP = 'usage-state'
+export const USAGE_STATE_DOMAIN = 'consort/v1/usage-state'
+export const usageStateRequestFields = z
+  .object({ network: z.string(), device: publicKey, requestId: id, created: timestamp })
+  .strict()
+export type UsageStateRequestFields = z.infer<typeof usageStateRequestFields>
+export const usageStateRequest = z
+  .object({ request: usageStateRequestFields, device: recordBytes, sig: bytes(64) })
+  .strict()
+/** Most purchases one answer lists. */
+export const MAX_USAGE_STATE_LICENCES = 10_000
+export const acknowledgedUsage = z
+  .object({
+    purchaseId: id,
+    plays: z.number().int().nonnegative(),
+    playSeconds: z.number().int().nonnegative(),
+    exports: z.number().int().nonnegative(),
+    burns: z.number().int().nonnegative(),
+    firstPlayAt: timestamp.nullable(),
+  })
+  .strict()
+export type AcknowledgedUsage = z.infer<typeof acknowledgedUsage>
+export const usageStateResponse = z
+  .object({
+    lastReport: z
+      .object({ seq: z.number().int().nonnegative(), id: text(128) })
+      .strict()
+      .nullable(),
+    licences: z.array(acknowledgedUsage).max(MAX_USAGE_STATE_LICENCES),
+  })
+  .strict()
+export type UsageStateResponse = z.infer<typeof usageStateResponse>

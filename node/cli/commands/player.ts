@@ -1,0 +1,335 @@
+import path from 'node:path'
+import type { Command } from 'commander'
+import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../../roles/player/account.ts'
+import { ControlApiError, DaemonNotRunningError } from '../../errors.ts'
+import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
+import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
+
+/**
+ * The listener's commands: `search`, `buy`, `play`, `licences`, `export`, `burn`, `usage`, and `account
+ * export|import` (a second device of the same account). They act on the running daemon's player role through the
+ * control API (`/v1/player/…`); `account export|import` work on the data dir itself. (`consort offers` is the
+ * market command every offer-following role serves, the player included.)
+ */
+
+const when = (ms: number | null | undefined) => (ms == null ? '-' : new Date(ms).toISOString())
+
+function whole(value: string, name: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new CliError(`--${name}: expected a whole number ≥ 1, got ${value}`, EXIT.usage)
+  return n
+}
+
+interface Remaining {
+  plays: number | null
+  playSeconds: number | null
+  exports: number | null
+  burns: number | null
+  usableUntil: number | null
+}
+
+const left = (n: number | null) => (n === null ? 'unlimited' : String(n))
+
+function describeRemaining(r: Remaining | null): string {
+  if (r === null) return ''
+  return `plays left ${left(r.plays)}, exports left ${left(r.exports)}, burns left ${left(r.burns)}${
+    r.usableUntil !== null ? `, usable until ${when(r.usableUntil)}` : ''
+  }`
+}
+
+export function registerPlayerCommands(program: Command): void {
+  withJson(
+    withDataDir(
+      program
+        .command('search')
+        .description('search the catalog for releases and tracks')
+        .argument('<query...>', 'words to look for (title, artist, release, genre, label, year)')
+        .option('--limit <n>', 'most results', '20'),
+    ),
+  ).action(async (words: string[], options) => {
+    const q = encodeURIComponent(words.join(' '))
+    const result = await clientFor(options).request<{
+      hits: Array<Record<string, unknown>>
+      source: string
+      total: number
+    }>('GET', `/v1/player/search?q=${q}&limit=${whole(options.limit, 'limit')}`)
+    print(result, options, () =>
+      [
+        table(
+          result.hits.map((h) => ({
+            content: h.contentId,
+            kind: h.kind,
+            title: h.title,
+            artists: (h.artists as string[]).join(', '),
+            release: h.release ?? '',
+            year: h.year ?? '',
+          })),
+          ['content', 'kind', 'title', 'artists', 'release', 'year'],
+        ),
+        `${result.total} found (${result.source === 'catalog' ? 'catalog' : "this player's own knowledge; no catalog node answered"})`,
+      ].join('\n'),
+    )
+  })
+
+  withJson(
+    withDataDir(
+      program
+        .command('buy')
+        .description('buy an offer listed by `consort offers` (signed with your account key)')
+        .argument('<offer>', 'the offer record id (or its offer id) from `consort offers`'),
+    ),
+  ).action(async (offer: string, options) => {
+    const result = await clientFor(options).request<Record<string, unknown>>('POST', '/v1/player/buy', { offer })
+    print(result, options, () =>
+      [
+        `bought     ${(result.content as string[]).join(', ')}`,
+        `purchase   ${result.purchaseId}`,
+        `licence    ${result.licenceId} (${result.licence})`,
+        `receipt    ${result.receipt}`,
+        `took       ${result.elapsedMs} ms, ${result.attempts} attempt(s)`,
+      ].join('\n'),
+    )
+  })
+
+  withJson(
+    withDataDir(
+      program
+        .command('play')
+        .description('play a track: the full track with a licence, else its preview clip')
+        .argument('<content>', 'isrc:… (or a bare ISRC, or the manifest CID)')
+        .option('--out <file>', 'write the decrypted audio to this file instead of the audio device')
+        .option('--seconds <n>', 'stop after this many seconds')
+        .option('--preview', 'play the preview clip even with a licence'),
+    ),
+  ).action(async (content: string, options) => {
+    const body: Record<string, unknown> = { content }
+    if (options.out !== undefined) body.out = path.resolve(options.out)
+    if (options.seconds !== undefined) body.seconds = whole(options.seconds, 'seconds')
+    if (options.preview === true) body.preview = true
+    const result = await clientFor(options).request<Record<string, unknown>>('POST', '/v1/player/play', body)
+    print(result, options, () =>
+      [
+        `played     ${result.title} (${result.isrc}), ${result.mode === 'preview' ? 'preview clip' : 'licensed'}`,
+        `to         ${result.sink}`,
+        `audio      ${Number(result.seconds).toFixed(1)} s, ${result.bytes} bytes; first audio after ${result.firstAudioMs} ms`,
+        `stopped    ${result.stopped}${result.limit !== null ? ` (${result.limit})` : ''}`,
+        ...(result.remaining !== null ? [`licence    ${describeRemaining(result.remaining as Remaining)}`] : []),
+      ].join('\n'),
+    )
+  })
+
+  withJson(
+    withDataDir(
+      program
+        .command('licences')
+        .description("this device's licences, with what is left of each")
+        .option('--resync', 'rebuild the local store with the registration manager and the clearinghouse')
+        .option('--fetch <purchaseId>', "ask for this device's licence of a purchase (a second device of the account)"),
+    ),
+  ).action(async (options) => {
+    const client = clientFor(options)
+    if (options.resync === true) {
+      const result = await client.request<Record<string, unknown>>('POST', '/v1/player/licences/resync')
+      print(result, options, () =>
+        [
+          `licences restored    ${(result.licences as string[]).length}`,
+          ...(result.refused as Array<{ purchaseId: string; reason: string }>).map(
+            (r) => `refused              ${r.purchaseId}: ${r.reason}`,
+          ),
+          `entries salvaged     ${result.salvagedEntries} (${result.chainedEntries} in chain, ${result.unreadableEntries} unreadable)`,
+          `events to report     ${result.restoredEvents}`,
+        ].join('\n'),
+      )
+      return
+    }
+    if (options.fetch !== undefined) {
+      const result = await client.request('POST', '/v1/player/licences/fetch', { purchaseId: options.fetch })
+      print(result, options)
+      return
+    }
+    const licences = await client.request<Array<Record<string, unknown>>>('GET', '/v1/player/licences')
+    print(licences, options, () =>
+      table(
+        licences.map((l) => {
+          const r = l.remaining as Remaining
+          return {
+            purchase: l.purchaseId,
+            content: (l.content as string[]).join(' '),
+            use: l.useType,
+            'plays left': left(r.plays),
+            'exports left': left(r.exports),
+            'burns left': left(r.burns),
+            'usable until': when(r.usableUntil),
+            status: l.playable === true ? 'ok' : (l.reason ?? ''),
+          }
+        }),
+        ['purchase', 'content', 'use', 'plays left', 'exports left', 'burns left', 'usable until', 'status'],
+      ),
+    )
+  })
+
+  for (const kind of ['export', 'burn'] as const) {
+    const command = program
+      .command(kind)
+      .description(
+        kind === 'export'
+          ? 'export a licensed track (a counted use) to a file'
+          : 'burn a licensed track (a counted use); simulated: writes a disc image (audio file + cue sheet)',
+      )
+      .argument('<content>', 'isrc:… (or a bare ISRC)')
+    if (kind === 'export') command.requiredOption('--out <file>', 'where to write the track')
+    else command.option('--out <file>', 'where to write the disc image (default: <data dir>/burns/)')
+    withJson(withDataDir(command)).action(async (content: string, options) => {
+      const body: Record<string, unknown> = { content }
+      if (options.out !== undefined) body.out = path.resolve(options.out)
+      const result = await clientFor(options).request<Record<string, unknown>>('POST', `/v1/player/${kind}`, body)
+      print(result, options, () =>
+        [
+          `${kind === 'export' ? 'exported' : 'burned  '}   ${result.isrc} → ${(result.files as string[]).join(', ')}`,
+          `note       ${result.note}`,
+          `licence    ${describeRemaining(result.remaining as Remaining)}`,
+        ].join('\n'),
+      )
+    })
+  }
+
+  withJson(
+    withDataDir(
+      program
+        .command('usage')
+        .description('usage events waiting for delivery and recently acknowledged; --flush delivers them now')
+        .option('--flush', 'send the usage reports to the clearinghouses now'),
+    ),
+  ).action(async (options) => {
+    const client = clientFor(options)
+    if (options.flush === true) {
+      const result = await client.request<Record<string, unknown>>('POST', '/v1/player/usage/flush')
+      print(result, options, () =>
+        [
+          `reports built ${result.built}, acknowledged ${result.acknowledged}, still pending ${result.pendingReports}`,
+          `events waiting ${result.readyEvents}; licences synced ${(result.synced as string[]).length}`,
+          ...(result.errors as string[]).map((e) => `error: ${e}`),
+        ].join('\n'),
+      )
+      return
+    }
+    const usage = await client.request<{
+      pending: Array<Record<string, unknown>>
+      acknowledged: Array<Record<string, unknown>>
+    }>('GET', '/v1/player/usage')
+    print(usage, options, () => {
+      const all: Array<Record<string, unknown>> = [
+        ...usage.pending.map((e) => ({ ...e, state: e.status })),
+        ...usage.acknowledged.map((e) => ({ ...e, state: 'acknowledged' })),
+      ]
+      const rows = all.map((e) => ({
+        event: e.eventId,
+        kind: e.kind,
+        isrc: e.isrc,
+        seconds: e.seconds,
+        started: when(e.startedAt as number),
+        state: e.state,
+      }))
+      return table(rows, ['event', 'kind', 'isrc', 'seconds', 'started', 'state'])
+    })
+  })
+
+  const account =
+    program.commands.find((c) => c.name() === 'account') ??
+    program.command('account').description('the consumer account of this data dir')
+
+  withJson(
+    withDataDir(
+      account
+        .command('export')
+        .description('write the account key (passphrase-protected) and its purchases, for another device')
+        .requiredOption('--out <file>', 'the export file to write (refused if it exists)')
+        .option('--passphrase-file <file>', 'read the passphrase from this file (else $CONSORT_PASSPHRASE)'),
+    ),
+  ).action(async (options) => {
+    const passphrase = passphraseFrom(options)
+    if (passphrase === undefined || passphrase === '') {
+      throw new CliError(
+        'an account export needs a passphrase: --passphrase-file FILE or $CONSORT_PASSPHRASE',
+        EXIT.usage,
+      )
+    }
+    const dataDir = dataDirOf(options)
+    const keys = await loadAccountKeys(dataDir)
+    if (keys === null) throw new CliError(`${dataDir} has no account key yet (start the player once)`)
+    let purchases: string[] = []
+    let note = ''
+    try {
+      purchases = (await clientFor(options).request<{ purchases: string[] }>('GET', '/v1/player/account/purchases'))
+        .purchases
+    } catch (err) {
+      if (!(err instanceof DaemonNotRunningError) && !(err instanceof ControlApiError)) throw err
+      note = 'the daemon is not running: the export carries no purchases (the other device can fetch them by id)'
+    }
+    const out = path.resolve(options.out)
+    await exportAccount(out, keys, { passphrase, purchases })
+    const result = { file: out, account: Buffer.from(keys.signer.publicKey).toString('hex'), purchases, note }
+    print(result, options, () =>
+      [
+        `wrote ${out}`,
+        `account ${result.account}`,
+        `${purchases.length} purchase(s)`,
+        ...(note !== '' ? [note] : []),
+      ].join('\n'),
+    )
+  })
+
+  withJson(
+    withDataDir(
+      account
+        .command('import')
+        .description('put an exported account on this device; it registers and fetches its own licences')
+        .argument('<file>', 'the file `consort account export` wrote')
+        .option('--passphrase-file <file>', 'read the passphrase from this file (else $CONSORT_PASSPHRASE)')
+        .option('--replace', 'replace the account this data dir already has'),
+    ),
+  ).action(async (file: string, options) => {
+    const passphrase = passphraseFrom(options)
+    if (passphrase === undefined || passphrase === '') {
+      throw new CliError('the export is protected: --passphrase-file FILE or $CONSORT_PASSPHRASE', EXIT.usage)
+    }
+    await readAccountExport(path.resolve(file), passphrase)
+    const dataDir = dataDirOf(options)
+    const imported = await importAccount(dataDir, path.resolve(file), passphrase, { replace: options.replace === true })
+    const result: Record<string, unknown> = {
+      account: Buffer.from(imported.keys.signer.publicKey).toString('hex'),
+      replaced: imported.replaced,
+      purchases: imported.purchases,
+      licences: [] as unknown[],
+      refused: [] as unknown[],
+    }
+    try {
+      const client = clientFor(options)
+      result.device = await client.request('POST', '/v1/player/account/reload')
+      for (const purchaseId of imported.purchases) {
+        try {
+          ;(result.licences as unknown[]).push(
+            await client.request('POST', '/v1/player/licences/fetch', { purchaseId }),
+          )
+        } catch (err) {
+          ;(result.refused as unknown[]).push({ purchaseId, reason: (err as Error).message })
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof DaemonNotRunningError)) throw err
+      result.note =
+        'the daemon is not running: start it, then run `consort licences --fetch PURCHASE` for each purchase'
+    }
+    print(result, options, () =>
+      [
+        `account ${result.account}${imported.replaced ? ' (replaced the previous one)' : ''}`,
+        `licences fetched ${(result.licences as unknown[]).length} of ${imported.purchases.length}`,
+        ...(result.refused as Array<{ purchaseId: string; reason: string }>).map(
+          (r) => `refused ${r.purchaseId}: ${r.reason}`,
+        ),
+        ...(typeof result.note === 'string' ? [result.note] : []),
+      ].join('\n'),
+    )
+  })
+}

@@ -1,0 +1,102 @@
+import type { Libp2p } from '@libp2p/interface'
+import type { Signer } from '../../keys/ed25519.ts'
+import type { Random } from '../../keys/random.ts'
+import { signAccountRequest } from '../../protocols/clearing/account.ts'
+import {
+  type AccountRequestFields,
+  balanceResponse,
+  CLEARING_OPS,
+  CLEARING_PROTOCOL,
+  USAGE_STATE_OP,
+  type UsageStateResponse,
+  usageStateResponse,
+} from '../../protocols/clearing/index.ts'
+import { signUsageStateRequest } from '../../protocols/clearing/usage-state.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import type { NetworkContext } from '../../protocols/network.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import { rpcCall } from '../../protocols/rpc/client.ts'
+import { reachable } from './reports.ts'
+
+/**
+ * The player's signed requests to a clearinghouse over `/clearing/1`: the account's `balance` (signed by the
+ * account key) and the device's `usage-state` (signed by the device key).
+ */
+
+export type Balance = ReturnType<typeof balanceResponse.parse>['balances'][number]
+
+interface CallInit {
+  now: number
+  random: Random
+  deadlineMs?: number
+  signal?: AbortSignal
+}
+
+function requestId(random: Random): string {
+  return `q-${Buffer.from(random.bytes(12)).toString('hex')}`
+}
+
+function callOptions(init: CallInit) {
+  return {
+    ...(init.deadlineMs !== undefined ? { deadlineMs: init.deadlineMs } : {}),
+    ...(init.signal !== undefined ? { signal: init.signal } : {}),
+  }
+}
+
+/** The account's balances at one clearinghouse. */
+export async function fetchBalance(
+  libp2p: Libp2p,
+  network: NetworkContext,
+  clearinghouse: Uint8Array,
+  account: Signer,
+  init: CallInit,
+): Promise<Balance[]> {
+  const fields: AccountRequestFields = {
+    network: network.name,
+    account: account.publicKey,
+    op: 'balance',
+    amount: null,
+    currency: null,
+    paymentToken: null,
+    period: null,
+    requestId: requestId(init.random),
+    created: init.now,
+  }
+  await reachable(libp2p, peerIdOfKey(clearinghouse), init.signal)
+  const response = await rpcCall(
+    libp2p,
+    peerIdOfKey(clearinghouse),
+    network.protocol(CLEARING_PROTOCOL),
+    CLEARING_OPS.balance,
+    signAccountRequest(fields, account),
+    callOptions(init),
+  )
+  return parseMessage(balanceResponse, response, 'response').balances
+}
+
+/** What one clearinghouse acknowledged of this device's usage (`usage-state`). */
+export async function fetchUsageState(
+  libp2p: Libp2p,
+  network: NetworkContext,
+  clearinghouse: Uint8Array,
+  device: Signer,
+  deviceRecord: SignedRecord<'consort/device'>,
+  init: CallInit,
+): Promise<UsageStateResponse> {
+  const request = signUsageStateRequest(
+    { network: network.name, device: device.publicKey, requestId: requestId(init.random), created: init.now },
+    device,
+    deviceRecord.bytes,
+  )
+  await reachable(libp2p, peerIdOfKey(clearinghouse), init.signal)
+  const response = await rpcCall(
+    libp2p,
+    peerIdOfKey(clearinghouse),
+    network.protocol(CLEARING_PROTOCOL),
+    USAGE_STATE_OP,
+    request,
+    callOptions(init),
+  )
+  return parseMessage(usageStateResponse, response, 'response')
+}

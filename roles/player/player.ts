@@ -1,0 +1,1664 @@
+import { randomUUID } from 'node:crypto'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
+import { logger } from '@libp2p/logger'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import type { UsageStateResponse } from '../../protocols/clearing/index.ts'
+import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
+import { peerIdOfKey, referencePeers, registrarPeers } from '../../protocols/peers.ts'
+import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/purchase/order.ts'
+import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import type { Money } from '../../protocols/records/fields.ts'
+import type { RecordType } from '../../protocols/records/registry.ts'
+import { comparePrices, queryCertifiedOffers, verifyCertification } from '../../protocols/reference/offers.ts'
+import { registerDevice, requestReissue } from '../../protocols/register/client.ts'
+import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
+import { SegmentsService } from '../../protocols/segments/service.ts'
+import type { UsageEvent } from '../../protocols/usage/index.ts'
+import {
+  describeRules,
+  evaluate,
+  initialUsageState,
+  type Remaining,
+  remaining,
+  resolveRules,
+  type UsageState,
+} from '../../protocols/usage-rules/index.ts'
+import type { ControlRoute, Role, RoleComponents } from '../role.ts'
+import { loadOrCreateAccountKeys } from './account.ts'
+import { type Balance, fetchBalance, fetchUsageState } from './account-requests.ts'
+import {
+  COMPACT_AFTER_ENTRIES,
+  DEFAULT_FLUSH_INTERVAL_MS,
+  DEVICE_REGISTRATION_ATTEMPTS,
+  DEVICE_REGISTRATION_RETRY_MS,
+  DEVICE_REGISTRATION_WAIT_MS,
+  FLUSH_AFTER_USE_MS,
+  MAX_CACHED_OFFERS,
+  MAX_PENDING_REPORTS,
+  MAX_REPORTS_PER_FLUSH,
+  PREFETCH_SEGMENTS,
+  PREFETCH_TRACKS,
+  STORE_VERSION,
+  SYNC_DEADLINE_MS,
+} from './constants.ts'
+import { ContentDirectory, normaliseContent } from './directory.ts'
+import {
+  BadPlayerRequestError,
+  ClearinghouseUnavailableError,
+  DeviceNotRegisteredError,
+  InvalidLicenceError,
+  LicenceRevokedError,
+  NoLicenceError,
+  OfferNotFoundError,
+  PlayerStoppedError,
+  PurchaseRefusedError,
+  StoreTamperedError,
+  StoreVersionError,
+  UsageDeniedError,
+} from './errors.ts'
+import {
+  ENTRY_KINDS,
+  type HeldLicence,
+  Library,
+  LibraryInconsistencyError,
+  type LoggedAction,
+  licenceRules,
+} from './library.ts'
+import { type NewEntry, TamperEvidentLog } from './log.ts'
+import { byteAtMs, decryptTrackSegment, fullTrack, msAtByte, previewTrack, type Track } from './media.ts'
+import { checkLicenceKeys, openContentKey, sendBuy, verifyPurchase } from './purchase.ts'
+import {
+  buildReport,
+  eventsBudget,
+  hexKey,
+  type ReportStatus,
+  reachable,
+  sendReport,
+  takeForReport,
+} from './reports.ts'
+import { mergeAcknowledged, salvageEvidence } from './resync.ts'
+import { playerRoutes } from './routes.ts'
+import { AudioDeviceSink, type AudioSink, FileSink } from './sinks.ts'
+import { StreamSessions } from './streams.ts'
+
+const log = logger('consort:player')
+
+const VERSION_KEY = 'meta!version'
+const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0
+
+/** Settings of the player (`roleOptions.player`). */
+export interface PlayerInit {
+  /** The listener's territory (ISO 3166-1 alpha-2, or `Worldwide`): offers are listed and bought for it. */
+  territory?: string
+  /** The name this device registers under (default `player`). */
+  deviceName?: string
+  /** The clearinghouse that takes the account's payments, by name or hex key (default: the first one listed). */
+  clearinghouse?: string
+  /** Flush the usage outbox this often (ms; 0: only when asked and after each use). */
+  flushIntervalMs?: number
+  /** Register this device with a registration manager at start when it has no registration (default true). */
+  registerDevice?: boolean
+  /** The account keys, for a node without a data dir (tests, simulations); else `keys/account.key`. */
+  account?: NodeKeys
+  /** Serve the segments this node holds and announce them (default true: every player seeds). */
+  seed?: boolean
+  /** Compact the local log after this many entries. */
+  compactAfter?: number
+}
+
+/** A certified offer as the player lists it, remembered so that `buy` finds it. */
+export interface ListedOffer {
+  /** The offer record's id: what `buy` takes. */
+  offer: string
+  offerId: string
+  content: string[]
+  retailerName: string
+  retailerKey: string
+  price: Money
+  priceText: string
+  useType: string
+  /** The rules in plain words (`describeRules`). */
+  rules: string[]
+  territories: string[]
+  /** The territory it was listed (and will be bought) for. */
+  territory: string
+  certifier: string
+  certifiedUntil: number
+  validUntil: number | null
+}
+
+/** Certified offers for one content id in one territory, as `consort offers` shows them. */
+export interface MarketView {
+  content: string
+  territory: string
+  offers: ListedOffer[]
+  dropped: Array<{ offer: string | null; reason: string }>
+  unreachable: Array<{ reference: string; reason: string }>
+}
+
+interface CachedOffer {
+  offer: SignedRecord<'consort/offer'>
+  certification: SignedRecord<'consort/certification'>
+  territory: string
+  listed: ListedOffer
+}
+
+export interface LicenceView {
+  purchaseId: string
+  licence: string
+  licenceId: string
+  content: string[]
+  tracks: string[]
+  useType: string
+  rules: string[]
+  issuedAt: number
+  notAfter: number | null
+  state: UsageState
+  remaining: Remaining
+  /** Whether a play could start now, and why not. */
+  playable: boolean
+  reason: string | null
+  revoked: boolean
+}
+
+export interface BuyResult {
+  purchaseId: string
+  receipt: string
+  licence: string
+  licenceId: string
+  offer: string
+  price: Money
+  content: string[]
+  attempts: number
+  elapsedMs: number
+}
+
+export interface PlayOptions {
+  /** Write the decrypted audio to this file (else to the audio device, or `sink`). */
+  out?: string
+  sink?: AudioSink
+  /** Stop after this many seconds of audio. */
+  seconds?: number
+  /** Play the preview clip even with a licence. */
+  preview?: boolean
+  signal?: AbortSignal
+  /** Called with the time (ms since the call) when the first audio reaches the sink. */
+  onFirstAudio?: (ms: number) => void
+}
+
+export type StopReason = 'end' | 'seconds' | 'limit' | 'aborted'
+
+export interface PlayResult {
+  content: string
+  isrc: string
+  title: string
+  mode: 'licensed' | 'preview'
+  purchaseId: string | null
+  eventId: string
+  sink: string
+  bytes: number
+  /** Seconds of audio delivered. */
+  seconds: number
+  firstAudioMs: number | null
+  elapsedMs: number
+  stopped: StopReason
+  /** Why playback stopped at a limit (a rules code), if it did. */
+  limit: string | null
+  remaining: Remaining | null
+}
+
+export interface CountedUseResult {
+  content: string
+  isrc: string
+  kind: 'export' | 'burn'
+  purchaseId: string
+  eventId: string
+  files: string[]
+  bytes: number
+  remaining: Remaining
+  note: string
+}
+
+export interface FlushResult {
+  built: number
+  sent: number
+  acknowledged: number
+  pendingReports: number
+  readyEvents: number
+  synced: string[]
+  errors: string[]
+}
+
+export interface ResyncResult {
+  licences: string[]
+  /** What each clearinghouse said it acknowledged (`usage-state`), or why it could not say. */
+  clearinghouses: Array<{
+    name: string
+    status: 'ok' | 'unsupported' | 'unreachable'
+    lastReportSeq: number | null
+    detail: string | null
+  }>
+  refused: Array<{ purchaseId: string; reason: string }>
+  salvagedEntries: number
+  chainedEntries: number
+  unreadableEntries: number
+  restoredEvents: number
+  pendingReports: number
+  lastReportSeq: number | null
+  flush: FlushResult | null
+}
+
+export interface PlayerStatus {
+  device: string
+  account: string
+  deviceRegistered: boolean
+  store: { ok: boolean; problem: string | null; entries: number }
+  licences: number
+  outbox: { readyEvents: number; openEvents: number; pendingReports: number; lastReportSeq: number | null }
+  territory: string
+}
+
+/** Typed events of the player, for tests and the web player. */
+export interface PlayerEvents {
+  'device:registered': CustomEvent<{ device: string }>
+  'licence:added': CustomEvent<{ purchaseId: string; licence: string }>
+  'play:first-audio': CustomEvent<{ isrc: string; ms: number }>
+  'usage:acknowledged': CustomEvent<{ seq: number; status: ReportStatus; clearinghouse: string }>
+  'store:tampered': CustomEvent<{ message: string }>
+}
+
+/**
+ * The Consumer Player: searches the catalog, lists certified offers, buys with the account key, keeps licences
+ * and their counters in a tamper-evident log, fetches and decrypts segments in order as they arrive, checks every
+ * use with the shared rules function before it happens, and delivers signed, sealed usage reports until a
+ * clearinghouse acknowledges them.
+ */
+export class PlayerRole extends EventTarget implements Role {
+  readonly name = 'player' as const
+  readonly controlRoutes: readonly ControlRoute[]
+  readonly #c: RoleComponents
+  readonly #init: PlayerInit
+  readonly #log: TamperEvidentLog
+  #library: Library
+  readonly #directory: ContentDirectory
+  readonly #segments: SegmentsService
+  readonly #offers = new Map<string, CachedOffer>()
+  readonly #streams: StreamSessions
+  #account: NodeKeys | null = null
+  #tampered: StoreTamperedError | null = null
+  #serial: Promise<unknown> = Promise.resolve()
+  #device: Promise<SignedRecord<'consort/device'>> | null = null
+  #flushing: Promise<FlushResult> | null = null
+  #flushTimer: ReturnType<typeof setInterval> | undefined
+  #flushSoonTimer: ReturnType<typeof setTimeout> | undefined
+  #started = false
+
+  constructor(components: RoleComponents, init: PlayerInit = {}) {
+    super()
+    this.#c = components
+    this.#init = init
+    this.#log = new TamperEvidentLog({ db: components.db, signer: components.keys.signer })
+    this.#library = this.#newLibrary()
+    this.#directory = new ContentDirectory({
+      db: components.db,
+      libp2p: components.libp2p,
+      network: components.network,
+      topics: components.topics,
+      trust: components.trust,
+      records: components.records,
+      clock: components.clock,
+    })
+    this.#segments = new SegmentsService(
+      {
+        libp2p: components.libp2p,
+        blockstore: components.helia.blockstore as never,
+        network: components.network,
+        clock: components.clock,
+      },
+      { serve: init.seed !== false, reprovide: init.seed !== false },
+    )
+    this.#streams = new StreamSessions(this)
+    this.controlRoutes = playerRoutes(this)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    const version = await this.#c.db.get(VERSION_KEY)
+    if (version == null) await this.#c.db.put(VERSION_KEY, new TextEncoder().encode(String(STORE_VERSION)))
+    else if (new TextDecoder().decode(version) !== String(STORE_VERSION)) {
+      throw new StoreVersionError(
+        `the player store has layout ${new TextDecoder().decode(version)}, this build reads ${STORE_VERSION}`,
+      )
+    }
+    this.#account = await this.#loadAccount()
+    await this.#openStore()
+    await this.#directory.start()
+    await this.#segments.start()
+    this.#started = true
+    if (this.#init.registerDevice !== false) {
+      this.ensureDevice().catch((err) => log('device registration: %s', (err as Error).message))
+    }
+    const interval = this.#init.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS
+    if (interval > 0) {
+      this.#flushTimer = setInterval(() => {
+        this.flushUsage().catch((err) => log('periodic flush: %s', (err as Error).message))
+      }, interval)
+      this.#flushTimer.unref?.()
+    }
+    this.#streams.start()
+    log('player started: %d licences, %d events waiting', this.#library.licences.size, this.#library.events.size)
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    clearInterval(this.#flushTimer)
+    clearTimeout(this.#flushSoonTimer)
+    this.#flushSoonTimer = undefined
+    await this.#streams.stop()
+    this.#directory.stop()
+    await this.#segments.stop()
+    await this.#serial.catch(() => {})
+    await this.#flushing?.catch(() => {})
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Accessors used by the routes and the stream sessions
+
+  get components(): RoleComponents {
+    return this.#c
+  }
+
+  get library(): Library {
+    return this.#library
+  }
+
+  get directory(): ContentDirectory {
+    return this.#directory
+  }
+
+  get segments(): SegmentsService {
+    return this.#segments
+  }
+
+  get territory(): string {
+    return this.#init.territory ?? 'Worldwide'
+  }
+
+  /** The account's public key (hex). */
+  get account(): NodeKeys {
+    if (this.#account === null) throw new PlayerStoppedError('the player is not started')
+    return this.#account
+  }
+
+  /** The problem with the local store, or null when it verifies. */
+  get tampered(): StoreTamperedError | null {
+    return this.#tampered
+  }
+
+  status(): PlayerStatus {
+    return {
+      device: hex(this.#c.keys.signer.publicKey),
+      account: this.#account === null ? '' : hex(this.#account.signer.publicKey),
+      deviceRegistered: this.#currentDevice() !== null,
+      store: { ok: this.#tampered === null, problem: this.#tampered?.message ?? null, entries: this.#log.size },
+      licences: this.#library.licences.size,
+      outbox: {
+        readyEvents: this.#library.readyEvents().length,
+        openEvents: this.#library.openEvents().length,
+        pendingReports: this.#library.reports.size,
+        lastReportSeq: this.#library.lastReport?.seq ?? null,
+      },
+      territory: this.territory,
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Account and device
+
+  /** This device's registration: the current one, or a new one from a registration manager (retried). */
+  async ensureDevice(): Promise<SignedRecord<'consort/device'>> {
+    const current = this.#currentDevice()
+    if (current !== null) {
+      await this.#noteDevice(current)
+      return current
+    }
+    this.#device ??= this.#registerDevice().finally(() => {
+      this.#device = null
+    })
+    return await this.#device
+  }
+
+  /**
+   * Load the account key again (after `consort account import`): a device registered to another account is
+   * registered anew under this one.
+   */
+  async reloadAccount(): Promise<{ account: string; device: string }> {
+    this.#account = await this.#loadAccount()
+    const device = await this.ensureDevice()
+    return { account: hex(this.#account.signer.publicKey), device: device.id.toString() }
+  }
+
+  /** The purchase ids of this device's licences (for an account export). */
+  purchaseIds(): string[] {
+    return [...this.#library.licences.keys()]
+  }
+
+  #currentDevice(): SignedRecord<'consort/device'> | null {
+    const device = this.#c.credentials.device()
+    if (device === undefined || this.#account === null) return null
+    const b = device.body
+    const now = this.#c.clock.now()
+    if (!same(b.device, this.#c.keys.signer.publicKey) || !same(b.account, this.#account.signer.publicKey)) return null
+    if (!same(b.sealingKey, this.#c.keys.sealing.publicKey) || now >= b.notAfter) return null
+    if (this.#c.trust.isRevoked(device.id)) return null
+    return device
+  }
+
+  async #registerDevice(): Promise<SignedRecord<'consort/device'>> {
+    let last: unknown
+    for (let attempt = 1; attempt <= DEVICE_REGISTRATION_ATTEMPTS && this.#started; attempt++) {
+      // A registrar is dialled by its peer id: without any connection yet there is nobody to route through, and a
+      // dial that waits on peer routing would hold up the node's own dials to the same peer.
+      await this.#connected()
+      try {
+        await Promise.any(registrarPeers(this.#c.network).map((peer) => reachable(this.#c.libp2p, peer)))
+        const device = await registerDevice(this.#c.libp2p, this.#c.network, {
+          account: this.account.signer,
+          device: this.#c.keys.signer,
+          sealingKey: this.#c.keys.sealing.publicKey,
+          name: this.#init.deviceName ?? 'player',
+          now: this.#c.clock.now(),
+        })
+        await this.#c.credentials.setDevice(device)
+        await this.#noteDevice(device)
+        this.dispatchEvent(new CustomEvent('device:registered', { detail: { device: device.id.toString() } }))
+        log('device registered: %s', device.id)
+        return device
+      } catch (err) {
+        if (err instanceof RpcRemoteError) {
+          throw new DeviceNotRegisteredError(`the registration manager refused this device: ${err.message}`)
+        }
+        last = err instanceof AggregateError ? (err.errors[0] ?? err) : err
+        log('device registration attempt %d failed: %s', attempt, (err as Error).message)
+        await new Promise((resolve) => setTimeout(resolve, DEVICE_REGISTRATION_RETRY_MS))
+      }
+    }
+    throw new DeviceNotRegisteredError(
+      `no registration manager registered this device: ${(last as Error | undefined)?.message ?? 'the player stopped'}`,
+    )
+  }
+
+  /** Resolves once the node has a connection (at once if it has one), or after `DEVICE_REGISTRATION_WAIT_MS`. */
+  async #connected(): Promise<void> {
+    const libp2p = this.#c.libp2p
+    if (libp2p.getConnections().length > 0) return
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        libp2p.removeEventListener('peer:connect', done)
+        resolve()
+      }
+      const timer = setTimeout(done, DEVICE_REGISTRATION_WAIT_MS)
+      libp2p.addEventListener('peer:connect', done)
+    })
+  }
+
+  async #noteDevice(device: SignedRecord<'consort/device'>): Promise<void> {
+    if (this.#tampered !== null || this.#library.deviceRecord?.id.equals(device.id) === true) return
+    await this.#commit([{ kind: ENTRY_KINDS.device, data: { record: device.bytes } }])
+  }
+
+  async #loadAccount(): Promise<NodeKeys> {
+    if (this.#init.account !== undefined) return this.#init.account
+    if (this.#c.dataDir !== null) return await loadOrCreateAccountKeys(this.#c.dataDir, { random: this.#c.random })
+    return this.#account ?? (await createNodeKeys(this.#c.random))
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // The tamper-evident store
+
+  #newLibrary(): Library {
+    return new Library({
+      decode: <T extends RecordType>(type: T, bytes: Uint8Array) => decodeRecordAs(type, bytes, this.#decodeOptions()),
+      ruleDefaults: this.#c.network.body.policy.ruleDefaults,
+    })
+  }
+
+  #decodeOptions(): DecodeOptions {
+    // Records in the log were verified when they arrived; `now` only bounds how far in the future they may be dated.
+    return { network: this.#c.network.name, now: this.#c.clock.now(), caps: this.#c.network.caps }
+  }
+
+  async #openStore(): Promise<void> {
+    this.#library = this.#newLibrary()
+    try {
+      const entries = await this.#log.open()
+      for (const entry of entries) this.#library.apply(entry)
+      if (entries.length === 0) {
+        if (this.#c.credentials.device() !== undefined) {
+          throw new StoreTamperedError(0, 'the store is empty but this device was registered: its entries were deleted')
+        }
+        await this.#commit([
+          {
+            kind: ENTRY_KINDS.genesis,
+            data: {
+              device: this.#c.keys.signer.publicKey,
+              account: this.account.signer.publicKey,
+              reason: 'new',
+              note: '',
+            },
+          },
+        ])
+      } else if (this.#library.device === null || !same(this.#library.device, this.#c.keys.signer.publicKey)) {
+        throw new StoreTamperedError(0, 'the store belongs to another device')
+      }
+      // Plays that were under way when the node last stopped are over: close them so they get reported.
+      const open = this.#library.openEvents()
+      if (open.length > 0) {
+        await this.#commit(open.map((t) => ({ kind: ENTRY_KINDS.end, data: { eventId: t.event.eventId } })))
+      }
+      this.#tampered = null
+    } catch (err) {
+      if (err instanceof StoreTamperedError) this.#markTampered(err)
+      else if (err instanceof LibraryInconsistencyError) this.#markTampered(new StoreTamperedError(null, err.message))
+      else throw err
+    }
+  }
+
+  #markTampered(err: StoreTamperedError): void {
+    this.#tampered = err
+    log.error('licence store refused: %s', err.message)
+    this.dispatchEvent(new CustomEvent('store:tampered', { detail: { message: err.message } }))
+  }
+
+  /** Before each use: the store must still be exactly what was verified and written. */
+  async #checkStore(): Promise<void> {
+    if (!this.#started) throw new PlayerStoppedError('the player is not started')
+    if (this.#tampered !== null) throw this.#tampered
+    try {
+      await this.#log.verifyUnchanged()
+    } catch (err) {
+      if (err instanceof StoreTamperedError) this.#markTampered(err)
+      throw err
+    }
+  }
+
+  /** Run `fn` alone: every change of the log and of the library goes through here. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#serial.then(fn, fn)
+    this.#serial = run.catch(() => {})
+    return run
+  }
+
+  /** Append entries and fold them in (the caller holds the lock, or the change needs no decision). */
+  async #commit(entries: NewEntry[]): Promise<void> {
+    if (this.#tampered !== null) throw this.#tampered
+    const written = await this.#log.append(entries, this.#c.clock.now())
+    for (const entry of written) this.#library.apply(entry)
+    if (this.#log.size > (this.#init.compactAfter ?? COMPACT_AFTER_ENTRIES)) {
+      const snapshot = await this.#log.compact(this.#library.snapshot(), this.#c.clock.now())
+      const library = this.#newLibrary()
+      library.apply(snapshot)
+      library.history.push(...this.#library.history)
+      this.#library = library
+      log('log compacted at entry %d', snapshot.seq)
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Search, offers, purchase
+
+  async search(query: string, options: { limit?: number; signal?: AbortSignal } = {}) {
+    return await this.#directory.search(query, options)
+  }
+
+  /**
+   * Certified offers for a content id in a territory, cheapest first, checked here. For a track, offers of the
+   * releases that list it are included.
+   */
+  async offers(content: string, options: { territory?: string; signal?: AbortSignal } = {}): Promise<MarketView> {
+    const id = normaliseContent(content)
+    if (!/^(isrc|icpn|grid):/.test(id)) {
+      throw new BadPlayerRequestError(`content: offers are listed for content ids, not ${id}`)
+    }
+    const territory = options.territory ?? this.territory
+    const contents = [id, ...(id.startsWith('isrc:') ? this.#directory.releasesOf(id.slice(5)) : [])]
+    // Reference services are called by peer id: find the ones not yet connected first (bounded), so that a query
+    // never waits out its deadline on a dial with nothing to route through.
+    await Promise.allSettled(
+      referencePeers(this.#c.network).map((peer) => reachable(this.#c.libp2p, peer, options.signal)),
+    )
+    const listed = new Map<string, ListedOffer>()
+    const dropped: MarketView['dropped'] = []
+    const unreachable: MarketView['unreachable'] = []
+    const defaults = this.#c.network.body.policy.ruleDefaults
+    for (const contentId of contents) {
+      const answer = await queryCertifiedOffers(
+        { libp2p: this.#c.libp2p, network: this.#c.network, trust: this.#c.trust, clock: this.#c.clock },
+        { content: contentId, territory },
+        options.signal !== undefined ? { signal: options.signal } : {},
+      )
+      dropped.push(...answer.dropped)
+      unreachable.push(...answer.unreachable)
+      for (const verified of answer.offers) {
+        const o = verified.offer.body
+        const view: ListedOffer = {
+          offer: verified.offer.id.toString(),
+          offerId: o.offerId,
+          content: o.content,
+          retailerName: verified.retailerName,
+          retailerKey: hex(verified.offer.signer),
+          price: o.price,
+          priceText: `${formatMinorUnits(o.price.amount, o.price.currency)} ${o.price.currency}`,
+          useType: o.useType,
+          rules: describeRules(o.rules, defaults),
+          territories: o.territories,
+          territory,
+          certifier: verified.certifier,
+          certifiedUntil: verified.certification.body.validUntil,
+          validUntil: o.validUntil,
+        }
+        listed.set(view.offer, view)
+        this.#offers.delete(view.offer)
+        this.#offers.set(view.offer, {
+          offer: verified.offer,
+          certification: verified.certification,
+          territory,
+          listed: view,
+        })
+        while (this.#offers.size > MAX_CACHED_OFFERS) this.#offers.delete(this.#offers.keys().next().value!)
+      }
+    }
+    const offers = [...listed.values()].sort(
+      (a, b) => comparePrices(a.price, b.price) || a.offer.localeCompare(b.offer),
+    )
+    return { content: id, territory, offers, dropped, unreachable }
+  }
+
+  #findOffer(ref: string): CachedOffer {
+    const byId = this.#offers.get(ref)
+    if (byId !== undefined) return byId
+    const byOfferId = [...this.#offers.values()].filter((o) => o.offer.body.offerId === ref)
+    if (byOfferId.length === 1) return byOfferId[0]!
+    if (byOfferId.length > 1) {
+      throw new BadPlayerRequestError(`offer: ${ref} names offers of several retailers; give the offer's record id`)
+    }
+    throw new OfferNotFoundError(`offer ${ref} is not known here: list offers first (consort offers CONTENT)`)
+  }
+
+  /**
+   * Buy an offer listed by `offers`. The purchase order is signed with the account key and logged before it is
+   * sent, so that a retry (after a timeout, or a crash) sends the same order with the same purchase id. The
+   * answer is checked (receipt, licence, every content key opens with this device's key) before the licence is
+   * stored.
+   */
+  async buy(
+    offerRef: string,
+    options: {
+      signal?: AbortSignal
+      onAttempt?: (attempt: number) => void
+      deadlineMs?: number
+      attempts?: number
+    } = {},
+  ): Promise<BuyResult> {
+    const started = performance.now()
+    await this.#checkStore()
+    const device = await this.ensureDevice()
+    const cached = this.#findOffer(offerRef)
+    const now = this.#c.clock.now()
+    const verdict = verifyCertification(cached.offer, cached.certification, this.#c.trust, now)
+    if (!verdict.ok)
+      throw new PurchaseRefusedError(verdict.code, `offer ${offerRef} can no longer be bought: ${verdict.reason}`)
+    const purchase = await this.#exclusive(async () => {
+      const pending = [...this.#library.purchases.values()].find(
+        (p) =>
+          p.status === 'pending' && p.offer.equals(cached.offer.id) && same(p.order.order.device, device.body.device),
+      )
+      if (pending !== undefined) return pending
+      const fields: PurchaseOrderFields = {
+        network: this.#c.network.name,
+        purchaseId: `p-${Buffer.from(this.#c.random.bytes(16)).toString('hex')}`,
+        offer: cached.offer.id,
+        certification: cached.certification.id,
+        retailer: cached.offer.signer,
+        clearinghouse: this.#clearinghouseKey(),
+        account: this.account.signer.publicKey,
+        device: device.body.device,
+        price: cached.offer.body.price,
+        territory: cached.territory as PurchaseOrderFields['territory'],
+        created: this.#c.clock.now(),
+      }
+      const order = signPurchaseOrder(fields, this.account.signer)
+      await this.#commit([
+        {
+          kind: ENTRY_KINDS.purchase,
+          data: {
+            purchaseId: fields.purchaseId,
+            offer: cached.offer.id,
+            certification: cached.certification.id,
+            content: cached.offer.body.content,
+            order: dagCbor.encode(order),
+          },
+        },
+      ])
+      return this.#library.purchases.get(fields.purchaseId)!
+    })
+    const purchaseId = purchase.purchaseId
+    await reachable(this.#c.libp2p, peerIdOfKey(cached.offer.signer), options.signal).catch((err) =>
+      log('retailer of %s: %s', offerRef, (err as Error).message),
+    )
+    const prefetch = this.#prefetch(cached.offer.body.content)
+    let attempts = 0
+    let answer: { receipt: Uint8Array; licence: Uint8Array }
+    try {
+      answer = await sendBuy({
+        libp2p: this.#c.libp2p,
+        network: this.#c.network,
+        order: purchase.order,
+        device,
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+        ...(options.attempts !== undefined ? { attempts: options.attempts } : {}),
+        onAttempt: (n) => {
+          attempts = n
+          options.onAttempt?.(n)
+        },
+      })
+    } catch (err) {
+      prefetch.abort()
+      if (err instanceof PurchaseRefusedError) await this.#failPurchase(purchaseId, err.remoteCode, err.message)
+      throw err
+    }
+    let verified: ReturnType<typeof verifyPurchase>
+    try {
+      verified = verifyPurchase({
+        order: purchase.order,
+        offer: cached.offer,
+        receiptBytes: answer.receipt,
+        licenceBytes: answer.licence,
+        decodeOptions: this.#decodeOptions(),
+        isRegistrar: (key) => this.#c.trust.isRegistrar(key),
+        sealing: this.#c.keys.sealing,
+      })
+    } catch (err) {
+      await this.#failPurchase(
+        purchaseId,
+        (err as { code?: string }).code ?? 'ERR_LICENCE_INVALID',
+        (err as Error).message,
+      )
+      throw err
+    }
+    await this.#exclusive(() =>
+      this.#commit([
+        { kind: ENTRY_KINDS.licence, data: { licence: verified.licence.bytes, receipt: verified.receipt.bytes } },
+      ]),
+    )
+    await Promise.all([this.#c.records.put(verified.receipt), this.#c.records.put(verified.licence)]).catch((err) =>
+      log.error('cannot store the purchase records: %e', err),
+    )
+    this.dispatchEvent(
+      new CustomEvent('licence:added', { detail: { purchaseId, licence: verified.licence.id.toString() } }),
+    )
+    return {
+      purchaseId,
+      receipt: verified.receipt.id.toString(),
+      licence: verified.licence.id.toString(),
+      licenceId: verified.licence.body.licenceId,
+      offer: cached.offer.id.toString(),
+      price: cached.offer.body.price,
+      content: cached.offer.body.content,
+      attempts,
+      elapsedMs: Math.round(performance.now() - started),
+    }
+  }
+
+  /**
+   * While a purchase is under way, fetch the first segments of what it covers (priority `prefetch`): they are
+   * encrypted and useless without the licence, and having them when the licence arrives means the first audio
+   * follows the purchase without another round trip to the swarm.
+   */
+  #prefetch(content: readonly string[]): AbortController {
+    const controller = new AbortController()
+    const isrcs = content.flatMap((c) =>
+      c.startsWith('isrc:') ? [c.slice(5)] : (this.#directory.release(c)?.body.tracks.map((t) => t.isrc) ?? []),
+    )
+    for (const isrc of isrcs.slice(0, PREFETCH_TRACKS)) {
+      const manifest = this.#directory.manifestFor(isrc)
+      if (manifest === undefined) continue
+      try {
+        const fetch = this.#segments.fetch(manifest.body.segments.slice(0, PREFETCH_SEGMENTS), {
+          root: manifest.id,
+          priority: 'prefetch',
+          announce: false,
+          signal: controller.signal,
+        })
+        fetch.done.catch(() => {})
+      } catch (err) {
+        log('prefetch of %s: %s', isrc, (err as Error).message)
+      }
+    }
+    return controller
+  }
+
+  async #failPurchase(purchaseId: string, code: string, message: string): Promise<void> {
+    await this.#exclusive(() =>
+      this.#commit([
+        {
+          kind: ENTRY_KINDS.purchaseFailed,
+          data: { purchaseId, code: code.slice(0, 64), message: message.slice(0, 1024) },
+        },
+      ]),
+    ).catch((err) => log.error('cannot record the failed purchase %s: %e', purchaseId, err))
+  }
+
+  #clearinghouseKey(): Uint8Array {
+    const list = this.#c.network.body.clearinghouses
+    const wanted = this.#init.clearinghouse
+    const found =
+      wanted === undefined ? list[0] : list.find((c) => c.name === wanted || hex(c.key) === wanted.toLowerCase())
+    if (found === undefined) {
+      throw new ClearinghouseUnavailableError(
+        wanted === undefined
+          ? 'the network lists no clearinghouse'
+          : `no clearinghouse ${wanted} in the network record`,
+      )
+    }
+    return found.key
+  }
+
+  /**
+   * Ask the registration manager for this device's licence of a purchase: again (a lost or damaged store, new
+   * keys), or for the first time on a second device of the account, within the licence's `devices` rule.
+   */
+  async fetchLicence(purchaseId: string): Promise<LicenceView> {
+    await this.#checkStore()
+    const device = await this.ensureDevice()
+    let licence: SignedRecord<'consort/licence'>
+    try {
+      licence = await requestReissue(this.#c.libp2p, this.#c.network, {
+        purchaseId,
+        device,
+        signer: this.#c.keys.signer,
+        now: this.#c.clock.now(),
+      })
+    } catch (err) {
+      if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
+      throw err
+    }
+    checkLicenceKeys(licence, this.#c.keys.sealing)
+    await this.#exclusive(() =>
+      this.#commit([{ kind: ENTRY_KINDS.licence, data: { licence: licence.bytes, receipt: null } }]),
+    )
+    await this.#c.records.put(licence).catch(() => {})
+    this.dispatchEvent(new CustomEvent('licence:added', { detail: { purchaseId, licence: licence.id.toString() } }))
+    return this.#view(this.#library.licences.get(purchaseId)!)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Licences
+
+  licences(): LicenceView[] {
+    return [...this.#library.licences.values()].map((l) => this.#view(l))
+  }
+
+  #view(held: HeldLicence): LicenceView {
+    const now = this.#c.clock.now()
+    const revoked = this.#c.trust.isRevoked(held.record.id)
+    const decision = evaluate(held.rules, held.state, { kind: 'play' }, now)
+    return {
+      purchaseId: held.purchaseId,
+      licence: held.record.id.toString(),
+      licenceId: held.record.body.licenceId,
+      content: held.record.body.content,
+      tracks: held.record.body.keys.map((k) => k.isrc),
+      useType: held.record.body.useType,
+      rules: describeRules(held.record.body.rules, this.#c.network.body.policy.ruleDefaults),
+      issuedAt: held.record.body.created,
+      notAfter: held.rules.notAfter,
+      state: held.state,
+      remaining: remaining(held.rules, held.state, now),
+      playable: !revoked && decision.allow && this.#tampered === null,
+      reason: revoked
+        ? 'revoked'
+        : this.#tampered !== null
+          ? 'store-tampered'
+          : decision.allow
+            ? null
+            : decision.reason.code,
+      revoked,
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Playback
+
+  /**
+   * Pick the licence to use for `isrc` and count the use, or say why none may be used. For `play`, a licence whose
+   * offline window has closed gets one chance: the outbox is flushed (reports delivered, licences synced) and the
+   * rules asked again.
+   */
+  async #startUse(
+    isrc: string,
+    action: LoggedAction,
+    event: (held: HeldLicence) => UsageEvent,
+    options: { dryRun?: boolean } = {},
+  ): Promise<HeldLicence> {
+    const attempt = () =>
+      this.#exclusive(async () => {
+        const held = this.#library.licencesFor(isrc)
+        if (held.length === 0) throw new NoLicenceError(`this device holds no licence for ${isrc}`)
+        const now = this.#c.clock.now()
+        const reasons: Array<{ code: string; message: string }> = []
+        for (const licence of held) {
+          if (this.#c.trust.isRevoked(licence.record.id)) {
+            reasons.push({ code: 'revoked', message: `licence ${licence.record.body.licenceId} was revoked` })
+            continue
+          }
+          const decision = evaluate(licence.rules, licence.state, action, now)
+          if (!decision.allow) {
+            reasons.push(decision.reason)
+            continue
+          }
+          if (options.dryRun !== true) {
+            const e = event(licence)
+            await this.#commit([
+              { kind: ENTRY_KINDS.use, data: { purchaseId: licence.purchaseId, action, event: e, eventId: null } },
+            ])
+          }
+          return licence
+        }
+        const first = reasons[0]!
+        if (first.code === 'revoked') throw new LicenceRevokedError(first.message)
+        throw new UsageDeniedError(first.code, first.message)
+      })
+    try {
+      return await attempt()
+    } catch (err) {
+      if (!(err instanceof UsageDeniedError) || err.reason !== 'offline-too-long') throw err
+      const flushed = await this.flushUsage().catch(() => null)
+      if (flushed === null || flushed.synced.length === 0) {
+        throw new UsageDeniedError(
+          'offline-too-long',
+          `${err.message.replace(/ \(offline-too-long\)$/, '')}; the usage reports could not be delivered yet, so playback waits until they are`,
+        )
+      }
+      return await attempt()
+    }
+  }
+
+  #newEvent(kind: UsageEvent['kind'], isrc: string, held: HeldLicence | null): UsageEvent {
+    return {
+      eventId: `e-${hex(this.#c.keys.signer.publicKey).slice(0, 8)}-${Buffer.from(this.#c.random.bytes(12)).toString('hex')}`,
+      kind,
+      isrc,
+      purchaseId: held?.purchaseId ?? null,
+      licence: held?.record.id ?? null,
+      offer: held?.record.body.offer ?? null,
+      contract: held?.record.body.contract ?? null,
+      startedAt: this.#c.clock.now(),
+      seconds: 0,
+    }
+  }
+
+  /**
+   * Count `seconds` more of an open play, after asking the rules. Returns how many were counted: all, or what
+   * `remaining()` still allows when they would pass `playSeconds` (the player stops there), or 0 when a window
+   * closed or the licence was revoked.
+   */
+  async countSeconds(
+    purchaseId: string,
+    eventId: string,
+    seconds: number,
+  ): Promise<{ counted: number; limit: string | null }> {
+    if (seconds <= 0) return { counted: 0, limit: null }
+    return await this.#exclusive(async () => {
+      const held = this.#library.licences.get(purchaseId)
+      if (held === undefined) return { counted: 0, limit: 'no-licence' }
+      if (this.#c.trust.isRevoked(held.record.id)) return { counted: 0, limit: 'revoked' }
+      const now = this.#c.clock.now()
+      let decision = evaluate(held.rules, held.state, { kind: 'play-seconds', seconds }, now)
+      let counted = seconds
+      let limit: string | null = null
+      if (!decision.allow) {
+        if (decision.reason.code !== 'play-seconds-exhausted') return { counted: 0, limit: decision.reason.code }
+        counted = remaining(held.rules, held.state, now).playSeconds ?? 0
+        limit = decision.reason.code
+        if (counted <= 0) return { counted: 0, limit }
+        decision = evaluate(held.rules, held.state, { kind: 'play-seconds', seconds: counted }, now)
+        if (!decision.allow) return { counted: 0, limit: decision.reason.code }
+      }
+      await this.#commit([
+        {
+          kind: ENTRY_KINDS.use,
+          data: { purchaseId, action: { kind: 'play-seconds', seconds: counted }, event: null, eventId },
+        },
+      ])
+      return { counted, limit }
+    })
+  }
+
+  /** Close a play (it becomes ready to report) and flush in the background. */
+  async endPlay(eventId: string): Promise<void> {
+    await this.#exclusive(async () => {
+      if (this.#library.events.get(eventId)?.status !== 'open') return
+      await this.#commit([{ kind: ENTRY_KINDS.end, data: { eventId } }])
+    })
+    this.#flushSoon()
+  }
+
+  /** Log a preview that was heard (it is reported, and counts against nothing). */
+  async notePreview(event: UsageEvent): Promise<void> {
+    if (event.seconds <= 0) return
+    await this.#exclusive(() => this.#commit([{ kind: ENTRY_KINDS.preview, data: { event } }]))
+    this.#flushSoon()
+  }
+
+  /**
+   * Flush shortly after a use: soon enough that reports travel while the listener is online, late enough not to
+   * compete with whatever the listener does next (several uses in a row share one flush).
+   */
+  #flushSoon(): void {
+    if (!this.#started || this.#flushSoonTimer !== undefined) return
+    this.#flushSoonTimer = setTimeout(() => {
+      this.#flushSoonTimer = undefined
+      if (!this.#started) return
+      this.flushUsage().catch((err) => log('flush after use: %s', (err as Error).message))
+    }, FLUSH_AFTER_USE_MS)
+    this.#flushSoonTimer.unref?.()
+  }
+
+  /**
+   * Open a track for playback: the full track under a licence (counting a play), or its preview clip when the
+   * device holds no licence for it. Returns the track, its key and the limits to stop at.
+   */
+  async openPlayback(
+    content: string,
+    options: { preview?: boolean; signal?: AbortSignal } = {},
+  ): Promise<OpenedPlayback> {
+    await this.#checkStore()
+    const manifest = await this.#directory.resolve(content, options.signal)
+    const isrc = manifest.body.isrc
+    const hasLicence = this.#library.licencesFor(isrc).length > 0
+    if (!hasLicence || options.preview === true) {
+      const preview = previewTrack(manifest)
+      if (preview === null) {
+        throw new NoLicenceError(
+          hasLicence
+            ? `${isrc} has no preview clip`
+            : `this device holds no licence for ${isrc} and it has no preview clip`,
+        )
+      }
+      const rules = resolveRules({}, this.#c.network.body.policy.ruleDefaults)
+      const now = this.#c.clock.now()
+      const clipSeconds = Math.ceil(preview.track.durationMs / 1000)
+      const decision = evaluate(rules, initialUsageState(now), { kind: 'preview', seconds: clipSeconds }, now)
+      const maxMs = decision.allow
+        ? preview.track.durationMs
+        : Math.min(preview.track.durationMs, (rules.previewSeconds ?? 0) * 1000)
+      return {
+        track: preview.track,
+        key: Uint8Array.from(preview.key),
+        mode: 'preview',
+        held: null,
+        event: this.#newEvent('preview', isrc, null),
+        maxMs,
+      }
+    }
+    const eventRef: { event: UsageEvent | null } = { event: null }
+    const held = await this.#startUse(isrc, { kind: 'play' }, (h) => {
+      eventRef.event = this.#newEvent('play', isrc, h)
+      return eventRef.event
+    })
+    const track = fullTrack(manifest)
+    let key: Uint8Array
+    try {
+      const entry = held.record.body.keys.find((k) => k.isrc === isrc)
+      if (entry !== undefined && !same(entry.keyId, track.keyId)) {
+        throw new InvalidLicenceError(
+          `the licence holds the key of another version of ${isrc}; fetch it again (consort licences --resync)`,
+        )
+      }
+      key = openContentKey(held.record, isrc, this.#c.keys.sealing)
+    } catch (err) {
+      await this.endPlay(eventRef.event!.eventId)
+      throw err
+    }
+    return { track, key, mode: 'licensed', held, event: eventRef.event!, maxMs: track.durationMs }
+  }
+
+  /**
+   * Play a track: fetch its segments from the swarm (priority "now"), verify and decrypt them in order as they
+   * arrive, and hand each to the sink, checking the rules before each second is heard. Stops at the end, at
+   * `seconds`, or where the licence stops (`playSeconds`, expiry, rental, revocation).
+   */
+  async play(content: string, options: PlayOptions = {}): Promise<PlayResult> {
+    const started = performance.now()
+    const opened = await this.openPlayback(content, {
+      ...(options.preview !== undefined ? { preview: options.preview } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+    const { track, key, held, event } = opened
+    let sink: AudioSink | undefined
+    let bytes = 0
+    let countedSeconds = 0
+    let firstAudioMs: number | null = null
+    let stopped: StopReason = 'end'
+    let limit: string | null = null
+    const maxMs = Math.min(
+      opened.maxMs,
+      options.seconds !== undefined ? options.seconds * 1000 : Number.POSITIVE_INFINITY,
+    )
+    if (opened.mode === 'preview' && opened.maxMs < track.durationMs) limit = 'preview-too-long'
+    const fetch = this.#segments.fetch([...track.segments], {
+      root: track.manifest.id,
+      priority: 'now',
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+    try {
+      sink =
+        options.sink ??
+        (options.out !== undefined ? new FileSink(options.out) : await AudioDeviceSink.open(track.codec))
+      let offset = 0
+      for await (const block of fetch.blocks()) {
+        if (options.signal?.aborted === true) {
+          stopped = 'aborted'
+          break
+        }
+        const plain = decryptTrackSegment(track, key, block.index, block.bytes)
+        let chunk = plain
+        let endMs = msAtByte(track, offset + plain.length)
+        let last = false
+        if (endMs > maxMs) {
+          chunk = plain.subarray(0, Math.max(0, byteAtMs(track, maxMs) - offset))
+          endMs = maxMs
+          last = true
+          if (maxMs < opened.maxMs || options.seconds !== undefined) stopped = 'seconds'
+          else stopped = 'limit'
+        }
+        if (held !== null) {
+          const wanted = Math.ceil(endMs / 1000) - countedSeconds
+          const { counted, limit: hit } = await this.countSeconds(held.purchaseId, event.eventId, wanted)
+          countedSeconds += counted
+          if (counted < wanted) {
+            // The licence stops here: play only the seconds it still allowed.
+            const allowedMs = Math.min(endMs, countedSeconds * 1000)
+            chunk = chunk.subarray(0, Math.max(0, byteAtMs(track, allowedMs) - offset))
+            endMs = allowedMs
+            last = true
+            stopped = 'limit'
+            limit = hit
+          }
+        }
+        if (chunk.length > 0) {
+          await sink.write(chunk)
+          if (firstAudioMs === null) {
+            firstAudioMs = performance.now() - started
+            options.onFirstAudio?.(firstAudioMs)
+            this.dispatchEvent(new CustomEvent('play:first-audio', { detail: { isrc: track.isrc, ms: firstAudioMs } }))
+          }
+          bytes += chunk.length
+        }
+        offset += plain.length
+        if (last) break
+      }
+    } finally {
+      key.fill(0)
+      if (fetch.present < fetch.total) fetch.abort()
+      await sink?.close().catch((err) => log.error('sink close failed: %e', err))
+      const seconds = Math.ceil(msAtByte(track, bytes) / 1000)
+      if (held !== null) await this.endPlay(event.eventId)
+      else await this.notePreview({ ...event, seconds })
+    }
+    return {
+      content: `isrc:${track.isrc}`,
+      isrc: track.isrc,
+      title: track.manifest.body.title,
+      mode: opened.mode,
+      purchaseId: held?.purchaseId ?? null,
+      eventId: event.eventId,
+      sink: sink?.description ?? 'none',
+      bytes,
+      seconds: msAtByte(track, bytes) / 1000,
+      firstAudioMs: firstAudioMs === null ? null : Math.round(firstAudioMs * 10) / 10,
+      elapsedMs: Math.round(performance.now() - started),
+      stopped,
+      limit,
+      remaining: held === null ? null : this.#remainingOf(held.purchaseId),
+    }
+  }
+
+  #remainingOf(purchaseId: string): Remaining | null {
+    const held = this.#library.licences.get(purchaseId)
+    return held === undefined ? null : remaining(held.rules, held.state, this.#c.clock.now())
+  }
+
+  /** Decrypt the whole track into memory-bounded chunks, handing each to `write` (exports, burns). */
+  async #decryptAll(track: Track, key: Uint8Array, write: (chunk: Uint8Array) => Promise<void>, signal?: AbortSignal) {
+    const fetch = this.#segments.fetch([...track.segments], {
+      root: track.manifest.id,
+      priority: 'prefetch',
+      ...(signal !== undefined ? { signal } : {}),
+    })
+    let bytes = 0
+    try {
+      for await (const block of fetch.blocks()) {
+        const plain = decryptTrackSegment(track, key, block.index, block.bytes)
+        await write(plain)
+        bytes += plain.length
+      }
+    } finally {
+      if (fetch.present < fetch.total) fetch.abort()
+    }
+    return bytes
+  }
+
+  /**
+   * A counted copy of a track: `export` writes the decrypted recording to `out`; `burn` simulates a CD burner
+   * honestly, as a counted export to a disc image (the recording in its own codec plus a cue sheet), since this
+   * machine has no burner. The rules are asked before anything is fetched; the use is counted once the copy is
+   * complete and before it is put in place, so a failed copy costs nothing and a refused one is never written.
+   */
+  async copy(
+    kind: 'export' | 'burn',
+    content: string,
+    options: { out?: string; signal?: AbortSignal } = {},
+  ): Promise<CountedUseResult> {
+    await this.#checkStore()
+    const manifest = await this.#directory.resolve(content, options.signal)
+    const isrc = manifest.body.isrc
+    const probe = await this.#startUse(isrc, { kind }, () => this.#newEvent(kind, isrc, null), { dryRun: true })
+    const track = fullTrack(manifest)
+    const out = options.out ?? this.#defaultCopyPath(kind, track)
+    await mkdir(path.dirname(out), { recursive: true })
+    const partial = `${out}.partial-${randomUUID()}`
+    const key = openContentKey(probe.record, isrc, this.#c.keys.sealing)
+    const files = [out]
+    let bytes: number
+    let held: HeldLicence
+    let eventId = ''
+    try {
+      const chunks: Uint8Array[] = []
+      bytes = await this.#decryptAll(
+        track,
+        key,
+        async (chunk) => {
+          chunks.push(chunk)
+        },
+        options.signal,
+      )
+      await writeFile(partial, Buffer.concat(chunks), { mode: 0o600 })
+      held = await this.#startUse(isrc, { kind }, (h) => {
+        const e = this.#newEvent(kind, isrc, h)
+        eventId = e.eventId
+        return e
+      })
+      await rename(partial, out)
+      if (kind === 'burn') {
+        const cue = `${out.replace(/\.[^./]+$/, '')}.cue`
+        await writeFile(cue, cueSheet(track, path.basename(out)), { mode: 0o600 })
+        files.push(cue)
+      }
+    } catch (err) {
+      await rm(partial, { force: true })
+      throw err
+    } finally {
+      key.fill(0)
+    }
+    this.#flushSoon()
+    return {
+      content: `isrc:${isrc}`,
+      isrc,
+      kind,
+      purchaseId: held.purchaseId,
+      eventId,
+      files,
+      bytes,
+      remaining: this.#remainingOf(held.purchaseId)!,
+      note:
+        kind === 'burn'
+          ? 'simulated burn: no disc burner here, so the burn is a counted export to a disc image (audio file + cue sheet)'
+          : 'exported the decrypted recording in its own codec',
+    }
+  }
+
+  #defaultCopyPath(kind: 'export' | 'burn', track: Track): string {
+    if (this.#c.dataDir === null)
+      throw new BadPlayerRequestError('out: give a file to write to (this node keeps no data dir)')
+    const extension = track.codec === 'vorbis' ? 'ogg' : track.codec === 'aac' ? 'm4a' : track.codec
+    const stamp = new Date(this.#c.clock.now()).toISOString().replace(/[:.]/g, '-')
+    return path.join(this.#c.dataDir, kind === 'burn' ? 'burns' : 'exports', `${track.isrc}-${stamp}.${extension}`)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Usage reports
+
+  /** Usage events: waiting (open, ready, reported) and the most recent acknowledged ones. */
+  usage(): { pending: Array<UsageEvent & { status: string; report: number | null }>; acknowledged: UsageEvent[] } {
+    return {
+      pending: [...this.#library.events.values()].map((t) => ({ ...t.event, status: t.status, report: t.report })),
+      acknowledged: [...this.#library.history].reverse(),
+    }
+  }
+
+  /**
+   * Deliver the outbox: build reports from the events ready to report (logged before they are sent), send each
+   * to the clearinghouses until one acknowledges it, gossip it on `usage`, and sync the licences that have nothing
+   * left to deliver. With nothing to deliver, a clearinghouse that answers is enough to sync. One flush at a time.
+   */
+  async flushUsage(options: { signal?: AbortSignal } = {}): Promise<FlushResult> {
+    // A flush already under way may have started before the latest events were ready: wait for it, then run anew.
+    while (this.#flushing !== null) await this.#flushing.catch(() => {})
+    const flush = this.#flush(options.signal).finally(() => {
+      if (this.#flushing === flush) this.#flushing = null
+    })
+    this.#flushing = flush
+    return await flush
+  }
+
+  async #flush(signal?: AbortSignal): Promise<FlushResult> {
+    const result: FlushResult = {
+      built: 0,
+      sent: 0,
+      acknowledged: 0,
+      pendingReports: 0,
+      readyEvents: 0,
+      synced: [],
+      errors: [],
+    }
+    await this.#checkStore()
+    const clearinghouses = this.#c.network.body.clearinghouses
+    if (clearinghouses.length === 0) throw new ClearinghouseUnavailableError('the network lists no clearinghouse')
+    const device = this.#currentDevice() ?? (await this.ensureDevice())
+    await this.#exclusive(async () => {
+      const budget = eventsBudget(this.#c.network)
+      while (this.#library.reports.size < MAX_PENDING_REPORTS) {
+        const ready = this.#library.readyEvents(this.#c.clock.now())
+        if (ready.length === 0) break
+        const events = takeForReport(ready, budget)
+        const seq = this.#library.lastReport === null ? 0 : this.#library.lastReport.seq + 1
+        const record = buildReport({
+          network: this.#c.network,
+          device: this.#c.keys.signer,
+          account: this.#library.account ?? this.account.signer.publicKey,
+          seq,
+          prev: this.#library.lastReport?.id ?? null,
+          events,
+          now: this.#c.clock.now(),
+          random: this.#c.random,
+        })
+        await this.#commit([
+          { kind: ENTRY_KINDS.report, data: { seq, record: record.bytes, events: events.map((e) => e.eventId) } },
+        ])
+        result.built++
+      }
+    })
+    const pending = [...this.#library.reports.values()].sort((a, b) => a.seq - b.seq).slice(0, MAX_REPORTS_PER_FLUSH)
+    let contacted = false
+    for (const report of pending) {
+      this.#c.topics
+        .publish('usage', report.record, [device])
+        .catch((err) => log('gossip of report %d: %s', report.seq, err.message))
+      let delivered = false
+      for (const clearinghouse of clearinghouses) {
+        if (signal?.aborted === true) break
+        result.sent++
+        try {
+          const status = await sendReport(
+            this.#c.libp2p,
+            this.#c.network,
+            clearinghouse.key,
+            report.record,
+            device,
+            signal,
+          )
+          contacted = true
+          await this.#exclusive(() =>
+            this.#commit([
+              { kind: ENTRY_KINDS.ack, data: { seq: report.seq, clearinghouse: clearinghouse.key, status } },
+            ]),
+          )
+          result.acknowledged++
+          this.dispatchEvent(
+            new CustomEvent('usage:acknowledged', {
+              detail: { seq: report.seq, status, clearinghouse: clearinghouse.name },
+            }),
+          )
+          delivered = true
+          break
+        } catch (err) {
+          if (err instanceof RpcRemoteError) contacted = true
+          result.errors.push(`${clearinghouse.name}: report ${report.seq}: ${(err as Error).message}`)
+        }
+      }
+      if (!delivered) break
+    }
+    if (pending.length === 0) {
+      // Nothing to deliver: one clearinghouse that answers is the reconnection the offline rule asks for.
+      for (const clearinghouse of clearinghouses) {
+        try {
+          await fetchBalance(this.#c.libp2p, this.#c.network, clearinghouse.key, this.account.signer, {
+            now: this.#c.clock.now(),
+            random: this.#c.random,
+            deadlineMs: SYNC_DEADLINE_MS,
+            ...(signal !== undefined ? { signal } : {}),
+          })
+          contacted = true
+        } catch (err) {
+          if (err instanceof RpcRemoteError) contacted = true
+          else result.errors.push(`${clearinghouse.name}: ${(err as Error).message}`)
+        }
+        if (contacted) break
+      }
+    }
+    if (contacted && this.#library.reports.size === 0) {
+      await this.#exclusive(async () => {
+        const inSync = this.#library.licencesInSync()
+        if (inSync.length === 0) return
+        await this.#commit([{ kind: ENTRY_KINDS.sync, data: { purchaseIds: inSync } }])
+        result.synced = inSync
+      })
+    }
+    result.pendingReports = this.#library.reports.size
+    result.readyEvents = this.#library.readyEvents().length
+    return result
+  }
+
+  /** The account's balances at the clearinghouse it pays through. */
+  async balance(options: { signal?: AbortSignal } = {}): Promise<{ clearinghouse: string; balances: Balance[] }> {
+    const key = this.#clearinghouseKey()
+    const name = this.#c.network.body.clearinghouses.find((c) => same(c.key, key))?.name ?? hexKey(key)
+    const balances = await fetchBalance(this.#c.libp2p, this.#c.network, key, this.account.signer, {
+      now: this.#c.clock.now(),
+      random: this.#c.random,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    })
+    return { clearinghouse: name, balances }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Resynchronisation
+
+  /**
+   * Rebuild the local store after it failed to verify (or whenever asked): every entry that still carries this
+   * device's signature is salvaged as evidence; each purchase's licence is fetched again from the registration
+   * manager (`reissue`); the counters are restored to the most the evidence proves; undelivered reports and events
+   * are kept (same report bytes, same chain position). The store is rewritten as a fresh chain, and the outbox is
+   * flushed so that the clearinghouse's acknowledgement syncs the licences. See README.md.
+   */
+  async resync(options: { flush?: boolean } = {}): Promise<ResyncResult> {
+    if (!this.#started) throw new PlayerStoppedError('the player is not started')
+    const device = await this.ensureDevice()
+    const result = await this.#exclusive(async () => {
+      const { entries, unreadable } = await this.#log.salvage()
+      const decode = <T extends RecordType>(type: T, bytes: Uint8Array) =>
+        decodeRecordAs(type, bytes, this.#decodeOptions())
+      const evidence = salvageEvidence(entries, decode, this.#c.keys.signer.publicKey)
+      for (const purchaseId of this.#library.licences.keys()) evidence.purchaseIds.add(purchaseId)
+      const acknowledged = await this.#acknowledgedUsage(device)
+      mergeAcknowledged(evidence, acknowledged.states)
+      const restored = this.#newLibrary()
+      restored.device = this.#c.keys.signer.publicKey
+      restored.account = this.account.signer.publicKey
+      restored.deviceRecord = device
+      const refused: ResyncResult['refused'] = []
+      for (const purchaseId of evidence.purchaseIds) {
+        try {
+          const licence = await requestReissue(this.#c.libp2p, this.#c.network, {
+            purchaseId,
+            device,
+            signer: this.#c.keys.signer,
+            now: this.#c.clock.now(),
+          })
+          checkLicenceKeys(licence, this.#c.keys.sealing)
+          const rules = licenceRules(licence, this.#c.network.body.policy.ruleDefaults)
+          const state = evidence.states.get(purchaseId) ?? initialUsageState(licence.body.created)
+          restored.licences.set(purchaseId, {
+            purchaseId,
+            record: licence,
+            receipt: evidence.receipts.get(purchaseId) ?? null,
+            rules,
+            state,
+            addedAt: licence.body.created,
+          })
+        } catch (err) {
+          refused.push({ purchaseId, reason: (err as Error).message })
+        }
+      }
+      for (const [seq, report] of evidence.reports) {
+        try {
+          restored.reports.set(seq, {
+            seq,
+            record: decode('consort/usage', report.record),
+            events: report.events.filter((id) => evidence.events.has(id)),
+            createdAt: report.createdAt,
+            acks: new Map(),
+          })
+        } catch {
+          // not restorable: its events are reported again (the clearinghouse deduplicates by event id)
+        }
+      }
+      for (const [eventId, e] of evidence.events) {
+        const report = e.report !== null && restored.reports.has(e.report) ? e.report : null
+        restored.events.set(eventId, { event: e.event, status: report === null ? 'ready' : 'reported', report })
+      }
+      restored.lastReport = evidence.lastReport
+      const genesis: NewEntry = {
+        kind: ENTRY_KINDS.genesis,
+        data: {
+          device: this.#c.keys.signer.publicKey,
+          account: this.account.signer.publicKey,
+          reason: 'resync',
+          note: `resynchronised: ${evidence.entries} signed entries salvaged (${evidence.chained} in chain), ${unreadable} unreadable`,
+        },
+      }
+      const written = await this.#log.reset([genesis, restored.snapshot()], this.#c.clock.now())
+      this.#library = this.#newLibrary()
+      for (const entry of written) this.#library.apply(entry)
+      this.#tampered = null
+      const summary: ResyncResult = {
+        licences: [...this.#library.licences.keys()],
+        clearinghouses: acknowledged.answers,
+        refused,
+        salvagedEntries: evidence.entries,
+        chainedEntries: evidence.chained,
+        unreadableEntries: unreadable,
+        restoredEvents: this.#library.events.size,
+        pendingReports: this.#library.reports.size,
+        lastReportSeq: this.#library.lastReport?.seq ?? null,
+        flush: null,
+      }
+      return summary
+    })
+    if (options.flush !== false) {
+      result.flush = await this.flushUsage().catch((err) => ({
+        built: 0,
+        sent: 0,
+        acknowledged: 0,
+        pendingReports: this.#library.reports.size,
+        readyEvents: this.#library.readyEvents().length,
+        synced: [],
+        errors: [(err as Error).message],
+      }))
+    }
+    return result
+  }
+
+  /** Ask every clearinghouse what it acknowledged of this device's usage; the most any of them says wins. */
+  async #acknowledgedUsage(device: SignedRecord<'consort/device'>): Promise<{
+    states: UsageStateResponse[]
+    answers: ResyncResult['clearinghouses']
+  }> {
+    const states: UsageStateResponse[] = []
+    const answers: ResyncResult['clearinghouses'] = []
+    for (const clearinghouse of this.#c.network.body.clearinghouses) {
+      try {
+        const state = await fetchUsageState(
+          this.#c.libp2p,
+          this.#c.network,
+          clearinghouse.key,
+          this.#c.keys.signer,
+          device,
+          { now: this.#c.clock.now(), random: this.#c.random, deadlineMs: SYNC_DEADLINE_MS },
+        )
+        states.push(state)
+        answers.push({
+          name: clearinghouse.name,
+          status: 'ok',
+          lastReportSeq: state.lastReport?.seq ?? null,
+          detail: null,
+        })
+      } catch (err) {
+        const unsupported = err instanceof RpcRemoteError && err.code === 'ERR_UNKNOWN_OP'
+        answers.push({
+          name: clearinghouse.name,
+          status: unsupported ? 'unsupported' : 'unreachable',
+          lastReportSeq: null,
+          detail: (err as Error).message,
+        })
+      }
+    }
+    return { states, answers }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Web playback (byte ranges)
+
+  get streams(): StreamSessions {
+    return this.#streams
+  }
+}
+
+export interface OpenedPlayback {
+  track: Track
+  key: Uint8Array
+  mode: 'licensed' | 'preview'
+  held: HeldLicence | null
+  event: UsageEvent
+  /** Milliseconds of the track that may be heard (the preview limit, or the whole track). */
+  maxMs: number
+}
+
+function cueSheet(track: Track, file: string): string {
+  const b = track.manifest.body
+  const quote = (s: string) => `"${s.replace(/"/g, "'")}"`
+  return [
+    'REM COMMENT "Consort simulated burn: a counted disc image, not a physical disc"',
+    `PERFORMER ${quote(b.artists.join(', '))}`,
+    `TITLE ${quote(b.release?.title ?? b.title)}`,
+    `FILE ${quote(file)} WAVE`,
+    '  TRACK 01 AUDIO',
+    `    TITLE ${quote(b.title)}`,
+    `    PERFORMER ${quote(b.artists.join(', '))}`,
+    `    ISRC ${b.isrc}`,
+    '    INDEX 01 00:00:00',
+    '',
+  ].join('\n')
+}

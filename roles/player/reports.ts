@@ -1,0 +1,146 @@
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { toString as bytesToHex } from 'uint8arrays/to-string'
+import type { Signer } from '../../keys/ed25519.ts'
+import type { Random } from '../../keys/random.ts'
+import { SEAL_OVERHEAD_BYTES, seal } from '../../keys/seal.ts'
+import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols/clearing/index.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import type { NetworkContext } from '../../protocols/network.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
+import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import { rpcCall } from '../../protocols/rpc/client.ts'
+import {
+  encodeUsageEvents,
+  MAX_EVENTS_PER_REPORT,
+  type UsageEvent,
+  usageSealContext,
+} from '../../protocols/usage/index.ts'
+import { MAX_EVENTS_BYTES_PER_REPORT, REPORT_DEADLINE_MS, REPORT_ENVELOPE_RESERVE_BYTES } from './constants.ts'
+
+/**
+ * Usage reports (`consort/usage`): a device's events, sealed to every clearinghouse the network record lists (one
+ * box each, bound to the report's device and sequence number by the seal context), signed by the device and
+ * chained per device (`seq`, `prev`). A report is built once, logged, and then sent as the same bytes until a
+ * clearinghouse acknowledges it, so a retry is a duplicate the clearinghouse recognises, never a second report.
+ */
+
+export type ReportStatus = 'settled' | 'held' | 'duplicate'
+
+/** Bytes of encoded events one box may carry, given how many clearinghouses share the record's size cap. */
+export function eventsBudget(network: NetworkContext): number {
+  const recipients = Math.max(1, network.body.clearinghouses.length)
+  const perBox = Math.floor((network.caps.largeRecordBytes - REPORT_ENVELOPE_RESERVE_BYTES) / recipients)
+  return Math.min(MAX_EVENTS_BYTES_PER_REPORT, perBox - SEAL_OVERHEAD_BYTES - 64)
+}
+
+/**
+ * The longest prefix of `events` that fits one report (by count and encoded size), at least one event. Events
+ * are small (a few hundred bytes), so the size is checked by encoding candidate prefixes, halving on overflow.
+ */
+export function takeForReport(events: readonly UsageEvent[], budgetBytes: number): UsageEvent[] {
+  let take = Math.min(events.length, MAX_EVENTS_PER_REPORT)
+  while (take > 1 && encodeUsageEvents(events.slice(0, take)).length > budgetBytes) take = Math.ceil(take / 2)
+  return events.slice(0, take)
+}
+
+export interface BuildReportInit {
+  network: NetworkContext
+  device: Signer
+  account: Uint8Array
+  seq: number
+  prev: CID | null
+  events: readonly UsageEvent[]
+  now: number
+  random: Random
+}
+
+/** Seal the events to every clearinghouse of the network and sign the report with the device key. */
+export function buildReport(init: BuildReportInit): SignedRecord<'consort/usage'> {
+  const clearinghouses = init.network.body.clearinghouses
+  const plaintext = encodeUsageEvents([...init.events])
+  const context = usageSealContext(init.network.name, init.device.publicKey, init.seq)
+  const sealed = clearinghouses.map((c) => ({
+    recipient: c.key,
+    box: seal(c.sealingKey, plaintext, context, init.random),
+  }))
+  plaintext.fill(0)
+  return signRecord(
+    'consort/usage',
+    {
+      network: init.network.name,
+      created: init.now,
+      device: init.device.publicKey,
+      account: init.account,
+      seq: init.seq,
+      prev: init.prev,
+      sealed,
+    },
+    init.device,
+    init.network.caps,
+  )
+}
+
+/** Send one report directly to one clearinghouse; answers its acknowledgement. Throws what the call throws. */
+export async function sendReport(
+  libp2p: Libp2p,
+  network: NetworkContext,
+  clearinghouse: Uint8Array,
+  report: SignedRecord<'consort/usage'>,
+  device: SignedRecord<'consort/device'>,
+  signal?: AbortSignal,
+): Promise<ReportStatus> {
+  const peer = peerIdOfKey(clearinghouse)
+  await reachable(libp2p, peer, signal)
+  const response = await rpcCall(
+    libp2p,
+    peer,
+    network.protocol(CLEARING_PROTOCOL),
+    CLEARING_OPS.report,
+    { usage: report.bytes, device: device.bytes },
+    { deadlineMs: REPORT_DEADLINE_MS, ...(signal !== undefined ? { signal } : {}) },
+  )
+  const answer = parseMessage(reportResponse, response, 'response')
+  if (answer.reportId !== report.id.toString()) {
+    throw new UnexpectedReportAnswerError(`the clearinghouse acknowledged ${answer.reportId}, not ${report.id}`)
+  }
+  return answer.status
+}
+
+/** How long peer routing may look for a clearinghouse that is neither connected nor in the peer store. */
+const FIND_PEER_TIMEOUT_MS = 5_000
+
+/**
+ * Whether `peer` can be dialled: connected, known to the peer store, or found by peer routing within a few seconds.
+ * A dial by bare peer id with nothing to route through would wait out its whole deadline (and hold up other dials
+ * to the same peer meanwhile), so an unknown clearinghouse is reported unreachable at once instead.
+ */
+export async function reachable(libp2p: Libp2p, peer: PeerId, signal?: AbortSignal): Promise<void> {
+  if (libp2p.peerId.equals(peer) || libp2p.getConnections(peer).length > 0) return
+  const known = await libp2p.peerStore.get(peer).catch(() => null)
+  if (known !== null && known.addresses.length > 0) return
+  const timeout = AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)
+  try {
+    const found = await libp2p.peerRouting.findPeer(peer, {
+      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+    })
+    if (found.multiaddrs.length > 0) return
+  } catch {
+    // not found
+  }
+  throw new PeerUnreachableError(`no address of ${peer} is known and peer routing did not find one`)
+}
+
+/** A peer is neither connected nor findable. */
+export class PeerUnreachableError extends Error {
+  override name = 'PeerUnreachableError'
+  readonly code = 'ERR_PEER_UNREACHABLE'
+}
+
+/** A clearinghouse acknowledged something other than the report sent. */
+export class UnexpectedReportAnswerError extends Error {
+  override name = 'UnexpectedReportAnswerError'
+  readonly code = 'ERR_UNEXPECTED_ANSWER'
+}
+
+export const hexKey = (key: Uint8Array) => bytesToHex(key, 'base16')

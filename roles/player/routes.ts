@@ -1,0 +1,159 @@
+import path from 'node:path'
+import { z } from 'zod'
+import { isTerritory } from '../../protocols/identifiers/territories.ts'
+import type { ControlRequest, ControlRoute } from '../role.ts'
+import { BadPlayerRequestError } from './errors.ts'
+import type { PlayerRole } from './player.ts'
+
+/**
+ * The player's control routes, mounted at `/v1/player/…` (see README.md for each). The CLI and the web player use
+ * them; bodies are JSON, checked strictly, and a bad field is answered 400 naming it.
+ */
+
+const territory = z.string().refine(isTerritory, 'not an ISO 3166-1 alpha-2 code or Worldwide')
+const absolutePath = z.string().min(1).max(4096).refine(path.isAbsolute, 'must be an absolute path')
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value ?? {})
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  const field = [what, ...issue.path.map(String)].join('.')
+  const message = issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message
+  throw new BadPlayerRequestError(`${field}: ${message}`)
+}
+
+/** The `Range` header when the control API passes headers on, else `?range=`. */
+function rangeOf(request: ControlRequest): string | undefined {
+  const headers = (request as ControlRequest & { headers?: Record<string, string | string[] | undefined> }).headers
+  const header = headers?.range
+  if (typeof header === 'string') return header
+  return request.query.range
+}
+
+const playBody = z
+  .object({
+    content: z.string().min(1).max(256),
+    out: absolutePath.optional(),
+    seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .optional(),
+    preview: z.boolean().optional(),
+  })
+  .strict()
+const copyBody = z.object({ content: z.string().min(1).max(256), out: absolutePath.optional() }).strict()
+
+export function playerRoutes(player: PlayerRole): ControlRoute[] {
+  return [
+    { method: 'GET', path: '/status', handler: async () => player.status() },
+    {
+      method: 'GET',
+      path: '/search',
+      handler: async ({ query, signal }) => {
+        const q = parse(z.string().max(256), query.q ?? '', 'q')
+        const limit =
+          query.limit === undefined ? 20 : parse(z.coerce.number().int().min(1).max(100), query.limit, 'limit')
+        return await player.search(q, { limit, signal })
+      },
+    },
+    {
+      method: 'GET',
+      path: '/market',
+      handler: async ({ query, signal }) => {
+        const content = parse(z.string().min(1).max(256), query.content, 'content')
+        const where = query.territory === undefined ? undefined : parse(territory, query.territory, 'territory')
+        return await player.offers(content, { ...(where !== undefined ? { territory: where } : {}), signal })
+      },
+    },
+    {
+      method: 'POST',
+      path: '/buy',
+      handler: async ({ body, signal }) => {
+        const { offer } = parse(z.object({ offer: z.string().min(1).max(256) }).strict(), body, 'body')
+        return await player.buy(offer, { signal })
+      },
+    },
+    { method: 'GET', path: '/licences', handler: async () => player.licences() },
+    {
+      method: 'POST',
+      path: '/licences/resync',
+      handler: async () => await player.resync(),
+    },
+    {
+      method: 'POST',
+      path: '/licences/fetch',
+      handler: async ({ body }) => {
+        const { purchaseId } = parse(z.object({ purchaseId: z.string().min(1).max(128) }).strict(), body, 'body')
+        return await player.fetchLicence(purchaseId)
+      },
+    },
+    {
+      method: 'POST',
+      path: '/play',
+      handler: async ({ body, signal }) => {
+        const b = parse(playBody, body, 'body')
+        return await player.play(b.content, {
+          ...(b.out !== undefined ? { out: b.out } : {}),
+          ...(b.seconds !== undefined ? { seconds: b.seconds } : {}),
+          ...(b.preview !== undefined ? { preview: b.preview } : {}),
+          signal,
+        })
+      },
+    },
+    {
+      method: 'POST',
+      path: '/export',
+      handler: async ({ body, signal }) => {
+        const b = parse(copyBody, body, 'body')
+        return await player.copy('export', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
+      },
+    },
+    {
+      method: 'POST',
+      path: '/burn',
+      handler: async ({ body, signal }) => {
+        const b = parse(copyBody, body, 'body')
+        return await player.copy('burn', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
+      },
+    },
+    { method: 'GET', path: '/usage', handler: async () => player.usage() },
+    { method: 'POST', path: '/usage/flush', handler: async ({ signal }) => await player.flushUsage({ signal }) },
+    { method: 'GET', path: '/balance', handler: async ({ signal }) => await player.balance({ signal }) },
+    { method: 'POST', path: '/account/reload', handler: async () => await player.reloadAccount() },
+    { method: 'GET', path: '/account/purchases', handler: async () => ({ purchases: player.purchaseIds() }) },
+    {
+      method: 'POST',
+      path: '/streams',
+      handler: async ({ body }) => {
+        const b = parse(
+          z.object({ content: z.string().min(1).max(256), preview: z.boolean().optional() }).strict(),
+          body,
+          'body',
+        )
+        return await player.streams.open(b.content, b.preview !== undefined ? { preview: b.preview } : {})
+      },
+    },
+    { method: 'GET', path: '/streams/:id', handler: async ({ params }) => player.streams.info(params.id ?? '') },
+    {
+      method: 'GET',
+      path: '/streams/:id/audio',
+      handler: async (request) =>
+        await player.streams.response(request.params.id ?? '', rangeOf(request), request.signal),
+    },
+    {
+      method: 'GET',
+      path: '/streams/:id/range',
+      handler: async (request) => {
+        const range = await player.streams.read(request.params.id ?? '', rangeOf(request), request.signal)
+        return { ...range, body: Buffer.from(range.body).toString('base64') }
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/streams/:id',
+      handler: async ({ params }) => await player.streams.close(params.id ?? ''),
+    },
+  ]
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createNodeKeys, saveNodeKeys } from '../../../keys/keystore.ts'
+import { main } from '../../../node/cli/main.ts'
+import { ControlApi } from '../../../node/control-api.ts'
+import { accountKeyPath } from '../../../roles/player/account.ts'
+import {
+  announce,
+  licenceFor,
+  type PackagedTrack,
+  type PlayerNode,
+  packageTrack,
+  startPlayer,
+  startWorld,
+  type World,
+} from './world.ts'
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests walk printed JSON of several shapes
+type Printed = any
+
+/** Run the CLI in this process: what it printed, and its exit code. */
+async function consort(...args: string[]): Promise<{ out: string; err: string; code: number; json: () => Printed }> {
+  const out: string[] = []
+  const err: string[] = []
+  const write = process.stdout.write.bind(process.stdout)
+  const writeError = process.stderr.write.bind(process.stderr)
+  const capture = (into: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
+      return true
+    }) as typeof process.stdout.write
+  process.stdout.write = capture(out)
+  process.stderr.write = capture(err)
+  const before = process.exitCode
+  process.exitCode = 0
+  try {
+    await main(['node', 'consort', ...args])
+  } finally {
+    process.stdout.write = write
+    process.stderr.write = writeError
+  }
+  const code = Number(process.exitCode ?? 0)
+  process.exitCode = before
+  const text = out.join('')
+  return { out: text, err: err.join(''), code, json: () => JSON.parse(text) }
+}
+
+describe('player: the command line', function () {
+  this.timeout(120_000)
+  let world: World
+  let player: PlayerNode
+  let api: ControlApi
+  let dir: string
+  let track: PackagedTrack
+  let dataDir: string
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'consort-player-cli-'))
+    dataDir = path.join(dir, 'listener')
+    world = await startWorld()
+    const account = await createNodeKeys()
+    await saveNodeKeys(accountKeyPath(dataDir), account)
+    player = await startPlayer(world, { dataDir, account })
+    api = new ControlApi(player.node)
+    await api.start()
+    track = await packageTrack(world, 'GBAYE0604001')
+    await announce(player, track)
+    await licenceFor(world, player, track, { plays: 5, export: 1, burn: 1 })
+  })
+
+  after(async () => {
+    await api?.stop()
+    await world?.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('lists licences with what is left', async () => {
+    const { code, json, out } = await consort('licences', '--data-dir', dataDir, '--json')
+    assert.equal(code, 0, out)
+    const [licence] = json()
+    assert.deepEqual(licence.tracks, [track.isrc])
+    assert.equal(licence.remaining.plays, 5)
+    assert.equal(licence.playable, true)
+    const human = await consort('licences', '--data-dir', dataDir)
+    assert.match(human.out, /plays left/)
+  })
+
+  it('plays to a file, then exports and burns (counted), and refuses a second export', async () => {
+    const out = path.join(dir, 'played.flac')
+    const played = await consort('play', track.isrc, '--out', out, '--data-dir', dataDir, '--json')
+    assert.equal(played.code, 0, played.err)
+    assert.equal(played.json().mode, 'licensed')
+    assert.deepEqual(new Uint8Array(await readFile(out)), track.plaintext)
+
+    const exported = await consort(
+      'export',
+      `isrc:${track.isrc}`,
+      '--out',
+      path.join(dir, 'copy.flac'),
+      '--data-dir',
+      dataDir,
+    )
+    assert.equal(exported.code, 0, exported.err)
+    assert.match(exported.out, /exports left 0/)
+    const again = await consort('export', track.isrc, '--out', path.join(dir, 'copy-2.flac'), '--data-dir', dataDir)
+    assert.equal(again.code, 1)
+    assert.match(again.err, /export-exhausted/)
+
+    const burned = await consort('burn', track.isrc, '--data-dir', dataDir, '--json')
+    assert.equal(burned.code, 0, burned.err)
+    const files: string[] = burned.json().files
+    assert.ok(files[0]!.startsWith(path.join(dataDir, 'burns')))
+    assert.match(burned.json().note, /simulated/)
+    assert.match(await readFile(files[1]!, 'utf8'), /ISRC GBAYE0604001/)
+  })
+
+  it('shows the usage waiting for delivery, and says why a flush could not deliver it', async () => {
+    const usage = await consort('usage', '--data-dir', dataDir, '--json')
+    assert.equal(usage.code, 0)
+    const kinds = usage
+      .json()
+      .pending.map((e: { kind: string }) => e.kind)
+      .sort()
+    assert.deepEqual(kinds, ['burn', 'export', 'play'])
+    const flush = await consort('usage', '--flush', '--data-dir', dataDir, '--json')
+    assert.equal(flush.code, 0, flush.err)
+    assert.equal(flush.json().acknowledged, 0)
+    assert.ok(flush.json().errors.length > 0, 'no clearinghouse in this world')
+  })
+
+  it('searches what the player knows when no catalog answers', async () => {
+    const { code, json } = await consort('search', 'Track', 'GBAYE0604001', '--data-dir', dataDir, '--json')
+    assert.equal(code, 0)
+    assert.equal(json().source, 'local')
+    assert.equal(json().hits[0].contentId, `isrc:${track.isrc}`)
+  })
+
+  it('exports the account for a second device and imports it there', async () => {
+    const secret = path.join(dir, 'passphrase')
+    await writeFile(secret, 'a long passphrase\n', { mode: 0o600 })
+    const file = path.join(dir, 'account.export')
+    const exported = await consort(
+      'account',
+      'export',
+      '--out',
+      file,
+      '--passphrase-file',
+      secret,
+      '--data-dir',
+      dataDir,
+      '--json',
+    )
+    assert.equal(exported.code, 0, exported.err)
+    assert.equal(exported.json().purchases.length, 1)
+    const other = path.join(dir, 'tablet')
+    const imported = await consort(
+      'account',
+      'import',
+      file,
+      '--passphrase-file',
+      secret,
+      '--data-dir',
+      other,
+      '--json',
+    )
+    assert.equal(imported.code, 0, imported.err)
+    assert.equal(imported.json().account, Buffer.from(player.account.signer.publicKey).toString('hex'))
+    assert.match(imported.json().note, /not running/)
+    const refused = await consort('account', 'export', '--out', path.join(dir, 'x'), '--data-dir', dataDir)
+    assert.equal(refused.code, 2, 'a passphrase is required')
+  })
+})
