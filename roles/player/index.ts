@@ -1,5 +1,6 @@
 import type { RoleFactory } from '../role.ts'
-import { type PlayerInit, PlayerRole } from './player.ts'
+import type { PlayerInit } from './player.ts'
+import { WebPlayerRole } from './web/index.ts'
 
 /**
  * The Consumer Player role (`roles/player`): search, offers, purchase, the tamper-evident licence store,
@@ -25,4 +26,4 @@ export { PlayerRole } from './player.ts'
 export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
 
 /** The role factory `node/roles.ts` registers. */
-export const player: RoleFactory = (components, init) => new PlayerRole(components, init as PlayerInit)
+export const player: RoleFactory = (components, init) => new WebPlayerRole(components, init as PlayerInit)

@@ -1,0 +1,428 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { logger } from '@libp2p/logger'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { Random } from '../../../keys/random.ts'
+import type { Clock } from '../../../protocols/clock.ts'
+import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
+import type { ControlRoute } from '../../role.ts'
+import type { PlayerRole } from '../player.ts'
+import { UiAuth, type UiSession } from './auth.ts'
+import {
+  BALANCE_DEADLINE_MS,
+  CHECKOUT_OFFERS_DEADLINE_MS,
+  MAX_FORM_BYTES,
+  SESSION_COOKIE,
+  SESSION_IDLE_MS,
+  UI_PREFIX,
+  USAGE_PAGE_EVENTS,
+} from './constants.ts'
+import { BadUiRequestError, CsrfError, LoginLinkInvalidError, NotLoggedInError, OfferNotListedError } from './errors.ts'
+import { html } from './html.ts'
+import {
+  accountPage,
+  checkoutPage,
+  libraryPage,
+  loginHelp,
+  messagePage,
+  playPage,
+  purchaseDonePage,
+  purchaseRefusedPage,
+  type UiContext,
+  type UsageRow,
+} from './pages.ts'
+
+const log = logger('consort:player:ui')
+
+/** What the web player uses of the player role. */
+export type PlayerUiBackend = Pick<
+  PlayerRole,
+  'status' | 'offers' | 'buy' | 'licences' | 'usage' | 'balance' | 'streams' | 'directory'
+>
+
+/** A role's pages on the control API's origin (mounted by the control API, outside its bearer-token check). */
+export interface WebMount {
+  prefix: string
+  plugin: FastifyPluginAsync
+}
+
+const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static')
+const STATIC_FILES: Record<string, string> = {
+  'player.css': 'text/css; charset=utf-8',
+  'player.js': 'text/javascript; charset=utf-8',
+  'icon.svg': 'image/svg+xml',
+}
+
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+  'cache-control': 'no-store',
+}
+
+const CONTENT = /^(isrc|icpn|grid):[0-9A-Za-z]{1,18}$/
+const CID_TEXT = /^[a-z2-7]{20,120}$|^[1-9A-HJ-NP-Za-km-z]{20,120}$/
+
+function field(value: unknown, name: string, pattern: RegExp, max = 256): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max || !pattern.test(value)) {
+    throw new BadUiRequestError(`${name}: missing or malformed`)
+  }
+  return value
+}
+
+/** The storefront to go back to: an http(s) URL, or null (anything else is dropped, never linked). */
+function storeUrl(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 1024) return null
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.toString() : null
+  } catch {
+    return null
+  }
+}
+
+function cookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const part of (header ?? '').split(';')) {
+    const at = part.indexOf('=')
+    if (at < 0) continue
+    out.set(part.slice(0, at).trim(), part.slice(at + 1).trim())
+  }
+  return out
+}
+
+/** What a refusal means for the buyer, by the innermost error code (the rest of the chain stays as detail). */
+const REFUSALS: Record<string, string> = {
+  ERR_INSUFFICIENT_FUNDS: 'Your account does not hold enough money for this price. Top it up, then try again.',
+  ERR_PAYMENT_DECLINED: 'The payment was declined by the payment service.',
+  ERR_OFFER_REVOKED: 'This offer has been withdrawn: it is no longer on sale.',
+  ERR_CERTIFICATION_EXPIRED: 'The offer’s certification has lapsed; the store has to renew it before it can be sold.',
+  ERR_CERTIFICATION_REVOKED: 'The offer’s certification was revoked: it is no longer on sale.',
+  ERR_DEVICE_NOT_REGISTERED: 'This player is not registered as a device of your account yet.',
+}
+
+/** The innermost `ERR_…` code of a (possibly relayed) refusal, and the message without protocol prefixes. */
+export function explainRefusal(err: unknown): { code: string; reason: string; detail: string } {
+  const message = (err as Error).message ?? String(err)
+  const codes = message.match(/ERR_[A-Z_]+/g) ?? []
+  const code = codes.at(-1) ?? codeOf(err)
+  const detail = message.replace(/\/consort\/[^\s:]+: /g, '')
+  return { code, reason: REFUSALS[code] ?? detail, detail }
+}
+
+function codeOf(err: unknown): string {
+  const e = err as { remoteCode?: unknown; code?: unknown }
+  if (typeof e.remoteCode === 'string') return e.remoteCode
+  return typeof e.code === 'string' ? e.code : 'ERR_UNKNOWN'
+}
+
+/**
+ * The web player and library, served by the listener's own player daemon at its control API origin under `/ui/`:
+ * checkout of an offer a storefront sent the visitor to (shown in plain words, confirmed with a CSRF-protected
+ * POST), the library (licences, remaining plays, expiry), a web player streaming decrypted audio with HTTP Range
+ * from the daemon into an `<audio>` element, the account balance and the usage history. Authentication is a
+ * one-time login link (`consort ui`) that starts an HttpOnly, SameSite=Lax session cookie.
+ */
+export class PlayerUi {
+  readonly auth: UiAuth
+  readonly #player: PlayerUiBackend
+
+  constructor(player: PlayerUiBackend, clock: Clock, random: Random) {
+    this.#player = player
+    this.auth = new UiAuth(clock, random)
+  }
+
+  /** Where the control API mounts the pages. */
+  get mount(): WebMount {
+    return { prefix: UI_PREFIX, plugin: async (instance) => this.#register(instance) }
+  }
+
+  /** `POST /v1/player/ui/login-link`: a one-time login path for `consort ui` (the caller prefixes its origin). */
+  get controlRoutes(): ControlRoute[] {
+    return [
+      {
+        method: 'POST',
+        path: '/ui/login-link',
+        handler: async () => {
+          const { token, expiresAt } = this.auth.issueLoginToken()
+          return { path: `${UI_PREFIX}/login?token=${token}`, expiresAt }
+        },
+      },
+    ]
+  }
+
+  #origin(request: FastifyRequest): string {
+    return `${request.protocol}://${request.headers.host ?? '127.0.0.1'}`
+  }
+
+  #context(request: FastifyRequest, session: UiSession | null): UiContext {
+    let account: string | null = null
+    try {
+      account = session != null ? this.#player.status().account : null
+    } catch {
+      account = null
+    }
+    return { csrf: session?.csrf ?? null, origin: this.#origin(request), account }
+  }
+
+  #session(request: FastifyRequest): UiSession {
+    const session = this.auth.session(cookies(request.headers.cookie).get(SESSION_COOKIE))
+    if (session == null) throw new NotLoggedInError('you are not logged in to this player')
+    return session
+  }
+
+  /** A state-changing request: same origin (when the browser says), and the session's CSRF token. */
+  #checkWrite(request: FastifyRequest, session: UiSession, presented: unknown): void {
+    const origin = request.headers.origin
+    if (origin != null && origin !== this.#origin(request)) throw new CsrfError(`a request from ${origin} was refused`)
+    const site = request.headers['sec-fetch-site']
+    if (site != null && site !== 'same-origin' && site !== 'none')
+      throw new CsrfError('a cross-site request was refused')
+    if (!this.auth.checkCsrf(session, typeof presented === 'string' ? presented : undefined)) {
+      throw new CsrfError('the form has expired or did not come from this player; reload the page and try again')
+    }
+  }
+
+  #page(reply: FastifyReply, body: string, status = 200): FastifyReply {
+    return reply.code(status).header('content-type', 'text/html; charset=utf-8').send(body)
+  }
+
+  #titles(contents: Iterable<string>): Map<string, string> {
+    const out = new Map<string, string>()
+    for (const content of contents) {
+      if (out.has(content)) continue
+      if (content.startsWith('isrc:')) {
+        const manifest = this.#player.directory.manifestFor(content.slice(5))
+        if (manifest != null) {
+          const b = manifest.body
+          out.set(content, `${b.version != null ? `${b.title} (${b.version})` : b.title} — ${b.artists.join(', ')}`)
+        }
+      } else {
+        const release = this.#player.directory.release(content)
+        if (release != null) out.set(content, `${release.body.title} — ${release.body.artists.join(', ')}`)
+      }
+    }
+    return out
+  }
+
+  async #register(app: FastifyInstance): Promise<void> {
+    app.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: MAX_FORM_BYTES },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    )
+    app.addHook('onSend', async (_request, reply, payload) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value)
+      return payload
+    })
+    app.setErrorHandler((err, request, reply) => this.#replyError(err, request, reply))
+    app.setNotFoundHandler((request, reply) =>
+      this.#replyError(new BadUiRequestError(`there is no page at ${request.url.split('?')[0]}`), request, reply, 404),
+    )
+
+    app.get('/login', async (request, reply) => {
+      const token = (request.query as Record<string, unknown>).token
+      const session = typeof token === 'string' && token.length <= 128 ? this.auth.redeem(token) : null
+      if (session == null) {
+        throw new LoginLinkInvalidError('this login link was already used, has expired, or is not one of this player')
+      }
+      const secure = request.protocol === 'https' ? '; Secure' : ''
+      return reply
+        .code(303)
+        .header(
+          'set-cookie',
+          `${SESSION_COOKIE}=${session.id}; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(SESSION_IDLE_MS / 1000)}${secure}`,
+        )
+        .header('location', `${UI_PREFIX}/`)
+        .send()
+    })
+
+    app.post('/logout', async (request, reply) => {
+      const session = this.#session(request)
+      this.#checkWrite(request, session, (request.body as Record<string, unknown> | null)?.csrf)
+      this.auth.end(session.id)
+      return reply
+        .code(303)
+        .header('set-cookie', `${SESSION_COOKIE}=; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=0`)
+        .header('location', `${UI_PREFIX}/logged-out`)
+        .send()
+    })
+
+    app.get('/logged-out', async (request, reply) =>
+      this.#page(reply, messagePage(this.#context(request, null), 200, 'Logged out', loginHelp(this.#origin(request)))),
+    )
+
+    const library = async (request: FastifyRequest, reply: FastifyReply) => {
+      const session = this.#session(request)
+      const licences = this.#player.licences().sort((a, b) => b.issuedAt - a.issuedAt)
+      const titles = this.#titles(licences.flatMap((l) => [...l.content, ...l.tracks.map((t) => `isrc:${t}`)]))
+      return this.#page(reply, libraryPage(this.#context(request, session), licences, titles))
+    }
+    app.get('/', library)
+    app.get('/library', library)
+
+    app.get('/checkout', async (request, reply) => {
+      const session = this.#session(request)
+      const q = request.query as Record<string, unknown>
+      const offerId = field(q.offer, 'offer', CID_TEXT)
+      const content = field(q.content, 'content', CONTENT)
+      const store = storeUrl(q.store)
+      const offer = await this.#listed(offerId, content)
+      const title = this.#titles([content]).get(content) ?? content
+      return this.#page(reply, checkoutPage(this.#context(request, session), offer, title, content, store))
+    })
+
+    app.post('/checkout', async (request, reply) => {
+      const session = this.#session(request)
+      const body = (request.body ?? {}) as Record<string, unknown>
+      this.#checkWrite(request, session, body.csrf)
+      const offerId = field(body.offer, 'offer', CID_TEXT)
+      const content = field(body.content, 'content', CONTENT)
+      const store = storeUrl(body.store)
+      const title = this.#titles([content]).get(content) ?? content
+      const ctx = this.#context(request, session)
+      try {
+        await this.#listed(offerId, content)
+        const result = await this.#player.buy(offerId)
+        const licence = this.#player.licences().find((l) => l.purchaseId === result.purchaseId)
+        return this.#page(
+          reply,
+          purchaseDonePage(
+            ctx,
+            title,
+            {
+              purchaseId: result.purchaseId,
+              licenceId: result.licenceId,
+              priceText: `${formatMinorUnits(result.price.amount, result.price.currency)} ${result.price.currency}`,
+              tracks: licence?.tracks ?? [],
+            },
+            store,
+          ),
+        )
+      } catch (err) {
+        if (err instanceof CsrfError || err instanceof NotLoggedInError) throw err
+        log('purchase of %s refused: %e', offerId, err)
+        return this.#page(reply, purchaseRefusedPage(ctx, title, explainRefusal(err), store), 402)
+      }
+    })
+
+    app.get('/play', async (request, reply) => {
+      const session = this.#session(request)
+      const content = field((request.query as Record<string, unknown>).content, 'content', CONTENT)
+      if (!content.startsWith('isrc:')) throw new BadUiRequestError('content: play a track (isrc:…)')
+      const title = this.#titles([content]).get(content) ?? content
+      const licence = this.#player.licences().find((l) => l.tracks.includes(content.slice(5))) ?? null
+      return this.#page(reply, playPage(this.#context(request, session), content, title, licence))
+    })
+
+    app.get('/account', async (request, reply) => {
+      const session = this.#session(request)
+      let balance: Parameters<typeof accountPage>[1]
+      try {
+        balance = await this.#player.balance({ signal: AbortSignal.timeout(BALANCE_DEADLINE_MS) })
+      } catch (err) {
+        balance = { error: (err as Error).message }
+      }
+      const usage = this.#player.usage()
+      const rows: UsageRow[] = [
+        ...usage.pending.map((e) => ({ ...e, status: e.status === 'ready' ? 'waiting to be reported' : e.status })),
+        ...usage.acknowledged.map((e) => ({ ...e, status: 'reported' })),
+      ]
+        .sort((a, b) => b.startedAt - a.startedAt)
+        .slice(0, USAGE_PAGE_EVENTS)
+      const titles = this.#titles(rows.map((r) => `isrc:${r.isrc}`))
+      return this.#page(reply, accountPage(this.#context(request, session), balance, rows, titles))
+    })
+
+    // --- the web player's own requests (script, same origin, CSRF header) ---
+
+    app.post('/api/streams', async (request, reply) => {
+      const session = this.#session(request)
+      this.#checkWrite(request, session, request.headers['x-csrf-token'])
+      const content = field((request.body as Record<string, unknown> | null)?.content, 'content', CONTENT)
+      const info = await this.#player.streams.open(content)
+      return reply.code(200).send(info)
+    })
+
+    app.post('/api/streams/:id/close', async (request, reply) => {
+      const session = this.#session(request)
+      this.#checkWrite(request, session, request.headers['x-csrf-token'])
+      const { id } = request.params as { id: string }
+      return reply.code(200).send(await this.#player.streams.close(id))
+    })
+
+    app.get('/stream/:id/audio', async (request, reply) => {
+      this.#session(request)
+      const { id } = request.params as { id: string }
+      const controller = new AbortController()
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) controller.abort()
+      })
+      const range = typeof request.headers.range === 'string' ? request.headers.range : undefined
+      const response = await this.#player.streams.response(id, range, controller.signal)
+      reply.code(response.status)
+      for (const [name, value] of response.headers) reply.header(name, value)
+      return reply.send(Buffer.from(await response.arrayBuffer()))
+    })
+
+    app.get('/static/:file', async (request, reply) => {
+      const { file } = request.params as { file: string }
+      const type = STATIC_FILES[file]
+      if (type == null) throw new BadUiRequestError(`no file ${file}`)
+      return reply
+        .code(200)
+        .header('content-type', type)
+        .send(await readFile(path.join(STATIC_DIR, file)))
+    })
+  }
+
+  /** The certified offer `offer` among those listed for `content` in this player's territory. */
+  async #listed(offer: string, content: string) {
+    const market = await this.#player.offers(content, { signal: AbortSignal.timeout(CHECKOUT_OFFERS_DEADLINE_MS) })
+    const found = market.offers.find((o) => o.offer === offer)
+    if (found == null) {
+      throw new OfferNotListedError(
+        `this offer is not among the certified offers for ${content} in your territory (${market.territory}) right now: it may have been withdrawn, its certification may have lapsed, or it is not sold where you are`,
+      )
+    }
+    return found
+  }
+
+  #replyError(err: unknown, request: FastifyRequest, reply: FastifyReply, forced?: number): void {
+    const error = err as Error & { status?: number; statusCode?: number }
+    const status = forced ?? error.status ?? error.statusCode ?? 500
+    if (status >= 500) log.error('web player %s %s failed: %e', request.method, request.url, err)
+    const isApi = request.url.startsWith(`${UI_PREFIX}/api/`) || request.url.startsWith(`${UI_PREFIX}/stream/`)
+    if (isApi) {
+      if (status === 416) {
+        void reply.code(416).send({ code: codeOf(err), message: error.message })
+        return
+      }
+      void reply.code(status).send({ code: codeOf(err), message: error.message })
+      return
+    }
+    const ctx = this.#context(request, this.auth.session(cookies(request.headers.cookie).get(SESSION_COOKIE)))
+    if (err instanceof NotLoggedInError) {
+      void this.#page(
+        reply,
+        messagePage(ctx, 401, 'Log in to your player', html`<p>${error.message}.</p>${loginHelp(ctx.origin)}`),
+        401,
+      )
+      return
+    }
+    if (err instanceof LoginLinkInvalidError) {
+      void this.#page(
+        reply,
+        messagePage(ctx, 403, 'This login link does not work', html`<p>${error.message}.</p>${loginHelp(ctx.origin)}`),
+        403,
+      )
+      return
+    }
+    const titles: Record<number, string> = { 400: 'That request is not quite right', 403: 'Refused', 404: 'Not found' }
+    const message = status >= 500 ? `The player could not answer: ${error.message}` : error.message
+    void this.#page(reply, messagePage(ctx, status, titles[status] ?? 'Something went wrong', message), status)
+  }
+}
