@@ -1141,12 +1141,22 @@ export class PlayerRole extends EventTarget implements Role {
    */
   async play(content: string, options: PlayOptions = {}): Promise<PlayResult> {
     const started = performance.now()
-    const opened = await this.openPlayback(content, {
-      ...(options.preview !== undefined ? { preview: options.preview } : {}),
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    })
+    // The output is opened before anything is counted: a missing audio device or an unwritable file costs no play.
+    const manifest = await this.#directory.resolve(content, options.signal)
+    const sink: AudioSink =
+      options.sink ??
+      (options.out !== undefined ? await FileSink.open(options.out) : await AudioDeviceSink.open(manifest.body.codec))
+    let opened: OpenedPlayback
+    try {
+      opened = await this.openPlayback(`isrc:${manifest.body.isrc}`, {
+        ...(options.preview !== undefined ? { preview: options.preview } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      })
+    } catch (err) {
+      await sink.close().catch(() => {})
+      throw err
+    }
     const { track, key, held, event } = opened
-    let sink: AudioSink | undefined
     let bytes = 0
     let countedSeconds = 0
     let firstAudioMs: number | null = null
@@ -1163,9 +1173,6 @@ export class PlayerRole extends EventTarget implements Role {
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })
     try {
-      sink =
-        options.sink ??
-        (options.out !== undefined ? new FileSink(options.out) : await AudioDeviceSink.open(track.codec))
       let offset = 0
       for await (const block of fetch.blocks()) {
         if (options.signal?.aborted === true) {
@@ -1212,7 +1219,7 @@ export class PlayerRole extends EventTarget implements Role {
     } finally {
       key.fill(0)
       if (fetch.present < fetch.total) fetch.abort()
-      await sink?.close().catch((err) => log.error('sink close failed: %e', err))
+      await sink.close().catch((err) => log.error('sink close failed: %e', err))
       const seconds = Math.ceil(msAtByte(track, bytes) / 1000)
       if (held !== null) await this.endPlay(event.eventId)
       else await this.notePreview({ ...event, seconds })
@@ -1224,7 +1231,7 @@ export class PlayerRole extends EventTarget implements Role {
       mode: opened.mode,
       purchaseId: held?.purchaseId ?? null,
       eventId: event.eventId,
-      sink: sink?.description ?? 'none',
+      sink: sink.description,
       bytes,
       seconds: msAtByte(track, bytes) / 1000,
       firstAudioMs: firstAudioMs === null ? null : Math.round(firstAudioMs * 10) / 10,

@@ -35,6 +35,13 @@ export class FileSink implements AudioSink {
     this.description = `file ${file}`
   }
 
+  /** A sink on `file`, created (or emptied) at once, so that an unwritable path fails before playback starts. */
+  static async open(file: string): Promise<FileSink> {
+    const sink = new FileSink(file)
+    sink.#handle = await open(file, 'w', 0o600)
+    return sink
+  }
+
   async write(chunk: Uint8Array): Promise<void> {
     this.#handle ??= await open(this.#file, 'w', 0o600)
     await this.#handle.write(chunk)

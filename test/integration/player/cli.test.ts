@@ -87,6 +87,19 @@ describe('player: the command line', function () {
     assert.match(human.out, /plays left/)
   })
 
+  it('says so when there is no audio device to play to, and counts nothing', async () => {
+    const path_ = process.env.PATH
+    process.env.PATH = dir // holds no player program
+    try {
+      const { code, err } = await consort('play', track.isrc, '--data-dir', dataDir)
+      assert.equal(code, 1)
+      assert.match(err, /no audio player for flac on this machine .*--out FILE/)
+    } finally {
+      process.env.PATH = path_
+    }
+    assert.equal(player.role.licences()[0]!.state.plays, 0)
+  })
+
   it('plays to a file, then exports and burns (counted), and refuses a second export', async () => {
     const out = path.join(dir, 'played.flac')
     const played = await consort('play', track.isrc, '--out', out, '--data-dir', dataDir, '--json')
