@@ -177,7 +177,7 @@ export function purchaseRefusedPage(
   ${store != null ? html`<li><a href="${store}">Back to the store</a></li>` : ''}
   <li><a href="/ui/account">Check your balance</a></li>
 </ul>`
-  return layout({ ...ctx, section: 'checkout' }, 'Purchase refused', body, 402)
+  return layout({ ...ctx, section: 'checkout' }, 'Purchase refused', body)
 }
 
 export function playPage(ctx: UiContext, content: string, title: string, licence: LicenceView | null): string {

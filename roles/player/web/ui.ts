@@ -305,7 +305,8 @@ export class PlayerUi {
       } catch (err) {
         if (err instanceof CsrfError || err instanceof NotLoggedInError) throw err
         log('purchase of %s refused: %e', offerId, err)
-        return this.#page(reply, purchaseRefusedPage(ctx, title, explainRefusal(err), store), 402)
+        // 200: the checkout was handled and its page tells the outcome (a 4xx document is a console error in browsers).
+        return this.#page(reply, purchaseRefusedPage(ctx, title, explainRefusal(err), store))
       }
     })
 
