@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { MemoryLevel } from 'memory-level'
+import { CID } from 'multiformats/cid'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
@@ -14,7 +15,7 @@ import { accountKeyPath, exportAccount, importAccount, loadOrCreateAccountKeys }
 import { AccountExistsError, AccountKeyError } from '../../../roles/player/errors.ts'
 import { ENTRY_KINDS, Library, LibraryInconsistencyError } from '../../../roles/player/library.ts'
 import { type NewEntry, TamperEvidentLog } from '../../../roles/player/log.ts'
-import { salvageEvidence } from '../../../roles/player/resync.ts'
+import { type Evidence, mergeAcknowledged, salvageEvidence } from '../../../roles/player/resync.ts'
 import type { RoleDb } from '../../../roles/role.ts'
 import { sampleRecordCid } from '../../helpers/record-samples.ts'
 
@@ -176,6 +177,66 @@ describe('player: the library folded from the log', () => {
     )
     assert.equal(partial.states.get('p-3')!.plays, 2)
     assert.equal(partial.events.size, 2) // the lost start entry held the event itself: its play is counted, not reported
+  })
+})
+
+describe('player: what the clearinghouses acknowledged raises the evidence', () => {
+  it('raises counters to the acknowledged totals and drops reports already acknowledged', () => {
+    const report = CID.parse('bafyreify5v7yn3mys4yu7mfbrxtek3xn7suft6q6x4mdzx6ecv74ik5k5i')
+    const evidence: Evidence = {
+      purchaseIds: new Set(['p-1']),
+      receipts: new Map(),
+      states: new Map([
+        [
+          'p-1',
+          {
+            plays: 1,
+            playSeconds: 30,
+            firstPlayAt: 5_000,
+            exports: 0,
+            burns: 1,
+            transferred: false,
+            lastSyncAt: 1_000,
+            devices: 0,
+          },
+        ],
+      ]),
+      events: new Map([
+        ['e-1', { event: {} as UsageEvent, report: 0 }],
+        ['e-2', { event: {} as UsageEvent, report: 1 }],
+      ]),
+      reports: new Map([
+        [0, { record: new Uint8Array(1), events: ['e-1'], createdAt: 1 }],
+        [1, { record: new Uint8Array(1), events: ['e-2'], createdAt: 2 }],
+      ]),
+      lastReport: null,
+      entries: 4,
+      chained: 2,
+    }
+    mergeAcknowledged(evidence, [
+      {
+        lastReport: { seq: 0, id: report.toString() },
+        licences: [
+          { purchaseId: 'p-1', plays: 3, playSeconds: 20, exports: 1, burns: 0, firstPlayAt: 4_000 },
+          { purchaseId: 'p-2', plays: 0, playSeconds: 0, exports: 1, burns: 0, firstPlayAt: null },
+        ],
+      },
+    ])
+    assert.deepEqual(evidence.states.get('p-1'), {
+      plays: 3,
+      playSeconds: 30,
+      firstPlayAt: 4_000,
+      exports: 1,
+      burns: 1,
+      transferred: false,
+      lastSyncAt: 1_000,
+      devices: 0,
+    })
+    assert.ok(evidence.purchaseIds.has('p-2'))
+    assert.equal(evidence.states.get('p-2')!.exports, 1)
+    assert.deepEqual([...evidence.reports.keys()], [1])
+    assert.deepEqual([...evidence.events.keys()], ['e-2'])
+    assert.ok(evidence.lastReport?.id.equals(report))
   })
 })
 
