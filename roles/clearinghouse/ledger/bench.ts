@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { systemClock } from '../../../protocols/clock.ts'
 import { InvalidFieldError, InvariantViolationError } from './errors.ts'
-import { openLedger } from './ledger.ts'
+import { type LedgerStore, openLedger } from './ledger.ts'
 import type { TransferInput } from './types.ts'
 
 /** Wallets the transfers are spread over (each checked against its limit on every debit). */
@@ -31,10 +31,13 @@ export async function benchLedger(dir: string, n: number, batchSize = BENCH_DEFA
   const db = new Level<string, Uint8Array>(home, { valueEncoding: 'view' })
   try {
     await db.open()
-    const ledger = await openLedger(db.sublevel<string, Uint8Array>('ledger', { valueEncoding: 'view' }), {
-      clock: systemClock,
-      sync: true,
-    })
+    const ledger = await openLedger(
+      db.sublevel<string, Uint8Array>('ledger', { valueEncoding: 'view' }) as unknown as LedgerStore,
+      {
+        clock: systemClock,
+        sync: true,
+      },
+    )
     const wallets = Array.from({ length: BENCH_WALLETS }, (_, i) => `wallet-${i}`)
     await ledger.createAccounts([
       { id: 'bank', currency: 'EUR', kind: 'external', owner: 'bank' },

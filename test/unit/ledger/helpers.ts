@@ -26,7 +26,7 @@ export class TempDb {
 
   /** The ledger's sublevel, the way a node hands it over. */
   sublevel(name = 'ledger'): LedgerStore {
-    return this.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
+    return this.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' }) as unknown as LedgerStore
   }
 
   /** A sublevel never used before (for property runs sharing one database). */
