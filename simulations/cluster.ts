@@ -31,6 +31,8 @@ export interface SimNodeSpec {
   persistent: boolean
   uplinkMbps: number | null
   downlinkMbps: number | null
+  /** Settings of its roles (`roleOptions` of the node config). */
+  roleOptions?: Partial<Record<RoleName, Record<string, unknown>>>
 }
 
 /** One node of the run across its incarnations (a kill and restart keeps its keys and address). */
@@ -79,6 +81,8 @@ export interface SimNetwork {
   name: string
   record: SignedRecord<'consort/network'>
   registrar: NodeKeys
+  /** The first reference service's keys (a key held by the simulator when no node runs the role). */
+  reference: NodeKeys
   certify(subject: NodeKeys, roles: RoleName[]): SignedRecord<'consort/cert'>
 }
 
@@ -133,6 +137,9 @@ export class Cluster {
     const registrars = honestWith('registration')
     const offlineRegistrar = registrars.length === 0 ? await createNodeKeys(keyRandom) : null
     const registrarKeys = registrars[0]?.keys ?? offlineRegistrar!
+    const references = honestWith('reference')
+    // Without a reference node, the gossip workload certifies its offers with a key the network lists.
+    const referenceKeys = references[0]?.keys ?? (await createNodeKeys(keyRandom))
     const name = init.scenario.name.slice(0, 48)
     const record = createNetworkRecord(
       {
@@ -143,9 +150,9 @@ export class Cluster {
           key: k.signer.publicKey,
           sealingKey: k.sealing.publicKey,
         })),
-        references: honestWith('reference').map((n, i) => ({
+        references: (references.length > 0 ? references.map((n) => n.keys) : [referenceKeys]).map((k, i) => ({
           name: `reference-${i + 1}`,
-          key: n.keys.signer.publicKey,
+          key: k.signer.publicKey,
         })),
         clearinghouses: honestWith('clearinghouse').map((n, i) => ({
           name: `clearinghouse-${i + 1}`,
@@ -160,6 +167,7 @@ export class Cluster {
       name,
       record,
       registrar: registrarKeys,
+      reference: referenceKeys,
       certify(subject, roles) {
         serial++
         return signRecord(
@@ -208,7 +216,7 @@ export class Cluster {
       listen: [sim.address],
       transports: { tcp: false, memory: true },
       roles: sim.spec.roles,
-      roleOptions: {},
+      roleOptions: sim.spec.roleOptions ?? {},
       clock,
       random: this.#nodeRandom(sim),
       dhtClientMode: !sim.spec.dhtServer,

@@ -118,6 +118,11 @@ export class SystemSampler {
     this.#timer.unref()
   }
 
+  /** The timeline's origin moved `seconds` later: earlier points become negative times. */
+  shift(seconds: number): void {
+    for (const p of this.#points) p.t = Math.round((p.t - seconds) * 10) / 10
+  }
+
   /** Reset the whole-run event-loop histogram (start-up is reported apart from the steady state). */
   resetEventLoop(): void {
     this.#whole.reset()

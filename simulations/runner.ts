@@ -29,6 +29,10 @@ const log = logger('consort:sim:runner')
 export const MAX_CONCURRENT_DIALS = 16
 /** Plan steps running at once; the scheduler waits for one to finish beyond this (bounded work in flight). */
 export const MAX_IN_FLIGHT_STEPS = 2000
+/** While waiting for the mesh, nodes still without one re-dial their overlay links this often. */
+export const OVERLAY_REPAIR_MS = 5000
+/** During the run, nodes left without any connection re-dial their overlay links this often. */
+export const OVERLAY_WATCH_MS = 5000
 /** How long a gossip message has to reach a node before that node's departure excuses a miss. */
 export const CHURN_GRACE_MS = 10_000
 /** The clock of every run starts here, so that record timestamps are the same from run to run. */
@@ -117,6 +121,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const overlay = cluster.nodes.filter((n) => n.honest)
   const overlayEdges = buildTopology(scenario.topology, overlay.length, stream(seed, 'topology'))
   const edges = overlayEdges.map(([a, b]) => [overlay[a]!.index, overlay[b]!.index] as const)
+  const bootstrap = overlay.filter((n) => scenario.bootstrapGroups.includes(n.spec.group))
+  const seen = new Set(edges.map(([a, b]) => `${a},${b}`))
+  for (const sim of overlay) {
+    for (const anchor of bootstrap) {
+      if (anchor === sim) continue
+      const [a, b] = sim.index < anchor.index ? [sim.index, anchor.index] : [anchor.index, sim.index]
+      if (!seen.has(`${a},${b}`)) edges.push([a, b] as const)
+      seen.add(`${a},${b}`)
+    }
+  }
   const joinRandom = stream(seed, 'topology/adversaries')
   const reachable = cluster.nodes.filter((n) => n.spec.kind !== 'eclipser')
   for (const sim of reachable) {
@@ -133,6 +147,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     neighbours.set(a, [...(neighbours.get(a) ?? []), b])
     neighbours.set(b, [...(neighbours.get(b) ?? []), a])
   }
+  const redialNeighbours = async (sim: SimNode): Promise<void> => {
+    if (!sim.online) return
+    await dialAll(
+      cluster,
+      (neighbours.get(sim.index) ?? []).map((o) => [sim.index, o] as const),
+    )
+  }
   const market = scenario.workload.market != null ? new MarketWorkload(scenario, cluster, seed, clock, sampler) : null
   const plan = buildPlan(scenario, seed, cluster, clock, fabric, tracker, neighbours, market, progress)
   const planHash = plan.hash()
@@ -140,6 +161,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   const setup = { startMs: 0, meshMs: 0, overlayComponents: components(overlay.length, overlayEdges) }
   const failures: string[] = []
+  let watch: ReturnType<typeof setInterval> | null = null
   let stepErrors = 0
   const stepErrorSamples: string[] = []
   try {
@@ -177,7 +199,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if (victim != null) await cluster.dial(sim, victim, false)
     }
     const t1 = performance.now()
-    await waitForMesh(cluster, scenario, tracker)
+    await waitForMesh(cluster, scenario, tracker, (sim) => redialNeighbours(sim))
     setup.meshMs = Math.round(performance.now() - t1)
     progress({ phase: 'mesh', waitedMs: setup.meshMs })
     if (market != null) await market.setup()
@@ -186,9 +208,21 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     sampler.resetEventLoop()
 
     // Run the plan on real timers; the fake clock follows the plan's time.
-    origin = performance.now()
+    const newOrigin = performance.now()
+    sampler.shift((newOrigin - origin) / 1000)
+    origin = newOrigin
     const inFlight = new Set<Promise<void>>()
     let done = 0
+    // An honest node left with no connection at all (dropped under load, or its neighbours churned) re-dials its
+    // overlay links, as its bootstrap list would make it.
+    watch = setInterval(() => {
+      for (const sim of cluster.nodes) {
+        if (sim.honest && sim.online && sim.started.libp2p.getConnections().length === 0) {
+          sampler.add('overlay.redials')
+          redialNeighbours(sim).catch(() => {})
+        }
+      }
+    }, OVERLAY_WATCH_MS)
     const events = plan.events
     let lastReport = 0
     for (const event of events) {
@@ -295,6 +329,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
     return { metrics, failures }
   } finally {
+    if (watch != null) clearInterval(watch)
     progress({ phase: 'stopping' })
     sampler.stop()
     if (market != null) await market.close()
@@ -344,6 +379,7 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
     const role: RoleName = g.topic === 'offers' ? 'retailer' : 'production'
     publisherRoles.set(g.publishers, [...(publisherRoles.get(g.publishers) ?? []), role])
   }
+  const roleOptions = scenario.workload.market != null ? MarketWorkload.roleOptions(scenario.workload.market) : {}
   for (const g of scenario.groups) {
     const certRoles = [...new Set([...g.roles, ...(publisherRoles.get(g.name) ?? [])])]
     for (let i = 0; i < g.count; i++)
@@ -356,15 +392,24 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         persistent: g.persistent,
         uplinkMbps: g.uplinkMbps !== undefined ? g.uplinkMbps : scenario.links.uplinkMbps,
         downlinkMbps: g.downlinkMbps !== undefined ? g.downlinkMbps : scenario.links.downlinkMbps,
+        roleOptions,
       })
   }
   const honest = specs.length
-  const adversary = (group: string, kind: NodeKind, count: number, certRoles: RoleName[]) => {
+  const adversary = (
+    group: string,
+    kind: NodeKind,
+    count: number,
+    certRoles: RoleName[],
+    roles: RoleName[] = [],
+    options: SimNodeSpec['roleOptions'] = {},
+  ) => {
     for (let i = 0; i < count; i++)
       specs.push({
         group,
         kind,
-        roles: [],
+        roles,
+        roleOptions: options,
         certRoles,
         dhtServer: false,
         persistent: false,
@@ -387,7 +432,10 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         adversary('replayer', 'replayer', a.nodes, ['player'])
         break
       case 'corrupt-seeders':
-        adversary('corrupt-seeder', 'corrupt-seeder', a.nodes, ['delivery'])
+        // Real delivery nodes with the segments server's fault injection: every block they serve is corrupt.
+        adversary('corrupt-seeder', 'corrupt-seeder', a.nodes, ['delivery'], ['delivery'], {
+          delivery: { faultInjection: { corruptBlocks: true } },
+        })
         break
       case 'eclipse':
         adversary('eclipser', 'eclipser', a.attackers, ['player'])
@@ -447,9 +495,15 @@ async function dialAll(cluster: Cluster, pairs: ReadonlyArray<readonly [number, 
 }
 
 /** Wait until every honest node has a gossip mesh peer on every measured topic (bounded by the scenario). */
-async function waitForMesh(cluster: Cluster, scenario: Scenario, tracker: GossipTracker): Promise<void> {
+async function waitForMesh(
+  cluster: Cluster,
+  scenario: Scenario,
+  tracker: GossipTracker,
+  repair: (sim: SimNode) => Promise<void>,
+): Promise<void> {
   const deadline = performance.now() + scenario.start.meshTimeoutMs
   const topics = scenario.measureTopics.map((t) => tracker.topicString(t))
+  let nextRepair = performance.now() + OVERLAY_REPAIR_MS
   for (;;) {
     const lonely = cluster.nodes.filter((n) => {
       if (!n.honest || !n.online) return false
@@ -457,13 +511,26 @@ async function waitForMesh(cluster: Cluster, scenario: Scenario, tracker: Gossip
       return topics.some((t) => pubsub.getMeshPeers(t).length === 0)
     })
     if (lonely.length === 0) return
-    if (performance.now() > deadline)
+    if (performance.now() > nextRepair) {
+      // Nodes whose links dropped (libp2p's ping monitor closes late connections on a busy machine) dial again.
+      nextRepair = performance.now() + OVERLAY_REPAIR_MS
+      await Promise.all(lonely.map((sim) => repair(sim)))
+    }
+    if (performance.now() > deadline) {
+      const byTopic = topics.map((t) => {
+        const without = lonely.filter(
+          (n) => (n.started.libp2p.services as { pubsub: PubSubInternals }).pubsub.getMeshPeers(t).length === 0,
+        ).length
+        return `${t}: ${without}`
+      })
+      const connections = lonely.reduce((sum, n) => sum + n.started.libp2p.getConnections().length, 0)
       throw new SimulationSetupError(
         `${lonely.length} honest node(s) have no gossip mesh peer after ${scenario.start.meshTimeoutMs} ms (e.g. ${lonely
           .slice(0, 5)
           .map((n) => n.name)
-          .join(', ')}): is the topology connected?`,
+          .join(', ')}; without a mesh peer by topic: ${byTopic.join(', ')}; they hold ${connections} connection(s))`,
       )
+    }
     await sleep(100)
   }
 }
@@ -505,8 +572,7 @@ function buildPlan(
   const plan = new Plan()
   const network = cluster.network.name
   const duration = scenario.durationMs
-  const certifier = cluster.nodes.find((n) => n.honest && n.spec.roles.includes('reference')) ?? null
-  const gossip = new GossipWorkload(network, certifier)
+  const gossip = new GossipWorkload(network, cluster.network.reference.signer)
   const redial = async (sim: SimNode) => {
     const pairs = (neighbours.get(sim.index) ?? []).map((o) => [sim.index, o] as const)
     await dialAll(cluster, pairs)

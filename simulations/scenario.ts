@@ -140,8 +140,10 @@ const market = z
       .object({ min: z.number().int().min(0), max: z.number().int().min(0) })
       .strict()
       .default({ min: 99, max: 199 }),
-    /** Purchases per second over the whole network, each by a random player of a random offer. */
-    purchasesPerSec: rate,
+    /** Track fetches per second over the whole network, each by a random listener of a random track. */
+    fetchesPerSec: rate.default(0),
+    /** Purchases per second over the whole network (needs the player and clearinghouse roles in the simulator). */
+    purchasesPerSec: rate.default(0),
     /** Plays of each purchased track. */
     playsPerPurchase: z
       .object({ min: z.number().int().min(0).max(100), max: z.number().int().min(0).max(100) })
@@ -242,15 +244,8 @@ const adversary = z.discriminatedUnion('kind', [
       replays: z.number().int().min(1).max(10_000),
     })
     .strict(),
-  /** Nodes that hold the content and answer with corrupt blocks. */
-  z
-    .object({
-      kind: z.literal('corrupt-seeders'),
-      nodes: z.number().int().min(1).max(100),
-      /** Share of the blocks each serves corrupted. */
-      corruptFraction: fraction.default(1),
-    })
-    .strict(),
+  /** Delivery nodes that seed the releases and serve every block corrupted (the segments server's fault injection). */
+  z.object({ kind: z.literal('corrupt-seeders'), nodes: z.number().int().min(1).max(100) }).strict(),
   /** Nodes that connect to one player and try to be all of its peers, forwarding nothing. */
   z
     .object({
@@ -297,6 +292,11 @@ export const scenarioSchema = z
     drainMs: ms.default(5000),
     groups: z.array(group).min(1).max(64),
     topology,
+    /**
+     * Groups every node dials at start besides its overlay links, as the network record's bootstrap list (the
+     * anchors): topics few nodes follow (contracts) then still reach their followers.
+     */
+    bootstrapGroups: z.array(name).max(16).default([]),
     /** Random nodes each adversary (but an eclipse attacker) dials when it joins. */
     adversaryDegree: z.number().int().min(1).max(64).default(4),
     links: links.default({ latencyMs: { min: 0, max: 0 }, uplinkMbps: null, downlinkMbps: null }),
@@ -332,6 +332,7 @@ export const scenarioSchema = z
       if (!seen.has(group)) ctx.addIssue({ code: 'custom', path, message: `no group named ${group}` })
     }
     for (const [i, g] of s.workload.gossip.entries()) known(['workload', 'gossip', i, 'publishers'], g.publishers)
+    for (const [i, g] of s.bootstrapGroups.entries()) known(['bootstrapGroups', i], g)
     for (const [i, f] of s.faults.entries()) {
       if (f.kind === 'churn') for (const [j, g] of (f.groups ?? []).entries()) known(['faults', i, 'groups', j], g)
       if (f.kind === 'partition')

@@ -94,7 +94,7 @@ function overTime(caption, series, note, yTitle) {
 const c = (p, name) => (p.counters && p.counters[name]) || 0;
 distribution('Gossip propagation latency, publish to acceptance', M.gossip.latencyMs, 'ms', 'Every (message, honest node) delivery: from the publish call to the node\\'s validators accepting it.');
 if (M.gossip.reach.length > 0) {
-  new Chart(figure('Reach of each honest message over time', 'Share of the honest nodes that could be reached when it was published (same side of any partition, still up) that accepted it.'), {
+  new Chart(figure('Reach of each honest message over time', 'Share of the honest nodes reachable from the publisher when it was published (over open connections, still up) that accepted it. Negative times: published during set-up.'), {
     type: 'scatter',
     data: { datasets: [{ label: 'message', data: M.gossip.reach.map(([t, r]) => ({ x: t, y: r * 100 })), backgroundColor: '#2e7d32' }] },
     options: { plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: 'published at (s)' } }, y: { min: 0, max: 100, title: { display: true, text: 'reach (%)' } } } }
@@ -104,7 +104,7 @@ overTime('Gossip throughput', [
   ['published / s', p => c(p, 'gossip.published'), '#3f6fd8'],
   ['accepted by honest nodes / s', p => c(p, 'gossip.delivered'), '#2e7d32'],
   ['published by adversaries / s', p => c(p, 'gossip.publishedByAdversaries'), '#c62828'],
-], 'Per second of the run; negative times are start-up.', 'messages');
+], 'Per second of the run; negative times are start-up and market set-up.', 'messages');
 overTime('Process health', [
   ['event-loop delay p99 (ms)', p => p.eventLoopP99Ms, '#c62828'],
   ['event-loop delay max (ms)', p => p.eventLoopMaxMs, '#f4a19a'],
@@ -118,17 +118,18 @@ overTime('Memory and nodes', [
 const market = M.market;
 if (market) {
   distribution('Purchase latency (order to licence)', market.purchaseLatencyMs, 'ms');
-  distribution('Time to first audio (licence to first segment decrypted)', market.timeToFirstAudioMs, 'ms');
+  distribution('Time to first segment (fetch start to the first segment verified)', market.timeToFirstAudioMs, 'ms', 'What a licensed player decrypts and starts playing first.');
   distribution('Fetch duration per track', market.fetchMs, 'ms');
-  overTime('Market throughput', [
-    ['purchases / s', p => c(p, 'market.purchased'), '#3f6fd8'],
-    ['plays / s', p => c(p, 'market.played'), '#2e7d32'],
+  overTime('Fetch throughput', [
+    ['fetches completed / s', p => c(p, 'market.fetched'), '#2e7d32'],
+    ['fetches failed / s', p => c(p, 'market.fetchFailed'), '#c62828'],
     ['MB fetched / s', p => c(p, 'market.fetchedBytes') / 1e6, '#ef6c00', 'y2'],
-  ], 'Completed per second of the run.');
+  ], 'Per second of the run; MB on the right axis.');
   if (market.bytesBySource) {
     const entries = Object.entries(market.bytesBySource);
     new Chart(figure('Where fetched bytes came from', 'Bytes of verified segments, by the kind of node that served them.'), {
-      type: 'doughnut', data: { labels: entries.map(e => e[0]), datasets: [{ data: entries.map(e => e[1]), backgroundColor: ['#3f6fd8', '#2e7d32', '#ef6c00', '#c62828', '#6a1b9a'] }] }
+      type: 'bar', data: { labels: entries.map(e => e[0]), datasets: [{ label: 'MB', data: entries.map(e => e[1] / 1e6), backgroundColor: ['#3f6fd8', '#2e7d32', '#ef6c00', '#c62828', '#6a1b9a'] }] },
+      options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { title: { display: true, text: 'MB' } } } }
     });
   }
   if (market.ledger && market.ledger.rows && market.ledger.rows.length > 0) {

@@ -1,3 +1,4 @@
+import type { Signer } from '../../keys/ed25519.ts'
 import { signRecord } from '../../protocols/records/envelope.ts'
 import type { SimNode } from '../cluster.ts'
 import type { Scenario } from '../scenario.ts'
@@ -7,16 +8,17 @@ export type GossipSpec = Scenario['workload']['gossip'][number]
 
 /**
  * The gossip workload: honest publishers put records on a topic at a rate, and the tracker follows each to every
- * honest node. Offers carry a certification signed with a reference service's key when the network has one (the
- * workload stands in for the retailer and reference roles, to measure gossip alone); catalog messages are
+ * honest node. Offers carry a certification signed with a reference service's key (the workload stands in for the
+ * retailer and reference roles, to measure gossip alone); catalog messages are
  * manifests, padded to the size the scenario asks for.
  */
 export class GossipWorkload {
   readonly #network: string
-  readonly #certifier: SimNode | null
+  readonly #certifier: Signer
   #counter = 0
 
-  constructor(network: string, certifier: SimNode | null) {
+  /** `certifier`: a reference service's signing key (the network record lists it). */
+  constructor(network: string, certifier: Signer) {
     this.#network = network
     this.#certifier = certifier
   }
@@ -37,8 +39,7 @@ export class GossipWorkload {
         }),
         publisher.keys.signer,
       )
-      const attachments = [...node.credentials.attachments()]
-      if (this.#certifier != null) attachments.push(certificationOf(offer, this.#certifier.keys.signer, now))
+      const attachments = [...node.credentials.attachments(), certificationOf(offer, this.#certifier, now)]
       await node.topics.publish('offers', offer, attachments)
       return
     }

@@ -1,25 +1,439 @@
+import { logger } from '@libp2p/logger'
+import type { CID } from 'multiformats/cid'
 import type { SeededRandom } from '../../keys/random.ts'
 import type { FakeClock } from '../../protocols/clock.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import type { RoleName } from '../../protocols/records/types/common.ts'
+import type { FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
+import { SegmentsService } from '../../protocols/segments/service.ts'
+import type { ControlRoute } from '../../roles/role.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
-import { RoleUnavailableError } from '../errors.ts'
-import type { SystemSampler } from '../metrics.ts'
+import { RoleUnavailableError, SimulationSetupError } from '../errors.ts'
+import { Distribution, type DistributionSummary, type SystemSampler } from '../metrics.ts'
 import type { Plan } from '../plan.ts'
 import type { Check } from '../report/types.ts'
-import type { AdversarySpec, Scenario } from '../scenario.ts'
+import { pick, poissonTimes, stream } from '../rng.ts'
+import type { AdversarySpec, MarketSpec, Scenario } from '../scenario.ts'
+import { simIsrc } from './records.ts'
 
-/** The market workload: releases, offers, purchases, fetches, plays, usage reports and settlement. */
+const log = logger('consort:sim:market')
+
+/** Bytes per second of the production role's synthesized stand-in audio (WAV, 8 kHz, mono, 16 bit). */
+export const SYNTH_BYTES_PER_SECOND = 16_000
+/** Longest wait for one setup step (publishing, contracts reaching retailers, certification, seeding). */
+export const SETUP_STEP_TIMEOUT_MS = 120_000
+/** A fetch fails when no peer delivers a missing block for this long. */
+export const FETCH_STALL_TIMEOUT_MS = 20_000
+/** Fetches one run follows (each keeps a few counters). */
+export const MAX_FETCHES = 10_000
+
+/** The roles the market workload drives, and what this build must have for each part. */
+const NEEDED: readonly RoleName[] = ['production', 'reference', 'retailer', 'delivery']
+/** Purchases, plays and settlement need these too. */
+const NEEDED_FOR_PURCHASES: readonly RoleName[] = ['player', 'clearinghouse', 'registration']
+
+export interface MarketMetrics {
+  releases: number
+  tracks: number
+  offers: { expected: number; certified: number; certifyMs: number }
+  seeds: { nodes: number; complete: number; seedMs: number }
+  fetches: { planned: number; started: number; completed: number; failed: number; skipped: number }
+  fetchMs: DistributionSummary
+  timeToFirstAudioMs: DistributionSummary
+  /** Each fetch's throughput, MB/s. */
+  throughputMBps: { mean: number; p50: number; p10: number }
+  bytesBySource: Record<string, number>
+  /** Share of the fetched bytes served by delivery nodes (the rest: players and the label). */
+  deliveryShare: number
+  badBlocks: number
+  droppedPeers: Record<string, number>
+  purchases: string
+  summary: Array<[string, string]>
+}
+
+interface Track {
+  isrc: string
+  manifest: SignedRecord<'consort/manifest'>
+}
+
+interface FetchRecord {
+  ok: boolean
+}
+
+/**
+ * The market: labels publish releases through the production role (synthesized audio, real packaging, escrow and
+ * contracts), retailers make offers from the contracts and have them certified by the reference service, delivery
+ * nodes seed the releases, and listeners fetch tracks from the swarm with the segments protocol, verifying every
+ * block. Every step goes through the roles' own control routes, as the CLI would.
+ *
+ * Purchases, plays, usage reports and settlement need the player and clearinghouse roles in this build; until
+ * then the workload says so in its report (and refuses a scenario that asks for purchases).
+ */
 export class MarketWorkload {
-  constructor(_scenario: Scenario, _cluster: Cluster, _seed: number, _clock: FakeClock, _sampler: SystemSampler) {
-    throw new RoleUnavailableError('the market workload needs the retailer, player and delivery roles')
+  readonly #scenario: Scenario
+  readonly #spec: MarketSpec
+  readonly #cluster: Cluster
+  readonly #seed: number
+  readonly #clock: FakeClock
+  readonly #sampler: SystemSampler
+  readonly #services = new Map<number, SegmentsService>()
+  readonly #tracks: Track[] = []
+  readonly #fetchMs = new Distribution()
+  readonly #firstAudioMs = new Distribution()
+  readonly #throughputs: number[] = []
+  readonly #bytesBySource = new Map<string, number>()
+  readonly #dropped = new Map<string, number>()
+  readonly #fetches: FetchRecord[] = []
+  readonly #inFlight = new Set<Promise<void>>()
+  #badBlocks = 0
+  #skipped = 0
+  #planned = 0
+  #offers = { expected: 0, certified: 0, certifyMs: 0 }
+  #seeds = { nodes: 0, complete: 0, seedMs: 0 }
+  #releases = 0
+
+  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: FakeClock, sampler: SystemSampler) {
+    const spec = scenario.workload.market
+    if (spec == null) throw new SimulationSetupError('no market workload in this scenario')
+    this.#scenario = scenario
+    this.#spec = spec
+    this.#cluster = cluster
+    this.#seed = seed
+    this.#clock = clock
+    this.#sampler = sampler
+    for (const role of NEEDED) {
+      if (!cluster.nodes.some((n) => n.honest && n.spec.roles.includes(role)))
+        throw new SimulationSetupError(`the market workload needs a group with the ${role} role`)
+    }
+    if (spec.purchasesPerSec > 0)
+      throw new RoleUnavailableError(
+        `purchases need the ${NEEDED_FOR_PURCHASES.join(', ')} roles wired into the simulator: set purchasesPerSec to 0`,
+      )
   }
 
-  async setup(): Promise<void> {}
-  plan(_plan: Plan): void {}
-  planAttack(_plan: Plan, _attack: AdversarySpec, _random: SeededRandom): void {}
-  attach(_sim: SimNode): void {}
-  async drain(_ms: number): Promise<void> {}
-  async report(): Promise<{ metrics: unknown; checks: Check[] }> {
-    return { metrics: null, checks: [] }
+  /** Role options the market's nodes start with. */
+  static roleOptions(spec: MarketSpec): Partial<Record<RoleName, Record<string, unknown>>> {
+    return {
+      production: { segmentSize: spec.segmentBytes, reannounceIntervalMs: 0 },
+    }
   }
-  async close(): Promise<void> {}
+
+  /** Give every listener (an honest node without roles) a segments service: it fetches, and seeds what it holds. */
+  attach(sim: SimNode): void {
+    if (!sim.honest || sim.spec.roles.length > 0 || sim.node == null) return
+    const node = sim.node
+    const service = new SegmentsService(
+      { libp2p: node.libp2p, blockstore: node.helia.blockstore as never, network: node.network, clock: this.#clock },
+      { reprovide: false },
+    )
+    this.#services.set(sim.index, service)
+    service.start().catch((err) => log.error('segments service of %s: %e', sim.name, err))
+  }
+
+  /** Publish the releases, make and certify the offers, seed the delivery nodes. */
+  async setup(): Promise<void> {
+    const spec = this.#spec
+    const producers = this.#honest('production')
+    const retailers = this.#honest('retailer')
+    const random = stream(this.#seed, 'market/releases')
+    const durationSeconds = Math.max(1, Math.round(spec.trackBytes / SYNTH_BYTES_PER_SECOND))
+    const releaseIds: CID[] = []
+    let n = 0
+    for (let r = 0; r < spec.releases; r++) {
+      const producer = producers[r % producers.length]!
+      const tracks = Array.from({ length: spec.tracksPerRelease }, () => {
+        const isrc = simIsrc(++n + 10_000 * (this.#seed % 7))
+        return {
+          isrc,
+          title: `Sim Track ${n}`,
+          artists: [`Sim Artist ${1 + random.int(20)}`],
+          file: `missing-${isrc}.wav`,
+          durationSeconds,
+          preview: { startSeconds: 0, durationSeconds: Math.max(1, Math.min(5, Math.floor(durationSeconds / 2))) },
+        }
+      })
+      const description = {
+        consortRelease: 1,
+        upc: upc(100_000 + r + 1000 * (this.#seed % 97)),
+        title: `Sim Release ${r + 1}`,
+        artists: ['Sim Ensemble'],
+        label: `Sim Label ${producers.indexOf(producer) + 1}`,
+        genre: pick(random, ['Jazz', 'Folk', 'Electronic', 'Classical']),
+        tracks,
+        deals: [
+          {
+            id: 'sale',
+            commercialModel: 'pay-as-you-go',
+            useTypes: ['PermanentDownload', 'OnDemandStream'],
+            wholesale: [{ currency: 'EUR', amount: '0.69', per: 'unit' }],
+          },
+        ],
+      }
+      const result = (await route(producer, 'production', 'POST', '/publish', {
+        release: description,
+        synthesizeMissing: true,
+        wait: true,
+      })) as { releases: Array<{ release: CID | null; tracks: Array<{ isrc: string; manifest: CID }> }> }
+      for (const release of result.releases) {
+        if (release.release != null) releaseIds.push(release.release)
+        for (const track of release.tracks) {
+          const manifest = await producer.started.records.getAs('consort/manifest', track.manifest)
+          this.#tracks.push({ isrc: track.isrc, manifest })
+        }
+      }
+      this.#releases++
+    }
+    // Retailers make offers once the contracts reached them; the reference service certifies them.
+    const t0 = performance.now()
+    await until(async () => {
+      for (const retailer of retailers) {
+        const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as
+          | unknown[]
+          | { contracts: unknown[] }
+        const count = Array.isArray(contracts) ? contracts.length : contracts.contracts.length
+        if (count < spec.releases) return false
+      }
+      return true
+    }, 'every retailer holds every contract')
+    const markup = stream(this.#seed, 'market/markup')
+    for (const retailer of retailers) {
+      const markupBps = Math.round(
+        10_000 * (spec.priceMinor.min / 69 - 1 + markup.float() * ((spec.priceMinor.max - spec.priceMinor.min) / 69)),
+      )
+      await route(retailer, 'retailer', 'POST', '/offers/from-contracts', { markupBps: Math.max(0, markupBps) })
+    }
+    this.#offers.expected = retailers.length * this.#tracks.length * 2 + retailers.length * releaseIds.length * 2
+    await until(async () => {
+      let certified = 0
+      let total = 0
+      for (const retailer of retailers) {
+        const listed = (await route(retailer, 'retailer', 'GET', '/offers')) as { offers?: Array<{ status: string }> }
+        const offers = listed.offers ?? (listed as unknown as Array<{ status: string }>)
+        total += offers.length
+        certified += offers.filter((o) => o.status === 'certified').length
+      }
+      this.#offers.certified = certified
+      this.#offers.expected = Math.max(total, 1)
+      return total > 0 && certified === total
+    }, 'every offer certified')
+    this.#offers.certifyMs = Math.round(performance.now() - t0)
+    // Delivery nodes (honest and corrupt) seed every release.
+    const t1 = performance.now()
+    const seeders = this.#cluster.nodes.filter((n) => n.online && n.spec.roles.includes('delivery'))
+    this.#seeds.nodes = seeders.length
+    await Promise.all(
+      seeders.map(async (sim) => {
+        for (const id of releaseIds) {
+          await route(sim, 'delivery', 'POST', '/seeds', { cid: id.toString(), wait: true })
+          this.#seeds.complete++
+        }
+      }),
+    )
+    this.#seeds.seedMs = Math.round(performance.now() - t1)
+  }
+
+  /** Listeners fetch random tracks at the scenario's rate. */
+  plan(plan: Plan): void {
+    const random = stream(this.#seed, 'market/fetches')
+    const listeners = this.#cluster.nodes.filter((n) => n.honest && n.spec.roles.length === 0)
+    if (listeners.length === 0) return
+    const times = poissonTimes(random, this.#spec.fetchesPerSec, this.#scenario.durationMs, MAX_FETCHES)
+    for (const t of times) {
+      const listener = pick(random, listeners)
+      const trackIndex = random.int(1_000_000)
+      this.#planned++
+      plan.add(t, `fetch track ${trackIndex} by ${listener.name}`, async () => {
+        const track = this.#tracks[trackIndex % Math.max(1, this.#tracks.length)]
+        const service = this.#services.get(listener.index)
+        if (track == null || service == null || !listener.online) {
+          this.#skipped++
+          return
+        }
+        const done = this.#fetch(listener, service, track)
+        this.#inFlight.add(done)
+        await done
+        this.#inFlight.delete(done)
+      })
+    }
+  }
+
+  planAttack(_plan: Plan, attack: AdversarySpec, _random: SeededRandom): void {
+    if (attack.kind === 'corrupt-seeders') return // they seed with corrupt blocks from setup on
+    throw new RoleUnavailableError(
+      `adversary ${attack.kind} needs purchases and usage reports (the ${NEEDED_FOR_PURCHASES.join(', ')} roles)`,
+    )
+  }
+
+  async #fetch(listener: SimNode, service: SegmentsService, track: Track): Promise<void> {
+    const record: FetchRecord = { ok: false }
+    this.#fetches.push(record)
+    const kinds = new Map(this.#cluster.nodes.map((n) => [n.peerId, sourceKind(n)]))
+    const start = performance.now()
+    let first = false
+    const fetch = service.fetchTrack(track.manifest, {
+      priority: 'now',
+      announce: false,
+      stallTimeoutMs: FETCH_STALL_TIMEOUT_MS,
+      onProgress: (event: FetchProgressEvent) => {
+        if (event.type === 'block') {
+          const kind = kinds.get(event.peer) ?? 'unknown'
+          this.#bytesBySource.set(kind, (this.#bytesBySource.get(kind) ?? 0) + event.bytes)
+          this.#sampler.add('market.fetchedBytes', event.bytes)
+          if (event.index === 0 && !first) {
+            first = true
+            this.#firstAudioMs.record(performance.now() - start)
+          }
+        } else if (event.type === 'bad-block') {
+          this.#badBlocks++
+        } else if (event.type === 'peer-dropped') {
+          this.#dropped.set(event.reason, (this.#dropped.get(event.reason) ?? 0) + 1)
+        }
+      },
+    })
+    try {
+      await fetch.done
+      const ms = performance.now() - start
+      this.#fetchMs.record(ms)
+      this.#throughputs.push(track.manifest.body.byteSize / 1e6 / Math.max(0.001, ms / 1000))
+      record.ok = true
+      this.#sampler.add('market.fetched')
+    } catch (err) {
+      log('fetch of %s by %s failed: %e', track.isrc, listener.name, err)
+      this.#sampler.add('market.fetchFailed')
+    }
+  }
+
+  /** Wait (at most `ms`) for the fetches still running. */
+  async drain(ms: number): Promise<void> {
+    if (this.#inFlight.size === 0) return
+    await Promise.race([Promise.all(this.#inFlight), new Promise((resolve) => setTimeout(resolve, ms))])
+  }
+
+  async report(): Promise<{ metrics: MarketMetrics; checks: Check[] }> {
+    const completed = this.#fetches.filter((f) => f.ok).length
+    const failed = this.#fetches.length - completed
+    const sorted = [...this.#throughputs].sort((a, b) => a - b)
+    const at = (p: number) =>
+      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+    const round = (x: number) => Math.round(x * 100) / 100
+    const totalBytes = [...this.#bytesBySource.values()].reduce((a, b) => a + b, 0)
+    const deliveryBytes = this.#bytesBySource.get('delivery') ?? 0
+    const purchases = `not run: purchases, plays and settlement need the ${NEEDED_FOR_PURCHASES.join(', ')} roles wired into the simulator`
+    const metrics: MarketMetrics = {
+      releases: this.#releases,
+      tracks: this.#tracks.length,
+      offers: this.#offers,
+      seeds: this.#seeds,
+      fetches: {
+        planned: this.#planned,
+        started: this.#fetches.length,
+        completed,
+        failed,
+        skipped: this.#skipped,
+      },
+      fetchMs: this.#fetchMs.summary(),
+      timeToFirstAudioMs: this.#firstAudioMs.summary(),
+      throughputMBps: {
+        mean: round(sorted.length === 0 ? 0 : sorted.reduce((a, b) => a + b, 0) / sorted.length),
+        p50: round(at(0.5)),
+        p10: round(at(0.1)),
+      },
+      bytesBySource: Object.fromEntries(this.#bytesBySource),
+      deliveryShare: totalBytes === 0 ? 0 : round(deliveryBytes / totalBytes),
+      badBlocks: this.#badBlocks,
+      droppedPeers: Object.fromEntries(this.#dropped),
+      purchases,
+      summary: [],
+    }
+    metrics.summary = [
+      [
+        'market',
+        `${metrics.releases} release(s), ${metrics.tracks} track(s); ${this.#offers.certified}/${this.#offers.expected} offers certified in ${(this.#offers.certifyMs / 1000).toFixed(1)} s; ${this.#seeds.complete} seed(s) in ${(this.#seeds.seedMs / 1000).toFixed(1)} s`,
+      ],
+      [
+        'fetches',
+        `${completed}/${this.#fetches.length} complete (${failed} failed, ${this.#skipped} skipped); p50 ${metrics.fetchMs.p50} ms, p99 ${metrics.fetchMs.p99} ms; ${metrics.throughputMBps.p50} MB/s median`,
+      ],
+      [
+        'first segment',
+        `p50 ${metrics.timeToFirstAudioMs.p50} ms, p99 ${metrics.timeToFirstAudioMs.p99} ms (the first verified segment: what a licensed player decrypts and plays first)`,
+      ],
+      [
+        'bytes by source',
+        `${Object.entries(metrics.bytesBySource)
+          .map(([k, v]) => `${k} ${(v / 1e6).toFixed(1)} MB`)
+          .join(', ')}; delivery nodes served ${(metrics.deliveryShare * 100).toFixed(1)}%`,
+      ],
+      [
+        'corrupt blocks',
+        `${this.#badBlocks} detected and refused; peers dropped: ${
+          Object.entries(metrics.droppedPeers)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none'
+        }`,
+      ],
+      ['purchases', purchases],
+    ]
+    const checks: Check[] = [
+      {
+        name: 'offers certified',
+        ok: this.#offers.certified === this.#offers.expected,
+        detail: `${this.#offers.certified} of ${this.#offers.expected} offers certified by the reference service`,
+      },
+    ]
+    if (this.#scenario.expect.fetchesComplete)
+      checks.push({
+        name: 'fetches complete',
+        ok: failed === 0 && this.#fetches.length > 0,
+        detail: `${completed} of ${this.#fetches.length} fetches completed and verified (${this.#badBlocks} corrupt block(s) refused)`,
+      })
+    return { metrics, checks }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#services.values()].map((s) => s.stop().catch(() => {})))
+  }
+
+  #honest(role: RoleName): SimNode[] {
+    return this.#cluster.nodes.filter((n) => n.honest && n.online && n.spec.roles.includes(role))
+  }
+}
+
+function sourceKind(n: SimNode): string {
+  if (n.spec.kind === 'corrupt-seeder') return 'corrupt seeder'
+  if (!n.honest) return n.spec.kind
+  if (n.spec.roles.includes('delivery')) return 'delivery'
+  if (n.spec.roles.includes('production')) return 'label'
+  if (n.spec.roles.length === 0) return 'listener'
+  return n.spec.roles.join('+')
+}
+
+/** A UPC-A (12 digits) with its check digit, from a number. */
+function upc(n: number): string {
+  const body = `00${String(n).padStart(9, '0')}`.slice(-11)
+  let sum = 0
+  for (let i = 0; i < body.length; i++) sum += Number(body[i]) * (i % 2 === 0 ? 3 : 1)
+  return `${body}${(10 - (sum % 10)) % 10}`
+}
+
+/** Call one of a role's control routes in process, as the CLI would over HTTP. */
+async function route(
+  sim: SimNode,
+  role: RoleName,
+  method: ControlRoute['method'],
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const instance = sim.started.roles.get(role)
+  const found = instance?.controlRoutes?.find((r) => r.method === method && r.path === path)
+  if (found == null) throw new SimulationSetupError(`${sim.name} has no ${method} /v1/${role}${path}`)
+  return await found.handler({ params: {}, query: {}, body: body ?? {}, signal: new AbortController().signal })
+}
+
+async function until(predicate: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = performance.now() + SETUP_STEP_TIMEOUT_MS
+  while (!(await predicate())) {
+    if (performance.now() > deadline) throw new SimulationSetupError(`market setup: timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
 }
