@@ -16,6 +16,7 @@ import type { RoleName } from '../protocols/records/types/common.ts'
 import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
 import { CertificateTrust } from '../protocols/trust/trust.ts'
 import type { Role, RoleDb } from '../roles/role.ts'
+import { BootstrapKeeper } from './bootstrap-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, UnknownRoleError } from './errors.ts'
@@ -131,6 +132,7 @@ async function assemble(
   const roles = new Map<RoleName, Role>()
   let topics: TopicBus | undefined
   let revocations: RevocationKeeper | undefined
+  let bootstrapKeeper: BootstrapKeeper | undefined
   let status: ConsortNode['status'] = 'stopped'
   let finished = false
 
@@ -168,6 +170,8 @@ async function assemble(
       try {
         await helia.start()
         const libp2p = helia.libp2p as unknown as Libp2p
+        bootstrapKeeper = new BootstrapKeeper(libp2p, [...(config.bootstrap ?? []), ...network.body.bootstrap])
+        bootstrapKeeper.start()
         topics = new TopicBus({
           router: (libp2p.services as { pubsub: PubSubRouter }).pubsub,
           network: network.name,
@@ -227,6 +231,7 @@ async function assemble(
         }
       }
       roles.clear()
+      bootstrapKeeper?.stop()
       revocations?.stop()
       topics?.stop()
       try {
