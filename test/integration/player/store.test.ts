@@ -112,6 +112,36 @@ describe('player: the tamper-evident licence store', function () {
     assert.equal(second.role.licences()[0]!.state.plays, 3)
   })
 
+  it('compacts the log into a signed snapshot that keeps every counter and event, across a restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'consort-player-compact-'))
+    dirs.push(dir)
+    const keys = await createNodeKeys()
+    const account = await createNodeKeys()
+    const init = { compactAfter: 12 }
+    const first = await startPlayer(world, { keys, account, dataDir: dir, init })
+    const track = await packageTrack(world, 'GBAYE0602005')
+    await announce(first, track)
+    const { purchaseId } = await licenceFor(world, first, track, { plays: 10, export: 2 })
+    for (let i = 0; i < 5; i++) await first.role.play(track.isrc, { sink: new MemorySink(), seconds: 2 })
+    await first.role.copy('export', track.isrc, { out: path.join(dir, 'copy.flac') })
+    assert.ok(first.role.status().store.entries < 12, `compacted: ${first.role.status().store.entries} entries`)
+    const before = first.role.licences()[0]!
+    assert.equal(before.state.plays, 5)
+    assert.equal(before.state.exports, 1)
+    const pending = first.role.usage().pending.length
+    assert.equal(pending, 6)
+    await first.node.stop()
+
+    const second = await startPlayer(world, { keys, account, dataDir: dir, init })
+    assert.equal(second.role.status().store.ok, true, second.role.tampered?.message)
+    const after = second.role.licences()[0]!
+    assert.equal(after.purchaseId, purchaseId)
+    assert.deepEqual(after.state, before.state)
+    assert.equal(second.role.usage().pending.length, pending)
+    await second.role.play(track.isrc, { sink: new MemorySink(), seconds: 1 })
+    assert.equal(second.role.licences()[0]!.state.plays, 6)
+  })
+
   it('a licence for device A does not decrypt on device B', async () => {
     const a = await startPlayer(world)
     const b = await startPlayer(world)
