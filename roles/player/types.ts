@@ -1,0 +1,194 @@
+import type { NodeKeys } from '../../keys/keystore.ts'
+import type { Money } from '../../protocols/records/fields.ts'
+import type { UsageEvent } from '../../protocols/usage/index.ts'
+import type { Remaining, UsageState } from '../../protocols/usage-rules/index.ts'
+import type { HeldLicence } from './library.ts'
+import type { Track } from './media.ts'
+import type { ReportStatus } from './reports.ts'
+import type { AudioSink } from './sinks.ts'
+
+/** The player's settings, the shapes its methods answer, and its events. */
+
+/** Settings of the player (`roleOptions.player`). */
+export interface PlayerInit {
+  /** The listener's territory (ISO 3166-1 alpha-2, or `Worldwide`): offers are listed and bought for it. */
+  territory?: string
+  /** The name this device registers under (default `player`). */
+  deviceName?: string
+  /** The clearinghouse that takes the account's payments, by name or hex key (default: the first one listed). */
+  clearinghouse?: string
+  /** Flush the usage outbox this often (ms; 0: only when asked and after each use). */
+  flushIntervalMs?: number
+  /** Register this device with a registration manager at start when it has no registration (default true). */
+  registerDevice?: boolean
+  /** The account keys, for a node without a data dir (tests, simulations); else `keys/account.key`. */
+  account?: NodeKeys
+  /** Serve the segments this node holds and announce them (default true: every player seeds). */
+  seed?: boolean
+  /** Compact the local log after this many entries. */
+  compactAfter?: number
+}
+
+/** A certified offer as the player lists it, remembered so that `buy` finds it. */
+export interface ListedOffer {
+  /** The offer record's id: what `buy` takes. */
+  offer: string
+  offerId: string
+  content: string[]
+  retailerName: string
+  retailerKey: string
+  price: Money
+  priceText: string
+  useType: string
+  /** The rules in plain words (`describeRules`). */
+  rules: string[]
+  territories: string[]
+  /** The territory it was listed (and will be bought) for. */
+  territory: string
+  certifier: string
+  certifiedUntil: number
+  validUntil: number | null
+}
+
+/** Certified offers for one content id in one territory, as `consort offers` shows them. */
+export interface MarketView {
+  content: string
+  territory: string
+  offers: ListedOffer[]
+  dropped: Array<{ offer: string | null; reason: string }>
+  unreachable: Array<{ reference: string; reason: string }>
+}
+
+export interface LicenceView {
+  purchaseId: string
+  licence: string
+  licenceId: string
+  content: string[]
+  tracks: string[]
+  useType: string
+  rules: string[]
+  issuedAt: number
+  notAfter: number | null
+  state: UsageState
+  remaining: Remaining
+  /** Whether a play could start now, and why not. */
+  playable: boolean
+  reason: string | null
+  revoked: boolean
+}
+
+export interface BuyResult {
+  purchaseId: string
+  receipt: string
+  licence: string
+  licenceId: string
+  offer: string
+  price: Money
+  content: string[]
+  attempts: number
+  elapsedMs: number
+}
+
+export interface PlayOptions {
+  /** Write the decrypted audio to this file (else to the audio device, or `sink`). */
+  out?: string
+  sink?: AudioSink
+  /** Stop after this many seconds of audio. */
+  seconds?: number
+  /** Play the preview clip even with a licence. */
+  preview?: boolean
+  signal?: AbortSignal
+  /** Called with the time (ms since the call) when the first audio reaches the sink. */
+  onFirstAudio?: (ms: number) => void
+}
+
+export type StopReason = 'end' | 'seconds' | 'limit' | 'aborted'
+
+export interface PlayResult {
+  content: string
+  isrc: string
+  title: string
+  mode: 'licensed' | 'preview'
+  purchaseId: string | null
+  eventId: string
+  sink: string
+  bytes: number
+  /** Seconds of audio delivered. */
+  seconds: number
+  firstAudioMs: number | null
+  elapsedMs: number
+  stopped: StopReason
+  /** Why playback stopped at a limit (a rules code), if it did. */
+  limit: string | null
+  remaining: Remaining | null
+}
+
+export interface CountedUseResult {
+  content: string
+  isrc: string
+  kind: 'export' | 'burn'
+  purchaseId: string
+  eventId: string
+  files: string[]
+  bytes: number
+  remaining: Remaining
+  note: string
+}
+
+export interface FlushResult {
+  built: number
+  sent: number
+  acknowledged: number
+  pendingReports: number
+  readyEvents: number
+  synced: string[]
+  errors: string[]
+}
+
+export interface ResyncResult {
+  licences: string[]
+  /** What each clearinghouse said it acknowledged (`usage-state`), or why it could not say. */
+  clearinghouses: Array<{
+    name: string
+    status: 'ok' | 'unsupported' | 'unreachable'
+    lastReportSeq: number | null
+    detail: string | null
+  }>
+  refused: Array<{ purchaseId: string; reason: string }>
+  salvagedEntries: number
+  chainedEntries: number
+  unreadableEntries: number
+  restoredEvents: number
+  pendingReports: number
+  lastReportSeq: number | null
+  flush: FlushResult | null
+}
+
+export interface PlayerStatus {
+  device: string
+  account: string
+  deviceRegistered: boolean
+  store: { ok: boolean; problem: string | null; entries: number }
+  licences: number
+  outbox: { readyEvents: number; openEvents: number; pendingReports: number; lastReportSeq: number | null }
+  territory: string
+}
+
+/** Typed events of the player, for tests and the web player. */
+export interface PlayerEvents {
+  'device:registered': CustomEvent<{ device: string }>
+  'licence:added': CustomEvent<{ purchaseId: string; licence: string }>
+  'play:first-audio': CustomEvent<{ isrc: string; ms: number }>
+  'usage:acknowledged': CustomEvent<{ seq: number; status: ReportStatus; clearinghouse: string }>
+  'store:tampered': CustomEvent<{ message: string }>
+}
+
+export interface OpenedPlayback {
+  track: Track
+  key: Uint8Array
+  mode: 'licensed' | 'preview'
+  held: HeldLicence | null
+  event: UsageEvent
+  /** Milliseconds of the track that may be heard (the preview limit, or the whole track). */
+  maxMs: number
+}
