@@ -143,6 +143,23 @@ describe('player: the command line', function () {
     assert.ok(flush.json().errors.length > 0, 'no clearinghouse in this world')
   })
 
+  it('answers `consort offers` on a player node (the market query), naming a reference service it cannot reach', async () => {
+    const { code, json, err } = await consort(
+      'offers',
+      track.isrc,
+      '--territory',
+      'GB',
+      '--data-dir',
+      dataDir,
+      '--json',
+    )
+    assert.equal(code, 0, err)
+    assert.equal(json().content, `isrc:${track.isrc}`)
+    assert.equal(json().territory, 'GB')
+    assert.deepEqual(json().offers, [])
+    assert.equal(json().unreachable.length, 1, 'this world runs no reference service')
+  })
+
   it('searches what the player knows when no catalog answers', async () => {
     const { code, json } = await consort('search', 'Track', 'GBAYE0604001', '--data-dir', dataDir, '--json')
     assert.equal(code, 0)
