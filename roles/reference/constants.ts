@@ -32,3 +32,15 @@ export const CERTIFICATION_REUSE_FRACTION = 0.5
 
 /** Releases a track list is kept for: the catalog topic's releases, at most this many tracks each (the schema's cap). */
 export const MAX_RELEASE_TRACKS = 1000
+
+/**
+ * Decoded contract versions kept in memory: every certification reads the contract it names and the version in
+ * force, and decoding one verifies its signature again. A thousand covers every contract a busy service sees at once.
+ */
+export const CONTRACT_CACHE_ENTRIES = 1024
+
+/**
+ * Decoded attachments (retailers' certificates) kept in memory by their bytes' id: a retailer sends the same
+ * certificate with every certify request, and verifying it again each time would double the signature work.
+ */
+export const ATTACHMENT_CACHE_ENTRIES = 1024

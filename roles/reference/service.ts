@@ -6,7 +6,13 @@ import type { Clock } from '../../protocols/clock.ts'
 import { isTerritory, territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
-import { decodeRecord, decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import {
+  decodeRecord,
+  decodeRecordAs,
+  recordId,
+  type SignedRecord,
+  signRecord,
+} from '../../protocols/records/envelope.ts'
 import { isContentId } from '../../protocols/records/fields.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { releaseContentId } from '../../protocols/records/types/release.ts'
@@ -36,6 +42,7 @@ import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import type { ControlRoute, Role, RoleDb } from '../role.ts'
 import { checkOfferClauses, type RetailerStanding } from './clauses.ts'
 import {
+  ATTACHMENT_CACHE_ENTRIES,
   CERTIFICATION_REUSE_FRACTION,
   CONTRACT_FETCH_TIMEOUT_MS,
   MAX_QUERY_SCAN,
@@ -43,6 +50,7 @@ import {
   REVOCATION_OFFERS_PER_RECORD,
 } from './constants.ts'
 import { ReferenceNotRunningError, ReferenceRequestError } from './errors.ts'
+import { Lru } from './lru.ts'
 import { KeyedQueue } from './queue.ts'
 import { type ContractHead, hex, ReferenceStore } from './store.ts'
 
@@ -116,6 +124,7 @@ export class ReferenceService extends EventTarget implements Role {
   readonly #init: Required<ReferenceInit>
   readonly #store: ReferenceStore
   readonly #queue = new KeyedQueue()
+  readonly #attachments = new Lru<string, SignedRecord & { body: { created: number } }>(ATTACHMENT_CACHE_ENTRIES)
   readonly #offerCheck: OfferGossipCheck
   readonly #unsubscribe: Array<() => void> = []
   #unregister: (() => Promise<void>) | undefined
@@ -129,7 +138,7 @@ export class ReferenceService extends EventTarget implements Role {
       contractFetchTimeoutMs: init.contractFetchTimeoutMs ?? CONTRACT_FETCH_TIMEOUT_MS,
       recheckPage: init.recheckPage ?? RECHECK_PAGE,
     }
-    this.#store = new ReferenceStore(components.db, () => this.#decodeOptions())
+    this.#store = new ReferenceStore(components.db, () => this.decodeOptions())
     this.#offerCheck = new OfferGossipCheck({
       trust: components.trust,
       clock: components.clock,
@@ -200,9 +209,9 @@ export class ReferenceService extends EventTarget implements Role {
   /** Certify an offer or say which clauses it breaks (the `certify` op). */
   async certify(request: { offer: Uint8Array; attachments: Uint8Array[] }): Promise<CertifyResponse> {
     if (!this.#running) throw new ReferenceNotRunningError('the reference service is not running')
-    const options = this.#decodeOptions()
+    const options = this.decodeOptions()
     const offer = decodeRecordAs('consort/offer', request.offer, options)
-    const attachments = request.attachments.map((bytes) => decodeRecord(bytes, options))
+    const attachments = request.attachments.map((bytes) => this.#decodeAttachment(bytes, options))
     const verdict = this.#c.trust.check(offer, attachments)
     const retailer: RetailerStanding = verdict.ok
       ? { ok: true }
@@ -264,6 +273,20 @@ export class ReferenceService extends EventTarget implements Role {
     }
     this.#emit('certified', { offer, certification })
     return { status: 'certified', certification: certification.bytes }
+  }
+
+  /**
+   * A retailer sends the same certificate with every request: decode and verify it once. The cache is keyed by the
+   * bytes' id, so it only ever answers with exactly the record those bytes are. The node's trust still judges the
+   * certificate (expiry, revocation) on every request.
+   */
+  #decodeAttachment(bytes: Uint8Array, options: ReturnType<ReferenceService['decodeOptions']>): SignedRecord {
+    const id = recordId(bytes).toString()
+    const cached = this.#attachments.get(id)
+    if (cached != null && cached.body.created <= options.now + options.caps.clockSkewMs) return cached
+    const record = decodeRecord(bytes, options)
+    this.#attachments.set(id, record as SignedRecord & { body: { created: number } })
+    return record
   }
 
   async #reusableCertification(
@@ -667,7 +690,7 @@ export class ReferenceService extends EventTarget implements Role {
     ]
   }
 
-  #decodeOptions() {
+  decodeOptions() {
     return { network: this.#c.network.name, now: this.#c.clock.now(), caps: this.#c.network.caps }
   }
 

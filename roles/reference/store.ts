@@ -4,7 +4,8 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { Money } from '../../protocols/records/fields.ts'
 import type { RoleDb } from '../role.ts'
-import { MAX_CERTIFICATIONS_KEPT_PER_OFFER } from './constants.ts'
+import { CONTRACT_CACHE_ENTRIES, MAX_CERTIFICATIONS_KEPT_PER_OFFER } from './constants.ts'
+import { Lru } from './lru.ts'
 
 /**
  * The reference service's LevelDB layout (string keys, `!` as separator: it never occurs in ids, keys, CIDs or
@@ -76,6 +77,12 @@ type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; 
 export class ReferenceStore {
   readonly #db: RoleDb
   readonly #decodeOptions: () => DecodeOptions
+  /** Versions are immutable once stored: decoded ones are kept by `<contractKey>!<seq>`. */
+  readonly #contracts = new Lru<string, SignedRecord<'consort/contract'>>(CONTRACT_CACHE_ENTRIES)
+  /** Heads, written through on every change (this store is their only writer). */
+  readonly #heads = new Lru<string, ContractHead>(CONTRACT_CACHE_ENTRIES)
+  /** Contract record id → `<contractKey>!<seq>` (immutable once written). */
+  readonly #byCid = new Lru<string, string>(CONTRACT_CACHE_ENTRIES)
 
   constructor(db: RoleDb, decodeOptions: () => DecodeOptions) {
     this.#db = db
@@ -97,24 +104,42 @@ export class ReferenceStore {
   // --- contracts ---
 
   async head(contractKey: string): Promise<ContractHead | undefined> {
+    const cached = this.#heads.get(contractKey)
+    if (cached != null) return cached
     const value = await this.#get(`ch${SEP}${contractKey}`)
-    return value == null ? undefined : (dagCbor.decode(value) as ContractHead)
+    if (value == null) return undefined
+    const head = dagCbor.decode(value) as ContractHead
+    this.#heads.set(contractKey, head)
+    return head
+  }
+
+  async #putHead(contractKey: string, head: ContractHead): Promise<void> {
+    await this.#db.put(`ch${SEP}${contractKey}`, dagCbor.encode(head))
+    this.#heads.set(contractKey, head)
   }
 
   async contractVersion(contractKey: string, seq: number): Promise<SignedRecord<'consort/contract'> | undefined> {
+    const cacheKey = `${contractKey}${SEP}${seq}`
+    const cached = this.#contracts.get(cacheKey)
+    if (cached != null) return cached
     const value = await this.#get(`cv${SEP}${contractKey}${SEP}${seqKey(seq)}`)
-    return value == null
-      ? undefined
-      : decodeRecordAs('consort/contract', value, storedDecodeOptions(this.#decodeOptions()))
+    if (value == null) return undefined
+    const record = decodeRecordAs('consort/contract', value, storedDecodeOptions(this.#decodeOptions()))
+    this.#contracts.set(cacheKey, record)
+    return record
   }
 
   /** The version a record id names, with the key of its contract. */
   async contractByCid(
     cid: CID | string,
   ): Promise<{ contractKey: string; record: SignedRecord<'consort/contract'> } | undefined> {
-    const value = await this.#get(`cc${SEP}${cid.toString()}`)
-    if (value == null) return undefined
-    const text = dec.decode(value)
+    let text = this.#byCid.get(cid.toString())
+    if (text == null) {
+      const value = await this.#get(`cc${SEP}${cid.toString()}`)
+      if (value == null) return undefined
+      text = dec.decode(value)
+      this.#byCid.set(cid.toString(), text)
+    }
     const cut = text.lastIndexOf(SEP)
     const contractKey = text.slice(0, cut)
     const record = await this.contractVersion(contractKey, Number(text.slice(cut + 1)))
@@ -154,6 +179,7 @@ export class ReferenceStore {
       },
       { type: 'put', key: `ch${SEP}${contractKey}`, value: dagCbor.encode(next) },
     ])
+    this.#heads.set(contractKey, next)
     return next
   }
 
@@ -161,7 +187,7 @@ export class ReferenceStore {
     const head = await this.head(contractKey)
     if (head == null || head.revokedSeq >= revokedSeq) return head
     const next = { ...head, revokedSeq }
-    await this.#db.put(`ch${SEP}${contractKey}`, dagCbor.encode(next))
+    await this.#putHead(contractKey, next)
     return next
   }
 

@@ -1,0 +1,618 @@
+import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import { SeededRandom } from '../../keys/random.ts'
+import type { ConsortNode } from '../../node/consort-node.ts'
+import { FakeClock } from '../../protocols/clock.ts'
+import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { BodyInput } from '../../protocols/records/registry.ts'
+import { OfferGossipCheck } from '../../protocols/reference/offers.ts'
+import { topicString } from '../../protocols/topics/names.ts'
+import type { ReferenceService } from '../../roles/reference/index.ts'
+import { LatencyRecorder } from '../lib/latency.ts'
+import { result } from '../lib/result.ts'
+import { median } from '../lib/stats.ts'
+import type { BenchOptions, BenchResult } from '../lib/types.ts'
+
+export const description =
+  'certifications per second; offer propagation to 100 nodes with full validation (vs plain gossipsub); contract-change revocations reaching all nodes'
+
+/** issue 4: certifications per second. */
+const CERTIFY_TARGET_PER_S = 2000
+/** issue 4: offer propagation to 100 nodes, p99, with every hop validating. */
+const PROPAGATION_P99_TARGET_MS = 300
+/** issue 4: a contract change's revocations reach all 100 nodes, p99. */
+const REVOCATION_P99_TARGET_MS = 1000
+/** Nodes of the propagation and revocation figures (issue 4); --quick uses fewer. */
+const NODES = 100
+const QUICK_NODES = 30
+/** Dials per node when connecting the network: a random sparse graph, as peers find each other. */
+const DIALS_PER_NODE = 4
+/** How long one message may take to reach every node before it counts as undelivered. */
+const DELIVERY_TIMEOUT_MS = 10_000
+/** Certify requests in flight at once (a busy reference service serves many retailers). */
+const CERTIFY_CONCURRENCY = 64
+
+const NETWORK = 'benchnet'
+const DAY = 24 * 3600_000
+const TRACKS = ['isrc:USRC17607839', 'isrc:GBAYE0601498', 'isrc:FRZ039800212']
+
+interface Market {
+  clock: FakeClock
+  nodes: ConsortNode[]
+  reference: ConsortNode
+  referenceRole: ReferenceService
+  label: ConsortNode
+  retailer: ConsortNode
+  retailerKeys: NodeKeys
+  retailerCert: SignedRecord<'consort/cert'>
+  labelCert: SignedRecord<'consort/cert'>
+  stop(): Promise<void>
+}
+
+function contractBody(
+  market: Pick<Market, 'clock' | 'label'>,
+  overrides: Partial<BodyInput<'consort/contract'>> = {},
+): BodyInput<'consort/contract'> {
+  const now = market.clock.now()
+  return {
+    network: NETWORK,
+    created: now,
+    contractId: 'bench-deal',
+    seq: 0,
+    distributor: market.label.keys.signer.publicKey,
+    retailer: null,
+    content: TRACKS,
+    commercialModel: 'pay-as-you-go',
+    useTypes: ['PermanentDownload', 'OnDemandStream'],
+    territories: ['Worldwide'],
+    excludedTerritories: [],
+    validFrom: now - DAY,
+    validUntil: now + 365 * DAY,
+    wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
+    revenueShareBps: null,
+    promotions: { minPrice: [], freeWindows: [] },
+    ruleBounds: { maxDevices: 5 },
+    splits: [{ party: 'Bench Records', key: null, bps: 10_000 }],
+    ...overrides,
+  }
+}
+
+function offerBody(
+  market: Pick<Market, 'clock'>,
+  contract: SignedRecord<'consort/contract'>,
+  offerId: string,
+  territories: string[],
+): BodyInput<'consort/offer'> {
+  const now = market.clock.now()
+  return {
+    network: NETWORK,
+    created: now,
+    offerId,
+    seq: 0,
+    content: [TRACKS[0]!],
+    contract: contract.id,
+    price: { amount: 99n, currency: 'EUR' },
+    useType: 'PermanentDownload',
+    rules: { devices: 3 },
+    territories,
+    excludedTerritories: [],
+    validFrom: now,
+    validUntil: now + 30 * DAY,
+    promotion: null,
+  }
+}
+
+let memoryAddressCounter = 0
+
+/**
+ * One in-process node on the memory transport, certified for `certRoles`. Its DHT runs in client mode: a hundred
+ * nodes refreshing their routing tables in one process stall its event loop for seconds (docs NOTES), and these
+ * figures are gossip's and the roles', not the DHT's.
+ */
+async function startBenchNode(init: {
+  network: Awaited<ReturnType<typeof import('../../test/helpers/network.ts').createTestNetwork>>
+  clock: FakeClock
+  keys: NodeKeys
+  roles?: Array<'reference' | 'retailer'>
+  roleOptions?: Record<string, Record<string, unknown>>
+  certRoles?: Array<'production' | 'retailer' | 'reference'>
+}): Promise<ConsortNode> {
+  const { createConsortNode } = await import('../../node/consort-node.ts')
+  const node = await createConsortNode({
+    dataDir: null,
+    network: init.network.record,
+    keys: init.keys,
+    listen: [`/memory/consort-bench-${process.pid}-${++memoryAddressCounter}`],
+    transports: { tcp: false, memory: true },
+    roles: init.roles ?? [],
+    roleOptions: init.roleOptions ?? {},
+    clock: init.clock,
+    dhtClientMode: true,
+  })
+  await node.start()
+  const certRoles = init.certRoles ?? init.roles ?? []
+  if (certRoles.length > 0) await node.credentials.setCert(init.network.certify(init.keys, certRoles))
+  return node
+}
+
+/** A reference service, a label, a retailer and `followers` nodes that follow offers with the shared check. */
+async function startMarket(total: number, options: BenchOptions): Promise<Market> {
+  const { createTestNetwork } = await import('../../test/helpers/network.ts')
+  const { stopAll } = await import('../../test/helpers/nodes.ts')
+  const startMemoryNode = startBenchNode
+  const random = new SeededRandom('bench-offers')
+  const clock = new FakeClock()
+  const referenceKeys = await createNodeKeys(random)
+  const net = await createTestNetwork(clock, { name: NETWORK, references: [referenceKeys], random })
+  const nodes: ConsortNode[] = []
+  const stop = () => stopAll(nodes)
+  try {
+    const reference = await startMemoryNode({
+      network: net,
+      clock,
+      keys: referenceKeys,
+      roles: ['reference'],
+      roleOptions: { reference: { fetchUnknownContracts: false } },
+    })
+    nodes.push(reference)
+    const label = await startMemoryNode({
+      network: net,
+      clock,
+      keys: await createNodeKeys(random),
+      certRoles: ['production'],
+    })
+    nodes.push(label)
+    const retailerKeys = await createNodeKeys(random)
+    const retailer = await startMemoryNode({ network: net, clock, keys: retailerKeys, certRoles: ['retailer'] })
+    nodes.push(retailer)
+    for (let i = nodes.length; i < total; i++) {
+      if (i % 10 === 0) options.log(`starting nodes: ${i}/${total}`)
+      nodes.push(await startMemoryNode({ network: net, clock, keys: await createNodeKeys(random) }))
+    }
+    // Every node but the reference service (its role does) follows offers and revocations with the shared check.
+    for (const node of nodes) {
+      if (node === reference) continue
+      const check = new OfferGossipCheck({ trust: node.trust, clock })
+      node.topics.subscribe('offers', { check: (d) => check.check(d), onMessage: () => {} })
+      node.topics.subscribe('revocations', {
+        onMessage: (d) => check.noteRevocation(d.record as SignedRecord<'consort/revocation'>),
+      })
+    }
+    label.topics.subscribe('contracts', { onMessage: () => {} })
+    options.log(`connecting ${nodes.length} nodes, ${DIALS_PER_NODE} dials each`)
+    const pick = new SeededRandom('bench-offers-dials')
+    const dials: Promise<unknown>[] = []
+    for (let i = 0; i < nodes.length; i++) {
+      const targets = new Set<number>([(i + 1) % nodes.length])
+      while (targets.size < Math.min(DIALS_PER_NODE, nodes.length - 1)) {
+        const t = pick.int(nodes.length)
+        if (t !== i) targets.add(t)
+      }
+      for (const t of targets) dials.push(nodes[i]!.libp2p.dial(nodes[t]!.libp2p.getMultiaddrs()[0]!))
+    }
+    // Only the label and the reference service follow contracts: they must be neighbours for a contracts mesh.
+    dials.push(label.libp2p.dial(reference.libp2p.getMultiaddrs()[0]!))
+    await Promise.all(dials)
+    const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
+    return {
+      clock,
+      nodes,
+      reference,
+      referenceRole,
+      label,
+      retailer,
+      retailerKeys,
+      retailerCert: retailer.credentials.cert()!,
+      labelCert: label.credentials.cert()!,
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+  const deadline = performance.now() + timeoutMs
+  while (!(await predicate())) {
+    if (performance.now() > deadline) throw new Error(`timed out: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+function meshPeers(node: ConsortNode, topic: string): number {
+  return (node.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub.getMeshPeers(topic).length
+}
+
+/**
+ * Wait until every node has a mesh peer on every topic. On a loaded machine a few of a hundred in-process nodes
+ * may lose their connections while the others start; such a node dials two more peers every few seconds, as a
+ * real node would go back to its bootstrap list.
+ */
+async function waitForMeshes(nodes: ConsortNode[], topics: string[], options: BenchOptions): Promise<void> {
+  const pick = new SeededRandom('bench-offers-redials')
+  const deadline = performance.now() + 180_000
+  let redials = 0
+  let lastRedial = performance.now()
+  while (!topics.every((t) => meshReady(nodes, t))) {
+    if (performance.now() > deadline) {
+      const lonely = nodes.filter((n) => topics.some((t) => meshPeers(n, t) === 0))
+      throw new Error(
+        `timed out waiting for meshes on ${topics.join(', ')}: ${lonely
+          .map((n) => `#${nodes.indexOf(n)} (${n.libp2p.getConnections().length} connections)`)
+          .join(', ')}`,
+      )
+    }
+    if (performance.now() - lastRedial > 5_000) {
+      lastRedial = performance.now()
+      for (const node of nodes.filter((n) => topics.some((t) => meshPeers(n, t) === 0))) {
+        for (let i = 0; i < 2; i++) {
+          const peer = nodes[pick.int(nodes.length)]!
+          if (peer === node) continue
+          redials++
+          await node.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!).catch(() => {})
+        }
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  if (redials > 0) options.log(`meshes on ${topics.join(', ')} ready after ${redials} re-dial(s)`)
+}
+
+function meshReady(nodes: ConsortNode[], topic: string): boolean {
+  return nodes.every(
+    (n) =>
+      (n.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub.getMeshPeers(topic).length > 0,
+  )
+}
+
+/** Certifications per second of a reference service, called in-process (its whole path: decode, checks, sign, store). */
+async function certifyRate(market: Market, options: BenchOptions): Promise<BenchResult[]> {
+  const contract = signRecord(
+    'consort/contract',
+    contractBody(market, { contractId: 'rate-deal' }),
+    market.label.keys.signer,
+  )
+  market.reference.trust.learnCert(market.labelCert)
+  await market.referenceRole.learnContract(contract)
+  const batch = options.quick ? 400 : 2000
+  const warmup = options.quick ? 200 : 1000
+  const attachments = [market.retailerCert.bytes]
+  let counter = 0
+  const sign = (n: number) =>
+    Array.from({ length: n }, () =>
+      signRecord(
+        'consort/offer',
+        offerBody(market, contract, `rate-${++counter}`, ['DE', 'FR']),
+        market.retailerKeys.signer,
+      ),
+    )
+  const decodeOptions = { network: NETWORK, now: market.clock.now() }
+  const certifyAll = async (offers: SignedRecord<'consort/offer'>[]) => {
+    let next = 0
+    const worker = async () => {
+      while (next < offers.length) {
+        const offer = offers[next++]!
+        const answer = await market.referenceRole.certify({ offer: offer.bytes, attachments })
+        if (answer.status !== 'certified') throw new Error(`not certified: ${JSON.stringify(answer.failures)}`)
+      }
+    }
+    await Promise.all(Array.from({ length: CERTIFY_CONCURRENCY }, worker))
+  }
+  // The floor: the cryptography and codecs any certification needs (decode and verify the offer and the
+  // retailer's certificate, sign the certification), with no checks and no storage.
+  const floorAll = (offers: SignedRecord<'consort/offer'>[]) => {
+    for (const offer of offers) {
+      const o = decodeRecordAs('consort/offer', offer.bytes, decodeOptions)
+      decodeRecordAs('consort/cert', attachments[0]!, decodeOptions)
+      signRecord(
+        'consort/certification',
+        {
+          network: NETWORK,
+          created: decodeOptions.now,
+          offer: o.id,
+          offerId: o.body.offerId,
+          contract: contract.id,
+          contractId: contract.body.contractId,
+          contractSeq: 0,
+          validUntil: decodeOptions.now + DAY,
+        },
+        market.reference.keys.signer,
+      )
+    }
+  }
+  options.log(`certify: warm-up ${warmup}, then ${options.rounds} rounds of ${batch}`)
+  await certifyAll(sign(warmup))
+  floorAll(sign(warmup))
+  const rates: number[] = []
+  const floors: number[] = []
+  for (let round = 0; round < options.rounds; round++) {
+    const offers = sign(batch)
+    const floorOffers = sign(batch)
+    const t0 = performance.now()
+    await certifyAll(offers)
+    const t1 = performance.now()
+    floorAll(floorOffers)
+    const t2 = performance.now()
+    rates.push((batch / (t1 - t0)) * 1000)
+    floors.push((batch / (t2 - t1)) * 1000)
+  }
+  options.log(`certify rounds: ${rates.map(Math.round).join(' ')} /s; floor ${floors.map(Math.round).join(' ')} /s`)
+  return [
+    result({
+      metric: 'certify.rate',
+      value: median(rates),
+      unit: 'certifications/s',
+      baseline: {
+        name: 'decode+verify offer and cert, sign certification (no checks, no store)',
+        value: median(floors),
+      },
+      target: { op: '>=', value: CERTIFY_TARGET_PER_S, of: 'value' },
+    }),
+  ]
+}
+
+/**
+ * One certified offer at a time published by the retailer, timed to its delivery (after every check) at every
+ * other node; next to it, a message of the same size on a topic without validators, through the same nodes.
+ */
+async function propagation(market: Market, options: BenchOptions): Promise<BenchResult[]> {
+  const nodes = market.nodes
+  const offersTopic = topicString(NETWORK, 'offers')
+  const plainTopic = `/consort-bench/${NETWORK}/plain`
+  const arrivals = new Map<string, { sentAt: number; remaining: number; done: () => void }>()
+  let measuring = false
+  const validated = new LatencyRecorder()
+  const plain = new LatencyRecorder()
+  const arrive = (key: string, recorder: LatencyRecorder) => {
+    const entry = arrivals.get(key)
+    if (entry == null) return
+    if (measuring) recorder.record(performance.now() - entry.sentAt)
+    if (--entry.remaining === 0) entry.done()
+  }
+  for (const node of nodes) {
+    if (node === market.retailer) continue
+    node.topics.subscribe('offers', { onMessage: (d) => arrive(`v:${d.record.id}`, validated) })
+    const pubsub = (node.libp2p.services as { pubsub: PlainPubSub }).pubsub
+    pubsub.subscribe(plainTopic)
+    pubsub.addEventListener('message', (event) => {
+      if (event.detail.topic !== plainTopic) return
+      arrive(`p:${Buffer.from(event.detail.data.subarray(0, 16)).toString('hex')}`, plain)
+    })
+  }
+  const publisher = market.retailer
+  ;(publisher.libp2p.services as { pubsub: PlainPubSub }).pubsub.subscribe(plainTopic)
+  options.log('waiting for the offers and plain meshes')
+  await waitForMeshes(nodes, [offersTopic, plainTopic], options)
+
+  const contract = signRecord(
+    'consort/contract',
+    contractBody(market, { contractId: 'propagation-deal' }),
+    market.label.keys.signer,
+  )
+  market.reference.trust.learnCert(market.labelCert)
+  await market.referenceRole.learnContract(contract)
+  const warmup = options.quick ? 5 : 20
+  const messages = options.quick ? 30 : 150
+  const certified: Array<{
+    offer: SignedRecord<'consort/offer'>
+    certification: SignedRecord<'consort/certification'>
+  }> = []
+  for (let i = 0; i < warmup + messages; i++) {
+    const offer = signRecord(
+      'consort/offer',
+      offerBody(market, contract, `prop-${i}`, ['DE']),
+      market.retailerKeys.signer,
+    )
+    const answer = await market.referenceRole.certify({ offer: offer.bytes, attachments: [market.retailerCert.bytes] })
+    if (answer.status !== 'certified') throw new Error('propagation offer not certified')
+    certified.push({
+      offer,
+      certification: decodeRecordAs('consort/certification', answer.certification, {
+        network: NETWORK,
+        now: market.clock.now(),
+      }),
+    })
+  }
+  const pubsub = (publisher.libp2p.services as { pubsub: PlainPubSub }).pubsub
+  let validatedDelivered = 0
+  let plainDelivered = 0
+  const others = nodes.length - 1
+  const send = async (key: string, publish: () => Promise<unknown>): Promise<number> => {
+    let timer: NodeJS.Timeout | undefined
+    const arrived = new Promise<void>((resolve) => {
+      arrivals.set(key, { sentAt: performance.now(), remaining: others, done: resolve })
+      timer = setTimeout(resolve, DELIVERY_TIMEOUT_MS)
+    })
+    await publish()
+    await arrived
+    clearTimeout(timer)
+    const got = others - arrivals.get(key)!.remaining
+    arrivals.delete(key)
+    return got
+  }
+  options.log(`propagation: ${warmup} warm-up, then ${messages} offers and ${messages} plain messages, alternating`)
+  for (const [i, { offer, certification }] of certified.entries()) {
+    measuring = i >= warmup
+    const v = await send(`v:${offer.id}`, () =>
+      publisher.topics.publish('offers', offer, [certification, market.retailerCert]),
+    )
+    // The plain message: as many bytes as the offer message, led by a unique 16-byte tag.
+    const data = new Uint8Array(offer.bytes.length + certification.bytes.length + market.retailerCert.bytes.length)
+    data.set(new SeededRandom(`plain-${i}`).bytes(16))
+    const p = await send(`p:${Buffer.from(data.subarray(0, 16)).toString('hex')}`, () =>
+      pubsub.publish(plainTopic, data),
+    )
+    if (measuring) {
+      validatedDelivered += v
+      plainDelivered += p
+    }
+  }
+  const expected = messages * others
+  options.log(
+    `propagation: validated p50 ${validated.percentileMs(50)} p99 ${validated.percentileMs(99)} ms; plain p50 ${plain.percentileMs(50)} p99 ${plain.percentileMs(99)} ms`,
+  )
+  const out = [
+    result({
+      metric: 'offer.propagation.p50',
+      value: validated.percentileMs(50),
+      unit: 'ms',
+      baseline: { name: 'plain gossipsub p50 (no validators)', value: plain.percentileMs(50) },
+    }),
+    result({
+      metric: 'offer.propagation.p99',
+      value: validated.percentileMs(99),
+      unit: 'ms',
+      baseline: { name: 'plain gossipsub p99 (no validators)', value: plain.percentileMs(99) },
+      target: { op: '<=', value: PROPAGATION_P99_TARGET_MS, of: 'value' },
+    }),
+    result({
+      metric: 'offer.propagation.delivered',
+      value: validatedDelivered / expected,
+      unit: `fraction of ${expected}`,
+      baseline: { name: 'plain gossipsub delivered', value: plainDelivered / expected },
+      target: { op: '>=', value: 1, of: 'value' },
+    }),
+    result({ metric: 'offer.propagation.nodes', value: nodes.length, unit: 'nodes' }),
+  ]
+  validated.destroy()
+  plain.destroy()
+  return out
+}
+
+/**
+ * Rounds of: a contract in force with offers in two territories; the label narrows it to one; the reference
+ * service re-checks and revokes the other half. Timed from the label's publication of the change to the
+ * revocation's arrival at every other node.
+ */
+async function revocationReach(market: Market, options: BenchOptions): Promise<BenchResult[]> {
+  const nodes = market.nodes
+  await waitForMeshes([market.label, market.reference], [topicString(NETWORK, 'contracts')], options)
+  await waitForMeshes(nodes, [topicString(NETWORK, 'revocations')], options)
+  const latency = new LatencyRecorder()
+  const allNodes: number[] = []
+  const watching = new Map<string, { t0: number; seen: Set<ConsortNode>; done: () => void }>()
+  for (const node of nodes) {
+    if (node === market.reference) continue
+    node.topics.subscribe('revocations', {
+      onMessage: (d) => {
+        const record = d.record as SignedRecord<'consort/revocation'>
+        for (const target of record.body.targets) {
+          const round = watching.get(target.id.toString())
+          if (round == null || round.seen.has(node)) continue
+          round.seen.add(node)
+          latency.record(performance.now() - round.t0)
+          if (round.seen.size === nodes.length - 1) round.done()
+          break
+        }
+      },
+    })
+  }
+  const perRound = options.quick ? 10 : 20
+  let delivered = 0
+  for (let round = 0; round < options.rounds; round++) {
+    const contractId = `revocation-deal-${round}`
+    const v0 = signRecord(
+      'consort/contract',
+      contractBody(market, { contractId, territories: ['DE', 'FR'] }),
+      market.label.keys.signer,
+    )
+    await market.label.topics.publish('contracts', v0, [market.labelCert])
+    await waitFor(
+      async () => (await market.referenceRole.store.contractByCid(v0.id)) != null,
+      'contract v0 at the reference',
+    )
+    const doomed: string[] = []
+    for (let i = 0; i < perRound; i++) {
+      const territory = i % 2 === 0 ? 'DE' : 'FR'
+      const offer = signRecord(
+        'consort/offer',
+        offerBody(market, v0, `rev-${round}-${i}`, [territory]),
+        market.retailerKeys.signer,
+      )
+      const answer = await market.referenceRole.certify({
+        offer: offer.bytes,
+        attachments: [market.retailerCert.bytes],
+      })
+      if (answer.status !== 'certified') throw new Error('revocation offer not certified')
+      if (territory === 'FR') doomed.push(offer.id.toString())
+    }
+    const v1 = signRecord(
+      'consort/contract',
+      contractBody(market, { contractId, seq: 1, territories: ['DE'] }),
+      market.label.keys.signer,
+    )
+    const t0 = performance.now()
+    const done = new Promise<void>((resolve) => {
+      const entry = { t0, seen: new Set<ConsortNode>(), done: resolve }
+      for (const id of doomed) watching.set(id, entry)
+      setTimeout(resolve, DELIVERY_TIMEOUT_MS)
+    })
+    await market.label.topics.publish('contracts', v1, [market.labelCert])
+    await done
+    const seen = watching.get(doomed[0]!)!.seen
+    delivered += seen.size
+    if (seen.size < nodes.length - 1) {
+      const missing = nodes.filter((n) => n !== market.reference && !seen.has(n))
+      options.log(
+        `round ${round}: ${missing.length} node(s) without the revocation after ${DELIVERY_TIMEOUT_MS} ms: ${missing
+          .map((n) => `#${nodes.indexOf(n)} (${meshPeers(n, topicString(NETWORK, 'revocations'))} mesh peers)`)
+          .join(', ')}`,
+      )
+    }
+    if (seen.size === nodes.length - 1) allNodes.push(performance.now() - t0)
+    for (const id of doomed) watching.delete(id)
+  }
+  options.log(`revocations: all nodes after ${allNodes.map(Math.round).join(' ')} ms`)
+  const expected = options.rounds * (nodes.length - 1)
+  const out = [
+    result({ metric: 'revocation.reach.p50', value: latency.percentileMs(50), unit: 'ms' }),
+    result({
+      metric: 'revocation.reach.p99',
+      value: latency.percentileMs(99),
+      unit: 'ms',
+      target: { op: '<=', value: REVOCATION_P99_TARGET_MS, of: 'value' },
+    }),
+    result({
+      metric: 'revocation.all_nodes.median',
+      value: allNodes.length > 0 ? median(allNodes) : Number.NaN,
+      unit: 'ms',
+    }),
+    result({
+      metric: 'revocation.delivered',
+      value: delivered / expected,
+      unit: `fraction of ${expected}`,
+      target: { op: '>=', value: 1, of: 'value' },
+    }),
+  ]
+  latency.destroy()
+  return out
+}
+
+interface PlainPubSub {
+  subscribe(topic: string): void
+  publish(topic: string, data: Uint8Array): Promise<unknown>
+  addEventListener(type: 'message', listener: (event: CustomEvent<{ topic: string; data: Uint8Array }>) => void): void
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  // The certification rate on a market of its own: its long synchronous stretches would stall the streams of a
+  // hundred nodes still setting up.
+  options.log('certify: a reference service, a label and a retailer')
+  const small = await startMarket(3, options)
+  let certify: BenchResult[]
+  try {
+    certify = await certifyRate(small, options)
+  } finally {
+    await small.stop()
+  }
+  const total = options.quick ? QUICK_NODES : NODES
+  options.log(`starting ${total} nodes`)
+  const market = await startMarket(total, options)
+  try {
+    const spread = await propagation(market, options)
+    const revocations = await revocationReach(market, options)
+    return [...certify, ...spread, ...revocations]
+  } finally {
+    await market.stop()
+  }
+}
