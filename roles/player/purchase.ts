@@ -125,6 +125,7 @@ export function verifyPurchase(init: VerifyInit): VerifiedPurchase {
   if (!r.offer.equals(o.offer)) problems.push('receipt.offer is another offer')
   if (!r.certification.equals(o.certification)) problems.push('receipt.certification is another certification')
   if (!same(r.account, o.account) || !same(r.device, o.device)) problems.push('the receipt names another buyer')
+  if (!same(r.clearinghouse, o.clearinghouse)) problems.push('the receipt names another clearinghouse than the order')
   if (r.price.amount !== o.price.amount || r.price.currency !== o.price.currency) {
     problems.push(
       `receipt.price is ${r.price.amount} ${r.price.currency}, the order ${o.price.amount} ${o.price.currency}`,
