@@ -3,9 +3,9 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { equals as bytesEqual } from 'uint8arrays/equals'
 import type { z } from 'zod'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { decodeCanonical, NotCanonicalError } from './canonical.ts'
 import {
   BadSignatureError,
   FutureTimestampError,
@@ -150,10 +150,14 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
     throw new RecordTooLargeError('record', `${bytes.length} bytes exceeds the largest record cap of ${maxBytes}`)
   }
 
+  // One record, one encoding, one id: a non-canonical copy of a record would otherwise get a new id. The canonical
+  // form is checked while decoding (see canonical.ts) rather than by encoding the envelope again to compare.
   let envelope: unknown
   try {
-    envelope = dagCbor.decode(bytes)
+    envelope = decodeCanonical(bytes)
   } catch (err) {
+    if (err instanceof NotCanonicalError)
+      throw new NonCanonicalRecordError('record', `not in canonical DAG-CBOR form: ${err.message}`)
     throw new MalformedRecordError('record', `not DAG-CBOR (${(err as Error).message})`)
   }
   if (envelope == null || typeof envelope !== 'object' || Array.isArray(envelope) || envelope instanceof Uint8Array) {
@@ -187,9 +191,6 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
     throw new MalformedRecordError('sig', 'expected a 64-byte Ed25519 signature')
   }
 
-  // One record, one encoding, one id: a re-encoded (non-canonical) copy of a record would otherwise get a new id.
-  const canonical = dagCbor.encode({ v: fields.v, type, body: fields.body, signer: fields.signer, sig: fields.sig })
-  if (!bytesEqual(canonical, bytes)) throw new NonCanonicalRecordError('record', 'not in canonical DAG-CBOR form')
   const bodyBytes = canonicalBodyBytes(bytes, type)
 
   const body = validateBody(type, fields.body) as BodyOf<RecordType> & { network: string; created: number }

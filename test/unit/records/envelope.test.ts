@@ -388,7 +388,7 @@ describe('protocols/records: the signed envelope', () => {
       // The envelope starts a5 61 76 01: a map of five, key "v", value 1. Re-encode 1 as 0x18 0x01.
       assert.deepEqual([...record.bytes.subarray(0, 4)], [0xa5, 0x61, 0x76, 0x01])
       const nonMinimal = concat([record.bytes.subarray(0, 3), new Uint8Array([0x18, 0x01]), record.bytes.subarray(4)])
-      refuses(() => decodeRecord(nonMinimal, OPTIONS), MalformedRecordError, 'record')
+      refuses(() => decodeRecord(nonMinimal, OPTIONS), NonCanonicalRecordError, 'record')
     })
 
     it('refuses an oversized record, on signing and on decoding', () => {
@@ -565,5 +565,65 @@ describe('protocols/records: the signed envelope', () => {
         'body.price.amount',
       )
     })
+  })
+})
+
+describe('protocols/records: the canonical form is checked while decoding', () => {
+  it('refuses a whole number written as a float, a float written in 32 bits, undefined, and bad UTF-8; accepts what the encoder writes', async () => {
+    const { decodeCanonical, NotCanonicalError } = await import('../../../protocols/records/canonical.ts')
+    const canonical = dagCbor.encode({ a: 1.5, bb: [1, 'x', null, true], c: { d: new Uint8Array([1]) } })
+    assert.deepEqual(decodeCanonical(canonical), { a: 1.5, bb: [1, 'x', null, true], c: { d: new Uint8Array([1]) } })
+    // { a: 2.0 } with 2.0 as a 64-bit float
+    assert.throws(
+      () => decodeCanonical(new Uint8Array([0xa1, 0x61, 0x61, 0xfb, 0x40, 0, 0, 0, 0, 0, 0, 0])),
+      NotCanonicalError,
+    )
+    // { a: 1.5 } with 1.5 as a 32-bit float
+    assert.throws(() => decodeCanonical(new Uint8Array([0xa1, 0x61, 0x61, 0xfa, 0x3f, 0xc0, 0, 0])), NotCanonicalError)
+    // { a: undefined }
+    assert.throws(() => decodeCanonical(new Uint8Array([0xa1, 0x61, 0x61, 0xf7])), Error)
+    // { a: "\xff" }: a lone continuation byte is not UTF-8
+    assert.throws(() => decodeCanonical(new Uint8Array([0xa1, 0x61, 0x61, 0x61, 0xff])), NotCanonicalError)
+    // { b: 1, a: 2 }: keys out of order; { a: 1, a: 2 }: repeated
+    assert.throws(() => decodeCanonical(new Uint8Array([0xa2, 0x61, 0x62, 0x01, 0x61, 0x61, 0x02])), NotCanonicalError)
+    assert.throws(() => decodeCanonical(new Uint8Array([0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02])), Error)
+    // { aa: 1, b: 2 }: longer key first
+    assert.throws(
+      () => decodeCanonical(new Uint8Array([0xa2, 0x62, 0x61, 0x61, 0x01, 0x61, 0x62, 0x02])),
+      NotCanonicalError,
+    )
+  })
+
+  it('agrees with encode-and-compare on random records with random bit flips', async () => {
+    const { decodeCanonical } = await import('../../../protocols/records/canonical.ts')
+    const fc = (await import('fast-check')).default
+    const record = signRecord(
+      'consort/offer',
+      bodies()['consort/offer'],
+      signerFromSeed(new SeededRandom('canonical').bytes(32)),
+    )
+    fc.assert(
+      fc.property(fc.nat(record.bytes.length * 8 - 1), (bit) => {
+        const flipped = new Uint8Array(record.bytes)
+        flipped[bit >> 3]! ^= 1 << (bit & 7)
+        let viaTokens: unknown
+        let tokensOk = true
+        try {
+          viaTokens = decodeCanonical(flipped)
+        } catch {
+          tokensOk = false
+        }
+        let encodeOk = true
+        try {
+          const decoded = dagCbor.decode(flipped)
+          encodeOk = Buffer.from(dagCbor.encode(decoded)).equals(Buffer.from(flipped))
+        } catch {
+          encodeOk = false
+        }
+        assert.equal(tokensOk, encodeOk)
+        if (tokensOk) assert.deepEqual(viaTokens, dagCbor.decode(flipped))
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
