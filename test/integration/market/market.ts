@@ -38,6 +38,8 @@ export interface Market {
   net: TestNetwork
   reference: ConsortNode
   referenceRole: ReferenceService
+  /** Every reference service (the first is `reference`). */
+  references: Array<{ node: ConsortNode; role: ReferenceService }>
   label: ConsortNode
   retailers: Array<{ node: ConsortNode; role: RetailerService; keys: NodeKeys }>
   observers: Observer[]
@@ -61,28 +63,36 @@ export interface MarketOptions {
   /** Roles of extra nodes started on the same network (each certified for them). */
   extraNodes?: Array<{ roles: RoleName[]; keys?: NodeKeys; certRoles?: RoleName[]; dataDir?: string }>
   registrar?: NodeKeys
+  /** Reference services the network record lists, each on its own node (default 1). */
+  references?: number
 }
 
 /** A running market: a reference service, a label, retailers and observers, connected and meshed on every topic. */
 export async function createMarket(options: MarketOptions = {}): Promise<Market & { extra: ConsortNode[] }> {
   const clock = new FakeClock(Date.UTC(2026, 10, 1))
-  const referenceKeys = await createNodeKeys()
+  const referenceKeys: NodeKeys[] = []
+  for (let i = 0; i < (options.references ?? 1); i++) referenceKeys.push(await createNodeKeys())
   const net = await createTestNetwork(clock, {
-    references: [referenceKeys],
+    references: referenceKeys,
     clearinghouses: options.clearinghouses ?? [],
     ...(options.registrar != null ? { registrar: options.registrar } : {}),
     ...(options.policy != null ? { policy: options.policy } : {}),
   })
   const nodes: ConsortNode[] = []
   try {
-    const reference = await startMemoryNode({
-      network: net,
-      clock,
-      keys: referenceKeys,
-      roles: ['reference'],
-      roleOptions: { reference: { fetchUnknownContracts: false, ...options.referenceOptions } },
-    })
-    nodes.push(reference)
+    const references: ConsortNode[] = []
+    for (const keys of referenceKeys) {
+      const node = await startMemoryNode({
+        network: net,
+        clock,
+        keys,
+        roles: ['reference'],
+        roleOptions: { reference: { fetchUnknownContracts: false, ...options.referenceOptions } },
+      })
+      nodes.push(node)
+      references.push(node)
+    }
+    const reference = references[0]!
     const label = await startMemoryNode({ network: net, clock, certRoles: ['production'] })
     nodes.push(label)
     const retailers: Market['retailers'] = []
@@ -142,16 +152,22 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
     await connectMesh(nodes, 2)
     const name = net.name
     await waitForTopicPeers(
-      [reference, ...retailers.map((r) => r.node), ...observers.map((o) => o.node)],
+      [...references, ...retailers.map((r) => r.node), ...observers.map((o) => o.node)],
       topicString(name, 'offers'),
     )
-    await waitForTopicPeers([reference, ...retailers.map((r) => r.node), label], topicString(name, 'contracts'))
+    await waitForTopicPeers([...references, ...retailers.map((r) => r.node), label], topicString(name, 'contracts'))
     await waitForTopicPeers(
       nodes.filter((n) => n !== label),
       topicString(name, 'revocations'),
     )
+    // Gossip reaches everyone at once only through meshes, which form at gossipsub's heartbeat.
+    const shops = retailers.map((r) => r.node)
+    await waitForMesh([...references, ...shops, ...observers.map((o) => o.node)], topicString(name, 'offers'))
+    await waitForMesh([...references, ...shops, label], topicString(name, 'contracts'))
+    await waitForMesh(nodes, topicString(name, 'revocations'))
 
     const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
+    const referenceRoles = references.map((r) => r.roles.get('reference') as unknown as ReferenceService)
     const labelKeys = label.keys
     let contractCounter = 0
     const contractBody = (overrides: Partial<BodyInput<'consort/contract'>> = {}): BodyInput<'consort/contract'> => ({
@@ -186,6 +202,7 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
       net,
       reference,
       referenceRole,
+      references: references.map((node, i) => ({ node, role: referenceRoles[i]! })),
       label,
       retailers,
       observers,
@@ -195,9 +212,11 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
       async publishContract(overrides = {}) {
         const contract = signRecord('consort/contract', contractBody(overrides), labelKeys.signer)
         await label.topics.publish('contracts', contract, label.credentials.attachments())
-        await waitUntil(async () => (await referenceRole.store.contractByCid(contract.id)) != null, {
-          message: `the reference service stores contract ${contract.body.contractId} seq ${contract.body.seq}`,
-        })
+        for (const role of referenceRoles) {
+          await waitUntil(async () => (await role.store.contractByCid(contract.id)) != null, {
+            message: `the reference services store contract ${contract.body.contractId} seq ${contract.body.seq}`,
+          })
+        }
         for (const r of retailers) {
           const applies =
             contract.body.retailer == null || Buffer.compare(contract.body.retailer, r.keys.signer.publicKey) === 0
@@ -206,7 +225,7 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
             message: `retailer stores contract ${contract.body.contractId} seq ${contract.body.seq}`,
           })
         }
-        await referenceRole.idle()
+        for (const role of referenceRoles) await role.idle()
         return contract
       },
       async revokeContract(contract) {
