@@ -44,3 +44,9 @@ export const DEFAULT_MARKUP_BPS = 4000
 
 /** Offers one `from-contracts` request creates at most. */
 export const MAX_OFFERS_FROM_CONTRACTS = 500
+
+/**
+ * Plays in an offer made from a contract priced per play only (a streaming pass), when the contract's bounds do not
+ * cap plays lower: enough for a listener to come back to a track, few enough that the price stays small.
+ */
+export const PLAYS_PER_PASS = 10

@@ -32,6 +32,7 @@ import {
   MAX_OFFERS,
   MAX_OFFERS_FROM_CONTRACTS,
   MAX_RENEWALS_PER_ROUND,
+  PLAYS_PER_PASS,
   RENEW_BEFORE_FRACTION,
 } from './constants.ts'
 import type { OfferChanges } from './draft.ts'
@@ -515,10 +516,21 @@ export class OfferDesk {
       if (await this.#store.isContractRevoked(contract.id)) continue
       if (c.validUntil != null && c.validUntil <= now) continue
       if (c.retailer != null && hex(c.retailer) !== hex(this.#c.keys.signer.publicKey)) continue
+      // Per unit: the wholesale price plus the markup. Per play only: a pass of plays (the contract's bound, else
+      // `PLAYS_PER_PASS`) priced at the plays' wholesale plus the markup. No wholesale at all (free, subscription
+      // and ad-supported models): free.
+      const rules = rulesWithin(c.ruleBounds)
       const wholesale = c.wholesale.find((w) => w.per === 'unit') ?? c.wholesale[0]
-      const currency = wholesale?.currency ?? 'EUR'
-      const base = wholesale?.per === 'unit' ? wholesale.amount : 0n
-      const price = { amount: (base * (10_000n + markup) + 9_999n) / 10_000n, currency }
+      let base = 0n
+      if (wholesale?.per === 'unit') base = wholesale.amount
+      else if (wholesale?.per === 'play') {
+        rules.plays ??= PLAYS_PER_PASS
+        base = wholesale.amount * BigInt(rules.plays)
+      }
+      const price = {
+        amount: (base * (10_000n + markup) + 9_999n) / 10_000n,
+        currency: wholesale?.currency ?? 'EUR',
+      }
       for (const item of c.content) {
         if (options.content != null && !options.content.includes(item)) continue
         for (const useType of c.useTypes) {
@@ -535,7 +547,7 @@ export class OfferDesk {
               contract: contract.id.toString(),
               price,
               useType,
-              rules: rulesWithin(c.ruleBounds),
+              rules,
               validFrom: Math.max(c.validFrom, now - 1),
             }),
           )

@@ -223,4 +223,20 @@ describe('retailer: offers', () => {
     })) as OfferView[]
     assert.equal(again.filter((v) => v.contract === deal.id.toString()).length, 0)
   })
+
+  it('prices offers from a per-play contract as a pass of plays', async () => {
+    const deal = await market.publishContract({
+      contractId: 'per-play-deal',
+      content: [TRACK_B],
+      useTypes: ['OnDemandStream'],
+      wholesale: [{ currency: 'EUR', amount: 1n, per: 'play' }],
+      ruleBounds: {},
+    })
+    const created = await desk().fromContracts({ content: [TRACK_B] })
+    const fromDeal = created.filter((v) => v.contract === deal.id.toString())
+    assert.equal(fromDeal.length, 1)
+    assert.equal(fromDeal[0]!.status, 'certified', JSON.stringify(fromDeal[0]!.failures))
+    assert.deepEqual(fromDeal[0]!.rules, { plays: 10 })
+    assert.deepEqual(fromDeal[0]!.price, { amount: 14n, currency: 'EUR' }, '10 plays × 0.01 EUR + 40 %')
+  })
 })
