@@ -6,7 +6,6 @@ import { logger } from '@libp2p/logger'
 import { FakeClock } from '../protocols/clock.ts'
 import { signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
-import type { TopicName } from '../protocols/topics/names.ts'
 import { topicString } from '../protocols/topics/names.ts'
 import { junkMessage } from './adversaries/junk.ts'
 import { Cluster, type NodeKind, type SimNode, type SimNodeSpec } from './cluster.ts'
@@ -742,4 +741,3 @@ async function publishRaw(sim: SimNode, topic: string, data: Uint8Array): Promis
   await pubsub.publish(topic, data)
 }
 
-export type { TopicName }

@@ -22,6 +22,8 @@ const log = logger('consort:sim:market')
 export const SYNTH_BYTES_PER_SECOND = 16_000
 /** Longest wait for one setup step (publishing, contracts reaching retailers, certification, seeding). */
 export const SETUP_STEP_TIMEOUT_MS = 120_000
+/** While retailers wait for contracts, the labels announce again this often. */
+export const REANNOUNCE_MS = 5000
 /** A fetch fails when no peer delivers a missing block for this long. */
 export const FETCH_STALL_TIMEOUT_MS = 20_000
 /** Fetches one run follows (each keeps a few counters). */
@@ -185,7 +187,14 @@ export class MarketWorkload {
     }
     // Retailers make offers once the contracts reached them; the reference service certifies them.
     const t0 = performance.now()
+    let nextAnnounce = performance.now() + REANNOUNCE_MS
     await until(async () => {
+      if (performance.now() > nextAnnounce) {
+        // A contract published before the label had a gossip peer on the topic is lost: announce again, as the
+        // production role's own timer would (its interval is minutes).
+        nextAnnounce = performance.now() + REANNOUNCE_MS
+        for (const producer of producers) await route(producer, 'production', 'POST', '/reannounce')
+      }
       for (const retailer of retailers) {
         const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as
           | unknown[]
