@@ -26,6 +26,7 @@ export const StateKeys = {
   devicePrefix: 'd/',
   gap: (device: string, seq: number, reportId: string) => `h/${device}/${pad(seq)}/${reportId}`,
   gapDevice: (device: string) => `h/${device}/`,
+  gapAt: (device: string, seq: number) => `h/${device}/${pad(seq)}/`,
   gapPrefix: 'h/',
   fork: (device: string, seq: number, reportId: string) => `f/${device}/${pad(seq)}/${reportId}`,
   forkPrefix: 'f/',
@@ -63,7 +64,6 @@ export function prefixRange(prefix: string): { gte: string; lt: string } {
   return { gte: prefix, lt: `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}` }
 }
 
-const bigint = z.bigint()
 const amount = z.union([z.bigint(), z.number().int()]).transform((v) => BigInt(v))
 const nat = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
@@ -116,6 +116,9 @@ const accountInput = z
   })
   .strict()
 
+/** Money as the ledger takes it: DAG-CBOR gives small integers back as numbers. */
+const money = z.union([z.bigint(), z.number().int().min(1)]).transform((v) => BigInt(v))
+
 const journalTransfer = z.union([
   z
     .object({
@@ -123,7 +126,7 @@ const journalTransfer = z.union([
       id: z.string(),
       debitAccountId: z.string(),
       creditAccountId: z.string(),
-      amount: bigint,
+      amount: money,
       code: z.string(),
       reference: z.string(),
     })
@@ -134,7 +137,7 @@ const journalTransfer = z.union([
       id: z.string(),
       debitAccountId: z.string(),
       creditAccountId: z.string(),
-      amount: bigint,
+      amount: money,
       timeoutMs: nat,
       code: z.string(),
       reference: z.string(),

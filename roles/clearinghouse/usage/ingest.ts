@@ -304,11 +304,12 @@ export class Ingest {
     dev.head = first.reportId
     g.touchedDevices.add(first.device)
     while (dev.gaps > 0) {
-      const prefix = StateKeys.gapDevice(first.device)
+      // Only the reports held for the next seq are read: the chain advances one seq at a time.
+      const prefix = StateKeys.gapAt(first.device, dev.next)
       const waiting = new Map<string, GapRow>()
       for await (const [key, row] of this.#d.store.rows(gapRow, prefix)) if (!g.removed.has(key)) waiting.set(key, row)
       for (const [key, row] of g.gaps) if (key.startsWith(prefix) && !g.removed.has(key)) waiting.set(key, row)
-      const atNext = [...waiting].filter(([, row]) => row.seq === dev.next)
+      const atNext = [...waiting]
       if (atNext.length === 0) break
       let advanced = false
       for (const [key, row] of atNext) {
