@@ -103,6 +103,8 @@ export class OfferDesk {
   readonly #store: RetailerStore
   readonly #queue = new KeyedQueue()
   #renewing = false
+  /** Offers held, counted once (bounded scan) and kept up to date by `create`. */
+  #count: number | undefined
 
   constructor(components: OfferDeskComponents, store: RetailerStore) {
     this.#c = components
@@ -115,12 +117,13 @@ export class OfferDesk {
     const offerId = changes.offerId ?? `offer-${Buffer.from(this.#c.random.bytes(8)).toString('hex')}`
     return this.#queue.run(offerId, async () => {
       if ((await this.#store.offer(offerId)) != null) throw new OfferExistsError(`offer ${offerId} already exists`)
-      if ((await this.#store.countOffers(MAX_OFFERS)) >= MAX_OFFERS) {
-        throw new RetailerBusyError(`this retailer already holds ${MAX_OFFERS} offers`)
-      }
+      this.#count ??= await this.#store.countOffers(MAX_OFFERS)
+      if (this.#count >= MAX_OFFERS) throw new RetailerBusyError(`this retailer already holds ${MAX_OFFERS} offers`)
       const contract = await this.resolveContract(changes.contract)
       const body = this.#compose(offerId, 0, changes, null, contract)
-      return this.#submit(offerId, body, null)
+      const view = await this.#submit(offerId, body, null)
+      this.#count++
+      return view
     })
   }
 
@@ -220,35 +223,20 @@ export class OfferDesk {
     this.#renewing = true
     try {
       const now = this.#c.clock.now()
-      const renewBefore = this.#c.network.body.policy.certificationTtlMs * RENEW_BEFORE_FRACTION
+      const renewBefore = Math.floor(this.#c.network.body.policy.certificationTtlMs * RENEW_BEFORE_FRACTION)
       let renewed = 0
       let retried = 0
-      let after: string | null = null
-      let budget = MAX_RENEWALS_PER_ROUND
-      while (budget > 0) {
-        const page = await this.#store.offers(after, MAX_LIST_OFFERS)
-        if (page.length === 0) break
-        after = page.at(-1)!.offerId
-        for (const entry of page) {
-          if (budget <= 0) break
-          if (entry.status === 'certified' && entry.live != null) {
-            const certification = this.#store.decode('consort/certification', entry.live.certification)
-            if (certification.body.validUntil - now > renewBefore) continue
-            const offer = this.#store.decode('consort/offer', entry.live.offer)
-            if (offer.body.validUntil != null && offer.body.validUntil <= now) continue
-            budget--
-            if (await this.#renew(entry.offerId)) renewed++
-          } else if (entry.status === 'pending') {
-            budget--
-            await this.#queue.run(entry.offerId, async () => {
-              const current = await this.#store.offer(entry.offerId)
-              if (current?.status !== 'pending') return
-              const offer = this.#store.decode('consort/offer', current.latest)
-              await this.#afterCertify(offer, current, await this.certify(offer))
-            })
-            retried++
-          }
-        }
+      for (const offerId of await this.#store.renewalsDue(now + renewBefore, MAX_RENEWALS_PER_ROUND)) {
+        if (await this.#renew(offerId)) renewed++
+      }
+      for (const offerId of await this.#store.pendingOffers(MAX_RENEWALS_PER_ROUND)) {
+        await this.#queue.run(offerId, async () => {
+          const current = await this.#store.offer(offerId)
+          if (current?.status !== 'pending') return
+          const offer = this.#store.decode('consort/offer', current.latest)
+          await this.#afterCertify(offer, current, await this.certify(offer))
+        })
+        retried++
       }
       return { renewed, retried }
     } finally {
@@ -261,6 +249,11 @@ export class OfferDesk {
       const entry = await this.#store.offer(offerId)
       if (entry?.live == null || entry.status !== 'certified') return false
       const offer = this.#store.decode('consort/offer', entry.live.offer)
+      if (offer.body.validUntil != null && offer.body.validUntil <= this.#c.clock.now()) {
+        // The offer's own window is over: nothing to renew, ever.
+        await this.#store.dropRenewal(entry)
+        return false
+      }
       const outcome = await this.certify(offer)
       if (outcome.status === 'certified') {
         const next: OfferEntry = {

@@ -17,11 +17,16 @@ import type { RoleDb } from '../role.ts'
  * | `cc!<contract cid>` | `<distributor>!<contractId>` |
  * | `ci!<contractId>!<distributor>` | empty (find a contract by id alone) |
  * | `cr!<contract cid>` | the contract version was revoked by its distributor |
+ * | `rx!<certification end, 16 digits>!<offerId>` | empty: an offer on sale, by when its certification expires |
+ * | `pd!<offerId>` | empty: an offer waiting for a reference service |
  * | `pu!<purchaseId>` | a purchase's durable state (see `purchase.ts`) |
  * | `pp!<purchaseId>` | empty: the purchase is not finished yet (captured or voided) |
  */
 
 const SEP = '!'
+const RENEWAL_PREFIX = `rx${SEP}`
+/** A time as 16 digits, so that keys sort by time. */
+const timeKey = (ms: number) => ms.toString().padStart(16, '0')
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 export const hex = (key: Uint8Array): string => bytesToHex(key, 'base16')
@@ -123,8 +128,14 @@ export class RetailerStore {
     return value == null ? undefined : dec.decode(value)
   }
 
+  /** Write an offer's state, with its renewal (`rx!`) and pending (`pd!`) index entries, atomically. */
   async putOffer(entry: OfferEntry, signed: CID[] = []): Promise<void> {
+    const previous = await this.offer(entry.offerId)
+    const before = previous != null ? this.#indexKeys(previous) : []
+    const after = this.#indexKeys(entry)
     await this.#db.batch([
+      ...before.filter((k) => !after.includes(k)).map((key) => ({ type: 'del' as const, key })),
+      ...after.map((key) => ({ type: 'put' as const, key, value: new Uint8Array() })),
       { type: 'put', key: `of${SEP}${entry.offerId}`, value: dagCbor.encode(entry) },
       ...signed.map((cid) => ({
         type: 'put' as const,
@@ -132,6 +143,38 @@ export class RetailerStore {
         value: enc.encode(entry.offerId),
       })),
     ])
+  }
+
+  /** An on-sale offer is indexed by when its certification expires; a pending one is listed to retry. */
+  #indexKeys(entry: OfferEntry): string[] {
+    if (entry.status === 'pending') return [`pd${SEP}${entry.offerId}`]
+    if (entry.status !== 'certified' || entry.live == null) return []
+    const until = this.decode('consort/certification', entry.live.certification).body.validUntil
+    return [`${RENEWAL_PREFIX}${timeKey(until)}${SEP}${entry.offerId}`]
+  }
+
+  /** Offers whose certification expires before `until`, soonest first, at most `limit`. */
+  async renewalsDue(until: number, limit: number): Promise<string[]> {
+    const ids: string[] = []
+    const end = `${RENEWAL_PREFIX}${timeKey(until)}${SEP}\xff`
+    for await (const key of this.#db.keys({ gt: RENEWAL_PREFIX, lt: end, limit })) {
+      ids.push(key.slice(RENEWAL_PREFIX.length + 17))
+    }
+    return ids
+  }
+
+  /** Stop renewing an offer (its own window is over): its entry leaves the renewal index. */
+  async dropRenewal(entry: OfferEntry): Promise<void> {
+    await this.#db.batch(this.#indexKeys(entry).map((key) => ({ type: 'del' as const, key })))
+  }
+
+  /** Offers waiting for a reference service to answer, at most `limit`. */
+  async pendingOffers(limit: number): Promise<string[]> {
+    const prefix = `pd${SEP}`
+    const ids: string[] = []
+    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit }))
+      ids.push(key.slice(prefix.length))
+    return ids
   }
 
   /** Offers in id order after `after`, at most `limit`. */
