@@ -270,7 +270,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     const started = performance.now()
     await Promise.all(
       Array.from({ length: PURCHASE_CONCURRENCY }, async () => {
-        while (next++ < purchases) await player.buy(listed.offer)
+        while (next < purchases) await player.buy(listed.offer, { purchaseId: `bench-rate-${next++}` })
       }),
     )
     const purchasesPerSecond = purchases / ((performance.now() - started) / 1000)

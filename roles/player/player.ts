@@ -10,6 +10,7 @@ import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
 import { peerIdOfKey, referencePeers, registrarPeers } from '../../protocols/peers.ts'
 import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import { id } from '../../protocols/records/fields.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { comparePrices, queryCertifiedOffers, verifyCertification } from '../../protocols/reference/offers.ts'
 import { registerDevice, requestReissue } from '../../protocols/register/client.ts'
@@ -556,25 +557,49 @@ export class PlayerRole extends EventTarget implements Role {
       onAttempt?: (attempt: number) => void
       deadlineMs?: number
       attempts?: number
+      /**
+       * The caller's idempotency key for this purchase (a web page's checkout token, say): buying again with the
+       * same id resumes or answers that purchase. Without one, a pending purchase of the same offer is resumed,
+       * else a new id is drawn.
+       */
+      purchaseId?: string
     } = {},
   ): Promise<BuyResult> {
     const started = performance.now()
+    if (options.purchaseId !== undefined && !id.safeParse(options.purchaseId).success) {
+      throw new BadPlayerRequestError(`purchaseId: ${JSON.stringify(options.purchaseId)} is not an id`)
+    }
     await this.#checkStore()
     const device = await this.ensureDevice()
+    const done = options.purchaseId === undefined ? undefined : this.#library.licences.get(options.purchaseId)
+    if (done?.receipt != null) return this.#bought(done, done.receipt, 0, started)
     const cached = this.#findOffer(offerRef)
     const now = this.#c.clock.now()
     const verdict = verifyCertification(cached.offer, cached.certification, this.#c.trust, now)
     if (!verdict.ok)
       throw new PurchaseRefusedError(verdict.code, `offer ${offerRef} can no longer be bought: ${verdict.reason}`)
     const purchase = await this.#exclusive(async () => {
-      const pending = [...this.#library.purchases.values()].find(
-        (p) =>
-          p.status === 'pending' && p.offer.equals(cached.offer.id) && same(p.order.order.device, device.body.device),
-      )
-      if (pending !== undefined) return pending
+      if (options.purchaseId !== undefined) {
+        const known = this.#library.purchases.get(options.purchaseId)
+        if (known !== undefined) {
+          if (!known.offer.equals(cached.offer.id)) {
+            throw new BadPlayerRequestError(`purchaseId: ${options.purchaseId} was used for another offer`)
+          }
+          if (known.status === 'failed') {
+            throw new PurchaseRefusedError(known.failure?.code ?? 'ERR_PURCHASE_FAILED', known.failure?.message ?? '')
+          }
+          if (known.status === 'pending') return known
+        }
+      } else {
+        const pending = [...this.#library.purchases.values()].find(
+          (p) =>
+            p.status === 'pending' && p.offer.equals(cached.offer.id) && same(p.order.order.device, device.body.device),
+        )
+        if (pending !== undefined) return pending
+      }
       const fields: PurchaseOrderFields = {
         network: this.#c.network.name,
-        purchaseId: `p-${Buffer.from(this.#c.random.bytes(16)).toString('hex')}`,
+        purchaseId: options.purchaseId ?? `p-${Buffer.from(this.#c.random.bytes(16)).toString('hex')}`,
         offer: cached.offer.id,
         certification: cached.certification.id,
         retailer: cached.offer.signer,
@@ -607,6 +632,7 @@ export class PlayerRole extends EventTarget implements Role {
     const prefetch = this.#prefetch(cached.offer.body.content)
     let attempts = 0
     let answer: { receipt: Uint8Array; licence: Uint8Array }
+    const sent = performance.now()
     try {
       answer = await sendBuy({
         libp2p: this.#c.libp2p,
@@ -626,6 +652,7 @@ export class PlayerRole extends EventTarget implements Role {
       if (err instanceof PurchaseRefusedError) await this.#failPurchase(purchaseId, err.remoteCode, err.message)
       throw err
     }
+    const answered = performance.now()
     let verified: ReturnType<typeof verifyPurchase>
     try {
       verified = verifyPurchase({
@@ -650,20 +677,34 @@ export class PlayerRole extends EventTarget implements Role {
         { kind: ENTRY_KINDS.licence, data: { licence: verified.licence.bytes, receipt: verified.receipt.bytes } },
       ]),
     )
-    await Promise.all([this.#c.records.put(verified.receipt), this.#c.records.put(verified.licence)]).catch((err) =>
+    // Kept so that this node can serve them by CID; nothing waits for it.
+    Promise.all([this.#c.records.put(verified.receipt), this.#c.records.put(verified.licence)]).catch((err) =>
       log.error('cannot store the purchase records: %e', err),
+    )
+    log(
+      'bought %s: %d ms here before sending, %d ms at the retailer (%d attempt(s)), %d ms here after',
+      purchaseId,
+      Math.round(sent - started),
+      Math.round(answered - sent),
+      attempts,
+      Math.round(performance.now() - answered),
     )
     this.dispatchEvent(
       new CustomEvent('licence:added', { detail: { purchaseId, licence: verified.licence.id.toString() } }),
     )
+    return this.#bought(this.#library.licences.get(purchaseId)!, verified.receipt.bytes, attempts, started)
+  }
+
+  #bought(held: HeldLicence, receiptBytes: Uint8Array, attempts: number, started: number): BuyResult {
+    const receipt = decodeRecordAs('consort/receipt', receiptBytes, this.#decodeOptions())
     return {
-      purchaseId,
-      receipt: verified.receipt.id.toString(),
-      licence: verified.licence.id.toString(),
-      licenceId: verified.licence.body.licenceId,
-      offer: cached.offer.id.toString(),
-      price: cached.offer.body.price,
-      content: cached.offer.body.content,
+      purchaseId: held.purchaseId,
+      receipt: receipt.id.toString(),
+      licence: held.record.id.toString(),
+      licenceId: held.record.body.licenceId,
+      offer: held.record.body.offer.toString(),
+      price: receipt.body.price,
+      content: held.record.body.content,
       attempts,
       elapsedMs: Math.round(performance.now() - started),
     }

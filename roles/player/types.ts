@@ -85,6 +85,7 @@ export interface BuyResult {
   offer: string
   price: Money
   content: string[]
+  /** Attempts sent to the retailer (0: the purchase was already done). */
   attempts: number
   elapsedMs: number
 }

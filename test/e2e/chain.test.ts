@@ -262,6 +262,13 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     assert.equal(await wallet(), before - 2n * 99n)
     assert.equal(player.licences().length, licences + 2)
     assert.notEqual(resumed.purchaseId, a.purchaseId)
+
+    // a caller's own idempotency key (a checkout token): the second call answers the first purchase
+    const once = await player.buy(offerRef, { purchaseId: 'checkout-42' })
+    const twice = await player.buy(offerRef, { purchaseId: 'checkout-42' })
+    assert.equal(twice.licence, once.licence)
+    assert.equal(twice.attempts, 0)
+    assert.equal(await wallet(), before - 3n * 99n)
     assert.deepEqual(await role.engine.ledger.audit(), [])
   })
 
