@@ -71,8 +71,15 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       method: 'POST',
       path: '/buy',
       handler: async ({ body, signal }) => {
-        const { offer } = parse(z.object({ offer: z.string().min(1).max(256) }).strict(), body, 'body')
-        return await player.buy(offer, { signal })
+        const b = parse(
+          z.object({ offer: z.string().min(1).max(256), purchaseId: z.string().min(1).max(128).optional() }).strict(),
+          body,
+          'body',
+        )
+        return await player.buy(b.offer, {
+          signal,
+          ...(b.purchaseId !== undefined ? { purchaseId: b.purchaseId } : {}),
+        })
       },
     },
     { method: 'GET', path: '/licences', handler: async () => player.licences() },
