@@ -146,6 +146,23 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     neighbours.set(a, [...(neighbours.get(a) ?? []), b])
     neighbours.set(b, [...(neighbours.get(b) ?? []), a])
   }
+  const peersByIndex = (i: number) => cluster.nodes[i]!
+  /**
+   * A node whose gossipsub never got its own stream to a connected peer (the stream negotiation timed out on a busy
+   * machine) cannot mesh with it until the connection is opened again: hang those up, then re-dial the overlay.
+   */
+  const repairMesh = async (sim: SimNode): Promise<void> => {
+    if (!sim.online) return
+    const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+    for (const other of (neighbours.get(sim.index) ?? []).map(peersByIndex)) {
+      const connected = sim.started.libp2p.getConnections().find((c) => c.remotePeer.toString() === other.peerId)
+      if (connected != null && pubsub.streamsOutbound?.has(other.peerId) === false) {
+        sampler.add('overlay.kicked')
+        await connected.close().catch(() => {})
+      }
+    }
+    await redialNeighbours(sim)
+  }
   const redialNeighbours = async (sim: SimNode): Promise<void> => {
     if (!sim.online) return
     await dialAll(
@@ -198,7 +215,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if (victim != null) await cluster.dial(sim, victim, false)
     }
     const t1 = performance.now()
-    await waitForMesh(cluster, scenario, tracker, (sim) => redialNeighbours(sim))
+    await waitForMesh(cluster, scenario, tracker, (sim) => repairMesh(sim))
     setup.meshMs = Math.round(performance.now() - t1)
     progress({ phase: 'mesh', waitedMs: setup.meshMs })
     if (market != null) await market.setup()
@@ -362,6 +379,8 @@ interface PubSubInternals {
   publish(topic: string, data: Uint8Array): Promise<unknown>
   getMeshPeers(topic: string): string[]
   getSubscribers(topic: string): unknown[]
+  /** gossipsub's own stream to each peer (internal; absent in other implementations). */
+  streamsOutbound?: Map<string, unknown>
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
@@ -740,4 +759,3 @@ async function publishRaw(sim: SimNode, topic: string, data: Uint8Array): Promis
   const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
   await pubsub.publish(topic, data)
 }
-
