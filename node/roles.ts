@@ -1,5 +1,6 @@
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { catalog } from '../roles/catalog/index.ts'
+import { clearinghouse } from '../roles/clearinghouse/index.ts'
 import { delivery } from '../roles/delivery/index.ts'
 import { player } from '../roles/player/index.ts'
 import { production } from '../roles/production/index.ts'
@@ -14,6 +15,7 @@ import type { RoleFactory } from '../roles/role.ts'
  */
 export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   catalog,
+  clearinghouse,
   delivery,
   player,
   production,

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { registerClearingCommands } from './commands/clearing.ts'
 import { registerDaemonCommand } from './commands/daemon.ts'
 import { registerDevnetCommand } from './commands/devnet.ts'
 import { registerInitCommand } from './commands/init.ts'
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerRetailCommands(program)
   registerRegistrationCommands(program)
   registerPlayerCommands(program)
+  registerClearingCommands(program)
   registerProductionCommands(program)
   registerSimCommands(program)
   registerUiCommands(program)
