@@ -5,8 +5,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { isTerritory } from '../protocols/identifiers/index.ts'
 import { toJsonValue } from '../protocols/json.ts'
 import { RecordError } from '../protocols/records/errors.ts'
+import { isContentId } from '../protocols/records/fields.ts'
+import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/reference/offers.ts'
 import type { ControlRoute } from '../roles/role.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
@@ -80,6 +83,26 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
         }
         const connection = await node.libp2p.dial(ma, { signal })
         return { peerId: connection.remotePeer.toString() }
+      },
+    },
+    {
+      // Every node can list the certified offers for content in a territory: it asks the reference services and
+      // re-validates each answer itself (roles with a market view of their own serve /v1/<role>/market too).
+      method: 'GET',
+      path: '/market',
+      handler: async ({ query, signal }) => {
+        const content = query.content ?? ''
+        const territory = query.territory ?? 'Worldwide'
+        if (!isContentId(content))
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `content: not a content id: ${content}`)
+        if (!isTerritory(territory))
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `territory: not a territory: ${territory}`)
+        const answer = await queryCertifiedOffers(
+          { libp2p: node.libp2p, network: node.network, trust: node.trust, clock: node.clock },
+          { content, territory },
+          { signal },
+        )
+        return { content, territory, ...answer, offers: answer.offers.map(describeVerifiedOffer) }
       },
     },
     {
