@@ -4,7 +4,6 @@ import path from 'node:path'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { SeededRandom } from '../../keys/random.ts'
 import { type ConsortNode, createConsortNode } from '../../node/consort-node.ts'
-import { ROLE_FACTORIES } from '../../node/roles.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../protocols/clearing/index.ts'
 import { systemClock } from '../../protocols/clock.ts'
@@ -13,7 +12,6 @@ import type { RoleName } from '../../protocols/records/types/common.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import { topicString } from '../../protocols/topics/names.ts'
-import { clearinghouse } from '../../roles/clearinghouse/index.ts'
 import { NullSink, type PlayerRole } from '../../roles/player/index.ts'
 import type { ProductionRole } from '../../roles/production/index.ts'
 import { measureLicenceIssueRate } from '../../roles/registration/bench.ts'
@@ -69,7 +67,6 @@ interface Devnet {
 
 /** The devnet's nodes, each on TCP loopback with its own listener, all dialled to one another. */
 async function startDevnet(): Promise<Devnet> {
-  ROLE_FACTORIES.clearinghouse ??= clearinghouse
   const specs: Array<{ name: string; roles: RoleName[]; options?: Record<string, unknown> }> = [
     { name: 'registrar', roles: ['registration'] },
     { name: 'reference', roles: ['reference'] },

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
-import { ROLE_FACTORIES } from '../../node/roles.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, fundResponse } from '../../protocols/clearing/index.ts'
 import { FakeClock } from '../../protocols/clock.ts'
@@ -17,7 +16,6 @@ import { topicString } from '../../protocols/topics/names.ts'
 import {
   accountIdOf,
   type ClearinghouseRole,
-  clearinghouse,
   distributorParticipant,
   externalParticipant,
   feeParticipant,
@@ -63,7 +61,6 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
   let net: Awaited<ReturnType<typeof createTestNetwork>>
 
   before(async () => {
-    ROLE_FACTORIES.clearinghouse ??= clearinghouse
     dir = await mkdtemp(path.join(tmpdir(), 'consort-e2e-'))
     keys = {
       registrar: await createNodeKeys(),

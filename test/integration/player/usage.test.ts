@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import type { ConsortNode } from '../../../node/consort-node.ts'
-import { ROLE_FACTORIES } from '../../../node/roles.ts'
-import { type ClearinghouseRole, clearinghouse } from '../../../roles/clearinghouse/index.ts'
+import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { MemorySink, UsageDeniedError } from '../../../roles/player/index.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -15,8 +14,6 @@ describe('player: usage reports to the clearinghouse', function () {
   let house: ConsortNode | undefined
 
   before(async () => {
-    // until node/roles.ts lists the clearinghouse, register its factory for this process
-    ROLE_FACTORIES.clearinghouse ??= clearinghouse
     world = await startWorld()
   })
 
