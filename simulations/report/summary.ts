@@ -33,6 +33,8 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
     ],
     ['duplicates', `${m.gossip.duplicatesPerMessage} per message (${m.gossip.duplicatesPerDelivery} per delivery)`],
   ]
+  if (m.setup.unmeshed.length > 0)
+    rows.push(['without a mesh at start', `${m.setup.unmeshed.join(', ')} (still expected to receive every message)`])
   if (m.gossip.transition.messages > 0)
     rows.push([
       'right after changes',

@@ -32,6 +32,8 @@ export interface RunMetrics {
     startMs: number
     meshMs: number
     overlayComponents: number
+    /** Honest nodes (at most 1 %) still without a gossip mesh peer when the mesh wait ended. */
+    unmeshed: string[]
     startupEventLoopMs: { p50: number; p99: number; max: number; mean: number }
   }
   gossip: GossipReport
