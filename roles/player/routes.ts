@@ -145,12 +145,6 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
     { method: 'GET', path: '/streams/:id', handler: async ({ params }) => player.streams.info(params.id ?? '') },
     {
       method: 'GET',
-      path: '/streams/:id/audio',
-      handler: async (request) =>
-        await player.streams.response(request.params.id ?? '', rangeOf(request), request.signal),
-    },
-    {
-      method: 'GET',
       path: '/streams/:id/range',
       handler: async (request) => {
         const range = await player.streams.read(request.params.id ?? '', rangeOf(request), request.signal)
