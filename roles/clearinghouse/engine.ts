@@ -30,6 +30,7 @@ import { Accounts } from './accounts.ts'
 import { type AuditReport, auditClearinghouse } from './audit.ts'
 import {
   AUTHORISATION_TTL_MS,
+  DEVICE_RECORD_CACHE_ENTRIES,
   HELD_RETRY_INTERVAL_MS,
   MAX_HELD_RETRY_PER_TICK,
   MAX_PENDING_REPORTS,
@@ -47,6 +48,7 @@ import { type PaymentGateway, TestPaymentGateway } from './gateway.ts'
 import { Journal } from './journal.ts'
 import { type Ledger, type LedgerStore, openLedger } from './ledger/ledger.ts'
 import type { TransferPage } from './ledger/types.ts'
+import { Lru } from './lru.ts'
 import { hex } from './participants.ts'
 import { Periods } from './periods.ts'
 import { Purchases } from './purchases.ts'
@@ -120,7 +122,10 @@ export class ClearingEngine extends EventTarget {
   readonly #c: EngineComponents
   readonly #journal: Journal
   readonly #ledgerStore: LedgerStore
-  readonly #registrations = new Set<string>()
+  /** What never changes about a device registration: its CID and whether a registrar of the network signed it. */
+  readonly #registrationFacts = new Lru<string, { cid: CID; registrar: boolean; learnt: boolean }>(
+    DEVICE_RECORD_CACHE_ENTRIES,
+  )
   #tail: Promise<unknown> = Promise.resolve()
   #failed: Error | null = null
   #closed = false
@@ -277,14 +282,19 @@ export class ClearingEngine extends EventTarget {
   #checkRegistration(r: VerifiedReport): void {
     const reg = r.registration
     const trust = this.#c.trust
-    if (!trust.isRegistrar(Buffer.from(reg.signer, 'hex'))) {
+    let known = this.#registrationFacts.get(reg.id)
+    if (known === undefined) {
+      known = { cid: CID.parse(reg.id), registrar: trust.isRegistrar(Buffer.from(reg.signer, 'hex')), learnt: false }
+      this.#registrationFacts.set(reg.id, known)
+    }
+    if (!known.registrar) {
       throw new ReportInvalidError('device: not registered by a registration manager of the network')
     }
-    if (trust.isRevoked(CID.parse(reg.id))) throw new ReportInvalidError(`device: registration ${reg.id} is revoked`)
+    if (trust.isRevoked(known.cid)) throw new ReportInvalidError(`device: registration ${reg.id} is revoked`)
     if (r.created < reg.notBefore || r.created >= reg.notAfter) {
       throw new ReportInvalidError(`device: the registration was not valid when the report was made (${r.created})`)
     }
-    if (!this.#registrations.has(reg.id)) {
+    if (!known.learnt) {
       // Learn it, so that the usage topic's validator knows the device too (verified again here, once).
       const record = decodeRecordAs('consort/device', r.deviceBytes, {
         network: this.network.name,
@@ -292,7 +302,7 @@ export class ClearingEngine extends EventTarget {
         caps: this.network.caps,
       })
       trust.learnDevice(record)
-      this.#registrations.add(reg.id)
+      known.learnt = true
     }
   }
 

@@ -1,0 +1,265 @@
+/**
+ * `npm run bench -- clearing`: the clearinghouse's usage ingestion and its statements (issue 5).
+ *
+ * - `ingest.reports`: signed, sealed usage reports (one play each, 100 devices) verified, settled and durably
+ *   written (LevelDB with fsync, group commit) per second, through `ClearingEngine.report` with one verification
+ *   worker per core; next to the raw single-core Ed25519 verification rate of node:crypto measured in the same run,
+ *   between the same rounds.
+ * - `statements.build_1m_plays`: the time to build (cut, hash, sign) every participant's statements for a period in
+ *   which 1,000,000 plays were settled (100,000 with --quick). The plays are settled through the ingest path, in
+ *   reports of 2,000 events, without the per-report crypto that the first figure measures.
+ */
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { signRecord } from '../../protocols/records/envelope.ts'
+import type { ClearingEngine } from '../../roles/clearinghouse/engine.ts'
+import { hex } from '../../roles/clearinghouse/participants.ts'
+import { periodOf, type StoredEvent } from '../../roles/clearinghouse/state.ts'
+import type { StateLevel } from '../../roles/clearinghouse/store.ts'
+import type { VerifiedReport } from '../../roles/clearinghouse/usage/verify.ts'
+import { Market } from '../../test/unit/clearinghouse/market.ts'
+import { result } from '../lib/result.ts'
+import { median } from '../lib/stats.ts'
+import type { BenchOptions, BenchResult } from '../lib/types.ts'
+
+export const description = 'usage reports verified, settled and durably written per second; statements for 1M plays'
+
+/** Issue 5: at least this many reports per second on the 2-core project machine… */
+const INGEST_TARGET = 5000
+/** …and at least this fraction of the raw single-core Ed25519 verification rate measured in the same run. */
+const INGEST_RATIO_TARGET = 0.6
+/** Reports in flight at once (many players reporting together). */
+const WINDOW = 2048
+const HOUR = 3_600_000
+
+async function tempEngine(m: Market, init: Parameters<Market['engine']>[0]) {
+  const dir = await mkdtemp(join(tmpdir(), 'consort-bench-clearing-'))
+  const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
+  await db.open()
+  const { engine } = await m.engine(
+    init,
+    db.sublevel('role-clearinghouse', { valueEncoding: 'view' }) as unknown as StateLevel,
+  )
+  return {
+    engine,
+    dispose: async () => {
+      await engine.close()
+      await db.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The raw baseline: node:crypto verifying one Ed25519 signature over a report-sized message, on this thread. */
+function rawVerifyRate(ms: number): number {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const message = Buffer.alloc(700, 7)
+  const signature = sign(null, message, privateKey)
+  let n = 0
+  const start = performance.now()
+  let elapsed = 0
+  while (elapsed < ms) {
+    for (let i = 0; i < 64; i++) verify(null, message, publicKey, signature)
+    n += 64
+    elapsed = performance.now() - start
+  }
+  return (n / elapsed) * 1000
+}
+
+async function submitAll<T>(items: readonly T[], submit: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await submit(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(WINDOW, items.length) }, worker))
+}
+
+async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
+  const m = await Market.create({ seed: 'bench-clearing', start: Date.now() - 2 * 86_400_000 })
+  const devices = 100
+  const perDevice = options.quick ? 30 : 100
+  const contract = m.contract({ unit: null, play: 3n })
+  const offer = m.offer(contract, { price: 0n })
+  const certification = m.certification(offer, contract)
+  options.log(`generating ${devices * perDevice} signed, sealed reports`)
+  const chains: Array<Array<{ usage: Uint8Array; device: Uint8Array }>> = []
+  const licences = []
+  for (let d = 0; d < devices; d++) {
+    const buyer = await m.buyer()
+    const order = m.order(buyer, offer, certification)
+    const licence = m.licence(m.receipt(order, `auth:${d}`), contract)
+    licences.push(licence)
+    const chain = []
+    const t0 = m.clock.now() - 30 * HOUR
+    for (let r = 0; r < perDevice; r++) {
+      chain.push(m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, t0 + r * 60_000, 30)]))
+    }
+    chains.push(chain)
+  }
+  // Devices report side by side: report k of every device, then report k + 1…
+  const reports = chains[0]!.flatMap((_, k) => chains.map((c) => c[k]!))
+  const rates: number[] = []
+  const baselines: number[] = []
+  for (let round = 0; round < options.rounds; round++) {
+    baselines.push(rawVerifyRate(options.quick ? 200 : 400))
+    const { engine, dispose } = await tempEngine(m, { verifyWorkers: availableParallelism(), sync: true })
+    try {
+      await engine.learnContract(contract)
+      for (const l of licences) await engine.records.keep(l)
+      await engine.records.keep(offer)
+      // Wake the workers before timing (a running clearinghouse has them started).
+      await engine.report(reports[0]!.usage, reports[0]!.device)
+      await Promise.all(reports.slice(1, 33).map((r) => engine.report(r.usage, r.device)))
+      const timed = reports.slice(33)
+      const start = performance.now()
+      await submitAll(timed, (r) => engine.report(r.usage, r.device))
+      const seconds = (performance.now() - start) / 1000
+      rates.push(timed.length / seconds)
+      const stats = engine.ingest.stats
+      if (stats.playsSettled !== reports.length) {
+        throw new Error(`round ${round}: ${stats.playsSettled} plays settled of ${reports.length}`)
+      }
+      options.log(
+        `round ${round + 1}: ${Math.round(rates.at(-1)!)} reports/s (${engine.verifier.workers} workers), raw verify ${Math.round(baselines.at(-1)!)}/s`,
+      )
+    } finally {
+      await dispose()
+    }
+    baselines.push(rawVerifyRate(options.quick ? 200 : 400))
+  }
+  const rate = median(rates)
+  const raw = median(baselines)
+  return [
+    result({
+      metric: 'ingest.reports',
+      value: rate,
+      unit: 'reports/s',
+      target: { op: '>=', value: INGEST_TARGET, of: 'value' },
+    }),
+    result({
+      metric: 'ingest.reports_vs_verify',
+      value: rate,
+      unit: 'reports/s',
+      baseline: { name: 'node:crypto ed25519 verify, one core', value: raw },
+      target: { op: '>=', value: INGEST_RATIO_TARGET, of: 'ratio' },
+    }),
+  ]
+}
+
+function isrcOf(i: number): string {
+  return `USABC26${String(i).padStart(5, '0')}`
+}
+
+async function statementBuild(options: BenchOptions): Promise<BenchResult[]> {
+  const plays = options.quick ? 100_000 : 1_000_000
+  const perReport = 2000
+  const reportsCount = plays / perReport
+  const catalogue = 2000
+  const tracksPerLicence = 100
+  const m = await Market.create({ seed: 'bench-clearing-statements', start: Date.now() - 4 * 86_400_000 })
+  const contract = m.contract({ unit: null, play: 3n })
+  const offer = m.offer(contract, { price: 0n })
+  const certification = m.certification(offer, contract)
+  const { engine, dispose } = await tempEngine(m, { verifyWorkers: 0, sync: false })
+  try {
+    await engine.learnContract(contract)
+    await engine.records.keep(offer)
+    options.log(`settling ${plays} plays (${reportsCount} reports of ${perReport})`)
+    const settleStart = performance.now()
+    const now = Date.now()
+    const batch = 25
+    for (let first = 0; first < reportsCount; first += batch) {
+      const reports: VerifiedReport[] = []
+      for (let r = first; r < Math.min(first + batch, reportsCount); r++) {
+        const buyer = await m.buyer()
+        const device = buyer.devices[0]!
+        const order = m.order(buyer, offer, certification)
+        const receipt = m.receipt(order, `auth:${r}`)
+        const tracks = Array.from({ length: tracksPerLicence }, (_, k) => isrcOf((r * 37 + k) % catalogue))
+        const licence = signRecord(
+          'consort/licence',
+          {
+            ...m.licence(receipt, contract).body,
+            content: tracks.map((t) => `isrc:${t}`),
+            keys: tracks.map((isrc) => ({ isrc, keyId: new Uint8Array(16).fill(1), sealedKey: new Uint8Array(64) })),
+          },
+          m.net.registrarSigner,
+          m.network.caps,
+        )
+        await engine.records.keep(licence)
+        const start = now - perReport * 30_000 - HOUR
+        const events: StoredEvent[] = Array.from({ length: perReport }, (_, e) => ({
+          eventId: `e${e}`,
+          kind: 'play',
+          isrc: tracks[e % tracksPerLicence]!,
+          purchaseId: licence.body.purchaseId,
+          licence: licence.id.toString(),
+          offer: licence.body.offer.toString(),
+          contract: licence.body.contract.toString(),
+          startedAt: start + e * 30_000,
+          seconds: 25,
+        }))
+        reports.push({
+          reportId: `report-${r}`,
+          bytes: new Uint8Array(64),
+          deviceBytes: device.registration.bytes,
+          created: now,
+          device: hex(device.keys.signer.publicKey),
+          account: hex(buyer.account.signer.publicKey),
+          seq: 0,
+          prev: null,
+          registration: {
+            id: device.registration.id.toString(),
+            signer: hex(device.registration.signer),
+            account: hex(buyer.account.signer.publicKey),
+            device: hex(device.keys.signer.publicKey),
+            notBefore: device.registration.body.notBefore,
+            notAfter: device.registration.body.notAfter,
+          },
+          events,
+        })
+      }
+      await Promise.all(reports.map((r) => engine.ingest.submit(r)))
+    }
+    const settleSeconds = (performance.now() - settleStart) / 1000
+    const settled = engine.ingest.stats.playsSettled
+    if (settled !== plays) throw new Error(`${settled} plays settled of ${plays}`)
+    const period = periodOf(Date.now())
+    const participants = await engine.statements.participants(1000)
+    const times: number[] = []
+    let lines = 0
+    let parts = 0
+    for (let round = 0; round < Math.max(3, Math.ceil(options.rounds / 2)); round++) {
+      const start = performance.now()
+      lines = 0
+      parts = 0
+      for (const p of participants) {
+        for (const s of await engine.statements.build(period, p.id)) {
+          lines += s.totals.lines
+          parts += s.parts.length
+        }
+      }
+      times.push(performance.now() - start)
+    }
+    options.log(
+      `statements: ${participants.length} participants, ${parts} parts, ${lines} lines, ${times.map(Math.round).join(' ')} ms`,
+    )
+    return [
+      result({ metric: `statements.build_${plays / 1000}k_plays`, value: median(times), unit: 'ms' }),
+      result({ metric: 'statements.lines', value: lines, unit: 'lines' }),
+      result({ metric: 'settle.plays_without_crypto', value: plays / settleSeconds, unit: 'plays/s' }),
+    ]
+  } finally {
+    await dispose()
+  }
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  return [...(await ingestRate(options)), ...(await statementBuild(options))]
+}
+
+export type { ClearingEngine }
+export { INGEST_RATIO_TARGET, INGEST_TARGET }
