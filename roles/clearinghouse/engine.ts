@@ -18,9 +18,13 @@ import {
   accountRequest,
   authoriseRequest,
   captureRequest,
+  MAX_USAGE_STATE_LICENCES,
   reportRequest,
+  type UsageStateResponse,
+  usageStateRequest,
   voidRequest,
 } from '../../protocols/clearing/index.ts'
+import { verifyUsageStateRequest } from '../../protocols/clearing/usage-state.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -29,6 +33,7 @@ import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { Accounts } from './accounts.ts'
 import { type AuditReport, auditClearinghouse } from './audit.ts'
 import {
+  ACCOUNT_REQUEST_MAX_AGE_MS,
   AUTHORISATION_TTL_MS,
   DEVICE_RECORD_CACHE_ENTRIES,
   HELD_RETRY_INTERVAL_MS,
@@ -37,6 +42,7 @@ import {
   STATE_VERSION,
 } from './constants.ts'
 import {
+  BadClearingRequestError,
   BusyError,
   ClearingFailedError,
   ClearingStoppedError,
@@ -304,6 +310,40 @@ export class ClearingEngine extends EventTarget {
       trust.learnDevice(record)
       known.learnt = true
     }
+  }
+
+  /**
+   * `usage-state`: a device reads back what this clearinghouse acknowledged of its usage (signed by the device,
+   * with its registration), so that a player whose store was damaged never gives back uses already reported.
+   */
+  async usageState(body: unknown): Promise<UsageStateResponse> {
+    this.#assertRunning()
+    const request = parseMessage(usageStateRequest, body, 'request')
+    const r = request.request
+    if (!verifyUsageStateRequest(request)) throw new ReportInvalidError('sig: the device did not sign this request')
+    if (r.network !== this.network.name) throw new ReportInvalidError(`request.network: not ${this.network.name}`)
+    const now = this.#c.clock.now()
+    if (Math.abs(r.created - now) > ACCOUNT_REQUEST_MAX_AGE_MS) {
+      throw new BadClearingRequestError('request.created: too far from now')
+    }
+    let registration: SignedRecord<'consort/device'>
+    try {
+      registration = decodeRecordAs('consort/device', request.device, {
+        network: this.network.name,
+        now,
+        caps: this.network.caps,
+      })
+    } catch (err) {
+      throw new ReportInvalidError(`device: ${(err as Error).message}`)
+    }
+    const trust = this.#c.trust
+    if (!trust.isRegistrar(registration.signer) || trust.isRevoked(registration.id)) {
+      throw new ReportInvalidError('device: not a current registration by a registrar of the network')
+    }
+    if (hex(registration.body.device) !== hex(r.device)) {
+      throw new ReportInvalidError('device: the registration is for another device')
+    }
+    return this.ingest.usageState(hex(r.device), MAX_USAGE_STATE_LICENCES)
   }
 
   // ---- contracts and records ----------------------------------------------------------------------------------

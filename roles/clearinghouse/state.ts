@@ -56,6 +56,8 @@ export const StateKeys = {
   record: (cid: string) => `rec/${cid}`,
   contractVersion: (contractId: string) => `k/${contractId}`,
   fund: (account: string, requestId: string) => `g/${account}/${requestId}`,
+  usage: (device: string, purchaseId: string) => `u/${device}/${purchaseId}`,
+  usagePrefix: (device: string) => `u/${device}/`,
   fundPrefix: 'g/',
 } as const
 
@@ -330,6 +332,19 @@ export const fundRow = z
   })
   .strict()
 export type FundRow = z.infer<typeof fundRow>
+
+/** What a device's acknowledged events add up to, per purchase (the `usage-state` answer). */
+export const usageRow = z
+  .object({
+    v: z.literal(1),
+    plays: nat,
+    playSeconds: nat,
+    exports: nat,
+    burns: nat,
+    firstPlayAt: nat.nullable(),
+  })
+  .strict()
+export type UsageRow = z.infer<typeof usageRow>
 
 export const numberRow = nat
 

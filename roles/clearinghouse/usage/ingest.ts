@@ -54,6 +54,8 @@ import {
   StateKeys,
   type StoredEvent,
   type StoreOp,
+  type UsageRow,
+  usageRow,
 } from '../state.ts'
 import { del, put, putBytes, type StateStore } from '../store.ts'
 import { checkLicence, contractForPlay, type Hold, type PlayRecords, type PoolCount, settlePlay } from './plays.ts'
@@ -130,6 +132,8 @@ class Group {
   readonly reports = new Map<string, ReportRow>()
   readonly gaps = new Map<string, GapRow>()
   readonly removed = new Set<string>()
+  /** Per device and purchase, what this group's acknowledged events add (the `usage-state` counters). */
+  readonly usage = new Map<string, Omit<UsageRow, 'v'>>()
   /** Play templates already merged whole (participants, accounts) into this group. */
   readonly templates = new Set<string>()
   readonly missing: string[] = []
@@ -141,6 +145,22 @@ class Group {
     this.now = now
     this.period = period
   }
+}
+
+/** Add one acknowledged event to its device's and purchase's counters. */
+function countUse(g: Group, device: string, e: StoredEvent): void {
+  const key = StateKeys.usage(device, e.purchaseId!)
+  let u = g.usage.get(key)
+  if (u === undefined) {
+    u = { plays: 0, playSeconds: 0, exports: 0, burns: 0, firstPlayAt: null }
+    g.usage.set(key, u)
+  }
+  if (e.kind === 'play') {
+    u.plays++
+    u.playSeconds += e.seconds
+    u.firstPlayAt = u.firstPlayAt === null ? e.startedAt : Math.min(u.firstPlayAt, e.startedAt)
+  } else if (e.kind === 'export') u.exports++
+  else if (e.kind === 'burn') u.burns++
 }
 
 function emptyDevice(account: string): DeviceRow {
@@ -384,6 +404,7 @@ export class Ingest {
       }
       g.events.add(key)
       g.ops.push(putBytes(key, utf8.encode(r.reportId)))
+      if (e.purchaseId !== null) countUse(g, r.device, e)
       if (e.kind !== 'play') continue
       const hold = this.#behaviour(g, dev, account, r, e) ?? this.#licensed(r, e, records)
       if (hold !== null) {
@@ -532,6 +553,25 @@ export class Ingest {
           content: add.content,
         }
         ops.push(put(key, { ...row, plays: row.plays + add.plays }))
+      }
+    }
+    if (g.usage.size > 0) {
+      const keys = [...g.usage.keys()]
+      const rows = await this.#d.store.getMany(usageRow, keys)
+      for (const [i, key] of keys.entries()) {
+        const add = g.usage.get(key)!
+        const before = rows[i]
+        const firsts = [before?.firstPlayAt, add.firstPlayAt].filter((t): t is number => t !== null && t !== undefined)
+        ops.push(
+          put(key, {
+            v: 1,
+            plays: (before?.plays ?? 0) + add.plays,
+            playSeconds: (before?.playSeconds ?? 0) + add.playSeconds,
+            exports: (before?.exports ?? 0) + add.exports,
+            burns: (before?.burns ?? 0) + add.burns,
+            firstPlayAt: firsts.length === 0 ? null : Math.min(...firsts),
+          } satisfies UsageRow),
+        )
       }
     }
     for (const device of g.touchedDevices) ops.push(put(StateKeys.device(device), g.devices.get(device)!))
@@ -790,6 +830,27 @@ export class Ingest {
       out.push({ key, row })
     }
     return out
+  }
+
+  /** What this clearinghouse acknowledged of a device's usage: its chain head and, per purchase, its uses. */
+  async usageState(device: string, limit: number) {
+    const row = this.#devices.get(device) ?? (await this.#d.store.get(deviceRow, StateKeys.device(device)))
+    const licences: Array<{ purchaseId: string } & Omit<UsageRow, 'v'>> = []
+    const prefix = StateKeys.usagePrefix(device)
+    for await (const [key, u] of this.#d.store.rows(usageRow, prefix, { limit })) {
+      licences.push({
+        purchaseId: key.slice(prefix.length),
+        plays: u.plays,
+        playSeconds: u.playSeconds,
+        exports: u.exports,
+        burns: u.burns,
+        firstPlayAt: u.firstPlayAt,
+      })
+    }
+    return {
+      lastReport: row === undefined || row.head === null ? null : { seq: row.next - 1, id: row.head },
+      licences,
+    }
   }
 
   /** Forget cached state (after a failure: the disk is the truth). */

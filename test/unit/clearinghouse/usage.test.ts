@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { seal } from '../../../keys/seal.ts'
+import { signUsageStateRequest } from '../../../protocols/clearing/usage-state.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
 import { HELD_RETRY_INTERVAL_MS } from '../../../roles/clearinghouse/constants.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
@@ -308,6 +309,37 @@ describe('clearinghouse usage ingestion', () => {
         [`isrc:${ISRC_2}`, 3, -3n * RATE],
         ['isrc:USRC17607839', 3, -3n * RATE],
       ],
+    )
+  })
+
+  it('tells a device what it acknowledged of its usage (usage-state), to the device only', async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 5 * HOUR
+    const r0 = m.usage(device, buyer.account, [m.play(licence, t, 100), m.play(licence, t + HOUR, 50)])
+    const r1 = m.usage(device, buyer.account, [
+      m.play(licence, t + 2 * HOUR, 20),
+      { ...m.play(licence, t + 3 * HOUR, 0), kind: 'export' },
+    ])
+    await engine.report(r0.usage, r0.device)
+    await engine.report(r1.usage, r1.device)
+    const fields = {
+      network: m.network.name,
+      device: device.keys.signer.publicKey,
+      requestId: 'state-1',
+      created: m.clock.now(),
+    }
+    const state = await engine.usageState(signUsageStateRequest(fields, device.keys.signer, device.registration.bytes))
+    assert.deepEqual(state, {
+      lastReport: { seq: 1, id: r1.record.id.toString() },
+      licences: [
+        { purchaseId: licence.body.purchaseId, plays: 3, playSeconds: 170, exports: 1, burns: 0, firstPlayAt: t },
+      ],
+    })
+    const other = await createNodeKeys(m.random)
+    await rejects(
+      engine.usageState(signUsageStateRequest(fields, other.signer, device.registration.bytes)),
+      'ERR_REPORT_INVALID',
     )
   })
 
