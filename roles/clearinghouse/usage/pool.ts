@@ -28,9 +28,12 @@ export interface PoolRequest {
   items: Array<{ usage: Uint8Array; device: Uint8Array }>
 }
 
+/** A verified report without the bytes the main thread sent (it has them: they are not posted back). */
+export type VerifiedFields = Omit<VerifiedReport, 'bytes' | 'deviceBytes'>
+
 export interface PoolResponse {
   id: number
-  results: Array<{ ok: true; report: VerifiedReport } | { ok: false; code: string; message: string }>
+  results: Array<{ ok: true; report: VerifiedFields } | { ok: false; code: string; message: string }>
 }
 
 /** `0`: verify on the calling thread; `n`: a pool of n workers; `auto`: a pool of one per core, once needed. */
@@ -82,6 +85,11 @@ export class Verifier {
 
   get workers(): number {
     return this.#slots.length
+  }
+
+  /** Each worker's event-loop utilisation since it started, or since `since` (a previous answer). */
+  utilisation(since?: Array<ReturnType<Worker['performance']['eventLoopUtilization']>>) {
+    return this.#slots.map((s, i) => s.worker.performance.eventLoopUtilization(since?.[i]))
   }
 
   /** Verify one report; `backlog` is how many reports already wait (the `auto` pool starts beyond a threshold). */
@@ -162,7 +170,7 @@ export class Verifier {
     for (const [i, waiting] of items.entries()) {
       const result = response.results[i]
       if (result === undefined) waiting.reject(new Error('verification worker gave no answer'))
-      else if (result.ok) waiting.resolve(result.report)
+      else if (result.ok) waiting.resolve({ ...result.report, bytes: waiting.usage, deviceBytes: waiting.device })
       else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
       else waiting.reject(new Error(result.message))
     }

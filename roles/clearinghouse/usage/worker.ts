@@ -22,7 +22,8 @@ parentPort?.on('message', (request: PoolRequest) => {
   }
   const results: PoolResponse['results'] = request.items.map((item) => {
     try {
-      return { ok: true, report: verifier.verify(item.usage, item.device, ctx) }
+      const { bytes: _bytes, deviceBytes: _device, ...report } = verifier.verify(item.usage, item.device, ctx)
+      return { ok: true, report }
     } catch (err) {
       const e = err as Error & { code?: unknown }
       return { ok: false, code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: e.message }
