@@ -200,21 +200,24 @@ describe('clearinghouse role', function () {
       ])
       assert.equal(fund.code, 0, fund.stderr)
       assert.equal(JSON.parse(fund.stdout).balance.available, '2500')
-      const declined = await consort([
-        'account',
-        'fund',
-        '1',
-        'EUR',
-        '--token',
-        'decline',
-        '--data-dir',
-        playerDir,
-        '--clearinghouse',
-        address,
+      // Commands that do not depend on each other run side by side (each one loads the whole CLI).
+      const [declined, balance] = await Promise.all([
+        consort([
+          'account',
+          'fund',
+          '1',
+          'EUR',
+          '--token',
+          'decline',
+          '--data-dir',
+          playerDir,
+          '--clearinghouse',
+          address,
+        ]),
+        consort(['account', 'balance', '--data-dir', playerDir, '--clearinghouse', address]),
       ])
       assert.equal(declined.code, 1)
       assert.match(declined.stderr, /ERR_PAYMENT_DECLINED/)
-      const balance = await consort(['account', 'balance', '--data-dir', playerDir, '--clearinghouse', address])
       assert.equal(balance.code, 0, balance.stderr)
       assert.match(balance.stdout, /EUR\s+25\.00\s+0\.00\s+25\.00/)
 
@@ -232,68 +235,54 @@ describe('clearinghouse role', function () {
       const own = signAccountRequest(m.accountRequest(buyer, 'balance').request, account.signer)
       assert.ok(((await engine.account(own)) as { balances: unknown[] }).balances.length === 1)
 
-      const transfers = await consort(['ledger', 'transfers', '--data-dir', chDir, '--json'])
-      assert.equal(transfers.code, 0, transfers.stderr)
-      assert.ok(JSON.parse(transfers.stdout).transfers.some((t: { code: string }) => t.code === 'wholesale'))
-
       const period = periodOf(Date.now())
       const file = join(dir, 'statement.json')
       const label = rightsholderParticipant('label:acme')
-      const statement = await consort([
-        'statement',
-        '--participant',
-        'label:acme',
-        '--period',
-        period,
-        '--data-dir',
-        chDir,
-        '--out',
-        file,
+      const retailer = retailerParticipant(m.retailer.signer.publicKey)
+      const [transfers, statement, proof, csv] = await Promise.all([
+        consort(['ledger', 'transfers', '--data-dir', chDir, '--json']),
+        consort(['statement', '--participant', 'label:acme', '--period', period, '--data-dir', chDir, '--out', file]),
+        consort([
+          'statement',
+          'proof',
+          '--participant',
+          label,
+          '--period',
+          period,
+          '--ref',
+          purchaseId,
+          '--data-dir',
+          chDir,
+          '--json',
+        ]),
+        consort(['statement', '--participant', retailer, '--period', period, '--csv', '--data-dir', chDir]),
       ])
+      assert.equal(transfers.code, 0, transfers.stderr)
+      assert.ok(JSON.parse(transfers.stdout).transfers.some((t: { code: string }) => t.code === 'wholesale'))
       assert.equal(statement.code, 0, statement.stderr)
       const saved = JSON.parse(await readFile(file, 'utf8'))
       assert.equal(saved.statements[0].participant, label)
-      const verify = await consort(['statement', 'verify', file, '--data-dir', chDir])
-      assert.equal(verify.code, 0, verify.stdout + verify.stderr)
-      assert.match(verify.stdout, /^OK /m)
-      // A statement whose signed bytes were altered fails verification.
-      const record = Buffer.from(saved.statements[0].parts[0].record, 'base64')
-      record[record.length - 40]! ^= 1
-      saved.statements[0].parts[0].record = record.toString('base64')
-      await writeFile(join(dir, 'altered.json'), JSON.stringify(saved))
-      const bad = await consort(['statement', 'verify', join(dir, 'altered.json'), '--data-dir', chDir])
-      assert.equal(bad.code, 1)
-      assert.match(bad.stdout, /^BAD /m)
-      const proof = await consort([
-        'statement',
-        'proof',
-        '--participant',
-        label,
-        '--period',
-        period,
-        '--ref',
-        purchaseId,
-        '--data-dir',
-        chDir,
-        '--json',
-      ])
       assert.equal(proof.code, 0, proof.stderr)
       await writeFile(join(dir, 'proof.json'), proof.stdout)
-      const proved = await consort(['statement', 'verify', join(dir, 'proof.json'), '--data-dir', chDir, '--json'])
-      assert.equal(JSON.parse(proved.stdout).statements[0].lineProved, true)
-      const csv = await consort([
-        'statement',
-        '--participant',
-        retailerParticipant(m.retailer.signer.publicKey),
-        '--period',
-        period,
-        '--csv',
-        '--data-dir',
-        chDir,
-      ])
       assert.equal(csv.code, 0, csv.stderr)
       assert.match(csv.stdout, /^DSP,SalesDate,ReleaseId,/)
       assert.ok(csv.stdout.includes(purchaseId))
+      // A statement whose signed bytes were altered fails verification.
+      const altered = structuredClone(saved)
+      const record = Buffer.from(altered.statements[0].parts[0].record, 'base64')
+      record[record.length - 40]! ^= 1
+      altered.statements[0].parts[0].record = record.toString('base64')
+      await writeFile(join(dir, 'altered.json'), JSON.stringify(altered))
+      const [verify, bad, proved] = await Promise.all([
+        consort(['statement', 'verify', file, '--data-dir', chDir]),
+        consort(['statement', 'verify', join(dir, 'altered.json'), '--data-dir', chDir]),
+        consort(['statement', 'verify', join(dir, 'proof.json'), '--data-dir', chDir, '--json']),
+      ])
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+      assert.match(verify.stdout, /^OK /m)
+      assert.equal(bad.code, 1)
+      assert.match(bad.stdout, /^BAD /m)
+      assert.equal(JSON.parse(proved.stdout).statements[0].lineProved, true)
 
       const online = await consort(['audit', '--data-dir', chDir])
       assert.equal(online.code, 0, online.stdout + online.stderr)
