@@ -23,13 +23,13 @@ import type { Account, AuditViolation, Balance } from './ledger/types.ts'
 import { accountIdOf } from './participants.ts'
 import { purchaseIds } from './purchases.ts'
 import {
+  decodeReportRow,
   decodeRow,
   fundRow,
   journalRow,
   lineRow,
   type PurchaseRow,
   purchaseRow,
-  reportRow,
   StateKeys,
 } from './state.ts'
 import { type StateLevel, StateStore } from './store.ts'
@@ -213,7 +213,7 @@ export async function auditClearinghouse(
   for await (const [key, value] of store.entries(StateKeys.reportPrefix)) {
     reports++
     try {
-      decodeRow(reportRow, key, value)
+      decodeReportRow(key, value)
     } catch (err) {
       if (err instanceof StateCorruptError) add({ code: 'corrupt_state', message: err.message, key })
       else throw err

@@ -4,6 +4,7 @@
  * naming its key. The layout is listed in README.md; a retired prefix is never reused.
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { StateCorruptError } from './errors.ts'
 
@@ -181,20 +182,52 @@ export const journalRow = z
 export type JournalRow = z.infer<typeof journalRow>
 
 export const REPORT_STATUSES = ['settled', 'held', 'fork'] as const
-export const reportRow = z
-  .object({
-    v: z.literal(1),
-    status: z.enum(REPORT_STATUSES),
-    device: hex64,
-    account: hex64,
-    seq: nat,
-    events: nat,
-    storedAt: nat,
-    deviceRecord: z.string(),
-    bytes,
-  })
-  .strict()
-export type ReportRow = z.infer<typeof reportRow>
+export type ReportStatusName = (typeof REPORT_STATUSES)[number]
+
+/**
+ * A stored report: its status, when it was stored, the device registration it came with, and the report's own
+ * bytes (which carry its device, account, seq and sealed events). Written for every report, so it has its own
+ * small binary layout instead of a DAG-CBOR map (encoding a map per report cost a fifth of the main thread):
+ *
+ *   0: layout version (1)   1: status (0 settled, 1 held, 2 fork)   2..9: storedAt (u64 BE)
+ *   10: n = length of the registration CID's bytes   11..11+n: those bytes   then: the usage record's bytes
+ */
+export interface ReportRow {
+  status: ReportStatusName
+  storedAt: number
+  /** The device registration's CID (string). */
+  deviceRecord: string
+  bytes: Uint8Array
+}
+
+export function encodeReportRow(row: ReportRow): Uint8Array {
+  const cid = CID.parse(row.deviceRecord).bytes
+  const out = new Uint8Array(11 + cid.length + row.bytes.length)
+  const view = new DataView(out.buffer)
+  out[0] = 1
+  out[1] = REPORT_STATUSES.indexOf(row.status)
+  view.setBigUint64(2, BigInt(row.storedAt))
+  out[10] = cid.length
+  out.set(cid, 11)
+  out.set(row.bytes, 11 + cid.length)
+  return out
+}
+
+export function decodeReportRow(key: string, bytes: Uint8Array): ReportRow {
+  const status = REPORT_STATUSES[bytes[1] ?? 255]
+  const n = bytes[10] ?? 0
+  if (bytes.length < 11 + n || bytes[0] !== 1 || status === undefined) {
+    throw new StateCorruptError(key, 'not a stored report (layout 1)')
+  }
+  let deviceRecord: string
+  try {
+    deviceRecord = CID.decode(bytes.subarray(11, 11 + n)).toString()
+  } catch (err) {
+    throw new StateCorruptError(key, `registration CID: ${(err as Error).message}`)
+  }
+  const storedAt = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(2))
+  return { status, storedAt, deviceRecord, bytes: bytes.subarray(11 + n) }
+}
 
 export const deviceRow = z
   .object({

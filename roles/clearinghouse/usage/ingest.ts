@@ -40,7 +40,9 @@ import {
   type AccountPlaysRow,
   accountPlaysRow,
   type DeviceRow,
+  decodeReportRow,
   deviceRow,
+  encodeReportRow,
   type GapRow,
   gapRow,
   type HeldRow,
@@ -50,7 +52,6 @@ import {
   periodOf,
   playsRow,
   type ReportRow,
-  reportRow,
   StateKeys,
   type StoredEvent,
   type StoreOp,
@@ -255,12 +256,7 @@ export class Ingest {
       }
       g.reportIds.add(r.reportId)
       const row = (status: ReportRow['status']): ReportRow => ({
-        v: 1,
         status,
-        device: r.device,
-        account: r.account,
-        seq: r.seq,
-        events: r.events.length,
         storedAt: now,
         deviceRecord: r.registration.id,
         bytes: r.bytes,
@@ -380,14 +376,18 @@ export class Ingest {
 
   /** Rewrite a stored report's status (a held one that is settled now, or turned out to be a fork). */
   async #restatus(g: Group, reportId: string, status: ReportRow['status']): Promise<void> {
-    const row = g.reports.get(reportId) ?? (await this.#d.store.get(reportRow, StateKeys.report(reportId)))
+    let row = g.reports.get(reportId)
+    if (row === undefined) {
+      const bytes = await this.#d.store.raw(StateKeys.report(reportId))
+      if (bytes !== undefined) row = decodeReportRow(StateKeys.report(reportId), bytes)
+    }
     if (row === undefined) throw new ClearingFailedError(`held report ${reportId} is not stored`)
     this.#putReport(g, reportId, { ...row, status })
   }
 
   #putReport(g: Group, reportId: string, row: ReportRow): void {
     g.reports.set(reportId, row)
-    g.ops.push(put(StateKeys.report(reportId), row))
+    g.ops.push(putBytes(StateKeys.report(reportId), encodeReportRow(row)))
   }
 
   /** Process one report's events in time order. Returns how many plays were held. */
