@@ -16,7 +16,7 @@ import type { RoleName } from '../protocols/records/types/common.ts'
 import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
 import { CertificateTrust } from '../protocols/trust/trust.ts'
 import type { Role, RoleDb } from '../roles/role.ts'
-import { BootstrapKeeper } from './bootstrap-keeper.ts'
+import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, UnknownRoleError } from './errors.ts'
@@ -41,6 +41,8 @@ export interface ConsortNodeConfig {
   dhtClientMode?: boolean
   gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
   maxConnections?: number
+  /** Connections the node keeps open by dialling peers it knows (default 8; 0 turns the keeper off). */
+  targetConnections?: number
   clock?: Clock
   random?: Random
 }
@@ -132,7 +134,7 @@ async function assemble(
   const roles = new Map<RoleName, Role>()
   let topics: TopicBus | undefined
   let revocations: RevocationKeeper | undefined
-  let bootstrapKeeper: BootstrapKeeper | undefined
+  let connectionKeeper: ConnectionKeeper | undefined
   let status: ConsortNode['status'] = 'stopped'
   let finished = false
 
@@ -170,8 +172,12 @@ async function assemble(
       try {
         await helia.start()
         const libp2p = helia.libp2p as unknown as Libp2p
-        bootstrapKeeper = new BootstrapKeeper(libp2p, [...(config.bootstrap ?? []), ...network.body.bootstrap])
-        bootstrapKeeper.start()
+        connectionKeeper = new ConnectionKeeper(libp2p, {
+          bootstrap: [...(config.bootstrap ?? []), ...network.body.bootstrap],
+          random,
+          ...(config.targetConnections != null ? { target: config.targetConnections } : {}),
+        })
+        connectionKeeper.start()
         topics = new TopicBus({
           router: (libp2p.services as { pubsub: PubSubRouter }).pubsub,
           network: network.name,
@@ -231,7 +237,7 @@ async function assemble(
         }
       }
       roles.clear()
-      bootstrapKeeper?.stop()
+      connectionKeeper?.stop()
       revocations?.stop()
       topics?.stop()
       try {

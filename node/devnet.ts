@@ -6,6 +6,8 @@ import { type Clock, systemClock } from '../protocols/clock.ts'
 import { signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { type Daemon, startDaemon } from './daemon.ts'
+import { prepareSampleMarket, type SampleMarket, type SampleMarketProgress } from './devnet-market.ts'
+import { DevnetStoppedError } from './errors.ts'
 import { initDataDir } from './init.ts'
 import { createNetworkRecord, writeNetworkFile } from './network-file.ts'
 import { availableRoles } from './roles.ts'
@@ -20,7 +22,7 @@ export interface DevnetNodeSpec {
 /** One node per role, as a label, a store, the network's services and a listener would run them. */
 export const DEVNET_NODES: readonly DevnetNodeSpec[] = [
   { name: 'registrar', roles: ['registration'], anchor: 'registrar' },
-  { name: 'label', roles: ['production'] },
+  { name: 'label', roles: ['production', 'delivery'] },
   { name: 'delivery', roles: ['delivery'] },
   { name: 'reference', roles: ['reference'], anchor: 'reference' },
   { name: 'retailer', roles: ['retailer', 'catalog'] },
@@ -44,6 +46,8 @@ export interface Devnet {
   network: string
   nodes: DevnetNodeInfo[]
   daemons: Map<string, Daemon>
+  /** The sample release, its offers and the listener's wallet, when the devnet prepared them. */
+  sample: SampleMarket | null
   stop(): Promise<void>
 }
 
@@ -51,6 +55,7 @@ export type DevnetProgress =
   | { step: 'keys' }
   | { step: 'network'; file: string }
   | { step: 'node-started'; node: DevnetNodeInfo }
+  | { step: 'market'; event: SampleMarketProgress }
 
 /**
  * A complete local network on loopback, every node in this process with its own data dir, control API and
@@ -58,7 +63,15 @@ export type DevnetProgress =
  * genesis, as an operator would approve them. Roles this build lacks are left out; their nodes still run.
  */
 export async function startDevnet(
-  options: { dir?: string; clock?: Clock; onProgress?: (event: DevnetProgress) => void } = {},
+  options: {
+    dir?: string
+    clock?: Clock
+    onProgress?: (event: DevnetProgress) => void
+    /** Publish the sample release, make and certify its offers, seed it and fund the listener (default true). */
+    sample?: boolean
+    /** Called once the devnet can be stopped, before the nodes start (so a Ctrl-C during start stops cleanly). */
+    onStoppable?: (stop: () => Promise<void>) => void
+  } = {},
 ): Promise<Devnet> {
   const clock = options.clock ?? systemClock
   const dir = resolve(options.dir ?? (await mkdtemp(join(tmpdir(), 'consort-devnet-'))))
@@ -96,10 +109,14 @@ export async function startDevnet(
   const registrarKeys = keys.get(specs.find((s) => s.anchor === 'registrar')!.name)!
   const daemons = new Map<string, Daemon>()
   const nodes: DevnetNodeInfo[] = []
+  let stopping = false
   const stop = async () => {
+    stopping = true
     for (const daemon of [...daemons.values()].reverse()) await daemon.stop()
     daemons.clear()
   }
+  options.onStoppable?.(stop)
+  let sample: SampleMarket | null = null
   try {
     let bootstrap: string[] = []
     for (const [index, spec] of specs.entries()) {
@@ -144,10 +161,14 @@ export async function startDevnet(
       }
       nodes.push(info)
       options.onProgress?.({ step: 'node-started', node: info })
+      if (stopping) throw new DevnetStoppedError('the devnet was stopped while starting')
+    }
+    if (options.sample !== false && ['label', 'retailer'].every((name) => daemons.has(name))) {
+      sample = await prepareSampleMarket(daemons, (event) => options.onProgress?.({ step: 'market', event }))
     }
   } catch (err) {
     await stop()
     throw err
   }
-  return { dir, network: networkFile, nodes, daemons, stop }
+  return { dir, network: networkFile, nodes, daemons, sample, stop }
 }

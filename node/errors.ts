@@ -57,3 +57,8 @@ export class NodeStoppedError extends Error {
   override name = 'NodeStoppedError'
   readonly code = 'ERR_NODE_STOPPED'
 }
+
+export class DevnetStoppedError extends Error {
+  override name = 'DevnetStoppedError'
+  readonly code = 'ERR_DEVNET_STOPPED'
+}

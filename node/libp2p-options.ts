@@ -3,7 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
-import { kadDHT } from '@libp2p/kad-dht'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -37,6 +37,20 @@ export interface Libp2pAssembly {
   maxConnections?: number
 }
 
+const PRIVATE_OR_LOCAL = [
+  /^\/ip4\/(127|10)\./,
+  /^\/ip4\/192\.168\./,
+  /^\/ip4\/172\.(1[6-9]|2\d|3[01])\./,
+  /^\/ip4\/169\.254\./,
+  /^\/ip6\/(::1|f[cd]|fe80)/i,
+  /^\/memory\//,
+]
+
+/** True when every listen address is a public one (`0.0.0.0` counts as public: the node means to be reachable). */
+export function listensOnlyPublicly(listen: string[]): boolean {
+  return listen.length > 0 && listen.every((address) => !PRIVATE_OR_LOCAL.some((pattern) => pattern.test(address)))
+}
+
 /** The libp2p 3 configuration of a Consort node: its transports, security, muxer and services. */
 export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
   const transports = []
@@ -60,6 +74,9 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
       dht: kadDHT({
         protocol: `/consort/${a.network.name}/kad/1.0.0`,
         clientMode: a.dhtClientMode,
+        // A node on the public internet shares only public addresses through the DHT; one on loopback or a LAN
+        // (a devnet, a label's studio network) must share its private ones, or its peers could never find it.
+        peerInfoMapper: listensOnlyPublicly(a.listen) ? removePrivateAddressesMapper : passthroughMapper,
         validators: {
           [DHT_NAMESPACE]: async (key, value) => validateLatestRecord(key, value, decodeOptions),
         },

@@ -53,6 +53,8 @@ export function consortGossipsub(options: PubSubOptions) {
     allowPublishToZeroTopicPeers: true,
     emitSelf: false,
     msgIdFn: (message) => messageIdOf(message.data),
+    // Recognise a copy already seen before checking its signature: under spam most copies are duplicates.
+    fastMsgIdFn: (message) => (message.data == null ? '' : createHash('sha256').update(message.data).digest('base64')),
     maxInboundDataLength: options.maxMessageBytes,
     ...(options.meshDegree != null
       ? { D: options.meshDegree, Dlo: Math.max(1, options.meshDegree - 2), Dhi: options.meshDegree * 2 }

@@ -220,6 +220,8 @@ export class Cluster {
       clock,
       random: this.#nodeRandom(sim),
       dhtClientMode: !sim.spec.dhtServer,
+      // The scenario's topology is the experiment: no node dials peers of its own accord (the simulator repairs links).
+      targetConnections: 0,
       ...(scenario.libp2p.meshDegree != null || scenario.libp2p.heartbeatIntervalMs != null
         ? {
             gossip: {

@@ -70,6 +70,9 @@ export interface TopicBusInit {
 
 /** A message larger than this is refused before decoding. */
 export const DEFAULT_MESSAGE_BYTES = 1024 * 1024
+/** How long a publish waits for a first peer on the topic (a few gossipsub heartbeats after connecting). */
+export const DEFAULT_PUBLISH_WAIT_MS = 2_000
+const PUBLISH_WAIT_POLL_MS = 50
 
 /**
  * The node's gossip front door. One validator per topic runs every generic check — size, structure, network,
@@ -116,13 +119,29 @@ export class TopicBus extends EventTarget {
     }
   }
 
-  /** Publish a record with its attachments. Publishing to a topic nobody else follows yet is not an error. */
-  async publish(topic: TopicName, record: SignedRecord, attachments: readonly SignedRecord[] = []): Promise<number> {
+  /**
+   * Publish a record with its attachments; answers how many peers it was sent to. A node that has just started
+   * may not yet know who follows the topic (subscriptions arrive a moment after a connection opens), and
+   * gossipsub would send the message to nobody — and, since its id is its content, refuse the same message again
+   * as a duplicate for minutes. So when no peer is known to follow the topic, publishing waits a little
+   * (`waitForPeersMs`) for one to appear. Publishing to a topic nobody follows is not an error.
+   */
+  async publish(
+    topic: TopicName,
+    record: SignedRecord,
+    attachments: readonly SignedRecord[] = [],
+    options: { waitForPeersMs?: number } = {},
+  ): Promise<number> {
     if (!TOPIC_RECORD_TYPES[topic].includes(record.type)) {
       throw new RecordError('type', `${record.type} cannot be published on ${topic}`)
     }
+    const name = topicString(this.#init.network, topic)
+    const deadline = performance.now() + (options.waitForPeersMs ?? DEFAULT_PUBLISH_WAIT_MS)
+    while (this.#init.router.getSubscribers(name).length === 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, PUBLISH_WAIT_POLL_MS))
+    }
     const data = encodeGossipMessage([record.bytes, ...attachments.map((a) => a.bytes)])
-    const result = await this.#init.router.publish(topicString(this.#init.network, topic), data)
+    const result = await this.#init.router.publish(name, data)
     return result.recipients.length
   }
 

@@ -16,6 +16,7 @@ export interface TestNodeOptions {
   dataDir?: string | null
   /** Certify this node for these roles (defaults to its roles). */
   certRoles?: RoleName[]
+  targetConnections?: number
 }
 
 /** One in-process node on the memory transport, started and certified for its roles. */
@@ -30,6 +31,8 @@ export async function startMemoryNode(options: TestNodeOptions): Promise<Consort
     roles: options.roles ?? [],
     roleOptions: options.roleOptions ?? {},
     clock: options.clock,
+    // Tests build their own topologies: no node dials peers of its own accord unless a test asks.
+    targetConnections: options.targetConnections ?? 0,
   })
   await node.start()
   const certRoles = options.certRoles ?? options.roles ?? []

@@ -1,9 +1,39 @@
 import type { Command } from 'commander'
-import { startDevnet } from '../../devnet.ts'
+import { type Devnet, startDevnet } from '../../devnet.ts'
+import { DevnetStoppedError } from '../../errors.ts'
 import { print } from '../output.ts'
 import { withJson } from './common.ts'
 import { onShutdownSignal } from './daemon.ts'
 import { devnetWebLinks } from './ui.ts'
+
+/** What a person can do next, shown once the devnet is ready. */
+function tour(devnet: Devnet): string {
+  const dir = (name: string) => devnet.nodes.find((n) => n.name === name)?.dataDir ?? `${devnet.dir}/${name}`
+  const listener = `--data-dir ${dir('listener')}`
+  const sample = devnet.sample
+  const lines = ['', 'Try, in another terminal:']
+  lines.push(`  npx consort peers ${listener}`)
+  if (sample != null) {
+    const offer =
+      sample.offers.find((o) => o.status === 'certified' && o.useType === 'PermanentDownload') ?? sample.offers[0]
+    lines.push(`  npx consort search "${sample.title ?? 'sample'}" ${listener}`)
+    lines.push(`  npx consort offers ${sample.release} ${listener}`)
+    if (offer != null)
+      lines.push(`  npx consort buy ${offer.offer} ${listener}        (an offer listed by consort offers)`)
+    lines.push(`  npx consort play ${sample.track} --out /tmp/consort-sample.flac ${listener}`)
+    lines.push(`  npx consort licences ${listener}`)
+    lines.push(`  npx consort usage --flush ${listener}`)
+    lines.push(`  npx consort account balance ${listener}`)
+    const retailer = devnet.daemons.get('retailer')?.node.keys.signer.publicKey
+    const period = new Date().toISOString().slice(0, 7)
+    if (retailer != null) {
+      const id = `retailer:${Buffer.from(retailer).toString('hex')}`
+      lines.push(`  npx consort statement --participant ${id} --period ${period} --data-dir ${dir('clearinghouse')}`)
+    }
+    lines.push(`  npx consort audit --data-dir ${dir('clearinghouse')}`)
+  }
+  return lines.join('\n')
+}
 
 /** `consort devnet`: a complete local network, one node per role, until Ctrl-C. */
 export function registerDevnetCommand(program: Command): void {
@@ -11,39 +41,67 @@ export function registerDevnetCommand(program: Command): void {
     program
       .command('devnet')
       .description(
-        'run a complete local network on loopback: one node per role, data in --dir (a temporary dir by default)',
+        'run a complete local network on loopback: one node per role, data in --dir (a temporary dir by default), with a sample release on sale',
       )
-      .option('--dir <dir>', 'where the nodes keep their data (kept after exit)'),
+      .option('--dir <dir>', 'where the nodes keep their data (kept after exit)')
+      .option('--no-sample', 'do not publish the sample release, its offers and the listener wallet'),
   ).action(async (options) => {
     const json = options.json === true
-    const devnet = await startDevnet({
-      ...(options.dir != null ? { dir: options.dir } : {}),
-      onProgress: (event) => {
-        if (json) return
-        if (event.step === 'network') process.stdout.write(`network file  ${event.file}\n`)
-        if (event.step === 'node-started') {
-          const n = event.node
-          process.stdout.write(
-            `\n${n.name} [${n.roles.join(', ') || 'no roles'}]\n  peer id   ${n.peerId}\n  data dir  ${n.dataDir}\n  api       ${n.api}\n${n.addresses.map((a) => `  address   ${a}\n`).join('')}`,
-          )
-        }
-      },
+    // Handlers go in before the first node starts, so that Ctrl-C during start still stops every node cleanly.
+    const nodes: { stop?: () => Promise<void> } = {}
+    const stopped = onShutdownSignal(async () => {
+      await nodes.stop?.()
     })
+    const say = (text: string) => {
+      if (!json) process.stdout.write(text)
+    }
+    let devnet: Devnet
+    try {
+      devnet = await startDevnet({
+        ...(options.dir != null ? { dir: options.dir } : {}),
+        sample: options.sample !== false,
+        onStoppable: (stop) => {
+          nodes.stop = stop
+        },
+        onProgress: (event) => {
+          if (event.step === 'network') say(`network file  ${event.file}\n`)
+          if (event.step === 'node-started') {
+            const n = event.node
+            say(
+              `\n${n.name} [${n.roles.join(', ') || 'no roles'}]\n  peer id   ${n.peerId}\n  data dir  ${n.dataDir}\n  api       ${n.api}\n${n.addresses.map((a) => `  address   ${a}\n`).join('')}`,
+            )
+          }
+          if (event.step === 'market') {
+            const e = event.event
+            if (e.step === 'published') say(`\nsample release ${e.release} published by the label\n`)
+            if (e.step === 'contracts-arrived') say(`  ${e.count} contract(s) reached the retailer\n`)
+            if (e.step === 'offers-certified') say(`  ${e.count} offer(s) certified by the reference service\n`)
+            if (e.step === 'seeded') say(`  seeded by the delivery node (${e.cid})\n`)
+            if (e.step === 'wallet-funded') say(`  listener wallet funded with ${e.amount} (test gateway)\n`)
+          }
+        },
+      })
+    } catch (err) {
+      if (err instanceof DevnetStoppedError) {
+        await stopped
+        return
+      }
+      await nodes.stop?.()
+      throw err
+    }
     const web = await devnetWebLinks(devnet)
     if (json) {
-      print({ network: devnet.network, nodes: devnet.nodes, ...web }, { json: true })
+      print({ network: devnet.network, nodes: devnet.nodes, sample: devnet.sample, ...web }, { json: true })
     } else {
-      if (web.storefront != null) process.stdout.write(`\nStorefront    ${web.storefront}\n`)
-      if (web.login != null)
-        process.stdout.write(
+      if (web.storefront != null) say(`\nStorefront    ${web.storefront}\n`)
+      if (web.login != null) {
+        say(
           `Your player   ${web.login}  (one-time login link; consort ui --data-dir ${devnet.dir}/listener for another)\n`,
         )
-      const example = devnet.nodes[0]
-      process.stdout.write(`\nDevnet ready: ${devnet.nodes.length} nodes in ${devnet.dir}\n`)
-      if (example != null)
-        process.stdout.write(`Act as any node with --data-dir, e.g.: npx consort peers --data-dir ${example.dataDir}\n`)
-      process.stdout.write('Ctrl-C stops them all.\n')
+      }
+      say(`\nDevnet ready: ${devnet.nodes.length} nodes in ${devnet.dir}\n`)
+      say(`${tour(devnet)}\n\nCtrl-C stops them all.\n`)
     }
-    await onShutdownSignal(devnet.stop)
+    await stopped
   })
 }
