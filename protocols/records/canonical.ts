@@ -18,10 +18,17 @@ interface Frame {
 
 /** DAG-CBOR orders map keys by encoded length first, then bytewise. */
 function keyComesBefore(a: string, b: string): boolean {
+  // Record keys are ASCII: compare without allocating (UTF-16 order equals byte order there).
+  if (isAscii(a) && isAscii(b)) return a.length !== b.length ? a.length < b.length : a < b
   const la = Buffer.byteLength(a, 'utf8')
   const lb = Buffer.byteLength(b, 'utf8')
   if (la !== lb) return la < lb
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')) < 0
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
 }
 
 /**
