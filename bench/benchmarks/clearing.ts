@@ -114,16 +114,24 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
       await engine.report(reports[0]!.usage, reports[0]!.device)
       await Promise.all(reports.slice(1, 33).map((r) => engine.report(r.usage, r.device)))
       const timed = reports.slice(33)
+      const workerCpu = engine.verifier.workerCpu
+      const mainCpu = process.threadCpuUsage()
       const start = performance.now()
       await submitAll(timed, (r) => engine.report(r.usage, r.device))
       const seconds = (performance.now() - start) / 1000
+      const main = process.threadCpuUsage(mainCpu)
+      const perReport = {
+        workers: (engine.verifier.workerCpu - workerCpu) / timed.length,
+        main: (main.user + main.system) / timed.length,
+      }
       rates.push(timed.length / seconds)
       const stats = engine.ingest.stats
       if (stats.playsSettled !== reports.length) {
         throw new Error(`round ${round}: ${stats.playsSettled} plays settled of ${reports.length}`)
       }
       options.log(
-        `round ${round + 1}: ${Math.round(rates.at(-1)!)} reports/s (${engine.verifier.workers} workers), raw verify ${Math.round(baselines.at(-1)!)}/s`,
+        `round ${round + 1}: ${Math.round(rates.at(-1)!)} reports/s (${engine.verifier.workers} workers), raw verify ` +
+          `${Math.round(baselines.at(-1)!)}/s; cpu per report: workers ${Math.round(perReport.workers)} µs, main ${Math.round(perReport.main)} µs`,
       )
     } finally {
       await dispose()

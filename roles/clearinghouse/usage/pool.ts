@@ -33,6 +33,8 @@ export type VerifiedFields = Omit<VerifiedReport, 'bytes' | 'deviceBytes'>
 
 export interface PoolResponse {
   id: number
+  /** CPU time the worker spent on the batch (µs). */
+  cpu: number
   results: Array<{ ok: true; report: VerifiedFields } | { ok: false; code: string; message: string }>
 }
 
@@ -70,6 +72,7 @@ export class Verifier {
   #nextId = 1
   #broken = false
   #closed = false
+  #workerCpu = 0
 
   constructor(init: WorkerInit, setting: WorkerSetting, now: () => number) {
     this.#init = init
@@ -85,6 +88,11 @@ export class Verifier {
 
   get workers(): number {
     return this.#slots.length
+  }
+
+  /** CPU time (µs) the workers spent verifying so far. */
+  get workerCpu(): number {
+    return this.#workerCpu
   }
 
   /** Each worker's event-loop utilisation since it started, or since `since` (a previous answer). */
@@ -166,6 +174,7 @@ export class Verifier {
     const items = slot.inFlight.get(response.id)
     if (items === undefined) return
     slot.inFlight.delete(response.id)
+    this.#workerCpu += response.cpu
     if (slot.inFlight.size === 0) slot.worker.unref()
     for (const [i, waiting] of items.entries()) {
       const result = response.results[i]

@@ -14,6 +14,7 @@ const verifier = new ReportVerifier()
 const caps: RecordCaps = init.caps
 
 parentPort?.on('message', (request: PoolRequest) => {
+  const before = process.threadCpuUsage()
   const ctx: VerifyContext = {
     decode: { network: init.network, now: request.now, caps },
     recipient: init.recipient,
@@ -29,5 +30,7 @@ parentPort?.on('message', (request: PoolRequest) => {
       return { ok: false, code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: e.message }
     }
   })
-  parentPort?.postMessage({ id: request.id, results } satisfies PoolResponse)
+  const after = process.threadCpuUsage()
+  const cpu = after.user + after.system - before.user - before.system
+  parentPort?.postMessage({ id: request.id, cpu, results } satisfies PoolResponse)
 })
