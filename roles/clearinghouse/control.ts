@@ -182,7 +182,11 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
     {
       method: 'GET',
       path: '/stats',
-      handler: async () => ({ ...engine().ingest.stats, workers: engine().verifier.workers }),
+      handler: async () => ({
+        ...engine().ingest.stats,
+        workers: engine().verifier.workers,
+        workerCpuMicros: engine().verifier.workerCpu,
+      }),
     },
     { method: 'GET', path: '/audit', handler: async () => engine().audit() },
     {
