@@ -6,9 +6,11 @@ import type { PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { memory } from '@libp2p/memory'
 import { ping } from '@libp2p/ping'
+import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
-import type { Datastore } from 'interface-datastore'
+import { type Datastore, Key } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
+import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Clock } from '../protocols/clock.ts'
 import { DHT_NAMESPACE, selectLatestRecord, validateLatestRecord } from '../protocols/dht.ts'
 import type { NetworkContext } from '../protocols/network.ts'
@@ -35,6 +37,16 @@ export interface Libp2pAssembly {
   dhtClientMode: boolean
   gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
   maxConnections?: number
+}
+
+/** Where kad-dht keeps records it stores for others (its default datastore prefix, `/dht/record`). */
+async function storedDhtValue(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | null> {
+  try {
+    const bytes = await datastore.get(new Key(`/dht/record/${bytesToString(key, 'base32')}`, false))
+    return Libp2pRecord.deserialize(bytes).value
+  } catch {
+    return null
+  }
 }
 
 const PRIVATE_OR_LOCAL = [
@@ -78,7 +90,8 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
         // (a devnet, a label's studio network) must share its private ones, or its peers could never find it.
         peerInfoMapper: listensOnlyPublicly(a.listen) ? removePrivateAddressesMapper : passthroughMapper,
         validators: {
-          [DHT_NAMESPACE]: async (key, value) => validateLatestRecord(key, value, decodeOptions),
+          [DHT_NAMESPACE]: async (key, value) =>
+            validateLatestRecord(key, value, decodeOptions, await storedDhtValue(a.datastore, key)),
         },
         selectors: { [DHT_NAMESPACE]: selectLatestRecord },
       }),

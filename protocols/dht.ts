@@ -1,4 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { equals as bytesEqual } from 'uint8arrays/equals'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { type DecodeOptions, decodeRecord, type SignedRecord } from './records/envelope.ts'
 import { RecordError } from './records/errors.ts'
@@ -42,8 +43,18 @@ export function stableIdOfRecord(record: SignedRecord): string | null {
   return stableIdOf(record)?.id ?? null
 }
 
-/** DHT validator for the namespace: throws if the value does not belong under the key. */
-export function validateLatestRecord(key: Uint8Array, value: Uint8Array, options: () => DecodeOptions): void {
+/**
+ * DHT validator for the namespace: throws if the value does not belong under the key, or if it is older than the
+ * value this node already holds for the key (`stored`). The second check matters because the DHT's PUT handler
+ * stores whatever passes the validator: without it, anyone could replay an older, validly signed version and roll
+ * a pointer back everywhere.
+ */
+export function validateLatestRecord(
+  key: Uint8Array,
+  value: Uint8Array,
+  options: () => DecodeOptions,
+  stored: Uint8Array | null = null,
+): void {
   const expected = parseKey(key)
   const record = decodeRecord(value, options())
   if (bytesToHex(record.signer, 'base16') !== expected.signer)
@@ -51,6 +62,18 @@ export function validateLatestRecord(key: Uint8Array, value: Uint8Array, options
   if (record.type !== expected.type) throw new RecordError('type', 'record type does not match the key')
   const stable = stableIdOf(record)
   if (stable?.id !== expected.stableId) throw new RecordError('body', 'record id does not match the key')
+  if (stored != null && !bytesEqual(stored, value)) {
+    let storedSeq = -1
+    try {
+      const body = (dagCbor.decode(stored) as { body?: { seq?: unknown } }).body
+      storedSeq = typeof body?.seq === 'number' ? body.seq : -1
+    } catch {
+      // what is stored does not decode: the new value may replace it
+    }
+    if (stable.seq <= storedSeq) {
+      throw new RecordError('body.seq', `seq ${stable.seq} does not supersede the stored seq ${storedSeq}`)
+    }
+  }
 }
 
 /** DHT selector: the index of the record with the highest sequence number. */

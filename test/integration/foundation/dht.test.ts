@@ -131,4 +131,26 @@ describe('foundation: DHT put/get across 20 in-process nodes', function () {
       RecordError,
     )
   })
+
+  it('an older version replayed by another node does not roll the key back (regression: stored whatever was valid)', async () => {
+    const key = latestRecordKey(retailer.signer.publicKey, 'consort/offer', 'offer-dht-4')
+    const v2 = offer(2, 'offer-dht-4')
+    const v1 = offer(1, 'offer-dht-4')
+    assert.ok(stored(await put(nodes[3]!, key, v2.bytes)) >= 1)
+    const replay = await put(nodes[9]!, key, v1.bytes)
+    assert.equal(stored(replay), 0, 'no peer holding seq 2 stored seq 1')
+    for (const reader of [3, 12, 18]) assert.equal(seqOf(await get(nodes[reader]!, key)), 2)
+    assert.throws(
+      () => validateLatestRecord(key, v1.bytes, () => ({ network: network.name, now: clock.now() }), v2.bytes),
+      RecordError,
+    )
+    // The same bytes again (a re-announce) and a newer version still pass.
+    validateLatestRecord(key, v2.bytes, () => ({ network: network.name, now: clock.now() }), v2.bytes)
+    validateLatestRecord(
+      key,
+      offer(3, 'offer-dht-4').bytes,
+      () => ({ network: network.name, now: clock.now() }),
+      v2.bytes,
+    )
+  })
 })
