@@ -15,6 +15,8 @@ export const SEGMENT_OPS = {
   get: 'get',
   /** Say which of these blocks you hold (a bitfield), send nothing else. */
   have: 'have',
+  /** Forget these blocks asked for earlier on this stream, if they are still waiting. */
+  cancel: 'cancel',
 } as const
 export type SegmentOp = (typeof SEGMENT_OPS)[keyof typeof SEGMENT_OPS]
 
@@ -49,16 +51,15 @@ export const MAX_RESPONSE_FRAME_BYTES = MAX_BLOCK_BYTES + 64
 export const MAX_REQUEST_FRAME_BYTES = 1024 * 1024
 /** Most CIDs in one `have` request: a manifest's segment limit. */
 export const MAX_HAVE_CIDS = 16_384
-/**
- * Most CIDs in one `get` request. One stream carries them in order; a client that wants to cancel blocks
- * one by one asks for one per stream (the fetcher does). 64 × 1 MiB bounds one stream to 64 MiB.
- */
+/** Most CIDs in one `get` or `cancel` request (a stream may carry many requests). */
 export const MAX_GET_CIDS = 64
 /** Longest error message in an error frame. */
 export const MAX_ERROR_MESSAGE_CHARS = 256
 
-/** A client must send its request within this time of opening the stream. */
+/** A client must send its first request within this time of opening the stream. */
 export const REQUEST_READ_DEADLINE_MS = 10_000
+/** A server closes a stream that has had no request and no work for this long (a client reopens one). */
+export const SESSION_IDLE_MS = 60_000
 /**
  * Time a server gives one block frame to leave (1 MiB in 30 s is 35 KB/s, slower than any link that could play
  * the track); a slower reader is cut off so that it cannot hold a serving slot.
@@ -80,9 +81,8 @@ export const DEFAULT_MAX_ACTIVE_REQUESTS = 32
  * drains) and keep arrival in request order, which a player decrypting in order wants.
  */
 export const DEFAULT_MAX_ACTIVE_REQUESTS_PER_PEER = 2
-/** Inbound streams one connection may hold on the protocol: its queue plus its active requests plus `have`s. */
-export const MAX_INBOUND_STREAMS = DEFAULT_MAX_QUEUED_REQUESTS_PER_PEER + 8
-/** Outbound streams to one peer: the fetcher's largest window plus probes. */
-export const MAX_OUTBOUND_STREAMS = 96
+/** Streams one connection may hold open on the protocol: a session per concurrent fetch, plus `have` probes. */
+export const MAX_INBOUND_STREAMS = 32
+export const MAX_OUTBOUND_STREAMS = 32
 /** `has` lookups a `have` request runs at once against the blockstore. */
 export const HAVE_LOOKUP_CONCURRENCY = 64

@@ -2,7 +2,7 @@ import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { type BlockStore, collectBlock } from '../records/store.ts'
-import { getBlocks, requestHave } from './client.ts'
+import { BlockSession } from './client.ts'
 import type { SegmentPriority } from './constants.ts'
 import {
   FetchAbortedError,
@@ -30,7 +30,11 @@ export const DEFAULT_MAX_WINDOW = 16
 export const INITIAL_WINDOW = 4
 /** A window never shrinks below 2: one block arriving while the next is on its way. */
 export const MIN_WINDOW = 2
-/** The window covers this much of a peer's measured delivery time, so its link never runs dry between replies. */
+/**
+ * The window covers this much of a peer's measured delivery time: enough that its link never runs dry between
+ * a reply and the next request, and no more, because a server hands what is asked of it to the transport at
+ * once, where it can no longer be cancelled or overtaken by a more urgent request.
+ */
 export const PIPELINE_TARGET_MS = 300
 /** Peers one fetch uses at once (each costs a connection and a window of requests). */
 export const DEFAULT_MAX_PEERS = 32
@@ -52,6 +56,14 @@ export const MAX_CONSECUTIVE_FAILURES = 3
 export const BUSY_BACKOFF_MS = 250
 /** Discovery rounds back off from 1 s to 15 s while nobody can serve what is missing. */
 export const DISCOVERY_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000] as const
+/**
+ * Streams a fetch opens to each peer, used in turn. Each stream's flow-control window starts at 256 KiB (yamux),
+ * one segment: with one stream, any pause of the reader leaves the peer's link idle; two give it slack while
+ * keeping stream set-up rare and blocks arriving nearly in order.
+ */
+export const SESSIONS_PER_PEER = 2
+/** Stored blocks kept in memory for the in-order reader (8 MiB: 32 segments of 256 KiB). */
+export const RECENT_BLOCKS_BYTES = 8 * 1024 * 1024
 /** Deliveries kept per peer to measure its rate. */
 const RATE_SAMPLES = 8
 
@@ -128,6 +140,10 @@ export interface FetchOptions extends AbortOptions {
   maxPeers?: number
   stallTimeoutMs?: number
   requestIdleMs?: number
+  /** How much of a peer's delivery time its window covers (default `PIPELINE_TARGET_MS`). */
+  pipelineTargetMs?: number
+  /** Duplicate the last blocks on idle peers (default true). */
+  endGame?: boolean
 }
 
 interface PeerState extends SchedulerPeer {
@@ -138,6 +154,9 @@ interface PeerState extends SchedulerPeer {
   queue: number[]
   rateBps: number | null
   readonly requests: Map<number, AbortController>
+  /** Session streams to the peer, used in turn (`SESSIONS_PER_PEER`). */
+  readonly sessions: Array<BlockSession | null>
+  nextSession: number
   /** (time ms, bytes) of recent deliveries while the peer stayed busy. */
   deliveries: Array<[number, number]>
   window: number
@@ -184,6 +203,8 @@ export class SegmentFetch {
   #blockBytes = 256 * 1024
   #inFlight = 0
   #storing = 0
+  readonly #recent = new Map<number, Uint8Array>()
+  #recentBytes = 0
   #lastProgress = 0
   #discovering = false
   #discoveryRound = 0
@@ -214,7 +235,7 @@ export class SegmentFetch {
       }
     }
     this.#cids = options.cids
-    this.#scheduler = new SegmentScheduler(options.cids.length)
+    this.#scheduler = new SegmentScheduler(options.cids.length, options.endGame === false ? { maxCopies: 1 } : {})
     this.#timer = components.timer ?? (() => performance.now())
     this.#maxInFlight = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES
     this.#maxWindow = Math.max(MIN_WINDOW, options.maxWindow ?? DEFAULT_MAX_WINDOW)
@@ -278,7 +299,12 @@ export class SegmentFetch {
     for (let index = 0; index < this.#cids.length; index++) {
       await this.#waiter(index).promise
       const cid = this.#cids[index]!
-      const bytes = await collectBlock(this.#c.blockstore.get(cid, { offline: true }))
+      const recent = this.#recent.get(index)
+      if (recent != null) {
+        this.#recent.delete(index)
+        this.#recentBytes -= recent.length
+      }
+      const bytes = recent ?? (await collectBlock(this.#c.blockstore.get(cid, { offline: true })))
       yield { index, cid, bytes }
     }
   }
@@ -384,26 +410,36 @@ export class SegmentFetch {
     const id = peerId.toString()
     const existing = this.#peers.get(id)
     if (existing == null && this.#activePeers().length >= (this.#o.maxPeers ?? DEFAULT_MAX_PEERS)) return
+    // the probe goes on the stream the blocks will then come on: one stream set-up instead of two
+    const reused = existing?.sessions[0]
+    const session = reused != null && !reused.failed ? reused : this.#newSession(peerId)
     let have: boolean[]
     try {
-      have = await requestHave(this.#c.libp2p, peerId, this.#c.protocol, this.#cids, {
-        signal: this.#controller.signal,
-      })
+      have = await session.have(this.#cids, { signal: this.#controller.signal })
     } catch (err) {
       log('%p does not answer have: %s', peerId, (err as Error).message)
+      session.close()
       return
     }
-    if (this.#finished) return
+    if (this.#finished) {
+      session.close()
+      return
+    }
     const useful = have.reduce((n, h, i) => (h && !this.#scheduler.isDone(i) ? n + 1 : n), 0)
     log('%p holds %d block(s) still missing', peerId, useful)
     if (existing != null) {
+      existing.sessions[0] = session
       existing.haveBits = have
       if (existing.dropped != null && existing.dropped !== 'bad-block' && useful > 0) {
         existing.dropped = null
         existing.failures = 0
       }
     } else if (useful > 0) {
-      this.#peers.set(id, this.#newPeer(peerId, source, have))
+      const peer = this.#newPeer(peerId, source, have)
+      peer.sessions[0] = session
+      this.#peers.set(id, peer)
+    } else {
+      session.close()
     }
     if (useful > 0) this.#emit({ type: 'provider', peer: id, source, has: useful })
     this.#pump()
@@ -421,6 +457,8 @@ export class SegmentFetch {
       queue: [],
       rateBps: null,
       requests: new Map(),
+      sessions: Array.from({ length: SESSIONS_PER_PEER }, () => null),
+      nextSession: 0,
       deliveries: [],
       window: INITIAL_WINDOW,
       failures: 0,
@@ -502,18 +540,32 @@ export class SegmentFetch {
   async #exchange(peer: PeerState, index: number, controller: AbortController, started: number): Promise<void> {
     const cid = this.#cids[index]!
     const signal = AbortSignal.any([controller.signal, this.#controller.signal])
-    for await (const answer of getBlocks(this.#c.libp2p, peer.peerId, this.#c.protocol, [cid], {
-      signal,
+    const block = await this.#session(peer).get(cid, { signal })
+    if (block == null) {
+      // its have answer was stale: it no longer holds this block
+      peer.haveBits[index] = false
+      return
+    }
+    this.#received(peer, index, cid, block, started)
+  }
+
+  /** The peer's next session stream, in turn (a new one in place of one that failed). */
+  #session(peer: PeerState): BlockSession {
+    const slot = peer.nextSession
+    peer.nextSession = (slot + 1) % peer.sessions.length
+    let session = peer.sessions[slot]
+    if (session == null || session.failed) {
+      session = this.#newSession(peer.peerId)
+      peer.sessions[slot] = session
+    }
+    return session
+  }
+
+  #newSession(peerId: PeerId): BlockSession {
+    return new BlockSession(this.#c.libp2p, peerId, this.#c.protocol, {
       priority: this.#o.priority ?? 'now',
       idleTimeoutMs: this.#o.requestIdleMs ?? DEFAULT_REQUEST_IDLE_MS,
-    })) {
-      if (answer.block == null) {
-        // its have answer was stale: it no longer holds this block
-        peer.haveBits[index] = false
-        return
-      }
-      this.#received(peer, index, cid, answer.block, started)
-    }
+    })
   }
 
   #received(peer: PeerState, index: number, cid: CID, block: Uint8Array, started: number): void {
@@ -559,6 +611,7 @@ export class SegmentFetch {
     Promise.resolve(this.#c.blockstore.put(cid, block))
       .then(() => {
         this.#storing--
+        this.#remember(index, block)
         this.#settle(index)
         if (!this.#finishIfComplete()) this.#scheduleDiscoveryIfStuck()
       })
@@ -573,6 +626,20 @@ export class SegmentFetch {
       })
   }
 
+  /**
+   * Keep a stored block in memory for the in-order reader, which usually asks for it right away; the oldest
+   * go first beyond `RECENT_BLOCKS_BYTES`, and the reader then reads them back from the blockstore.
+   */
+  #remember(index: number, block: Uint8Array): void {
+    this.#recent.set(index, block)
+    this.#recentBytes += block.length
+    while (this.#recentBytes > RECENT_BLOCKS_BYTES) {
+      const [oldest, bytes] = this.#recent.entries().next().value as [number, Uint8Array]
+      this.#recent.delete(oldest)
+      this.#recentBytes -= bytes.length
+    }
+  }
+
   /** Rate over the recent deliveries of a continuously busy peer, and the window that keeps it busy. */
   #measure(peer: PeerState, bytes: number, started: number): void {
     const now = this.#timer()
@@ -583,7 +650,8 @@ export class SegmentFetch {
     const span = Math.max(1, now - first[0])
     const sum = peer.deliveries.slice(1).reduce((n, [, b]) => n + b, 0)
     peer.rateBps = (sum * 1000) / span
-    const cover = Math.ceil((peer.rateBps * PIPELINE_TARGET_MS) / 1000 / this.#blockBytes) + 1
+    const pipelineMs = this.#o.pipelineTargetMs ?? PIPELINE_TARGET_MS
+    const cover = Math.ceil((peer.rateBps * pipelineMs) / 1000 / this.#blockBytes) + 1
     peer.window = Math.min(this.#maxWindow, Math.max(MIN_WINDOW, cover))
   }
 
@@ -608,6 +676,7 @@ export class SegmentFetch {
     peer.rateBps = null
     this.#emit({ type: 'peer-dropped', peer: peer.id, reason })
     for (const controller of peer.requests.values()) controller.abort(new RequestCancelledError(`peer ${reason}`))
+    for (const session of peer.sessions) session?.abort(new RequestCancelledError(`peer ${reason}`))
   }
 
   // --- completion ----------------------------------------------------------------------------------------
@@ -659,7 +728,9 @@ export class SegmentFetch {
     clearInterval(this.#stallTimer)
     clearTimeout(this.#discoveryTimer)
     clearTimeout(this.#pumpTimer)
+    // outstanding requests (end-game leftovers) send their cancels, then each session closes gracefully
     this.#controller.abort(new RequestCancelledError('fetch finished'))
+    for (const peer of this.#peers.values()) for (const session of peer.sessions) session?.close()
   }
 
   #waiter(index: number): Waiter {

@@ -41,8 +41,12 @@ export interface SchedulerOptions {
 
 /** Two copies: enough to route around one slow or lost peer; more only adds duplicate bytes. */
 export const DEFAULT_MAX_COPIES = 2
-/** Duplicate only when the new copy is expected in at most 3/4 of the time the current one needs. */
-export const DEFAULT_END_GAME_GAIN = 0.25
+/**
+ * Duplicate only when the new copy is expected in at most half the time the current one needs. A copy asked
+ * for is usually already in its server's socket buffers, so cancelling it saves nothing: a duplicate costs a
+ * block and must buy a real gain.
+ */
+export const DEFAULT_END_GAME_GAIN = 0.5
 /** Bounds the look-ahead of a slow peer (and the scan per assignment). */
 export const DEFAULT_MAX_SKIP = 64
 /** 1 MB/s: a cautious guess for a peer not yet measured (slower than any LAN, faster than a bad uplink). */
@@ -227,7 +231,8 @@ export class SegmentScheduler {
         for (const h of peers) {
           if (h !== other && holders.has(h.id)) wait = Math.min(wait, this.#eta(h, h.queue.indexOf(i), blockBytes))
         }
-        if (mine > wait * (1 - this.#gain)) return
+        // worth a duplicate only if it arrives much sooner: by a share of the wait and by two of our block times
+        if (mine > wait * (1 - this.#gain) || wait - mine < 2 * this.#eta(peer, 0, blockBytes)) return
         if (best == null || wait > bestWait || (wait === bestWait && i < best)) {
           best = i
           bestWait = wait

@@ -3,7 +3,8 @@
  * the most urgent (lowest priority code), first come first served within a priority, among the peers that
  * still have a free slot of their own. The queue holds only request descriptors (the block is read when it
  * is served), it is bounded overall and per peer, and a full queue makes room for a more urgent request by
- * refusing the least urgent, newest one.
+ * refusing the least urgent, newest one. Jobs of one channel (one stream) are never served at once, so that
+ * their frames do not interleave on the stream.
  */
 
 export interface QueueLimits {
@@ -15,6 +16,8 @@ export interface QueueLimits {
 
 export interface QueuedJob {
   readonly peer: string
+  /** Jobs of one channel are served one at a time. */
+  readonly channel: number
   readonly priority: number
   /** Arrival order, for first come first served within a priority. */
   readonly seq: number
@@ -28,6 +31,7 @@ export class ServeQueue<J extends QueuedJob> {
   readonly #lanes: J[][] = [[], [], []]
   readonly #queuedPerPeer = new Map<string, number>()
   readonly #activePerPeer = new Map<string, number>()
+  readonly #activeChannels = new Set<number>()
   #queued = 0
   #active = 0
 
@@ -84,8 +88,10 @@ export class ServeQueue<J extends QueuedJob> {
       for (let i = 0; i < lane.length; i++) {
         const job = lane[i]!
         if ((this.#activePerPeer.get(job.peer) ?? 0) >= this.#limits.maxActivePerPeer) continue
+        if (this.#activeChannels.has(job.channel)) continue
         lane.splice(i, 1)
         this.#dropQueued(job.peer)
+        this.#activeChannels.add(job.channel)
         this.#active++
         this.#activePerPeer.set(job.peer, (this.#activePerPeer.get(job.peer) ?? 0) + 1)
         return job
@@ -100,7 +106,13 @@ export class ServeQueue<J extends QueuedJob> {
     if (active <= 0) throw new RangeError(`invariant: no active job for peer ${job.peer}`)
     if (active === 1) this.#activePerPeer.delete(job.peer)
     else this.#activePerPeer.set(job.peer, active - 1)
+    this.#activeChannels.delete(job.channel)
     this.#active--
+  }
+
+  /** The queued jobs that match (to cancel them). */
+  find(match: (job: J) => boolean): J[] {
+    return this.#lanes.flatMap((lane) => lane.filter(match))
   }
 
   /** Every queued job, most urgent first (for shutdown). */

@@ -6,11 +6,14 @@ import { type BlockStore, collectBlock } from '../records/store.ts'
 import {
   bitfieldBytes,
   bitfieldSet,
+  blockFrameHead,
   decodeRequest,
   encodeAbsentFrame,
-  encodeBlockFrame,
+  encodeBusyFrame,
   encodeErrorFrame,
   encodeHaveFrame,
+  type SegmentRequest,
+  varint,
 } from './codec.ts'
 import {
   BLOCK_WRITE_DEADLINE_MS,
@@ -27,6 +30,7 @@ import {
   REQUEST_READ_DEADLINE_MS,
   SEGMENT_ERROR_CODES,
   SEGMENT_OPS,
+  SESSION_IDLE_MS,
   type SegmentPriority,
 } from './constants.ts'
 import { SegmentFrameError } from './errors.ts'
@@ -60,20 +64,22 @@ export interface SegmentsServerComponents {
 }
 
 export interface SegmentsServerStats {
-  /** `get` and `have` requests read. */
+  /** Request frames read (`get`, `have` and `cancel`). */
   requests: number
   haveRequests: number
   blocksServed: number
-  /** Block bytes whose frames were fully written. */
+  /** Block bytes whose frames were fully handed to the stream. */
   bytesServed: number
-  /** Block bytes whose frames were started but cut off (the client cancelled or went away). */
+  /** Block bytes whose frames were started but cut off (the client went away). */
   bytesAborted: number
   absent: number
-  /** Requests refused because the queue was full (or evicted for a more urgent one). */
+  /** Blocks refused because the queue was full (or evicted for a more urgent one). */
   busy: number
-  /** Requests the client cancelled while they waited. */
+  /** Blocks the client cancelled while they waited. */
   cancelled: number
   badRequests: number
+  /** Streams (sessions) opened by peers. */
+  streams: number
   queued: number
   active: number
 }
@@ -86,19 +92,34 @@ export interface BlockServedEvent {
   bytes: number
 }
 
-interface Job extends QueuedJob {
-  readonly cids: CID[]
+/** One stream from a peer, carrying any number of requests. */
+interface Session {
+  readonly id: number
+  readonly peer: string
   readonly stream: Stream
   readonly lp: ReturnType<typeof lpStream>
+  /** The `i` of the next CID asked for with `get`. */
+  next: number
+  readonly queued: Set<Job>
+  active: Job | null
+  closed: boolean
+  /** Resolved when the session has nothing queued or active. */
+  idle: PromiseWithResolvers<void> | null
+}
+
+interface Job extends QueuedJob {
+  readonly session: Session
+  readonly cid: CID
+  readonly index: number
   readonly controller: AbortController
-  settled: boolean
-  finish: () => void
 }
 
 /**
- * The serving side of `/consort/<net>/segments/1`: answers `have` at once from the blockstore and queues `get`
- * requests in a bounded priority queue, serving the most urgent first (see `ServeQueue`). Blocks are read
- * from the local blockstore only (never fetched from the network on a peer's behalf).
+ * The serving side of `/consort/<net>/segments/1`. A peer opens a stream and sends requests on it: `have` is
+ * answered at once from the blockstore; each block of a `get` is queued in a bounded priority queue shared by
+ * every peer and served most urgent first (see `ServeQueue`), one block at a time per stream; `cancel` takes
+ * blocks still waiting out of the queue. Blocks are read from the local blockstore only (never fetched from the
+ * network on a peer's behalf).
  */
 export class SegmentsServer extends EventTarget {
   readonly #components: SegmentsServerComponents
@@ -114,11 +135,13 @@ export class SegmentsServer extends EventTarget {
     busy: 0,
     cancelled: 0,
     badRequests: 0,
+    streams: 0,
   }
+  readonly #sessions = new Set<Session>()
   #seq = 0
+  #sessionIds = 0
   #running = false
   #paused = false
-  readonly #jobs = new Set<Job>()
 
   constructor(components: SegmentsServerComponents, init: SegmentsServerInit = {}) {
     super()
@@ -143,7 +166,7 @@ export class SegmentsServer extends EventTarget {
       this.#components.protocol,
       (stream, connection) => {
         this.#serve(stream, connection).catch((err) => {
-          log.error('stream failed: %e', err)
+          log('stream from %p failed: %s', connection.remotePeer, (err as Error).message)
           stream.abort(err as Error)
         })
       },
@@ -156,8 +179,8 @@ export class SegmentsServer extends EventTarget {
     if (!this.#running) return
     this.#running = false
     await this.#components.libp2p.unhandle(this.#components.protocol)
-    for (const job of this.#queue.drain()) this.#finish(job)
-    for (const job of this.#jobs) job.controller.abort()
+    this.#queue.drain()
+    for (const session of this.#sessions) this.#close(session, null)
   }
 
   stats(): SegmentsServerStats {
@@ -165,7 +188,7 @@ export class SegmentsServer extends EventTarget {
   }
 
   /**
-   * Stop starting queued requests (they keep queueing, within the limits) until `resume()`: for operators
+   * Stop starting queued blocks (requests keep queueing, within the limits) until `resume()`: for operators
    * draining a node, and for tests that need requests to wait.
    */
   pause(): void {
@@ -178,135 +201,178 @@ export class SegmentsServer extends EventTarget {
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
-    const peer = connection.remotePeer.toString()
-    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
-    let request: ReturnType<typeof decodeRequest>
+    this.#stats.streams++
+    const session: Session = {
+      id: ++this.#sessionIds,
+      peer: connection.remotePeer.toString(),
+      stream,
+      lp: lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES }),
+      next: 0,
+      queued: new Set(),
+      active: null,
+      closed: false,
+      idle: null,
+    }
+    this.#sessions.add(session)
+    stream.addEventListener('close', () => this.#close(session, null), { once: true })
     try {
-      const frame = await lp.read({ signal: AbortSignal.timeout(REQUEST_READ_DEADLINE_MS) })
-      request = decodeRequest(frame.subarray())
-    } catch (err) {
-      this.#stats.badRequests++
-      const [code, message] = requestErrorReply(err)
-      await this.#replyAndClose(stream, lp, code, message)
+      for (let first = true; !session.closed; first = false) {
+        let request: SegmentRequest
+        try {
+          const frame = await this.#readRequest(session, first)
+          if (frame == null) break
+          request = decodeRequest(frame)
+        } catch (err) {
+          if (session.closed) return
+          const reply = requestErrorReply(err, first)
+          if (reply == null) break
+          this.#stats.badRequests++
+          await this.#replyAndClose(session, reply[0], reply[1])
+          return
+        }
+        this.#stats.requests++
+        log.trace('%s %s: %d cid(s) from %s', request.op, session.id, request.cids.length, session.peer)
+        if (request.op === SEGMENT_OPS.have) {
+          this.#stats.haveRequests++
+          await this.#send(session, [await this.#have(request.cids)])
+        } else if (request.op === SEGMENT_OPS.cancel) {
+          this.#cancel(session, request.cids)
+        } else {
+          for (const cid of request.cids) this.#enqueue(session, cid, request.priority)
+          this.#pump()
+        }
+      }
+      // the client closed its side: finish what it asked for, then close ours
+      await this.#drained(session)
+      if (!session.closed) await stream.close({ signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
+    } finally {
+      this.#close(session, null)
+    }
+  }
+
+  /** The next request frame, or null when the client has closed its side (or left the stream idle too long). */
+  async #readRequest(session: Session, first: boolean): Promise<Uint8Array | null> {
+    for (;;) {
+      const timeout = AbortSignal.timeout(first ? REQUEST_READ_DEADLINE_MS : SESSION_IDLE_MS)
+      try {
+        return (await session.lp.read({ signal: timeout })).subarray()
+      } catch (err) {
+        if ((err as Error).name === 'UnexpectedEOFError') return null
+        // a quiet stream with work outstanding is fine: its client is waiting for blocks
+        if (timeout.aborted && !first && (session.active != null || session.queued.size > 0)) continue
+        if (timeout.aborted && !first) return null
+        throw err
+      }
+    }
+  }
+
+  #enqueue(session: Session, cid: CID, priority: number): void {
+    const job: Job = {
+      peer: session.peer,
+      channel: session.id,
+      priority,
+      seq: this.#seq++,
+      session,
+      cid,
+      index: session.next++,
+      controller: new AbortController(),
+    }
+    const result = this.#queue.enqueue(job)
+    if (!result.accepted) {
+      this.#busy(job)
       return
     }
-    this.#stats.requests++
-    if (request.op === SEGMENT_OPS.have) {
-      this.#stats.haveRequests++
-      const bitfield = await this.#have(request.cids)
-      await lp.write(encodeHaveFrame(bitfield), { signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
-      await stream
-        .close({ signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
-        .catch((err) => stream.abort(err as Error))
-      return
+    session.queued.add(job)
+    if (result.evicted != null) {
+      result.evicted.session.queued.delete(result.evicted)
+      this.#busy(result.evicted)
+      this.#settle(result.evicted.session)
     }
-    await new Promise<void>((resolve) => {
-      const job: Job = {
-        peer,
-        priority: request.priority,
-        seq: this.#seq++,
-        cids: request.cids,
-        stream,
-        lp,
-        controller: new AbortController(),
-        settled: false,
-        finish: resolve,
+  }
+
+  #cancel(session: Session, cids: CID[]): void {
+    for (const job of [...session.queued]) {
+      if (!cids.some((cid) => cid.equals(job.cid))) continue
+      if (this.#queue.remove(job)) {
+        session.queued.delete(job)
+        this.#stats.cancelled++
       }
-      const result = this.#queue.enqueue(job)
-      if (!result.accepted) {
-        this.#busy(job)
-        return
-      }
-      if (result.evicted != null) this.#busy(result.evicted)
-      stream.addEventListener(
-        'close',
-        () => {
-          if (job.settled) return
-          if (this.#queue.remove(job)) {
-            this.#stats.cancelled++
-            this.#finish(job)
-          } else {
-            job.controller.abort()
-          }
-        },
-        { once: true },
-      )
-      this.#pump()
-    })
+    }
+    this.#settle(session)
   }
 
   #busy(job: Job): void {
     this.#stats.busy++
-    this.#finish(job)
-    void this.#replyAndClose(job.stream, job.lp, SEGMENT_ERROR_CODES.busy, 'the request queue is full')
-  }
-
-  #finish(job: Job): void {
-    if (job.settled) return
-    job.settled = true
-    job.finish()
+    this.#send(job.session, [encodeBusyFrame(job.index)]).catch(() => {})
   }
 
   #pump(): void {
     while (this.#running && !this.#paused) {
       const job = this.#queue.next()
       if (job == null) return
-      this.#jobs.add(job)
+      const session = job.session
+      session.queued.delete(job)
+      session.active = job
       this.#run(job)
         .catch((err) => {
           log('serving %s failed: %s', job.peer, (err as Error).message)
-          job.stream.abort(err as Error)
+          this.#close(session, err as Error)
         })
         .finally(() => {
-          this.#jobs.delete(job)
+          session.active = null
           this.#queue.done(job)
-          this.#finish(job)
+          this.#settle(session)
           this.#pump()
         })
     }
   }
 
   async #run(job: Job): Promise<void> {
-    const signal = job.controller.signal
-    for (let i = 0; i < job.cids.length; i++) {
-      signal.throwIfAborted()
-      const cid = job.cids[i]!
-      const block = await this.#read(cid)
-      if (block == null) {
-        this.#stats.absent++
-        await job.lp.write(encodeAbsentFrame(i), {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS)]),
-        })
-        continue
-      }
-      const served = this.#fault.corruptBlocks === true ? corrupt(block) : block
-      try {
-        await job.lp.write(encodeBlockFrame(i, served), {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS)]),
-        })
-      } catch (err) {
-        this.#stats.bytesAborted += served.length
-        throw err
-      }
-      this.#stats.blocksServed++
-      this.#stats.bytesServed += served.length
-      this.dispatchEvent(
-        new CustomEvent<BlockServedEvent>('served', {
-          detail: { cid, peer: job.peer, priority: PRIORITIES[job.priority]!, bytes: served.length },
-        }),
-      )
+    const session = job.session
+    if (session.closed) return
+    log.trace('serving %c (%d) to %s', job.cid, job.index, job.peer)
+    const block = await this.#read(job.cid)
+    if (block == null) {
+      this.#stats.absent++
+      await this.#send(session, [encodeAbsentFrame(job.index)])
+      return
     }
-    await job.stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS)]) })
+    const served = this.#fault.corruptBlocks === true ? corrupt(block) : block
+    try {
+      await this.#send(session, [blockFrameHead(job.index, served.length), served])
+    } catch (err) {
+      this.#stats.bytesAborted += served.length
+      throw err
+    }
+    log.trace('served %c (%d) to %s', job.cid, job.index, job.peer)
+    this.#stats.blocksServed++
+    this.#stats.bytesServed += served.length
+    this.dispatchEvent(
+      new CustomEvent<BlockServedEvent>('served', {
+        detail: { cid: job.cid, peer: job.peer, priority: PRIORITIES[job.priority]!, bytes: served.length },
+      }),
+    )
+  }
+
+  /**
+   * Write one length-prefixed frame made of parts without joining them (a block is not copied). The parts
+   * are handed to the stream in one go, so frames never interleave; then wait until the stream takes more.
+   */
+  async #send(session: Session, parts: Uint8Array[]): Promise<void> {
+    if (session.closed) return
+    const length = parts.reduce((n, part) => n + part.length, 0)
+    let writable = session.stream.send(varint(length))
+    for (const part of parts) writable = session.stream.send(part)
+    if (!writable) await session.stream.onDrain({ signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
   }
 
   async #read(cid: CID): Promise<Uint8Array | null> {
-    const blocks = this.#components.blockstore
-    if (!(await blocks.has(cid))) return null
     try {
-      const block = await collectBlock(blocks.get(cid, { offline: true }))
+      const block = await collectBlock(this.#components.blockstore.get(cid, { offline: true }))
       return block.length <= MAX_BLOCK_BYTES ? block : null
     } catch (err) {
-      log('cannot read %s: %s', cid, (err as Error).message)
+      // not here (the blockstore is asked offline: a server never fetches for a peer)
+      log.trace('cannot read %s: %s', cid, (err as Error).message)
       return null
     }
   }
@@ -320,29 +386,55 @@ export class SegmentsServer extends EventTarget {
         if (has) bitfieldSet(bitfield, start + j)
       })
     }
-    return bitfield
+    return encodeHaveFrame(bitfield)
   }
 
-  async #replyAndClose(stream: Stream, lp: ReturnType<typeof lpStream>, code: string, message: string): Promise<void> {
+  /** Resolve the session's idle promise once nothing is queued or active. */
+  #settle(session: Session): void {
+    if (session.idle != null && session.active == null && session.queued.size === 0) session.idle.resolve()
+  }
+
+  async #drained(session: Session): Promise<void> {
+    if (session.active == null && session.queued.size === 0) return
+    session.idle = Promise.withResolvers<void>()
+    await session.idle.promise
+  }
+
+  /** The stream is gone (or failed): take its blocks out of the queue and stop. */
+  #close(session: Session, err: Error | null): void {
+    if (session.closed) return
+    session.closed = true
+    this.#sessions.delete(session)
+    for (const job of session.queued) {
+      if (this.#queue.remove(job)) this.#stats.cancelled++
+    }
+    session.queued.clear()
+    session.active?.controller.abort()
+    session.idle?.resolve()
+    if (err != null) session.stream.abort(err)
+  }
+
+  async #replyAndClose(session: Session, code: string, message: string): Promise<void> {
     try {
-      await lp.write(encodeErrorFrame(code, message), { signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
-      await stream.close({ signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
+      await this.#send(session, [encodeErrorFrame(code, message)])
+      await session.stream.close({ signal: AbortSignal.timeout(BLOCK_WRITE_DEADLINE_MS) })
     } catch (err) {
-      stream.abort(err as Error)
+      session.stream.abort(err as Error)
     }
   }
 }
 
-function requestErrorReply(err: unknown): [string, string] {
+/** The error frame for a request that could not be read, or null when the stream simply ended. */
+function requestErrorReply(err: unknown, first: boolean): [string, string] | null {
   const error = err as Error
   if (err instanceof SegmentFrameError) return [SEGMENT_ERROR_CODES.badRequest, error.message]
   if (error.name === 'InvalidDataLengthError') {
     return [SEGMENT_ERROR_CODES.tooLarge, `request exceeds ${MAX_REQUEST_FRAME_BYTES} bytes`]
   }
-  if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+  if (first && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return [SEGMENT_ERROR_CODES.deadline, `no request within ${REQUEST_READ_DEADLINE_MS} ms`]
   }
-  return [SEGMENT_ERROR_CODES.badRequest, 'unreadable request']
+  return null
 }
 
 /** FAULT INJECTION: a copy of the block with one byte flipped. */
