@@ -1,46 +1,74 @@
 import { Command, CommanderError } from 'commander'
-import { registerClearingCommands } from './commands/clearing.ts'
-import { registerDaemonCommand } from './commands/daemon.ts'
-import { registerDevnetCommand } from './commands/devnet.ts'
-import { registerInitCommand } from './commands/init.ts'
-import { registerNetworkCommands, registerNetworkJoinCommand } from './commands/network.ts'
-import { registerNodeCommands } from './commands/node.ts'
-import { registerPlayerCommands } from './commands/player.ts'
-import { registerProductionCommands } from './commands/production.ts'
-import { registerRecordCommands } from './commands/record.ts'
-import { registerRegistrationCommands } from './commands/registration.ts'
-import { registerRetailCommands } from './commands/retail.ts'
-import { registerSimCommands } from './commands/sim.ts'
-import { registerUiCommands } from './commands/ui.ts'
 import { CliError, EXIT } from './output.ts'
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void
+
+/**
+ * The command modules and the top-level commands each registers. A module is imported only when its command is
+ * run (or for help), because some pull in the whole node (libp2p, Helia, every role): importing them all made
+ * every command pay seconds of start-up. `test/unit/cli/commands.test.ts` checks this table against what the
+ * modules really register.
+ */
+export const COMMAND_MODULES: readonly {
+  readonly commands: readonly string[]
+  readonly load: () => Promise<Register>
+}[] = [
+  { commands: ['init'], load: async () => (await import('./commands/init.ts')).registerInitCommand },
+  { commands: ['daemon'], load: async () => (await import('./commands/daemon.ts')).registerDaemonCommand },
+  { commands: ['id', 'peers', 'connect'], load: async () => (await import('./commands/node.ts')).registerNodeCommands },
+  { commands: ['record'], load: async () => (await import('./commands/record.ts')).registerRecordCommands },
+  {
+    commands: ['network'],
+    load: async () => {
+      const { registerNetworkCommands, registerNetworkJoinCommand } = await import('./commands/network.ts')
+      return (program) => {
+        registerNetworkCommands(program)
+        registerNetworkJoinCommand(program)
+      }
+    },
+  },
+  { commands: ['devnet'], load: async () => (await import('./commands/devnet.ts')).registerDevnetCommand },
+  { commands: ['offer', 'offers'], load: async () => (await import('./commands/retail.ts')).registerRetailCommands },
+  {
+    commands: ['register', 'registration'],
+    load: async () => (await import('./commands/registration.ts')).registerRegistrationCommands,
+  },
+  {
+    commands: ['search', 'buy', 'play', 'licences', 'export', 'burn', 'usage', 'account'],
+    load: async () => (await import('./commands/player.ts')).registerPlayerCommands,
+  },
+  {
+    commands: ['account', 'ledger', 'statement', 'audit'],
+    load: async () => (await import('./commands/clearing.ts')).registerClearingCommands,
+  },
+  {
+    commands: ['ern', 'publish', 'release', 'contract', 'escrow'],
+    load: async () => (await import('./commands/production.ts')).registerProductionCommands,
+  },
+  { commands: ['sim'], load: async () => (await import('./commands/sim.ts')).registerSimCommands },
+  { commands: ['ui'], load: async () => (await import('./commands/ui.ts')).registerUiCommands },
+]
+
+/**
+ * The program with the commands `argv` needs: those of the modules that register its command word, or every
+ * module when there is none or it is unknown (help, a typo: the error lists every command).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('consort')
     .description('Consort: a peer-to-peer network for selling and distributing licensed music')
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride()
-  registerInitCommand(program)
-  registerDaemonCommand(program)
-  registerNodeCommands(program)
-  registerRecordCommands(program)
-  registerNetworkCommands(program)
-  registerNetworkJoinCommand(program)
-  registerDevnetCommand(program)
-  registerRetailCommands(program)
-  registerRegistrationCommands(program)
-  registerPlayerCommands(program)
-  registerClearingCommands(program)
-  registerProductionCommands(program)
-  registerSimCommands(program)
-  registerUiCommands(program)
+  const word = argv.slice(2).find((arg) => !arg.startsWith('-'))
+  const needed = COMMAND_MODULES.filter((module) => word != null && module.commands.includes(word))
+  for (const module of needed.length > 0 ? needed : COMMAND_MODULES) (await module.load())(program)
   return program
 }
 
 /** Run the CLI; errors become one line on stderr and an exit code (1 failed, 2 bad command line). */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram()
   try {
+    const program = await buildProgram(argv)
     await program.parseAsync(argv)
   } catch (err) {
     if (err instanceof CommanderError) {
