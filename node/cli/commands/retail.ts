@@ -243,15 +243,19 @@ export function registerRetailCommands(program: Command): void {
         .command('offers')
         .description('list the certified offers for a track or release, cheapest first')
         .argument('<content>', 'isrc:…, icpn:… or grid:… (a bare ISRC or UPC works too)')
-        .option('--territory <code>', 'where you buy (ISO 3166 code)', 'Worldwide'),
+        .option('--territory <code>', 'where you buy (ISO 3166 code; default: the player’s territory, else Worldwide)'),
     ),
   ).action(async (content: string, options) => {
     const client = clientFor(options)
-    const query = `content=${encodeURIComponent(content)}&territory=${encodeURIComponent(options.territory)}`
+    // Without --territory the node decides: a player lists (and later buys) for its listener's territory.
+    const query =
+      `content=${encodeURIComponent(content)}` +
+      (typeof options.territory === 'string' ? `&territory=${encodeURIComponent(options.territory)}` : '')
     const { roles } = await client.request<{ roles: string[] }>('GET', '/v1/id')
-    // Any role that follows offers answers; a node-wide route (`/v1/market`) serves nodes without one.
+    // Any role that follows offers answers, the player first (it remembers the offers it listed, for `consort
+    // buy`); a node-wide route (`/v1/market`) serves nodes without one.
     const paths = [
-      ...['retailer', 'reference', 'player'].filter((r) => roles.includes(r)).map((r) => `/v1/${r}/market`),
+      ...['player', 'retailer', 'reference'].filter((r) => roles.includes(r)).map((r) => `/v1/${r}/market`),
       '/v1/market',
     ]
     let answer: MarketAnswer | undefined

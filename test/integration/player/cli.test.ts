@@ -62,7 +62,7 @@ describe('player: the command line', function () {
     world = await startWorld()
     const account = await createNodeKeys()
     await saveNodeKeys(accountKeyPath(dataDir), account)
-    player = await startPlayer(world, { dataDir, account })
+    player = await startPlayer(world, { dataDir, account, init: { account, territory: 'GB' } })
     api = new ControlApi(player.node)
     await api.start()
     track = await packageTrack(world, 'GBAYE0604001')
@@ -148,16 +148,22 @@ describe('player: the command line', function () {
       'offers',
       track.isrc,
       '--territory',
-      'GB',
+      'FR',
       '--data-dir',
       dataDir,
       '--json',
     )
     assert.equal(code, 0, err)
     assert.equal(json().content, `isrc:${track.isrc}`)
-    assert.equal(json().territory, 'GB')
+    assert.equal(json().territory, 'FR')
     assert.deepEqual(json().offers, [])
     assert.equal(json().unreachable.length, 1, 'this world runs no reference service')
+  })
+
+  it('lists offers for the listener’s own territory when none is given', async () => {
+    const { code, json, err } = await consort('offers', track.isrc, '--data-dir', dataDir, '--json')
+    assert.equal(code, 0, err)
+    assert.equal(json().territory, 'GB')
   })
 
   it('searches what the player knows when no catalog answers', async () => {
