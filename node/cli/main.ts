@@ -45,6 +45,10 @@ export const COMMAND_MODULES: readonly {
     commands: ['ern', 'publish', 'release', 'contract', 'escrow'],
     load: async () => (await import('./commands/production.ts')).registerProductionCommands,
   },
+  {
+    commands: ['fetch', 'seed', 'seeds'],
+    load: async () => (await import('./commands/delivery.ts')).registerDeliveryCommands,
+  },
   { commands: ['sim'], load: async () => (await import('./commands/sim.ts')).registerSimCommands },
   { commands: ['ui'], load: async () => (await import('./commands/ui.ts')).registerUiCommands },
 ]
