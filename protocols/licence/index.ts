@@ -13,7 +13,7 @@ import { recordBytes } from '../messages.ts'
  *   signed by the device; the registrar answers with the current licence for that purchase.
  */
 export const LICENCE_PROTOCOL = 'licence'
-export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue' } as const
+export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue', withdraw: 'withdraw' } as const
 /** The seal context of each content key in a `consort/licence` record, sealed to the device's X25519 key. */
 export const LICENCE_SEAL_CONTEXT = 'consort/licence/content-key'
 
@@ -37,6 +37,7 @@ export const LICENCE_CODES = {
   deviceRevoked: 'ERR_DEVICE_REVOKED',
   deviceLimit: 'ERR_DEVICE_LIMIT',
   keyNotEscrowed: 'ERR_KEY_NOT_ESCROWED',
+  notPurchaseRetailer: 'ERR_NOT_PURCHASE_RETAILER',
 } as const
 
 /** Domain tag of a reissue request's signature (by the requesting device). */
@@ -52,3 +53,14 @@ export const reissueRequest = z
   })
   .strict()
 export const reissueResponse = issueResponse
+
+/**
+ * `withdraw`: the retailer of a purchase whose payment was voided after its receipt was signed takes the licence
+ * back. The caller is authenticated by its connection: only the peer whose key signed the purchase's receipt may
+ * withdraw it. If a licence was issued it is revoked (gossiped); if none was, none will be for that receipt.
+ */
+export const withdrawRequest = z
+  .object({ purchaseId: z.string().min(1).max(128), reason: z.string().min(1).max(512) })
+  .strict()
+/** `revoked`: a licence had been issued and is revoked now (or was already). */
+export const withdrawResponse = z.object({ revoked: z.boolean() }).strict()

@@ -56,6 +56,13 @@ export class LicenceRevokedError extends RegistrationError {
   override readonly code = 'ERR_LICENCE_REVOKED'
 }
 
+/** A peer other than the purchase's retailer asked to withdraw its licence. */
+export class NotPurchaseRetailerError extends RegistrationError {
+  override name = 'NotPurchaseRetailerError'
+  override readonly code = LICENCE_CODES.notPurchaseRetailer
+  override readonly statusCode = 403
+}
+
 /** No licence was issued for this purchase id here. */
 export class PurchaseNotFoundError extends RegistrationError {
   override name = 'PurchaseNotFoundError'

@@ -1,5 +1,5 @@
 import { depositRequest, ESCROW_OPS } from '../../protocols/escrow/index.ts'
-import { issueRequest, LICENCE_OPS, reissueRequest } from '../../protocols/licence/index.ts'
+import { issueRequest, LICENCE_OPS, reissueRequest, withdrawRequest } from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import {
   certStatusRequest,
@@ -13,6 +13,7 @@ import type { CertificateDesk } from './certs.ts'
 import type { DeviceRegistry } from './devices.ts'
 import type { EscrowVault } from './escrow.ts'
 import type { LicenceIssuer } from './licences.ts'
+import type { Registrar } from './registrar.ts'
 
 /**
  * The registration manager's protocol handlers: each decodes and validates its request body and dispatches to
@@ -46,7 +47,10 @@ export function escrowHandlers(parts: { escrow: EscrowVault }): Record<string, R
   }
 }
 
-export function licenceHandlers(parts: { licences: LicenceIssuer }): Record<string, RpcHandler> {
+export function licenceHandlers(parts: {
+  licences: LicenceIssuer
+  withdraw: Registrar['withdraw']
+}): Record<string, RpcHandler> {
   return {
     [LICENCE_OPS.issue]: async (body, context) => {
       const licence = await parts.licences.issue(parseMessage(issueRequest, body, 'request'), context.signal)
@@ -55,6 +59,10 @@ export function licenceHandlers(parts: { licences: LicenceIssuer }): Record<stri
     [LICENCE_OPS.reissue]: async (body) => {
       const licence = await parts.licences.reissue(parseMessage(reissueRequest, body, 'request'))
       return { licence: licence.bytes }
+    },
+    [LICENCE_OPS.withdraw]: async (body, context) => {
+      const request = parseMessage(withdrawRequest, body, 'request')
+      return parts.withdraw(request.purchaseId, request.reason, context.remotePeer)
     },
   }
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
+import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { seal } from '../../keys/seal.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
 import { type ReissueFields, verifyReissueRequest } from '../../protocols/register/client.ts'
@@ -25,6 +27,7 @@ import {
   DeviceLimitError,
   DeviceNotRegisteredError,
   LicenceRevokedError,
+  NotPurchaseRetailerError,
   PurchaseNotFoundError,
   ReceiptInvalidError,
   RequestStaleError,
@@ -32,7 +35,7 @@ import {
 } from './errors.ts'
 import type { EscrowVault, ResolvedKey } from './escrow.ts'
 import type { RevocationDesk } from './revocations.ts'
-import { type BatchOp, KEYS, type LicenceRef, type PurchaseState, put } from './store.ts'
+import { type BatchOp, KEYS, type LicenceRef, type PurchaseState, put, type WithdrawnPurchase } from './store.ts'
 
 const log = logger('consort:registration:licences')
 
@@ -118,6 +121,9 @@ export class LicenceIssuer {
       }
 
       // A first issue: every check, cheapest first.
+      const withdrawn = await this.#ctx.store.get<WithdrawnPurchase>(KEYS.withdrawn(purchaseId))
+      if (withdrawn != null && bytesEqual(withdrawn.retailer, receipt.signer))
+        throw new LicenceRevokedError(`purchase ${purchaseId} was withdrawn by its retailer`)
       const attachments = (message.attachments ?? []).map((bytes, i) =>
         decodeAs(() => this.#ctx.verified.decodeAny(bytes, options), ReceiptInvalidError, `attachments.${i}`),
       )
@@ -183,6 +189,7 @@ export class LicenceIssuer {
         deviceAllowance: rules.devices,
         revoked: false,
         issued: now,
+        retailer: receipt.signer,
       }
       await this.#ctx.store.batch([
         put(KEYS.purchase(purchaseId), purchase),
@@ -256,6 +263,28 @@ export class LicenceIssuer {
       emit(this.#ctx, 'licence:issued', { licence, purchaseId })
       log('licence %s for purchase %s reissued', licence.body.licenceId, purchaseId)
       return licence
+    })
+  }
+
+  /**
+   * The licence side of `licence/1 withdraw`, under the purchase's lock: may `requester` withdraw the purchase,
+   * and is there a licence to revoke? With none issued yet, a marker makes sure that none will be for a receipt
+   * of that retailer (its issue request may still be on its way).
+   */
+  async withdraw(purchaseId: string, requester: PeerId): Promise<'issued' | 'revoked' | 'none'> {
+    return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
+      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      if (state == null) {
+        const retailer = requester.publicKey?.raw
+        if (retailer == null) throw new NotPurchaseRetailerError(`peer ${requester} has no inline public key`)
+        const marker: WithdrawnPurchase = { retailer, at: this.#ctx.clock.now() }
+        await this.#ctx.store.batch([put(KEYS.withdrawn(purchaseId), marker)])
+        return 'none'
+      }
+      // A purchase stored before retailers were recorded cannot be withdrawn: only its operator can revoke it.
+      if (state.retailer == null || !peerIdOfKey(state.retailer).equals(requester))
+        throw new NotPurchaseRetailerError(`purchase ${purchaseId} was not sold by ${requester}`)
+      return state.revoked ? 'revoked' : 'issued'
     })
   }
 

@@ -1,3 +1,4 @@
+import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import type { NodeKeys } from '../../keys/keystore.ts'
@@ -177,6 +178,18 @@ export class Registrar extends EventTarget {
     emit(this.#ctx, 'revocation:issued', { revocation: record })
     log('revoked %d %s record(s): %s', ids.length, kind, reason)
     return { revocation: record, recipients }
+  }
+
+  /**
+   * `licence/1 withdraw`: the retailer of a purchase voided after its receipt was signed takes the licence back.
+   * An issued licence is revoked like an operator's revocation (kept, applied, gossiped); a retry is answered the
+   * same. Returns whether a licence had been issued.
+   */
+  async withdraw(purchaseId: string, reason: string, requester: PeerId): Promise<{ revoked: boolean }> {
+    const found = await this.licences.withdraw(purchaseId, requester)
+    if (found === 'issued') await this.revoke('licence', purchaseId, `withdrawn by its retailer: ${reason}`)
+    if (found !== 'none') log('purchase %s withdrawn by its retailer: %s', purchaseId, reason)
+    return { revoked: found !== 'none' }
   }
 
   /** For tests: the role's sublevel, to prove what is (not) stored in it. */

@@ -32,6 +32,7 @@ export const KEYS = {
   contract: (signer: string, contractId: string) => `contract!${signer}!${contractId}`,
   revoked: (id: string) => `revoked!${id}`,
   purchase: (purchaseId: string) => `purchase!${purchaseId}`,
+  withdrawn: (purchaseId: string) => `withdrawn!${purchaseId}`,
   licence: (purchaseId: string, device: string) => `licence!${purchaseId}!${device}`,
   licenceId: (id: string) => `licid!${id}`,
   ownRevocation: (id: string) => `myrev!${id}`,
@@ -121,6 +122,14 @@ export interface PurchaseState {
   deviceAllowance: number | null
   revoked: boolean
   issued: number
+  /** The key that signed the receipt: the only peer that may withdraw the purchase. */
+  retailer: Uint8Array
+}
+
+/** A purchase its retailer withdrew before any licence was issued for it: none will be, for that retailer. */
+export interface WithdrawnPurchase {
+  retailer: Uint8Array
+  at: number
 }
 
 export interface LicenceRef {

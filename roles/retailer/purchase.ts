@@ -13,7 +13,7 @@ import {
 } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
-import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL } from '../../protocols/licence/index.ts'
+import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, withdrawResponse } from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
@@ -288,6 +288,7 @@ export class PurchaseDesk extends EventTarget {
           case 'captured':
             return { receipt: entry.receipt!, licence: entry.licence! }
           case 'voiding': {
+            await this.#withdraw(order, entry, entry.error?.message ?? 'purchase failed')
             await this.#void(order, entry.error?.message ?? 'purchase failed')
             entry = await this.#move(entry, 'voided', {})
             break
@@ -305,6 +306,7 @@ export class PurchaseDesk extends EventTarget {
         // A definite "no" from a service: release the money, then tell the buyer why (on every retry too).
         entry = await this.#move(entry, 'voiding', { error: { code: err.code, message: err.message } })
         try {
+          await this.#withdraw(order, entry, err.message)
           await this.#void(order, err.message)
           entry = await this.#move(entry, 'voided', {})
         } catch (voidErr) {
@@ -407,6 +409,38 @@ export class PurchaseDesk extends EventTarget {
         throw new StepRefused(PURCHASE_CODES.paymentRefused, err.message)
       }
       throw err
+    }
+  }
+
+  /**
+   * A purchase voided after its receipt was signed may have a licence (issued, or being issued by a registrar
+   * whose answer never came): take it back before releasing the money, so that nobody keeps a licence nobody
+   * paid for. The registrar that signed the licence is asked, or every listed one when none answered.
+   */
+  async #withdraw(order: PurchaseOrder, entry: PurchaseEntry, reason: string): Promise<void> {
+    if (entry.receipt == null) return
+    const registrars =
+      entry.licence != null
+        ? [decodeRecordAs('consort/licence', entry.licence, this.#decodeOptions()).signer]
+        : this.#c.network.body.registrars.map((anchor) => anchor.key)
+    for (const registrar of registrars) {
+      try {
+        const body = await rpcCall(
+          this.#c.libp2p,
+          peerIdOfKey(registrar),
+          this.#c.network.protocol(LICENCE_PROTOCOL),
+          LICENCE_OPS.withdraw,
+          { purchaseId: order.order.purchaseId, reason: reason.slice(0, 512) || 'purchase failed' },
+          { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
+        )
+        const { revoked } = parseMessage(withdrawResponse, body, 'response')
+        if (revoked) log('purchase %s: its licence is revoked', order.order.purchaseId)
+      } catch (err) {
+        // A definite refusal will not change on a retry: say so and release the money anyway. No answer at all
+        // is retried (the recovery round) before the money is released.
+        if (!(err instanceof RpcRemoteError)) throw err
+        log.error('purchase %s: registrar refused to withdraw the licence: %s', order.order.purchaseId, err.message)
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import { peerIdOfKey } from '../../protocols/peers.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { topicString } from '../../protocols/topics/names.ts'
+import { AUTHORISATION_TTL_MS } from '../../roles/clearinghouse/constants.ts'
 import {
   accountIdOf,
   type ClearinghouseRole,
@@ -290,6 +291,29 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     await assert.rejects(second.buy(offerRef), /ERR_DEVICE_REVOKED|ERR_LICENCE_REFUSED/)
     assert.equal(await wallet(), before, 'nothing charged')
     assert.equal(second.licences().length, 0)
+    assert.deepEqual(await role.engine.ledger.audit(), [])
+  })
+
+  it('a purchase whose capture is refused after the licence was issued charges nothing and revokes the licence', async () => {
+    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
+    const before = await wallet()
+    const licences = player.licences().length
+    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    // Once the licence is issued, time runs past the authorisation's lifetime: the capture is refused.
+    const expire = (event: Event) => {
+      if ((event as CustomEvent<{ state: string }>).detail.state === 'licensed') clock.advance(AUTHORISATION_TTL_MS * 2)
+    }
+    shop.purchases.addEventListener('purchase', expire)
+    const refused = await player.buy(offerRef, { purchaseId: 'capture-refused' }).catch((err: unknown) => err)
+    shop.purchases.removeEventListener('purchase', expire)
+    assert.match(String(refused), /ERR_PAYMENT_REFUSED|expired/)
+    assert.equal(await wallet(), before, 'nothing charged')
+    assert.equal(player.licences().length, licences, 'the player got no licence')
+    const registration = nodes[0]!.roles.get('registration') as unknown as RegistrationRole
+    const [issued] = await registration.registrar.licences.licencesOf('capture-refused')
+    assert.ok(issued, 'the registrar had issued a licence')
+    await waitUntil(() => listener.trust.isRevoked(issued.id)) // revoked, and the revocation gossiped
     assert.deepEqual(await role.engine.ledger.audit(), [])
   })
 

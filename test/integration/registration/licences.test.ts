@@ -3,7 +3,7 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { open, seal } from '../../../keys/seal.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/index.ts'
-import { LICENCE_SEAL_CONTEXT } from '../../../protocols/licence/index.ts'
+import { LICENCE_OPS, LICENCE_PROTOCOL, LICENCE_SEAL_CONTEXT } from '../../../protocols/licence/index.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import { depositEscrow, registerDevice, requestLicence, requestReissue } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
@@ -312,6 +312,39 @@ describe('registration: escrow, devices and licences between real nodes', functi
       }),
       { code: 'ERR_LICENCE_REVOKED' },
     )
+  })
+
+  it('lets the retailer withdraw a voided purchase: its licence is revoked, and one not yet issued never is', async () => {
+    const withdraw = (from: typeof market.retailer, purchaseId: string) =>
+      rpcCall(
+        from.libp2p,
+        market.registrar.libp2p.peerId,
+        from.network.protocol(LICENCE_PROTOCOL),
+        LICENCE_OPS.withdraw,
+        {
+          purchaseId,
+          reason: 'capture refused',
+        },
+      )
+    const licence = await buyLicence(market, sale, phone, 'p-voided')
+    await assert.rejects(withdraw(market.player, 'p-voided'), { code: 'ERR_NOT_PURCHASE_RETAILER' })
+    assert.deepEqual(await withdraw(market.retailer, 'p-voided'), { revoked: true })
+    assert.deepEqual(await withdraw(market.retailer, 'p-voided'), { revoked: true }, 'a retry answers the same')
+    await assert.rejects(
+      requestReissue(market.player.libp2p, market.player.network, {
+        purchaseId: 'p-voided',
+        device: phone.record,
+        signer: phone.keys.signer,
+        now: market.clock.now(),
+      }),
+      { code: 'ERR_LICENCE_REVOKED' },
+    )
+    await waitUntil(() => market.player.trust.isRevoked(licence.id)) // gossiped to the other nodes
+
+    // Withdrawn before the issue request arrived (its answer was lost, say): that retailer's receipt gets nothing.
+    assert.deepEqual(await withdraw(market.retailer, 'p-early'), { revoked: false })
+    await assert.rejects(buyLicence(market, sale, phone, 'p-early'), { code: 'ERR_LICENCE_REVOKED' })
+    assert.equal((await market.role.registrar.licences.licencesOf('p-early')).length, 0)
   })
 
   it('takes escrow deposits only from certified producers, addressed to it, and idempotently', async () => {
