@@ -45,6 +45,7 @@ export {
   SEAL_DOMAIN,
   SEAL_OVERHEAD_BYTES,
   SEAL_VERSION,
+  SealOpener,
   seal,
 } from './seal.ts'
 export {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, type KeyObject } from 'node:crypto'
 import { assertBytes, bufferView, copyBytes } from './bytes.ts'
 import { InvalidSealContextError, MalformedSealError, SealOpenError, WeakSealingKeyError } from './errors.ts'
 import { type Random, systemRandom } from './random.ts'
@@ -106,45 +106,69 @@ export function seal(
 }
 
 /**
- * Opens a sealed box made by `seal` for `recipient` under `context`.
+ * Opens sealed boxes addressed to one recipient. Its X25519 private key becomes a node:crypto KeyObject once:
+ * building it costs about as much as the key agreement itself, and a clearinghouse opens one box per usage report.
+ */
+export class SealOpener {
+  readonly #privateKey: KeyObject
+  readonly #publicKey: Uint8Array
+
+  /** Throws `InvalidByteLengthError` when a key is not 32 bytes. */
+  constructor(recipient: SealingKeyPair) {
+    assertBytes('recipient.publicKey', recipient.publicKey, X25519_KEY_BYTES)
+    assertBytes('recipient.privateKey', recipient.privateKey, X25519_KEY_BYTES)
+    this.#privateKey = x25519PrivateKeyObject(recipient.privateKey)
+    this.#publicKey = copyBytes(recipient.publicKey)
+  }
+
+  /**
+   * Opens a sealed box made by `seal` for this recipient under `context`.
+   * Throws `MalformedSealError` (too short, too long, unknown version), `SealOpenError` (altered, another
+   * recipient, another context, low-order ephemeral key), `InvalidSealContextError`.
+   */
+  open(sealed: Uint8Array, context: string): Uint8Array {
+    if (!(sealed instanceof Uint8Array)) throw new MalformedSealError('sealed box must be a Uint8Array')
+    if (sealed.length < SEAL_OVERHEAD_BYTES) {
+      throw new MalformedSealError(`sealed box is ${sealed.length} bytes, at least ${SEAL_OVERHEAD_BYTES}`)
+    }
+    if (sealed.length > SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES) {
+      throw new MalformedSealError(
+        `sealed box is ${sealed.length} bytes, at most ${SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES}`,
+      )
+    }
+    if (sealed[0] !== SEAL_VERSION) {
+      throw new MalformedSealError(`sealed box version is ${sealed[0]}, only ${SEAL_VERSION} is known`)
+    }
+    const ctx = contextBytes(context)
+    const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES)
+    const shared = x25519SharedSecret(this.#privateKey, ephemeralPublicKey)
+    if (shared === undefined) throw new SealOpenError('sealed box did not open: its ephemeral key is a low-order point')
+    const { key, nonce } = deriveKeyAndNonce(shared, ephemeralPublicKey, this.#publicKey, ctx)
+    shared.fill(0)
+
+    const tagStart = sealed.length - TAG_BYTES
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce)
+    decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), ctx]))
+    decipher.setAuthTag(bufferView(sealed.subarray(tagStart)))
+    try {
+      const body = decipher.update(sealed.subarray(HEADER_BYTES, tagStart))
+      decipher.final()
+      const plaintext = copyBytes(body)
+      body.fill(0)
+      return plaintext
+    } catch (err) {
+      throw new SealOpenError(undefined, { cause: err })
+    } finally {
+      key.fill(0)
+    }
+  }
+}
+
+/**
+ * Opens a sealed box made by `seal` for `recipient` under `context` (once; `SealOpener` for many).
  * Throws `MalformedSealError` (too short, too long, unknown version), `SealOpenError` (altered, another
  * recipient, another context, low-order ephemeral key), `InvalidByteLengthError`, `InvalidSealContextError`.
  */
 export function open(recipient: SealingKeyPair, sealed: Uint8Array, context: string): Uint8Array {
-  assertBytes('recipient.publicKey', recipient.publicKey, X25519_KEY_BYTES)
-  assertBytes('recipient.privateKey', recipient.privateKey, X25519_KEY_BYTES)
-  if (!(sealed instanceof Uint8Array)) throw new MalformedSealError('sealed box must be a Uint8Array')
-  if (sealed.length < SEAL_OVERHEAD_BYTES) {
-    throw new MalformedSealError(`sealed box is ${sealed.length} bytes, at least ${SEAL_OVERHEAD_BYTES}`)
-  }
-  if (sealed.length > SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES) {
-    throw new MalformedSealError(
-      `sealed box is ${sealed.length} bytes, at most ${SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES}`,
-    )
-  }
-  if (sealed[0] !== SEAL_VERSION) {
-    throw new MalformedSealError(`sealed box version is ${sealed[0]}, only ${SEAL_VERSION} is known`)
-  }
-  const ctx = contextBytes(context)
-  const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES)
-  const shared = x25519SharedSecret(x25519PrivateKeyObject(recipient.privateKey), ephemeralPublicKey)
-  if (shared === undefined) throw new SealOpenError('sealed box did not open: its ephemeral key is a low-order point')
-  const { key, nonce } = deriveKeyAndNonce(shared, ephemeralPublicKey, recipient.publicKey, ctx)
-  shared.fill(0)
-
-  const tagStart = sealed.length - TAG_BYTES
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce)
-  decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), ctx]))
-  decipher.setAuthTag(bufferView(sealed.subarray(tagStart)))
-  try {
-    const body = decipher.update(sealed.subarray(HEADER_BYTES, tagStart))
-    decipher.final()
-    const plaintext = copyBytes(body)
-    body.fill(0)
-    return plaintext
-  } catch (err) {
-    throw new SealOpenError(undefined, { cause: err })
-  } finally {
-    key.fill(0)
-  }
+  return new SealOpener(recipient).open(sealed, context)
 }

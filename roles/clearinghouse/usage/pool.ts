@@ -6,10 +6,10 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
+import { SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
 import { MAX_VERIFY_WORKERS, POOL_BATCH, POOL_START_BACKLOG } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
-import { SealOpener } from './opener.ts'
 import { ReportVerifier, type VerifiedReport, type VerifyContext } from './verify.ts'
 
 const log = logger('consort:clearinghouse:verify')

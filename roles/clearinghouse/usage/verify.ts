@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
+import type { SealOpener } from '../../../keys/seal.ts'
 import { type DecodeOptions, decodeRecordAs, recordId } from '../../../protocols/records/envelope.ts'
 import { RecordError } from '../../../protocols/records/errors.ts'
 import { decodeUsageEvents, usageSealContext } from '../../../protocols/usage/index.ts'
@@ -15,7 +16,6 @@ import { DEVICE_RECORD_CACHE_ENTRIES } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
 import { Lru } from '../lru.ts'
 import type { StoredEvent } from '../state.ts'
-import type { SealOpener } from './opener.ts'
 
 /** A device registration, as much of it as settlement needs. */
 export interface DeviceInfo {

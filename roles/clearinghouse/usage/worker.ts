@@ -3,8 +3,8 @@
  * reports or the reason each was refused. It holds a copy of the sealing key pair, given at start.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
-import { SealOpener } from './opener.ts'
 import type { PoolRequest, PoolResponse, WorkerInit } from './pool.ts'
 import { ReportVerifier, type VerifyContext } from './verify.ts'
 

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
-import { SealOpenError } from '../../../keys/errors.ts'
 import { createNodeKeys } from '../../../keys/keystore.ts'
-import { open, seal } from '../../../keys/seal.ts'
 import { signAccountRequest } from '../../../protocols/clearing/account.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import { isTestNetwork, TestPaymentGateway } from '../../../roles/clearinghouse/gateway.ts'
-import { SealOpener } from '../../../roles/clearinghouse/usage/opener.ts'
 import { type Buyer, Market } from './market.ts'
 
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
@@ -95,32 +92,5 @@ describe('clearinghouse accounts', () => {
     const { engine: allowed } = await live.engine({ gateway: 'test', allowTestGateway: true })
     assert.equal(allowed.gateway?.kind, 'test')
     await allowed.close()
-  })
-})
-
-describe('clearinghouse sealed-box opener', () => {
-  it('opens what keys/seal.ts seals, and refuses what keys/seal.ts refuses', async () => {
-    const me = await createNodeKeys()
-    const other = await createNodeKeys()
-    const opener = new SealOpener(me.sealing)
-    for (const size of [0, 1, 31, 32, 1000, 70_000]) {
-      const plaintext = new Uint8Array(size).map((_, i) => i % 251)
-      const box = seal(me.sealing.publicKey, plaintext, 'consort/usage/x/1')
-      assert.deepEqual(opener.open(box, 'consort/usage/x/1'), plaintext)
-      assert.deepEqual(open(me.sealing, box, 'consort/usage/x/1'), plaintext)
-      assert.throws(() => opener.open(box, 'consort/usage/x/2'), SealOpenError)
-      const flipped = new Uint8Array(box)
-      flipped[flipped.length - 1]! ^= 1
-      assert.throws(() => opener.open(flipped, 'consort/usage/x/1'), SealOpenError)
-      const elsewhere = seal(other.sealing.publicKey, plaintext, 'consort/usage/x/1')
-      assert.throws(() => opener.open(elsewhere, 'consort/usage/x/1'), SealOpenError)
-    }
-    assert.throws(() => opener.open(new Uint8Array(10), 'c'), { name: 'MalformedSealError' })
-    const box = seal(me.sealing.publicKey, new Uint8Array(4), 'c')
-    box[0] = 2
-    assert.throws(() => opener.open(box, 'c'), { name: 'MalformedSealError' })
-    assert.throws(() => opener.open(seal(me.sealing.publicKey, new Uint8Array(4), 'c'), ''), {
-      name: 'InvalidSealContextError',
-    })
   })
 })

@@ -4,6 +4,7 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import fc from 'fast-check'
+import { SealOpenError } from '../../../keys/errors.ts'
 import {
   generateSealingKeyPair,
   MAX_SEAL_CONTEXT_BYTES,
@@ -11,10 +12,12 @@ import {
   SEAL_OVERHEAD_BYTES,
   SEAL_VERSION,
   type SealingKeyPair,
+  SealOpener,
   SeededRandom,
   seal,
   sealingPublicKeyFromPrivate,
 } from '../../../keys/index.ts'
+import { createNodeKeys } from '../../../keys/keystore.ts'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -180,5 +183,32 @@ describe('keys/seal', () => {
       ),
       { numRuns: 100 },
     )
+  })
+})
+
+describe('SealOpener (one recipient, many boxes)', () => {
+  it('opens what seal() seals, and refuses what open() refuses', async () => {
+    const me = await createNodeKeys()
+    const other = await createNodeKeys()
+    const opener = new SealOpener(me.sealing)
+    for (const size of [0, 1, 31, 32, 1000, 70_000]) {
+      const plaintext = new Uint8Array(size).map((_, i) => i % 251)
+      const box = seal(me.sealing.publicKey, plaintext, 'consort/usage/x/1')
+      assert.deepEqual(opener.open(box, 'consort/usage/x/1'), plaintext)
+      assert.deepEqual(open(me.sealing, box, 'consort/usage/x/1'), plaintext)
+      assert.throws(() => opener.open(box, 'consort/usage/x/2'), SealOpenError)
+      const flipped = new Uint8Array(box)
+      flipped[flipped.length - 1]! ^= 1
+      assert.throws(() => opener.open(flipped, 'consort/usage/x/1'), SealOpenError)
+      const elsewhere = seal(other.sealing.publicKey, plaintext, 'consort/usage/x/1')
+      assert.throws(() => opener.open(elsewhere, 'consort/usage/x/1'), SealOpenError)
+    }
+    assert.throws(() => opener.open(new Uint8Array(10), 'c'), { name: 'MalformedSealError' })
+    const box = seal(me.sealing.publicKey, new Uint8Array(4), 'c')
+    box[0] = 2
+    assert.throws(() => opener.open(box, 'c'), { name: 'MalformedSealError' })
+    assert.throws(() => opener.open(seal(me.sealing.publicKey, new Uint8Array(4), 'c'), ''), {
+      name: 'InvalidSealContextError',
+    })
   })
 })
