@@ -20,6 +20,7 @@ import type { Scenario } from './scenario.ts'
 import { buildTopology, components } from './topology.ts'
 import { GossipWorkload } from './workloads/gossip.ts'
 import { MarketWorkload } from './workloads/market.ts'
+import { PurchaseWorkload } from './workloads/purchases.ts'
 import { certificationOf, offerBody, placeholderRecordCid, simIsrc } from './workloads/records.ts'
 
 const log = logger('consort:sim:runner')
@@ -54,6 +55,11 @@ export interface RunOptions {
   /** Where nodes of persistent groups keep their state (a temporary directory, removed after, by default). */
   workDir?: string
   onProgress?: (event: SimProgress) => void
+  /**
+   * Called after the drain, before anything is measured or checked, with the nodes still running: tests use it to
+   * check the settlement invariants themselves and then to break one on purpose (the run must then fail).
+   */
+  beforeChecks?: (run: { cluster: Cluster; settlementChecks(): Promise<Check[]> }) => Promise<void>
 }
 
 export interface RunResult {
@@ -74,6 +80,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   mkdirSync(workDir, { recursive: true })
   const clock = new FakeClock(SIM_EPOCH_MS)
   const specs = nodeSpecs(scenario)
+  if (scenario.workload.market != null) await PurchaseWorkload.prepare(specs, seed)
   const honestCount = specs.filter((s) => s.kind === 'honest').length
   const latencyOf = linkLatencies(scenario, seed)
   const fabric = new Fabric((a, b) => latencyOf(a, b))
@@ -278,6 +285,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const rest = drainUntil - performance.now()
     if (rest > 0) await sleep(rest)
     sampler.sample()
+    if (options.beforeChecks != null)
+      await options.beforeChecks({
+        cluster,
+        settlementChecks: async () => (market != null ? await market.settlementChecks() : []),
+      })
 
     const gossip = tracker.report(CHURN_GRACE_MS)
     const marketReport = market != null ? await market.report() : null

@@ -117,7 +117,8 @@ overTime('Memory and nodes', [
 ], 'RSS of the whole process; divide by the nodes up for memory per node.', 'MB');
 const market = M.market;
 if (market) {
-  distribution('Purchase latency (order to licence)', market.purchaseLatencyMs, 'ms');
+  distribution('Purchase latency (order to licence)', market.purchaseLatencyMs, 'ms', 'From the buy call of the player to a verified licence: offer check, authorisation, receipt, licence, capture.');
+  distribution('Time to first audio of licensed plays', market.playFirstAudioMs, 'ms', 'From the play call to the first decrypted audio reaching the sink (the purchase prefetched the first segments).');
   distribution('Time to first segment (fetch start to the first segment verified)', market.timeToFirstAudioMs, 'ms', 'What a licensed player decrypts and starts playing first.');
   distribution('Fetch duration per track', market.fetchMs, 'ms');
   overTime('Fetch throughput', [

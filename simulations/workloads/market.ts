@@ -1,19 +1,23 @@
 import { logger } from '@libp2p/logger'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { SeededRandom } from '../../keys/random.ts'
 import type { FakeClock } from '../../protocols/clock.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
+import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
 import type { ControlRoute } from '../../roles/role.ts'
+import { type CertifiedOffer, OVERPRICE_KINDS, type OverpriceMetrics, Overpricers } from '../adversaries/overpricer.ts'
+import { Replayers, type ReplayMetrics } from '../adversaries/replayer.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
-import { RoleUnavailableError, SimulationSetupError } from '../errors.ts'
+import { SimulationSetupError } from '../errors.ts'
 import { Distribution, type DistributionSummary, type SystemSampler } from '../metrics.ts'
 import type { Plan } from '../plan.ts'
 import type { Check } from '../report/types.ts'
 import { pick, poissonTimes, stream } from '../rng.ts'
 import type { AdversarySpec, MarketSpec, Scenario } from '../scenario.ts'
+import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
 
 const log = logger('consort:sim:market')
@@ -28,6 +32,11 @@ export const REANNOUNCE_MS = 5000
 export const FETCH_STALL_TIMEOUT_MS = 20_000
 /** Fetches one run follows (each keeps a few counters). */
 export const MAX_FETCHES = 10_000
+/** Wholesale prices of the releases' two deals (EUR): a download per unit, a stream per play. */
+export const WHOLESALE_PER_UNIT = '0.69'
+export const WHOLESALE_PER_PLAY = '0.35'
+/** Each release's royalty splits (basis points): shares that never tie under the largest-remainder rule. */
+export const SPLIT_BPS = { artist: 6000, publisher: 4000 } as const
 
 /** The roles the market workload drives, and what this build must have for each part. */
 const NEEDED: readonly RoleName[] = ['production', 'reference', 'retailer', 'delivery']
@@ -49,7 +58,13 @@ export interface MarketMetrics {
   deliveryShare: number
   badBlocks: number
   droppedPeers: Record<string, number>
-  purchases: string
+  purchases: PurchaseMetrics | null
+  /** For the report's charts: the purchases' latency and the ledger against the ground truth. */
+  purchaseLatencyMs: DistributionSummary | null
+  playFirstAudioMs: DistributionSummary | null
+  ledger: PurchaseMetrics['ledger'] | null
+  replays: ReplayMetrics | null
+  overpriced: OverpriceMetrics | null
   summary: Array<[string, string]>
 }
 
@@ -88,11 +103,18 @@ export class MarketWorkload {
   readonly #fetches: FetchRecord[] = []
   readonly #inFlight = new Set<Promise<void>>()
   #badBlocks = 0
+  #replayRandom: SeededRandom | null = null
   #skipped = 0
   #planned = 0
   #offers = { expected: 0, certified: 0, certifyMs: 0 }
   #seeds = { nodes: 0, complete: 0, seedMs: 0 }
   #releases = 0
+  readonly #purchases: PurchaseWorkload
+  readonly #replayers: Replayers | null
+  readonly #overpricers: Overpricers | null
+  #replays = 0
+  #listings: OfferListing[] = []
+  #certified: CertifiedOffer[] = []
 
   constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: FakeClock, sampler: SystemSampler) {
     const spec = scenario.workload.market
@@ -107,10 +129,17 @@ export class MarketWorkload {
       if (!cluster.nodes.some((n) => n.honest && n.spec.roles.includes(role)))
         throw new SimulationSetupError(`the market workload needs a group with the ${role} role`)
     }
-    if (spec.purchasesPerSec > 0)
-      throw new RoleUnavailableError(
-        `purchases need the ${NEEDED_FOR_PURCHASES.join(', ')} roles wired into the simulator: set purchasesPerSec to 0`,
-      )
+    const needsPurchases = spec.purchasesPerSec > 0 || scenario.adversaries.some((a) => a.kind === 'replay-usage')
+    if (needsPurchases)
+      for (const role of NEEDED_FOR_PURCHASES) {
+        if (!cluster.nodes.some((n) => n.honest && n.spec.roles.includes(role)))
+          throw new SimulationSetupError(`purchases and usage reports need a group with the ${role} role`)
+      }
+    this.#purchases = new PurchaseWorkload(scenario, cluster, seed, clock, sampler)
+    const replayers = cluster.nodes.filter((n) => n.spec.kind === 'replayer')
+    this.#replayers = replayers.length > 0 ? new Replayers(cluster.network.name, replayers) : null
+    const overpricers = cluster.nodes.filter((n) => n.spec.kind === 'overpricer')
+    this.#overpricers = overpricers.length > 0 ? new Overpricers(overpricers) : null
   }
 
   /** Role options the market's nodes start with. */
@@ -122,6 +151,7 @@ export class MarketWorkload {
 
   /** Give every listener (an honest node without roles) a segments service: it fetches, and seeds what it holds. */
   attach(sim: SimNode): void {
+    this.#replayers?.attach(sim)
     if (!sim.honest || sim.spec.roles.length > 0 || sim.node == null) return
     const node = sim.node
     const service = new SegmentsService(
@@ -162,13 +192,24 @@ export class MarketWorkload {
         label: `Sim Label ${producers.indexOf(producer) + 1}`,
         genre: pick(random, ['Jazz', 'Folk', 'Electronic', 'Classical']),
         tracks,
+        // Two deals, as labels sign them: downloads at a wholesale price per unit, streams at a price per play.
         deals: [
           {
-            id: 'sale',
+            id: 'download',
             commercialModel: 'pay-as-you-go',
-            useTypes: ['PermanentDownload', 'OnDemandStream'],
-            wholesale: [{ currency: 'EUR', amount: '0.69', per: 'unit' }],
+            useTypes: ['PermanentDownload'],
+            wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_UNIT, per: 'unit' }],
           },
+          {
+            id: 'stream',
+            commercialModel: 'pay-as-you-go',
+            useTypes: ['OnDemandStream'],
+            wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_PLAY, per: 'play' }],
+          },
+        ],
+        splits: [
+          { party: `sim-label-${producers.indexOf(producer) + 1}-artist`, bps: SPLIT_BPS.artist },
+          { party: `sim-label-${producers.indexOf(producer) + 1}-publisher`, bps: SPLIT_BPS.publisher },
         ],
       }
       const result = (await route(producer, 'production', 'POST', '/publish', {
@@ -200,7 +241,7 @@ export class MarketWorkload {
           | unknown[]
           | { contracts: unknown[] }
         const count = Array.isArray(contracts) ? contracts.length : contracts.contracts.length
-        if (count < spec.releases) return false
+        if (count < spec.releases * 2) return false
       }
       return true
     }, 'every retailer holds every contract')
@@ -226,6 +267,7 @@ export class MarketWorkload {
       return total > 0 && certified === total
     }, 'every offer certified')
     this.#offers.certifyMs = Math.round(performance.now() - t0)
+    await this.#collectOffers(retailers)
     // Delivery nodes (honest and corrupt) seed every release.
     const t1 = performance.now()
     const seeders = this.#cluster.nodes.filter((n) => n.online && n.spec.roles.includes('delivery'))
@@ -239,10 +281,37 @@ export class MarketWorkload {
       }),
     )
     this.#seeds.seedMs = Math.round(performance.now() - t1)
+    if (this.#purchases.enabled || this.#replayers != null)
+      await this.#purchases.setup(
+        this.#tracks.map((t) => t.isrc),
+        retailers,
+        this.#listings,
+      )
   }
 
-  /** Listeners fetch random tracks at the scenario's rate. */
+  /** What the retailers have on sale: for the ground truth (offer → retailer, contract) and for the over-pricers. */
+  async #collectOffers(retailers: readonly SimNode[]): Promise<void> {
+    for (const retailer of retailers) {
+      const listed = (await route(retailer, 'retailer', 'GET', '/offers')) as { offers?: OfferRow[] } | OfferRow[]
+      const rows = Array.isArray(listed) ? listed : (listed.offers ?? [])
+      const key = Buffer.from(retailer.keys.signer.publicKey).toString('hex')
+      for (const row of rows) {
+        if (row.status !== 'certified' || row.certification == null) continue
+        this.#listings.push({ offer: row.offer, retailerKey: key, contract: row.contract })
+        if (this.#overpricers != null && this.#certified.length < MAX_COPIED_OFFERS) {
+          const records = retailer.started.records
+          this.#certified.push({
+            offer: await records.getAs('consort/offer', CID.parse(row.offer)),
+            certification: await records.getAs('consort/certification', CID.parse(row.certification)),
+          })
+        }
+      }
+    }
+  }
+
+  /** Listeners fetch random tracks at the scenario's rate; players buy and play. */
   plan(plan: Plan): void {
+    this.#purchases.plan(plan)
     const random = stream(this.#seed, 'market/fetches')
     const listeners = this.#cluster.nodes.filter((n) => n.honest && n.spec.roles.length === 0)
     if (listeners.length === 0) return
@@ -266,11 +335,31 @@ export class MarketWorkload {
     }
   }
 
-  planAttack(_plan: Plan, attack: AdversarySpec, _random: SeededRandom): void {
+  planAttack(plan: Plan, attack: AdversarySpec, random: SeededRandom): void {
     if (attack.kind === 'corrupt-seeders') return // they seed with corrupt blocks from setup on
-    throw new RoleUnavailableError(
-      `adversary ${attack.kind} needs purchases and usage reports (the ${NEEDED_FOR_PURCHASES.join(', ')} roles)`,
-    )
+    if (attack.kind === 'replay-usage') {
+      // Replays go out once the honest reports were delivered (the drain), so that every one is a real report.
+      this.#replays += attack.replays
+      this.#replayRandom = random
+      return
+    }
+    if (attack.kind === 'overpriced-offers') {
+      const overpricers = this.#overpricers
+      if (overpricers == null) return
+      let n = 0
+      for (const sim of overpricers.nodes) {
+        for (const t of poissonTimes(random, attack.ratePerSec, this.#scenario.durationMs, MAX_FETCHES)) {
+          const k = ++n
+          const kind = OVERPRICE_KINDS[k % OVERPRICE_KINDS.length]!
+          const which = random.int(1_000_000)
+          plan.add(t, `overpriced offer (${kind}) ${k} from ${sim.name}`, async () => {
+            const honest = this.#certified[which % Math.max(1, this.#certified.length)]
+            if (honest == null) return
+            await overpricers.publish(sim, honest, kind, k, this.#clock.now())
+          })
+        }
+      }
+    }
   }
 
   async #fetch(listener: SimNode, service: SegmentsService, track: Track): Promise<void> {
@@ -314,8 +403,15 @@ export class MarketWorkload {
 
   /** Wait (at most `ms`) for the fetches still running. */
   async drain(ms: number): Promise<void> {
-    if (this.#inFlight.size === 0) return
-    await Promise.race([Promise.all(this.#inFlight), new Promise((resolve) => setTimeout(resolve, ms))])
+    const until = performance.now() + ms
+    if (this.#inFlight.size > 0)
+      await Promise.race([Promise.all(this.#inFlight), new Promise((resolve) => setTimeout(resolve, ms))])
+    await this.#purchases.drain(Math.max(0, until - performance.now()))
+    if (this.#replayers != null && this.#replayRandom != null) {
+      const houses = this.#cluster.network.record.body.clearinghouses.map((c) => c.key)
+      await this.#replayers.replay(this.#replays, this.#replayRandom, houses)
+      await this.#purchases.flushAll()
+    }
   }
 
   async report(): Promise<{ metrics: MarketMetrics; checks: Check[] }> {
@@ -327,7 +423,17 @@ export class MarketWorkload {
     const round = (x: number) => Math.round(x * 100) / 100
     const totalBytes = [...this.#bytesBySource.values()].reduce((a, b) => a + b, 0)
     const deliveryBytes = this.#bytesBySource.get('delivery') ?? 0
-    const purchases = `not run: purchases, plays and settlement need the ${NEEDED_FOR_PURCHASES.join(', ')} roles wired into the simulator`
+    const replays = this.#replayers?.metrics() ?? null
+    const bought = await this.#purchases.report({})
+    if (this.#overpricers != null) {
+      const viewer = this.#purchases.players().find((p) => p.online)
+      if (viewer != null) {
+        const player = viewer.started.roles.get('player') as unknown as PlayerRole
+        await this.#overpricers.checkListings(async (content) => (await player.offers(content)).offers as ListedOffer[])
+      }
+    }
+    const overpriced = this.#overpricers?.metrics() ?? null
+    const withPurchases = this.#purchases.enabled
     const metrics: MarketMetrics = {
       releases: this.#releases,
       tracks: this.#tracks.length,
@@ -351,7 +457,12 @@ export class MarketWorkload {
       deliveryShare: totalBytes === 0 ? 0 : round(deliveryBytes / totalBytes),
       badBlocks: this.#badBlocks,
       droppedPeers: Object.fromEntries(this.#dropped),
-      purchases,
+      purchases: withPurchases ? bought.metrics : null,
+      purchaseLatencyMs: withPurchases ? bought.metrics.purchaseLatencyMs : null,
+      playFirstAudioMs: withPurchases ? bought.metrics.timeToFirstAudioMs : null,
+      ledger: withPurchases ? bought.metrics.ledger : null,
+      replays,
+      overpriced,
       summary: [],
     }
     metrics.summary = [
@@ -381,9 +492,26 @@ export class MarketWorkload {
             .join(', ') || 'none'
         }`,
       ],
-      ['purchases', purchases],
+      ...(withPurchases
+        ? this.#purchases.summary(bought.metrics)
+        : [['purchases', 'none in this scenario'] as [string, string]]),
     ]
+    if (replays != null)
+      metrics.summary.push([
+        'replayed reports',
+        `${replays.nodes} replayer(s) captured ${replays.captured} real report(s), sent ${replays.sent} replay(s) to the clearinghouse: ${
+          Object.entries(replays.answers)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none answered'
+        }${Object.keys(replays.refused).length > 0 ? `; refused ${JSON.stringify(replays.refused)}` : ''}; ${replays.republished} republished on the topic (${replays.republishRefused} refused by gossipsub's seen cache); paid: see the ledger check`,
+      ])
+    if (overpriced != null)
+      metrics.summary.push([
+        'over-priced offers',
+        `${overpriced.published['foreign-certification']} with another offer's certification, ${overpriced.published.uncertified} uncertified, from ${overpriced.nodes} node(s); listed to a player ${overpriced.listedToPlayers} time(s) over ${overpriced.contentsChecked} content(s); honest refusals by code: see gossip`,
+      ])
     const checks: Check[] = [
+      ...bought.checks,
       {
         name: 'offers certified',
         ok: this.#offers.certified === this.#offers.expected,
@@ -396,7 +524,30 @@ export class MarketWorkload {
         ok: failed === 0 && this.#fetches.length > 0,
         detail: `${completed} of ${this.#fetches.length} fetches completed and verified (${this.#badBlocks} corrupt block(s) refused)`,
       })
+    if (replays != null)
+      checks.push({
+        name: 'replayed reports paid nothing',
+        ok:
+          replays.captured > 0 &&
+          replays.sent > 0 &&
+          (replays.answers.settled ?? 0) === 0 &&
+          (replays.answers.held ?? 0) === 0,
+        detail: `${replays.sent} replay(s) of ${replays.captured} captured report(s): ${JSON.stringify(replays.answers)} (any "settled" or "held" would be a replay taken as new); the ledger check proves no money moved for them`,
+      })
+    if (overpriced != null)
+      checks.push({
+        name: 'over-priced offers refused',
+        ok:
+          overpriced.listedToPlayers === 0 &&
+          overpriced.published['foreign-certification'] + overpriced.published.uncertified > 0,
+        detail: `${overpriced.published['foreign-certification'] + overpriced.published.uncertified} published, listed to players ${overpriced.listedToPlayers} time(s); accepted by honest nodes: see "no junk accepted"`,
+      })
     return { metrics, checks }
+  }
+
+  /** The settlement invariants as they stand now (the run checks them again at its end). */
+  async settlementChecks(): Promise<Check[]> {
+    return (await this.#purchases.report({})).checks
   }
 
   async close(): Promise<void> {
@@ -406,6 +557,16 @@ export class MarketWorkload {
   #honest(role: RoleName): SimNode[] {
     return this.#cluster.nodes.filter((n) => n.honest && n.online && n.spec.roles.includes(role))
   }
+}
+
+/** Certified honest offers an over-pricer may copy. */
+const MAX_COPIED_OFFERS = 50
+
+interface OfferRow {
+  status: string
+  offer: string
+  contract: string
+  certification: string | null
 }
 
 function sourceKind(n: SimNode): string {

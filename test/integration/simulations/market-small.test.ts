@@ -1,32 +1,78 @@
 import assert from 'node:assert/strict'
+import { toJson } from '../../../protocols/json.ts'
+import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
+import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/index.ts'
+import type { Check } from '../../../simulations/report/types.ts'
 import { runScenario } from '../../../simulations/runner.ts'
 import { loadScenario } from '../../../simulations/scenario.ts'
+import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
 
 /**
- * CI runs the shipped `market-small` scenario: every role the simulator wires in, real nodes on the memory
- * transport, the plan drawn from the scenario's seed. Any broken invariant fails the test, and the message names the
- * seed that reproduces the plan (`npm run sim -- market-small --seed N`).
+ * CI runs the shipped `market-small` scenario: every role, real nodes on the memory transport, the plan drawn from
+ * the scenario's seed; players buy, play and report, and the clearinghouse's books are compared with the workload's
+ * ground truth. One run proves both directions: the settlement invariants hold on the honest run (checked with the
+ * nodes still up), and once the test breaks one on purpose — one stray minor unit posted in the clearinghouse's
+ * ledger, balanced, as a bug paying a play twice would — the run fails and says which accounts differ. The message
+ * names the seed that reproduces the plan (`npm run sim -- market-small --seed N`).
  */
 describe('simulations: market-small', function () {
   this.timeout(300_000)
 
-  it('runs the whole market with every invariant holding', async () => {
+  it('runs the whole market, settles every play to the cent, and fails once an invariant is broken', async () => {
     const { scenario } = loadScenario('market-small')
     const seed = Number(process.env.CONSORT_SIM_SEED ?? scenario.seed)
-    const { metrics, failures } = await runScenario(scenario, { seed })
-    assert.deepEqual(failures, [], `market-small failed with seed ${seed}: ${failures.join('; ')}`)
-    assert.ok(metrics.ok)
-    const market = metrics.market as {
-      tracks: number
-      offers: { expected: number; certified: number }
-      fetches: { started: number; completed: number }
-      deliveryShare: number
-    }
+    let honest: Check[] = []
+    let stray = ''
+    const { metrics, failures } = await runScenario(scenario, {
+      seed,
+      beforeChecks: async ({ cluster, settlementChecks }) => {
+        honest = await settlementChecks()
+        // Break the books: the retailer pays one cent to a rights holder for nothing.
+        const houseNode = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
+        const retailer = cluster.nodes.find((n) => n.spec.roles.includes('retailer'))!
+        const house = houseNode.started.roles.get('clearinghouse') as unknown as ClearinghouseRole
+        stray = 'rightsholder:sim-label-1-artist'
+        const [outcome] = await house.engine.ledger.createTransfers([
+          {
+            id: 'sim-test-stray-cent',
+            kind: 'posted',
+            debitAccountId: accountIdOf(retailerParticipant(retailer.keys.signer.publicKey), 'EUR'),
+            creditAccountId: accountIdOf(stray, 'EUR'),
+            amount: 1n,
+            code: 'royalty',
+          },
+        ])
+        assert.ok(outcome != null)
+      },
+    })
+
+    // The honest run: every invariant held before the test broke one.
+    assert.ok(honest.length >= 3, JSON.stringify(honest))
+    for (const c of honest) assert.ok(c.ok, `seed ${seed}: ${c.name}: ${c.detail}`)
+    const market = metrics.market as MarketMetrics
     assert.equal(market.tracks, 4)
     assert.ok(market.offers.certified > 0 && market.offers.certified === market.offers.expected)
     assert.ok(market.fetches.started > 0 && market.fetches.completed === market.fetches.started)
     assert.ok(market.deliveryShare > 0, 'delivery nodes served some of the bytes')
     assert.equal(metrics.gossip.reliability, 1, `seed ${seed}: every offer and release reached every honest node`)
-    assert.ok(metrics.gossip.messages > 0)
+    const purchases = market.purchases!
+    assert.ok(purchases.bought > 0 && purchases.plays.licensed > 0, toJson(purchases))
+    assert.ok(purchases.plays.paid > 0, 'some plays were paid per play')
+    assert.equal(purchases.clearinghouse.playsSettled, purchases.plays.licensed)
+    assert.ok(purchases.purchaseLatencyMs.count === purchases.bought)
+    assert.ok(purchases.timeToFirstAudioMs.count === purchases.plays.licensed)
+
+    // The broken invariant fails the run, and only the checks it touches.
+    assert.equal(metrics.ok, false)
+    const failed = metrics.checks.filter((c) => !c.ok).map((c) => c.name)
+    assert.ok(failed.includes('ledger equals ground truth'), failed.join(', '))
+    assert.ok(
+      failed.every((name) => ['ledger equals ground truth', 'clearinghouse audit clean'].includes(name)),
+      `seed ${seed}: ${failures.join('; ')}`,
+    )
+    const ledger = failures.find((f) => f.startsWith('ledger equals ground truth'))!
+    assert.match(ledger, new RegExp(`${stray}: expected \\d+, ledger \\d+`))
+    const row = market.ledger!.rows.find((r) => r.account === stray)!
+    assert.equal(BigInt(row.actual) - BigInt(row.expected), 1n)
   })
 })

@@ -1,0 +1,603 @@
+import { logger } from '@libp2p/logger'
+import { CID } from 'multiformats/cid'
+import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import { signAccountRequest } from '../../protocols/clearing/account.ts'
+import { CLEARING_OPS, CLEARING_PROTOCOL, fundResponse } from '../../protocols/clearing/index.ts'
+import type { FakeClock } from '../../protocols/clock.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
+import { rpcCall } from '../../protocols/rpc/client.ts'
+import {
+  accountIdOf,
+  distributorParticipant,
+  externalParticipant,
+  feeParticipant,
+  retailerParticipant,
+  rightsholderParticipant,
+  TEST_GATEWAY_NAME,
+  walletParticipant,
+} from '../../roles/clearinghouse/index.ts'
+import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
+import type { AudioSink } from '../../roles/player/sinks.ts'
+import type { Cluster, SimNode, SimNodeSpec } from '../cluster.ts'
+import { SimulationSetupError } from '../errors.ts'
+import { Distribution, type DistributionSummary, type SystemSampler } from '../metrics.ts'
+import type { Plan } from '../plan.ts'
+import type { Check } from '../report/types.ts'
+import { pick, poissonTimes, stream } from '../rng.ts'
+import type { MarketSpec, Scenario } from '../scenario.ts'
+import { type ContractTerms, GroundTruth } from './ground-truth.ts'
+
+const log = logger('consort:sim:purchases')
+
+/** Purchases one run plans at most (each keeps its ground-truth entry). */
+export const MAX_PURCHASES = 5000
+/** What each listener's wallet is funded with at set-up (minor units, EUR): far more than a run spends. */
+export const WALLET_FUNDING_MINOR = 1_000_00n
+/** Plays of one device are spaced at least this far apart on the clock (the clearinghouse holds overlapping plays). */
+export const PLAY_GAP_MS = 1000
+/** A purchase the retailer did not answer is resumed this many times during the drain. */
+export const PURCHASE_RESUMES = 2
+/** Flushes of a player's usage outbox during the drain until nothing is left to deliver. */
+export const FLUSH_ROUNDS = 5
+/** The clearinghouse counts as idle once its counters stayed the same for this long. */
+export const INGEST_QUIET_MS = 1500
+/** Longest wait for the clearinghouse to become idle after the last flush. */
+export const INGEST_WAIT_MS = 30_000
+/** Ledger transfers read per page when the books are compared with the ground truth. */
+const TRANSFER_PAGE = 500
+/** Differences listed in a failed check's message. */
+const MAX_LISTED_DIFFERENCES = 8
+
+/** One participant's posted balance: what the workload says against what the clearinghouse's ledger holds. */
+export interface LedgerRow {
+  account: string
+  expected: bigint
+  actual: bigint
+}
+
+export interface PurchaseMetrics {
+  planned: number
+  bought: number
+  failed: number
+  skipped: number
+  /** Purchases still pending after the drain (the retailer never answered): their outcome is unknown. */
+  unresolved: number
+  plays: { licensed: number; failed: number; paid: number; unpaid: number; clockNudges: number }
+  purchaseLatencyMs: DistributionSummary
+  timeToFirstAudioMs: DistributionSummary
+  reports: { flushed: number; pendingAfterDrain: number }
+  clearinghouse: Record<string, number>
+  audit: { ok: boolean; ledgerViolations: number; clearingViolations: number } | null
+  ledger: { currency: string; rows: LedgerRow[]; unexpectedAccounts: string[] }
+}
+
+interface PurchaseTruth {
+  purchaseId: string
+  wallet: string
+  retailer: string
+  price: bigint
+  terms: ContractTerms
+}
+
+interface OfferInfo {
+  retailerKey: string
+  contract: string
+}
+
+/** Sinks nothing: the audio was decrypted and counted, the simulator has no speakers. */
+class DiscardSink implements AudioSink {
+  readonly description = 'discard (simulation)'
+  bytes = 0
+  async write(chunk: Uint8Array): Promise<void> {
+    this.bytes += chunk.byteLength
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Listeners with the real player role buy certified offers and play what they bought (through the player's API, as
+ * its control routes do), their usage reports reach the clearinghouse, and at the end the clearinghouse's books are
+ * compared with the workload's ground truth, participant by participant, to the cent.
+ */
+export class PurchaseWorkload {
+  readonly #scenario: Scenario
+  readonly #spec: MarketSpec
+  readonly #cluster: Cluster
+  readonly #seed: number
+  readonly #clock: FakeClock
+  readonly #sampler: SystemSampler
+  readonly #truth: GroundTruth
+  readonly #latency = new Distribution()
+  readonly #firstAudio = new Distribution()
+  readonly #chains = new Map<number, Promise<void>>()
+  readonly #lastPlayEnd = new Map<number, number>()
+  readonly #purchases = new Map<string, PurchaseTruth>()
+  readonly #pending: Array<{ player: SimNode; offer: string; purchaseId: string }> = []
+  readonly #offers = new Map<string, OfferInfo>()
+  readonly #terms = new Map<string, ContractTerms>()
+  #tracks: readonly string[] = []
+  #planned = 0
+  #failed = 0
+  #skipped = 0
+  #licensedPlays = 0
+  #failedPlays = 0
+  #nudges = 0
+  #flushed = 0
+  #pendingReports = 0
+  readonly #failureSamples: string[] = []
+
+  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: FakeClock, sampler: SystemSampler) {
+    const spec = scenario.workload.market
+    if (spec == null) throw new SimulationSetupError('no market workload in this scenario')
+    this.#scenario = scenario
+    this.#spec = spec
+    this.#cluster = cluster
+    this.#seed = seed
+    this.#clock = clock
+    this.#sampler = sampler
+    const house = this.#house()
+    const policy = cluster.network.record.body.policy
+    this.#truth = new GroundTruth({
+      feeBps: policy.clearingFeeBps,
+      feeParticipant: feeParticipant(house?.keys.signer.publicKey ?? new Uint8Array(32)),
+      gatewayParticipant: externalParticipant(TEST_GATEWAY_NAME),
+    })
+  }
+
+  /** Each player node gets an account key of its own, drawn from the seed; the clearinghouse takes test top-ups. */
+  static async prepare(specs: SimNodeSpec[], seed: number): Promise<void> {
+    const random = stream(seed, 'market/accounts')
+    for (const spec of specs) {
+      if (spec.kind !== 'honest') continue
+      const options = { ...(spec.roleOptions ?? {}) }
+      if (spec.roles.includes('player')) {
+        const account: NodeKeys = await createNodeKeys(random)
+        // Flushes are driven by the workload (and happen 2 s after each use); no periodic timer.
+        options.player = { ...(options.player ?? {}), account, flushIntervalMs: 0, territory: 'Worldwide' }
+      }
+      if (spec.roles.includes('clearinghouse'))
+        options.clearinghouse = { ...(options.clearinghouse ?? {}), sync: false, allowTestGateway: true }
+      spec.roleOptions = options
+    }
+  }
+
+  get enabled(): boolean {
+    return this.#spec.purchasesPerSec > 0
+  }
+
+  players(): SimNode[] {
+    return this.#cluster.nodes.filter((n) => n.honest && n.spec.roles.includes('player'))
+  }
+
+  /** Devices registered, wallets funded, what the offers and contracts are (for the ground truth). */
+  async setup(tracks: readonly string[], retailers: readonly SimNode[], offers: OfferListing[]): Promise<void> {
+    this.#tracks = tracks
+    for (const o of offers) {
+      this.#offers.set(o.offer, { retailerKey: o.retailerKey, contract: o.contract })
+      if (!this.#terms.has(o.contract)) this.#terms.set(o.contract, await this.#contractTerms(retailers, o.contract))
+    }
+    const house = this.#house()
+    if (house == null) throw new SimulationSetupError('purchases need a node with the clearinghouse role')
+    await Promise.all(
+      this.players().map(async (sim) => {
+        const player = playerOf(sim)
+        await player.ensureDevice()
+        await this.#fund(sim, house)
+      }),
+    )
+  }
+
+  /** Purchases at the scenario's rate, each by a random player of a random track, then its plays. */
+  plan(plan: Plan): void {
+    const players = this.players()
+    if (!this.enabled || players.length === 0) return
+    const random = stream(this.#seed, 'market/purchases')
+    const { min, max } = this.#spec.playsPerPurchase
+    for (const t of poissonTimes(random, this.#spec.purchasesPerSec, this.#scenario.durationMs, MAX_PURCHASES)) {
+      const sim = pick(random, players)
+      const track = random.int(1_000_000)
+      const choice = random.int(1_000_000)
+      const plays = min + random.int(max - min + 1)
+      this.#planned++
+      plan.add(t, `buy track ${track} (offer ${choice}) and play ${plays}× on ${sim.name}`, async () => {
+        if (!sim.online) {
+          this.#skipped++
+          return
+        }
+        // One listener does one thing at a time: its purchases and plays queue behind each other.
+        const previous = this.#chains.get(sim.index) ?? Promise.resolve()
+        const next = previous.then(() => this.#buyAndPlay(sim, track, choice, plays))
+        this.#chains.set(sim.index, next)
+        await next
+      })
+    }
+  }
+
+  async #buyAndPlay(sim: SimNode, trackIndex: number, choice: number, plays: number): Promise<void> {
+    const isrc = this.#tracks[trackIndex % Math.max(1, this.#tracks.length)]
+    if (isrc == null) {
+      this.#skipped++
+      return
+    }
+    const player = playerOf(sim)
+    let listed: ListedOffer | undefined
+    try {
+      const market = await player.offers(`isrc:${isrc}`)
+      const known = market.offers.filter((o) => this.#offers.has(o.offer)).sort((a, b) => cmp(a.offer, b.offer))
+      listed = known[choice % Math.max(1, known.length)]
+    } catch (err) {
+      this.#fail(`offers for ${isrc} on ${sim.name}`, err)
+      return
+    }
+    if (listed == null) {
+      this.#fail(`offers for ${isrc} on ${sim.name}`, new Error('no certified offer listed'))
+      return
+    }
+    const purchaseId = `sim-${this.#seed}-${sim.index}-${this.#planned}-${trackIndex}-${choice}`.slice(0, 128)
+    const started = performance.now()
+    try {
+      const bought = await player.buy(listed.offer, { purchaseId })
+      this.#latency.record(performance.now() - started)
+      this.#sampler.add('market.purchases')
+      this.#record(sim, listed.offer, bought.purchaseId, bought.price.amount)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') {
+        this.#pending.push({ player: sim, offer: listed.offer, purchaseId })
+        return
+      }
+      this.#fail(`buy ${listed.offerId} on ${sim.name}`, err)
+      return
+    }
+    for (let k = 0; k < plays; k++) await this.#play(sim, player, isrc)
+  }
+
+  #record(sim: SimNode, offer: string, purchaseId: string, price: bigint): void {
+    const info = this.#offers.get(offer)!
+    const terms = this.#terms.get(info.contract)!
+    const account = this.#accountOf(sim)
+    const truth: PurchaseTruth = {
+      purchaseId,
+      wallet: walletParticipant(account.signer.publicKey),
+      retailer: retailerParticipant(info.retailerKey),
+      price,
+      terms,
+    }
+    if (this.#purchases.has(purchaseId)) return
+    this.#purchases.set(purchaseId, truth)
+    this.#truth.sale({ wallet: truth.wallet, retailer: truth.retailer, price, terms })
+  }
+
+  async #play(sim: SimNode, player: PlayerRole, isrc: string): Promise<void> {
+    // Plays of one device never overlap on the clock (that would be audio heard faster than real time).
+    const notBefore = (this.#lastPlayEnd.get(sim.index) ?? 0) + PLAY_GAP_MS
+    if (this.#clock.now() < notBefore) {
+      this.#clock.set(notBefore)
+      this.#nudges++
+    }
+    const seconds = this.#spec.playSeconds
+    try {
+      const result = await player.play(isrc, {
+        sink: new DiscardSink(),
+        seconds,
+        onFirstAudio: (ms) => this.#firstAudio.record(ms),
+      })
+      this.#lastPlayEnd.set(sim.index, this.#clock.now() + Math.ceil(result.seconds * 1000))
+      if (result.mode !== 'licensed' || result.purchaseId == null) {
+        this.#fail(`play of ${isrc} on ${sim.name}`, new Error(`played as ${result.mode}`))
+        this.#failedPlays++
+        return
+      }
+      const purchase = this.#purchases.get(result.purchaseId)
+      if (purchase == null) {
+        this.#fail(`play of ${isrc} on ${sim.name}`, new Error(`licence of unknown purchase ${result.purchaseId}`))
+        this.#failedPlays++
+        return
+      }
+      this.#licensedPlays++
+      this.#sampler.add('market.plays')
+      this.#truth.play({ retailer: purchase.retailer, terms: purchase.terms })
+    } catch (err) {
+      this.#failedPlays++
+      this.#lastPlayEnd.set(sim.index, this.#clock.now() + seconds * 1000)
+      this.#fail(`play of ${isrc} on ${sim.name}`, err)
+    }
+  }
+
+  /**
+   * Wait for the queued purchases and plays (at most `ms`), resume purchases left pending, move the clock past the
+   * last play, and flush every player's usage until the clearinghouse acknowledged everything.
+   */
+  async drain(ms: number): Promise<void> {
+    if (!this.enabled) return
+    await Promise.race([Promise.all(this.#chains.values()), new Promise((resolve) => setTimeout(resolve, ms))])
+    for (let round = 0; round < PURCHASE_RESUMES && this.#pending.length > 0; round++) {
+      for (const p of this.#pending.splice(0)) {
+        try {
+          const bought = await playerOf(p.player).buy(p.offer, { purchaseId: p.purchaseId })
+          this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount)
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') this.#pending.push(p)
+          else this.#fail(`resume ${p.purchaseId}`, err)
+        }
+      }
+    }
+    const lastEnd = Math.max(0, ...this.#lastPlayEnd.values())
+    if (this.#clock.now() < lastEnd + PLAY_GAP_MS) this.#clock.set(lastEnd + PLAY_GAP_MS)
+    await this.flushAll()
+  }
+
+  async flushAll(): Promise<void> {
+    this.#pendingReports = 0
+    await Promise.all(
+      this.players().map(async (sim) => {
+        if (!sim.online) return
+        const player = playerOf(sim)
+        for (let round = 0; round < FLUSH_ROUNDS; round++) {
+          try {
+            const flushed = await player.flushUsage()
+            this.#flushed += flushed.acknowledged
+            if (flushed.pendingReports === 0 && flushed.readyEvents === 0) return
+          } catch (err) {
+            log('flush on %s: %e', sim.name, err)
+          }
+        }
+        this.#pendingReports += player.status().outbox.pendingReports
+      }),
+    )
+    await this.#quiet()
+  }
+
+  /** Wait until the clearinghouse's counters stop moving (gossiped copies of reports are ingested too). */
+  async #quiet(): Promise<void> {
+    const house = this.#house()
+    if (house == null || !house.online) return
+    const deadline = performance.now() + INGEST_WAIT_MS
+    let last = ''
+    let since = performance.now()
+    while (performance.now() < deadline) {
+      const now = JSON.stringify(await this.clearinghouseStats())
+      if (now !== last) {
+        last = now
+        since = performance.now()
+      } else if (performance.now() - since >= INGEST_QUIET_MS) return
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+  }
+
+  async clearinghouseStats(): Promise<Record<string, number>> {
+    const house = this.#house()
+    if (house == null || !house.online) return {}
+    const stats = (await route(house, 'GET', '/stats')) as Record<string, unknown>
+    const out: Record<string, number> = {}
+    for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') out[k] = v
+    return out
+  }
+
+  /**
+   * The settlement invariants: every purchase resolved, every licensed play settled exactly once and nothing else,
+   * every participant's balance equal to the ground truth to the minor unit, no account moved that the workload
+   * does not know, nothing left pending, and the clearinghouse's audit clean.
+   */
+  async report(extra: { heldByAttack?: number } = {}): Promise<{ metrics: PurchaseMetrics; checks: Check[] }> {
+    const house = this.#house()
+    const stats = await this.clearinghouseStats()
+    let audit: PurchaseMetrics['audit'] = null
+    const rows: LedgerRow[] = []
+    const unexpected: string[] = []
+    const expected = this.#truth.balances()
+    if (house?.online === true && this.enabled) {
+      const a = (await route(house, 'GET', '/audit')) as {
+        ok: boolean
+        ledger: unknown[]
+        clearing: unknown[]
+      }
+      audit = { ok: a.ok, ledgerViolations: a.ledger.length, clearingViolations: a.clearing.length }
+      for (const [participant, amount] of [...expected].sort((x, y) => cmp(x[0], y[0]))) {
+        const balances = (await route(house, 'GET', '/balances', { participant }).catch(() => ({
+          balances: [],
+        }))) as { balances: Array<{ currency: string; posted: bigint; pending: bigint }> }
+        const eur = balances.balances.find((b) => b.currency === 'EUR')
+        rows.push({ account: participant, expected: amount, actual: eur?.posted ?? 0n })
+        if (eur != null && eur.pending !== 0n)
+          rows.push({ account: `${participant} (pending)`, expected: 0n, actual: eur.pending })
+      }
+      const known = new Set([...expected.keys()].map((p) => accountKey(p)))
+      for (let after = 0; ; ) {
+        const page = (await route(house, 'GET', '/transfers', {
+          after: String(after),
+          limit: String(TRANSFER_PAGE),
+        })) as { transfers: Array<{ debitAccountId: string; creditAccountId: string }>; next: number | null }
+        for (const t of page.transfers)
+          for (const id of [t.debitAccountId, t.creditAccountId])
+            if (!id.startsWith('holding:') && !known.has(id) && !unexpected.includes(id)) unexpected.push(id)
+        if (page.next == null) break
+        after = page.next
+      }
+    }
+    const wrong = rows.filter((r) => r.expected !== r.actual)
+    const metrics: PurchaseMetrics = {
+      planned: this.#planned,
+      bought: this.#purchases.size,
+      failed: this.#failed,
+      skipped: this.#skipped,
+      unresolved: this.#pending.length,
+      plays: {
+        licensed: this.#licensedPlays,
+        failed: this.#failedPlays,
+        paid: this.#truth.paidPlays,
+        unpaid: this.#truth.unpaidPlays,
+        clockNudges: this.#nudges,
+      },
+      purchaseLatencyMs: this.#latency.summary(),
+      timeToFirstAudioMs: this.#firstAudio.summary(),
+      reports: { flushed: this.#flushed, pendingAfterDrain: this.#pendingReports },
+      clearinghouse: stats,
+      audit,
+      ledger: { currency: 'EUR', rows, unexpectedAccounts: unexpected },
+    }
+    if (!this.enabled) return { metrics, checks: [] }
+    const expect = this.#scenario.expect
+    const checks: Check[] = [
+      {
+        name: 'purchases and plays ran',
+        ok:
+          this.#purchases.size > 0 &&
+          this.#failed === 0 &&
+          this.#pending.length === 0 &&
+          this.#failedPlays === 0 &&
+          this.#pendingReports === 0,
+        detail: `${this.#purchases.size} bought, ${this.#failed} failed, ${this.#pending.length} unresolved; ${this.#licensedPlays} licensed play(s), ${this.#failedPlays} failed; ${this.#pendingReports} report(s) undelivered${this.#failureSamples.length > 0 ? `: ${this.#failureSamples.join(' | ')}` : ''}`,
+      },
+    ]
+    if (expect.settlementExact) {
+      const settled = stats.playsSettled ?? -1
+      const held = (stats.playsHeld ?? 0) - (extra.heldByAttack ?? 0)
+      checks.push({
+        name: 'every licensed play settled exactly once',
+        ok: settled === this.#licensedPlays && held === 0,
+        detail: `${settled} play(s) settled and ${held} held by the clearinghouse for ${this.#licensedPlays} licensed play(s) of the workload`,
+      })
+      checks.push({
+        name: 'ledger equals ground truth',
+        ok: wrong.length === 0 && unexpected.length === 0 && rows.length > 0,
+        detail:
+          wrong.length === 0 && unexpected.length === 0
+            ? `${rows.length} account(s) equal to the minor unit (${this.#truth.sales} sale(s), ${this.#truth.paidPlays} paid play(s), ${this.#truth.unpaidPlays} play(s) at no charge)`
+            : `${wrong.length} account(s) differ${wrong
+                .slice(0, MAX_LISTED_DIFFERENCES)
+                .map((r) => `; ${r.account}: expected ${r.expected}, ledger ${r.actual}`)
+                .join(
+                  '',
+                )}${unexpected.length > 0 ? `; accounts the workload never paid moved: ${unexpected.slice(0, MAX_LISTED_DIFFERENCES).join(', ')}` : ''}`,
+      })
+    }
+    if (expect.ledgersBalance)
+      checks.push({
+        name: 'clearinghouse audit clean',
+        ok: audit?.ok === true,
+        detail:
+          audit == null
+            ? 'no clearinghouse to audit'
+            : `${audit.ledgerViolations} ledger and ${audit.clearingViolations} clearing violation(s)`,
+      })
+    return { metrics, checks }
+  }
+
+  summary(m: PurchaseMetrics): Array<[string, string]> {
+    if (!this.enabled) return []
+    const s = m.clearinghouse
+    return [
+      [
+        'purchases',
+        `${m.bought}/${m.planned} bought (${m.failed} failed, ${m.unresolved} unresolved, ${m.skipped} skipped); latency p50 ${m.purchaseLatencyMs.p50} ms, p99 ${m.purchaseLatencyMs.p99} ms`,
+      ],
+      [
+        'plays',
+        `${m.plays.licensed} licensed (${m.plays.paid} paid per play, ${m.plays.unpaid} under download licences), ${m.plays.failed} failed; first audio p50 ${m.timeToFirstAudioMs.p50} ms, p99 ${m.timeToFirstAudioMs.p99} ms; clock moved for ${m.plays.clockNudges} play(s)`,
+      ],
+      [
+        'usage reports',
+        `${m.reports.flushed} acknowledged at the drain, ${m.reports.pendingAfterDrain} undelivered; clearinghouse: ${s.reports ?? 0} stored, ${s.duplicates ?? 0} duplicate(s), ${s.playsSettled ?? 0} play(s) settled, ${s.playsHeld ?? 0} held`,
+      ],
+      [
+        'ledger',
+        `${m.ledger.rows.filter((r) => r.expected === r.actual).length}/${m.ledger.rows.length} account(s) equal to the ground truth; audit ${m.audit?.ok === true ? 'clean' : 'FAILED'}`,
+      ],
+    ]
+  }
+
+  #fail(what: string, err: unknown): void {
+    this.#failed++
+    const message = `${what}: ${(err as Error).message ?? String(err)}`
+    if (this.#failureSamples.length < 10) this.#failureSamples.push(message)
+    log('%s', message)
+  }
+
+  #house(): SimNode | undefined {
+    return this.#cluster.nodes.find((n) => n.honest && n.spec.roles.includes('clearinghouse'))
+  }
+
+  #accountOf(sim: SimNode): NodeKeys {
+    const account = (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
+    if (account == null) throw new SimulationSetupError(`${sim.name} has no account key`)
+    return account
+  }
+
+  async #fund(sim: SimNode, house: SimNode): Promise<void> {
+    const account = this.#accountOf(sim)
+    const node = sim.started
+    const request = signAccountRequest(
+      {
+        network: node.network.name,
+        account: account.signer.publicKey,
+        op: 'fund',
+        amount: WALLET_FUNDING_MINOR,
+        currency: 'EUR',
+        paymentToken: 'sim-card',
+        period: null,
+        requestId: `sim-top-up-${sim.index}`,
+        created: this.#clock.now(),
+      },
+      account.signer,
+    )
+    const response = await rpcCall(
+      node.libp2p,
+      peerIdOfKey(house.keys.signer.publicKey),
+      node.network.protocol(CLEARING_PROTOCOL),
+      CLEARING_OPS.fund,
+      request,
+    )
+    parseMessage(fundResponse, response, 'response')
+    this.#truth.fund(walletParticipant(account.signer.publicKey), WALLET_FUNDING_MINOR)
+  }
+
+  async #contractTerms(retailers: readonly SimNode[], contract: string): Promise<ContractTerms> {
+    const cid = CID.parse(contract)
+    for (const r of retailers) {
+      const record = await r.started.records.getAs('consort/contract', cid).catch(() => null)
+      if (record == null) continue
+      const c = record.body
+      const unit = c.wholesale.find((w) => w.per === 'unit' && w.currency === 'EUR')
+      const play = c.wholesale.find((w) => w.per === 'play' && w.currency === 'EUR')
+      return {
+        distributor: distributorParticipant(record.signer),
+        currency: 'EUR',
+        unit: unit?.amount ?? null,
+        perPlay: play?.amount ?? null,
+        shares: c.splits.map((s) => ({ participant: rightsholderParticipant(s.party), bps: s.bps })),
+      }
+    }
+    throw new SimulationSetupError(`no retailer holds contract ${contract}`)
+  }
+}
+
+/** An offer the retailers listed at set-up: which retailer, under which contract. */
+export interface OfferListing {
+  offer: string
+  retailerKey: string
+  contract: string
+}
+
+function playerOf(sim: SimNode): PlayerRole {
+  const role = sim.started.roles.get('player')
+  if (role == null) throw new SimulationSetupError(`${sim.name} runs no player role`)
+  return role as unknown as PlayerRole
+}
+
+/** The ledger account id of an EUR participant, as the clearinghouse names it (see its participants.ts). */
+function accountKey(participant: string): string {
+  return accountIdOf(participant, 'EUR')
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Call one of the clearinghouse's control routes in process, as `consort clearing …` would over HTTP. */
+async function route(sim: SimNode, method: 'GET' | 'POST', path: string, query: Record<string, string> = {}) {
+  const instance = sim.started.roles.get('clearinghouse')
+  const found = instance?.controlRoutes?.find((r) => r.method === method && r.path === path)
+  if (found == null) throw new SimulationSetupError(`${sim.name} has no ${method} /v1/clearinghouse${path}`)
+  return await found.handler({ params: {}, query, body: {}, signal: new AbortController().signal })
+}
