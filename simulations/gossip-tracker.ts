@@ -254,6 +254,16 @@ export class GossipTracker {
     return [...this.#messages.values()].filter((m) => m.arrivals.has(index)).map((m) => m.key)
   }
 
+  /** (honest message, expected node) pairs not delivered yet whose node is still up: gossip still in flight. */
+  outstanding(): number {
+    let n = 0
+    for (const m of this.#messages.values()) {
+      if (!m.honest) continue
+      for (const index of m.expected) if (!m.arrivals.has(index) && this.#cluster.nodes[index]!.online) n++
+    }
+    return n
+  }
+
   /** Summarise; `graceMs` is how long a message gets to reach a node before that node's later departure excuses it. */
   report(graceMs: number): GossipReport {
     let expectedPairs = 0

@@ -33,6 +33,14 @@ export const MAX_IN_FLIGHT_STEPS = 2000
 export const OVERLAY_REPAIR_MS = 5000
 /** During the run, nodes left without any connection re-dial their overlay links this often. */
 export const OVERLAY_WATCH_MS = 5000
+/**
+ * After the drain, while honest messages are still on their way to nodes that are up and deliveries keep arriving,
+ * the run waits longer, at most this much: on an overloaded machine the fabric runs seconds behind schedule, and a
+ * fixed window would count late deliveries as lost (decision 0806).
+ */
+export const MAX_DRAIN_EXTENSION_MS = 60_000
+/** The drain extension ends when no outstanding delivery arrived for this long. */
+export const DRAIN_STALL_MS = 5000
 /** How long a gossip message has to reach a node before that node's departure excuses a miss. */
 export const CHURN_GRACE_MS = 10_000
 /** The clock of every run starts here, so that record timestamps are the same from run to run. */
@@ -284,6 +292,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     if (market != null) await market.drain(Math.max(0, drainUntil - performance.now()))
     const rest = drainUntil - performance.now()
     if (rest > 0) await sleep(rest)
+    const drainExtendedMs = await extendDrain(tracker)
     sampler.sample()
     if (options.beforeChecks != null)
       await options.beforeChecks({
@@ -332,6 +341,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       plan: plan.counts(),
       durationMs: scenario.durationMs,
       drainMs: scenario.drainMs,
+      drainExtendedMs,
       nodes: {
         total: cluster.nodes.length,
         honest: honestCount,
@@ -509,6 +519,21 @@ function linkLatencies(scenario: Scenario, seed: number) {
     matrix = new Float64Array(n * n).fill(-1)
   }
   return latency as typeof latency & { bind(peers: Map<string, number>): void }
+}
+
+/** Wait while outstanding gossip deliveries keep arriving (bounded); answers how long it waited. */
+async function extendDrain(tracker: GossipTracker): Promise<number> {
+  const start = performance.now()
+  let outstanding = tracker.outstanding()
+  let progressAt = start
+  while (outstanding > 0 && performance.now() - start < MAX_DRAIN_EXTENSION_MS) {
+    if (performance.now() - progressAt >= DRAIN_STALL_MS) break
+    await sleep(250)
+    const now = tracker.outstanding()
+    if (now < outstanding) progressAt = performance.now()
+    outstanding = now
+  }
+  return Math.round(performance.now() - start)
 }
 
 async function dialAll(cluster: Cluster, pairs: ReadonlyArray<readonly [number, number]>): Promise<number> {

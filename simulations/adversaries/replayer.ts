@@ -4,7 +4,7 @@ import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
-import { decodeGossipMessage } from '../../protocols/topics/message.ts'
+import { decodeGossipMessage, encodeGossipMessage } from '../../protocols/topics/message.ts'
 import { topicString } from '../../protocols/topics/names.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
@@ -15,8 +15,6 @@ const log = logger('consort:sim:replayer')
 export const MAX_CAPTURED_REPORTS = 1000
 
 interface Captured {
-  /** The gossip message as it travelled (the report and its device registration). */
-  raw: Uint8Array
   usage: Uint8Array
   device: Uint8Array
 }
@@ -36,7 +34,7 @@ export interface ReplayMetrics {
   answers: Record<string, number>
   /** Replays the clearinghouse refused outright (an error instead of an acknowledgement), by code. */
   refused: Record<string, number>
-  /** Captured messages put on the usage topic again, and those the replayer's own gossipsub would not send again. */
+  /** Captured reports put on the usage topic again, and those its gossipsub would not send (no peer, seen). */
   republished: number
   republishRefused: number
 }
@@ -75,7 +73,7 @@ export class Replayers {
         const key = Buffer.from(usage.subarray(-64)).toString('hex')
         if (this.#captured.has(key)) return
         if (this.#captured.size >= MAX_CAPTURED_REPORTS) this.#captured.delete(this.#captured.keys().next().value!)
-        this.#captured.set(key, { raw: event.detail.data, usage, device })
+        this.#captured.set(key, { usage, device })
       } catch {
         // not a gossip message: nothing to replay
       }
@@ -115,8 +113,14 @@ export class Replayers {
         }
       }
       const pubsub = (node.libp2p.services as unknown as { pubsub: PubSubLike }).pubsub
-      // gossipsub itself refuses to publish a message id it has seen (its seen cache): that counts too.
-      await pubsub.publish(topic, report.raw).then(
+      // The same report and device registration with the replayer's own certificate attached: new bytes, so a new
+      // gossip message id that gossipsub's seen caches do not stop (the exact bytes would not leave its own node).
+      const rewrapped = encodeGossipMessage([
+        report.usage,
+        report.device,
+        ...node.credentials.attachments().map((r) => r.bytes),
+      ])
+      await pubsub.publish(topic, rewrapped).then(
         () => this.#republished++,
         () => this.#republishRefused++,
       )

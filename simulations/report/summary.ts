@@ -33,6 +33,11 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
     ],
     ['duplicates', `${m.gossip.duplicatesPerMessage} per message (${m.gossip.duplicatesPerDelivery} per delivery)`],
   ]
+  if (m.drainExtendedMs > 0)
+    rows.push([
+      'drain',
+      `${m.drainMs} ms, then ${m.drainExtendedMs} ms more while gossip deliveries were still arriving`,
+    ])
   if (m.setup.unmeshed.length > 0)
     rows.push(['without a mesh at start', `${m.setup.unmeshed.join(', ')} (still expected to receive every message)`])
   if (m.gossip.transition.messages > 0)

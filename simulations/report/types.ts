@@ -19,6 +19,8 @@ export interface RunMetrics {
   plan: Record<string, number>
   durationMs: number
   drainMs: number
+  /** How much longer than `drainMs` the run waited for gossip still arriving (0: none was outstanding). */
+  drainExtendedMs: number
   nodes: {
     total: number
     honest: number

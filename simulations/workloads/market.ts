@@ -25,9 +25,13 @@ const log = logger('consort:sim:market')
 /** Bytes per second of the production role's synthesized stand-in audio (WAV, 8 kHz, mono, 16 bit). */
 export const SYNTH_BYTES_PER_SECOND = 16_000
 /** Longest wait for one setup step (publishing, contracts reaching retailers, certification, seeding). */
-export const SETUP_STEP_TIMEOUT_MS = 120_000
-/** While retailers wait for contracts, the labels announce again this often. */
-export const REANNOUNCE_MS = 5000
+export const SETUP_STEP_TIMEOUT_MS = 300_000
+/**
+ * While retailers wait for contracts, the labels announce again this often. Not sooner: gossipsub names a message by
+ * its bytes and refuses to publish one it has seen within its seen TTL (2 minutes, `PublishError.Duplicate`), so an
+ * earlier re-announcement of the same record sends nothing (decision 0805).
+ */
+export const REANNOUNCE_MS = 125_000
 /** A fetch fails when no peer delivers a missing block for this long. */
 export const FETCH_STALL_TIMEOUT_MS = 20_000
 /** Fetches one run follows (each keeps a few counters). */
@@ -225,26 +229,39 @@ export class MarketWorkload {
         }
       }
       this.#releases++
+      log('published release %d of %d from %s', r + 1, spec.releases, producer.name)
     }
     // Retailers make offers once the contracts reached them; the reference service certifies them.
     const t0 = performance.now()
     let nextAnnounce = performance.now() + REANNOUNCE_MS
-    await until(async () => {
-      if (performance.now() > nextAnnounce) {
-        // A contract published before the label had a gossip peer on the topic is lost: announce again, as the
-        // production role's own timer would (its interval is minutes).
-        nextAnnounce = performance.now() + REANNOUNCE_MS
-        for (const producer of producers) await route(producer, 'production', 'POST', '/reannounce')
-      }
-      for (const retailer of retailers) {
-        const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as
-          | unknown[]
-          | { contracts: unknown[] }
-        const count = Array.isArray(contracts) ? contracts.length : contracts.contracts.length
-        if (count < spec.releases * 2) return false
-      }
-      return true
-    }, 'every retailer holds every contract')
+    await until(
+      async () => {
+        if (performance.now() > nextAnnounce) {
+          // A contract published before the label had a gossip peer on the topic is lost: announce again, as the
+          // production role's own timer would (its interval is minutes).
+          nextAnnounce = performance.now() + REANNOUNCE_MS
+          for (const producer of producers) await route(producer, 'production', 'POST', '/reannounce')
+        }
+        for (const retailer of retailers) {
+          const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as
+            | unknown[]
+            | { contracts: unknown[] }
+          const count = Array.isArray(contracts) ? contracts.length : contracts.contracts.length
+          if (count < spec.releases * 2) return false
+        }
+        log('every retailer holds every contract after %d ms', Math.round(performance.now() - t0))
+        return true
+      },
+      'every retailer holds every contract',
+      async () => {
+        const counts = []
+        for (const retailer of retailers) {
+          const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as unknown[]
+          counts.push(`${retailer.name} ${contracts.length}/${spec.releases * 2}`)
+        }
+        return `contracts held: ${counts.join(', ')}`
+      },
+    )
     const markup = stream(this.#seed, 'market/markup')
     for (const retailer of retailers) {
       const markupBps = Math.round(
@@ -267,6 +284,7 @@ export class MarketWorkload {
       return total > 0 && certified === total
     }, 'every offer certified')
     this.#offers.certifyMs = Math.round(performance.now() - t0)
+    log('%d offers certified after %d ms', this.#offers.certified, this.#offers.certifyMs)
     await this.#collectOffers(retailers)
     // Delivery nodes (honest and corrupt) seed every release.
     const t1 = performance.now()
@@ -281,6 +299,7 @@ export class MarketWorkload {
       }),
     )
     this.#seeds.seedMs = Math.round(performance.now() - t1)
+    log('%d seeders seeded every release in %d ms', seeders.length, this.#seeds.seedMs)
     if (this.#purchases.enabled || this.#replayers != null)
       await this.#purchases.setup(
         this.#tracks.map((t) => t.isrc),
@@ -503,7 +522,7 @@ export class MarketWorkload {
           Object.entries(replays.answers)
             .map(([k, v]) => `${k} ${v}`)
             .join(', ') || 'none answered'
-        }${Object.keys(replays.refused).length > 0 ? `; refused ${JSON.stringify(replays.refused)}` : ''}; ${replays.republished} republished on the topic (${replays.republishRefused} refused by gossipsub's seen cache); paid: see the ledger check`,
+        }${Object.keys(replays.refused).length > 0 ? `; refused ${JSON.stringify(replays.refused)}` : ''}; ${replays.republished} republished on the topic re-wrapped (${replays.republishRefused} not sent by its gossipsub); paid: see the ledger check`,
       ])
     if (overpriced != null)
       metrics.summary.push([
@@ -518,7 +537,7 @@ export class MarketWorkload {
         detail: `${this.#offers.certified} of ${this.#offers.expected} offers certified by the reference service`,
       },
     ]
-    if (this.#scenario.expect.fetchesComplete)
+    if (this.#scenario.expect.fetchesComplete && this.#planned > 0)
       checks.push({
         name: 'fetches complete',
         ok: failed === 0 && this.#fetches.length > 0,
@@ -600,10 +619,15 @@ async function route(
   return await found.handler({ params: {}, query: {}, body: body ?? {}, signal: new AbortController().signal })
 }
 
-async function until(predicate: () => Promise<boolean>, what: string): Promise<void> {
+async function until(
+  predicate: () => Promise<boolean>,
+  what: string,
+  explain: () => Promise<string> = async () => '',
+): Promise<void> {
   const deadline = performance.now() + SETUP_STEP_TIMEOUT_MS
   while (!(await predicate())) {
-    if (performance.now() > deadline) throw new SimulationSetupError(`market setup: timed out waiting until ${what}`)
+    if (performance.now() > deadline)
+      throw new SimulationSetupError(`market setup: timed out waiting until ${what} ${await explain()}`.trim())
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
