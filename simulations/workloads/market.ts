@@ -6,6 +6,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
+import { topicString } from '../../protocols/topics/names.ts'
 import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
 import type { ControlRoute } from '../../roles/role.ts'
 import { type CertifiedOffer, OVERPRICE_KINDS, type OverpriceMetrics, Overpricers } from '../adversaries/overpricer.ts'
@@ -257,7 +258,17 @@ export class MarketWorkload {
         const counts = []
         for (const retailer of retailers) {
           const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as unknown[]
-          counts.push(`${retailer.name} ${contracts.length}/${spec.releases * 2}`)
+          // What the previous attempts could not see: is the retailer cut off from the topic, or refusing?
+          const node = retailer.started
+          const pubsub = node.libp2p.services.pubsub as unknown as {
+            getMeshPeers(topic: string): string[]
+            getSubscribers(topic: string): unknown[]
+          }
+          const topic = topicString(this.#cluster.network.name, 'contracts')
+          const refusals = [...node.topics.refusals].map(([k, v]) => `${k} ${v}`).join(' ') || 'none'
+          counts.push(
+            `${retailer.name} ${contracts.length}/${spec.releases * 2} (${node.libp2p.getConnections().length} connections, ${pubsub.getMeshPeers(topic).length} mesh and ${pubsub.getSubscribers(topic).length} known followers on contracts, refusals: ${refusals})`,
+          )
         }
         return `contracts held: ${counts.join(', ')}`
       },
