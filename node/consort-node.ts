@@ -6,6 +6,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createHeliaLight } from 'helia'
+import type { Libp2pOptions } from 'libp2p'
 import type { NodeKeys } from '../keys/keystore.ts'
 import { type Random, systemRandom } from '../keys/random.ts'
 import { type Clock, systemClock } from '../protocols/clock.ts'
@@ -43,6 +44,14 @@ export interface ConsortNodeConfig {
   maxConnections?: number
   /** Connections the node keeps open by dialling peers it knows (default 8; 0 turns the keeper off). */
   targetConnections?: number
+  /**
+   * libp2p's connection monitor: it pings every connection every `pingIntervalMs` (libp2p's default, 10 s) and,
+   * unless `abortOnPingFailure` is false, aborts a connection whose ping fails (no answer within its adaptive
+   * time-out, 5 s at least, or the previous ping still running at the next heartbeat). Simulations turn the abort
+   * off: their nodes share one CPU, so a ping can miss its wall-clock time-out on a healthy link
+   * (docs/decisions/0808-simulated-nodes-keep-connections-on-late-pings.md).
+   */
+  connectionMonitor?: { pingIntervalMs?: number; abortOnPingFailure?: boolean }
   clock?: Clock
   random?: Random
 }
@@ -93,6 +102,18 @@ export async function createConsortNode(config: ConsortNodeConfig): Promise<Cons
   }
 }
 
+/** libp2p's options with the connection monitor's settings, when the config names any. */
+function withConnectionMonitor(options: Libp2pOptions, monitor: ConsortNodeConfig['connectionMonitor']): Libp2pOptions {
+  if (monitor == null) return options
+  return {
+    ...options,
+    connectionMonitor: {
+      ...(monitor.pingIntervalMs != null ? { pingInterval: monitor.pingIntervalMs } : {}),
+      ...(monitor.abortOnPingFailure != null ? { abortConnectionOnPingFailure: monitor.abortOnPingFailure } : {}),
+    },
+  }
+}
+
 async function assemble(
   config: ConsortNodeConfig,
   roleNames: RoleName[],
@@ -111,19 +132,22 @@ async function assemble(
     withLibp2pLight(
       // Records are DAG-CBOR blocks; Helia's light assembly only knows raw and dag-pb unless told.
       createHeliaLight({ blockstore: storage.blockstore, datastore: storage.datastore, codecs: [dagCbor] }),
-      libp2pOptions({
-        privateKey: config.keys.privateKey,
-        datastore: storage.datastore,
-        network,
-        clock,
-        listen: config.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-        announce: config.announce ?? [],
-        bootstrap: config.bootstrap ?? [],
-        transports,
-        dhtClientMode: config.dhtClientMode ?? false,
-        ...(config.gossip != null ? { gossip: config.gossip } : {}),
-        ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
-      }),
+      withConnectionMonitor(
+        libp2pOptions({
+          privateKey: config.keys.privateKey,
+          datastore: storage.datastore,
+          network,
+          clock,
+          listen: config.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+          announce: config.announce ?? [],
+          bootstrap: config.bootstrap ?? [],
+          transports,
+          dhtClientMode: config.dhtClientMode ?? false,
+          ...(config.gossip != null ? { gossip: config.gossip } : {}),
+          ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
+        }),
+        config.connectionMonitor,
+      ),
     ),
   )
   const decodeOptions = () => ({ network: network.name, now: clock.now(), caps: network.caps })

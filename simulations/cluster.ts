@@ -222,6 +222,9 @@ export class Cluster {
       dhtClientMode: !sim.spec.dhtServer,
       // The scenario's topology is the experiment: no node dials peers of its own accord (the simulator repairs links).
       targetConnections: 0,
+      // Pings keep their wall-clock time-outs while a hundred nodes share one CPU: a late pong says the simulator is
+      // behind, not that the link died (the fabric closes connections itself on a partition or a stop). Decision 0808.
+      connectionMonitor: { abortOnPingFailure: false },
       ...(scenario.libp2p.meshDegree != null || scenario.libp2p.heartbeatIntervalMs != null
         ? {
             gossip: {
