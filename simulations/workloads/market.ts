@@ -37,6 +37,8 @@ export const REANNOUNCE_MS = 125_000
 export const FETCH_STALL_TIMEOUT_MS = 20_000
 /** Fetches one run follows (each keeps a few counters). */
 export const MAX_FETCHES = 10_000
+/** Failure messages kept in metrics.json: enough to see the causes, bounded for long runs. */
+export const MAX_FAILURE_MESSAGES = 10
 /** Wholesale prices of the releases' two deals (EUR): a download per unit, a stream per play. */
 export const WHOLESALE_PER_UNIT = '0.69'
 export const WHOLESALE_PER_PLAY = '0.35'
@@ -53,7 +55,18 @@ export interface MarketMetrics {
   tracks: number
   offers: { expected: number; certified: number; certifyMs: number }
   seeds: { nodes: number; complete: number; seedMs: number }
-  fetches: { planned: number; started: number; completed: number; failed: number; skipped: number }
+  fetches: {
+    planned: number
+    started: number
+    completed: number
+    failed: number
+    skipped: number
+    /** Still running when the drain ended (neither completed nor failed). */
+    unfinished: number
+    /** Failed fetches by the error's class name, and the first few messages (what a person needs to see why). */
+    failures: Record<string, number>
+    failureMessages: string[]
+  }
   fetchMs: DistributionSummary
   timeToFirstAudioMs: DistributionSummary
   /** Each fetch's throughput, MB/s. */
@@ -80,6 +93,9 @@ interface Track {
 
 interface FetchRecord {
   ok: boolean
+  /** Why it failed: the error's class name, and its message with the listener, track and time. */
+  errorName?: string
+  error?: string
 }
 
 /**
@@ -427,6 +443,9 @@ export class MarketWorkload {
       this.#sampler.add('market.fetched')
     } catch (err) {
       log('fetch of %s by %s failed: %e', track.isrc, listener.name, err)
+      const error = err instanceof Error ? err : new Error(String(err))
+      record.error = `${error.name}: ${error.message} (${listener.name}, ${track.isrc}, after ${Math.round(performance.now() - start)} ms)`
+      record.errorName = error.name
       this.#sampler.add('market.fetchFailed')
     }
   }
@@ -446,7 +465,9 @@ export class MarketWorkload {
 
   async report(): Promise<{ metrics: MarketMetrics; checks: Check[] }> {
     const completed = this.#fetches.filter((f) => f.ok).length
-    const failed = this.#fetches.length - completed
+    const failed = this.#fetches.filter((f) => f.error != null).length
+    // Still running when the drain ended: not complete, and not failed either (yet).
+    const unfinished = this.#fetches.length - completed - failed
     const sorted = [...this.#throughputs].sort((a, b) => a - b)
     const at = (p: number) =>
       sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
@@ -474,7 +495,12 @@ export class MarketWorkload {
         started: this.#fetches.length,
         completed,
         failed,
+        unfinished,
         skipped: this.#skipped,
+        failures: countBy(this.#fetches.flatMap((f) => (f.errorName == null ? [] : [f.errorName]))),
+        failureMessages: this.#fetches
+          .flatMap((f) => (f.error == null ? [] : [f.error]))
+          .slice(0, MAX_FAILURE_MESSAGES),
       },
       fetchMs: this.#fetchMs.summary(),
       timeToFirstAudioMs: this.#firstAudioMs.summary(),
@@ -502,8 +528,9 @@ export class MarketWorkload {
       ],
       [
         'fetches',
-        `${completed}/${this.#fetches.length} complete (${failed} failed, ${this.#skipped} skipped); p50 ${metrics.fetchMs.p50} ms, p99 ${metrics.fetchMs.p99} ms; ${metrics.throughputMBps.p50} MB/s median`,
+        `${completed}/${this.#fetches.length} complete (${failed} failed${failureList(metrics.fetches.failures)}, ${unfinished} unfinished, ${this.#skipped} skipped); p50 ${metrics.fetchMs.p50} ms, p99 ${metrics.fetchMs.p99} ms; ${metrics.throughputMBps.p50} MB/s median`,
       ],
+      ...metrics.fetches.failureMessages.slice(0, 3).map((message): [string, string] => ['fetch failed', message]),
       [
         'first segment',
         `p50 ${metrics.timeToFirstAudioMs.p50} ms, p99 ${metrics.timeToFirstAudioMs.p99} ms (the first verified segment: what a licensed player decrypts and plays first)`,
@@ -641,4 +668,16 @@ async function until(
       throw new SimulationSetupError(`market setup: timed out waiting until ${what} ${await explain()}`.trim())
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
+}
+
+function countBy(names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1
+  return counts
+}
+
+/** ": NoProvidersError 2, SegmentTimeoutError 1" — or nothing when no fetch failed. */
+function failureList(failures: Record<string, number>): string {
+  const entries = Object.entries(failures)
+  return entries.length === 0 ? '' : `: ${entries.map(([name, n]) => `${name} ${n}`).join(', ')}`
 }
