@@ -3,6 +3,7 @@ import type { SeededRandom } from '../../keys/random.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
+import { decodeRecordAs, signRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { decodeGossipMessage, encodeGossipMessage } from '../../protocols/topics/message.ts'
 import { topicString } from '../../protocols/topics/names.ts'
@@ -37,6 +38,11 @@ export interface ReplayMetrics {
   /** Captured reports put on the usage topic again, and those its gossipsub would not send (no peer, seen). */
   republished: number
   republishRefused: number
+  /**
+   * Forgeries sent to a clearinghouse: a captured report's body (another device's plays) signed by the replayer's
+   * own key, with the honest device's registration. Answers by status and refusals by code.
+   */
+  forged: { sent: number; answers: Record<string, number>; refused: Record<string, number> }
 }
 
 /**
@@ -53,6 +59,7 @@ export class Replayers {
   #sent = 0
   #republished = 0
   #republishRefused = 0
+  readonly #forged = { sent: 0, answers: new Map<string, number>(), refused: new Map<string, number>() }
 
   constructor(network: string, nodes: SimNode[]) {
     this.#network = network
@@ -112,6 +119,7 @@ export class Replayers {
           log('replay refused: %e', err)
         }
       }
+      await this.#forge(sim, report, clearinghouses)
       const pubsub = (node.libp2p.services as unknown as { pubsub: PubSubLike }).pubsub
       // The same report and device registration with the replayer's own certificate attached: new bytes, so a new
       // gossip message id that gossipsub's seen caches do not stop (the exact bytes would not leave its own node).
@@ -127,6 +135,36 @@ export class Replayers {
     }
   }
 
+  /** Claim another device's plays: its report's body signed with this replayer's key. Must be refused, never paid. */
+  async #forge(sim: SimNode, report: Captured, clearinghouses: readonly Uint8Array[]): Promise<void> {
+    const node = sim.started
+    let forged: Uint8Array
+    try {
+      const real = decodeRecordAs('consort/usage', report.usage, { network: this.#network, now: node.clock.now() })
+      forged = signRecord('consort/usage', real.body, node.keys.signer).bytes
+    } catch (err) {
+      log('cannot forge from a captured report: %e', err)
+      return
+    }
+    for (const key of clearinghouses) {
+      this.#forged.sent++
+      try {
+        const response = await rpcCall(
+          node.libp2p,
+          peerIdOfKey(key),
+          node.network.protocol(CLEARING_PROTOCOL),
+          CLEARING_OPS.report,
+          { usage: forged, device: report.device },
+        )
+        const ack = parseMessage(reportResponse, response, 'response')
+        this.#forged.answers.set(ack.status, (this.#forged.answers.get(ack.status) ?? 0) + 1)
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? (err as Error).name
+        this.#forged.refused.set(code, (this.#forged.refused.get(code) ?? 0) + 1)
+      }
+    }
+  }
+
   metrics(): ReplayMetrics {
     return {
       nodes: this.#nodes.length,
@@ -136,6 +174,11 @@ export class Replayers {
       refused: Object.fromEntries(this.#refused),
       republished: this.#republished,
       republishRefused: this.#republishRefused,
+      forged: {
+        sent: this.#forged.sent,
+        answers: Object.fromEntries(this.#forged.answers),
+        refused: Object.fromEntries(this.#forged.refused),
+      },
     }
   }
 }

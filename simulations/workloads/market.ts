@@ -562,6 +562,15 @@ export class MarketWorkload {
             .join(', ') || 'none answered'
         }${Object.keys(replays.refused).length > 0 ? `; refused ${JSON.stringify(replays.refused)}` : ''}; ${replays.republished} republished on the topic re-wrapped (${replays.republishRefused} not sent by its gossipsub); paid: see the ledger check`,
       ])
+    if (replays != null)
+      metrics.summary.push([
+        'forged reports',
+        `${replays.forged.sent} sent (another device's report signed by a replayer): ${
+          Object.entries(replays.forged.answers)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none acknowledged'
+        }; refused ${JSON.stringify(replays.forged.refused)}; paid: see the ledger check`,
+      ])
     if (overpriced != null)
       metrics.summary.push([
         'over-priced offers',
@@ -590,6 +599,15 @@ export class MarketWorkload {
           (replays.answers.settled ?? 0) === 0 &&
           (replays.answers.held ?? 0) === 0,
         detail: `${replays.sent} replay(s) of ${replays.captured} captured report(s): ${JSON.stringify(replays.answers)} (any "settled" or "held" would be a replay taken as new); the ledger check proves no money moved for them`,
+      })
+    if (replays != null)
+      checks.push({
+        name: 'forged reports paid nothing',
+        ok:
+          replays.forged.sent > 0 &&
+          (replays.forged.answers.settled ?? 0) === 0 &&
+          (replays.forged.answers.held ?? 0) === 0,
+        detail: `${replays.forged.sent} forged report(s): answers ${JSON.stringify(replays.forged.answers)}, refused ${JSON.stringify(replays.forged.refused)}; the ledger check proves no money moved for them`,
       })
     if (overpriced != null)
       checks.push({
