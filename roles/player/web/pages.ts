@@ -1,7 +1,7 @@
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
+import { formatDuration, type Html, html, queryString } from '../../web/html.ts'
 import type { LicenceView, ListedOffer } from '../player.ts'
-import { formatDuration, type Html, html, queryString } from './html.ts'
 
 /**
  * The web player's pages: pure functions from data to HTML, with the same landmarks on every page (skip link,

@@ -7,6 +7,7 @@ import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { ControlRoute } from '../../role.ts'
+import { html } from '../../web/html.ts'
 import type { PlayerRole } from '../player.ts'
 import { UiAuth, type UiSession } from './auth.ts'
 import {
@@ -19,7 +20,6 @@ import {
   USAGE_PAGE_EVENTS,
 } from './constants.ts'
 import { BadUiRequestError, CsrfError, LoginLinkInvalidError, NotLoggedInError, OfferNotListedError } from './errors.ts'
-import { html } from './html.ts'
 import {
   accountPage,
   checkoutPage,

@@ -1,6 +1,6 @@
 import type { FacetField, SearchFilters, SearchHit, SearchResponse } from '../../../protocols/catalog/index.ts'
+import { formatDuration, type Html, html, queryString, spokenDuration } from '../../web/html.ts'
 import type { ManifestRecord, ReleaseView } from './catalog.ts'
-import { formatDuration, type Html, html, queryString, spokenDuration } from './html.ts'
 import type { ShelfOffer } from './shelf.ts'
 
 /**

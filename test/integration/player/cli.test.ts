@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createNodeKeys, saveNodeKeys } from '../../../keys/keystore.ts'
-import { main } from '../../../node/cli/main.ts'
 import { ControlApi } from '../../../node/control-api.ts'
 import { accountKeyPath } from '../../../roles/player/account.ts'
+import { consortInProcess } from '../../helpers/cli.ts'
 import {
   announce,
   licenceFor,
@@ -17,35 +17,7 @@ import {
   type World,
 } from './world.ts'
 
-// biome-ignore lint/suspicious/noExplicitAny: the tests walk printed JSON of several shapes
-type Printed = any
-
-/** Run the CLI in this process: what it printed, and its exit code. */
-async function consort(...args: string[]): Promise<{ out: string; err: string; code: number; json: () => Printed }> {
-  const out: string[] = []
-  const err: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  const writeError = process.stderr.write.bind(process.stderr)
-  const capture = (into: string[]) =>
-    ((chunk: string | Uint8Array) => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
-      return true
-    }) as typeof process.stdout.write
-  process.stdout.write = capture(out)
-  process.stderr.write = capture(err)
-  const before = process.exitCode
-  process.exitCode = 0
-  try {
-    await main(['node', 'consort', ...args])
-  } finally {
-    process.stdout.write = write
-    process.stderr.write = writeError
-  }
-  const code = Number(process.exitCode ?? 0)
-  process.exitCode = before
-  const text = out.join('')
-  return { out: text, err: err.join(''), code, json: () => JSON.parse(text) }
-}
+const consort = consortInProcess
 
 describe('player: the command line', function () {
   this.timeout(120_000)

@@ -1,42 +1,14 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { main } from '../../../node/cli/main.ts'
 import { ControlApi } from '../../../node/control-api.ts'
 import { ControlClient } from '../../../node/control-client.ts'
 import { fixturePath } from '../../fixtures.ts'
+import { consortInProcess, type Printed } from '../../helpers/cli.ts'
 import { type Market, startMarket } from './market.ts'
 
 /** Run the CLI in this process; what it printed on stdout, and its exit code. */
-/** JSON as the CLI prints it: read by the tests field by field. */
-// biome-ignore lint/suspicious/noExplicitAny: the tests walk printed JSON of several shapes
-type Printed = any
-
-async function consort(...args: string[]): Promise<{ out: string; err: string; code: number; json: () => Printed }> {
-  const chunks: string[] = []
-  const errors: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  const writeError = process.stderr.write.bind(process.stderr)
-  const capture = (into: string[]) =>
-    ((chunk: string | Uint8Array) => {
-      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
-      return true
-    }) as typeof process.stdout.write
-  process.stdout.write = capture(chunks)
-  process.stderr.write = capture(errors)
-  const before = process.exitCode
-  process.exitCode = 0
-  try {
-    await main(['node', 'consort', ...args])
-  } finally {
-    process.stdout.write = write
-    process.stderr.write = writeError
-  }
-  const code = Number(process.exitCode ?? 0)
-  process.exitCode = before
-  const out = chunks.join('')
-  return { out, err: errors.join(''), code, json: () => JSON.parse(out) }
-}
+const consort = consortInProcess
 
 describe('production: the command line', function () {
   this.timeout(120_000)
