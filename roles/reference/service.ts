@@ -39,6 +39,7 @@ import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { CheckResult, GossipDelivery, TopicBus } from '../../protocols/topics/bus.ts'
 import { TRUST_CODES } from '../../protocols/trust/errors.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
+import { KeyedQueue } from '../common/keyed-queue.ts'
 import type { ControlRoute, Role, RoleDb } from '../role.ts'
 import { checkOfferClauses, type RetailerStanding } from './clauses.ts'
 import {
@@ -51,7 +52,6 @@ import {
 } from './constants.ts'
 import { ReferenceNotRunningError, ReferenceRequestError } from './errors.ts'
 import { Lru } from './lru.ts'
-import { KeyedQueue } from './queue.ts'
 import { type ContractHead, hex, ReferenceStore } from './store.ts'
 
 const log = logger('consort:reference')

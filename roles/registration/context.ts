@@ -16,7 +16,7 @@ import type { RecordType } from '../../protocols/records/registry.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { NetworkPolicy } from '../../protocols/records/types/network.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
-import type { KeyedMutex } from './mutex.ts'
+import type { KeyedQueue } from '../common/keyed-queue.ts'
 import type { RegistrationStore } from './store.ts'
 
 /**
@@ -76,7 +76,7 @@ export interface RegistrarContext {
   network: NetworkContext
   trust: CertificateTrust
   records: RecordStore
-  locks: KeyedMutex
+  locks: KeyedQueue
   events: EventTarget
   options: RegistrationOptions
   verified: VerifiedRecordCache

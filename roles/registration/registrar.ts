@@ -8,6 +8,7 @@ import type { NetworkContext } from '../../protocols/network.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
+import { KeyedQueue } from '../common/keyed-queue.ts'
 import type { RoleDb } from '../role.ts'
 import { CertificateDesk, keyFromHex } from './certs.ts'
 import {
@@ -22,7 +23,6 @@ import { DeviceRegistry } from './devices.ts'
 import { InvalidControlRequestError, RevocationTargetNotFoundError } from './errors.ts'
 import { EscrowVault } from './escrow.ts'
 import { LicenceIssuer } from './licences.ts'
-import { KeyedMutex } from './mutex.ts'
 import { RevocationDesk, type RevocationPublisher } from './revocations.ts'
 import { SerialSource } from './serials.ts'
 import type { BatchOp } from './store.ts'
@@ -88,7 +88,7 @@ export class Registrar extends EventTarget {
       network: components.network,
       trust: components.trust,
       records: components.records,
-      locks: new KeyedMutex(),
+      locks: new KeyedQueue(),
       events: this,
       options: resolveOptions(options),
       verified: new VerifiedRecordCache(VERIFIED_RECORD_CACHE_ENTRIES),

@@ -24,6 +24,7 @@ import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import type { RuleBounds, UsageRules } from '../../protocols/usage-rules/index.ts'
+import { KeyedQueue } from '../common/keyed-queue.ts'
 import type { Credentials } from '../role.ts'
 import {
   CERTIFY_DEADLINE_MS,
@@ -45,7 +46,6 @@ import {
   RetailerBusyError,
   RetailerNotCertifiedError,
 } from './errors.ts'
-import { KeyedQueue } from './queue.ts'
 import { hex, type OfferEntry, type OfferStatus, type RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer:offers')

@@ -29,6 +29,7 @@ import { OFFER_CHECK_CODES, offerInWindow, verifyCertification } from '../../pro
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
+import { KeyedQueue } from '../common/keyed-queue.ts'
 import type { Credentials } from '../role.ts'
 import {
   ABANDONED_PURCHASE_MS,
@@ -38,7 +39,6 @@ import {
   PURCHASE_STEP_DEADLINE_MS,
 } from './constants.ts'
 import { PurchaseError, RetailerBusyError } from './errors.ts'
-import { KeyedQueue } from './queue.ts'
 import type { PurchaseEntry, PurchaseState, RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer:purchase')

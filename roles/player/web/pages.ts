@@ -1,6 +1,6 @@
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
-import { formatDuration, type Html, html, queryString } from '../../web/html.ts'
+import { formatDuration, type Html, html, queryString } from '../../common/html.ts'
 import type { LicenceView, ListedOffer } from '../player.ts'
 
 /**

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
+import { html } from '../../common/html.ts'
 import type { ControlRoute } from '../../role.ts'
-import { html } from '../../web/html.ts'
 import type { PlayerRole } from '../player.ts'
 import { UiAuth, type UiSession } from './auth.ts'
 import {

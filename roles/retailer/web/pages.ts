@@ -1,5 +1,5 @@
 import type { FacetField, SearchFilters, SearchHit, SearchResponse } from '../../../protocols/catalog/index.ts'
-import { formatDuration, type Html, html, queryString, spokenDuration } from '../../web/html.ts'
+import { formatDuration, type Html, html, queryString, spokenDuration } from '../../common/html.ts'
 import type { ManifestRecord, ReleaseView } from './catalog.ts'
 import type { ShelfOffer } from './shelf.ts'
 
