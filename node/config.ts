@@ -4,6 +4,15 @@ import { z } from 'zod'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { ConfigError } from './errors.ts'
 
+/**
+ * The TCP port a node listens on unless its operator says otherwise. Fixed, so that an operator can write a node's
+ * bootstrap address (host, port and peer id) down before the node first starts, and open it in a firewall.
+ */
+export const DEFAULT_P2P_PORT = 4150
+
+/** Every IPv4 interface on the default port: a daemon is for other hosts to reach. */
+export const DEFAULT_LISTEN: readonly string[] = [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`]
+
 const multiaddrString = z.string().refine((value) => {
   try {
     multiaddr(value)
@@ -20,9 +29,18 @@ const multiaddrString = z.string().refine((value) => {
 export const fileConfigSchema = z
   .object({
     version: z.literal(1),
-    /** Addresses to listen on. Loopback by default: a node is reachable from outside only when its operator says so. */
-    listen: z.array(multiaddrString).max(16).default(['/ip4/127.0.0.1/tcp/0']),
-    /** Addresses to announce instead of the listen addresses (behind NAT or a proxy). */
+    /**
+     * Addresses to listen on: every interface on port 4150 by default, so that other hosts can reach the node
+     * (docs/decisions/0010-listen-and-announce.md). Tests and the devnet pass loopback with port 0.
+     */
+    listen: z
+      .array(multiaddrString)
+      .max(16)
+      .default(() => [...DEFAULT_LISTEN]),
+    /**
+     * The addresses other peers should dial, announced through identify and the DHT instead of the listen addresses
+     * (a public address in front of a NAT, a DNS name, a port forward). Empty: announce what the node listens on.
+     */
     announce: z.array(multiaddrString).max(16).default([]),
     /** Peers to dial at start, besides those the network record lists. */
     bootstrap: z.array(multiaddrString).max(64).default([]),

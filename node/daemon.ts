@@ -14,6 +14,7 @@ const log = logger('consort:daemon')
 
 export interface DaemonOverrides {
   listen?: string[]
+  announce?: string[]
   bootstrap?: string[]
   roles?: RoleName[]
   passphrase?: string
@@ -43,7 +44,7 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
     network,
     keys,
     listen: overrides.listen ?? config.listen,
-    announce: config.announce,
+    announce: overrides.announce ?? config.announce,
     bootstrap: [...config.bootstrap, ...(overrides.bootstrap ?? [])],
     roles: overrides.roles ?? config.roles,
     roleOptions: config.roleOptions,

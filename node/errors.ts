@@ -62,3 +62,9 @@ export class DevnetStoppedError extends Error {
   override name = 'DevnetStoppedError'
   readonly code = 'ERR_DEVNET_STOPPED'
 }
+
+/** A node identity file (`consort id --json` output) is unreadable or inconsistent. */
+export class IdentityFileError extends Error {
+  override name = 'IdentityFileError'
+  readonly code = 'ERR_IDENTITY_FILE'
+}

@@ -12,6 +12,8 @@ export interface InitOptions {
   /** The network to join; without one, only keys and config are made (join later with `consort network join`). */
   network?: SignedRecord<'consort/network'>
   listen?: string[]
+  /** Addresses other hosts should dial (see `config.announce`). */
+  announce?: string[]
   bootstrap?: string[]
   roles?: RoleName[]
   roleOptions?: FileConfig['roleOptions']
@@ -46,6 +48,7 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
   const config = parseFileConfig({
     version: 1,
     ...(options.listen != null ? { listen: options.listen } : {}),
+    ...(options.announce != null ? { announce: options.announce } : {}),
     ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
     ...(options.roles != null ? { roles: options.roles } : {}),
     ...(options.roleOptions != null ? { roleOptions: options.roleOptions } : {}),

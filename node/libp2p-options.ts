@@ -58,9 +58,13 @@ const PRIVATE_OR_LOCAL = [
   /^\/memory\//,
 ]
 
-/** True when every listen address is a public one (`0.0.0.0` counts as public: the node means to be reachable). */
-export function listensOnlyPublicly(listen: string[]): boolean {
-  return listen.length > 0 && listen.every((address) => !PRIVATE_OR_LOCAL.some((pattern) => pattern.test(address)))
+/**
+ * True when the node tells others to reach it only at public addresses: it announces some, and none is private. A
+ * node listening on every interface without announcing (a LAN, a studio network, namespaces on one machine) shares
+ * what it has, private addresses included, or its peers could never find it (docs/decisions/0010).
+ */
+export function announcesOnlyPublicly(announce: string[]): boolean {
+  return announce.length > 0 && announce.every((address) => !PRIVATE_OR_LOCAL.some((pattern) => pattern.test(address)))
 }
 
 /** The libp2p 3 configuration of a Consort node: its transports, security, muxer and services. */
@@ -86,9 +90,9 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
       dht: kadDHT({
         protocol: `/consort/${a.network.name}/kad/1.0.0`,
         clientMode: a.dhtClientMode,
-        // A node on the public internet shares only public addresses through the DHT; one on loopback or a LAN
-        // (a devnet, a label's studio network) must share its private ones, or its peers could never find it.
-        peerInfoMapper: listensOnlyPublicly(a.listen) ? removePrivateAddressesMapper : passthroughMapper,
+        // A node that announces public addresses shares only public addresses through the DHT; any other (a devnet,
+        // a label's studio network, hosts on one LAN) must share its private ones, or its peers could never find it.
+        peerInfoMapper: announcesOnlyPublicly(a.announce) ? removePrivateAddressesMapper : passthroughMapper,
         validators: {
           [DHT_NAMESPACE]: async (key, value) =>
             validateLatestRecord(key, value, decodeOptions, await storedDhtValue(a.datastore, key)),

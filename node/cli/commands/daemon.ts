@@ -33,6 +33,11 @@ export function registerDaemonCommand(program: Command): void {
         .command('daemon')
         .description('run the node of a data directory, with its roles and its control API on loopback')
         .option('--listen <multiaddr>', 'address to listen on (repeatable; replaces the configured ones)', collect)
+        .option(
+          '--announce <multiaddr>',
+          'address other hosts dial to reach this node (repeatable; replaces the configured ones)',
+          collect,
+        )
         .option('--bootstrap <multiaddr>', 'peer to dial at start (repeatable; added to the configured ones)', collect)
         .option(
           '--roles <list>',
@@ -45,6 +50,7 @@ export function registerDaemonCommand(program: Command): void {
     const passphrase = passphraseFrom(options)
     const daemon = await startDaemon(dir, {
       ...(options.listen != null ? { listen: options.listen } : {}),
+      ...(options.announce != null ? { announce: options.announce } : {}),
       ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
       ...(passphrase != null ? { passphrase } : {}),

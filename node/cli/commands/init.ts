@@ -2,10 +2,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Command } from 'commander'
 import { systemClock } from '../../../protocols/clock.ts'
 import { ROLE_NAMES, type RoleName } from '../../../protocols/records/types/common.ts'
+import { DEFAULT_P2P_PORT } from '../../config.ts'
 import { dataDirPaths } from '../../data-dir.ts'
 import { initDataDir } from '../../init.ts'
 import { readNetworkFile } from '../../network-file.ts'
-import { collect, listOption, passphraseFrom, print } from '../output.ts'
+import { CliError, collect, EXIT, listOption, passphraseFrom, print } from '../output.ts'
 import { dataDirOf, withDataDir, withJson } from './common.ts'
 
 /** `consort init`: create a node's identity and configuration for one network. */
@@ -19,7 +20,22 @@ export function registerInitCommand(program: Command): void {
           '--network <file>',
           'the network file (network.json) of the network to join (or later: consort network join)',
         )
-        .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
+        .option(
+          '--listen <multiaddr>',
+          `address to listen on (repeatable; default /ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}, every interface)`,
+          collect,
+        )
+        .option('--port <n>', `listen on every IPv4 interface on this TCP port (default ${DEFAULT_P2P_PORT})`)
+        .option(
+          '--announce <multiaddr>',
+          'address other hosts dial to reach this node, e.g. its public IP or DNS name and port (repeatable)',
+          collect,
+        )
+        .option(
+          '--storefront <host:port>',
+          "where the retailer's web storefront listens (default 127.0.0.1, a free port)",
+        )
+        .option('--storefront-url <url>', 'the public URL of the storefront, when a proxy or another name is in front')
         .option('--bootstrap <multiaddr>', 'peer to dial at start (repeatable)', collect)
         .option('--roles <list>', `roles to run, comma-separated (${ROLE_NAMES.join(', ')})`)
         .option(
@@ -32,9 +48,13 @@ export function registerInitCommand(program: Command): void {
     const dir = dataDirOf(options)
     const network = options.network != null ? readNetworkFile(options.network, systemClock.now()) : undefined
     const passphrase = passphraseFrom(options)
+    const listen = listenOption(options)
+    const storefront = storefrontOption(options)
     const { keys, config } = await initDataDir(dir, {
       ...(network != null ? { network } : {}),
-      ...(options.listen != null ? { listen: options.listen } : {}),
+      ...(listen != null ? { listen } : {}),
+      ...(options.announce != null ? { announce: options.announce } : {}),
+      ...(storefront != null ? { roleOptions: { retailer: { storefront } } } : {}),
       ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
       ...(passphrase != null ? { passphrase } : {}),
@@ -46,12 +66,52 @@ export function registerInitCommand(program: Command): void {
       peerId: peerIdFromPrivateKey(keys.privateKey).toString(),
       keys: dataDirPaths(dir).keys,
       roles: config.roles,
+      listen: config.listen,
+      announce: config.announce,
     }
-    print(
-      result,
-      options,
-      () =>
-        `initialised ${dir}${result.network != null ? ` for network ${result.network}` : ' (no network yet: consort network join FILE)'}\npeer id ${result.peerId}`,
+    print(result, options, () =>
+      [
+        `initialised ${dir}${result.network != null ? ` for network ${result.network}` : ' (no network yet: consort network join FILE)'}`,
+        `peer id  ${result.peerId}`,
+        ...result.listen.map((a) => `listen   ${a}`),
+        ...result.announce.map((a) => `announce ${a}`),
+      ].join('\n'),
     )
   })
+}
+
+/** `--listen` as given, or `--port N` as every IPv4 interface on that port; neither: the config's default. */
+function listenOption(options: { listen?: string[]; port?: string }): string[] | undefined {
+  if (options.port == null) return options.listen
+  const port = Number(options.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new CliError(`--port: not a TCP port: ${options.port}`, EXIT.usage)
+  return [...(options.listen ?? []), `/ip4/0.0.0.0/tcp/${port}`]
+}
+
+/** `--storefront HOST:PORT` and `--storefront-url URL` as the retailer's storefront settings. */
+function storefrontOption(options: {
+  storefront?: string
+  storefrontUrl?: string
+}): Record<string, unknown> | undefined {
+  if (options.storefront == null && options.storefrontUrl == null) return undefined
+  const settings: Record<string, unknown> = {}
+  if (options.storefront != null) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(options.storefront)
+    const port = Number(match?.[2])
+    if (match == null || port > 65_535)
+      throw new CliError(`--storefront: expected HOST:PORT (e.g. 0.0.0.0:8080), got ${options.storefront}`, EXIT.usage)
+    settings.host = match[1]!.replace(/^\[(.*)\]$/, '$1')
+    settings.port = port
+  }
+  if (options.storefrontUrl != null) {
+    try {
+      const url = new URL(options.storefrontUrl)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)')
+    } catch {
+      throw new CliError(`--storefront-url: not an http(s) URL: ${options.storefrontUrl}`, EXIT.usage)
+    }
+    settings.publicUrl = options.storefrontUrl
+  }
+  return settings
 }

@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { createNodeKeys, loadNodeKeys, readNodePublicKeys, saveNodeKeys } from '../../../keys/keystore.ts'
 import { systemClock } from '../../../protocols/clock.ts'
 import { dataDirPaths } from '../../data-dir.ts'
+import { parseIdentity } from '../../identity.ts'
 import { createNetworkRecord, readNetworkFile, writeNetworkFile } from '../../network-file.ts'
 import { CliError, collect, EXIT, passphraseFrom, print } from '../output.ts'
 import { dataDirOf, withDataDir, withJson } from './common.ts'
@@ -16,6 +17,33 @@ async function anchorFrom(dir: string) {
   return { name: dir.split('/').filter(Boolean).pop() ?? dir, key: keys.signingKey, sealingKey: keys.sealingKey }
 }
 
+/** A node's public identity from a `consort id --json` file: no private key leaves the node's host. */
+function anchorFromIdentity(file: string) {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new CliError(`${file}: cannot read: ${(err as Error).message}`, EXIT.usage)
+  }
+  const id = parseIdentity(text, file)
+  return { name: id.name, key: id.signingKey, sealingKey: id.sealingKey, addresses: id.addresses }
+}
+
+const LOOPBACK = /^\/(ip4\/127\.|ip6\/::1\/|dns4?\/localhost\/)/
+
+/** The bootstrap addresses an identity offers: its announced addresses, loopback ones only when it has nothing else. */
+function bootstrapFrom(file: string): string[] {
+  const { addresses } = anchorFromIdentity(file)
+  const reachable = addresses.filter((a) => !LOOPBACK.test(a))
+  const chosen = reachable.length > 0 ? reachable : addresses
+  if (chosen.length === 0)
+    throw new CliError(
+      `--bootstrap-from ${file}: the identity has no addresses (init the node with --announce, then consort id --json)`,
+      EXIT.usage,
+    )
+  return chosen
+}
+
 /** `consort network create`: the genesis of a network. */
 export function registerNetworkCommands(program: Command): void {
   const network = program.command('network').description('network genesis records')
@@ -25,22 +53,42 @@ export function registerNetworkCommands(program: Command): void {
       .description('write a signed network record (the genesis of a network)')
       .requiredOption('--name <name>', 'network name: lower-case letters, digits and hyphens')
       .requiredOption('--out <file>', 'where to write the network file (network.json)')
-      .option('--registrar-from <dir>', 'data dir of a registration manager node (repeatable; at least one)', collect)
-      .option('--reference-from <dir>', 'data dir of a reference service node (repeatable)', collect)
-      .option('--clearinghouse-from <dir>', 'data dir of a clearinghouse node (repeatable)', collect)
+      .option(
+        '--registrar <id.json>',
+        "a registration manager's public identity (its consort id --json output; repeatable; at least one)",
+        collect,
+      )
+      .option('--reference <id.json>', "a reference service's public identity (repeatable)", collect)
+      .option('--clearinghouse <id.json>', "a clearinghouse's public identity (repeatable)", collect)
+      .option(
+        '--registrar-from <dir>',
+        'data dir of a registration manager on this machine (repeatable; reads only its public keys)',
+        collect,
+      )
+      .option('--reference-from <dir>', 'data dir of a reference service on this machine (repeatable)', collect)
+      .option('--clearinghouse-from <dir>', 'data dir of a clearinghouse on this machine (repeatable)', collect)
       .option('--bootstrap <multiaddr>', 'bootstrap address every node dials (repeatable)', collect)
+      .option(
+        '--bootstrap-from <id.json>',
+        "use a node's announced addresses (its consort id --json output) as bootstrap addresses (repeatable)",
+        collect,
+      )
       .option('--genesis-key <file>', 'the genesis key (default: genesis.key next to --out; created if absent)')
       .option('--seq <n>', 'sequence number; a higher one supersedes an earlier record of the same network', '0')
       .option('--passphrase-file <file>', 'passphrase protecting the genesis key (or CONSORT_PASSPHRASE)'),
   ).action(async (options) => {
-    const registrars = await Promise.all((options.registrarFrom ?? []).map(anchorFrom))
+    const anchors = async (files: string[] | undefined, dirs: string[] | undefined) => [
+      ...(files ?? []).map(anchorFromIdentity).map(({ name, key, sealingKey }) => ({ name, key, sealingKey })),
+      ...(await Promise.all((dirs ?? []).map(anchorFrom))),
+    ]
+    const registrars = await anchors(options.registrar, options.registrarFrom)
     if (registrars.length === 0)
-      throw new CliError('--registrar-from: a network needs at least one registration manager', EXIT.usage)
-    const references = (await Promise.all((options.referenceFrom ?? []).map(anchorFrom))).map(({ name, key }) => ({
-      name,
-      key,
-    }))
-    const clearinghouses = await Promise.all((options.clearinghouseFrom ?? []).map(anchorFrom))
+      throw new CliError('--registrar: a network needs at least one registration manager', EXIT.usage)
+    const references = (await anchors(options.reference, options.referenceFrom)).map(({ name, key }) => ({ name, key }))
+    const clearinghouses = await anchors(options.clearinghouse, options.clearinghouseFrom)
+    const bootstrap = [
+      ...new Set([...(options.bootstrap ?? []), ...(options.bootstrapFrom ?? []).flatMap(bootstrapFrom)]),
+    ]
     const seq = Number(options.seq)
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new CliError(`--seq: not a sequence number: ${options.seq}`, EXIT.usage)
@@ -58,7 +106,7 @@ export function registerNetworkCommands(program: Command): void {
         registrars,
         references,
         clearinghouses,
-        bootstrap: options.bootstrap ?? [],
+        bootstrap,
       },
       genesis.signer,
     )

@@ -183,7 +183,7 @@ describe('clearinghouse role', function () {
         listen: ['/ip4/127.0.0.1/tcp/0'],
         roleOptions: { clearinghouse: { verifyWorkers: 0 } },
       })
-      await initDataDir(playerDir, { network: m.net.record })
+      await initDataDir(playerDir, { network: m.net.record, listen: ['/ip4/127.0.0.1/tcp/0'] })
       daemon = await startDaemon(chDir)
       const role = daemon.node.roles.get('clearinghouse') as ClearinghouseRole
       const address = daemon.node.addresses().find((a) => a.includes('/tcp/'))!

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -71,25 +71,49 @@ describe('foundation: daemons as separate processes on TCP loopback', function (
     networkFile = path.join(dir, 'network.json')
     dirA = path.join(dir, 'a')
     dirB = path.join(dir, 'b')
-    // Node A is the network's registration manager: it is initialised first (keys and config, no network yet) so
-    // that `network create` can read its public keys, then joins the network it anchors. B is initialised with
-    // the network and A's address (its port chosen up front) at the same time as A joins.
+    // Node A is the network's registration manager: it is initialised first (keys and config, no network yet) and
+    // prints its public identity; `network create` builds the network record from that file alone (A's private key
+    // never leaves its data dir) and takes A's announced address as the network's bootstrap address. B is initialised
+    // with the network only: it finds A through the record.
     const port = await freeLoopbackPort()
     const listenA = `/ip4/127.0.0.1/tcp/${port}`
     const initA = await consortJson<{ peerId: string; network: string | null }>(
-      ['init', '--data-dir', dirA, '--listen', listenA],
+      ['init', '--data-dir', dirA, '--listen', listenA, '--announce', listenA],
       { env: cacheEnv },
     )
     assert.equal(initA.network, null)
+    const identity = await runConsort(['id', '--data-dir', dirA, '--json'], { env: cacheEnv })
+    assert.equal(identity.code, 0, identity.stderr)
+    const identityFile = path.join(dir, 'registrar-a.json')
+    await writeFile(identityFile, identity.stdout)
     const created = await consortJson<{ network: string; file: string }>(
-      ['network', 'create', '--name', NETWORK, '--out', networkFile, '--registrar-from', dirA],
+      [
+        'network',
+        'create',
+        '--name',
+        NETWORK,
+        '--out',
+        networkFile,
+        '--registrar',
+        identityFile,
+        '--bootstrap-from',
+        identityFile,
+      ],
       { env: cacheEnv },
     )
     assert.equal(created.network, NETWORK)
     const bootstrap = `${listenA}/p2p/${initA.peerId}`
+    const record = JSON.parse(await readFile(networkFile, 'utf8'))
+    assert.deepEqual(record.summary.bootstrap, [bootstrap])
+    assert.deepEqual(
+      record.summary.registrars.map((r: { name: string }) => r.name),
+      ['registrar-a'],
+    )
     await Promise.all([
       consortJson(['network', 'join', networkFile, '--data-dir', dirA], { env: cacheEnv }),
-      consortJson(['init', '--data-dir', dirB, '--network', networkFile, '--bootstrap', bootstrap], { env: cacheEnv }),
+      consortJson(['init', '--data-dir', dirB, '--network', networkFile, '--listen', '/ip4/127.0.0.1/tcp/0'], {
+        env: cacheEnv,
+      }),
     ])
     // B starts once A listens: @libp2p/bootstrap dials its list once, a second after start, and never retries.
     a = daemon(dirA)
