@@ -8,7 +8,7 @@ import type { SeededRandom } from '../keys/random.ts'
 import { type ConsortNode, createConsortNode } from '../node/consort-node.ts'
 import { createNetworkRecord } from '../node/network-file.ts'
 import { ROLE_FACTORIES } from '../node/roles.ts'
-import type { FakeClock } from '../protocols/clock.ts'
+import type { Clock } from '../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { RoleUnavailableError, SimulationSetupError } from './errors.ts'
@@ -91,7 +91,7 @@ let runCounter = 0
 export interface ClusterInit {
   scenario: Scenario
   seed: number
-  clock: FakeClock
+  clock: Clock
   /** Stream the node keys come from (same seed, same peer ids). */
   keyRandom: SeededRandom
   fabric: Fabric
@@ -130,7 +130,8 @@ export class Cluster {
       const k = counts.get(spec.group) ?? 0
       counts.set(spec.group, k + 1)
       const peerId = keys.privateKey.publicKey.toString()
-      const address = `/memory/consort-sim-${process.pid}-${run}-${index}`
+      // No process id in it: addresses travel in identify and DHT records, and their length must not vary by run.
+      const address = `/memory/consort-sim-${run}-${index}`
       nodes.push(new SimNode(index, `${spec.group}-${k}`, spec, keys, peerId, address))
     }
     const honestWith = (role: RoleName) => nodes.filter((n) => n.honest && n.spec.roles.includes(role))

@@ -15,7 +15,10 @@ export interface DistributionSummary {
   p90: number
   p99: number
   max: number
-  /** For charts: upper bound of each bucket and the count of samples in it (empty buckets left out). */
+  /**
+   * For charts: upper bound of each log-spaced bucket and the count of samples in it, from the lowest to the
+   * highest non-empty bucket, empty buckets between them included (a gap in the data shows as a gap).
+   */
   buckets: Array<[number, number]>
 }
 
@@ -48,6 +51,14 @@ export class Distribution {
 
   summary(): DistributionSummary {
     const round = (x: number) => Math.round(x * 100) / 100
+    const indices = [...this.#buckets.keys()]
+    const buckets: Array<[number, number]> = []
+    if (indices.length > 0) {
+      const lo = Math.min(...indices)
+      const hi = Math.max(...indices)
+      for (let i = lo; i <= hi; i++)
+        buckets.push([round(FIRST_BUCKET_MS * 2 ** (i / BUCKETS_PER_DOUBLING)), this.#buckets.get(i) ?? 0])
+    }
     return {
       count: this.count,
       mean: round(this.count === 0 ? 0 : this.#histogram.mean / 1000),
@@ -55,9 +66,7 @@ export class Distribution {
       p90: round(this.percentile(90)),
       p99: round(this.percentile(99)),
       max: round(this.count === 0 ? 0 : this.#histogram.maxValue / 1000),
-      buckets: [...this.#buckets]
-        .sort((a, b) => a[0] - b[0])
-        .map(([i, n]) => [round(FIRST_BUCKET_MS * 2 ** (i / BUCKETS_PER_DOUBLING)), n]),
+      buckets,
     }
   }
 
@@ -66,133 +75,152 @@ export class Distribution {
   }
 }
 
-/** One second of the run, for the charts over time. */
+/** One second of virtual time, for the charts over time (part of the run's deterministic results). */
 export interface TimelinePoint {
-  /** Seconds since the workload started (negative during start-up). */
+  /** Seconds since the workload started (negative during start-up and set-up). */
   t: number
   onlineNodes: number
-  rssMb: number
-  heapMb: number
-  /** CPU time the process used in this second, as a share of one core (can exceed 1 on 2 cores). */
-  cpu: number
-  eventLoopP99Ms: number
-  eventLoopMaxMs: number
   /** Counters the run's parts add to during the second (messages published, delivered, bytes fetched…). */
   counters: Record<string, number>
-  /** Levels read at the end of the second (chunks in flight in the fabric…). */
+  /** Levels read at the end of the second (connections, bytes through the fabric…). */
   gauges: Record<string, number>
 }
 
-/** Samples the process once a second: event-loop delay, CPU, memory, and counters that the run increments. */
-export class SystemSampler {
-  readonly #whole = monitorEventLoopDelay({ resolution: 10 })
-  readonly #window = monitorEventLoopDelay({ resolution: 10 })
+/**
+ * The run's own timeline, in virtual seconds: counters and gauges of the simulated network. Everything in it follows
+ * from the scenario, the seed and the code (nothing about the machine), so it is part of metrics.json.
+ */
+export class Timeline {
   readonly #points: TimelinePoint[] = []
   readonly #counters = new Map<string, number>()
-  readonly #origin: () => number
   readonly #online: () => number
-  #timer: ReturnType<typeof setInterval> | null = null
-  #cpu = process.cpuUsage()
-  #last = performance.now()
-  #peakRss = 0
-  #cpuTotalMs = 0
-  #startedAt = 0
-  #nodeSeconds = 0
-
   readonly #gauges: () => Record<string, number>
 
-  /** `origin()` is the performance.now() the timeline counts from; `online()` the nodes up now. */
-  constructor(origin: () => number, online: () => number, gauges: () => Record<string, number> = () => ({})) {
-    this.#origin = origin
+  constructor(online: () => number, gauges: () => Record<string, number> = () => ({})) {
     this.#online = online
     this.#gauges = gauges
-  }
-
-  start(): void {
-    this.#whole.enable()
-    this.#window.enable()
-    this.#cpu = process.cpuUsage()
-    this.#last = performance.now()
-    this.#startedAt = this.#last
-    this.#timer = setInterval(() => this.sample(), 1000)
-    this.#timer.unref()
-  }
-
-  /** The timeline's origin moved `seconds` later: earlier points become negative times. */
-  shift(seconds: number): void {
-    for (const p of this.#points) p.t = Math.round((p.t - seconds) * 10) / 10
-  }
-
-  /** Reset the whole-run event-loop histogram (start-up is reported apart from the steady state). */
-  resetEventLoop(): void {
-    this.#whole.reset()
   }
 
   add(counter: string, value = 1): void {
     this.#counters.set(counter, (this.#counters.get(counter) ?? 0) + value)
   }
 
-  sample(): void {
-    const now = performance.now()
-    const cpu = process.cpuUsage(this.#cpu)
-    this.#cpu = process.cpuUsage()
-    const elapsed = Math.max(1, now - this.#last)
-    const cpuMs = (cpu.user + cpu.system) / 1000
-    this.#cpuTotalMs += cpuMs
-    this.#nodeSeconds += (this.#online() * elapsed) / 1000
-    this.#last = now
-    const memory = process.memoryUsage()
-    this.#peakRss = Math.max(this.#peakRss, memory.rss)
+  /** Close the current second; `t` is the virtual time (s since the workload started). */
+  sample(t: number): void {
     this.#points.push({
-      t: Math.round((now - this.#origin()) / 100) / 10,
+      t: Math.round(t * 1000) / 1000,
       onlineNodes: this.#online(),
-      rssMb: Math.round(memory.rss / 1e5) / 10,
-      heapMb: Math.round(memory.heapUsed / 1e5) / 10,
-      cpu: Math.round((cpuMs / elapsed) * 100) / 100,
-      eventLoopP99Ms: Math.round(this.#window.percentile(99) / 1e4) / 100,
-      eventLoopMaxMs: Math.round(this.#window.max / 1e4) / 100,
-      counters: Object.fromEntries(this.#counters),
+      counters: Object.fromEntries([...this.#counters].sort((a, b) => (a[0] < b[0] ? -1 : 1))),
       gauges: this.#gauges(),
     })
     this.#counters.clear()
+  }
+
+  /** The timeline's origin moved `seconds` later: earlier points become negative times. */
+  shift(seconds: number): void {
+    for (const p of this.#points) p.t = Math.round((p.t - seconds) * 1000) / 1000
+  }
+
+  get points(): readonly TimelinePoint[] {
+    return this.#points
+  }
+}
+
+/** How the machine coped with one virtual second: not part of the run's results (they do not depend on it). */
+export interface MachinePoint {
+  /** Virtual seconds since the workload started. */
+  t: number
+  /** Wall-clock milliseconds since the run started. */
+  wallMs: number
+  rssMb: number
+  heapMb: number
+  /** CPU time used since the previous point, as a share of one core over the wall time between them. */
+  cpu: number
+  /** The longest stretch (ms of wall time) the event loop was blocked since the previous point. */
+  eventLoopMaxMs: number
+}
+
+export interface MachineSummary {
+  wallMs: number
+  cpuMs: number
+  peakRssBytes: number
+  peakRssPerNodeMb: number
+  rssBytes: number
+  rssPerNodeMb: number
+  eventLoopMs: { p50: number; p99: number; max: number }
+  cpus: number
+  loadAverage: number[]
+  node: string
+}
+
+/**
+ * What the run cost this machine: wall time, CPU, memory and event-loop blocking, sampled at every virtual second.
+ * Written apart from the run's results (`system.json`): these figures depend on the machine and its load, the
+ * results do not.
+ */
+export class MachineMonitor {
+  readonly #loop = monitorEventLoopDelay({ resolution: 10 })
+  readonly #window = monitorEventLoopDelay({ resolution: 10 })
+  readonly #points: MachinePoint[] = []
+  readonly #wallStart: number
+  readonly #cpuStart = process.cpuUsage()
+  #cpuLast = process.cpuUsage()
+  #wallLast: number
+  #peakRss = 0
+  readonly #realNow: () => number
+
+  /** `realNow` reads the wall clock (the real `Date.now`, not the virtual one). */
+  constructor(realNow: () => number) {
+    this.#realNow = realNow
+    this.#wallStart = realNow()
+    this.#wallLast = this.#wallStart
+    this.#loop.enable()
+    this.#window.enable()
+  }
+
+  sample(t: number): void {
+    const now = this.#realNow()
+    const cpu = process.cpuUsage(this.#cpuLast)
+    this.#cpuLast = process.cpuUsage()
+    const memory = process.memoryUsage()
+    this.#peakRss = Math.max(this.#peakRss, memory.rss)
+    this.#points.push({
+      t: Math.round(t * 1000) / 1000,
+      wallMs: now - this.#wallStart,
+      rssMb: Math.round(memory.rss / 1e5) / 10,
+      heapMb: Math.round(memory.heapUsed / 1e5) / 10,
+      cpu: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, now - this.#wallLast)) * 100) / 100,
+      eventLoopMaxMs: Math.round(this.#window.max / 1e4) / 100,
+    })
+    this.#wallLast = now
     this.#window.reset()
   }
 
-  stop(): void {
-    if (this.#timer != null) clearInterval(this.#timer)
-    this.#timer = null
-    this.sample()
-    this.#whole.disable()
-    this.#window.disable()
-  }
-
-  get timeline(): readonly TimelinePoint[] {
+  get points(): readonly MachinePoint[] {
     return this.#points
   }
 
-  /** Event-loop delay since the last reset, in ms. */
-  eventLoop(): { p50: number; p99: number; max: number; mean: number } {
+  summary(nodes: number, cpus: number, loadAverage: number[]): MachineSummary {
+    const rss = process.memoryUsage().rss
+    this.#peakRss = Math.max(this.#peakRss, rss)
+    const cpu = process.cpuUsage(this.#cpuStart)
     const ms = (ns: number) => Math.round(ns / 1e4) / 100
     return {
-      p50: ms(this.#whole.percentile(50)),
-      p99: ms(this.#whole.percentile(99)),
-      max: ms(this.#whole.max),
-      mean: ms(this.#whole.mean),
+      wallMs: this.#realNow() - this.#wallStart,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      peakRssBytes: this.#peakRss,
+      peakRssPerNodeMb: Math.round((this.#peakRss / Math.max(1, nodes) / 1e6) * 100) / 100,
+      rssBytes: rss,
+      rssPerNodeMb: Math.round((rss / Math.max(1, nodes) / 1e6) * 100) / 100,
+      eventLoopMs: { p50: ms(this.#loop.percentile(50)), p99: ms(this.#loop.percentile(99)), max: ms(this.#loop.max) },
+      cpus,
+      loadAverage,
+      node: process.version,
     }
   }
 
-  get peakRssBytes(): number {
-    return this.#peakRss
-  }
-
-  /** CPU milliseconds per node-second of the run so far (how much of a core one node costs). */
-  cpuPerNode(): { cpuMs: number; wallMs: number; nodeSeconds: number; coreShare: number } {
-    const wall = performance.now() - this.#startedAt
-    return {
-      cpuMs: Math.round(this.#cpuTotalMs),
-      wallMs: Math.round(wall),
-      nodeSeconds: Math.round(this.#nodeSeconds),
-      coreShare: this.#nodeSeconds === 0 ? 0 : Math.round((this.#cpuTotalMs / 1000 / this.#nodeSeconds) * 1e4) / 1e4,
-    }
+  stop(): void {
+    this.#loop.disable()
+    this.#window.disable()
   }
 }

@@ -3,8 +3,8 @@ import { MAX_PLANNED_EVENTS } from './scenario.ts'
 
 /**
  * The plan of a run: every workload step, fault and attack with its time, fixed before the first node starts and
- * drawn only from the seed. Two runs with the same scenario and seed have the same plan (its hash is in
- * metrics.json); what the network then does with it runs on real timers and may interleave differently.
+ * drawn only from the seed, and what it runs on (the scenario as run, the nodes, the overlay: `describe`). Two runs
+ * with the same scenario and seed have the same plan; its hash is in metrics.json.
  */
 export interface PlannedEvent {
   /** Milliseconds after the workload starts. */
@@ -16,7 +16,13 @@ export interface PlannedEvent {
 
 export class Plan {
   readonly #events: PlannedEvent[] = []
+  readonly #context: string[] = []
   #sorted = true
+
+  /** Add what the plan runs on to its hash: `what` names it, `value` is any JSON value (kept in its order). */
+  describe(what: string, value: unknown): void {
+    this.#context.push(`${what} ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`)
+  }
 
   add(t: number, label: string, run: () => Promise<void>): void {
     if (this.#events.length >= MAX_PLANNED_EVENTS)
@@ -38,9 +44,10 @@ export class Plan {
     return this.#events.length
   }
 
-  /** SHA-256 over every event's time and label, in order. */
+  /** SHA-256 over what the plan runs on, then every event's time and label, in order. */
   hash(): string {
     const h = createHash('sha256')
+    for (const line of this.#context) h.update(`${line}\n`)
     for (const e of this.events) h.update(`${e.t} ${e.label}\n`)
     return h.digest('hex')
   }

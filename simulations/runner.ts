@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
-import { FakeClock } from '../protocols/clock.ts'
+import { type Clock, systemClock } from '../protocols/clock.ts'
 import { signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { topicString } from '../protocols/topics/names.ts'
@@ -12,12 +12,13 @@ import { Cluster, type NodeKind, type SimNode, type SimNodeSpec } from './cluste
 import { SimulationSetupError } from './errors.ts'
 import { Fabric } from './fabric.ts'
 import { GossipTracker } from './gossip-tracker.ts'
-import { SystemSampler } from './metrics.ts'
+import { MachineMonitor, Timeline } from './metrics.ts'
 import { Plan } from './plan.ts'
-import type { Check, RunMetrics } from './report/types.ts'
+import type { Check, RunMachine, RunMetrics } from './report/types.ts'
 import { between, pick, poissonTimes, shuffled, stream } from './rng.ts'
-import type { Scenario } from './scenario.ts'
+import { SCENARIO_DIR, type Scenario } from './scenario.ts'
 import { buildTopology, components } from './topology.ts'
+import { simulate, wallClockNow } from './virtual-time/world.ts'
 import { GossipWorkload } from './workloads/gossip.ts'
 import { MarketWorkload } from './workloads/market.ts'
 import { PurchaseWorkload } from './workloads/purchases.ts'
@@ -43,7 +44,7 @@ export const MAX_DRAIN_EXTENSION_MS = 60_000
 export const DRAIN_STALL_MS = 5000
 /** How long a gossip message has to reach a node before that node's departure excuses a miss. */
 export const CHURN_GRACE_MS = 10_000
-/** The clock of every run starts here, so that record timestamps are the same from run to run. */
+/** Virtual time 0 of every run is this wall-clock time (what `Date.now()` answers at the start). */
 export const SIM_EPOCH_MS = Date.UTC(2026, 10, 1)
 
 /** Roles whose nodes a churn fault leaves alone unless the scenario names their group. */
@@ -60,6 +61,8 @@ export type SimProgress =
 
 export interface RunOptions {
   seed?: number
+  /** The scenario file (a shipped scenario's name is used in the reproduce command; other paths are not). */
+  source?: string
   /** Where nodes of persistent groups keep their state (a temporary directory, removed after, by default). */
   workDir?: string
   onProgress?: (event: SimProgress) => void
@@ -72,13 +75,17 @@ export interface RunOptions {
 
 export interface RunResult {
   metrics: RunMetrics
+  /** What the run cost this machine (wall time, CPU, memory): not part of the results, which do not depend on it. */
+  machine: RunMachine
   /** Invariants and expectations that failed (empty when the run passed). */
   failures: string[]
 }
 
 /**
- * Run one scenario: plan it from the seed, bring up the network, run the plan on real timers, drain, measure,
- * check every invariant over the whole network, and stop everything.
+ * Run one scenario: plan it from the seed, bring up the network, run the plan, drain, measure, check every
+ * invariant over the whole network, and stop everything. Call it inside a virtual world (`simulate()` in
+ * `virtual-time/world.ts`, or the `run-process.ts` entry): every timer and clock then follows the simulation, and
+ * the same scenario, seed and code give the same metrics on any machine.
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const seed = options.seed ?? scenario.seed
@@ -86,7 +93,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const ownWorkDir = options.workDir == null
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `consort-sim-${scenario.name}-`))
   mkdirSync(workDir, { recursive: true })
-  const clock = new FakeClock(SIM_EPOCH_MS)
+  // Every node reads the process's clock, which the virtual world owns.
+  const clock: Clock = systemClock
   const specs = nodeSpecs(scenario)
   if (scenario.workload.market != null) await PurchaseWorkload.prepare(specs, seed)
   const honestCount = specs.filter((s) => s.kind === 'honest').length
@@ -105,8 +113,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   latencyOf.bind(peerIndex)
   let origin = performance.now()
   let lastDelivered = 0
-  const sampler = new SystemSampler(
-    () => origin,
+  const machine = new MachineMonitor(wallClockNow)
+  const sampler = new Timeline(
     () => cluster.online().length,
     () => {
       const delivered = fabric.deliveredBytes
@@ -114,9 +122,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       for (const n of cluster.nodes)
         if (n.node != null && n.online) connections += n.node.libp2p.getConnections().length
       const gauges = {
+        connections,
         'fabric.inFlight': fabric.inFlight,
         'fabric.kB': Math.round((delivered - lastDelivered) / 1000),
-        connections,
       }
       lastDelivered = delivered
       return gauges
@@ -187,6 +195,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   }
   const market = scenario.workload.market != null ? new MarketWorkload(scenario, cluster, seed, clock, sampler) : null
   const plan = buildPlan(scenario, seed, cluster, clock, fabric, tracker, neighbours, market, progress)
+  plan.describe('scenario', scenario)
+  plan.describe('seed', seed)
+  plan.describe(
+    'nodes',
+    cluster.nodes.map((n) => [n.name, n.spec.kind, n.spec.roles, n.peerId, n.spec.uplinkMbps, n.spec.downlinkMbps]),
+  )
+  plan.describe('overlay', edges)
   const planHash = plan.hash()
   progress({ phase: 'plan', nodes: cluster.nodes.length, events: plan.size, planHash, seed })
 
@@ -198,10 +213,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   }
   const failures: string[] = []
   let watch: ReturnType<typeof setInterval> | null = null
+  // Once a virtual second: the run's timeline (deterministic) and what the machine spent on it (not).
+  const sampleSecond = () => {
+    const t = (performance.now() - origin) / 1000
+    sampler.sample(t)
+    machine.sample(t)
+  }
+  let sampling: ReturnType<typeof setInterval> | null = null
   let stepErrors = 0
   const stepErrorSamples: string[] = []
   try {
-    sampler.start()
+    sampling = setInterval(sampleSecond, 1000)
     // Start in batches, dialling each node's overlay edges as soon as both ends are up.
     const t0 = performance.now()
     const dialQueue: Array<readonly [number, number]> = []
@@ -240,10 +262,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     progress({ phase: 'mesh', waitedMs: setup.meshMs })
     if (market != null) await market.setup()
     if (scenario.start.settleMs > 0) await sleep(scenario.start.settleMs)
-    const startupEventLoop = sampler.eventLoop()
-    sampler.resetEventLoop()
 
-    // Run the plan on real timers; the fake clock follows the plan's time.
+    // Run the plan: each step at its time after the workload's start.
     const newOrigin = performance.now()
     sampler.shift((newOrigin - origin) / 1000)
     origin = newOrigin
@@ -264,7 +284,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     for (const event of events) {
       const wait = origin + event.t - performance.now()
       if (wait > 0) await sleep(wait)
-      clock.set(Math.max(clock.now(), SIM_EPOCH_MS + event.t))
       const step = event
         .run()
         .catch((err) => {
@@ -285,7 +304,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     }
     const tail = origin + scenario.durationMs - performance.now()
     if (tail > 0) await sleep(tail)
-    clock.set(Math.max(clock.now(), SIM_EPOCH_MS + scenario.durationMs))
     progress({ phase: 'draining', drainMs: scenario.drainMs })
     const drainUntil = performance.now() + scenario.drainMs
     await Promise.race([Promise.all(inFlight), sleep(scenario.drainMs)])
@@ -293,7 +311,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const rest = drainUntil - performance.now()
     if (rest > 0) await sleep(rest)
     const drainExtendedMs = await extendDrain(tracker)
-    sampler.sample()
+    sampleSecond()
     if (options.beforeChecks != null)
       await options.beforeChecks({
         cluster,
@@ -302,10 +320,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
     const gossip = tracker.report(CHURN_GRACE_MS)
     const marketReport = market != null ? await market.report() : null
-    const eventLoop = sampler.eventLoop()
-    sampler.stop()
+    if (sampling != null) clearInterval(sampling)
+    sampling = null
     const online = cluster.online().length
-    const rss = process.memoryUsage().rss
     const checks: Check[] = []
     const expect = scenario.expect
     checks.push({
@@ -338,6 +355,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       description: scenario.description,
       seed,
       planHash,
+      reproduce: reproduceCommand(scenario.name, seed, options.source),
       plan: plan.counts(),
       durationMs: scenario.durationMs,
       drainMs: scenario.drainMs,
@@ -350,31 +368,26 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         byGroup: countBy(cluster.nodes, (n) => n.spec.group),
         overlayEdges: edges.length,
       },
-      setup: { ...setup, startupEventLoopMs: startupEventLoop },
+      setup,
       gossip,
       eclipse: eclipseReport(scenario, cluster, tracker),
       market: marketReport?.metrics ?? null,
-      system: {
-        rssBytes: rss,
-        peakRssBytes: sampler.peakRssBytes,
-        rssPerNodeMb: Math.round((rss / Math.max(1, online) / 1e6) * 100) / 100,
-        peakRssPerNodeMb: Math.round((sampler.peakRssBytes / cluster.nodes.length / 1e6) * 100) / 100,
-        eventLoopMs: eventLoop,
-        cpu: sampler.cpuPerNode(),
-        fabric: { maxChunks: fabric.backlog.maxChunks, maxLagMs: Math.round(fabric.backlog.maxLagMs) },
-        cpus: cpus().length,
-        loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
-        node: process.version,
-      },
-      timeline: [...sampler.timeline],
+      fabric: { maxChunksInFlight: fabric.backlog.maxChunks },
+      timeline: [...sampler.points],
       checks,
       ok: failures.length === 0,
     }
-    return { metrics, failures }
+    const machineSummary = machine.summary(
+      cluster.nodes.length,
+      cpus().length,
+      loadavg().map((x) => Math.round(x * 100) / 100),
+    )
+    return { metrics, failures, machine: { ...machineSummary, timeline: [...machine.points] } }
   } finally {
     if (watch != null) clearInterval(watch)
+    if (sampling != null) clearInterval(sampling)
+    machine.stop()
     progress({ phase: 'stopping' })
-    sampler.stop()
     if (market != null) await market.close()
     await cluster.stopAll()
     if (ownWorkDir) rmSync(workDir, { recursive: true, force: true })
@@ -416,6 +429,30 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Record<strin
   return out
 }
 
+/**
+ * Run a scenario in a virtual world of its own, installed for the run and removed after: what tests do in process.
+ * (`run-process.ts` installs the world before loading anything, in a fresh process: that is what makes two runs
+ * byte-identical; in a process that already ran other code the verdicts hold, byte equality is not promised.)
+ */
+export async function simulateScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const seed = options.seed ?? scenario.seed
+  const { value } = await simulate({ seed: `consort/sim/run/${seed}`, epochMs: SIM_EPOCH_MS }, () =>
+    runScenario(scenario, options),
+  )
+  return value
+}
+
+/**
+ * The command that runs a scenario and seed again. A shipped scenario is named; any other is the copy of the
+ * scenario written beside the results (`scenario.json`), whose path only the reader knows.
+ */
+export function reproduceCommand(name: string, seed: number, source: string | undefined): string {
+  const shipped = source == null || resolve(source) === resolve(SCENARIO_DIR, `${name}.json`)
+  return shipped
+    ? `npm run sim -- ${name} --seed ${seed}`
+    : `npm run sim -- RESULTS/scenario.json --seed ${seed}   (RESULTS: this run's results folder)`
+}
+
 /** Every node of the run, honest groups first, then the adversaries the scenario adds. */
 export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
   const specs: SimNodeSpec[] = []
@@ -424,7 +461,10 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
     const role: RoleName = g.topic === 'offers' ? 'retailer' : 'production'
     publisherRoles.set(g.publishers, [...(publisherRoles.get(g.publishers) ?? []), role])
   }
-  const roleOptions = scenario.workload.market != null ? MarketWorkload.roleOptions(scenario.workload.market) : {}
+  const roleOptions: NonNullable<SimNodeSpec['roleOptions']> =
+    scenario.workload.market != null ? MarketWorkload.roleOptions(scenario.workload.market) : {}
+  // Worker threads would finish when the machine gets to them: a simulated clearinghouse verifies on its own thread.
+  roleOptions.clearinghouse = { ...(roleOptions.clearinghouse ?? {}), verifyWorkers: 0 }
   for (const g of scenario.groups) {
     const certRoles = [...new Set([...g.roles, ...(publisherRoles.get(g.name) ?? [])])]
     for (let i = 0; i < g.count; i++)
@@ -629,7 +669,7 @@ function buildPlan(
   scenario: Scenario,
   seed: number,
   cluster: Cluster,
-  clock: FakeClock,
+  clock: Clock,
   fabric: Fabric,
   tracker: GossipTracker,
   neighbours: ReadonlyMap<number, number[]>,

@@ -105,16 +105,6 @@ overTime('Gossip throughput', [
   ['accepted by honest nodes / s', p => c(p, 'gossip.delivered'), '#2e7d32'],
   ['published by adversaries / s', p => c(p, 'gossip.publishedByAdversaries'), '#c62828'],
 ], 'Per second of the run; negative times are start-up and market set-up.', 'messages');
-overTime('Process health', [
-  ['event-loop delay p99 (ms)', p => p.eventLoopP99Ms, '#c62828'],
-  ['event-loop delay max (ms)', p => p.eventLoopMaxMs, '#f4a19a'],
-  ['CPU (cores)', p => p.cpu, '#3f6fd8', 'y2'],
-], 'One process runs every node; delays here add to every latency measured.', 'ms');
-overTime('Memory and nodes', [
-  ['RSS (MB)', p => p.rssMb, '#6a1b9a'],
-  ['heap used (MB)', p => p.heapMb, '#ab47bc'],
-  ['nodes up', p => p.onlineNodes, '#2e7d32', 'y2'],
-], 'RSS of the whole process; divide by the nodes up for memory per node.', 'MB');
 const market = M.market;
 if (market) {
   distribution('Purchase latency (order to licence)', market.purchaseLatencyMs, 'ms', 'From the buy call of the player to a verified licence: offer check, authorisation, receipt, licence, capture.');

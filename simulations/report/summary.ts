@@ -1,4 +1,4 @@
-import type { RunMetrics } from './types.ts'
+import type { RunMachine, RunMetrics } from './types.ts'
 
 /** The rows of the summary a run prints: figure, value. */
 export function summaryRows(m: RunMetrics): Array<[string, string]> {
@@ -76,24 +76,7 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
     ])
   const market = m.market as { summary?: Array<[string, string]> } | null
   if (market?.summary != null) rows.push(...market.summary)
-  rows.push(
-    [
-      'memory',
-      `${m.system.rssPerNodeMb} MB RSS per node (${(m.system.rssBytes / 1e6).toFixed(0)} MB for ${m.nodes.online} nodes; peak ${(m.system.peakRssBytes / 1e6).toFixed(0)} MB)`,
-    ],
-    [
-      'event-loop delay',
-      `p50 ${m.system.eventLoopMs.p50} ms, p99 ${m.system.eventLoopMs.p99} ms, max ${m.system.eventLoopMs.max} ms (start-up p99 ${m.setup.startupEventLoopMs.p99} ms)`,
-    ],
-    [
-      'cpu',
-      `${(m.system.cpu.cpuMs / 1000).toFixed(1)} s over ${(m.system.cpu.wallMs / 1000).toFixed(1)} s; ${(m.system.cpu.coreShare * 100).toFixed(2)}% of a core per node; load average ${m.system.loadAverage.map((x) => x.toFixed(1)).join(' ')} on ${m.system.cpus} cpus`,
-    ],
-  )
-  rows.push([
-    'link fabric',
-    `at most ${m.system.fabric.maxChunks} chunk(s) in flight; deliveries ran up to ${m.system.fabric.maxLagMs} ms behind schedule`,
-  ])
+  rows.push(['link fabric', `at most ${m.fabric.maxChunksInFlight} chunk(s) in flight at once`])
   for (const c of m.checks) rows.push([`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}`, c.detail])
   return rows
 }
@@ -105,4 +88,21 @@ export function summaryText(m: RunMetrics): string {
   const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`)
   lines.push('', m.ok ? 'PASSED' : `FAILED — rerun with --seed ${m.seed} to reproduce the same plan`)
   return lines.join('\n')
+}
+
+/** What the run cost this machine, as lines (printed after the summary; not part of the run's results). */
+export function machineText(m: RunMachine, nodes: number): string {
+  const rows: Array<[string, string]> = [
+    [
+      'wall time',
+      `${(m.wallMs / 1000).toFixed(1)} s, CPU ${(m.cpuMs / 1000).toFixed(1)} s (load average ${m.loadAverage.map((x) => x.toFixed(1)).join(' ')} on ${m.cpus} cpus)`,
+    ],
+    [
+      'memory',
+      `peak RSS ${(m.peakRssBytes / 1e6).toFixed(0)} MB for ${nodes} nodes (${m.peakRssPerNodeMb} MB per node)`,
+    ],
+    ['event loop', `blocked p50 ${m.eventLoopMs.p50} ms, p99 ${m.eventLoopMs.p99} ms, max ${m.eventLoopMs.max} ms`],
+  ]
+  const width = Math.max(...rows.map(([k]) => k.length))
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
 }

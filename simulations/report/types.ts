@@ -1,5 +1,5 @@
 import type { GossipReport } from '../gossip-tracker.ts'
-import type { TimelinePoint } from '../metrics.ts'
+import type { MachinePoint, MachineSummary, TimelinePoint } from '../metrics.ts'
 
 /** One invariant or expectation of a run, with what was measured. */
 export interface Check {
@@ -8,13 +8,21 @@ export interface Check {
   detail: string
 }
 
-/** Everything a run measured: written as metrics.json and drawn by the HTML report. */
+/**
+ * Everything a run measured: written as metrics.json and drawn by the HTML report. Every figure follows from the
+ * scenario, the seed and the code: two runs give the same bytes (what the machine spent is in `RunMachine`).
+ */
 export interface RunMetrics {
   scenario: string
   description: string
   seed: number
-  /** SHA-256 over the planned events: equal for equal scenario and seed. */
+  /**
+   * SHA-256 over the whole plan: the scenario as run (defaults filled in), the seed, every node with its keys and
+   * link settings, the overlay, and every planned event with its time. Equal for equal scenario and seed.
+   */
   planHash: string
+  /** The command that runs this scenario and seed again (from the project's folder). */
+  reproduce: string
   /** Planned events by kind. */
   plan: Record<string, number>
   durationMs: number
@@ -36,7 +44,6 @@ export interface RunMetrics {
     overlayComponents: number
     /** Honest nodes (at most 1 %) still without a gossip mesh peer when the mesh wait ended. */
     unmeshed: string[]
-    startupEventLoopMs: { p50: number; p99: number; max: number; mean: number }
   }
   gossip: GossipReport
   eclipse: {
@@ -47,21 +54,18 @@ export interface RunMetrics {
     attackerConnections: number
   } | null
   market: unknown
-  system: {
-    rssBytes: number
-    peakRssBytes: number
-    rssPerNodeMb: number
-    peakRssPerNodeMb: number
-    eventLoopMs: { p50: number; p99: number; max: number; mean: number }
-    cpu: { cpuMs: number; wallMs: number; nodeSeconds: number; coreShare: number }
-    /** The link fabric: most chunks in flight at once, and how far behind schedule a delivery ran (overload). */
-    fabric: { maxChunks: number; maxLagMs: number }
-    cpus: number
-    /** The machine's 1, 5 and 15 minute load averages at the end (other work on a shared machine shows here). */
-    loadAverage: number[]
-    node: string
-  }
+  /** The link fabric: most chunks in flight at once. */
+  fabric: { maxChunksInFlight: number }
   timeline: TimelinePoint[]
   checks: Check[]
   ok: boolean
+}
+
+/** What a run cost the machine that ran it (`system.json`): wall time, CPU, memory, event-loop blocking, load. */
+export interface RunMachine extends MachineSummary {
+  timeline: MachinePoint[]
+  /** Simulated milliseconds the run covered, callbacks the virtual world ran, and turns it waited on real work. */
+  virtualMs?: number
+  events?: number
+  realWaits?: number
 }

@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import type { SeededRandom } from '../../keys/random.ts'
-import type { FakeClock } from '../../protocols/clock.ts'
+import type { Clock } from '../../protocols/clock.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
@@ -13,18 +13,17 @@ import { type CertifiedOffer, OVERPRICE_KINDS, type OverpriceMetrics, Overpricer
 import { Replayers, type ReplayMetrics } from '../adversaries/replayer.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
 import { SimulationSetupError } from '../errors.ts'
-import { Distribution, type DistributionSummary, type SystemSampler } from '../metrics.ts'
+import { Distribution, type DistributionSummary, type Timeline } from '../metrics.ts'
 import type { Plan } from '../plan.ts'
 import type { Check } from '../report/types.ts'
 import { pick, poissonTimes, stream } from '../rng.ts'
 import type { AdversarySpec, MarketSpec, Scenario } from '../scenario.ts'
+import { SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
 
 const log = logger('consort:sim:market')
 
-/** Bytes per second of the production role's synthesized stand-in audio (WAV, 8 kHz, mono, 16 bit). */
-export const SYNTH_BYTES_PER_SECOND = 16_000
 /** Longest wait for one setup step (publishing, contracts reaching retailers, certification, seeding). */
 export const SETUP_STEP_TIMEOUT_MS = 300_000
 /**
@@ -35,6 +34,8 @@ export const SETUP_STEP_TIMEOUT_MS = 300_000
 export const REANNOUNCE_MS = 125_000
 /** A fetch fails when no peer delivers a missing block for this long. */
 export const FETCH_STALL_TIMEOUT_MS = 20_000
+/** Longest wait at the drain for fetches still running (virtual time; a fetch stalls out after FETCH_STALL_TIMEOUT_MS). */
+export const FETCH_DRAIN_MAX_MS = 600_000
 /** Fetches one run follows (each keeps a few counters). */
 export const MAX_FETCHES = 10_000
 /** Failure messages kept in metrics.json: enough to see the causes, bounded for long runs. */
@@ -112,8 +113,8 @@ export class MarketWorkload {
   readonly #spec: MarketSpec
   readonly #cluster: Cluster
   readonly #seed: number
-  readonly #clock: FakeClock
-  readonly #sampler: SystemSampler
+  readonly #clock: Clock
+  readonly #sampler: Timeline
   readonly #services = new Map<number, SegmentsService>()
   readonly #tracks: Track[] = []
   readonly #fetchMs = new Distribution()
@@ -137,7 +138,7 @@ export class MarketWorkload {
   #listings: OfferListing[] = []
   #certified: CertifiedOffer[] = []
 
-  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: FakeClock, sampler: SystemSampler) {
+  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: Clock, sampler: Timeline) {
     const spec = scenario.workload.market
     if (spec == null) throw new SimulationSetupError('no market workload in this scenario')
     this.#scenario = scenario
@@ -451,11 +452,18 @@ export class MarketWorkload {
   }
 
   /** Wait (at most `ms`) for the fetches still running. */
+  /**
+   * Wait for the fetches still running (each ends by itself: it completes or stalls) and for the purchases and plays,
+   * then replay what the replayers captured. `ms` is what is left of the scenario's drain; in virtual time a longer
+   * wait costs nothing, so work still running is waited for (bounded) rather than cut off and counted as failed.
+   */
   async drain(ms: number): Promise<void> {
-    const until = performance.now() + ms
     if (this.#inFlight.size > 0)
-      await Promise.race([Promise.all(this.#inFlight), new Promise((resolve) => setTimeout(resolve, ms))])
-    await this.#purchases.drain(Math.max(0, until - performance.now()))
+      await Promise.race([
+        Promise.all(this.#inFlight),
+        new Promise((resolve) => setTimeout(resolve, Math.max(ms, FETCH_DRAIN_MAX_MS))),
+      ])
+    await this.#purchases.drain(ms)
     if (this.#replayers != null && this.#replayRandom != null) {
       const houses = this.#cluster.network.record.body.clearinghouses.map((c) => c.key)
       await this.#replayers.replay(this.#replays, this.#replayRandom, houses)

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, fundResponse } from '../../protocols/clearing/index.ts'
-import type { FakeClock } from '../../protocols/clock.ts'
+import type { Clock } from '../../protocols/clock.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
@@ -18,15 +18,15 @@ import {
   walletParticipant,
 } from '../../roles/clearinghouse/index.ts'
 import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
-import type { AudioSink } from '../../roles/player/sinks.ts'
 import type { Cluster, SimNode, SimNodeSpec } from '../cluster.ts'
 import { SimulationSetupError } from '../errors.ts'
-import { Distribution, type DistributionSummary, type SystemSampler } from '../metrics.ts'
+import { Distribution, type DistributionSummary, type Timeline } from '../metrics.ts'
 import type { Plan } from '../plan.ts'
 import type { Check } from '../report/types.ts'
 import { pick, poissonTimes, stream } from '../rng.ts'
 import type { MarketSpec, Scenario } from '../scenario.ts'
 import { type ContractTerms, GroundTruth } from './ground-truth.ts'
+import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 
 const log = logger('consort:sim:purchases')
 
@@ -34,8 +34,13 @@ const log = logger('consort:sim:purchases')
 export const MAX_PURCHASES = 5000
 /** What each listener's wallet is funded with at set-up (minor units, EUR): far more than a run spends. */
 export const WALLET_FUNDING_MINOR = 1_000_00n
-/** Plays of one device are spaced at least this far apart on the clock (the clearinghouse holds overlapping plays). */
+/** A listener pauses this long between two plays (plays last their audio's duration: they never overlap). */
 export const PLAY_GAP_MS = 1000
+/**
+ * Longest wait (virtual time) at the drain for listeners still buying and playing: time costs nothing in a
+ * simulation, so the bound is only there to end a run whose purchases hang; what is still running is reported.
+ */
+export const PURCHASE_DRAIN_MAX_MS = 600_000
 /** A purchase the retailer did not answer is resumed this many times during the drain. */
 export const PURCHASE_RESUMES = 2
 /** Flushes of a player's usage outbox during the drain until nothing is left to deliver. */
@@ -63,7 +68,9 @@ export interface PurchaseMetrics {
   skipped: number
   /** Purchases still pending after the drain (the retailer never answered): their outcome is unknown. */
   unresolved: number
-  plays: { licensed: number; failed: number; paid: number; unpaid: number; clockNudges: number }
+  /** Planned purchases whose buy-and-play had not finished when the run was measured. */
+  unfinished: number
+  plays: { licensed: number; failed: number; paid: number; unpaid: number }
   purchaseLatencyMs: DistributionSummary
   timeToFirstAudioMs: DistributionSummary
   reports: { flushed: number; pendingAfterDrain: number }
@@ -85,16 +92,6 @@ interface OfferInfo {
   contract: string
 }
 
-/** Sinks nothing: the audio was decrypted and counted, the simulator has no speakers. */
-class DiscardSink implements AudioSink {
-  readonly description = 'discard (simulation)'
-  bytes = 0
-  async write(chunk: Uint8Array): Promise<void> {
-    this.bytes += chunk.byteLength
-  }
-  async close(): Promise<void> {}
-}
-
 /**
  * Listeners with the real player role buy certified offers and play what they bought (through the player's API, as
  * its control routes do), their usage reports reach the clearinghouse, and at the end the clearinghouse's books are
@@ -105,8 +102,8 @@ export class PurchaseWorkload {
   readonly #spec: MarketSpec
   readonly #cluster: Cluster
   readonly #seed: number
-  readonly #clock: FakeClock
-  readonly #sampler: SystemSampler
+  readonly #clock: Clock
+  readonly #sampler: Timeline
   readonly #truth: GroundTruth
   readonly #latency = new Distribution()
   readonly #firstAudio = new Distribution()
@@ -118,16 +115,16 @@ export class PurchaseWorkload {
   readonly #terms = new Map<string, ContractTerms>()
   #tracks: readonly string[] = []
   #planned = 0
+  #finished = 0
   #failed = 0
   #skipped = 0
   #licensedPlays = 0
   #failedPlays = 0
-  #nudges = 0
   #flushed = 0
   #pendingReports = 0
   readonly #failureSamples: string[] = []
 
-  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: FakeClock, sampler: SystemSampler) {
+  constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: Clock, sampler: Timeline) {
     const spec = scenario.workload.market
     if (spec == null) throw new SimulationSetupError('no market workload in this scenario')
     this.#scenario = scenario
@@ -203,11 +200,16 @@ export class PurchaseWorkload {
       plan.add(t, `buy track ${track} (offer ${choice}) and play ${plays}× on ${sim.name}`, async () => {
         if (!sim.online) {
           this.#skipped++
+          this.#finished++
           return
         }
         // One listener does one thing at a time: its purchases and plays queue behind each other.
         const previous = this.#chains.get(sim.index) ?? Promise.resolve()
-        const next = previous.then(() => this.#buyAndPlay(sim, track, choice, plays))
+        const next = previous
+          .then(() => this.#buyAndPlay(sim, track, choice, plays))
+          .finally(() => {
+            this.#finished++
+          })
         this.#chains.set(sim.index, next)
         await next
       })
@@ -269,20 +271,17 @@ export class PurchaseWorkload {
   }
 
   async #play(sim: SimNode, player: PlayerRole, isrc: string): Promise<void> {
-    // Plays of one device never overlap on the clock (that would be audio heard faster than real time).
+    // A listener pauses between plays; each play lasts its audio's duration (the sink plays at speed).
     const notBefore = (this.#lastPlayEnd.get(sim.index) ?? 0) + PLAY_GAP_MS
-    if (this.#clock.now() < notBefore) {
-      this.#clock.set(notBefore)
-      this.#nudges++
-    }
+    const wait = notBefore - this.#clock.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     const seconds = this.#spec.playSeconds
     try {
-      const result = await player.play(isrc, {
-        sink: new DiscardSink(),
-        seconds,
-        onFirstAudio: (ms) => this.#firstAudio.record(ms),
-      })
-      this.#lastPlayEnd.set(sim.index, this.#clock.now() + Math.ceil(result.seconds * 1000))
+      // First audio: the play call to the first decrypted audio reaching the (simulated) device.
+      const started = performance.now()
+      const sink = new PacedSink(SYNTH_BYTES_PER_SECOND, () => this.#firstAudio.record(performance.now() - started))
+      const result = await player.play(isrc, { sink, seconds })
+      this.#lastPlayEnd.set(sim.index, this.#clock.now())
       if (result.mode !== 'licensed' || result.purchaseId == null) {
         this.#fail(`play of ${isrc} on ${sim.name}`, new Error(`played as ${result.mode}`))
         this.#failedPlays++
@@ -299,18 +298,21 @@ export class PurchaseWorkload {
       this.#truth.play({ retailer: purchase.retailer, terms: purchase.terms })
     } catch (err) {
       this.#failedPlays++
-      this.#lastPlayEnd.set(sim.index, this.#clock.now() + seconds * 1000)
+      this.#lastPlayEnd.set(sim.index, this.#clock.now())
       this.#fail(`play of ${isrc} on ${sim.name}`, err)
     }
   }
 
   /**
-   * Wait for the queued purchases and plays (at most `ms`), resume purchases left pending, move the clock past the
-   * last play, and flush every player's usage until the clearinghouse acknowledged everything.
+   * Wait for the queued purchases and plays (at most `ms`), resume purchases left pending, and flush every player's
+   * usage until the clearinghouse acknowledged everything.
    */
   async drain(ms: number): Promise<void> {
     if (!this.enabled) return
-    await Promise.race([Promise.all(this.#chains.values()), new Promise((resolve) => setTimeout(resolve, ms))])
+    await Promise.race([
+      Promise.all(this.#chains.values()),
+      new Promise((resolve) => setTimeout(resolve, Math.max(ms, PURCHASE_DRAIN_MAX_MS))),
+    ])
     for (let round = 0; round < PURCHASE_RESUMES && this.#pending.length > 0; round++) {
       for (const p of this.#pending.splice(0)) {
         try {
@@ -322,8 +324,6 @@ export class PurchaseWorkload {
         }
       }
     }
-    const lastEnd = Math.max(0, ...this.#lastPlayEnd.values())
-    if (this.#clock.now() < lastEnd + PLAY_GAP_MS) this.#clock.set(lastEnd + PLAY_GAP_MS)
     await this.flushAll()
   }
 
@@ -422,12 +422,12 @@ export class PurchaseWorkload {
       failed: this.#failed,
       skipped: this.#skipped,
       unresolved: this.#pending.length,
+      unfinished: this.#planned - this.#finished,
       plays: {
         licensed: this.#licensedPlays,
         failed: this.#failedPlays,
         paid: this.#truth.paidPlays,
         unpaid: this.#truth.unpaidPlays,
-        clockNudges: this.#nudges,
       },
       purchaseLatencyMs: this.#latency.summary(),
       timeToFirstAudioMs: this.#firstAudio.summary(),
@@ -445,9 +445,10 @@ export class PurchaseWorkload {
           this.#purchases.size > 0 &&
           this.#failed === 0 &&
           this.#pending.length === 0 &&
+          this.#planned === this.#finished &&
           this.#failedPlays === 0 &&
           this.#pendingReports === 0,
-        detail: `${this.#purchases.size} bought, ${this.#failed} failed, ${this.#pending.length} unresolved; ${this.#licensedPlays} licensed play(s), ${this.#failedPlays} failed; ${this.#pendingReports} report(s) undelivered${this.#failureSamples.length > 0 ? `: ${this.#failureSamples.join(' | ')}` : ''}`,
+        detail: `${this.#purchases.size} bought, ${this.#failed} failed, ${this.#pending.length} unresolved, ${this.#planned - this.#finished} unfinished; ${this.#licensedPlays} licensed play(s), ${this.#failedPlays} failed; ${this.#pendingReports} report(s) undelivered${this.#failureSamples.length > 0 ? `: ${this.#failureSamples.join(' | ')}` : ''}`,
       },
     ]
     if (expect.settlementExact) {
@@ -494,7 +495,7 @@ export class PurchaseWorkload {
       ],
       [
         'plays',
-        `${m.plays.licensed} licensed (${m.plays.paid} paid per play, ${m.plays.unpaid} under download licences), ${m.plays.failed} failed; first audio p50 ${m.timeToFirstAudioMs.p50} ms, p99 ${m.timeToFirstAudioMs.p99} ms; clock moved for ${m.plays.clockNudges} play(s)`,
+        `${m.plays.licensed} licensed (${m.plays.paid} paid per play, ${m.plays.unpaid} under download licences), ${m.plays.failed} failed; first audio p50 ${m.timeToFirstAudioMs.p50} ms, p99 ${m.timeToFirstAudioMs.p99} ms`,
       ],
       [
         'usage reports',

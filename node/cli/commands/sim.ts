@@ -1,45 +1,32 @@
+import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
+import { totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { ScenarioError } from '../../../simulations/errors.ts'
-import { summaryText } from '../../../simulations/report/summary.ts'
-import { writeReport } from '../../../simulations/report/write.ts'
-import { runScenario, type SimProgress } from '../../../simulations/runner.ts'
+import { ScenarioError, ScenarioNotFoundError } from '../../../simulations/errors.ts'
 import { loadScenario, SCENARIO_DIR } from '../../../simulations/scenario.ts'
 import { CliError, EXIT, print } from '../output.ts'
 import { withJson } from './common.ts'
 
-function progressLine(event: SimProgress): string | null {
-  switch (event.phase) {
-    case 'plan':
-      return `plan: ${event.nodes} nodes, ${event.events} events, seed ${event.seed}, sha256 ${event.planHash.slice(0, 16)}…`
-    case 'starting':
-      return event.started === event.total || event.started % 50 === 0
-        ? `started ${event.started}/${event.total} nodes`
-        : null
-    case 'mesh':
-      return `gossip mesh formed (${event.waitedMs} ms)`
-    case 'running':
-      return event.t % 5000 < 1000
-        ? `t=${(event.t / 1000).toFixed(0)}s of ${event.durationMs / 1000}s, ${event.done}/${event.events} events`
-        : null
-    case 'fault':
-      return `t=${(event.t / 1000).toFixed(1)}s ${event.label}`
-    case 'draining':
-      return `draining ${event.drainMs} ms`
-    case 'stopping':
-      return 'stopping the nodes'
-  }
+/** The entry that runs one simulation in a process of its own, under virtual time. */
+const RUN_PROCESS = fileURLToPath(new URL('../../../simulations/run-process.ts', import.meta.url))
+
+/** Heap a run may use: most of the machine's memory (a 1,000-node run needs several gigabytes). */
+function heapLimitMb(): number {
+  return Math.max(2048, Math.floor((totalmem() * 0.8) / 2 ** 20))
 }
 
-/** `consort sim SCENARIO`: run a whole market in this process and write its metrics and report. */
+/** `consort sim SCENARIO`: run a whole market in virtual time and write its metrics, traces and report. */
 export function registerSimCommands(program: Command): void {
   withJson(
     program
       .command('sim')
-      .description('run a simulation scenario (a whole network in one process) and write metrics.json and report.html')
-      .argument('[scenario]', `a shipped scenario (${SCENARIO_DIR}) or a path to a scenario JSON file`)
-      .option('--seed <n>', "the seed of the plan (default: the scenario's own)")
+      .description(
+        'run a simulation scenario (a whole network in one process, in virtual time) and write metrics.json and report.html',
+      )
+      .argument('[scenario]', `a shipped scenario (${SCENARIO_DIR}) or a path to a scenario file (JSON or JSONC)`)
+      .option('--seed <n>', "the seed of the run (default: the scenario's own)")
       .option('--out <dir>', 'where to write the results (default sim-out/<scenario>-seed<n>)')
       .option('--list', 'list the shipped scenarios')
       .option('--quiet', 'print no progress'),
@@ -64,36 +51,49 @@ export function registerSimCommands(program: Command): void {
     let seed: number | undefined
     if (options.seed != null) {
       seed = Number(options.seed)
-      if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
+      if (!/^\d+$/.test(String(options.seed)) || !Number.isSafeInteger(seed) || seed > 2 ** 32 - 1)
         throw new CliError(`--seed: ${options.seed} is not an integer from 0 to 2^32-1`, EXIT.usage)
     }
     let loaded: ReturnType<typeof loadScenario>
     try {
       loaded = loadScenario(name)
     } catch (err) {
-      if (err instanceof ScenarioError) throw new CliError(err.message, EXIT.usage)
+      if (err instanceof ScenarioError || err instanceof ScenarioNotFoundError)
+        throw new CliError(err.message, EXIT.usage)
       throw err
     }
-    const { scenario } = loaded
+    const { scenario, path } = loaded
     const effectiveSeed = seed ?? scenario.seed
     const out = resolve(options.out ?? join('sim-out', `${scenario.name}-seed${effectiveSeed}`))
-    const quiet = options.quiet === true || json
-    const result = await runScenario(scenario, {
-      seed: effectiveSeed,
-      onProgress: (event) => {
-        if (quiet) return
-        const line = progressLine(event)
-        if (line != null) process.stderr.write(`${line}\n`)
-      },
+    const args = [
+      `--max-old-space-size=${heapLimitMb()}`,
+      RUN_PROCESS,
+      path,
+      '--seed',
+      String(effectiveSeed),
+      '--out',
+      out,
+    ]
+    if (options.quiet === true) args.push('--quiet')
+    if (json) args.push('--json')
+    const code = await runChild(args)
+    if (code === 1) throw new CliError(`check(s) failed; seed ${effectiveSeed} reproduces the run exactly`)
+    if (code !== 0) throw new CliError(`the simulation could not complete (exit ${code})`)
+  })
+}
+
+/** Run the simulation process with this process's terminal, and answer its exit code. */
+function runChild(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit' })
+    const stop = () => child.kill('SIGTERM')
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    child.once('error', reject)
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve(code ?? (signal != null ? 128 : 3))
     })
-    const files = writeReport(result.metrics, out)
-    if (json) {
-      print({ ok: result.metrics.ok, seed: effectiveSeed, failures: result.failures, files }, { json: true })
-    } else {
-      process.stdout.write(`${summaryText(result.metrics)}\n\nmetrics  ${files.metricsJson}\nreport   ${files.html}\n`)
-    }
-    if (!result.metrics.ok) {
-      throw new CliError(`${result.failures.length} check(s) failed; seed ${effectiveSeed} reproduces the plan`)
-    }
   })
 }

@@ -3,7 +3,7 @@ import { toJson } from '../../../protocols/json.ts'
 import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/index.ts'
 import type { Check } from '../../../simulations/report/types.ts'
-import { runScenario } from '../../../simulations/runner.ts'
+import { simulateScenario } from '../../../simulations/runner.ts'
 import { loadScenario } from '../../../simulations/scenario.ts'
 import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
 
@@ -23,7 +23,7 @@ describe('simulations: market-small', function () {
     const seed = Number(process.env.CONSORT_SIM_SEED ?? scenario.seed)
     let honest: Check[] = []
     let stray = ''
-    const { metrics, failures } = await runScenario(scenario, {
+    const { metrics, failures } = await simulateScenario(scenario, {
       seed,
       beforeChecks: async ({ cluster, settlementChecks }) => {
         honest = await settlementChecks()

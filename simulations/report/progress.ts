@@ -1,0 +1,25 @@
+import type { SimProgress } from '../runner.ts'
+
+/** One line of progress for a person watching a run (stderr), or null for events not worth a line. */
+export function progressLine(event: SimProgress): string | null {
+  switch (event.phase) {
+    case 'plan':
+      return `plan: ${event.nodes} nodes, ${event.events} events, seed ${event.seed}, sha256 ${event.planHash.slice(0, 16)}…`
+    case 'starting':
+      return event.started === event.total || event.started % 100 === 0
+        ? `started ${event.started}/${event.total} nodes`
+        : null
+    case 'mesh':
+      return `gossip mesh formed (${(event.waitedMs / 1000).toFixed(1)} s of simulated time)`
+    case 'running':
+      return event.t % 10_000 < 1000
+        ? `t=${(event.t / 1000).toFixed(0)}s of ${event.durationMs / 1000}s, ${event.done}/${event.events} events`
+        : null
+    case 'fault':
+      return `t=${(event.t / 1000).toFixed(1)}s ${event.label}`
+    case 'draining':
+      return `draining ${event.drainMs} ms`
+    case 'stopping':
+      return 'stopping the nodes'
+  }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * One simulation run in a process of its own: `node simulations/run-process.ts SCENARIO_FILE --seed N --out DIR
+ * [--quiet] [--json]`. `consort sim` starts it (once per seed of a sweep).
+ *
+ * The virtual world is installed before any other module of the simulator or the node is loaded, so that every
+ * library's timers, clocks and randomness are the simulation's from their first use; a fresh process also starts
+ * every module-level counter from zero. The same scenario, seed and code then write the same bytes.
+ *
+ * Exit codes: 0 the run passed its checks, 1 a check failed, 2 the scenario or the command line is wrong, 3 the run
+ * could not complete (set-up failed, the simulation stalled).
+ */
+import { parseArgs } from 'node:util'
+import { VirtualWorld, wallClockNow } from './virtual-time/world.ts'
+
+/** Virtual time 0 of every run, as a wall-clock date (also `SIM_EPOCH_MS` in runner.ts). */
+const EPOCH_MS = Date.UTC(2026, 10, 1)
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+})
+
+const world = VirtualWorld.install({ seed: 'consort/sim/boot', epochMs: EPOCH_MS })
+const wallStart = wallClockNow()
+let code = 3
+try {
+  code = await main()
+} catch (err) {
+  process.stderr.write(`simulation failed: ${(err as Error)?.stack ?? String(err)}\n`)
+  code = (err as { code?: string }).code === 'ERR_SCENARIO' ? 2 : 3
+} finally {
+  world.close()
+}
+process.exit(code)
+
+async function main(): Promise<number> {
+  const { loadScenario } = await import('./scenario.ts')
+  const { runScenario } = await import('./runner.ts')
+  const { writeReport } = await import('./report/write.ts')
+  const { summaryText, machineText } = await import('./report/summary.ts')
+  const { progressLine } = await import('./report/progress.ts')
+  const [name] = positionals
+  if (name == null) {
+    process.stderr.write('usage: run-process.ts SCENARIO --seed N --out DIR [--quiet] [--json]\n')
+    return 2
+  }
+  const { scenario, path } = loadScenario(name)
+  const seed = values.seed == null ? scenario.seed : Number(values.seed)
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) {
+    process.stderr.write(`--seed: ${values.seed} is not an integer from 0 to 2^32-1\n`)
+    return 2
+  }
+  const out = values.out ?? `sim-out/${scenario.name}-seed${seed}`
+  const quiet = values.quiet || values.json
+  world.reseed(`consort/sim/run/${seed}`)
+  const result = await world.run(() =>
+    runScenario(scenario, {
+      seed,
+      source: path,
+      onProgress: (event) => {
+        if (quiet) return
+        const line = progressLine(event)
+        if (line != null) process.stderr.write(`${line}\n`)
+      },
+    }),
+  )
+  const stats = world.stats
+  const machine = {
+    ...result.machine,
+    wallMs: wallClockNow() - wallStart,
+    virtualMs: stats.virtualMs,
+    events: stats.events,
+    realWaits: stats.realWaits,
+  }
+  const files = writeReport(result.metrics, out, machine, scenario)
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ ok: result.metrics.ok, seed, planHash: result.metrics.planHash, failures: result.failures, files })}\n`,
+    )
+  } else {
+    process.stdout.write(
+      `${summaryText(result.metrics)}\n\n${machineText(machine, result.metrics.nodes.total)}\n\nresults  ${out}\n`,
+    )
+  }
+  return result.metrics.ok ? 0 : 1
+}
