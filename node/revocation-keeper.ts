@@ -13,11 +13,12 @@ const TRUST_LEVEL_KINDS: Partial<Record<RevocableKind, 'registrar' | 'reference'
   cert: 'registrar',
   device: 'registrar',
   licence: 'registrar',
+  receipt: 'registrar',
   certification: 'reference',
 }
 
 /**
- * Every node honours revocations of certificates, devices, licences and certifications: it follows the
+ * Every node honours revocations of certificates, devices, licences, receipts and certifications: it follows the
  * revocations topic, keeps what the right authority revoked (in its own sublevel, so a restart forgets
  * nothing), and feeds it to its trust. Revocations of offers, contracts and releases are for the roles.
  */

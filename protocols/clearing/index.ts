@@ -6,11 +6,17 @@ import { amount, bytes, currency, id, publicKey, text, timestamp } from '../reco
 /**
  * `/consort/<net>/clearing/1` — served by clearinghouses.
  *
- * Purchases (called by the retailer, each idempotent by purchase id):
+ * Purchases (called by the retailer, each idempotent by purchase id; docs/decisions/0306-money-before-keys.md):
  * - `authorise`: the buyer's signed purchase order, the offer and its certification → a pending debit of the
- *   buyer's wallet for the price; answers the authorisation id.
- * - `capture`: the licence the registrar issued for it → the pending debit is posted and split by the contract.
- * - `void`: the purchase failed → the pending debit is released.
+ *   buyer's wallet for the price; answers the authorisation id. A purchase id that was voided, expired or refused
+ *   is answered with that end again, whoever asks: an end is final.
+ * - `capture`: the retailer's receipt → the pending debit is posted and split by the contract in force; answers a
+ *   signed `consort/payment`, the proof a registrar needs before it issues the licence (money before keys).
+ * - `void`: the purchase failed before its capture → the pending debit is released. The retailer or the buyer may
+ *   void, only before the capture; with the signed order, a void of a purchase not yet seen here is kept, so that
+ *   the authorisation arriving after it is refused.
+ * - `refund`: the licence could not be delivered after the capture → the capture is reversed, against a registrar's
+ *   signed revocation of the purchase's receipt (no licence of it is or will be valid). Whoever presents it.
  * Usage (called by players, and by anyone relaying the usage topic):
  * - `report`: a `consort/usage` record with the device registration → acknowledged once stored; a replay is
  *   acknowledged again and never settled twice.
@@ -24,6 +30,7 @@ export const CLEARING_OPS = {
   authorise: 'authorise',
   capture: 'capture',
   void: 'void',
+  refund: 'refund',
   report: 'report',
   fund: 'fund',
   balance: 'balance',
@@ -40,19 +47,48 @@ export const authoriseRequest = z
   .strict()
 export const authoriseResponse = z.object({ authorisation: id, expiresAt: timestamp }).strict()
 
-export const captureRequest = z.object({ purchaseId: id, receipt: recordBytes, licence: recordBytes }).strict()
-export const captureResponse = z.object({ captured: z.literal(true) }).strict()
+export const captureRequest = z.object({ purchaseId: id, receipt: recordBytes }).strict()
+/** `payment`: the clearinghouse's signed `consort/payment` for the receipt (the same bytes on every retry). */
+export const captureResponse = z.object({ captured: z.literal(true), payment: recordBytes }).strict()
 
-export const voidRequest = z.object({ purchaseId: id, reason: text() }).strict()
+/** `order`: the purchase's signed order, so that a void can be kept for a purchase this clearinghouse has not seen. */
+export const voidRequest = z.object({ purchaseId: id, reason: text(), order: purchaseOrder.nullable() }).strict()
 export const voidResponse = z.object({ voided: z.boolean() }).strict()
 
-export const reportRequest = z.object({ usage: recordBytes, device: recordBytes }).strict()
+/** `withdrawal`: a registration manager's `consort/revocation` naming the purchase's receipt. */
+export const refundRequest = z.object({ purchaseId: id, withdrawal: recordBytes }).strict()
+export const refundResponse = z.object({ refunded: z.literal(true) }).strict()
+
+/** Licences one report may carry (the distinct licences its events were played under). */
+export const MAX_REPORT_LICENCES = 64
+/**
+ * `licences`: the registrar-signed licences the report's plays were made under, so that the clearinghouse can bound
+ * each play by its licence at once instead of fetching the licence by CID (optional; checked like any record).
+ */
+export const reportRequest = z
+  .object({
+    usage: recordBytes,
+    device: recordBytes,
+    licences: z.array(recordBytes).max(MAX_REPORT_LICENCES).optional(),
+  })
+  .strict()
+/** Plays of one report an acknowledgement names as not paid (the rest are counted in `status`). */
+export const MAX_ACK_HELD = 256
 /**
  * The report is stored durably when this answer is sent: the player may forget it. `held`: stored but not yet
- * settled (a gap in the chain before it, or plays held for review); `duplicate`: already had it.
+ * settled (a gap in the chain before it, or plays held for review); `duplicate`: already had it. `held` lists the
+ * plays not paid and why (`beyond-licence`: more than the licence allows; the other hold reasons of
+ * docs/decisions/0506), at most `MAX_ACK_HELD`.
  */
 export const reportResponse = z
-  .object({ reportId: text(128), status: z.enum(['settled', 'held', 'duplicate']) })
+  .object({
+    reportId: text(128),
+    status: z.enum(['settled', 'held', 'duplicate']),
+    held: z
+      .array(z.object({ eventId: text(128), reason: text(64) }).strict())
+      .max(MAX_ACK_HELD)
+      .optional(),
+  })
   .strict()
 
 /** Domain tag of an account request's signature. */
@@ -91,6 +127,9 @@ export const CLEARING_CODES = {
   authorisationExpired: 'ERR_AUTHORISATION_EXPIRED',
   alreadyVoided: 'ERR_ALREADY_VOIDED',
   alreadyCaptured: 'ERR_ALREADY_CAPTURED',
+  alreadyRefunded: 'ERR_ALREADY_REFUNDED',
+  /** A refund without a registrar's revocation of the purchase's receipt. */
+  withdrawalInvalid: 'ERR_WITHDRAWAL_INVALID',
   licenceMismatch: 'ERR_LICENCE_MISMATCH',
   reportInvalid: 'ERR_REPORT_INVALID',
   paymentDeclined: 'ERR_PAYMENT_DECLINED',

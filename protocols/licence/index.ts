@@ -4,11 +4,12 @@ import { recordBytes } from '../messages.ts'
 /**
  * `/consort/<net>/licence/1` — served by registration managers.
  *
- * - `issue`: a retailer presents the receipt, the offer, its certification and the buyer's device
- *   registration. The registrar checks the receipt (retailer certificate), the certification (a trusted
- *   reference service, unexpired, unrevoked), that the contract is still in force, that the device is
- *   registered, unrevoked and within its account's limit; then re-seals each content key to the device and
- *   signs a `consort/licence`. Idempotent by purchase id.
+ * - `issue`: a retailer presents the receipt, the clearinghouse's `consort/payment` proving the price was captured,
+ *   the offer, its certification and the buyer's device registration. The registrar checks the payment (signed by
+ *   a clearinghouse of the network, for exactly this receipt, buyer, device and price: money before keys), the
+ *   receipt (retailer certificate), the certification (a trusted reference service, unexpired, unrevoked), that
+ *   the contract is still in force, that the device is registered, unrevoked and within its account's limit; then
+ *   re-seals each content key to the device and signs a `consort/licence`. Idempotent by purchase id.
  * - `reissue`: a licence holder asks again for its licence (lost store, updated manifests with new keys),
  *   signed by the device; the registrar answers with the current licence for that purchase.
  */
@@ -20,6 +21,8 @@ export const LICENCE_SEAL_CONTEXT = 'consort/licence/content-key'
 export const issueRequest = z
   .object({
     receipt: recordBytes,
+    /** The clearinghouse's signed `consort/payment` for the receipt. */
+    payment: recordBytes,
     offer: recordBytes,
     certification: recordBytes,
     device: recordBytes,
@@ -38,6 +41,8 @@ export const LICENCE_CODES = {
   deviceLimit: 'ERR_DEVICE_LIMIT',
   keyNotEscrowed: 'ERR_KEY_NOT_ESCROWED',
   notPurchaseRetailer: 'ERR_NOT_PURCHASE_RETAILER',
+  /** No valid `consort/payment` for the receipt: no licence without captured money. */
+  paymentUnproven: 'ERR_PAYMENT_UNPROVEN',
 } as const
 
 /** Domain tag of a reissue request's signature (by the requesting device). */
@@ -55,12 +60,17 @@ export const reissueRequest = z
 export const reissueResponse = issueResponse
 
 /**
- * `withdraw`: the retailer of a purchase whose payment was voided after its receipt was signed takes the licence
- * back. The caller is authenticated by its connection: only the peer whose key signed the purchase's receipt may
- * withdraw it. If a licence was issued it is revoked (gossiped); if none was, none will be for that receipt.
+ * `withdraw`: the retailer of a purchase whose licence could not be delivered after the payment was captured takes
+ * the purchase back, so that the clearinghouse may refund it. The caller presents its receipt and is authenticated
+ * by its connection: only the peer whose key signed the receipt may withdraw it (anyone else is refused and nothing
+ * is written). The registrar signs a `consort/revocation` of the receipt (and of every licence issued for it),
+ * keeps and gossips it: no licence of the purchase is or will be valid. The same revocation answers every retry.
  */
 export const withdrawRequest = z
-  .object({ purchaseId: z.string().min(1).max(128), reason: z.string().min(1).max(512) })
+  .object({ purchaseId: z.string().min(1).max(128), reason: z.string().min(1).max(512), receipt: recordBytes })
   .strict()
-/** `revoked`: a licence had been issued and is revoked now (or was already). */
-export const withdrawResponse = z.object({ revoked: z.boolean() }).strict()
+/**
+ * `revoked`: a licence had been issued and is revoked now (or was already). `revocation`: the registrar's signed
+ * revocation of the receipt, what the clearinghouse refunds against.
+ */
+export const withdrawResponse = z.object({ revoked: z.boolean(), revocation: recordBytes }).strict()

@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { certBody } from './types/cert.ts'
 import { certificationBody } from './types/certification.ts'
+import { consumptionBody } from './types/consumption.ts'
 import { contractBody } from './types/contract.ts'
 import { deviceBody } from './types/device.ts'
 import { escrowBody } from './types/escrow.ts'
@@ -8,6 +9,7 @@ import { licenceBody } from './types/licence.ts'
 import { manifestBody } from './types/manifest.ts'
 import { networkBody } from './types/network.ts'
 import { offerBody } from './types/offer.ts'
+import { paymentBody } from './types/payment.ts'
 import { receiptBody } from './types/receipt.ts'
 import { releaseBody } from './types/release.ts'
 import { revocationBody } from './types/revocation.ts'
@@ -30,6 +32,8 @@ export const RECORD_TYPES = {
   'consort/certification': { body: certificationBody, size: 'small' },
   'consort/revocation': { body: revocationBody, size: 'large' },
   'consort/receipt': { body: receiptBody, size: 'small' },
+  'consort/payment': { body: paymentBody, size: 'small' },
+  'consort/consumption': { body: consumptionBody, size: 'small' },
   'consort/licence': { body: licenceBody, size: 'large' },
   'consort/usage': { body: usageBody, size: 'large' },
   'consort/statement': { body: statementBody, size: 'large' },

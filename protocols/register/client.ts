@@ -328,6 +328,8 @@ function checkLicence(
 
 export interface LicenceIssueInit {
   receipt: SignedRecord<'consort/receipt'>
+  /** The clearinghouse's proof that the receipt's price was captured. */
+  payment: SignedRecord<'consort/payment'>
   offer: SignedRecord<'consort/offer'>
   certification: SignedRecord<'consort/certification'>
   device: SignedRecord<'consort/device'>
@@ -350,6 +352,7 @@ export async function requestLicence(
     LICENCE_OPS.issue,
     {
       receipt: init.receipt.bytes,
+      payment: init.payment.bytes,
       offer: init.offer.bytes,
       certification: init.certification.bytes,
       device: init.device.bytes,

@@ -34,6 +34,8 @@ export const SIGNER_REQUIREMENTS: Record<RecordType, SignerRequirement> = {
   'consort/receipt': 'retailer',
   'consort/certification': 'reference-anchor',
   'consort/statement': 'clearinghouse-anchor',
+  'consort/payment': 'clearinghouse-anchor',
+  'consort/consumption': 'clearinghouse-anchor',
   'consort/usage': 'device',
   'consort/revocation': 'participant',
 }

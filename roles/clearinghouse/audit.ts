@@ -187,15 +187,23 @@ export async function auditClearinghouse(
     const captured = (await ledger.getTransfer(ids.capture)) !== undefined
     const voided = (await ledger.getTransfer(ids.void)) !== undefined
     const authorised = (await ledger.getTransfer(ids.authorisation)) !== undefined
+    const refunded = (await ledger.getTransfer(ids.refund)) !== undefined
     const fail = (message: string) => add({ code: 'purchase_mismatch', key, message: `${row.purchaseId}: ${message}` })
-    if (!authorised && row.state !== 'refused') fail('no authorisation transfer')
-    if (authorised && row.state === 'refused') fail('refused, but the ledger reserved it')
-    if (row.state === 'captured' && !captured) fail('captured, but the ledger has no capture')
+    const heldNothing = row.state === 'refused' || row.state === 'cancelled'
+    if (!authorised && !heldNothing) fail('no authorisation transfer')
+    if (authorised && heldNothing) fail(`${row.state}, but the ledger reserved it`)
+    const wasCaptured = row.state === 'captured' || row.state === 'refunding' || row.state === 'refunded'
+    if (wasCaptured && !captured) fail(`${row.state}, but the ledger has no capture`)
     if (row.state === 'voided' && !voided) fail('voided, but the ledger has no void')
-    if (row.state !== 'captured' && captured && !(row.state === 'capturing' && pendingJournal > 0)) {
+    if (!wasCaptured && captured && !(row.state === 'capturing' && pendingJournal > 0)) {
       fail(`${row.state}, but the ledger captured it`)
     }
     if (row.state !== 'voided' && voided) fail(`${row.state}, but the ledger voided it`)
+    if (row.state === 'refunded' && !refunded) fail('refunded, but the ledger has no refund')
+    if (row.state !== 'refunded' && refunded && !(row.state === 'refunding' && pendingJournal > 0)) {
+      fail(`${row.state}, but the ledger refunded it`)
+    }
+    if (row.state === 'captured' && (row.payment ?? null) === null) fail('captured without a payment record')
   }
 
   for await (const [key, value] of store.entries(StateKeys.fundPrefix)) {

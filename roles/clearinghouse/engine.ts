@@ -19,6 +19,7 @@ import {
   authoriseRequest,
   captureRequest,
   MAX_USAGE_STATE_LICENCES,
+  refundRequest,
   reportRequest,
   type UsageStateResponse,
   usageStateRequest,
@@ -168,6 +169,7 @@ export class ClearingEngine extends EventTarget {
       trust: c.trust,
       network: c.network,
       clearinghouse: c.keys.signer.publicKey,
+      signer: c.keys.signer,
       authorisationTtlMs: init.authorisationTtlMs ?? AUTHORISATION_TTL_MS,
     })
     this.accounts = new Accounts({
@@ -238,7 +240,7 @@ export class ClearingEngine extends EventTarget {
     return this.purchases.authorise(parseMessage(authoriseRequest, body, 'request'))
   }
 
-  async capture(body: unknown): Promise<{ captured: true }> {
+  async capture(body: unknown): Promise<{ captured: true; payment: Uint8Array }> {
     this.#assertRunning()
     const result = await this.purchases.capture(parseMessage(captureRequest, body, 'request'))
     this.dispatchEvent(
@@ -252,12 +254,44 @@ export class ClearingEngine extends EventTarget {
     return this.purchases.void(parseMessage(voidRequest, body, 'request'), caller)
   }
 
+  async refund(body: unknown): Promise<{ refunded: true }> {
+    this.#assertRunning()
+    const result = await this.purchases.refund(parseMessage(refundRequest, body, 'request'))
+    this.dispatchEvent(
+      new CustomEvent('clearing:refunded', { detail: { purchaseId: (body as { purchaseId: string }).purchaseId } }),
+    )
+    return result
+  }
+
   // ---- usage --------------------------------------------------------------------------------------------------
 
-  /** A `report` request body: `{ usage, device }` record bytes. */
+  /** A `report` request body: `{ usage, device, licences? }` record bytes. */
   async reportRequest(body: unknown): Promise<ReportAck> {
-    const { usage, device } = parseMessage(reportRequest, body, 'request')
+    const { usage, device, licences } = parseMessage(reportRequest, body, 'request')
+    if (licences !== undefined) await this.#keepLicences(licences)
     return this.report(usage, device)
+  }
+
+  /**
+   * Keep the licences a report came with (a registrar's signature is all they need), so that its plays are bounded by
+   * them at once. One that does not decode or is not a registrar's is ignored: the play then waits for the licence
+   * fetched by CID, as without attachments.
+   */
+  async #keepLicences(licences: readonly Uint8Array[]): Promise<void> {
+    const options = { network: this.network.name, now: this.#c.clock.now(), caps: this.network.caps }
+    for (const bytes of licences) {
+      try {
+        const licence = decodeRecordAs('consort/licence', bytes, options)
+        if (!this.#c.trust.isRegistrar(licence.signer)) continue
+        if ((await this.records.get('consort/licence', licence.id.toString())) === undefined) {
+          await this.records.keep(licence)
+          // Plays held for want of it (its report came by gossip first) are tried again at the next tick.
+          this.#missing = true
+        }
+      } catch (err) {
+        log('a licence attached to a report is ignored: %e', err)
+      }
+    }
   }
 
   /**

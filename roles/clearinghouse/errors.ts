@@ -40,6 +40,18 @@ export class AlreadyCapturedError extends ClearingError {
   readonly code = CLEARING_CODES.alreadyCaptured
 }
 
+/** The purchase was refunded (its licence was withdrawn after the capture). */
+export class AlreadyRefundedError extends ClearingError {
+  override name = 'AlreadyRefundedError'
+  readonly code = CLEARING_CODES.alreadyRefunded
+}
+
+/** A refund without a registration manager's revocation of the purchase's receipt. */
+export class WithdrawalInvalidError extends ClearingError {
+  override name = 'WithdrawalInvalidError'
+  readonly code = CLEARING_CODES.withdrawalInvalid
+}
+
 /** The receipt or licence presented for a capture is invalid or does not match the purchase. */
 export class LicenceMismatchError extends ClearingError {
   override name = 'LicenceMismatchError'

@@ -69,7 +69,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       this.#init,
     )
     this.#engine = engine
-    for (const type of ['clearing:report', 'clearing:captured', 'clearing:failed']) {
+    for (const type of ['clearing:report', 'clearing:captured', 'clearing:refunded', 'clearing:failed']) {
       engine.addEventListener(type, (e) =>
         this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })),
       )
@@ -78,6 +78,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       [CLEARING_OPS.authorise]: async (body) => engine.authorise(body),
       [CLEARING_OPS.capture]: async (body) => engine.capture(body),
       [CLEARING_OPS.void]: async (body, context) => engine.void(body, context.remotePeer),
+      [CLEARING_OPS.refund]: async (body) => engine.refund(body),
       [CLEARING_OPS.report]: async (body) => engine.reportRequest(body),
       [CLEARING_OPS.fund]: async (body) => engine.account(body, 'fund'),
       [CLEARING_OPS.balance]: async (body) => engine.account(body, 'balance'),

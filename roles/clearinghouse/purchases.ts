@@ -1,26 +1,31 @@
 /**
  * Purchases: authorise (a pending debit of the buyer's wallet, backed by the buyer's signed order), capture (the
- * licence was issued: post the debit and split it by the contract, one linked chain) and void. Each step is
- * idempotent by purchase id and goes through the journal, so that the role's purchase state, the statement lines and
- * the ledger agree whatever crashes.
+ * retailer's receipt: post the debit, split it by the contract in force, one linked chain, and sign the
+ * `consort/payment` a registrar needs before it licenses anything), void, and refund (the registrar withdrew the
+ * receipt after the capture: every leg reversed). Each step is idempotent by purchase id and goes through the
+ * journal, so that the role's purchase state, the statement lines and the ledger agree whatever crashes. The ends
+ * before a capture (voided, expired, refused, cancelled) are final for the purchase id, whoever asks next and in
+ * whatever order (docs/decisions/0306-money-before-keys.md).
  */
 import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { z } from 'zod'
-import type { authoriseRequest, captureRequest, voidRequest } from '../../protocols/clearing/index.ts'
+import type { Signer } from '../../keys/ed25519.ts'
+import type { authoriseRequest, captureRequest, refundRequest, voidRequest } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { verifyPurchaseOrder } from '../../protocols/purchase/order.ts'
-import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import { type DecodeOptions, decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import { RecordError } from '../../protocols/records/errors.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { ORDER_MAX_AGE_MS } from './constants.ts'
 import {
   AlreadyCapturedError,
+  AlreadyRefundedError,
   AlreadyVoidedError,
   AuthorisationExpiredError,
   AuthorisationUnknownError,
@@ -31,6 +36,7 @@ import {
   LicenceMismatchError,
   NotPermittedError,
   OrderInvalidError,
+  WithdrawalInvalidError,
 } from './errors.ts'
 import type { Journal, JournalEntry } from './journal.ts'
 import type { Ledger } from './ledger/ledger.ts'
@@ -57,13 +63,14 @@ import {
   type StoreOp,
 } from './state.ts'
 import { del, put, type StateStore } from './store.ts'
-import { sharesOf } from './usage/plays.ts'
+import { contractForPlay, sharesOf } from './usage/plays.ts'
 
 const log = logger('consort:clearinghouse:purchases')
 
 export type AuthoriseRequest = z.infer<typeof authoriseRequest>
 export type CaptureRequest = z.infer<typeof captureRequest>
 export type VoidRequest = z.infer<typeof voidRequest>
+export type RefundRequest = z.infer<typeof refundRequest>
 
 export interface PurchaseDeps {
   store: StateStore
@@ -74,24 +81,56 @@ export interface PurchaseDeps {
   trust: CertificateTrust
   network: NetworkContext
   clock: Clock
-  /** This clearinghouse's signing key. */
+  /** This clearinghouse's key. */
   clearinghouse: Uint8Array
+  /** Signs the `consort/payment` of each capture. */
+  signer: Signer
   authorisationTtlMs: number
   serial: <T>(fn: () => Promise<T>) => Promise<T>
   sync: boolean
 }
 
-/** The answer a purchase id already has. */
+/**
+ * The answer a purchase id already has. An end before the capture is final: a voided, expired, refused or cancelled
+ * purchase is never authorised again, whoever sends its order (docs/decisions/0306-money-before-keys.md).
+ */
 function answerAgain(row: PurchaseRow, digest: string): { authorisation: string; expiresAt: number } {
   if (row.orderDigest !== digest) {
     throw new OrderInvalidError(`order.purchaseId: ${row.purchaseId} was already used for another order`)
   }
-  if (row.state === 'refused') {
-    throw new InsufficientFundsError(
-      `purchase ${row.purchaseId} was refused: ${row.reason}; buy again with a new order`,
-    )
+  const again = `; buy again with a new order`
+  switch (row.state) {
+    case 'refused':
+      throw new InsufficientFundsError(`purchase ${row.purchaseId} was refused: ${row.reason}${again}`)
+    case 'voided':
+    case 'cancelled':
+      throw new AlreadyVoidedError(`purchase ${row.purchaseId} was voided${again}`)
+    case 'expired':
+      throw new AuthorisationExpiredError(`the authorisation of ${row.purchaseId} expired${again}`)
+    case 'refunding':
+    case 'refunded':
+      throw new AlreadyRefundedError(`purchase ${row.purchaseId} was refunded${again}`)
+    default:
+      return { authorisation: row.authorisation, expiresAt: row.expiresAt }
   }
-  return { authorisation: row.authorisation, expiresAt: row.expiresAt }
+}
+
+/** The refusal of a capture (or refund) for a purchase in an end state before the capture, or already refunded. */
+function notCapturable(row: PurchaseRow): Error | null {
+  switch (row.state) {
+    case 'voided':
+    case 'cancelled':
+      return new AlreadyVoidedError(`purchase ${row.purchaseId} was voided`)
+    case 'expired':
+      return new AuthorisationExpiredError(`the authorisation of ${row.purchaseId} expired`)
+    case 'refused':
+      return new AuthorisationUnknownError(`purchase ${row.purchaseId} was refused, not authorised`)
+    case 'refunding':
+    case 'refunded':
+      return new AlreadyRefundedError(`purchase ${row.purchaseId} was refunded`)
+    default:
+      return null
+  }
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -108,8 +147,12 @@ export function purchaseIds(purchaseId: string) {
     capture: `cap:${h}`,
     leg: (name: string) => `cap:${h}.${name}`,
     void: `void:${h}`,
+    refund: `ref:${h}`,
   }
 }
+
+/** Split legs a refund looks for (a contract's splits are capped well below this). */
+const MAX_SPLIT_LEGS = 64
 
 export class Purchases {
   readonly #d: PurchaseDeps
@@ -198,6 +241,7 @@ export class Purchases {
       licence: null,
       contract: null,
       reason: null,
+      payment: null,
     }
     return this.#d.serial(async () => {
       const again = await this.get(o.purchaseId)
@@ -301,36 +345,28 @@ export class Purchases {
 
   // ---- capture ------------------------------------------------------------------------------------------------
 
-  async capture(request: CaptureRequest): Promise<{ captured: true }> {
+  /**
+   * Capture a purchase against its retailer's receipt: the held money is posted and split by the contract in force,
+   * and a `consort/payment` is signed — the proof a registrar needs before it licenses anything. A retry answers the
+   * same record.
+   */
+  async capture(request: CaptureRequest): Promise<{ captured: true; payment: Uint8Array }> {
     const purchaseId = request.purchaseId
     const first = await this.get(purchaseId)
     if (first === undefined) throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
-    if (first.state === 'captured') return { captured: true }
-    if (first.state === 'voided') throw new AlreadyVoidedError(`purchase ${purchaseId} was voided`)
-    if (first.state === 'expired') throw new AuthorisationExpiredError(`the authorisation of ${purchaseId} expired`)
-    if (first.state === 'refused')
-      throw new AuthorisationUnknownError(`purchase ${purchaseId} was refused, not authorised`)
+    if (first.state === 'captured') return this.#captured(first)
+    const end = notCapturable(first)
+    if (end !== null) throw end
     const receipt = this.#decode('consort/receipt', request.receipt, 'receipt', LicenceMismatchError)
-    const licence = this.#decode('consort/licence', request.licence, 'licence', LicenceMismatchError)
-    this.#checkCapture(first, receipt, licence)
-    const contract = await this.#d.records.fetch('consort/contract', licence.body.contract.toString())
-    if (contract === undefined) throw new ContractUnavailableError(`contract ${licence.body.contract} is not known`)
-    if (!equal(contract.signer, contract.body.distributor)) {
-      throw new LicenceMismatchError('contract: it is not signed by its distributor')
-    }
-    const certification = await this.#d.records.get('consort/certification', first.certification)
-    if (certification !== undefined && certification.body.contractId !== contract.body.contractId) {
-      throw new LicenceMismatchError("licence.body.contract: another contract than the offer's")
-    }
+    this.#checkReceipt(first, receipt)
+    const contract = await this.#contractOf(first)
 
     return this.#d.serial(async () => {
       const row = await this.get(purchaseId)
       if (row === undefined) throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
-      if (row.state === 'captured') return { captured: true as const }
-      if (row.state === 'voided') throw new AlreadyVoidedError(`purchase ${purchaseId} was voided`)
-      if (row.state === 'expired') throw new AuthorisationExpiredError(`the authorisation of ${purchaseId} expired`)
-      if (row.state === 'refused')
-        throw new AuthorisationUnknownError(`purchase ${purchaseId} was refused, not authorised`)
+      if (row.state === 'captured') return this.#captured(row)
+      const ended = notCapturable(row)
+      if (ended !== null) throw ended
       const now = this.#d.clock.now()
       const plan = this.#plan(row, contract)
       const ids = purchaseIds(purchaseId)
@@ -382,12 +418,31 @@ export class Purchases {
         revenueOps.push(put(key, { v: 1, amount: (before?.amount ?? 0n) + row.amount }))
         revertRevenue.push(before === undefined ? del(key) : put(key, before))
       }
+      // Signed before the ledger moves, kept in the same batch as the intent: once the capture is applied the proof
+      // exists, and every retry answers these bytes.
+      const payment = signRecord(
+        'consort/payment',
+        {
+          network: this.#d.network.name,
+          created: now,
+          purchaseId,
+          receipt: receipt.id,
+          offer: receipt.body.offer,
+          retailer: receipt.signer,
+          account: receipt.body.account,
+          device: receipt.body.device,
+          price: receipt.body.price,
+          authorisation: receipt.body.authorisation,
+        },
+        this.#d.signer,
+        this.#d.network.caps,
+      )
       const capturing: PurchaseRow = {
         ...row,
         state: 'capturing',
         receipt: receipt.id.toString(),
-        licence: licence.id.toString(),
         contract: contract.id.toString(),
+        payment: payment.id.toString(),
       }
       const captured: PurchaseRow = { ...capturing, state: 'captured', resolvedAt: now }
       const result = await this.#journalled(
@@ -408,13 +463,13 @@ export class Purchases {
           ...m.ops,
           ...revenueOps,
           ...this.#d.records.remember(receipt),
-          ...this.#d.records.remember(licence),
+          ...this.#d.records.remember(payment),
         ],
       )
       if (result.ok) {
         this.#d.lines.commit(m)
         log('captured %s: fee %s, wholesale %s, margin %s %s', purchaseId, plan.fee, plan.wholesale, plan.margin, cur)
-        return { captured: true as const }
+        return { captured: true as const, payment: payment.bytes }
       }
       this.#d.lines.reset()
       const status = await this.#d.ledger.pendingStatus(ids.authorisation)
@@ -430,13 +485,37 @@ export class Purchases {
     })
   }
 
-  #checkCapture(
-    row: PurchaseRow,
-    receipt: SignedRecord<'consort/receipt'>,
-    licence: SignedRecord<'consort/licence'>,
-  ): void {
+  /** The answer to a capture retried after it succeeded: the payment record signed then. */
+  async #captured(row: PurchaseRow): Promise<{ captured: true; payment: Uint8Array }> {
+    const payment = row.payment == null ? undefined : await this.#d.records.get('consort/payment', row.payment)
+    if (payment === undefined) {
+      // Captured before payments were signed (a row of an older build): no registrar will license it without one.
+      throw new ClearingFailedError(`purchase ${row.purchaseId} was captured without a payment record`)
+    }
+    return { captured: true, payment: payment.bytes }
+  }
+
+  /**
+   * The contract the sale is split under: the newest version of the certification's contract when it is in force now
+   * (signed by the same distributor), else the version the reference service certified the offer against.
+   */
+  async #contractOf(row: PurchaseRow): Promise<SignedRecord<'consort/contract'>> {
+    const certification = await this.#d.records.get('consort/certification', row.certification)
+    if (certification === undefined) {
+      throw new ContractUnavailableError(`the certification of purchase ${row.purchaseId} is not kept here`)
+    }
+    const named = await this.#d.records.fetch('consort/contract', certification.body.contract.toString())
+    if (named === undefined) throw new ContractUnavailableError(`contract ${certification.body.contract} is not known`)
+    if (!equal(named.signer, named.body.distributor)) {
+      throw new LicenceMismatchError('contract: it is not signed by its distributor')
+    }
+    const newest = await this.#d.records.contractInForce(certification.body.contractId)
+    return contractForPlay(named, newest, this.#d.clock.now())
+  }
+
+  /** The receipt is the purchase's retailer's, for exactly what was authorised. */
+  #checkReceipt(row: PurchaseRow, receipt: SignedRecord<'consort/receipt'>): void {
     const r = receipt.body
-    const l = licence.body
     const fail = (field: string, why: string) => new LicenceMismatchError(`${field}: ${why}`)
     if (hex(receipt.signer) !== row.retailer) throw fail('receipt', "not signed by the purchase's retailer")
     if (r.purchaseId !== row.purchaseId) throw fail('receipt.body.purchaseId', 'another purchase')
@@ -450,13 +529,9 @@ export class Purchases {
     if (!equal(r.clearinghouse, this.#d.clearinghouse))
       throw fail('receipt.body.clearinghouse', 'another clearinghouse')
     if (r.authorisation !== row.authorisation) throw fail('receipt.body.authorisation', 'another authorisation')
-    if (!this.#d.trust.isRegistrar(licence.signer)) throw fail('licence', 'not signed by a registrar of the network')
-    if (this.#d.trust.isRevoked(licence.id)) throw fail('licence', `${licence.id} is revoked`)
-    if (l.purchaseId !== row.purchaseId) throw fail('licence.body.purchaseId', 'another purchase')
-    if (!l.receipt.equals(receipt.id)) throw fail('licence.body.receipt', 'another receipt')
-    if (l.offer.toString() !== row.offer) throw fail('licence.body.offer', 'another offer')
-    if (hex(l.account) !== row.account || hex(l.device) !== row.device)
-      throw fail('licence.body.account', 'another buyer')
+    if (row.receipt !== null && row.receipt !== receipt.id.toString()) {
+      throw fail('receipt', 'another receipt than the one this purchase was captured under')
+    }
   }
 
   /** How the price is divided under the contract (see pricing.ts and docs/decisions/0501). */
@@ -528,21 +603,28 @@ export class Purchases {
 
   // ---- void ---------------------------------------------------------------------------------------------------
 
-  /** Release a purchase's reservation. Only its retailer or buyer (or this node) may. */
+  /**
+   * Release a purchase's reservation. Only its retailer or its buyer (or this node) may, and only before the capture:
+   * after it, only a refund against the registrar's withdrawal gives the money back. A void is final: the purchase
+   * id is never authorised again. With the signed order, a void of a purchase not seen here yet is kept
+   * (`cancelled`), so that its authorisation arriving later is refused and holds nothing.
+   */
   async void(request: VoidRequest, caller?: PeerId): Promise<{ voided: boolean }> {
     const purchaseId = request.purchaseId
     return this.#d.serial(async () => {
       const row = await this.get(purchaseId)
-      if (row === undefined) throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
-      if (caller !== undefined) {
-        const allowed = [row.retailer, row.account].map((k) => peerIdOfKey(Buffer.from(k, 'hex')))
-        if (!allowed.some((p) => p.equals(caller))) {
-          throw new NotPermittedError(`only the retailer or the buyer may void purchase ${purchaseId}`)
-        }
+      if (row === undefined) return this.#cancelUnseen(request, caller)
+      if (caller !== undefined && !this.#mayVoid(row.retailer, row.account, caller)) {
+        throw new NotPermittedError(`only the retailer or the buyer may void purchase ${purchaseId}`)
       }
-      if (row.state === 'voided') return { voided: true }
+      if (row.state === 'voided' || row.state === 'cancelled') return { voided: true }
       if (row.state === 'expired' || row.state === 'refused') return { voided: false }
-      if (row.state === 'captured') throw new AlreadyCapturedError(`purchase ${purchaseId} was captured`)
+      if (row.state === 'refunding' || row.state === 'refunded') {
+        throw new AlreadyRefundedError(`purchase ${purchaseId} was refunded`)
+      }
+      if (row.state === 'captured' || row.state === 'capturing') {
+        throw new AlreadyCapturedError(`purchase ${purchaseId} was captured`)
+      }
       const now = this.#d.clock.now()
       const ids = purchaseIds(purchaseId)
       const voided: PurchaseRow = { ...row, state: 'voided', resolvedAt: now, reason: request.reason }
@@ -577,6 +659,197 @@ export class Purchases {
       if (status?.state === 'posted') throw new AlreadyCapturedError(`purchase ${purchaseId} was captured`)
       throw new ClearingFailedError(`the ledger refused the void of ${purchaseId}: ${result.codes.join(', ')}`)
     })
+  }
+
+  #mayVoid(retailer: string, account: string, caller: PeerId): boolean {
+    return [retailer, account].some((k) => peerIdOfKey(Buffer.from(k, 'hex')).equals(caller))
+  }
+
+  /**
+   * A void of a purchase this clearinghouse has not seen: with the purchase's signed order (for this clearinghouse,
+   * fresh, asked by its buyer or retailer) the end is kept, nothing held; without one there is nothing to keep (no
+   * row is written for a stranger's purchase id).
+   */
+  async #cancelUnseen(request: VoidRequest, caller?: PeerId): Promise<{ voided: boolean }> {
+    const order = request.order
+    const purchaseId = request.purchaseId
+    if (order === null) throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
+    const o = order.order
+    const now = this.#d.clock.now()
+    if (o.purchaseId !== purchaseId) throw new OrderInvalidError('order.purchaseId: another purchase')
+    if (!verifyPurchaseOrder(order)) throw new OrderInvalidError("order.sig: the buyer's signature does not verify")
+    if (o.network !== this.#d.network.name || !equal(o.clearinghouse, this.#d.clearinghouse)) {
+      throw new OrderInvalidError('order: not an order for this clearinghouse')
+    }
+    if (o.created > now + this.#d.network.caps.clockSkewMs || o.created < now - ORDER_MAX_AGE_MS) {
+      // Too old to be authorised anyway, or not yet valid: nothing to guard against, nothing kept.
+      throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
+    }
+    if (caller !== undefined && !this.#mayVoid(hex(o.retailer), hex(o.account), caller)) {
+      throw new NotPermittedError(`only the retailer or the buyer may void purchase ${purchaseId}`)
+    }
+    const row: PurchaseRow = {
+      v: 1,
+      purchaseId,
+      orderDigest: createHash('sha256').update(dagCbor.encode(order)).digest('hex'),
+      account: hex(o.account),
+      retailer: hex(o.retailer),
+      device: hex(o.device),
+      amount: o.price.amount,
+      currency: o.price.currency,
+      offer: o.offer.toString(),
+      certification: o.certification.toString(),
+      content: '',
+      territory: o.territory,
+      promotion: false,
+      authorisation: purchaseIds(purchaseId).authorisation,
+      expiresAt: now,
+      state: 'cancelled',
+      authorisedAt: now,
+      resolvedAt: now,
+      receipt: null,
+      licence: null,
+      contract: null,
+      reason: request.reason,
+      payment: null,
+    }
+    await this.#d.store.write([put(StateKeys.purchase(purchaseId), row)], { sync: this.#d.sync })
+    log('cancelled %s before its authorisation arrived', purchaseId)
+    return { voided: true }
+  }
+
+  // ---- refund -------------------------------------------------------------------------------------------------
+
+  /**
+   * Reverse a capture whose licence could not be delivered: every leg of the sale goes back (retailer, distributor,
+   * fee, rights holders) and the price returns to the wallet, with `refund` lines on each statement. Only against a
+   * registration manager's signed revocation of the purchase's receipt — the registrar's word that no licence of the
+   * purchase is or will be valid — so a captured payment ends in a licence or a refund, never both. Whoever presents
+   * the revocation may ask; a retry answers the same.
+   */
+  async refund(request: RefundRequest): Promise<{ refunded: true }> {
+    const purchaseId = request.purchaseId
+    const first = await this.get(purchaseId)
+    if (first === undefined) throw new AuthorisationUnknownError(`no purchase ${purchaseId} here`)
+    if (first.state === 'refunded') return { refunded: true }
+    this.#checkWithdrawal(first, request.withdrawal)
+    return this.#d.serial(async () => {
+      const row = await this.get(purchaseId)
+      if (row === undefined) throw new AuthorisationUnknownError(`no purchase ${purchaseId} here`)
+      if (row.state === 'refunded') return { refunded: true as const }
+      if (row.state !== 'captured') {
+        throw new AuthorisationUnknownError(
+          `purchase ${purchaseId} is ${row.state}: only a captured purchase is refunded (void one that is not)`,
+        )
+      }
+      const now = this.#d.clock.now()
+      const ids = purchaseIds(purchaseId)
+      const cur = row.currency
+      const legs: Array<{ id: string; debit: string; credit: string; amount: bigint; code: string }> = []
+      const batch = new SettlementBatch()
+      const period = periodOf(now)
+      const keys: string[] = []
+      const line = (participant: string, counterparty: string, amount: bigint) => {
+        const d: LineDelta = {
+          period,
+          participant,
+          currency: cur,
+          kind: 'refund',
+          ref: purchaseId,
+          content: row.content,
+          counterparty,
+          units: 1,
+          amount,
+          at: now,
+        }
+        batch.line(d)
+        keys.push(lineKeyOf(d))
+      }
+      // Wholesale, fee and royalties: each leg of the capture goes back the way it came.
+      for (const name of ['w', 'f', ...Array.from({ length: MAX_SPLIT_LEGS }, (_, i) => `s${i}`)]) {
+        const leg = await this.#d.ledger.getTransfer(ids.leg(name))
+        if (leg === undefined) continue
+        const payer = (await this.#d.ledger.getAccount(leg.creditAccountId))?.owner
+        const payee = (await this.#d.ledger.getAccount(leg.debitAccountId))?.owner
+        if (payer === undefined || payee === undefined) {
+          throw new ClearingFailedError(`refund of ${purchaseId}: an account of its capture is gone`)
+        }
+        legs.push({
+          id: `${ids.refund}.${name}`,
+          debit: leg.creditAccountId,
+          credit: leg.debitAccountId,
+          amount: leg.amount,
+          code: `refund-${leg.code}`,
+        })
+        line(payer, payee, -leg.amount)
+        line(payee, payer, leg.amount)
+      }
+      // The price: from the retailer back through the holding account to the wallet.
+      const wallet = walletParticipant(row.account)
+      const retailer = retailerParticipant(row.retailer)
+      if (row.amount > 0n) {
+        const holding = holdingAccountInput(this.#d.clearinghouse, cur).id
+        legs.push(
+          {
+            id: `${ids.refund}.r`,
+            debit: accountIdOf(retailer, cur),
+            credit: holding,
+            amount: row.amount,
+            code: 'refund',
+          },
+          { id: ids.refund, debit: holding, credit: accountIdOf(wallet, cur), amount: row.amount, code: 'refund' },
+        )
+        line(retailer, wallet, -row.amount)
+        line(wallet, retailer, row.amount)
+      }
+      batch.account(wallet, cur)
+      const m = await this.#d.lines.materialise(batch)
+      const refunding: PurchaseRow = { ...row, state: 'refunding' }
+      const refunded: PurchaseRow = { ...row, state: 'refunded', resolvedAt: now, reason: 'licence withdrawn' }
+      const result = await this.#journalled(
+        {
+          kind: 'refund',
+          ref: purchaseId,
+          accounts: m.accounts,
+          transfers: legs.map((l) => ({
+            kind: 'posted' as const,
+            id: l.id,
+            debitAccountId: l.debit,
+            creditAccountId: l.credit,
+            amount: l.amount,
+            code: l.code,
+            reference: purchaseId,
+          })),
+          onSuccess: [put(StateKeys.purchase(purchaseId), refunded)],
+          onFailure: [put(StateKeys.purchase(purchaseId), row), ...[...new Set(keys)].map((k) => del(k))],
+        },
+        [put(StateKeys.purchase(purchaseId), refunding), ...m.ops],
+      )
+      if (!result.ok) {
+        this.#d.lines.reset()
+        throw new ClearingFailedError(`the ledger refused the refund of ${purchaseId}: ${result.codes.join(', ')}`)
+      }
+      this.#d.lines.commit(m)
+      log('refunded %s: %s %s back to the wallet', purchaseId, row.amount, cur)
+      return { refunded: true as const }
+    })
+  }
+
+  /** The withdrawal is a registrar's revocation of exactly this purchase's receipt. */
+  #checkWithdrawal(row: PurchaseRow, bytes: Uint8Array): void {
+    const revocation = this.#decode('consort/revocation', bytes, 'withdrawal', WithdrawalInvalidError)
+    if (!this.#d.trust.isRegistrar(revocation.signer)) {
+      throw new WithdrawalInvalidError('withdrawal: not signed by a registration manager of the network')
+    }
+    if (row.receipt === null) {
+      throw new AuthorisationUnknownError(`purchase ${row.purchaseId} has no receipt here: it was never captured`)
+    }
+    const receipt = row.receipt
+    if (!revocation.body.targets.some((t) => t.kind === 'receipt' && t.id.toString() === receipt)) {
+      throw new WithdrawalInvalidError(
+        `withdrawal: it does not revoke receipt ${receipt} of purchase ${row.purchaseId}`,
+      )
+    }
   }
 
   // ---- expiry -------------------------------------------------------------------------------------------------

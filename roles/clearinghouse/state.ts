@@ -72,7 +72,23 @@ const nat = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/)
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array)
 
-export const PURCHASE_STATES = ['authorised', 'capturing', 'captured', 'voided', 'expired', 'refused'] as const
+/**
+ * A purchase here: `authorised` (the price is held) → `capturing` → `captured` (split; a `consort/payment` was
+ * signed) → possibly `refunding` → `refunded` (the registrar withdrew the receipt). The ends before a capture are
+ * final for the purchase id, whoever asks next: `voided`, `expired`, `refused` (insufficient funds) and
+ * `cancelled` (voided, with its signed order, before its authorisation arrived: nothing was ever held).
+ */
+export const PURCHASE_STATES = [
+  'authorised',
+  'capturing',
+  'captured',
+  'voided',
+  'expired',
+  'refused',
+  'cancelled',
+  'refunding',
+  'refunded',
+] as const
 export type PurchaseStateName = (typeof PURCHASE_STATES)[number]
 
 export const purchaseRow = z
@@ -96,9 +112,12 @@ export const purchaseRow = z
     authorisedAt: nat,
     resolvedAt: nat.nullable(),
     receipt: z.string().nullable(),
+    /** Licences are no longer presented at capture (money before keys): kept for rows written before. */
     licence: z.string().nullable(),
     contract: z.string().nullable(),
     reason: z.string().nullable(),
+    /** The `consort/payment` signed at capture (its CID; the record is kept with the other records). */
+    payment: z.string().nullable().optional(),
   })
   .strict()
 export type PurchaseRow = z.infer<typeof purchaseRow>

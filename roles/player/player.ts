@@ -799,9 +799,14 @@ export class PlayerRole extends EventTarget implements Role {
     return [...this.#library.licences.values()].map((l) => this.#view(l))
   }
 
+  /** A licence is revoked when it is, or when its receipt was withdrawn (which revokes every licence made from it). */
+  #isRevoked(held: HeldLicence): boolean {
+    return this.#c.trust.isRevoked(held.record.id) || this.#c.trust.isRevoked(held.record.body.receipt)
+  }
+
   #view(held: HeldLicence): LicenceView {
     const now = this.#c.clock.now()
-    const revoked = this.#c.trust.isRevoked(held.record.id)
+    const revoked = this.#isRevoked(held)
     const decision = evaluate(held.rules, held.state, { kind: 'play' }, now)
     return {
       purchaseId: held.purchaseId,
@@ -848,7 +853,7 @@ export class PlayerRole extends EventTarget implements Role {
         const now = this.#c.clock.now()
         const reasons: Array<{ code: string; message: string }> = []
         for (const licence of held) {
-          if (this.#c.trust.isRevoked(licence.record.id)) {
+          if (this.#isRevoked(licence)) {
             reasons.push({ code: 'revoked', message: `licence ${licence.record.body.licenceId} was revoked` })
             continue
           }
@@ -912,7 +917,7 @@ export class PlayerRole extends EventTarget implements Role {
     return await this.#exclusive(async () => {
       const held = this.#library.licences.get(purchaseId)
       if (held === undefined) return { counted: 0, limit: 'no-licence' }
-      if (this.#c.trust.isRevoked(held.record.id)) return { counted: 0, limit: 'revoked' }
+      if (this.#isRevoked(held)) return { counted: 0, limit: 'revoked' }
       const now = this.#c.clock.now()
       let decision = evaluate(held.rules, held.state, { kind: 'play-seconds', seconds }, now)
       let counted = seconds
@@ -1300,23 +1305,23 @@ export class PlayerRole extends EventTarget implements Role {
     const pending = [...this.#library.reports.values()].sort((a, b) => a.seq - b.seq).slice(0, MAX_REPORTS_PER_FLUSH)
     let contacted = false
     for (const report of pending) {
-      this.#c.topics
-        .publish('usage', report.record, [device])
-        .catch((err) => log('gossip of report %d: %s', report.seq, err.message))
+      const licences = this.#licencesOf(report.events)
       let delivered = false
       for (const clearinghouse of clearinghouses) {
         if (signal?.aborted === true) break
         result.sent++
         try {
-          const status = await sendReport(
+          const { status, held } = await sendReport(
             this.#c.libp2p,
             this.#c.network,
             clearinghouse.key,
             report.record,
             device,
             signal,
+            licences,
           )
           contacted = true
+          for (const h of held) log('report %d: play %s not paid: %s', report.seq, h.eventId, h.reason)
           await this.#exclusive(() =>
             this.#commit([
               { kind: ENTRY_KINDS.ack, data: { seq: report.seq, clearinghouse: clearinghouse.key, status } },
@@ -1335,6 +1340,11 @@ export class PlayerRole extends EventTarget implements Role {
           result.errors.push(`${clearinghouse.name}: report ${report.seq}: ${(err as Error).message}`)
         }
       }
+      // Gossiped after the direct delivery, which carries the licences: the clearinghouse that acknowledges it bounds
+      // its plays at once; the others learn it from the topic (and the licences by CID).
+      this.#c.topics
+        .publish('usage', report.record, [device])
+        .catch((err) => log('gossip of report %d: %s', report.seq, err.message))
       if (!delivered) break
     }
     if (pending.length === 0) {
@@ -1366,6 +1376,17 @@ export class PlayerRole extends EventTarget implements Role {
     result.pendingReports = this.#library.reports.size
     result.readyEvents = this.#library.readyEvents().length
     return result
+  }
+
+  /** The licences the events of a report were used under (sent with it, so that its plays are bounded at once). */
+  #licencesOf(eventIds: readonly string[]): SignedRecord<'consort/licence'>[] {
+    const out = new Map<string, SignedRecord<'consort/licence'>>()
+    for (const eventId of eventIds) {
+      const purchaseId = this.#library.events.get(eventId)?.event.purchaseId
+      const held = purchaseId == null ? undefined : this.#library.licences.get(purchaseId)
+      if (held !== undefined) out.set(held.record.id.toString(), held.record)
+    }
+    return [...out.values()]
   }
 
   /** The account's balances at the clearinghouse it pays through. */

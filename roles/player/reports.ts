@@ -4,7 +4,7 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Random } from '../../keys/random.ts'
 import { SEAL_OVERHEAD_BYTES, seal } from '../../keys/seal.ts'
-import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols/clearing/index.ts'
+import { CLEARING_OPS, CLEARING_PROTOCOL, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
@@ -89,7 +89,8 @@ export async function sendReport(
   report: SignedRecord<'consort/usage'>,
   device: SignedRecord<'consort/device'>,
   signal?: AbortSignal,
-): Promise<ReportStatus> {
+  licences: readonly SignedRecord<'consort/licence'>[] = [],
+): Promise<{ status: ReportStatus; held: Array<{ eventId: string; reason: string }> }> {
   const peer = peerIdOfKey(clearinghouse)
   await reachable(libp2p, peer, signal)
   const response = await rpcCall(
@@ -97,14 +98,18 @@ export async function sendReport(
     peer,
     network.protocol(CLEARING_PROTOCOL),
     CLEARING_OPS.report,
-    { usage: report.bytes, device: device.bytes },
+    {
+      usage: report.bytes,
+      device: device.bytes,
+      ...(licences.length > 0 ? { licences: licences.slice(0, MAX_REPORT_LICENCES).map((l) => l.bytes) } : {}),
+    },
     { deadlineMs: REPORT_DEADLINE_MS, ...(signal !== undefined ? { signal } : {}) },
   )
   const answer = parseMessage(reportResponse, response, 'response')
   if (answer.reportId !== report.id.toString()) {
     throw new UnexpectedReportAnswerError(`the clearinghouse acknowledged ${answer.reportId}, not ${report.id}`)
   }
-  return answer.status
+  return { status: answer.status, held: answer.held ?? [] }
 }
 
 /** How long peer routing may look for a clearinghouse that is neither connected nor in the peer store. */

@@ -305,8 +305,25 @@ export async function createLicensingWorld(options: LicensingWorldOptions = {}):
         },
         keys.retailer.signer,
       )
+      const payment = signRecord(
+        'consort/payment',
+        {
+          network: NETWORK,
+          created: clock.now(),
+          purchaseId,
+          receipt: receipt.id,
+          offer: offer.id,
+          retailer: keys.retailer.signer.publicKey,
+          account: keys.account.signer.publicKey,
+          device: keys.device.signer.publicKey,
+          price: offer.body.price,
+          authorisation: `auth-${purchaseId}`,
+        },
+        keys.clearinghouse.signer,
+      )
       return {
         receipt: receipt.bytes,
+        payment: payment.bytes,
         offer: offer.bytes,
         certification: certification.bytes,
         device: device.bytes,

@@ -51,6 +51,12 @@ export class KeyNotEscrowedError extends RegistrationError {
 }
 
 /** The purchase's licence was revoked: it is neither returned again nor reissued. */
+/** No valid `consort/payment` for the receipt: money before keys. */
+export class PaymentUnprovenError extends RegistrationError {
+  override name = 'PaymentUnprovenError'
+  override readonly code = LICENCE_CODES.paymentUnproven
+}
+
 export class LicenceRevokedError extends RegistrationError {
   override name = 'LicenceRevokedError'
   override readonly code = 'ERR_LICENCE_REVOKED'

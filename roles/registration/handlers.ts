@@ -62,7 +62,7 @@ export function licenceHandlers(parts: {
     },
     [LICENCE_OPS.withdraw]: async (body, context) => {
       const request = parseMessage(withdrawRequest, body, 'request')
-      return parts.withdraw(request.purchaseId, request.reason, context.remotePeer)
+      return parts.withdraw(request.purchaseId, request.reason, request.receipt, context.remotePeer)
     },
   }
 }

@@ -28,6 +28,7 @@ import {
   DeviceNotRegisteredError,
   LicenceRevokedError,
   NotPurchaseRetailerError,
+  PaymentUnprovenError,
   PurchaseNotFoundError,
   ReceiptInvalidError,
   RequestStaleError,
@@ -44,6 +45,7 @@ const LICENCE_ID_HEX_CHARS = 32
 
 export interface IssueMessage {
   receipt: Uint8Array
+  payment: Uint8Array
   offer: Uint8Array
   certification: Uint8Array
   device: Uint8Array
@@ -63,10 +65,11 @@ export interface StoredLicence {
 }
 
 /**
- * Licences. `issue` checks a retailer's receipt, the offer's certification, the contract and the device, then
- * opens each escrowed content key in memory, seals it to the device's X25519 key and signs the licence; it is
- * idempotent by purchase id. `reissue` serves the holder's devices again, and other devices of its account within
- * the licence's `devices` rule.
+ * Licences. `issue` checks the clearinghouse's proof that the price was captured (money before keys), a retailer's
+ * receipt, the offer's certification, the contract and the device, then opens each escrowed content key in memory,
+ * seals it to the device's X25519 key and signs the licence; it is idempotent by purchase id. `reissue` serves the
+ * holder's devices again, and other devices of its account within the licence's `devices` rule, always against the
+ * payment proof kept with the purchase. A withdrawn receipt gets nothing, ever.
  */
 export class LicenceIssuer {
   readonly #ctx: RegistrarContext
@@ -124,6 +127,8 @@ export class LicenceIssuer {
       const withdrawn = await this.#ctx.store.get<WithdrawnPurchase>(KEYS.withdrawn(purchaseId))
       if (withdrawn != null && bytesEqual(withdrawn.retailer, receipt.signer))
         throw new LicenceRevokedError(`purchase ${purchaseId} was withdrawn by its retailer`)
+      if (this.#ctx.trust.isRevoked(receipt.id))
+        throw new LicenceRevokedError(`receipt ${receipt.id} of purchase ${purchaseId} was withdrawn`)
       const attachments = (message.attachments ?? []).map((bytes, i) =>
         decodeAs(() => this.#ctx.verified.decodeAny(bytes, options), ReceiptInvalidError, `attachments.${i}`),
       )
@@ -139,6 +144,7 @@ export class LicenceIssuer {
       )
       const now = this.#ctx.clock.now()
       this.#checkReceipt(receipt, offer, certification, attachments, now)
+      const payment = this.#checkPayment(message.payment, receipt, options)
       await this.#checkCertification(certification, offer, now)
       await this.#devices.checkForLicence(device)
       const contract = await this.#contracts.checkInForce(
@@ -190,6 +196,7 @@ export class LicenceIssuer {
         revoked: false,
         issued: now,
         retailer: receipt.signer,
+        payment: payment.bytes,
       }
       await this.#ctx.store.batch([
         put(KEYS.purchase(purchaseId), purchase),
@@ -228,6 +235,7 @@ export class LicenceIssuer {
         throw new RequestUnauthorisedError(`purchase ${purchaseId} belongs to another account`)
       if (await this.#isRevoked(state))
         throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
+      this.#checkStoredPayment(state)
       const first = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, state.devices[0]!))
       if (first == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its first licence`)
       const template = readStored(this.#ctx, 'consort/licence', first.record)
@@ -267,24 +275,59 @@ export class LicenceIssuer {
   }
 
   /**
-   * The licence side of `licence/1 withdraw`, under the purchase's lock: may `requester` withdraw the purchase,
-   * and is there a licence to revoke? With none issued yet, a marker makes sure that none will be for a receipt
-   * of that retailer (its issue request may still be on its way).
+   * The licence side of `licence/1 withdraw`, under the purchase's lock: may `requester` withdraw this receipt, and
+   * what must the revocation name? Only the peer whose key signed the receipt may, for a receipt of a certified
+   * retailer, and only the receipt the purchase was licensed under (if it was): anyone else is refused before
+   * anything is written. A retry finds the revocation signed the first time. `sign` signs the revocation; it is kept
+   * with the marker and the purchase's state in one batch, and the caller announces it.
    */
-  async withdraw(purchaseId: string, requester: PeerId): Promise<'issued' | 'revoked' | 'none'> {
+  async withdraw(
+    purchaseId: string,
+    receiptBytes: Uint8Array,
+    requester: PeerId,
+    sign: (targets: Array<{ kind: 'receipt' | 'licence'; id: CID }>) => {
+      record: SignedRecord<'consort/revocation'>
+      ops: BatchOp[]
+    },
+  ): Promise<{ issued: boolean; revocation: Uint8Array; signed: SignedRecord<'consort/revocation'> | null }> {
+    const options = decodeOptions(this.#ctx)
+    const receipt = decodeAs(
+      () => decodeRecordAs('consort/receipt', receiptBytes, { ...options, now: Number.MAX_SAFE_INTEGER }),
+      ReceiptInvalidError,
+      'receipt',
+    )
+    if (receipt.body.purchaseId !== purchaseId)
+      throw new ReceiptInvalidError(`receipt.purchaseId: the receipt is for purchase ${receipt.body.purchaseId}`)
+    if (!peerIdOfKey(receipt.signer).equals(requester))
+      throw new NotPurchaseRetailerError(`purchase ${purchaseId} was not sold by ${requester}`)
+    const verdict = this.#ctx.trust.check(receipt)
+    if (!verdict.ok) throw new ReceiptInvalidError(`receipt: not signed by a certified retailer (${verdict.reason})`)
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
+      const marker = await this.#ctx.store.get<WithdrawnPurchase>(KEYS.withdrawn(purchaseId))
       const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
-      if (state == null) {
-        const retailer = requester.publicKey?.raw
-        if (retailer == null) throw new NotPurchaseRetailerError(`peer ${requester} has no inline public key`)
-        const marker: WithdrawnPurchase = { retailer, at: this.#ctx.clock.now() }
-        await this.#ctx.store.batch([put(KEYS.withdrawn(purchaseId), marker)])
-        return 'none'
+      if (state != null) {
+        // A purchase stored before retailers were recorded cannot be withdrawn: only its operator can revoke it.
+        if (state.retailer == null || !bytesEqual(state.retailer, receipt.signer))
+          throw new NotPurchaseRetailerError(`purchase ${purchaseId} was not sold by ${requester}`)
+        if (!state.receipt.equals(receipt.id))
+          throw new ReceiptInvalidError(`receipt: purchase ${purchaseId} was licensed under another receipt`)
       }
-      // A purchase stored before retailers were recorded cannot be withdrawn: only its operator can revoke it.
-      if (state.retailer == null || !peerIdOfKey(state.retailer).equals(requester))
-        throw new NotPurchaseRetailerError(`purchase ${purchaseId} was not sold by ${requester}`)
-      return state.revoked ? 'revoked' : 'issued'
+      if (marker?.revocation != null && marker.receipt?.equals(receipt.id) === true) {
+        return { issued: state != null, revocation: marker.revocation, signed: null }
+      }
+      const targets: Array<{ kind: 'receipt' | 'licence'; id: CID }> = [{ kind: 'receipt', id: receipt.id }]
+      for (const licence of await this.licencesOf(purchaseId)) targets.push({ kind: 'licence', id: licence.id })
+      const { record, ops } = sign(targets)
+      const kept: WithdrawnPurchase = {
+        retailer: receipt.signer,
+        at: this.#ctx.clock.now(),
+        receipt: receipt.id,
+        revocation: record.bytes,
+      }
+      ops.push(put(KEYS.withdrawn(purchaseId), kept))
+      if (state != null) ops.push(put(KEYS.purchase(purchaseId), { ...state, revoked: true } satisfies PurchaseState))
+      await this.#ctx.store.batch(ops)
+      return { issued: state != null, revocation: record.bytes, signed: record }
     })
   }
 
@@ -310,6 +353,53 @@ export class LicenceIssuer {
     const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
     if (state == null) return []
     return [put(KEYS.purchase(purchaseId), { ...state, revoked: true } satisfies PurchaseState)]
+  }
+
+  /**
+   * The clearinghouse's proof that this receipt's price was captured: a `consort/payment` signed by the clearinghouse
+   * the receipt names (one the network lists), for exactly this receipt, purchase, retailer, buyer, device, price and
+   * authorisation. Checked offline: no call to the clearinghouse, no word of the retailer's.
+   */
+  #checkPayment(
+    bytes: Uint8Array,
+    receipt: SignedRecord<'consort/receipt'>,
+    options: ReturnType<typeof decodeOptions>,
+  ): SignedRecord<'consort/payment'> {
+    const payment = decodeAs(() => decodeRecordAs('consort/payment', bytes, options), PaymentUnprovenError, 'payment')
+    const p = payment.body
+    const r = receipt.body
+    const problems: string[] = []
+    if (!this.#ctx.trust.isClearinghouse(payment.signer)) problems.push('not signed by a clearinghouse of the network')
+    if (!bytesEqual(payment.signer, r.clearinghouse))
+      problems.push("signed by another clearinghouse than the receipt's")
+    if (p.purchaseId !== r.purchaseId) problems.push(`for purchase ${p.purchaseId}`)
+    if (!p.receipt.equals(receipt.id)) problems.push('for another receipt')
+    if (!bytesEqual(p.retailer, receipt.signer)) problems.push('for another retailer')
+    if (!bytesEqual(p.account, r.account) || !bytesEqual(p.device, r.device)) problems.push('for another buyer')
+    if (p.price.amount !== r.price.amount || p.price.currency !== r.price.currency) problems.push('for another price')
+    if (p.authorisation !== r.authorisation) problems.push('for another authorisation')
+    if (problems.length > 0)
+      throw new PaymentUnprovenError(`payment: ${problems.join('; ')}: no licence without the captured payment`)
+    return payment
+  }
+
+  /** The payment kept with a purchase still proves it (read again at every reissue). */
+  #checkStoredPayment(state: PurchaseState): void {
+    if (state.payment == null)
+      throw new PaymentUnprovenError(
+        `purchase ${state.purchaseId} was licensed without a payment proof; its operator must reissue it`,
+      )
+    const payment = decodeAs(
+      () =>
+        decodeRecordAs('consort/payment', state.payment!, {
+          ...decodeOptions(this.#ctx),
+          now: Number.MAX_SAFE_INTEGER,
+        }),
+      PaymentUnprovenError,
+      'payment',
+    )
+    if (!this.#ctx.trust.isClearinghouse(payment.signer) || !payment.body.receipt.equals(state.receipt))
+      throw new PaymentUnprovenError(`purchase ${state.purchaseId}: its payment proof no longer holds`)
   }
 
   #checkReceipt(
@@ -390,7 +480,7 @@ export class LicenceIssuer {
   }
 
   async #isRevoked(state: PurchaseState): Promise<boolean> {
-    if (state.revoked) return true
+    if (state.revoked || this.#ctx.trust.isRevoked(state.receipt)) return true
     for (const licence of await this.licencesOf(state.purchaseId)) {
       if (this.#ctx.trust.isRevoked(licence.id)) return true
     }

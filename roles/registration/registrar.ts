@@ -181,15 +181,25 @@ export class Registrar extends EventTarget {
   }
 
   /**
-   * `licence/1 withdraw`: the retailer of a purchase voided after its receipt was signed takes the licence back.
-   * An issued licence is revoked like an operator's revocation (kept, applied, gossiped); a retry is answered the
-   * same. Returns whether a licence had been issued.
+   * `licence/1 withdraw`: the retailer of a purchase whose licence could not be delivered after the capture takes it
+   * back. The registrar signs a revocation of the receipt and of every licence issued for it, keeps it with the
+   * purchase, applies and gossips it; the clearinghouse refunds against it. A retry answers the same revocation.
    */
-  async withdraw(purchaseId: string, reason: string, requester: PeerId): Promise<{ revoked: boolean }> {
-    const found = await this.licences.withdraw(purchaseId, requester)
-    if (found === 'issued') await this.revoke('licence', purchaseId, `withdrawn by its retailer: ${reason}`)
-    if (found !== 'none') log('purchase %s withdrawn by its retailer: %s', purchaseId, reason)
-    return { revoked: found !== 'none' }
+  async withdraw(
+    purchaseId: string,
+    reason: string,
+    receipt: Uint8Array,
+    requester: PeerId,
+  ): Promise<{ revoked: boolean; revocation: Uint8Array }> {
+    const result = await this.licences.withdraw(purchaseId, receipt, requester, (targets) =>
+      this.revocations.sign(targets, `withdrawn by its retailer: ${reason}`),
+    )
+    if (result.signed !== null) {
+      await this.revocations.announce(result.signed, [])
+      emit(this.#ctx, 'revocation:issued', { revocation: result.signed })
+      log('purchase %s withdrawn by its retailer: %s', purchaseId, reason)
+    }
+    return { revoked: result.issued, revocation: result.revocation }
   }
 
   /** For tests: the role's sublevel, to prove what is (not) stored in it. */

@@ -124,12 +124,24 @@ export interface PurchaseState {
   issued: number
   /** The key that signed the receipt: the only peer that may withdraw the purchase. */
   retailer: Uint8Array
+  /**
+   * The clearinghouse's `consort/payment` the first licence was issued against (money before keys); every reissue
+   * checks it again. Absent on purchases licensed before payments were proven: those are not reissued.
+   */
+  payment?: Uint8Array
 }
 
-/** A purchase its retailer withdrew before any licence was issued for it: none will be, for that retailer. */
+/**
+ * A purchase its retailer withdrew (its licence could not be delivered after the capture): the signed revocation of
+ * its receipt (and of any licence issued for it), answered again on a retry. No licence of it will be issued here.
+ */
 export interface WithdrawnPurchase {
   retailer: Uint8Array
   at: number
+  /** The withdrawn receipt; absent on markers written before withdrawals named their receipt. */
+  receipt?: CID
+  /** The `consort/revocation` this registrar signed for it. */
+  revocation?: Uint8Array
 }
 
 export interface LicenceRef {

@@ -30,6 +30,14 @@ export const MAX_RECOVERIES_PER_ROUND = 100
  */
 export const ABANDONED_PURCHASE_MS = 15 * 60_000
 
+/**
+ * A captured purchase whose licence no registrar delivered for this long is refunded by the recovery round. Half of
+ * the registrar's window for a first licence (a receipt younger than 24 h, decision 0600): the licence is retried
+ * every round until then, and the refund (after a withdrawal every registrar signs) comes while a buyer still
+ * remembers the purchase.
+ */
+export const UNLICENSED_REFUND_AFTER_MS = 12 * 3600_000
+
 /** Deadline of each call to a service during a purchase (the whole purchase has `PURCHASE_DEADLINE_MS`). */
 export const PURCHASE_STEP_DEADLINE_MS = 8_000
 

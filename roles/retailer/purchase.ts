@@ -9,6 +9,7 @@ import {
   CLEARING_OPS,
   CLEARING_PROTOCOL,
   captureResponse,
+  refundResponse,
   voidResponse,
 } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
@@ -37,6 +38,7 @@ import {
   MAX_PURCHASE_HISTORY,
   MAX_RECOVERIES_PER_ROUND,
   PURCHASE_STEP_DEADLINE_MS,
+  UNLICENSED_REFUND_AFTER_MS,
 } from './constants.ts'
 import { PurchaseError, RetailerBusyError } from './errors.ts'
 import type { PurchaseEntry, PurchaseState, RetailerStore } from './store.ts'
@@ -91,15 +93,17 @@ class StepRefused extends Error {
 
 /**
  * The retailer's side of `/purchase/1` `buy`. Each purchase is a durable state machine in the retailer's
- * sublevel, keyed by the buyer's purchase id:
+ * sublevel, keyed by the buyer's purchase id (docs/decisions/0303, 0306):
  *
- *   started → authorised → receipted → licensed → captured
- *       ╰──────────┴────────────┴───────────┴──→ voiding → voided
+ *   started → authorised → receipted → captured → licensed
+ *       ╰──────────┴────────────┴──→ voiding → voided      (before the capture: no licence can exist)
+ *                                   captured ─→ refunding → refunded   (licence refused after the capture)
  *
- * Every state is written before the next service is called, so a retry after a timeout, or after the retailer
- * restarted, resumes where it stopped: the clearinghouse and the registrar are idempotent by purchase id and the
- * receipt is signed once and stored, so nothing is charged or issued twice. Any refusal voids the authorisation.
- * The buyer gets the receipt and licence only once the payment is captured.
+ * Money before keys: the licence is asked for only with the clearinghouse's signed proof that the price was
+ * captured, and a captured purchase ends licensed or refunded, never neither. Every state is written before the
+ * next service is called, so a retry after a timeout, or after the retailer restarted, resumes where it stopped:
+ * the clearinghouse and the registrar are idempotent by purchase id and the receipt is signed once and stored, so
+ * nothing is charged or issued twice.
  */
 export class PurchaseDesk extends EventTarget {
   readonly #c: PurchaseDeskComponents
@@ -238,7 +242,11 @@ export class PurchaseDesk extends EventTarget {
     return { offer, certification }
   }
 
-  /** Drive a purchase from its stored state to captured or voided. */
+  /**
+   * Drive a purchase from its stored state to an end: licensed, voided or refunded. Before the capture a definite
+   * refusal voids (no licence can exist: a registrar licenses only against the capture's payment record); after it,
+   * a licence that cannot be delivered is withdrawn and the payment refunded.
+   */
   async #advance(start: PurchaseEntry): Promise<PurchaseResult> {
     let entry = start
     const order = parseMessage(purchaseOrder, dagCbor.decode(entry.order), 'order')
@@ -276,41 +284,60 @@ export class PurchaseDesk extends EventTarget {
             break
           }
           case 'receipted': {
+            const payment = await this.#capture(order, entry)
+            entry = await this.#move(entry, 'captured', { payment })
+            break
+          }
+          case 'captured': {
             const licence = await this.#issue(order, entry)
             entry = await this.#move(entry, 'licensed', { licence: licence.bytes })
             break
           }
-          case 'licensed': {
-            await this.#capture(order, entry)
-            entry = await this.#move(entry, 'captured', {})
-            break
-          }
-          case 'captured':
+          case 'licensed':
             return { receipt: entry.receipt!, licence: entry.licence! }
           case 'voiding': {
-            await this.#withdraw(order, entry, entry.error?.message ?? 'purchase failed')
-            await this.#void(order, entry.error?.message ?? 'purchase failed')
-            entry = await this.#move(entry, 'voided', {})
+            const captured = await this.#void(order, entry.error?.message ?? 'purchase failed')
+            // The capture went through although its answer never came: the buyer paid, so the licence follows.
+            entry = await this.#move(entry, captured ? 'receipted' : 'voided', captured ? { error: null } : {})
+            break
+          }
+          case 'refunding': {
+            await this.#refund(order, entry, entry.error?.message ?? 'the licence could not be delivered')
+            entry = await this.#move(entry, 'refunded', {})
             break
           }
           case 'voided':
+          case 'refunded':
             throw new PurchaseError(
               entry.error?.code ?? PURCHASE_CODES.paymentRefused,
-              entry.error?.message ?? 'voided',
+              entry.error?.message ?? entry.state,
             )
         }
       }
     } catch (err) {
       if (err instanceof PurchaseError) throw err
       if (err instanceof StepRefused) {
-        // A definite "no" from a service: release the money, then tell the buyer why (on every retry too).
-        entry = await this.#move(entry, 'voiding', { error: { code: err.code, message: err.message } })
+        // A definite "no" from a service: release or return the money, then tell the buyer why (on every retry).
+        const after = entry.state === 'captured' ? 'refunding' : 'voiding'
+        entry = await this.#move(entry, after, { error: { code: err.code, message: err.message } })
         try {
-          await this.#withdraw(order, entry, err.message)
-          await this.#void(order, err.message)
-          entry = await this.#move(entry, 'voided', {})
-        } catch (voidErr) {
-          log.error('purchase %s: void not delivered yet (the recovery round retries): %e', entry.purchaseId, voidErr)
+          if (after === 'refunding') {
+            await this.#refund(order, entry, err.message)
+            entry = await this.#move(entry, 'refunded', {})
+          } else if (await this.#void(order, err.message)) {
+            entry = await this.#move(entry, 'receipted', { error: null })
+            return await this.#advance(entry)
+          } else {
+            entry = await this.#move(entry, 'voided', {})
+          }
+        } catch (endErr) {
+          if (endErr instanceof PurchaseError) throw endErr
+          log.error(
+            'purchase %s: %s not finished yet (the recovery round retries): %e',
+            entry.purchaseId,
+            after,
+            endErr,
+          )
         }
         throw new PurchaseError(err.code, err.message)
       }
@@ -345,11 +372,43 @@ export class PurchaseDesk extends EventTarget {
     }
   }
 
+  /** Capture the payment against the receipt; returns the clearinghouse's signed `consort/payment`. */
+  async #capture(order: PurchaseOrder, entry: PurchaseEntry): Promise<Uint8Array> {
+    let payment: SignedRecord<'consort/payment'>
+    try {
+      const body = await rpcCall(
+        this.#c.libp2p,
+        peerIdOfKey(order.order.clearinghouse),
+        this.#c.network.protocol(CLEARING_PROTOCOL),
+        CLEARING_OPS.capture,
+        { purchaseId: order.order.purchaseId, receipt: entry.receipt! },
+        { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
+      )
+      const answer = parseMessage(captureResponse, body, 'response')
+      payment = decodeRecordAs('consort/payment', answer.payment, this.#decodeOptions())
+    } catch (err) {
+      if (err instanceof RpcRemoteError) throw new StepRefused(PURCHASE_CODES.paymentRefused, err.message)
+      throw err
+    }
+    const receipt = this.#store.decode('consort/receipt', entry.receipt!)
+    if (
+      !bytesEqual(payment.signer, order.order.clearinghouse) ||
+      payment.body.purchaseId !== order.order.purchaseId ||
+      !payment.body.receipt.equals(receipt.id)
+    ) {
+      // Not a proof any registrar would take: nothing to license against. The money stays captured at the
+      // clearinghouse, which is asked again (a retry answers the record it signed).
+      throw new Error(`the clearinghouse answered the capture of ${order.order.purchaseId} with another payment`)
+    }
+    return payment.bytes
+  }
+
   /** Ask the registration managers, in the network record's order, for the licence; the first answer counts. */
   async #issue(order: PurchaseOrder, entry: PurchaseEntry): Promise<SignedRecord<'consort/licence'>> {
     const cert = this.#c.credentials.cert()
     const request = {
       receipt: entry.receipt!,
+      payment: entry.payment!,
       offer: entry.offer,
       certification: entry.certification,
       device: entry.device,
@@ -392,76 +451,75 @@ export class PurchaseDesk extends EventTarget {
     throw lastError ?? new StepRefused(PURCHASE_CODES.licenceRefused, 'the network lists no registration manager')
   }
 
-  async #capture(order: PurchaseOrder, entry: PurchaseEntry): Promise<void> {
+  /**
+   * A captured purchase whose licence cannot be delivered: every registrar of the network withdraws the receipt (a
+   * signed revocation of it and of any licence issued for it, gossiped), then the clearinghouse refunds against one
+   * of those revocations. One is enough: a revoked receipt revokes every licence made from it, wherever.
+   */
+  async #refund(order: PurchaseOrder, entry: PurchaseEntry, reason: string): Promise<void> {
+    let withdrawal: Uint8Array | null = null
+    let lastError: unknown
+    for (const anchor of this.#c.network.body.registrars) {
+      try {
+        const body = await rpcCall(
+          this.#c.libp2p,
+          peerIdOfKey(anchor.key),
+          this.#c.network.protocol(LICENCE_PROTOCOL),
+          LICENCE_OPS.withdraw,
+          {
+            purchaseId: order.order.purchaseId,
+            reason: reason.slice(0, 512) || 'the licence could not be delivered',
+            receipt: entry.receipt!,
+          },
+          { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
+        )
+        const answer = parseMessage(withdrawResponse, body, 'response')
+        if (answer.revoked) log('purchase %s: its licence is revoked by %s', order.order.purchaseId, anchor.name)
+        withdrawal ??= answer.revocation
+      } catch (err) {
+        lastError = err
+        log.error('purchase %s: %s did not withdraw the receipt: %e', order.order.purchaseId, anchor.name, err)
+      }
+    }
+    // Without a registrar's word that no licence is valid, the money stays where it is: retried later.
+    if (withdrawal === null) throw lastError ?? new Error('the network lists no registration manager')
     try {
       const body = await rpcCall(
         this.#c.libp2p,
         peerIdOfKey(order.order.clearinghouse),
         this.#c.network.protocol(CLEARING_PROTOCOL),
-        CLEARING_OPS.capture,
-        { purchaseId: order.order.purchaseId, receipt: entry.receipt!, licence: entry.licence! },
+        CLEARING_OPS.refund,
+        { purchaseId: order.order.purchaseId, withdrawal },
         { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
       )
-      parseMessage(captureResponse, body, 'response')
+      parseMessage(refundResponse, body, 'response')
     } catch (err) {
-      if (err instanceof RpcRemoteError) {
-        if (err.code === CLEARING_CODES.alreadyCaptured) return
-        throw new StepRefused(PURCHASE_CODES.paymentRefused, err.message)
-      }
+      if (err instanceof RpcRemoteError && err.code === CLEARING_CODES.alreadyRefunded) return
       throw err
     }
   }
 
   /**
-   * A purchase voided after its receipt was signed may have a licence (issued, or being issued by a registrar
-   * whose answer never came): take it back before releasing the money, so that nobody keeps a licence nobody
-   * paid for. The registrar that signed the licence is asked, or every listed one when none answered.
+   * Release the held money (before any capture). Returns true when the clearinghouse says the purchase was captured
+   * after all (its answer to the capture was lost): the purchase then goes on to its licence.
    */
-  async #withdraw(order: PurchaseOrder, entry: PurchaseEntry, reason: string): Promise<void> {
-    if (entry.receipt == null) return
-    const registrars =
-      entry.licence != null
-        ? [decodeRecordAs('consort/licence', entry.licence, this.#decodeOptions()).signer]
-        : this.#c.network.body.registrars.map((anchor) => anchor.key)
-    for (const registrar of registrars) {
-      try {
-        const body = await rpcCall(
-          this.#c.libp2p,
-          peerIdOfKey(registrar),
-          this.#c.network.protocol(LICENCE_PROTOCOL),
-          LICENCE_OPS.withdraw,
-          { purchaseId: order.order.purchaseId, reason: reason.slice(0, 512) || 'purchase failed' },
-          { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
-        )
-        const { revoked } = parseMessage(withdrawResponse, body, 'response')
-        if (revoked) log('purchase %s: its licence is revoked', order.order.purchaseId)
-      } catch (err) {
-        // A definite refusal will not change on a retry: say so and release the money anyway. No answer at all
-        // is retried (the recovery round) before the money is released.
-        if (!(err instanceof RpcRemoteError)) throw err
-        log.error('purchase %s: registrar refused to withdraw the licence: %s', order.order.purchaseId, err.message)
-      }
-    }
-  }
-
-  async #void(order: PurchaseOrder, reason: string): Promise<void> {
+  async #void(order: PurchaseOrder, reason: string): Promise<boolean> {
     try {
       const body = await rpcCall(
         this.#c.libp2p,
         peerIdOfKey(order.order.clearinghouse),
         this.#c.network.protocol(CLEARING_PROTOCOL),
         CLEARING_OPS.void,
-        { purchaseId: order.order.purchaseId, reason: reason.slice(0, 512) || 'purchase failed' },
+        { purchaseId: order.order.purchaseId, reason: reason.slice(0, 512) || 'purchase failed', order },
         { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
       )
       parseMessage(voidResponse, body, 'response')
+      return false
     } catch (err) {
-      // Nothing to void, or voided already: either way no money is held for this purchase.
-      if (
-        err instanceof RpcRemoteError &&
-        (err.code === CLEARING_CODES.authorisationUnknown || err.code === CLEARING_CODES.alreadyVoided)
-      ) {
-        return
+      if (err instanceof RpcRemoteError) {
+        // Voided already, or nothing held: either way no money is held for this purchase.
+        if (err.code === CLEARING_CODES.authorisationUnknown || err.code === CLEARING_CODES.alreadyVoided) return false
+        if (err.code === CLEARING_CODES.alreadyCaptured) return true
       }
       throw err
     }
@@ -491,8 +549,9 @@ export class PurchaseDesk extends EventTarget {
   }
 
   /**
-   * One recovery round (at start and on the renewal timer): deliver voids still owed, capture purchases whose
-   * licence was issued, and void purchases nobody finished within `ABANDONED_PURCHASE_MS`. Bounded per round.
+   * One recovery round (at start and on the renewal timer): deliver voids and refunds still owed, ask again for the
+   * licence of purchases already captured (refunding them after `UNLICENSED_REFUND_AFTER_MS` without one), and void
+   * purchases nobody finished before their capture within `ABANDONED_PURCHASE_MS`. Bounded per round.
    */
   async recover(): Promise<{ resumed: number }> {
     if (this.#recovering) return { resumed: 0 }
@@ -505,7 +564,14 @@ export class PurchaseDesk extends EventTarget {
           const entry = await this.#store.purchase(purchaseId)
           if (entry == null) return
           const abandoned = now - entry.updatedAt >= ABANDONED_PURCHASE_MS
-          if (entry.state === 'voiding' || entry.state === 'licensed') {
+          if (entry.state === 'captured' && now - entry.updatedAt >= UNLICENSED_REFUND_AFTER_MS) {
+            // Paid, and no registrar answered for hours: the buyer gets the money back rather than waiting forever.
+            resumed++
+            const refunding = await this.#move(entry, 'refunding', {
+              error: { code: PURCHASE_CODES.licenceRefused, message: 'no registration manager issued the licence' },
+            })
+            await this.#advance(refunding).catch((err) => log('recovery of %s: %e', purchaseId, err))
+          } else if (entry.state === 'voiding' || entry.state === 'refunding' || entry.state === 'captured') {
             resumed++
             await this.#advance(entry).catch((err) => log('recovery of %s: %e', purchaseId, err))
           } else if (

@@ -20,7 +20,7 @@ import type { RoleDb } from '../role.ts'
  * | `rx!<certification end, 16 digits>!<offerId>` | empty: an offer on sale, by when its certification expires |
  * | `pd!<offerId>` | empty: an offer waiting for a reference service |
  * | `pu!<purchaseId>` | a purchase's durable state (see `purchase.ts`) |
- * | `pp!<purchaseId>` | empty: the purchase is not finished yet (captured or voided) |
+ * | `pp!<purchaseId>` | empty: the purchase is not finished yet (licensed, voided or refunded) |
  */
 
 const SEP = '!'
@@ -55,14 +55,21 @@ export interface OfferEntry {
   updatedAt: number
 }
 
+/**
+ * A purchase at the retailer (docs/decisions/0306-money-before-keys.md): `started → authorised → receipted →
+ * captured → licensed`; before the capture any refusal ends in `voiding → voided`; after it, a licence that cannot
+ * be delivered ends in `refunding → refunded`. Finished: `licensed`, `voided`, `refunded`.
+ */
 export const PURCHASE_STATES = [
   'started',
   'authorised',
   'receipted',
-  'licensed',
   'captured',
+  'licensed',
   'voiding',
   'voided',
+  'refunding',
+  'refunded',
 ] as const
 export type PurchaseState = (typeof PURCHASE_STATES)[number]
 
@@ -77,8 +84,10 @@ export interface PurchaseEntry {
   authorisation: string | null
   authorisationExpiresAt: number | null
   receipt: Uint8Array | null
+  /** The clearinghouse's signed `consort/payment` (absent in entries written before payments were signed). */
+  payment?: Uint8Array | null
   licence: Uint8Array | null
-  /** Why it was voided (what the buyer is told on every retry). */
+  /** Why it was voided or refunded (what the buyer is told on every retry). */
   error: { code: string; message: string } | null
   history: Array<{ state: PurchaseState; at: number }>
   createdAt: number
@@ -260,7 +269,7 @@ export class RetailerStore {
 
   /** Write a purchase's state atomically with its "unfinished" marker. */
   async putPurchase(entry: PurchaseEntry): Promise<void> {
-    const finished = entry.state === 'captured' || entry.state === 'voided'
+    const finished = entry.state === 'licensed' || entry.state === 'voided' || entry.state === 'refunded'
     const ops: BatchOp[] = [
       { type: 'put', key: `pu${SEP}${entry.purchaseId}`, value: dagCbor.encode(entry) },
       finished
@@ -270,7 +279,7 @@ export class RetailerStore {
     await this.#db.batch(ops)
   }
 
-  /** Purchase ids not yet captured or voided, at most `limit`. */
+  /** Purchase ids not yet licensed, voided or refunded, at most `limit`. */
   async unfinishedPurchases(limit: number): Promise<string[]> {
     const prefix = `pp${SEP}`
     const ids: string[] = []

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { publicKey, sealingKey, sequence, text, timestamp } from '../fields.ts'
+import { publicKey, sealingKey, sequence, territory, text, timestamp } from '../fields.ts'
 import { commonFields } from './common.ts'
 
 /**
@@ -16,6 +16,13 @@ export const deviceBody = z
     name: text(128),
     notBefore: timestamp,
     notAfter: timestamp,
+    /**
+     * The account's territory as the registration manager attests it (its operator set it: never the buyer's
+     * word). Retailers, clearinghouses and registrars sell, charge and license only for this territory. Absent on
+     * registrations made before territories were attested, and for accounts nobody attested: read as `Worldwide`,
+     * which buys only what is sold everywhere.
+     */
+    territory: territory.optional(),
   })
   .strict()
   .refine((b) => b.notAfter > b.notBefore, { path: ['notAfter'], message: 'must come after notBefore' })

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { usageRulesSchema } from '../../usage-rules/index.ts'
 import { boundedBytes, contentId, id, isrc, keyId, publicKey, recordCid, timestamp, unique } from '../fields.ts'
 import { commonFields, useType } from './common.ts'
+import { usedUses } from './consumption.ts'
 import { MAX_OFFER_CONTENT } from './offer.ts'
 
 /**
@@ -22,6 +23,13 @@ export const licenceBody = z
     account: publicKey,
     device: publicKey,
     notAfter: timestamp.nullable(),
+    /**
+     * The uses the purchase had already consumed when this licence was signed (a reissue: the clearinghouse's
+     * signed count of what every device of the account reported). A holder starts counting from here, so a licence
+     * fetched again after a lost or wiped store carries no uses it did not have. Absent on a first licence.
+     * Added after the first layout: older licences lack it and mean "nothing used".
+     */
+    used: usedUses.optional(),
     keys: z
       .array(z.object({ isrc, keyId, sealedKey: boundedBytes(256) }).strict())
       .min(1)

@@ -11,6 +11,11 @@ export const REVOCABLE_KINDS = [
   'contract',
   'release',
   'manifest',
+  /**
+   * A retailer's receipt: no licence of its purchase is or will be valid (a registration manager withdraws it at the
+   * retailer's request when the licence could not be delivered). The clearinghouse refunds the purchase against it.
+   */
+  'receipt',
 ] as const
 export type RevocableKind = (typeof REVOCABLE_KINDS)[number]
 

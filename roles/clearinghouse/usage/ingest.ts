@@ -15,6 +15,7 @@
  * contract) is unknown are held and tried again later; the rest are settled (usage/plays.ts).
  */
 import { logger } from '@libp2p/logger'
+import { MAX_ACK_HELD } from '../../../protocols/clearing/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
@@ -69,6 +70,8 @@ export type ReportStatus = 'settled' | 'held' | 'duplicate'
 export interface ReportAck {
   reportId: string
   status: ReportStatus
+  /** Plays of this report not paid, and why (at most `MAX_ACK_HELD`): the acknowledgement says so. */
+  held?: Array<{ eventId: string; reason: string }>
 }
 
 export interface IngestDeps {
@@ -264,7 +267,13 @@ export class Ingest {
       if (r.seq === dev.next && r.prev === dev.head) {
         this.#putReport(g, r.reportId, row('settled'))
         const held = await this.#advance(g, dev, { ...r }, records)
-        g.acks.push({ pending: item, ack: { reportId: r.reportId, status: held > 0 ? 'held' : 'settled' } })
+        g.acks.push({
+          pending: item,
+          ack:
+            held.length > 0
+              ? { reportId: r.reportId, status: 'held', held: held.slice(0, MAX_ACK_HELD) }
+              : { reportId: r.reportId, status: 'settled' },
+        })
       } else if (r.seq > dev.next) {
         this.#putReport(g, r.reportId, row('held'))
         const gap: GapRow = {
@@ -311,10 +320,15 @@ export class Ingest {
   }
 
   /**
-   * Settle a report that continues its device's chain, then every held report that now continues it. Returns how
-   * many plays of the first report were held.
+   * Settle a report that continues its device's chain, then every held report that now continues it. Returns the
+   * plays of the first report that were held, and why.
    */
-  async #advance(g: Group, dev: DeviceRow, first: ChainReport, records: Map<string, Resolved>): Promise<number> {
+  async #advance(
+    g: Group,
+    dev: DeviceRow,
+    first: ChainReport,
+    records: Map<string, Resolved>,
+  ): Promise<Array<{ eventId: string; reason: string }>> {
     const held = await this.#events(g, dev, first, records)
     dev.next++
     dev.head = first.reportId
@@ -390,11 +404,16 @@ export class Ingest {
     g.ops.push(putBytes(StateKeys.report(reportId), encodeReportRow(row)))
   }
 
-  /** Process one report's events in time order. Returns how many plays were held. */
-  async #events(g: Group, dev: DeviceRow, r: ChainReport, records: Map<string, Resolved>): Promise<number> {
+  /** Process one report's events in time order. Returns the plays held, and why. */
+  async #events(
+    g: Group,
+    dev: DeviceRow,
+    r: ChainReport,
+    records: Map<string, Resolved>,
+  ): Promise<Array<{ eventId: string; reason: string }>> {
     const events = [...r.events].sort((a, b) => a.startedAt - b.startedAt || (a.eventId < b.eventId ? -1 : 1))
     const account = this.#account(g, r.account)
-    let held = 0
+    const held: Array<{ eventId: string; reason: string }> = []
     for (const e of events) {
       const key = StateKeys.event(r.device, e.eventId)
       this.stats.events++
@@ -408,7 +427,7 @@ export class Ingest {
       if (e.kind !== 'play') continue
       const hold = this.#behaviour(g, dev, account, r, e) ?? this.#licensed(r, e, records)
       if (hold !== null) {
-        held++
+        held.push({ eventId: e.eventId, reason: hold.reason })
         this.#hold(g, r, e, hold)
         continue
       }

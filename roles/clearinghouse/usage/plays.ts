@@ -60,6 +60,9 @@ export function checkLicence(
     return { reason: 'licence-mismatch', detail: 'the licence is not signed by a registrar of the network' }
   }
   if (trust.isRevoked(licence.id)) return { reason: 'licence-revoked', detail: `licence ${licence.id} is revoked` }
+  if (trust.isRevoked(l.receipt)) {
+    return { reason: 'licence-revoked', detail: `the receipt of licence ${licence.id} was withdrawn` }
+  }
   if (facts.device !== device) return { reason: 'licence-mismatch', detail: 'the licence is for another device' }
   if (facts.account !== account) return { reason: 'licence-mismatch', detail: 'the licence is for another account' }
   if (event.purchaseId !== l.purchaseId) {

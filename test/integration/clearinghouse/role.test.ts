@@ -100,26 +100,27 @@ describe('clearinghouse role', function () {
       }
       // Only the retailer or the buyer may void it.
       await assert.rejects(
-        call(label, CLEARING_OPS.void, { purchaseId: order.order.purchaseId, reason: 'x' }),
+        call(label, CLEARING_OPS.void, { purchaseId: order.order.purchaseId, reason: 'x', order: null }),
         (err: RpcRemoteError) => {
           assert.equal(err.code, 'ERR_UNAUTHORISED')
           return true
         },
       )
       const receipt = m.receipt(order, authorisation)
+      const captured = (await call(retailer, CLEARING_OPS.capture, {
+        purchaseId: order.order.purchaseId,
+        receipt: receipt.bytes,
+      })) as { captured: boolean; payment: Uint8Array }
+      assert.equal(captured.captured, true)
+      assert.ok(captured.payment.length > 0, 'the signed payment proof')
       const licence = m.licence(receipt, contract)
-      assert.deepEqual(
-        await call(retailer, CLEARING_OPS.capture, {
-          purchaseId: order.order.purchaseId,
-          receipt: receipt.bytes,
-          licence: licence.bytes,
-        }),
-        { captured: true },
-      )
       const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 600_000)])
-      const ack = (await call(retailer, CLEARING_OPS.report, { usage: report.usage, device: report.device })) as {
-        status: string
-      }
+      // The device sends its licence with the report: the clearinghouse bounds the play by it at once.
+      const ack = (await call(retailer, CLEARING_OPS.report, {
+        usage: report.usage,
+        device: report.device,
+        licences: [licence.bytes],
+      })) as { status: string }
       assert.equal(ack.status, 'settled')
       const again = (await call(retailer, CLEARING_OPS.report, { usage: report.usage, device: report.device })) as {
         status: string

@@ -35,8 +35,8 @@ const DAY = 24 * 3600_000
 
 /**
  * The purchase with every service real: a contract published by hand → the retailer's offer → certified by the
- * reference service → bought over `/purchase/1` → the clearinghouse authorises, the registrar issues the licence
- * against the retailer's receipt, the clearinghouse captures. Sent twice, the purchase answers the same receipt and
+ * reference service → bought over `/purchase/1` → the clearinghouse authorises, captures against the retailer's
+ * receipt and signs the payment proof, the registrar issues the licence against receipt and proof. Sent twice, the purchase answers the same receipt and
  * licence, and the buyer's wallet is charged once.
  */
 describe('market: a purchase through the real clearinghouse and registrar', () => {
@@ -268,6 +268,6 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
     assert.equal(balance?.available, 10_00n - 99n)
     assert.equal(balance?.pending, 0n)
     const state = await shop.purchases.status('e2e-purchase-1')
-    assert.equal(state?.state, 'captured')
+    assert.equal(state?.state, 'licensed')
   })
 })

@@ -142,7 +142,7 @@ describe('market: the retailer sells (purchase protocol)', () => {
     }
   }
 
-  it('sells a certified offer: authorise, receipt, licence, capture', async () => {
+  it('sells a certified offer: authorise, receipt, capture, licence', async () => {
     const { offer, certification } = await onSale(shop().role, 'sale-1')
     const purchase = order(offer, certification)
     const { receipt, licence } = await buy(purchase)
@@ -160,7 +160,7 @@ describe('market: the retailer sells (purchase protocol)', () => {
     const stored = await shop().role.purchases.status(purchase.order.purchaseId)
     assert.deepEqual(
       stored?.history.map((h) => h.state),
-      ['started', 'authorised', 'receipted', 'licensed', 'captured'],
+      ['started', 'authorised', 'receipted', 'captured', 'licensed'],
     )
   })
 
@@ -228,15 +228,20 @@ describe('market: the retailer sells (purchase protocol)', () => {
     assert.equal(clearing.authorisations.has(purchase.order.purchaseId), false)
   })
 
-  it('voids the authorisation when the licence is refused, and says so on every retry', async () => {
+  it('refunds a captured payment when the licence is refused (against the withdrawal), and says so on every retry', async () => {
     const { offer, certification } = await onSale(shop().role, 'sale-4')
     const purchase = order(offer, certification)
     registrar.refuse.set(purchase.order.purchaseId, LICENCE_CODES.deviceRevoked)
     await assert.rejects(buy(purchase), { code: PURCHASE_CODES.licenceRefused })
-    assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'voided')
+    assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'refunded')
+    assert.ok(registrar.withdrawn.has(purchase.order.purchaseId), 'the receipt was withdrawn before the refund')
     registrar.refuse.delete(purchase.order.purchaseId)
     await assert.rejects(buy(purchase), { code: PURCHASE_CODES.licenceRefused })
-    assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'voided')
+    assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'refunded')
+    assert.deepEqual(
+      (await shop().role.purchases.status(purchase.order.purchaseId))?.history.map((h) => h.state),
+      ['started', 'authorised', 'receipted', 'captured', 'refunding', 'refunded'],
+    )
   })
 
   it('refuses when the payment is refused, with nothing to capture', async () => {
@@ -272,13 +277,14 @@ describe('market: the retailer sells (purchase protocol)', () => {
       const purchase = order(offer, certification)
       const registrarCalls = registrar.calls
 
-      // The clearinghouse goes quiet after authorising: the capture gets no answer.
-      const moved = nextEvent<{ state: string }>(role.purchases, 'purchase', (e) => e.state === 'licensed')
+      // The clearinghouse goes quiet after authorising: the capture gets no answer, and no licence is asked for.
+      const moved = nextEvent<{ state: string }>(role.purchases, 'purchase', (e) => e.state === 'receipted')
       const unplugged = moved.then(() => clearing.unplug())
       await assert.rejects(buy(purchase, node), { code: 'ERR_PURCHASE_PENDING' })
       await unplugged
-      assert.equal((await role.purchases.status(purchase.order.purchaseId))?.state, 'licensed')
+      assert.equal((await role.purchases.status(purchase.order.purchaseId))?.state, 'receipted')
       assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'pending')
+      assert.equal(registrar.calls, registrarCalls, 'no licence before the capture')
 
       // The retailer restarts on the same data; the clearinghouse answers again; the buyer retries.
       await node.stop()

@@ -15,6 +15,7 @@ import type { PlayerInit, PlayerRole } from '../../../roles/player/index.ts'
 import { fixturePath } from '../../fixtures.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
+import { paymentFor } from '../../helpers/payments.ts'
 import { rawCid } from '../../helpers/records.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
@@ -304,6 +305,7 @@ export async function licenceFor(
   )
   await requestLicence(world.retailer.libp2p, world.retailer.network, {
     receipt,
+    payment: paymentFor(receipt, world.keys.clearinghouse.signer, now),
     offer,
     certification,
     device,

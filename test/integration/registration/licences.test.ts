@@ -3,11 +3,12 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { open, seal } from '../../../keys/seal.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/index.ts'
-import { LICENCE_OPS, LICENCE_PROTOCOL, LICENCE_SEAL_CONTEXT } from '../../../protocols/licence/index.ts'
-import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
+import { LICENCE_CODES, LICENCE_OPS, LICENCE_PROTOCOL, LICENCE_SEAL_CONTEXT } from '../../../protocols/licence/index.ts'
+import { decodeRecordAs, type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import { depositEscrow, registerDevice, requestLicence, requestReissue } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import type { ControlRoute } from '../../../roles/role.ts'
+import { paymentFor } from '../../helpers/payments.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 import {
   buyLicence,
@@ -174,6 +175,7 @@ describe('registration: escrow, devices and licences between real nodes', functi
     await assert.rejects(
       requestLicence(market.player.libp2p, market.player.network, {
         receipt,
+        payment: paymentFor(receipt, market.keys.clearinghouse.signer, market.clock.now()),
         offer: sale.offer,
         certification: sale.certification,
         device: phone.record,
@@ -314,36 +316,89 @@ describe('registration: escrow, devices and licences between real nodes', functi
     )
   })
 
-  it('lets the retailer withdraw a voided purchase: its licence is revoked, and one not yet issued never is', async () => {
-    const withdraw = (from: typeof market.retailer, purchaseId: string) =>
+  it('licenses nothing without the clearinghouse’s proof that the price was captured (money before keys)', async () => {
+    const receipt = receiptFor(market, sale, phone, 'p-unpaid')
+    const now = market.clock.now()
+    const tries: Array<[string, SignedRecord<'consort/payment'>]> = [
+      // signed by the retailer (or anyone not a clearinghouse of the network)
+      ['not a clearinghouse', paymentFor(receipt, market.keys.retailer.signer, now)],
+      // the clearinghouse's payment for another receipt of the same purchase id
+      [
+        'another receipt',
+        paymentFor(receiptFor(market, sale, phone, 'p-unpaid-other'), market.keys.clearinghouse.signer, now, {
+          purchaseId: 'p-unpaid',
+        }),
+      ],
+      // a smaller amount than the receipt's price
+      [
+        'another price',
+        paymentFor(receipt, market.keys.clearinghouse.signer, now, { price: { amount: 1n, currency: 'EUR' } }),
+      ],
+    ]
+    for (const [why, payment] of tries) {
+      await assert.rejects(
+        buyLicence(market, sale, phone, 'p-unpaid', { receipt, payment }),
+        {
+          code: LICENCE_CODES.paymentUnproven,
+        },
+        why,
+      )
+    }
+    assert.equal((await market.role.registrar.licences.licencesOf('p-unpaid')).length, 0)
+    const licence = await buyLicence(market, sale, phone, 'p-unpaid', { receipt })
+    assert.equal(licence.body.purchaseId, 'p-unpaid')
+  })
+
+  it('lets only the retailer withdraw a receipt: its licence and receipt are revoked, a later issue gets nothing, and strangers write nothing', async () => {
+    const withdraw = (from: typeof market.retailer, purchaseId: string, receipt: SignedRecord<'consort/receipt'>) =>
       rpcCall(
         from.libp2p,
         market.registrar.libp2p.peerId,
         from.network.protocol(LICENCE_PROTOCOL),
         LICENCE_OPS.withdraw,
-        {
-          purchaseId,
-          reason: 'capture refused',
-        },
-      )
-    const licence = await buyLicence(market, sale, phone, 'p-voided')
-    await assert.rejects(withdraw(market.player, 'p-voided'), { code: 'ERR_NOT_PURCHASE_RETAILER' })
-    assert.deepEqual(await withdraw(market.retailer, 'p-voided'), { revoked: true })
-    assert.deepEqual(await withdraw(market.retailer, 'p-voided'), { revoked: true }, 'a retry answers the same')
+        { purchaseId, reason: 'licence refused after the capture', receipt: receipt.bytes },
+      ) as Promise<{ revoked: boolean; revocation: Uint8Array }>
+    const receipt = receiptFor(market, sale, phone, 'p-withdrawn')
+    const licence = await buyLicence(market, sale, phone, 'p-withdrawn', { receipt })
+    // Anyone but the receipt's signer is refused, and nothing is written for it (issue 11, lower finding).
+    const rows = async () => {
+      let n = 0
+      for await (const _ of market.role.registrar.store.entries('withdrawn!', { limit: 10_000 })) n++
+      return n
+    }
+    const before = await rows()
+    await assert.rejects(withdraw(market.player, 'p-withdrawn', receipt), { code: 'ERR_NOT_PURCHASE_RETAILER' })
+    const forged = receiptFor(market, sale, phone, 'p-someone-else', market.player.keys)
+    await assert.rejects(withdraw(market.player, 'p-someone-else', forged), { code: 'ERR_RECEIPT_INVALID' })
+    assert.equal(await rows(), before, 'a refused withdrawal writes nothing')
+
+    const first = await withdraw(market.retailer, 'p-withdrawn', receipt)
+    assert.equal(first.revoked, true)
+    const revocation = decodeRecordAs('consort/revocation', first.revocation, {
+      network: market.net.name,
+      now: market.clock.now(),
+    })
+    assert.deepEqual(revocation.signer, market.keys.registrar.signer.publicKey)
+    assert.ok(revocation.body.targets.some((t) => t.kind === 'receipt' && t.id.equals(receipt.id)))
+    assert.ok(revocation.body.targets.some((t) => t.kind === 'licence' && t.id.equals(licence.id)))
+    assert.deepEqual(await withdraw(market.retailer, 'p-withdrawn', receipt), first, 'a retry answers the same')
     await assert.rejects(
       requestReissue(market.player.libp2p, market.player.network, {
-        purchaseId: 'p-voided',
+        purchaseId: 'p-withdrawn',
         device: phone.record,
         signer: phone.keys.signer,
         now: market.clock.now(),
       }),
       { code: 'ERR_LICENCE_REVOKED' },
     )
-    await waitUntil(() => market.player.trust.isRevoked(licence.id)) // gossiped to the other nodes
+    await waitUntil(() => market.player.trust.isRevoked(licence.id) && market.player.trust.isRevoked(receipt.id))
 
-    // Withdrawn before the issue request arrived (its answer was lost, say): that retailer's receipt gets nothing.
-    assert.deepEqual(await withdraw(market.retailer, 'p-early'), { revoked: false })
-    await assert.rejects(buyLicence(market, sale, phone, 'p-early'), { code: 'ERR_LICENCE_REVOKED' })
+    // Withdrawn before the issue request arrived (its answer was lost, say): that receipt gets nothing.
+    const early = receiptFor(market, sale, phone, 'p-early')
+    assert.equal((await withdraw(market.retailer, 'p-early', early)).revoked, false)
+    await assert.rejects(buyLicence(market, sale, phone, 'p-early', { receipt: early }), {
+      code: 'ERR_LICENCE_REVOKED',
+    })
     assert.equal((await market.role.registrar.licences.licencesOf('p-early')).length, 0)
   })
 

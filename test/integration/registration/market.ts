@@ -12,6 +12,7 @@ import { topicString } from '../../../protocols/topics/names.ts'
 import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { paymentFor } from '../../helpers/payments.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
 
 /**
@@ -277,11 +278,17 @@ export async function buyLicence(
   sale: CertifiedOffer,
   device: Device,
   purchaseId: string,
-  options: { from?: ConsortNode; receipt?: SignedRecord<'consort/receipt'> } = {},
+  options: {
+    from?: ConsortNode
+    receipt?: SignedRecord<'consort/receipt'>
+    payment?: SignedRecord<'consort/payment'> | null
+  } = {},
 ): Promise<SignedRecord<'consort/licence'>> {
   const from = options.from ?? market.retailer
+  const receipt = options.receipt ?? receiptFor(market, sale, device, purchaseId)
   return requestLicence(from.libp2p, from.network, {
-    receipt: options.receipt ?? receiptFor(market, sale, device, purchaseId),
+    receipt,
+    payment: options.payment ?? paymentFor(receipt, market.keys.clearinghouse.signer, market.clock.now()),
     offer: sale.offer,
     certification: sale.certification,
     device: device.record,

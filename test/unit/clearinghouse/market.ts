@@ -330,8 +330,10 @@ export class Market {
     const order = this.order(buyer, offer, certification)
     const { authorisation } = await engine.authorise(this.authoriseBody(order, offer, certification))
     const receipt = this.receipt(order, authorisation)
+    await engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes })
     const licence = this.licence(receipt, contract)
-    await engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes, licence: licence.bytes })
+    // The registrar's licence reaches the clearinghouse with the device's first report (or by CID from the network).
+    await engine.records.keep(licence)
     return { purchaseId: order.order.purchaseId, licence, receipt }
   }
 

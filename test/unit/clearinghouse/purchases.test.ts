@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
+import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { signPurchaseOrder } from '../../../protocols/purchase/order.ts'
-import { signRecord } from '../../../protocols/records/envelope.ts'
+import { decodeRecordAs, signRecord } from '../../../protocols/records/envelope.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import {
   accountIdOf,
@@ -59,11 +60,14 @@ describe('clearinghouse purchases', () => {
     const reserved = await engine.ledger.balance(wallet)
     assert.equal(reserved.debitsPending, 129n)
     const receipt = m.receipt(order, authorisation)
-    const licence = m.licence(receipt, contract)
-    assert.deepEqual(
-      await engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes, licence: licence.bytes }),
-      { captured: true },
-    )
+    const { captured, payment } = await engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes })
+    assert.equal(captured, true)
+    // The proof a registrar licenses against: signed by this clearinghouse, for exactly this receipt and buyer.
+    const proof = decodeRecordAs('consort/payment', payment, { network: m.network.name, now: m.clock.now() })
+    assert.deepEqual(proof.signer, m.clearinghouse.signer.publicKey)
+    assert.ok(proof.body.receipt.equals(receipt.id))
+    assert.deepEqual(proof.body.price, { amount: 129n, currency: 'EUR' })
+    assert.deepEqual(proof.body.device, buyer.devices[0]!.keys.signer.publicKey)
     // 3% of 129 is 3.87: the fee rounds down to 3; wholesale 70 is split 70/30 to the rights holders.
     assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 1000n - 129n)
     assert.equal(await posted(engine, retailerParticipant(m.retailer.signer.publicKey)), 129n - 70n - 3n)
@@ -85,12 +89,14 @@ describe('clearinghouse purchases', () => {
     m.clock.advance(1000)
     assert.deepEqual(await engine.authorise(body), first)
     const receipt = m.receipt(order, first.authorisation)
-    const licence = m.licence(receipt, contract)
-    const capture = { purchaseId: order.order.purchaseId, receipt: receipt.bytes, licence: licence.bytes }
-    await engine.capture(capture)
-    await engine.capture(capture)
+    const capture = { purchaseId: order.order.purchaseId, receipt: receipt.bytes }
+    const once = await engine.capture(capture)
+    assert.deepEqual(await engine.capture(capture), once, 'the same payment record on a retry')
     assert.deepEqual(await engine.authorise(body), first)
-    await rejects(engine.void({ purchaseId: order.order.purchaseId, reason: 'late' }), 'ERR_ALREADY_CAPTURED')
+    await rejects(
+      engine.void({ purchaseId: order.order.purchaseId, reason: 'late', order: null }),
+      'ERR_ALREADY_CAPTURED',
+    )
     assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 1000n - 129n)
   })
 
@@ -154,7 +160,9 @@ describe('clearinghouse purchases', () => {
     await engine.account(m.fundRequest(buyer, 1500n))
     // The refusal is the purchase's answer for good: a retry cannot charge a buyer who was told "refused".
     await rejects(engine.authorise(m.authoriseBody(order, offer, certification)), 'ERR_INSUFFICIENT_FUNDS')
-    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'refused' }), { voided: false })
+    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'refused', order: null }), {
+      voided: false,
+    })
     const again = m.order(buyer, offer, certification)
     const { authorisation } = await engine.authorise(m.authoriseBody(again, offer, certification))
     assert.match(authorisation, /^auth:/)
@@ -168,29 +176,29 @@ describe('clearinghouse purchases', () => {
     const certification = m.certification(offer, contract)
     const order = m.order(buyer, offer, certification)
     await engine.authorise(m.authoriseBody(order, offer, certification))
-    const { peerIdOfKey } = await import('../../../protocols/peers.ts')
     const stranger = await m.buyer()
     await rejects(
-      engine.void({ purchaseId: order.order.purchaseId, reason: 'x' }, peerIdOfKey(stranger.account.signer.publicKey)),
+      engine.void(
+        { purchaseId: order.order.purchaseId, reason: 'x', order: null },
+        peerIdOfKey(stranger.account.signer.publicKey),
+      ),
       'ERR_UNAUTHORISED',
     )
     const retailerPeer = peerIdOfKey(m.retailer.signer.publicKey)
-    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'no licence' }, retailerPeer), {
+    assert.deepEqual(
+      await engine.void({ purchaseId: order.order.purchaseId, reason: 'no licence', order: null }, retailerPeer),
+      {
+        voided: true,
+      },
+    )
+    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'again', order: null }), {
       voided: true,
     })
-    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'again' }), { voided: true })
     const b = await engine.ledger.balance(accountIdOf(walletParticipant(buyer.account.signer.publicKey), 'EUR'))
     assert.equal(b.debitsPending, 0n)
     assert.equal(b.creditsPosted - b.debitsPosted, 1000n)
     const receipt = m.receipt(order, 'x')
-    await rejects(
-      engine.capture({
-        purchaseId: order.order.purchaseId,
-        receipt: receipt.bytes,
-        licence: m.licence(receipt, contract).bytes,
-      }),
-      'ERR_ALREADY_VOIDED',
-    )
+    await rejects(engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes }), 'ERR_ALREADY_VOIDED')
   })
 
   it('lets an abandoned authorisation void itself when it expires', async () => {
@@ -204,45 +212,38 @@ describe('clearinghouse purchases', () => {
     assert.equal((await engine.purchases.get(order.order.purchaseId))?.state, 'expired')
     const receipt = m.receipt(order, authorisation)
     await rejects(
-      engine.capture({
-        purchaseId: order.order.purchaseId,
-        receipt: receipt.bytes,
-        licence: m.licence(receipt, contract).bytes,
-      }),
+      engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes }),
       'ERR_AUTHORISATION_EXPIRED',
     )
-    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'late' }), { voided: false })
+    assert.deepEqual(await engine.void({ purchaseId: order.order.purchaseId, reason: 'late', order: null }), {
+      voided: false,
+    })
     const audit = await engine.audit()
     assert.deepEqual([...audit.ledger, ...audit.clearing], [])
   })
 
-  it('refuses a capture whose receipt or licence does not match the purchase', async () => {
+  it('refuses a capture whose receipt does not match the purchase', async () => {
     const contract = await learn(m.contract())
     const offer = m.offer(contract)
     const certification = m.certification(offer, contract)
     const order = m.order(buyer, offer, certification)
     const { authorisation } = await engine.authorise(m.authoriseBody(order, offer, certification))
     const receipt = m.receipt(order, authorisation)
-    const capture = (licence: Uint8Array, r = receipt.bytes) =>
-      engine.capture({ purchaseId: order.order.purchaseId, receipt: r, licence })
-    // A licence signed by the retailer instead of a registrar.
-    const forged = signRecord('consort/licence', m.licence(receipt, contract).body, m.retailer.signer)
+    const capture = (r: Uint8Array) => engine.capture({ purchaseId: order.order.purchaseId, receipt: r })
+    // A receipt signed by someone else than the purchase's retailer.
+    const forged = signRecord('consort/receipt', receipt.body, buyer.account.signer)
     await rejects(capture(forged.bytes), 'ERR_LICENCE_MISMATCH')
-    // A licence for another device.
-    const elsewhere = await m.buyer()
-    await rejects(
-      capture(m.licence(receipt, contract, elsewhere.devices[0]!.keys.signer.publicKey).bytes),
-      'ERR_LICENCE_MISMATCH',
+    // A receipt for another authorisation, another price.
+    await rejects(capture(m.receipt(order, 'auth:other').bytes), 'ERR_LICENCE_MISMATCH')
+    const cheaper = signRecord(
+      'consort/receipt',
+      { ...receipt.body, price: { amount: 1n, currency: 'EUR' } },
+      m.retailer.signer,
     )
-    // A receipt for another authorisation.
-    const other = m.receipt(order, 'auth:other')
-    await rejects(capture(m.licence(other, contract).bytes, other.bytes), 'ERR_LICENCE_MISMATCH')
-    await rejects(
-      engine.capture({ purchaseId: 'nope', receipt: receipt.bytes, licence: forged.bytes }),
-      'ERR_AUTHORISATION_UNKNOWN',
-    )
+    await rejects(capture(cheaper.bytes), 'ERR_LICENCE_MISMATCH')
+    await rejects(engine.capture({ purchaseId: 'nope', receipt: receipt.bytes }), 'ERR_AUTHORISATION_UNKNOWN')
     assert.equal((await engine.purchases.get(order.order.purchaseId))?.state, 'authorised')
-    await capture(m.licence(receipt, contract).bytes)
+    await capture(receipt.bytes)
     assert.equal((await engine.purchases.get(order.order.purchaseId))?.state, 'captured')
   })
 
@@ -283,12 +284,152 @@ describe('clearinghouse purchases', () => {
     const { authorisation } = await engine.authorise(m.authoriseBody(order, offer, certification))
     const receipt = m.receipt(order, authorisation)
     await rejects(
-      engine.capture({
-        purchaseId: order.order.purchaseId,
-        receipt: receipt.bytes,
-        licence: m.licence(receipt, contract).bytes,
-      }),
+      engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes }),
       'ERR_CONTRACT_NOT_PRICED',
     )
+  })
+
+  describe('an end before the capture is final, whoever asks and in whatever order (issue 11, finding 1)', () => {
+    it('never authorises again a purchase its buyer voided: the retailer asking next gets the void', async () => {
+      const contract = await learn(m.contract())
+      const offer = m.offer(contract)
+      const certification = m.certification(offer, contract)
+      const order = m.order(buyer, offer, certification)
+      const body = m.authoriseBody(order, offer, certification)
+      // The buyer authorises its own order, then voids it...
+      await engine.authorise(body)
+      const buyerPeer = peerIdOfKey(buyer.account.signer.publicKey)
+      assert.deepEqual(
+        await engine.void({ purchaseId: order.order.purchaseId, reason: 'mine', order: null }, buyerPeer),
+        {
+          voided: true,
+        },
+      )
+      // ...then sends the same order to the retailer: its authorisation is refused, so is any capture.
+      await rejects(engine.authorise(body), 'ERR_ALREADY_VOIDED')
+      await rejects(
+        engine.capture({ purchaseId: order.order.purchaseId, receipt: m.receipt(order, 'auth:x').bytes }),
+        'ERR_ALREADY_VOIDED',
+      )
+      assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 1000n)
+      const audit = await engine.audit()
+      assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+    })
+
+    it('never authorises again a purchase whose authorisation expired', async () => {
+      const contract = await learn(m.contract())
+      const offer = m.offer(contract)
+      const certification = m.certification(offer, contract)
+      const order = m.order(buyer, offer, certification)
+      const body = m.authoriseBody(order, offer, certification)
+      const { expiresAt } = await engine.authorise(body)
+      m.clock.set(expiresAt + 1)
+      await engine.tick()
+      await rejects(engine.authorise(body), 'ERR_AUTHORISATION_EXPIRED')
+      const b = await engine.ledger.balance(accountIdOf(walletParticipant(buyer.account.signer.publicKey), 'EUR'))
+      assert.equal(b.debitsPending, 0n)
+    })
+
+    it('keeps a void that arrives before its authorisation (with the signed order), and refuses the authorisation', async () => {
+      const contract = await learn(m.contract())
+      const offer = m.offer(contract)
+      const certification = m.certification(offer, contract)
+      const order = m.order(buyer, offer, certification)
+      const retailerPeer = peerIdOfKey(m.retailer.signer.publicKey)
+      // Without the order nothing is kept: no row for a stranger's purchase id.
+      await rejects(
+        engine.void({ purchaseId: order.order.purchaseId, reason: 'early', order: null }, retailerPeer),
+        'ERR_AUTHORISATION_UNKNOWN',
+      )
+      assert.equal(await engine.purchases.get(order.order.purchaseId), undefined)
+      // A stranger cannot cancel someone else's order.
+      const stranger = await m.buyer()
+      await rejects(
+        engine.void(
+          { purchaseId: order.order.purchaseId, reason: 'early', order },
+          peerIdOfKey(stranger.account.signer.publicKey),
+        ),
+        'ERR_UNAUTHORISED',
+      )
+      assert.deepEqual(
+        await engine.void({ purchaseId: order.order.purchaseId, reason: 'early', order }, retailerPeer),
+        {
+          voided: true,
+        },
+      )
+      await rejects(engine.authorise(m.authoriseBody(order, offer, certification)), 'ERR_ALREADY_VOIDED')
+      const b = await engine.ledger.balance(accountIdOf(walletParticipant(buyer.account.signer.publicKey), 'EUR'))
+      assert.equal(b.debitsPending, 0n)
+      const audit = await engine.audit()
+      assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+    })
+
+    it('lets nobody void a captured purchase: only a refund against the registrar withdrawal returns the money', async () => {
+      const contract = await learn(m.contract({ unit: 70n }))
+      const offer = m.offer(contract, { price: 129n })
+      const { purchaseId, receipt } = await m.purchase(engine, buyer, contract, offer)
+      const buyerPeer = peerIdOfKey(buyer.account.signer.publicKey)
+      await rejects(
+        engine.void({ purchaseId, reason: 'changed my mind', order: null }, buyerPeer),
+        'ERR_ALREADY_CAPTURED',
+      )
+      // A refund needs a registrar's revocation of this very receipt: not one signed by the retailer...
+      const byRetailer = signRecord(
+        'consort/revocation',
+        {
+          network: m.network.name,
+          created: m.clock.now(),
+          targets: [{ kind: 'receipt', id: receipt.id }],
+          reason: 'x',
+        },
+        m.retailer.signer,
+      )
+      await rejects(engine.refund({ purchaseId, withdrawal: byRetailer.bytes }), 'ERR_WITHDRAWAL_INVALID')
+      // ...nor a registrar's revocation of something else.
+      const other = signRecord(
+        'consort/revocation',
+        {
+          network: m.network.name,
+          created: m.clock.now(),
+          targets: [
+            { kind: 'receipt', id: m.receipt(m.order(buyer, offer, m.certification(offer, contract)), 'a').id },
+          ],
+          reason: 'x',
+        },
+        m.net.registrarSigner,
+      )
+      await rejects(engine.refund({ purchaseId, withdrawal: other.bytes }), 'ERR_WITHDRAWAL_INVALID')
+      assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 1000n - 129n)
+      const withdrawal = signRecord(
+        'consort/revocation',
+        {
+          network: m.network.name,
+          created: m.clock.now(),
+          targets: [{ kind: 'receipt', id: receipt.id }],
+          reason: 'x',
+        },
+        m.net.registrarSigner,
+      )
+      assert.deepEqual(await engine.refund({ purchaseId, withdrawal: withdrawal.bytes }), { refunded: true })
+      assert.deepEqual(await engine.refund({ purchaseId, withdrawal: withdrawal.bytes }), { refunded: true })
+      // Every leg went back: the wallet whole, the retailer, distributor, rights holders and fee at zero.
+      assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 1000n)
+      assert.equal(await posted(engine, retailerParticipant(m.retailer.signer.publicKey)), 0n)
+      assert.equal(await posted(engine, rightsholderParticipant('label:acme')), 0n)
+      assert.equal(await posted(engine, rightsholderParticipant('artist:jane')), 0n)
+      assert.equal(await posted(engine, feeParticipant(m.clearinghouse.signer.publicKey)), 0n)
+      assert.equal((await engine.purchases.get(purchaseId))?.state, 'refunded')
+      await rejects(engine.capture({ purchaseId, receipt: receipt.bytes }), 'ERR_ALREADY_REFUNDED')
+      const audit = await engine.audit()
+      assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+      // The statements show the sale and its refund.
+      const [statement] = await engine.statements.build('2026-11', retailerParticipant(m.retailer.signer.publicKey))
+      const lines = statement?.parts.flatMap((p) => p.record.body.lines.filter((l) => l.ref === purchaseId)) ?? []
+      assert.ok(lines.some((l) => l.kind === 'refund'))
+      assert.equal(
+        lines.reduce((sum, l) => sum + l.amount, 0n),
+        0n,
+      )
+    })
   })
 })

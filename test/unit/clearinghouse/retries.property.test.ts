@@ -133,12 +133,11 @@ async function call(engine: ClearingEngine, f: Fixture, i: number, op: Op, autho
     // A retailer captures or voids a purchase once its authorisation was answered.
     const authorisation = await authorisations.get(i)
     if (op === 'void')
-      return JSON.stringify(await engine.void({ purchaseId: o.order.order.purchaseId, reason: 'test' }))
+      return JSON.stringify(await engine.void({ purchaseId: o.order.order.purchaseId, reason: 'test', order: null }))
     const receipt = f.m.receipt(o.order, authorisation)
-    const licence = f.m.licence(receipt, f.contract)
-    return JSON.stringify(
-      await engine.capture({ purchaseId: o.order.order.purchaseId, receipt: receipt.bytes, licence: licence.bytes }),
-    )
+    const { captured, payment } = await engine.capture({ purchaseId: o.order.order.purchaseId, receipt: receipt.bytes })
+    // Every retry answers the very payment record the first capture signed.
+    return `${captured} ${Buffer.from(payment).toString('base64')}`
   } catch (err) {
     return (err as { code?: string }).code ?? 'error'
   }
@@ -199,9 +198,18 @@ describe('clearinghouse retries (properties)', () => {
         try {
           assert.deepEqual(await snapshot(shuffled.engine, f), await snapshot(reference.engine, f))
           for (const [key, answers] of shuffled.answers) {
-            // A retry answers what the first attempt answered (void after capture, capture after void: the refusal).
-            assert.equal(answers.size, 1, `${key} answered ${[...answers].join(' / ')}`)
-            assert.deepEqual(answers, reference.answers.get(key) ?? answers)
+            // A retry answers what the first attempt answered (void after capture, capture after void: the refusal)
+            // — except an authorisation retried after its purchase was voided: a void is final, so that retry is
+            // answered with the void and holds nothing (issue 11, finding 1).
+            const [i, op] = key.split(':')
+            const voided = op === 'authorise' && s.purchases[Number(i)]?.outcome === 'void'
+            const first = reference.answers.get(key) ?? answers
+            const expected = voided ? new Set([...first, 'ERR_ALREADY_VOIDED']) : first
+            assert.ok(
+              [...answers].every((a) => expected.has(a)),
+              `${key} answered ${[...answers].join(' / ')}, expected ${[...expected].join(' / ')}`,
+            )
+            if (!voided) assert.equal(answers.size, 1, `${key} answered ${[...answers].join(' / ')}`)
           }
           // Expiry releases the abandoned reservations alike in both, once.
           f.m.clock.advance(16 * 60_000)

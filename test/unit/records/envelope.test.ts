@@ -161,6 +161,18 @@ const STRICTNESS: Record<RecordType, Strictness> = {
     wrongType: { path: ['price', 'currency'], value: 1 },
     outOfRange: { path: ['price', 'amount'], value: -5n },
   },
+  'consort/payment': {
+    missing: 'receipt',
+    size: { path: ['account'], value: new Uint8Array(33) },
+    wrongType: { path: ['authorisation'], value: 7 },
+    outOfRange: { path: ['price', 'amount'], value: -1n },
+  },
+  'consort/consumption': {
+    missing: 'plays',
+    size: { path: ['account'], value: new Uint8Array(31) },
+    wrongType: { path: ['firstPlayAt'], value: 'yesterday' },
+    outOfRange: { path: ['playSeconds'], value: -1 },
+  },
   'consort/licence': {
     missing: 'receipt',
     size: { path: ['keys', 0, 'keyId'], value: new Uint8Array(17) },

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict'
+import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../../protocols/clearing/index.ts'
+import { peerIdOfKey } from '../../../protocols/peers.ts'
+import { PURCHASE_CODES } from '../../../protocols/purchase/index.ts'
+import type { SignedRecord } from '../../../protocols/records/envelope.ts'
+import { requestReissue } from '../../../protocols/register/client.ts'
+import { rpcCall } from '../../../protocols/rpc/client.ts'
+import { AUTHORISATION_TTL_MS } from '../../../roles/clearinghouse/constants.ts'
+import { createHostileMarket, type HostileMarket } from './hostile.ts'
+
+/**
+ * Issue 11: the purchase path against a hostile buyer, every service real. Each test is one of the issue's
+ * findings, played as the attacker played it (the buyer's own keys, the stock protocols), and fails on the code
+ * before the fix.
+ */
+describe('market: a hostile buyer (issue 11)', function () {
+  this.timeout(120_000)
+  let m: HostileMarket
+
+  before(async () => {
+    m = await createHostileMarket()
+    await m.fund(100_00n, 'top-up-1')
+  })
+
+  after(async () => {
+    await m?.stop()
+  })
+
+  /** The attacker (holding the account key) calls the clearinghouse as the buyer. */
+  const asBuyer = (op: string, body: unknown) =>
+    rpcCall(
+      m.attacker.libp2p,
+      peerIdOfKey(m.keys.clearinghouse.signer.publicKey),
+      m.attacker.network.protocol(CLEARING_PROTOCOL),
+      op,
+      body,
+    )
+
+  const reissue = (purchaseId: string) =>
+    requestReissue(m.buyer.libp2p, m.buyer.network, {
+      purchaseId,
+      device: m.device,
+      signer: m.keys.buyer.signer,
+      now: m.clock.now(),
+    })
+
+  /** Every licence the registrar issued for a purchase, and a reissue raced the moment one is. */
+  function watchLicences(purchaseId: string) {
+    const issued: SignedRecord<'consort/licence'>[] = []
+    const raced: Array<Promise<unknown>> = []
+    const listener = (event: Event) => {
+      const detail = (event as CustomEvent<{ purchaseId: string; licence: SignedRecord<'consort/licence'> }>).detail
+      if (detail.purchaseId !== purchaseId) return
+      issued.push(detail.licence)
+      // The device asks for its licence at once, before the retailer's failed capture leads to a withdrawal.
+      raced.push(reissue(purchaseId).catch((err: unknown) => err))
+    }
+    m.registration.registrar.addEventListener('licence:issued', listener)
+    return {
+      issued,
+      async done() {
+        m.registration.registrar.removeEventListener('licence:issued', listener)
+        return Promise.all(raced)
+      },
+    }
+  }
+
+  it('finding 1: a buyer who authorises, voids and then buys gets no licence and pays nothing', async () => {
+    const sale = await m.onSale('void-race')
+    const before = await m.wallet()
+    const order = m.order(sale, 'void-race-1')
+    const attachments = m.retailer.credentials.attachments().map((a) => a.bytes)
+    // 1. The buyer sends its own signed order to the clearinghouse's authorise, then voids it itself.
+    await asBuyer(CLEARING_OPS.authorise, {
+      order,
+      offer: sale.offer.bytes,
+      certification: sale.certification.bytes,
+      attachments,
+    })
+    assert.deepEqual(await asBuyer(CLEARING_OPS.void, { purchaseId: 'void-race-1', reason: 'mine', order: null }), {
+      voided: true,
+    })
+    // 2. Then it sends the same order to the retailer, racing a reissue the moment any licence is issued.
+    const watch = watchLicences('void-race-1')
+    const bought = await m.buy(order).catch((err: unknown) => err)
+    const raced = await watch.done()
+    assert.equal((bought as { code?: string }).code, PURCHASE_CODES.paymentRefused, String(bought))
+    assert.deepEqual(watch.issued, [], 'no licence was ever issued: money before keys')
+    for (const r of raced) assert.ok(r instanceof Error, 'no reissue delivered a licence')
+    await assert.rejects(reissue('void-race-1'), { code: 'ERR_NOT_FOUND' })
+    assert.equal(await m.wallet(), before, 'the wallet is unchanged: nothing held, nothing charged')
+    assert.equal((await m.shop.purchases.status('void-race-1'))?.state, 'voided')
+    const audit = await m.house.engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('finding 1: an authorisation that expired is never answered as authorised again', async () => {
+    const sale = await m.onSale('expiry-race')
+    const before = await m.wallet()
+    const order = m.order(sale, 'expiry-race-1')
+    await asBuyer(CLEARING_OPS.authorise, {
+      order,
+      offer: sale.offer.bytes,
+      certification: sale.certification.bytes,
+      attachments: m.retailer.credentials.attachments().map((a) => a.bytes),
+    })
+    // The authorisation lapses (the order itself is still young enough to be authorised).
+    m.clock.advance(AUTHORISATION_TTL_MS + 60_000)
+    await m.house.tick()
+    const watch = watchLicences('expiry-race-1')
+    const bought = await m.buy(order).catch((err: unknown) => err)
+    await watch.done()
+    assert.equal((bought as { code?: string }).code, PURCHASE_CODES.paymentRefused, String(bought))
+    assert.deepEqual(watch.issued, [], 'no licence was ever issued')
+    assert.equal(await m.wallet(), before)
+    const audit = await m.house.engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('finding 1: an honest purchase still sells once, captured before its licence', async () => {
+    const sale = await m.onSale('honest')
+    const before = await m.wallet()
+    const order = m.order(sale, 'honest-1')
+    const first = await m.buy(order)
+    const again = await m.buy(order)
+    assert.deepEqual(again, first)
+    assert.equal(await m.wallet(), before - 99n)
+    const row = await m.house.engine.purchases.get('honest-1')
+    assert.equal(row?.state, 'captured')
+    assert.deepEqual(
+      (await m.shop.purchases.status('honest-1'))?.history.map((h) => h.state),
+      ['started', 'authorised', 'receipted', 'captured', 'licensed'],
+    )
+  })
+})
