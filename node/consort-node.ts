@@ -45,11 +45,10 @@ export interface ConsortNodeConfig {
   /** Connections the node keeps open by dialling peers it knows (default 8; 0 turns the keeper off). */
   targetConnections?: number
   /**
-   * libp2p's connection monitor: it pings every connection every `pingIntervalMs` (libp2p's default, 10 s) and,
-   * unless `abortOnPingFailure` is false, aborts a connection whose ping fails (no answer within its adaptive
-   * time-out, 5 s at least, or the previous ping still running at the next heartbeat). Simulations turn the abort
-   * off: their nodes share one CPU, so a ping can miss its wall-clock time-out on a healthy link
-   * (docs/decisions/0808-simulated-nodes-keep-connections-on-late-pings.md).
+   * libp2p's connection monitor: it pings every connection every `pingIntervalMs` (libp2p's default, 10 s) to
+   * measure its round trip. With `abortOnPingFailure` (off by default, docs/decisions/0005) it also aborts a
+   * connection whose ping fails (no answer within its adaptive time-out, 5 s at least, or the previous ping still
+   * running at the next heartbeat), which cuts healthy connections of a busy process.
    */
   connectionMonitor?: { pingIntervalMs?: number; abortOnPingFailure?: boolean }
   clock?: Clock
@@ -102,14 +101,21 @@ export async function createConsortNode(config: ConsortNodeConfig): Promise<Cons
   }
 }
 
-/** libp2p's options with the connection monitor's settings, when the config names any. */
+/**
+ * Every node keeps a connection when one ping is late (docs/decisions/0005): a busy process answers late, and
+ * libp2p's default cut healthy connections on it. A peer that is really gone sends nothing at all, and the TCP
+ * transport closes its socket after two minutes of silence (`@libp2p/tcp`'s inactivity time-out), so dead links
+ * still go. `abortOnPingFailure: true` restores libp2p's default.
+ */
+export const ABORT_CONNECTION_ON_PING_FAILURE = false
+
+/** libp2p's options with the connection monitor's settings. */
 function withConnectionMonitor(options: Libp2pOptions, monitor: ConsortNodeConfig['connectionMonitor']): Libp2pOptions {
-  if (monitor == null) return options
   return {
     ...options,
     connectionMonitor: {
-      ...(monitor.pingIntervalMs != null ? { pingInterval: monitor.pingIntervalMs } : {}),
-      ...(monitor.abortOnPingFailure != null ? { abortConnectionOnPingFailure: monitor.abortOnPingFailure } : {}),
+      ...(monitor?.pingIntervalMs != null ? { pingInterval: monitor.pingIntervalMs } : {}),
+      abortConnectionOnPingFailure: monitor?.abortOnPingFailure ?? ABORT_CONNECTION_ON_PING_FAILURE,
     },
   }
 }

@@ -1,6 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync } from 'node:fs'
+import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
@@ -10,6 +12,8 @@ import { toJsonValue } from '../protocols/json.ts'
 import { RecordError } from '../protocols/records/errors.ts'
 import { isContentId } from '../protocols/records/fields.ts'
 import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/reference/offers.ts'
+import { announcedAddresses, dialFailureReason, withPeerId } from '../protocols/rpc/addresses.ts'
+import { RpcUnreachableError } from '../protocols/rpc/errors.ts'
 import type { ControlRoute } from '../roles/role.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
@@ -56,17 +60,69 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
     { method: 'GET', path: '/id', handler: async () => describePeer(node) },
     ...registerRoutes(node),
     {
+      // Each connected peer with the addresses it announces (identify), which are where it can be dialled; the
+      // remote end of a connection is shown apart, because for an inbound one it is a source port nobody listens on.
       method: 'GET',
       path: '/peers',
-      handler: async () =>
-        node.libp2p.getConnections().reduce<Array<{ peerId: string; addresses: string[] }>>((peers, connection) => {
+      handler: async () => {
+        const peers = new Map<string, { peerId: string; addresses: string[]; connectedVia: string[] }>()
+        for (const connection of node.libp2p.getConnections()) {
           const peerId = connection.remotePeer.toString()
-          const known = peers.find((p) => p.peerId === peerId)
-          if (known == null) peers.push({ peerId, addresses: [connection.remoteAddr.toString()] })
-          else if (!known.addresses.includes(connection.remoteAddr.toString()))
-            known.addresses.push(connection.remoteAddr.toString())
-          return peers
-        }, []),
+          let peer = peers.get(peerId)
+          if (peer == null) {
+            const announced = await node.libp2p.peerStore.get(connection.remotePeer).catch(() => null)
+            peer = {
+              peerId,
+              addresses: (announced?.addresses ?? []).map((a) =>
+                withPeerId(a.multiaddr, connection.remotePeer).toString(),
+              ),
+              connectedVia: [],
+            }
+            peers.set(peerId, peer)
+          }
+          const via = connection.remoteAddr.toString()
+          if (!peer.connectedVia.includes(via)) peer.connectedVia.push(via)
+        }
+        return [...peers.values()]
+      },
+    },
+    {
+      // Where a peer (a service named in the network record) listens, as it announced: waits until this node has
+      // heard of it (identify, or the peer routing), within `timeoutMs`.
+      method: 'GET',
+      path: '/peers/:peerId/addresses',
+      handler: async ({ params, query, signal }) => {
+        let peer: PeerId
+        try {
+          peer = peerIdFromString(params.peerId ?? '')
+        } catch {
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `peerId: not a peer id: ${params.peerId}`)
+        }
+        const timeoutMs = Math.min(Math.max(Number(query.timeoutMs ?? 10_000) || 10_000, 0), 60_000)
+        const service = query.service != null ? query.service.slice(0, 64) : 'peer'
+        const within = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+        let addresses = await announcedAddresses(node.libp2p, peer, { signal: within, service })
+        if (node.libp2p.getConnections(peer).length === 0) {
+          // Known addresses may be those of the peer's previous run: check them, and find fresh ones if they fail.
+          try {
+            await node.libp2p.dial(addresses, { signal: within })
+          } catch {
+            const stale = addresses.map((a) => a.toString())
+            addresses = await announcedAddresses(node.libp2p, peer, { signal: within, service, stale })
+            try {
+              await node.libp2p.dial(addresses, { signal: within })
+            } catch (err) {
+              throw new RpcUnreachableError(
+                service,
+                peer.toString(),
+                stale.concat(addresses.map((a) => a.toString())),
+                dialFailureReason(err),
+              )
+            }
+          }
+        }
+        return { peerId: peer.toString(), addresses: addresses.map((a) => a.toString()) }
+      },
     },
     {
       method: 'POST',

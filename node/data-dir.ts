@@ -92,6 +92,7 @@ export class DataDirLock {
         if (Number.isSafeInteger(holder) && holder > 0 && processIsAlive(holder)) {
           throw new DataDirLockedError(
             `data dir ${dirname(this.#path)} is in use by another Consort daemon (pid ${holder}); stop it first or use another --data-dir`,
+            holder,
           )
         }
         unlinkSync(this.#path)

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { loadOrCreateNodeKeys } from '../keys/keystore.ts'
 import { signAccountRequest } from '../protocols/clearing/account.ts'
@@ -103,17 +102,28 @@ export async function prepareSampleMarket(
   onProgress({ step: 'contracts-arrived', count: contracts.length })
   const release = contracts[0]!.content.find(sameRelease)!
 
-  const created = await client('retailer').request<
-    Array<{ offerId: string; offer: string; content: string[]; useType: string; priceText: string; status: string }>
-  >('POST', '/v1/retailer/offers/from-contracts', { content: [release] })
-  const offers = created.map((o) => ({
-    offerId: o.offerId,
-    offer: o.offer,
-    content: o.content,
-    useType: o.useType,
-    price: o.priceText,
-    status: o.status,
-  }))
+  // Offers are made once (a second start finds them made) and then listed, so that a devnet started again shows the
+  // same offers as the first time.
+  type OfferView = {
+    offerId: string
+    offer: string
+    content: string[]
+    useType: string
+    priceText: string
+    status: string
+  }
+  await client('retailer').request<OfferView[]>('POST', '/v1/retailer/offers/from-contracts', { content: [release] })
+  const listed = await client('retailer').request<OfferView[]>('GET', '/v1/retailer/offers?limit=1000')
+  const offers = listed
+    .filter((o) => o.content.includes(release) && o.status !== 'withdrawn')
+    .map((o) => ({
+      offerId: o.offerId,
+      offer: o.offer,
+      content: o.content,
+      useType: o.useType,
+      price: o.priceText,
+      status: o.status,
+    }))
   onProgress({ step: 'offers-certified', count: offers.filter((o) => o.status === 'certified').length })
 
   if (sample.release != null && daemons.has('delivery')) {
@@ -135,7 +145,9 @@ export async function prepareSampleMarket(
         currency: DEVNET_WALLET_TOP_UP.currency,
         paymentToken: 'devnet',
         period: null,
-        requestId: `devnet-${randomBytes(8).toString('hex')}`,
+        // One top-up per devnet: the clearinghouse answers a repeated request id with the first top-up, so a devnet
+        // started again on its directory keeps the wallet it had.
+        requestId: 'devnet-wallet-top-up',
         created: listener.node.clock.now(),
       },
       account.signer,

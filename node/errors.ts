@@ -2,6 +2,13 @@
 export class DataDirLockedError extends Error {
   override name = 'DataDirLockedError'
   readonly code = 'ERR_DATA_DIR_LOCKED'
+  /** The process holding the lock, when known. */
+  readonly pid: number | null
+
+  constructor(message: string, pid: number | null = null) {
+    super(message)
+    this.pid = pid
+  }
 }
 
 export class DataDirNotInitialisedError extends Error {
@@ -67,4 +74,16 @@ export class DevnetStoppedError extends Error {
 export class IdentityFileError extends Error {
   override name = 'IdentityFileError'
   readonly code = 'ERR_IDENTITY_FILE'
+}
+
+/** A devnet already runs in that directory (another `consort devnet --dir` holds its lock). */
+export class DevnetRunningError extends Error {
+  override name = 'DevnetRunningError'
+  readonly code = 'ERR_DEVNET_RUNNING'
+}
+
+/** The devnet directory holds something this command did not make, or misses what it cannot remake. */
+export class DevnetDirError extends Error {
+  override name = 'DevnetDirError'
+  readonly code = 'ERR_DEVNET_DIR'
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { linkSync, readFileSync, unlinkSync } from 'node:fs'
 import { CID } from 'multiformats/cid'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
 import { toString as bytesToString } from 'uint8arrays/to-string'
@@ -86,6 +86,22 @@ export function networkFileContents(record: SignedRecord<'consort/network'>): st
 
 export function writeNetworkFile(path: string, record: SignedRecord<'consort/network'>): void {
   writeFileAtomic(path, networkFileContents(record))
+}
+
+/** Write `network.json` only where there is none: an existing network file is never replaced (`NetworkFileError`). */
+export function writeNetworkFileExclusive(path: string, record: SignedRecord<'consort/network'>): void {
+  const tmp = `${path}.${process.pid}.new`
+  writeFileAtomic(tmp, networkFileContents(record))
+  try {
+    linkSync(tmp, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new NetworkFileError(`${path} exists already: a network file is never overwritten`)
+    }
+    throw err
+  } finally {
+    unlinkSync(tmp)
+  }
 }
 
 export function parseNetworkFile(text: string, now: number, source = 'network file'): SignedRecord<'consort/network'> {

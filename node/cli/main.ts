@@ -3,6 +3,9 @@ import { CliError, EXIT } from './output.ts'
 
 type Register = (program: Command) => void
 
+/** The version `consort --version` prints (package.json's). */
+export const CONSORT_VERSION = '0.1.0'
+
 /**
  * The command modules and the top-level commands each registers. A module is imported only when its command is
  * run (or for help), because some pull in the whole node (libp2p, Helia, every role): importing them all made
@@ -60,7 +63,7 @@ export const COMMAND_MODULES: readonly {
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('consort')
     .description('Consort: a peer-to-peer network for selling and distributing licensed music')
-    .version('0.1.0')
+    .version(CONSORT_VERSION)
     .showHelpAfterError()
     .exitOverride()
   const word = argv.slice(2).find((arg) => !arg.startsWith('-'))
@@ -71,6 +74,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
 
 /** Run the CLI; errors become one line on stderr and an exit code (1 failed, 2 bad command line). */
 export async function main(argv: string[]): Promise<void> {
+  // `consort --version` needs no command module: answer before loading any.
+  const args = argv.slice(2)
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${CONSORT_VERSION}\n`)
+    return
+  }
   try {
     const program = await buildProgram(argv)
     await program.parseAsync(argv)

@@ -1,9 +1,10 @@
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { announcedAddresses, dialFailureReason, isAddressBook } from './addresses.ts'
 import { decodeResponse, encodeRequest, FrameError } from './codec.ts'
-import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts'
-import { RpcProtocolError, RpcRemoteError, RpcTimeoutError } from './errors.ts'
+import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES, serviceOfProtocol } from './constants.ts'
+import { RpcProtocolError, RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from './errors.ts'
 import { localRpcServer } from './server.ts'
 
 function isPeerId(value: unknown): value is PeerId {
@@ -55,6 +56,8 @@ export interface RpcCallOptions extends AbortOptions {
   deadlineMs?: number
   /** Largest response accepted, in bytes. */
   maxResponseBytes?: number
+  /** Who answers, for errors (`clearinghouse`); by default named from the protocol id. */
+  service?: string
 }
 
 export type RpcDialer = Pick<Libp2p, 'dialProtocol'> & { peerId?: PeerId }
@@ -76,8 +79,53 @@ export async function rpcCall(
   const deadline = AbortSignal.timeout(options.deadlineMs ?? DEFAULT_DEADLINE_MS)
   const signal = options.signal == null ? deadline : AbortSignal.any([deadline, options.signal])
   let stream: Awaited<ReturnType<RpcDialer['dialProtocol']>> | undefined
+  const service = options.service ?? serviceOfProtocol(protocol)
+  let target: PeerId | Multiaddr | Multiaddr[] = peer
+  const unreachable = (err: unknown) =>
+    new RpcUnreachableError(
+      service,
+      peerName(peer),
+      addressList(target),
+      deadline.aborted
+        ? `no connection within ${options.deadlineMs ?? DEFAULT_DEADLINE_MS} ms`
+        : dialFailureReason(err),
+    )
   try {
-    stream = await libp2p.dialProtocol(peer, protocol, { signal })
+    // A peer named by its id is dialled at the addresses it announced; a node that has not heard of it yet waits
+    // (within the deadline) until it does, instead of failing at once with "no valid addresses".
+    if (isPeerId(peer) && isAddressBook(libp2p) && !hasConnection(libp2p, peer)) {
+      target = await announcedAddresses(libp2p, peer, { signal, service })
+    }
+  } catch (err) {
+    if (err instanceof RpcUnreachableError && deadline.aborted && !(options.signal?.aborted ?? false)) {
+      throw new RpcUnreachableError(
+        service,
+        peer.toString(),
+        [],
+        `no address known within ${options.deadlineMs ?? DEFAULT_DEADLINE_MS} ms (it has not announced itself to this node)`,
+      )
+    }
+    throw err
+  }
+  try {
+    try {
+      stream = await libp2p.dialProtocol(target, protocol, { signal })
+    } catch (err) {
+      if (options.signal?.aborted ?? false) throw err
+      // Addresses from the peer store may be those of an earlier run of the peer: look for fresh ones, once.
+      if (isPeerId(peer) && Array.isArray(target) && !deadline.aborted && isAddressBook(libp2p)) {
+        const stale = target.map((a) => a.toString())
+        const fresh = await announcedAddresses(libp2p, peer, { signal, service, stale }).catch(() => null)
+        if (fresh != null) {
+          target = fresh
+          stream = await libp2p.dialProtocol(target, protocol, { signal }).catch((again: unknown) => {
+            throw unreachable(again)
+          })
+        }
+      }
+      if (stream == null) throw unreachable(err)
+    }
+
     const lp = lpStream(stream, { maxDataLength: options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES })
     await lp.write(encodeRequest({ op, body }), { signal })
     const reply = await lp.read({ signal })
@@ -87,7 +135,7 @@ export async function rpcCall(
     return response.body
   } catch (err) {
     stream?.abort(err as Error)
-    if (err instanceof RpcRemoteError) throw err
+    if (err instanceof RpcRemoteError || err instanceof RpcUnreachableError) throw err
     if (err instanceof FrameError) throw new RpcProtocolError(`${protocol}: ${err.message}`)
     if ((err as Error).name === 'InvalidDataLengthError') {
       const cap = options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES
@@ -98,4 +146,20 @@ export async function rpcCall(
     }
     throw err
   }
+}
+
+function hasConnection(libp2p: RpcDialer, peer: PeerId): boolean {
+  const connections = (libp2p as { getConnections?: (peer?: PeerId) => unknown[] }).getConnections
+  return typeof connections === 'function' && connections.call(libp2p, peer).length > 0
+}
+
+function peerName(peer: PeerId | Multiaddr | Multiaddr[]): string {
+  if (isPeerId(peer)) return peer.toString()
+  const first = Array.isArray(peer) ? peer[0] : peer
+  return first?.getComponents().find((c) => c.name === 'p2p')?.value ?? 'at an address'
+}
+
+function addressList(target: PeerId | Multiaddr | Multiaddr[]): string[] {
+  if (isPeerId(target)) return []
+  return (Array.isArray(target) ? target : [target]).map((a) => a.toString())
 }

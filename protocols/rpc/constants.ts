@@ -15,3 +15,21 @@ export const MAX_ERROR_MESSAGE_CHARS = 2048
 export function protocolId(network: string, name: string, version = 1): string {
   return `/consort/${network}/${name}/${version}`
 }
+
+/** Which service answers each protocol, so that an error can say who was unreachable. */
+export const SERVICE_OF_PROTOCOL: Readonly<Record<string, string>> = {
+  register: 'registration manager',
+  licence: 'registration manager',
+  escrow: 'registration manager',
+  reference: 'reference service',
+  catalog: 'catalog',
+  purchase: 'retailer',
+  clearing: 'clearinghouse',
+  segments: 'delivery peer',
+}
+
+/** The service that answers `protocol` (`/consort/devnet/clearing/1` → `clearinghouse`), else `peer`. */
+export function serviceOfProtocol(protocol: string): string {
+  const name = protocol.split('/').at(-2) ?? ''
+  return SERVICE_OF_PROTOCOL[name] ?? 'peer'
+}

@@ -47,3 +47,26 @@ export class RpcTimeoutError extends Error {
   override name = 'RpcTimeoutError'
   readonly code = 'ERR_RPC_TIMEOUT'
 }
+
+/**
+ * A service could not be reached: no address is known for it, or none of its announced addresses answered. The
+ * message names the service, its peer id and each address tried, with the reason (`ECONNREFUSED`, a time-out).
+ */
+export class RpcUnreachableError extends Error {
+  override name = 'RpcUnreachableError'
+  readonly code = 'ERR_UNREACHABLE'
+  readonly service: string
+  readonly peer: string
+  readonly addresses: string[]
+
+  constructor(service: string, peer: string, addresses: string[], reason: string) {
+    super(
+      addresses.length > 0
+        ? `${service} ${peer} unreachable at ${addresses.join(', ')}: ${reason}`
+        : `${service} ${peer} unreachable: ${reason}`,
+    )
+    this.service = service
+    this.peer = peer
+    this.addresses = addresses
+  }
+}

@@ -1,3 +1,4 @@
+export * from './addresses.ts'
 export * from './client.ts'
 export * from './codec.ts'
 export * from './constants.ts'

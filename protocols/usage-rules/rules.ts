@@ -92,7 +92,9 @@ export interface RuleBounds {
 
 /**
  * The network's defaults unless its genesis record says otherwise:
- * - `offline: 30`: usage reports settle monthly; a licence that could stay offline longer would let plays go
+ * - no `offline` limit: a download bought to keep must not stop playing because its holder stayed away from the
+ *   network for a month (docs/decisions/0306). Where plays are paid one by one (streams), the deal bounds it
+ *   (`maxOfflineDays`): usage reports settle monthly, and a licence that stayed offline longer would let plays go
  *   unpaid past a statement period.
  * - `previewSeconds: 30`: the preview clip the production role packages when the ERN names none is the first
  *   30 s (DESIGN.md, "Content").
@@ -101,7 +103,6 @@ export interface RuleBounds {
  * Every other rule is unlimited unless the licence limits it.
  */
 export const DEFAULT_NETWORK_RULES: Readonly<NetworkRuleDefaults> = Object.freeze({
-  offline: 30,
   previewSeconds: 30,
   devices: 5,
   transfer: false,

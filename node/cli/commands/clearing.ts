@@ -29,6 +29,7 @@ import { parseMessage } from '../../../protocols/messages.ts'
 import { type NetworkContext, networkContext } from '../../../protocols/network.ts'
 import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
+import { RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from '../../../protocols/rpc/errors.ts'
 import { type AuditReport, auditStopped } from '../../../roles/clearinghouse/audit.ts'
 import { checkLineProof, checkStatement, formatAmount } from '../../../roles/clearinghouse/statements.ts'
 import type { StateLevel } from '../../../roles/clearinghouse/store.ts'
@@ -58,20 +59,26 @@ function networkOf(dataDir: string): NetworkContext {
 }
 
 /**
- * Where to reach a clearinghouse: `--clearinghouse`, else the address of a clearinghouse the running node is
- * connected to (asking it to connect first if need be), else one in the network record's bootstrap list.
+ * Where to reach a clearinghouse: `--clearinghouse`, else the addresses a clearinghouse of the network announced to
+ * the running node (it waits until it has heard of one), else those in the network record's bootstrap list. Never
+ * the remote end of a connection: for a connection the clearinghouse opened, that is a port nobody listens on.
  */
 async function clearinghouseAddresses(
   options: { dataDir?: string; clearinghouse?: string },
   network: NetworkContext,
-): Promise<{ key: Uint8Array; addresses: Multiaddr[] }> {
+): Promise<{ key: Uint8Array; peerId: string; addresses: Multiaddr[] }> {
   const anchors = network.body.clearinghouses
   if (anchors.length === 0) throw new CliError(`network ${network.name} lists no clearinghouse`)
   if (options.clearinghouse !== undefined) {
-    const address = multiaddr(options.clearinghouse)
+    let address: Multiaddr
+    try {
+      address = multiaddr(options.clearinghouse)
+    } catch {
+      throw new CliError(`--clearinghouse: not a multiaddr: ${options.clearinghouse}`, EXIT.usage)
+    }
     const peer = address.getComponents().find((c) => c.name === 'p2p')?.value
     const anchor = anchors.find((a) => peerIdOfKey(a.key).toString() === peer) ?? anchors[0]!
-    return { key: anchor.key, addresses: [address] }
+    return { key: anchor.key, peerId: peer ?? peerIdOfKey(anchor.key).toString(), addresses: [address] }
   }
   let client: ReturnType<typeof clientFor> | undefined
   try {
@@ -79,32 +86,30 @@ async function clearinghouseAddresses(
   } catch (err) {
     if (!(err instanceof DaemonNotRunningError)) throw err
   }
+  const reasons: string[] = []
   for (const anchor of anchors) {
     const id = peerIdOfKey(anchor.key).toString()
     const fromBootstrap = network.body.bootstrap.filter((a) => a.endsWith(`/p2p/${id}`)).map((a) => multiaddr(a))
     if (client !== undefined) {
       try {
-        const peers = async () =>
-          (await client.request<Array<{ peerId: string; addresses: string[] }>>('GET', '/v1/peers')).find(
-            (p) => p.peerId === id,
-          )
-        let known = await peers()
-        if (known === undefined) {
-          await client.request('POST', '/v1/connect', { address: `/p2p/${id}` }).catch(() => {})
-          known = await peers()
-        }
-        if (known !== undefined) {
-          const addresses = known.addresses.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${id}`))
-          return { key: anchor.key, addresses: [...addresses, ...fromBootstrap] }
+        const known = await client.request<{ addresses: string[] }>(
+          'GET',
+          `/v1/peers/${id}/addresses?service=clearinghouse&timeoutMs=${CLEARINGHOUSE_DEADLINE_MS / 2}`,
+        )
+        return {
+          key: anchor.key,
+          peerId: id,
+          addresses: [...known.addresses.map((a) => multiaddr(a)), ...fromBootstrap],
         }
       } catch (err) {
-        if (!(err instanceof ControlApiError) && !(err instanceof DaemonNotRunningError)) throw err
+        if (!(err instanceof ControlApiError)) throw err
+        reasons.push(err.message)
       }
     }
-    if (fromBootstrap.length > 0) return { key: anchor.key, addresses: fromBootstrap }
+    if (fromBootstrap.length > 0) return { key: anchor.key, peerId: id, addresses: fromBootstrap }
   }
   throw new CliError(
-    'cannot find a clearinghouse to talk to: start this node (consort daemon) so it can find one, or pass --clearinghouse MULTIADDR',
+    `cannot find a clearinghouse to talk to${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}: start this node (consort daemon) so it can find one, or pass --clearinghouse MULTIADDR`,
   )
 }
 
@@ -133,7 +138,7 @@ async function accountCall(
   const dataDir = dataDirOf(options)
   const network = networkOf(dataDir)
   const keys = await loadOrCreateNodeKeys(accountKeyPath(dataDir))
-  const { addresses } = await clearinghouseAddresses(options, network)
+  const { addresses, peerId } = await clearinghouseAddresses(options, network)
   const request = signAccountRequest(
     {
       network: network.name,
@@ -150,23 +155,18 @@ async function accountCall(
     keys.signer,
   )
   return withClient(keys, async (libp2p) => {
-    let last: Error | undefined
-    for (const address of addresses) {
-      try {
-        return await rpcCall(libp2p, address, network.protocol(CLEARING_PROTOCOL), CLEARING_OPS[op], request, {
-          deadlineMs: CLEARINGHOUSE_DEADLINE_MS,
-        })
-      } catch (err) {
-        last = err as Error
-        if (
-          typeof (err as { code?: unknown }).code === 'string' &&
-          (err as { name?: string }).name === 'RpcRemoteError'
-        ) {
-          throw new CliError((err as Error).message)
-        }
+    try {
+      return await rpcCall(libp2p, addresses, network.protocol(CLEARING_PROTOCOL), CLEARING_OPS[op], request, {
+        deadlineMs: CLEARINGHOUSE_DEADLINE_MS,
+        service: 'clearinghouse',
+      })
+    } catch (err) {
+      if (err instanceof RpcRemoteError) throw new CliError(err.message)
+      if (err instanceof RpcUnreachableError || err instanceof RpcTimeoutError) {
+        throw new CliError(err.message.includes(peerId) ? err.message : `clearinghouse ${peerId}: ${err.message}`)
       }
+      throw err
     }
-    throw new CliError(`no clearinghouse answered: ${last?.message ?? 'no address'}`)
   })
 }
 

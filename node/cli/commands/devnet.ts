@@ -1,36 +1,38 @@
 import type { Command } from 'commander'
 import { type Devnet, startDevnet } from '../../devnet.ts'
-import { DevnetStoppedError } from '../../errors.ts'
-import { print } from '../output.ts'
+import { DevnetDirError, DevnetRunningError, DevnetStoppedError } from '../../errors.ts'
+import { consortCommand } from '../launcher.ts'
+import { CliError, print } from '../output.ts'
 import { withJson } from './common.ts'
 import { onShutdownSignal } from './daemon.ts'
 import { devnetWebLinks } from './ui.ts'
 
 /** What a person can do next, shown once the devnet is ready. */
 function tour(devnet: Devnet): string {
+  const consort = consortCommand()
   const dir = (name: string) => devnet.nodes.find((n) => n.name === name)?.dataDir ?? `${devnet.dir}/${name}`
   const listener = `--data-dir ${dir('listener')}`
   const sample = devnet.sample
   const lines = ['', 'Try, in another terminal:']
-  lines.push(`  npx consort peers ${listener}`)
+  lines.push(`  ${consort} peers ${listener}`)
   if (sample != null) {
     const offer =
       sample.offers.find((o) => o.status === 'certified' && o.useType === 'PermanentDownload') ?? sample.offers[0]
-    lines.push(`  npx consort search "${sample.title ?? 'sample'}" ${listener}`)
-    lines.push(`  npx consort offers ${sample.release} ${listener}`)
+    lines.push(`  ${consort} search "${sample.title ?? 'sample'}" ${listener}`)
+    lines.push(`  ${consort} offers ${sample.release} ${listener}`)
     if (offer != null)
-      lines.push(`  npx consort buy ${offer.offer} ${listener}        (an offer listed by consort offers)`)
-    lines.push(`  npx consort play ${sample.track} --out /tmp/consort-sample.flac ${listener}`)
-    lines.push(`  npx consort licences ${listener}`)
-    lines.push(`  npx consort usage --flush ${listener}`)
-    lines.push(`  npx consort account balance ${listener}`)
+      lines.push(`  ${consort} buy ${offer.offer} ${listener}        (an offer listed by consort offers)`)
+    lines.push(`  ${consort} play ${sample.track} --out /tmp/consort-sample.flac ${listener}`)
+    lines.push(`  ${consort} licences ${listener}`)
+    lines.push(`  ${consort} usage --flush ${listener}`)
+    lines.push(`  ${consort} account balance ${listener}`)
     const retailer = devnet.daemons.get('retailer')?.node.keys.signer.publicKey
     const period = new Date().toISOString().slice(0, 7)
     if (retailer != null) {
       const id = `retailer:${Buffer.from(retailer).toString('hex')}`
-      lines.push(`  npx consort statement --participant ${id} --period ${period} --data-dir ${dir('clearinghouse')}`)
+      lines.push(`  ${consort} statement --participant ${id} --period ${period} --data-dir ${dir('clearinghouse')}`)
     }
-    lines.push(`  npx consort audit --data-dir ${dir('clearinghouse')}`)
+    lines.push(`  ${consort} audit --data-dir ${dir('clearinghouse')}`)
   }
   return lines.join('\n')
 }
@@ -43,7 +45,10 @@ export function registerDevnetCommand(program: Command): void {
       .description(
         'run a complete local network on loopback: one node per role, data in --dir (a temporary dir by default), with a sample release on sale',
       )
-      .option('--dir <dir>', 'where the nodes keep their data (kept after exit)')
+      .option(
+        '--dir <dir>',
+        'where the nodes keep their data (kept after exit; run again with the same --dir to start the same devnet)',
+      )
       .option('--no-sample', 'do not publish the sample release, its offers and the listener wallet'),
   ).action(async (options) => {
     const json = options.json === true
@@ -64,7 +69,11 @@ export function registerDevnetCommand(program: Command): void {
           nodes.stop = stop
         },
         onProgress: (event) => {
-          if (event.step === 'network') say(`network file  ${event.file}\n`)
+          if (event.step === 'network') {
+            say(
+              `network file  ${event.file}${event.reused ? '  (the devnet already in this directory, started again)' : ''}\n`,
+            )
+          }
           if (event.step === 'node-started') {
             const n = event.node
             say(
@@ -87,6 +96,7 @@ export function registerDevnetCommand(program: Command): void {
         return
       }
       await nodes.stop?.()
+      if (err instanceof DevnetRunningError || err instanceof DevnetDirError) throw new CliError(err.message)
       throw err
     }
     const web = await devnetWebLinks(devnet)
@@ -96,10 +106,12 @@ export function registerDevnetCommand(program: Command): void {
       if (web.storefront != null) say(`\nStorefront    ${web.storefront}\n`)
       if (web.login != null) {
         say(
-          `Your player   ${web.login}  (one-time login link; consort ui --data-dir ${devnet.dir}/listener for another)\n`,
+          `Your player   ${web.login}  (one-time login link; ${consortCommand()} ui --data-dir ${devnet.dir}/listener for another)\n`,
         )
       }
-      say(`\nDevnet ready: ${devnet.nodes.length} nodes in ${devnet.dir}\n`)
+      say(
+        `\nDevnet ready: ${devnet.nodes.length} nodes in ${devnet.dir}${devnet.temporary ? ' (temporary: removed when it stops; --dir DIR to keep one)' : ''}\n`,
+      )
       say(`${tour(devnet)}\n\nCtrl-C stops them all.\n`)
     }
     await stopped

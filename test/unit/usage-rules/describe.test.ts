@@ -10,7 +10,7 @@ import { anyUsageRules, ISSUED_AT } from './arbitraries.ts'
 
 describe('usage-rules/describe', () => {
   it('phrases a typical download licence for a storefront', () => {
-    assert.deepEqual(describeRules({ plays: 10, devices: 3, burn: 2, export: 0 }, DEFAULT_NETWORK_RULES), [
+    assert.deepEqual(describeRules({ plays: 10, devices: 3, burn: 2, export: 0, offline: 30 }, DEFAULT_NETWORK_RULES), [
       '10 plays',
       'play on up to 3 devices',
       'use offline up to 30 days',
@@ -26,7 +26,7 @@ describe('usage-rules/describe', () => {
       'unlimited plays',
       'rent for 48 hours from first play',
       'play on up to 5 devices',
-      'use offline up to 30 days',
+      'use offline without limit',
       'unlimited exports',
       'unlimited burns',
       'not transferable',

@@ -102,7 +102,7 @@ describe('usage-rules/rules', () => {
         export: null,
         burn: null,
         transfer: false,
-        offline: 30,
+        offline: null,
       })
     })
 
@@ -137,7 +137,7 @@ describe('usage-rules/rules', () => {
     })
 
     it('has the documented network defaults, frozen', () => {
-      assert.deepEqual(DEFAULT_NETWORK_RULES, { offline: 30, previewSeconds: 30, devices: 5, transfer: false })
+      assert.deepEqual(DEFAULT_NETWORK_RULES, { previewSeconds: 30, devices: 5, transfer: false })
       assert.ok(Object.isFrozen(DEFAULT_NETWORK_RULES))
     })
   })
