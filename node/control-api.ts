@@ -7,10 +7,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
-import { isTerritory } from '../protocols/identifiers/index.ts'
+import { isTerritory, tryCanonicalContentId } from '../protocols/identifiers/index.ts'
 import { toJsonValue } from '../protocols/json.ts'
 import { RecordError } from '../protocols/records/errors.ts'
-import { isContentId } from '../protocols/records/fields.ts'
 import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/reference/offers.ts'
 import { announcedAddresses, dialFailureReason, withPeerId } from '../protocols/rpc/addresses.ts'
 import { RpcUnreachableError } from '../protocols/rpc/errors.ts'
@@ -147,10 +146,10 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
       method: 'GET',
       path: '/market',
       handler: async ({ query, signal }) => {
-        const content = query.content ?? ''
+        const content = tryCanonicalContentId(query.content ?? '')
         const territory = query.territory ?? 'Worldwide'
-        if (!isContentId(content))
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `content: not a content id: ${content}`)
+        if (content == null)
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `content: not a content id: ${query.content ?? ''}`)
         if (!isTerritory(territory))
           throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `territory: not a territory: ${territory}`)
         const answer = await queryCertifiedOffers(

@@ -114,3 +114,16 @@ export class InvalidDateError extends Error {
     this.value = value
   }
 }
+
+/** A string is not a content id (`isrc:…`, `icpn:…`, `grid:…`, or a bare ISRC, UPC/EAN or GRid). */
+export class InvalidContentIdError extends Error {
+  static readonly code = 'ERR_IDENTIFIERS_INVALID_CONTENT_ID'
+  override readonly name = 'InvalidContentIdError'
+  readonly code = InvalidContentIdError.code
+  readonly value: string
+
+  constructor(value: string, reason: string) {
+    super(`content id ${quote(value)} is not valid: ${reason}`)
+    this.value = value
+  }
+}

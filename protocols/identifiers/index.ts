@@ -3,6 +3,14 @@
  * See README.md for what each accepts and refuses.
  */
 export {
+  CONTENT_SCHEMES,
+  type ContentScheme,
+  canonicalContentId,
+  canonicalIcpn,
+  isCanonicalContentId,
+  tryCanonicalContentId,
+} from './content-id.ts'
+export {
   CURRENCY_CODES,
   type CurrencyCode,
   formatMinorUnits,
@@ -14,6 +22,7 @@ export {
 } from './currencies.ts'
 export {
   InvalidAmountError,
+  InvalidContentIdError,
   InvalidCurrencyError,
   InvalidDateError,
   InvalidDurationError,

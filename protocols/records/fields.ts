@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
-import { isCurrency, isGrid, isIcpn, isIsrc, isTerritory } from '../identifiers/index.ts'
+import { isCanonicalContentId, isCurrency, isGrid, isIcpn, isIsrc, isTerritory } from '../identifiers/index.ts'
 
 /**
  * The building blocks of every record body. Each is strict: exact byte lengths, bounded strings and lists,
@@ -80,20 +80,18 @@ export const grid = z.string().refine(isGrid, 'not a GRid with a valid check cha
 /**
  * Content is named by stable industry identifiers rather than by manifest CIDs, because an update of a release
  * produces new manifests while contracts and offers keep applying: `isrc:USRC17607839` for a track,
- * `icpn:0724384960650` or `grid:A10302B0001655731` for a release.
+ * `icpn:00724384960650` or `grid:A10302B0001655731` for a release. Records carry the canonical form only
+ * (`protocols/identifiers/content-id.ts`, decision 0006), so that one release never has two ids: whoever makes a
+ * record from what a person typed turns it into that form first (`canonicalContentId`).
  */
-export const contentId = z.string().refine(isContentId, 'not a content id (isrc:…, icpn:… or grid:…)')
+export const contentId = z
+  .string()
+  .refine(isCanonicalContentId, 'not a canonical content id (isrc:…, icpn: and 14 digits, or grid:…)')
 export type ContentId = string
 
+/** True when `value` is a content id in its canonical form. */
 export function isContentId(value: string): boolean {
-  const colon = value.indexOf(':')
-  if (colon < 0) return false
-  const scheme = value.slice(0, colon)
-  const rest = value.slice(colon + 1)
-  if (scheme === 'isrc') return isIsrc(rest)
-  if (scheme === 'icpn') return isIcpn(rest)
-  if (scheme === 'grid') return isGrid(rest)
-  return false
+  return isCanonicalContentId(value)
 }
 
 export const cid = z.custom<CID>((v) => CID.asCID(v) != null && (v as CID).version === 1, {

@@ -14,6 +14,7 @@ import {
   syncRequest,
   syncResponse,
 } from '../../protocols/catalog/index.ts'
+import { canonicalIcpn } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { decodeRecord, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
@@ -103,7 +104,7 @@ export class CatalogRole extends EventTarget implements Role {
           request.isrc != null
             ? `isrc:${request.isrc}`
             : request.icpn != null
-              ? `icpn:${request.icpn}`
+              ? `icpn:${canonicalIcpn(request.icpn)}`
               : `grid:${request.grid}`
         return { records: await this.lookup(contentId) }
       },

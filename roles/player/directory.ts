@@ -11,6 +11,7 @@ import {
   type SearchHit,
 } from '../../protocols/catalog/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { type DecodeOptions, decodeRecord, type SignedRecord } from '../../protocols/records/envelope.ts'
@@ -58,9 +59,11 @@ export type DirectoryHit = Omit<SearchHit, 'score'> & { score: number; source: '
 /** A content id the player accepts on the command line: `isrc:…`, a bare ISRC, a release id, or a record CID. */
 export function normaliseContent(content: string): string {
   const trimmed = content.trim()
-  if (/^(isrc|icpn|grid):/.test(trimmed)) return trimmed
-  if (/^[A-Z]{2}[A-Z0-9]{3}\d{7}$/.test(trimmed.toUpperCase())) return `isrc:${trimmed.toUpperCase()}`
-  if (/^\d{12,14}$/.test(trimmed)) return `icpn:${trimmed}`
+  const canonical = tryCanonicalContentId(trimmed)
+  if (canonical != null) return canonical
+  if (/^(isrc|icpn|grid):/i.test(trimmed)) {
+    throw new BadPlayerRequestError(`content: ${JSON.stringify(content)} is not a valid ISRC, UPC/EAN or GRid`)
+  }
   try {
     return CID.parse(trimmed).toString()
   } catch {

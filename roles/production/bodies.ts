@@ -1,4 +1,5 @@
 import type { CID } from 'multiformats/cid'
+import { canonicalIcpn, tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
 import type { PreviewFields } from './packaging/index.ts'
 import type { DealPlan, ReleasePlan, TrackPlan } from './plan.ts'
@@ -10,7 +11,7 @@ import type { DealPlan, ReleasePlan, TrackPlan } from './plan.ts'
 
 /** The release's own content id, or null when it has neither ICPN nor GRid (then its tracks stand alone). */
 export function releaseContent(plan: Pick<ReleasePlan, 'icpn' | 'grid'>): string | null {
-  if (plan.icpn != null) return `icpn:${plan.icpn}`
+  if (plan.icpn != null) return `icpn:${canonicalIcpn(plan.icpn)}`
   if (plan.grid != null) return `grid:${plan.grid}`
   return null
 }
@@ -19,7 +20,8 @@ export function releaseContent(plan: Pick<ReleasePlan, 'icpn' | 'grid'>): string
 export function dealContent(deal: DealPlan, release: ReleasePlan, isrcs: readonly string[]): string[] {
   const own = releaseContent(release)
   const whole = deal.wholeRelease ? (own != null ? [own] : isrcs.map((i) => `isrc:${i}`)) : []
-  return [...new Set([...whole, ...deal.content])]
+  // Canonical where valid; what is not a content id is left as written, for the record's schema to refuse by name.
+  return [...new Set([...whole, ...deal.content.map((c) => tryCanonicalContentId(c) ?? c)])]
 }
 
 export interface ManifestParts {

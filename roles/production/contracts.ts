@@ -1,6 +1,7 @@
 import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { z } from 'zod'
 import type { Random } from '../../keys/random.ts'
+import { tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { id as contractIdField } from '../../protocols/records/fields.ts'
 import type { ContractBody } from '../../protocols/records/types/contract.ts'
 import { MAX_CONTRACT_CONTENT } from '../../protocols/records/types/contract.ts'
@@ -44,8 +45,8 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, prefix: string): T {
   return result.data
 }
 
-/** Content ids as given, a bare ISRC taken as a track. */
-const contentIds = (list: readonly string[]) => list.map((c) => (c.includes(':') ? c : `isrc:${c}`))
+/** Content ids in their canonical form, whatever form they were given in (a bare ISRC is a track). */
+const contentIds = (list: readonly string[]) => list.map((c) => tryCanonicalContentId(c) ?? c)
 
 export interface NewContract {
   contractId: string

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { z } from 'zod'
-import { icpnKey, isGrid, isIcpn } from '../../protocols/identifiers/index.ts'
+import { icpnKey, isGrid, isIcpn, tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { MAX_RELEASE_TRACKS } from '../../protocols/records/types/release.ts'
 import type { ImportIssue } from './errors.ts'
 import type { DealPlan, ImportPlan, ReleasePlan, TrackPlan } from './plan.ts'
@@ -133,7 +133,7 @@ export function planFromDescription(input: unknown, options: DescriptionPlanOpti
       { validFrom: options.now, splits: defaultSplits },
       issues,
     )
-    const named = content === 'release' ? [] : content.map((c) => (c.includes(':') ? c : `isrc:${c}`))
+    const named = content === 'release' ? [] : content.map((c) => tryCanonicalContentId(c) ?? c)
     return {
       path: where,
       localId: id ?? `deal-${i + 1}-${terms.commercialModel}`,

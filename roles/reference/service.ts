@@ -3,6 +3,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { canonicalIcpn, tryCanonicalContentId } from '../../protocols/identifiers/content-id.ts'
 import { isTerritory, territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -13,7 +14,6 @@ import {
   type SignedRecord,
   signRecord,
 } from '../../protocols/records/envelope.ts'
-import { isContentId } from '../../protocols/records/fields.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { releaseContentId } from '../../protocols/records/types/release.ts'
 import { MAX_REVOCATION_TARGETS } from '../../protocols/records/types/revocation.ts'
@@ -598,7 +598,7 @@ export class ReferenceService extends EventTarget implements Role {
     if (record.type !== 'consort/release') return
     const release = record as SignedRecord<'consort/release'>
     const ids = [
-      release.body.icpn != null ? `icpn:${release.body.icpn}` : null,
+      release.body.icpn != null ? `icpn:${canonicalIcpn(release.body.icpn)}` : null,
       release.body.grid != null ? `grid:${release.body.grid}` : null,
     ].filter((id): id is string => id != null)
     const known = await this.#store.release(releaseContentId(release.body))
@@ -654,9 +654,9 @@ export class ReferenceService extends EventTarget implements Role {
         method: 'GET',
         path: '/market',
         handler: async ({ query, signal }) => {
-          const content = query.content ?? ''
+          const content = tryCanonicalContentId(query.content ?? '')
           const territory = query.territory ?? 'Worldwide'
-          if (!isContentId(content)) throw new ReferenceRequestError('content', `not a content id: ${content}`)
+          if (content == null) throw new ReferenceRequestError('content', `not a content id: ${query.content ?? ''}`)
           if (!isTerritory(territory)) throw new ReferenceRequestError('territory', `not a territory: ${territory}`)
           const answer = await queryCertifiedOffers(
             {

@@ -63,8 +63,8 @@ export interface LicensingWorldOptions {
 
 const NETWORK = 'bench'
 const YEAR_MS = 365 * 24 * 3600_000
-/** A valid UPC (check digit 0). */
-export const WORLD_ICPN = '0724384960650'
+/** A valid EAN-13 (check digit 0), in its canonical GTIN-14 form. */
+export const WORLD_ICPN = '00724384960650'
 
 export function worldIsrc(i: number): string {
   return `ZZBEN26${String(i).padStart(5, '0')}`

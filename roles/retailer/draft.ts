@@ -1,10 +1,9 @@
 import { z } from 'zod'
+import { tryCanonicalContentId } from '../../protocols/identifiers/content-id.ts'
 import { parseDecimalAmount } from '../../protocols/identifiers/currencies.ts'
-import { isIcpn } from '../../protocols/identifiers/icpn.ts'
 import { parseDateOrDateTime } from '../../protocols/identifiers/iso8601.ts'
-import { isIsrc, normaliseIsrc } from '../../protocols/identifiers/isrc.ts'
 import { isTerritory } from '../../protocols/identifiers/territories.ts'
-import { id, isContentId } from '../../protocols/records/fields.ts'
+import { id } from '../../protocols/records/fields.ts'
 import { USE_TYPES, type UseType } from '../../protocols/records/types/common.ts'
 import { type UsageRules, usageRulesSchema } from '../../protocols/usage-rules/index.ts'
 import { OfferInputError } from './errors.ts'
@@ -50,14 +49,13 @@ export interface OfferChanges {
   promotion?: { kind: 'discount' | 'free'; label: string } | null
 }
 
-/** `isrc:…`, `icpn:…`, `grid:…` as given; a bare ISRC or UPC/EAN gets its scheme. */
+/** The canonical content id of what a person typed (`canonicalContentId`), or an `OfferInputError` naming it. */
 export function normaliseContentId(value: string): string {
-  const trimmed = value.trim()
-  if (isContentId(trimmed)) return trimmed
-  const asIsrc = trimmed.replaceAll('-', '').toUpperCase()
-  if (isIsrc(asIsrc)) return `isrc:${normaliseIsrc(asIsrc)}`
-  if (isIcpn(trimmed)) return `icpn:${trimmed}`
-  throw new OfferInputError('content', `not a content id (isrc:…, icpn:… or grid:…): ${JSON.stringify(value)}`)
+  const canonical = tryCanonicalContentId(value)
+  if (canonical == null) {
+    throw new OfferInputError('content', `not a content id (isrc:…, icpn:… or grid:…): ${JSON.stringify(value)}`)
+  }
+  return canonical
 }
 
 function time(field: string, value: number | string | null | undefined): number | null | undefined {

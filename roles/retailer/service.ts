@@ -9,7 +9,6 @@ import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { buyRequest, PURCHASE_DEADLINE_MS, PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
-import { isContentId } from '../../protocols/records/fields.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { describeVerifiedOffer, OfferGossipCheck, queryCertifiedOffers } from '../../protocols/reference/offers.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
@@ -276,7 +275,6 @@ export class RetailerService extends EventTarget implements Role {
         handler: async ({ query, signal }) => {
           const content = normaliseContentId(query.content ?? '')
           const territory = query.territory ?? 'Worldwide'
-          if (!isContentId(content)) throw new OfferInputError('content', `not a content id: ${content}`)
           if (!isTerritory(territory)) throw new OfferInputError('territory', `not a territory: ${territory}`)
           const answer = await queryCertifiedOffers(
             {

@@ -9,7 +9,7 @@ import { rawCid, sampleManifestBody } from './records.ts'
 
 /** Identifiers with valid check digits. */
 export const SAMPLE_ISRC = 'USRC17607839'
-export const SAMPLE_ICPN = '0724384960650'
+export const SAMPLE_ICPN = '00724384960650'
 export const SAMPLE_GRID = `A12425GABC1234002${gridCheckCharacter('A12425GABC1234002')}`
 
 /** A fixed 32-byte key-like value (not a real key: schemas only check the length). */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { canonicalIcpn } from '../../identifiers/index.ts'
 import { blockCid, grid, icpn, isrc, recordCid, sequence, text } from '../fields.ts'
 import { commonFields } from './common.ts'
 
@@ -34,8 +35,11 @@ export const releaseBody = z
   })
 export type ReleaseBody = z.infer<typeof releaseBody>
 
-/** The stable content id of a release: its ICPN if it has one, else its GRid. */
+/**
+ * The stable content id of a release, in its canonical form (the record keeps the code as the label's message gave
+ * it, 12, 13 or 14 digits): its ICPN if it has one, else its GRid.
+ */
 export function releaseContentId(body: Pick<ReleaseBody, 'icpn' | 'grid'>): string {
-  if (body.icpn != null) return `icpn:${body.icpn}`
+  if (body.icpn != null) return `icpn:${canonicalIcpn(body.icpn)}`
   return `grid:${body.grid}`
 }

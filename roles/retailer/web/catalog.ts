@@ -11,6 +11,7 @@ import {
   searchResponse,
 } from '../../../protocols/catalog/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../../protocols/messages.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { decodeRecord, type SignedRecord } from '../../../protocols/records/envelope.ts'
@@ -46,14 +47,19 @@ export interface ProtocolCatalogComponents {
   clock: Clock
 }
 
-const CONTENT_ID = /^(icpn|grid|isrc):([0-9A-Za-z]{1,18})$/
-
-/** `icpn:…`, `grid:…` or `isrc:…`, or a `BadStorefrontRequestError` naming `field`. */
+/**
+ * The canonical form of a content id written in any valid form (`icpn:012345678905`, a bare UPC, `ISRC:us-rc1-…`),
+ * or a `BadStorefrontRequestError` naming `field` that a page shows in words.
+ */
 export function parseContentId(value: string, field: string): { kind: 'icpn' | 'grid' | 'isrc'; id: string } {
-  const match = CONTENT_ID.exec(value)
-  if (match == null)
-    throw new BadStorefrontRequestError(`${field}: not a content id (icpn:…, grid:… or isrc:…): ${value}`)
-  return { kind: match[1] as 'icpn' | 'grid' | 'isrc', id: match[2]!.toUpperCase() }
+  const canonical = tryCanonicalContentId(value)
+  if (canonical == null) {
+    throw new BadStorefrontRequestError(
+      `${field}: ${JSON.stringify(value.slice(0, 64))} is not a UPC/EAN, ISRC or GRid with a valid check digit`,
+    )
+  }
+  const [kind, id] = canonical.split(':') as ['icpn' | 'grid' | 'isrc', string]
+  return { kind, id }
 }
 
 /**

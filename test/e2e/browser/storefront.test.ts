@@ -274,9 +274,9 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
   })
 
   it('answers unknown releases and bad ids with clear error pages', async () => {
-    const missing = await page(`/release/${encodeURIComponent('icpn:5012345678900')}`)
+    const missing = await page(`/release/${encodeURIComponent('icpn:05012345678900')}`)
     assert.equal(missing.status, 404)
-    assert.match(missing.body, /no release icpn:5012345678900 in the catalog/)
+    assert.match(missing.body, /no release icpn:05012345678900 in the catalog/)
     const bad = await page('/release/nonsense')
     assert.equal(bad.status, 400)
     assert.match(bad.body, /not a content id/)

@@ -107,19 +107,19 @@ describe('web player over HTTP: login links, sessions, CSRF, refusals', function
     const missing = await fetch(`${info.url}/ui/checkout`, {
       method: 'POST',
       headers,
-      body: form({ offer, content: 'icpn:012345678905' }),
+      body: form({ offer, content: 'icpn:00012345678905' }),
     })
     assert.equal(missing.status, 403)
     const wrong = await fetch(`${info.url}/ui/checkout`, {
       method: 'POST',
       headers,
-      body: form({ offer, content: 'icpn:012345678905', csrf: 'f'.repeat(64) }),
+      body: form({ offer, content: 'icpn:00012345678905', csrf: 'f'.repeat(64) }),
     })
     assert.equal(wrong.status, 403)
     const elsewhere = await fetch(`${info.url}/ui/checkout`, {
       method: 'POST',
       headers: { ...headers, origin: 'http://evil.example' },
-      body: form({ offer, content: 'icpn:012345678905', csrf }),
+      body: form({ offer, content: 'icpn:00012345678905', csrf }),
     })
     assert.equal(elsewhere.status, 403)
     assert.match(await elsewhere.text(), /evil\.example was refused/)
@@ -135,11 +135,11 @@ describe('web player over HTTP: login links, sessions, CSRF, refusals', function
   it('says why an offer cannot be bought here, and refuses malformed parameters by name', async () => {
     const { cookie } = await login()
     const unknown = await fetch(
-      `${info.url}/ui/checkout?offer=bafyreiewf4l73rixnjpxak7eprlzgcd4ixlzwzfthjhsermyqe57hoojoq&content=icpn:012345678905`,
+      `${info.url}/ui/checkout?offer=bafyreiewf4l73rixnjpxak7eprlzgcd4ixlzwzfthjhsermyqe57hoojoq&content=icpn:00012345678905`,
       { headers: { cookie } },
     )
     assert.equal(unknown.status, 404)
-    assert.match(await unknown.text(), /not among the certified offers for icpn:012345678905/)
+    assert.match(await unknown.text(), /not among the certified offers for icpn:00012345678905/)
     const bad = await fetch(`${info.url}/ui/checkout?offer=x&content=y`, { headers: { cookie } })
     assert.equal(bad.status, 400)
     assert.match(await bad.text(), /offer: missing or malformed/)

@@ -103,7 +103,7 @@ describe('catalog: gossip-fed search, takedowns and catch-up', function () {
     const releasesOnly = catalog.search({ query: 'lantern', filters: { kind: 'release' }, page: 0, pageSize: 10 })
     assert.deepEqual(
       releasesOnly.hits.map((h) => h.contentId),
-      ['icpn:5099749534728'],
+      ['icpn:05099749534728'],
     )
     assert.deepEqual(byPrefixAndArtist.facets.genre, [{ value: 'Jazz', count: 3 }])
     assert.ok(byPrefixAndArtist.facets.artist!.some((f) => f.value === 'Ada Vale' && f.count === 1))
@@ -165,14 +165,14 @@ describe('catalog: gossip-fed search, takedowns and catch-up', function () {
   it('removes a taken-down release at once, and only when its own label takes it down', async () => {
     const producer = nodes[0]!
     const catalog = catalogOf(nodes[1]!)
-    const [doc] = catalog.documents('icpn:5099749534728')
+    const [doc] = catalog.documents('icpn:05099749534728')
     assert.ok(doc != null)
     const { CID } = await import('multiformats/cid')
     const target = { kind: 'release' as const, id: CID.parse(doc.record) }
 
     const stranger = await createNodeKeys()
     await catalog.withdraw(target.id, stranger.signer.publicKey)
-    assert.equal(catalog.documents('icpn:5099749534728').length, 1, 'a stranger cannot take down a release')
+    assert.equal(catalog.documents('icpn:05099749534728').length, 1, 'a stranger cannot take down a release')
 
     const takedown = signRecord(
       'consort/revocation',
@@ -180,7 +180,7 @@ describe('catalog: gossip-fed search, takedowns and catch-up', function () {
       producerKeys.signer,
     )
     await producer.topics.publish('revocations', takedown, producer.credentials.attachments())
-    await waitUntil(() => catalog.documents('icpn:5099749534728').length === 0, { message: 'release withdrawn' })
+    await waitUntil(() => catalog.documents('icpn:05099749534728').length === 0, { message: 'release withdrawn' })
     assert.equal(catalog.search({ query: 'night trains', filters: { kind: 'release' }, page: 0, pageSize: 5 }).total, 0)
   })
 

@@ -17,8 +17,8 @@ import { waitUntil } from '../../helpers/wait.ts'
 export const TRACK_A = 'isrc:USRC17607839'
 export const TRACK_B = 'isrc:GBAYE0601498'
 export const TRACK_C = 'isrc:FRZ039800212'
-export const RELEASE = 'icpn:0724384960650'
-export const OTHER_RELEASE = 'icpn:5012345678900'
+export const RELEASE = 'icpn:00724384960650'
+export const OTHER_RELEASE = 'icpn:05012345678900'
 export const GRID = `A12425GABC1234002${gridCheckCharacter('A12425GABC1234002')}`
 
 export const DAY = 24 * 3600_000

@@ -143,7 +143,7 @@ describe('production: new → update → takedown', function () {
       (d) => d.record as SignedRecord<'consort/contract'>,
     )
     const sold = contracts.find((c) => c.body.contractId === 'icpn:00036000291452/download')!
-    assert.deepEqual(sold.body.content, ['icpn:036000291452'])
+    assert.deepEqual(sold.body.content, ['icpn:00036000291452'])
     assert.deepEqual(sold.body.territories, ['DE', 'FR'])
     assert.deepEqual(sold.body.wholesale, [{ currency: 'EUR', amount: 70n, per: 'unit' }])
     assert.deepEqual(sold.body.splits, [{ party: 'label', key: node.keys.signer.publicKey, bps: 10_000 }])
@@ -178,7 +178,7 @@ describe('production: new → update → takedown', function () {
     )
     await arrivals(market, 'revocations', mine, 1)
 
-    const gone = await role.takedown('icpn:036000291452')
+    const gone = await role.takedown('icpn:00036000291452')
     assert.equal(gone.releases[0]!.action, 'takedown')
     const revocations = await arrivals(market, 'revocations', mine, 2)
     const kinds = (revocations[1]!.record as SignedRecord<'consort/revocation'>).body.targets.map((t) => t.kind)

@@ -160,7 +160,7 @@ describe('registration: escrow, devices and licences between real nodes', functi
     const tracks = packageTracks(market, ['GBAYE2600011', 'GBAYE2600012', 'GBAYE2600013'])
     const release = releaseOf(market, '0724384960650', tracks)
     assert.equal(await deposit(market, tracks, release), 3)
-    const albumSale = certifiedOffer(market, await contractFor(market, ['icpn:0724384960650']), { offerId: 'album-1' })
+    const albumSale = certifiedOffer(market, await contractFor(market, ['icpn:00724384960650']), { offerId: 'album-1' })
     const licence = await buyLicence(market, albumSale, phone, 'p-album')
     assert.deepEqual(
       licence.body.keys.map((k) => k.isrc),

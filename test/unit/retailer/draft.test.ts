@@ -31,7 +31,7 @@ describe('retailer: offer input', () => {
   it('accepts content ids with or without their scheme', () => {
     assert.equal(normaliseContentId('isrc:USRC17607839'), 'isrc:USRC17607839')
     assert.equal(normaliseContentId('US-RC1-76-07839'), 'isrc:USRC17607839')
-    assert.equal(normaliseContentId('0724384960650'), 'icpn:0724384960650')
+    assert.equal(normaliseContentId('0724384960650'), 'icpn:00724384960650')
     assert.throws(() => normaliseContentId('0724384960651'), { name: 'OfferInputError' })
     assert.deepEqual(parseOfferInput({ content: ['USRC17607839', 'isrc:USRC17607839'] }).content, ['isrc:USRC17607839'])
   })
