@@ -10,6 +10,7 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { isTerritory, tryCanonicalContentId } from '../protocols/identifiers/index.ts'
 import { toJsonValue } from '../protocols/json.ts'
 import { RecordError } from '../protocols/records/errors.ts'
+import { ROLE_NAMES, type RoleName } from '../protocols/records/types/common.ts'
 import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/reference/offers.ts'
 import { announcedAddresses, dialFailureReason, withPeerId } from '../protocols/rpc/addresses.ts'
 import { RpcUnreachableError } from '../protocols/rpc/errors.ts'
@@ -206,6 +207,7 @@ export class ControlApi {
     const server = Fastify({ bodyLimit: MAX_CONTROL_BODY_BYTES })
     server.addHook('onRequest', async (request, reply) => this.#authorise(request, reply))
     server.setErrorHandler((err, _request, reply) => this.#replyError(err, reply))
+    server.setNotFoundHandler((request, reply) => this.#replyNotFound(request, reply))
     this.#mount(server, '/v1', nodeRoutes(this.#node))
     for (const [name, role] of this.#node.roles) {
       this.#mount(server, `/v1/${name}`, role.controlRoutes ?? [])
@@ -271,6 +273,18 @@ export class ControlApi {
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
       await reply.code(401).send({ code: 'ERR_UNAUTHORISED', message: 'missing or wrong control API token' })
     }
+  }
+
+  /** A route nobody serves: say which role would, and which roles this node runs, instead of the raw route. */
+  #replyNotFound(request: FastifyRequest, reply: FastifyReply): void {
+    const path = (request.url.split('?')[0] ?? '').slice(0, 200)
+    const roles = [...this.#node.roles.keys()]
+    const wanted = /^\/v1\/([a-z]+)\//.exec(path)?.[1]
+    const message =
+      wanted != null && (ROLE_NAMES as readonly string[]).includes(wanted) && !this.#node.roles.has(wanted as RoleName)
+        ? `this node does not run the ${wanted} role (its roles: ${roles.join(', ') || 'none'}); use the data dir of a node that does`
+        : `this node has no command ${request.method} ${path} (is the CLI newer than the daemon? restart the daemon)`
+    void reply.code(404).send({ code: 'ERR_NOT_FOUND', message })
   }
 
   #replyError(err: unknown, reply: FastifyReply): void {

@@ -53,6 +53,9 @@ export interface DirectoryComponents {
   clock: Clock
 }
 
+/** What the catalog's lookup is asked: exactly one identifier. */
+type LookupKey = { isrc: string } | { icpn: string } | { grid: string }
+
 /** One search result, from a catalog node or from local knowledge. */
 export type DirectoryHit = Omit<SearchHit, 'score'> & { score: number; source: 'catalog' | 'local' }
 
@@ -137,7 +140,21 @@ export class ContentDirectory {
   }
 
   release(contentId: string): SignedRecord<'consort/release'> | undefined {
-    return this.#releases.get(contentId)
+    return this.#releases.get(tryCanonicalContentId(contentId) ?? contentId)
+  }
+
+  /**
+   * The release record of a release content id (`icpn:…`, `grid:…`): known locally, else asked of the catalog and
+   * remembered; undefined when no catalog reached knows it. For showing a release's title, never for trust.
+   */
+  async lookupRelease(contentId: string, signal?: AbortSignal): Promise<SignedRecord<'consort/release'> | undefined> {
+    const id = tryCanonicalContentId(contentId)
+    if (id == null || id.startsWith('isrc:')) return undefined
+    const known = this.release(id)
+    if (known !== undefined) return known
+    const [scheme, code] = id.split(':') as ['icpn' | 'grid', string]
+    for (const record of await this.#lookup({ [scheme]: code } as LookupKey, signal)) await this.remember(record)
+    return this.release(id)
   }
 
   /**
@@ -278,7 +295,7 @@ export class ContentDirectory {
     return peers
   }
 
-  async #lookup(request: { isrc: string }, signal?: AbortSignal): Promise<CatalogRecord[]> {
+  async #lookup(request: LookupKey, signal?: AbortSignal): Promise<CatalogRecord[]> {
     const options = this.#decodeOptions()
     for (const peer of await this.#catalogPeers(bounded(signal))) {
       try {

@@ -10,6 +10,7 @@ import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
 import { peerIdOfKey, referencePeers, registrarPeers } from '../../protocols/peers.ts'
 import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import type { Money } from '../../protocols/records/fields.ts'
 import { id } from '../../protocols/records/fields.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { comparePrices, queryCertifiedOffers, verifyCertification } from '../../protocols/reference/offers.ts'
@@ -804,6 +805,16 @@ export class PlayerRole extends EventTarget implements Role {
     return this.#c.trust.isRevoked(held.record.id) || this.#c.trust.isRevoked(held.record.body.receipt)
   }
 
+  /** The price on a held licence's receipt, for the purchase history; null when there is none to read. */
+  #paid(held: HeldLicence): Money | null {
+    if (held.receipt == null) return null
+    try {
+      return decodeRecordAs('consort/receipt', held.receipt, this.#decodeOptions()).body.price
+    } catch {
+      return null
+    }
+  }
+
   #view(held: HeldLicence): LicenceView {
     const now = this.#c.clock.now()
     const revoked = this.#isRevoked(held)
@@ -816,6 +827,7 @@ export class PlayerRole extends EventTarget implements Role {
       tracks: held.record.body.keys.map((k) => k.isrc),
       useType: held.record.body.useType,
       rules: describeRules(held.record.body.rules, this.#c.network.body.policy.ruleDefaults),
+      price: this.#paid(held),
       issuedAt: held.record.body.created,
       notAfter: held.rules.notAfter,
       state: held.state,

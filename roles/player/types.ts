@@ -67,6 +67,8 @@ export interface LicenceView {
   tracks: string[]
   useType: string
   rules: string[]
+  /** What was paid, from the retailer's receipt (null when the player holds no receipt for it). */
+  price: Money | null
   issuedAt: number
   notAfter: number | null
   state: UsageState

@@ -26,3 +26,9 @@ export const USAGE_PAGE_EVENTS = 200
 export const BALANCE_DEADLINE_MS = 5_000
 /** Listing the offers of one content id on the checkout page. */
 export const CHECKOUT_OFFERS_DEADLINE_MS = 10_000
+/** Looking up the titles of the tracks and releases a page names: a page shows the id rather than wait longer. */
+export const TITLE_LOOKUP_DEADLINE_MS = 3_000
+/** Remembers the page a visitor asked for before logging in (checkout), so that the login link leads back to it. */
+export const RETURN_COOKIE = 'consort_ui_return'
+/** How long that page is remembered: long enough to run `consort ui` and open its link. */
+export const RETURN_COOKIE_MAX_AGE_S = 15 * 60

@@ -1,6 +1,7 @@
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
 import { formatDuration, type Html, html, queryString } from '../../common/html.ts'
+import { useTypeWords } from '../../common/words.ts'
 import type { LicenceView, ListedOffer } from '../player.ts'
 
 /**
@@ -97,7 +98,7 @@ ${licences.map((l) => {
   const title = titleOf(titles, l.content[0] ?? '')
   return html`<li class="licence" data-purchase="${l.purchaseId}">
   <h2>${title}</h2>
-  <p class="muted">${l.useType} · bought ${date(l.issuedAt)} · ${l.rules.join(', ')}</p>
+  <p class="muted">${useTypeWords(l.useType)} · bought ${date(l.issuedAt)} · ${l.rules.join(', ')}</p>
   <dl class="facts">
     <div><dt>Plays</dt><dd class="plays-left">${left(l.remaining.plays, 'play')} (${l.state.plays} used)</dd></div>
     <div><dt>Usable until</dt><dd>${l.remaining.usableUntil == null ? 'no expiry' : date(l.remaining.usableUntil)}</dd></div>
@@ -133,7 +134,7 @@ export function checkoutPage(
   <h2 id="offer-title">${title}</h2>
   <p class="price">${offer.priceText}</p>
   <p>Sold by <strong>${offer.retailerName}</strong>, certified by ${offer.certifier}.</p>
-  <p>What you get: ${offer.useType}: ${offer.rules.join(', ')}.</p>
+  <p class="use-type">What you get: <strong>${useTypeWords(offer.useType)}</strong>: ${offer.rules.join(', ')}.</p>
   <p class="muted">Bought for territory ${offer.territory}. Paid from your account at the network's clearinghouse.</p>
 </section>
 <form method="post" action="/ui/checkout" class="confirm">
@@ -204,6 +205,7 @@ export function accountPage(
     | { error: string },
   usage: readonly UsageRow[],
   titles: ReadonlyMap<string, string>,
+  purchases: readonly LicenceView[] = [],
 ): string {
   const body = html`<h1>Balance and history</h1>
 <section aria-labelledby="balance-heading">
@@ -218,6 +220,19 @@ export function accountPage(
       <tbody>${balance.balances.map(
         (b) =>
           html`<tr><th scope="row">${b.currency}</th><td class="available">${formatMinorUnits(b.available, b.currency)} ${b.currency}</td><td>${formatMinorUnits(b.pending, b.currency)} ${b.currency}</td></tr>`,
+      )}</tbody></table>`
+  }
+</section>
+<section aria-labelledby="purchases-heading">
+  <h2 id="purchases-heading">Purchases</h2>
+  ${
+    purchases.length === 0
+      ? html`<p>No purchases yet.</p>`
+      : html`<table class="purchases"><caption>What you bought, newest first</caption>
+      <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">As</th><th scope="col">Paid</th></tr></thead>
+      <tbody>${purchases.map(
+        (l) =>
+          html`<tr class="purchase" data-purchase="${l.purchaseId}"><td>${date(l.issuedAt)}</td><td>${l.content.map((c) => titleOf(titles, c)).join(', ')}</td><td>${useTypeWords(l.useType)}</td><td>${l.price != null ? `${formatMinorUnits(l.price.amount, l.price.currency)} ${l.price.currency}` : 'not known'}</td></tr>`,
       )}</tbody></table>`
   }
 </section>

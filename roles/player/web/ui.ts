@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
+import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { html } from '../../common/html.ts'
 import type { ControlRoute } from '../../role.ts'
 import type { PlayerRole } from '../player.ts'
@@ -14,8 +15,11 @@ import {
   BALANCE_DEADLINE_MS,
   CHECKOUT_OFFERS_DEADLINE_MS,
   MAX_FORM_BYTES,
+  RETURN_COOKIE,
+  RETURN_COOKIE_MAX_AGE_S,
   SESSION_COOKIE,
   SESSION_IDLE_MS,
+  TITLE_LOOKUP_DEADLINE_MS,
   UI_PREFIX,
   USAGE_PAGE_EVENTS,
 } from './constants.ts'
@@ -63,14 +67,32 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 }
 
-const CONTENT = /^(isrc|icpn|grid):[0-9A-Za-z]{1,18}$/
+/** A track or release id in any valid form, canonical from here on (decision 0006). */
+const CONTENT = {
+  test: (value: string) => tryCanonicalContentId(value) != null,
+} as const
 const CID_TEXT = /^[a-z2-7]{20,120}$|^[1-9A-HJ-NP-Za-km-z]{20,120}$/
 
-function field(value: unknown, name: string, pattern: RegExp, max = 256): string {
+function field(value: unknown, name: string, pattern: { test(value: string): boolean }, max = 256): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > max || !pattern.test(value)) {
     throw new BadUiRequestError(`${name}: missing or malformed`)
   }
-  return value
+  return pattern === CONTENT ? tryCanonicalContentId(value)! : value
+}
+
+/** A page of this UI to come back to after logging in: a path under the UI's prefix, nothing else. */
+function returnPath(value: string | undefined): string | null {
+  if (value == null) return null
+  let path: string
+  try {
+    path = decodeURIComponent(value)
+  } catch {
+    return null
+  }
+  if (path.length > 2048 || !path.startsWith(`${UI_PREFIX}/`) || path.startsWith('//') || /[\\\r\n]/.test(path))
+    return null
+  if (path.startsWith(`${UI_PREFIX}/login`) || path.startsWith(`${UI_PREFIX}/api/`)) return null
+  return path
 }
 
 /** The storefront to go back to: an http(s) URL, or null (anything else is dropped, never linked). */
@@ -190,19 +212,28 @@ export class PlayerUi {
     return reply.code(status).header('content-type', 'text/html; charset=utf-8').send(body)
   }
 
-  #titles(contents: Iterable<string>): Map<string, string> {
+  /**
+   * The titles of tracks and releases, "Title — Artist": what the player knows, else what a catalog answers within
+   * `TITLE_LOOKUP_DEADLINE_MS` (a page never shows a bare id when a title can be had).
+   */
+  async #titles(contents: Iterable<string>): Promise<Map<string, string>> {
     const out = new Map<string, string>()
+    const signal = AbortSignal.timeout(TITLE_LOOKUP_DEADLINE_MS)
     for (const content of contents) {
       if (out.has(content)) continue
-      if (content.startsWith('isrc:')) {
-        const manifest = this.#player.directory.manifestFor(content.slice(5))
-        if (manifest != null) {
-          const b = manifest.body
+      try {
+        if (content.startsWith('isrc:')) {
+          const b = (
+            this.#player.directory.manifestFor(content.slice(5)) ??
+            (await this.#player.directory.resolve(content, signal))
+          ).body
           out.set(content, `${b.version != null ? `${b.title} (${b.version})` : b.title} — ${b.artists.join(', ')}`)
+        } else {
+          const release = await this.#player.directory.lookupRelease(content, signal)
+          if (release != null) out.set(content, `${release.body.title} — ${release.body.artists.join(', ')}`)
         }
-      } else {
-        const release = this.#player.directory.release(content)
-        if (release != null) out.set(content, `${release.body.title} — ${release.body.artists.join(', ')}`)
+      } catch (err) {
+        log('no title for %s: %s', content, (err as Error).message)
       }
     }
     return out
@@ -230,13 +261,19 @@ export class PlayerUi {
         throw new LoginLinkInvalidError('this login link was already used, has expired, or is not one of this player')
       }
       const secure = request.protocol === 'https' ? '; Secure' : ''
+      // Back to the page that asked for a login (a checkout the store sent the visitor to), else the library.
+      const remembered = cookies(request.headers.cookie).get(RETURN_COOKIE)
+      const back = returnPath(remembered)
+      const sessionCookie = `${SESSION_COOKIE}=${session.id}; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(SESSION_IDLE_MS / 1000)}${secure}`
       return reply
         .code(303)
         .header(
           'set-cookie',
-          `${SESSION_COOKIE}=${session.id}; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(SESSION_IDLE_MS / 1000)}${secure}`,
+          remembered == null
+            ? sessionCookie
+            : [sessionCookie, `${RETURN_COOKIE}=; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=0`],
         )
-        .header('location', `${UI_PREFIX}/`)
+        .header('location', back ?? `${UI_PREFIX}/`)
         .send()
     })
 
@@ -258,7 +295,7 @@ export class PlayerUi {
     const library = async (request: FastifyRequest, reply: FastifyReply) => {
       const session = this.#session(request)
       const licences = this.#player.licences().sort((a, b) => b.issuedAt - a.issuedAt)
-      const titles = this.#titles(licences.flatMap((l) => [...l.content, ...l.tracks.map((t) => `isrc:${t}`)]))
+      const titles = await this.#titles(licences.flatMap((l) => [...l.content, ...l.tracks.map((t) => `isrc:${t}`)]))
       return this.#page(reply, libraryPage(this.#context(request, session), licences, titles))
     }
     app.get('/', library)
@@ -271,7 +308,7 @@ export class PlayerUi {
       const content = field(q.content, 'content', CONTENT)
       const store = storeUrl(q.store)
       const offer = await this.#listed(offerId, content)
-      const title = this.#titles([content]).get(content) ?? content
+      const title = (await this.#titles([content])).get(content) ?? content
       return this.#page(reply, checkoutPage(this.#context(request, session), offer, title, content, store))
     })
 
@@ -282,7 +319,7 @@ export class PlayerUi {
       const offerId = field(body.offer, 'offer', CID_TEXT)
       const content = field(body.content, 'content', CONTENT)
       const store = storeUrl(body.store)
-      const title = this.#titles([content]).get(content) ?? content
+      const title = (await this.#titles([content])).get(content) ?? content
       const ctx = this.#context(request, session)
       try {
         await this.#listed(offerId, content)
@@ -314,7 +351,7 @@ export class PlayerUi {
       const session = this.#session(request)
       const content = field((request.query as Record<string, unknown>).content, 'content', CONTENT)
       if (!content.startsWith('isrc:')) throw new BadUiRequestError('content: play a track (isrc:…)')
-      const title = this.#titles([content]).get(content) ?? content
+      const title = (await this.#titles([content])).get(content) ?? content
       const licence = this.#player.licences().find((l) => l.tracks.includes(content.slice(5))) ?? null
       return this.#page(reply, playPage(this.#context(request, session), content, title, licence))
     })
@@ -334,8 +371,9 @@ export class PlayerUi {
       ]
         .sort((a, b) => b.startedAt - a.startedAt)
         .slice(0, USAGE_PAGE_EVENTS)
-      const titles = this.#titles(rows.map((r) => `isrc:${r.isrc}`))
-      return this.#page(reply, accountPage(this.#context(request, session), balance, rows, titles))
+      const purchases = this.#player.licences().sort((a, b) => b.issuedAt - a.issuedAt)
+      const titles = await this.#titles([...rows.map((r) => `isrc:${r.isrc}`), ...purchases.flatMap((l) => l.content)])
+      return this.#page(reply, accountPage(this.#context(request, session), balance, rows, titles, purchases))
     })
 
     // --- the web player's own requests (script, same origin, CSRF header) ---
@@ -407,9 +445,22 @@ export class PlayerUi {
     }
     const ctx = this.#context(request, this.auth.session(cookies(request.headers.cookie).get(SESSION_COOKIE)))
     if (err instanceof NotLoggedInError) {
+      // Remember the page (a checkout): the login link, opened in this browser, comes back to it.
+      const back = request.method === 'GET' ? returnPath(encodeURIComponent(request.url)) : null
+      if (back != null) {
+        reply.header(
+          'set-cookie',
+          `${RETURN_COOKIE}=${encodeURIComponent(back)}; Path=${UI_PREFIX}; HttpOnly; SameSite=Lax; Max-Age=${RETURN_COOKIE_MAX_AGE_S}`,
+        )
+      }
       void this.#page(
         reply,
-        messagePage(ctx, 401, 'Log in to your player', html`<p>${error.message}.</p>${loginHelp(ctx.origin)}`),
+        messagePage(
+          ctx,
+          401,
+          'Log in to your player',
+          html`<p>${error.message}.</p>${loginHelp(ctx.origin)}${back != null ? html`<p>Once you are logged in, you come back to this page.</p>` : ''}`,
+        ),
         401,
       )
       return

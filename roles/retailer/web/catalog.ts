@@ -47,6 +47,15 @@ export interface ProtocolCatalogComponents {
   clock: Clock
 }
 
+/** The canonical content id of the release a track's manifest names, or null when it names none. */
+export function manifestReleaseId(manifest: ManifestRecord): string | null {
+  const release = manifest.body.release
+  if (release == null) return null
+  if (release.icpn != null) return tryCanonicalContentId(`icpn:${release.icpn}`)
+  if (release.grid != null) return tryCanonicalContentId(`grid:${release.grid}`)
+  return null
+}
+
 /**
  * The canonical form of a content id written in any valid form (`icpn:012345678905`, a bare UPC, `ISRC:us-rc1-…`),
  * or a `BadStorefrontRequestError` naming `field` that a page shows in words.
@@ -55,7 +64,7 @@ export function parseContentId(value: string, field: string): { kind: 'icpn' | '
   const canonical = tryCanonicalContentId(value)
   if (canonical == null) {
     throw new BadStorefrontRequestError(
-      `${field}: ${JSON.stringify(value.slice(0, 64))} is not a UPC/EAN, ISRC or GRid with a valid check digit`,
+      `${field}: “${value.slice(0, 64)}” is not a UPC/EAN, ISRC or GRid with a valid check digit`,
     )
   }
   const [kind, id] = canonical.split(':') as ['icpn' | 'grid' | 'isrc', string]

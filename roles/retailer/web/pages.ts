@@ -1,6 +1,7 @@
 import type { FacetField, SearchFilters, SearchHit, SearchResponse } from '../../../protocols/catalog/index.ts'
 import { formatDuration, type Html, html, queryString, spokenDuration } from '../../common/html.ts'
-import type { ManifestRecord, ReleaseView } from './catalog.ts'
+import { useTypeWords } from '../../common/words.ts'
+import { type ManifestRecord, manifestReleaseId, type ReleaseView } from './catalog.ts'
 import type { ShelfOffer } from './shelf.ts'
 
 /**
@@ -79,19 +80,6 @@ function trackHref(contentId: string): string {
 
 export function hitHref(hit: Pick<SearchHit, 'kind' | 'contentId'>): string {
   return hit.kind === 'release' ? releaseHref(hit.contentId) : trackHref(hit.contentId)
-}
-
-const USE_TYPE_WORDS: Record<string, string> = {
-  PermanentDownload: 'Download to keep',
-  ConditionalDownload: 'Download, on conditions',
-  TetheredDownload: 'Download to your devices',
-  OnDemandStream: 'Stream on demand',
-  NonInteractiveStream: 'Radio-style stream',
-  Preview: 'Preview',
-}
-
-export function useTypeWords(useType: string): string {
-  return USE_TYPE_WORDS[useType] ?? useType
 }
 
 function territoryWords(offer: ShelfOffer): string {
@@ -310,20 +298,36 @@ ${view.tracks.map((t, i) => {
   return layout(ctx, `${r.title} by ${artists(r.artists)}`, body)
 }
 
-export function trackPage(ctx: PageContext, manifest: ManifestRecord, offers: readonly ShelfOffer[]): string {
+export function trackPage(
+  ctx: PageContext,
+  manifest: ManifestRecord,
+  offers: readonly ShelfOffer[],
+  releaseOffers: readonly ShelfOffer[] = [],
+): string {
   const m = manifest.body
   const title = m.version != null ? `${m.title} (${m.version})` : m.title
   const contentId = `isrc:${m.isrc}`
+  const releaseId = manifestReleaseId(manifest)
+  const onSale =
+    offers.length === 0 && releaseOffers.length > 0 && releaseId != null && m.release != null
+      ? html`<section class="offers" aria-labelledby="offers-${contentId}"><h2 id="offers-${contentId}">Buy</h2>
+<p>On sale as part of <a href="${releaseHref(releaseId)}">${m.release.title}</a>:</p>
+<ul>${releaseOffers.map((o) => offerItem(o, m.release!.title, releaseId))}</ul></section>`
+      : html`${offerList(offers, title, contentId, 2)}${
+          releaseOffers.length > 0 && releaseId != null && m.release != null
+            ? html`<section class="offers" aria-labelledby="offers-${releaseId}"><h2 id="offers-${releaseId}">Buy the whole release, ${m.release.title}</h2><ul>${releaseOffers.map((o) => offerItem(o, m.release!.title, releaseId))}</ul></section>`
+            : ''
+        }`
   const facts = [m.genre, m.label, m.year != null ? String(m.year) : null, `ISRC ${m.isrc}`].filter(
     (v): v is string => v != null,
   )
   const body = html`<article class="release">
 <h1>${title}</h1>
 <p class="release-artist">${artists(m.artists)}</p>
-${m.release != null ? html`<p>From <a href="${releaseHref(m.release.icpn != null ? `icpn:${m.release.icpn}` : `grid:${m.release.grid}`)}">${m.release.title}</a></p>` : ''}
+${m.release != null && releaseId != null ? html`<p>From <a href="${releaseHref(releaseId)}">${m.release.title}</a></p>` : ''}
 <p class="release-facts">${facts.join(' · ')} · <time datetime="${isoDuration(m.durationMs)}" aria-label="${spokenDuration(m.durationMs)}">${formatDuration(m.durationMs)}</time></p>
 <p>${previewButton(manifest)}</p>
-${offerList(offers, title, contentId, 2)}
+${onSale}
 </article>`
   return layout(ctx, `${title} by ${artists(m.artists)}`, body)
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../../../protocols/clock.ts'
+import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import type { OfferBody } from '../../../protocols/records/types/offer.ts'
 import { describeRules, type NetworkRuleDefaults, type UsageRules } from '../../../protocols/usage-rules/index.ts'
 import { MAX_SHELF_OFFERS, OFFER_SHELF_TTL_MS } from './constants.ts'
@@ -77,7 +78,7 @@ export class RetailerShelf implements OfferShelf {
     const seen = new Set<string>()
     const out: ShelfOffer[] = []
     for (const id of contentIds) {
-      for (const offer of index.get(id) ?? []) {
+      for (const offer of index.get(tryCanonicalContentId(id) ?? id) ?? []) {
         if (seen.has(offer.offer)) continue
         if (offer.validUntil != null && offer.validUntil <= now) continue
         if (offer.certifiedUntil != null && offer.certifiedUntil <= now) continue
@@ -134,7 +135,9 @@ export class RetailerShelf implements OfferShelf {
           promotion: view.promotion,
           certifiedUntil: view.certifiedUntil,
         }
-        for (const id of view.content) {
+        for (const written of view.content) {
+          // Keyed by the canonical id, as pages ask (decision 0006), whatever form the offer was written in.
+          const id = tryCanonicalContentId(written) ?? written
           const list = byContent.get(id) ?? []
           list.push(offer)
           byContent.set(id, list)

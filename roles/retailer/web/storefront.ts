@@ -9,7 +9,7 @@ import { type SearchFilters, type SearchHit, searchFilters } from '../../../prot
 import type { Clock } from '../../../protocols/clock.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { type BlockStore, collectBlock } from '../../../protocols/records/store.ts'
-import { type CatalogAccess, parseContentId } from './catalog.ts'
+import { type CatalogAccess, manifestReleaseId, parseContentId } from './catalog.ts'
 import {
   ARTWORK_FETCH_DEADLINE_MS,
   DEFAULT_STOREFRONT_HOST,
@@ -310,7 +310,10 @@ export class Storefront {
       if (kind !== 'isrc') throw new BadStorefrontRequestError(`track: ${contentId} is a release, not a track`)
       const manifest = await this.#c.catalog.manifest(id, null, this.#signal(reply))
       const offers = await this.#c.shelf.forContent([`isrc:${id}`])
-      return this.#page(reply, trackPage(this.#ctx(), manifest, offers))
+      // A track is on sale on its own or as part of its release: the search leads here for both.
+      const release = manifestReleaseId(manifest)
+      const releaseOffers = release != null ? await this.#c.shelf.forContent([release]) : []
+      return this.#page(reply, trackPage(this.#ctx(), manifest, offers, releaseOffers))
     })
 
     server.get('/preview/:contentId', async (request, reply) => {

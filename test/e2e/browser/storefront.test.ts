@@ -263,7 +263,7 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.equal(result.status, 200)
     assert.match(
       result.body,
-      /<img class="cover" src="\/release\/icpn%3A0724384960650\/cover"[^>]* alt="Cover of Night Trains \(Deluxe\) by The Lanterns">/,
+      /<img class="cover" src="\/release\/icpn%3A00724384960650\/cover"[^>]* alt="Cover of Night Trains \(Deluxe\) by The Lanterns">/,
     )
     const cover = await fetch(`${base}/release/${encodeURIComponent(`icpn:${BOXED_UPC}`)}/cover`)
     assert.equal(cover.status, 200)
@@ -279,7 +279,12 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.match(missing.body, /no release icpn:05012345678900 in the catalog/)
     const bad = await page('/release/nonsense')
     assert.equal(bad.status, 400)
-    assert.match(bad.body, /not a content id/)
+    assert.match(bad.body, /“nonsense” is not a UPC\/EAN, ISRC or GRid with a valid check digit/)
+    // A mistyped UPC (its check digit is wrong) reads as such, not as a protocol error.
+    const typo = await page(`/release/${encodeURIComponent('icpn:012345678906')}`)
+    assert.equal(typo.status, 400)
+    assert.match(typo.body, /“icpn:012345678906” is not a UPC\/EAN, ISRC or GRid with a valid check digit/)
+    assert.doesNotMatch(typo.body, /\/consort\/|ERR_/)
     const nowhere = await page('/nowhere')
     assert.equal(nowhere.status, 404)
   })
