@@ -1060,7 +1060,8 @@ export class PlayerRole extends EventTarget implements Role {
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
       })
     } catch (err) {
-      await sink.close().catch(() => {})
+      // Nothing was played (no licence and no preview, a revoked licence…): no empty output file stays behind.
+      await (sink.discard?.() ?? sink.close()).catch(() => {})
       throw err
     }
     const { track, key, held, event } = opened
@@ -1123,6 +1124,9 @@ export class PlayerRole extends EventTarget implements Role {
         offset += plain.length
         if (last) break
       }
+    } catch (err) {
+      if (bytes === 0) await sink.discard?.().catch(() => {})
+      throw err
     } finally {
       key.fill(0)
       if (fetch.present < fetch.total) fetch.abort()

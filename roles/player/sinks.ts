@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { constants } from 'node:fs'
-import { access, type FileHandle, open } from 'node:fs/promises'
+import { access, type FileHandle, open, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { PlayerError } from './errors.ts'
 
@@ -15,6 +15,8 @@ export interface AudioSink {
   write(chunk: Uint8Array): Promise<void>
   /** Flush and close; called once, also after an error. */
   close(): Promise<void>
+  /** Close and remove what was written, when playback failed before any audio (no empty file is left behind). */
+  discard?(): Promise<void>
 }
 
 /** There is no program on this machine that could play to an audio device. */
@@ -29,6 +31,7 @@ export class FileSink implements AudioSink {
   readonly description: string
   readonly #file: string
   #handle: FileHandle | null = null
+  #discarded = false
 
   constructor(file: string) {
     this.#file = file
@@ -48,9 +51,17 @@ export class FileSink implements AudioSink {
   }
 
   async close(): Promise<void> {
+    if (this.#discarded) return
     if (this.#handle === null) this.#handle = await open(this.#file, 'w', 0o600)
     await this.#handle.sync()
     await this.#handle.close()
+  }
+
+  async discard(): Promise<void> {
+    this.#discarded = true
+    await this.#handle?.close().catch(() => {})
+    this.#handle = null
+    await rm(this.#file, { force: true })
   }
 }
 

@@ -117,6 +117,12 @@ export function registerPlayerCommands(program: Command): void {
         ...(result.remaining !== null ? [`licence    ${describeRemaining(result.remaining as Remaining)}`] : []),
       ].join('\n'),
     )
+    // Asked for the track, got its preview: say so and fail, so that a script never takes the clip for the track.
+    if (result.mode === 'preview' && options.preview !== true) {
+      throw new CliError(
+        `no licence to play ${result.title} (${result.isrc}): only its ${Number(result.seconds).toFixed(0)}-second preview was played${options.out !== undefined ? ` (written to ${path.resolve(options.out)})` : ''}; buy it (consort offers ${result.content}), or pass --preview to ask for the preview`,
+      )
+    }
   })
 
   withJson(
@@ -212,6 +218,13 @@ export function registerPlayerCommands(program: Command): void {
           ...(result.errors as string[]).map((e) => `error: ${e}`),
         ].join('\n'),
       )
+      // Reports that could not be delivered are a failure to report, whatever was built.
+      const errors = result.errors as string[]
+      if (errors.length > 0 || Number(result.pendingReports) > 0) {
+        throw new CliError(
+          `usage not delivered: ${Number(result.pendingReports)} report(s) still pending${errors.length > 0 ? ` (${errors.join('; ')})` : ''}; they stay queued and go out on the next flush`,
+        )
+      }
       return
     }
     const usage = await client.request<{

@@ -197,12 +197,61 @@ async function runImport(
   print(view.result, options, (value) => showResult(value as PublishResultView))
 }
 
-function singleTrackRelease(options: Record<string, unknown>): Record<string, unknown> {
-  for (const name of ['title', 'isrc'] as const) {
-    if (typeof options[name] !== 'string') throw new CliError(`--file needs --${name}`, EXIT.usage)
+/** What an audio file's own tags say (ID3, Vorbis comments, MP4 atoms, RIFF INFO), as music-metadata reads them. */
+interface FileTags {
+  title?: string
+  artists?: string[]
+  album?: string
+  genre?: string
+  year?: number
+  isrc?: string
+  label?: string
+  barcode?: string
+}
+
+async function readTags(file: string): Promise<FileTags> {
+  // Loaded here, not at the top: only `publish --file` needs it, and every other command starts faster without it.
+  const { parseFile } = await import('music-metadata')
+  let common: Awaited<ReturnType<typeof parseFile>>['common']
+  try {
+    common = (await parseFile(file, { duration: false, skipCovers: true })).common
+  } catch (err) {
+    throw new CliError(`--file: cannot read the tags of ${file}: ${(err as Error).message}`, EXIT.usage)
   }
-  if (!Array.isArray(options.artist) || options.artist.length === 0)
-    throw new CliError('--file needs --artist', EXIT.usage)
+  const first = (list: readonly string[] | undefined) => list?.map((v) => v.trim()).find((v) => v !== '')
+  const artists = (common.artists ?? (common.artist != null ? [common.artist] : [])).map((a) => a.trim())
+  return {
+    ...(common.title?.trim() ? { title: common.title.trim() } : {}),
+    ...(artists.some((a) => a !== '') ? { artists: artists.filter((a) => a !== '') } : {}),
+    ...(common.album?.trim() ? { album: common.album.trim() } : {}),
+    ...(first(common.genre) != null ? { genre: first(common.genre)! } : {}),
+    ...(common.year != null && common.year >= 1800 && common.year <= 9999 ? { year: common.year } : {}),
+    ...(first(common.isrc) != null ? { isrc: first(common.isrc)!.replaceAll('-', '').toUpperCase() } : {}),
+    ...(first(common.label) != null ? { label: first(common.label)! } : {}),
+    ...(common.barcode?.trim() ? { barcode: common.barcode.trim() } : {}),
+  }
+}
+
+/**
+ * A single from one audio file: its tags (title, artists, album, genre, year, ISRC, label, barcode) fill in the
+ * release, and every flag given overrides the tag it names. What neither gives is refused by name.
+ */
+async function singleTrackRelease(options: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const tags = await readTags(path.resolve(String(options.file)))
+  const flagArtists = Array.isArray(options.artist)
+    ? (options.artist as string[])
+        .flatMap((a) => a.split(';'))
+        .map((a) => a.trim())
+        .filter((a) => a !== '')
+    : []
+  const title = typeof options.title === 'string' ? options.title : tags.title
+  const isrc = typeof options.isrc === 'string' ? options.isrc : tags.isrc
+  const artists = flagArtists.length > 0 ? flagArtists : (tags.artists ?? [])
+  if (title == null) throw new CliError('--file: the file has no title tag: give --title', EXIT.usage)
+  if (artists.length === 0) throw new CliError('--file: the file has no artist tag: give --artist', EXIT.usage)
+  if (isrc == null) throw new CliError('--file: the file has no ISRC tag: give --isrc', EXIT.usage)
+  const upc = typeof options.upc === 'string' ? options.upc : tags.barcode
+  const label = typeof options.label === 'string' ? options.label : tags.label
   if ((options.price == null) !== (options.currency == null)) {
     throw new CliError('--price and --currency go together', EXIT.usage)
   }
@@ -223,19 +272,26 @@ function singleTrackRelease(options: Record<string, unknown>): Record<string, un
       ],
     })
   }
-  const artists = (options.artist as string[])
-    .flatMap((a) => a.split(';'))
-    .map((a) => a.trim())
-    .filter((a) => a !== '')
   return {
     consortRelease: 1,
-    ...(typeof options.upc === 'string' ? { upc: options.upc } : {}),
+    ...(upc != null ? { upc } : {}),
     ...(typeof options.grid === 'string' ? { grid: options.grid } : {}),
-    title: typeof options.releaseTitle === 'string' ? options.releaseTitle : options.title,
+    title: typeof options.releaseTitle === 'string' ? options.releaseTitle : (tags.album ?? title),
     artists,
     type: 'Single',
-    ...(typeof options.label === 'string' ? { label: options.label } : {}),
-    tracks: [{ isrc: options.isrc, title: options.title, artists, file }],
+    ...(label != null ? { label } : {}),
+    ...(tags.genre != null ? { genre: tags.genre } : {}),
+    ...(tags.year != null ? { releaseDate: String(tags.year) } : {}),
+    tracks: [
+      {
+        isrc,
+        title,
+        artists,
+        file,
+        ...(tags.genre != null ? { genre: tags.genre } : {}),
+        ...(tags.year != null ? { year: tags.year } : {}),
+      },
+    ],
     deals,
   }
 }
@@ -361,9 +417,13 @@ export function registerProductionCommands(program: Command): void {
       .option('--release <file>', 'a JSON release description (schema in roles/production/README.md)')
       .option('--json [file]', 'print JSON; with a file, publish that JSON release description (same as --release)')
       .option('--file <track>', 'one audio file to publish as a single')
-      .option('--title <title>', 'with --file: the track title')
-      .option('--artist <name>', 'with --file: an artist (repeat, or separate with ;)', collect)
-      .option('--isrc <isrc>', 'with --file: the ISRC')
+      .option('--title <title>', "with --file: the track title (default: the file's title tag)")
+      .option(
+        '--artist <name>',
+        "with --file: an artist (repeat, or separate with ;; default: the file's artist tags)",
+        collect,
+      )
+      .option('--isrc <isrc>', "with --file: the ISRC (default: the file's ISRC tag)")
       .option('--upc <upc>', 'with --file: the UPC/EAN (without one, the track is published without a release record)')
       .option('--grid <grid>', 'with --file: the GRid')
       .option('--label <name>', 'with --file: the label')
@@ -402,7 +462,11 @@ export function registerProductionCommands(program: Command): void {
       )
       return
     }
-    await runImport(client, { release: singleTrackRelease(options), baseDir: process.cwd(), synthesizeMissing }, output)
+    await runImport(
+      client,
+      { release: await singleTrackRelease(options), baseDir: process.cwd(), synthesizeMissing },
+      output,
+    )
   })
 
   const release = program.command('release').description("this production node's releases")

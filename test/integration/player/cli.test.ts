@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -110,7 +111,9 @@ describe('player: the command line', function () {
       .sort()
     assert.deepEqual(kinds, ['burn', 'export', 'play'])
     const flush = await consort('usage', '--flush', '--data-dir', dataDir, '--json')
-    assert.equal(flush.code, 0, flush.err)
+    // Nothing was delivered: the command says so and fails (it exited 0 before), after printing what it did.
+    assert.equal(flush.code, 1, flush.err)
+    assert.match(flush.err, /usage not delivered: \d+ report\(s\) still pending/)
     assert.equal(flush.json().acknowledged, 0)
     assert.ok(flush.json().errors.length > 0, 'no clearinghouse in this world')
   })
@@ -178,5 +181,32 @@ describe('player: the command line', function () {
     assert.match(imported.json().note, /not running/)
     const refused = await consort('account', 'export', '--out', path.join(dir, 'x'), '--data-dir', dataDir)
     assert.equal(refused.code, 2, 'a passphrase is required')
+  })
+
+  // Last: it adds tracks, licences and usage events the tests above do not expect.
+  it('fails, saying so, when only the preview could be played, and leaves no empty file when nothing could', async () => {
+    const unlicensed = await packageTrack(world, 'GBAYE0604002')
+    await announce(player, unlicensed)
+    const clip = path.join(dir, 'clip.flac')
+    const previewed = await consort('play', unlicensed.isrc, '--out', clip, '--data-dir', dataDir)
+    assert.equal(previewed.code, 1, previewed.out)
+    assert.match(
+      previewed.err,
+      /no licence to play .* \(GBAYE0604002\): only its \d+-second preview was played \(written to /,
+    )
+    const asked = await consort('play', unlicensed.isrc, '--preview', '--out', clip, '--data-dir', dataDir)
+    assert.equal(asked.code, 0, asked.err)
+
+    const once = await packageTrack(world, 'GBAYE0604003')
+    await announce(player, once)
+    await licenceFor(world, player, once, { plays: 1 })
+    assert.equal(
+      (await consort('play', once.isrc, '--out', path.join(dir, 'once.flac'), '--data-dir', dataDir)).code,
+      0,
+    )
+    const refused = path.join(dir, 'refused.flac')
+    const again = await consort('play', once.isrc, '--out', refused, '--data-dir', dataDir)
+    assert.equal(again.code, 1)
+    assert.equal(existsSync(refused), false, 'a play that could not start leaves no file')
   })
 })

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { ControlApi } from '../../../node/control-api.ts'
 import { ControlClient } from '../../../node/control-client.ts'
@@ -118,6 +118,49 @@ describe('production: the command line', function () {
     assert.match(human.out, /icpn:00042100005264\s+active/)
   })
 
+  it('publish --file reads the title, artists, album, genre, year, ISRC, label and barcode from the file; flags override them', async () => {
+    // The fixture FLAC with Vorbis comments added, as a tagging program writes them (in this test's own directory).
+    const tagged = path.join(dir, 'tagged.flac')
+    await writeFile(
+      tagged,
+      withVorbisComments(await readFile(fixturePath('audio', 'sample-84k.flac')), [
+        'TITLE=Tagged Title',
+        'ARTIST=Tagged Artist',
+        'ARTIST=Second Artist',
+        'ALBUM=Tagged Album',
+        'GENRE=Ambient',
+        'DATE=2024',
+        'ISRC=GB-AYE-24-00001',
+        'LABEL=Tag Records',
+        'BARCODE=5012345678900',
+      ]),
+    )
+    const out = await consort('publish', '--data-dir', dir, '--file', tagged, '--artist', 'Flag Artist', '--json')
+    assert.equal(out.code, 0, out.out)
+    const release = out.json().releases[0]
+    assert.equal(release.key, 'icpn:05012345678900', 'the barcode tag names the release')
+    assert.equal(release.title, 'Tagged Album')
+    assert.deepEqual(
+      release.tracks.map((t: { isrc: string; title: string }) => [t.isrc, t.title]),
+      [['GBAYE2400001', 'Tagged Title']],
+    )
+    // Any form of the UPC finds it (decision 0006); the signed release record says what the tags and flags said.
+    const shown = await consort('release', 'show', 'icpn:5012345678900', '--data-dir', dir, '--json')
+    assert.equal(shown.code, 0, shown.out)
+    const record = await new ControlClient(api.info!).request<{
+      body: { artists: string[]; genre: string | null; label: string | null; releaseDate: string | null }
+    }>('GET', `/v1/records/${shown.json().record}`)
+    assert.deepEqual(record.body.artists, ['Flag Artist'], '--artist overrides the artist tags')
+    assert.equal(record.body.genre, 'Ambient')
+    assert.equal(record.body.label, 'Tag Records')
+    assert.equal(record.body.releaseDate, '2024')
+
+    // Without tags, what is missing is named.
+    const bare = await consort('publish', '--data-dir', dir, '--file', fixturePath('audio', 'sample-84k.flac'))
+    assert.equal(bare.code, 2)
+    assert.match(bare.err, /the file has no title tag: give --title/)
+  })
+
   it('publish --json FILE publishes a JSON release description', async () => {
     const file = path.join(dir, 'release.json')
     await writeFile(
@@ -208,3 +251,27 @@ describe('production: the command line', function () {
     assert.equal(again.releases[0].action, 'unchanged')
   })
 })
+
+/**
+ * A FLAC file with a VORBIS_COMMENT metadata block (type 4) inserted after its STREAMINFO: the "last block" flag moves
+ * to the new block when STREAMINFO had it. Comment fields are little-endian length-prefixed UTF-8 (FLAC format, 8.6).
+ */
+function withVorbisComments(flac: Uint8Array, comments: string[]): Uint8Array {
+  const bytes = Buffer.from(flac)
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'fLaC')
+  const streaminfoLast = (bytes[4]! & 0x80) !== 0
+  const streaminfoEnd = 8 + bytes.readUIntBE(5, 3)
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4)
+    b.writeUInt32LE(n)
+    return b
+  }
+  const text = (s: string) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)])
+  const body = Buffer.concat([text('consort test'), u32(comments.length), ...comments.map(text)])
+  const header = Buffer.alloc(4)
+  header[0] = (streaminfoLast ? 0x80 : 0) | 4
+  header.writeUIntBE(body.length, 1, 3)
+  const head = Buffer.from(bytes.subarray(0, streaminfoEnd))
+  head[4] = head[4]! & 0x7f
+  return Buffer.concat([head, header, body, bytes.subarray(streaminfoEnd)])
+}
