@@ -73,9 +73,11 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
             const announced = await node.libp2p.peerStore.get(connection.remotePeer).catch(() => null)
             peer = {
               peerId,
-              addresses: (announced?.addresses ?? []).map((a) =>
-                withPeerId(a.multiaddr, connection.remotePeer).toString(),
-              ),
+              addresses: [
+                ...new Set(
+                  (announced?.addresses ?? []).map((a) => withPeerId(a.multiaddr, connection.remotePeer).toString()),
+                ),
+              ],
               connectedVia: [],
             }
             peers.set(peerId, peer)

@@ -70,7 +70,10 @@ export async function announcedAddresses(
   } = {},
 ): Promise<Multiaddr[]> {
   const service = options.service ?? 'peer'
-  const found = (list: Multiaddr[]) => list.map((a) => withPeerId(a, peer))
+  const found = (list: Multiaddr[]) => {
+    const unique = new Map(list.map((a) => withPeerId(a, peer)).map((a) => [a.toString(), a]))
+    return [...unique.values()]
+  }
   const stale = new Set(options.stale ?? [])
   const fresh = (list: Multiaddr[]) => list.filter((a) => !stale.has(withPeerId(a, peer).toString()))
   const known = fresh(await storedAddresses(book, peer, options))

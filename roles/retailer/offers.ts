@@ -529,7 +529,6 @@ export class OfferDesk {
         for (const useType of c.useTypes) {
           if (useType === 'Preview') continue
           if (created.length >= MAX_OFFERS_FROM_CONTRACTS) return created
-          const offerRules = rulesForUseType(useType, rules)
           const key = `${contract.id}|${item}|${useType}`
           if (existing.has(key)) continue
           existing.add(key)
@@ -541,7 +540,7 @@ export class OfferDesk {
               contract: contract.id.toString(),
               price,
               useType,
-              rules: offerRules,
+              rules,
               validFrom: Math.max(c.validFrom, now - 1),
             }),
           )
@@ -579,18 +578,6 @@ export class OfferDesk {
       note: entry.note,
     }
   }
-}
-
-/** Use types whose licence lets a listener hear the music, not keep a copy of it. */
-const STREAM_USE_TYPES: ReadonlySet<string> = new Set(['OnDemandStream', 'NonInteractiveStream', 'Preview'])
-
-/**
- * What a buyer expects of the use type where the contract leaves a rule open: a stream allows no exports and no
- * burns (the contract may not forbid them, but an offer "to stream" that let the file out would say two things).
- */
-export function rulesForUseType(useType: string, rules: UsageRules): UsageRules {
-  if (!STREAM_USE_TYPES.has(useType)) return rules
-  return { ...rules, export: rules.export ?? 0, burn: rules.burn ?? 0 }
 }
 
 /** Usage rules that sit exactly at a contract's bounds (what a retailer grants when it says nothing else). */

@@ -227,7 +227,12 @@ export class PurchaseWorkload {
     try {
       const market = await player.offers(`isrc:${isrc}`)
       const known = market.offers.filter((o) => this.#offers.has(o.offer)).sort((a, b) => cmp(a.offer, b.offer))
-      listed = known[choice % Math.max(1, known.length)]
+      // A use type first, then an offer of it: each kind of licence (a download, a per-play stream) is bought about
+      // as often whatever the offers' ids are (ids change with any change to a record's fields).
+      const kinds = [...new Set(known.map((o) => o.useType))].sort()
+      const kind = kinds[choice % Math.max(1, kinds.length)]
+      const ofKind = known.filter((o) => o.useType === kind)
+      listed = ofKind[Math.floor(choice / Math.max(1, kinds.length)) % Math.max(1, ofKind.length)]
     } catch (err) {
       this.#fail(`offers for ${isrc} on ${sim.name}`, err)
       return

