@@ -46,7 +46,7 @@ export interface ConsortNodeConfig {
   targetConnections?: number
   /**
    * libp2p's connection monitor: it pings every connection every `pingIntervalMs` (libp2p's default, 10 s) to
-   * measure its round trip. With `abortOnPingFailure` (off by default, docs/decisions/0005) it also aborts a
+   * measure its round trip. With `abortOnPingFailure` (off by default, docs/decisions/0009) it also aborts a
    * connection whose ping fails (no answer within its adaptive time-out, 5 s at least, or the previous ping still
    * running at the next heartbeat), which cuts healthy connections of a busy process.
    */
@@ -102,7 +102,7 @@ export async function createConsortNode(config: ConsortNodeConfig): Promise<Cons
 }
 
 /**
- * Every node keeps a connection when one ping is late (docs/decisions/0005): a busy process answers late, and
+ * Every node keeps a connection when one ping is late (docs/decisions/0009): a busy process answers late, and
  * libp2p's default cut healthy connections on it. A peer that is really gone sends nothing at all, and the TCP
  * transport closes its socket after two minutes of silence (`@libp2p/tcp`'s inactivity time-out), so dead links
  * still go. `abortOnPingFailure: true` restores libp2p's default.

@@ -93,7 +93,7 @@ export interface RuleBounds {
 /**
  * The network's defaults unless its genesis record says otherwise:
  * - no `offline` limit: a download bought to keep must not stop playing because its holder stayed away from the
- *   network for a month (docs/decisions/0306). Where plays are paid one by one (streams), the deal bounds it
+ *   network for a month (docs/decisions/0307). Where plays are paid one by one (streams), the deal bounds it
  *   (`maxOfflineDays`): usage reports settle monthly, and a licence that stayed offline longer would let plays go
  *   unpaid past a statement period.
  * - `previewSeconds: 30`: the preview clip the production role packages when the ERN names none is the first

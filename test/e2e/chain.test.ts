@@ -144,7 +144,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
       contract: stream.record.toString(),
       price: { amount: 99n, currency: 'EUR' },
       useType: 'OnDemandStream',
-      // Within the sample stream deal's bounds (decision 0306): no exports or burns, offline at most 30 days.
+      // Within the sample stream deal's bounds (decision 0307): no exports or burns, offline at most 30 days.
       rules: { plays: 10, export: 0, burn: 0, offline: 30 },
       territories: ['Worldwide'],
     })

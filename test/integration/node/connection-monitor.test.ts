@@ -58,7 +58,7 @@ describe('connection monitor', function () {
     }
   })
 
-  it("by default (a Consort node's, decision 0005), a connection outlives pings that time out", async () => {
+  it("by default (a Consort node's, decision 0009), a connection outlives pings that time out", async () => {
     const { a, b, silent } = await pair('keep', { pingIntervalMs: 200 })
     try {
       // Heartbeats every 200 ms: the first ping hangs until its time-out (5 s at least) and every heartbeat meanwhile
