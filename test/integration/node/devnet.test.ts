@@ -49,6 +49,23 @@ describe('devnet: a directory you can come back to', function () {
         return true
       })
       assert.equal(await readFile(first.network, 'utf8'), before.network)
+      // One release, one id: the banner's GTIN-14 and the UPC printed on the sleeve list the same offers (item 3).
+      const listener = new ControlClient(first.daemons.get('listener')!.api)
+      const offersOf = async (content: string) =>
+        (
+          await listener.request<{ content: string; offers: Array<{ offer: string }> }>(
+            'GET',
+            `/v1/market?content=${encodeURIComponent(content)}`,
+          )
+        ).offers
+          .map((o) => o.offer)
+          .sort()
+      assert.equal(first.sample?.release, 'icpn:00012345678905')
+      const listed = await offersOf('icpn:00012345678905')
+      assert.deepEqual(listed, before.sample)
+      for (const written of ['icpn:012345678905', 'icpn:0012345678905', '012345678905', 'UPC:012345678905']) {
+        assert.deepEqual(await offersOf(written), listed, written)
+      }
     } finally {
       await first.stop()
     }
