@@ -42,6 +42,19 @@ describe('devnet: a directory you can come back to', function () {
     try {
       before = await snapshot(first)
       assert.ok(before.sample != null && before.sample.length >= 2, 'the sample offers are on sale')
+      // What a buyer expects of each (item 6, decision 0307): the download is not limited offline and may be
+      // exported; the stream lets no copy out and reconnects at least monthly.
+      const views = await new ControlClient(first.daemons.get('retailer')!.api).request<
+        Array<{ useType: string; rules: Record<string, unknown>; status: string }>
+      >('GET', '/v1/retailer/offers?limit=1000')
+      const live = views.filter((v) => v.status === 'certified')
+      assert.deepEqual(live.find((v) => v.useType === 'PermanentDownload')?.rules, {})
+      assert.deepEqual(live.find((v) => v.useType === 'OnDemandStream')?.rules, {
+        plays: 10,
+        offline: 30,
+        export: 0,
+        burn: 0,
+      })
       // A second devnet on the same directory while the first runs: refused, and nothing was written.
       await assert.rejects(startDevnet({ dir: kept }), (err: Error) => {
         assert.ok(err instanceof DevnetRunningError, `${err.name}: ${err.message}`)
