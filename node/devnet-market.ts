@@ -41,6 +41,39 @@ interface PublishAnswer {
   }>
 }
 
+interface GossipView {
+  getSubscribers(topic: string): Array<{ toString(): string }>
+  addEventListener(type: 'subscription-change', listener: () => void): void
+  removeEventListener(type: 'subscription-change', listener: () => void): void
+}
+
+/** Resolve once every peer of `peers` subscribes to every topic of `topics`, as gossipsub learns it (its events). */
+function subscribersFollow(pubsub: GossipView, topics: string[], peers: string[], timeoutMs: number): Promise<void> {
+  const ready = () =>
+    topics.every((topic) => {
+      const subscribers = new Set(pubsub.getSubscribers(topic).map((p) => p.toString()))
+      return peers.every((peer) => subscribers.has(peer))
+    })
+  if (ready()) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      pubsub.removeEventListener('subscription-change', check)
+      const missing = topics.flatMap((topic) => {
+        const subscribers = new Set(pubsub.getSubscribers(topic).map((p) => p.toString()))
+        return peers.filter((peer) => !subscribers.has(peer)).map((peer) => `${peer} on ${topic}`)
+      })
+      reject(new Error(`devnet: the label's topics still lack followers after ${timeoutMs} ms: ${missing.join(', ')}`))
+    }, timeoutMs)
+    const check = () => {
+      if (!ready()) return
+      clearTimeout(timer)
+      pubsub.removeEventListener('subscription-change', check)
+      resolve()
+    }
+    pubsub.addEventListener('subscription-change', check)
+  })
+}
+
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -66,15 +99,19 @@ export async function prepareSampleMarket(
     if (daemon == null) throw new Error(`devnet: no ${name} node`)
     return new ControlClient(daemon.api)
   }
-  // A label publishes once it is part of the network: gossip sent before any peer follows a topic reaches nobody.
+  // A label publishes once the nodes that need its records follow its topics: gossip sent before a peer follows a
+  // topic never reaches it, and the same record sent again within gossipsub's seen-cache time is dropped as a
+  // duplicate. So the label waits (on gossipsub's subscription events) until the retailer and the reference service
+  // are subscribers of the catalog and contracts topics it publishes on.
   const label = daemons.get('label')!.node
-  const pubsub = (label.libp2p.services as { pubsub: { getSubscribers(topic: string): unknown[] } }).pubsub
-  await until('the label to have peers on the catalog and contracts topics', CONTRACT_ARRIVAL_TIMEOUT_MS, async () =>
-    ['catalog', 'contracts'].every(
-      (t) => pubsub.getSubscribers(topicString(label.network.name, t as TopicName)).length > 0,
-    )
-      ? true
-      : undefined,
+  const followers = ['retailer', 'reference']
+    .map((name) => daemons.get(name)?.node.peerId.toString())
+    .filter((id): id is string => id != null)
+  await subscribersFollow(
+    label.libp2p.services.pubsub as unknown as GossipView,
+    ['catalog', 'contracts'].map((t) => topicString(label.network.name, t as TopicName)),
+    followers,
+    CONTRACT_ARRIVAL_TIMEOUT_MS,
   )
   const published = await client('label').request<PublishAnswer>('POST', '/v1/production/sample', {})
   const sample = published.releases[0]
