@@ -72,21 +72,21 @@ export const reportRequest = z
     licences: z.array(recordBytes).max(MAX_REPORT_LICENCES).optional(),
   })
   .strict()
-/** Plays of one report an acknowledgement names as not paid (the rest are counted in `status`). */
-export const MAX_ACK_HELD = 256
+/** Plays of one report an acknowledgement names as not paid. */
+export const MAX_ACK_UNPAID = 256
 /**
  * The report is stored durably when this answer is sent: the player may forget it. `held`: stored but not yet
- * settled (a gap in the chain before it, or plays held for review); `duplicate`: already had it. `held` lists the
- * plays not paid and why (`beyond-licence`: more than the licence allows; the other hold reasons of
- * docs/decisions/0506), at most `MAX_ACK_HELD`.
+ * settled (a gap in the chain before it, or plays held for review); `duplicate`: already had it. `unpaid` lists the
+ * plays of the report that are not paid, and why: `beyond-licence` (more than the licence allows), `not-heard` (a
+ * play of zero seconds: not a play) and the other hold reasons of docs/decisions/0506 — at most `MAX_ACK_UNPAID`.
  */
 export const reportResponse = z
   .object({
     reportId: text(128),
     status: z.enum(['settled', 'held', 'duplicate']),
-    held: z
+    unpaid: z
       .array(z.object({ eventId: text(128), reason: text(64) }).strict())
-      .max(MAX_ACK_HELD)
+      .max(MAX_ACK_UNPAID)
       .optional(),
   })
   .strict()

@@ -31,6 +31,14 @@ export {
   usageStateSchema,
 } from './evaluate.ts'
 export {
+  initialLicenceState,
+  type LicenceTerms,
+  licenceRules,
+  maxUsageState,
+  settlementRules,
+  type UsedCounts,
+} from './licence.ts'
+export {
   DEFAULT_NETWORK_RULES,
   type NetworkRuleDefaults,
   networkRuleDefaultsSchema,

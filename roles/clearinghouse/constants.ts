@@ -52,10 +52,23 @@ export const MAX_CHAIN_GAP = 1024
 export const PLAY_OVERLAP_TOLERANCE_MS = 2_000
 
 /**
- * Plays one device may start in one clock hour. The industry counts a stream after 30 s of listening; a person
- * cannot listen to more than 3600 / 30 = 120 such plays in an hour, so more are held for review.
+ * Plays one device may have admitted in one hour of the clearinghouse's own clock. The industry counts a stream after
+ * 30 s of listening; a person cannot listen to more than 3600 / 30 = 120 such plays in an hour, so more are held for
+ * review. Counted on arrival, not on the start times the device claims: back-dated plays gain nothing (issue 11).
  */
 export const MAX_PLAYS_PER_DEVICE_HOUR = 120
+
+/** One play's share of that hour: the rate plays are admitted at, on the clearinghouse's clock. */
+export const PLAY_INTERVAL_MS = 3_600_000 / MAX_PLAYS_PER_DEVICE_HOUR
+
+/**
+ * How far ahead of the clearinghouse's clock a device's admitted plays may run: an hour's worth, so that a device
+ * that was offline delivers up to 120 plays at once, and after that one per 30 s of arrival time.
+ */
+export const PLAY_BURST_MS = MAX_PLAYS_PER_DEVICE_HOUR * PLAY_INTERVAL_MS
+
+/** Purchases' usage rows kept in memory (the active licences of a large market). */
+export const PURCHASE_USE_CACHE_ENTRIES = 65_536
 
 /** Devices remembered per account for the concurrency check (a household's devices and a few retired ones). */
 export const MAX_TRACKED_DEVICES_PER_ACCOUNT = 32

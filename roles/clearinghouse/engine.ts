@@ -27,6 +27,7 @@ import {
 } from '../../protocols/clearing/index.ts'
 import { verifyUsageStateRequest } from '../../protocols/clearing/usage-state.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isCurrency } from '../../protocols/identifiers/currencies.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
@@ -88,6 +89,14 @@ export const clearinghouseInit = z
     gateway: z.enum(['test', 'none']).optional(),
     /** Run the test gateway even on a network not marked as a test network. */
     allowTestGateway: z.boolean().optional(),
+    /**
+     * The most a retailer paying per play may owe, per ISO 4217 currency, in minor units (`{ "EUR": "5000" }`): a
+     * play that would take it lower is held (`credit-limit`) instead of paid. Absent: no limit.
+     */
+    creditLimits: z
+      .record(z.string(), z.union([z.string().regex(/^\d{1,19}$/), z.number().int().nonnegative()]))
+      .refine((limits) => Object.keys(limits).every(isCurrency), 'a key is not an ISO 4217 currency code')
+      .optional(),
   })
   .strict()
 export type ClearinghouseInit = z.infer<typeof clearinghouseInit>
@@ -181,6 +190,10 @@ export class ClearingEngine extends EventTarget {
     })
     this.ingest = new Ingest({
       ...common,
+      ledger,
+      creditLimits: new Map(
+        Object.entries(init.creditLimits ?? {}).map(([currency, amount]) => [currency, BigInt(amount)]),
+      ),
       trust: c.trust,
       network: c.network,
       clearinghouse: c.keys.signer.publicKey,

@@ -58,6 +58,8 @@ export const StateKeys = {
   contractVersion: (contractId: string) => `k/${contractId}`,
   fund: (account: string, requestId: string) => `g/${account}/${requestId}`,
   usage: (device: string, purchaseId: string) => `u/${device}/${purchaseId}`,
+  /** Per purchase: the uses every device of the account reported, and the plays admitted within its licence. */
+  purchaseUse: (purchaseId: string) => `pu/${purchaseId}`,
   usagePrefix: (device: string) => `u/${device}/`,
   fundPrefix: 'g/',
 } as const
@@ -257,11 +259,17 @@ export const deviceRow = z
     /** The last play that counted: its start and end. */
     lastStart: nat,
     lastEnd: nat,
-    /** The clock hour (ms / 3 600 000) of the plays counted in `hourPlays`. */
+    /** Retired (issue 11): the device's claimed clock hour and its plays, which back-dated plays spread out. */
     hour: nat,
     hourPlays: nat,
     forks: nat,
     gaps: nat,
+    /**
+     * The play-rate bound on the clearinghouse's own clock (a GCRA "theoretical arrival time"): a play is admitted
+     * when `max(playsDueAt, now) + PLAY_INTERVAL_MS − now ≤ PLAY_BURST_MS`, and moves it on by one interval. Absent
+     * on rows written before it: no play counted yet.
+     */
+    playsDueAt: nat.optional(),
   })
   .strict()
 export type DeviceRow = z.infer<typeof deviceRow>
@@ -315,8 +323,14 @@ export const HOLD_REASONS = [
   'faster-than-real-time',
   /** More of the account's devices were playing at once than the account may have. */
   'too-many-devices',
-  /** More plays on the device in one hour than a person can listen to. */
+  /** More plays from the device than a person can listen to by the time they arrived (the clearinghouse's clock). */
   'too-many-plays',
+  /** More than the licence allows (plays, play seconds, rental or licence window): never paid. */
+  'beyond-licence',
+  /** The play claims to start before its licence was issued. */
+  'before-licence',
+  /** Paying for it would take the retailer below its credit limit. */
+  'credit-limit',
   /** The licence does not cover this play (another device, account, purchase, track or contract; expired). */
   'licence-mismatch',
   /** The licence was revoked. */
@@ -397,6 +411,21 @@ export const usageRow = z
   })
   .strict()
 export type UsageRow = z.infer<typeof usageRow>
+
+/**
+ * What one purchase has used, over every device of its account: `used` counts every acknowledged use (what the
+ * devices consumed: `consort/consumption` reports it, and a reissued licence starts from it); `admitted` counts the
+ * plays admitted within the licence's rules (settled or settling), what the next play is evaluated against.
+ */
+export const purchaseUseRow = z
+  .object({
+    v: z.literal(1),
+    account: hex64,
+    used: z.object({ plays: nat, playSeconds: nat, exports: nat, burns: nat, firstPlayAt: nat.nullable() }).strict(),
+    admitted: z.object({ plays: nat, playSeconds: nat, firstPlayAt: nat.nullable() }).strict(),
+  })
+  .strict()
+export type PurchaseUseRow = z.infer<typeof purchaseUseRow>
 
 export const numberRow = nat
 

@@ -12,7 +12,7 @@ import {
   initialUsageState,
   type NetworkRuleDefaults,
   type ResolvedRules,
-  resolveRules,
+  licenceRules as rulesOfLicence,
   type UsageAction,
   type UsageState,
   usageStateSchema,
@@ -150,12 +150,9 @@ function parse<T>(schema: z.ZodType<T>, entry: { seq: number; kind: string; data
 
 const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
 
-/** The rules a licence is used under: its own, the network's defaults for the rest, and its `notAfter`. */
+/** The rules a licence is used under (the shared reading of `protocols/usage-rules/licence.ts`). */
 export function licenceRules(record: SignedRecord<'consort/licence'>, defaults: NetworkRuleDefaults): ResolvedRules {
-  const rules = resolveRules(record.body.rules, defaults)
-  const notAfter = record.body.notAfter
-  if (notAfter == null) return rules
-  return { ...rules, notAfter: rules.notAfter === null ? notAfter : Math.min(rules.notAfter, notAfter) }
+  return rulesOfLicence(record.body, defaults)
 }
 
 export class Library {

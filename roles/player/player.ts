@@ -1327,7 +1327,7 @@ export class PlayerRole extends EventTarget implements Role {
         if (signal?.aborted === true) break
         result.sent++
         try {
-          const { status, held } = await sendReport(
+          const { status, unpaid } = await sendReport(
             this.#c.libp2p,
             this.#c.network,
             clearinghouse.key,
@@ -1337,7 +1337,7 @@ export class PlayerRole extends EventTarget implements Role {
             licences,
           )
           contacted = true
-          for (const h of held) log('report %d: play %s not paid: %s', report.seq, h.eventId, h.reason)
+          for (const u of unpaid) log('report %d: play %s not paid: %s', report.seq, u.eventId, u.reason)
           await this.#exclusive(() =>
             this.#commit([
               { kind: ENTRY_KINDS.ack, data: { seq: report.seq, clearinghouse: clearinghouse.key, status } },

@@ -90,7 +90,7 @@ export async function sendReport(
   device: SignedRecord<'consort/device'>,
   signal?: AbortSignal,
   licences: readonly SignedRecord<'consort/licence'>[] = [],
-): Promise<{ status: ReportStatus; held: Array<{ eventId: string; reason: string }> }> {
+): Promise<{ status: ReportStatus; unpaid: Array<{ eventId: string; reason: string }> }> {
   const peer = peerIdOfKey(clearinghouse)
   await reachable(libp2p, peer, signal)
   const response = await rpcCall(
@@ -109,7 +109,7 @@ export async function sendReport(
   if (answer.reportId !== report.id.toString()) {
     throw new UnexpectedReportAnswerError(`the clearinghouse acknowledged ${answer.reportId}, not ${report.id}`)
   }
-  return { status: answer.status, held: answer.held ?? [] }
+  return { status: answer.status, unpaid: answer.unpaid ?? [] }
 }
 
 /** How long peer routing may look for a clearinghouse that is neither connected nor in the peer store. */

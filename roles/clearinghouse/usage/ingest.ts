@@ -15,11 +15,18 @@
  * contract) is unknown are held and tried again later; the rest are settled (usage/plays.ts).
  */
 import { logger } from '@libp2p/logger'
-import { MAX_ACK_HELD } from '../../../protocols/clearing/index.ts'
+import { MAX_ACK_UNPAID } from '../../../protocols/clearing/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import type { CertificateTrust } from '../../../protocols/trust/trust.ts'
+import {
+  evaluate,
+  licenceRules,
+  type ResolvedRules,
+  settlementRules,
+  type UsageState,
+} from '../../../protocols/usage-rules/index.ts'
 import {
   ACCOUNT_CACHE_ENTRIES,
   DEVICE_CACHE_ENTRIES,
@@ -27,14 +34,18 @@ import {
   MAX_GROUP_REPORTS,
   MAX_PLAYS_PER_DEVICE_HOUR,
   MAX_TRACKED_DEVICES_PER_ACCOUNT,
+  PLAY_BURST_MS,
+  PLAY_INTERVAL_MS,
   PLAY_OVERLAP_TOLERANCE_MS,
+  PURCHASE_USE_CACHE_ENTRIES,
   RECENT_REPORT_ENTRIES,
 } from '../constants.ts'
 import { ClearingFailedError, NotFoundError, ReportInvalidError } from '../errors.ts'
 import type { Journal, JournalEntry } from '../journal.ts'
+import type { Ledger } from '../ledger/ledger.ts'
 import type { AccountInput } from '../ledger/types.ts'
 import { Lru } from '../lru.ts'
-import { accountIdOf } from '../participants.ts'
+import { accountIdOf, retailerParticipant } from '../participants.ts'
 import type { RecordBook } from '../records.ts'
 import { type LineBook, type PlannedTransfer, SettlementBatch, TransferSum } from '../settlement.ts'
 import {
@@ -50,8 +61,10 @@ import {
   type HoldReason,
   heldRow,
   type PlaysRow,
+  type PurchaseUseRow,
   periodOf,
   playsRow,
+  purchaseUseRow,
   type ReportRow,
   StateKeys,
   type StoredEvent,
@@ -70,13 +83,15 @@ export type ReportStatus = 'settled' | 'held' | 'duplicate'
 export interface ReportAck {
   reportId: string
   status: ReportStatus
-  /** Plays of this report not paid, and why (at most `MAX_ACK_HELD`): the acknowledgement says so. */
-  held?: Array<{ eventId: string; reason: string }>
+  /** Plays of this report not paid, and why (at most `MAX_ACK_UNPAID`): the acknowledgement says so. */
+  unpaid?: Array<{ eventId: string; reason: string }>
 }
 
 export interface IngestDeps {
   store: StateStore
   journal: Journal
+  /** Read for the payers' balances when a credit limit applies. */
+  ledger: Ledger
   records: RecordBook
   lines: LineBook
   trust: CertificateTrust
@@ -91,6 +106,11 @@ export interface IngestDeps {
   /** Called when plays were held because a record is missing (the role tries again soon). */
   missing: () => void
   sync: boolean
+  /**
+   * The most a retailer paying per play may owe, per currency (minor units): a play that would take it lower is held
+   * (`credit-limit`). Empty: no limit.
+   */
+  creditLimits: ReadonlyMap<string, bigint>
 }
 
 interface Pending {
@@ -117,6 +137,8 @@ export interface IngestStats {
   duplicateEvents: number
   playsSettled: number
   playsHeld: number
+  /** Plays of zero seconds: nothing was heard, nothing counted. */
+  playsNotHeard: number
 }
 
 /** The state one group reads and changes, staged so that the caches change only after the group is written. */
@@ -138,6 +160,11 @@ class Group {
   readonly removed = new Set<string>()
   /** Per device and purchase, what this group's acknowledged events add (the `usage-state` counters). */
   readonly usage = new Map<string, Omit<UsageRow, 'v'>>()
+  /** Per purchase: its uses and admitted plays, as this group leaves them. */
+  readonly uses = new Map<string, PurchaseUseRow>()
+  readonly touchedUses = new Set<string>()
+  /** Payers' posted balances as this group's plays leave them (ledger account id → amount), for credit limits. */
+  readonly credit = new Map<string, bigint>()
   /** Play templates already merged whole (participants, accounts) into this group. */
   readonly templates = new Set<string>()
   readonly missing: string[] = []
@@ -151,24 +178,54 @@ class Group {
   }
 }
 
-/** Add one acknowledged event to its device's and purchase's counters. */
-function countUse(g: Group, device: string, e: StoredEvent): void {
+/** Add one acknowledged event to its device's and its purchase's counters. */
+function countUse(g: Group, device: string, e: StoredEvent, purchase: PurchaseUseRow): void {
   const key = StateKeys.usage(device, e.purchaseId!)
   let u = g.usage.get(key)
   if (u === undefined) {
     u = { plays: 0, playSeconds: 0, exports: 0, burns: 0, firstPlayAt: null }
     g.usage.set(key, u)
   }
-  if (e.kind === 'play') {
-    u.plays++
-    u.playSeconds += e.seconds
-    u.firstPlayAt = u.firstPlayAt === null ? e.startedAt : Math.min(u.firstPlayAt, e.startedAt)
-  } else if (e.kind === 'export') u.exports++
-  else if (e.kind === 'burn') u.burns++
+  for (const c of [u, purchase.used]) {
+    if (e.kind === 'play') {
+      c.plays++
+      c.playSeconds += e.seconds
+      c.firstPlayAt = c.firstPlayAt === null ? e.startedAt : Math.min(c.firstPlayAt, e.startedAt)
+    } else if (e.kind === 'export') c.exports++
+    else if (e.kind === 'burn') c.burns++
+  }
+  g.touchedUses.add(e.purchaseId!)
+}
+
+/** The usage state the next play of a purchase is evaluated against: what was admitted within its licence. */
+function admittedState(row: PurchaseUseRow): UsageState {
+  const a = row.admitted
+  return {
+    plays: a.plays,
+    playSeconds: a.playSeconds,
+    firstPlayAt: a.firstPlayAt,
+    exports: 0,
+    burns: 0,
+    transferred: false,
+    lastSyncAt: 0,
+    devices: 0,
+  }
 }
 
 function emptyDevice(account: string): DeviceRow {
-  return { v: 1, account, next: 0, head: null, lastStart: 0, lastEnd: 0, hour: 0, hourPlays: 0, forks: 0, gaps: 0 }
+  return {
+    v: 1,
+    account,
+    next: 0,
+    head: null,
+    lastStart: 0,
+    lastEnd: 0,
+    hour: 0,
+    hourPlays: 0,
+    forks: 0,
+    gaps: 0,
+    playsDueAt: 0,
+  }
 }
 
 export class Ingest {
@@ -177,6 +234,9 @@ export class Ingest {
   readonly #accounts = new Lru<string, AccountPlaysRow>(ACCOUNT_CACHE_ENTRIES)
   readonly #recent = new Lru<string, true>(RECENT_REPORT_ENTRIES)
   readonly #templates = new Lru<string, PlayTemplate>(TEMPLATE_CACHE_ENTRIES)
+  readonly #uses = new Lru<string, PurchaseUseRow>(PURCHASE_USE_CACHE_ENTRIES)
+  /** The settlement rules of each licence (they never change). */
+  readonly #rules = new WeakMap<object, ResolvedRules>()
   #queue: Pending[] = []
   #draining: Promise<void> | null = null
   readonly stats: IngestStats = {
@@ -188,6 +248,7 @@ export class Ingest {
     duplicateEvents: 0,
     playsSettled: 0,
     playsHeld: 0,
+    playsNotHeard: 0,
   }
 
   constructor(deps: IngestDeps) {
@@ -266,13 +327,15 @@ export class Ingest {
       })
       if (r.seq === dev.next && r.prev === dev.head) {
         this.#putReport(g, r.reportId, row('settled'))
-        const held = await this.#advance(g, dev, { ...r }, records)
+        const unpaid = await this.#advance(g, dev, { ...r }, records)
+        const held = unpaid.some((u) => u.reason !== 'not-heard')
         g.acks.push({
           pending: item,
-          ack:
-            held.length > 0
-              ? { reportId: r.reportId, status: 'held', held: held.slice(0, MAX_ACK_HELD) }
-              : { reportId: r.reportId, status: 'settled' },
+          ack: {
+            reportId: r.reportId,
+            status: held ? 'held' : 'settled',
+            ...(unpaid.length > 0 ? { unpaid: unpaid.slice(0, MAX_ACK_UNPAID) } : {}),
+          },
         })
       } else if (r.seq > dev.next) {
         this.#putReport(g, r.reportId, row('held'))
@@ -423,9 +486,19 @@ export class Ingest {
       }
       g.events.add(key)
       g.ops.push(putBytes(key, utf8.encode(r.reportId)))
-      if (e.purchaseId !== null) countUse(g, r.device, e)
+      if (e.kind === 'play' && e.seconds === 0) {
+        // Nothing was heard (a fetch that failed, a device that stopped at once): a play that failed is not a play —
+        // not counted against the licence, not settled, not on any statement (issue 11, finding 6).
+        held.push({ eventId: e.eventId, reason: 'not-heard' })
+        this.stats.playsNotHeard++
+        continue
+      }
+      if (e.purchaseId !== null) countUse(g, r.device, e, await this.#use(g, e.purchaseId, r.account))
       if (e.kind !== 'play') continue
-      const hold = this.#behaviour(g, dev, account, r, e) ?? this.#licensed(r, e, records)
+      const hold =
+        this.#behaviour(g, dev, account, r, e) ??
+        this.#licensed(r, e, records) ??
+        (await this.#admit(g, e, records.get(e.licence!) as ResolvedRecords, r.account))
       if (hold !== null) {
         held.push({ eventId: e.eventId, reason: hold.reason })
         this.#hold(g, r, e, hold)
@@ -452,10 +525,14 @@ export class Ingest {
         detail: `the play starts at ${start}, before the device's previous play ended (${dev.lastEnd})`,
       }
     }
-    const hour = Math.floor(start / 3_600_000)
-    const plays = hour === dev.hour ? dev.hourPlays + 1 : 1
-    if (plays > MAX_PLAYS_PER_DEVICE_HOUR) {
-      return { reason: 'too-many-plays', detail: `more than ${MAX_PLAYS_PER_DEVICE_HOUR} plays in hour ${hour}` }
+    // The rate is counted on this clearinghouse's clock, when the plays arrive: start times a device claims (which it
+    // may back-date to spread plays over past hours) gain it nothing (issue 11, finding 2).
+    const due = Math.max(dev.playsDueAt ?? 0, g.now) + PLAY_INTERVAL_MS
+    if (due - g.now > PLAY_BURST_MS) {
+      return {
+        reason: 'too-many-plays',
+        detail: `more than ${MAX_PLAYS_PER_DEVICE_HOUR} plays an hour arrived from this device (on the clearinghouse's clock)`,
+      }
     }
     const limit = this.#d.network.body.policy.deviceLimit
     const others = account.devices.filter(
@@ -469,8 +546,7 @@ export class Ingest {
     }
     dev.lastStart = start
     dev.lastEnd = end
-    dev.hour = hour
-    dev.hourPlays = plays
+    dev.playsDueAt = due
     g.touchedDevices.add(r.device)
     const mine = account.devices.find((d) => d.device === r.device)
     if (mine !== undefined) {
@@ -498,6 +574,99 @@ export class Ingest {
     return checkLicence(e, r.device, r.account, resolved.licence, this.#d.trust)
   }
 
+  /**
+   * Bound a licensed play by its licence before it is paid: it must start after the licence was issued, and the
+   * purchase's plays admitted so far plus this one must stay within the licence's rules (`plays`, `playSeconds`,
+   * `notAfter`, the rental window), evaluated by the same function the player uses. Then the retailer's credit limit,
+   * if one applies. Admits the play (counts it for the purchase) or says why it is held.
+   */
+  async #admit(g: Group, e: StoredEvent, resolved: ResolvedRecords, account: string): Promise<Hold | null> {
+    const licence = resolved.licence
+    if (e.startedAt + this.#d.network.caps.clockSkewMs < licence.body.created) {
+      return {
+        reason: 'before-licence',
+        detail: `the play starts at ${e.startedAt}, before its licence was issued (${licence.body.created})`,
+      }
+    }
+    let rules = this.#rules.get(licence)
+    if (rules === undefined) {
+      rules = settlementRules(licenceRules(licence.body, this.#d.network.body.policy.ruleDefaults))
+      this.#rules.set(licence, rules)
+    }
+    const use = await this.#use(g, licence.body.purchaseId, account)
+    let decision = evaluate(rules, admittedState(use), { kind: 'play' }, e.startedAt)
+    if (decision.allow && e.seconds > 0) {
+      decision = evaluate(rules, decision.state, { kind: 'play-seconds', seconds: e.seconds }, e.startedAt)
+    }
+    if (!decision.allow) {
+      return { reason: 'beyond-licence', detail: `${decision.reason.code}: ${decision.reason.message}` }
+    }
+    const credit = await this.#credit(g, e, resolved)
+    if (credit !== null) return credit
+    const s = decision.state
+    use.admitted = { plays: s.plays, playSeconds: s.playSeconds, firstPlayAt: s.firstPlayAt }
+    g.touchedUses.add(licence.body.purchaseId)
+    return null
+  }
+
+  /**
+   * A retailer that pays per play may not be taken below its credit limit (`creditLimits`): the play is held
+   * (`credit-limit`) until a reviewer approves it, once the retailer's account can carry it.
+   */
+  async #credit(g: Group, e: StoredEvent, resolved: ResolvedRecords): Promise<Hold | null> {
+    if (this.#d.creditLimits.size === 0) return null
+    const payer = retailerParticipant(resolved.offer.signer)
+    const cost = new Map<string, bigint>()
+    for (const t of this.#template(g, e, resolved).template.transfers.list()) {
+      if (t.debit === payer) cost.set(t.currency, (cost.get(t.currency) ?? 0n) + t.amount)
+    }
+    const after = new Map<string, bigint>()
+    for (const [currency, amount] of cost) {
+      const limit = this.#d.creditLimits.get(currency)
+      if (limit === undefined) continue
+      const id = accountIdOf(payer, currency)
+      let balance = g.credit.get(id)
+      if (balance === undefined) {
+        const known = await this.#d.ledger.getAccount(id)
+        const b = known === undefined ? undefined : await this.#d.ledger.balance(id)
+        balance = b === undefined ? 0n : b.creditsPosted - b.debitsPosted
+      }
+      if (balance - amount < -limit) {
+        return {
+          reason: 'credit-limit',
+          detail: `paying ${amount} ${currency} would take the retailer to ${balance - amount}, below its credit limit of -${limit}`,
+        }
+      }
+      after.set(id, balance - amount)
+    }
+    for (const [id, balance] of after) g.credit.set(id, balance)
+    return null
+  }
+
+  /** A purchase's uses as this group sees them (loaded once per group; the cache changes only after the write). */
+  async #use(g: Group, purchaseId: string, account: string): Promise<PurchaseUseRow> {
+    let row = g.uses.get(purchaseId)
+    if (row !== undefined) return row
+    const known =
+      this.#uses.get(purchaseId) ?? (await this.#d.store.get(purchaseUseRow, StateKeys.purchaseUse(purchaseId)))
+    row =
+      known === undefined
+        ? {
+            v: 1,
+            account,
+            used: { plays: 0, playSeconds: 0, exports: 0, burns: 0, firstPlayAt: null },
+            admitted: { plays: 0, playSeconds: 0, firstPlayAt: null },
+          }
+        : { v: 1, account: known.account, used: { ...known.used }, admitted: { ...known.admitted } }
+    g.uses.set(purchaseId, row)
+    return row
+  }
+
+  /** What one purchase's devices used, as acknowledged here (for `consort/consumption`). */
+  async purchaseUse(purchaseId: string): Promise<PurchaseUseRow | undefined> {
+    return this.#uses.get(purchaseId) ?? (await this.#d.store.get(purchaseUseRow, StateKeys.purchaseUse(purchaseId)))
+  }
+
   #hold(g: Group, r: ChainReport, e: StoredEvent, hold: Hold): void {
     const row: HeldRow = {
       v: 1,
@@ -521,10 +690,12 @@ export class Ingest {
     log('held play %s of device %s: %s (%s)', e.eventId, r.device, hold.reason, hold.detail)
   }
 
-  #settle(g: Group, e: StoredEvent, resolved: ResolvedRecords): void {
+  /**
+   * Every play of one track under one licence and contract moves the same amounts: settled once as a template, then
+   * the template is added for each further play.
+   */
+  #template(g: Group, e: StoredEvent, resolved: ResolvedRecords): { key: string; template: PlayTemplate } {
     const contract = contractForPlay(resolved.contract, resolved.newest, e.startedAt)
-    // Every play of one track under one licence and contract moves the same amounts: settle it once as a template,
-    // then add the template for each further play.
     const key = `${g.period}|${resolved.licence.id}|${contract.id}|${e.isrc}`
     let template = this.#templates.get(key)
     if (template === undefined) {
@@ -541,6 +712,11 @@ export class Ingest {
       template = { batch, transfers, pool }
       this.#templates.set(key, template)
     }
+    return { key, template }
+  }
+
+  #settle(g: Group, e: StoredEvent, resolved: ResolvedRecords): void {
+    const { key, template } = this.#template(g, e, resolved)
     g.batch.merge(template.batch, e.startedAt, g.templates.has(key))
     g.templates.add(key)
     g.transfers.merge(template.transfers)
@@ -593,6 +769,7 @@ export class Ingest {
         )
       }
     }
+    for (const purchaseId of g.touchedUses) ops.push(put(StateKeys.purchaseUse(purchaseId), g.uses.get(purchaseId)!))
     for (const device of g.touchedDevices) ops.push(put(StateKeys.device(device), g.devices.get(device)!))
     for (const account of g.touchedAccounts) ops.push(put(StateKeys.account(account), g.accounts.get(account)!))
     const planned = g.transfers.list()
@@ -609,6 +786,7 @@ export class Ingest {
       throw err
     }
     this.#d.lines.commit(m)
+    for (const purchaseId of g.touchedUses) this.#uses.set(purchaseId, g.uses.get(purchaseId)!)
     for (const device of g.touchedDevices) this.#devices.set(device, g.devices.get(device)!)
     for (const account of g.touchedAccounts) this.#accounts.set(account, g.accounts.get(account)!)
     if (g.missing.length > 0) this.#d.missing()
@@ -766,11 +944,13 @@ export class Ingest {
           created: row.heldAt,
           events: [],
         }
-        const hold = this.#licensed(r, row.event, records)
-        if (hold !== null && hold.reason === 'record-missing') {
+        const licensed = this.#licensed(r, row.event, records)
+        if (licensed !== null && licensed.reason === 'record-missing') {
           g.ops.push(put(key, { ...row, attempts: row.attempts + 1 }))
           continue
         }
+        const hold =
+          licensed ?? (await this.#admit(g, row.event, records.get(row.event.licence!) as ResolvedRecords, row.account))
         g.ops.push(del(key))
         if (hold !== null) {
           g.ops.push(
@@ -818,7 +998,9 @@ export class Ingest {
         created: now,
         events: [],
       }
-      const hold = this.#licensed(r, row.event, records)
+      const licensed = this.#licensed(r, row.event, records)
+      const hold =
+        licensed ?? (await this.#admit(g, row.event, records.get(row.event.licence!) as ResolvedRecords, row.account))
       if (hold !== null) {
         const target =
           hold.reason === 'record-missing'
@@ -875,6 +1057,7 @@ export class Ingest {
   /** Forget cached state (after a failure: the disk is the truth). */
   reset(): void {
     this.#templates.clear()
+    this.#uses.clear()
     this.#devices.clear()
     this.#accounts.clear()
     this.#d.lines.reset()

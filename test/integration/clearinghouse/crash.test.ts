@@ -8,6 +8,7 @@ import { Level } from 'level'
 import { toString as bytesToString } from 'uint8arrays/to-string'
 import { saveNodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
+import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { decodeResponse, encodeRequest } from '../../../protocols/rpc/codec.ts'
 import {
   accountIdOf,
@@ -158,10 +159,16 @@ describe('clearinghouse crash safety (kill -9 during ingest)', function () {
     await engine.learnContract(contract)
     const offer = m.offer(contract, { price: 0n })
     const reports: Array<{ usage: Uint8Array; device: Uint8Array; id: string }> = []
-    const t0 = m.clock.now() - 86_400_000
+    // Every licence is bought first; its plays start after it was issued and end before their reports are made.
+    const bought: Array<{ buyer: Awaited<ReturnType<Market['buyer']>>; licence: SignedRecord<'consort/licence'> }> = []
     for (let d = 0; d < DEVICES; d++) {
       const buyer = await m.buyer()
       const { licence } = await m.purchase(engine, buyer, contract, offer)
+      bought.push({ buyer, licence })
+    }
+    const t0 = m.clock.now() + 3_600_000
+    m.clock.set(t0 + REPORTS_PER_DEVICE * 240_000)
+    for (const { buyer, licence } of bought) {
       for (let r = 0; r < REPORTS_PER_DEVICE; r++) {
         const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, t0 + r * 240_000, 180)])
         reports.push({ usage: report.usage, device: report.device, id: report.record.id.toString() })

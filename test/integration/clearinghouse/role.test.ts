@@ -114,6 +114,8 @@ describe('clearinghouse role', function () {
       assert.equal(captured.captured, true)
       assert.ok(captured.payment.length > 0, 'the signed payment proof')
       const licence = m.licence(receipt, contract)
+      // The listener plays it half an hour later (a play before its licence was issued is never paid).
+      m.clock.advance(30 * 60_000)
       const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 600_000)])
       // The device sends its licence with the report: the clearinghouse bounds the play by it at once.
       const ack = (await call(retailer, CLEARING_OPS.report, {

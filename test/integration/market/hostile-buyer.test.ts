@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict'
+import { SeededRandom } from '../../../keys/random.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../../protocols/clearing/index.ts'
 import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { PURCHASE_CODES } from '../../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
+import { decodeRecordAs } from '../../../protocols/records/envelope.ts'
 import { requestReissue } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
+import type { UsageEvent } from '../../../protocols/usage/index.ts'
 import { AUTHORISATION_TTL_MS } from '../../../roles/clearinghouse/constants.ts'
-import { createHostileMarket, type HostileMarket } from './hostile.ts'
+import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/participants.ts'
+import { buildReport, sendReport } from '../../../roles/player/reports.ts'
+import { createHostileMarket, type HostileMarket, ISRC } from './hostile.ts'
+
+const HOUR = 3_600_000
 
 /**
  * Issue 11: the purchase path against a hostile buyer, every service real. Each test is one of the issue's
@@ -131,5 +138,61 @@ describe('market: a hostile buyer (issue 11)', function () {
       (await m.shop.purchases.status('honest-1'))?.history.map((h) => h.state),
       ['started', 'authorised', 'receipted', 'captured', 'licensed'],
     )
+  })
+
+  it('finding 2: a "10 plays" stream licence pays 10 plays, whatever one correctly signed report claims', async () => {
+    const sale = await m.onSale('ten-plays', {
+      contract: 'hostile-stream',
+      useType: 'OnDemandStream',
+      price: { amount: 14n, currency: 'EUR' },
+      rules: { plays: 10 },
+    })
+    const bought = await m.buy(m.order(sale, 'ten-plays-1'))
+    const licence = decodeRecordAs('consort/licence', bought.licence, { network: m.net.name, now: m.clock.now() })
+    m.clock.advance(12 * HOUR)
+    const retailer = accountIdOf(retailerParticipant(m.keys.retailer.signer.publicKey), 'EUR')
+    const owned = async () => {
+      const b = await m.house.engine.ledger.balance(retailer)
+      return b.creditsPosted - b.debitsPosted
+    }
+    const before = await owned()
+    // The device signs 600 plays of 40 s, back-dated and spread over the last ten hours (60 an hour).
+    const start = m.clock.now() - 10 * HOUR
+    const events: UsageEvent[] = Array.from({ length: 600 }, (_, i) => ({
+      eventId: `e-forged-${i}`,
+      kind: 'play',
+      isrc: ISRC,
+      purchaseId: licence.body.purchaseId,
+      licence: licence.id,
+      offer: licence.body.offer,
+      contract: licence.body.contract,
+      startedAt: start + i * 60_000,
+      seconds: 40,
+    }))
+    const report = buildReport({
+      network: m.buyer.network,
+      device: m.keys.buyer.signer,
+      account: m.keys.account.signer.publicKey,
+      seq: 0,
+      prev: null,
+      events,
+      now: m.clock.now(),
+      random: new SeededRandom('forged-plays'),
+    })
+    const ack = await sendReport(
+      m.buyer.libp2p,
+      m.buyer.network,
+      m.keys.clearinghouse.signer.publicKey,
+      report,
+      m.device,
+      undefined,
+      [licence],
+    )
+    assert.equal(ack.status, 'held', 'the acknowledgement says plays were not paid')
+    assert.ok(ack.unpaid.some((u) => u.reason === 'beyond-licence'))
+    // One cent a play under the per-play contract (the clearing fee on a cent rounds to nothing): ten plays.
+    assert.equal(await owned(), before - 10n, 'the retailer pays for the licence’s 10 plays, not 600')
+    const audit = await m.house.engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
   })
 })

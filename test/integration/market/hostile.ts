@@ -54,6 +54,7 @@ export interface HostileMarket {
   /** A node whose identity is the buyer's account key: it speaks to the clearinghouse as the buyer. */
   attacker: ConsortNode
   device: SignedRecord<'consort/device'>
+  /** A download deal (0.70 EUR wholesale a copy) and a streaming deal (`hostile-stream`: 0.01 EUR a play). */
   contract: SignedRecord<'consort/contract'>
   /** Put an offer on sale at the retailer and return its records. */
   onSale(
@@ -168,10 +169,7 @@ export async function createHostileMarket(
         excludedTerritories: [],
         validFrom: clock.now() - DAY,
         validUntil: clock.now() + 365 * DAY,
-        wholesale: [
-          { currency: 'EUR', amount: 70n, per: 'unit' },
-          { currency: 'EUR', amount: 1n, per: 'play' },
-        ],
+        wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
         revenueShareBps: null,
         promotions: { minPrice: [], freeWindows: [] },
         ruleBounds: {},
@@ -180,14 +178,29 @@ export async function createHostileMarket(
       },
       keys.label.signer,
     )
-    await label.records.put(contract)
-    await label.topics.publish('contracts', contract, label.credentials.attachments())
+    // A streaming deal: one cent a play to the label, nothing at the sale.
+    const streaming = signRecord(
+      'consort/contract',
+      {
+        ...contract.body,
+        contractId: 'hostile-stream',
+        useTypes: ['OnDemandStream'],
+        wholesale: [{ currency: 'EUR', amount: 1n, per: 'play' }],
+      },
+      keys.label.signer,
+    )
+    for (const c of [contract, streaming]) {
+      await label.records.put(c)
+      await label.topics.publish('contracts', c, label.credentials.attachments())
+    }
     const reference = referenceNode.roles.get('reference') as unknown as ReferenceService
     const shop = retailer.roles.get('retailer') as unknown as RetailerService
     const house = houseNode.roles.get('clearinghouse') as unknown as ClearinghouseRole
-    await waitUntil(async () => (await reference.store.contractByCid(contract.id)) != null)
-    await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
-    await waitUntil(async () => (await house.engine.records.contractInForce('hostile-1')) !== undefined)
+    for (const c of [contract, streaming]) {
+      await waitUntil(async () => (await reference.store.contractByCid(c.id)) != null)
+      await waitUntil(async () => (await shop.store.contractByCid(c.id)) != null)
+      await waitUntil(async () => (await house.engine.records.contractInForce(c.body.contractId)) !== undefined)
+    }
 
     const accountCall = async (op: 'fund' | 'balance', requestId: string, amount: bigint | null) => {
       const request = signAccountRequest(

@@ -289,6 +289,7 @@ export class Market {
     receipt: SignedRecord<'consort/receipt'>,
     contract: SignedRecord<'consort/contract'>,
     device: Uint8Array = receipt.body.device,
+    overrides: Partial<BodyInput<'consort/licence'>> = {},
   ): SignedRecord<'consort/licence'> {
     return signRecord(
       'consort/licence',
@@ -310,6 +311,7 @@ export class Market {
           { isrc: ISRC, keyId: new Uint8Array(16).fill(1), sealedKey: new Uint8Array(64).fill(2) },
           { isrc: ISRC_2, keyId: new Uint8Array(16).fill(3), sealedKey: new Uint8Array(64).fill(4) },
         ],
+        ...overrides,
       },
       this.net.registrarSigner,
     )
@@ -321,6 +323,7 @@ export class Market {
     buyer: Buyer,
     contract: SignedRecord<'consort/contract'>,
     offer: SignedRecord<'consort/offer'>,
+    licenceOverrides: Partial<BodyInput<'consort/licence'>> = {},
   ): Promise<{
     purchaseId: string
     licence: SignedRecord<'consort/licence'>
@@ -331,7 +334,7 @@ export class Market {
     const { authorisation } = await engine.authorise(this.authoriseBody(order, offer, certification))
     const receipt = this.receipt(order, authorisation)
     await engine.capture({ purchaseId: order.order.purchaseId, receipt: receipt.bytes })
-    const licence = this.licence(receipt, contract)
+    const licence = this.licence(receipt, contract, receipt.body.device, licenceOverrides)
     // The registrar's licence reaches the clearinghouse with the device's first report (or by CID from the network).
     await engine.records.keep(licence)
     return { purchaseId: order.order.purchaseId, licence, receipt }

@@ -34,18 +34,33 @@ describe('clearinghouse usage ingestion', () => {
   let engine: ClearingEngine
   let buyer: Buyer
   let licence: Awaited<ReturnType<Market['purchase']>>['licence']
+  let receipt: Awaited<ReturnType<Market['purchase']>>['receipt']
+  let contract: ReturnType<Market['contract']>
   /** What the retailer owes per paid play: the rate (5) and no fee (3% of 5 rounds to 0). */
   const RATE = 5n
 
-  async function setup(policy: { deviceLimit?: number } = {}, devices = 1) {
+  async function setup(
+    policy: { deviceLimit?: number } = {},
+    devices = 1,
+    options: { rules?: Record<string, number>; init?: Parameters<Market['engine']>[0] } = {},
+  ) {
     m = await Market.create({ policy })
-    ;({ engine } = await m.engine())
+    ;({ engine } = await m.engine(options.init))
     buyer = await m.buyer(devices)
     await engine.account(m.fundRequest(buyer, 1000n))
-    const contract = m.contract({ unit: null, play: RATE })
+    contract = m.contract({ unit: null, play: RATE })
     await engine.learnContract(contract)
-    ;({ licence } = await m.purchase(engine, buyer, contract, m.offer(contract, { price: 0n })))
+    ;({ licence, receipt } = await m.purchase(engine, buyer, contract, m.offer(contract, { price: 0n }), {
+      rules: options.rules ?? {},
+    }))
     m.clock.advance(12 * HOUR)
+  }
+
+  /** `count` plays of `seconds` each, spread evenly over the `hours` before now, none overlapping. */
+  function spread(count: number, hours: number, seconds = 25) {
+    const start = m.clock.now() - hours * HOUR
+    const step = Math.floor((hours * HOUR) / count)
+    return Array.from({ length: count }, (_, i) => m.play(licence, start + i * step, seconds))
   }
 
   const retailerOwes = () => posted(engine, retailerParticipant(m.retailer.signer.publicKey))
@@ -242,6 +257,7 @@ describe('clearinghouse usage ingestion', () => {
     const contract = m.contract({ unit: null, play: RATE })
     const offer = m.offer(contract)
     const unknown = m.licence(m.receipt(m.order(buyer, offer, m.certification(offer, contract)), 'a'), contract)
+    m.clock.advance(2 * HOUR)
     const device = buyer.devices[0]!
     const r = m.usage(device, buyer.account, [m.play(unknown, m.clock.now() - HOUR)])
     assert.equal((await engine.report(r.usage, r.device)).status, 'held')
@@ -355,5 +371,114 @@ describe('clearinghouse usage ingestion', () => {
     assert.equal(acks.filter((a) => a.status === 'settled').length, 1)
     assert.equal(await retailerOwes(), -20n * RATE)
     assert.equal(await labelHas(), 20n * 4n)
+  })
+
+  describe('plays are bounded by their licence (issue 11, finding 2)', () => {
+    it('pays a 10-play licence for 10 plays, whatever one signed report claims (600 back-dated plays)', async () => {
+      await setup({}, 1, { rules: { plays: 10 } })
+      const device = buyer.devices[0]!
+      // 600 correctly signed plays spread over the last ten hours: 60 an hour, under any per-hour limit.
+      const r = m.usage(device, buyer.account, spread(600, 10))
+      const ack = await engine.report(r.usage, r.device)
+      assert.equal(ack.status, 'held')
+      assert.equal(await retailerOwes(), -10n * RATE, 'only the licence’s 10 plays are paid')
+      // The acknowledgement says which plays are not paid, and why.
+      assert.equal(ack.unpaid?.length, 256)
+      assert.ok(ack.unpaid?.some((u) => u.reason === 'beyond-licence'))
+      const held = await engine.ingest.listHeld('suspicious', 1000)
+      assert.equal(held.length, 590)
+      // A reviewer cannot pay a play beyond the licence either.
+      const beyond = held.find((h) => h.row.reason === 'beyond-licence')!
+      assert.equal(await engine.ingest.review(beyond.row.device, beyond.row.event.eventId, 'approve'), 'held')
+      assert.equal(await retailerOwes(), -10n * RATE)
+      const audit = await engine.audit()
+      assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+    })
+
+    it('keeps the rate limit on the clearinghouse’s clock: back-dating plays over past hours gains nothing', async () => {
+      await setup()
+      const device = buyer.devices[0]!
+      const first = m.usage(device, buyer.account, spread(600, 10))
+      assert.equal((await engine.report(first.usage, first.device)).status, 'held')
+      assert.equal(await retailerOwes(), -120n * RATE, 'an hour’s worth of plays arrived at once')
+      // Ten minutes later on the clearinghouse's clock: 20 more plays fit, whatever hours they claim.
+      m.clock.advance(10 * 60_000)
+      const next = m.usage(device, buyer.account, spread(60, 0.15, 5))
+      await engine.report(next.usage, next.device)
+      assert.equal(await retailerOwes(), -140n * RATE)
+      const reasons = new Set((await engine.ingest.listHeld('suspicious', 1000)).map((h) => h.row.reason))
+      assert.deepEqual([...reasons], ['too-many-plays'])
+    })
+
+    it('pays no play that starts before its licence was issued, nor after its rental or play time ran out', async () => {
+      await setup({}, 1, { rules: { rentalSeconds: 3600, playSeconds: 200 } })
+      const device = buyer.devices[0]!
+      const issued = licence.body.created
+      const t = m.clock.now() - 6 * HOUR
+      const r = m.usage(device, buyer.account, [
+        m.play(licence, issued - 2 * HOUR, 60), // before the licence
+        m.play(licence, t, 90), // the rental opens
+        m.play(licence, t + 10 * 60_000, 90), // 180 s played
+        m.play(licence, t + 20 * 60_000, 60), // would pass playSeconds (240 > 200)
+        m.play(licence, t + 2 * HOUR, 10), // after the rental ended
+      ])
+      await engine.report(r.usage, r.device)
+      assert.equal(await retailerOwes(), -2n * RATE)
+      const reasons = (await engine.ingest.listHeld('suspicious', 10)).map((h) => h.row.reason).sort()
+      assert.deepEqual(reasons, ['before-licence', 'beyond-licence', 'beyond-licence'])
+    })
+
+    it('bounds the plays of one purchase over every device of the account', async () => {
+      await setup({}, 2, { rules: { plays: 3 } })
+      const [a, b] = buyer.devices
+      // The same purchase licensed to the account's second device (a reissue).
+      const second = m.licence(receipt, contract, b!.keys.signer.publicKey, {
+        rules: { plays: 3 },
+      })
+      await engine.records.keep(second)
+      const t = m.clock.now()
+      m.clock.advance(5 * HOUR)
+      const ra = m.usage(a!, buyer.account, [m.play(licence, t, 60), m.play(licence, t + HOUR, 60)])
+      const rb = m.usage(b!, buyer.account, [m.play(second, t + 2 * HOUR, 60), m.play(second, t + 3 * HOUR, 60)])
+      await engine.report(ra.usage, ra.device)
+      await engine.report(rb.usage, rb.device)
+      assert.equal(await retailerOwes(), -3n * RATE, 'three plays for the purchase, whichever device played them')
+    })
+
+    it('holds plays that would take a retailer paying per play below its credit limit', async () => {
+      await setup({}, 1, { init: { creditLimits: { EUR: '12' } } })
+      const device = buyer.devices[0]!
+      const r = m.usage(device, buyer.account, spread(4, 4, 60))
+      const ack = await engine.report(r.usage, r.device)
+      assert.equal(await retailerOwes(), -10n, 'two plays of 5: a third would owe 15, past the limit of 12')
+      assert.deepEqual(
+        ack.unpaid?.map((u) => u.reason),
+        ['credit-limit', 'credit-limit'],
+      )
+    })
+  })
+
+  it('a play of zero seconds is not a play: not counted, not paid, not on a statement (issue 11, finding 6)', async () => {
+    await setup({}, 1, { rules: { plays: 2 } })
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 3 * HOUR
+    const r = m.usage(device, buyer.account, [
+      m.play(licence, t, 0),
+      m.play(licence, t + HOUR, 60),
+      m.play(licence, t + 2 * HOUR, 60),
+    ])
+    const ack = await engine.report(r.usage, r.device)
+    assert.equal(ack.status, 'settled', 'nothing is held: the empty play is simply not a play')
+    assert.deepEqual(
+      ack.unpaid?.map((u) => u.reason),
+      ['not-heard'],
+    )
+    assert.equal(await retailerOwes(), -2n * RATE, 'both real plays are within the 2-play licence')
+    const [statement] = await engine.statements.build('2026-11', retailerParticipant(m.retailer.signer.publicKey))
+    const units = statement?.parts.flatMap((p) => p.record.body.lines.filter((l) => l.kind === 'play'))
+    assert.equal(
+      units?.reduce((n, l) => n + l.units, 0),
+      2,
+    )
   })
 })
