@@ -51,6 +51,18 @@ export const fileConfigSchema = z
       .object({ port: z.number().int().min(0).max(65_535).default(0) })
       .strict()
       .default({ port: 0 }),
+    /**
+     * The Prometheus endpoint (`GET /metrics`), off unless turned on. Loopback by default: give `host` an address
+     * a scraper can reach (and firewall it) to scrape from elsewhere. Port 0 picks a free one.
+     */
+    metrics: z
+      .object({
+        enabled: z.boolean().default(false),
+        host: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(9464),
+      })
+      .strict()
+      .default({ enabled: false, host: '127.0.0.1', port: 9464 }),
     /** Players and small nodes may run the DHT as clients only. */
     dht: z
       .object({ clientMode: z.boolean().default(false) })

@@ -10,6 +10,7 @@ import type { Libp2pOptions } from 'libp2p'
 import type { NodeKeys } from '../keys/keystore.ts'
 import { type Random, systemRandom } from '../keys/random.ts'
 import { type Clock, systemClock } from '../protocols/clock.ts'
+import { type Metrics, noMetrics } from '../protocols/metrics.ts'
 import { type NetworkContext, networkContext } from '../protocols/network.ts'
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import { type BlockStore, RecordStore } from '../protocols/records/store.ts'
@@ -22,6 +23,7 @@ import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, UnknownRoleError } from './errors.ts'
 import { libp2pOptions, type TransportOptions } from './libp2p-options.ts'
+import type { NodeMetrics } from './metrics.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
 import { ROLE_FACTORIES } from './roles.ts'
 import { type NodeStorage, openStorage } from './storage.ts'
@@ -53,6 +55,8 @@ export interface ConsortNodeConfig {
   connectionMonitor?: { pingIntervalMs?: number; abortOnPingFailure?: boolean }
   clock?: Clock
   random?: Random
+  /** Counts for the node's Prometheus endpoint (libp2p's own and Consort's); none when absent. */
+  metrics?: NodeMetrics
 }
 
 export interface ConsortNode {
@@ -62,6 +66,7 @@ export interface ConsortNode {
   readonly keys: NodeKeys
   readonly network: NetworkContext
   readonly clock: Clock
+  readonly metrics: Metrics
   readonly topics: TopicBus
   readonly trust: CertificateTrust
   readonly records: RecordStore
@@ -101,6 +106,12 @@ export async function createConsortNode(config: ConsortNodeConfig): Promise<Cons
   }
 }
 
+/** libp2p's options with its Prometheus metrics, when the node keeps any. */
+function withMetrics(options: Libp2pOptions, metrics: NodeMetrics | undefined, dataDir: string | null): Libp2pOptions {
+  if (metrics == null) return options
+  return { ...options, metrics: metrics.libp2pMetrics(dataDir ?? undefined) } as Libp2pOptions
+}
+
 /**
  * Every node keeps a connection when one ping is late (docs/decisions/0009): a busy process answers late, and
  * libp2p's default cut healthy connections on it. A peer that is really gone sends nothing at all, and the TCP
@@ -138,24 +149,29 @@ async function assemble(
     withLibp2pLight(
       // Records are DAG-CBOR blocks; Helia's light assembly only knows raw and dag-pb unless told.
       createHeliaLight({ blockstore: storage.blockstore, datastore: storage.datastore, codecs: [dagCbor] }),
-      withConnectionMonitor(
-        libp2pOptions({
-          privateKey: config.keys.privateKey,
-          datastore: storage.datastore,
-          network,
-          clock,
-          listen: config.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-          announce: config.announce ?? [],
-          bootstrap: config.bootstrap ?? [],
-          transports,
-          dhtClientMode: config.dhtClientMode ?? false,
-          ...(config.gossip != null ? { gossip: config.gossip } : {}),
-          ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
-        }),
-        config.connectionMonitor,
+      withMetrics(
+        withConnectionMonitor(
+          libp2pOptions({
+            privateKey: config.keys.privateKey,
+            datastore: storage.datastore,
+            network,
+            clock,
+            listen: config.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+            announce: config.announce ?? [],
+            bootstrap: config.bootstrap ?? [],
+            transports,
+            dhtClientMode: config.dhtClientMode ?? false,
+            ...(config.gossip != null ? { gossip: config.gossip } : {}),
+            ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
+          }),
+          config.connectionMonitor,
+        ),
+        config.metrics,
+        config.dataDir,
       ),
     ),
   )
+  const metrics: Metrics = config.metrics ?? noMetrics
   const decodeOptions = () => ({ network: network.name, now: clock.now(), caps: network.caps })
   const trust = new CertificateTrust(network.body, clock)
   const nodeDb = storage.db.sublevel('node', { valueEncoding: 'view' }) as unknown as RoleDb
@@ -167,6 +183,7 @@ async function assemble(
   let connectionKeeper: ConnectionKeeper | undefined
   let status: ConsortNode['status'] = 'stopped'
   let finished = false
+  let stopCollecting = () => {}
 
   const node: ConsortNode = {
     get peerId() {
@@ -179,6 +196,7 @@ async function assemble(
     keys: config.keys,
     network,
     clock,
+    metrics,
     get topics() {
       if (topics == null) throw new NodeStoppedError('the node is not started')
       return topics
@@ -215,6 +233,7 @@ async function assemble(
           trust,
           caps: network.caps,
           messageBytes: network.body.caps.messageBytes,
+          metrics,
         })
         await credentials.load(decodeOptions())
         revocations = new RevocationKeeper({
@@ -240,6 +259,7 @@ async function assemble(
               trust,
               records,
               credentials,
+              metrics,
               dataDir: config.dataDir,
             },
             config.roleOptions?.[name] ?? {},
@@ -248,6 +268,12 @@ async function assemble(
           roles.set(name, role)
           log('role %s started', name)
         }
+        stopCollecting = metrics.collect('consort_node_info', () => [
+          {
+            labels: { peer_id: libp2p.peerId.toString(), network: network.name, roles: [...roles.keys()].join(',') },
+            value: 1,
+          },
+        ])
         status = 'started'
       } catch (err) {
         status = 'started'
@@ -258,6 +284,7 @@ async function assemble(
     async stop() {
       if (status === 'stopped' || status === 'stopping') return
       status = 'stopping'
+      stopCollecting()
       // Roles stop in reverse order of start, then the bus, then the network, then the stores.
       for (const [name, role] of [...roles].reverse()) {
         try {

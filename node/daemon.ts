@@ -8,6 +8,8 @@ import { type ConsortNode, createConsortNode } from './consort-node.ts'
 import { ControlApi, type ControlApiInfo } from './control-api.ts'
 import { dataDirPaths } from './data-dir.ts'
 import { DataDirNotInitialisedError } from './errors.ts'
+import { NodeMetrics } from './metrics.ts'
+import { MetricsServer } from './metrics-server.ts'
 import { readNetworkFile } from './network-file.ts'
 
 const log = logger('consort:daemon')
@@ -19,11 +21,15 @@ export interface DaemonOverrides {
   roles?: RoleName[]
   passphrase?: string
   clock?: Clock
+  /** Serve Prometheus metrics here (replaces `metrics` in config.json), or `false` for none. */
+  metrics?: { host: string; port: number } | false
 }
 
 export interface Daemon {
   node: ConsortNode
   api: ControlApiInfo
+  /** The Prometheus endpoint's URL, or null when metrics are off. */
+  metrics: string | null
   stop(): Promise<void>
 }
 
@@ -38,6 +44,13 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
   const clock = overrides.clock ?? systemClock
   const config = loadFileConfig(paths.config)
   const network = readNetworkFile(paths.network, clock.now())
+  const metricsAt =
+    overrides.metrics !== undefined
+      ? overrides.metrics
+      : config.metrics.enabled
+        ? { host: config.metrics.host, port: config.metrics.port }
+        : false
+  const metrics = metricsAt === false ? undefined : new NodeMetrics()
   const keys = await loadNodeKeys(paths.keys, overrides.passphrase != null ? { passphrase: overrides.passphrase } : {})
   const node = await createConsortNode({
     dataDir,
@@ -50,13 +63,16 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
     roleOptions: config.roleOptions,
     dhtClientMode: config.dht.clientMode,
     clock,
+    ...(metrics != null ? { metrics } : {}),
   })
   const api = new ControlApi(node, { port: config.api.port })
+  const metricsServer = metrics != null && metricsAt !== false ? new MetricsServer(metrics, metricsAt) : undefined
   let stopped = false
   const stop = async () => {
     if (stopped) return
     stopped = true
     await api.stop().catch((err) => log.error('control API failed to stop: %e', err))
+    await metricsServer?.stop().catch((err) => log.error('metrics endpoint failed to stop: %e', err))
     await node.stop()
     try {
       unlinkSync(paths.api)
@@ -67,7 +83,8 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
   try {
     await node.start()
     const info = await api.start()
-    return { node, api: info, stop }
+    const metricsUrl = (await metricsServer?.start()) ?? null
+    return { node, api: info, metrics: metricsUrl, stop }
   } catch (err) {
     await stop()
     throw err

@@ -41,6 +41,8 @@ export interface DevnetNodeInfo {
   addresses: string[]
   dataDir: string
   api: string
+  /** The node's Prometheus endpoint (loopback, a free port), or null when the devnet runs without metrics. */
+  metrics: string | null
 }
 
 export interface Devnet {
@@ -82,6 +84,8 @@ export async function startDevnet(
     onProgress?: (event: DevnetProgress) => void
     /** Publish the sample release, make and certify its offers, seed it and fund the listener (default true). */
     sample?: boolean
+    /** Serve each node's Prometheus metrics on loopback (default true). */
+    metrics?: boolean
     /** Called once the devnet can be stopped, before the nodes start (so a Ctrl-C during start stops cleanly). */
     onStoppable?: (stop: () => Promise<void>) => void
   } = {},
@@ -130,7 +134,11 @@ export async function startDevnet(
     for (const [index, spec] of specs.entries()) {
       const dataDir = join(dir, spec.name)
       // The first node's port is new at each start: the others are told where it is now, not where it was.
-      const daemon = await startDaemon(dataDir, { clock, bootstrap })
+      const daemon = await startDaemon(dataDir, {
+        clock,
+        bootstrap,
+        metrics: options.metrics === false ? false : { host: '127.0.0.1', port: 0 },
+      })
       daemons.set(spec.name, daemon)
       if (spec.roles.some((role) => role !== 'player') && daemon.node.credentials.cert() == null) {
         const registrarKeys = await loadNodeKeys(dataDirPaths(join(dir, registrarSpec(specs).name)).keys)
@@ -144,6 +152,7 @@ export async function startDevnet(
         addresses: daemon.node.addresses(),
         dataDir,
         api: daemon.api.url,
+        metrics: daemon.metrics,
       }
       nodes.push(info)
       options.onProgress?.({ step: 'node-started', node: info })

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { NodeKeys } from '../keys/keystore.ts'
 import type { Random } from '../keys/random.ts'
 import type { Clock } from '../protocols/clock.ts'
+import type { Metrics } from '../protocols/metrics.ts'
 import type { NetworkContext } from '../protocols/network.ts'
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import type { RecordStore } from '../protocols/records/store.ts'
@@ -36,6 +37,8 @@ export interface RoleComponents {
   records: RecordStore
   /** This node's own certificate and device registration, attached to what it publishes. */
   credentials: Credentials
+  /** What the role counts for the node's Prometheus endpoint (a no-op when the operator turned metrics off). */
+  metrics: Metrics
   /** The data directory, or null when the node keeps everything in memory. */
   dataDir: string | null
 }

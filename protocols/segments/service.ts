@@ -2,6 +2,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import type { Clock } from '../clock.ts'
+import type { Metrics } from '../metrics.ts'
 import type { NetworkContext } from '../network.ts'
 import type { SignedRecord } from '../records/envelope.ts'
 import type { BlockStore } from '../records/store.ts'
@@ -21,6 +22,8 @@ export interface SegmentsServiceComponents {
   clock: Clock
   /** Where announced roots are kept across restarts (a sublevel of the role's database). */
   store?: RootsStore
+  /** Counts fetches, bytes by source and the serve queue's depth. */
+  metrics?: Metrics
 }
 
 export interface SegmentsServiceInit {
@@ -41,6 +44,21 @@ export interface ServiceFetchOptions extends Omit<FetchOptions, 'cids'> {
   announce?: boolean
 }
 
+/** A finished fetch's counts, by where each serving peer was found. */
+function count(metrics: Metrics, fetch: SegmentFetch, outcome: 'done' | 'failed'): void {
+  const summary = fetch.summary()
+  metrics.increment('consort_segment_fetches_total', { outcome })
+  for (const peer of summary.peers) {
+    if (peer.bytes > 0) metrics.increment('consort_segment_fetch_bytes_total', { source: peer.source }, peer.bytes)
+  }
+  if (summary.cached > 0) metrics.increment('consort_segment_cached_blocks_total', {}, summary.cached)
+  if (summary.duplicateBytes > 0) {
+    metrics.increment('consort_segment_fetch_wasted_bytes_total', { reason: 'duplicate' }, summary.duplicateBytes)
+  }
+  if (summary.badBytes > 0)
+    metrics.increment('consort_segment_fetch_wasted_bytes_total', { reason: 'bad' }, summary.badBytes)
+}
+
 /**
  * Everything a node needs to take part in delivery: the segments server (so that it seeds what it holds),
  * the multi-source fetcher, the penalty book shared by its fetches, and the provider announcer. The delivery
@@ -54,6 +72,7 @@ export class SegmentsService {
   readonly #c: SegmentsServiceComponents
   readonly #init: SegmentsServiceInit
   #started = false
+  #stopCollecting: (() => void) | undefined
 
   constructor(components: SegmentsServiceComponents, init: SegmentsServiceInit = {}) {
     this.#c = components
@@ -76,6 +95,9 @@ export class SegmentsService {
 
   async start(): Promise<void> {
     if (this.#started) return
+    this.#stopCollecting = this.#c.metrics?.collect('consort_queue_depth_items', () => [
+      { labels: { queue: 'segments-serve' }, value: this.server.stats().queued },
+    ])
     if (this.#init.serve !== false) await this.server.start()
     if (this.reprovides) await this.announcer.start()
     this.#started = true
@@ -84,6 +106,7 @@ export class SegmentsService {
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    this.#stopCollecting?.()
     await this.announcer.stop()
     await this.server.stop()
   }
@@ -101,6 +124,12 @@ export class SegmentsService {
       },
       { ...options, cids },
     )
+    const metrics = this.#c.metrics
+    if (metrics != null)
+      fetch.done.then(
+        () => count(metrics, fetch, 'done'),
+        () => count(metrics, fetch, 'failed'),
+      )
     const root = options.root
     if (root != null && (options.announce ?? this.reprovides)) {
       fetch.done.then(

@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Clock } from '../clock.ts'
+import type { Metrics } from '../metrics.ts'
 import { DEFAULT_RECORD_CAPS, decodeRecord, type RecordCaps, type SignedRecord } from '../records/envelope.ts'
 import { RecordError } from '../records/errors.ts'
 import type { SignerTrust } from '../trust/trust.ts'
@@ -66,6 +67,8 @@ export interface TopicBusInit {
   caps?: RecordCaps
   /** Largest gossip message in bytes. */
   messageBytes?: number
+  /** Counts every verdict by topic and code (`consort_gossip_messages_total`). */
+  metrics?: Metrics
 }
 
 /** A message larger than this is refused before decoding. */
@@ -207,12 +210,20 @@ export class TopicBus extends EventTarget {
         verdict = 'ignore'
       }
     }
-    if (verdict === 'accept') this.#validated.set(message, delivery)
+    if (verdict === 'accept') {
+      this.#validated.set(message, delivery)
+      this.#init.metrics?.increment('consort_gossip_messages_total', { topic, verdict, code: '' })
+    }
     return verdict
   }
 
   #refuse(refusal: Refusal): ValidationResult {
     this.#refusalCounts.set(refusal.code, (this.#refusalCounts.get(refusal.code) ?? 0) + 1)
+    this.#init.metrics?.increment('consort_gossip_messages_total', {
+      topic: refusal.topic,
+      verdict: refusal.result,
+      code: refusal.code,
+    })
     log('%s %s from %p: %s %s', refusal.result, refusal.topic, refusal.from, refusal.code, refusal.reason)
     this.dispatchEvent(new CustomEvent<Refusal>('refused', { detail: refusal }))
     return refusal.result

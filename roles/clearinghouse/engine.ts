@@ -276,6 +276,11 @@ export class ClearingEngine extends EventTarget {
     return result
   }
 
+  /** Reports being verified or waiting to be stored (bounded by MAX_PENDING_REPORTS). */
+  get pendingReports(): number {
+    return this.#inFlight + this.ingest.pending
+  }
+
   // ---- usage --------------------------------------------------------------------------------------------------
 
   /** A `report` request body: `{ usage, device, licences? }` record bytes. */

@@ -14,7 +14,9 @@ import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts
 import { TICK_INTERVAL_MS } from './constants.ts'
 import { controlRoutes } from './control.ts'
 import { ClearingEngine, type ClearinghouseInit, parseInit } from './engine.ts'
+import { BusyError } from './errors.ts'
 import type { StateLevel } from './store.ts'
+import type { ReportAck } from './usage/ingest.ts'
 
 const log = logger('consort:clearinghouse:role')
 
@@ -79,7 +81,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       [CLEARING_OPS.capture]: async (body) => engine.capture(body),
       [CLEARING_OPS.void]: async (body, context) => engine.void(body, context.remotePeer),
       [CLEARING_OPS.refund]: async (body) => engine.refund(body),
-      [CLEARING_OPS.report]: async (body) => engine.reportRequest(body),
+      [CLEARING_OPS.report]: async (body) => this.#counted(engine.reportRequest(body)),
       [CLEARING_OPS.fund]: async (body) => engine.account(body, 'fund'),
       [CLEARING_OPS.balance]: async (body) => engine.account(body, 'balance'),
       [CLEARING_OPS.statement]: async (body) => engine.account(body, 'statement'),
@@ -95,6 +97,12 @@ export class ClearinghouseRole extends EventTarget implements Role {
       c.topics.subscribe('usage', {
         onMessage: async (delivery: GossipDelivery) => this.#onUsage(delivery),
       }),
+    )
+    this.#unsubscribe.push(
+      c.metrics.collect('consort_ledger_transfers_total', () => [{ labels: {}, value: engine.ledger.transferCount }]),
+      c.metrics.collect('consort_queue_depth_items', () => [
+        { labels: { queue: 'clearinghouse-reports' }, value: engine.pendingReports },
+      ]),
     )
     this.#timer = setInterval(() => void this.#tick(), TICK_INTERVAL_MS)
     this.#timer.unref()
@@ -130,12 +138,28 @@ export class ClearinghouseRole extends EventTarget implements Role {
     }
   }
 
+  /**
+   * A report's answer, counted by status (refused when it throws, busy when the queue is full). Refusals of reports
+   * relayed on the topic are not counted: most are sealed to another clearinghouse, not faults.
+   */
+  async #counted(answer: Promise<ReportAck>, countRefusals = true): Promise<ReportAck> {
+    try {
+      const ack = await answer
+      this.#c.metrics.increment('consort_usage_reports_total', { status: ack.status })
+      return ack
+    } catch (err) {
+      const status = err instanceof BusyError ? 'busy' : 'refused'
+      if (countRefusals) this.#c.metrics.increment('consort_usage_reports_total', { status })
+      throw err
+    }
+  }
+
   /** A report relayed on the usage topic: ingested like one sent directly (no one waits for its answer). */
   async #onUsage(delivery: GossipDelivery): Promise<void> {
     const device = delivery.attachments.find((a) => a.type === ('consort/device' satisfies RecordType))
     if (device === undefined || this.#engine === undefined) return
     try {
-      await this.#engine.report(delivery.record.bytes, device.bytes)
+      await this.#counted(this.#engine.report(delivery.record.bytes, device.bytes), false)
     } catch (err) {
       // Sealed to another clearinghouse only, or refused: nothing to answer on a topic.
       log.trace('usage report from the topic not taken: %e', err)

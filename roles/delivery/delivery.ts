@@ -112,6 +112,7 @@ export class DeliveryRole implements Role {
         network: components.network,
         clock: components.clock,
         store: roots,
+        metrics: components.metrics,
       },
       {
         serve: true,

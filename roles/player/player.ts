@@ -169,6 +169,7 @@ export class PlayerRole extends EventTarget implements Role {
         blockstore: components.helia.blockstore as never,
         network: components.network,
         clock: components.clock,
+        metrics: components.metrics,
       },
       { serve: init.seed !== false, reprovide: init.seed !== false },
     )

@@ -6,6 +6,7 @@ import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { isTerritory } from '../../protocols/identifiers/territories.ts'
 import { parseMessage } from '../../protocols/messages.ts'
+import type { Metrics } from '../../protocols/metrics.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { buyRequest, PURCHASE_DEADLINE_MS, PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
@@ -36,6 +37,7 @@ export interface RetailerComponents {
   trust: CertificateTrust
   records: RecordStore
   credentials: Credentials
+  metrics?: Metrics
 }
 
 /** Optional settings (all have defaults). */
@@ -98,9 +100,10 @@ export class RetailerService extends EventTarget implements Role {
     this.#unregister = await registerRpc(
       this.#c.libp2p,
       this.#c.network.protocol(PURCHASE_PROTOCOL),
-      { [PURCHASE_OPS.buy]: async (body) => this.purchases.buy(parseMessage(buyRequest, body, 'request')) },
+      { [PURCHASE_OPS.buy]: async (body) => this.#buy(body) },
       { deadlineMs: PURCHASE_DEADLINE_MS },
     )
+    this.purchases.addEventListener('purchase', this.#countPurchase)
     this.#running = true
     if (this.#interval > 0) {
       this.#timer = setInterval(() => {
@@ -126,10 +129,32 @@ export class RetailerService extends EventTarget implements Role {
     if (this.#timer != null) clearInterval(this.#timer)
     this.#timer = undefined
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe()
+    this.purchases.removeEventListener('purchase', this.#countPurchase)
     await this.#unregister?.()
     this.#unregister = undefined
     await this.#ticking
     await this.purchases.idle()
+  }
+
+  /** A buy request; one refused before its purchase was recorded (nothing held, nothing charged) counts as refused. */
+  async #buy(body: unknown): Promise<unknown> {
+    let purchaseId: string | undefined
+    try {
+      const request = parseMessage(buyRequest, body, 'request')
+      purchaseId = request.order.order.purchaseId
+      return await this.purchases.buy(request)
+    } catch (err) {
+      const recorded = purchaseId != null && (await this.purchases.status(purchaseId).catch(() => undefined)) != null
+      if (!recorded) this.#c.metrics?.increment('consort_purchases_total', { outcome: 'refused' })
+      throw err
+    }
+  }
+
+  /** Purchases that reached an end: the money was captured, or the hold was voided. */
+  readonly #countPurchase = (event: Event): void => {
+    const { state } = (event as CustomEvent<{ state: string }>).detail
+    if (state === 'captured' || state === 'voided')
+      this.#c.metrics?.increment('consort_purchases_total', { outcome: state })
   }
 
   /** One round of the timer: renew certifications nearing expiry, retry pending offers, recover purchases. */

@@ -1,5 +1,6 @@
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { type ConsortNode, createConsortNode } from '../../node/consort-node.ts'
+import type { NodeMetrics } from '../../node/metrics.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { TestNetwork } from './network.ts'
@@ -17,6 +18,8 @@ export interface TestNodeOptions {
   /** Certify this node for these roles (defaults to its roles). */
   certRoles?: RoleName[]
   targetConnections?: number
+  /** Count for a Prometheus endpoint. */
+  metrics?: NodeMetrics
 }
 
 /** One in-process node on the memory transport, started and certified for its roles. */
@@ -33,6 +36,7 @@ export async function startMemoryNode(options: TestNodeOptions): Promise<Consort
     clock: options.clock,
     // Tests build their own topologies: no node dials peers of its own accord unless a test asks.
     targetConnections: options.targetConnections ?? 0,
+    ...(options.metrics != null ? { metrics: options.metrics } : {}),
   })
   await node.start()
   const certRoles = options.certRoles ?? options.roles ?? []

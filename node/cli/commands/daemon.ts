@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { ROLE_NAMES, type RoleName } from '../../../protocols/records/types/common.ts'
 import { startDaemon } from '../../daemon.ts'
-import { collect, listOption, passphraseFrom, print } from '../output.ts'
+import { CliError, collect, EXIT, listOption, passphraseFrom, print } from '../output.ts'
 import { dataDirOf, withDataDir, withJson } from './common.ts'
 
 /** Stop cleanly on the first SIGINT or SIGTERM; a second one exits at once. */
@@ -25,6 +25,19 @@ export function onShutdownSignal(stop: () => Promise<void>): Promise<void> {
   })
 }
 
+/** `HOST:PORT` (IPv6 in brackets: `[::1]:9464`). */
+export function parseHostPort(value: string, option: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(value)
+  const port = match == null ? Number.NaN : Number(match[3])
+  if (match == null || port > 65_535) {
+    throw new CliError(
+      `${option}: expected HOST:PORT with an IP address (127.0.0.1:9464, [::1]:9464), got ${value}`,
+      EXIT.usage,
+    )
+  }
+  return { host: (match[1] ?? match[2])!, port }
+}
+
 /** `consort daemon`: run the node and its control API until stopped. */
 export function registerDaemonCommand(program: Command): void {
   withJson(
@@ -43,7 +56,8 @@ export function registerDaemonCommand(program: Command): void {
           '--roles <list>',
           `roles to run, comma-separated, replacing the configured ones (${ROLE_NAMES.join(', ')})`,
         )
-        .option('--passphrase-file <file>', 'the passphrase of encrypted keys (or set CONSORT_PASSPHRASE)'),
+        .option('--passphrase-file <file>', 'the passphrase of encrypted keys (or set CONSORT_PASSPHRASE)')
+        .option('--metrics <host:port>', 'serve Prometheus metrics at http://host:port/metrics (replaces config.json)'),
     ),
   ).action(async (options) => {
     const dir = dataDirOf(options)
@@ -54,6 +68,7 @@ export function registerDaemonCommand(program: Command): void {
       ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
       ...(passphrase != null ? { passphrase } : {}),
+      ...(options.metrics != null ? { metrics: parseHostPort(options.metrics, '--metrics') } : {}),
     })
     // Handle SIGINT/SIGTERM before saying we are ready: whoever reads that line may signal us at once.
     const stopped = onShutdownSignal(daemon.stop)
@@ -63,6 +78,7 @@ export function registerDaemonCommand(program: Command): void {
       roles: [...daemon.node.roles.keys()],
       dataDir: dir,
       api: daemon.api.url,
+      metrics: daemon.metrics,
     }
     print(info, options, () =>
       [
@@ -71,6 +87,7 @@ export function registerDaemonCommand(program: Command): void {
         `roles    ${info.roles.join(', ') || '(none)'}`,
         ...info.addresses.map((a) => `address  ${a}`),
         `api      ${info.api}`,
+        ...(info.metrics != null ? [`metrics  ${info.metrics}`] : []),
         'Ctrl-C to stop',
       ].join('\n'),
     )

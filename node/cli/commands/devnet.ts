@@ -77,7 +77,7 @@ export function registerDevnetCommand(program: Command): void {
           if (event.step === 'node-started') {
             const n = event.node
             say(
-              `\n${n.name} [${n.roles.join(', ') || 'no roles'}]\n  peer id   ${n.peerId}\n  data dir  ${n.dataDir}\n  api       ${n.api}\n${n.addresses.map((a) => `  address   ${a}\n`).join('')}`,
+              `\n${n.name} [${n.roles.join(', ') || 'no roles'}]\n  peer id   ${n.peerId}\n  data dir  ${n.dataDir}\n  api       ${n.api}\n${n.metrics != null ? `  metrics   ${n.metrics}\n` : ''}${n.addresses.map((a) => `  address   ${a}\n`).join('')}`,
             )
           }
           if (event.step === 'market') {

@@ -297,6 +297,11 @@ export class Ledger {
     this.#state = state
   }
 
+  /** Transfers committed over the ledger's whole life (the sequence number of the last one). */
+  get transferCount(): number {
+    return this.#state.seq
+  }
+
   /** Opens the ledger on `store`, reading its whole state back (accounts, balances, open pendings, sequence). */
   static async open(store: LedgerStore, init: LedgerInit = {}): Promise<Ledger> {
     const clock = init.clock ?? systemClock
