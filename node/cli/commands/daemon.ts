@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { ROLE_NAMES, type RoleName } from '../../../protocols/records/types/common.ts'
 import { startDaemon } from '../../daemon.ts'
+import { configureLogging } from '../../logging.ts'
 import { CliError, collect, EXIT, listOption, passphraseFrom, print } from '../output.ts'
 import { dataDirOf, withDataDir, withJson } from './common.ts'
 
@@ -62,6 +63,7 @@ export function registerDaemonCommand(program: Command): void {
   ).action(async (options) => {
     const dir = dataDirOf(options)
     const passphrase = passphraseFrom(options)
+    configureLogging()
     const daemon = await startDaemon(dir, {
       ...(options.listen != null ? { listen: options.listen } : {}),
       ...(options.announce != null ? { announce: options.announce } : {}),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { type Devnet, startDevnet } from '../../devnet.ts'
 import { DevnetDirError, DevnetRunningError, DevnetStoppedError } from '../../errors.ts'
+import { configureLogging } from '../../logging.ts'
 import { consortCommand } from '../launcher.ts'
 import { CliError, print } from '../output.ts'
 import { withJson } from './common.ts'
@@ -52,6 +53,7 @@ export function registerDevnetCommand(program: Command): void {
       .option('--no-sample', 'do not publish the sample release, its offers and the listener wallet'),
   ).action(async (options) => {
     const json = options.json === true
+    configureLogging()
     // Handlers go in before the first node starts, so that Ctrl-C during start still stops every node cleanly.
     const nodes: { stop?: () => Promise<void> } = {}
     const stopped = onShutdownSignal(async () => {
