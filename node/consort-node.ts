@@ -73,6 +73,8 @@ export interface ConsortNode {
   readonly credentials: NodeCredentials
   readonly roles: ReadonlyMap<RoleName, Role>
   readonly dataDir: string | null
+  /** The node's LevelDB and blockstore (node-level work only: backups; roles get their own sublevel). */
+  readonly stores: Pick<NodeStorage, 'db' | 'blockstore'>
   readonly status: 'stopped' | 'starting' | 'started' | 'stopping'
   start(): Promise<void>
   stop(): Promise<void>
@@ -206,6 +208,7 @@ async function assemble(
     credentials,
     roles,
     dataDir: config.dataDir,
+    stores: { db: storage.db, blockstore: storage.blockstore },
     get status() {
       return status
     },

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync } from 'node:fs'
+import { Readable } from 'node:stream'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -15,6 +16,7 @@ import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/refere
 import { announcedAddresses, dialFailureReason, withPeerId } from '../protocols/rpc/addresses.ts'
 import { RpcUnreachableError } from '../protocols/rpc/errors.ts'
 import type { ControlRoute } from '../roles/role.ts'
+import { writeBackup } from './backup.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
 import { registerRoutes } from './register-route.ts'
@@ -211,6 +213,7 @@ export class ControlApi {
     server.setErrorHandler((err, _request, reply) => this.#replyError(err, reply))
     server.setNotFoundHandler((request, reply) => this.#replyNotFound(request, reply))
     this.#mount(server, '/v1', nodeRoutes(this.#node))
+    server.get('/v1/backup', async (request, reply) => this.#backup(request, reply))
     for (const [name, role] of this.#node.roles) {
       this.#mount(server, `/v1/${name}`, role.controlRoutes ?? [])
     }
@@ -239,6 +242,27 @@ export class ControlApi {
   async stop(): Promise<void> {
     await this.#server?.close()
     this.#server = undefined
+  }
+
+  /** `GET /v1/backup[?blocks=true]`: the node's online backup, streamed (see backup.ts). */
+  async #backup(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const node = this.#node
+    if (node.dataDir == null) throw new ControlRouteError(409, 'ERR_NO_DATA_DIR', 'this node keeps nothing on disk')
+    const blocks = (request.query as Record<string, string | undefined>).blocks === 'true'
+    const bytes = writeBackup(
+      {
+        dataDir: node.dataDir,
+        db: node.stores.db,
+        blockstore: node.stores.blockstore,
+        peerId: node.peerId.toString(),
+        network: node.network.name,
+        now: node.clock.now(),
+      },
+      { blocks },
+    )
+    log('backup requested (blocks %s)', blocks)
+    reply.header('content-type', 'application/octet-stream')
+    await reply.send(Readable.from(bytes))
   }
 
   #mount(server: FastifyInstance, prefix: string, routes: readonly ControlRoute[]): void {

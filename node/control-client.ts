@@ -30,6 +30,26 @@ export class ControlClient {
     return this.#info.url
   }
 
+  /** A GET whose answer is a byte stream (a backup); errors as `request` reports them. */
+  async stream(path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    let response: Response
+    try {
+      response = await fetch(`${this.#info.url}${path}`, {
+        headers: { authorization: `Bearer ${this.#info.token}` },
+        ...(signal != null ? { signal } : {}),
+      })
+    } catch (err) {
+      throw new DaemonNotRunningError(
+        `the daemon at ${this.#info.url} does not answer (${(err as Error).message}); is it running?`,
+      )
+    }
+    if (!response.ok || response.body == null) {
+      const json = await response.json().catch(() => null)
+      throw new ControlApiError(response.status, json?.code ?? 'ERR_HTTP', json?.message ?? `HTTP ${response.status}`)
+    }
+    return response.body
+  }
+
   async request<T = unknown>(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,

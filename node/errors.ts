@@ -87,3 +87,15 @@ export class DevnetDirError extends Error {
   override name = 'DevnetDirError'
   readonly code = 'ERR_DEVNET_DIR'
 }
+
+/** A backup file is not a Consort backup, of an unknown version, truncated or corrupt: the message says which. */
+export class BackupCorruptError extends Error {
+  override name = 'BackupCorruptError'
+  readonly code = 'ERR_BACKUP_CORRUPT'
+}
+
+/** A restore has nowhere safe to go (the target data dir is not empty) or nothing to read. */
+export class BackupTargetError extends Error {
+  override name = 'BackupTargetError'
+  readonly code = 'ERR_BACKUP_TARGET'
+}
