@@ -493,3 +493,35 @@ export async function readNodePublicKeys(file: string): Promise<NodePublicKeys> 
     sealingKey: fromBase64(file, 'sealing.publicKey', parsed.sealing.publicKey, X25519_KEY_BYTES),
   }
 }
+
+export interface ChangePassphraseOptions {
+  /** The keystore's passphrase now (absent for a keystore that is not encrypted). */
+  passphrase?: string
+  /** The new passphrase; absent to store the keys unencrypted. */
+  newPassphrase?: string
+  scrypt?: Partial<ScryptParameters>
+  random?: Random
+}
+
+/**
+ * Re-encrypts the keystore in `file` under a new passphrase (or none), keeping the same keys. The old passphrase is
+ * checked first (a wrong one changes nothing); the new file replaces the old one crash-safely, so that after a
+ * crash the keystore opens with either the old passphrase or the new one, never neither.
+ */
+export async function changeKeystorePassphrase(file: string, options: ChangePassphraseOptions): Promise<NodeKeys> {
+  const keys = await loadNodeKeys(file, options.passphrase === undefined ? {} : { passphrase: options.passphrase })
+  await saveNodeKeys(file, keys, {
+    ...(options.newPassphrase !== undefined ? { passphrase: options.newPassphrase } : {}),
+    ...(options.scrypt !== undefined ? { scrypt: options.scrypt } : {}),
+    ...(options.random !== undefined ? { random: options.random } : {}),
+  })
+  const check = await loadNodeKeys(
+    file,
+    options.newPassphrase === undefined ? {} : { passphrase: options.newPassphrase },
+  )
+  if (!equalBytes(check.privateKey.raw, keys.privateKey.raw)) {
+    throw new KeystoreCorruptError(file, 'the re-encrypted keystore does not hold the same keys')
+  }
+  log('changed the passphrase of keystore %s', file)
+  return keys
+}

@@ -54,6 +54,7 @@ export const COMMAND_MODULES: readonly {
   },
   { commands: ['sim'], load: async () => (await import('./commands/sim.ts')).registerSimCommands },
   { commands: ['ui'], load: async () => (await import('./commands/ui.ts')).registerUiCommands },
+  { commands: ['keys'], load: async () => (await import('./commands/keys.ts')).registerKeysCommands },
   { commands: ['backup', 'restore'], load: async () => (await import('./commands/backup.ts')).registerBackupCommands },
 ]
 
