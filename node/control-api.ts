@@ -19,6 +19,7 @@ import type { ControlRoute } from '../roles/role.ts'
 import { writeBackup } from './backup.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
+import { keyRotationRoutes } from './key-rotation.ts'
 import { registerRoutes } from './register-route.ts'
 
 const log = logger('consort:control-api')
@@ -61,6 +62,7 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
   return [
     { method: 'GET', path: '/id', handler: async () => describePeer(node) },
     ...registerRoutes(node),
+    ...keyRotationRoutes(node),
     {
       // Each connected peer with the addresses it announces (identify), which are where it can be dialled; the
       // remote end of a connection is shown apart, because for an inbound one it is a source port nobody listens on.

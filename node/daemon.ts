@@ -2,12 +2,14 @@ import { existsSync, unlinkSync } from 'node:fs'
 import { logger } from '@libp2p/logger'
 import { loadNodeKeys } from '../keys/keystore.ts'
 import { type Clock, systemClock } from '../protocols/clock.ts'
+import { networkContext } from '../protocols/network.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { loadFileConfig } from './config.ts'
 import { type ConsortNode, createConsortNode } from './consort-node.ts'
 import { ControlApi, type ControlApiInfo } from './control-api.ts'
-import { dataDirPaths } from './data-dir.ts'
+import { DataDirLock, dataDirPaths } from './data-dir.ts'
 import { DataDirNotInitialisedError } from './errors.ts'
+import { adoptRotatedCert, switchToRotatedKey } from './key-rotation.ts'
 import { NodeMetrics } from './metrics.ts'
 import { MetricsServer } from './metrics-server.ts'
 import { readNetworkFile } from './network-file.ts'
@@ -51,6 +53,15 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
         ? { host: config.metrics.host, port: config.metrics.port }
         : false
   const metrics = metricsAt === false ? undefined : new NodeMetrics()
+  // A key rotation finished at the registrar switches keystores now, with the data dir locked (not under a daemon).
+  const rotationLock = await DataDirLock.acquire(dataDir)
+  let rotated: Awaited<ReturnType<typeof switchToRotatedKey>>
+  try {
+    const context = networkContext(network)
+    rotated = await switchToRotatedKey(dataDir, { network: context.name, now: clock.now(), caps: context.caps })
+  } finally {
+    rotationLock.release()
+  }
   const keys = await loadNodeKeys(paths.keys, overrides.passphrase != null ? { passphrase: overrides.passphrase } : {})
   const node = await createConsortNode({
     dataDir,
@@ -82,6 +93,7 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
   }
   try {
     await node.start()
+    if (rotated != null) await adoptRotatedCert(node, rotated)
     const info = await api.start()
     const metricsUrl = (await metricsServer?.start()) ?? null
     return { node, api: info, metrics: metricsUrl, stop }

@@ -99,3 +99,17 @@ export class BackupTargetError extends Error {
   override name = 'BackupTargetError'
   readonly code = 'ERR_BACKUP_TARGET'
 }
+
+/** A key rotation cannot go on: the message says what is wrong and what to do. */
+export class KeyRotationError extends Error {
+  override name = 'KeyRotationError'
+  readonly code: string = 'ERR_KEY_ROTATION'
+  readonly statusCode: number = 409
+}
+
+/** A key rotation request to the daemon has a bad field. */
+export class BadKeyRotationRequestError extends KeyRotationError {
+  override name = 'BadKeyRotationRequestError'
+  override readonly code = 'ERR_BAD_REQUEST'
+  override readonly statusCode = 400
+}

@@ -14,6 +14,7 @@ import { type RpcCallOptions, type RpcDialer, rpcCall } from '../rpc/client.ts'
 import { RpcRemoteError } from '../rpc/errors.ts'
 import {
   CERT_REQUEST_DOMAIN,
+  CERT_ROTATION_DOMAIN,
   type CertRequestFields,
   type CertStatusResponse,
   certStatusResponse,
@@ -23,6 +24,7 @@ import {
   REGISTER_OPS,
   REGISTER_PROTOCOL,
   registerDeviceResponse,
+  rotateCertResponse,
 } from './index.ts'
 
 /**
@@ -114,6 +116,15 @@ export function verifyReissueRequest(fields: ReissueFields, device: Uint8Array, 
 
 // ---------------------------------------------------------------------------------------------------------------
 // Calls
+
+/** The bytes the old key signs to endorse its successor's certificate request. */
+export function certRotationPayload(fields: CertRequestFields): Uint8Array {
+  return signingPayload(CERT_ROTATION_DOMAIN, dagCbor.encode(fields))
+}
+
+export function verifyCertRotation(fields: CertRequestFields, predecessor: Uint8Array, sig: Uint8Array): boolean {
+  return ed25519Verify(predecessor, certRotationPayload(fields), sig)
+}
 
 export interface RegistrarCallOptions extends RpcCallOptions {
   /** Ask this registration manager; by default each one the network record lists, in order, until one answers. */
@@ -217,6 +228,50 @@ export async function requestCert(
   )
   const answer = parseMessage(certStatusResponse, response, 'response')
   return certResult(network, init.now, init.signer.publicKey, registrar, answer)
+}
+
+export interface CertRotationInit {
+  /** The new key's certificate request (same name and roles as `cert`) and its signature by the new key. */
+  request: CertRequestFields
+  sig: Uint8Array
+  /** The node's current key and certificate. */
+  old: Signer
+  cert: SignedRecord<'consort/cert'>
+  graceMs: number
+  now: number
+}
+
+/**
+ * Move a certified node to a new key: the registrar that answers certifies the new key for the old certificate's
+ * name and roles and revokes the old certificate after `graceMs`. A retry gets the same certificate.
+ */
+export async function rotateCert(
+  libp2p: RpcDialer,
+  network: NetworkContext,
+  init: CertRotationInit,
+  options: RegistrarCallOptions = {},
+): Promise<{ cert: SignedRecord<'consort/cert'>; revokeOldAt: number; registrar: PeerId }> {
+  const { registrar, response } = await callRegistrar(
+    libp2p,
+    network,
+    REGISTER_PROTOCOL,
+    REGISTER_OPS.rotateCert,
+    {
+      request: init.request,
+      sig: init.sig,
+      predecessor: init.cert.bytes,
+      predecessorSig: init.old.sign(certRotationPayload(init.request)),
+      graceMs: init.graceMs,
+    },
+    options,
+  )
+  const answer = parseMessage(rotateCertResponse, response, 'response')
+  const result = certResult(network, init.now, init.request.subject, registrar, {
+    status: 'approved',
+    cert: answer.cert,
+  })
+  if (result.status !== 'approved') throw new UnexpectedRegistrarAnswerError('no certificate came back')
+  return { cert: result.cert, revokeOldAt: answer.revokeOldAt, registrar }
 }
 
 /** Poll a pending certificate request at the registrar that holds it. */

@@ -12,6 +12,9 @@ import { roleName } from '../records/types/common.ts'
  * - `register-device`: a consumer account binds a device; signed by both the account key and the device key;
  *   refused beyond the network's device limit.
  * - `lookup-cert`: anyone may fetch the current certificate of a subject.
+ * - `rotate-cert`: a certified node moves to a new key. The request for the new key is signed by the new key and
+ *   endorsed by the old one (whose current certificate comes with it); the registrar certifies the new key for the
+ *   same name and roles at once and revokes the old certificate when the grace period it was asked for ends.
  */
 export const REGISTER_PROTOCOL = 'register'
 export const REGISTER_OPS = {
@@ -19,10 +22,14 @@ export const REGISTER_OPS = {
   certStatus: 'cert-status',
   registerDevice: 'register-device',
   lookupCert: 'lookup-cert',
+  rotateCert: 'rotate-cert',
 } as const
 /** Domain tags of the signatures inside register requests. */
 export const CERT_REQUEST_DOMAIN = 'consort/v1/cert-request'
 export const DEVICE_REQUEST_DOMAIN = 'consort/v1/device-request'
+export const CERT_ROTATION_DOMAIN = 'consort/v1/cert-rotation'
+/** Longest grace period a rotation may ask for before the old certificate is revoked (30 days). */
+export const MAX_ROTATION_GRACE_MS = 30 * 24 * 3600_000
 
 export const certRequestFields = z
   .object({
@@ -61,6 +68,22 @@ export const registerDeviceRequest = z
   .object({ request: deviceRequestFields, accountSig: bytes(64), deviceSig: bytes(64) })
   .strict()
 export const registerDeviceResponse = z.object({ device: recordBytes }).strict()
+
+export const rotateCertRequest = z
+  .object({
+    /** The new key's certificate request, signed by the new key (`sig`). */
+    request: certRequestFields,
+    sig: bytes(64),
+    /** The old key's current certificate. */
+    predecessor: recordBytes,
+    /** The old key's signature over the new request (`CERT_ROTATION_DOMAIN`). */
+    predecessorSig: bytes(64),
+    /** How long the old certificate stays valid after the new one is issued. */
+    graceMs: z.number().int().min(0).max(MAX_ROTATION_GRACE_MS),
+  })
+  .strict()
+export type RotateCertRequest = z.infer<typeof rotateCertRequest>
+export const rotateCertResponse = z.object({ cert: recordBytes, revokeOldAt: z.number().int() }).strict()
 
 export const lookupCertRequest = z.object({ subject: publicKey }).strict()
 export const lookupCertResponse = z.object({ cert: recordBytes.nullable() }).strict()

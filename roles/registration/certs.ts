@@ -95,6 +95,29 @@ export class CertificateDesk {
     })
   }
 
+  /**
+   * Certify a request at once, without an operator: for a subject whose predecessor's certificate vouches for it
+   * (a key rotation, checked by the caller). `extra` joins the certificate's batch.
+   */
+  async issue(
+    request: CertRequestFields,
+    sig: Uint8Array,
+    extra: (cert: SignedRecord<'consort/cert'>) => BatchOp[],
+  ): Promise<SignedRecord<'consort/cert'>> {
+    const requestId = certRequestId(request)
+    const state: CertRequestState = {
+      requestId,
+      request,
+      sig,
+      status: 'pending',
+      received: this.#ctx.clock.now(),
+      decided: null,
+      cert: null,
+      reason: null,
+    }
+    return this.#approve(state, this.#ctx.options.certValidityMs, extra)
+  }
+
   /** `cert-status`: where a request stands. */
   async status(requestId: string): Promise<CertStatusResponse> {
     const known = await this.#ctx.store.get<CertRequestState>(KEYS.request(requestId))
@@ -185,7 +208,11 @@ export class CertificateDesk {
     return state
   }
 
-  async #approve(state: CertRequestState, validityMs: number, extra: BatchOp[]): Promise<SignedRecord<'consort/cert'>> {
+  async #approve(
+    state: CertRequestState,
+    validityMs: number,
+    extra: BatchOp[] | ((cert: SignedRecord<'consort/cert'>) => BatchOp[]),
+  ): Promise<SignedRecord<'consort/cert'>> {
     const now = this.#ctx.clock.now()
     const serial = this.#serials.next()
     const cert = signRecord(
@@ -210,7 +237,7 @@ export class CertificateDesk {
       put(KEYS.request(state.requestId), approved),
       putBytes(KEYS.cert(hex(cert.body.subject), serial), cert.bytes),
       this.#serials.op(),
-      ...extra,
+      ...(typeof extra === 'function' ? extra(cert) : extra),
     ])
     this.#ctx.trust.learnCert(cert)
     emit(this.#ctx, 'cert:issued', { cert })

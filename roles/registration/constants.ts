@@ -39,3 +39,6 @@ export const MAX_REVOKERS_PER_TARGET = 8
 export const MAX_ACCOUNT_DEVICES = 1000
 /** Layout version of this role's sublevel, checked at start. */
 export const STORE_VERSION = 1
+
+/** How often the registrar looks for rotated keys whose grace period is over (a minute late at most). */
+export const ROTATION_CHECK_INTERVAL_MS = 60_000

@@ -148,3 +148,15 @@ export class InvalidRegistrationInitError extends RegistrationError {
   override readonly code = 'ERR_INVALID_CONFIG'
   override readonly statusCode = 500
 }
+
+/** A rotation does not continue its predecessor: another name or roles, an invalid or revoked old certificate. */
+export class RotationInvalidError extends RegistrationError {
+  override name = 'RotationInvalidError'
+  override readonly code = 'ERR_ROTATION_INVALID'
+}
+
+/** The old certificate was already rotated to another key. */
+export class RotationConflictError extends RegistrationError {
+  override name = 'RotationConflictError'
+  override readonly code = 'ERR_ROTATION_CONFLICT'
+}

@@ -7,6 +7,7 @@ import {
   REGISTER_OPS,
   registerDeviceRequest,
   requestCertRequest,
+  rotateCertRequest,
 } from '../../protocols/register/index.ts'
 import type { RpcHandler } from '../../protocols/rpc/server.ts'
 import type { CertificateDesk } from './certs.ts'
@@ -14,6 +15,7 @@ import type { DeviceRegistry } from './devices.ts'
 import type { EscrowVault } from './escrow.ts'
 import type { LicenceIssuer } from './licences.ts'
 import type { Registrar } from './registrar.ts'
+import type { CertificateRotation } from './rotation.ts'
 
 /**
  * The registration manager's protocol handlers: each decodes and validates its request body and dispatches to
@@ -23,6 +25,7 @@ import type { Registrar } from './registrar.ts'
 export function registerHandlers(parts: {
   certs: CertificateDesk
   devices: DeviceRegistry
+  rotations: CertificateRotation
 }): Record<string, RpcHandler> {
   return {
     [REGISTER_OPS.requestCert]: async (body) => parts.certs.request(parseMessage(requestCertRequest, body, 'request')),
@@ -32,6 +35,7 @@ export function registerHandlers(parts: {
       const device = await parts.devices.register(parseMessage(registerDeviceRequest, body, 'request'))
       return { device: device.bytes }
     },
+    [REGISTER_OPS.rotateCert]: async (body) => parts.rotations.rotate(parseMessage(rotateCertRequest, body, 'request')),
     [REGISTER_OPS.lookupCert]: async (body) => {
       const cert = await parts.certs.lookup(parseMessage(lookupCertRequest, body, 'request').subject)
       return { cert: cert?.bytes ?? null }

@@ -6,6 +6,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { REGISTER_PROTOCOL } from '../../protocols/register/index.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts'
+import { ROTATION_CHECK_INTERVAL_MS } from './constants.ts'
 import type { RegistrationOptions } from './context.ts'
 import type { RegistrarTopics } from './contracts.ts'
 import { InvalidRegistrationInitError } from './errors.ts'
@@ -51,6 +52,7 @@ export class RegistrationRole implements Role {
   readonly controlRoutes: readonly ControlRoute[]
   readonly #components: RegistrationComponents
   readonly #unhandle: Array<() => Promise<void>> = []
+  #rotationTimer: ReturnType<typeof setInterval> | undefined
 
   constructor(components: RegistrationComponents, init: RegistrationInit = {}) {
     this.#components = components
@@ -74,10 +76,19 @@ export class RegistrationRole implements Role {
       await this.stop()
       throw err
     }
+    // Old certificates of rotated keys are revoked when their grace period ends (also those due while stopped).
+    const revokeDue = () => {
+      this.registrar.rotations.revokeDue().catch((err) => log.error('revoking rotated certificates failed: %e', err))
+    }
+    revokeDue()
+    this.#rotationTimer = setInterval(revokeDue, ROTATION_CHECK_INTERVAL_MS)
+    this.#rotationTimer.unref()
     log('registration manager started')
   }
 
   async stop(): Promise<void> {
+    if (this.#rotationTimer !== undefined) clearInterval(this.#rotationTimer)
+    this.#rotationTimer = undefined
     for (const unhandle of this.#unhandle.splice(0).reverse()) await unhandle()
     this.registrar.stop()
   }

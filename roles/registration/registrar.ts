@@ -24,6 +24,7 @@ import { InvalidControlRequestError, RevocationTargetNotFoundError } from './err
 import { EscrowVault } from './escrow.ts'
 import { LicenceIssuer } from './licences.ts'
 import { RevocationDesk, type RevocationPublisher } from './revocations.ts'
+import { CertificateRotation } from './rotation.ts'
 import { SerialSource } from './serials.ts'
 import type { BatchOp } from './store.ts'
 import { RegistrationStore } from './store.ts'
@@ -70,6 +71,7 @@ export class Registrar extends EventTarget {
   readonly contracts: ContractWatch
   readonly revocations: RevocationDesk
   readonly licences: LicenceIssuer
+  readonly rotations: CertificateRotation
   readonly #ctx: RegistrarContext
   readonly #serials: SerialSource
 
@@ -100,6 +102,9 @@ export class Registrar extends EventTarget {
     this.revocations = new RevocationDesk(this.#ctx, publish)
     this.contracts = new ContractWatch(this.#ctx, (contract) =>
       this.revocations.isRevokedBy(contract.id, [contract.signer, contract.body.distributor]),
+    )
+    this.rotations = new CertificateRotation(this.#ctx, this.certs, (id, reason) =>
+      this.revoke('cert', id.toString(), reason),
     )
     this.licences = new LicenceIssuer(this.#ctx, {
       devices: this.devices,

@@ -37,11 +37,22 @@ export const KEYS = {
   licenceId: (id: string) => `licid!${id}`,
   ownRevocation: (id: string) => `myrev!${id}`,
   ownRevocationPrefix: 'myrev!',
+  rotation: (oldCert: string) => `rot!${oldCert}`,
+  rotationDue: (at: number, oldCert: string) => `rotdue!${serialKey(at)}!${oldCert}`,
+  rotationDuePrefix: 'rotdue!',
 } as const
 
 /** Serials sort as fixed-width decimal strings, so the last key under a prefix is the highest serial. */
 function serialKey(serial: number): string {
   return serial.toString().padStart(16, '0')
+}
+
+/** A certificate rotated to a new key: the new certificate, and when the old one is (or was) revoked. */
+export interface RotationState {
+  newSubject: Uint8Array
+  cert: Uint8Array
+  revokeOldAt: number
+  revoked: boolean
 }
 
 export type RequestStatus = 'pending' | 'approved' | 'rejected'
