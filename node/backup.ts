@@ -234,8 +234,22 @@ export interface RestoreSummary {
   blocks: number
 }
 
-/** Read a backup file through without writing anything: its header, or the reason it is not a sound backup. */
-export async function verifyBackup(file: string): Promise<{ header: BackupHeader; entries: number; bytes: number }> {
+/** One entry of a backup file, as read. */
+interface BackupEntry {
+  kind: number
+  index: number
+  key: Buffer
+  value: Buffer
+}
+
+/**
+ * Read a backup file through, checking its header, framing, entry count and checksum, and hand each entry to
+ * `onEntry` as it comes (the checksum is only known at the end: a caller that writes must be able to undo).
+ */
+async function readBackup(
+  file: string,
+  onEntry: (header: BackupHeader, entry: BackupEntry) => Promise<void> | void = () => {},
+): Promise<{ header: BackupHeader; entries: number; bytes: number }> {
   if (!existsSync(file)) throw new BackupTargetError(`${file} does not exist`)
   const reader = new ExactReader(file)
   const header = parseHeader(await reader.line(MAX_HEADER_BYTES))
@@ -249,11 +263,13 @@ export async function verifyBackup(file: string): Promise<{ header: BackupHeader
     const keyLength = (await reader.read(4, 'a key length')).readUInt32BE()
     if (keyLength > MAX_KEY_BYTES)
       throw new BackupCorruptError(`entry ${count}: a key of ${keyLength} bytes is too long`)
-    await reader.read(keyLength, `entry ${count}'s key`)
+    const key = Buffer.from(await reader.read(keyLength, `entry ${count}'s key`))
     const valueLength = (await reader.read(4, 'a value length')).readUInt32BE()
-    if (valueLength > MAX_VALUE_BYTES)
+    if (valueLength > MAX_VALUE_BYTES) {
       throw new BackupCorruptError(`entry ${count}: a value of ${valueLength} bytes is too long`)
-    await reader.read(valueLength, `entry ${count}'s value`)
+    }
+    const value = Buffer.from(await reader.read(valueLength, `entry ${count}'s value`))
+    await onEntry(header, { kind, index: count, key, value })
     count++
   }
   const recorded = (await reader.read(8, 'the trailer')).readBigUInt64BE()
@@ -266,6 +282,11 @@ export async function verifyBackup(file: string): Promise<{ header: BackupHeader
   return { header, entries: count, bytes: reader.offset }
 }
 
+/** Read a backup file through without writing anything: its header, or the reason it is not a sound backup. */
+export async function verifyBackup(file: string): Promise<{ header: BackupHeader; entries: number; bytes: number }> {
+  return readBackup(file)
+}
+
 /**
  * Restore a backup file into `dataDir`, which must not exist or be empty. Everything is written into a sibling
  * directory first and renamed into place after the checksum matched; on any error that directory is removed.
@@ -276,7 +297,6 @@ export async function restoreBackup(file: string, dataDir: string): Promise<Rest
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
     throw new BackupTargetError(`${dataDir} is not empty: restore into a new data directory`)
   }
-  if (!existsSync(file)) throw new BackupTargetError(`${file} does not exist`)
   const staging = `${dataDir.replace(/\/+$/, '')}.restoring-${process.pid}`
   await rm(staging, { recursive: true, force: true })
   await mkdir(join(staging, 'keys'), { recursive: true, mode: 0o700 })
@@ -285,69 +305,46 @@ export async function restoreBackup(file: string, dataDir: string): Promise<Rest
   const blockstore = new LevelBlockstore(paths.blocks)
   try {
     await db.open()
-    const reader = new ExactReader(file)
-    const header = parseHeader(await reader.line(MAX_HEADER_BYTES))
-    if (header.blocks) await blockstore.open()
-    const summary: RestoreSummary = { header, files: [], dbEntries: 0, blocks: 0 }
+    await blockstore.open()
     let batch: Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }> = []
     const writeBatch = async () => {
       if (batch.length === 0) return
       await db.batch(batch, { keyEncoding: 'view', valueEncoding: 'view' } as never)
       batch = []
     }
-    let count = 0
-    for (;;) {
-      const kind = (await reader.read(1, 'an entry kind'))[0]!
-      if (kind === KIND.trailer) break
-      const keyLength = (await reader.read(4, 'a key length')).readUInt32BE()
-      if (keyLength > MAX_KEY_BYTES)
-        throw new BackupCorruptError(`entry ${count}: a key of ${keyLength} bytes is too long`)
-      const key = Buffer.from(await reader.read(keyLength, `entry ${count}'s key`))
-      const valueLength = (await reader.read(4, 'a value length')).readUInt32BE()
-      if (valueLength > MAX_VALUE_BYTES)
-        throw new BackupCorruptError(`entry ${count}: a value of ${valueLength} bytes is too long`)
-      const value = Buffer.from(await reader.read(valueLength, `entry ${count}'s value`))
-      count++
+    const summary: Omit<RestoreSummary, 'header'> = { files: [], dbEntries: 0, blocks: 0 }
+    const { header } = await readBackup(file, async (_header, { kind, index, key, value }) => {
       if (kind === KIND.file) {
         const path = key.toString('utf8')
         if (!FILE_PATH.test(path))
-          throw new BackupCorruptError(`entry ${count - 1}: ${JSON.stringify(path)} is not a data dir file`)
+          throw new BackupCorruptError(`entry ${index}: ${JSON.stringify(path)} is not a data dir file`)
         writeFileAtomic(join(staging, path), value, path.startsWith('keys/') ? 0o600 : 0o644)
         summary.files.push(path)
       } else if (kind === KIND.db) {
         batch.push({ type: 'put', key, value })
         summary.dbEntries++
         if (batch.length >= RESTORE_BATCH) await writeBatch()
-      } else if (kind === KIND.block && header.blocks) {
+      } else {
         let cid: CID
         try {
           cid = CID.decode(key)
         } catch {
-          throw new BackupCorruptError(`entry ${count - 1}: not a CID`)
+          throw new BackupCorruptError(`entry ${index}: not a CID`)
         }
         await blockstore.put(cid, value)
         summary.blocks++
-      } else {
-        throw new BackupCorruptError(`entry ${count - 1}: unknown kind ${kind}`)
       }
-    }
+    })
     await writeBatch()
-    const recorded = (await reader.read(8, 'the trailer')).readBigUInt64BE()
-    if (recorded !== BigInt(count))
-      throw new BackupCorruptError(`the trailer counts ${recorded} entries, the file holds ${count}`)
-    const computed = reader.hash.digest()
-    const checksum = await reader.read(32, 'the checksum', false)
-    if (!computed.equals(checksum)) throw new BackupCorruptError('the checksum does not match: the file is corrupt')
-    if (!(await reader.atEnd())) throw new BackupCorruptError('bytes follow the checksum: the file is corrupt')
     for (const needed of ['config.json', 'network.json', 'keys/node.key']) {
       if (!summary.files.includes(needed)) throw new BackupCorruptError(`the backup holds no ${needed}`)
     }
     await db.close()
-    if (header.blocks) await blockstore.close()
+    await blockstore.close()
     await mkdir(dirname(dataDir), { recursive: true })
     if (existsSync(dataDir)) await rm(dataDir, { recursive: true })
     await rename(staging, dataDir)
-    return summary
+    return { header, ...summary }
   } catch (err) {
     await db.close().catch(() => {})
     await blockstore.close().catch(() => {})

@@ -41,7 +41,12 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     closeSync(fd)
   }
   renameSync(tmp, path)
-  const dirFd = openSync(dirname(path), 'r')
+  fsyncDirectory(dirname(path))
+}
+
+/** fsync a directory, so that a rename or a new file in it survives a crash. */
+export function fsyncDirectory(dir: string): void {
+  const dirFd = openSync(dir, 'r')
   try {
     fsyncSync(dirFd)
   } finally {

@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, write
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { restoreBackup, verifyBackup } from '../../backup.ts'
+import { fsyncDirectory } from '../../data-dir.ts'
 import { print } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
@@ -33,12 +34,7 @@ export function registerBackupCommands(program: Command): void {
       }
       const checked = await verifyBackup(tmp)
       renameSync(tmp, out)
-      const dirFd = openSync(dirname(out), 'r')
-      try {
-        fsyncSync(dirFd)
-      } finally {
-        closeSync(dirFd)
-      }
+      fsyncDirectory(dirname(out))
       const result = { file: out, bytes: statSync(out).size, entries: checked.entries, ...checked.header }
       print(
         result,

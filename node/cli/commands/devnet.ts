@@ -34,6 +34,12 @@ function tour(devnet: Devnet): string {
       lines.push(`  ${consort} statement --participant ${id} --period ${period} --data-dir ${dir('clearinghouse')}`)
     }
     lines.push(`  ${consort} audit --data-dir ${dir('clearinghouse')}`)
+    const metrics = devnet.nodes.find((n) => n.name === 'clearinghouse')?.metrics
+    if (metrics != null) {
+      lines.push(
+        `  curl -s ${metrics} | grep -E '^consort_(usage_reports|ledger_transfers|queue_depth)'   (keeping up?)`,
+      )
+    }
   }
   return lines.join('\n')
 }
