@@ -11,7 +11,7 @@ import debug from 'weald'
  * level (`:error` and `:trace` namespaces), the message, and the ids the message carries as fields of their own —
  * `peer` (`%p`), `cid` (`%c`, and CIDs passed to `%s`), and `purchaseId`, `licenceId`, `reportId`, `offerId`,
  * `contractId` when the format names one (`purchase %s`). Which components log is still chosen by `DEBUG`
- * (default: every component's errors).
+ * (default: Consort's errors).
  *
  * Secrets: no call site logs a key, a token or plaintext (a devnet test greps the logs for them); as a second
  * line of defence, bytes are never printed, only their length (a key passed by mistake shows as `<32 bytes>`).
@@ -19,8 +19,8 @@ import debug from 'weald'
 
 export type LogFormat = 'json' | 'pretty'
 
-/** What is logged when `DEBUG` is not set: every component's errors. */
-export const DEFAULT_LOG_NAMESPACES = 'consort:*:error,libp2p:*:error,helia:*:error'
+/** What is logged when `DEBUG` is not set: Consort's errors (libp2p's `:error` lines are mostly normal network events: aborted queries, reset connections). */
+export const DEFAULT_LOG_NAMESPACES = 'consort:*:error'
 
 /** Words that, just before a `%s`, name the kind of id the argument is (`purchase %s`, `for licence %s`). */
 const ID_FIELDS: Readonly<Record<string, string>> = {
