@@ -1,4 +1,5 @@
 import { format } from 'node:util'
+import { enabled as libp2pLoggerEnabled } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { type Logger, pino } from 'pino'
 import pretty from 'pino-pretty'
@@ -21,6 +22,9 @@ export type LogFormat = 'json' | 'pretty'
 
 /** What is logged when `DEBUG` is not set: Consort's errors (libp2p's `:error` lines are mostly normal network events: aborted queries, reset connections). */
 export const DEFAULT_LOG_NAMESPACES = 'consort:*:error'
+
+/** A namespace no logger uses, enabled for a moment to see whether `@libp2p/logger` shares this copy of weald. */
+const PROBE_NAMESPACE = 'consort-logging-probe'
 
 /** Words that, just before a `%s`, name the kind of id the argument is (`purchase %s`, `for licence %s`). */
 const ID_FIELDS: Readonly<Record<string, string>> = {
@@ -133,6 +137,16 @@ export function configureLogging(
       message,
     )
   }
+  // The component loggers must share this copy of weald (npm dedupes it); if a second copy crept in, their lines
+  // would bypass the sink as plain text: say so in the sink rather than lose the structure silently.
+  weald.enable(PROBE_NAMESPACE)
+  const shared = libp2pLoggerEnabled(PROBE_NAMESPACE)
   weald.enable(options.namespaces ?? process.env.DEBUG ?? DEFAULT_LOG_NAMESPACES)
+  if (!shared) {
+    sink.error(
+      { component: 'consort:logging' },
+      'a second copy of weald is installed: component logs are not structured',
+    )
+  }
   return sink
 }
