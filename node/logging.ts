@@ -139,9 +139,11 @@ export function configureLogging(
   }
   // The component loggers must share this copy of weald (npm dedupes it); if a second copy crept in, their lines
   // would bypass the sink as plain text: say so in the sink rather than lose the structure silently.
+  // (weald.enable writes DEBUG into the environment: read what to enable first.)
+  const namespaces = options.namespaces ?? process.env.DEBUG ?? DEFAULT_LOG_NAMESPACES
   weald.enable(PROBE_NAMESPACE)
   const shared = libp2pLoggerEnabled(PROBE_NAMESPACE)
-  weald.enable(options.namespaces ?? process.env.DEBUG ?? DEFAULT_LOG_NAMESPACES)
+  weald.enable(namespaces)
   if (!shared) {
     sink.error(
       { component: 'consort:logging' },

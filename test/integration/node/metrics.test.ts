@@ -83,14 +83,10 @@ describe('metrics endpoint', function () {
         authorisation: string
       }
       const receipt = m.receipt(order, authorisation)
+      await call(CLEARING_OPS.capture, { purchaseId: order.order.purchaseId, receipt: receipt.bytes })
       const licence = m.licence(receipt, contract)
-      await call(CLEARING_OPS.capture, {
-        purchaseId: order.order.purchaseId,
-        receipt: receipt.bytes,
-        licence: licence.bytes,
-      })
       const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 600_000)])
-      await call(CLEARING_OPS.report, { usage: report.usage, device: report.device })
+      await call(CLEARING_OPS.report, { usage: report.usage, device: report.device, licences: [licence.bytes] })
       await call(CLEARING_OPS.report, { usage: report.usage, device: report.device })
       const next = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 300_000)])
       await assert.rejects(
