@@ -34,7 +34,7 @@ export const METRICS = {
   },
   consort_purchases_total: {
     type: 'counter',
-    help: 'Purchases a retailer finished, by outcome (captured, voided, refused before any money moved)',
+    help: 'Purchases a retailer finished, by outcome (licensed, voided, refunded, refused before any money was held)',
     labels: ['outcome'],
   },
   consort_usage_reports_total: {

@@ -150,10 +150,10 @@ export class RetailerService extends EventTarget implements Role {
     }
   }
 
-  /** Purchases that reached an end: the money was captured, or the hold was voided. */
+  /** Purchases that reached an end: licensed (paid and delivered), voided (the hold released) or refunded. */
   readonly #countPurchase = (event: Event): void => {
     const { state } = (event as CustomEvent<{ state: string }>).detail
-    if (state === 'captured' || state === 'voided')
+    if (state === 'licensed' || state === 'voided' || state === 'refunded')
       this.#c.metrics?.increment('consort_purchases_total', { outcome: state })
   }
 
