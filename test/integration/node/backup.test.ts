@@ -46,10 +46,15 @@ describe('online backup and restore', function () {
     await engine.learnContract(contract)
     const offer = m.offer(contract, { price: 0n })
     const reports: Array<{ usage: Uint8Array; device: Uint8Array; id: string }> = []
-    const t0 = m.clock.now() - 86_400_000
+    const bought = []
     for (let d = 0; d < DEVICES; d++) {
       const buyer = await m.buyer()
-      const { licence } = await m.purchase(engine, buyer, contract, offer)
+      bought.push({ buyer, licence: (await m.purchase(engine, buyer, contract, offer)).licence })
+    }
+    // Plays start after the licences were issued (one before is never paid), and have all ended by now.
+    const t0 = m.clock.now() + 3_600_000
+    m.clock.set(t0 + REPORTS_PER_DEVICE * 240_000)
+    for (const { buyer, licence } of bought) {
       for (let r = 0; r < REPORTS_PER_DEVICE; r++) {
         const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, t0 + r * 240_000, 180)])
         reports.push({ usage: report.usage, device: report.device, id: report.record.id.toString() })
@@ -66,7 +71,7 @@ describe('online backup and restore', function () {
       Array.from({ length: DEVICES }, async (_, d) => {
         for (const r of reports.slice(d * REPORTS_PER_DEVICE, (d + 1) * REPORTS_PER_DEVICE)) {
           const ack = await engine.report(r.usage, r.device)
-          assert.ok(ack.status === 'settled' || ack.status === 'held', ack.status)
+          assert.equal(ack.status, 'settled')
           acked.push(r.id)
         }
       }),

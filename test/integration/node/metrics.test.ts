@@ -85,8 +85,15 @@ describe('metrics endpoint', function () {
       const receipt = m.receipt(order, authorisation)
       await call(CLEARING_OPS.capture, { purchaseId: order.order.purchaseId, receipt: receipt.bytes })
       const licence = m.licence(receipt, contract)
+      // Played half an hour later (a play before its licence was issued is never paid).
+      m.clock.advance(30 * 60_000)
       const report = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 600_000)])
-      await call(CLEARING_OPS.report, { usage: report.usage, device: report.device, licences: [licence.bytes] })
+      const first = (await call(CLEARING_OPS.report, {
+        usage: report.usage,
+        device: report.device,
+        licences: [licence.bytes],
+      })) as { status: string }
+      assert.equal(first.status, 'settled')
       await call(CLEARING_OPS.report, { usage: report.usage, device: report.device })
       const next = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - 300_000)])
       await assert.rejects(
