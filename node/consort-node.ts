@@ -15,6 +15,7 @@ import { type NetworkContext, networkContext } from '../protocols/network.ts'
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import { type BlockStore, RecordStore } from '../protocols/records/store.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
+import { type SyncDb, SyncService } from '../protocols/sync/index.ts'
 import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
 import { CertificateTrust } from '../protocols/trust/trust.ts'
 import type { Role, RoleDb } from '../roles/role.ts'
@@ -53,6 +54,8 @@ export interface ConsortNodeConfig {
    * running at the next heartbeat), which cuts healthy connections of a busy process.
    */
   connectionMonitor?: { pingIntervalMs?: number; abortOnPingFailure?: boolean }
+  /** Catch-up pulls from peers besides those on every new connection (ms; 0: only on new connections). */
+  syncIntervalMs?: number
   clock?: Clock
   random?: Random
   /** Counts for the node's Prometheus endpoint (libp2p's own and Consort's); none when absent. */
@@ -71,6 +74,8 @@ export interface ConsortNode {
   readonly trust: CertificateTrust
   readonly records: RecordStore
   readonly credentials: NodeCredentials
+  /** Catch-up with peers after an absence (`protocols/sync`); present while the node runs. */
+  readonly sync: SyncService
   readonly roles: ReadonlyMap<RoleName, Role>
   readonly dataDir: string | null
   /** The node's LevelDB and blockstore (node-level work only: backups; roles get their own sublevel). */
@@ -183,6 +188,7 @@ async function assemble(
   let topics: TopicBus | undefined
   let revocations: RevocationKeeper | undefined
   let connectionKeeper: ConnectionKeeper | undefined
+  let sync: SyncService | undefined
   let status: ConsortNode['status'] = 'stopped'
   let finished = false
   let stopCollecting = () => {}
@@ -206,6 +212,10 @@ async function assemble(
     trust,
     records,
     credentials,
+    get sync() {
+      if (sync == null) throw new NodeStoppedError('the node is not started')
+      return sync
+    },
     roles,
     dataDir: config.dataDir,
     stores: { db: storage.db, blockstore: storage.blockstore },
@@ -277,6 +287,17 @@ async function assemble(
             value: 1,
           },
         ])
+        // Catch-up starts once every role follows its topics: what it pulls goes to them.
+        sync = new SyncService({
+          libp2p,
+          topics,
+          db: storage.db.sublevel('sync', { valueEncoding: 'view' }) as unknown as SyncDb,
+          network: network.name,
+          clock,
+          random,
+          ...(config.syncIntervalMs != null ? { intervalMs: config.syncIntervalMs } : {}),
+        })
+        await sync.start()
         status = 'started'
       } catch (err) {
         status = 'started'
@@ -287,7 +308,11 @@ async function assemble(
     async stop() {
       if (status === 'stopped' || status === 'stopping') return
       status = 'stopping'
+<<<<<<< HEAD
       stopCollecting()
+=======
+      await sync?.stop().catch((err) => log.error('sync failed to stop: %e', err))
+>>>>>>> 191eb35 (Catch-up: /consort/<net>/sync/1 — every node logs the messages it accepted on catalog, contracts, offers and revocations (bounded, by position, with an epoch) and pulls its peers' logs on every identify and every 15 s, taking each message in through TopicBus.ingest (same checks, same delivery, in order); consort sync status|log|now; a reference service offline during a contract, an offer, a withdrawal and a release learns all four from one peer on reconnect)
       // Roles stop in reverse order of start, then the bus, then the network, then the stores.
       for (const [name, role] of [...roles].reverse()) {
         try {

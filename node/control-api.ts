@@ -167,6 +167,7 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
         return { content, territory, ...answer, offers: answer.offers.map(describeVerifiedOffer) }
       },
     },
+    ...syncRoutes(node),
     {
       method: 'GET',
       path: '/records/:cid',
@@ -184,6 +185,44 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
         return { id: record.id, type: record.type, signer: record.signer, body: record.body }
       },
     },
+  ]
+}
+
+/** Largest page of `GET /v1/sync/log`. */
+const MAX_SYNC_LOG_LIST = 10_000
+
+/** Catch-up: the log's state, its newest entries, a pull from every connected peer now. */
+function syncRoutes(node: ConsortNode): ControlRoute[] {
+  return [
+    {
+      method: 'GET',
+      path: '/sync',
+      handler: async () => ({
+        epoch: node.sync.log.epoch,
+        entries: node.sync.log.size,
+        last: node.sync.log.last,
+        peers: node.sync.peers(),
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/sync/log',
+      handler: async ({ query }) => {
+        const limit = query.limit == null ? 100 : Number(query.limit)
+        const since = query.since == null ? undefined : Number(query.since)
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SYNC_LOG_LIST)
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `limit: 1 to ${MAX_SYNC_LOG_LIST}`)
+        if (since != null && !Number.isSafeInteger(since))
+          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', 'since: a time in ms')
+        const entries = await node.sync.log.tail({
+          limit,
+          ...(since != null ? { since } : {}),
+          ...(query.type != null ? { type: query.type } : {}),
+        })
+        return entries.map(({ data: _data, ...entry }) => entry)
+      },
+    },
+    { method: 'POST', path: '/sync/pull', handler: async () => node.sync.round(Number.POSITIVE_INFINITY) },
   ]
 }
 

@@ -19,6 +19,7 @@ export const COMMAND_MODULES: readonly {
   { commands: ['init'], load: async () => (await import('./commands/init.ts')).registerInitCommand },
   { commands: ['daemon'], load: async () => (await import('./commands/daemon.ts')).registerDaemonCommand },
   { commands: ['id', 'peers', 'connect'], load: async () => (await import('./commands/node.ts')).registerNodeCommands },
+  { commands: ['sync'], load: async () => (await import('./commands/sync.ts')).registerSyncCommands },
   { commands: ['record'], load: async () => (await import('./commands/record.ts')).registerRecordCommands },
   {
     commands: ['network'],

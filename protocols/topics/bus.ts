@@ -50,6 +50,19 @@ export interface TopicSubscriber {
   onMessage(delivery: GossipDelivery): void | Promise<void>
 }
 
+/**
+ * A message this node accepted (it passed every check) or published itself: what a catch-up log keeps so that peers
+ * that were away can ask for it later (`protocols/sync`).
+ */
+export interface Acceptance {
+  topic: TopicName
+  /** The gossip message's bytes, exactly as they travel. */
+  data: Uint8Array
+  record: SignedRecord
+  /** `gossip` from a peer's gossip, `sync` from a catch-up answer, `local` published by this node. */
+  via: 'gossip' | 'sync' | 'local'
+}
+
 /** A refusal, reported so that operators (and tests) can see why a message went no further. */
 export interface Refusal {
   topic: TopicName
@@ -88,7 +101,9 @@ export class TopicBus extends EventTarget {
   readonly #subscribers = new Map<TopicName, Set<TopicSubscriber>>()
   readonly #validated = new WeakMap<object, GossipDelivery>()
   readonly #refusalCounts = new Map<string, number>()
-  readonly #onMessage = (event: CustomEvent<{ topic: string; data: Uint8Array }>) => this.#deliver(event.detail)
+  readonly #onMessage = (event: CustomEvent<{ topic: string; data: Uint8Array }>) => {
+    void this.#deliver(event.detail, 'gossip')
+  }
 
   constructor(init: TopicBusInit) {
     super()
@@ -99,6 +114,11 @@ export class TopicBus extends EventTarget {
   /** Refusals seen so far, by code. */
   get refusals(): ReadonlyMap<string, number> {
     return this.#refusalCounts
+  }
+
+  /** The topics this node follows (some subscriber of its roles or of the node itself). */
+  subscribedTopics(): TopicName[] {
+    return [...this.#subscribers.keys()]
   }
 
   subscribe(topic: TopicName, subscriber: TopicSubscriber): () => void {
@@ -145,7 +165,21 @@ export class TopicBus extends EventTarget {
     }
     const data = encodeGossipMessage([record.bytes, ...attachments.map((a) => a.bytes)])
     const result = await this.#init.router.publish(name, data)
+    this.#accepted({ topic, data, record, via: 'local' })
     return result.recipients.length
+  }
+
+  /**
+   * Take in a message that arrived another way than gossip (a catch-up answer from a peer): the same checks as a
+   * gossip message, then the same delivery to subscribers, awaited, so that messages taken in one after another
+   * reach the roles in that order (a contract before the offers under it). Answers the verdict.
+   */
+  async ingest(topic: TopicName, data: Uint8Array, from: PeerId): Promise<ValidationResult> {
+    const message = { topic: topicString(this.#init.network, topic), data }
+    if (!this.#subscribers.has(topic)) return 'ignore'
+    const verdict = await this.#validate(topic, from, message)
+    if (verdict === 'accept') await this.#deliver(message, 'sync')
+    return verdict
   }
 
   stop(): void {
@@ -229,14 +263,21 @@ export class TopicBus extends EventTarget {
     return refusal.result
   }
 
-  #deliver(message: { topic: string; data: Uint8Array }): void {
+  async #deliver(message: { topic: string; data: Uint8Array }, via: 'gossip' | 'sync'): Promise<void> {
     const delivery = this.#validated.get(message)
     if (delivery == null) return
     this.#validated.delete(message)
-    for (const subscriber of this.#subscribers.get(delivery.topic) ?? []) {
-      Promise.resolve()
-        .then(() => subscriber.onMessage(delivery))
-        .catch((err) => log.error('subscriber of %s failed: %e', delivery.topic, err))
-    }
+    this.#accepted({ topic: delivery.topic, data: message.data, record: delivery.record, via })
+    await Promise.all(
+      [...(this.#subscribers.get(delivery.topic) ?? [])].map((subscriber) =>
+        Promise.resolve()
+          .then(() => subscriber.onMessage(delivery))
+          .catch((err) => log.error('subscriber of %s failed: %e', delivery.topic, err)),
+      ),
+    )
+  }
+
+  #accepted(acceptance: Acceptance): void {
+    this.dispatchEvent(new CustomEvent<Acceptance>('accepted', { detail: acceptance }))
   }
 }

@@ -65,6 +65,8 @@ export interface MarketOptions {
   registrar?: NodeKeys
   /** Reference services the network record lists, each on its own node (default 1). */
   references?: number
+  /** More reference services the network record lists, whose nodes the test starts itself. */
+  referenceKeys?: NodeKeys[]
 }
 
 /** A running market: a reference service, a label, retailers and observers, connected and meshed on every topic. */
@@ -73,7 +75,7 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
   const referenceKeys: NodeKeys[] = []
   for (let i = 0; i < (options.references ?? 1); i++) referenceKeys.push(await createNodeKeys())
   const net = await createTestNetwork(clock, {
-    references: referenceKeys,
+    references: [...referenceKeys, ...(options.referenceKeys ?? [])],
     clearinghouses: options.clearinghouses ?? [],
     ...(options.registrar != null ? { registrar: options.registrar } : {}),
     ...(options.policy != null ? { policy: options.policy } : {}),

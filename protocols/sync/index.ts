@@ -1,0 +1,5 @@
+export * from './codec.ts'
+export * from './constants.ts'
+export * from './errors.ts'
+export * from './log.ts'
+export * from './service.ts'

@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto'
+import * as dagCbor from '@ipld/dag-cbor'
+import type { AbstractSublevel } from 'abstract-level'
+import type { Random } from '../../keys/random.ts'
+import type { Clock } from '../clock.ts'
+import type { Acceptance } from '../topics/bus.ts'
+import type { TopicName } from '../topics/names.ts'
+import { SYNC_LOG_MAX_ENTRIES, SYNC_MAX_CURSORS, SYNC_PAGE_BYTES, SYNC_TOPICS } from './constants.ts'
+
+// biome-ignore lint/suspicious/noExplicitAny: the parent database's type does not matter to a sublevel's user
+export type SyncDb = AbstractSublevel<any, string | Uint8Array | Buffer, string, Uint8Array>
+
+/** One message of the log, as kept and as listed. */
+export interface LogEntry {
+  seq: number
+  topic: TopicName
+  data: Uint8Array
+  /** The lead record's id and type, for listing without decoding. */
+  id: string
+  type: string
+  /** When this node accepted it (its clock, ms). */
+  at: number
+  via: Acceptance['via']
+}
+
+export interface Cursor {
+  epoch: string
+  after: number
+}
+
+const SEQ_DIGITS = 15
+const seqKey = (seq: number) => `m!${seq.toString().padStart(SEQ_DIGITS, '0')}`
+const hashKey = (hash: string) => `h!${hash}`
+const cursorKey = (peer: string) => `c!${peer}`
+const META_EPOCH = 'meta!epoch'
+const META_FIRST = 'meta!first'
+
+export function messageHash(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/**
+ * The node's catch-up log: every message it accepted or published on the topics that matter after an absence, in
+ * the order it took them in, numbered from 1. A message is kept once (by the hash of its bytes). The log has an
+ * epoch, new when the log starts afresh, so that a peer's cursor into an older log is not misread. It is bounded
+ * (`SYNC_LOG_MAX_ENTRIES`); the oldest messages go first. Peers' cursors into their logs are kept here too.
+ */
+export class SyncLog {
+  readonly #db: SyncDb
+  readonly #clock: Clock
+  readonly #random: Random
+  readonly #maxEntries: number
+  #epoch = ''
+  #first = 1
+  #last = 0
+  /** Appends run one at a time, so that sequence numbers and the hash index agree. */
+  #tail: Promise<unknown> = Promise.resolve()
+  readonly #cursorOrder = new Map<string, true>()
+
+  constructor(init: { db: SyncDb; clock: Clock; random: Random; maxEntries?: number }) {
+    this.#db = init.db
+    this.#clock = init.clock
+    this.#random = init.random
+    this.#maxEntries = init.maxEntries ?? SYNC_LOG_MAX_ENTRIES
+  }
+
+  get epoch(): string {
+    return this.#epoch
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.#last - this.#first + 1
+  }
+
+  get last(): number {
+    return this.#last
+  }
+
+  async open(): Promise<void> {
+    const epoch = await this.#db.get(META_EPOCH)
+    if (epoch == null) {
+      this.#epoch = Buffer.from(this.#random.bytes(16)).toString('hex')
+      await this.#db.put(META_EPOCH, new TextEncoder().encode(this.#epoch))
+    } else {
+      this.#epoch = new TextDecoder().decode(epoch)
+    }
+    const first = await this.#db.get(META_FIRST)
+    this.#first = first == null ? 1 : Number(new TextDecoder().decode(first))
+    for await (const key of this.#db.keys({ gte: 'm!', lt: 'm"', reverse: true, limit: 1 })) {
+      this.#last = Number(key.slice(2))
+    }
+    if (this.#last < this.#first - 1) this.#last = this.#first - 1
+    for await (const key of this.#db.keys({ gte: 'c!', lt: 'c"', limit: SYNC_MAX_CURSORS })) {
+      this.#cursorOrder.set(key.slice(2), true)
+    }
+  }
+
+  async has(data: Uint8Array): Promise<boolean> {
+    return (await this.#db.get(hashKey(messageHash(data)))) != null
+  }
+
+  /** Append an accepted message unless the log has it; answers its position, or null when it was there already. */
+  append(acceptance: Acceptance): Promise<number | null> {
+    if (!SYNC_TOPICS.includes(acceptance.topic)) return Promise.resolve(null)
+    const run = this.#tail.then(() => this.#append(acceptance))
+    this.#tail = run.catch(() => {})
+    return run
+  }
+
+  async #append(acceptance: Acceptance): Promise<number | null> {
+    const hash = messageHash(acceptance.data)
+    if ((await this.#db.get(hashKey(hash))) != null) return null
+    const seq = this.#last + 1
+    const entry = dagCbor.encode({
+      topic: acceptance.topic,
+      data: acceptance.data,
+      id: acceptance.record.id.toString(),
+      type: acceptance.record.type,
+      at: this.#clock.now(),
+      via: acceptance.via,
+    })
+    const batch = this.#db
+      .batch()
+      .put(seqKey(seq), entry)
+      .put(hashKey(hash), new TextEncoder().encode(String(seq)))
+    let first = this.#first
+    const drop: string[] = []
+    while (seq - first + 1 > this.#maxEntries) {
+      drop.push(seqKey(first))
+      first += 1
+    }
+    for (const key of drop) {
+      const old = await this.#db.get(key)
+      if (old != null) batch.del(hashKey(messageHash((dagCbor.decode(old) as { data: Uint8Array }).data)))
+      batch.del(key)
+    }
+    if (first !== this.#first) batch.put(META_FIRST, new TextEncoder().encode(String(first)))
+    await batch.write()
+    this.#last = seq
+    this.#first = first
+    return seq
+  }
+
+  /**
+   * Entries on `topics` after position `after`, at most `limit` of them and about `SYNC_PAGE_BYTES` (at least one),
+   * with the position the page reached and whether more follow.
+   */
+  async page(
+    topics: readonly string[],
+    after: number,
+    limit: number,
+  ): Promise<{ entries: LogEntry[]; next: number; more: boolean }> {
+    const entries: LogEntry[] = []
+    let bytes = 0
+    let next = Math.max(after, this.#first - 1)
+    for await (const [key, value] of this.#db.iterator({ gt: seqKey(next), lt: 'm"' })) {
+      const entry = decodeEntry(key, value)
+      if (topics.includes(entry.topic)) {
+        if (entries.length >= limit || (entries.length > 0 && bytes + entry.data.length > SYNC_PAGE_BYTES)) break
+        entries.push(entry)
+        bytes += entry.data.length
+      }
+      next = entry.seq
+    }
+    return { entries, next, more: next < this.#last }
+  }
+
+  /** The newest entries (for `consort sync log`), newest last. */
+  async tail(options: { since?: number; limit: number; type?: string }): Promise<LogEntry[]> {
+    const out: LogEntry[] = []
+    for await (const [key, value] of this.#db.iterator({ gte: 'm!', lt: 'm"', reverse: true })) {
+      const entry = decodeEntry(key, value)
+      if (options.since != null && entry.at < options.since) break
+      if (options.type == null || entry.type === options.type) out.push(entry)
+      if (out.length >= options.limit) break
+    }
+    return out.reverse()
+  }
+
+  async cursor(peer: string): Promise<Cursor | null> {
+    const value = await this.#db.get(cursorKey(peer))
+    if (value == null) return null
+    const cursor = dagCbor.decode(value) as Cursor
+    return typeof cursor?.epoch === 'string' && Number.isSafeInteger(cursor.after) ? cursor : null
+  }
+
+  async setCursor(peer: string, cursor: Cursor): Promise<void> {
+    const batch = this.#db.batch().put(cursorKey(peer), dagCbor.encode(cursor))
+    this.#cursorOrder.delete(peer)
+    this.#cursorOrder.set(peer, true)
+    while (this.#cursorOrder.size > SYNC_MAX_CURSORS) {
+      const oldest = this.#cursorOrder.keys().next().value as string
+      this.#cursorOrder.delete(oldest)
+      batch.del(cursorKey(oldest))
+    }
+    await batch.write()
+  }
+
+  /** Wait for appends already asked for. */
+  async settled(): Promise<void> {
+    await this.#tail
+  }
+}
+
+function decodeEntry(key: string, value: Uint8Array): LogEntry {
+  const v = dagCbor.decode(value) as Omit<LogEntry, 'seq'>
+  return { seq: Number(key.slice(2)), topic: v.topic, data: v.data, id: v.id, type: v.type, at: v.at, via: v.via }
+}
