@@ -13,6 +13,9 @@ export const DEFAULT_P2P_PORT = 4150
 /** Every IPv4 interface on the default port: a daemon is for other hosts to reach. */
 export const DEFAULT_LISTEN: readonly string[] = [`/ip4/0.0.0.0/tcp/${DEFAULT_P2P_PORT}`]
 
+/** The WebSocket port a service node opens for browsers when asked (`consort init --websocket`). */
+export const DEFAULT_WEBSOCKET_PORT = 4151
+
 const multiaddrString = z.string().refine((value) => {
   try {
     multiaddr(value)
@@ -42,6 +45,20 @@ export const fileConfigSchema = z
      * (a public address in front of a NAT, a DNS name, a port forward). Empty: announce what the node listens on.
      */
     announce: z.array(multiaddrString).max(16).default([]),
+    /** NAT traversal: reachability checks, relaying and hole punching (docs/decisions/0011-nat-traversal.md). */
+    nat: z
+      .object({
+        /** Ask peers whether this node's addresses are reachable from outside (AutoNAT), and answer them in turn. */
+        autonat: z.boolean().default(true),
+        /** Offer circuit relay v2 to nodes behind NAT (a service node with a public address). */
+        relayServer: z.boolean().default(false),
+        /** Reserve a slot on relays and be reachable through them (a node behind NAT, e.g. a player at home). */
+        reserveRelay: z.boolean().default(false),
+        /** Turn relayed connections into direct ones by hole punching (DCUtR). */
+        holePunching: z.boolean().default(true),
+      })
+      .strict()
+      .default({ autonat: true, relayServer: false, reserveRelay: false, holePunching: true }),
     /** Peers to dial at start, besides those the network record lists. */
     bootstrap: z.array(multiaddrString).max(64).default([]),
     /** Roles this node plays. */

@@ -23,7 +23,7 @@ import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, UnknownRoleError } from './errors.ts'
-import { libp2pOptions, type TransportOptions } from './libp2p-options.ts'
+import { libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
 import type { NodeMetrics } from './metrics.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
 import { ROLE_FACTORIES } from './roles.ts'
@@ -43,6 +43,8 @@ export interface ConsortNodeConfig {
   roleOptions?: Partial<Record<RoleName, Record<string, unknown>>>
   transports?: Partial<TransportOptions>
   dhtClientMode?: boolean
+  /** NAT traversal; none unless given (tests, simulations). The daemon passes config.json's `nat`. */
+  nat?: NatOptions
   gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
   maxConnections?: number
   /** Connections the node keeps open by dialling peers it knows (default 8; 0 turns the keeper off). */
@@ -168,6 +170,7 @@ async function assemble(
             bootstrap: config.bootstrap ?? [],
             transports,
             dhtClientMode: config.dhtClientMode ?? false,
+            ...(config.nat != null ? { nat: config.nat } : {}),
             ...(config.gossip != null ? { gossip: config.gossip } : {}),
             ...(config.maxConnections != null ? { maxConnections: config.maxConnections } : {}),
           }),
@@ -308,11 +311,8 @@ async function assemble(
     async stop() {
       if (status === 'stopped' || status === 'stopping') return
       status = 'stopping'
-<<<<<<< HEAD
-      stopCollecting()
-=======
       await sync?.stop().catch((err) => log.error('sync failed to stop: %e', err))
->>>>>>> 191eb35 (Catch-up: /consort/<net>/sync/1 — every node logs the messages it accepted on catalog, contracts, offers and revocations (bounded, by position, with an epoch) and pulls its peers' logs on every identify and every 15 s, taking each message in through TopicBus.ingest (same checks, same delivery, in order); consort sync status|log|now; a reference service offline during a contract, an offer, a withdrawal and a release learns all four from one peer on reconnect)
+      stopCollecting()
       // Roles stop in reverse order of start, then the bus, then the network, then the stores.
       for (const [name, role] of [...roles].reverse()) {
         try {

@@ -73,6 +73,7 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
     roles: overrides.roles ?? config.roles,
     roleOptions: config.roleOptions,
     dhtClientMode: config.dht.clientMode,
+    nat: config.nat,
     clock,
     ...(metrics != null ? { metrics } : {}),
   })

@@ -14,6 +14,7 @@ export interface InitOptions {
   listen?: string[]
   /** Addresses other hosts should dial (see `config.announce`). */
   announce?: string[]
+  nat?: FileConfig['nat']
   bootstrap?: string[]
   roles?: RoleName[]
   roleOptions?: FileConfig['roleOptions']
@@ -49,6 +50,7 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
     version: 1,
     ...(options.listen != null ? { listen: options.listen } : {}),
     ...(options.announce != null ? { announce: options.announce } : {}),
+    ...(options.nat != null ? { nat: options.nat } : {}),
     ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
     ...(options.roles != null ? { roles: options.roles } : {}),
     ...(options.roleOptions != null ? { roleOptions: options.roleOptions } : {}),

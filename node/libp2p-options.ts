@@ -1,4 +1,7 @@
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import type { PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
@@ -7,6 +10,7 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { type Datastore, Key } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
@@ -19,11 +23,33 @@ import { consortGossipsub } from './pubsub.ts'
 export const AGENT_VERSION = 'consort/0.1.0'
 
 export interface TransportOptions {
+  /** TCP, with WebSockets (browsers) and circuit relay (NAT) beside it. */
   tcp: boolean
   memory: boolean
   /** Latency the memory transport adds to every buffer (simulations). */
   memoryLatencyMs?: number
 }
+
+/** NAT traversal (config.json `nat`). */
+export interface NatOptions {
+  autonat: boolean
+  relayServer: boolean
+  reserveRelay: boolean
+  holePunching: boolean
+}
+
+/** Simulations and in-process tests: no NAT to traverse. */
+export const NO_NAT: NatOptions = { autonat: false, relayServer: false, reserveRelay: false, holePunching: false }
+
+/**
+ * What a relay lets one relayed connection carry before it resets it. libp2p's defaults (2 minutes, 128 KiB) suit
+ * only signalling; a Consort relay carries a NATed player's purchases, usage reports and, when hole punching fails,
+ * the blocks it fetches or serves: tens of MiB a track. A relay operator bounds the cost with the reservations.
+ */
+export const RELAY_DATA_LIMIT_BYTES = 256n * 1024n * 1024n
+export const RELAY_DURATION_LIMIT_MS = 30 * 60_000
+/** NATed peers one relay serves at once. */
+export const RELAY_MAX_RESERVATIONS = 128
 
 export interface Libp2pAssembly {
   privateKey: PrivateKey
@@ -35,6 +61,7 @@ export interface Libp2pAssembly {
   bootstrap: string[]
   transports: TransportOptions
   dhtClientMode: boolean
+  nat?: NatOptions
   gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
   maxConnections?: number
 }
@@ -69,15 +96,18 @@ export function announcesOnlyPublicly(announce: string[]): boolean {
 
 /** The libp2p 3 configuration of a Consort node: its transports, security, muxer and services. */
 export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
+  const nat = a.transports.tcp ? (a.nat ?? NO_NAT) : NO_NAT
   const transports = []
-  if (a.transports.tcp) transports.push(tcp())
+  if (a.transports.tcp) transports.push(tcp(), webSockets(), circuitRelayTransport())
   if (a.transports.memory) transports.push(memory({ latency: a.transports.memoryLatencyMs ?? 0 }))
+  // `/p2p-circuit` as a listen address makes the relay transport reserve a slot on a relay among its peers.
+  const listen = nat.reserveRelay && !a.listen.includes('/p2p-circuit') ? [...a.listen, '/p2p-circuit'] : a.listen
   const bootstrapList = [...new Set([...a.bootstrap, ...a.network.body.bootstrap])]
   const decodeOptions = () => ({ network: a.network.name, now: a.clock.now(), caps: a.network.caps })
   return {
     privateKey: a.privateKey,
     datastore: a.datastore,
-    addresses: { listen: a.listen, announce: a.announce },
+    addresses: { listen, announce: a.announce },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -87,6 +117,19 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
     services: {
       identify: identify(),
       ping: ping(),
+      ...(nat.autonat ? { autoNAT: autoNAT({ protocolPrefix: `consort/${a.network.name}` }) } : {}),
+      ...(nat.holePunching ? { dcutr: dcutr() } : {}),
+      ...(nat.relayServer
+        ? {
+            relay: circuitRelayServer({
+              reservations: {
+                maxReservations: RELAY_MAX_RESERVATIONS,
+                defaultDataLimit: RELAY_DATA_LIMIT_BYTES,
+                defaultDurationLimit: RELAY_DURATION_LIMIT_MS,
+              },
+            }),
+          }
+        : {}),
       dht: kadDHT({
         protocol: `/consort/${a.network.name}/kad/1.0.0`,
         clientMode: a.dhtClientMode,

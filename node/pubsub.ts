@@ -51,6 +51,8 @@ export function consortGossipsub(options: PubSubOptions) {
   return gossipsub({
     globalSignaturePolicy: StrictSign,
     allowPublishToZeroTopicPeers: true,
+    // A player behind NAT may reach the network only through a relay: gossip must flow on relayed connections too.
+    runOnLimitedConnection: true,
     emitSelf: false,
     msgIdFn: (message) => messageIdOf(message.data),
     // Recognise a copy already seen before checking its signature: under spam most copies are duplicates.

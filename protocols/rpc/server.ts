@@ -118,7 +118,7 @@ export async function registerRpc(
         stream.abort(err as Error)
       })
     },
-    { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS },
+    { maxInboundStreams: options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS, runOnLimitedConnection: true },
   )
   let local = localServers.get(libp2p)
   if (local == null) {

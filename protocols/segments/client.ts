@@ -1,7 +1,8 @@
-import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import type { CID } from 'multiformats/cid'
+import { openProtocolStream, type StreamDialer } from '../rpc/streams.ts'
 import { bitfieldBytes, bitfieldGet, decodeResponse, encodeRequest, parseBlockFrameHead } from './codec.ts'
 import {
   HAVE_DEADLINE_MS,
@@ -16,7 +17,7 @@ import { RequestCancelledError, SegmentFrameError, SegmentRemoteError, SegmentTi
 
 const log = logger('consort:segments:client')
 
-export type SegmentDialer = Pick<Libp2p, 'dialProtocol'>
+export type SegmentDialer = StreamDialer
 
 /** Default silence after which a session with blocks outstanding is given up. */
 export const DEFAULT_SESSION_IDLE_MS = 15_000
@@ -168,7 +169,7 @@ export class BlockSession {
     if (this.#stream != null) return
     if (this.#opening == null) {
       this.#opening = (async () => {
-        const stream = await this.#libp2p.dialProtocol(this.peer, this.#protocol, options)
+        const stream = await openProtocolStream(this.#libp2p, this.peer, this.#protocol, options)
         if (this.#closed) {
           stream.abort(new RequestCancelledError('the session closed while opening'))
           throw new RequestCancelledError('the session is closed')
@@ -330,7 +331,7 @@ export async function requestHave(
   const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
   let stream: Stream | undefined
   try {
-    stream = await libp2p.dialProtocol(peer, protocol, { signal })
+    stream = await openProtocolStream(libp2p, peer, protocol, { signal })
     const lp = lpStream(stream, { maxDataLength: MAX_RESPONSE_FRAME_BYTES })
     for (let start = 0; start < cids.length; start += MAX_HAVE_CIDS) {
       const slice = cids.slice(start, start + MAX_HAVE_CIDS)

@@ -170,7 +170,12 @@ export class SegmentsServer extends EventTarget {
           stream.abort(err as Error)
         })
       },
-      { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_OUTBOUND_STREAMS },
+      {
+        maxInboundStreams: MAX_INBOUND_STREAMS,
+        maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+        // A peer behind NAT is reachable only through a relay until hole punching succeeds (if it does).
+        runOnLimitedConnection: true,
+      },
     )
     this.#running = true
   }

@@ -2,7 +2,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Command } from 'commander'
 import { systemClock } from '../../../protocols/clock.ts'
 import { ROLE_NAMES, type RoleName } from '../../../protocols/records/types/common.ts'
-import { DEFAULT_P2P_PORT } from '../../config.ts'
+import { DEFAULT_LISTEN, DEFAULT_P2P_PORT, DEFAULT_WEBSOCKET_PORT } from '../../config.ts'
 import { dataDirPaths } from '../../data-dir.ts'
 import { initDataDir } from '../../init.ts'
 import { readNetworkFile } from '../../network-file.ts'
@@ -54,6 +54,12 @@ export function registerInitCommand(program: Command): void {
       ...(network != null ? { network } : {}),
       ...(listen != null ? { listen } : {}),
       ...(options.announce != null ? { announce: options.announce } : {}),
+      nat: {
+        autonat: true,
+        relayServer: options.relayServer === true,
+        reserveRelay: options.behindNat === true,
+        holePunching: options.holePunching !== false,
+      },
       ...(storefront != null ? { roleOptions: { retailer: { storefront } } } : {}),
       ...(options.bootstrap != null ? { bootstrap: options.bootstrap } : {}),
       ...(options.roles != null ? { roles: listOption(options.roles, ROLE_NAMES, '--roles') as RoleName[] } : {}),
@@ -80,13 +86,28 @@ export function registerInitCommand(program: Command): void {
   })
 }
 
-/** `--listen` as given, or `--port N` as every IPv4 interface on that port; neither: the config's default. */
-function listenOption(options: { listen?: string[]; port?: string }): string[] | undefined {
-  if (options.port == null) return options.listen
-  const port = Number(options.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new CliError(`--port: not a TCP port: ${options.port}`, EXIT.usage)
-  return [...(options.listen ?? []), `/ip4/0.0.0.0/tcp/${port}`]
+function portOption(value: string, name: string): number {
+  const port = Number(value)
+  if (!/^\d+$/.test(value) || port > 65_535) throw new CliError(`${name}: not a TCP port: ${value}`, EXIT.usage)
+  return port
+}
+
+/**
+ * `--listen` as given, or `--port N` as every IPv4 interface on that port, plus `--websocket [PORT]`; none of them:
+ * the config's default.
+ */
+function listenOption(options: {
+  listen?: string[]
+  port?: string
+  websocket?: string | boolean
+}): string[] | undefined {
+  let listen = options.listen
+  if (options.port != null) listen = [...(listen ?? []), `/ip4/0.0.0.0/tcp/${portOption(options.port, '--port')}`]
+  if (options.websocket != null && options.websocket !== false) {
+    const port = options.websocket === true ? DEFAULT_WEBSOCKET_PORT : portOption(options.websocket, '--websocket')
+    listen = [...(listen ?? DEFAULT_LISTEN), `/ip4/0.0.0.0/tcp/${port}/ws`]
+  }
+  return listen
 }
 
 /** `--storefront HOST:PORT` and `--storefront-url URL` as the retailer's storefront settings. */
