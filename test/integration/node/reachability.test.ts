@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { type ConsortNode, createConsortNode } from '../../../node/consort-node.ts'
-import { NO_NAT, type NatOptions } from '../../../node/libp2p-options.ts'
+import { type NatOptions, NO_NAT } from '../../../node/libp2p-options.ts'
 import { systemClock } from '../../../protocols/clock.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { protocolId } from '../../../protocols/rpc/constants.ts'
@@ -87,10 +87,9 @@ describe('reachability: relays and WebSockets', function () {
     try {
       const connection = await client.dial(ws)
       assert.match(connection.remoteAddr.toString(), /\/ws/)
-      const protocols = await waitUntil(
-        async () => (await client.peerStore.get(service.peerId)).protocols.length > 0,
-        { message: 'identify ran' },
-      ).then(async () => (await client.peerStore.get(service.peerId)).protocols)
+      const protocols = await waitUntil(async () => (await client.peerStore.get(service.peerId)).protocols.length > 0, {
+        message: 'identify ran',
+      }).then(async () => (await client.peerStore.get(service.peerId)).protocols)
       assert.ok(protocols.includes(protocolId(net.name, SYNC_PROTOCOL)), protocols.join(' '))
       const answer = pullResponse.parse(
         await rpcCall(client, service.peerId, protocolId(net.name, SYNC_PROTOCOL), SYNC_OPS.pull, {
