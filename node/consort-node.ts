@@ -297,7 +297,6 @@ async function assemble(
           db: storage.db.sublevel('sync', { valueEncoding: 'view' }) as unknown as SyncDb,
           network: network.name,
           clock,
-          random,
           ...(config.syncIntervalMs != null ? { intervalMs: config.syncIntervalMs } : {}),
         })
         await sync.start()

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractSublevel } from 'abstract-level'
-import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../clock.ts'
 import type { Acceptance } from '../topics/bus.ts'
 import type { TopicName } from '../topics/names.ts'
@@ -48,7 +47,6 @@ export function messageHash(data: Uint8Array): string {
 export class SyncLog {
   readonly #db: SyncDb
   readonly #clock: Clock
-  readonly #random: Random
   readonly #maxEntries: number
   #epoch = ''
   #first = 1
@@ -57,10 +55,9 @@ export class SyncLog {
   #tail: Promise<unknown> = Promise.resolve()
   readonly #cursorOrder = new Map<string, true>()
 
-  constructor(init: { db: SyncDb; clock: Clock; random: Random; maxEntries?: number }) {
+  constructor(init: { db: SyncDb; clock: Clock; maxEntries?: number }) {
     this.#db = init.db
     this.#clock = init.clock
-    this.#random = init.random
     this.#maxEntries = init.maxEntries ?? SYNC_LOG_MAX_ENTRIES
   }
 
@@ -80,7 +77,9 @@ export class SyncLog {
   async open(): Promise<void> {
     const epoch = await this.#db.get(META_EPOCH)
     if (epoch == null) {
-      this.#epoch = Buffer.from(this.#random.bytes(16)).toString('hex')
+      // Not the node's injected randomness: an epoch only has to differ from the last one, and drawing it from a
+      // simulation's seeded generator would shift every draw after it.
+      this.#epoch = randomBytes(16).toString('hex')
       await this.#db.put(META_EPOCH, new TextEncoder().encode(this.#epoch))
     } else {
       this.#epoch = new TextDecoder().decode(epoch)

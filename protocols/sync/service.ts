@@ -1,6 +1,5 @@
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../clock.ts'
 import { rpcCall } from '../rpc/client.ts'
 import { protocolId } from '../rpc/constants.ts'
@@ -32,7 +31,6 @@ export interface SyncServiceInit {
   db: SyncDb
   network: string
   clock: Clock
-  random: Random
   /** Periodic pulls (ms); 0 pulls only on new connections. */
   intervalMs?: number
 }
@@ -86,7 +84,7 @@ export class SyncService {
   constructor(init: SyncServiceInit) {
     this.#init = init
     this.#protocol = protocolId(init.network, SYNC_PROTOCOL)
-    this.log = new SyncLog({ db: init.db, clock: init.clock, random: init.random })
+    this.log = new SyncLog({ db: init.db, clock: init.clock })
   }
 
   get protocol(): string {
@@ -145,7 +143,7 @@ export class SyncService {
     candidates.sort(
       (a, b) =>
         (this.#state.get(a.toString())?.lastRunAt ?? -1) - (this.#state.get(b.toString())?.lastRunAt ?? -1) ||
-        this.#init.random.bytes(1)[0]! - 128,
+        a.toString().localeCompare(b.toString()),
     )
     return Promise.all(candidates.slice(0, count).map((peer) => this.syncWith(peer)))
   }

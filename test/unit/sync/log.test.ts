@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { MemoryLevel } from 'memory-level'
 import { createNodeKeys } from '../../../keys/keystore.ts'
-import { systemRandom } from '../../../keys/random.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
 import { pullRequest } from '../../../protocols/sync/codec.ts'
@@ -29,7 +28,6 @@ describe('sync log', () => {
     const log = new SyncLog({
       db: db.sublevel('sync', { valueEncoding: 'view' }) as unknown as SyncDb,
       clock,
-      random: systemRandom,
       ...(maxEntries != null ? { maxEntries } : {}),
     })
     await log.open()
