@@ -32,6 +32,16 @@ export function registerInitCommand(program: Command): void {
           collect,
         )
         .option(
+          '--websocket [port]',
+          `also listen for WebSocket connections (browsers) on every interface (default port ${DEFAULT_WEBSOCKET_PORT})`,
+        )
+        .option(
+          '--relay-server',
+          'relay connections for peers behind NAT (circuit relay v2): for nodes with a public address',
+        )
+        .option('--behind-nat', 'this node is behind NAT: reserve a slot on a relay so that others can reach it')
+        .option('--no-hole-punching', 'do not try to turn relayed connections into direct ones (DCUtR)')
+        .option(
           '--storefront <host:port>',
           "where the retailer's web storefront listens (default 127.0.0.1, a free port)",
         )

@@ -113,6 +113,20 @@ describe('node identity and listen defaults', () => {
       assert.equal(parseIdentity(id.stdout, 'retailer.json').peerId, identity.peerId)
     })
 
+    it('init --websocket/--relay-server/--behind-nat/--no-hole-punching write the listen and nat settings', async () => {
+      const node = path.join(dir, 'relay')
+      const init = await runConsort(['init', '--data-dir', node, '--websocket', '--relay-server', '--json'])
+      assert.equal(init.code, 0, init.stderr)
+      const config = JSON.parse(await readFile(path.join(node, 'config.json'), 'utf8'))
+      assert.deepEqual(config.listen, ['/ip4/0.0.0.0/tcp/4150', '/ip4/0.0.0.0/tcp/4151/ws'])
+      assert.deepEqual(config.nat, { autonat: true, relayServer: true, reserveRelay: false, holePunching: true })
+      const home = path.join(dir, 'home')
+      const homeInit = await runConsort(['init', '--data-dir', home, '--behind-nat', '--no-hole-punching', '--json'])
+      assert.equal(homeInit.code, 0, homeInit.stderr)
+      const homeConfig = JSON.parse(await readFile(path.join(home, 'config.json'), 'utf8'))
+      assert.deepEqual(homeConfig.nat, { autonat: true, relayServer: false, reserveRelay: true, holePunching: false })
+    })
+
     it('refuses a bad --storefront or --port, naming the option', async () => {
       for (const [args, pattern] of [
         [['--storefront', 'nohostport'], /--storefront: expected HOST:PORT/],
