@@ -10,8 +10,10 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { Libp2pRecord } from '@libp2p/record'
 import { tcp } from '@libp2p/tcp'
+import { isPrivate } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
 import { type Datastore, Key } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import { toString as bytesToString } from 'uint8arrays/to-string'
@@ -76,22 +78,15 @@ async function storedDhtValue(datastore: Datastore, key: Uint8Array): Promise<Ui
   }
 }
 
-const PRIVATE_OR_LOCAL = [
-  /^\/ip4\/(127|10)\./,
-  /^\/ip4\/192\.168\./,
-  /^\/ip4\/172\.(1[6-9]|2\d|3[01])\./,
-  /^\/ip4\/169\.254\./,
-  /^\/ip6\/(::1|f[cd]|fe80)/i,
-  /^\/memory\//,
-]
-
 /**
  * True when the node tells others to reach it only at public addresses: it announces some, and none is private. A
  * node listening on every interface without announcing (a LAN, a studio network, namespaces on one machine) shares
  * what it has, private addresses included, or its peers could never find it (docs/decisions/0010).
  */
 export function announcesOnlyPublicly(announce: string[]): boolean {
-  return announce.length > 0 && announce.every((address) => !PRIVATE_OR_LOCAL.some((pattern) => pattern.test(address)))
+  // libp2p's own notion of private (RFC 1918, loopback, link-local, CGNAT, the test and documentation ranges…):
+  // the DHT's filter uses the same one, so a node never announces what its own DHT would strip.
+  return announce.length > 0 && announce.every((address) => !isPrivate(multiaddr(address)))
 }
 
 /** The libp2p 3 configuration of a Consort node: its transports, security, muxer and services. */

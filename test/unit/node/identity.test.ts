@@ -30,7 +30,9 @@ describe('node identity and listen defaults', () => {
   it('shares private addresses in the DHT unless the node announces only public ones', () => {
     assert.equal(announcesOnlyPublicly([]), false)
     assert.equal(announcesOnlyPublicly(['/ip4/10.1.2.3/tcp/4150']), false)
-    assert.equal(announcesOnlyPublicly(['/ip4/198.18.0.2/tcp/4150', '/ip4/192.168.1.2/tcp/4150']), false)
+    assert.equal(announcesOnlyPublicly(['/ip4/198.18.0.2/tcp/4150']), false, 'the benchmarking range is not public')
+    assert.equal(announcesOnlyPublicly(['/ip4/8.8.8.8/tcp/4150', '/ip4/192.168.1.2/tcp/4150']), false)
+    assert.equal(announcesOnlyPublicly(['/ip4/8.8.8.8/tcp/4150']), true)
     assert.equal(announcesOnlyPublicly(['/dns4/node.example.org/tcp/4150']), true)
   })
 
