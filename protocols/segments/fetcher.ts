@@ -75,6 +75,8 @@ export interface PeerSummary {
   source: ProviderSource
   blocks: number
   bytes: number
+  /** Of `bytes`, those that arrived while the only connections to the peer went through a relay (NAT). */
+  bytesRelayed: number
   duplicateBlocks: number
   rateBps: number | null
   dropped: DropReason | null
@@ -164,6 +166,7 @@ interface PeerState extends SchedulerPeer {
   busyUntil: number
   blocks: number
   bytes: number
+  bytesRelayed: number
   duplicateBlocks: number
   dropped: DropReason | null
 }
@@ -278,6 +281,7 @@ export class SegmentFetch {
         source: p.source,
         blocks: p.blocks,
         bytes: p.bytes,
+        bytesRelayed: p.bytesRelayed,
         duplicateBlocks: p.duplicateBlocks,
         rateBps: p.rateBps == null ? null : Math.round(p.rateBps),
         dropped: p.dropped,
@@ -465,6 +469,7 @@ export class SegmentFetch {
       busyUntil: 0,
       blocks: 0,
       bytes: 0,
+      bytesRelayed: 0,
       duplicateBlocks: 0,
       dropped: null,
     }
@@ -591,6 +596,7 @@ export class SegmentFetch {
       this.#peers.get(other)?.requests.get(index)?.abort(new RequestCancelledError('superseded'))
     peer.blocks++
     peer.bytes += block.length
+    if (this.#relayedOnly(peer.peerId)) peer.bytesRelayed += block.length
     this.#fetched++
     this.#bytesFetched += block.length
     this.#blockBytes = Math.max(1, Math.round(this.#bytesFetched / this.#fetched))
@@ -604,6 +610,12 @@ export class SegmentFetch {
       done: this.#scheduler.done,
       total: this.#cids.length,
     })
+  }
+
+  /** True when every open connection to the peer goes through a relay (a limited connection). */
+  #relayedOnly(peerId: PeerId): boolean {
+    const open = this.#c.libp2p.getConnections(peerId).filter((c) => c.status === 'open')
+    return open.length > 0 && open.every((c) => c.limits != null)
   }
 
   #store(index: number, cid: CID, block: Uint8Array): void {

@@ -88,3 +88,6 @@ export const ACCOUNT_EXPORT_VERSION = 1
 export const MAX_ACCOUNT_EXPORT_BYTES = 1024 * 1024
 /** Purchase ids an export carries, so that a second device can ask for its own licences. */
 export const MAX_EXPORTED_PURCHASES = 10_000
+
+/** Tracks whose prefetch sources a player remembers for the play that follows (a few hundred bytes each). */
+export const MAX_PREFETCH_SOURCES = 256

@@ -16,6 +16,7 @@ import type { RecordType } from '../../protocols/records/registry.ts'
 import { comparePrices, queryCertifiedOffers, verifyCertification } from '../../protocols/reference/offers.ts'
 import { registerDevice, requestReissue } from '../../protocols/register/client.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
+import type { FetchSummary } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
 import {
@@ -38,6 +39,7 @@ import {
   FLUSH_AFTER_USE_MS,
   MAX_CACHED_OFFERS,
   MAX_PENDING_REPORTS,
+  MAX_PREFETCH_SOURCES,
   MAX_REPORTS_PER_FLUSH,
   PREFETCH_SEGMENTS,
   PREFETCH_TRACKS,
@@ -136,6 +138,8 @@ export class PlayerRole extends EventTarget implements Role {
   readonly #log: TamperEvidentLog
   #library: Library
   readonly #directory: ContentDirectory
+  /** Where the latest prefetch of each track got its blocks (by ISRC; the newest `MAX_PREFETCH_SOURCES`). */
+  readonly #prefetchedFrom = new Map<string, FetchSummary>()
   readonly #segments: SegmentsService
   readonly #offers = new Map<string, CachedOffer>()
   readonly #streams: StreamSessions
@@ -732,12 +736,23 @@ export class PlayerRole extends EventTarget implements Role {
           announce: false,
           signal: controller.signal,
         })
-        fetch.done.catch(() => {})
+        fetch.done.then(
+          () => this.#notePrefetched(isrc, fetch.summary()),
+          () => {},
+        )
       } catch (err) {
         log('prefetch of %s: %s', isrc, (err as Error).message)
       }
     }
     return controller
+  }
+
+  /** Remember where a prefetch's blocks came from, so that the play that uses them can say (bounded). */
+  #notePrefetched(isrc: string, summary: FetchSummary): void {
+    this.#prefetchedFrom.delete(isrc)
+    this.#prefetchedFrom.set(isrc, summary)
+    while (this.#prefetchedFrom.size > MAX_PREFETCH_SOURCES)
+      this.#prefetchedFrom.delete(this.#prefetchedFrom.keys().next().value as string)
   }
 
   async #failPurchase(purchaseId: string, code: string, message: string): Promise<void> {
@@ -1151,6 +1166,7 @@ export class PlayerRole extends EventTarget implements Role {
       stopped,
       limit,
       remaining: held === null ? null : this.#remainingOf(held.purchaseId),
+      sources: sourcesOf(fetch.summary(), this.#prefetchedFrom.get(track.isrc)),
     }
   }
 
@@ -1586,4 +1602,17 @@ function cueSheet(track: Track, file: string): string {
     '    INDEX 01 00:00:00',
     '',
   ].join('\n')
+}
+
+/** Where a play's blocks came from, per peer: its own fetch, and the prefetch after the purchase that preceded it. */
+function sourcesOf(summary: FetchSummary, prefetch: FetchSummary | undefined): PlayResult['sources'] {
+  const peers = new Map<string, { peer: string; bytes: number; bytesRelayed: number }>()
+  for (const p of [...(prefetch?.peers ?? []), ...summary.peers]) {
+    if (p.bytes === 0) continue
+    const known = peers.get(p.peer) ?? { peer: p.peer, bytes: 0, bytesRelayed: 0 }
+    known.bytes += p.bytes
+    known.bytesRelayed += p.bytesRelayed
+    peers.set(p.peer, known)
+  }
+  return { cachedBlocks: Math.max(0, summary.cached - (prefetch?.fetched ?? 0)), peers: [...peers.values()] }
 }

@@ -124,6 +124,11 @@ export interface PlayResult {
   /** Why playback stopped at a limit (a rules code), if it did. */
   limit: string | null
   remaining: Remaining | null
+  /**
+   * Where this play's blocks came from: each peer's bytes, and of them those that came through a relay. Blocks the
+   * node already held are `cachedBlocks`.
+   */
+  sources: { cachedBlocks: number; peers: Array<{ peer: string; bytes: number; bytesRelayed: number }> }
 }
 
 export interface CountedUseResult {

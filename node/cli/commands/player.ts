@@ -115,6 +115,7 @@ export function registerPlayerCommands(program: Command): void {
         `audio      ${Number(result.seconds).toFixed(1)} s, ${result.bytes} bytes; first audio after ${result.firstAudioMs} ms`,
         `stopped    ${result.stopped}${result.limit !== null ? ` (${result.limit})` : ''}`,
         ...(result.remaining !== null ? [`licence    ${describeRemaining(result.remaining as Remaining)}`] : []),
+        ...describeSources(result.sources as Sources | undefined),
       ].join('\n'),
     )
     // Asked for the track, got its preview: say so and fail, so that a script never takes the clip for the track.
@@ -345,4 +346,19 @@ export function registerPlayerCommands(program: Command): void {
       ].join('\n'),
     )
   })
+}
+
+interface Sources {
+  cachedBlocks: number
+  peers: Array<{ peer: string; bytes: number; bytesRelayed: number }>
+}
+
+/** Where a play's blocks came from: one line per peer, saying how much came through a relay. */
+function describeSources(sources: Sources | undefined): string[] {
+  if (sources == null) return []
+  const lines = sources.peers.map(
+    (p) => `from       ${p.peer}: ${p.bytes} bytes${p.bytesRelayed > 0 ? ` (${p.bytesRelayed} relayed)` : ' (direct)'}`,
+  )
+  if (sources.cachedBlocks > 0) lines.push(`from       this node: ${sources.cachedBlocks} block(s) already held`)
+  return lines
 }
