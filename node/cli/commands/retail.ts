@@ -209,6 +209,42 @@ export function registerRetailCommands(program: Command): void {
     print(view, options, () => showOffer(view))
   })
 
+  withJson(
+    withDataDir(
+      offer
+        .command('from-contracts')
+        .description(
+          'make and certify an offer for each item and use type of every contract this retailer holds ' +
+            '(the wholesale price plus a markup; existing offers are kept)',
+        )
+        .option('--content <id>', 'only this content (isrc:…, icpn:…, grid:…; repeatable)', collect)
+        .option('--markup <bps>', 'markup over the wholesale price in basis points (default 4000 = 40 %)'),
+    ),
+  ).action(async (options) => {
+    const body: Record<string, unknown> = {}
+    if (options.content != null) body.content = options.content
+    if (options.markup != null) {
+      if (!/^\d+$/.test(options.markup)) throw new CliError(`--markup: basis points, got ${options.markup}`, EXIT.usage)
+      body.markupBps = Number(options.markup)
+    }
+    const views = await clientFor(options).request<OfferView[]>('POST', '/v1/retailer/offers/from-contracts', body)
+    print(views, options, () =>
+      views.length === 0
+        ? 'no new offers (no contract covers anything without an offer yet)'
+        : table(
+            views.map((v) => ({
+              offer: v.offerId,
+              status: v.status,
+              content: v.content.join(','),
+              price: v.priceText,
+              use: v.useType,
+            })),
+            ['offer', 'status', 'content', 'price', 'use'],
+          ),
+    )
+    if (views.some((v) => v.status !== 'certified')) process.exitCode = EXIT.failed
+  })
+
   withJson(withDataDir(offer.command('list').description("this retailer's offers"))).action(async (options) => {
     const views = await clientFor(options).request<OfferView[]>('GET', '/v1/retailer/offers')
     print(views, options, () =>
