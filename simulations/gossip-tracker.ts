@@ -35,8 +35,8 @@ interface Tracked {
   t0: number
   /** Honest nodes that follow the topic, are up and on the publisher's side of any partition at publish time. */
   expected: Set<number>
-  /** Honest nodes subscribed but cut off by a partition at publish time. */
-  cutOff: number
+  /** Honest nodes subscribed but cut off by a partition at publish time: they must catch up after the heal. */
+  cutOff: Set<number>
   arrivals: Map<number, number>
   receipts: number
   /** The publisher's gossip mesh peers on the topic when it published. */
@@ -69,6 +69,16 @@ export interface GossipReport {
   cutInFlight: number
   /** Messages published within TRANSITION_MS of a heal or a rejoin: their reach, apart from `reliability`. */
   transition: { messages: number; reliability: number }
+  /**
+   * Catch-up (protocols/sync): the (message, node) pairs a partition cut off at publish time, how many of them the
+   * node got after the heal, and how long after the heal, overall and by topic.
+   */
+  catchUp: {
+    pairs: number
+    delivered: number
+    afterHealMs: DistributionSummary
+    byTopic: Record<string, { pairs: number; delivered: number; p50: number; p99: number; max: number }>
+  }
   adversarial: {
     published: number
     /** (message, honest node) pairs where an honest node accepted an adversary's message. */
@@ -122,6 +132,13 @@ export class GossipTracker {
 
   #inTransition(t0: number): boolean {
     return this.#transitions.some((t) => t0 >= t && t0 <= t + TRANSITION_MS)
+  }
+
+  readonly #heals: number[] = []
+
+  /** The runner tells of each heal of a partition as it happens (catch-up is measured from it). */
+  noteHeal(): void {
+    this.#heals.push(performance.now())
   }
 
   /** The runner tells of each partition (sides by peer id) as it cuts. */
@@ -185,13 +202,13 @@ export class GossipTracker {
     // connection graph, so that a partition or a sparse overlay is measured as what it is).
     const reachable = this.#reachableFrom(sim)
     const expected = new Set<number>()
-    let cutOff = 0
+    const cutOff = new Set<number>()
     for (const other of this.#cluster.nodes) {
       if (other === sim || !other.honest || !other.online) continue
       const pubsub = (other.started.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
       if (!pubsub.getTopics().includes(topicName)) continue
       if (reachable.has(other.index)) expected.add(other.index)
-      else cutOff++
+      else cutOff.add(other.index)
     }
     const publisherPubsub = (sim.started.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
     this.#messages.set(key, {
@@ -280,6 +297,8 @@ export class GossipTracker {
     const transition = { messages: 0, expected: 0, delivered: 0 }
     const byTopic = new Map<TopicName, { expected: number; delivered: number; messages: number }>()
     const adversarial = { published: 0, acceptedByHonest: 0, messagesAccepted: 0, acceptedKeys: [] as string[] }
+    const catchUpByTopic = new Map<TopicName, { pairs: number; delivered: number; delays: Distribution }>()
+    const catchUpDelays = new Distribution()
     for (const m of this.#messages.values()) {
       if (!m.honest) {
         adversarial.published++
@@ -307,7 +326,20 @@ export class GossipTracker {
         expected++
         if (got) delivered++
       }
-      cutOff += m.cutOff
+      cutOff += m.cutOff.size
+      // Catch-up: each cut-off node that got the message after the first heal that followed its publication.
+      const heal = this.#heals.find((t) => t >= m.t0)
+      for (const index of m.cutOff) {
+        const t = catchUpByTopic.get(m.topic) ?? { pairs: 0, delivered: 0, delays: new Distribution() }
+        catchUpByTopic.set(m.topic, t)
+        t.pairs++
+        const latency = m.arrivals.get(index)
+        if (latency == null || heal == null) continue
+        const delay = Math.max(0, m.t0 + latency - heal)
+        t.delivered++
+        t.delays.record(delay)
+        catchUpDelays.record(delay)
+      }
       const share = expected === 0 ? 1 : delivered / expected
       reach.push([Math.round((m.t0 - this.#origin()) / 100) / 10, Math.round(share * 1e4) / 1e4])
       if (this.#inTransition(m.t0)) {
@@ -351,6 +383,23 @@ export class GossipTracker {
         messages: transition.messages,
         reliability:
           transition.expected === 0 ? 1 : Math.round((transition.delivered / transition.expected) * 1e6) / 1e6,
+      },
+      catchUp: {
+        pairs: [...catchUpByTopic.values()].reduce((n, t) => n + t.pairs, 0),
+        delivered: [...catchUpByTopic.values()].reduce((n, t) => n + t.delivered, 0),
+        afterHealMs: catchUpDelays.summary(),
+        byTopic: Object.fromEntries(
+          [...catchUpByTopic].map(([topic, t]) => [
+            topic,
+            {
+              pairs: t.pairs,
+              delivered: t.delivered,
+              p50: t.delays.percentile(50),
+              p99: t.delays.percentile(99),
+              max: t.delays.percentile(100),
+            },
+          ]),
+        ),
       },
       latencyMs: this.#latency.summary(),
       duplicatesPerMessage: honestMessages === 0 ? 0 : Math.round((duplicates / honestMessages) * 100) / 100,

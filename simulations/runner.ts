@@ -336,6 +336,20 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         ok: gossip.latencyMs.p99 <= expect.gossipLatencyP99MaxMs,
         detail: `${gossip.latencyMs.p99} ms (at most ${expect.gossipLatencyP99MaxMs} ms)`,
       })
+    if (expect.catchUpMin != null) {
+      const share = gossip.catchUp.pairs === 0 ? 1 : gossip.catchUp.delivered / gossip.catchUp.pairs
+      checks.push({
+        name: 'catch-up after heal',
+        ok: gossip.catchUp.pairs > 0 && share >= expect.catchUpMin,
+        detail: `${gossip.catchUp.delivered} of ${gossip.catchUp.pairs} cut-off (message, node) pair(s) arrived after the heal (minimum ${(expect.catchUpMin * 100).toFixed(1)}%)`,
+      })
+    }
+    if (expect.catchUpP99MaxMs != null)
+      checks.push({
+        name: 'catch-up p99',
+        ok: gossip.catchUp.afterHealMs.p99 <= expect.catchUpP99MaxMs,
+        detail: `${gossip.catchUp.afterHealMs.p99} ms after the heal (at most ${expect.catchUpP99MaxMs} ms)`,
+      })
     if (expect.noJunkAccepted)
       checks.push({
         name: 'no junk accepted',
@@ -747,6 +761,7 @@ function buildPlan(
           plan.add(healAt, 'heal partition', async () => {
             fabric.heal()
             tracker.noteTransition()
+            tracker.noteHeal()
             progress({ phase: 'fault', t: healAt, label: 'partition healed' })
             await Promise.all(minority.map((sim) => redial(sim)))
           })

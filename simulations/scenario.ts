@@ -263,6 +263,10 @@ const expect = z
     gossipReliabilityMin: fraction.default(1),
     /** Largest p99 propagation latency. */
     gossipLatencyP99MaxMs: ms.nullable().default(null),
+    /** Share of the (message, node) pairs a partition cut off at publish that reach the node after the heal. */
+    catchUpMin: fraction.nullable().default(null),
+    /** Largest p99 of the time from the heal to those arrivals (virtual time: deterministic). */
+    catchUpP99MaxMs: ms.nullable().default(null),
     /** Every fetch completes and verifies. */
     fetchesComplete: z.boolean().default(true),
     /** The settlement invariants (every licensed play settled once, nothing for forged/replayed/unlicensed). */
@@ -310,6 +314,8 @@ export const scenarioSchema = z
     expect: expect.default({
       gossipReliabilityMin: 1,
       gossipLatencyP99MaxMs: null,
+      catchUpMin: null,
+      catchUpP99MaxMs: null,
       fetchesComplete: true,
       settlementExact: true,
       ledgersBalance: true,

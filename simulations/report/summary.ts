@@ -55,6 +55,15 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
       'not counted',
       `${m.gossip.excusedByChurn} pair(s) whose node left, ${m.gossip.cutOffByPartition} unreachable at publish (partition, sparse links), ${m.gossip.cutInFlight} cut while spreading`,
     ])
+  if (m.gossip.catchUp.pairs > 0)
+    rows.push([
+      'catch-up after heal',
+      `${m.gossip.catchUp.delivered} of ${m.gossip.catchUp.pairs} (message, node) pair(s) cut off at publish arrived after the heal; p50 ${m.gossip.catchUp.afterHealMs.p50} ms, p99 ${m.gossip.catchUp.afterHealMs.p99} ms, max ${m.gossip.catchUp.afterHealMs.max} ms after it (${Object.entries(
+        m.gossip.catchUp.byTopic,
+      )
+        .map(([topic, t]) => `${topic}: ${t.delivered}/${t.pairs}, p99 ${t.p99} ms`)
+        .join('; ')})`,
+    ])
   if (m.gossip.adversarial.published > 0)
     rows.push([
       'adversarial messages',
