@@ -57,6 +57,7 @@ describe('delivery: faulty and vanishing seeders', function () {
         source: 'connected',
         blocks: 0,
         bytes: 0,
+        bytesRelayed: 0,
         duplicateBlocks: 0,
         rateBps: null,
         dropped: 'bad-block',
