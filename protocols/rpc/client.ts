@@ -1,4 +1,4 @@
-import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
+import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { announcedAddresses, dialFailureReason, isAddressBook } from './addresses.ts'
@@ -6,6 +6,7 @@ import { decodeResponse, encodeRequest, FrameError } from './codec.ts'
 import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES, serviceOfProtocol } from './constants.ts'
 import { RpcProtocolError, RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from './errors.ts'
 import { localRpcServer } from './server.ts'
+import { openProtocolStream, type StreamDialer } from './streams.ts'
 
 function isPeerId(value: unknown): value is PeerId {
   return (
@@ -60,7 +61,7 @@ export interface RpcCallOptions extends AbortOptions {
   service?: string
 }
 
-export type RpcDialer = Pick<Libp2p, 'dialProtocol'> & { peerId?: PeerId }
+export type RpcDialer = StreamDialer & { peerId?: PeerId }
 
 /**
  * Send one request on a fresh stream and return the response body. A typed error reply throws
@@ -78,7 +79,7 @@ export async function rpcCall(
   if (local != null) return callLocal(local, libp2p.peerId!, protocol, op, body, options)
   const deadline = AbortSignal.timeout(options.deadlineMs ?? DEFAULT_DEADLINE_MS)
   const signal = options.signal == null ? deadline : AbortSignal.any([deadline, options.signal])
-  let stream: Awaited<ReturnType<RpcDialer['dialProtocol']>> | undefined
+  let stream: Stream | undefined
   const service = options.service ?? serviceOfProtocol(protocol)
   let target: PeerId | Multiaddr | Multiaddr[] = peer
   const unreachable = (err: unknown) =>
@@ -109,7 +110,8 @@ export async function rpcCall(
   }
   try {
     try {
-      stream = await libp2p.dialProtocol(target, protocol, { signal })
+      // An open connection is used as it is, relayed ones too (a peer behind NAT): see streams.ts.
+      stream = await openProtocolStream(libp2p, target, protocol, { signal })
     } catch (err) {
       if (options.signal?.aborted ?? false) throw err
       // Addresses from the peer store may be those of an earlier run of the peer: look for fresh ones, once.
@@ -118,7 +120,7 @@ export async function rpcCall(
         const fresh = await announcedAddresses(libp2p, peer, { signal, service, stale }).catch(() => null)
         if (fresh != null) {
           target = fresh
-          stream = await libp2p.dialProtocol(target, protocol, { signal }).catch((again: unknown) => {
+          stream = await openProtocolStream(libp2p, target, protocol, { signal }).catch((again: unknown) => {
             throw unreachable(again)
           })
         }
