@@ -47,3 +47,17 @@ export const SYNC_INTERVAL_MS = 15_000
 export const SYNC_PEERS_PER_ROUND = 3
 /** Peers whose cursor a node remembers (one entry each); the least recently used are forgotten first. */
 export const SYNC_MAX_CURSORS = 4_096
+
+/**
+ * A peer whose pull went unanswered for `SYNC_DEADLINE_MS` is behind a dead or wedged connection: a link that was
+ * cut keeps its TCP connections open (decision 0009: no abort on late pings), and after the link comes back TCP only
+ * retransmits at its next back-off, tens of seconds later. The node closes that peer's connections and dials it
+ * afresh this often until it answers: the first dial after the link is back reconnects, and the new connection's
+ * identify starts a pull at once.
+ */
+export const SYNC_REDIAL_INTERVAL_MS = 2_000
+/** One such dial. */
+export const SYNC_REDIAL_TIMEOUT_MS = 5_000
+/** Peers redialled at once; how long one is tried before it is left to the connection keeper. */
+export const SYNC_MAX_SUSPECTS = 64
+export const SYNC_SUSPECT_GIVE_UP_MS = 10 * 60_000

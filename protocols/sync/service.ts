@@ -14,10 +14,14 @@ import {
   SYNC_MAX_PAGES_PER_RUN,
   SYNC_MAX_REQUEST_BYTES,
   SYNC_MAX_RESPONSE_BYTES,
+  SYNC_MAX_SUSPECTS,
   SYNC_OPS,
   SYNC_PAGE_MESSAGES,
   SYNC_PEERS_PER_ROUND,
   SYNC_PROTOCOL,
+  SYNC_REDIAL_INTERVAL_MS,
+  SYNC_REDIAL_TIMEOUT_MS,
+  SYNC_SUSPECT_GIVE_UP_MS,
   SYNC_TOPICS,
 } from './constants.ts'
 import { SyncProtocolError } from './errors.ts'
@@ -72,6 +76,9 @@ export class SyncService {
   readonly #controller = new AbortController()
   #unregister: (() => Promise<void>) | undefined
   #timer: ReturnType<typeof setInterval> | undefined
+  #redialTimer: ReturnType<typeof setInterval> | undefined
+  /** Peers whose pull went unanswered: their connections were closed, and they are dialled afresh until they answer. */
+  readonly #suspects = new Map<string, { peer: PeerId; since: number; dialling: boolean }>()
   readonly #onAccepted = (event: Event) => {
     const acceptance = (event as CustomEvent<Acceptance>).detail
     this.log.append(acceptance).catch((err) => log.error('cannot log an accepted message: %e', err))
@@ -107,12 +114,15 @@ export class SyncService {
       this.#timer = setInterval(() => void this.round(), interval)
       this.#timer.unref?.()
     }
+    this.#redialTimer = setInterval(() => void this.#redialSuspects(), SYNC_REDIAL_INTERVAL_MS)
+    this.#redialTimer.unref?.()
     void this.round(Number.POSITIVE_INFINITY)
   }
 
   async stop(): Promise<void> {
     this.#controller.abort()
     clearInterval(this.#timer)
+    clearInterval(this.#redialTimer)
     this.#init.libp2p.removeEventListener('peer:identify', this.#onIdentify)
     this.#init.topics.removeEventListener('accepted', this.#onAccepted)
     await this.#unregister?.()
@@ -192,6 +202,8 @@ export class SyncService {
     } catch (err) {
       run.error = (err as Error).message
       log('pull from %s failed: %e', key, err)
+      const silent = ['RpcTimeoutError', 'RpcUnreachableError'].includes((err as Error).name)
+      if (silent && !this.#controller.signal.aborted) await this.#suspect(peer)
     }
     const state = this.#state.get(key) ?? {
       peer: key,
@@ -209,6 +221,39 @@ export class SyncService {
     this.#state.set(key, state)
     if (run.accepted > 0 || run.rejected > 0) log('pulled from %s: %o', key, run)
     return run
+  }
+
+  /**
+   * A pull went unanswered for the whole deadline: the connection is dead or wedged (a cut link keeps it open, and TCP
+   * retransmits only at its next back-off once the link is back). Close it and dial afresh until the peer answers.
+   */
+  async #suspect(peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    if (!this.#suspects.has(key) && this.#suspects.size >= SYNC_MAX_SUSPECTS) return
+    if (!this.#suspects.has(key)) this.#suspects.set(key, { peer, since: this.#init.clock.now(), dialling: false })
+    log('%s did not answer a pull: closing its connections, redialling', key)
+    await this.#init.libp2p.hangUp(peer).catch((err) => log('hang up %s: %e', key, err))
+  }
+
+  async #redialSuspects(): Promise<void> {
+    const now = this.#init.clock.now()
+    for (const [key, suspect] of this.#suspects) {
+      if (suspect.dialling) continue
+      if (now - suspect.since > SYNC_SUSPECT_GIVE_UP_MS) {
+        this.#suspects.delete(key)
+        continue
+      }
+      suspect.dialling = true
+      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(SYNC_REDIAL_TIMEOUT_MS)])
+      // A fresh connection: its identify starts a pull (see #onIdentify).
+      this.#init.libp2p
+        .dial(suspect.peer, { signal })
+        .then(() => this.#suspects.delete(key))
+        .catch((err) => log('redial %s: %e', key, err))
+        .finally(() => {
+          suspect.dialling = false
+        })
+    }
   }
 
   async #ask(peer: PeerId, request: Parameters<typeof pullRequest.parse>[0]): Promise<PullResponse> {
