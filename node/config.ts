@@ -45,7 +45,7 @@ export const fileConfigSchema = z
      * (a public address in front of a NAT, a DNS name, a port forward). Empty: announce what the node listens on.
      */
     announce: z.array(multiaddrString).max(16).default([]),
-    /** NAT traversal: reachability checks, relaying and hole punching (docs/decisions/0011-nat-traversal.md). */
+    /** NAT traversal: reachability checks, relaying and hole punching (docs/decisions/0012-nat-traversal.md). */
     nat: z
       .object({
         /** Ask peers whether this node's addresses are reachable from outside (AutoNAT), and answer them in turn. */
