@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fixturePath } from '../../fixtures.ts'
 import { CONSORT_BIN, PROJECT_ROOT } from '../../helpers/cli.ts'
 import { blocksFor, type RunbookBlock, readRunbook } from './runbook.ts'
-import { removeStale, Testbed, testbedUnavailable } from './testbed.ts'
+import { isAlive, removeStale, Testbed, testbedUnavailable } from './testbed.ts'
 
 const PUBLIC_HOSTS = ['registrar', 'reference', 'reference2', 'clearinghouse', 'label', 'shop']
 const NAT_HOSTS = ['listener1', 'listener2']
@@ -167,6 +167,12 @@ describe('the runbook across hosts (network namespaces, two behind NAT)', functi
       this.skip()
     }
     await removeStale()
+    // Data of runs killed before their cleanup (their pid is gone).
+    for (const name of readdirSync(os.tmpdir())) {
+      const pid = /^consort-hosts-(\d+)$/.exec(name)?.[1]
+      if (pid != null && !isAlive(Number(pid)))
+        rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true, maxRetries: 5 })
+    }
     blocks = readRunbook(path.join(PROJECT_ROOT, 'docs', 'operations.md'))
     base = path.join(os.tmpdir(), `consort-hosts-${process.pid}`)
     for (const dir of ['bin', 'exchange', 'offline', 'compile-cache', ...ALL_HOSTS])
@@ -181,7 +187,8 @@ describe('the runbook across hosts (network namespaces, two behind NAT)', functi
   after(async () => {
     process.off('SIGINT', onSignal)
     await bed?.destroy()
-    if (base !== '') rmSync(base, { recursive: true, force: true })
+    // Retried: a daemon killed a moment ago may still be releasing files.
+    if (base !== '') rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
     if (reports.length > 0) {
       console.log('\n      step                  hosts                                            time')
       for (const r of reports) {

@@ -69,7 +69,8 @@ export async function testbedUnavailable(): Promise<string | null> {
   return null
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -85,7 +86,7 @@ export async function removeStale(): Promise<string[]> {
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0] ?? ''
     const match = new RegExp(`^${TESTBED_PREFIX}(\\d+)-`).exec(name)
-    if (match == null || alive(Number(match[1]))) continue
+    if (match == null || isAlive(Number(match[1]))) continue
     await run('ip', ['netns', 'delete', name])
     removed.push(name)
   }
