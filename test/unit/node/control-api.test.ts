@@ -38,4 +38,22 @@ describe('control API', function () {
       await a.stop()
     }
   })
+
+  it('answers a route no role of this node serves by naming the role, never with the raw route', async () => {
+    const net = await createTestNetwork(systemClock)
+    const a = await startMemoryNode({ network: net, clock: systemClock, roles: ['player'] })
+    const api = new ControlApi(a)
+    try {
+      const client = new ControlClient(await api.start())
+      await assert.rejects(client.request('GET', '/v1/production/contracts?limit=100'), (err: Error) => {
+        assert.match(err.message, /this node does not run the production role \(its roles: player\)/)
+        assert.doesNotMatch(err.message, /Route GET/)
+        return true
+      })
+      await assert.rejects(client.request('GET', '/v1/nothing-here'), /this node has no command GET \/v1\/nothing-here/)
+    } finally {
+      await api.stop()
+      await a.stop()
+    }
+  })
 })
