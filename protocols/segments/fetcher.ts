@@ -66,8 +66,16 @@ export const SESSIONS_PER_PEER = 2
 export const RECENT_BLOCKS_BYTES = 8 * 1024 * 1024
 /** Deliveries kept per peer to measure its rate. */
 const RATE_SAMPLES = 8
+/**
+ * Requests outstanding on bitswap at once. Each want goes to every connected bitswap peer and starts a provider
+ * lookup of its own (Helia's bitswap looks every wanted block up in the routing), so the window stays small: 8
+ * blocks of 256 KiB keep a link of a few MB/s busy without a storm of lookups.
+ */
+export const BITSWAP_MAX_WINDOW = 8
+/** The id under which the bitswap source appears in summaries and progress events. */
+export const BITSWAP_PEER_ID = 'bitswap'
 
-export type ProviderSource = 'given' | 'connected' | 'dht'
+export type ProviderSource = 'given' | 'connected' | 'dht' | 'bitswap'
 export type DropReason = 'bad-block' | 'unreachable' | 'failing'
 
 export interface PeerSummary {
@@ -115,11 +123,25 @@ export interface FetchedBlock {
   bytes: Uint8Array
 }
 
+/**
+ * Blocks from whoever holds them on the IPFS network: Helia's bitswap, which asks every connected peer and the
+ * providers routing finds (`bitswapSource` in `bitswap-source.ts`). A stock IPFS node or pinning service that holds
+ * the ciphertext serves a listener this way; its blocks are verified against their CIDs like any other.
+ */
+export interface BlockSource {
+  get(cid: CID, options: AbortOptions): Promise<Uint8Array>
+}
+
 export interface FetcherComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'dial' | 'getConnections' | 'peerId' | 'contentRouting'>
   blockstore: BlockStore
   /** The full protocol id, `/consort/<net>/segments/1`. */
   protocol: string
+  /**
+   * One more source beside `/segments/1` peers: it is asked for the blocks that no peer answering `have` holds
+   * (none when absent).
+   */
+  bitswap?: BlockSource
   /** Where bad peers are remembered across fetches (optional). */
   penalties?: PeerPenalties
   /** Monotonic milliseconds, to measure rates (default `performance.now`). Not the wall clock. */
@@ -150,7 +172,8 @@ export interface FetchOptions extends AbortOptions {
 
 interface PeerState extends SchedulerPeer {
   readonly id: string
-  readonly peerId: PeerId
+  /** The peer, or null for the bitswap source (many peers behind one want list). */
+  readonly peerId: PeerId | null
   readonly source: ProviderSource
   haveBits: boolean[]
   queue: number[]
@@ -369,11 +392,54 @@ export class SegmentFetch {
       }
       await lookup
       await Promise.allSettled(probes)
+      this.#offerBitswap()
     } finally {
       this.#discovering = false
     }
     this.#pump()
     this.#scheduleDiscoveryIfStuck()
+  }
+
+  /**
+   * Add (or bring back) the bitswap source when some missing block has no `/segments/1` holder. It is asked only
+   * for such blocks (`has` is re-evaluated at every assignment), so it takes over the blocks of a peer that drops
+   * out and never competes with the peers that answered `have`.
+   */
+  #offerBitswap(): void {
+    if (this.#c.bitswap == null || this.#finished) return
+    let uncovered = false
+    for (let i = 0; i < this.#cids.length && !uncovered; i++) {
+      if (!this.#scheduler.isDone(i) && !this.#coveredBySegments(i)) uncovered = true
+    }
+    if (!uncovered) return
+    const known = this.#peers.get(BITSWAP_PEER_ID)
+    if (known != null) {
+      if (known.dropped == null || known.dropped === 'bad-block') return
+      known.dropped = null
+      known.failures = 0
+    } else {
+      const fetch = this
+      const peer = this.#newPeer(null, 'bitswap', [])
+      peer.has = function bitswapHas(i: number) {
+        return !fetch.#coveredBySegments(i)
+      }
+      this.#peers.set(BITSWAP_PEER_ID, peer)
+    }
+    log('asking bitswap for the blocks no /segments/1 peer holds')
+    this.#emit({
+      type: 'provider',
+      peer: BITSWAP_PEER_ID,
+      source: 'bitswap',
+      has: this.#cids.length - this.#scheduler.done,
+    })
+  }
+
+  /** Whether an active `/segments/1` peer holds block `i`. */
+  #coveredBySegments(i: number): boolean {
+    for (const peer of this.#peers.values()) {
+      if (peer.peerId != null && peer.dropped == null && peer.haveBits[i] === true) return true
+    }
+    return false
   }
 
   /**
@@ -449,9 +515,9 @@ export class SegmentFetch {
     this.#pump()
   }
 
-  #newPeer(peerId: PeerId, source: ProviderSource, haveBits: boolean[]): PeerState {
+  #newPeer(peerId: PeerId | null, source: ProviderSource, haveBits: boolean[]): PeerState {
     return {
-      id: peerId.toString(),
+      id: peerId?.toString() ?? BITSWAP_PEER_ID,
       peerId,
       source,
       haveBits,
@@ -503,7 +569,8 @@ export class SegmentFetch {
         wakeAt = Math.min(wakeAt, peer.busyUntil)
         continue
       }
-      while (peer.queue.length < peer.window && (this.#inFlight + 1) * this.#blockBytes <= this.#maxInFlight) {
+      const window = peer.peerId == null ? Math.min(peer.window, BITSWAP_MAX_WINDOW) : peer.window
+      while (peer.queue.length < window && (this.#inFlight + 1) * this.#blockBytes <= this.#maxInFlight) {
         const assignment = this.#scheduler.assign(peer, peers, this.#blockBytes)
         if (assignment == null) break
         this.#request(peer, assignment.index)
@@ -545,7 +612,10 @@ export class SegmentFetch {
   async #exchange(peer: PeerState, index: number, controller: AbortController, started: number): Promise<void> {
     const cid = this.#cids[index]!
     const signal = AbortSignal.any([controller.signal, this.#controller.signal])
-    const block = await this.#session(peer).get(cid, { signal })
+    const block =
+      peer.peerId == null
+        ? await this.#fromBitswap(cid, signal)
+        : await this.#session(peer, peer.peerId).get(cid, { signal })
     if (block == null) {
       // its have answer was stale: it no longer holds this block
       peer.haveBits[index] = false
@@ -554,13 +624,22 @@ export class SegmentFetch {
     this.#received(peer, index, cid, block, started)
   }
 
+  /**
+   * A block through bitswap. Nobody may hold it: a want that brings nothing within the request idle time fails
+   * like a silent peer's request would.
+   */
+  async #fromBitswap(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+    const idleMs = this.#o.requestIdleMs ?? DEFAULT_REQUEST_IDLE_MS
+    return this.#c.bitswap!.get(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(idleMs)]) })
+  }
+
   /** The peer's next session stream, in turn (a new one in place of one that failed). */
-  #session(peer: PeerState): BlockSession {
+  #session(peer: PeerState, peerId: PeerId): BlockSession {
     const slot = peer.nextSession
     peer.nextSession = (slot + 1) % peer.sessions.length
     let session = peer.sessions[slot]
     if (session == null || session.failed) {
-      session = this.#newSession(peer.peerId)
+      session = this.#newSession(peerId)
       peer.sessions[slot] = session
     }
     return session
@@ -579,7 +658,7 @@ export class SegmentFetch {
       this.#badBytes += block.length
       this.#emit({ type: 'bad-block', index, peer: peer.id })
       log('bad block %c from %s', cid, peer.id)
-      this.#c.penalties?.penalise(peer.id)
+      if (peer.peerId != null) this.#c.penalties?.penalise(peer.id)
       this.#drop(peer, 'bad-block')
       return
     }
@@ -596,7 +675,7 @@ export class SegmentFetch {
       this.#peers.get(other)?.requests.get(index)?.abort(new RequestCancelledError('superseded'))
     peer.blocks++
     peer.bytes += block.length
-    if (this.#relayedOnly(peer.peerId)) peer.bytesRelayed += block.length
+    if (peer.peerId != null && this.#relayedOnly(peer.peerId)) peer.bytesRelayed += block.length
     this.#fetched++
     this.#bytesFetched += block.length
     this.#blockBytes = Math.max(1, Math.round(this.#bytesFetched / this.#fetched))
@@ -676,7 +755,7 @@ export class SegmentFetch {
     }
     peer.failures++
     log('request for %d at %s failed (%d in a row): %s', index, peer.id, peer.failures, err.message)
-    const connected = this.#c.libp2p.getConnections(peer.peerId).length > 0
+    const connected = peer.peerId == null || this.#c.libp2p.getConnections(peer.peerId).length > 0
     if (!connected) this.#drop(peer, 'unreachable')
     else if (peer.failures >= MAX_CONSECUTIVE_FAILURES) this.#drop(peer, 'failing')
   }

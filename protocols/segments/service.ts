@@ -9,7 +9,7 @@ import type { BlockStore } from '../records/store.ts'
 import { type AnnouncerInit, ProviderAnnouncer, type RootsStore } from './announcer.ts'
 import { SEGMENTS_PROTOCOL, SEGMENTS_PROTOCOL_VERSION } from './constants.ts'
 import { SegmentsNotStartedError } from './errors.ts'
-import { type FetchOptions, SegmentFetch } from './fetcher.ts'
+import { type BlockSource, type FetchOptions, SegmentFetch } from './fetcher.ts'
 import { PeerPenalties, type PeerPenaltiesInit } from './penalties.ts'
 import { SegmentsServer, type SegmentsServerInit } from './server.ts'
 
@@ -24,6 +24,8 @@ export interface SegmentsServiceComponents {
   store?: RootsStore
   /** Counts fetches, bytes by source and the serve queue's depth. */
   metrics?: Metrics
+  /** Blocks over bitswap, for what no `/segments/1` peer holds (`bitswapSource(helia.blockstore)`). */
+  bitswap?: BlockSource
 }
 
 export interface SegmentsServiceInit {
@@ -120,6 +122,7 @@ export class SegmentsService {
         blockstore: this.#c.blockstore,
         protocol: this.protocol,
         penalties: this.penalties,
+        ...(this.#c.bitswap != null ? { bitswap: this.#c.bitswap } : {}),
         ...(this.#init.timer != null ? { timer: this.#init.timer } : {}),
       },
       { ...options, cids },

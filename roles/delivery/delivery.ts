@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RootsStore } from '../../protocols/segments/announcer.ts'
+import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
 import { PRIORITIES, type SegmentPriority } from '../../protocols/segments/constants.ts'
 import type { FetchSummary, SegmentFetch } from '../../protocols/segments/fetcher.ts'
 import type { SegmentsFaultInjection, SegmentsServerInit } from '../../protocols/segments/server.ts'
@@ -109,6 +110,7 @@ export class DeliveryRole implements Role {
       {
         libp2p: components.libp2p,
         blockstore: components.helia.blockstore as never,
+        bitswap: bitswapSource(components.helia.blockstore as never),
         network: components.network,
         clock: components.clock,
         store: roots,

@@ -16,6 +16,7 @@ import type { RecordType } from '../../protocols/records/registry.ts'
 import { comparePrices, queryCertifiedOffers, verifyCertification } from '../../protocols/reference/offers.ts'
 import { registerDevice, requestReissue } from '../../protocols/register/client.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
+import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
 import type { FetchSummary } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
@@ -171,6 +172,7 @@ export class PlayerRole extends EventTarget implements Role {
       {
         libp2p: components.libp2p,
         blockstore: components.helia.blockstore as never,
+        bitswap: bitswapSource(components.helia.blockstore as never),
         network: components.network,
         clock: components.clock,
         metrics: components.metrics,
