@@ -9,6 +9,10 @@ import type { BlockSource } from './fetcher.ts'
  */
 export function bitswapSource(blockstore: BlockStore): BlockSource {
   return {
-    get: async (cid, options) => collectBlock(blockstore.get(cid, { ...options, offline: false })),
+    get: async (cid, options) => {
+      const block = await collectBlock(blockstore.get(cid, { ...options, offline: false }))
+      // Helia's stores may hand out Node Buffers: the fetcher yields plain Uint8Arrays whatever the source.
+      return block.constructor === Uint8Array ? block : new Uint8Array(block.buffer, block.byteOffset, block.byteLength)
+    },
   }
 }

@@ -2,10 +2,24 @@ import assert from 'node:assert/strict'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import type { FetchProgressEvent } from '../../../protocols/segments/index.ts'
+import { SegmentsService } from '../../../protocols/segments/service.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { stopAll } from '../../helpers/nodes.ts'
 import { deliveryOf, dial, startDeliveryNode } from './nodes.ts'
 import { buildTrack, collect, storeTrack } from './track.ts'
+
+/**
+ * A fetcher on the player's node that asks `/segments/1` peers only (no bitswap): the faults below are those of the
+ * segments protocol; how bitswap covers for a seeder is tested at the end.
+ */
+async function segmentsOnly(node: ConsortNode, clock: FakeClock): Promise<SegmentsService> {
+  const service = new SegmentsService(
+    { libp2p: node.libp2p, blockstore: node.helia.blockstore as never, network: node.network, clock },
+    { serve: false, reprovide: false },
+  )
+  await service.start()
+  return service
+}
 
 describe('delivery: faulty and vanishing seeders', function () {
   this.timeout(60_000)
@@ -35,7 +49,7 @@ describe('delivery: faulty and vanishing seeders', function () {
 
     const badPeer = bad.peerId.toString()
     const events: FetchProgressEvent[] = []
-    const segments = deliveryOf(player).segments
+    const segments = await segmentsOnly(player, clock)
     const fetch = segments.fetchTrack(track.manifest, {
       onProgress: (e) => {
         events.push(e)
@@ -86,9 +100,24 @@ describe('delivery: faulty and vanishing seeders', function () {
     const track = await buildTrack(network, clock, { segmentCount: 6 })
     await storeTrack(bad, track)
     await dial(player, bad)
-    const fetch = deliveryOf(player).segments.fetchTrack(track.manifest, { stallTimeoutMs: 1500 })
+    const fetch = (await segmentsOnly(player, clock)).fetchTrack(track.manifest, { stallTimeoutMs: 1500 })
     await assert.rejects(fetch.done, { name: 'NoProvidersError' })
     for (const cid of track.cids) assert.equal(await player.helia.blockstore.has(cid), false)
+  })
+
+  it('a seeder that corrupts its /segments/1 answers but holds the real blocks still serves them over bitswap', async () => {
+    const bad = await startDeliveryNode(network, clock, { init: { faultInjection: { corruptBlocks: true } } })
+    const player = await startDeliveryNode(network, clock)
+    nodes.push(bad, player)
+    const track = await buildTrack(network, clock, { segmentCount: 6 })
+    await storeTrack(bad, track)
+    await dial(player, bad)
+    const fetch = deliveryOf(player).segments.fetchTrack(track.manifest, { stallTimeoutMs: 5000 })
+    const blocks = await collect(fetch.blocks())
+    const summary = await fetch.done
+    for (const block of blocks) assert.deepEqual(block.bytes, track.segments[block.index])
+    assert.equal(summary.peers.find((p) => p.peer === bad.peerId.toString())?.dropped, 'bad-block')
+    assert.equal(summary.peers.find((p) => p.source === 'bitswap')?.blocks, 6)
   })
 
   it('four seeders, one killed mid-fetch: the fetch still completes', async () => {
