@@ -6,6 +6,7 @@ import { createNodeKeys, loadNodeKeys, type NodeKeys, saveNodeKeys } from '../ke
 import { type Clock, systemClock } from '../protocols/clock.ts'
 import { signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
+import { assignedPartyId } from '../protocols/register/party-id.ts'
 import { type Daemon, startDaemon } from './daemon.ts'
 import { DataDirLock, dataDirPaths } from './data-dir.ts'
 import { prepareSampleMarket, type SampleMarket, type SampleMarketProgress } from './devnet-market.ts'
@@ -182,6 +183,7 @@ function genesisCert(spec: DevnetNodeSpec, index: number, keys: NodeKeys, regist
       serial: index + 1,
       subject: keys.signer.publicKey,
       name: spec.name,
+      partyId: assignedPartyId(keys.signer.publicKey),
       roles: spec.roles.filter((role) => role !== 'player'),
       sealingKey: keys.sealing.publicKey,
       notBefore: clock.now() - 60_000,

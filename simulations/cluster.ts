@@ -11,6 +11,7 @@ import { ROLE_FACTORIES } from '../node/roles.ts'
 import type { Clock } from '../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
+import { assignedPartyId } from '../protocols/register/party-id.ts'
 import { RoleUnavailableError, SimulationSetupError } from './errors.ts'
 import type { Fabric } from './fabric.ts'
 import { stream } from './rng.ts'
@@ -179,6 +180,7 @@ export class Cluster {
             serial,
             subject: subject.signer.publicKey,
             name: `sim-node-${serial}`,
+            partyId: assignedPartyId(subject.signer.publicKey),
             roles,
             sealingKey: subject.sealing.publicKey,
             notBefore: clock.now() - 60_000,

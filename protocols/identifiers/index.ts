@@ -20,6 +20,7 @@ export {
   minorUnits,
   parseDecimalAmount,
 } from './currencies.ts'
+export { dpidOf, isDpid } from './dpid.ts'
 export {
   InvalidAmountError,
   InvalidContentIdError,

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { z } from 'zod'
-import { isCanonicalContentId, isCurrency, isGrid, isIcpn, isIsrc, isTerritory } from '../identifiers/index.ts'
+import { isCanonicalContentId, isCurrency, isDpid, isGrid, isIcpn, isIsrc, isTerritory } from '../identifiers/index.ts'
 
 /**
  * The building blocks of every record body. Each is strict: exact byte lengths, bounded strings and lists,
@@ -76,6 +76,7 @@ export const territories = (max = 300) =>
 export const isrc = z.string().refine(isIsrc, 'not an ISRC (CC-XXX-YY-NNNNN without hyphens)')
 export const icpn = z.string().refine(isIcpn, 'not a UPC/EAN with a valid check digit')
 export const grid = z.string().refine(isGrid, 'not a GRid with a valid check character')
+export const dpid = z.string().refine(isDpid, 'not a DDEX party id (PADPIDA, 10 letters or digits, a check character)')
 
 /**
  * Content is named by stable industry identifiers rather than by manifest CIDs, because an update of a release

@@ -18,6 +18,7 @@ import type { BodyInput } from '../../protocols/records/registry.ts'
 import { type BlockStore, RecordStore } from '../../protocols/records/store.ts'
 import type { NetworkPolicy } from '../../protocols/records/types/network.ts'
 import { signDeviceRequest } from '../../protocols/register/client.ts'
+import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { DEFAULT_NETWORK_RULES } from '../../protocols/usage-rules/index.ts'
 import type { RoleDb } from '../role.ts'
@@ -85,6 +86,7 @@ function certFor(
       serial,
       subject: subject.signer.publicKey,
       name: role,
+      partyId: assignedPartyId(subject.signer.publicKey),
       roles: [role],
       sealingKey: subject.sealing.publicKey,
       notBefore: clock.now() - 1000,

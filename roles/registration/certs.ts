@@ -5,6 +5,7 @@ import { type SignedRecord, signRecord } from '../../protocols/records/envelope.
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import { certRequestId, verifyCertRequest } from '../../protocols/register/client.ts'
 import type { CertRequestFields, CertStatusResponse } from '../../protocols/register/index.ts'
+import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { MAX_PENDING_REQUESTS, MAX_REQUEST_AGE_MS } from './constants.ts'
 import { emit, hex, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
 import {
@@ -103,6 +104,8 @@ export class CertificateDesk {
     request: CertRequestFields,
     sig: Uint8Array,
     extra: (cert: SignedRecord<'consort/cert'>) => BatchOp[],
+    /** The party id to carry over (a key rotation keeps the party); by default the one derived from the key. */
+    partyId?: string,
   ): Promise<SignedRecord<'consort/cert'>> {
     const requestId = certRequestId(request)
     const state: CertRequestState = {
@@ -115,7 +118,7 @@ export class CertificateDesk {
       cert: null,
       reason: null,
     }
-    return this.#approve(state, this.#ctx.options.certValidityMs, extra)
+    return this.#approve(state, this.#ctx.options.certValidityMs, extra, partyId)
   }
 
   /** `cert-status`: where a request stands. */
@@ -212,6 +215,7 @@ export class CertificateDesk {
     state: CertRequestState,
     validityMs: number,
     extra: BatchOp[] | ((cert: SignedRecord<'consort/cert'>) => BatchOp[]),
+    partyId: string = assignedPartyId(state.request.subject),
   ): Promise<SignedRecord<'consort/cert'>> {
     const now = this.#ctx.clock.now()
     const serial = this.#serials.next()
@@ -223,6 +227,7 @@ export class CertificateDesk {
         serial,
         subject: state.request.subject,
         name: state.request.name,
+        partyId,
         roles: state.request.roles,
         sealingKey: state.request.sealingKey,
         // Peers whose clocks run behind must accept the certificate at once.

@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { verifyCertRequest, verifyCertRotation } from '../../protocols/register/client.ts'
 import type { RotateCertRequest } from '../../protocols/register/index.ts'
+import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import type { CertificateDesk } from './certs.ts'
 import { MAX_REQUEST_AGE_MS } from './constants.ts'
 import { bytesEqual, decodeOptions, hex, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
@@ -84,10 +85,14 @@ export class CertificateRotation {
         revoked: false,
       })
       // The certificate and the rotation are one batch: a crash leaves both or neither.
-      const cert = await this.#certs.issue(request, message.sig, (issued) => [
-        put(KEYS.rotation(oldId), state(issued)),
-        put(KEYS.rotationDue(revokeOldAt, oldId), oldId),
-      ])
+      // The party stays the same party under its new key: DDEX reports keep naming it by its old party id.
+      const partyId = old.body.partyId ?? assignedPartyId(old.body.subject)
+      const cert = await this.#certs.issue(
+        request,
+        message.sig,
+        (issued) => [put(KEYS.rotation(oldId), state(issued)), put(KEYS.rotationDue(revokeOldAt, oldId), oldId)],
+        partyId,
+      )
       log('certificate %c rotated to %s; the old one is revoked at %d', old.id, hex(request.subject), revokeOldAt)
       return { cert: cert.bytes, revokeOldAt }
     })

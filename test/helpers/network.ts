@@ -6,6 +6,7 @@ import type { Clock } from '../../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { NetworkCaps, NetworkPolicy } from '../../protocols/records/types/network.ts'
+import { assignedPartyId } from '../../protocols/register/party-id.ts'
 
 export interface TestNetwork {
   name: string
@@ -82,6 +83,7 @@ export async function createTestNetwork(
           serial: certOptions.serial ?? ++serial,
           subject: subject.signer.publicKey,
           name: `node-${serial}`,
+          partyId: assignedPartyId(subject.signer.publicKey),
           roles,
           sealingKey: subject.sealing.publicKey,
           notBefore: clock.now() - 1000,

@@ -4,6 +4,7 @@ import type { Signer } from '../../keys/ed25519.ts'
 import { gridCheckCharacter } from '../../protocols/identifiers/grid.ts'
 import { ENVELOPE_VERSION, recordId, signingPayload } from '../../protocols/records/envelope.ts'
 import type { BodyInput, RecordType } from '../../protocols/records/registry.ts'
+import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { DEFAULT_NETWORK_RULES } from '../../protocols/usage-rules/index.ts'
 import { rawCid, sampleManifestBody } from './records.ts'
 
@@ -55,6 +56,7 @@ export function sampleBodies(network: string, created: number): SampleBodies {
       serial: 1,
       subject: sampleKey(6),
       name: 'A Label',
+      partyId: assignedPartyId(sampleKey(6)),
       roles: ['production', 'retailer'],
       sealingKey: sampleKey(7),
       notBefore: created,

@@ -90,6 +90,8 @@ describe('key rotation', function () {
     )
     assert.deepEqual(newCert.body.roles, oldCert.body.roles)
     assert.equal(newCert.body.name, oldCert.body.name)
+    assert.equal(newCert.body.partyId, oldCert.body.partyId, 'the party keeps its party id (DSR reports name it)')
+    assert.ok(oldCert.body.partyId !== undefined)
     assert.ok(existsSync(rotationPaths(labelDir).retired(answer.oldPeerId)))
     assert.ok(!existsSync(rotationPaths(labelDir).cert) && !existsSync(rotationPaths(labelDir).next))
     const signedByNew = contract(restarted.node.keys.signer)

@@ -10,6 +10,7 @@ import { depositRequest, ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/i
 import { parseMessage } from '../../../protocols/messages.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import type { RoleName } from '../../../protocols/records/types/common.ts'
+import { assignedPartyId } from '../../../protocols/register/party-id.ts'
 import { RpcHandlerError } from '../../../protocols/rpc/errors.ts'
 import { registerRpc } from '../../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../../protocols/topics/bus.ts'
@@ -92,6 +93,7 @@ export async function startMarket(options: { registrars?: number; name?: string 
         serial: ++serial,
         subject: keys.signer.publicKey,
         name: `node-${serial}`,
+        partyId: assignedPartyId(keys.signer.publicKey),
         roles,
         sealingKey: keys.sealing.publicKey,
         notBefore: clock.now() - 1000,

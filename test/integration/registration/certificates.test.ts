@@ -3,9 +3,11 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { registerRoutes } from '../../../node/register-route.ts'
+import { isDpid } from '../../../protocols/identifiers/dpid.ts'
 import type { RoleName } from '../../../protocols/records/types/common.ts'
 import { certStatus, lookupCert, requestCert, signCertRequest } from '../../../protocols/register/client.ts'
 import { REGISTER_OPS, REGISTER_PROTOCOL } from '../../../protocols/register/index.ts'
+import { assignedPartyId } from '../../../protocols/register/party-id.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import type { ControlRoute } from '../../../roles/role.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
@@ -67,6 +69,9 @@ describe('registration: role certificates between real nodes', function () {
     assert.deepEqual(result.cert.body.subject, player.keys.signer.publicKey)
     assert.deepEqual(result.cert.body.roles, ['player'])
     assert.deepEqual(result.cert.body.sealingKey, player.keys.sealing.publicKey)
+    // The participant's party id, assigned at registration: DPID-style, by which DDEX reports name it.
+    assert.equal(result.cert.body.partyId, assignedPartyId(player.keys.signer.publicKey))
+    assert.ok(isDpid(result.cert.body.partyId))
     await player.credentials.setCert(result.cert)
     assert.ok(player.trust.hasRole(player.keys.signer.publicKey, 'player'))
 
