@@ -6,9 +6,9 @@
 import { toString as bytesToString } from 'uint8arrays/to-string'
 import { CURRENCY_CODES } from '../../protocols/identifiers/currencies.ts'
 import type { ControlRequest, ControlRoute } from '../role.ts'
+import { toAccountingCsv } from './accounting.ts'
 import { balanceEntryOf } from './accounts.ts'
 import { MAX_LIST_PAGE } from './constants.ts'
-import { toDsrCsv } from './dsr.ts'
 import type { ClearingEngine } from './engine.ts'
 import { BadClearingRequestError, NotFoundError } from './errors.ts'
 import { MAX_PAGE_SIZE } from './ledger/constants.ts'
@@ -117,7 +117,35 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
     {
       method: 'GET',
       path: '/statements/csv',
-      handler: async ({ query }) => ({ csv: toDsrCsv(await statementsFor(engine(), query)) }),
+      handler: async ({ query }) => ({ csv: toAccountingCsv(await statementsFor(engine(), query)) }),
+    },
+    {
+      method: 'GET',
+      path: '/statements/dsr',
+      handler: async ({ query }) => {
+        const period = periodParam(query.period)
+        if (query.participant === undefined || query.participant === '')
+          throw new BadClearingRequestError('participant: required')
+        const e = engine()
+        const reports = []
+        for (const participant of await e.statements.resolve(query.participant)) {
+          const kind = parseParticipant(participant)?.kind ?? ''
+          // A key names all its participants: only those a DSR reports to (not its wallet or fee account).
+          if (participant !== query.participant && !['retailer', 'distributor', 'rightsholder'].includes(kind)) continue
+          const r = await e.dsr.report(period, participant)
+          reports.push({
+            participant,
+            fileName: r.fileName,
+            text: r.text,
+            lines: r.lines,
+            summaries: r.summaries,
+            blocks: r.blocks,
+            downloadPlaysLeftOut: r.downloadPlaysLeftOut,
+            warnings: r.warnings,
+          })
+        }
+        return { reports }
+      },
     },
     {
       method: 'GET',

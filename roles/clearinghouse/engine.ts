@@ -43,6 +43,8 @@ import {
   MAX_PENDING_REPORTS,
   STATE_VERSION,
 } from './constants.ts'
+import { CatalogFacts } from './dsr/catalog.ts'
+import { DsrExport } from './dsr/export.ts'
 import {
   BadClearingRequestError,
   BusyError,
@@ -128,6 +130,9 @@ export class ClearingEngine extends EventTarget {
   readonly store: StateStore
   readonly records: RecordBook
   readonly statements: Statements
+  /** What the catalog says of the content settled here, and the DSR reports built from it. */
+  readonly catalog: CatalogFacts
+  readonly dsr: DsrExport
   readonly purchases: Purchases
   readonly accounts: Accounts
   readonly ingest: Ingest
@@ -171,6 +176,17 @@ export class ClearingEngine extends EventTarget {
     this.records = new RecordBook(store, decodeOptions, c.fetchRecord)
     const lines = new LineBook(store)
     this.statements = new Statements(store, c.network, c.clock, c.keys.signer)
+    this.catalog = new CatalogFacts(store)
+    this.dsr = new DsrExport({
+      store,
+      records: this.records,
+      statements: this.statements,
+      catalog: this.catalog,
+      trust: c.trust,
+      network: c.network,
+      clock: c.clock,
+      clearinghouse: c.keys.signer.publicKey,
+    })
     const common = { store, journal: this.#journal, records: this.records, lines, clock: c.clock, serial, sync }
     this.purchases = new Purchases({
       ...common,
@@ -404,6 +420,11 @@ export class ClearingEngine extends EventTarget {
     if (!contract.signer.every((b, i) => b === contract.body.distributor[i])) return
     await this.records.learnContract(contract)
     if (this.#missing === false) this.#missing = true
+  }
+
+  /** A manifest or release from the `catalog` topic: kept for the DSR reports' titles, artists and releases. */
+  async learnCatalog(record: SignedRecord<'consort/manifest'> | SignedRecord<'consort/release'>): Promise<void> {
+    await this.catalog.learn(record)
   }
 
   // ---- accounts -----------------------------------------------------------------------------------------------

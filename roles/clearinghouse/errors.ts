@@ -131,6 +131,13 @@ export class StatementTooLargeError extends ClearingError {
 }
 
 /** No such participant, held play or record. */
+/** A DSR was asked of a participant that neither sells nor is paid for content (a wallet, a fee account). */
+export class DsrNotApplicableError extends ClearingError {
+  override name = 'DsrNotApplicableError'
+  readonly code = 'ERR_DSR_NOT_APPLICABLE'
+  readonly statusCode = 400
+}
+
 export class NotFoundError extends ClearingError {
   override name = 'NotFoundError'
   readonly code = 'ERR_NOT_FOUND'

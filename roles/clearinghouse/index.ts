@@ -20,8 +20,9 @@ import type { ReportAck } from './usage/ingest.ts'
 
 const log = logger('consort:clearinghouse:role')
 
+export { checkAccountingCsv, toAccountingCsv } from './accounting.ts'
 export { type AuditReport, auditClearinghouse } from './audit.ts'
-export { toDsrCsv } from './dsr.ts'
+export { checkDsr, type DsrCheck } from './dsr/read.ts'
 export { ClearingEngine, type ClearinghouseInit, clearinghouseInit, type EngineComponents } from './engine.ts'
 export { isTestNetwork, type PaymentGateway, TEST_GATEWAY_NAME, TestPaymentGateway } from './gateway.ts'
 export * from './participants.ts'
@@ -96,6 +97,13 @@ export class ClearinghouseRole extends EventTarget implements Role {
       }),
       c.topics.subscribe('usage', {
         onMessage: async (delivery: GossipDelivery) => this.#onUsage(delivery),
+      }),
+      // Titles, artists and releases of what is settled here, for the DSR reports.
+      c.topics.subscribe('catalog', {
+        onMessage: async (delivery: GossipDelivery) => {
+          if (delivery.record.type !== 'consort/manifest' && delivery.record.type !== 'consort/release') return
+          await engine.learnCatalog(delivery.record as never)
+        },
       }),
     )
     this.#unsubscribe.push(

@@ -62,6 +62,13 @@ export const StateKeys = {
   purchaseUse: (purchaseId: string) => `pu/${purchaseId}`,
   usagePrefix: (device: string) => `u/${device}/`,
   fundPrefix: 'g/',
+  /** What a producer's record says of a content id (for DSR reports), per signer. */
+  contentInfo: (contentId: string, signer: string) => `ci/${contentId}/${signer}`,
+  contentInfoPrefix: (contentId: string) => `ci/${contentId}/`,
+  /** Plays settled in a period under one licence and contract, of one recording (for DSR reports). */
+  dsrPlays: (period: string, licence: string, contract: string, isrc: string) =>
+    `T/${period}/${licence}/${contract}/${isrc}`,
+  dsrPlaysPrefix: (period: string) => `T/${period}/`,
 } as const
 
 /** The key range of everything under `prefix` (which ends in `/`). */
@@ -383,6 +390,31 @@ export const playsRow = z
 export type PlaysRow = z.infer<typeof playsRow>
 export const closedRow = z.object({ v: z.literal(1), closedAt: nat }).strict()
 export const contractVersionRow = z.object({ v: z.literal(1), seq: nat, cid: z.string() }).strict()
+
+export const contentInfoRow = z
+  .object({
+    v: z.literal(1),
+    seq: nat,
+    title: z.string(),
+    subtitle: z.string().nullable(),
+    artists: z.array(z.string()),
+    durationMs: nat.nullable(),
+    release: z
+      .object({ icpn: z.string().nullable(), grid: z.string().nullable(), title: z.string() })
+      .strict()
+      .nullable(),
+    label: z.string().nullable(),
+    releaseType: z.string().nullable(),
+    releaseDate: z.string().nullable(),
+    tracks: z.array(z.string()),
+  })
+  .strict()
+export type ContentInfoRow = z.infer<typeof contentInfoRow>
+
+export const dsrPlaysRow = z
+  .object({ v: z.literal(1), licence: z.string(), contract: z.string(), isrc: z.string(), plays: nat })
+  .strict()
+export type DsrPlaysRow = z.infer<typeof dsrPlaysRow>
 
 export const FUND_STATES = ['charging', 'done'] as const
 export const fundRow = z

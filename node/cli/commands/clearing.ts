@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as dagCbor from '@ipld/dag-cbor'
 import { identify } from '@libp2p/identify'
@@ -30,7 +30,9 @@ import { type NetworkContext, networkContext } from '../../../protocols/network.
 import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from '../../../protocols/rpc/errors.ts'
+import { ACCOUNTING_COLUMNS, checkAccountingCsv } from '../../../roles/clearinghouse/accounting.ts'
 import { type AuditReport, auditStopped } from '../../../roles/clearinghouse/audit.ts'
+import { checkDsr } from '../../../roles/clearinghouse/dsr/read.ts'
 import { checkLineProof, checkStatement, formatAmount } from '../../../roles/clearinghouse/statements.ts'
 import type { StateLevel } from '../../../roles/clearinghouse/store.ts'
 import { dataDirPaths } from '../../data-dir.ts'
@@ -307,8 +309,12 @@ export function registerClearingCommands(program: Command): void {
         .option('--participant <id>', 'a participant id (retailer:<key>, rightsholder:<party>…) or a key (hex)')
         .option('--period <YYYY-MM>', 'the month')
         .option('--currency <code>', 'only this currency')
-        .option('--csv', 'print a DDEX DSR-style CSV')
-        .option('--out <file>', 'write to this file instead of stdout'),
+        .option('--csv', 'the accounting export: every line (fees and splits too) with its Merkle proof, as CSV')
+        .option('--dsr', 'a DDEX DSR sales report (flat file, Basic Audio Profile) of the sales and usage')
+        .option(
+          '--out <file>',
+          'write to this file instead of stdout (with --dsr: a directory takes the standard name)',
+        ),
     ),
   ).action(async (options) => {
     if (options.participant === undefined || options.period === undefined) {
@@ -320,6 +326,32 @@ export function registerClearingCommands(program: Command): void {
     const query = new URLSearchParams({ participant: options.participant, period: options.period })
     if (options.currency !== undefined) query.set('currency', options.currency)
     const client = clientFor(options)
+    if (options.dsr === true) {
+      if (options.csv === true) throw new CliError('statement: --dsr or --csv, not both', EXIT.usage)
+      const { reports } = await client.request<{
+        reports: Array<{ participant: string; fileName: string; text: string; warnings: string[] }>
+      }>('GET', `/v1/clearinghouse/statements/dsr?${query}`)
+      if (reports.length === 0) throw new CliError(`statement: no DSR for ${options.participant}`, EXIT.failed)
+      const intoDir = options.out !== undefined && existsSync(options.out) && statSync(options.out).isDirectory()
+      if (reports.length > 1 && !intoDir) {
+        throw new CliError(
+          `statement: ${options.participant} is ${reports.length} participants (${reports.map((r) => r.participant).join(', ')}): give --out DIR, or one participant id`,
+          EXIT.usage,
+        )
+      }
+      const written: string[] = []
+      for (const r of reports) {
+        for (const w of r.warnings) process.stderr.write(`warning: ${r.participant}: ${w}\n`)
+        if (options.out === undefined) process.stdout.write(r.text)
+        else {
+          const file = intoDir ? join(options.out, r.fileName) : options.out
+          writeFileSync(file, r.text)
+          written.push(file)
+        }
+      }
+      if (written.length > 0) print({ files: written }, options, () => written.map((f) => `wrote ${f}`).join('\n'))
+      return
+    }
     if (options.csv === true) {
       const { csv } = await client.request<{ csv: string }>('GET', `/v1/clearinghouse/statements/csv?${query}`)
       if (options.out !== undefined) writeFileSync(options.out, csv)
@@ -373,8 +405,13 @@ export function registerClearingCommands(program: Command): void {
     withDataDir(
       statement
         .command('verify')
-        .description('check a statement file: signatures, totals, Merkle roots (and a line proof)')
-        .argument('<file>', 'what `consort statement --json` or `consort statement proof --json` wrote')
+        .description(
+          'check a statement file: signatures, totals, Merkle roots and line proofs (--json, --csv, proof); the DSR standard (--dsr)',
+        )
+        .argument(
+          '<file>',
+          'what `consort statement` (--json, --csv or --dsr) or `consort statement proof --json` wrote',
+        )
         .option(
           '--network <file>',
           "check against this network (default: the data dir's), so the signer must be its clearinghouse",
@@ -383,17 +420,49 @@ export function registerClearingCommands(program: Command): void {
   ).action(async (file: string, _options, command: Command) => {
     // `statement` shares option names with its subcommands: commander gives them to the parent, so read both.
     const options = command.optsWithGlobals()
-    const { records, proof } = statementRecordsOf(readFileSync(file, 'utf8'))
+    const text = readFileSync(file, 'utf8')
     const networkFile = options.network ?? dataDirPaths(dataDirOf(options)).network
     const now = systemClock.now()
     const net = existsSync(networkFile) ? readNetworkFile(networkFile, now) : undefined
-    const results = records.map((bytes) => {
-      const name = net?.body.network ?? decodeNetworkName(bytes) ?? ''
-      const check = checkStatement(bytes, {
-        network: name,
+    const checkRecord = (bytes: Uint8Array) =>
+      checkStatement(bytes, {
+        network: net?.body.network ?? decodeNetworkName(bytes) ?? '',
         now,
         ...(net !== undefined ? { clearinghouses: net.body.clearinghouses.map((c) => c.key) } : {}),
       })
+    if (text.startsWith('HEAD\t')) {
+      // A DSR sales report: the standard's syntax, order, references and totals (it carries no signature).
+      const check = checkDsr(text)
+      print({ format: 'dsr', ...check }, options, () =>
+        check.ok
+          ? `OK  DSR (Basic Audio Profile): ${check.lines} lines, ${check.summaries} summaries, ${check.blocks} blocks; net revenue ${
+              Object.entries(check.netRevenue)
+                .map(([c, v]) => `${v} ${c}`)
+                .join(', ') || 'none'
+            }`
+          : `BAD DSR: ${check.problems.join('; ')}`,
+      )
+      if (!check.ok) process.exitCode = EXIT.failed
+      return
+    }
+    if (text.startsWith(`${ACCOUNTING_COLUMNS.join(',')}\r\n`)) {
+      const check = checkAccountingCsv(text, checkRecord)
+      print({ format: 'csv', checkedAgainstNetwork: net?.body.network ?? null, ...check }, options, () =>
+        [
+          check.ok
+            ? `OK  accounting export: ${check.parts} signed part(s), ${check.lines} line(s), every line proved`
+            : `BAD accounting export: ${check.problems.join('; ')}`,
+          net === undefined ? '(no network file: the signer was not checked against the network)' : '',
+        ]
+          .filter((l) => l !== '')
+          .join('\n'),
+      )
+      if (!check.ok) process.exitCode = EXIT.failed
+      return
+    }
+    const { records, proof } = statementRecordsOf(text)
+    const results = records.map((bytes) => {
+      const check = checkRecord(bytes)
       let proved: boolean | undefined
       if (proof !== undefined && check.record !== undefined) {
         const line = check.record.body.lines[proof.index]

@@ -52,8 +52,10 @@ import {
   type AccountPlaysRow,
   accountPlaysRow,
   type DeviceRow,
+  type DsrPlaysRow,
   decodeReportRow,
   deviceRow,
+  dsrPlaysRow,
   encodeReportRow,
   type GapRow,
   gapRow,
@@ -153,6 +155,8 @@ class Group {
   readonly batch = new SettlementBatch()
   readonly transfers = new TransferSum()
   readonly pool = new Map<string, PoolCount & { plays: number }>()
+  /** Plays settled per licence, contract and recording (the DSR's usage counts), by state key. */
+  readonly dsrPlays = new Map<string, DsrPlaysRow>()
   readonly acks: Array<{ pending: Pending; ack: ReportAck }> = []
   /** Reports and gap rows written by this group (not on disk yet). */
   readonly reports = new Map<string, ReportRow>()
@@ -727,6 +731,19 @@ export class Ingest {
       if (known === undefined) g.pool.set(poolKey, { ...pool, plays: 1 })
       else known.plays++
     }
+    // The DSR counts plays per licence, contract version and recording (the contract the play settled under).
+    const contract = contractForPlay(resolved.contract, resolved.newest, e.startedAt)
+    const tally = StateKeys.dsrPlays(g.period, resolved.licence.id.toString(), contract.id.toString(), e.isrc)
+    const counted = g.dsrPlays.get(tally)
+    if (counted !== undefined) counted.plays++
+    else
+      g.dsrPlays.set(tally, {
+        v: 1,
+        licence: resolved.licence.id.toString(),
+        contract: contract.id.toString(),
+        isrc: e.isrc,
+        plays: 1,
+      })
     g.playsSettled++
     this.stats.playsSettled++
   }
@@ -770,6 +787,14 @@ export class Ingest {
       }
     }
     for (const purchaseId of g.touchedUses) ops.push(put(StateKeys.purchaseUse(purchaseId), g.uses.get(purchaseId)!))
+    if (g.dsrPlays.size > 0) {
+      const keys = [...g.dsrPlays.keys()]
+      const rows = await this.#d.store.getMany(dsrPlaysRow, keys)
+      for (const [i, key] of keys.entries()) {
+        const add = g.dsrPlays.get(key)!
+        ops.push(put(key, { ...add, plays: (rows[i]?.plays ?? 0) + add.plays }))
+      }
+    }
     for (const device of g.touchedDevices) ops.push(put(StateKeys.device(device), g.devices.get(device)!))
     for (const account of g.touchedAccounts) ops.push(put(StateKeys.account(account), g.accounts.get(account)!))
     const planned = g.transfers.list()

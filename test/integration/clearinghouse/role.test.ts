@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -23,6 +23,7 @@ import {
   walletParticipant,
 } from '../../../roles/clearinghouse/participants.ts'
 import { periodOf } from '../../../roles/clearinghouse/state.ts'
+import { parseDsr } from '../../helpers/dsr-parser.ts'
 import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 import { type Buyer, Market } from '../../unit/clearinghouse/market.ts'
@@ -175,7 +176,7 @@ describe('clearinghouse role', function () {
       await rm(dir, { recursive: true, force: true })
     })
 
-    it('fund, balance, ledger transfers, statement (JSON, CSV, verify) and audit, online and offline', async () => {
+    it('fund, balance, ledger transfers, statement (JSON, CSV, DSR, verify of each) and audit, online and offline', async () => {
       const m = await Market.create({ start: Date.now() - 60_000 })
       const chDir = join(dir, 'clearinghouse')
       const playerDir = join(dir, 'player')
@@ -243,7 +244,10 @@ describe('clearinghouse role', function () {
       const file = join(dir, 'statement.json')
       const label = rightsholderParticipant('label:acme')
       const retailer = retailerParticipant(m.retailer.signer.publicKey)
-      const [transfers, statement, proof, csv] = await Promise.all([
+      const csvFile = join(dir, 'statement.csv')
+      const dsrDir = join(dir, 'dsr')
+      await mkdir(dsrDir)
+      const [transfers, statement, proof, csv, dsr] = await Promise.all([
         consort(['ledger', 'transfers', '--data-dir', chDir, '--json']),
         consort(['statement', '--participant', 'label:acme', '--period', period, '--data-dir', chDir, '--out', file]),
         consort([
@@ -259,7 +263,30 @@ describe('clearinghouse role', function () {
           chDir,
           '--json',
         ]),
-        consort(['statement', '--participant', retailer, '--period', period, '--csv', '--data-dir', chDir]),
+        consort([
+          'statement',
+          '--participant',
+          retailer,
+          '--period',
+          period,
+          '--csv',
+          '--data-dir',
+          chDir,
+          '--out',
+          csvFile,
+        ]),
+        consort([
+          'statement',
+          '--participant',
+          retailer,
+          '--period',
+          period,
+          '--dsr',
+          '--data-dir',
+          chDir,
+          '--out',
+          dsrDir,
+        ]),
       ])
       assert.equal(transfers.code, 0, transfers.stderr)
       assert.ok(JSON.parse(transfers.stdout).transfers.some((t: { code: string }) => t.code === 'wholesale'))
@@ -269,20 +296,39 @@ describe('clearinghouse role', function () {
       assert.equal(proof.code, 0, proof.stderr)
       await writeFile(join(dir, 'proof.json'), proof.stdout)
       assert.equal(csv.code, 0, csv.stderr)
-      assert.match(csv.stdout, /^DSP,SalesDate,ReleaseId,/)
-      assert.ok(csv.stdout.includes(purchaseId))
+      const csvText = await readFile(csvFile, 'utf8')
+      assert.match(csvText, /^row,participant,period,currency,part,index,kind,/)
+      assert.ok(csvText.includes(purchaseId))
+      // The accounting export with one amount changed: that row no longer matches its signed line.
+      await writeFile(
+        join(dir, 'altered.csv'),
+        csvText.replace(/,-?0\.70,(-?70),/, (_all, minor: string) => `,0.71,${minor},`),
+      )
+      assert.equal(dsr.code, 0, dsr.stderr)
+      const [dsrFile] = await readdir(dsrDir)
+      assert.match(dsrFile ?? '', /^DSR_PADPIDA\w{11}_PADPIDA\w{11}_[^_]+_\d{4}-\d{2}_FR_\d{8}T\d{6}\.tsv$/)
+      assert.equal(parseDsr(await readFile(join(dsrDir, dsrFile!), 'utf8'), dsrFile).errors.length, 0)
       // A statement whose signed bytes were altered fails verification.
       const altered = structuredClone(saved)
       const record = Buffer.from(altered.statements[0].parts[0].record, 'base64')
       record[record.length - 40]! ^= 1
       altered.statements[0].parts[0].record = record.toString('base64')
       await writeFile(join(dir, 'altered.json'), JSON.stringify(altered))
-      const [verify, bad, proved, online] = await Promise.all([
+      const [verify, bad, proved, online, verifyCsv, badCsv, verifyDsr] = await Promise.all([
         consort(['statement', 'verify', file, '--data-dir', chDir]),
         consort(['statement', 'verify', join(dir, 'altered.json'), '--data-dir', chDir]),
         consort(['statement', 'verify', join(dir, 'proof.json'), '--data-dir', chDir, '--json']),
         consort(['audit', '--data-dir', chDir]),
+        consort(['statement', 'verify', csvFile, '--data-dir', chDir]),
+        consort(['statement', 'verify', join(dir, 'altered.csv'), '--data-dir', chDir]),
+        consort(['statement', 'verify', join(dsrDir, (await readdir(dsrDir))[0]!), '--data-dir', chDir]),
       ])
+      assert.equal(verifyCsv.code, 0, verifyCsv.stdout + verifyCsv.stderr)
+      assert.match(verifyCsv.stdout, /^OK {2}accounting export: 1 signed part\(s\), \d+ line\(s\), every line proved/m)
+      assert.equal(badCsv.code, 1, badCsv.stdout)
+      assert.match(badCsv.stdout, /differs from line \d+ of the signed part/)
+      assert.equal(verifyDsr.code, 0, verifyDsr.stdout + verifyDsr.stderr)
+      assert.match(verifyDsr.stdout, /^OK {2}DSR \(Basic Audio Profile\)/m)
       assert.equal(verify.code, 0, verify.stdout + verify.stderr)
       assert.match(verify.stdout, /^OK /m)
       assert.equal(bad.code, 1)

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
+import { CID } from 'multiformats/cid'
 import { toJson } from '../../../protocols/json.ts'
 import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/index.ts'
+import { periodOf } from '../../../roles/clearinghouse/state.ts'
 import type { Check } from '../../../simulations/report/types.ts'
 import { simulateScenario } from '../../../simulations/runner.ts'
 import { loadScenario } from '../../../simulations/scenario.ts'
 import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
+import { checkDsrAgainstLedger, type DsrLedgerCheck } from '../../helpers/dsr-ledger-check.ts'
 
 /**
  * CI runs the shipped `market-small` scenario: every role, real nodes on the memory transport, the plan drawn from
@@ -22,11 +25,22 @@ describe('simulations: market-small', function () {
     const { scenario } = loadScenario('market-small')
     const seed = Number(process.env.CONSORT_SIM_SEED ?? scenario.seed)
     let honest: Check[] = []
+    let dsr: DsrLedgerCheck | undefined
     let stray = ''
     const { metrics, failures } = await simulateScenario(scenario, {
       seed,
       beforeChecks: async ({ cluster, settlementChecks }) => {
         honest = await settlementChecks()
+        // The DDEX DSR reports of every participant, read with the tests' own parser and held against the ledger.
+        const node = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
+        const role = node.started.roles.get('clearinghouse') as unknown as ClearinghouseRole
+        dsr = await checkDsrAgainstLedger(
+          role.controlRoutes,
+          periodOf(node.started.clock.now()),
+          async (cid) => (await node.started.records.getAs('consort/offer', CID.parse(cid))).body.useType,
+          // To look at the files: CONSORT_DSR_OUT=DIR npm exec -- mocha … market-small.test.ts
+          process.env.CONSORT_DSR_OUT,
+        )
         // Break the books: the retailer pays one cent to a rights holder for nothing.
         const houseNode = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
         const retailer = cluster.nodes.find((n) => n.spec.roles.includes('retailer'))!
@@ -61,6 +75,15 @@ describe('simulations: market-small', function () {
     assert.equal(purchases.clearinghouse.playsSettled, purchases.plays.licensed)
     assert.ok(purchases.purchaseLatencyMs.count === purchases.bought)
     assert.ok(purchases.timeToFirstAudioMs.count === purchases.plays.licensed)
+
+    // DDEX DSR: every report loads with no error, its sales equal the ledger to the cent, its streams are the plays
+    // paid per play (the market's streams are per-play contracts).
+    assert.ok(dsr !== undefined)
+    assert.deepEqual(dsr.problems, [], `seed ${seed}`)
+    assert.ok(dsr.files.length >= 4, `retailer, distributor and two rights holders: ${toJson(dsr.files)}`)
+    for (const f of dsr.files) assert.deepEqual(f.errors, [], `seed ${seed}: ${f.fileName}`)
+    const retailerTotals = [...dsr.totals].find(([p]) => p.startsWith('retailer:'))![1]
+    assert.equal(retailerTotals.streams, BigInt(purchases.plays.paid))
 
     // The broken invariant fails the run, and only the checks it touches.
     assert.equal(metrics.ok, false)

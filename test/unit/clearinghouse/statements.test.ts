@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict'
 import { decodeRecordAs } from '../../../protocols/records/envelope.ts'
-import { CONSORT_COLUMNS, DSR_COLUMNS, perUnit, toDsrCsv } from '../../../roles/clearinghouse/dsr.ts'
+import {
+  ACCOUNTING_COLUMNS,
+  checkAccountingCsv,
+  parseCsv,
+  toAccountingCsv,
+} from '../../../roles/clearinghouse/accounting.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import {
   accountIdOf,
@@ -195,7 +200,7 @@ describe('clearinghouse statements', () => {
     assert.deepEqual([...audit.ledger, ...audit.clearing], [])
   })
 
-  it('exports a statement as CSV with the DSR sales-report columns', async () => {
+  it('exports the accounting CSV: every line with its audit path and each signed part, all checkable', async () => {
     m = await Market.create()
     ;({ engine } = await m.engine())
     const buyer = await m.buyer()
@@ -204,24 +209,31 @@ describe('clearinghouse statements', () => {
     await engine.learnContract(contract)
     const { purchaseId } = await m.purchase(engine, buyer, contract, m.offer(contract, { price: 129n }))
     const statements = await engine.statements.build('2026-11', retailerParticipant(m.retailer.signer.publicKey))
-    const csv = toDsrCsv(statements)
-    const [header, ...rows] = csv.trimEnd().split('\r\n')
-    assert.deepEqual(header?.split(','), [...DSR_COLUMNS, ...CONSORT_COLUMNS])
-    const sale = rows
-      .map((r) => r.split(','))
-      .find(
-        (r) =>
-          r[CONSORT_COLUMNS.indexOf('ConsortRef') + DSR_COLUMNS.length] === purchaseId &&
-          r[7] === 'EUR' &&
-          r[DSR_COLUMNS.length + 5] === '1.29',
+    const csv = toAccountingCsv(statements)
+    const check = (text: string) =>
+      checkAccountingCsv(text, (bytes) =>
+        checkStatement(bytes, {
+          network: m.network.name,
+          now: m.clock.now(),
+          clearinghouses: [m.clearinghouse.signer.publicKey],
+        }),
       )
+    const rows = parseCsv(csv)
+    assert.deepEqual(rows[0], [...ACCOUNTING_COLUMNS])
+    const sale = rows.find((r) => r[0] === 'line' && r[7] === purchaseId && r[11] === '1.29')
     assert.ok(sale, csv)
-    assert.equal(sale[0], retailerParticipant(m.retailer.signer.publicKey))
-    assert.equal(sale[1], '2026-11-02')
-    assert.equal(sale[2], 'ISRC:USRC17607839')
-    assert.equal(sale[6], '1')
-    assert.equal(sale[8], '1.29000000')
-    assert.equal(perUnit(-7n, 3, 'EUR'), '-0.02333333')
-    assert.equal(perUnit(500n, 1, 'JPY'), '500.000000')
+    assert.equal(sale[6], 'sale')
+    assert.equal(sale[10], '1', 'one unit: the sale')
+    // The fee and the wholesale are lines of the accounting export (not sales of a DSR).
+    assert.ok(rows.some((r) => r[0] === 'line' && r[6] === 'fee'))
+    assert.deepEqual(check(csv), { ok: true, problems: [], parts: 1, lines: rows.length - 2 })
+    // An amount changed in one row, a line dropped, a signature broken: each is found.
+    const changed = csv.replace(',1.29,129,', ',1.39,139,')
+    assert.match(check(changed).problems.join(), /row \d+: the row differs from line \d+ of the signed part/)
+    const record = rows.find((r) => r[0] === 'part')![17]!
+    const bytes = Buffer.from(record, 'base64')
+    bytes[bytes.length - 3]! ^= 1
+    assert.ok(!check(csv.replace(record, bytes.toString('base64'))).ok)
+    assert.match(check('DSP,SalesDate\r\n').problems.join(), /not the accounting export/)
   })
 })
