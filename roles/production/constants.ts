@@ -30,6 +30,9 @@ export const MAX_KEPT_JOBS = 32
 /** Record versions remembered per stable id, for revoking every version at a takedown. */
 export const MAX_HISTORY = 64
 
+/** Warnings kept with a release's state (`ReleaseState.warnings`): the import's first ones, enough to act on. */
+export const MAX_RECORDED_WARNINGS = 50
+
 /**
  * One escrow deposit stays under this many bytes (the `/escrow/1` server's default request cap is 2 MiB); a large
  * release is split into several deposits.

@@ -307,7 +307,7 @@ export function planFromErn(message: ErnMessage, options: ErnPlanOptions): Impor
   const warnings: ImportIssue[] = message.warnings.map((w) => ({
     path: w.path,
     value: w.value,
-    message: `tolerated: ${w.message}`,
+    message: `ERN warning (${w.code}): ${w.message}`,
   }))
   const byReference = new Map(message.releases.map((r) => [r.reference, r]))
   const isrcOf = new Map(message.soundRecordings.map((s) => [s.reference, s.isrc]))
@@ -335,6 +335,15 @@ export function planFromErn(message: ErnMessage, options: ErnPlanOptions): Impor
       continue
     }
     const tracks = main.trackReferences.map((ref) => trackPlan(message, ref, main, options, issues))
+    if (tracks.length === 0 && main.resourceReferences.length > 0) {
+      const kinds = new Map(message.resources.map((r) => [r.reference, r.type ?? r.kind]))
+      const listed = [...new Set(main.resourceReferences.map((ref) => kinds.get(ref) ?? 'resource'))].join(', ')
+      issues.push({
+        path: `/ReleaseList/Release[${main.reference}]`,
+        value: main.type ?? '',
+        message: `no sound recording among its resources (${listed}): Consort publishes audio only`,
+      })
+    }
     releases.push({
       path: `/ReleaseList/Release[${main.reference}]`,
       keys: action.keys,
@@ -361,7 +370,9 @@ export function planFromErn(message: ErnMessage, options: ErnPlanOptions): Impor
       warnings.push({
         path: `/ResourceList/SoundRecording[${recording.reference}]`,
         value: recording.isrc ?? '',
-        message: 'not part of a main release: not published',
+        message: recording.supplemental
+          ? 'supplemental (describes another resource, such as a part of a DJ mix): not published'
+          : 'not part of a main release: not published',
       })
     }
   }

@@ -30,8 +30,6 @@ import {
   MAX_ERN_MESSAGE_BYTES,
   parseErn,
   releaseKeys,
-  TOLERABLE_ISSUE_CODES,
-  type TolerableIssueCode,
 } from './ddex/index.ts'
 import { type PriceTiers, planFromErn } from './ern-plan.ts'
 import {
@@ -111,7 +109,8 @@ export interface ErnImport {
   xml?: string
   audioDir?: string | null
   synthesizeMissing?: boolean
-  tolerate?: TolerableIssueCode[]
+  /** Refuse the message for ERN warnings too (default: accepted, reported and recorded with the release). */
+  strict?: boolean
 }
 
 export interface DescriptionImport {
@@ -124,9 +123,8 @@ export interface DescriptionImport {
 function ernRefusal(err: unknown): never {
   if (err instanceof ErnValidationError || (err as Error).name === 'ErnValidationError') {
     const e = err as ErnValidationError
-    const issues = e.issues.map((i) => ({ path: i.path, value: i.value, message: i.message }))
-    if (e.omittedIssues > 0)
-      issues.push({ path: '/', value: '', message: `${e.omittedIssues} more invalid fields not listed` })
+    const issues = e.issues.map((i) => ({ path: i.path, value: i.value, message: `${i.severity}: ${i.message}` }))
+    if (e.omittedIssues > 0) issues.push({ path: '/', value: '', message: `${e.omittedIssues} more issues not listed` })
     throw new ImportRefusedError(issues)
   }
   if (err instanceof ErnFormatError || (err as Error).name === 'ErnFormatError') {
@@ -263,16 +261,9 @@ export class ProductionRole extends EventTarget implements Role {
       }
       xml = await readFile(request.ern, 'utf8')
     }
-    for (const code of request.tolerate ?? []) {
-      if (!(TOLERABLE_ISSUE_CODES as readonly string[]).includes(code)) {
-        throw new BadProductionRequestError(
-          `tolerate: ${code} cannot be tolerated (only ${TOLERABLE_ISSUE_CODES.join(', ')})`,
-        )
-      }
-    }
     let message: ErnMessage
     try {
-      message = parseErn(xml, { tolerate: request.tolerate ?? [] })
+      message = parseErn(xml, { strict: request.strict ?? false })
     } catch (err) {
       ernRefusal(err)
     }

@@ -17,7 +17,7 @@ import type { AnnounceCounts, Announcer } from './announce.ts'
 import { scanAudio } from './audio/index.ts'
 import { contractBody, dealContent, dealContractId, manifestBody, releaseBody, releaseContent } from './bodies.ts'
 import { applyChange, Change } from './change.ts'
-import { SELF_SEAL_CONTEXT } from './constants.ts'
+import { MAX_RECORDED_WARNINGS, SELF_SEAL_CONTEXT } from './constants.ts'
 import { type ImportIssue, ImportRefusedError } from './errors.ts'
 import type { DeliveryCounts, EscrowKey, EscrowOutbox } from './escrow.ts'
 import { type PreviewFields, packageAudio, packagePreview } from './packaging/index.ts'
@@ -162,7 +162,7 @@ export class Publisher {
       results.push(
         release.plan.action === 'takedown'
           ? await this.#takedown(release, change, warnings)
-          : await this.#publishRelease(release, change, options),
+          : await this.#publishRelease(release, change, warnings, options),
       )
     }
     options.onProgress?.({ phase: 'committing' })
@@ -227,7 +227,12 @@ export class Publisher {
     )
   }
 
-  async #publishRelease(release: CheckedRelease, change: Change, options: PublishOptions): Promise<ReleaseResult> {
+  async #publishRelease(
+    release: CheckedRelease,
+    change: Change,
+    warnings: readonly ImportIssue[],
+    options: PublishOptions,
+  ): Promise<ReleaseResult> {
     const { plan } = release
     const existing = await this.#d.state.findRelease(plan.keys)
     const key = existing?.key ?? plan.keys[0]!
@@ -323,6 +328,7 @@ export class Publisher {
       digest,
       status: 'active',
       updated: now,
+      warnings: warnings.slice(0, MAX_RECORDED_WARNINGS).map(({ path, value, message }) => ({ path, value, message })),
     }
     change.batch.putRelease(state)
     return {

@@ -1,6 +1,5 @@
 import { z } from 'zod'
 import type { ControlRoute } from '../role.ts'
-import { TOLERABLE_ISSUE_CODES } from './ddex/index.ts'
 import { BadProductionRequestError, NotFoundError } from './errors.ts'
 import type { ProductionRole } from './index.ts'
 import type { Job } from './jobs.ts'
@@ -19,7 +18,8 @@ const publishRequest = z.strictObject({
   release: z.unknown().optional(),
   baseDir: z.string().min(1).max(4096).nullable().optional(),
   synthesizeMissing: z.boolean().default(false),
-  tolerate: z.array(z.enum(TOLERABLE_ISSUE_CODES)).default([]),
+  /** Refuse an ERN message for warnings too. */
+  strict: z.boolean().default(false),
   wait: z.boolean().default(true),
 })
 
@@ -86,7 +86,7 @@ export function productionRoutes(role: ProductionRole): ControlRoute[] {
             ...(request.xml != null ? { xml: request.xml } : {}),
             audioDir: request.audioDir ?? null,
             synthesizeMissing: request.synthesizeMissing,
-            tolerate: request.tolerate,
+            strict: request.strict,
           }),
           request.wait,
         )

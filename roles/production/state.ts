@@ -2,6 +2,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import type { RoleDb } from '../role.ts'
 import { MAX_HISTORY } from './constants.ts'
+import type { ImportIssue } from './errors.ts'
 
 /**
  * The role's state in its LevelDB sublevel: string keys under one prefix per kind, DAG-CBOR values. Every change
@@ -34,6 +35,11 @@ export interface ReleaseState {
   digest: Uint8Array
   status: Status
   updated: number
+  /**
+   * What the import that made this version accepted with a warning (ERN issues graded warnings, things left out or
+   * assumed), at most `MAX_RECORDED_WARNINGS`. Absent on releases published before warnings were recorded.
+   */
+  warnings?: ImportIssue[]
 }
 
 export interface TrackState {

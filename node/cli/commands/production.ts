@@ -4,12 +4,10 @@ import type { Command } from 'commander'
 import { toJsonValue } from '../../../protocols/json.ts'
 import {
   ErnFormatError,
-  ErnValidationError,
+  type ErnInspection,
   inspectErn,
   MAX_ERN_MESSAGE_BYTES,
-  parseErn,
-  TOLERABLE_ISSUE_CODES,
-  type TolerableIssueCode,
+  readErn,
 } from '../../../roles/production/ddex/index.ts'
 import type { ControlClient } from '../../control-client.ts'
 import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
@@ -86,9 +84,57 @@ interface PublishResultView {
 
 const issueLine = (i: Issue) => `${i.path}${i.value === '' ? '' : ` = ${JSON.stringify(i.value)}`}: ${i.message}`
 
-function tolerateOption(value: string | undefined): TolerableIssueCode[] {
-  if (value == null) return []
-  return listOption(value, TOLERABLE_ISSUE_CODES, '--tolerate') as TolerableIssueCode[]
+const orNone = (value: string | null) => value ?? '-'
+
+/** `ern inspect` for people: what was read, then every issue with its grade and path. */
+function showInspection(file: string, r: ErnInspection): string {
+  const lines = [
+    `${file}: ERN ${r.ernVersion} ${r.messageType} ${r.messageId === '' ? '(no MessageId)' : r.messageId}` +
+      ` from ${r.sender.name ?? r.sender.partyId ?? '?'}`,
+  ]
+  const verdict = r.valid ? (r.counts.warnings > 0 ? 'publishable with warnings' : 'publishable') : 'refused'
+  lines.push(`  ${verdict}: ${r.counts.errors} error(s), ${r.counts.warnings} warning(s)`)
+  if (r.releases.length > 0) {
+    lines.push(`releases (${r.releases.length}):`)
+    for (const x of r.releases) {
+      const id = x.icpn ?? x.grid ?? x.isrc ?? '-'
+      lines.push(
+        `  ${x.reference}${x.isMain ? ' (main)' : ''} ${x.type ?? x.element} ${id} "${orNone(x.title)}" by ${orNone(x.displayArtist)}` +
+          ` — ${x.resourceReferences.length} resource(s)`,
+      )
+    }
+  }
+  if (r.resources.length > 0) {
+    lines.push(`resources (${r.resources.length}):`)
+    for (const x of r.resources) {
+      const length = x.durationSeconds === null ? '' : ` ${x.durationSeconds}s`
+      lines.push(`  ${x.reference} ${x.kind}/${orNone(x.type)} ${orNone(x.isrc)} "${orNone(x.title)}"${length}`)
+    }
+  }
+  if (r.deals.length > 0) {
+    lines.push(`deals (${r.deals.length}):`)
+    for (const d of r.deals.slice(0, 20)) {
+      const releases = Array.isArray(d.releaseReference) ? d.releaseReference.join(',') : orNone(d.releaseReference)
+      const prices = d.prices.map((p) => `${p.wholesale ?? '?'} ${p.currency ?? ''}`.trim()).join(', ')
+      lines.push(
+        `  ${releases} ${d.commercialModels.join(',')}/${d.useTypes.join(',')} in ${d.territories.join(',')}` +
+          `${d.excludedTerritories.length > 0 ? ` except ${d.excludedTerritories.join(',')}` : ''}` +
+          ` from ${orNone(d.start)}${d.end === null ? '' : ` to ${d.end}`}${prices === '' ? '' : ` at ${prices}`}` +
+          `${d.takedown ? ' (takedown)' : ''}`,
+      )
+    }
+    if (r.deals.length > 20) lines.push(`  … ${r.deals.length - 20} more (--json lists all)`)
+  }
+  if (r.purgedReleases.length > 0) {
+    lines.push(`purged releases (${r.purgedReleases.length}):`)
+    for (const p of r.purgedReleases) lines.push(`  ${p.icpn ?? p.grid ?? p.isrc ?? '-'}`)
+  }
+  if (r.issues.length > 0) {
+    lines.push(`issues (${r.issues.length + r.counts.omitted}):`)
+    for (const i of r.issues) lines.push(`  ${i.severity.padEnd(7)} ${i.code.padEnd(9)} ${issueLine(i)}`)
+    if (r.counts.omitted > 0) lines.push(`  … ${r.counts.omitted} more not listed`)
+  }
+  return lines.join('\n')
 }
 
 function readText(file: string, what: string, limit: number): string {
@@ -370,31 +416,13 @@ export function registerProductionCommands(program: Command): void {
     withDataDir(ern.command('inspect'))
       .description('read an ERN message and summarise it, without publishing anything (no daemon needed)')
       .argument('<file>', 'the ERN message (XML)')
-      .option('--tolerate <codes>', `issue codes to accept with a warning (${TOLERABLE_ISSUE_CODES.join(', ')})`),
+      .option('--strict', 'exit 1 on warnings too, as publish --strict refuses them'),
   ).action(async (file: string, options) => {
     const xml = readText(file, 'ern inspect', MAX_ERN_MESSAGE_BYTES)
+    let inspection: ErnInspection
     try {
-      const message = parseErn(xml, { tolerate: tolerateOption(options.tolerate) })
-      const inspection = inspectErn(message)
-      print(
-        message.warnings.length > 0 && options.json !== true
-          ? { ...inspection, warnings: message.warnings }
-          : inspection,
-        options,
-      )
+      inspection = inspectErn(readErn(xml))
     } catch (err) {
-      if (err instanceof ErnValidationError || (err as Error).name === 'ErnValidationError') {
-        const e = err as ErnValidationError
-        const issues = e.issues.map((i) => ({ path: i.path, value: i.value, message: i.message }))
-        if (options.json === true)
-          print({ valid: false, code: e.code, issues, omittedIssues: e.omittedIssues }, options)
-        else {
-          process.stdout.write(`${file}: ${issues.length + e.omittedIssues} invalid field(s)\n`)
-          for (const issue of issues) process.stdout.write(`  ${issueLine(issue)}\n`)
-        }
-        process.exitCode = EXIT.failed
-        return
-      }
       if (err instanceof ErnFormatError || (err as Error).name === 'ErnFormatError') {
         const e = err as ErnFormatError
         if (options.json === true) print({ valid: false, code: e.code, reason: e.reason, message: e.message }, options)
@@ -404,6 +432,9 @@ export function registerProductionCommands(program: Command): void {
       }
       throw err
     }
+    print(inspection, options, () => showInspection(file, inspection))
+    const refused = !inspection.valid || (options.strict === true && inspection.counts.warnings > 0)
+    if (refused) process.exitCode = EXIT.failed
   })
 
   withDataDir(
@@ -413,7 +444,7 @@ export function registerProductionCommands(program: Command): void {
       .option('--ern <file>', 'a DDEX ERN message (new release, update, takedown or purge)')
       .option('--audio <dir>', "the directory the message's audio files are in (default: the message's directory)")
       .option('--synthesize-missing', 'make up audio of the stated duration where a file is absent (tests, demos)')
-      .option('--tolerate <codes>', `ERN issue codes to accept with a warning (${TOLERABLE_ISSUE_CODES.join(', ')})`)
+      .option('--strict', 'refuse an ERN message for warnings too (default: accepted, reported, recorded)')
       .option('--release <file>', 'a JSON release description (schema in roles/production/README.md)')
       .option('--json [file]', 'print JSON; with a file, publish that JSON release description (same as --release)')
       .option('--file <track>', 'one audio file to publish as a single')
@@ -446,11 +477,7 @@ export function registerProductionCommands(program: Command): void {
       const ernFile = path.resolve(options.ern)
       if (!existsSync(ernFile)) throw new CliError(`--ern: no such file ${ernFile}`, EXIT.usage)
       const audioDir = path.resolve(options.audio ?? path.dirname(ernFile))
-      await runImport(
-        client,
-        { ern: ernFile, audioDir, synthesizeMissing, tolerate: tolerateOption(options.tolerate) },
-        output,
-      )
+      await runImport(client, { ern: ernFile, audioDir, synthesizeMissing, strict: options.strict === true }, output)
       return
     }
     if (releaseFile != null) {

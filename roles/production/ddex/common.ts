@@ -12,7 +12,17 @@ import {
 } from '../../../protocols/identifiers/index.ts'
 import type { ErnIssueCode } from './constants.ts'
 import type { ErnIssue } from './errors.ts'
-import type { ErnAmount, ErnArtist, ErnCopyrightLine, ErnPrice, ErnReleaseIds, ErnValidityPeriod } from './model.ts'
+import type {
+  ErnAmount,
+  ErnArtist,
+  ErnCopyrightLine,
+  ErnPreview,
+  ErnPrice,
+  ErnRelatedResource,
+  ErnReleaseIds,
+  ErnValidityPeriod,
+} from './model.ts'
+import { severityOf } from './policy.ts'
 import type { El } from './xml.ts'
 
 /** Readers and checks shared by the ERN 3 and ERN 4 readers. Every check records an issue and carries on. */
@@ -23,7 +33,7 @@ export class Issues {
   readonly list: ErnIssue[] = []
 
   add(code: ErnIssueCode, path: string, value: string, message: string): void {
-    this.list.push({ path, value, message, code })
+    this.list.push({ path, value, message, code, severity: severityOf(code, path) })
   }
 
   /** Records a missing required element. */
@@ -83,8 +93,9 @@ export function readProprietaryIds(els: El[]): Array<{ namespace: string | null;
 }
 
 /**
- * Reads the identifiers of a release from one or more `ReleaseId` composites. A GRid that fails its check is kept
- * (and reported) only when the caller tolerates `grid` issues; that decision is made by the caller of `parseErn`.
+ * Reads the identifiers of a release from one or more `ReleaseId` composites. A GRid that fails its check is kept as
+ * written (a warning: the sender still uses it to name the release in updates and takedowns); a bad ICPN is left
+ * out.
  */
 export function readReleaseIds(containers: El[], issues: Issues): ErnReleaseIds {
   const ids: ErnReleaseIds = { icpn: null, grid: null, isrc: null, catalogNumbers: [], proprietaryIds: [] }
@@ -324,4 +335,79 @@ function flattenContentItems(items: El[], issues: Issues): El[] {
     return { sequence: readSequence(seqEl?.text, seqEl?.path ?? '', issues), index, item }
   })
   return bySequence(entries).flatMap(({ item }) => item.some('ReleaseResourceReference'))
+}
+
+/** Hex digits of the digests DDEX deliveries use; other algorithms are kept unchecked (publishing says so). */
+const DIGEST_HEX_LENGTH: Record<string, number> = { MD5: 32, SHA1: 40, 'SHA-1': 40, SHA256: 64, 'SHA-256': 64 }
+
+/**
+ * A delivered file's `HashSum`: its algorithm and value as written. A value that cannot be a digest of the named
+ * algorithm (wrong length, not hex) is an issue: the delivered file could never be checked against it.
+ */
+export function readHash(
+  algorithmText: string | null,
+  valueEl: El | undefined,
+  issues: Issues,
+): { algorithm: string; value: string } | null {
+  if (algorithmText === null || valueEl === undefined || valueEl.text === '') return null
+  const length = DIGEST_HEX_LENGTH[algorithmText.toUpperCase()]
+  if (length !== undefined && !new RegExp(`^[0-9a-fA-F]{${length}}$`).test(valueEl.text)) {
+    issues.add(
+      'hash',
+      valueEl.path,
+      valueEl.text,
+      `not an ${algorithmText} digest: expected ${length} hexadecimal digits, found ${valueEl.text.length} characters`,
+    )
+    return null
+  }
+  return { algorithm: algorithmText, value: valueEl.text }
+}
+
+/**
+ * A `PreviewDetails` (ERN 3, ERN 4.1 and 4.2): `StartPoint` and `EndPoint` in seconds, `Duration` an ISO 8601
+ * duration. A zero duration (senders write `PT0S` for "not stated") counts as not given.
+ */
+export function readPreviewDetails(el: El, issues: Issues): ErnPreview {
+  const startMs = readSeconds(el.one('StartPoint'), issues) ?? 0
+  const endMs = readSeconds(el.one('EndPoint'), issues)
+  const duration = readDuration(el.one('Duration'), issues)
+  const stated = duration.ms === null || duration.ms === 0 ? null : duration.ms
+  return { startMs, durationMs: stated ?? (endMs !== null && endMs > startMs ? endMs - startMs : null), uri: null }
+}
+
+/** A point in a resource: an ISO 8601 duration (`PT1M16S`, ERN 4 `Timing`) or a number of seconds (ERN 3). */
+function readOffset(el: El | undefined, issues: Issues): number | null {
+  if (el === undefined || el.text === '') return null
+  return el.text.startsWith('P') ? readDuration(el, issues).ms : readSeconds(el, issues)
+}
+
+/**
+ * The resources a recording draws on: ERN 4 `RelatedResource` (`ResourceRelatedResourceReference`, its
+ * relationship, `Timing`), ERN 3 `ResourceContainedResourceReferenceList`. A DJ mix lists each recording it plays.
+ */
+export function readRelatedResources(resource: El, issues: Issues): ErnRelatedResource[] {
+  const out: ErnRelatedResource[] = []
+  for (const el of resource.all('RelatedResource')) {
+    const reference = el.textOf('ResourceRelatedResourceReference')
+    if (reference === null) continue
+    const timing = el.one('Timing')
+    out.push({
+      reference,
+      relationship: nonEmpty(el.one('ResourceRelationshipType')?.text),
+      startMs: readOffset(timing?.one('StartPoint'), issues),
+      durationMs: readOffset(timing?.one('DurationUsed'), issues),
+    })
+  }
+  const contained = resource.one('ResourceContainedResourceReferenceList')?.all('ResourceContainedResourceReference')
+  for (const el of contained ?? []) {
+    const reference = el.textOf('ResourceContainedResourceReference')
+    if (reference === null) continue
+    out.push({
+      reference,
+      relationship: 'HasContentFrom',
+      startMs: readOffset(el.one('StartPoint'), issues),
+      durationMs: readOffset(el.one('DurationUsed'), issues),
+    })
+  }
+  return out
 }

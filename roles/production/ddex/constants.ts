@@ -53,13 +53,6 @@ export const ERN_ISSUE_CODES = [
   'reference',
   'period',
   'version',
+  'hash',
 ] as const
 export type ErnIssueCode = (typeof ERN_ISSUE_CODES)[number]
-
-/**
- * Issue codes a caller may choose to tolerate (`parseErn(xml, { tolerate: ['grid'] })`): the value is then kept as
- * the message wrote it and the issue is reported in `message.warnings` instead of failing the import. Only
- * identifiers that Consort can do without are tolerable; everything that feeds prices, rights or audio is not.
- */
-export const TOLERABLE_ISSUE_CODES = ['grid'] as const
-export type TolerableIssueCode = (typeof TOLERABLE_ISSUE_CODES)[number]

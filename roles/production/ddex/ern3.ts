@@ -6,13 +6,15 @@ import {
   nonEmpty,
   readCopyrightLine,
   readDuration,
+  readHash,
   readIsrc,
   readPeriod,
+  readPreviewDetails,
   readPrice,
   readProprietaryIds,
+  readRelatedResources,
   readReleaseDate,
   readReleaseIds,
-  readSeconds,
   readSequence,
   readTerritories,
   requiredText,
@@ -20,6 +22,7 @@ import {
 } from './common.ts'
 import type { ErnArtist, ErnAudioFile, ErnPreview, ErnSoundRecording } from './model.ts'
 import { type ReadBody, type ReadDeal, type ReaderContext, type ReadRelease, registerResource } from './reading.ts'
+import { readOtherResource } from './resources.ts'
 import type { El } from './xml.ts'
 
 /**
@@ -96,24 +99,14 @@ function readTechnicalDetails(details: El[], issues: Issues): { files: ErnAudioF
       const hash = file.one('HashSum')
       const algorithmEl = hash?.one('HashSumAlgorithmType')
       const algorithm = algorithmEl === undefined ? null : nonEmpty(avsValue(algorithmEl))
-      const value = hash?.textOf('HashSum') ?? null
       files.push({
         uri,
         codec: detail.textOf('AudioCodecType'),
-        hash: algorithm !== null && value !== null ? { algorithm, value } : null,
+        hash: readHash(algorithm, hash?.one('HashSum'), issues),
       })
     }
     const previewDetails = detail.one('PreviewDetails')
-    if (previewDetails !== undefined && preview === null) {
-      const startMs = readSeconds(previewDetails.one('StartPoint'), issues) ?? 0
-      const endMs = readSeconds(previewDetails.one('EndPoint'), issues)
-      const duration = readDuration(previewDetails.one('Duration'), issues)
-      preview = {
-        startMs,
-        durationMs: duration.ms ?? (endMs !== null && endMs > startMs ? endMs - startMs : null),
-        uri: null,
-      }
-    }
+    if (previewDetails !== undefined && preview === null) preview = readPreviewDetails(previewDetails, issues)
   }
   if (previewFile !== null) preview = { ...(preview ?? { startMs: 0, durationMs: null }), uri: previewFile }
   return { files, preview }
@@ -130,8 +123,10 @@ function readSoundRecording(sr: El, ref: string, issues: Issues): Omit<ErnSoundR
   const duration = readDuration(sr.one('Duration'), issues)
   const artists = readArtists(details, issues)
   const technical = readTechnicalDetails(details?.some('TechnicalSoundRecordingDetails') ?? [], issues)
+  const typeEl = sr.one('SoundRecordingType')
   return {
     reference: ref,
+    type: typeEl === undefined ? null : nonEmpty(avsValue(typeEl)),
     isrc,
     proprietaryIds: idContainers.flatMap((c) => readProprietaryIds(c.all('ProprietaryId'))),
     ...readTitle(sr, details),
@@ -142,6 +137,8 @@ function readSoundRecording(sr: El, ref: string, issues: Issues): Omit<ErnSoundR
     pLine: readCopyrightLine(details?.one('PLine') ?? sr.one('PLine'), 'PLineText', issues),
     files: technical.files,
     preview: technical.preview,
+    related: readRelatedResources(sr, issues),
+    supplemental: sr.attr('IsSupplemental') === 'true' || sr.attr('IsSupplemental') === '1',
   }
 }
 
@@ -225,14 +222,15 @@ export function readErn3(ctx: ReaderContext): ReadBody {
   const { root, issues } = ctx
   const resources = new Map<string, string>()
   const soundRecordings: ReadBody['soundRecordings'] = []
+  const otherResources: ReadBody['otherResources'] = []
   const resourceList = root.one('ResourceList')
   if (resourceList === undefined) issues.missing(root, 'ResourceList')
   for (const kind of resourceList?.childNames() ?? []) {
     for (const el of resourceList!.all(kind)) {
       const ref = registerResource(resources, el, kind, issues)
-      if (kind === 'SoundRecording' && ref !== null) {
-        soundRecordings.push({ recording: readSoundRecording(el, ref, issues), el })
-      }
+      if (ref === null) continue
+      if (kind === 'SoundRecording') soundRecordings.push({ recording: readSoundRecording(el, ref, issues), el })
+      else otherResources.push(readOtherResource(el, kind, ref, issues))
     }
   }
 
@@ -249,5 +247,5 @@ export function readErn3(ctx: ReaderContext): ReadBody {
     if (refs.length === 0) issues.missing(releaseDeal, 'DealReleaseReference')
     for (const deal of releaseDeal.all('Deal')) deals.push(readDeal(deal, refs, issues))
   }
-  return { releases, soundRecordings, resources, otherReleaseRefs: new Set(), deals }
+  return { releases, soundRecordings, resources, otherResources, otherReleaseRefs: new Set(), deals }
 }

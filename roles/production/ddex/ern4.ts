@@ -7,10 +7,13 @@ import {
   pickDefault,
   readCopyrightLine,
   readDuration,
+  readHash,
   readIsrc,
   readPeriod,
+  readPreviewDetails,
   readPrice,
   readProprietaryIds,
+  readRelatedResources,
   readReleaseDate,
   readReleaseIds,
   readSeconds,
@@ -21,6 +24,7 @@ import {
 } from './common.ts'
 import type { ErnArtist, ErnAudioFile, ErnPreview, ErnSoundRecording } from './model.ts'
 import { type ReadBody, type ReadDeal, type ReaderContext, type ReadRelease, registerResource } from './reading.ts'
+import { readOtherResource } from './resources.ts'
 import type { El } from './xml.ts'
 
 /**
@@ -98,25 +102,39 @@ function readFile(file: El | undefined): string | null {
   return (file.textOf('FilePath') ?? '') + name
 }
 
+function audioFile(file: El | undefined, codec: string | null, issues: Issues): ErnAudioFile | null {
+  const uri = readFile(file)
+  if (uri === null) return null
+  const hash = file?.one('HashSum')
+  const algorithm = hash?.textOf('Algorithm') ?? hash?.textOf('HashSumAlgorithmType') ?? null
+  return { uri, codec, hash: readHash(algorithm, hash?.one('HashSumValue') ?? hash?.one('HashSum'), issues) }
+}
+
+/**
+ * The audio files and the preview of a recording's `TechnicalDetails`. ERN 4.3 wraps each file in a `DeliveryFile`
+ * and describes previews in `ClipDetails`; ERN 4.1 and 4.2 put the `File` in the details themselves, next to
+ * `IsPreview`/`IsClip` and a `PreviewDetails` as ERN 3 has it.
+ */
 function readTechnicalDetails(details: El[], issues: Issues): { files: ErnAudioFile[]; preview: ErnPreview | null } {
   const files: ErnAudioFile[] = []
   let preview: ErnPreview | null = null
+  let previewFile: string | null = null
   for (const detail of details) {
     for (const delivery of detail.some('DeliveryFile')) {
       const type = delivery.textOf('Type')
       if (type !== null && type !== 'AudioFile') continue
-      const file = delivery.one('File')
-      const uri = readFile(file)
-      if (uri === null) continue
-      const hash = file?.one('HashSum')
-      const algorithm = hash?.textOf('Algorithm') ?? hash?.textOf('HashSumAlgorithmType') ?? null
-      const value = hash?.textOf('HashSumValue') ?? hash?.textOf('HashSum') ?? null
-      files.push({
-        uri,
-        codec: delivery.textOf('AudioCodecType'),
-        hash: algorithm !== null && value !== null ? { algorithm, value } : null,
-      })
+      const file = audioFile(delivery.one('File'), delivery.textOf('AudioCodecType'), issues)
+      if (file !== null) files.push(file)
     }
+    const isPreviewFile = isTrue(detail.one('IsPreview')) || isTrue(detail.one('IsClip'))
+    for (const el of detail.some('File')) {
+      const file = audioFile(el, detail.textOf('AudioCodecType'), issues)
+      if (file === null) continue
+      if (isPreviewFile) previewFile ??= file.uri
+      else files.push(file)
+    }
+    const previewDetails = detail.one('PreviewDetails')
+    if (previewDetails !== undefined && preview === null) preview = readPreviewDetails(previewDetails, issues)
     for (const clip of detail.some('ClipDetails')) {
       const clipType = clip.textOf('ClipType')
       if (preview !== null || (clipType !== null && clipType !== 'Preview')) continue
@@ -124,13 +142,16 @@ function readTechnicalDetails(details: El[], issues: Issues): { files: ErnAudioF
       const startMs = readSeconds(timing?.one('StartPoint'), issues) ?? 0
       const duration = readDuration(timing?.one('DurationUsed') ?? timing?.one('Duration'), issues)
       const endMs = readSeconds(timing?.one('EndPoint'), issues)
+      // Senders write PT0S for "not stated"; a zero-length preview is no preview.
+      const stated = duration.ms === 0 ? null : duration.ms
       preview = {
         startMs,
-        durationMs: duration.ms ?? (endMs !== null && endMs > startMs ? endMs - startMs : null),
+        durationMs: stated ?? (endMs !== null && endMs > startMs ? endMs - startMs : null),
         uri: readFile(clip.one('DeliveryFile')?.one('File')),
       }
     }
   }
+  if (previewFile !== null) preview = { ...(preview ?? { startMs: 0, durationMs: null }), uri: previewFile }
   return { files, preview }
 }
 
@@ -162,8 +183,10 @@ function readSoundRecording(
     [...(edition?.some('TechnicalDetails') ?? []), ...sr.some('TechnicalDetails')],
     issues,
   )
+  const typeEl = sr.one('Type')
   return {
     reference: ref,
+    type: typeEl === undefined ? null : nonEmpty(avsValue(typeEl)),
     isrc,
     proprietaryIds: idContainers.flatMap((c) => readProprietaryIds(c.all('ProprietaryId'))),
     ...readTitle(sr),
@@ -174,6 +197,8 @@ function readSoundRecording(
     pLine: readCopyrightLine(pLineEl, 'PLineText', issues),
     files: technical.files,
     preview: technical.preview,
+    related: readRelatedResources(sr, issues),
+    supplemental: sr.attr('IsSupplemental') === 'true' || sr.attr('IsSupplemental') === '1',
   }
 }
 
@@ -252,14 +277,16 @@ export function readErn4(ctx: ReaderContext): ReadBody {
   const parties = readParties(root)
   const resources = new Map<string, string>()
   const soundRecordings: ReadBody['soundRecordings'] = []
+  const otherResources: ReadBody['otherResources'] = []
   const resourceList = root.one('ResourceList')
   if (resourceList === undefined) issues.missing(root, 'ResourceList')
   for (const kind of resourceList?.childNames() ?? []) {
     for (const el of resourceList!.all(kind)) {
       const ref = registerResource(resources, el, kind, issues)
-      if (kind === 'SoundRecording' && ref !== null) {
+      if (ref === null) continue
+      if (kind === 'SoundRecording')
         soundRecordings.push({ recording: readSoundRecording(el, ref, parties, issues), el })
-      }
+      else otherResources.push(readOtherResource(el, kind, ref, issues))
     }
   }
 
@@ -280,5 +307,5 @@ export function readErn4(ctx: ReaderContext): ReadBody {
     if (refs.length === 0) issues.missing(releaseDeal, 'DealReleaseReference')
     for (const deal of releaseDeal.all('Deal')) deals.push(readDeal(deal, refs, ctx.createdAtMs, issues))
   }
-  return { releases, soundRecordings, resources, otherReleaseRefs, deals }
+  return { releases, soundRecordings, resources, otherResources, otherReleaseRefs, deals }
 }

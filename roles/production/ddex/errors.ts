@@ -1,4 +1,5 @@
 import type { ErnIssueCode } from './constants.ts'
+import type { ErnSeverity } from './policy.ts'
 
 /**
  * Errors of the ERN importer. Match them by `.name` or `.code` rather than by `instanceof`.
@@ -14,6 +15,8 @@ export interface ErnIssue {
   message: string
   /** The kind of rule broken. */
   code: ErnIssueCode
+  /** `error`: publish refuses the message; `warning`: publish accepts it (unless strict) and records the issue. */
+  severity: ErnSeverity
 }
 
 /** Why a message could not be read as ERN at all. */
@@ -38,7 +41,7 @@ export class ErnFormatError extends Error {
   }
 }
 
-/** The message is ERN but fields break the rules: every bad field found is listed in `issues`. */
+/** The message is ERN but fields break the rules (errors, or warnings when strict): every one found is in `issues`. */
 export class ErnValidationError extends Error {
   static readonly code = 'ERR_ERN_VALIDATION'
   override readonly name = 'ErnValidationError'
@@ -53,7 +56,7 @@ export class ErnValidationError extends Error {
       .slice(0, 3)
       .map((issue) => `${issue.path}: ${issue.message}`)
       .join('; ')
-    super(`ERN message refused, ${total} invalid field${total === 1 ? '' : 's'}: ${first}${total > 3 ? '; ...' : ''}`)
+    super(`ERN message refused, ${total} issue${total === 1 ? '' : 's'}: ${first}${total > 3 ? '; ...' : ''}`)
     this.issues = issues
     this.omittedIssues = omittedIssues
   }

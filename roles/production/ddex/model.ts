@@ -21,7 +21,7 @@ export interface ErnProprietaryId {
 export interface ErnReleaseIds {
   /** UPC-A, EAN-13 or GTIN-14 digits, check digit verified. */
   icpn: string | null
-  /** GRid, check character verified (unless the caller tolerated `grid` issues). */
+  /** GRid as written; a bad check character is a warning (`grid` issue). */
   grid: string | null
   isrc: string | null
   catalogNumbers: ErnProprietaryId[]
@@ -88,6 +88,8 @@ export interface ErnPreview {
 
 export interface ErnSoundRecording {
   reference: string
+  /** `MusicalWorkSoundRecording`, `NonMusicalWorkSoundRecording`, … (ERN 4 `Type`, ERN 3 `SoundRecordingType`). */
+  type: string | null
   isrc: string | null
   proprietaryIds: ErnProprietaryId[]
   title: string | null
@@ -99,8 +101,40 @@ export interface ErnSoundRecording {
   pLine: ErnCopyrightLine | null
   files: ErnAudioFile[]
   preview: ErnPreview | null
+  /**
+   * Resources this one is related to, as the message states it: a DJ mix's `HasContentFrom` each recording it
+   * plays (with where and how long), ERN 3's contained resources. Shown; royalties of the parts are not split.
+   */
+  related: ErnRelatedResource[]
+  /** `IsSupplemental`: delivered to describe another resource (a mix's parts), not to be sold on its own. */
+  supplemental: boolean
   /** 1-based position of this recording in each release that contains it. */
   trackNumbers: Array<{ releaseReference: string; trackNumber: number }>
+}
+
+export interface ErnRelatedResource {
+  reference: string
+  /** `HasContentFrom`, `IsRemixOf`, … (ERN 3 contained resources: `HasContentFrom`). */
+  relationship: string | null
+  /** Where in this resource the other one starts, and for how long it is used. */
+  startMs: number | null
+  durationMs: number | null
+}
+
+/** A resource that is not a sound recording (a video, an image, a text, …): shown, never packaged. */
+export interface ErnResource {
+  reference: string
+  /** The element: `Video`, `Image`, `Text`, `SheetMusic`, `Software`, `UserDefinedResource`. */
+  kind: string
+  /** Its type: `ShortFormMusicalWorkVideo`, `FrontCoverImage`, … */
+  type: string | null
+  isrc: string | null
+  proprietaryIds: ErnProprietaryId[]
+  title: string | null
+  displayArtist: string | null
+  durationMs: number | null
+  /** Delivered files (URIs as the message gives them). */
+  files: string[]
 }
 
 export interface ErnValidityPeriod {
@@ -167,10 +201,12 @@ export interface ErnMessage {
   recipients: ErnParty[]
   releases: ErnRelease[]
   soundRecordings: ErnSoundRecording[]
+  /** Every other resource (videos, images, …), in message order. */
+  resources: ErnResource[]
   /** One per `Deal` element, in message order. */
   deals: ErnDeal[]
   /** PurgeReleaseMessage only: the releases to remove. */
   purgedReleases: ErnReleaseIds[]
-  /** Issues the caller chose to tolerate (see `TOLERABLE_ISSUE_CODES`); empty otherwise. */
+  /** The issues graded `warning` (`policy.ts`), which publishing accepts unless strict. */
   warnings: ErnIssue[]
 }

@@ -8,11 +8,10 @@ import {
   type ErnVersionCode,
   MAX_ERN_ISSUES,
   MAX_ERN_MESSAGE_BYTES,
-  type TolerableIssueCode,
 } from './constants.ts'
 import { readErn3 } from './ern3.ts'
 import { readErn4 } from './ern4.ts'
-import { ErnFormatError, ErnValidationError } from './errors.ts'
+import { ErnFormatError, type ErnIssue, ErnValidationError } from './errors.ts'
 import type { ErnDeal, ErnMessage, ErnParty, ErnRelease, ErnSoundRecording } from './model.ts'
 import type { ReadBody } from './reading.ts'
 import { type El, parseXml } from './xml.ts'
@@ -20,11 +19,17 @@ import { type El, parseXml } from './xml.ts'
 const log = logger('consort:production:ddex')
 
 export interface ParseErnOptions {
-  /**
-   * Issue codes to accept with a warning instead of refusing the message (see `TOLERABLE_ISSUE_CODES`). Default:
-   * none, every issue refuses the message.
-   */
-  tolerate?: readonly TolerableIssueCode[]
+  /** Refuse the message for warnings too (`publish --strict`). Default: warnings are accepted (`message.warnings`). */
+  strict?: boolean
+}
+
+/** What `readErn` could read of a message, and every issue it found, graded (`policy.ts`). */
+export interface ErnReading {
+  message: ErnMessage
+  /** Errors and warnings in message order, at most `MAX_ERN_ISSUES`. */
+  issues: ErnIssue[]
+  /** Issues found beyond `MAX_ERN_ISSUES`. */
+  omittedIssues: number
 }
 
 const NAMESPACE = /^https?:\/\/ddex\.net\/xml\/ern\/([0-9]+)\/?$/
@@ -82,11 +87,29 @@ function readParty(el: El | undefined): ErnParty {
 }
 
 /** Links references across the message: tracks to recordings, deals to releases; fills track numbers. */
-function resolve(body: ReadBody, issues: Issues): Pick<ErnMessage, 'releases' | 'soundRecordings' | 'deals'> {
+function resolve(
+  body: ReadBody,
+  issues: Issues,
+): Pick<ErnMessage, 'releases' | 'soundRecordings' | 'resources' | 'deals'> {
   const recordings = new Map<string, ErnSoundRecording>()
-  const soundRecordings = body.soundRecordings.map(({ recording }) => {
+  const soundRecordings = body.soundRecordings.map(({ recording, el }) => {
     const full: ErnSoundRecording = { ...recording, trackNumbers: [] }
     recordings.set(full.reference, full)
+    const relatedRefs = [
+      ...el.all('RelatedResource').map((r) => r.one('ResourceRelatedResourceReference')),
+      ...(el.one('ResourceContainedResourceReferenceList')?.all('ResourceContainedResourceReference') ?? []).map((r) =>
+        r.one('ResourceContainedResourceReference'),
+      ),
+    ]
+    for (const refEl of relatedRefs) {
+      if (refEl === undefined || body.resources.has(refEl.text)) continue
+      issues.add(
+        'reference',
+        refEl.path,
+        refEl.text,
+        `no resource with ResourceReference ${refEl.text} in the ResourceList`,
+      )
+    }
     return full
   })
   const releases: ErnRelease[] = body.releases.map(({ release, resourceRefs, inheritsFromResource }) => {
@@ -130,16 +153,26 @@ function resolve(body: ReadBody, issues: Issues): Pick<ErnMessage, 'releases' | 
     }
     return { releaseReferences: refEls.map((el) => el.text), ...deal }
   })
-  return { releases, soundRecordings, deals }
+  return { releases, soundRecordings, resources: body.otherResources, deals }
 }
 
 /**
- * Reads a DDEX ERN message (3.8, 3.8.1, 3.8.2 or 4.1 to 4.3.2; `NewReleaseMessage` or `PurgeReleaseMessage`) into
- * the domain model, checking every identifier, territory, duration, date, currency, amount and cross-reference.
- * Throws `ErnFormatError` when the input is not an ERN message this importer reads, and `ErnValidationError` listing
- * every bad field when it is but breaks the rules.
+ * Reads a DDEX ERN message (3.8, 3.8.1, 3.8.2 or 4.1 to 4.3.2; `NewReleaseMessage` or `PurgeReleaseMessage`) as far as
+ * it can, checking every identifier, territory, duration, date, currency, amount and cross-reference, and grading
+ * each issue an error or a warning (`policy.ts`). A bad value is left out of the model (the issue keeps it as
+ * written); everything else is read. Throws only `ErnFormatError`: not XML, not ERN, a version or message type this
+ * importer does not read.
  */
-export function parseErn(xml: string, options: ParseErnOptions = {}): ErnMessage {
+export function readErn(xml: string): ErnReading {
+  const { message, issues } = readAll(xml)
+  return {
+    message,
+    issues: issues.slice(0, MAX_ERN_ISSUES),
+    omittedIssues: Math.max(0, issues.length - MAX_ERN_ISSUES),
+  }
+}
+
+function readAll(xml: string): { message: ErnMessage; issues: ErnIssue[] } {
   if (typeof xml !== 'string') throw new ErnFormatError('not-a-string', 'an ERN message must be given as a string')
   if (xml.length > MAX_ERN_MESSAGE_BYTES || Buffer.byteLength(xml, 'utf8') > MAX_ERN_MESSAGE_BYTES) {
     throw new ErnFormatError(
@@ -169,9 +202,10 @@ export function parseErn(xml: string, options: ParseErnOptions = {}): ErnMessage
   else if (header !== undefined && sender.partyId === null && sender.name === null)
     issues.missing(header.one('MessageSender')!, 'PartyId')
 
-  let body: Pick<ErnMessage, 'releases' | 'soundRecordings' | 'deals'> = {
+  let body: Pick<ErnMessage, 'releases' | 'soundRecordings' | 'resources' | 'deals'> = {
     releases: [],
     soundRecordings: [],
+    resources: [],
     deals: [],
   }
   const purgedReleases: ErnMessage['purgedReleases'] = []
@@ -188,13 +222,6 @@ export function parseErn(xml: string, options: ParseErnOptions = {}): ErnMessage
     body = resolve(version.startsWith('3.') ? readErn3(ctx) : readErn4(ctx), issues)
   }
 
-  const tolerated = new Set<string>(options.tolerate ?? [])
-  const warnings = issues.list.filter((issue) => tolerated.has(issue.code))
-  const errors = issues.list.filter((issue) => !tolerated.has(issue.code))
-  if (errors.length > 0) {
-    log('refused %s %s: %d issues', version, messageType, errors.length)
-    throw new ErnValidationError(errors.slice(0, MAX_ERN_ISSUES), Math.max(0, errors.length - MAX_ERN_ISSUES))
-  }
   const message: ErnMessage = {
     messageType,
     ernVersion: version,
@@ -209,17 +236,33 @@ export function parseErn(xml: string, options: ParseErnOptions = {}): ErnMessage
     recipients: (header?.all('MessageRecipient') ?? []).map((el) => readParty(el)),
     ...body,
     purgedReleases,
-    warnings,
+    warnings: issues.list.filter((issue) => issue.severity === 'warning').slice(0, MAX_ERN_ISSUES),
   }
   log(
-    'read %s %s %s: %d releases, %d recordings, %d deals, %d warnings',
+    'read %s %s %s: %d releases, %d recordings, %d other resources, %d deals, %d issues',
     version,
     messageType,
     message.messageId,
     message.releases.length,
     message.soundRecordings.length,
+    message.resources.length,
     message.deals.length,
-    warnings.length,
+    issues.list.length,
   )
+  return { message, issues: issues.list }
+}
+
+/**
+ * Reads a DDEX ERN message into the domain model for publishing: throws `ErnFormatError` when it is not an ERN
+ * message this importer reads, and `ErnValidationError` listing every issue when it has errors (or, with `strict`,
+ * warnings). Accepted warnings are in `message.warnings`.
+ */
+export function parseErn(xml: string, options: ParseErnOptions = {}): ErnMessage {
+  const { message, issues } = readAll(xml)
+  const refusing = options.strict === true ? issues : issues.filter((issue) => issue.severity === 'error')
+  if (refusing.length > 0) {
+    log('refused %s %s: %d issues', message.ernVersion, message.messageType, refusing.length)
+    throw new ErnValidationError(refusing.slice(0, MAX_ERN_ISSUES), Math.max(0, refusing.length - MAX_ERN_ISSUES))
+  }
   return message
 }

@@ -1,5 +1,5 @@
 import type { Issues } from './common.ts'
-import type { ErnDeal, ErnRelease, ErnSoundRecording } from './model.ts'
+import type { ErnDeal, ErnRelease, ErnResource, ErnSoundRecording } from './model.ts'
 import type { El } from './xml.ts'
 
 /** What a version-specific reader hands back before references are resolved across the message. */
@@ -22,6 +22,8 @@ export interface ReadBody {
   soundRecordings: Array<{ recording: Omit<ErnSoundRecording, 'trackNumbers'>; el: El }>
   /** Every resource reference in the ResourceList, with its element name (`SoundRecording`, `Image`, ...). */
   resources: Map<string, string>
+  /** The resources that are not sound recordings, read for display. */
+  otherResources: ErnResource[]
   /** References of releases this importer does not model (ERN 4 `ClipRelease`); deals may still name them. */
   otherReleaseRefs: Set<string>
   deals: ReadDeal[]

@@ -123,17 +123,45 @@ export interface XmlDocument {
 }
 
 /** Parses XML text into its root element. Throws `ErnFormatError` (`not-xml`) on anything that is not one XML document. */
+/** Line and column (1-based, in characters) just past the last character of `text`. */
+export function endPosition(text: string): { line: number; col: number } {
+  let line = 1
+  let lineStart = 0
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    line++
+    lineStart = i + 1
+  }
+  return { line, col: text.length - lineStart + 1 }
+}
+
+/**
+ * Says where and why a document is not well-formed. A document cut short (the commonest failure of a real delivery)
+ * is named as such with the position where it ends and the elements left open, rather than the validator's report
+ * of the unclosed list at line 1, column 1.
+ */
+function notWellFormed(xml: string, err: { code: string; msg: string; line: number; col: number }): string {
+  const end = endPosition(xml)
+  const insideTag = !xml.trimEnd().endsWith('>')
+  const ends = `the document ends at line ${end.line}, column ${end.col}${insideTag ? ' inside a tag' : ''}`
+  const unclosed = /^Invalid '(\[.*\])' found\.$/s.exec(err.msg)
+  if (err.code === 'InvalidXml' && unclosed !== null) {
+    let open: string[] = []
+    try {
+      open = (JSON.parse(unclosed[1]!) as unknown[]).map(String)
+    } catch {}
+    const names = open.map(localName).join(' > ')
+    return `not well-formed XML: ${ends} with ${open.length} element${open.length === 1 ? '' : 's'} still open (${names}): cut short?`
+  }
+  const at = `not well-formed XML at line ${err.line}, column ${err.col}: ${err.msg.replace(/\.$/, '')}`
+  return insideTag ? `${at}; ${ends}: cut short?` : at
+}
+
 export function parseXml(xml: string): XmlDocument {
   if (/<!DOCTYPE/i.test(xml)) {
     throw new ErnFormatError('not-xml', 'document type declarations (<!DOCTYPE>) are not accepted in ERN messages')
   }
   const valid = XMLValidator.validate(xml)
-  if (valid !== true) {
-    throw new ErnFormatError(
-      'not-xml',
-      `not well-formed XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`,
-    )
-  }
+  if (valid !== true) throw new ErnFormatError('not-xml', notWellFormed(xml, valid.err))
   let parsed: unknown
   try {
     parsed = parser.parse(xml)

@@ -28,20 +28,31 @@ describe('production: the command line', function () {
     await market?.stop()
   })
 
-  it('ern inspect prints the summary, or every bad field with exit code 1 (no daemon needed)', async () => {
+  it('ern inspect shows what it read and every issue graded; exit 1 on errors (or warnings with --strict)', async () => {
     const good = await consort('ern', 'inspect', fixturePath('ddex', 'ern43-classical.xml'), '--json')
     assert.equal(good.code, 0)
     assert.equal(good.json().releases[0].grid, 'A10302B0003989564F')
     assert.equal(good.json().soundRecordings.length, 12)
+    assert.equal(good.json().valid, true)
     const bad = await consort('ern', 'inspect', fixturePath('ddex', 'ern38-instance.xml'), '--json')
     assert.equal(bad.code, 1)
     const report = bad.json()
     assert.equal(report.valid, false)
-    assert.ok(report.issues.length >= 10)
-    for (const issue of report.issues) assert.deepEqual(Object.keys(issue).sort(), ['message', 'path', 'value'])
+    assert.equal(report.releases[0].reference, 'R9', 'what could be read is shown beside the issues')
+    assert.ok(report.issues.length >= 15)
+    for (const issue of report.issues) {
+      assert.deepEqual(Object.keys(issue).sort(), ['code', 'message', 'path', 'severity', 'value'])
+      assert.ok(['error', 'warning'].includes(issue.severity))
+    }
     const text = await consort('ern', 'inspect', fixturePath('ddex', 'ern38-instance.xml'))
     assert.equal(text.code, 1)
-    assert.match(text.out, /SoundRecordingId\/ISRC = "dFJ": not an ISRC/)
+    assert.match(text.out, /refused: \d+ error\(s\), \d+ warning\(s\)/)
+    assert.match(text.out, /error +isrc +\S*SoundRecordingId\/ISRC = "dFJ": not an ISRC/)
+    const warned = fixturePath('ddex', 'ern382-choreography-1-new-release.xml')
+    assert.equal((await consort('ern', 'inspect', warned)).code, 0)
+    const strict = await consort('ern', 'inspect', warned, '--strict')
+    assert.equal(strict.code, 1)
+    assert.match(strict.out, /warning +grid +\S*\/ReleaseId\/GRid/)
   })
 
   it('publish --ern imports through the daemon and prints what it made; a bad message exits 1 with every issue', async () => {
@@ -54,8 +65,6 @@ describe('production: the command line', function () {
       '--audio',
       '/nonexistent/audio',
       '--synthesize-missing',
-      '--tolerate',
-      'grid',
       '--json',
     )
     assert.equal(made.code, 0, made.out)
@@ -75,7 +84,9 @@ describe('production: the command line', function () {
     )
     assert.equal(refused.code, 1)
     assert.equal(refused.json().error.code, 'ERR_IMPORT_REFUSED')
-    assert.ok(refused.json().error.issues.length >= 10)
+    const issues: Array<{ message: string }> = refused.json().error.issues
+    assert.ok(issues.length >= 8)
+    assert.ok(issues.every((i) => i.message.startsWith('error: ')))
   })
 
   it('publish --file publishes one track (with --upc a release, with --price a contract)', async () => {

@@ -36,7 +36,7 @@ describe('production: new → update → takedown', function () {
   it('the ERN 3.8.2 choreography: a superseding manifest, an unchanged re-send, then revocations', async () => {
     const { node, role } = await market.startProducer()
     const mine = signedBy(node.keys.signer.publicKey)
-    const options = { audioDir: NO_AUDIO, synthesizeMissing: true, tolerate: ['grid' as const] }
+    const options = { audioDir: NO_AUDIO, synthesizeMissing: true }
 
     const first = await role.publishErn({ ern: ern('ern382-choreography-1-new-release.xml'), ...options })
     const v0 = first.releases[0]!.tracks[0]!

@@ -14,36 +14,35 @@ describe('ERN 3.8.2 choreography: new release, update, takedown (ern382-choreogr
     takedownXml = readDdexFixture('ern382-choreography-3-takedown.xml')
   })
 
-  it('refuses all three by default: their GRid is 40 characters, not a GRid', () => {
+  it('accepts all three with one warning each (their GRid is 40 characters, not a GRid); strict refuses them', () => {
     for (const [xml, path] of [
       [newXml, '/NewReleaseMessage/ReleaseList/Release[1]/ReleaseId/GRid'],
       [updateXml, '/NewReleaseMessage/ReleaseList/Release[1]/ReleaseId/GRid'],
       [takedownXml, '/PurgeReleaseMessage/PurgedRelease/ReleaseId/GRid'],
     ] as const) {
-      const issues = issuesOf(() => parseErn(xml))
       assert.deepEqual(
-        issues.map((i) => [i.path, i.value, i.code]),
-        [[path, GRID, 'grid']],
+        parseErn(xml).warnings.map((i) => [i.path, i.value, i.code, i.severity]),
+        [[path, GRID, 'grid', 'warning']],
+      )
+      const issues = issuesOf(() => parseErn(xml, { strict: true }))
+      assert.deepEqual(
+        issues.map((i) => [i.path, i.code]),
+        [[path, 'grid']],
       )
     }
   })
 
-  describe('with malformed GRids tolerated', () => {
-    const options = { tolerate: ['grid'] } as const
+  describe('read with their warnings', () => {
     let first: ErnMessage
     let second: ErnMessage
     let third: ErnMessage
     before(() => {
-      first = parseErn(newXml, options)
-      second = parseErn(updateXml, options)
-      third = parseErn(takedownXml, options)
+      first = parseErn(newXml)
+      second = parseErn(updateXml)
+      third = parseErn(takedownXml)
     })
 
-    it('reports the tolerated GRid as a warning and keeps it', () => {
-      for (const m of [first, second, third]) {
-        assert.equal(m.warnings.length, 1)
-        assert.equal(m.warnings[0]!.code, 'grid')
-      }
+    it('keeps the malformed GRid as written: the sender names the release by it in the update and the purge', () => {
       assert.equal(first.releases[0]!.ids.grid, GRID)
       assert.equal(third.purgedReleases[0]!.grid, GRID)
     })
@@ -52,16 +51,51 @@ describe('ERN 3.8.2 choreography: new release, update, takedown (ern382-choreogr
       assert.deepEqual(inspectErn(first), {
         messageType: 'NewReleaseMessage',
         ernVersion: '3.8.2',
+        messageId: 'MessageID5678',
         sender: { partyId: 'PADPIDA1234567890', name: 'Label Name' },
+        valid: true,
+        counts: { errors: 0, warnings: 1, omitted: 0 },
         releases: [
           {
             reference: 'RL1',
+            element: 'Release',
+            isMain: true,
             icpn: null,
             grid: GRID,
+            isrc: null,
             title: 'Example Album',
             displayArtist: 'DJ Theo',
             type: null,
+            label: 'Iron Crown Music',
+            releaseDate: '2010-01-01',
             trackReferences: ['A1'],
+            resourceReferences: ['A1', 'A2'],
+          },
+        ],
+        resources: [
+          {
+            reference: 'A1',
+            kind: 'SoundRecording',
+            type: null,
+            isrc: 'USRC12345678',
+            title: 'Example Song',
+            displayArtist: 'DJ Theo',
+            durationSeconds: 225,
+            files: ['resources/SoundRecording_001_001.flac'],
+            supplemental: false,
+            related: [],
+          },
+          {
+            reference: 'A2',
+            kind: 'Image',
+            type: 'FrontCoverImage',
+            isrc: null,
+            title: null,
+            displayArtist: null,
+            durationSeconds: null,
+            files: ['resources/Image_001_001.jpg'],
+            supplemental: false,
+            related: [],
           },
         ],
         soundRecordings: [
@@ -84,6 +118,17 @@ describe('ERN 3.8.2 choreography: new release, update, takedown (ern382-choreogr
             start: '2023-09-02',
             end: null,
             prices: [],
+            takedown: false,
+          },
+        ],
+        purgedReleases: [],
+        issues: [
+          {
+            severity: 'warning',
+            code: 'grid',
+            path: '/NewReleaseMessage/ReleaseList/Release[1]/ReleaseId/GRid',
+            value: GRID,
+            message: 'not a GRid: expected A1 + 16 letters or digits with a valid ISO 7064 MOD 37,36 check character',
           },
         ],
       })

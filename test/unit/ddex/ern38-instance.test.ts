@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { type ErnIssue, parseErn } from '../../../roles/production/ddex/index.ts'
+import { type ErnIssue, parseErn, readErn } from '../../../roles/production/ddex/index.ts'
 import { issueAt, issuesOf, readDdexFixture } from './helpers.ts'
 
 const SR = '/NewReleaseMessage/ResourceList/SoundRecording[1]'
@@ -11,7 +11,7 @@ describe('ERN 3.8 schema-generated nonsense (ern38-instance.xml)', () => {
   let issues: ErnIssue[]
   before(() => {
     xml = readDdexFixture('ern38-instance.xml')
-    issues = issuesOf(() => parseErn(xml))
+    issues = issuesOf(() => parseErn(xml, { strict: true }))
   })
 
   it('is recognised as ERN 3.8 and refused field by field, not at the first error', () => {
@@ -67,9 +67,18 @@ describe('ERN 3.8 schema-generated nonsense (ern38-instance.xml)', () => {
     assert.equal(issueAt(issues, item).code, 'reference')
   })
 
-  it('stays refused when bad GRids are tolerated: the other fields still fail', () => {
-    const tolerant = issuesOf(() => parseErn(xml, { tolerate: ['grid'] }))
-    assert.equal(tolerant.length, issues.length - 1)
-    assert.ok(!tolerant.some((i) => i.code === 'grid'))
+  it('grades each issue: identifiers, territories, prices and links are errors; display values are warnings', () => {
+    const grades = Object.fromEntries(issues.map((i) => [i.path, i.severity]))
+    assert.equal(grades[`${RELEASE}/ReleaseId/GRid`], 'warning')
+    assert.equal(grades[`${RELEASE}/GlobalReleaseDate`], 'warning')
+    assert.equal(grades[`${DEAL}/PriceInformation[1]/WholesalePricePerUnit`], 'error')
+    assert.equal(grades['/NewReleaseMessage/DealList/ReleaseDeal[1]/DealReleaseReference'], 'error')
+    const reading = readErn(xml)
+    assert.deepEqual(reading.issues, issues, 'strict parsing refuses with the very issues readErn grades')
+    const errorsOnly = issuesOf(() => parseErn(xml))
+    assert.deepEqual(
+      errorsOnly,
+      issues.filter((i) => i.severity === 'error'),
+    )
   })
 })

@@ -126,12 +126,18 @@ describe('ERN 4.3 album (ern43-album-audio.xml)', () => {
     const [album, ...tracks] = report.releases
     assert.deepEqual(album, {
       reference: 'R0',
+      element: 'Release',
+      isMain: true,
       icpn: '00094631432057',
       grid: null,
+      isrc: null,
       title: 'Yume no Hajmari',
       displayArtist: 'Saeko Shu',
       type: 'Album',
+      label: 'EMI MUSIC JAPAN INC.',
+      releaseDate: null,
       trackReferences: TRACK_REFS,
+      resourceReferences: TRACK_REFS,
     })
     assert.deepEqual(
       tracks.map((t) => t.reference),
@@ -164,6 +170,7 @@ describe('ERN 4.3 album (ern43-album-audio.xml)', () => {
         start: '2004-04-01',
         end: null,
         prices: [],
+        takedown: false,
       },
       {
         releaseReference: TRACK_RELEASES,
@@ -174,6 +181,7 @@ describe('ERN 4.3 album (ern43-album-audio.xml)', () => {
         start: '2004-04-01',
         end: null,
         prices: [{ currency: null, wholesale: null }],
+        takedown: false,
       },
       {
         releaseReference: 'R0',
@@ -184,6 +192,7 @@ describe('ERN 4.3 album (ern43-album-audio.xml)', () => {
         start: '2004-04-01',
         end: null,
         prices: [{ currency: null, wholesale: null }],
+        takedown: false,
       },
     ])
     assert.equal(message.deals[1]!.prices[0]!.priceCode, 'AAAA')

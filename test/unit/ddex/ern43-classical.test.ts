@@ -61,14 +61,21 @@ describe('ERN 4.3 classical album (ern43-classical.xml)', () => {
 
   it('resolves the nested work groups into one track order', () => {
     const album = report.releases[0]!
+    const tracks = ISRCS.map((_, i) => `A${i + 1}`)
     assert.deepEqual(album, {
       reference: 'R0',
+      element: 'Release',
+      isMain: true,
       icpn: null,
       grid: 'A10302B0003989564F',
+      isrc: null,
       title: 'Antonio Vivaldi: The Four Seasons (Concertos for Violins and Strings)',
       displayArtist: ARTISTS,
       type: 'Album',
-      trackReferences: ISRCS.map((_, i) => `A${i + 1}`),
+      label: 'Deutsche Grammophon',
+      releaseDate: null,
+      trackReferences: tracks,
+      resourceReferences: tracks,
     })
     assert.equal(message.releases[0]!.subtitle, 'Concertos for Violins and Strings')
     assert.equal(message.releases[0]!.label, 'Deutsche Grammophon')
@@ -88,6 +95,7 @@ describe('ERN 4.3 classical album (ern43-classical.xml)', () => {
         start: '2017-04-25',
         end: null,
         prices: [],
+        takedown: false,
       },
     ])
   })

@@ -52,12 +52,18 @@ describe('ERN 4.3 single with per-territory deals (ern43-single-many-territories
     assert.deepEqual(report.releases, [
       {
         reference: 'R0',
+        element: 'Release',
+        isMain: true,
         icpn: null,
         grid: 'A10302B0003989564F',
+        isrc: null,
         title: 'RIOPY: I Love You',
         displayArtist: 'RIOPY',
         type: 'SingleResourceRelease',
+        label: 'Warner Classics',
+        releaseDate: null,
         trackReferences: ['A1'],
+        resourceReferences: ['A1'],
       },
     ])
     const release = message.releases[0]!
@@ -97,6 +103,7 @@ describe('ERN 4.3 single with per-territory deals (ern43-single-many-territories
         start: '2017-04-25',
         end: null,
         prices: [],
+        takedown: false,
       },
       {
         releaseReference: 'R0',
@@ -107,6 +114,7 @@ describe('ERN 4.3 single with per-territory deals (ern43-single-many-territories
         start: '2017-04-25',
         end: null,
         prices: [],
+        takedown: false,
       },
       {
         releaseReference: 'R0',
@@ -117,6 +125,7 @@ describe('ERN 4.3 single with per-territory deals (ern43-single-many-territories
         start: '2017-04-25',
         end: null,
         prices: [],
+        takedown: false,
       },
     ])
     const models = new Map<string, number>()

@@ -4,6 +4,7 @@ import {
   type ErnFormatReason,
   MAX_ERN_MESSAGE_BYTES,
   parseErn,
+  readErn,
 } from '../../../roles/production/ddex/index.ts'
 import { issueAt, issuesOf, readDdexFixture } from './helpers.ts'
 
@@ -36,6 +37,30 @@ describe('ERN: inputs that are not ERN messages', () => {
     refusedAs('<a/><b/>', 'not-xml')
     const truncated = refusedAs(ern382.slice(0, 1000), 'not-xml')
     assert.match(truncated.message, /line \d+, column \d+/)
+  })
+
+  it('says where a file cut short ends and which elements it leaves open (regression: "line 1, column 1")', () => {
+    /** Line and column just past the end of `text`, counted here independently of the parser. */
+    const endOf = (text: string) => {
+      const lines = text.split('\n')
+      return `line ${lines.length}, column ${lines.at(-1)!.length + 1}`
+    }
+    // Cut right after a closing tag: every element from the root down is still open.
+    const afterTag = ern43.slice(0, ern43.indexOf('</ResourceList>'))
+    const open = refusedAs(afterTag, 'not-xml').message
+    assert.ok(open.includes(`the document ends at ${endOf(afterTag)}`), open)
+    assert.match(open, /2 elements still open \(NewReleaseMessage > ResourceList\): cut short\?/)
+    assert.doesNotMatch(open, /line 1, column 1\b/)
+    // Cut inside a tag or an attribute value: the validator's position, then where the document ends.
+    for (const cut of [ern43.indexOf('</DealList>') + 6, ern43.indexOf('LanguageAndScriptCode="') + 25]) {
+      const text = ern43.slice(0, cut)
+      const message = refusedAs(text, 'not-xml').message
+      assert.ok(message.includes(`the document ends at ${endOf(text)} inside a tag: cut short?`), message)
+    }
+    // A mismatched tag in a whole file is not called a cut.
+    const mismatched = refusedAs(ern43.replace('</TitleText>', '</Title>'), 'not-xml').message
+    assert.match(mismatched, /^not well-formed XML at line \d+, column \d+: Expected closing tag 'TitleText'/)
+    assert.doesNotMatch(mismatched, /cut short/)
   })
 
   it('refuses document type declarations (no entity expansion)', () => {
@@ -89,23 +114,25 @@ describe('ERN: inputs that are not ERN messages', () => {
     const noNamespace = ern382
       .replace(/<ern:NewReleaseMessage[^>]*>/, '<NewReleaseMessage MessageSchemaVersionId="ern/382">')
       .replace('</ern:NewReleaseMessage>', '</NewReleaseMessage>')
-    assert.equal(parseErn(noNamespace, { tolerate: ['grid'] }).ernVersion, '3.8.2')
+    assert.equal(parseErn(noNamespace).ernVersion, '3.8.2')
     const contradiction = ern382.replace('MessageSchemaVersionId="ern/382"', 'MessageSchemaVersionId="ern/381"')
-    const issue = issueAt(
-      issuesOf(() => parseErn(contradiction, { tolerate: ['grid'] })),
-      '/NewReleaseMessage/@MessageSchemaVersionId',
-    )
+    const issue = issueAt(parseErn(contradiction).warnings, '/NewReleaseMessage/@MessageSchemaVersionId')
     assert.equal(issue.code, 'version')
+    assert.equal(issue.severity, 'warning')
   })
 
-  it('refuses a message without its header fields, naming each', () => {
+  it('refuses a message without its creation time and warns about a missing MessageId, naming each', () => {
     const headless = ern382
       .replace(/<MessageId>[^<]*<\/MessageId>/, '')
       .replace(/<MessageCreatedDateTime>[^<]*<\/MessageCreatedDateTime>/, '')
-    const issues = issuesOf(() => parseErn(headless, { tolerate: ['grid'] }))
-    assert.deepEqual(issues.map((i) => [i.path, i.code]).sort(), [
-      ['/NewReleaseMessage/MessageHeader/MessageCreatedDateTime', 'required'],
-      ['/NewReleaseMessage/MessageHeader/MessageId', 'required'],
+    const issues = readErn(headless).issues.filter((i) => i.code === 'required')
+    assert.deepEqual(issues.map((i) => [i.path, i.code, i.severity]).sort(), [
+      ['/NewReleaseMessage/MessageHeader/MessageCreatedDateTime', 'required', 'error'],
+      ['/NewReleaseMessage/MessageHeader/MessageId', 'required', 'warning'],
     ])
+    assert.deepEqual(
+      issuesOf(() => parseErn(headless)).map((i) => i.path),
+      ['/NewReleaseMessage/MessageHeader/MessageCreatedDateTime'],
+    )
   })
 })

@@ -5,11 +5,11 @@ import {
   inspectErn,
   MAX_ERN_ISSUES,
   parseErn,
+  readErn,
 } from '../../../roles/production/ddex/index.ts'
 import { issueAt, issuesOf, readDdexFixture } from './helpers.ts'
 
 // Variants of the real fixtures, changed in memory to exercise what the fixtures themselves do not.
-const tolerant = { tolerate: ['grid'] } as const
 const DEAL3 = '/NewReleaseMessage/DealList/ReleaseDeal[1]/Deal[1]/DealTerms'
 
 describe('ERN: prices, takedowns and validation on fixture variants', () => {
@@ -35,7 +35,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
         ern382,
         '<PriceRangeType>Front</PriceRangeType><WholesalePricePerUnit CurrencyCode="EUR">0.99</WholesalePricePerUnit><SuggestedRetailPrice CurrencyCode="EUR">1.29</SuggestedRetailPrice>',
       )
-      const message = parseErn(xml, tolerant)
+      const message = parseErn(xml)
       assert.deepEqual(message.deals[0]!.prices, [
         {
           currency: 'EUR',
@@ -53,31 +53,27 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
     it('keeps the amount exactly as written in the message', () => {
       const message = parseErn(
         withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="USD">1.5</WholesalePricePerUnit>'),
-        tolerant,
       )
       assert.equal(message.deals[0]!.prices[0]!.wholesale, '1.5')
       assert.equal(message.deals[0]!.prices[0]!.wholesaleMinorUnits, 150n)
-      const yen = parseErn(
-        withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="JPY">150</WholesalePricePerUnit>'),
-        tolerant,
-      )
+      const yen = parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="JPY">150</WholesalePricePerUnit>'))
       assert.equal(yen.deals[0]!.prices[0]!.wholesaleMinorUnits, 150n)
     })
 
     it('refuses fractions of a yen, unknown currencies and junk amounts, each at its path', () => {
       const yen = issuesOf(() =>
-        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="JPY">0.5</WholesalePricePerUnit>'), tolerant),
+        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="JPY">0.5</WholesalePricePerUnit>')),
       )
       assert.match(issueAt(yen, `${DEAL3}/PriceInformation[1]/WholesalePricePerUnit`).message, /JPY has no minor unit/)
       const unknown = issuesOf(() =>
-        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="XYZ">0.99</WholesalePricePerUnit>'), tolerant),
+        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="XYZ">0.99</WholesalePricePerUnit>')),
       )
       assert.equal(
         issueAt(unknown, `${DEAL3}/PriceInformation[1]/WholesalePricePerUnit/@CurrencyCode`).code,
         'currency',
       )
       const junk = issuesOf(() =>
-        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="EUR">1e2</WholesalePricePerUnit>'), tolerant),
+        parseErn(withPrice(ern382, '<WholesalePricePerUnit CurrencyCode="EUR">1e2</WholesalePricePerUnit>')),
       )
       assert.equal(issueAt(junk, `${DEAL3}/PriceInformation[1]/WholesalePricePerUnit`).code, 'amount')
     })
@@ -94,14 +90,19 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
         )
         .replace('<StartDate>2023-09-02</StartDate>', '<StartDate>2023-02-30</StartDate>')
         .replace('<DealReleaseReference>RL1</DealReleaseReference>', '<DealReleaseReference>RL9</DealReleaseReference>')
-      const issues = issuesOf(() => parseErn(xml, tolerant))
-      assert.deepEqual(issues.map((i) => [i.path, i.code, i.value]).sort(), [
-        ['/NewReleaseMessage/DealList/ReleaseDeal[1]/DealReleaseReference', 'reference', 'RL9'],
-        [`${DEAL3}/TerritoryCode[1]`, 'territory', 'XK'],
-        [`${DEAL3}/ValidityPeriod/StartDate`, 'date', '2023-02-30'],
-        ['/NewReleaseMessage/ResourceList/SoundRecording[1]/Duration', 'duration', '3:45'],
-        ['/NewReleaseMessage/ResourceList/SoundRecording[1]/SoundRecordingId/ISRC', 'isrc', 'US-RC1-23-45678'],
+      const read = readErn(xml).issues.filter((i) => i.code !== 'grid')
+      assert.deepEqual(read.map((i) => [i.path, i.code, i.value, i.severity]).sort(), [
+        ['/NewReleaseMessage/DealList/ReleaseDeal[1]/DealReleaseReference', 'reference', 'RL9', 'error'],
+        [`${DEAL3}/TerritoryCode[1]`, 'territory', 'XK', 'error'],
+        [`${DEAL3}/ValidityPeriod/StartDate`, 'date', '2023-02-30', 'error'],
+        ['/NewReleaseMessage/ResourceList/SoundRecording[1]/Duration', 'duration', '3:45', 'warning'],
+        ['/NewReleaseMessage/ResourceList/SoundRecording[1]/SoundRecordingId/ISRC', 'isrc', 'US-RC1-23-45678', 'error'],
       ])
+      assert.deepEqual(
+        issuesOf(() => parseErn(xml)),
+        read.filter((i) => i.severity === 'error'),
+        'publishing is refused for the errors only',
+      )
     })
 
     it('refuses a period that ends before it starts, and duplicate resource references', () => {
@@ -111,7 +112,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
       )
       assert.equal(
         issueAt(
-          issuesOf(() => parseErn(backwards, tolerant)),
+          issuesOf(() => parseErn(backwards)),
           `${DEAL3}/ValidityPeriod/EndDate`,
         ).code,
         'period',
@@ -122,7 +123,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
       )
       assert.equal(
         issueAt(
-          issuesOf(() => parseErn(duplicate, tolerant)),
+          issuesOf(() => parseErn(duplicate)),
           '/NewReleaseMessage/ResourceList/Image[1]/ResourceReference',
         ).code,
         'reference',
@@ -133,21 +134,28 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
       const deal = '<Deal><DealTerms><TerritoryCode>XK</TerritoryCode></DealTerms></Deal>'
       const many = ern382.replace('<Deal>', `${deal.repeat(MAX_ERN_ISSUES + 200)}<Deal>`)
       try {
-        parseErn(many, tolerant)
+        parseErn(many)
         assert.fail('expected ErnValidationError')
       } catch (err) {
         assert.ok(err instanceof ErnValidationError)
         assert.equal(err.issues.length, MAX_ERN_ISSUES)
         assert.equal(err.omittedIssues, 200)
-        assert.match(err.message, /1200 invalid fields/)
+        assert.match(err.message, /1200 issues/)
+        assert.ok(
+          err.issues.every((i) => i.severity === 'error'),
+          'the accepted GRid warning takes no place',
+        )
       }
+      const reading = readErn(many)
+      assert.equal(reading.issues.length, MAX_ERN_ISSUES)
+      assert.equal(reading.omittedIssues, 201, 'the GRid warning counts in a reading')
     })
   })
 
   describe('takedowns and updates', () => {
     it('ERN 3: TakeDown deals make a takedown, even of a release not seen before', () => {
       const xml = ern382.replace(/<Usage>[\s\S]*?<\/Usage>/, '<TakeDown>true</TakeDown>')
-      const message = parseErn(xml, tolerant)
+      const message = parseErn(xml)
       assert.equal(message.deals[0]!.takedown, true)
       assert.deepEqual(
         classifyErn(message, () => false).map((a) => a.action),
@@ -157,7 +165,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
 
     it('ERN 3: a takedown of some deals only is an update', () => {
       const taken = '<Deal><DealTerms><TakeDown>true</TakeDown><TerritoryCode>FR</TerritoryCode></DealTerms></Deal>'
-      const message = parseErn(ern382.replace('<Deal>', `${taken}<Deal>`), tolerant)
+      const message = parseErn(ern382.replace('<Deal>', `${taken}<Deal>`))
       assert.deepEqual(
         message.deals.map((d) => d.takedown),
         [true, false],
@@ -173,7 +181,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
         '</MessageHeader>',
         '</MessageHeader>\n<UpdateIndicator>UpdateMessage</UpdateIndicator>',
       )
-      const message = parseErn(xml, tolerant)
+      const message = parseErn(xml)
       assert.equal(message.updateIndicator, 'UpdateMessage')
       assert.deepEqual(
         classifyErn(message, () => false).map((a) => a.action),

@@ -11,7 +11,7 @@ const plan = (
   name: string,
   options: { tiers?: Record<string, Array<{ currency: string; amount: string }>>; known?: string[] } = {},
 ) =>
-  planFromErn(parseErn(read(name), { tolerate: ['grid'] }), {
+  planFromErn(parseErn(read(name)), {
     audioDir: '/srv/delivery',
     synthesizeMissing: true,
     isKnown: (key) => options.known?.includes(key) ?? false,
@@ -142,7 +142,7 @@ describe('production: ERN deals become contract terms', () => {
     })
   })
 
-  describe('ern382 choreography (a 40-character GRid, tolerated)', () => {
+  describe('ern382 choreography (a 40-character GRid: a warning)', () => {
     it('new release: the track stands alone (no valid ICPN or GRid) under a free Worldwide deal', () => {
       const p = plan('ern382-choreography-1-new-release.xml')
       const release = p.releases[0]!
@@ -158,7 +158,7 @@ describe('production: ERN deals become contract terms', () => {
       assert.deepEqual(deal!.territories, ['Worldwide'])
       assert.equal(deal!.validFrom, ms('2023-09-02'))
       assert.deepEqual(deal!.wholesale, [])
-      assert.ok(p.warnings.some((w) => w.message.startsWith('tolerated:')))
+      assert.ok(p.warnings.some((w) => w.message.startsWith('ERN warning (grid):')))
     })
 
     it('the same message for a release delivered before is an update; the purge is a takedown', () => {
