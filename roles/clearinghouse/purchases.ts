@@ -391,6 +391,9 @@ export class Purchases {
           })
       }
       const cur = row.currency
+      // The retailer pays wholesale and fee even on a free or below-cost sale: its account must exist for them (a
+      // first sale at price 0 was refused by the ledger for want of it — found by the retries property test).
+      batch.account(retailer, cur)
       if (row.amount > 0n) {
         batch.account(wallet, cur)
         transfers.push({
