@@ -1,7 +1,7 @@
 import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { chmod, mkdir, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { DataDirLockedError } from './errors.ts'
+import { DataDirLockedError, DataDirPermissionError } from './errors.ts'
 
 /**
  * What lives in a node's data directory. Every path is named here so that no module invents its own.
@@ -29,6 +29,29 @@ export function dataDirPaths(dir: string) {
   }
 }
 export type DataDirPaths = ReturnType<typeof dataDirPaths>
+
+/** Mode of the data dir and of the directories that hold its state: its owner only. */
+export const PRIVATE_DIR_MODE = 0o700
+
+/**
+ * Make the data dir and the directories holding its state (`db/`, `blocks/`, `datastore/`, `keys/`) private to their
+ * owner, creating the missing ones: a directory that already existed keeps the mode it was made with (0755 by a
+ * umask, say), which left a player's licence store and a registrar's escrowed keys readable by every local user
+ * (issue 11). A directory owned by another user is refused rather than changed: whoever can write into it can read
+ * and replace what the node keeps there. Called by `init` and at every start.
+ */
+export async function secureDataDir(dir: string): Promise<void> {
+  const paths = dataDirPaths(dir)
+  const uid = process.getuid?.()
+  for (const path of [paths.root, paths.db, paths.blocks, paths.datastore, dirname(paths.keys)]) {
+    await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE })
+    const info = await stat(path)
+    if (uid !== undefined && info.uid !== uid) {
+      throw new DataDirPermissionError(`${path} belongs to user ${info.uid}, not to this one (${uid}): refused`)
+    }
+    if ((info.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(path, PRIVATE_DIR_MODE)
+  }
+}
 
 /** Write a file so that a crash leaves either the old or the new content, never a mix. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {

@@ -11,6 +11,12 @@ export class DataDirLockedError extends Error {
   }
 }
 
+/** The data dir (or a directory in it) belongs to another user. */
+export class DataDirPermissionError extends Error {
+  override name = 'DataDirPermissionError'
+  readonly code = 'ERR_DATA_DIR_PERMISSION'
+}
+
 export class DataDirNotInitialisedError extends Error {
   override name = 'DataDirNotInitialisedError'
   readonly code = 'ERR_DATA_DIR_NOT_INITIALISED'

@@ -4,7 +4,7 @@ import { loadOrCreateNodeKeys, type NodeKeys, saveNodeKeys } from '../keys/keyst
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { type FileConfig, parseFileConfig } from './config.ts'
-import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
+import { dataDirPaths, secureDataDir, writeFileAtomic } from './data-dir.ts'
 import { DataDirExistsError } from './errors.ts'
 import { writeNetworkFile } from './network-file.ts'
 
@@ -37,7 +37,7 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
       `${dir} is already initialised (config.json exists); use --force to rewrite its config`,
     )
   }
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await secureDataDir(dir)
   let keys: NodeKeys
   if (options.keys != null && !existsSync(paths.keys)) {
     await mkdir(dataDirPaths(dir).root, { recursive: true })

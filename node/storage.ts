@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { MemoryBlockstore } from 'blockstore-core'
 import { LevelBlockstore } from 'blockstore-level'
 import { MemoryDatastore } from 'datastore-core'
@@ -7,7 +6,7 @@ import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
-import { dataDirPaths } from './data-dir.ts'
+import { dataDirPaths, secureDataDir } from './data-dir.ts'
 
 /** The node's stores: LevelDB on disk, or memory for tests and simulations. */
 export interface NodeStorage {
@@ -31,7 +30,7 @@ export async function openStorage(dataDir: string | null): Promise<NodeStorage> 
     }
   }
   const paths = dataDirPaths(dataDir)
-  await mkdir(paths.db, { recursive: true })
+  await secureDataDir(dataDir)
   const db = new Level<string, Uint8Array>(paths.db, { valueEncoding: 'view' })
   await db.open()
   const blockstore = new LevelBlockstore(paths.blocks)

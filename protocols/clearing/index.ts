@@ -175,3 +175,23 @@ export const usageStateResponse = z
   })
   .strict()
 export type UsageStateResponse = z.infer<typeof usageStateResponse>
+
+/**
+ * `consumption`: a device of the purchase's account asks what this clearinghouse has acknowledged of one purchase's
+ * uses from **every** device of the account, and gets it as a `consort/consumption` record signed by the
+ * clearinghouse. A registration manager reissues a licence only with a fresh one from the clearinghouse that
+ * captured the purchase's payment, and writes its counts into the licence (`used`): a device that wiped its store
+ * gets back what it had used, not a new licence's worth. Signed by the device like `usage-state`, under its own
+ * domain (`consumption.ts`). A purchase this clearinghouse knows nothing of is answered with zero uses (its word,
+ * worth nothing to a registrar unless it captured the payment); one of another account is refused.
+ */
+export const CONSUMPTION_OP = 'consumption'
+export const CONSUMPTION_DOMAIN = 'consort/v1/consumption-request'
+export const consumptionRequestFields = z
+  .object({ network: z.string(), device: publicKey, purchaseId: id, requestId: id, created: timestamp })
+  .strict()
+export type ConsumptionRequestFields = z.infer<typeof consumptionRequestFields>
+export const consumptionRequest = z
+  .object({ request: consumptionRequestFields, device: recordBytes, sig: bytes(64) })
+  .strict()
+export const consumptionResponse = z.object({ consumption: recordBytes }).strict()

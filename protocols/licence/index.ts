@@ -11,7 +11,9 @@ import { recordBytes } from '../messages.ts'
  *   the contract is still in force, that the device is registered, unrevoked and within its account's limit; then
  *   re-seals each content key to the device and signs a `consort/licence`. Idempotent by purchase id.
  * - `reissue`: a licence holder asks again for its licence (lost store, updated manifests with new keys),
- *   signed by the device; the registrar answers with the current licence for that purchase.
+ *   signed by the device, with the clearinghouse's signed statement of the uses the purchase already consumed; the
+ *   registrar answers with the current licence for that purchase, those uses written into it (`used`), so that a
+ *   wiped store gets nothing back (docs/decisions/0704).
  */
 export const LICENCE_PROTOCOL = 'licence'
 export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue', withdraw: 'withdraw' } as const
@@ -43,6 +45,8 @@ export const LICENCE_CODES = {
   notPurchaseRetailer: 'ERR_NOT_PURCHASE_RETAILER',
   /** No valid `consort/payment` for the receipt: no licence without captured money. */
   paymentUnproven: 'ERR_PAYMENT_UNPROVEN',
+  /** A reissue without a fresh `consort/consumption` from the clearinghouse that captured the payment. */
+  consumptionRequired: 'ERR_CONSUMPTION_REQUIRED',
 } as const
 
 /** Domain tag of a reissue request's signature (by the requesting device). */
@@ -50,11 +54,19 @@ export const REISSUE_DOMAIN = 'consort/v1/licence-reissue'
 export const reissueFields = z
   .object({ network: z.string(), purchaseId: z.string().min(1).max(128), created: z.number().int().nonnegative() })
   .strict()
+/** Consumption statements one reissue request may carry (one per clearinghouse of the network at most). */
+export const MAX_REISSUE_CONSUMPTIONS = 16
+/**
+ * `consumption`: `consort/consumption` records the device got from the clearinghouses; the registrar takes the one
+ * signed by the clearinghouse that captured the purchase's payment, fresh (`ERR_CONSUMPTION_REQUIRED` without it).
+ * Not signed by the device: each record is the clearinghouse's own signed word.
+ */
 export const reissueRequest = z
   .object({
     request: reissueFields,
     device: recordBytes,
     sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 64),
+    consumption: z.array(recordBytes).max(MAX_REISSUE_CONSUMPTIONS).optional(),
   })
   .strict()
 export const reissueResponse = issueResponse

@@ -429,6 +429,8 @@ export interface LicenceReissueInit {
   /** The device's own key. */
   signer: Signer
   now: number
+  /** The clearinghouses' signed statements of what the purchase already used (the registrar needs its payer's). */
+  consumption?: SignedRecord<'consort/consumption'>[]
 }
 
 /**
@@ -447,7 +449,12 @@ export async function requestReissue(
     network,
     LICENCE_PROTOCOL,
     LICENCE_OPS.reissue,
-    { request, device: init.device.bytes, sig: init.signer.sign(reissuePayload(request)) },
+    {
+      request,
+      device: init.device.bytes,
+      sig: init.signer.sign(reissuePayload(request)),
+      ...(init.consumption !== undefined ? { consumption: init.consumption.map((c) => c.bytes) } : {}),
+    },
     options,
   )
   const { licence } = parseMessage(reissueResponse, response, 'response')

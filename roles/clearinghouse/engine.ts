@@ -14,10 +14,12 @@ import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { AccountRequest } from '../../protocols/clearing/account.ts'
+import { verifyConsumptionRequest } from '../../protocols/clearing/consumption.ts'
 import {
   accountRequest,
   authoriseRequest,
   captureRequest,
+  consumptionRequest,
   MAX_USAGE_STATE_LICENCES,
   refundRequest,
   reportRequest,
@@ -30,7 +32,7 @@ import type { Clock } from '../../protocols/clock.ts'
 import { isCurrency } from '../../protocols/identifiers/currencies.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
-import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { Accounts } from './accounts.ts'
 import { type AuditReport, auditClearinghouse } from './audit.ts'
@@ -51,6 +53,7 @@ import {
   ClearingFailedError,
   ClearingStoppedError,
   InvalidClearingInitError,
+  NotPermittedError,
   ReportInvalidError,
   StateCorruptError,
 } from './errors.ts'
@@ -387,16 +390,60 @@ export class ClearingEngine extends EventTarget {
   async usageState(body: unknown): Promise<UsageStateResponse> {
     this.#assertRunning()
     const request = parseMessage(usageStateRequest, body, 'request')
-    const r = request.request
     if (!verifyUsageStateRequest(request)) throw new ReportInvalidError('sig: the device did not sign this request')
-    if (r.network !== this.network.name) throw new ReportInvalidError(`request.network: not ${this.network.name}`)
+    this.#deviceRequest(request.request, request.device)
+    return this.ingest.usageState(hex(request.request.device), MAX_USAGE_STATE_LICENCES)
+  }
+
+  /**
+   * `consumption`: what this clearinghouse acknowledged of one purchase's uses over every device of its account, as a
+   * signed `consort/consumption` (zero uses for a purchase it knows nothing of), to a device of that account only.
+   */
+  async consumption(body: unknown): Promise<{ consumption: Uint8Array }> {
+    this.#assertRunning()
+    const request = parseMessage(consumptionRequest, body, 'request')
+    if (!verifyConsumptionRequest(request)) throw new ReportInvalidError('sig: the device did not sign this request')
+    const registration = this.#deviceRequest(request.request, request.device)
+    const account = hex(registration.body.account)
+    const purchaseId = request.request.purchaseId
+    const purchase = await this.purchases.get(purchaseId)
+    const use = await this.ingest.purchaseUse(purchaseId)
+    if ((purchase !== undefined && purchase.account !== account) || (use !== undefined && use.account !== account)) {
+      throw new NotPermittedError(`purchase ${purchaseId} belongs to another account`)
+    }
+    const used = use?.used ?? { plays: 0, playSeconds: 0, exports: 0, burns: 0, firstPlayAt: null }
+    const record = signRecord(
+      'consort/consumption',
+      {
+        network: this.network.name,
+        created: this.#c.clock.now(),
+        purchaseId,
+        account: registration.body.account,
+        plays: used.plays,
+        playSeconds: used.playSeconds,
+        exports: used.exports,
+        burns: used.burns,
+        firstPlayAt: used.firstPlayAt,
+      },
+      this.#c.keys.signer,
+      this.network.caps,
+    )
+    return { consumption: record.bytes }
+  }
+
+  /** A device-signed request's freshness, network and registration (a registrar's, unrevoked, for that device). */
+  #deviceRequest(
+    fields: { network: string; device: Uint8Array; created: number },
+    deviceBytes: Uint8Array,
+  ): SignedRecord<'consort/device'> {
+    if (fields.network !== this.network.name) throw new ReportInvalidError(`request.network: not ${this.network.name}`)
     const now = this.#c.clock.now()
-    if (Math.abs(r.created - now) > ACCOUNT_REQUEST_MAX_AGE_MS) {
+    if (Math.abs(fields.created - now) > ACCOUNT_REQUEST_MAX_AGE_MS) {
       throw new BadClearingRequestError('request.created: too far from now')
     }
     let registration: SignedRecord<'consort/device'>
     try {
-      registration = decodeRecordAs('consort/device', request.device, {
+      registration = decodeRecordAs('consort/device', deviceBytes, {
         network: this.network.name,
         now,
         caps: this.network.caps,
@@ -408,10 +455,10 @@ export class ClearingEngine extends EventTarget {
     if (!trust.isRegistrar(registration.signer) || trust.isRevoked(registration.id)) {
       throw new ReportInvalidError('device: not a current registration by a registrar of the network')
     }
-    if (hex(registration.body.device) !== hex(r.device)) {
+    if (hex(registration.body.device) !== hex(fields.device)) {
       throw new ReportInvalidError('device: the registration is for another device')
     }
-    return this.ingest.usageState(hex(r.device), MAX_USAGE_STATE_LICENCES)
+    return registration
   }
 
   // ---- contracts and records ----------------------------------------------------------------------------------

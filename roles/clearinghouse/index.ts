@@ -6,7 +6,7 @@
  */
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import { CLEARING_OPS, CLEARING_PROTOCOL, USAGE_STATE_OP } from '../../protocols/clearing/index.ts'
+import { CLEARING_OPS, CLEARING_PROTOCOL, CONSUMPTION_OP, USAGE_STATE_OP } from '../../protocols/clearing/index.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
@@ -87,6 +87,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       [CLEARING_OPS.balance]: async (body) => engine.account(body, 'balance'),
       [CLEARING_OPS.statement]: async (body) => engine.account(body, 'statement'),
       [USAGE_STATE_OP]: async (body) => engine.usageState(body),
+      [CONSUMPTION_OP]: async (body) => engine.consumption(body),
     })
     this.#unsubscribe.push(
       c.topics.subscribe('contracts', {

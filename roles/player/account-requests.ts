@@ -2,11 +2,14 @@ import type { Libp2p } from '@libp2p/interface'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Random } from '../../keys/random.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
+import { signConsumptionRequest } from '../../protocols/clearing/consumption.ts'
 import {
   type AccountRequestFields,
   balanceResponse,
   CLEARING_OPS,
   CLEARING_PROTOCOL,
+  CONSUMPTION_OP,
+  consumptionResponse,
   USAGE_STATE_OP,
   type UsageStateResponse,
   usageStateResponse,
@@ -15,13 +18,13 @@ import { signUsageStateRequest } from '../../protocols/clearing/usage-state.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { reachable } from './reports.ts'
 
 /**
  * The player's signed requests to a clearinghouse over `/clearing/1`: the account's `balance` (signed by the
- * account key) and the device's `usage-state` (signed by the device key).
+ * account key), the device's `usage-state` and a purchase's `consumption` (signed by the device key).
  */
 
 export type Balance = ReturnType<typeof balanceResponse.parse>['balances'][number]
@@ -99,4 +102,56 @@ export async function fetchUsageState(
     callOptions(init),
   )
   return parseMessage(usageStateResponse, response, 'response')
+}
+
+/**
+ * One clearinghouse's signed statement of what a purchase of this account has used over all its devices
+ * (`consumption`): what a registration manager writes into a reissued licence. Checked here before it is sent on:
+ * the clearinghouse's own signature, for this purchase.
+ */
+export async function fetchConsumption(
+  libp2p: Libp2p,
+  network: NetworkContext,
+  clearinghouse: Uint8Array,
+  device: Signer,
+  deviceRecord: SignedRecord<'consort/device'>,
+  purchaseId: string,
+  init: CallInit,
+): Promise<SignedRecord<'consort/consumption'>> {
+  const request = signConsumptionRequest(
+    {
+      network: network.name,
+      device: device.publicKey,
+      purchaseId,
+      requestId: requestId(init.random),
+      created: init.now,
+    },
+    device,
+    deviceRecord.bytes,
+  )
+  await reachable(libp2p, peerIdOfKey(clearinghouse), init.signal)
+  const response = await rpcCall(
+    libp2p,
+    peerIdOfKey(clearinghouse),
+    network.protocol(CLEARING_PROTOCOL),
+    CONSUMPTION_OP,
+    request,
+    callOptions(init),
+  )
+  const { consumption } = parseMessage(consumptionResponse, response, 'response')
+  const record = decodeRecordAs('consort/consumption', consumption, {
+    network: network.name,
+    now: init.now,
+    caps: network.caps,
+  })
+  if (Buffer.compare(record.signer, clearinghouse) !== 0 || record.body.purchaseId !== purchaseId) {
+    throw new UnexpectedClearingAnswerError(`the clearinghouse answered for another purchase or with another key`)
+  }
+  return record
+}
+
+/** A clearinghouse answered with something else than what was asked. */
+export class UnexpectedClearingAnswerError extends Error {
+  override name = 'UnexpectedClearingAnswerError'
+  readonly code = 'ERR_UNEXPECTED_ANSWER'
 }

@@ -91,3 +91,12 @@ export const MAX_EXPORTED_PURCHASES = 10_000
 
 /** Tracks whose prefetch sources a player remembers for the play that follows (a few hundred bytes each). */
 export const MAX_PREFETCH_SOURCES = 256
+
+/**
+ * A licence handed to the player (a purchase's answer, `receiveLicence`) is taken as it is only while this fresh, by
+ * its registrar's signature time. An older one may have been used already — a purchase answered again after the
+ * store was wiped, say — so it is fetched again from the registrar, which writes in the uses its purchase consumed
+ * (issue 11). Two minutes: a retried purchase answers within seconds; a wipe and replay within two minutes of a
+ * purchase regains at most what was played in them.
+ */
+export const FRESH_LICENCE_MS = 2 * 60_000

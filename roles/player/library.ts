@@ -9,7 +9,8 @@ import type { RecordType } from '../../protocols/records/registry.ts'
 import { type UsageEvent, usageEvent } from '../../protocols/usage/index.ts'
 import {
   evaluate,
-  initialUsageState,
+  initialLicenceState,
+  maxUsageState,
   type NetworkRuleDefaults,
   type ResolvedRules,
   licenceRules as rulesOfLicence,
@@ -41,6 +42,8 @@ export const ENTRY_KINDS = {
   sync: 'sync',
   restore: 'restore',
   snapshot: 'snapshot',
+  /** The player saw this time (a window closed): the store keeps it, so a clock set back later regains nothing. */
+  clock: 'clock',
 } as const
 
 const bytes32 = z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 32, 'expected 32 bytes')
@@ -81,6 +84,7 @@ const ackData = z
   .strict()
 const syncData = z.object({ purchaseIds: z.array(name) }).strict()
 const restoreData = z.object({ purchaseId: name, state: usageStateSchema }).strict()
+const clockData = z.object({}).strict()
 
 /** A use the log may record (the counted actions a device performs itself). */
 export type LoggedAction = z.infer<typeof actionData>
@@ -171,6 +175,12 @@ export class Library {
   readonly purchases = new Map<string, TrackedPurchase>()
   /** Entries folded in since the log was opened or compacted. */
   entries = 0
+  /**
+   * The latest time this store has evidence of: its entries' times (written on a clock that never went back) and the
+   * signed times of its licences (the registrar's `created`, the clearinghouse statement's `asOf`). The player never
+   * evaluates a rule at an earlier time, so setting the device's clock back regains nothing (issue 11).
+   */
+  timeFloor = 0
 
   constructor(ctx: LibraryContext) {
     this.#ctx = ctx
@@ -179,6 +189,7 @@ export class Library {
   /** Fold one verified entry in. Throws `LibraryInconsistencyError` when the entry cannot follow the ones before. */
   apply(entry: LogEntry): void {
     this.entries++
+    if (entry.at > this.timeFloor) this.timeFloor = entry.at
     switch (entry.kind) {
       case ENTRY_KINDS.genesis: {
         const data = parse(genesisData, entry)
@@ -225,14 +236,18 @@ export class Library {
           fail(entry, 'a licence for another device')
         const purchaseId = record.body.purchaseId
         const known = this.licences.get(purchaseId)
+        // A licence starts from the uses its purchase had consumed when it was signed (`used`, on a reissue), and
+        // never gives back a use this store counted.
+        const fromLicence = initialLicenceState(record.body)
         this.licences.set(purchaseId, {
           purchaseId,
           record,
           receipt: data.receipt ?? known?.receipt ?? null,
           rules: licenceRules(record, this.#ctx.ruleDefaults),
-          state: known?.state ?? initialUsageState(record.body.created),
+          state: known === undefined ? fromLicence : maxUsageState(known.state, fromLicence),
           addedAt: known?.addedAt ?? entry.at,
         })
+        this.#signedTime(record)
         const purchase = this.purchases.get(purchaseId)
         if (purchase !== undefined) purchase.status = 'complete'
         return
@@ -337,6 +352,10 @@ export class Library {
         this.#loadSnapshot(entry)
         return
       }
+      case ENTRY_KINDS.clock: {
+        parse(clockData, entry)
+        return
+      }
       default:
         fail(entry, 'unknown kind')
     }
@@ -413,6 +432,7 @@ export class Library {
   }
 
   #loadSnapshot(entry: LogEntry): void {
+    // (the snapshot's own time moved the floor already; what it replaced had no later time)
     const schema = z
       .object({
         device: bytes32,
@@ -459,6 +479,7 @@ export class Library {
     this.licences.clear()
     for (const l of data.licences) {
       const record = this.#decode(entry, 'consort/licence', l.licence)
+      this.#signedTime(record)
       this.licences.set(record.body.purchaseId, {
         purchaseId: record.body.purchaseId,
         record,
@@ -496,6 +517,11 @@ export class Library {
       })
     }
     this.entries = 1
+  }
+
+  /** A licence's signed times move the floor: its issue, and the consumption statement it carries. */
+  #signedTime(record: SignedRecord<'consort/licence'>): void {
+    this.timeFloor = Math.max(this.timeFloor, record.body.created, record.body.used?.asOf ?? 0)
   }
 
   #decode<T extends RecordType>(entry: LogEntry, type: T, bytes: Uint8Array): SignedRecord<T> {

@@ -7,6 +7,7 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import type { UsageStateResponse } from '../../protocols/clearing/index.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
+import { LICENCE_CODES } from '../../protocols/licence/index.ts'
 import { peerIdOfKey, referencePeers, registrarPeers } from '../../protocols/peers.ts'
 import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
@@ -23,14 +24,16 @@ import type { UsageEvent } from '../../protocols/usage/index.ts'
 import {
   describeRules,
   evaluate,
+  initialLicenceState,
   initialUsageState,
+  maxUsageState,
   type Remaining,
   remaining,
   resolveRules,
 } from '../../protocols/usage-rules/index.ts'
 import type { ControlRoute, Role, RoleComponents } from '../role.ts'
 import { loadOrCreateAccountKeys } from './account.ts'
-import { type Balance, fetchBalance, fetchUsageState } from './account-requests.ts'
+import { type Balance, fetchBalance, fetchConsumption, fetchUsageState } from './account-requests.ts'
 import {
   COMPACT_AFTER_ENTRIES,
   DEFAULT_FLUSH_INTERVAL_MS,
@@ -38,6 +41,7 @@ import {
   DEVICE_REGISTRATION_RETRY_MS,
   DEVICE_REGISTRATION_WAIT_MS,
   FLUSH_AFTER_USE_MS,
+  FRESH_LICENCE_MS,
   MAX_CACHED_OFFERS,
   MAX_PENDING_REPORTS,
   MAX_PREFETCH_SOURCES,
@@ -146,6 +150,8 @@ export class PlayerRole extends EventTarget implements Role {
   readonly #streams: StreamSessions
   #account: NodeKeys | null = null
   #tampered: StoreTamperedError | null = null
+  /** The latest time this player has seen (its clock never goes back for it). */
+  #seen = 0
   #serial: Promise<unknown> = Promise.resolve()
   #device: Promise<SignedRecord<'consort/device'>> | null = null
   #flushing: Promise<FlushResult> | null = null
@@ -313,7 +319,7 @@ export class PlayerRole extends EventTarget implements Role {
     const device = this.#c.credentials.device()
     if (device === undefined || this.#account === null) return null
     const b = device.body
-    const now = this.#c.clock.now()
+    const now = this.#now()
     if (!same(b.device, this.#c.keys.signer.publicKey) || !same(b.account, this.#account.signer.publicKey)) return null
     if (!same(b.sealingKey, this.#c.keys.sealing.publicKey) || now >= b.notAfter) return null
     if (this.#c.trust.isRevoked(device.id)) return null
@@ -333,7 +339,7 @@ export class PlayerRole extends EventTarget implements Role {
           device: this.#c.keys.signer,
           sealingKey: this.#c.keys.sealing.publicKey,
           name: this.#init.deviceName ?? 'player',
-          now: this.#c.clock.now(),
+          now: this.#now(),
         })
         await this.#c.credentials.setDevice(device)
         await this.#noteDevice(device)
@@ -392,7 +398,7 @@ export class PlayerRole extends EventTarget implements Role {
 
   #decodeOptions(): DecodeOptions {
     // Records in the log were verified when they arrived; `now` only bounds how far in the future they may be dated.
-    return { network: this.#c.network.name, now: this.#c.clock.now(), caps: this.#c.network.caps }
+    return { network: this.#c.network.name, now: this.#now(), caps: this.#c.network.caps }
   }
 
   async #openStore(): Promise<void> {
@@ -449,6 +455,29 @@ export class PlayerRole extends EventTarget implements Role {
     }
   }
 
+  /**
+   * Now, as far as this player will believe: the clock, but never earlier than the latest time its store has evidence
+   * of (its entries' times, its licences' signed times). A clock set back does not reopen a rental window or an
+   * offline window, nor make an expired licence valid again (issue 11).
+   */
+  #now(): number {
+    const now = Math.max(this.#c.clock.now(), this.#library.timeFloor, this.#seen)
+    this.#seen = now
+    return now
+  }
+
+  /**
+   * A use refused because a window closed (rental, expiry, offline): that moment is evidence the store keeps, so that
+   * setting the clock back — now or after a restart — does not reopen the window (issue 11).
+   */
+  async #keepTime(reason: string): Promise<void> {
+    if (reason !== 'rental-expired' && reason !== 'expired' && reason !== 'offline-too-long') return
+    if (this.#library.timeFloor >= this.#seen) return
+    await this.#exclusive(() => this.#commit([{ kind: ENTRY_KINDS.clock, data: {} }])).catch((err) =>
+      log('cannot keep the time a window closed: %e', err),
+    )
+  }
+
   /** Run `fn` alone: every change of the log and of the library goes through here. */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#serial.then(fn, fn)
@@ -459,10 +488,10 @@ export class PlayerRole extends EventTarget implements Role {
   /** Append entries and fold them in (the caller holds the lock, or the change needs no decision). */
   async #commit(entries: NewEntry[]): Promise<void> {
     if (this.#tampered !== null) throw this.#tampered
-    const written = await this.#log.append(entries, this.#c.clock.now())
+    const written = await this.#log.append(entries, this.#now())
     for (const entry of written) this.#library.apply(entry)
     if (this.#log.size > (this.#init.compactAfter ?? COMPACT_AFTER_ENTRIES)) {
-      const snapshot = await this.#log.compact(this.#library.snapshot(), this.#c.clock.now())
+      const snapshot = await this.#log.compact(this.#library.snapshot(), this.#now())
       const library = this.#newLibrary()
       library.apply(snapshot)
       library.history.push(...this.#library.history)
@@ -582,7 +611,7 @@ export class PlayerRole extends EventTarget implements Role {
     const done = options.purchaseId === undefined ? undefined : this.#library.licences.get(options.purchaseId)
     if (done?.receipt != null) return this.#bought(done, done.receipt, 0, started)
     const cached = this.#findOffer(offerRef)
-    const now = this.#c.clock.now()
+    const now = this.#now()
     const verdict = verifyCertification(cached.offer, cached.certification, this.#c.trust, now)
     if (!verdict.ok)
       throw new PurchaseRefusedError(verdict.code, `offer ${offerRef} can no longer be bought: ${verdict.reason}`)
@@ -616,7 +645,7 @@ export class PlayerRole extends EventTarget implements Role {
         device: device.body.device,
         price: cached.offer.body.price,
         territory: cached.territory as PurchaseOrderFields['territory'],
-        created: this.#c.clock.now(),
+        created: this.#now(),
       }
       const order = signPurchaseOrder(fields, this.account.signer)
       await this.#commit([
@@ -680,13 +709,9 @@ export class PlayerRole extends EventTarget implements Role {
       )
       throw err
     }
-    await this.#exclusive(() =>
-      this.#commit([
-        { kind: ENTRY_KINDS.licence, data: { licence: verified.licence.bytes, receipt: verified.receipt.bytes } },
-      ]),
-    )
+    const kept = await this.#keep(verified.licence, verified.receipt, device)
     // Kept so that this node can serve them by CID; nothing waits for it.
-    Promise.all([this.#c.records.put(verified.receipt), this.#c.records.put(verified.licence)]).catch((err) =>
+    Promise.all([this.#c.records.put(verified.receipt), this.#c.records.put(kept)]).catch((err) =>
       log.error('cannot store the purchase records: %e', err),
     )
     log(
@@ -697,10 +722,69 @@ export class PlayerRole extends EventTarget implements Role {
       attempts,
       Math.round(performance.now() - answered),
     )
-    this.dispatchEvent(
-      new CustomEvent('licence:added', { detail: { purchaseId, licence: verified.licence.id.toString() } }),
-    )
+    this.dispatchEvent(new CustomEvent('licence:added', { detail: { purchaseId, licence: kept.id.toString() } }))
     return this.#bought(this.#library.licences.get(purchaseId)!, verified.receipt.bytes, attempts, started)
+  }
+
+  /**
+   * Keep a licence handed to this player (checked: a registrar's, for this device and account, every key opens). A
+   * fresh one is kept as it is; one this store has no counters for that is older than `FRESH_LICENCE_MS` may have
+   * been used already (a purchase answered again after the store was wiped), so it is fetched again from the
+   * registrar, which writes in the uses its purchase consumed. Returns the licence kept.
+   */
+  async #keep(
+    licence: SignedRecord<'consort/licence'>,
+    receipt: SignedRecord<'consort/receipt'> | null,
+    device: SignedRecord<'consort/device'>,
+  ): Promise<SignedRecord<'consort/licence'>> {
+    const purchaseId = licence.body.purchaseId
+    let kept = licence
+    if (!this.#library.licences.has(purchaseId) && this.#now() - licence.body.created > FRESH_LICENCE_MS) {
+      log(
+        'licence of %s was signed %d ms ago: fetched again with its uses',
+        purchaseId,
+        this.#now() - licence.body.created,
+      )
+      kept = await this.#reissue(purchaseId, device)
+      checkLicenceKeys(kept, this.#c.keys.sealing)
+    }
+    await this.#exclusive(() =>
+      this.#commit([{ kind: ENTRY_KINDS.licence, data: { licence: kept.bytes, receipt: receipt?.bytes ?? null } }]),
+    )
+    return kept
+  }
+
+  /**
+   * A licence this device received some other way than by buying here (from its retailer directly, by a script):
+   * checked like a purchase's answer, then kept (fetched again with its uses if it is not fresh).
+   */
+  async receiveLicence(licenceBytes: Uint8Array, receiptBytes: Uint8Array | null = null): Promise<LicenceView> {
+    await this.#checkStore()
+    const device = await this.ensureDevice()
+    let licence: SignedRecord<'consort/licence'>
+    let receipt: SignedRecord<'consort/receipt'> | null = null
+    try {
+      licence = decodeRecordAs('consort/licence', licenceBytes, this.#decodeOptions())
+      if (receiptBytes !== null) receipt = decodeRecordAs('consort/receipt', receiptBytes, this.#decodeOptions())
+    } catch (err) {
+      throw new InvalidLicenceError(`the licence does not decode: ${(err as Error).message}`)
+    }
+    const l = licence.body
+    if (!this.#c.trust.isRegistrar(licence.signer)) throw new InvalidLicenceError('the licence is not a registrar’s')
+    if (!same(l.device, this.#c.keys.signer.publicKey))
+      throw new InvalidLicenceError('the licence is for another device')
+    if (!same(l.account, this.account.signer.publicKey))
+      throw new InvalidLicenceError('the licence is for another account')
+    if (receipt !== null && (receipt.body.purchaseId !== l.purchaseId || !l.receipt.equals(receipt.id))) {
+      throw new InvalidLicenceError('the receipt is not the licence’s')
+    }
+    checkLicenceKeys(licence, this.#c.keys.sealing)
+    const kept = await this.#keep(licence, receipt, device)
+    await this.#c.records.put(kept).catch(() => {})
+    this.dispatchEvent(
+      new CustomEvent('licence:added', { detail: { purchaseId: l.purchaseId, licence: kept.id.toString() } }),
+    )
+    return this.#view(this.#library.licences.get(l.purchaseId)!)
   }
 
   #bought(held: HeldLicence, receiptBytes: Uint8Array, attempts: number, started: number): BuyResult {
@@ -792,12 +876,7 @@ export class PlayerRole extends EventTarget implements Role {
     const device = await this.ensureDevice()
     let licence: SignedRecord<'consort/licence'>
     try {
-      licence = await requestReissue(this.#c.libp2p, this.#c.network, {
-        purchaseId,
-        device,
-        signer: this.#c.keys.signer,
-        now: this.#c.clock.now(),
-      })
+      licence = await this.#reissue(purchaseId, device)
     } catch (err) {
       if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
       throw err
@@ -809,6 +888,50 @@ export class PlayerRole extends EventTarget implements Role {
     await this.#c.records.put(licence).catch(() => {})
     this.dispatchEvent(new CustomEvent('licence:added', { detail: { purchaseId, licence: licence.id.toString() } }))
     return this.#view(this.#library.licences.get(purchaseId)!)
+  }
+
+  /**
+   * Ask the registration manager for this device's licence of a purchase, with the clearinghouses' signed statements
+   * of what the purchase already used: the registrar writes the uses into the licence, so a licence fetched again
+   * never starts from more than the purchase has left (issue 11, finding 3).
+   */
+  async #reissue(purchaseId: string, device: SignedRecord<'consort/device'>): Promise<SignedRecord<'consort/licence'>> {
+    const consumption: SignedRecord<'consort/consumption'>[] = []
+    const unanswered: string[] = []
+    for (const clearinghouse of this.#c.network.body.clearinghouses) {
+      try {
+        consumption.push(
+          await fetchConsumption(
+            this.#c.libp2p,
+            this.#c.network,
+            clearinghouse.key,
+            this.#c.keys.signer,
+            device,
+            purchaseId,
+            { now: this.#now(), random: this.#c.random, deadlineMs: SYNC_DEADLINE_MS },
+          ),
+        )
+      } catch (err) {
+        unanswered.push(`${clearinghouse.name}: ${(err as Error).message}`)
+      }
+    }
+    try {
+      return await requestReissue(this.#c.libp2p, this.#c.network, {
+        purchaseId,
+        device,
+        signer: this.#c.keys.signer,
+        now: this.#now(),
+        consumption,
+      })
+    } catch (err) {
+      if (err instanceof RpcRemoteError && err.code === LICENCE_CODES.consumptionRequired && unanswered.length > 0) {
+        throw new PurchaseRefusedError(
+          err.code,
+          `the licence of purchase ${purchaseId} is fetched again only with what it already used, and the clearinghouse did not answer (${unanswered.join('; ')}); try again when it does`,
+        )
+      }
+      throw err
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -834,7 +957,7 @@ export class PlayerRole extends EventTarget implements Role {
   }
 
   #view(held: HeldLicence): LicenceView {
-    const now = this.#c.clock.now()
+    const now = this.#now()
     const revoked = this.#isRevoked(held)
     const decision = evaluate(held.rules, held.state, { kind: 'play' }, now)
     return {
@@ -874,13 +997,15 @@ export class PlayerRole extends EventTarget implements Role {
     isrc: string,
     action: LoggedAction,
     event: (held: HeldLicence) => UsageEvent,
-    options: { dryRun?: boolean } = {},
+    options: { dryRun?: boolean; purchaseId?: string } = {},
   ): Promise<HeldLicence> {
     const attempt = () =>
       this.#exclusive(async () => {
-        const held = this.#library.licencesFor(isrc)
+        const held = this.#library
+          .licencesFor(isrc)
+          .filter((l) => options.purchaseId === undefined || l.purchaseId === options.purchaseId)
         if (held.length === 0) throw new NoLicenceError(`this device holds no licence for ${isrc}`)
-        const now = this.#c.clock.now()
+        const now = this.#now()
         const reasons: Array<{ code: string; message: string }> = []
         for (const licence of held) {
           if (this.#isRevoked(licence)) {
@@ -907,6 +1032,7 @@ export class PlayerRole extends EventTarget implements Role {
     try {
       return await attempt()
     } catch (err) {
+      if (err instanceof UsageDeniedError) await this.#keepTime(err.reason)
       if (!(err instanceof UsageDeniedError) || err.reason !== 'offline-too-long') throw err
       const flushed = await this.flushUsage().catch(() => null)
       if (flushed === null || flushed.synced.length === 0) {
@@ -928,7 +1054,7 @@ export class PlayerRole extends EventTarget implements Role {
       licence: held?.record.id ?? null,
       offer: held?.record.body.offer ?? null,
       contract: held?.record.body.contract ?? null,
-      startedAt: this.#c.clock.now(),
+      startedAt: this.#now(),
       seconds: 0,
     }
   }
@@ -948,7 +1074,7 @@ export class PlayerRole extends EventTarget implements Role {
       const held = this.#library.licences.get(purchaseId)
       if (held === undefined) return { counted: 0, limit: 'no-licence' }
       if (this.#isRevoked(held)) return { counted: 0, limit: 'revoked' }
-      const now = this.#c.clock.now()
+      const now = this.#now()
       let decision = evaluate(held.rules, held.state, { kind: 'play-seconds', seconds }, now)
       let counted = seconds
       let limit: string | null = null
@@ -1022,7 +1148,7 @@ export class PlayerRole extends EventTarget implements Role {
         )
       }
       const rules = resolveRules({}, this.#c.network.body.policy.ruleDefaults)
-      const now = this.#c.clock.now()
+      const now = this.#now()
       const clipSeconds = Math.ceil(preview.track.durationMs / 1000)
       const decision = evaluate(rules, initialUsageState(now), { kind: 'preview', seconds: clipSeconds }, now)
       const maxMs = decision.allow
@@ -1035,28 +1161,51 @@ export class PlayerRole extends EventTarget implements Role {
         held: null,
         event: this.#newEvent('preview', isrc, null),
         maxMs,
+        begun: true,
       }
     }
-    const eventRef: { event: UsageEvent | null } = { event: null }
-    const held = await this.#startUse(isrc, { kind: 'play' }, (h) => {
-      eventRef.event = this.#newEvent('play', isrc, h)
-      return eventRef.event
+    // Which licence, and may it play now? Asked here; the play is counted with its first audio (`beginPlay`).
+    const held = await this.#startUse(isrc, { kind: 'play' }, () => this.#newEvent('play', isrc, null), {
+      dryRun: true,
     })
     const track = fullTrack(manifest)
-    let key: Uint8Array
-    try {
-      const entry = held.record.body.keys.find((k) => k.isrc === isrc)
-      if (entry !== undefined && !same(entry.keyId, track.keyId)) {
-        throw new InvalidLicenceError(
-          `the licence holds the key of another version of ${isrc}; fetch it again (consort licences --resync)`,
-        )
-      }
-      key = openContentKey(held.record, isrc, this.#c.keys.sealing)
-    } catch (err) {
-      await this.endPlay(eventRef.event!.eventId)
-      throw err
+    const entry = held.record.body.keys.find((k) => k.isrc === isrc)
+    if (entry !== undefined && !same(entry.keyId, track.keyId)) {
+      throw new InvalidLicenceError(
+        `the licence holds the key of another version of ${isrc}; fetch it again (consort licences --resync)`,
+      )
     }
-    return { track, key, mode: 'licensed', held, event: eventRef.event!, maxMs: track.durationMs }
+    const key = openContentKey(held.record, isrc, this.#c.keys.sealing)
+    return {
+      track,
+      key,
+      mode: 'licensed',
+      held,
+      event: this.#newEvent('play', isrc, held),
+      maxMs: track.durationMs,
+      begun: false,
+    }
+  }
+
+  /**
+   * Count an opened licensed play: called when its first audio has been fetched and decrypted, so that a play that
+   * failed before (its segments never came) is no play — not counted against the licence, not reported. The rules are
+   * asked again now (another play may have used the last one meanwhile).
+   */
+  async beginPlay(opened: OpenedPlayback): Promise<void> {
+    if (opened.held === null || opened.begun) return
+    const isrc = opened.track.isrc
+    const purchaseId = opened.held.purchaseId
+    await this.#startUse(
+      isrc,
+      { kind: 'play' },
+      (h) => {
+        opened.event = this.#newEvent('play', isrc, h)
+        return opened.event
+      },
+      { purchaseId },
+    )
+    opened.begun = true
   }
 
   /**
@@ -1082,7 +1231,7 @@ export class PlayerRole extends EventTarget implements Role {
       await (sink.discard?.() ?? sink.close()).catch(() => {})
       throw err
     }
-    const { track, key, held, event } = opened
+    const { track, key, held } = opened
     let bytes = 0
     let countedSeconds = 0
     let firstAudioMs: number | null = null
@@ -1106,6 +1255,7 @@ export class PlayerRole extends EventTarget implements Role {
           break
         }
         const plain = decryptTrackSegment(track, key, block.index, block.bytes)
+        if (!opened.begun) await this.beginPlay(opened)
         let chunk = plain
         let endMs = msAtByte(track, offset + plain.length)
         let last = false
@@ -1118,7 +1268,7 @@ export class PlayerRole extends EventTarget implements Role {
         }
         if (held !== null) {
           const wanted = Math.ceil(endMs / 1000) - countedSeconds
-          const { counted, limit: hit } = await this.countSeconds(held.purchaseId, event.eventId, wanted)
+          const { counted, limit: hit } = await this.countSeconds(held.purchaseId, opened.event.eventId, wanted)
           countedSeconds += counted
           if (counted < wanted) {
             // The licence stops here: play only the seconds it still allowed.
@@ -1150,8 +1300,8 @@ export class PlayerRole extends EventTarget implements Role {
       if (fetch.present < fetch.total) fetch.abort()
       await sink.close().catch((err) => log.error('sink close failed: %e', err))
       const seconds = Math.ceil(msAtByte(track, bytes) / 1000)
-      if (held !== null) await this.endPlay(event.eventId)
-      else await this.notePreview({ ...event, seconds })
+      if (held === null) await this.notePreview({ ...opened.event, seconds })
+      else if (opened.begun) await this.endPlay(opened.event.eventId)
     }
     return {
       content: `isrc:${track.isrc}`,
@@ -1159,7 +1309,7 @@ export class PlayerRole extends EventTarget implements Role {
       title: track.manifest.body.title,
       mode: opened.mode,
       purchaseId: held?.purchaseId ?? null,
-      eventId: event.eventId,
+      eventId: opened.event.eventId,
       sink: sink.description,
       bytes,
       seconds: msAtByte(track, bytes) / 1000,
@@ -1174,7 +1324,7 @@ export class PlayerRole extends EventTarget implements Role {
 
   #remainingOf(purchaseId: string): Remaining | null {
     const held = this.#library.licences.get(purchaseId)
-    return held === undefined ? null : remaining(held.rules, held.state, this.#c.clock.now())
+    return held === undefined ? null : remaining(held.rules, held.state, this.#now())
   }
 
   /** Decrypt the whole track into memory-bounded chunks, handing each to `write` (exports, burns). */
@@ -1270,7 +1420,7 @@ export class PlayerRole extends EventTarget implements Role {
     if (this.#c.dataDir === null)
       throw new BadPlayerRequestError('out: give a file to write to (this node keeps no data dir)')
     const extension = track.codec === 'vorbis' ? 'ogg' : track.codec === 'aac' ? 'm4a' : track.codec
-    const stamp = new Date(this.#c.clock.now()).toISOString().replace(/[:.]/g, '-')
+    const stamp = new Date(this.#now()).toISOString().replace(/[:.]/g, '-')
     return path.join(this.#c.dataDir, kind === 'burn' ? 'burns' : 'exports', `${track.isrc}-${stamp}.${extension}`)
   }
 
@@ -1317,7 +1467,7 @@ export class PlayerRole extends EventTarget implements Role {
     await this.#exclusive(async () => {
       const budget = eventsBudget(this.#c.network)
       while (this.#library.reports.size < MAX_PENDING_REPORTS) {
-        const ready = this.#library.readyEvents(this.#c.clock.now())
+        const ready = this.#library.readyEvents(this.#now())
         if (ready.length === 0) break
         const events = takeForReport(ready, budget)
         const seq = this.#library.lastReport === null ? 0 : this.#library.lastReport.seq + 1
@@ -1328,7 +1478,7 @@ export class PlayerRole extends EventTarget implements Role {
           seq,
           prev: this.#library.lastReport?.id ?? null,
           events,
-          now: this.#c.clock.now(),
+          now: this.#now(),
           random: this.#c.random,
         })
         await this.#commit([
@@ -1387,7 +1537,7 @@ export class PlayerRole extends EventTarget implements Role {
       for (const clearinghouse of clearinghouses) {
         try {
           await fetchBalance(this.#c.libp2p, this.#c.network, clearinghouse.key, this.account.signer, {
-            now: this.#c.clock.now(),
+            now: this.#now(),
             random: this.#c.random,
             deadlineMs: SYNC_DEADLINE_MS,
             ...(signal !== undefined ? { signal } : {}),
@@ -1429,7 +1579,7 @@ export class PlayerRole extends EventTarget implements Role {
     const key = this.#clearinghouseKey()
     const name = this.#c.network.body.clearinghouses.find((c) => same(c.key, key))?.name ?? hexKey(key)
     const balances = await fetchBalance(this.#c.libp2p, this.#c.network, key, this.account.signer, {
-      now: this.#c.clock.now(),
+      now: this.#now(),
       random: this.#c.random,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })
@@ -1464,15 +1614,12 @@ export class PlayerRole extends EventTarget implements Role {
       const refused: ResyncResult['refused'] = []
       for (const purchaseId of evidence.purchaseIds) {
         try {
-          const licence = await requestReissue(this.#c.libp2p, this.#c.network, {
-            purchaseId,
-            device,
-            signer: this.#c.keys.signer,
-            now: this.#c.clock.now(),
-          })
+          const licence = await this.#reissue(purchaseId, device)
           checkLicenceKeys(licence, this.#c.keys.sealing)
           const rules = licenceRules(licence, this.#c.network.body.policy.ruleDefaults)
-          const state = evidence.states.get(purchaseId) ?? initialUsageState(licence.body.created)
+          const fromLicence = initialLicenceState(licence.body)
+          const evidenced = evidence.states.get(purchaseId)
+          const state = evidenced === undefined ? fromLicence : maxUsageState(evidenced, fromLicence)
           restored.licences.set(purchaseId, {
             purchaseId,
             record: licence,
@@ -1512,7 +1659,7 @@ export class PlayerRole extends EventTarget implements Role {
           note: `resynchronised: ${evidence.entries} signed entries salvaged (${evidence.chained} in chain), ${unreadable} unreadable`,
         },
       }
-      const written = await this.#log.reset([genesis, restored.snapshot()], this.#c.clock.now())
+      const written = await this.#log.reset([genesis, restored.snapshot()], this.#now())
       this.#library = this.#newLibrary()
       for (const entry of written) this.#library.apply(entry)
       this.#tampered = null
@@ -1559,7 +1706,7 @@ export class PlayerRole extends EventTarget implements Role {
           clearinghouse.key,
           this.#c.keys.signer,
           device,
-          { now: this.#c.clock.now(), random: this.#c.random, deadlineMs: SYNC_DEADLINE_MS },
+          { now: this.#now(), random: this.#c.random, deadlineMs: SYNC_DEADLINE_MS },
         )
         states.push(state)
         answers.push({

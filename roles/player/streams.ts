@@ -7,9 +7,10 @@ import type { OpenedPlayback, PlayerRole } from './player.ts'
 
 /**
  * Web playback: an `<audio>` element streams a track from the local daemon with HTTP byte ranges, seeking as it
- * likes. Opening a session counts the play (or starts a preview); each range is fetched from the swarm, decrypted
- * and served, and the seconds of audio it covers that were not served before in this session are counted with
- * `play-seconds` before they are sent. A session ends when closed or after `STREAM_SESSION_IDLE_MS` idle, and its
+ * likes. Opening a session checks the licence (or starts a preview); each range is fetched from the swarm and
+ * decrypted, the play is counted with the first range that came (a session none of whose audio came is no play), and
+ * the seconds of audio a range covers that were not served before in this session are counted with `play-seconds`
+ * before they are sent. A session ends when closed or after `STREAM_SESSION_IDLE_MS` idle, and its
  * play becomes ready to report.
  */
 
@@ -144,7 +145,7 @@ export class StreamSessions {
     for (const id of [...this.#sessions.keys()]) await this.close(id).catch(() => {})
   }
 
-  /** Open a track for streaming: counts a play (or starts a preview when there is no licence). */
+  /** Open a track for streaming: checks the licence (the play is counted with its first audio), or starts a preview. */
   async open(content: string, options: { preview?: boolean } = {}): Promise<StreamInfo> {
     if (this.#sessions.size >= MAX_STREAM_SESSIONS) {
       const oldest = [...this.#sessions.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0]
@@ -188,12 +189,31 @@ export class StreamSessions {
    */
   async read(id: string, rangeHeader?: string, signal?: AbortSignal): Promise<StreamRange> {
     const session = this.#get(id)
-    const { track, key, held, event } = session.opened
+    const { track, key, held } = session.opened
     const size = session.limitBytes
     if (size === 0) throw new UsageDeniedError('play-seconds-exhausted', 'nothing of this track may be played')
     const range = parseRange(rangeHeader, size)
     const start = range?.start ?? 0
     const end = Math.min(range?.end ?? size - 1, start + MAX_STREAM_RANGE_BYTES - 1)
+    // Fetch and decrypt first: a range whose segments never come counts nothing (and a play none of whose audio
+    // came is no play: it is counted with its first audio, issue 11 finding 6).
+    const first = segmentOfByte(track, start)
+    const last = segmentOfByte(track, end)
+    const fetch = this.#player.segments.fetch(track.segments.slice(first, last + 1), {
+      root: track.manifest.id,
+      priority: 'now',
+      ...(signal !== undefined ? { signal } : {}),
+    })
+    const plain: Array<{ index: number; bytes: Uint8Array }> = []
+    try {
+      for await (const block of fetch.blocks()) {
+        const index = first + block.index
+        plain.push({ index, bytes: decryptTrackSegment(track, key, index, block.bytes) })
+      }
+    } finally {
+      if (fetch.present < fetch.total) fetch.abort()
+    }
+    if (held !== null && !session.opened.begun) await this.#player.beginPlay(session.opened)
     // Count what this range adds before serving it.
     let servedEnd = end
     const fromMs = msAtByte(track, start)
@@ -201,7 +221,8 @@ export class StreamSessions {
     const { list } = addInterval(session.served, fromMs, toMs)
     if (held !== null) {
       const wanted = Math.ceil(totalMs(list) / 1000) - session.countedSeconds
-      const { counted, limit } = await this.#player.countSeconds(held.purchaseId, event.eventId, wanted)
+      const eventId = session.opened.event.eventId
+      const { counted, limit } = await this.#player.countSeconds(held.purchaseId, eventId, wanted)
       session.countedSeconds += counted
       if (counted < wanted) {
         const allowedNewMs = Math.max(0, session.countedSeconds * 1000 - totalMs(session.served))
@@ -212,30 +233,17 @@ export class StreamSessions {
       }
     }
     session.served = addInterval(session.served, fromMs, msAtByte(track, servedEnd + 1)).list
-    const first = segmentOfByte(track, start)
-    const last = segmentOfByte(track, servedEnd)
-    const fetch = this.#player.segments.fetch(track.segments.slice(first, last + 1), {
-      root: track.manifest.id,
-      priority: 'now',
-      ...(signal !== undefined ? { signal } : {}),
-    })
     const parts: Uint8Array[] = []
-    try {
-      for await (const block of fetch.blocks()) {
-        const index = first + block.index
-        const plain = decryptTrackSegment(track, key, index, block.bytes)
-        const segmentStart = index * track.segmentSize
-        const from = Math.max(0, start - segmentStart)
-        const to = Math.min(plain.length, servedEnd + 1 - segmentStart)
-        parts.push(plain.subarray(from, to))
-      }
-    } finally {
-      if (fetch.present < fetch.total) fetch.abort()
+    for (const { index, bytes } of plain) {
+      const segmentStart = index * track.segmentSize
+      const from = Math.max(0, start - segmentStart)
+      const to = Math.min(bytes.length, servedEnd + 1 - segmentStart)
+      if (to > from) parts.push(bytes.subarray(from, to))
     }
     const body = Buffer.concat(parts)
     if (held === null) {
       const heardMs = totalMs(session.served)
-      event.seconds = Math.max(event.seconds, Math.ceil(heardMs / 1000))
+      session.opened.event.seconds = Math.max(session.opened.event.seconds, Math.ceil(heardMs / 1000))
     }
     return {
       status: range === null && start === 0 && servedEnd === size - 1 ? 200 : 206,
@@ -275,8 +283,8 @@ export class StreamSessions {
     const { key, held, event } = session.opened
     key.fill(0)
     const seconds = Math.ceil(totalMs(session.served) / 1000)
-    if (held !== null) await this.#player.endPlay(event.eventId)
-    else await this.#player.notePreview({ ...event, seconds })
+    if (held === null) await this.#player.notePreview({ ...event, seconds })
+    else if (session.opened.begun) await this.#player.endPlay(event.eventId)
     return { session: id, seconds }
   }
 }

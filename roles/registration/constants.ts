@@ -42,3 +42,10 @@ export const STORE_VERSION = 1
 
 /** How often the registrar looks for rotated keys whose grace period is over (a minute late at most). */
 export const ROTATION_CHECK_INTERVAL_MS = 60_000
+
+/**
+ * How old a clearinghouse's `consort/consumption` may be when a reissue presents it: fresh enough that the uses it
+ * counts are the purchase's uses now (a device reports 2 s after a use), old enough for a slow round trip to the
+ * clearinghouse and the registrar and a clock apart by the network's skew.
+ */
+export const MAX_CONSUMPTION_AGE_MS = 10 * 60_000

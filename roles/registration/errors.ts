@@ -57,6 +57,12 @@ export class PaymentUnprovenError extends RegistrationError {
   override readonly code = LICENCE_CODES.paymentUnproven
 }
 
+/** A reissue without a fresh consumption statement from the clearinghouse that captured the payment. */
+export class ConsumptionRequiredError extends RegistrationError {
+  override name = 'ConsumptionRequiredError'
+  override readonly code = LICENCE_CODES.consumptionRequired
+}
+
 export class LicenceRevokedError extends RegistrationError {
   override name = 'LicenceRevokedError'
   override readonly code = 'ERR_LICENCE_REVOKED'

@@ -7,9 +7,10 @@ import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
+import type { UsedUses } from '../../protocols/records/types/consumption.ts'
 import { type ReissueFields, verifyReissueRequest } from '../../protocols/register/client.ts'
 import { resolveRules } from '../../protocols/usage-rules/index.ts'
-import { MAX_RECEIPT_AGE_MS, MAX_REQUEST_AGE_MS } from './constants.ts'
+import { MAX_CONSUMPTION_AGE_MS, MAX_RECEIPT_AGE_MS, MAX_REQUEST_AGE_MS } from './constants.ts'
 import {
   bytesEqual,
   decodeOptions,
@@ -24,6 +25,7 @@ import type { ContractWatch } from './contracts.ts'
 import type { DeviceRegistry } from './devices.ts'
 import {
   CertificationInvalidError,
+  ConsumptionRequiredError,
   DeviceLimitError,
   DeviceNotRegisteredError,
   LicenceRevokedError,
@@ -56,6 +58,8 @@ export interface ReissueMessage {
   request: ReissueFields
   device: Uint8Array
   sig: Uint8Array
+  /** The clearinghouses' `consort/consumption` statements the device brings. */
+  consumption?: Uint8Array[] | undefined
 }
 
 /** A licence as kept: the record and the X25519 key its content keys were sealed to. */
@@ -235,7 +239,8 @@ export class LicenceIssuer {
         throw new RequestUnauthorisedError(`purchase ${purchaseId} belongs to another account`)
       if (await this.#isRevoked(state))
         throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
-      this.#checkStoredPayment(state)
+      const payment = this.#checkStoredPayment(state)
+      const used = this.#checkConsumption(message.consumption ?? [], state, payment)
       const first = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, state.devices[0]!))
       if (first == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its first licence`)
       const template = readStored(this.#ctx, 'consort/licence', first.record)
@@ -251,22 +256,30 @@ export class LicenceIssuer {
         const sameKeys =
           current.body.keys.length === keys.length &&
           keys.every((k) => current.body.keys.some((c) => c.isrc === k.isrc && bytesEqual(c.keyId, k.entry.keyId)))
-        if (sameKeys && bytesEqual(existing.sealedTo, device.body.sealingKey)) return current
+        if (sameKeys && bytesEqual(existing.sealedTo, device.body.sealingKey) && sameUses(current.body.used, used))
+          return current
       }
-      const { keys: _, created: __, device: ___, licenceId: ____, ...rest } = template.body
+      const { keys: _, created: __, device: ___, licenceId: ____, used: _____, ...rest } = template.body
       const licence = this.#sign(
         {
           ...rest,
           created: this.#ctx.clock.now(),
           licenceId: licenceIdOf(this.#ctx.signer.publicKey, purchaseId, device.body.device),
           device: device.body.device,
+          used,
           keys: [],
         },
         keys,
         device.body.sealingKey,
       )
       const ops: BatchOp[] = this.#licenceOps(licence, device.body.sealingKey)
-      if (!holds) ops.push(put(KEYS.purchase(purchaseId), { ...state, devices: [...state.devices, deviceHex] }))
+      ops.push(
+        put(KEYS.purchase(purchaseId), {
+          ...state,
+          devices: holds ? state.devices : [...state.devices, deviceHex],
+          used,
+        } satisfies PurchaseState),
+      )
       await this.#ctx.store.batch(ops)
       emit(this.#ctx, 'licence:issued', { licence, purchaseId })
       log('licence %s for purchase %s reissued', licence.body.licenceId, purchaseId)
@@ -384,7 +397,7 @@ export class LicenceIssuer {
   }
 
   /** The payment kept with a purchase still proves it (read again at every reissue). */
-  #checkStoredPayment(state: PurchaseState): void {
+  #checkStoredPayment(state: PurchaseState): SignedRecord<'consort/payment'> {
     if (state.payment == null)
       throw new PaymentUnprovenError(
         `purchase ${state.purchaseId} was licensed without a payment proof; its operator must reissue it`,
@@ -400,6 +413,58 @@ export class LicenceIssuer {
     )
     if (!this.#ctx.trust.isClearinghouse(payment.signer) || !payment.body.receipt.equals(state.receipt))
       throw new PaymentUnprovenError(`purchase ${state.purchaseId}: its payment proof no longer holds`)
+    return payment
+  }
+
+  /**
+   * The uses the purchase already consumed, as the clearinghouse that captured its payment counted them over every
+   * device of the account: a `consort/consumption` it signed, for this purchase and account, at most
+   * `MAX_CONSUMPTION_AGE_MS` old. Never fewer than an earlier reissue wrote (`state.used`). Other clearinghouses'
+   * statements are ignored: only the payer's clearinghouse is asked to know.
+   */
+  #checkConsumption(
+    records: readonly Uint8Array[],
+    state: PurchaseState,
+    payment: SignedRecord<'consort/payment'>,
+  ): UsedUses {
+    const options = decodeOptions(this.#ctx)
+    const now = this.#ctx.clock.now()
+    const problems: string[] = []
+    let best: SignedRecord<'consort/consumption'> | null = null
+    for (const [i, bytes] of records.entries()) {
+      let c: SignedRecord<'consort/consumption'>
+      try {
+        c = decodeRecordAs('consort/consumption', bytes, options)
+      } catch (err) {
+        problems.push(`consumption.${i}: ${(err as Error).message}`)
+        continue
+      }
+      if (!bytesEqual(c.signer, payment.signer)) continue
+      if (c.body.purchaseId !== state.purchaseId || !bytesEqual(c.body.account, state.account)) {
+        problems.push(`consumption.${i}: for another purchase or account`)
+      } else if (now - c.body.created > MAX_CONSUMPTION_AGE_MS) {
+        problems.push(`consumption.${i}: ${now - c.body.created} ms old`)
+      } else if (best === null || c.body.created > best.body.created) {
+        best = c
+      }
+    }
+    if (best === null) {
+      throw new ConsumptionRequiredError(
+        `consumption: no statement younger than ${MAX_CONSUMPTION_AGE_MS / 60_000} min from the clearinghouse that captured purchase ${state.purchaseId}: ask it (consumption on /clearing/1) and send its answer with the reissue${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`,
+      )
+    }
+    const b = best.body
+    const prior = state.used
+    const firsts = [b.firstPlayAt, prior?.firstPlayAt].filter((t): t is number => t != null)
+    const plays = Math.max(b.plays, prior?.plays ?? 0)
+    return {
+      plays,
+      playSeconds: Math.max(b.playSeconds, prior?.playSeconds ?? 0),
+      exports: Math.max(b.exports, prior?.exports ?? 0),
+      burns: Math.max(b.burns, prior?.burns ?? 0),
+      firstPlayAt: plays === 0 || firsts.length === 0 ? null : Math.min(...firsts),
+      asOf: Math.max(b.created, prior?.asOf ?? 0),
+    }
   }
 
   #checkReceipt(
@@ -486,6 +551,18 @@ export class LicenceIssuer {
     }
     return false
   }
+}
+
+/** Do two `used` counts say the same (the statement's time aside)? */
+function sameUses(a: UsedUses | undefined, b: UsedUses): boolean {
+  return (
+    a != null &&
+    a.plays === b.plays &&
+    a.playSeconds === b.playSeconds &&
+    a.exports === b.exports &&
+    a.burns === b.burns &&
+    a.firstPlayAt === b.firstPlayAt
+  )
 }
 
 /** The licence id of a purchase for one device: stable, so a reissue to the same device keeps its id. */

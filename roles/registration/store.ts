@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
+import type { UsedUses } from '../../protocols/records/types/consumption.ts'
 import type { RevocableKind } from '../../protocols/records/types/revocation.ts'
 import type { CertRequestFields } from '../../protocols/register/index.ts'
 import type { RoleDb } from '../role.ts'
@@ -140,6 +141,11 @@ export interface PurchaseState {
    * checks it again. Absent on purchases licensed before payments were proven: those are not reissued.
    */
   payment?: Uint8Array
+  /**
+   * The most uses any reissue so far wrote into a licence of this purchase (from the clearinghouse's consumption
+   * statements): a later reissue never writes fewer.
+   */
+  used?: UsedUses
 }
 
 /**

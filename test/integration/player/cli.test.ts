@@ -32,7 +32,7 @@ describe('player: the command line', function () {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'consort-player-cli-'))
     dataDir = path.join(dir, 'listener')
-    world = await startWorld()
+    world = await startWorld({}, { clearinghouse: false })
     const account = await createNodeKeys()
     await saveNodeKeys(accountKeyPath(dataDir), account)
     player = await startPlayer(world, { dataDir, account, init: { account, territory: 'GB' } })

@@ -22,10 +22,11 @@ import { waitUntil } from '../../helpers/wait.ts'
 /**
  * A small world for the player's tests on the memory transport: a real registration manager (the registration
  * role), a producer node that holds encrypted segments and serves them on `/segments/1`, a retailer and a
- * reference service whose records the tests sign by hand, and player nodes (the player role). Licences come from
- * the real registrar: the retailer node asks for one against a hand-signed receipt, and the player picks it up
- * with `reissue` (`fetchLicence`). The full purchase path (retailer, clearinghouse) is tested end to end in
- * `test/e2e/chain.test.ts`.
+ * reference service whose records the tests sign by hand, a clearinghouse (the real role, unless `clearinghouse:
+ * false`: its statements of what a purchase used let a licence be fetched again), and player nodes (the player
+ * role). Licences come from the real registrar: the retailer node asks for one against a hand-signed receipt and
+ * payment, and hands it to the player (`receiveLicence`). The full purchase path (retailer, clearinghouse) is
+ * tested end to end in `test/e2e/chain.test.ts`.
  */
 export interface World {
   clock: FakeClock
@@ -34,12 +35,17 @@ export interface World {
   registrar: ConsortNode
   producer: ConsortNode
   retailer: ConsortNode
+  /** The clearinghouse node (absent with `clearinghouse: false`). */
+  clearinghouse: ConsortNode | null
   nodes: ConsortNode[]
   seeder: SegmentsService
   stop(): Promise<void>
 }
 
-export async function startWorld(policy: Partial<NetworkPolicy> = {}): Promise<World> {
+export async function startWorld(
+  policy: Partial<NetworkPolicy> = {},
+  options: { clearinghouse?: boolean } = {},
+): Promise<World> {
   const clock = new FakeClock()
   const keys = {
     registrar: await createNodeKeys(),
@@ -57,7 +63,19 @@ export async function startWorld(policy: Partial<NetworkPolicy> = {}): Promise<W
   const registrar = await startMemoryNode({ network: net, clock, keys: keys.registrar, roles: ['registration'] })
   const producer = await startMemoryNode({ network: net, clock, keys: keys.producer, certRoles: ['production'] })
   const retailer = await startMemoryNode({ network: net, clock, keys: keys.retailer, certRoles: ['retailer'] })
-  for (const node of [producer, retailer]) await node.libp2p.dial(registrar.libp2p.getMultiaddrs()[0]!)
+  const clearinghouse =
+    options.clearinghouse === false
+      ? null
+      : await startMemoryNode({
+          network: net,
+          clock,
+          keys: keys.clearinghouse,
+          roles: ['clearinghouse'],
+          roleOptions: { clearinghouse: { sync: false } },
+        })
+  for (const node of [producer, retailer, ...(clearinghouse === null ? [] : [clearinghouse])]) {
+    await node.libp2p.dial(registrar.libp2p.getMultiaddrs()[0]!)
+  }
   const seeder = new SegmentsService(
     {
       libp2p: producer.libp2p,
@@ -68,7 +86,7 @@ export async function startWorld(policy: Partial<NetworkPolicy> = {}): Promise<W
     { reprovide: false },
   )
   await seeder.start()
-  const nodes = [registrar, producer, retailer]
+  const nodes = [registrar, producer, retailer, ...(clearinghouse === null ? [] : [clearinghouse])]
   return {
     clock,
     net,
@@ -76,6 +94,7 @@ export async function startWorld(policy: Partial<NetworkPolicy> = {}): Promise<W
     registrar,
     producer,
     retailer,
+    clearinghouse,
     nodes,
     seeder,
     stop: async () => {
@@ -107,7 +126,12 @@ export async function startPlayer(
     roleOptions: { player: { account, flushIntervalMs: 0, ...options.init } },
   })
   world.nodes.push(node)
-  for (const peer of [world.registrar, world.producer, world.retailer]) {
+  for (const peer of [
+    world.registrar,
+    world.producer,
+    world.retailer,
+    ...(world.clearinghouse ? [world.clearinghouse] : []),
+  ]) {
     await node.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
   }
   const role = node.roles.get('player') as PlayerRole
@@ -303,7 +327,7 @@ export async function licenceFor(
     },
     world.keys.retailer.signer,
   )
-  await requestLicence(world.retailer.libp2p, world.retailer.network, {
+  const licence = await requestLicence(world.retailer.libp2p, world.retailer.network, {
     receipt,
     payment: paymentFor(receipt, world.keys.clearinghouse.signer, now),
     offer,
@@ -312,7 +336,8 @@ export async function licenceFor(
     attachments: world.retailer.credentials.attachments(),
     now,
   })
-  await player.role.fetchLicence(purchaseId)
+  // The retailer hands the licence to the player, as a purchase's answer would.
+  await player.role.receiveLicence(licence.bytes, receipt.bytes)
   const held = player.role.library.licences.get(purchaseId)!
   return { purchaseId, licence: held.record }
 }

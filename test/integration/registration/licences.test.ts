@@ -14,6 +14,7 @@ import {
   buyLicence,
   type CertifiedOffer,
   certifiedOffer,
+  consumptionFor,
   contractFor,
   type Device,
   deposit,
@@ -276,16 +277,21 @@ describe('registration: escrow, devices and licences between real nodes', functi
       offerId: 'two-devices',
       rules: { devices: 2 },
     })
-    const reissue = (device: Device, purchaseId: string) =>
+    const reissue = (device: Device, purchaseId: string, withUses = true) =>
       requestReissue(market.player.libp2p, market.player.network, {
         purchaseId,
         device: device.record,
         signer: device.keys.signer,
         now: market.clock.now(),
+        ...(withUses ? { consumption: [consumptionFor(market, purchaseId, device.account)] } : {}),
       })
     const original = await buyLicence(market, one, phone, 'p-one')
+    // Reissued only with what the purchase already used (the clearinghouse's word): never a fresh licence's worth.
+    await assert.rejects(reissue(phone, 'p-one', false), { code: 'ERR_CONSUMPTION_REQUIRED' })
     const same = await reissue(phone, 'p-one')
-    assert.deepEqual(same.bytes, original.bytes)
+    assert.equal(same.body.licenceId, original.body.licenceId)
+    assert.deepEqual(same.body.used?.plays, 0)
+    assert.deepEqual((await reissue(phone, 'p-one')).bytes, same.bytes, 'nothing changed: the same record')
     await assert.rejects(reissue(laptop, 'p-one'), { code: 'ERR_DEVICE_LIMIT' })
 
     await buyLicence(market, two, phone, 'p-two')

@@ -297,6 +297,37 @@ export async function buyLicence(
   })
 }
 
+/** The clearinghouse's signed statement of what a purchase used (nothing by default), for a reissue. */
+export function consumptionFor(
+  market: Market,
+  purchaseId: string,
+  account: NodeKeys,
+  counts: Partial<{
+    plays: number
+    playSeconds: number
+    exports: number
+    burns: number
+    firstPlayAt: number | null
+  }> = {},
+): SignedRecord<'consort/consumption'> {
+  return signRecord(
+    'consort/consumption',
+    {
+      network: market.net.name,
+      created: market.clock.now(),
+      purchaseId,
+      account: account.signer.publicKey,
+      plays: 0,
+      playSeconds: 0,
+      exports: 0,
+      burns: 0,
+      firstPlayAt: null,
+      ...counts,
+    },
+    market.keys.clearinghouse.signer,
+  )
+}
+
 /** Publish a revocation from a node, with its certificate attached. */
 export async function publishRevocation(
   node: ConsortNode,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createNodeKeys } from '../../../keys/keystore.ts'
 import { open, seal } from '../../../keys/seal.ts'
 import { generateContentKey, generateKeyId } from '../../../keys/segments.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/index.ts'
@@ -22,12 +23,42 @@ describe('registration: the registrar’s licence logic, in process', function (
 
   afterEach(() => world.close())
 
-  const reissue = (purchaseId: string) => {
+  /** The clearinghouse's signed statement of what a purchase used (zero uses by default). */
+  const consumption = (
+    purchaseId: string,
+    counts: Partial<{
+      plays: number
+      playSeconds: number
+      exports: number
+      burns: number
+      firstPlayAt: number | null
+    }> = {},
+    options: { created?: number; signer?: typeof world.keys.clearinghouse } = {},
+  ) =>
+    signRecord(
+      'consort/consumption',
+      {
+        network: world.network.name,
+        created: options.created ?? world.clock.now(),
+        purchaseId,
+        account: world.keys.account.signer.publicKey,
+        plays: 0,
+        playSeconds: 0,
+        exports: 0,
+        burns: 0,
+        firstPlayAt: null,
+        ...counts,
+      },
+      (options.signer ?? world.keys.clearinghouse).signer,
+    )
+
+  const reissue = (purchaseId: string, statements = [consumption(purchaseId)]) => {
     const request = { network: world.network.name, purchaseId, created: world.clock.now() }
     return world.registrar.licences.reissue({
       request,
       device: world.device.bytes,
       sig: world.keys.device.signer.sign(reissuePayload(request)),
+      consumption: statements.map((c) => c.bytes),
     })
   }
 
@@ -86,7 +117,9 @@ describe('registration: the registrar’s licence logic, in process', function (
 
   it('reissues the holder’s licence with the current keys after a track’s key was replaced', async () => {
     const first = await world.registrar.licences.issue(world.purchase('p-update'))
-    assert.deepEqual((await reissue('p-update')).bytes, first.bytes)
+    const again = await reissue('p-update')
+    assert.deepEqual(again.body.used?.plays, 0, 'a reissue says what the purchase used: nothing yet')
+    assert.deepEqual((await reissue('p-update')).bytes, again.bytes, 'nothing changed: the same record')
 
     // The producer updates track 1: a new manifest version under a new key, escrowed again.
     const isrc = worldIsrc(1)
@@ -131,6 +164,33 @@ describe('registration: the registrar’s licence logic, in process', function (
     assert.equal(updated.body.licenceId, first.body.licenceId)
     assert.deepEqual(open(world.keys.device.sealing, updated.body.keys[0]!.sealedKey, LICENCE_SEAL_CONTEXT), key)
     assert.deepEqual((await reissue('p-update')).bytes, updated.bytes)
+  })
+
+  it('reissues only with the payer clearinghouse’s fresh statement of the uses, and writes them into the licence (issue 11, finding 3)', async () => {
+    await world.registrar.licences.issue(world.purchase('p-used'))
+    await assert.rejects(reissue('p-used', []), { code: 'ERR_CONSUMPTION_REQUIRED' })
+    // Another clearinghouse's word, a stale statement, one for another purchase: none counts.
+    const stranger = await createNodeKeys()
+    await assert.rejects(reissue('p-used', [consumption('p-used', {}, { signer: stranger })]), {
+      code: 'ERR_CONSUMPTION_REQUIRED',
+    })
+    await assert.rejects(reissue('p-used', [consumption('p-used', {}, { created: world.clock.now() - 11 * 60_000 })]), {
+      code: 'ERR_CONSUMPTION_REQUIRED',
+    })
+    await assert.rejects(reissue('p-used', [consumption('p-other')]), { code: 'ERR_CONSUMPTION_REQUIRED' })
+    const firstPlayAt = world.clock.now() - 3_600_000
+    const used = await reissue('p-used', [
+      consumption('p-used', { plays: 7, playSeconds: 1200, exports: 1, firstPlayAt }),
+    ])
+    assert.deepEqual(
+      { ...used.body.used, asOf: undefined },
+      { plays: 7, playSeconds: 1200, exports: 1, burns: 0, firstPlayAt, asOf: undefined },
+    )
+    // A later statement that says less (another clearinghouse's view, a lost report) never lowers what was written.
+    world.clock.advance(1000)
+    const later = await reissue('p-used', [consumption('p-used', { plays: 2 })])
+    assert.equal(later.body.used?.plays, 7)
+    assert.equal(later.body.used?.firstPlayAt, firstPlayAt)
   })
 
   it('measures licences issued per second', async () => {
