@@ -5,5 +5,5 @@
 import { enableCompileCache } from 'node:module'
 
 enableCompileCache?.()
-const { main } = await import('../node/cli/main.ts')
+const { main } = await import('../cli/main.ts')
 await main(process.argv)

@@ -163,7 +163,7 @@ export interface InProcessCliResult {
  * the same way): what it printed on stdout and stderr, and its exit code.
  */
 export async function consortInProcess(...args: string[]): Promise<InProcessCliResult> {
-  const { main } = await import('../../node/cli/main.ts')
+  const { main } = await import('../../cli/main.ts')
   const out: string[] = []
   const err: string[] = []
   const write = process.stdout.write.bind(process.stdout)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
-import { ControlClient } from '../../control-client.ts'
-import type { Devnet } from '../../devnet.ts'
+import { ControlClient } from '../../node/control-client.ts'
+import type { Devnet } from '../../node/devnet.ts'
 import { print } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 

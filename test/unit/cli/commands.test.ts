@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { Command } from 'commander'
-import { buildProgram, COMMAND_MODULES } from '../../../node/cli/main.ts'
+import { buildProgram, COMMAND_MODULES } from '../../../cli/main.ts'
 
 describe('CLI command table', () => {
   it('names exactly the top-level commands each module registers', async () => {

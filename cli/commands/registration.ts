@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { ROLE_NAMES } from '../../../protocols/records/types/common.ts'
+import { ROLE_NAMES } from '../../protocols/records/types/common.ts'
 import { CliError, EXIT, listOption, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 

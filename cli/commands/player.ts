@@ -1,7 +1,7 @@
 import path from 'node:path'
 import type { Command } from 'commander'
-import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../../roles/player/account.ts'
-import { ControlApiError, DaemonNotRunningError } from '../../errors.ts'
+import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
+import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/account.ts'
 import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 

@@ -4,13 +4,13 @@ import { totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
-import { ScenarioError, ScenarioNotFoundError } from '../../../simulations/errors.ts'
-import { loadScenario, SCENARIO_DIR } from '../../../simulations/scenario.ts'
+import { ScenarioError, ScenarioNotFoundError } from '../../simulations/errors.ts'
+import { loadScenario, SCENARIO_DIR } from '../../simulations/scenario.ts'
 import { CliError, EXIT, print } from '../output.ts'
 import { withJson } from './common.ts'
 
 /** The entry that runs one simulation in a process of its own, under virtual time. */
-const RUN_PROCESS = fileURLToPath(new URL('../../../simulations/run-process.ts', import.meta.url))
+const RUN_PROCESS = fileURLToPath(new URL('../../simulations/run-process.ts', import.meta.url))
 
 /** Heap a run may use: most of the machine's memory (a 1,000-node run needs several gigabytes). */
 function heapLimitMb(): number {

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { ControlClient } from '../../control-client.ts'
+import { ControlClient } from '../../node/control-client.ts'
 
 /** The data dir a command acts on: --data-dir, else $CONSORT_DATA_DIR, else ~/.consort. */
 export function dataDirOf(options: { dataDir?: string }): string {

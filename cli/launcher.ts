@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 /** This project's `bin/consort` launcher (a shell script that runs the CLI on the project's pinned Node). */
 export function launcherPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'consort')
+  return join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'consort')
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { ROLE_NAMES, type RoleName } from '../../../protocols/records/types/common.ts'
-import { startDaemon } from '../../daemon.ts'
-import { configureLogging } from '../../logging.ts'
+import { startDaemon } from '../../node/daemon.ts'
+import { configureLogging } from '../../node/logging.ts'
+import { ROLE_NAMES, type RoleName } from '../../protocols/records/types/common.ts'
 import { CliError, collect, EXIT, listOption, passphraseFrom, print } from '../output.ts'
 import { dataDirOf, withDataDir, withJson } from './common.ts'
 

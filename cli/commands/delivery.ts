@@ -1,9 +1,9 @@
 import type { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
-import { PRIORITIES, type SegmentPriority } from '../../../protocols/segments/constants.ts'
-import type { FetchJobStatus, SeedEntry } from '../../../roles/delivery/index.ts'
-import type { ControlClient } from '../../control-client.ts'
-import { ControlApiError } from '../../errors.ts'
+import type { ControlClient } from '../../node/control-client.ts'
+import { ControlApiError } from '../../node/errors.ts'
+import { PRIORITIES, type SegmentPriority } from '../../protocols/segments/constants.ts'
+import type { FetchJobStatus, SeedEntry } from '../../roles/delivery/index.ts'
 import { CliError, EXIT, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 

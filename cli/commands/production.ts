@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { toJsonValue } from '../../../protocols/json.ts'
+import type { ControlClient } from '../../node/control-client.ts'
+import { toJsonValue } from '../../protocols/json.ts'
 import {
   ErnFormatError,
   type ErnInspection,
   inspectErn,
   MAX_ERN_MESSAGE_BYTES,
   readErn,
-} from '../../../roles/production/ddex/index.ts'
-import type { ControlClient } from '../../control-client.ts'
+} from '../../roles/production/ddex/index.ts'
 import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 

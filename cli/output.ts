@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { toJsonValue } from '../../protocols/json.ts'
+import { toJsonValue } from '../protocols/json.ts'
 
 /** Exit codes of the CLI: 0 ok, 1 the command failed, 2 the command line was wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const

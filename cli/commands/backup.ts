@@ -1,8 +1,8 @@
 import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { restoreBackup, verifyBackup } from '../../backup.ts'
-import { fsyncDirectory } from '../../data-dir.ts'
+import { restoreBackup, verifyBackup } from '../../node/backup.ts'
+import { fsyncDirectory } from '../../node/data-dir.ts'
 import { print } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 

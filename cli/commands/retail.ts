@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { ControlApiError } from '../../errors.ts'
+import { ControlApiError } from '../../node/errors.ts'
 import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 
