@@ -34,6 +34,11 @@ const log = logger('consort:node')
 export interface ConsortNodeConfig {
   /** Where the node keeps its state; `null` keeps everything in memory (tests, simulations). */
   dataDir: string | null
+  /**
+   * Stores the caller provides instead of opening them (with `dataDir: null`): a simulated node whose memory
+   * outlives a restart. The node calls their `close()` when it stops; the caller decides what that does.
+   */
+  storage?: NodeStorage
   network: SignedRecord<'consort/network'>
   keys: NodeKeys
   listen?: string[]
@@ -101,7 +106,7 @@ export async function createConsortNode(config: ConsortNodeConfig): Promise<Cons
   const lock = config.dataDir == null ? null : await DataDirLock.acquire(config.dataDir)
   let storage: NodeStorage
   try {
-    storage = await openStorage(config.dataDir)
+    storage = config.storage ?? (await openStorage(config.dataDir))
   } catch (err) {
     lock?.release()
     throw err
@@ -153,6 +158,7 @@ async function assemble(
     tcp: config.transports?.tcp ?? true,
     memory: config.transports?.memory ?? false,
     ...(config.transports?.memoryLatencyMs != null ? { memoryLatencyMs: config.transports.memoryLatencyMs } : {}),
+    ...(config.transports?.extra != null ? { extra: config.transports.extra } : {}),
   }
   const helia = withBitswap(
     withLibp2pLight(

@@ -28,8 +28,10 @@ export interface TransportOptions {
   /** TCP, with WebSockets (browsers) and circuit relay (NAT) beside it. */
   tcp: boolean
   memory: boolean
-  /** Latency the memory transport adds to every buffer (simulations). */
+  /** Latency the memory transport adds to every buffer (tests). */
   memoryLatencyMs?: number
+  /** Transports besides these (the simulator's link fabric). */
+  extra?: NonNullable<Libp2pOptions['transports']>
 }
 
 /** NAT traversal (config.json `nat`). */
@@ -95,6 +97,7 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
   const transports = []
   if (a.transports.tcp) transports.push(tcp(), webSockets(), circuitRelayTransport())
   if (a.transports.memory) transports.push(memory({ latency: a.transports.memoryLatencyMs ?? 0 }))
+  if (a.transports.extra != null) transports.push(...a.transports.extra)
   // `/p2p-circuit` as a listen address makes the relay transport reserve a slot on a relay among its peers.
   const listen = nat.reserveRelay && !a.listen.includes('/p2p-circuit') ? [...a.listen, '/p2p-circuit'] : a.listen
   const bootstrapList = [...new Set([...a.bootstrap, ...a.network.body.bootstrap])]

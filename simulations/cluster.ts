@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -8,12 +6,15 @@ import type { SeededRandom } from '../keys/random.ts'
 import { type ConsortNode, createConsortNode } from '../node/consort-node.ts'
 import { createNetworkRecord } from '../node/network-file.ts'
 import { ROLE_FACTORIES } from '../node/roles.ts'
+import { type NodeStorage, openStorage } from '../node/storage.ts'
 import type { Clock } from '../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { assignedPartyId } from '../protocols/register/party-id.ts'
 import { RoleUnavailableError, SimulationSetupError } from './errors.ts'
-import type { Fabric } from './fabric.ts'
+import type { Distribution } from './fabric/distributions.ts'
+import type { Fabric } from './fabric/fabric.ts'
+import { simTransport } from './fabric/transport.ts'
 import { stream } from './rng.ts'
 import type { Scenario } from './scenario.ts'
 
@@ -29,9 +30,16 @@ export interface SimNodeSpec {
   /** Roles its certificate grants (adversaries may hold a certificate for a role they do not run). */
   certRoles: RoleName[]
   dhtServer: boolean
+  /** The node's state survives a kill and restart (its stores stay; otherwise it restarts empty). */
   persistent: boolean
-  uplinkMbps: number | null
-  downlinkMbps: number | null
+  link: {
+    uplinkMbps: number | null
+    downlinkMbps: number | null
+    accessLatencyMs: Distribution
+    jitterMs: Distribution | null
+    lossRate: number
+    cpuFactor: number
+  }
   /** Settings of its roles (`roleOptions` of the node config). */
   roleOptions?: Partial<Record<RoleName, Record<string, unknown>>>
 }
@@ -46,6 +54,8 @@ export class SimNode {
   readonly address: string
   node: ConsortNode | null = null
   incarnation = 0
+  /** The stores of a persistent node, kept across its incarnations. */
+  storage: NodeStorage | null = null
   /** Intervals (performance.now()) during which the node was down. */
   readonly downtime: Array<{ from: number; to: number | null }> = []
 
@@ -87,8 +97,6 @@ export interface SimNetwork {
   certify(subject: NodeKeys, roles: RoleName[]): SignedRecord<'consort/cert'>
 }
 
-let runCounter = 0
-
 export interface ClusterInit {
   scenario: Scenario
   seed: number
@@ -96,8 +104,9 @@ export interface ClusterInit {
   /** Stream the node keys come from (same seed, same peer ids). */
   keyRandom: SeededRandom
   fabric: Fabric
-  runDir: string
   specs: SimNodeSpec[]
+  /** Each node's access-link latency (ms), drawn once per node. */
+  accessLatency(index: number, spec: SimNodeSpec): number
 }
 
 /**
@@ -110,6 +119,11 @@ export class Cluster {
   readonly network: SimNetwork
   readonly #init: ClusterInit
   readonly #certs = new Map<number, SignedRecord<'consort/cert'>>()
+  /**
+   * Called before a node stops or crashes, while it still runs: what monitoring would have read from it last (the
+   * clearinghouse's counters, which start again from zero after a restart).
+   */
+  readonly beforeStop: Array<(sim: SimNode) => Promise<void>> = []
 
   private constructor(init: ClusterInit, network: SimNetwork, nodes: SimNode[]) {
     this.#init = init
@@ -122,7 +136,6 @@ export class Cluster {
     if (missing.length > 0)
       throw new RoleUnavailableError(`this build has no ${missing.join(', ')} role (the scenario needs it)`)
     const { clock, keyRandom } = init
-    const run = ++runCounter
     const genesis = await createNodeKeys(keyRandom)
     const counts = new Map<string, number>()
     const nodes: SimNode[] = []
@@ -131,8 +144,8 @@ export class Cluster {
       const k = counts.get(spec.group) ?? 0
       counts.set(spec.group, k + 1)
       const peerId = keys.privateKey.publicKey.toString()
-      // No process id in it: addresses travel in identify and DHT records, and their length must not vary by run.
-      const address = `/memory/consort-sim-${run}-${index}`
+      // The fabric's own address space (one per run): the node's index, the same every run.
+      const address = `/memory/sim-${index}`
       nodes.push(new SimNode(index, `${spec.group}-${k}`, spec, keys, peerId, address))
     }
     const honestWith = (role: RoleName) => nodes.filter((n) => n.honest && n.spec.roles.includes(role))
@@ -191,9 +204,14 @@ export class Cluster {
       },
     }
     for (const node of nodes) {
-      init.fabric.setLink(node.peerId, {
-        uplinkBps: node.spec.uplinkMbps == null ? null : (node.spec.uplinkMbps * 1e6) / 8,
-        downlinkBps: node.spec.downlinkMbps == null ? null : (node.spec.downlinkMbps * 1e6) / 8,
+      const link = node.spec.link
+      init.fabric.addNode(node.index, node.peerId, node.address, {
+        uplinkBps: link.uplinkMbps == null ? null : (link.uplinkMbps * 1e6) / 8,
+        downlinkBps: link.downlinkMbps == null ? null : (link.downlinkMbps * 1e6) / 8,
+        accessLatencyMs: init.accessLatency(node.index, node.spec),
+        jitter: link.jitterMs,
+        lossRate: link.lossRate,
+        cpuFactor: link.cpuFactor,
       })
     }
     return new Cluster(init, network, nodes)
@@ -206,18 +224,21 @@ export class Cluster {
   /** Start (or restart) a node: same keys and address, a fresh memory state unless its group is persistent. */
   async start(sim: SimNode): Promise<void> {
     if (sim.online) return
-    const { scenario, runDir, clock } = this.#init
-    let dataDir: string | null = null
+    const { scenario, clock, fabric } = this.#init
+    let storage: NodeStorage | undefined
     if (sim.spec.persistent) {
-      dataDir = join(runDir, 'nodes', sim.name)
-      mkdirSync(dataDir, { recursive: true })
+      // A persistent node's "disk": memory stores that outlive its incarnations (closed at the end of the run).
+      sim.storage ??= await openStorage(null)
+      const kept = sim.storage
+      storage = { ...kept, close: async () => {} }
     }
     const node = await createConsortNode({
-      dataDir,
+      dataDir: null,
+      ...(storage != null ? { storage } : {}),
       network: this.network.record,
       keys: sim.keys,
       listen: [sim.address],
-      transports: { tcp: false, memory: true },
+      transports: { tcp: false, memory: false, extra: [simTransport(fabric)] },
       roles: sim.spec.roles,
       roleOptions: sim.spec.roleOptions ?? {},
       clock,
@@ -225,9 +246,6 @@ export class Cluster {
       dhtClientMode: !sim.spec.dhtServer,
       // The scenario's topology is the experiment: no node dials peers of its own accord (the simulator repairs links).
       targetConnections: 0,
-      // Pings keep their wall-clock time-outs while a hundred nodes share one CPU: a late pong says the simulator is
-      // behind, not that the link died (the fabric closes connections itself on a partition or a stop). Decision 0808.
-      connectionMonitor: { abortOnPingFailure: false },
       ...(scenario.libp2p.meshDegree != null || scenario.libp2p.heartbeatIntervalMs != null
         ? {
             gossip: {
@@ -242,7 +260,6 @@ export class Cluster {
     })
     sim.node = node
     await node.start()
-    this.#init.fabric.attach(sim.peerId, sim.address)
     if (sim.spec.certRoles.length > 0) {
       let cert = this.#certs.get(sim.index)
       if (cert == null) {
@@ -257,7 +274,27 @@ export class Cluster {
     log('started %s (%s) incarnation %d', sim.name, sim.peerId, sim.incarnation)
   }
 
+  /** Stop a node as its operator would: libp2p closes its connections gracefully. */
   async stop(sim: SimNode): Promise<void> {
+    if (sim.node == null) return
+    await this.#beforeStop(sim)
+    await this.#halt(sim)
+  }
+
+  /** A node crashes: every connection is reset at once (the other ends learn it from the reset), then it is gone. */
+  async crash(sim: SimNode): Promise<void> {
+    if (sim.node == null) return
+    await this.#beforeStop(sim)
+    this.#init.fabric.crash(sim.peerId)
+    await this.#halt(sim)
+  }
+
+  async #beforeStop(sim: SimNode): Promise<void> {
+    for (const hook of this.beforeStop)
+      await hook(sim).catch((err) => log.error('before stopping %s: %e', sim.name, err))
+  }
+
+  async #halt(sim: SimNode): Promise<void> {
     const node = sim.node
     if (node == null) return
     sim.downtime.push({ from: performance.now(), to: null })
@@ -286,6 +323,7 @@ export class Cluster {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stop(n).catch((err) => log.error('stop %s: %e', n.name, err))))
+    await Promise.all(this.nodes.map((n) => n.storage?.close().catch(() => {})))
   }
 
   /** Each node its own deterministic stream for ids and nonces (fresh per incarnation). */

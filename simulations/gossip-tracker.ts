@@ -1,3 +1,4 @@
+import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { recordId } from '../protocols/records/envelope.ts'
@@ -7,6 +8,8 @@ import { decodeGossipMessage } from '../protocols/topics/message.ts'
 import { parseTopicString, type TopicName, topicString } from '../protocols/topics/names.ts'
 import type { Cluster, SimNode } from './cluster.ts'
 import { Distribution, type DistributionSummary } from './metrics.ts'
+import { mapRows, millis, seconds, type Table } from './report/tables.ts'
+import { percentile } from './statistics.ts'
 
 const log = logger('consort:sim:gossip')
 
@@ -30,13 +33,15 @@ interface InstrumentedPubSub {
 interface Tracked {
   key: string
   topic: TopicName
+  /** The lead record's type (`consort/offer`…): catch-up is measured per record type. */
+  type: string
   publisher: number
   honest: boolean
   t0: number
-  /** Honest nodes that follow the topic, are up and on the publisher's side of any partition at publish time. */
+  /** Honest nodes that follow the topic and are up at publish time: every one should receive it. */
   expected: Set<number>
-  /** Honest nodes subscribed but cut off by a partition at publish time: they must catch up after the heal. */
-  cutOff: Set<number>
+  /** Those of them the publisher could not reach at publish time (a partition, no path over open connections). */
+  unreachable: Set<number>
   arrivals: Map<number, number>
   receipts: number
   /** The publisher's gossip mesh peers on the topic when it published. */
@@ -46,39 +51,37 @@ interface Tracked {
 export interface GossipReport {
   /** Messages published by honest nodes (and followed). */
   messages: number
-  /** Delivered (message, node) pairs over expected pairs, over the honest messages. */
+  /**
+   * Delivered (message, node) pairs over expected pairs, over the honest messages: every honest node up and
+   * following the topic when the message was published, reachable from its publisher or not (only a node that went
+   * down before it could receive the message is left out, as `excusedByChurn`).
+   */
   reliability: number
+  /** The same over the pairs whose node the publisher could reach when it published (open connections, no cut). */
+  reachable: { pairs: number; delivered: number; reliability: number }
+  /** Pairs whose node the publisher could not reach at publish time, and how many of them got it later anyway. */
+  unreachable: { pairs: number; deliveredLater: number }
   /** The smallest share of expected nodes one honest message reached. */
   minReach: number
   /** Honest messages that reached every expected node. */
   fullyDelivered: number
   /** Messages published after the tracker was full (MAX_TRACKED_MESSAGES): counted, not followed. */
   untracked: number
-  /** Expected pairs whose node left (churn) before the message could reach it: not counted against reliability. */
+  /** Expected pairs whose node left (churn, a kill) before the message reached it: not counted. */
   excusedByChurn: number
-  /** Pairs cut off by a partition at publish time (reported, not counted). */
-  cutOffByPartition: number
   latencyMs: DistributionSummary
   /** Copies beyond the first that honest nodes received, per message and per receiving node. */
   duplicatesPerMessage: number
   duplicatesPerDelivery: number
   byTopic: Record<string, { messages: number; reliability: number; p50: number; p99: number }>
+  /** By the receiving node's group: its pairs, their reliability and latency percentiles (ms). */
+  byGroup: Record<string, { pairs: number; reliability: number; p50: number; p99: number }>
   /** Each honest message's publish time (s since the workload started) and reach (share of expected nodes). */
   reach: Array<[number, number]>
-  /** Expected pairs a partition separated while the message was spreading (not counted against reliability). */
+  /** Expected pairs a partition separated while the message was spreading (counted; reported apart). */
   cutInFlight: number
-  /** Messages published within TRANSITION_MS of a heal or a rejoin: their reach, apart from `reliability`. */
+  /** Messages published within TRANSITION_MS of a heal or a rejoin (counted; their own figure reported apart). */
   transition: { messages: number; reliability: number }
-  /**
-   * Catch-up (protocols/sync): the (message, node) pairs a partition cut off at publish time, how many of them the
-   * node got after the heal, and how long after the heal, overall and by topic.
-   */
-  catchUp: {
-    pairs: number
-    delivered: number
-    afterHealMs: DistributionSummary
-    byTopic: Record<string, { pairs: number; delivered: number; p50: number; p99: number; max: number }>
-  }
   adversarial: {
     published: number
     /** (message, honest node) pairs where an honest node accepted an adversary's message. */
@@ -91,6 +94,49 @@ export interface GossipReport {
   publishedWithoutMesh: number
   /** Refusals by honest nodes' validators, by code. */
   refusals: Record<string, number>
+}
+
+/** A record a node missed while it was away (cut off or down), and when it had it after coming back. */
+export interface CatchUpPair {
+  key: string
+  type: string
+  topic: TopicName
+  node: SimNode
+  cause: 'partition' | 'down'
+  publishedAt: number
+  /** performance.now() when the node could get it again (the heal, its restart or rejoin). */
+  returnedAt: number
+  /** From its return to holding the record; null when it never did. */
+  caughtUpMs: number | null
+}
+
+export interface CatchUpReport {
+  pairs: number
+  caughtUp: number
+  byType: Record<
+    string,
+    { pairs: number; caughtUp: number; p50: number | null; p99: number | null; max: number | null }
+  >
+}
+
+/** One (honest message, expected node) pair and what became of it. */
+export interface DeliveryPair {
+  key: string
+  topic: TopicName
+  publisher: SimNode
+  receiver: SimNode
+  /** performance.now() at the publish call. */
+  publishedAt: number
+  /** Publish call to acceptance by the receiver's validators; null when it never arrived. */
+  latencyMs: number | null
+  /** Whether the publisher could reach the receiver when it published. */
+  reachable: boolean
+  /** It never arrived, and the receiver went down before it could have (not counted). */
+  excused: boolean
+  /** It never arrived, and a partition separated the two while it spread. */
+  cutInFlight: boolean
+  /** Published within TRANSITION_MS of a heal or a rejoin. */
+  transition: boolean
 }
 
 /**
@@ -111,16 +157,21 @@ export class GossipTracker {
   readonly #origin: () => number
   readonly #partitions: Array<{ at: number; sides: ReadonlyMap<string, number> }> = []
 
+  readonly #blocked: (a: string, b: string) => boolean
+
+  /** `blocked(a, b)`: whether a partition separates two peers now (the fabric's answer). */
   constructor(
     cluster: Cluster,
     measureTopics: readonly TopicName[],
     onCount: (name: string, n?: number) => void,
     origin: () => number,
+    blocked: (a: string, b: string) => boolean = () => false,
   ) {
     this.#cluster = cluster
     this.#topics = measureTopics
     this.#onCount = onCount
     this.#origin = origin
+    this.#blocked = blocked
   }
 
   readonly #transitions: number[] = []
@@ -134,16 +185,93 @@ export class GossipTracker {
     return this.#transitions.some((t) => t0 >= t && t0 <= t + TRANSITION_MS)
   }
 
+  /** The runner tells of each partition (sides by peer id) as it cuts. */
+  notePartition(sides: ReadonlyMap<string, number>): void {
+    this.#partitions.push({ at: performance.now(), sides })
+  }
+
   readonly #heals: number[] = []
 
-  /** The runner tells of each heal of a partition as it happens (catch-up is measured from it). */
+  /** The runner tells of each heal as it happens. */
   noteHeal(): void {
     this.#heals.push(performance.now())
   }
 
-  /** The runner tells of each partition (sides by peer id) as it cuts. */
-  notePartition(sides: ReadonlyMap<string, number>): void {
-    this.#partitions.push({ at: performance.now(), sides })
+  /**
+   * Catch-up: every (honest message, honest node) pair where the node could not get the message when it was
+   * published — cut off by a partition, or down — and came back before the end (the heal, its restart or rejoin),
+   * and is up at the end. A node that catches up holds the record by the end; how long it took is counted from its
+   * return. Measured whatever brings the record (gossip, a re-announcement, a sync protocol).
+   */
+  *catchUpPairs(): Generator<CatchUpPair> {
+    const following = new Map<number, string[]>()
+    for (const node of this.#cluster.nodes)
+      if (node.honest && node.online)
+        following.set(node.index, (node.started.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub.getTopics())
+    for (const m of this.#messages.values()) {
+      // The measured topics: the records every node should hold (usage reports reach clearinghouses by request).
+      if (!m.honest || !this.#topics.includes(m.topic)) continue
+      const topic = this.topicString(m.topic)
+      for (const node of this.#cluster.nodes) {
+        if (!node.honest || node.index === m.publisher || !node.online) continue
+        if (following.get(node.index)?.includes(topic) !== true) continue
+        let returnedAt: number | null = null
+        let cause: CatchUpPair['cause'] = 'partition'
+        if (m.unreachable.has(node.index)) {
+          returnedAt = this.#heals.find((h) => h >= m.t0) ?? null
+        } else if (!m.expected.has(node.index)) {
+          const away = node.downtime.find((d) => d.from <= m.t0 && d.to != null && d.to >= m.t0)
+          if (away == null) continue
+          returnedAt = away.to
+          cause = 'down'
+        }
+        if (returnedAt == null) continue
+        const latency = m.arrivals.get(node.index)
+        const arrivedAt = latency === undefined ? null : m.t0 + latency
+        yield {
+          key: m.key,
+          type: m.type,
+          topic: m.topic,
+          node,
+          cause,
+          publishedAt: m.t0,
+          returnedAt,
+          caughtUpMs: arrivedAt === null ? null : Math.max(0, arrivedAt - returnedAt),
+        }
+      }
+    }
+  }
+
+  /** Catch-up by record type: pairs, caught up, and the delay from the node's return (p50/p99/max, ms). */
+  catchUp(): CatchUpReport {
+    const byType = new Map<string, { pairs: number; caughtUp: number; delays: number[] }>()
+    for (const pair of this.catchUpPairs()) {
+      const t = byType.get(pair.type) ?? { pairs: 0, caughtUp: 0, delays: [] }
+      t.pairs++
+      if (pair.caughtUpMs !== null) {
+        t.caughtUp++
+        t.delays.push(pair.caughtUpMs)
+      }
+      byType.set(pair.type, t)
+    }
+    const round = (x: number) => Math.round(x * 100) / 100
+    const types = [...byType].sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    return {
+      pairs: types.reduce((n, [, t]) => n + t.pairs, 0),
+      caughtUp: types.reduce((n, [, t]) => n + t.caughtUp, 0),
+      byType: Object.fromEntries(
+        types.map(([type, t]) => [
+          type,
+          {
+            pairs: t.pairs,
+            caughtUp: t.caughtUp,
+            p50: t.delays.length === 0 ? null : round(percentile(t.delays, 50)),
+            p99: t.delays.length === 0 ? null : round(percentile(t.delays, 99)),
+            max: t.delays.length === 0 ? null : round(Math.max(...t.delays)),
+          },
+        ]),
+      ),
+    }
   }
 
   /** Did a partition separate a and b during [from, to]? */
@@ -198,28 +326,29 @@ export class GossipTracker {
       this.#untracked++
       return
     }
-    // Who could get it: honest subscribers connected to the publisher through honest nodes right now (the live
-    // connection graph, so that a partition or a sparse overlay is measured as what it is).
+    // Who should get it: every honest node up and following the topic. Who could get it now: those connected to
+    // the publisher through honest nodes over open connections not across a cut (reported apart).
     const reachable = this.#reachableFrom(sim)
     const expected = new Set<number>()
-    const cutOff = new Set<number>()
+    const unreachable = new Set<number>()
     for (const other of this.#cluster.nodes) {
       if (other === sim || !other.honest || !other.online) continue
       const pubsub = (other.started.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
       if (!pubsub.getTopics().includes(topicName)) continue
-      if (reachable.has(other.index)) expected.add(other.index)
-      else cutOff.add(other.index)
+      expected.add(other.index)
+      if (!reachable.has(other.index)) unreachable.add(other.index)
     }
     const publisherPubsub = (sim.started.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
     this.#messages.set(key, {
       meshAtPublish: publisherPubsub.getMeshPeers(topicName).length,
       key,
       topic: parsed.topic,
+      type: leadType(data),
       publisher: sim.index,
       honest: sim.honest,
       t0: performance.now(),
       expected,
-      cutOff,
+      unreachable,
       arrivals: new Map(),
       receipts: 0,
     })
@@ -259,6 +388,7 @@ export class GossipTracker {
       for (const connection of current.node.libp2p.getConnections()) {
         const peer = byPeer.get(connection.remotePeer.toString())
         if (peer == null || !peer.honest || seen.has(peer.index) || connection.status !== 'open') continue
+        if (this.#blocked(current.peerId, peer.peerId)) continue
         seen.add(peer.index)
         queue.push(peer)
       }
@@ -281,24 +411,82 @@ export class GossipTracker {
     return n
   }
 
-  /** Summarise; `graceMs` is how long a message gets to reach a node before that node's later departure excuses it. */
+  /**
+   * Every (honest message, expected node) pair with what became of it, for the delivery table and the summary.
+   * `graceMs`: how long a message has to reach a node before that node's going down excuses the miss.
+   */
+  *pairs(graceMs: number): Generator<DeliveryPair> {
+    for (const m of this.#messages.values()) {
+      if (!m.honest) continue
+      const publisher = this.#cluster.nodes[m.publisher]!
+      const transition = this.#inTransition(m.t0)
+      for (const index of [...m.expected].sort((a, b) => a - b)) {
+        const node = this.#cluster.nodes[index]!
+        const latency = m.arrivals.get(index)
+        const got = latency !== undefined
+        yield {
+          key: m.key,
+          topic: m.topic,
+          publisher,
+          receiver: node,
+          publishedAt: m.t0,
+          latencyMs: got ? latency : null,
+          reachable: !m.unreachable.has(index),
+          excused: !got && !node.upThroughout(m.t0, m.t0 + graceMs),
+          cutInFlight: !got && this.#cutBetween(publisher, node, m.t0, m.t0 + graceMs),
+          transition,
+        }
+      }
+    }
+  }
+
+  /** Summarise; `graceMs` is how long a message has to reach a node before that node's departure excuses it. */
   report(graceMs: number): GossipReport {
-    let expectedPairs = 0
-    let deliveredPairs = 0
+    let counted = 0
+    let delivered = 0
+    const reachable = { pairs: 0, delivered: 0 }
+    const unreachable = { pairs: 0, deliveredLater: 0 }
     let excused = 0
-    let cutOff = 0
+    let cutInFlight = 0
     let fully = 0
     let minReach = 1
     let duplicates = 0
     let deliveries = 0
     let withoutMesh = 0
     const reach: Array<[number, number]> = []
-    let cutInFlight = 0
     const transition = { messages: 0, expected: 0, delivered: 0 }
     const byTopic = new Map<TopicName, { expected: number; delivered: number; messages: number }>()
     const adversarial = { published: 0, acceptedByHonest: 0, messagesAccepted: 0, acceptedKeys: [] as string[] }
-    const catchUpByTopic = new Map<TopicName, { pairs: number; delivered: number; delays: Distribution }>()
-    const catchUpDelays = new Distribution()
+    const perMessage = new Map<string, { expected: number; delivered: number }>()
+    const groups = new Map<string, { pairs: number; delivered: number; latencies: number[] }>()
+    for (const pair of this.pairs(graceMs)) {
+      if (pair.excused) {
+        excused++
+        continue
+      }
+      const got = pair.latencyMs !== null
+      counted++
+      if (got) delivered++
+      const g = groups.get(pair.receiver.spec.group) ?? { pairs: 0, delivered: 0, latencies: [] }
+      g.pairs++
+      if (got) {
+        g.delivered++
+        g.latencies.push(pair.latencyMs!)
+      }
+      groups.set(pair.receiver.spec.group, g)
+      if (pair.reachable) {
+        reachable.pairs++
+        if (got) reachable.delivered++
+      } else {
+        unreachable.pairs++
+        if (got) unreachable.deliveredLater++
+      }
+      if (pair.cutInFlight) cutInFlight++
+      const m = perMessage.get(pair.key) ?? { expected: 0, delivered: 0 }
+      m.expected++
+      if (got) m.delivered++
+      perMessage.set(pair.key, m)
+    }
     for (const m of this.#messages.values()) {
       if (!m.honest) {
         adversarial.published++
@@ -310,57 +498,25 @@ export class GossipTracker {
         continue
       }
       if (m.meshAtPublish === 0) withoutMesh++
-      let expected = 0
-      let delivered = 0
-      for (const index of m.expected) {
-        const got = m.arrivals.has(index)
-        const node = this.#cluster.nodes[index]!
-        if (!got && !node.upThroughout(m.t0, m.t0 + graceMs)) {
-          excused++
-          continue
-        }
-        if (!got && this.#cutBetween(this.#cluster.nodes[m.publisher]!, node, m.t0, m.t0 + graceMs)) {
-          cutInFlight++
-          continue
-        }
-        expected++
-        if (got) delivered++
-      }
-      cutOff += m.cutOff.size
-      // Catch-up: each cut-off node that got the message after the first heal that followed its publication.
-      const heal = this.#heals.find((t) => t >= m.t0)
-      for (const index of m.cutOff) {
-        const t = catchUpByTopic.get(m.topic) ?? { pairs: 0, delivered: 0, delays: new Distribution() }
-        catchUpByTopic.set(m.topic, t)
-        t.pairs++
-        const latency = m.arrivals.get(index)
-        if (latency == null || heal == null) continue
-        const delay = Math.max(0, m.t0 + latency - heal)
-        t.delivered++
-        t.delays.record(delay)
-        catchUpDelays.record(delay)
-      }
-      const share = expected === 0 ? 1 : delivered / expected
+      const counts = perMessage.get(m.key) ?? { expected: 0, delivered: 0 }
+      const share = counts.expected === 0 ? 1 : counts.delivered / counts.expected
       reach.push([Math.round((m.t0 - this.#origin()) / 100) / 10, Math.round(share * 1e4) / 1e4])
-      if (this.#inTransition(m.t0)) {
-        transition.messages++
-        transition.expected += expected
-        transition.delivered += delivered
-        continue
-      }
-      expectedPairs += expected
-      deliveredPairs += delivered
       minReach = Math.min(minReach, share)
-      if (delivered === expected) fully++
+      if (counts.delivered === counts.expected) fully++
       duplicates += Math.max(0, m.receipts - m.arrivals.size)
       deliveries += m.arrivals.size
+      if (this.#inTransition(m.t0)) {
+        transition.messages++
+        transition.expected += counts.expected
+        transition.delivered += counts.delivered
+      }
       const t = byTopic.get(m.topic) ?? { expected: 0, delivered: 0, messages: 0 }
-      t.expected += expected
-      t.delivered += delivered
+      t.expected += counts.expected
+      t.delivered += counts.delivered
       t.messages++
       byTopic.set(m.topic, t)
     }
-    const honestMessages = reach.length - transition.messages
+    const honestMessages = reach.length
     const refusals: Record<string, number> = {}
     for (const sim of this.#cluster.nodes) {
       if (!sim.honest || sim.node == null) continue
@@ -370,61 +526,172 @@ export class GossipTracker {
         // a node that is down has no bus; its refusals went with it
       }
     }
+    const ratio = (x: number, of: number) => (of === 0 ? 1 : Math.round((x / of) * 1e6) / 1e6)
     return {
       messages: honestMessages,
-      reliability: expectedPairs === 0 ? 1 : Math.round((deliveredPairs / expectedPairs) * 1e6) / 1e6,
+      reliability: ratio(delivered, counted),
+      reachable: { ...reachable, reliability: ratio(reachable.delivered, reachable.pairs) },
+      unreachable,
       minReach: Math.round(minReach * 1e4) / 1e4,
       fullyDelivered: fully,
       untracked: this.#untracked,
       excusedByChurn: excused,
-      cutOffByPartition: cutOff,
       cutInFlight,
-      transition: {
-        messages: transition.messages,
-        reliability:
-          transition.expected === 0 ? 1 : Math.round((transition.delivered / transition.expected) * 1e6) / 1e6,
-      },
-      catchUp: {
-        pairs: [...catchUpByTopic.values()].reduce((n, t) => n + t.pairs, 0),
-        delivered: [...catchUpByTopic.values()].reduce((n, t) => n + t.delivered, 0),
-        afterHealMs: catchUpDelays.summary(),
-        byTopic: Object.fromEntries(
-          [...catchUpByTopic].map(([topic, t]) => [
-            topic,
-            {
-              pairs: t.pairs,
-              delivered: t.delivered,
-              p50: t.delays.percentile(50),
-              p99: t.delays.percentile(99),
-              max: t.delays.percentile(100),
-            },
-          ]),
-        ),
-      },
+      transition: { messages: transition.messages, reliability: ratio(transition.delivered, transition.expected) },
       latencyMs: this.#latency.summary(),
       duplicatesPerMessage: honestMessages === 0 ? 0 : Math.round((duplicates / honestMessages) * 100) / 100,
       duplicatesPerDelivery: deliveries === 0 ? 0 : Math.round((duplicates / deliveries) * 100) / 100,
       byTopic: Object.fromEntries(
-        [...byTopic].map(([topic, t]) => [
-          topic,
-          {
-            messages: t.messages,
-            reliability: t.expected === 0 ? 1 : Math.round((t.delivered / t.expected) * 1e6) / 1e6,
-            p50: this.#latencyByTopic.get(topic)?.percentile(50) ?? 0,
-            p99: this.#latencyByTopic.get(topic)?.percentile(99) ?? 0,
-          },
-        ]),
+        [...byTopic]
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+          .map(([topic, t]) => [
+            topic,
+            {
+              messages: t.messages,
+              reliability: ratio(t.delivered, t.expected),
+              p50: this.#latencyByTopic.get(topic)?.percentile(50) ?? 0,
+              p99: this.#latencyByTopic.get(topic)?.percentile(99) ?? 0,
+            },
+          ]),
+      ),
+      byGroup: Object.fromEntries(
+        [...groups]
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+          .map(([group, g]) => [
+            group,
+            {
+              pairs: g.pairs,
+              reliability: ratio(g.delivered, g.pairs),
+              p50: Math.round(percentile(g.latencies, 50) * 100) / 100 || 0,
+              p99: Math.round(percentile(g.latencies, 99) * 100) / 100 || 0,
+            },
+          ]),
       ),
       reach,
       adversarial,
       publishedWithoutMesh: withoutMesh,
-      refusals,
+      refusals: Object.fromEntries(Object.entries(refusals).sort((a, b) => (a[0] < b[0] ? -1 : 1))),
     }
+  }
+
+  /** The delivery and message tables (`deliveries.csv`, `messages.csv`); `origin`: the workload's start. */
+  tables(origin: number, graceMs: number): Table[] {
+    return [
+      {
+        name: 'deliveries',
+        row: 'one (honest message, honest node that should receive it) pair: every node up and following the topic at publish time',
+        columns: [
+          'message',
+          'topic',
+          'publisher',
+          'publisher_group',
+          'receiver',
+          'receiver_group',
+          'published_s',
+          'delivered',
+          'latency_ms',
+          'reachable_at_publish',
+          'excused_down',
+          'cut_in_flight',
+          'after_change',
+        ],
+        rows: () =>
+          mapRows(this.pairs(graceMs), (p) => [
+            p.key,
+            p.topic,
+            p.publisher.name,
+            p.publisher.spec.group,
+            p.receiver.name,
+            p.receiver.spec.group,
+            seconds(p.publishedAt, origin),
+            p.latencyMs !== null,
+            millis(p.latencyMs),
+            p.reachable,
+            p.excused,
+            p.cutInFlight,
+            p.transition,
+          ]),
+      },
+      {
+        name: 'catchup',
+        row: 'one record a node missed while it was away (cut off by a partition, or down) and came back before the end',
+        columns: [
+          'message',
+          'record_type',
+          'topic',
+          'node',
+          'group',
+          'cause',
+          'published_s',
+          'returned_s',
+          'caught_up',
+          'catch_up_ms',
+        ],
+        rows: () =>
+          mapRows(this.catchUpPairs(), (p) => [
+            p.key,
+            p.type,
+            p.topic,
+            p.node.name,
+            p.node.spec.group,
+            p.cause,
+            seconds(p.publishedAt, origin),
+            seconds(p.returnedAt, origin),
+            p.caughtUpMs !== null,
+            millis(p.caughtUpMs),
+          ]),
+      },
+      {
+        name: 'messages',
+        row: 'one message published on a measured topic, honest or adversarial',
+        columns: [
+          'message',
+          'topic',
+          'publisher',
+          'publisher_group',
+          'honest',
+          'published_s',
+          'expected',
+          'accepted',
+          'unreachable_at_publish',
+          'copies_received',
+          'mesh_peers_at_publish',
+        ],
+        rows: () =>
+          mapRows(this.#messages.values(), (m) => {
+            const publisher = this.#cluster.nodes[m.publisher]!
+            return [
+              m.key,
+              m.topic,
+              publisher.name,
+              publisher.spec.group,
+              m.honest,
+              seconds(m.t0, origin),
+              m.expected.size,
+              m.arrivals.size,
+              m.unreachable.size,
+              m.receipts,
+              m.meshAtPublish,
+            ]
+          }),
+      },
+    ]
   }
 
   /** The topic string of a topic in this run's network. */
   topicString(topic: TopicName): string {
     return topicString(this.#cluster.network.name, topic)
+  }
+}
+
+/** The lead record's type (`consort/offer`…) of a gossip message, or `junk` for bytes that are none. */
+function leadType(data: Uint8Array): string {
+  try {
+    const [lead] = decodeGossipMessage(data)
+    const type = lead == null ? null : (dagCbor.decode(lead) as { type?: unknown }).type
+    return typeof type === 'string' ? type : 'junk'
+  } catch {
+    return 'junk'
   }
 }
 

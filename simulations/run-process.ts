@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     events: stats.events,
     realWaits: stats.realWaits,
   }
-  const files = writeReport(result.metrics, out, machine, scenario)
+  const files = writeReport({ metrics: result.metrics, tables: result.tables, machine, scenario }, out)
   if (values.json) {
     process.stdout.write(
       `${JSON.stringify({ ok: result.metrics.ok, seed, planHash: result.metrics.planHash, failures: result.failures, files })}\n`,

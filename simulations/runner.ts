@@ -1,6 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { cpus, loadavg } from 'node:os'
+import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { type Clock, systemClock } from '../protocols/clock.ts'
@@ -10,13 +9,15 @@ import { topicString } from '../protocols/topics/names.ts'
 import { junkMessage } from './adversaries/junk.ts'
 import { Cluster, type NodeKind, type SimNode, type SimNodeSpec } from './cluster.ts'
 import { SimulationSetupError } from './errors.ts'
-import { Fabric } from './fabric.ts'
+import { draw } from './fabric/distributions.ts'
+import { Fabric } from './fabric/fabric.ts'
 import { GossipTracker } from './gossip-tracker.ts'
 import { MachineMonitor, Timeline } from './metrics.ts'
 import { Plan } from './plan.ts'
+import { mapRows, seconds, type Table } from './report/tables.ts'
 import type { Check, RunMachine, RunMetrics } from './report/types.ts'
 import { between, pick, poissonTimes, shuffled, stream } from './rng.ts'
-import { SCENARIO_DIR, type Scenario } from './scenario.ts'
+import { type GroupSpec, SCENARIO_DIR, type Scenario } from './scenario.ts'
 import { buildTopology, components } from './topology.ts'
 import { simulate, wallClockNow } from './virtual-time/world.ts'
 import { GossipWorkload } from './workloads/gossip.ts'
@@ -26,6 +27,8 @@ import { certificationOf, offerBody, placeholderRecordCid, simIsrc } from './wor
 
 const log = logger('consort:sim:runner')
 
+/** Largest chunk a simulated connection puts on the wire at once (a socket write of 64 KiB). */
+export const MAX_CHUNK_BYTES = 64 * 1024
 /** Dials in flight at once while the overlay is built (each is a Noise handshake and an identify exchange). */
 export const MAX_CONCURRENT_DIALS = 16
 /** Plan steps running at once; the scheduler waits for one to finish beyond this (bounded work in flight). */
@@ -56,15 +59,24 @@ export type SimProgress =
   | { phase: 'mesh'; waitedMs: number }
   | { phase: 'running'; t: number; durationMs: number; done: number; events: number }
   | { phase: 'draining'; drainMs: number }
-  | { phase: 'fault'; t: number; label: string }
+  | { phase: 'fault'; t: number; kind: FaultEventKind; label: string }
   | { phase: 'stopping' }
+
+/** What changed the network during a run (the charts' markers, `events.csv`). */
+export type FaultEventKind = 'partition' | 'heal' | 'kill' | 'restart' | 'leave' | 'rejoin'
+
+/** A marker on the run's timeline: a fault, or a phase of the run starting. */
+export interface RunEvent {
+  /** Seconds since the workload started. */
+  t: number
+  kind: FaultEventKind | 'workload' | 'drain'
+  detail: string
+}
 
 export interface RunOptions {
   seed?: number
   /** The scenario file (a shipped scenario's name is used in the reproduce command; other paths are not). */
   source?: string
-  /** Where nodes of persistent groups keep their state (a temporary directory, removed after, by default). */
-  workDir?: string
   onProgress?: (event: SimProgress) => void
   /**
    * Called after the drain, before anything is measured or checked, with the nodes still running: tests use it to
@@ -75,6 +87,8 @@ export interface RunOptions {
 
 export interface RunResult {
   metrics: RunMetrics
+  /** The raw traces: deliveries, messages, fetches, purchases, plays, nodes per interval, events, timeline. */
+  tables: Table[]
   /** What the run cost this machine (wall time, CPU, memory): not part of the results, which do not depend on it. */
   machine: RunMachine
   /** Invariants and expectations that failed (empty when the run passed). */
@@ -89,28 +103,33 @@ export interface RunResult {
  */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const seed = options.seed ?? scenario.seed
-  const progress = options.onProgress ?? (() => {})
-  const ownWorkDir = options.workDir == null
-  const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), `consort-sim-${scenario.name}-`))
-  mkdirSync(workDir, { recursive: true })
+  const events: Array<{ at: number; kind: RunEvent['kind']; detail: string }> = []
+  const progress = (event: SimProgress) => {
+    if (event.phase === 'fault') events.push({ at: performance.now(), kind: event.kind, detail: event.label })
+    options.onProgress?.(event)
+  }
   // Every node reads the process's clock, which the virtual world owns.
   const clock: Clock = systemClock
   const specs = nodeSpecs(scenario)
   if (scenario.workload.market != null) await PurchaseWorkload.prepare(specs, seed)
   const honestCount = specs.filter((s) => s.kind === 'honest').length
-  const latencyOf = linkLatencies(scenario, seed)
-  const fabric = new Fabric((a, b) => latencyOf(a, b))
+  const fabric = new Fabric({
+    coreLatency: coreLatencies(scenario, seed),
+    sendBufferBytes: scenario.links.sendBufferKiB * 1024,
+    minRtoMs: scenario.links.minRtoMs,
+    maxChunkBytes: MAX_CHUNK_BYTES,
+    cpu: scenario.cpu,
+    seed: `${seed}`,
+  })
   const cluster = await Cluster.create({
     scenario,
     seed,
     clock,
     keyRandom: stream(seed, 'keys'),
     fabric,
-    runDir: workDir,
     specs,
+    accessLatency: (index, spec) => draw(spec.link.accessLatencyMs, () => stream(seed, `access/${index}`).float()),
   })
-  const peerIndex = new Map(cluster.nodes.map((n) => [n.peerId, n.index]))
-  latencyOf.bind(peerIndex)
   let origin = performance.now()
   let lastDelivered = 0
   const machine = new MachineMonitor(wallClockNow)
@@ -135,6 +154,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     scenario.measureTopics,
     (name, n) => sampler.add(name, n),
     () => origin,
+    (a, b) => fabric.blocked(a, b),
   )
 
   // The overlay is the honest nodes' (they find each other through their bootstrap lists and the DHT); every
@@ -199,7 +219,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   plan.describe('seed', seed)
   plan.describe(
     'nodes',
-    cluster.nodes.map((n) => [n.name, n.spec.kind, n.spec.roles, n.peerId, n.spec.uplinkMbps, n.spec.downlinkMbps]),
+    cluster.nodes.map((n) => [n.name, n.spec.kind, n.spec.roles, n.peerId, n.spec.link]),
   )
   plan.describe('overlay', edges)
   const planHash = plan.hash()
@@ -220,10 +240,44 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     machine.sample(t)
   }
   let sampling: ReturnType<typeof setInterval> | null = null
+  // Every nodeIntervalMs: one row per node (nodes.csv).
+  const nodeRows: NodeRow[] = []
+  const lastTraffic = new Map<number, { sent: number; received: number; retransmitted: number }>()
+  const measured = scenario.measureTopics.map((t) => topicString(cluster.network.name, t))
+  const sampleNodes = () => {
+    const at = performance.now()
+    for (const sim of cluster.nodes) {
+      const traffic = fabric.traffic(sim.peerId)
+      const last = lastTraffic.get(sim.index) ?? { sent: 0, received: 0, retransmitted: 0 }
+      lastTraffic.set(sim.index, {
+        sent: traffic.sentBytes,
+        received: traffic.receivedBytes,
+        retransmitted: traffic.retransmitted,
+      })
+      const up = sim.online
+      let mesh = 0
+      if (up) {
+        const pubsub = (sim.started.libp2p.services as { pubsub: PubSubInternals }).pubsub
+        for (const topic of measured) mesh += pubsub.getMeshPeers(topic).length
+      }
+      nodeRows.push([
+        at,
+        sim.index,
+        up,
+        up ? sim.started.libp2p.getConnections().length : 0,
+        mesh,
+        traffic.sentBytes - last.sent,
+        traffic.receivedBytes - last.received,
+        traffic.retransmitted - last.retransmitted,
+      ])
+    }
+  }
+  let nodeSampling: ReturnType<typeof setInterval> | null = null
   let stepErrors = 0
   const stepErrorSamples: string[] = []
   try {
     sampling = setInterval(sampleSecond, 1000)
+    nodeSampling = setInterval(sampleNodes, scenario.output.nodeIntervalMs)
     // Start in batches, dialling each node's overlay edges as soon as both ends are up.
     const t0 = performance.now()
     const dialQueue: Array<readonly [number, number]> = []
@@ -267,6 +321,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const newOrigin = performance.now()
     sampler.shift((newOrigin - origin) / 1000)
     origin = newOrigin
+    events.push({ at: origin, kind: 'workload', detail: 'the workload starts' })
     const inFlight = new Set<Promise<void>>()
     let done = 0
     // An honest node left with no connection at all (dropped under load, or its neighbours churned) re-dials its
@@ -279,9 +334,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         }
       }
     }, OVERLAY_WATCH_MS)
-    const events = plan.events
+    const steps = plan.events
     let lastReport = 0
-    for (const event of events) {
+    for (const event of steps) {
       const wait = origin + event.t - performance.now()
       if (wait > 0) await sleep(wait)
       const step = event
@@ -299,12 +354,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       if (inFlight.size >= MAX_IN_FLIGHT_STEPS) await Promise.race(inFlight)
       if (event.t - lastReport >= 1000) {
         lastReport = event.t
-        progress({ phase: 'running', t: event.t, durationMs: scenario.durationMs, done, events: events.length })
+        progress({ phase: 'running', t: event.t, durationMs: scenario.durationMs, done, events: steps.length })
       }
     }
     const tail = origin + scenario.durationMs - performance.now()
     if (tail > 0) await sleep(tail)
     progress({ phase: 'draining', drainMs: scenario.drainMs })
+    events.push({ at: performance.now(), kind: 'drain', detail: 'the workload ends; the drain starts' })
     const drainUntil = performance.now() + scenario.drainMs
     await Promise.race([Promise.all(inFlight), sleep(scenario.drainMs)])
     if (market != null) await market.drain(Math.max(0, drainUntil - performance.now()))
@@ -322,33 +378,48 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     const marketReport = market != null ? await market.report() : null
     if (sampling != null) clearInterval(sampling)
     sampling = null
+    if (nodeSampling != null) clearInterval(nodeSampling)
+    nodeSampling = null
+    sampleNodes()
     const online = cluster.online().length
     const checks: Check[] = []
     const expect = scenario.expect
     checks.push({
       name: 'gossip reliability',
       ok: gossip.reliability >= expect.gossipReliabilityMin,
-      detail: `${(gossip.reliability * 100).toFixed(3)}% of (message, honest node) pairs delivered (minimum ${(expect.gossipReliabilityMin * 100).toFixed(1)}%)`,
+      detail: `${(gossip.reliability * 100).toFixed(3)}% of (message, honest node) pairs delivered, every honest node up and following the topic counted (minimum ${(expect.gossipReliabilityMin * 100).toFixed(1)}%); ${gossip.unreachable.pairs} pair(s) unreachable at publish time, ${gossip.unreachable.deliveredLater} of them delivered later`,
     })
+    if (expect.gossipReachableReliabilityMin != null)
+      checks.push({
+        name: 'gossip reliability (reachable)',
+        ok: gossip.reachable.reliability >= expect.gossipReachableReliabilityMin,
+        detail: `${(gossip.reachable.reliability * 100).toFixed(3)}% of the ${gossip.reachable.pairs} pair(s) reachable at publish time delivered (minimum ${(expect.gossipReachableReliabilityMin * 100).toFixed(1)}%); ${gossip.unreachable.pairs} unreachable, ${gossip.unreachable.deliveredLater} of them delivered later`,
+      })
+    const catchUp = tracker.catchUp()
+    if (expect.catchUpMin != null)
+      checks.push({
+        name: 'catch-up',
+        ok: catchUp.pairs > 0 && catchUp.caughtUp >= expect.catchUpMin * catchUp.pairs,
+        detail: `${catchUp.caughtUp} of ${catchUp.pairs} record(s) nodes missed while cut off or down reached them after they came back (minimum ${(expect.catchUpMin * 100).toFixed(1)}%)`,
+      })
+    if (expect.catchUpP99MaxMs != null) {
+      const limit = expect.catchUpP99MaxMs
+      const slow = Object.values(catchUp.byType).filter((t) => (t.p99 ?? 0) > limit)
+      checks.push({
+        name: 'catch-up p99',
+        ok: slow.length === 0,
+        detail: `p99 from a node's return to its holding a record it missed, by record type: ${
+          Object.entries(catchUp.byType)
+            .map(([type, t]) => `${type} ${t.p99 ?? '-'} ms (${t.caughtUp}/${t.pairs} caught up)`)
+            .join(', ') || 'none missed'
+        } (at most ${limit} ms)`,
+      })
+    }
     if (expect.gossipLatencyP99MaxMs != null)
       checks.push({
         name: 'gossip latency p99',
         ok: gossip.latencyMs.p99 <= expect.gossipLatencyP99MaxMs,
         detail: `${gossip.latencyMs.p99} ms (at most ${expect.gossipLatencyP99MaxMs} ms)`,
-      })
-    if (expect.catchUpMin != null) {
-      const share = gossip.catchUp.pairs === 0 ? 1 : gossip.catchUp.delivered / gossip.catchUp.pairs
-      checks.push({
-        name: 'catch-up after heal',
-        ok: gossip.catchUp.pairs > 0 && share >= expect.catchUpMin,
-        detail: `${gossip.catchUp.delivered} of ${gossip.catchUp.pairs} cut-off (message, node) pair(s) arrived after the heal (minimum ${(expect.catchUpMin * 100).toFixed(1)}%)`,
-      })
-    }
-    if (expect.catchUpP99MaxMs != null)
-      checks.push({
-        name: 'catch-up p99',
-        ok: gossip.catchUp.afterHealMs.p99 <= expect.catchUpP99MaxMs,
-        detail: `${gossip.catchUp.afterHealMs.p99} ms after the heal (at most ${expect.catchUpP99MaxMs} ms)`,
       })
     if (expect.noJunkAccepted)
       checks.push({
@@ -384,10 +455,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       },
       setup,
       gossip,
+      catchUp,
       eclipse: eclipseReport(scenario, cluster, tracker),
       market: marketReport?.metrics ?? null,
-      fabric: { maxChunksInFlight: fabric.backlog.maxChunks },
+      fabric: { maxChunksInFlight: fabric.maxInFlight, connectionsOpened: fabric.connectionsOpened },
       timeline: [...sampler.points],
+      events: events.map((e) => ({ t: seconds(e.at, origin), kind: e.kind, detail: e.detail })),
       checks,
       ok: failures.length === 0,
     }
@@ -396,15 +469,71 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       cpus().length,
       loadavg().map((x) => Math.round(x * 100) / 100),
     )
-    return { metrics, failures, machine: { ...machineSummary, timeline: [...machine.points] } }
+    const workloadStart = origin
+    const names = cluster.nodes
+    const tables: Table[] = [
+      ...tracker.tables(workloadStart, CHURN_GRACE_MS),
+      ...(market?.tables(workloadStart) ?? []),
+      {
+        name: 'nodes',
+        row: `one node every ${scenario.output.nodeIntervalMs} ms: up or not, its connections and gossip mesh peers, the bytes it sent and received since the previous row`,
+        columns: [
+          't_s',
+          'node',
+          'group',
+          'kind',
+          'up',
+          'connections',
+          'mesh_peers',
+          'sent_bytes',
+          'received_bytes',
+          'retransmitted_chunks',
+        ],
+        rows: () =>
+          mapRows(nodeRows, ([at, index, up, connections, mesh, sent, received, retransmitted]) => {
+            const n = names[index]!
+            return [
+              seconds(at, workloadStart),
+              n.name,
+              n.spec.group,
+              n.spec.kind,
+              up,
+              connections,
+              mesh,
+              sent,
+              received,
+              retransmitted,
+            ]
+          }),
+      },
+      {
+        name: 'events',
+        row: 'one change to the network (partition, heal, kill, restart, leave, rejoin) or phase of the run',
+        columns: ['t_s', 'kind', 'detail'],
+        rows: () => mapRows(events, (e) => [seconds(e.at, workloadStart), e.kind, e.detail]),
+      },
+      {
+        name: 'timeline',
+        row: 'one simulated second of the whole run: nodes up, counters and gauges',
+        columns: ['t_s', 'metric', 'value'],
+        rows: function* () {
+          for (const p of sampler.points) {
+            yield [p.t, 'nodes.up', p.onlineNodes]
+            for (const [k, v] of Object.entries(p.counters)) yield [p.t, k, v]
+            for (const [k, v] of Object.entries(p.gauges)) yield [p.t, k, v]
+          }
+        },
+      },
+    ]
+    return { metrics, failures, tables, machine: { ...machineSummary, timeline: [...machine.points] } }
   } finally {
     if (watch != null) clearInterval(watch)
     if (sampling != null) clearInterval(sampling)
+    if (nodeSampling != null) clearInterval(nodeSampling)
     machine.stop()
     progress({ phase: 'stopping' })
     if (market != null) await market.close()
     await cluster.stopAll()
-    if (ownWorkDir) rmSync(workDir, { recursive: true, force: true })
   }
 
   function adversaryAttach(sim: SimNode): void {
@@ -426,6 +555,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     market?.attach(sim)
   }
 }
+
+/** One sample of one node: when, which, up, connections, mesh peers, bytes sent/received, chunks retransmitted. */
+type NodeRow = [number, number, boolean, number, number, number, number, number]
 
 interface PubSubInternals {
   topicValidators: Map<string, () => 'accept' | 'ignore' | 'reject'>
@@ -489,8 +621,7 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         certRoles,
         dhtServer: g.dhtServer,
         persistent: g.persistent,
-        uplinkMbps: g.uplinkMbps !== undefined ? g.uplinkMbps : scenario.links.uplinkMbps,
-        downlinkMbps: g.downlinkMbps !== undefined ? g.downlinkMbps : scenario.links.downlinkMbps,
+        link: groupLink(scenario, g),
         roleOptions,
       })
   }
@@ -512,8 +643,7 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         certRoles,
         dhtServer: false,
         persistent: false,
-        uplinkMbps: scenario.links.uplinkMbps,
-        downlinkMbps: scenario.links.downlinkMbps,
+        link: groupLink(scenario, null),
       })
   }
   for (const a of scenario.adversaries) {
@@ -544,35 +674,40 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
   return specs
 }
 
+/** A node's link settings: its group's own, else the scenario's (adversaries take the scenario's). */
+function groupLink(scenario: Scenario, group: GroupSpec | null): SimNodeSpec['link'] {
+  const own = group?.links
+  const pick = <T>(...values: Array<T | undefined>): T => values.find((v) => v !== undefined) as T
+  return {
+    uplinkMbps: pick(own?.uplinkMbps, group?.uplinkMbps, scenario.links.uplinkMbps),
+    downlinkMbps: pick(own?.downlinkMbps, group?.downlinkMbps, scenario.links.downlinkMbps),
+    accessLatencyMs: own?.accessLatencyMs ?? 0,
+    jitterMs: own?.jitterMs !== undefined ? own.jitterMs : scenario.links.jitterMs,
+    lossRate: own?.lossRate ?? scenario.links.lossRate,
+    cpuFactor: group?.cpuFactor ?? 1,
+  }
+}
+
 /**
- * One-way latency per pair of nodes, drawn once per pair from the seed (symmetric), kept in a matrix: the fabric
- * asks for it on every chunk.
+ * Core one-way latency between two nodes (by index), drawn once per pair from the scenario's distribution and the
+ * seed (symmetric). Kept for the pairs that talk, not as an n² matrix: 5,000 nodes would make that 200 MB.
  */
-function linkLatencies(scenario: Scenario, seed: number) {
-  const { min, max } = scenario.links.latencyMs
-  let index = new Map<string, number>()
-  let n = 0
-  let matrix = new Float64Array(0)
-  const latency = (a: string, b: string): number => {
-    if (max === min) return min
-    const ia = index.get(a) ?? 0
-    const ib = index.get(b) ?? 0
-    const lo = Math.min(ia, ib)
-    const hi = Math.max(ia, ib)
-    const k = lo * n + hi
-    let value = matrix[k]!
-    if (value < 0) {
-      value = between(stream(seed, `latency/${lo}/${hi}`), min, max)
-      matrix[k] = value
+function coreLatencies(scenario: Scenario, seed: number): (a: number, b: number) => number {
+  const dist = scenario.links.latencyMs
+  const drawn = new Map<number, number>()
+  if (typeof dist === 'number') return () => dist
+  return (a, b) => {
+    const lo = Math.min(a, b)
+    const hi = Math.max(a, b)
+    const key = lo * 1_000_003 + hi
+    let value = drawn.get(key)
+    if (value === undefined) {
+      const random = stream(seed, `latency/${lo}/${hi}`)
+      value = draw(dist, () => random.float())
+      drawn.set(key, value)
     }
     return value
   }
-  latency.bind = (peers: Map<string, number>) => {
-    index = peers
-    n = peers.size
-    matrix = new Float64Array(n * n).fill(-1)
-  }
-  return latency as typeof latency & { bind(peers: Map<string, number>): void }
 }
 
 /** Wait while outstanding gossip deliveries keep arriving (bounded); answers how long it waited. */
@@ -727,10 +862,12 @@ function buildPlan(
           const at = between(random, fault.leaveAtMs.min, fault.leaveAtMs.max)
           const down = between(random, fault.downMs.min, fault.downMs.max)
           plan.add(at, `leave ${sim.name}`, async () => {
+            progress({ phase: 'fault', t: at, kind: 'leave', label: `${sim.name} left` })
             await cluster.stop(sim)
           })
           if (at + down <= duration)
             plan.add(at + down, `rejoin ${sim.name}`, async () => {
+              progress({ phase: 'fault', t: at + down, kind: 'rejoin', label: `${sim.name} rejoined` })
               await cluster.start(sim)
               tracker.attach(sim)
               market?.attach(sim)
@@ -745,24 +882,34 @@ function buildPlan(
         const minority =
           fault.minorityGroups != null
             ? pool.filter((n) => fault.minorityGroups!.includes(n.spec.group))
-            : shuffled(random, pool).slice(0, Math.round((fault.minority ?? 0) * pool.length))
+            : fault.minorityNodes != null
+              ? pool.filter((n) => fault.minorityNodes!.includes(n.name))
+              : shuffled(random, pool).slice(0, Math.round((fault.minority ?? 0) * pool.length))
         const sides = new Map(minority.map((n) => [n.peerId, 1]))
-        plan.add(fault.atMs, `partition ${minority.length} node(s) off`, async () => {
-          const cut = fabric.partition(sides)
-          tracker.notePartition(sides)
-          progress({
-            phase: 'fault',
-            t: fault.atMs,
-            label: `partition: ${minority.length} node(s), ${cut} link(s) cut`,
-          })
-        })
+        const names = minority.map((n) => n.name)
+        const shown =
+          names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`
+        plan.add(
+          fault.atMs,
+          `partition (${fault.mode}) ${minority.length} node(s) off: ${names.join(' ')}`,
+          async () => {
+            const across = fabric.partition(sides, fault.mode)
+            tracker.notePartition(sides)
+            progress({
+              phase: 'fault',
+              t: fault.atMs,
+              kind: 'partition',
+              label: `partition (${fault.mode}): ${shown} cut off, ${across} connection(s) across the cut`,
+            })
+          },
+        )
         if (fault.healAtMs != null) {
           const healAt = fault.healAtMs
           plan.add(healAt, 'heal partition', async () => {
             fabric.heal()
-            tracker.noteTransition()
             tracker.noteHeal()
-            progress({ phase: 'fault', t: healAt, label: 'partition healed' })
+            tracker.noteTransition()
+            progress({ phase: 'fault', t: healAt, kind: 'heal', label: 'partition healed' })
             await Promise.all(minority.map((sim) => redial(sim)))
           })
         }
@@ -771,8 +918,8 @@ function buildPlan(
       case 'kill': {
         const sim = cluster.nodes.filter((n) => n.honest && n.spec.group === fault.group)[fault.index]!
         plan.add(fault.atMs, `kill ${sim.name}`, async () => {
-          await cluster.stop(sim)
-          progress({ phase: 'fault', t: fault.atMs, label: `killed ${sim.name}` })
+          await cluster.crash(sim)
+          progress({ phase: 'fault', t: fault.atMs, kind: 'kill', label: `killed ${sim.name}` })
         })
         if (fault.restartAtMs != null) {
           const at = fault.restartAtMs
@@ -782,7 +929,7 @@ function buildPlan(
             market?.attach(sim)
             await redial(sim)
             tracker.noteTransition()
-            progress({ phase: 'fault', t: at, label: `restarted ${sim.name}` })
+            progress({ phase: 'fault', t: at, kind: 'restart', label: `restarted ${sim.name}` })
           })
         }
         break

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser'
 import { z } from 'zod'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { TOPIC_NAMES } from '../protocols/topics/names.ts'
 import { ScenarioError, ScenarioNotFoundError } from './errors.ts'
+import { distributionSchema } from './fabric/distributions.ts'
 
 /**
  * A scenario is a JSON file (data, not code: anyone can write one, and a run records exactly what it ran). Every
@@ -35,6 +37,18 @@ const range = z
   .refine((r) => r.min <= r.max, { path: ['max'], message: 'must not be below min' })
 const mbps = z.number().positive().max(100_000).nullable()
 
+/** A group's own link settings, each replacing the scenario's `links` for its nodes (see `links`). */
+const groupLinks = z
+  .object({
+    /** One-way latency of each node's access link, drawn once per node; added to every path through it. */
+    accessLatencyMs: distributionSchema.optional(),
+    jitterMs: distributionSchema.nullable().optional(),
+    lossRate: z.number().min(0).max(0.5).optional(),
+    uplinkMbps: mbps.optional(),
+    downlinkMbps: mbps.optional(),
+  })
+  .strict()
+
 const group = z
   .object({
     name,
@@ -44,9 +58,13 @@ const group = z
     dhtServer: z.boolean().default(true),
     /** Keep this group's state on disk (under the run's directory) so that a kill and restart keeps it. */
     persistent: z.boolean().default(false),
-    /** Per-node link settings for this group, instead of `links`. */
+    /** This group's link settings (`accessLatencyMs`, `jitterMs`, `lossRate`, `uplinkMbps`, `downlinkMbps`). */
+    links: groupLinks.optional(),
+    /** Shorthands for `links.uplinkMbps` / `links.downlinkMbps`. */
     uplinkMbps: mbps.optional(),
     downlinkMbps: mbps.optional(),
+    /** How much slower than the reference hardware this group's nodes are, for the CPU cost model (`cpu`). */
+    cpuFactor: z.number().positive().max(100).default(1),
   })
   .strict()
 
@@ -70,15 +88,37 @@ const topology = z.discriminatedUnion('kind', [
     .strict(),
 ])
 
+/** The link model (`simulations/fabric/fabric.ts` has the equations; `docs/simulations.md` explains them). */
 const links = z
   .object({
-    /** One-way latency of each link, drawn once per link from this range. */
-    latencyMs: range.default({ min: 0, max: 0 }),
+    /** Core one-way latency between two nodes, drawn once per pair (a number, `{min, max}`, or a distribution). */
+    latencyMs: distributionSchema.default(0),
+    /** Extra delay of each chunk, drawn per chunk (a connection still never reorders). */
+    jitterMs: distributionSchema.nullable().default(null),
+    /** Probability that a packet (1460 bytes) is lost; a chunk with a lost packet is retransmitted after an RTO. */
+    lossRate: z.number().min(0).max(0.5).default(0),
     /** Each node's upload and download capacity; null means unshaped. */
     uplinkMbps: mbps.default(null),
     downlinkMbps: mbps.default(null),
+    /** Bytes a connection holds before they are on the wire; beyond it the sender waits (back-pressure). */
+    sendBufferKiB: z.number().int().min(4).max(65_536).default(256),
+    /** TCP's minimum retransmission time-out. */
+    minRtoMs: z.number().int().min(1).max(10_000).default(200),
   })
   .strict()
+
+/**
+ * The CPU cost model: every chunk a node receives occupies its CPU for `perChunkUs + perKiBUs × KiB` µs (times its
+ * group's `cpuFactor`), and chunks wait for the CPU in order. Off (null) by default: CPU work then takes no
+ * simulated time. Coarse by design: it charges for receiving (decrypting, parsing, verifying), not for sending.
+ */
+const cpu = z
+  .object({
+    perChunkUs: z.number().min(0).max(1_000_000),
+    perKiBUs: z.number().min(0).max(1_000_000),
+  })
+  .strict()
+  .nullable()
 
 const libp2p = z
   .object({
@@ -179,14 +219,27 @@ const partition = z
     kind: z.literal('partition'),
     atMs: ms,
     healAtMs: ms.nullable(),
-    /** Share of nodes cut off into the minority side (chosen by the seed); or name the groups on that side. */
+    /**
+     * Who is cut off into the minority side: a share of all nodes (chosen by the seed), whole groups, or single
+     * nodes by name (`retailer-0`: a group's name and the node's index in it). Give exactly one.
+     */
     minority: fraction.optional(),
     minorityGroups: z.array(name).min(1).optional(),
+    minorityNodes: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]*-\d+$/, 'a node name: its group and its index, as retailer-0'))
+      .min(1)
+      .optional(),
+    /**
+     * `blackhole` (default): packets across the cut vanish (dials hang, open connections go silent until libp2p's
+     * ping monitor closes them; what was in flight is retransmitted after the heal); `reset`: a middlebox resets
+     * every connection across the cut at once and refuses new dials.
+     */
+    mode: z.enum(['blackhole', 'reset']).default('blackhole'),
   })
   .strict()
-  .refine((p) => (p.minority == null) !== (p.minorityGroups == null), {
+  .refine((p) => [p.minority, p.minorityGroups, p.minorityNodes].filter((x) => x != null).length === 1, {
     path: ['minority'],
-    message: 'give exactly one of minority or minorityGroups',
+    message: 'give exactly one of minority, minorityGroups or minorityNodes',
   })
   .refine((p) => p.healAtMs == null || p.healAtMs > p.atMs, { path: ['healAtMs'], message: 'must come after atMs' })
 
@@ -256,16 +309,32 @@ const adversary = z.discriminatedUnion('kind', [
     .strict(),
 ])
 
+/** What a run writes besides its metrics. */
+const output = z
+  .object({
+    /** How often `nodes.csv` has a row per node (its connections, mesh peers, bytes): more rows, more detail. */
+    nodeIntervalMs: z.number().int().min(100).max(600_000).default(1000),
+  })
+  .strict()
+
 /** What a run must show; any miss fails it (and `consort sim` exits 1). */
 const expect = z
   .object({
-    /** Share of (message, honest subscriber) pairs delivered, over the honest publishes. */
+    /**
+     * Share of (message, honest node) pairs delivered, over the honest publishes: every honest node up and
+     * following the topic at publish time counts, reachable from the publisher or not.
+     */
     gossipReliabilityMin: fraction.default(1),
+    /** The same over the pairs the publisher could reach at publish time (not cut off by a partition); null: none. */
+    gossipReachableReliabilityMin: fraction.nullable().default(null),
     /** Largest p99 propagation latency. */
     gossipLatencyP99MaxMs: ms.nullable().default(null),
-    /** Share of the (message, node) pairs a partition cut off at publish that reach the node after the heal. */
+    /** Share of the records nodes missed while cut off or down that reach them after they came back (`catchUp`). */
     catchUpMin: fraction.nullable().default(null),
-    /** Largest p99 of the time from the heal to those arrivals (virtual time: deterministic). */
+    /**
+     * Catch-up: the p99, per record type, of the delay from a node's return (the heal, its restart or rejoin) to its
+     * holding each record it missed while away. Null: measured and reported, not checked.
+     */
     catchUpP99MaxMs: ms.nullable().default(null),
     /** Every fetch completes and verifies. */
     fetchesComplete: z.boolean().default(true),
@@ -303,16 +372,27 @@ export const scenarioSchema = z
     bootstrapGroups: z.array(name).max(16).default([]),
     /** Random nodes each adversary (but an eclipse attacker) dials when it joins. */
     adversaryDegree: z.number().int().min(1).max(64).default(4),
-    links: links.default({ latencyMs: { min: 0, max: 0 }, uplinkMbps: null, downlinkMbps: null }),
+    links: links.default({
+      latencyMs: 0,
+      jitterMs: null,
+      lossRate: 0,
+      uplinkMbps: null,
+      downlinkMbps: null,
+      sendBufferKiB: 256,
+      minRtoMs: 200,
+    }),
+    cpu: cpu.default(null),
     libp2p: libp2p.default({}),
     start: start.default({ batchSize: 20, pauseMs: 50, meshTimeoutMs: 60_000, settleMs: 1000 }),
     /** Topics every honest node follows, so that gossip reach can be measured on them. */
     measureTopics: z.array(z.enum(TOPIC_NAMES)).min(1).default(['offers', 'catalog']),
     workload: workload.default({ gossip: [] }),
     faults: z.array(fault).max(64).default([]),
+    output: output.default({ nodeIntervalMs: 1000 }),
     adversaries: z.array(adversary).max(16).default([]),
     expect: expect.default({
       gossipReliabilityMin: 1,
+      gossipReachableReliabilityMin: null,
       gossipLatencyP99MaxMs: null,
       catchUpMin: null,
       catchUpP99MaxMs: null,
@@ -341,8 +421,19 @@ export const scenarioSchema = z
     for (const [i, g] of s.bootstrapGroups.entries()) known(['bootstrapGroups', i], g)
     for (const [i, f] of s.faults.entries()) {
       if (f.kind === 'churn') for (const [j, g] of (f.groups ?? []).entries()) known(['faults', i, 'groups', j], g)
-      if (f.kind === 'partition')
+      if (f.kind === 'partition') {
         for (const [j, g] of (f.minorityGroups ?? []).entries()) known(['faults', i, 'minorityGroups', j], g)
+        for (const [j, node] of (f.minorityNodes ?? []).entries()) {
+          const [, groupName, index] = /^(.*)-(\d+)$/.exec(node) ?? []
+          const g = s.groups.find((x) => x.name === groupName)
+          if (g == null || Number(index) >= g.count)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['faults', i, 'minorityNodes', j],
+              message: `no node named ${node} (nodes are named by group and index from 0: ${s.groups[0]?.name ?? 'group'}-0)`,
+            })
+        }
+      }
       if (f.kind === 'kill') {
         known(['faults', i, 'group'], f.group)
         const g = s.groups.find((x) => x.name === f.group)
@@ -356,6 +447,45 @@ export const scenarioSchema = z
     }
     for (const [i, a] of s.adversaries.entries())
       if (a.kind === 'eclipse') known(['adversaries', i, 'targetGroup'], a.targetGroup)
+    // Times after the end of the run would stretch it silently: refuse them.
+    const late = (path: (string | number)[], t: number | null | undefined, what: string) => {
+      if (t != null && t > s.durationMs)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `${what} at ${t} ms comes after the end of the workload (durationMs ${s.durationMs}): make the run longer or the fault earlier`,
+        })
+    }
+    const honestCount = total
+    for (const [i, f] of s.faults.entries()) {
+      if (f.kind === 'partition') {
+        late(['faults', i, 'atMs'], f.atMs, 'the partition')
+        late(['faults', i, 'healAtMs'], f.healAtMs, 'the heal')
+        if (f.minority != null && Math.round(f.minority * honestCount) === 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['faults', i, 'minority'],
+            message: `a share of ${f.minority} of ${honestCount} node(s) rounds to no node: cut off at least one (or name it in minorityNodes)`,
+          })
+      }
+      if (f.kind === 'kill') {
+        late(['faults', i, 'atMs'], f.atMs, 'the kill')
+        late(['faults', i, 'restartAtMs'], f.restartAtMs, 'the restart')
+      }
+      if (f.kind === 'churn') {
+        late(['faults', i, 'leaveAtMs', 'max'], f.leaveAtMs.max, 'a departure')
+        if (f.fraction === 0)
+          ctx.addIssue({ code: 'custom', path: ['faults', i, 'fraction'], message: 'a churn of 0 moves no node' })
+      }
+    }
+    for (const [i, a] of s.adversaries.entries()) {
+      if (a.kind === 'sybil-spam' && Math.round(a.perHonest * honestCount) === 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['adversaries', i, 'perHonest'],
+          message: `${a.perHonest} Sybil(s) per honest node × ${honestCount} honest node(s) rounds to no attacker: raise it to at least ${(0.5 / honestCount).toPrecision(2)}`,
+        })
+    }
     const market = s.workload.market
     if (market != null) {
       if (market.priceMinor.min > market.priceMinor.max)
@@ -392,14 +522,55 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
   return result.data
 }
 
+/**
+ * What in a valid scenario is probably not what its author meant: printed as warnings before the run (the run goes
+ * ahead). Mistakes that cannot be meant are refused by the schema instead.
+ */
+export function scenarioWarnings(s: Scenario): string[] {
+  const warnings: string[] = []
+  const cuts = s.faults.some((f) => f.kind !== 'churn' || f.fraction > 0)
+  if (cuts && s.expect.gossipReliabilityMin === 1)
+    warnings.push(
+      'faults cut nodes off or take them down, and every honest node up at publish time counts in gossip reliability (reachable or not): expect.gossipReliabilityMin 1 may fail; set what you expect, or expect.gossipReachableReliabilityMin',
+    )
+  for (const [i, f] of s.faults.entries()) {
+    if (f.kind === 'partition' && f.healAtMs == null) warnings.push(`faults.${i}: the partition never heals`)
+    if (f.kind === 'kill' && f.restartAtMs == null) warnings.push(`faults.${i}: ${f.group}-${f.index} never restarts`)
+    if (f.kind === 'churn')
+      for (const name of f.groups ?? []) {
+        const g = s.groups.find((x) => x.name === name)
+        if (g?.roles.some((r) => ['registration', 'reference', 'clearinghouse'].includes(r)))
+          warnings.push(`faults.${i}: churn takes nodes of ${name} down, which run network services`)
+      }
+  }
+  const market = s.workload.market
+  if (market != null && market.fetchesPerSec === 0 && market.purchasesPerSec === 0)
+    warnings.push('workload.market: no fetches and no purchases: the market only sets up')
+  if (s.workload.gossip.length === 0 && market == null)
+    warnings.push('no workload: nothing is published, fetched or bought')
+  return warnings
+}
+
+/** Scenario files: JSON, or JSON with comments. */
+export const SCENARIO_EXTENSIONS = ['.json', '.jsonc'] as const
+
+/** The shipped scenarios' file names. */
+export function shippedScenarioFiles(): string[] {
+  return readdirSync(SCENARIO_DIR)
+    .filter((f) => SCENARIO_EXTENSIONS.some((e) => f.endsWith(e)))
+    .sort()
+}
+
 /** Where the shipped scenarios live. */
 export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), 'scenarios')
 
 /** A shipped scenario's name (`market-small`) or a path to a JSON file. */
 export function resolveScenarioPath(nameOrPath: string): string {
   if (/^[a-z][a-z0-9-]*$/.test(nameOrPath)) {
-    const shipped = join(SCENARIO_DIR, `${nameOrPath}.json`)
-    if (existsSync(shipped)) return shipped
+    for (const extension of SCENARIO_EXTENSIONS) {
+      const shipped = join(SCENARIO_DIR, `${nameOrPath}${extension}`)
+      if (existsSync(shipped)) return shipped
+    }
   }
   const path = resolve(nameOrPath)
   if (existsSync(path)) return path
@@ -410,11 +581,25 @@ export function loadScenario(nameOrPath: string): { scenario: Scenario; path: st
   const path = resolveScenarioPath(nameOrPath)
   const text = readFileSync(path, 'utf8')
   if (text.length > MAX_SCENARIO_BYTES) throw new ScenarioError(path, `larger than ${MAX_SCENARIO_BYTES} bytes`)
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (err) {
-    throw new ScenarioError(path, `not JSON: ${(err as Error).message}`)
+  return { scenario: parseScenario(parseJsoncText(text, path), path), path }
+}
+
+/**
+ * JSON with comments (`//`, `/* *\/`) and trailing commas, as editors call JSONC: what a person writes by hand. A
+ * syntax error names its line and column.
+ */
+export function parseJsoncText(text: string, source: string): unknown {
+  const errors: ParseError[] = []
+  const value = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false })
+  const first = errors[0]
+  if (first != null) {
+    const before = text.slice(0, first.offset)
+    const line = before.split('\n').length
+    const column = first.offset - before.lastIndexOf('\n')
+    throw new ScenarioError(
+      source,
+      `not JSON (JSONC): line ${line}, column ${column}: ${printParseErrorCode(first.error)}${errors.length > 1 ? ` (and ${errors.length - 1} more error(s))` : ''}`,
+    )
   }
-  return { scenario: parseScenario(json, path), path }
+  return value
 }

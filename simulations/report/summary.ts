@@ -25,7 +25,11 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
     ],
     [
       'gossip reliability',
-      `${pct(m.gossip.reliability)} over ${m.gossip.messages} honest message(s); min reach ${pct(m.gossip.minReach)}`,
+      `${pct(m.gossip.reliability)} of (message, honest node) pairs over ${m.gossip.messages} honest message(s), every honest node up and following the topic counted; min reach ${pct(m.gossip.minReach)}`,
+    ],
+    [
+      'reachable / not',
+      `${pct(m.gossip.reachable.reliability)} of the ${m.gossip.reachable.pairs} pair(s) reachable from the publisher at publish time; ${m.gossip.unreachable.pairs} pair(s) unreachable then (partition, no path), ${m.gossip.unreachable.deliveredLater} of them delivered later`,
     ],
     [
       'gossip latency',
@@ -43,26 +47,26 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
   if (m.gossip.transition.messages > 0)
     rows.push([
       'right after changes',
-      `${pct(m.gossip.transition.reliability)} over ${m.gossip.transition.messages} message(s) published within 3 s of a heal or a rejoin (not in the reliability above)`,
+      `${pct(m.gossip.transition.reliability)} over ${m.gossip.transition.messages} message(s) published within 3 s of a heal or a rejoin (counted above too)`,
     ])
   if (m.gossip.publishedWithoutMesh > 0)
     rows.push([
       'published without mesh',
       `${m.gossip.publishedWithoutMesh} honest message(s) (their publisher had no mesh peer)`,
     ])
-  if (m.gossip.excusedByChurn > 0 || m.gossip.cutOffByPartition > 0 || m.gossip.cutInFlight > 0)
+  if (m.gossip.excusedByChurn > 0 || m.gossip.cutInFlight > 0)
     rows.push([
-      'not counted',
-      `${m.gossip.excusedByChurn} pair(s) whose node left, ${m.gossip.cutOffByPartition} unreachable at publish (partition, sparse links), ${m.gossip.cutInFlight} cut while spreading`,
+      'churn and cuts',
+      `${m.gossip.excusedByChurn} pair(s) not counted (the node went down before the message could reach it); ${m.gossip.cutInFlight} counted pair(s) a partition separated while the message spread`,
     ])
-  if (m.gossip.catchUp.pairs > 0)
+  if (m.catchUp.pairs > 0)
     rows.push([
-      'catch-up after heal',
-      `${m.gossip.catchUp.delivered} of ${m.gossip.catchUp.pairs} (message, node) pair(s) cut off at publish arrived after the heal; p50 ${m.gossip.catchUp.afterHealMs.p50} ms, p99 ${m.gossip.catchUp.afterHealMs.p99} ms, max ${m.gossip.catchUp.afterHealMs.max} ms after it (${Object.entries(
-        m.gossip.catchUp.byTopic,
+      'catch-up',
+      `${m.catchUp.caughtUp} of ${m.catchUp.pairs} record(s) missed while away reached their node after it came back; ${Object.entries(
+        m.catchUp.byType,
       )
-        .map(([topic, t]) => `${topic}: ${t.delivered}/${t.pairs}, p99 ${t.p99} ms`)
-        .join('; ')})`,
+        .map(([type, t]) => `${type.replace('consort/', '')} ${t.caughtUp}/${t.pairs}, p99 ${t.p99 ?? '-'} ms`)
+        .join('; ')}`,
     ])
   if (m.gossip.adversarial.published > 0)
     rows.push([

@@ -1,4 +1,4 @@
-import type { GossipReport } from '../gossip-tracker.ts'
+import type { CatchUpReport, GossipReport } from '../gossip-tracker.ts'
 import type { MachinePoint, MachineSummary, TimelinePoint } from '../metrics.ts'
 
 /** One invariant or expectation of a run, with what was measured. */
@@ -46,6 +46,8 @@ export interface RunMetrics {
     unmeshed: string[]
   }
   gossip: GossipReport
+  /** Records nodes missed while cut off or down, and how long after coming back they had them, by record type. */
+  catchUp: CatchUpReport
   eclipse: {
     victim: string
     messagesReceived: number
@@ -55,8 +57,10 @@ export interface RunMetrics {
   } | null
   market: unknown
   /** The link fabric: most chunks in flight at once. */
-  fabric: { maxChunksInFlight: number }
+  fabric: { maxChunksInFlight: number; connectionsOpened: number }
   timeline: TimelinePoint[]
+  /** Faults and phases of the run, for the charts' markers (also `events.csv`). */
+  events: Array<{ t: number; kind: string; detail: string }>
   checks: Check[]
   ok: boolean
 }

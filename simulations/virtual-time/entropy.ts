@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { createRequire, syncBuiltinESMExports } from 'node:module'
+import { Sfc32 } from './sfc32.ts'
 
 const require = createRequire(import.meta.url)
 
@@ -19,67 +19,6 @@ export interface InstalledEntropy {
   /** Values drawn so far (a cheap fingerprint of how much randomness the run used). */
   readonly draws: number
   restore(): void
-}
-
-/** sfc32: a small, fast generator with a 128-bit state (not cryptographic; it does not need to be). */
-class Sfc32 {
-  #a = 0
-  #b = 0
-  #c = 0
-  #d = 0
-  draws = 0
-
-  constructor(seed: string) {
-    this.reseed(seed)
-  }
-
-  reseed(seed: string): void {
-    const h = createHash('sha256').update(`consort/sim-entropy/${seed}`).digest()
-    this.#a = h.readUInt32LE(0)
-    this.#b = h.readUInt32LE(4)
-    this.#c = h.readUInt32LE(8)
-    this.#d = h.readUInt32LE(12)
-    for (let i = 0; i < 12; i++) this.next()
-    this.draws = 0
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  next(): number {
-    this.draws++
-    const t = (((this.#a + this.#b) | 0) + this.#d) | 0
-    this.#d = (this.#d + 1) | 0
-    this.#a = this.#b ^ (this.#b >>> 9)
-    this.#b = (this.#c + (this.#c << 3)) | 0
-    this.#c = (this.#c << 21) | (this.#c >>> 11)
-    this.#c = (this.#c + t) | 0
-    return t >>> 0
-  }
-
-  /** A uniform float in [0, 1) with 53 random bits, as Math.random gives. */
-  float(): number {
-    const hi = this.next() >>> 5
-    const lo = this.next() >>> 6
-    return (hi * 67108864 + lo) / 9007199254740992
-  }
-
-  fill(view: ArrayBufferView): void {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
-    let i = 0
-    for (; i + 4 <= bytes.length; i += 4) {
-      const x = this.next()
-      bytes[i] = x & 0xff
-      bytes[i + 1] = (x >>> 8) & 0xff
-      bytes[i + 2] = (x >>> 16) & 0xff
-      bytes[i + 3] = x >>> 24
-    }
-    if (i < bytes.length) {
-      let x = this.next()
-      for (; i < bytes.length; i++) {
-        bytes[i] = x & 0xff
-        x >>>= 8
-      }
-    }
-  }
 }
 
 let installed = false

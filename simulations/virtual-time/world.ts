@@ -59,6 +59,28 @@ function realTurn(): Promise<void> {
   return new Promise((resolve) => realSetImmediate(resolve))
 }
 
+let current: VirtualWorld | null = null
+
+/** A scheduled callback that can be called off. */
+export interface Scheduled {
+  cancel(): void
+}
+
+/**
+ * Run `fn` after exactly `delayMs` of simulated time (fractions and 0 allowed: unlike `setTimeout`, which rounds a
+ * delay below 1 ms up to 1 ms as Node does). For models that compute exact times (the link fabric). Outside a
+ * virtual world it falls back to a real timer.
+ */
+export function scheduleAfter(delayMs: number, fn: () => void): Scheduled {
+  if (current != null) {
+    const scheduler = current.scheduler
+    const entry = scheduler.schedule(Math.max(0, delayMs), fn)
+    return { cancel: () => scheduler.cancel(entry) }
+  }
+  const timer = setTimeout(fn, delayMs)
+  return { cancel: () => clearTimeout(timer) }
+}
+
 export class VirtualWorld {
   readonly scheduler = new Scheduler()
   readonly #clock: InstalledClock
@@ -69,6 +91,7 @@ export class VirtualWorld {
 
   private constructor(options: WorldOptions) {
     this.#clock = installClock(this.scheduler, options.epochMs)
+    current = this
     try {
       this.#entropy = installEntropy(options.seed)
       this.#guard = installOffThreadGuard()
@@ -168,6 +191,7 @@ export class VirtualWorld {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    if (current === this) current = null
     this.#guard.restore()
     this.#entropy.restore()
     this.#clock.restore()

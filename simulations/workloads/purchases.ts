@@ -22,6 +22,7 @@ import type { Cluster, SimNode, SimNodeSpec } from '../cluster.ts'
 import { SimulationSetupError } from '../errors.ts'
 import { Distribution, type DistributionSummary, type Timeline } from '../metrics.ts'
 import type { Plan } from '../plan.ts'
+import { mapRows, millis, seconds, type Table } from '../report/tables.ts'
 import type { Check } from '../report/types.ts'
 import { pick, poissonTimes, stream } from '../rng.ts'
 import type { MarketSpec, Scenario } from '../scenario.ts'
@@ -30,6 +31,8 @@ import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 
 const log = logger('consort:sim:purchases')
 
+/** The kinds of offer a planned purchase alternates between (the two deals of every release). */
+const USE_TYPES = ['OnDemandStream', 'PermanentDownload'] as const
 /** Purchases one run plans at most (each keeps its ground-truth entry). */
 export const MAX_PURCHASES = 5000
 /** What each listener's wallet is funded with at set-up (minor units, EUR): far more than a run spends. */
@@ -41,6 +44,11 @@ export const PLAY_GAP_MS = 1000
  * simulation, so the bound is only there to end a run whose purchases hang; what is still running is reported.
  */
 export const PURCHASE_DRAIN_MAX_MS = 600_000
+/** Tries of one purchase (or one play) before it counts as failed; a user tries again when the market is away. */
+export const PURCHASE_ATTEMPTS = 4
+export const PLAY_ATTEMPTS = 4
+/** Wait between two tries. */
+export const RETRY_AFTER_MS = 10_000
 /** A purchase the retailer did not answer is resumed this many times during the drain. */
 export const PURCHASE_RESUMES = 2
 /** Flushes of a player's usage outbox during the drain until nothing is left to deliver. */
@@ -57,6 +65,8 @@ const MAX_LISTED_DIFFERENCES = 8
 /** One participant's posted balance: what the workload says against what the clearinghouse's ledger holds. */
 export interface LedgerRow {
   account: string
+  /** The participant in words: the node it belongs to (`retailer-0`, `wallet of player-3`) or its own name. */
+  label: string
   expected: bigint
   actual: bigint
 }
@@ -74,6 +84,8 @@ export interface PurchaseMetrics {
   purchaseLatencyMs: DistributionSummary
   timeToFirstAudioMs: DistributionSummary
   reports: { flushed: number; pendingAfterDrain: number }
+  /** Purchases and plays tried again after a failure (during a fault); each retry reuses its purchase id. */
+  retries: number
   clearinghouse: Record<string, number>
   audit: { ok: boolean; ledgerViolations: number; clearingViolations: number } | null
   ledger: { currency: string; rows: LedgerRow[]; unexpectedAccounts: string[] }
@@ -85,6 +97,38 @@ interface PurchaseTruth {
   retailer: string
   price: bigint
   terms: ContractTerms
+}
+
+/** One planned purchase, for `purchases.csv`. */
+interface PurchaseRow {
+  player: SimNode
+  isrc: string
+  useType: string | null
+  offer: string | null
+  retailerKey: string | null
+  priceMinor: bigint | null
+  purchaseId: string | null
+  startedAt: number
+  latencyMs: number | null
+  /** Tries it took (a purchase that failed during a fault is tried again a little later). */
+  attempts: number
+  outcome: 'bought' | 'failed' | 'pending' | 'resumed' | 'no-offer' | 'player-left'
+  error: string | null
+}
+
+/** One play, for `plays.csv`. */
+interface PlayRow {
+  player: SimNode
+  isrc: string
+  purchaseId: string | null
+  startedAt: number
+  firstAudioMs: number | null
+  seconds: number | null
+  /** `retried`: this try failed and the listener tried again later. */
+  outcome: 'licensed' | 'failed' | 'retried'
+  /** How the play is paid: per play under a stream contract, or not at all under a download licence. */
+  paid: 'per-play' | 'download' | null
+  error: string | null
 }
 
 interface OfferInfo {
@@ -110,11 +154,14 @@ export class PurchaseWorkload {
   readonly #chains = new Map<number, Promise<void>>()
   readonly #lastPlayEnd = new Map<number, number>()
   readonly #purchases = new Map<string, PurchaseTruth>()
-  readonly #pending: Array<{ player: SimNode; offer: string; purchaseId: string }> = []
+  readonly #pending: Array<{ player: SimNode; offer: string; purchaseId: string; row: PurchaseRow }> = []
   readonly #offers = new Map<string, OfferInfo>()
   readonly #terms = new Map<string, ContractTerms>()
   #tracks: readonly string[] = []
   #planned = 0
+  #retries = 0
+  /** The clearinghouse's counters summed over its earlier incarnations (a kill and restart). */
+  readonly #earlierStats = new Map<string, number>()
   #finished = 0
   #failed = 0
   #skipped = 0
@@ -123,6 +170,8 @@ export class PurchaseWorkload {
   #flushed = 0
   #pendingReports = 0
   readonly #failureSamples: string[] = []
+  readonly #purchaseRows: PurchaseRow[] = []
+  readonly #playRows: PlayRow[] = []
 
   constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: Clock, sampler: Timeline) {
     const spec = scenario.workload.market
@@ -135,6 +184,12 @@ export class PurchaseWorkload {
     this.#sampler = sampler
     const house = this.#house()
     const policy = cluster.network.record.body.policy
+    // The clearinghouse's counters start from zero when it restarts: keep what they said before each stop.
+    cluster.beforeStop.push(async (sim) => {
+      if (sim !== this.#house() || !sim.online) return
+      for (const [k, v] of Object.entries(await this.#currentStats(sim)))
+        this.#earlierStats.set(k, (this.#earlierStats.get(k) ?? 0) + v)
+    })
     this.#truth = new GroundTruth({
       feeBps: policy.clearingFeeBps,
       feeParticipant: feeParticipant(house?.keys.signer.publicKey ?? new Uint8Array(32)),
@@ -222,41 +277,111 @@ export class PurchaseWorkload {
       this.#skipped++
       return
     }
+    const row: PurchaseRow = {
+      player: sim,
+      isrc,
+      useType: null,
+      offer: null,
+      retailerKey: null,
+      priceMinor: null,
+      purchaseId: null,
+      startedAt: performance.now(),
+      latencyMs: null,
+      attempts: 0,
+      outcome: 'no-offer',
+      error: null,
+    }
+    this.#purchaseRows.push(row)
+    const baseId = `sim-${this.#seed}-${sim.index}-${this.#planned}-${trackIndex}-${choice}`.slice(0, 120)
+    let purchaseId = baseId
+    // A listener whose purchase fails (the market out of reach during a fault, a service restarting) tries again a
+    // little later with the same purchase id: a retry must never charge twice. A refusal is final (decision 0507):
+    // then the listener places a new order, under a new id.
+    for (;;) {
+      row.attempts++
+      if (!sim.online) {
+        row.outcome = 'player-left'
+        this.#skipped++
+        return
+      }
+      const outcome = await this.#buyOnce(sim, isrc, choice, purchaseId, row)
+      if (outcome === 'bought') break
+      if (outcome === 'pending') return
+      if (row.attempts >= PURCHASE_ATTEMPTS) {
+        this.#fail(`buy of ${isrc} on ${sim.name} (${row.attempts} attempts)`, new Error(row.error ?? 'failed'))
+        return
+      }
+      if (row.error?.startsWith('ERR_PURCHASE_REFUSED') === true) {
+        purchaseId = `${baseId}-${row.attempts + 1}`
+        row.offer = null
+      }
+      this.#retries++
+      await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS))
+    }
+    for (let k = 0; k < plays; k++) await this.#play(sim, isrc)
+  }
+
+  /** One attempt: list the offers, pick the plan's, buy it. */
+  async #buyOnce(
+    sim: SimNode,
+    isrc: string,
+    choice: number,
+    purchaseId: string,
+    row: PurchaseRow,
+  ): Promise<'bought' | 'pending' | 'failed'> {
     const player = playerOf(sim)
     let listed: ListedOffer | undefined
     try {
       const market = await player.offers(`isrc:${isrc}`)
-      const known = market.offers.filter((o) => this.#offers.has(o.offer)).sort((a, b) => cmp(a.offer, b.offer))
-      // A use type first, then an offer of it: each kind of licence (a download, a per-play stream) is bought about
-      // as often whatever the offers' ids are (ids change with any change to a record's fields).
-      const kinds = [...new Set(known.map((o) => o.useType))].sort()
-      const kind = kinds[choice % Math.max(1, kinds.length)]
+      // The plan's choice picks the kind of offer (a stream or a download, one in two) and then one of that kind,
+      // by the offers' own names: the same choice whatever the records' ids turned out to be.
+      const known = market.offers
+        .filter((o) => this.#offers.has(o.offer))
+        .sort((a, b) => cmp(`${a.retailerKey} ${a.offerId}`, `${b.retailerKey} ${b.offerId}`))
+      const kind = USE_TYPES[choice % USE_TYPES.length]
       const ofKind = known.filter((o) => o.useType === kind)
-      listed = ofKind[Math.floor(choice / Math.max(1, kinds.length)) % Math.max(1, ofKind.length)]
+      const pool = ofKind.length > 0 ? ofKind : known
+      listed = pool[Math.floor(choice / USE_TYPES.length) % Math.max(1, pool.length)]
     } catch (err) {
-      this.#fail(`offers for ${isrc} on ${sim.name}`, err)
-      return
+      row.outcome = 'failed'
+      row.error = errorName(err)
+      return 'failed'
     }
     if (listed == null) {
-      this.#fail(`offers for ${isrc} on ${sim.name}`, new Error('no certified offer listed'))
-      return
+      row.outcome = 'no-offer'
+      row.error = 'no certified offer listed'
+      return 'failed'
     }
-    const purchaseId = `sim-${this.#seed}-${sim.index}-${this.#planned}-${trackIndex}-${choice}`.slice(0, 128)
+    // A retry buys what the first attempt chose (the order may already be with the retailer).
+    if (row.offer == null)
+      Object.assign(row, {
+        useType: listed.useType,
+        offer: listed.offer,
+        retailerKey: listed.retailerKey,
+        priceMinor: listed.price.amount,
+        purchaseId,
+      })
+    const offer = row.offer!
     const started = performance.now()
     try {
-      const bought = await player.buy(listed.offer, { purchaseId })
-      this.#latency.record(performance.now() - started)
+      const bought = await player.buy(offer, { purchaseId })
+      row.latencyMs = performance.now() - started
+      row.outcome = 'bought'
+      row.error = null
+      this.#latency.record(row.latencyMs)
       this.#sampler.add('market.purchases')
-      this.#record(sim, listed.offer, bought.purchaseId, bought.price.amount)
+      this.#record(sim, offer, bought.purchaseId, bought.price.amount)
+      return 'bought'
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') {
-        this.#pending.push({ player: sim, offer: listed.offer, purchaseId })
-        return
+        row.outcome = 'pending'
+        this.#pending.push({ player: sim, offer, purchaseId, row })
+        return 'pending'
       }
-      this.#fail(`buy ${listed.offerId} on ${sim.name}`, err)
-      return
+      row.outcome = 'failed'
+      row.error = errorName(err)
+      return 'failed'
     }
-    for (let k = 0; k < plays; k++) await this.#play(sim, player, isrc)
   }
 
   #record(sim: SimNode, offer: string, purchaseId: string, price: bigint): void {
@@ -275,36 +400,77 @@ export class PurchaseWorkload {
     this.#truth.sale({ wallet: truth.wallet, retailer: truth.retailer, price, terms })
   }
 
-  async #play(sim: SimNode, player: PlayerRole, isrc: string): Promise<void> {
+  /** Play a bought track; a play that fails (its segments out of reach during a fault) is tried again later. */
+  async #play(sim: SimNode, isrc: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (!sim.online) return
+      const ok = await this.#playOnce(sim, playerOf(sim), isrc, attempt === PLAY_ATTEMPTS)
+      if (ok || attempt >= PLAY_ATTEMPTS) return
+      this.#retries++
+      await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS))
+    }
+  }
+
+  /** One play; failures count (and fail the run) only on the last attempt. */
+  async #playOnce(sim: SimNode, player: PlayerRole, isrc: string, last: boolean): Promise<boolean> {
     // A listener pauses between plays; each play lasts its audio's duration (the sink plays at speed).
     const notBefore = (this.#lastPlayEnd.get(sim.index) ?? 0) + PLAY_GAP_MS
     const wait = notBefore - this.#clock.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     const seconds = this.#spec.playSeconds
+    const started = performance.now()
+    const row: PlayRow = {
+      player: sim,
+      isrc,
+      purchaseId: null,
+      startedAt: started,
+      firstAudioMs: null,
+      seconds: null,
+      outcome: 'failed',
+      paid: null,
+      error: null,
+    }
+    this.#playRows.push(row)
     try {
       // First audio: the play call to the first decrypted audio reaching the (simulated) device.
-      const started = performance.now()
-      const sink = new PacedSink(SYNTH_BYTES_PER_SECOND, () => this.#firstAudio.record(performance.now() - started))
+      const sink = new PacedSink(SYNTH_BYTES_PER_SECOND, () => {
+        row.firstAudioMs = performance.now() - started
+        this.#firstAudio.record(row.firstAudioMs)
+      })
       const result = await player.play(isrc, { sink, seconds })
       this.#lastPlayEnd.set(sim.index, this.#clock.now())
+      row.purchaseId = result.purchaseId
+      row.seconds = result.seconds
       if (result.mode !== 'licensed' || result.purchaseId == null) {
+        // Played without the licence (as a preview): a failure of the market, never tried again.
+        row.error = `played as ${result.mode}`
         this.#fail(`play of ${isrc} on ${sim.name}`, new Error(`played as ${result.mode}`))
         this.#failedPlays++
-        return
+        return true
       }
       const purchase = this.#purchases.get(result.purchaseId)
       if (purchase == null) {
+        row.error = 'licence of an unknown purchase'
         this.#fail(`play of ${isrc} on ${sim.name}`, new Error(`licence of unknown purchase ${result.purchaseId}`))
         this.#failedPlays++
-        return
+        return true
       }
+      row.outcome = 'licensed'
+      row.paid = purchase.terms.perPlay != null ? 'per-play' : 'download'
       this.#licensedPlays++
       this.#sampler.add('market.plays')
       this.#truth.play({ retailer: purchase.retailer, terms: purchase.terms })
+      return true
     } catch (err) {
-      this.#failedPlays++
+      row.error = errorName(err)
       this.#lastPlayEnd.set(sim.index, this.#clock.now())
+      if (!last) {
+        row.outcome = 'retried'
+        return false
+      }
+      this.#failedPlays++
       this.#fail(`play of ${isrc} on ${sim.name}`, err)
+      return true
     }
   }
 
@@ -322,6 +488,7 @@ export class PurchaseWorkload {
       for (const p of this.#pending.splice(0)) {
         try {
           const bought = await playerOf(p.player).buy(p.offer, { purchaseId: p.purchaseId })
+          p.row.outcome = 'resumed'
           this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount)
         } catch (err) {
           if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') this.#pending.push(p)
@@ -370,9 +537,17 @@ export class PurchaseWorkload {
     }
   }
 
+  /** The clearinghouse's counters (`/stats`), summed over its incarnations. */
   async clearinghouseStats(): Promise<Record<string, number>> {
+    const out: Record<string, number> = Object.fromEntries(this.#earlierStats)
     const house = this.#house()
-    if (house == null || !house.online) return {}
+    if (house == null || !house.online) return out
+    for (const [k, v] of Object.entries(await this.#currentStats(house))) out[k] = (out[k] ?? 0) + v
+    return out
+  }
+
+  /** This incarnation's counters. */
+  async #currentStats(house: SimNode): Promise<Record<string, number>> {
     const stats = (await route(house, 'GET', '/stats')) as Record<string, unknown>
     const out: Record<string, number> = {}
     for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') out[k] = v
@@ -403,9 +578,15 @@ export class PurchaseWorkload {
           balances: [],
         }))) as { balances: Array<{ currency: string; posted: bigint; pending: bigint }> }
         const eur = balances.balances.find((b) => b.currency === 'EUR')
-        rows.push({ account: participant, expected: amount, actual: eur?.posted ?? 0n })
+        const label = this.#labelOf(participant)
+        rows.push({ account: participant, label, expected: amount, actual: eur?.posted ?? 0n })
         if (eur != null && eur.pending !== 0n)
-          rows.push({ account: `${participant} (pending)`, expected: 0n, actual: eur.pending })
+          rows.push({
+            account: `${participant} (pending)`,
+            label: `${label} (pending)`,
+            expected: 0n,
+            actual: eur.pending,
+          })
       }
       const known = new Set([...expected.keys()].map((p) => accountKey(p)))
       for (let after = 0; ; ) {
@@ -437,6 +618,7 @@ export class PurchaseWorkload {
       purchaseLatencyMs: this.#latency.summary(),
       timeToFirstAudioMs: this.#firstAudio.summary(),
       reports: { flushed: this.#flushed, pendingAfterDrain: this.#pendingReports },
+      retries: this.#retries,
       clearinghouse: stats,
       audit,
       ledger: { currency: 'EUR', rows, unexpectedAccounts: unexpected },
@@ -490,13 +672,87 @@ export class PurchaseWorkload {
     return { metrics, checks }
   }
 
+  /** `purchases.csv` and `plays.csv` (empty without purchases). */
+  tables(origin: number): Table[] {
+    if (!this.enabled) return []
+    const names = new Map(
+      this.#cluster.nodes.map((n) => [Buffer.from(n.keys.signer.publicKey).toString('hex'), n.name]),
+    )
+    return [
+      {
+        name: 'purchases',
+        row: 'one planned purchase: the offer the player chose, and what became of the order',
+        columns: [
+          'player',
+          'player_group',
+          'track',
+          'use_type',
+          'retailer',
+          'price_minor',
+          'currency',
+          'purchase',
+          'started_s',
+          'latency_ms',
+          'attempts',
+          'outcome',
+          'error',
+        ],
+        rows: () =>
+          mapRows(this.#purchaseRows, (r) => [
+            r.player.name,
+            r.player.spec.group,
+            r.isrc,
+            r.useType,
+            r.retailerKey == null ? null : (names.get(r.retailerKey) ?? r.retailerKey),
+            r.priceMinor,
+            r.priceMinor == null ? null : 'EUR',
+            r.purchaseId,
+            seconds(r.startedAt, origin),
+            millis(r.latencyMs),
+            r.attempts,
+            r.outcome,
+            r.error,
+          ]),
+      },
+      {
+        name: 'plays',
+        row: 'one play of a bought track (licence checked, segments fetched, decrypted, played at speed, counted)',
+        columns: [
+          'player',
+          'player_group',
+          'track',
+          'purchase',
+          'started_s',
+          'first_audio_ms',
+          'seconds',
+          'outcome',
+          'paid',
+          'error',
+        ],
+        rows: () =>
+          mapRows(this.#playRows, (r) => [
+            r.player.name,
+            r.player.spec.group,
+            r.isrc,
+            r.purchaseId,
+            seconds(r.startedAt, origin),
+            millis(r.firstAudioMs),
+            r.seconds,
+            r.outcome,
+            r.paid,
+            r.error,
+          ]),
+      },
+    ]
+  }
+
   summary(m: PurchaseMetrics): Array<[string, string]> {
     if (!this.enabled) return []
     const s = m.clearinghouse
     return [
       [
         'purchases',
-        `${m.bought}/${m.planned} bought (${m.failed} failed, ${m.unresolved} unresolved, ${m.skipped} skipped); latency p50 ${m.purchaseLatencyMs.p50} ms, p99 ${m.purchaseLatencyMs.p99} ms`,
+        `${m.bought}/${m.planned} bought (${m.failed} failed, ${m.unresolved} unresolved, ${m.skipped} skipped, ${m.retries} retried purchase(s) or play(s)); latency p50 ${m.purchaseLatencyMs.p50} ms, p99 ${m.purchaseLatencyMs.p99} ms`,
       ],
       [
         'plays',
@@ -511,6 +767,19 @@ export class PurchaseWorkload {
         `${m.ledger.rows.filter((r) => r.expected === r.actual).length}/${m.ledger.rows.length} account(s) equal to the ground truth; audit ${m.audit?.ok === true ? 'clean' : 'FAILED'}`,
       ],
     ]
+  }
+
+  /** `retailer:<key>` → `retailer-0`, `wallet:<key>` → `wallet of player-3`, others by their own name. */
+  #labelOf(participant: string): string {
+    const [kind, id] = [participant.slice(0, participant.indexOf(':')), participant.slice(participant.indexOf(':') + 1)]
+    for (const n of this.#cluster.nodes) {
+      const own = Buffer.from(n.keys.signer.publicKey).toString('hex')
+      const account = (n.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
+      if (kind === 'wallet' && account != null && Buffer.from(account.signer.publicKey).toString('hex') === id)
+        return `wallet of ${n.name}`
+      if (own === id) return kind === 'fee' ? `clearing fee (${n.name})` : `${kind} ${n.name}`
+    }
+    return participant
   }
 
   #fail(what: string, err: unknown): void {
@@ -606,4 +875,11 @@ async function route(sim: SimNode, method: 'GET' | 'POST', path: string, query: 
   const found = instance?.controlRoutes?.find((r) => r.method === method && r.path === path)
   if (found == null) throw new SimulationSetupError(`${sim.name} has no ${method} /v1/clearinghouse${path}`)
   return await found.handler({ params: {}, query, body: {}, signal: new AbortController().signal })
+}
+
+/** An error's code (or class name), with the remote side's code when it refused: for a table cell. */
+function errorName(err: unknown): string {
+  const e = err as { code?: string; remoteCode?: string; name?: string }
+  const own = e.code ?? e.name ?? 'Error'
+  return e.remoteCode != null ? `${own}/${e.remoteCode}` : own
 }

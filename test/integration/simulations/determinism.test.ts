@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const RUN_PROCESS = fileURLToPath(new URL('../../../simulations/run-process.ts', import.meta.url))
-/** The scenario and seed the contract is checked on: every role, purchases, settlement. */
-const SCENARIO = 'market-small'
+/** The scenario and seed the contract is checked on: every role, purchases, settlement, a partition, kills, churn. */
+const SCENARIO = 'market-faults-small'
 const SEED = '3'
 
 /** Run one simulation in its own process, as `consort sim` does; resolves with its exit code and output. */
