@@ -32,6 +32,8 @@ export interface SimNodeSpec {
   dhtServer: boolean
   /** The node's state survives a kill and restart (its stores stay; otherwise it restarts empty). */
   persistent: boolean
+  /** libp2p's connection limit for this node (its group's, else the scenario's; undefined: the node's default). */
+  maxConnections?: number
   link: {
     uplinkMbps: number | null
     downlinkMbps: number | null
@@ -256,7 +258,7 @@ export class Cluster {
             },
           }
         : {}),
-      ...(scenario.libp2p.maxConnections != null ? { maxConnections: scenario.libp2p.maxConnections } : {}),
+      ...(sim.spec.maxConnections != null ? { maxConnections: sim.spec.maxConnections } : {}),
     })
     sim.node = node
     await node.start()

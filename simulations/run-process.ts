@@ -59,10 +59,15 @@ async function main(): Promise<number> {
   const out = values.out ?? `sim-out/${scenario.name}-seed${seed}`
   const quiet = values.quiet || values.json
   world.reseed(`consort/sim/run/${seed}`)
+  // CONSORT_SIM_HEAP_PROFILE=FILE: a sampling heap profile of what is live at the end of the drain (every node still
+  // up), for "where does the memory go" (Chrome DevTools opens it; so does simulations/tools/heap-by-package.ts).
+  const heapProfile = process.env.CONSORT_SIM_HEAP_PROFILE
+  const heap = heapProfile != null && heapProfile !== '' ? await startHeapSampling() : null
   const result = await world.run(() =>
     runScenario(scenario, {
       seed,
       source: path,
+      ...(heap != null ? { beforeChecks: async () => heap.write(heapProfile!) } : {}),
       onProgress: (event) => {
         if (quiet) return
         const line = progressLine(event)
@@ -89,4 +94,24 @@ async function main(): Promise<number> {
     )
   }
   return result.metrics.ok ? 0 : 1
+}
+
+/** The inspector's sampling heap profiler, started now; `write` saves what is live at that moment. */
+async function startHeapSampling(): Promise<{ write(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector')
+  const { writeFileSync } = await import('node:fs')
+  const session = new Session()
+  session.connect()
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (err, result) => (err != null ? reject(err) : resolve(result))),
+    )
+  await post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024 })
+  return {
+    async write(file) {
+      const { profile } = (await post('HeapProfiler.getSamplingProfile')) as { profile: unknown }
+      writeFileSync(file, JSON.stringify(profile))
+      process.stderr.write(`heap profile written to ${file}\n`)
+    },
+  }
 }

@@ -441,6 +441,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       seed,
       planHash,
       reproduce: reproduceCommand(scenario.name, seed, options.source),
+      timeModel: { clock: 'virtual', cpu: scenario.cpu },
       plan: plan.counts(),
       durationMs: scenario.durationMs,
       drainMs: scenario.drainMs,
@@ -622,6 +623,9 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         dhtServer: g.dhtServer,
         persistent: g.persistent,
         link: groupLink(scenario, g),
+        ...((g.maxConnections ?? scenario.libp2p.maxConnections) != null
+          ? { maxConnections: g.maxConnections ?? scenario.libp2p.maxConnections }
+          : {}),
         roleOptions,
       })
   }
@@ -644,6 +648,7 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
         dhtServer: false,
         persistent: false,
         link: groupLink(scenario, null),
+        ...(scenario.libp2p.maxConnections != null ? { maxConnections: scenario.libp2p.maxConnections } : {}),
       })
   }
   for (const a of scenario.adversaries) {

@@ -14,6 +14,12 @@ export function summaryRows(m: RunMetrics): Array<[string, string]> {
       } — sha256 ${m.planHash.slice(0, 16)}…`,
     ],
     [
+      'time',
+      m.timeModel.cpu == null
+        ? 'virtual; CPU work takes no simulated time'
+        : `virtual; CPU cost model: ${m.timeModel.cpu.perChunkUs} µs per chunk + ${m.timeModel.cpu.perKiBUs} µs per KiB received`,
+    ],
+    [
       'nodes',
       `${m.nodes.total} (${Object.entries(m.nodes.byKind)
         .map(([k, v]) => `${v} ${k}`)

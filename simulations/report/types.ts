@@ -23,6 +23,11 @@ export interface RunMetrics {
   planHash: string
   /** The command that runs this scenario and seed again (from the project's folder). */
   reproduce: string
+  /**
+   * How time passed: always the virtual clock; `cpu` is the scenario's CPU cost model, or null when CPU work takes
+   * no simulated time.
+   */
+  timeModel: { clock: 'virtual'; cpu: { perChunkUs: number; perKiBUs: number } | null }
   /** Planned events by kind. */
   plan: Record<string, number>
   durationMs: number

@@ -654,7 +654,7 @@ export class PurchaseWorkload {
             ? `${rows.length} account(s) equal to the minor unit (${this.#truth.sales} sale(s), ${this.#truth.paidPlays} paid play(s), ${this.#truth.unpaidPlays} play(s) at no charge)`
             : `${wrong.length} account(s) differ${wrong
                 .slice(0, MAX_LISTED_DIFFERENCES)
-                .map((r) => `; ${r.account}: expected ${r.expected}, ledger ${r.actual}`)
+                .map((r) => `; ${r.label} (${r.account}): expected ${r.expected}, ledger ${r.actual}`)
                 .join(
                   '',
                 )}${unexpected.length > 0 ? `; accounts the workload never paid moved: ${unexpected.slice(0, MAX_LISTED_DIFFERENCES).join(', ')}` : ''}`,

@@ -94,7 +94,7 @@ describe('simulations: market-small', function () {
       `seed ${seed}: ${failures.join('; ')}`,
     )
     const ledger = failures.find((f) => f.startsWith('ledger equals ground truth'))!
-    assert.match(ledger, new RegExp(`${stray}: expected \\d+, ledger \\d+`))
+    assert.match(ledger, new RegExp(`\\(${stray}\\): expected \\d+, ledger \\d+`))
     const row = market.ledger!.rows.find((r) => r.account === stray)!
     assert.equal(BigInt(row.actual) - BigInt(row.expected), 1n)
   })
