@@ -237,8 +237,14 @@ describe('simulations: scenarios, plans and the runner', function () {
         assert.equal(g.unreachable.deliveredLater, g.unreachable.pairs)
         assert.ok(g.latencyMs.max >= 1000, `held messages arrived after the heal (max ${g.latencyMs.max} ms)`)
       } else {
-        // Reset connections lose what was sent across them, and gossipsub does not send it again.
-        assert.equal(g.unreachable.deliveredLater, 0)
+        // Reset connections lose what was sent across them and gossipsub does not send it again: what the cut-off
+        // side gets after the heal comes by catch-up (protocols/sync pulls on the new connections), and within this
+        // short drain not all of it.
+        assert.ok(metrics.catchUp.caughtUp > 0, 'the sync protocol brought missed records after the heal')
+        assert.ok(
+          g.unreachable.deliveredLater < g.unreachable.pairs,
+          'a reset lost what a retransmission would have delivered',
+        )
         assert.ok(g.reliability < 1)
       }
     })
