@@ -1,21 +1,12 @@
 import { logger } from '@libp2p/logger'
 import type { DecodeOptions, SignedRecord } from '../protocols/records/envelope.ts'
 import { decodeRecordAs } from '../protocols/records/envelope.ts'
-import type { RevocableKind } from '../protocols/records/types/revocation.ts'
-import type { CheckResult, GossipDelivery, TopicBus } from '../protocols/topics/bus.ts'
+import type { TopicBus } from '../protocols/topics/bus.ts'
+import { mayRevoke, REVOCATION_AUTHORITY } from '../protocols/topics/revocations.ts'
 import type { CertificateTrust } from '../protocols/trust/trust.ts'
 import type { RoleDb } from '../roles/role.ts'
 
 const log = logger('consort:revocations')
-
-/** Kinds the node itself enforces (in its trust), and who may revoke them. */
-const TRUST_LEVEL_KINDS: Partial<Record<RevocableKind, 'registrar' | 'reference'>> = {
-  cert: 'registrar',
-  device: 'registrar',
-  licence: 'registrar',
-  receipt: 'registrar',
-  certification: 'reference',
-}
 
 /**
  * Every node honours revocations of certificates, devices, licences, receipts and certifications: it follows the
@@ -49,8 +40,8 @@ export class RevocationKeeper {
         log.error('dropping a stored revocation that no longer decodes: %e', err)
       }
     }
+    // Who may revoke what is the revocations topic's rule (`protocols/topics/revocations.ts`), checked before this.
     this.#unsubscribe = this.#topics.subscribe('revocations', {
-      check: (delivery) => this.#check(delivery),
       onMessage: (delivery) => this.apply(delivery.record as SignedRecord<'consort/revocation'>),
     })
   }
@@ -69,33 +60,11 @@ export class RevocationKeeper {
   }
 
   #targetsFor(record: SignedRecord<'consort/revocation'>) {
+    // The kinds an anchor revokes, each by the anchor the revocations topic's table names.
     return record.body.targets.filter((target) => {
-      const authority = TRUST_LEVEL_KINDS[target.kind]
-      if (authority === 'registrar') return this.#trust.isRegistrar(record.signer)
-      if (authority === 'reference') return this.#trust.isReferenceService(record.signer)
-      return false
+      const authority = REVOCATION_AUTHORITY[target.kind]
+      if (authority !== 'registrar' && authority !== 'reference') return false
+      return mayRevoke(target.kind, record.signer, undefined, this.#trust) === true
     })
-  }
-
-  #check(delivery: GossipDelivery): CheckResult {
-    const record = delivery.record as SignedRecord<'consort/revocation'>
-    for (const target of record.body.targets) {
-      const authority = TRUST_LEVEL_KINDS[target.kind]
-      if (authority === 'registrar' && !this.#trust.isRegistrar(record.signer)) {
-        return {
-          result: 'reject',
-          code: 'ERR_NOT_AUTHORISED',
-          reason: `only a registration manager may revoke a ${target.kind}`,
-        }
-      }
-      if (authority === 'reference' && !this.#trust.isReferenceService(record.signer)) {
-        return {
-          result: 'reject',
-          code: 'ERR_NOT_AUTHORISED',
-          reason: 'only a reference service may revoke a certification',
-        }
-      }
-    }
-    return { result: 'accept' }
   }
 }

@@ -12,6 +12,11 @@ export const METRICS = {
     help: 'Gossip messages validated by the topic bus, by topic, verdict (accept, ignore, reject) and refusal code',
     labels: ['topic', 'verdict', 'code'],
   },
+  consort_gossip_dropped_total: {
+    type: 'counter',
+    help: 'Gossip messages accepted and then dropped from a full delivery queue before any subscriber saw them, by topic',
+    labels: ['topic'],
+  },
   consort_segment_fetches_total: {
     type: 'counter',
     help: 'Multi-source segment fetches finished, by outcome (done, failed)',

@@ -2,7 +2,6 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { recordId } from '../protocols/records/envelope.ts'
-import { OfferGossipCheck } from '../protocols/reference/offers.ts'
 import type { GossipDelivery } from '../protocols/topics/bus.ts'
 import { decodeGossipMessage } from '../protocols/topics/message.ts'
 import { parseTopicString, type TopicName, topicString } from '../protocols/topics/names.ts'
@@ -300,13 +299,9 @@ export class GossipTracker {
       }
       return await receive(from, rpcMsg)
     }
-    // Offers are checked as every player checks them (certified, fresh, unrevoked): the shared offers-topic check.
-    const offerCheck = new OfferGossipCheck({ trust: node.trust, clock: node.clock })
+    // Every topic's own rule checks what arrives (offers: certified, fresh, unrevoked), whoever subscribes.
     for (const topic of this.#topics) {
-      node.topics.subscribe(topic, {
-        ...(topic === 'offers' ? { check: (delivery: GossipDelivery) => offerCheck.check(delivery) } : {}),
-        onMessage: (delivery) => this.#delivered(sim, delivery),
-      })
+      node.topics.subscribe(topic, { onMessage: (delivery) => this.#delivered(sim, delivery) })
     }
     // Topics the node's roles follow: listen to them too (adding a subscriber changes no subscription).
     for (const name of pubsub.getTopics()) {

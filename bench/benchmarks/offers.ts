@@ -4,7 +4,6 @@ import type { ConsortNode } from '../../node/consort-node.ts'
 import { FakeClock } from '../../protocols/clock.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
-import { OfferGossipCheck } from '../../protocols/reference/offers.ts'
 import { topicString } from '../../protocols/topics/names.ts'
 import type { ReferenceService } from '../../roles/reference/index.ts'
 import { LatencyRecorder } from '../lib/latency.ts'
@@ -168,14 +167,11 @@ async function startMarket(total: number, options: BenchOptions): Promise<Market
       if (i % 10 === 0) options.log(`starting nodes: ${i}/${total}`)
       nodes.push(await startMemoryNode({ network: net, clock, keys: await createNodeKeys(random) }))
     }
-    // Every node but the reference service (its role does) follows offers and revocations with the shared check.
+    // Every node but the reference service (its role does) follows offers and revocations: each runs the topics' rules.
     for (const node of nodes) {
       if (node === reference) continue
-      const check = new OfferGossipCheck({ trust: node.trust, clock })
-      node.topics.subscribe('offers', { check: (d) => check.check(d), onMessage: () => {} })
-      node.topics.subscribe('revocations', {
-        onMessage: (d) => check.noteRevocation(d.record as SignedRecord<'consort/revocation'>),
-      })
+      node.topics.subscribe('offers', { onMessage: () => {} })
+      node.topics.subscribe('revocations', { onMessage: () => {} })
     }
     label.topics.subscribe('contracts', { onMessage: () => {} })
     options.log(`connecting ${nodes.length} nodes, ${DIALS_PER_NODE} dials each`)

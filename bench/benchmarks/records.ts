@@ -144,7 +144,8 @@ async function gossipFanout(options: BenchOptions): Promise<BenchResult[]> {
       const node = nodes[from]!
       const record = signRecord(
         'consort/manifest',
-        sampleManifestBody(NETWORK, clock.now(), { title: `Fan-out ${i}` }),
+        // A new version each time: the catalog topic ignores a second record under one sequence number.
+        sampleManifestBody(NETWORK, clock.now(), { title: `Fan-out ${i}`, seq: i }),
         node.keys.signer,
       )
       records.push({ record, attachments: node.credentials.attachments(), from })

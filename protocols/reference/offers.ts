@@ -10,7 +10,6 @@ import { referencePeers } from '../peers.ts'
 import { decodeRecordAs, type SignedRecord } from '../records/envelope.ts'
 import type { Money } from '../records/fields.ts'
 import { type RpcDialer, rpcCall } from '../rpc/client.ts'
-import type { CheckResult, GossipDelivery } from '../topics/bus.ts'
 import {
   type CertifiedOfferMessage,
   MAX_QUERY_RESULTS,
@@ -21,12 +20,12 @@ import {
 
 /**
  * What every node that follows offers needs, whatever its role: whether an offer's certification is valid for
- * exactly that offer (`verifyCertification`), the `offers` topic check (`OfferGossipCheck`: certified, fresh,
- * unrevoked), and the client side of the reference service's `query` that re-validates every answer
- * (`queryCertifiedOffers`). Pure protocol code: no role state.
+ * exactly that offer (`verifyCertification`, which the `offers` topic's rule in `protocols/topics/offers.ts` runs),
+ * and the client side of the reference service's `query` that re-validates every answer (`queryCertifiedOffers`).
+ * Pure protocol code: no role state.
  */
 
-/** Why an offer is refused; the topic check maps each to gossipsub's reject or ignore. */
+/** Why an offer is refused; the offers topic maps each to gossipsub's reject or ignore. */
 export const OFFER_CHECK_CODES = {
   noCertification: 'ERR_NO_CERTIFICATION',
   certificationMismatch: 'ERR_CERTIFICATION_MISMATCH',
@@ -35,17 +34,8 @@ export const OFFER_CHECK_CODES = {
   certificationRevoked: 'ERR_CERTIFICATION_REVOKED',
   offerRevoked: 'ERR_OFFER_REVOKED',
   offerExpired: 'ERR_OFFER_EXPIRED',
-  staleOffer: 'ERR_STALE_OFFER',
-  conflictingOffer: 'ERR_CONFLICTING_OFFER',
-  /** A revocation of an offer (or contract) by someone who may not revoke it. */
-  notAuthorised: 'ERR_NOT_AUTHORISED',
 } as const
 export type OfferCheckCode = (typeof OFFER_CHECK_CODES)[keyof typeof OFFER_CHECK_CODES]
-
-/** Offers (by retailer and offer id) whose latest sequence number one node remembers for the stale check. */
-export const MAX_TRACKED_OFFERS = 100_000
-/** Revoked offer ids one node remembers in memory (the roles keep theirs in LevelDB). */
-export const MAX_TRACKED_REVOCATIONS = 100_000
 
 /** The parts of `CertificateTrust` offer checks use. */
 export interface OfferTrust {
@@ -73,8 +63,8 @@ export function certificationFor(
 /**
  * Is `certification` a valid certification of exactly this offer record at `now`: signed by a reference service
  * the network record lists, naming this offer's id and record, unexpired and unrevoked? Both records must already
- * be decoded (signatures verified). Forgery and expiry are `reject`; a revocation is `ignore` (a peer may have
- * forwarded the offer before the revocation reached it).
+ * be decoded (signatures verified). Forgery is `reject`; expiry and a revocation are `ignore` (a peer may have
+ * forwarded the offer before it expired, or before the revocation reached it).
  */
 export function verifyCertification(
   offer: SignedRecord<'consort/offer'>,
@@ -100,9 +90,11 @@ export function verifyCertification(
     }
   }
   if (c.validUntil <= now) {
+    // Certifications live hours to days and are renewed: a message in flight crosses its expiry often, and an honest
+    // peer that forwarded it a moment before must not be punished for it (decision 0308).
     return {
       ok: false,
-      result: 'reject',
+      result: 'ignore',
       code: OFFER_CHECK_CODES.certificationExpired,
       reason: `certification ${certification.id} expired at ${c.validUntil}, now ${now}`,
     }
@@ -126,138 +118,6 @@ export function offerInWindow(offer: SignedRecord<'consort/offer'>, now: number)
 /** The key an offer's versions share: its signer and its stable id. */
 export function offerKey(offer: SignedRecord<'consort/offer'>): string {
   return `${hex(offer.signer)}!${offer.body.offerId}`
-}
-
-/** A small insertion-ordered map that forgets its oldest entry beyond a cap. */
-class BoundedMap<V> {
-  readonly #map = new Map<string, V>()
-  readonly #max: number
-
-  constructor(max: number) {
-    this.#max = max
-  }
-
-  get(key: string): V | undefined {
-    return this.#map.get(key)
-  }
-
-  set(key: string, value: V): void {
-    if (!this.#map.has(key) && this.#map.size >= this.#max) {
-      const oldest = this.#map.keys().next()
-      if (oldest.done !== true) this.#map.delete(oldest.value)
-    }
-    this.#map.set(key, value)
-  }
-
-  get size(): number {
-    return this.#map.size
-  }
-}
-
-export interface OfferGossipCheckInit {
-  trust: OfferTrust
-  clock: Clock
-  maxTrackedOffers?: number
-  maxTrackedRevocations?: number
-  /** A role's own durable knowledge of revoked offers, consulted besides this check's memory. */
-  isOfferRevoked?: (offer: SignedRecord<'consort/offer'>) => boolean | Promise<boolean>
-}
-
-/**
- * The `offers` topic check every node that follows offers runs (a TopicBus `check`), and the matching check of
- * offer revocations on the `revocations` topic:
- * - an offer without a certification for exactly that offer record, from a trusted reference service, unexpired:
- *   `reject`;
- * - an offer of a lower `seq` than one already seen (same retailer, same offer id): `ignore`; the same `seq`
- *   with another record: `reject` (a retailer signing two versions under one number);
- * - a revoked offer or certification, or an offer past its window: `ignore`.
- * An offer revocation (fed in with `noteRevocation`) counts only when signed by the offer's own retailer or by a
- * reference service; anyone else's is remembered but never matches.
- */
-export class OfferGossipCheck {
-  readonly #trust: OfferTrust
-  readonly #clock: Clock
-  readonly #latest: BoundedMap<{ seq: number; id: string }>
-  /** Revoked offer record id → the key of whoever revoked it. */
-  readonly #revoked: BoundedMap<string>
-  readonly #isOfferRevoked: OfferGossipCheckInit['isOfferRevoked']
-
-  constructor(init: OfferGossipCheckInit) {
-    this.#trust = init.trust
-    this.#clock = init.clock
-    this.#latest = new BoundedMap(init.maxTrackedOffers ?? MAX_TRACKED_OFFERS)
-    this.#revoked = new BoundedMap(init.maxTrackedRevocations ?? MAX_TRACKED_REVOCATIONS)
-    this.#isOfferRevoked = init.isOfferRevoked
-  }
-
-  /** The TopicBus check for `offers`. */
-  async check(delivery: GossipDelivery): Promise<CheckResult> {
-    const offer = delivery.record as SignedRecord<'consort/offer'>
-    const now = this.#clock.now()
-    const certification = certificationFor(offer, delivery.attachments)
-    if (certification == null) {
-      return {
-        result: 'reject',
-        code: OFFER_CHECK_CODES.noCertification,
-        reason: `offer ${offer.id} (${offer.body.offerId}) carries no certification for itself`,
-      }
-    }
-    const verdict = verifyCertification(offer, certification, this.#trust, now)
-    if (!verdict.ok) return { result: verdict.result, code: verdict.code, reason: verdict.reason }
-    const key = offerKey(offer)
-    const latest = this.#latest.get(key)
-    if (latest != null) {
-      if (offer.body.seq < latest.seq) {
-        return {
-          result: 'ignore',
-          code: OFFER_CHECK_CODES.staleOffer,
-          reason: `offer ${offer.body.offerId} seq ${offer.body.seq} is older than seq ${latest.seq}`,
-        }
-      }
-      if (offer.body.seq === latest.seq && latest.id !== offer.id.toString()) {
-        return {
-          result: 'reject',
-          code: OFFER_CHECK_CODES.conflictingOffer,
-          reason: `offer ${offer.body.offerId} seq ${offer.body.seq} was already signed as ${latest.id}`,
-        }
-      }
-    }
-    if (this.isRevoked(offer) || (this.#isOfferRevoked != null && (await this.#isOfferRevoked(offer)))) {
-      return { result: 'ignore', code: OFFER_CHECK_CODES.offerRevoked, reason: `offer ${offer.id} is revoked` }
-    }
-    if (offer.body.validUntil != null && offer.body.validUntil <= now) {
-      return {
-        result: 'ignore',
-        code: OFFER_CHECK_CODES.offerExpired,
-        reason: `offer ${offer.id} ended at ${offer.body.validUntil}`,
-      }
-    }
-    this.#latest.set(key, { seq: offer.body.seq, id: offer.id.toString() })
-    return { result: 'accept' }
-  }
-
-  /** Remember the offer revocations of a revocation that passed the topic's checks. */
-  noteRevocation(record: SignedRecord<'consort/revocation'>): void {
-    for (const target of record.body.targets) {
-      if (target.kind === 'offer') this.#revoked.set(target.id.toString(), hex(record.signer))
-    }
-  }
-
-  /** Is this offer record revoked by its retailer or by a reference service? */
-  isRevoked(offer: SignedRecord<'consort/offer'>): boolean {
-    const by = this.#revoked.get(offer.id.toString())
-    if (by == null) return false
-    return by === hex(offer.signer) || this.#isReferenceHex(by)
-  }
-
-  /** The latest sequence number seen for this offer's id (from its retailer), if any. */
-  latestSeq(offer: SignedRecord<'consort/offer'>): number | undefined {
-    return this.#latest.get(offerKey(offer))?.seq
-  }
-
-  #isReferenceHex(key: string): boolean {
-    return this.#trust.isReferenceService(Uint8Array.from(Buffer.from(key, 'hex')))
-  }
 }
 
 /** One certified offer as a market query answers it, checked locally. */

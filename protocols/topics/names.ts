@@ -1,6 +1,6 @@
 import type { RecordType } from '../records/registry.ts'
 
-/** The network's gossip topics. */
+/** The network's gossip topics (each one a spec in `registry.ts`). */
 export const TOPIC_NAMES = ['catalog', 'contracts', 'offers', 'revocations', 'usage'] as const
 export type TopicName = (typeof TOPIC_NAMES)[number]
 
@@ -15,15 +15,6 @@ export function parseTopicString(value: string): { network: string; topic: Topic
   const topic = match[2] as TopicName
   if (!(TOPIC_NAMES as readonly string[]).includes(topic)) return null
   return { network: match[1]!, topic }
-}
-
-/** Which record types may lead a message on each topic; anything else is rejected. */
-export const TOPIC_RECORD_TYPES: Record<TopicName, readonly RecordType[]> = {
-  catalog: ['consort/release', 'consort/manifest'],
-  contracts: ['consort/contract'],
-  offers: ['consort/offer'],
-  revocations: ['consort/revocation'],
-  usage: ['consort/usage'],
 }
 
 /** Records a message may carry besides its lead: the signer's certificate, a device registration, a certification. */

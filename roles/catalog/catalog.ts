@@ -16,10 +16,11 @@ import {
 } from '../../protocols/catalog/index.ts'
 import { canonicalIcpn } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
-import { decodeRecord, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
+import { decodeRecord, decodeRecordAs, recordId, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
-import type { CheckResult, GossipDelivery } from '../../protocols/topics/bus.ts'
+import type { GossipDelivery } from '../../protocols/topics/bus.ts'
+import { keyHex, type TopicLookups } from '../../protocols/topics/knowledge.ts'
 import type { ControlRoute, Role, RoleComponents } from '../role.ts'
 import { type CatalogDocument, contentIdOf, documentKey, toDocument } from './documents.ts'
 import { SearchIndex } from './search-index.ts'
@@ -90,8 +91,9 @@ export class CatalogRole extends EventTarget implements Role {
       }
     }
     this.#unsubscribe.push(
+      // The catalog topic's rule decides what arrives (protocols/topics/catalog.ts); the store tells it what is known.
       this.#c.topics.subscribe('catalog', {
-        check: (delivery) => this.#check(delivery),
+        lookups: this.#lookups(),
         onMessage: (delivery) => this.ingest(delivery.record as CatalogRecord),
       }),
       this.#c.topics.subscribe('revocations', { onMessage: (delivery) => this.#onRevocation(delivery) }),
@@ -297,20 +299,24 @@ export class CatalogRole extends EventTarget implements Role {
     ]
   }
 
-  async #check(delivery: GossipDelivery): Promise<CheckResult> {
-    const record = delivery.record as CatalogRecord
-    if ((await this.#c.db.get(KEY.withdrawn(record.id.toString()))) != null) {
-      return { result: 'ignore', code: 'ERR_WITHDRAWN', reason: `${record.id} was taken down` }
+  /** What this catalog's store knows, for the catalog topic's rule: the newest version of each record, and takedowns. */
+  #lookups(): TopicLookups {
+    return {
+      latest: async (record) => {
+        const key = documentKey(record.signer, contentIdOf(record as CatalogRecord))
+        const seqBytes = await this.#c.db.get(KEY.seq(key))
+        if (seqBytes == null) return undefined
+        const current = await this.#c.db.get(KEY.doc(key))
+        // A version taken down keeps its number: another record under it is still a conflict.
+        return { seq: Number(dec.decode(seqBytes)), id: current == null ? '' : recordId(current).toString() }
+      },
+      revokers: async (id) => {
+        const by = await this.#c.db.get(KEY.withdrawn(id.toString()))
+        const hex = by == null ? '' : dec.decode(by)
+        // Takedowns kept before the revoker was recorded say only "withdrawn": the role still honours them.
+        return /^[0-9a-f]{64}$/.test(hex) ? [hex] : []
+      },
     }
-    const seqBytes = await this.#c.db.get(KEY.seq(documentKey(record.signer, contentIdOf(record))))
-    if (seqBytes != null && record.body.seq < Number(dec.decode(seqBytes))) {
-      return {
-        result: 'ignore',
-        code: 'ERR_STALE_SEQUENCE',
-        reason: `seq ${record.body.seq} is older than ${dec.decode(seqBytes)}`,
-      }
-    }
-    return { result: 'accept' }
   }
 
   async #onRevocation(delivery: GossipDelivery): Promise<void> {
@@ -345,7 +351,7 @@ export class CatalogRole extends EventTarget implements Role {
       } else if (!this.#c.trust.hasRole(revoker, 'production')) {
         return
       }
-      batch.put(KEY.withdrawn(cid), enc.encode('1'))
+      batch.put(KEY.withdrawn(cid), enc.encode(keyHex(revoker)))
       await batch.write()
     })
     this.#write = next.catch(() => {})

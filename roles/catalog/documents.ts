@@ -1,6 +1,6 @@
 import { toString as bytesToHex } from 'uint8arrays/to-string'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
-import { releaseContentId } from '../../protocols/records/types/release.ts'
+import { catalogContentId } from '../../protocols/topics/catalog.ts'
 
 /**
  * What the catalog indexes: one document per current release and one per current track (manifest), keyed by
@@ -28,11 +28,8 @@ export interface CatalogDocument {
   extra: string
 }
 
-export function contentIdOf(record: SignedRecord<'consort/release'> | SignedRecord<'consort/manifest'>): string {
-  return record.type === 'consort/release'
-    ? releaseContentId((record as SignedRecord<'consort/release'>).body)
-    : `isrc:${(record as SignedRecord<'consort/manifest'>).body.isrc}`
-}
+/** The content id a release or manifest describes (the catalog topic's own, so that both key versions alike). */
+export const contentIdOf = catalogContentId
 
 export function documentKey(signer: Uint8Array, contentId: string): string {
   return `${bytesToHex(signer, 'base16')}/${contentId}`

@@ -28,15 +28,11 @@ import {
   REFERENCE_OPS,
   REFERENCE_PROTOCOL,
 } from '../../protocols/reference/index.ts'
-import {
-  comparePrices,
-  describeVerifiedOffer,
-  OFFER_CHECK_CODES,
-  OfferGossipCheck,
-  queryCertifiedOffers,
-} from '../../protocols/reference/offers.ts'
+import { comparePrices, describeVerifiedOffer, queryCertifiedOffers } from '../../protocols/reference/offers.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
-import type { CheckResult, GossipDelivery, TopicBus } from '../../protocols/topics/bus.ts'
+import type { GossipDelivery, TopicBus } from '../../protocols/topics/bus.ts'
+import { checkContract, verifyContract } from '../../protocols/topics/contracts.ts'
+import type { TopicLookups } from '../../protocols/topics/knowledge.ts'
 import { TRUST_CODES } from '../../protocols/trust/errors.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { KeyedQueue } from '../common/keyed-queue.ts'
@@ -125,7 +121,6 @@ export class ReferenceService extends EventTarget implements Role {
   readonly #store: ReferenceStore
   readonly #queue = new KeyedQueue()
   readonly #attachments = new Lru<string, SignedRecord & { body: { created: number } }>(ATTACHMENT_CACHE_ENTRIES)
-  readonly #offerCheck: OfferGossipCheck
   readonly #unsubscribe: Array<() => void> = []
   #unregister: (() => Promise<void>) | undefined
   #running = false
@@ -139,11 +134,6 @@ export class ReferenceService extends EventTarget implements Role {
       recheckPage: init.recheckPage ?? RECHECK_PAGE,
     }
     this.#store = new ReferenceStore(components.db, () => this.decodeOptions())
-    this.#offerCheck = new OfferGossipCheck({
-      trust: components.trust,
-      clock: components.clock,
-      isOfferRevoked: (offer) => this.#isOfferRevoked(offer),
-    })
     this.controlRoutes = this.#routes()
   }
 
@@ -157,19 +147,18 @@ export class ReferenceService extends EventTarget implements Role {
     for await (const id of this.#store.revokedCertifications()) revoked.push(CID.parse(id))
     this.#c.trust.revoke(revoked)
     const topics = this.#c.topics
+    // Each topic's rule decides what arrives (protocols/topics); the store tells it what this service knows.
+    const lookups = this.#lookups()
     this.#unsubscribe.push(
       topics.subscribe('contracts', {
-        check: (d) => this.#checkContract(d),
+        lookups,
         onMessage: (d) => this.learnContract(d.record as SignedRecord<'consort/contract'>),
       }),
       topics.subscribe('revocations', {
-        check: (d) => this.#checkRevocation(d),
+        lookups,
         onMessage: (d) => this.applyRevocation(d.record as SignedRecord<'consort/revocation'>),
       }),
-      topics.subscribe('offers', {
-        check: (d) => this.#offerCheck.check(d),
-        onMessage: (d) => this.#learnOffer(d),
-      }),
+      topics.subscribe('offers', { lookups, onMessage: (d) => this.#learnOffer(d) }),
       topics.subscribe('catalog', { onMessage: (d) => this.#learnRelease(d.record) }),
     )
     this.#unregister = await registerRpc(this.#c.libp2p, this.#c.network.protocol(REFERENCE_PROTOCOL), {
@@ -333,7 +322,7 @@ export class ReferenceService extends EventTarget implements Role {
         const record = await this.#c.records.getAs('consort/contract', cid, {
           signal: AbortSignal.timeout(this.#init.contractFetchTimeoutMs),
         })
-        if (this.#c.trust.check(record).ok && Buffer.compare(record.body.distributor, record.signer) === 0) {
+        if (verifyContract(record, this.#c.trust).result === 'accept') {
           await this.learnContract(record)
           found = await this.#store.contractByCid(cid)
         }
@@ -377,39 +366,12 @@ export class ReferenceService extends EventTarget implements Role {
 
   // --- contracts ---
 
-  async #checkContract(delivery: GossipDelivery): Promise<CheckResult> {
-    const record = delivery.record as SignedRecord<'consort/contract'>
-    if (Buffer.compare(record.body.distributor, record.signer) !== 0) {
-      return {
-        result: 'reject',
-        code: 'ERR_NOT_DISTRIBUTOR',
-        reason: `contract ${record.body.contractId} names another distributor than its signer`,
-      }
-    }
-    const head = await this.#store.head(ReferenceStore.contractKey(record.signer, record.body.contractId))
-    if (head != null && record.body.seq < head.seq) {
-      return {
-        result: 'ignore',
-        code: 'ERR_STALE_CONTRACT',
-        reason: `contract ${record.body.contractId} seq ${record.body.seq} is older than seq ${head.seq}`,
-      }
-    }
-    if (head != null && record.body.seq === head.seq && head.cid !== record.id.toString()) {
-      return {
-        result: 'reject',
-        code: 'ERR_CONFLICTING_CONTRACT',
-        reason: `contract ${record.body.contractId} seq ${record.body.seq} was already signed as ${head.cid}`,
-      }
-    }
-    return { result: 'accept' }
-  }
-
   /**
    * Store a contract version (from the contracts topic, or fetched). A higher seq becomes the version in force
    * and everything this service certified under the contract is re-checked against it.
    */
   async learnContract(record: SignedRecord<'consort/contract'>): Promise<void> {
-    if (Buffer.compare(record.body.distributor, record.signer) !== 0) return
+    if (checkContract(record).result !== 'accept') return
     const contractKey = ReferenceStore.contractKey(record.signer, record.body.contractId)
     await this.#queue.run(contractKey, async () => {
       const before = await this.#store.head(contractKey)
@@ -426,37 +388,8 @@ export class ReferenceService extends EventTarget implements Role {
 
   // --- revocations ---
 
-  async #checkRevocation(delivery: GossipDelivery): Promise<CheckResult> {
-    const record = delivery.record as SignedRecord<'consort/revocation'>
-    const signer = hex(record.signer)
-    const byReference = this.#c.trust.isReferenceService(record.signer)
-    for (const target of record.body.targets) {
-      if (target.kind === 'contract') {
-        const found = await this.#store.contractByCid(target.id)
-        if (found != null && hex(found.record.signer) !== signer) {
-          return {
-            result: 'reject',
-            code: OFFER_CHECK_CODES.notAuthorised,
-            reason: `only the distributor may revoke contract ${found.record.body.contractId}`,
-          }
-        }
-      } else if (target.kind === 'offer' && !byReference) {
-        const offerKey = await this.#store.offerKeyOf(target.id)
-        if (offerKey != null && !offerKey.startsWith(`${signer}!`)) {
-          return {
-            result: 'reject',
-            code: OFFER_CHECK_CODES.notAuthorised,
-            reason: `only its retailer or a reference service may revoke offer ${target.id}`,
-          }
-        }
-      }
-    }
-    return { result: 'accept' }
-  }
-
   /** Apply a revocation from the revocations topic: offers leave the market, revoked contracts are re-checked. */
   async applyRevocation(record: SignedRecord<'consort/revocation'>): Promise<void> {
-    this.#offerCheck.noteRevocation(record)
     const signer = hex(record.signer)
     const byReference = this.#c.trust.isReferenceService(record.signer)
     for (const target of record.body.targets) {
@@ -557,7 +490,6 @@ export class ReferenceService extends EventTarget implements Role {
     const certificationIds = targets.filter((t) => t.kind === 'certification').map((t) => t.id)
     this.#c.trust.revoke(certificationIds)
     for (const target of targets) await this.#store.putRevocation(target.id, target.kind, this.#c.keys.signer.publicKey)
-    this.#offerCheck.noteRevocation(revocation)
     for (const { offer } of offers) {
       const offerKey = ReferenceStore.offerKey(offer.signer, offer.body.offerId)
       const stored = await this.#store.storedOffer(offerKey)
@@ -574,6 +506,34 @@ export class ReferenceService extends EventTarget implements Role {
     }
     log('revoked %d offer(s) under %s: %s', offers.length, contractKey, reason)
     this.#emit('revoked', { revocation, offers: offers.map((o) => o.offer.id), contractKey })
+  }
+
+  /** What this service's store knows, for the topics' rules: newest versions, who revoked what, whose record is whose. */
+  #lookups(): TopicLookups {
+    return {
+      latest: async (record) => {
+        if (record.type === 'consort/contract') {
+          const contract = record as SignedRecord<'consort/contract'>
+          const head = await this.#store.head(ReferenceStore.contractKey(contract.signer, contract.body.contractId))
+          return head == null ? undefined : { seq: head.seq, id: head.cid }
+        }
+        if (record.type === 'consort/offer') {
+          const offer = record as SignedRecord<'consort/offer'>
+          const stored = await this.#store.storedOffer(ReferenceStore.offerKey(offer.signer, offer.body.offerId))
+          return stored == null ? undefined : { seq: stored.seq, id: stored.offerCid.toString() }
+        }
+        return undefined
+      },
+      revokers: async (id) => {
+        const by = await this.#store.revokedBy(id)
+        return by == null ? [] : [by]
+      },
+      signerOf: async (id) => {
+        const contract = await this.#store.contractByCid(id)
+        if (contract != null) return hex(contract.record.signer)
+        return (await this.#store.offerKeyOf(id))?.split('!')[0]
+      },
+    }
   }
 
   // --- offers and releases from gossip ---

@@ -11,9 +11,10 @@ import type { NetworkContext } from '../../protocols/network.ts'
 import { buyRequest, PURCHASE_DEADLINE_MS, PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
-import { describeVerifiedOffer, OfferGossipCheck, queryCertifiedOffers } from '../../protocols/reference/offers.ts'
+import { describeVerifiedOffer, queryCertifiedOffers } from '../../protocols/reference/offers.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
-import type { CheckResult, GossipDelivery, TopicBus } from '../../protocols/topics/bus.ts'
+import type { TopicBus } from '../../protocols/topics/bus.ts'
+import { offerRevokedHere } from '../../protocols/topics/offers.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import type { ControlRoute, Credentials, Role, RoleDb } from '../role.ts'
 import { DEFAULT_RENEW_CHECK_INTERVAL_MS } from './constants.ts'
@@ -55,7 +56,6 @@ export class RetailerService extends EventTarget implements Role {
   readonly controlRoutes: readonly ControlRoute[]
   readonly offers: OfferDesk
   readonly purchases: PurchaseDesk
-  readonly offerCheck: OfferGossipCheck
   readonly #c: RetailerComponents
   readonly #store: RetailerStore
   readonly #interval: number
@@ -74,7 +74,6 @@ export class RetailerService extends EventTarget implements Role {
       now: components.clock.now(),
       caps: components.network.caps,
     }))
-    this.offerCheck = new OfferGossipCheck({ trust: components.trust, clock: components.clock })
     this.offers = new OfferDesk(components, this.#store)
     this.purchases = new PurchaseDesk(components, this.#store, this.#offerLookup())
     this.controlRoutes = this.#routes()
@@ -87,15 +86,25 @@ export class RetailerService extends EventTarget implements Role {
   async start(): Promise<void> {
     if (this.#running) return
     const topics = this.#c.topics
+    // Each topic's rule decides what arrives (protocols/topics); the store tells it the contracts this retailer holds.
     this.#unsubscribe.push(
       topics.subscribe('contracts', {
-        check: (d) => this.#checkContract(d),
+        lookups: {
+          latest: async (record) => {
+            const contract = record as SignedRecord<'consort/contract'>
+            const known = await this.#store.contract(
+              RetailerStore.contractKey(contract.signer, contract.body.contractId),
+            )
+            return known == null ? undefined : { seq: known.body.seq, id: known.id.toString() }
+          },
+        },
         onMessage: (d) => this.#learnContract(d.record as SignedRecord<'consort/contract'>),
       }),
       topics.subscribe('revocations', {
         onMessage: (d) => this.#applyRevocation(d.record as SignedRecord<'consort/revocation'>),
       }),
-      topics.subscribe('offers', { check: (d) => this.offerCheck.check(d), onMessage: () => {} }),
+      // Followed so that this node passes offers on and remembers who revoked which (its topic memory).
+      topics.subscribe('offers', { onMessage: () => {} }),
     )
     this.#unregister = await registerRpc(
       this.#c.libp2p,
@@ -189,31 +198,16 @@ export class RetailerService extends EventTarget implements Role {
           .map((b) => this.#store.decode('consort/certification', b))
         return { status: 'on-sale', offer, certifications }
       },
-      isRevoked: (offer) => this.offerCheck.isRevoked(offer),
+      isRevoked: (offer) => this.isOfferRevoked(offer),
     }
+  }
+
+  /** Is this offer revoked by its retailer or a reference service, as far as this node saw on the revocations topic? */
+  isOfferRevoked(offer: SignedRecord<'consort/offer'>): boolean {
+    return offerRevokedHere(offer, this.#c.topics.memory, this.#c.trust)
   }
 
   // --- contracts (so that offers can name a contract by id, and the devnet can make offers from them) ---
-
-  async #checkContract(delivery: GossipDelivery): Promise<CheckResult> {
-    const record = delivery.record as SignedRecord<'consort/contract'>
-    if (Buffer.compare(record.body.distributor, record.signer) !== 0) {
-      return {
-        result: 'reject',
-        code: 'ERR_NOT_DISTRIBUTOR',
-        reason: `contract ${record.body.contractId} names another distributor than its signer`,
-      }
-    }
-    const known = await this.#store.contract(RetailerStore.contractKey(record.signer, record.body.contractId))
-    if (known != null && record.body.seq < known.body.seq) {
-      return {
-        result: 'ignore',
-        code: 'ERR_STALE_CONTRACT',
-        reason: `contract ${record.body.contractId} seq ${record.body.seq} is older than seq ${known.body.seq}`,
-      }
-    }
-    return { result: 'accept' }
-  }
 
   async #learnContract(record: SignedRecord<'consort/contract'>): Promise<void> {
     const retailer = record.body.retailer
@@ -225,7 +219,6 @@ export class RetailerService extends EventTarget implements Role {
   }
 
   async #applyRevocation(record: SignedRecord<'consort/revocation'>): Promise<void> {
-    this.offerCheck.noteRevocation(record)
     const byReference = this.#c.trust.isReferenceService(record.signer)
     for (const target of record.body.targets) {
       if (target.kind === 'offer' && byReference) {
@@ -307,7 +300,7 @@ export class RetailerService extends EventTarget implements Role {
               network: this.#c.network,
               trust: this.#c.trust,
               clock: this.#c.clock,
-              isOfferRevoked: (offer) => this.offerCheck.isRevoked(offer),
+              isOfferRevoked: (offer) => this.isOfferRevoked(offer),
             },
             { content, territory },
             { signal },

@@ -72,6 +72,8 @@ describe('foundation: gossip across 20 in-process nodes', function () {
 
   const label = () => nodes[0]!
 
+  /** Each a new version of the signer's track: one record per sequence number, as the catalog topic requires. */
+  let version = 0
   function manifest(
     title: string,
     overrides: Parameters<typeof sampleManifestBody>[2] = {},
@@ -79,7 +81,7 @@ describe('foundation: gossip across 20 in-process nodes', function () {
   ) {
     return signRecord(
       'consort/manifest',
-      sampleManifestBody(network.name, clock.now(), { title, ...overrides }),
+      sampleManifestBody(network.name, clock.now(), { title, seq: ++version, ...overrides }),
       signer,
     )
   }

@@ -5,8 +5,8 @@ import { gridCheckCharacter } from '../../../protocols/identifiers/grid.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../../protocols/records/registry.ts'
 import type { RoleName } from '../../../protocols/records/types/common.ts'
-import { OfferGossipCheck } from '../../../protocols/reference/offers.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
+import { offerRevokedHere } from '../../../protocols/topics/offers.ts'
 import type { ReferenceService } from '../../../roles/reference/index.ts'
 import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
@@ -24,10 +24,11 @@ export const GRID = `A12425GABC1234002${gridCheckCharacter('A12425GABC1234002')}
 export const DAY = 24 * 3600_000
 export const HOUR = 3600_000
 
-/** A node that follows offers with nothing but the shared check (as any node may): what it accepted. */
+/** A node that follows offers with no role at all (as any node may): the topic's rule alone decides what it accepts. */
 export interface Observer {
   node: ConsortNode
-  check: OfferGossipCheck
+  /** Is this offer revoked, as far as this node saw (its topic memory)? */
+  isRevoked(offer: SignedRecord<'consort/offer'>): boolean
   /** Offer record id → the certification it arrived with. */
   accepted: Map<string, SignedRecord<'consort/certification'>>
   revocations: SignedRecord<'consort/revocation'>[]
@@ -116,12 +117,11 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
       nodes.push(node)
       const observer: Observer = {
         node,
-        check: new OfferGossipCheck({ trust: node.trust, clock }),
+        isRevoked: (offer) => offerRevokedHere(offer, node.topics.memory, node.trust),
         accepted: new Map(),
         revocations: [],
       }
       node.topics.subscribe('offers', {
-        check: (d) => observer.check.check(d),
         onMessage: (d) => {
           const certification = d.attachments.find((a) => a.type === 'consort/certification')
           observer.accepted.set(d.record.id.toString(), certification as SignedRecord<'consort/certification'>)
@@ -129,9 +129,7 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
       })
       node.topics.subscribe('revocations', {
         onMessage: (d) => {
-          const record = d.record as SignedRecord<'consort/revocation'>
-          observer.check.noteRevocation(record)
-          observer.revocations.push(record)
+          observer.revocations.push(d.record as SignedRecord<'consort/revocation'>)
         },
       })
       observers.push(observer)

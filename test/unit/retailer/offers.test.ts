@@ -148,7 +148,7 @@ describe('retailer: offers', () => {
     })) as OfferView
     assert.equal(withdrawn.status, 'withdrawn')
     assert.equal(withdrawn.onSale, false)
-    await waitUntil(() => market.observers.every((o) => o.check.isRevoked(offer)), {
+    await waitUntil(() => market.observers.every((o) => o.isRevoked(offer)), {
       message: 'observers learn the withdrawal',
     })
     await waitUntil(async () => (await market.referenceRole.store.revokedBy(offer.id)) != null)

@@ -101,18 +101,24 @@ describe('protocols/topics: the TopicBus between two nodes', function () {
   })
 
   /** Subscribe the receiver to the catalog and wait until the publisher knows it. */
-  async function follow(check?: Parameters<ConsortNode['topics']['subscribe']>[1]['check']): Promise<void> {
+  async function follow(lookups?: Parameters<ConsortNode['topics']['subscribe']>[1]['lookups']): Promise<void> {
     unsubscribers.push(
       receiver.topics.subscribe('catalog', {
-        ...(check != null ? { check } : {}),
+        ...(lookups != null ? { lookups } : {}),
         onMessage: (d) => void delivered.push(d),
       }),
     )
     await waitForTopicPeers([publisher], topicString(network.name, 'catalog'))
   }
 
+  /** Each a new version of the publisher's track: one record per sequence number, as the catalog topic requires. */
+  let version = 0
   function manifest(title: string, signer = publisher.keys.signer) {
-    return signRecord('consort/manifest', sampleManifestBody(network.name, clock.now(), { title }), signer)
+    return signRecord(
+      'consort/manifest',
+      sampleManifestBody(network.name, clock.now(), { title, seq: ++version }),
+      signer,
+    )
   }
 
   function publishRaw(records: Uint8Array[]): Promise<unknown> {
@@ -135,24 +141,44 @@ describe('protocols/topics: the TopicBus between two nodes', function () {
     assert.equal(delivery!.from.toString(), publisher.peerId.toString())
   })
 
-  it("applies a subscriber's own check: ignore and reject are reported, neither is delivered", async () => {
-    await follow((delivery) => {
-      const title = (delivery.record.body as { title: string }).title
-      if (title === 'Stale') return { result: 'ignore', code: 'ERR_STALE_SEQUENCE', reason: 'seq 0 is not newer' }
-      if (title === 'Forged') return { result: 'reject', code: 'ERR_NOT_CERTIFIED', reason: 'no certification' }
-      if (title === 'Broken') throw new Error('the check itself failed')
-      return { result: 'accept' }
+  it("consults a subscriber's store: a stale or withdrawn record is ignored and reported, not delivered", async () => {
+    const hex = (key: Uint8Array) => Buffer.from(key).toString('hex')
+    let withdrawn: ReturnType<typeof manifest> | undefined
+    await follow({
+      // This subscriber's store holds version 5 of every record titled 'Stale' and a takedown of 'Withdrawn'.
+      latest: (record) =>
+        (record.body as { title?: string }).title === 'Stale' ? { seq: 5, id: 'a-newer-record' } : undefined,
+      revokers: (id) => (withdrawn != null && id.equals(withdrawn.id) ? [hex(publisher.keys.signer.publicKey)] : []),
     })
     const attachments = publisher.credentials.attachments()
     await publisher.topics.publish('catalog', manifest('Stale'), attachments)
     const stale = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_STALE_SEQUENCE')
     assert.equal(stale.result, 'ignore')
-    await publisher.topics.publish('catalog', manifest('Forged'), attachments)
-    const forged = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_NOT_CERTIFIED')
-    assert.equal(forged.result, 'reject')
-    await publisher.topics.publish('catalog', manifest('Broken'), attachments)
-    const broken = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_CHECK_FAILED')
-    assert.equal(broken.result, 'ignore')
+    withdrawn = manifest('Withdrawn')
+    await publisher.topics.publish('catalog', withdrawn, attachments)
+    const taken = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_WITHDRAWN')
+    assert.equal(taken.result, 'ignore')
+    // A revocation naming a record this node cannot place: the failing lookup ignores it, blaming no one.
+    const broken = manifest('Broken')
+    const revocation = signRecord(
+      'consort/revocation',
+      { network: network.name, created: clock.now(), targets: [{ kind: 'manifest', id: broken.id }], reason: 'x' },
+      publisher.keys.signer,
+    )
+    unsubscribers.push(
+      receiver.topics.subscribe('revocations', {
+        lookups: {
+          signerOf: () => {
+            throw new Error('the store itself failed')
+          },
+        },
+        onMessage: () => {},
+      }),
+    )
+    await waitForTopicPeers([publisher], topicString(network.name, 'revocations'))
+    await publisher.topics.publish('revocations', revocation, attachments)
+    const failed = await nextEvent<Refusal>(receiver.topics, 'refused', (r) => r.code === 'ERR_CHECK_FAILED')
+    assert.equal(failed.result, 'ignore')
     const good = manifest('Fine')
     await publisher.topics.publish('catalog', good, attachments)
     await waitUntil(() => delivered.length > 0, { message: 'the accepted manifest arrives' })
@@ -160,7 +186,7 @@ describe('protocols/topics: the TopicBus between two nodes', function () {
       delivered.map((d) => (d.record.body as { title: string }).title),
       ['Fine'],
     )
-    assert.ok((receiver.topics.refusals.get('ERR_NOT_CERTIFIED') ?? 0) >= 1)
+    assert.ok((receiver.topics.refusals.get('ERR_WITHDRAWN') ?? 0) >= 1)
   })
 
   it('stops delivering after the last subscriber leaves', async () => {

@@ -1,0 +1,9 @@
+import { RecordError } from '../records/errors.ts'
+
+export const MESSAGE_TOO_LARGE = 'ERR_MESSAGE_TOO_LARGE'
+
+/** A gossip message larger than its topic's cap (refused before it is decoded). */
+export class MessageTooLargeError extends RecordError {
+  override name = 'MessageTooLargeError'
+  override readonly code = MESSAGE_TOO_LARGE
+}
