@@ -202,8 +202,9 @@ export class TopicBus extends EventTarget {
   stop(): void {
     this.#stopCollecting()
     for (const topic of this.#topics.values()) {
+      const followed = topic.subscriberCount > 0
       topic.close()
-      if (topic.subscriberCount === 0) continue
+      if (!followed) continue
       const wire = topicString(this.#init.network, topic.name)
       this.#init.router.unsubscribe(wire)
       this.#init.router.topicValidators.delete(wire)

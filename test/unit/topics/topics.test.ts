@@ -255,3 +255,44 @@ describe('protocols/topics: the TopicBus between two nodes', function () {
     assert.equal(delivered.length, 0)
   })
 })
+
+describe('protocols/topics: stopping the TopicBus', function () {
+  this.timeout(60_000)
+  const clock = new FakeClock()
+  let network: TestNetwork
+  let publisher: ConsortNode
+  let receiver: ConsortNode
+
+  before(async () => {
+    network = await createTestNetwork(clock)
+    publisher = await startMemoryNode({ network, clock })
+    receiver = await startMemoryNode({ network, clock })
+    await publisher.libp2p.dial(receiver.libp2p.getMultiaddrs()[0]!)
+  })
+
+  after(async () => {
+    await stopAll([publisher, receiver].filter((n) => n != null))
+  })
+
+  // A bug once: closing a topic forgot its subscribers first, so stop() thought it followed nothing and left the
+  // router subscribed, its peers still sending what the closed topic could only ignore.
+  it('leaves every topic it followed at the router, validator and subscription both', async () => {
+    const wire = topicString(network.name, 'catalog')
+    receiver.topics.subscribe('catalog', { onMessage: () => {} })
+    await waitForTopicPeers([publisher], wire)
+    const router = (
+      receiver.libp2p.services as { pubsub: { getTopics(): string[]; topicValidators: Map<string, unknown> } }
+    ).pubsub
+    assert.ok(router.getTopics().includes(wire))
+    receiver.topics.stop()
+    assert.deepEqual(receiver.topics.subscribedTopics(), [])
+    assert.ok(!router.getTopics().includes(wire), 'the router no longer follows the topic')
+    assert.ok(!router.topicValidators.has(wire), 'the closed topic no longer validates')
+    await waitUntil(
+      () =>
+        (publisher.libp2p.services as { pubsub: { getSubscribers(t: string): unknown[] } }).pubsub.getSubscribers(wire)
+          .length === 0,
+      { message: 'the publisher sees the stopped node leave the topic' },
+    )
+  })
+})
