@@ -96,10 +96,7 @@ async function startDevnet(): Promise<Devnet> {
         listen: ['/ip4/127.0.0.1/tcp/0'],
         transports: { tcp: true, memory: false },
         roles: spec.roles,
-        roleOptions:
-          spec.name === 'listener'
-            ? { player: { account, flushIntervalMs: 0, territory: 'GB' } }
-            : (spec.options ?? {}),
+        roleOptions: spec.name === 'listener' ? { player: { account, flushIntervalMs: 0 } } : (spec.options ?? {}),
         clock: systemClock,
       })
       await node.start()

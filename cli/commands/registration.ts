@@ -32,7 +32,8 @@ function positiveInt(value: string, name: string, max: number): number {
 
 /**
  * `consort register` (any node asks for a role certificate) and `consort registration …` (the operator of a
- * registration manager: pending requests, approve, reject, revoke, an account's devices, a purchase's licences).
+ * registration manager: pending requests, approve, reject, revoke, an account's territory and devices, a purchase's
+ * licences).
  */
 export function registerRegistrationCommands(program: Command): void {
   withJson(
@@ -148,18 +149,37 @@ export function registerRegistrationCommands(program: Command): void {
   withJson(
     withDataDir(
       registration
+        .command('territory')
+        .description(
+          "attest an account's territory (checked by you: the listener's documents, the funding card's country); its devices' next registrations carry it, and purchases are sold and licensed for it only",
+        )
+        .argument('<account>', 'the account key in hex')
+        .argument('<territory>', 'an ISO 3166-1 alpha-2 code, or Worldwide'),
+    ),
+  ).action(async (account: string, territory: string, options) => {
+    const answer = await clientFor(options).request<{ account: string; territory: string }>(
+      'POST',
+      `/v1/registration/accounts/${encodeURIComponent(account)}/territory`,
+      { territory },
+    )
+    print(answer, options, () => `account ${answer.account} attested in ${answer.territory}`)
+  })
+
+  withJson(
+    withDataDir(
+      registration
         .command('devices')
         .description("an account's registered devices")
         .argument('<account>', 'the account key in hex'),
     ),
   ).action(async (account: string, options) => {
     const { devices } = await clientFor(options).request<{
-      devices: Array<{ device: string; name: string; status: string; notAfter: number }>
+      devices: Array<{ device: string; name: string; status: string; notAfter: number; territory: string }>
     }>('GET', `/v1/registration/accounts/${encodeURIComponent(account)}/devices`)
     print(devices, options, () =>
       table(
         devices.map((d) => ({ ...d, notAfter: new Date(d.notAfter).toISOString() })),
-        ['device', 'name', 'status', 'notAfter'],
+        ['device', 'name', 'status', 'territory', 'notAfter'],
       ),
     )
   })

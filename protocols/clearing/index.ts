@@ -37,11 +37,16 @@ export const CLEARING_OPS = {
   statement: 'statement',
 } as const
 
+/**
+ * `device`: the buyer's device registration, whose registrar-attested territory the order's territory must be (the
+ * buyer's word on its territory counts for nothing).
+ */
 export const authoriseRequest = z
   .object({
     order: purchaseOrder,
     offer: recordBytes,
     certification: recordBytes,
+    device: recordBytes,
     attachments: z.array(recordBytes).max(4),
   })
   .strict()

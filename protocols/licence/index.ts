@@ -47,6 +47,8 @@ export const LICENCE_CODES = {
   paymentUnproven: 'ERR_PAYMENT_UNPROVEN',
   /** A reissue without a fresh `consort/consumption` from the clearinghouse that captured the payment. */
   consumptionRequired: 'ERR_CONSUMPTION_REQUIRED',
+  /** The offer is not sold in the territory the device's registration attests for its account. */
+  territory: 'ERR_TERRITORY',
 } as const
 
 /** Domain tag of a reissue request's signature (by the requesting device). */

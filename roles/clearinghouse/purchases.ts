@@ -214,6 +214,8 @@ export class Purchases {
     const attachments = request.attachments.map((bytes, i) =>
       this.#decode('consort/cert', bytes, `attachments.${i}`, OrderInvalidError),
     )
+    const device = this.#decode('consort/device', request.device, 'device', OrderInvalidError)
+    this.#checkDevice(o, device)
     this.#checkOrder(o, offer, certification, attachments, now)
 
     const ids = purchaseIds(o.purchaseId)
@@ -297,6 +299,28 @@ export class Purchases {
       log('authorised %s: %s %s', o.purchaseId, row.amount, row.currency)
       return { authorisation: row.authorisation, expiresAt: row.expiresAt }
     })
+  }
+
+  /**
+   * The buyer's device registration: a registrar's, current and unrevoked, for the ordering device and account; the
+   * order's territory is the one it attests for the account (`Worldwide` when none was attested), not the buyer's word.
+   */
+  #checkDevice(o: AuthoriseRequest['order']['order'], device: SignedRecord<'consort/device'>): void {
+    const trust = this.#d.trust
+    const now = this.#d.clock.now()
+    if (!trust.isRegistrar(device.signer))
+      throw new OrderInvalidError('device: not registered by a registrar of the network')
+    if (trust.isRevoked(device.id)) throw new OrderInvalidError(`device: registration ${device.id} is revoked`)
+    if (now < device.body.notBefore || now >= device.body.notAfter) throw new OrderInvalidError('device: not valid now')
+    if (!equal(device.body.device, o.device) || !equal(device.body.account, o.account)) {
+      throw new OrderInvalidError('device: the registration is not for the ordering device and account')
+    }
+    const attested = device.body.territory ?? 'Worldwide'
+    if (o.territory !== attested) {
+      throw new OrderInvalidError(
+        `order.territory: ${o.territory} is not the territory the account's registration attests (${attested})`,
+      )
+    }
   }
 
   #checkOrder(

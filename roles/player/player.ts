@@ -7,8 +7,10 @@ import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import type { UsageStateResponse } from '../../protocols/clearing/index.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
+import { territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { LICENCE_CODES } from '../../protocols/licence/index.ts'
 import { peerIdOfKey, referencePeers, registrarPeers } from '../../protocols/peers.ts'
+import { PURCHASE_CODES } from '../../protocols/purchase/index.ts'
 import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { Money } from '../../protocols/records/fields.ts'
@@ -207,7 +209,9 @@ export class PlayerRole extends EventTarget implements Role {
     await this.#segments.start()
     this.#started = true
     if (this.#init.registerDevice !== false) {
-      this.ensureDevice().catch((err) => log('device registration: %s', (err as Error).message))
+      // Asked at every start, not only when the registration lapsed: the registrar may have attested the account's
+      // territory (or another) since, in a new record.
+      this.refreshDevice().catch((err) => log('device registration: %s', (err as Error).message))
     }
     const interval = this.#init.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS
     if (interval > 0) {
@@ -252,8 +256,13 @@ export class PlayerRole extends EventTarget implements Role {
     return this.#segments
   }
 
+  /**
+   * The listener's territory: the account's, as its registration manager attests it in this device's registration
+   * (`consort registration territory`), never the listener's word; `Worldwide` (what is sold everywhere) when none
+   * was attested. Offers are listed, and always bought, for it.
+   */
   get territory(): string {
-    return this.#init.territory ?? 'Worldwide'
+    return this.#currentDevice()?.body.territory ?? 'Worldwide'
   }
 
   /** The account's public key (hex). */
@@ -294,6 +303,14 @@ export class PlayerRole extends EventTarget implements Role {
       await this.#noteDevice(current)
       return current
     }
+    this.#device ??= this.#registerDevice().finally(() => {
+      this.#device = null
+    })
+    return await this.#device
+  }
+
+  /** Register this device again (the registrar answers its current record, or a new one if anything changed). */
+  async refreshDevice(): Promise<SignedRecord<'consort/device'>> {
     this.#device ??= this.#registerDevice().finally(() => {
       this.#device = null
     })
@@ -634,6 +651,15 @@ export class PlayerRole extends EventTarget implements Role {
         )
         if (pending !== undefined) return pending
       }
+      // Bought for the account's territory as its registrar attests it: an offer listed for another is not sold here.
+      const territory = device.body.territory ?? 'Worldwide'
+      if (!territoryCovers(cached.offer.body.territories, cached.offer.body.excludedTerritories, territory)) {
+        throw new PurchaseRefusedError(
+          PURCHASE_CODES.territory,
+          `offer ${cached.offer.body.offerId} is not sold in ${territory}, your account's territory as your registration manager attests it` +
+            (cached.territory !== territory ? ` (it was listed for ${cached.territory})` : ''),
+        )
+      }
       const fields: PurchaseOrderFields = {
         network: this.#c.network.name,
         purchaseId: options.purchaseId ?? `p-${Buffer.from(this.#c.random.bytes(16)).toString('hex')}`,
@@ -644,7 +670,7 @@ export class PlayerRole extends EventTarget implements Role {
         account: this.account.signer.publicKey,
         device: device.body.device,
         price: cached.offer.body.price,
-        territory: cached.territory as PurchaseOrderFields['territory'],
+        territory: territory as PurchaseOrderFields['territory'],
         created: this.#now(),
       }
       const order = signPurchaseOrder(fields, this.account.signer)

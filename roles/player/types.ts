@@ -11,8 +11,6 @@ import type { AudioSink } from './sinks.ts'
 
 /** Settings of the player (`roleOptions.player`). */
 export interface PlayerInit {
-  /** The listener's territory (ISO 3166-1 alpha-2, or `Worldwide`): offers are listed and bought for it. */
-  territory?: string
   /** The name this device registers under (default `player`). */
   deviceName?: string
   /** The clearinghouse that takes the account's payments, by name or hex key (default: the first one listed). */
@@ -43,7 +41,7 @@ export interface ListedOffer {
   /** The rules in plain words (`describeRules`). */
   rules: string[]
   territories: string[]
-  /** The territory it was listed (and will be bought) for. */
+  /** The territory it was listed for (a purchase is always for the account's attested territory). */
   territory: string
   certifier: string
   certifiedUntil: number

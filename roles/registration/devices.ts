@@ -15,7 +15,7 @@ import {
   RequestUnauthorisedError,
 } from './errors.ts'
 import type { SerialSource } from './serials.ts'
-import { type BatchOp, type DeviceState, KEYS, put, putBytes } from './store.ts'
+import { type AttestedTerritory, type BatchOp, type DeviceState, KEYS, put, putBytes } from './store.ts'
 
 const log = logger('consort:registration:devices')
 
@@ -34,6 +34,8 @@ export interface DeviceSummary {
   registered: number
   record: CID
   notAfter: number
+  /** The territory its current registration attests (`Worldwide` when none was attested). */
+  territory: string
 }
 
 /**
@@ -66,6 +68,7 @@ export class DeviceRegistry {
     return this.#ctx.locks.run(`account:${account}`, async () => {
       const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
       const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+      const territory = (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(account)))?.territory
       const ops: BatchOp[] = []
       if (known != null) {
         if (!bytesEqual(known.account, request.account))
@@ -75,10 +78,11 @@ export class DeviceRegistry {
         if (
           this.#currentlyValid(current) &&
           bytesEqual(current.body.sealingKey, request.sealingKey) &&
-          current.body.name === request.name
+          current.body.name === request.name &&
+          current.body.territory === territory
         )
           return current
-        // Renewal or a new sealing key: a new record for the same slot.
+        // Renewal, a new sealing key, or a territory the operator attested since: a new record for the same slot.
       } else {
         const active = devices.devices.filter((d) => !d.revoked).length
         const limit = policy(this.#ctx).deviceLimit
@@ -88,7 +92,7 @@ export class DeviceRegistry {
           throw new DeviceLimitError(`account ${account} has registered ${devices.devices.length} devices`)
         ops.push(put(KEYS.account(account), { devices: [...devices.devices, { device, revoked: false }] }))
       }
-      const record = this.#issue(request)
+      const record = this.#issue(request, territory)
       const now = this.#ctx.clock.now()
       const state: DeviceState = {
         account: request.account,
@@ -157,6 +161,26 @@ export class DeviceRegistry {
     })
   }
 
+  /**
+   * The operator attests an account's territory (its country, checked however the operator checks it: an identity
+   * document, the funding card's country). Every device record issued to the account from now on carries it; each
+   * device gets its new record when it registers again (a player does at every start). Never the buyer's word.
+   */
+  async attestTerritory(account: Uint8Array, territory: string): Promise<AttestedTerritory> {
+    const key = hex(account)
+    return this.#ctx.locks.run(`account:${key}`, async () => {
+      const attested: AttestedTerritory = { territory, at: this.#ctx.clock.now() }
+      await this.#ctx.store.batch([put(KEYS.territory(key), attested)])
+      log('account %s attested in %s', key, territory)
+      return attested
+    })
+  }
+
+  /** An account's attested territory, if its operator set one. */
+  async territoryOf(account: Uint8Array): Promise<string | undefined> {
+    return (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(hex(account))))?.territory
+  }
+
   /** The devices of an account, in registration order. */
   async list(account: Uint8Array): Promise<DeviceSummary[]> {
     const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(hex(account)))) ?? { devices: [] }
@@ -172,6 +196,7 @@ export class DeviceRegistry {
         registered: state.registered,
         record: record.id,
         notAfter: record.body.notAfter,
+        territory: record.body.territory ?? 'Worldwide',
       })
     }
     return out
@@ -212,7 +237,7 @@ export class DeviceRegistry {
     ]
   }
 
-  #issue(request: DeviceRequestFields): SignedRecord<'consort/device'> {
+  #issue(request: DeviceRequestFields, territory: string | undefined): SignedRecord<'consort/device'> {
     const now = this.#ctx.clock.now()
     return signRecord(
       'consort/device',
@@ -226,6 +251,7 @@ export class DeviceRegistry {
         name: request.name,
         notBefore: Math.max(0, now - this.#ctx.network.caps.clockSkewMs),
         notAfter: now + this.#ctx.options.deviceValidityMs,
+        ...(territory !== undefined ? { territory } : {}),
       },
       this.#ctx.signer,
       this.#ctx.network.caps,

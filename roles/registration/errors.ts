@@ -63,6 +63,12 @@ export class ConsumptionRequiredError extends RegistrationError {
   override readonly code = LICENCE_CODES.consumptionRequired
 }
 
+/** The offer is not sold in the territory the device's registration attests. */
+export class TerritoryRefusedError extends RegistrationError {
+  override name = 'TerritoryRefusedError'
+  override readonly code = LICENCE_CODES.territory
+}
+
 export class LicenceRevokedError extends RegistrationError {
   override name = 'LicenceRevokedError'
   override readonly code = 'ERR_LICENCE_REVOKED'

@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { seal } from '../../keys/seal.ts'
+import { territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
@@ -35,6 +36,7 @@ import {
   ReceiptInvalidError,
   RequestStaleError,
   RequestUnauthorisedError,
+  TerritoryRefusedError,
 } from './errors.ts'
 import type { EscrowVault, ResolvedKey } from './escrow.ts'
 import type { RevocationDesk } from './revocations.ts'
@@ -151,6 +153,13 @@ export class LicenceIssuer {
       const payment = this.#checkPayment(message.payment, receipt, options)
       await this.#checkCertification(certification, offer, now)
       await this.#devices.checkForLicence(device)
+      // The territory is the account's as its registrar attested it (in the device record it signed), never the
+      // buyer's word: an offer not sold there is licensed to no one there.
+      const territory = device.body.territory ?? 'Worldwide'
+      if (!territoryCovers(offer.body.territories, offer.body.excludedTerritories, territory))
+        throw new TerritoryRefusedError(
+          `offer ${offer.body.offerId} is not sold in ${territory}, the territory this account's registration attests`,
+        )
       const contract = await this.#contracts.checkInForce(
         certification,
         {

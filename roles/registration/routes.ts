@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isTerritory } from '../../protocols/identifiers/territories.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { ControlRoute } from '../role.ts'
 import { keyFromHex } from './certs.ts'
@@ -15,6 +16,9 @@ const approveBody = z
   .strict()
   .nullable()
 const rejectBody = z.object({ reason: z.string().min(1).max(512) }).strict()
+const territoryBody = z
+  .object({ territory: z.string().refine(isTerritory, 'not an ISO 3166-1 alpha-2 code or Worldwide') })
+  .strict()
 const revokeBody = z
   .object({
     kind: z.enum(REVOCATION_KINDS),
@@ -90,6 +94,16 @@ export function registrationRoutes(registrar: Registrar, attachments: () => Sign
         const account = keyFromHex(params.account ?? '')
         if (account == null) throw new InvalidControlRequestError('account: expected a 32-byte key in hex')
         return { devices: await registrar.devices.list(account) }
+      },
+    },
+    {
+      method: 'POST',
+      path: '/accounts/:account/territory',
+      handler: async ({ params, body }) => {
+        const account = keyFromHex(params.account ?? '')
+        if (account == null) throw new InvalidControlRequestError('account: expected a 32-byte key in hex')
+        const attested = await registrar.devices.attestTerritory(account, parse(territoryBody, body).territory)
+        return { account: params.account, ...attested }
       },
     },
     {

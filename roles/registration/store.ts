@@ -25,6 +25,8 @@ export const KEYS = {
   deviceRecordPrefix: (device: string) => `devrec!${device}!`,
   deviceRecordId: (id: string) => `devid!${id}`,
   account: (account: string) => `acct!${account}`,
+  /** The territory the operator attests for an account (`consort registration territory`). */
+  territory: (account: string) => `terr!${account}`,
   escrow: (keyId: string) => `escrow!${keyId}`,
   escrowPrefix: 'escrow!',
   isrc: (isrc: string, signer: string) => `isrc!${isrc}!${signer}`,
@@ -76,6 +78,12 @@ export interface DeviceState {
   registered: number
   /** The device record currently in force. */
   current: Uint8Array
+}
+
+/** An account's territory as this registrar's operator attested it. */
+export interface AttestedTerritory {
+  territory: string
+  at: number
 }
 
 export interface AccountState {

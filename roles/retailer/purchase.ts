@@ -198,6 +198,14 @@ export class PurchaseDesk extends EventTarget {
         'the device registration is not for the ordering device and account',
       )
     }
+    // Sold where the account is, as its registrar attested it in the device record: never the buyer's word.
+    const attested = device.body.territory ?? 'Worldwide'
+    if (o.territory !== attested) {
+      throw new PurchaseError(
+        PURCHASE_CODES.territory,
+        `the order is for ${o.territory}, but the account's territory (attested by its registration manager) is ${attested}`,
+      )
+    }
 
     const live = await this.#offers.live(o.offer.toString())
     if (live.status !== 'on-sale') {
@@ -361,6 +369,7 @@ export class PurchaseDesk extends EventTarget {
           order,
           offer: entry.offer,
           certification: entry.certification,
+          device: entry.device,
           attachments: cert != null ? [cert.bytes] : [],
         },
         { deadlineMs: PURCHASE_STEP_DEADLINE_MS },

@@ -93,7 +93,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
       keys: keys.listener,
       roles: ['player'],
       certRoles: [],
-      roleOptions: { player: { account: keys.account, flushIntervalMs: 0, territory: 'GB' } },
+      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
     })
     nodes.push(listener)
     await connectMesh(nodes, 3)
@@ -279,7 +279,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
       clock,
       roles: ['player'],
       certRoles: [],
-      roleOptions: { player: { account: keys.account, flushIntervalMs: 0, territory: 'GB' } },
+      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
     })
     nodes.push(tablet)
     await connectMesh(nodes, 3)

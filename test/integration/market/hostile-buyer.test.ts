@@ -5,7 +5,7 @@ import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { PURCHASE_CODES } from '../../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { decodeRecordAs } from '../../../protocols/records/envelope.ts'
-import { requestReissue } from '../../../protocols/register/client.ts'
+import { registerDevice, requestReissue } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
 import { AUTHORISATION_TTL_MS } from '../../../roles/clearinghouse/constants.ts'
@@ -82,6 +82,7 @@ describe('market: a hostile buyer (issue 11)', function () {
       order,
       offer: sale.offer.bytes,
       certification: sale.certification.bytes,
+      device: m.device.bytes,
       attachments,
     })
     assert.deepEqual(await asBuyer(CLEARING_OPS.void, { purchaseId: 'void-race-1', reason: 'mine', order: null }), {
@@ -109,6 +110,7 @@ describe('market: a hostile buyer (issue 11)', function () {
       order,
       offer: sale.offer.bytes,
       certification: sale.certification.bytes,
+      device: m.device.bytes,
       attachments: m.retailer.credentials.attachments().map((a) => a.bytes),
     })
     // The authorisation lapses (the order itself is still young enough to be authorised).
@@ -194,5 +196,39 @@ describe('market: a hostile buyer (issue 11)', function () {
     assert.equal(await owned(), before - 10n, 'the retailer pays for the licence’s 10 plays, not 600')
     const audit = await m.house.engine.audit()
     assert.deepEqual([...audit.ledger, ...audit.clearing], [])
+  })
+
+  it('finding 4: a Worldwide listener cannot buy an offer sold only in IN by saying it is in IN', async () => {
+    const sale = await m.onSale('only-in', { territories: ['IN'] })
+    const before = await m.wallet()
+    // The stock retailer: the order's territory is not the account's attested one.
+    await assert.rejects(m.buy(m.order(sale, 'claims-in-1', { territory: 'IN' })), { code: PURCHASE_CODES.territory })
+    // The clearinghouse, asked directly: no money is held for an order whose territory the registrar did not attest.
+    await assert.rejects(
+      asBuyer(CLEARING_OPS.authorise, {
+        order: m.order(sale, 'claims-in-2', { territory: 'IN' }),
+        offer: sale.offer.bytes,
+        certification: sale.certification.bytes,
+        device: m.device.bytes,
+        attachments: m.retailer.credentials.attachments().map((a) => a.bytes),
+      }),
+      (err: Error & { code?: string }) => err.code === 'ERR_ORDER_INVALID' && /attests/.test(err.message),
+    )
+    // An honest order for its real territory is not sold the offer either.
+    await assert.rejects(m.buy(m.order(sale, 'claims-in-3')), { code: PURCHASE_CODES.territory })
+    assert.equal(await m.wallet(), before, 'nothing held, nothing charged')
+
+    // The registration manager's operator attests the account in IN: its device gets a record that says so, and sells.
+    await m.registration.registrar.devices.attestTerritory(m.keys.account.signer.publicKey, 'IN')
+    const attested = await registerDevice(m.buyer.libp2p, m.buyer.network, {
+      account: m.keys.account.signer,
+      device: m.keys.buyer.signer,
+      sealingKey: m.keys.buyer.sealing.publicKey,
+      name: 'test player',
+      now: m.clock.now(),
+    })
+    assert.equal(attested.body.territory, 'IN')
+    const bought = await m.buy(m.order(sale, 'in-for-real', { territory: 'IN' }), attested)
+    assert.ok(bought.licence.length > 0)
   })
 })

@@ -67,8 +67,11 @@ export interface HostileMarket {
     purchaseId: string,
     overrides?: Partial<PurchaseOrder['order']>,
   ): PurchaseOrder
-  /** Send `buy` to the retailer from the buyer's device. */
-  buy(order: PurchaseOrder): Promise<{ receipt: Uint8Array; licence: Uint8Array }>
+  /** Send `buy` to the retailer from the buyer's device (with its registration, or another one of it). */
+  buy(
+    order: PurchaseOrder,
+    device?: SignedRecord<'consort/device'>,
+  ): Promise<{ receipt: Uint8Array; licence: Uint8Array }>
   /** Fund the buyer's wallet through the test gateway. */
   fund(amount: bigint, requestId: string): Promise<void>
   /** The buyer's available balance (minor units of EUR). */
@@ -272,14 +275,14 @@ export async function createHostileMarket(
           keys.account.signer,
         )
       },
-      async buy(order) {
+      async buy(order, registration = device) {
         return buyResponse.parse(
           await rpcCall(
             buyer.libp2p,
             retailer.peerId,
             buyer.network.protocol(PURCHASE_PROTOCOL),
             PURCHASE_OPS.buy,
-            { order, device: device.bytes },
+            { order, device: registration.bytes },
             { deadlineMs: 30_000 },
           ),
         )

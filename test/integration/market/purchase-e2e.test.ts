@@ -228,7 +228,7 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
         account: keys.account.signer.publicKey,
         device: keys.buyer.signer.publicKey,
         price: offer.body.price,
-        territory: 'GB',
+        territory: 'Worldwide',
         created: clock.now(),
       },
       keys.account.signer,

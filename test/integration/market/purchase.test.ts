@@ -67,6 +67,8 @@ describe('market: the retailer sells (purchase protocol)', () => {
         name: 'test player',
         notBefore: market.clock.now() - 1000,
         notAfter: market.clock.now() + 365 * DAY,
+        // The account's territory, as the registrar attests it: the orders are for it.
+        territory: 'DE',
       },
       market.net.registrarSigner,
     )
@@ -209,13 +211,13 @@ describe('market: the retailer sells (purchase protocol)', () => {
 
   it('refuses an offer bought after its revocation (a contract update)', async () => {
     const narrowing = await market.publishContract({ territories: ['DE', 'FR'], excludedTerritories: [] })
-    const doomed = await onSale(shop().role, 'doomed', ['FR'], narrowing)
-    const purchase = order(doomed.offer, doomed.certification, { territory: 'FR' })
+    const doomed = await onSale(shop().role, 'doomed', ['DE'], narrowing)
+    const purchase = order(doomed.offer, doomed.certification, { territory: 'DE' })
     const revoked = nextEvent(market.referenceRole, 'revoked')
     await market.publishContract({
       contractId: narrowing.body.contractId,
       seq: narrowing.body.seq + 1,
-      territories: ['DE', 'GB'],
+      territories: ['FR', 'GB'],
       excludedTerritories: [],
     })
     await revoked

@@ -322,6 +322,41 @@ describe('registration: escrow, devices and licences between real nodes', functi
     )
   })
 
+  it('licenses an offer only in the territory the device’s registration attests (issue 11, finding 4)', async () => {
+    const contract = await contractFor(market, ['isrc:GBAYE2600001'], { contractId: 'c-territory' })
+    const onlyIn = signRecord(
+      'consort/offer',
+      { ...certifiedOffer(market, contract, { offerId: 'only-in' }).offer.body, territories: ['IN'] },
+      market.keys.retailer.signer,
+    )
+    const sale = {
+      offer: onlyIn,
+      certification: signRecord(
+        'consort/certification',
+        {
+          network: market.net.name,
+          created: market.clock.now(),
+          offer: onlyIn.id,
+          offerId: onlyIn.body.offerId,
+          contract: contract.id,
+          contractId: contract.body.contractId,
+          contractSeq: contract.body.seq,
+          validUntil: market.clock.now() + 3600_000,
+        },
+        market.keys.reference.signer,
+      ),
+    }
+    // A retailer's receipt for a Worldwide account (no attested territory) buys nothing sold only in IN.
+    await assert.rejects(buyLicence(market, sale, phone, 'p-in'), { code: 'ERR_TERRITORY' })
+    // An account the operator attested in IN: its device's registration says so, and it is licensed.
+    const indian = await createNodeKeys()
+    await market.role.registrar.devices.attestTerritory(indian.signer.publicKey, 'IN')
+    const inIndia = await newDevice(market, indian, 'phone in India')
+    assert.equal(inIndia.record.body.territory, 'IN')
+    const licence = await buyLicence(market, sale, inIndia, 'p-in-2')
+    assert.equal(licence.body.purchaseId, 'p-in-2')
+  })
+
   it('licenses nothing without the clearinghouse’s proof that the price was captured (money before keys)', async () => {
     const receipt = receiptFor(market, sale, phone, 'p-unpaid')
     const now = market.clock.now()

@@ -59,6 +59,8 @@ export class Market {
   retailerCert!: SignedRecord<'consort/cert'>
   #deviceSerial = 0
   #ids = 0
+  /** Device registrations by device key (hex). */
+  readonly #devices = new Map<string, SignedRecord<'consort/device'>>()
 
   private constructor(clock: FakeClock, seed: string) {
     this.clock = clock
@@ -229,6 +231,7 @@ export class Market {
     )
     const device = { keys, registration, seq: 0, head: null }
     buyer.devices.push(device)
+    this.#devices.set(Buffer.from(keys.signer.publicKey).toString('hex'), registration)
     return device
   }
 
@@ -250,7 +253,7 @@ export class Market {
         account: buyer.account.signer.publicKey,
         device: buyer.devices[0]!.keys.signer.publicKey,
         price,
-        territory: 'FR',
+        territory: 'Worldwide',
         created: this.clock.now(),
       },
       buyer.account.signer,
@@ -262,7 +265,15 @@ export class Market {
     offer: SignedRecord<'consort/offer'>,
     certification: SignedRecord<'consort/certification'>,
   ) {
-    return { order, offer: offer.bytes, certification: certification.bytes, attachments: [this.retailerCert.bytes] }
+    const device = this.#devices.get(Buffer.from(order.order.device).toString('hex'))
+    if (device === undefined) throw new Error('the order names a device this market did not register')
+    return {
+      order,
+      offer: offer.bytes,
+      certification: certification.bytes,
+      device: device.bytes,
+      attachments: [this.retailerCert.bytes],
+    }
   }
 
   receipt(order: PurchaseOrder, authorisation: string): SignedRecord<'consort/receipt'> {

@@ -128,7 +128,13 @@ describe('clearinghouse purchases', () => {
       buyer.account.signer,
     )
     await rejects(
-      engine.authorise({ order: order4, offer: rogue.bytes, certification: rogueCert.bytes, attachments: [] }),
+      engine.authorise({
+        order: order4,
+        offer: rogue.bytes,
+        certification: rogueCert.bytes,
+        device: buyer.devices[0]!.registration.bytes,
+        attachments: [],
+      }),
       'ERR_ORDER_INVALID',
     )
     // An expired certification.
