@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { createInterface } from 'node:readline/promises'
 import type { Command } from 'commander'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
 import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/account.ts'
@@ -30,6 +31,25 @@ interface Remaining {
 }
 
 const left = (n: number | null) => (n === null ? 'unlimited' : String(n))
+
+/** What `GET /v1/player/quote` answers (roles/player/types.ts `PurchaseQuote`). */
+interface Quote {
+  offer: { useType: string; rules: string[]; retailerName: string }
+  title: string
+  priceText: string
+  priceWords: string
+  owned: Array<{ purchaseId: string; licenceId: string; useType: string; rules: string[] }>
+}
+
+/** Ask a question on the terminal and answer the line typed. */
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return await rl.question(question)
+  } finally {
+    rl.close()
+  }
+}
 
 function describeRemaining(r: Remaining | null): string {
   if (r === null) return ''
@@ -76,11 +96,37 @@ export function registerPlayerCommands(program: Command): void {
     withDataDir(
       program
         .command('buy')
-        .description('buy an offer listed by `consort offers` (signed with your account key)')
-        .argument('<offer>', 'the offer record id (or its offer id) from `consort offers`'),
+        .description(
+          'buy an offer listed by `consort offers` (signed with your account key): shows the price and asks before it charges',
+        )
+        .argument('<offer>', 'the offer record id (or its offer id) from `consort offers`')
+        .option('--yes', 'do not ask: buy at the price shown (for scripts)')
+        .option('--again', 'buy even though this device already holds a licence that gives as much'),
     ),
   ).action(async (offer: string, options) => {
-    const result = await clientFor(options).request<Record<string, unknown>>('POST', '/v1/player/buy', { offer })
+    const client = clientFor(options)
+    const quote = await client.request<Quote>('GET', `/v1/player/quote?offer=${encodeURIComponent(offer)}`)
+    if (quote.owned.length > 0 && options.again !== true) {
+      throw new CliError(
+        `you already hold ${quote.owned.map((o) => `licence ${o.licenceId} (${o.useType}: ${o.rules.join(', ')}; purchase ${o.purchaseId})`).join(' and ')}, which gives at least what this offer would: buying it again charges ${quote.priceText} again. Add --again to buy it anyway`,
+      )
+    }
+    const terms = `${quote.title}: ${quote.offer.useType}, ${quote.offer.rules.join(', ')}, from ${quote.offer.retailerName}`
+    const price = `${quote.priceText} (${quote.priceWords})`
+    if (options.yes !== true) {
+      if (process.stdin.isTTY !== true) {
+        throw new CliError(
+          `buying ${terms} charges ${price}: add --yes to buy without being asked (no terminal to ask on)`,
+          EXIT.usage,
+        )
+      }
+      const answer = await ask(`Buy ${terms}\nfor ${price}${quote.owned.length > 0 ? ', again' : ''}? [y/N] `)
+      if (!/^y(es)?$/i.test(answer.trim())) throw new CliError('not bought: nothing was charged', EXIT.failed)
+    }
+    const result = await client.request<Record<string, unknown>>('POST', '/v1/player/buy', {
+      offer,
+      ...(options.again === true ? { again: true } : {}),
+    })
     print(result, options, () =>
       [
         `bought     ${(result.content as string[]).join(', ')}`,

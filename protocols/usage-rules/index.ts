@@ -55,3 +55,4 @@ export {
   type UsageRules,
   usageRulesSchema,
 } from './rules.ts'
+export { atLeastAsWide, type HeldTerms, type OfferedTerms, USE_TYPE_BREADTH } from './wider.ts'

@@ -51,6 +51,23 @@ export class UsageDeniedError extends PlayerError {
   }
 }
 
+/**
+ * The account already holds, on this device, licences that give at least what the offer would: buying it again would
+ * charge again for nothing (issue 11, finding 5). `buy(…, { again: true })` (`consort buy --again`) buys anyway.
+ */
+export class AlreadyOwnedError extends PlayerError {
+  override name = 'AlreadyOwnedError'
+  override readonly code = 'ERR_ALREADY_OWNED'
+  override readonly statusCode = 409
+  /** The purchases whose licences cover the offer. */
+  readonly purchases: string[]
+
+  constructor(message: string, purchases: string[]) {
+    super(message)
+    this.purchases = purchases
+  }
+}
+
 /** The licence was revoked by its registration manager. */
 export class LicenceRevokedError extends PlayerError {
   override name = 'LicenceRevokedError'

@@ -20,6 +20,7 @@ export type {
   PlayerStatus,
   PlayOptions,
   PlayResult,
+  PurchaseQuote,
   ResyncResult,
 } from './player.ts'
 export { PlayerRole } from './player.ts'

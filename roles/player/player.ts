@@ -24,6 +24,7 @@ import type { FetchSummary } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
 import {
+  atLeastAsWide,
   describeRules,
   evaluate,
   initialLicenceState,
@@ -55,6 +56,7 @@ import {
 } from './constants.ts'
 import { ContentDirectory, normaliseContent } from './directory.ts'
 import {
+  AlreadyOwnedError,
   BadPlayerRequestError,
   ClearinghouseUnavailableError,
   DeviceNotRegisteredError,
@@ -78,6 +80,7 @@ import {
 } from './library.ts'
 import { type NewEntry, TamperEvidentLog } from './log.ts'
 import { byteAtMs, decryptTrackSegment, fullTrack, msAtByte, previewTrack, type Track } from './media.ts'
+import { priceInWords } from './price-words.ts'
 import { checkLicenceKeys, openContentKey, sendBuy, verifyPurchase } from './purchase.ts'
 import { buildReport, eventsBudget, hexKey, reachable, sendReport, takeForReport } from './reports.ts'
 import { mergeAcknowledged, salvageEvidence } from './resync.ts'
@@ -97,6 +100,7 @@ import type {
   PlayerStatus,
   PlayOptions,
   PlayResult,
+  PurchaseQuote,
   ResyncResult,
   StopReason,
 } from './types.ts'
@@ -114,6 +118,7 @@ export type {
   PlayerStatus,
   PlayOptions,
   PlayResult,
+  PurchaseQuote,
   ResyncResult,
   StopReason,
 } from './types.ts'
@@ -587,6 +592,60 @@ export class PlayerRole extends EventTarget implements Role {
     return { content: id, territory, offers, dropped, unreachable }
   }
 
+  /**
+   * What buying an offer listed by `offers` would cost and give, and whether this device already holds as much: what
+   * a checkout shows before the buyer confirms (CLI `buy`, the web checkout).
+   */
+  quote(offerRef: string): PurchaseQuote {
+    const cached = this.#findOffer(offerRef)
+    const price = cached.offer.body.price
+    const titles = cached.offer.body.content.map(
+      (c) =>
+        (c.startsWith('isrc:')
+          ? this.#directory.manifestFor(c.slice(5))?.body.title
+          : this.#directory.release(c)?.body.title) ?? c,
+    )
+    return {
+      offer: cached.listed,
+      title: titles.join(', '),
+      priceText: `${formatMinorUnits(price.amount, price.currency)} ${price.currency}`,
+      priceWords: priceInWords(price.amount, price.currency),
+      territory: this.territory,
+      owned: this.#ownedBy(cached).map((h) => ({
+        purchaseId: h.purchaseId,
+        licenceId: h.record.body.licenceId,
+        useType: h.record.body.useType,
+        rules: describeRules(h.record.body.rules, this.#c.network.body.policy.ruleDefaults),
+      })),
+    }
+  }
+
+  /**
+   * The licences of this device that together already give at least what an offer would, for every track it covers
+   * (`atLeastAsWide`, the shared rules); empty when any track is not covered so.
+   */
+  #ownedBy(cached: CachedOffer): HeldLicence[] {
+    const o = cached.offer.body
+    const offered = { useType: o.useType, rules: resolveRules(o.rules, this.#c.network.body.policy.ruleDefaults) }
+    const isrcs = o.content.flatMap((c) =>
+      c.startsWith('isrc:') ? [c.slice(5)] : (this.#directory.release(c)?.body.tracks.map((t) => t.isrc) ?? [c]),
+    )
+    const now = this.#now()
+    const covering = new Map<string, HeldLicence>()
+    for (const isrc of isrcs) {
+      const wide = this.#library
+        .licencesFor(isrc)
+        .find(
+          (h) =>
+            !this.#isRevoked(h) &&
+            atLeastAsWide({ useType: h.record.body.useType, rules: h.rules, state: h.state }, offered, now),
+        )
+      if (wide === undefined) return []
+      covering.set(wide.purchaseId, wide)
+    }
+    return [...covering.values()]
+  }
+
   #findOffer(ref: string): CachedOffer {
     const byId = this.#offers.get(ref)
     if (byId !== undefined) return byId
@@ -617,6 +676,8 @@ export class PlayerRole extends EventTarget implements Role {
        * else a new id is drawn.
        */
       purchaseId?: string
+      /** Buy even though this device already holds licences that give as much (a gift, a second copy). */
+      again?: boolean
     } = {},
   ): Promise<BuyResult> {
     const started = performance.now()
@@ -628,6 +689,15 @@ export class PlayerRole extends EventTarget implements Role {
     const done = options.purchaseId === undefined ? undefined : this.#library.licences.get(options.purchaseId)
     if (done?.receipt != null) return this.#bought(done, done.receipt, 0, started)
     const cached = this.#findOffer(offerRef)
+    if (options.again !== true) {
+      const owned = this.#ownedBy(cached)
+      if (owned.length > 0) {
+        throw new AlreadyOwnedError(
+          `you already hold ${owned.map((h) => `licence ${h.record.body.licenceId} (${h.record.body.useType}, purchase ${h.purchaseId})`).join(' and ')}, which gives at least what offer ${cached.offer.body.offerId} would: buying it again would charge again; buy again on purpose with --again`,
+          owned.map((h) => h.purchaseId),
+        )
+      }
+    }
     const now = this.#now()
     const verdict = verifyCertification(cached.offer, cached.certification, this.#c.trust, now)
     if (!verdict.ok)

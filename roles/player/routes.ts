@@ -68,17 +68,29 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       },
     },
     {
+      method: 'GET',
+      path: '/quote',
+      handler: async ({ query }) => player.quote(parse(z.string().min(1).max(256), query.offer, 'offer')),
+    },
+    {
       method: 'POST',
       path: '/buy',
       handler: async ({ body, signal }) => {
         const b = parse(
-          z.object({ offer: z.string().min(1).max(256), purchaseId: z.string().min(1).max(128).optional() }).strict(),
+          z
+            .object({
+              offer: z.string().min(1).max(256),
+              purchaseId: z.string().min(1).max(128).optional(),
+              again: z.boolean().optional(),
+            })
+            .strict(),
           body,
           'body',
         )
         return await player.buy(b.offer, {
           signal,
           ...(b.purchaseId !== undefined ? { purchaseId: b.purchaseId } : {}),
+          ...(b.again === true ? { again: true } : {}),
         })
       },
     },

@@ -204,3 +204,21 @@ export interface OpenedPlayback {
    */
   begun: boolean
 }
+
+/** What buying an offer would cost and give, as a checkout shows it before the buyer confirms. */
+export interface PurchaseQuote {
+  offer: ListedOffer
+  /** The content's title(s), as the catalog knows them. */
+  title: string
+  /** `0.99 EUR`. */
+  priceText: string
+  /** `ninety-nine euro cents`. */
+  priceWords: string
+  /** The territory it would be bought for (the account's, as its registrar attests it). */
+  territory: string
+  /**
+   * Licences this device holds that already give at least what the offer would, for every track it covers: buying
+   * would charge again for nothing (refused unless `again`). Empty when not owned.
+   */
+  owned: Array<{ purchaseId: string; licenceId: string; useType: string; rules: string[] }>
+}

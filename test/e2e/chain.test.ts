@@ -253,17 +253,18 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     // a retailer that does not answer: the purchase stays pending, and buying again resumes it (same purchase id)
     const shop = retailer.roles.get('retailer') as unknown as RetailerService
     await shop.stop()
-    const pending = await player.buy(offerRef, { attempts: 2 }).catch((err: unknown) => err)
+    // (bought again on purpose: the stream pass just bought gives as much, which a buy refuses without `again`)
+    const pending = await player.buy(offerRef, { attempts: 2, again: true }).catch((err: unknown) => err)
     assert.ok(pending instanceof PurchasePendingError, String(pending))
     await shop.start()
-    const resumed = await player.buy(offerRef)
+    const resumed = await player.buy(offerRef, { again: true })
     assert.equal(resumed.purchaseId, pending.purchaseId)
     assert.equal(await wallet(), before - 2n * 99n)
     assert.equal(player.licences().length, licences + 2)
     assert.notEqual(resumed.purchaseId, a.purchaseId)
 
     // a caller's own idempotency key (a checkout token): the second call answers the first purchase
-    const once = await player.buy(offerRef, { purchaseId: 'checkout-42' })
+    const once = await player.buy(offerRef, { purchaseId: 'checkout-42', again: true })
     const twice = await player.buy(offerRef, { purchaseId: 'checkout-42' })
     assert.equal(twice.licence, once.licence)
     assert.equal(twice.attempts, 0)
@@ -307,7 +308,9 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
         clock.advance(AUTHORISATION_TTL_MS * 2)
     }
     shop.purchases.addEventListener('purchase', expire)
-    const refused = await player.buy(offerRef, { purchaseId: 'capture-refused' }).catch((err: unknown) => err)
+    const refused = await player
+      .buy(offerRef, { purchaseId: 'capture-refused', again: true })
+      .catch((err: unknown) => err)
     shop.purchases.removeEventListener('purchase', expire)
     assert.match(String(refused), /ERR_PAYMENT_REFUSED|expired/)
     assert.equal(await wallet(), before, 'nothing charged')
@@ -316,6 +319,39 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     const registration = nodes[0]!.roles.get('registration') as unknown as RegistrationRole
     assert.deepEqual(await registration.registrar.licences.licencesOf('capture-refused'), [], 'money before keys')
     assert.deepEqual(await role.engine.ledger.audit(), [])
+  })
+
+  it('finding 5: buying what the account already holds under a licence as wide is refused, and charged only with again', async () => {
+    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
+    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const download = (await shop.store.contracts(100)).find((c) => c.body.useTypes.includes('PermanentDownload'))!
+    const view = await shop.offers.create({
+      offerId: 'first-light-download',
+      content: download.body.content,
+      contract: download.id.toString(),
+      price: { amount: 97n, currency: 'EUR' },
+      useType: 'PermanentDownload',
+      rules: {},
+      territories: ['Worldwide'],
+    })
+    assert.equal(view.status, 'certified', JSON.stringify(view.failures))
+    const market = await player.offers(`isrc:${SAMPLE_ISRC}`)
+    const toKeep = market.offers.find((o) => o.offerId === 'first-light-download')!
+    const stream = market.offers.find((o) => o.offerId === 'first-light-stream')!
+    await player.buy(toKeep.offer)
+    const before = await wallet()
+    // The same download again: refused before anything is signed or held, and said why.
+    const quote = player.quote(toKeep.offer)
+    assert.equal(quote.priceWords, 'ninety-seven euro cents')
+    assert.equal(quote.owned.length, 1)
+    await assert.rejects(player.buy(toKeep.offer), { code: 'ERR_ALREADY_OWNED' })
+    // A 10-play stream of a track the account keeps for good gives nothing more: refused too.
+    await assert.rejects(player.buy(stream.offer), { code: 'ERR_ALREADY_OWNED' })
+    assert.equal(await wallet(), before, 'nothing charged')
+    // Bought again on purpose.
+    await player.buy(toKeep.offer, { again: true })
+    assert.equal(await wallet(), before - 97n)
   })
 
   /** Credits minus debits of a participant's account (posted). */

@@ -39,3 +39,10 @@ export class OfferNotListedError extends PlayerUiError {
   override readonly code = 'ERR_OFFER_NOT_LISTED'
   override readonly status = 404
 }
+
+/** No such page or file. */
+export class UiNotFoundError extends PlayerUiError {
+  override name = 'UiNotFoundError'
+  override readonly code = 'ERR_NOT_FOUND'
+  override readonly status = 404
+}

@@ -2,7 +2,7 @@ import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
 import { formatDuration, type Html, html, queryString } from '../../common/html.ts'
 import { useTypeWords } from '../../common/words.ts'
-import type { LicenceView, ListedOffer } from '../player.ts'
+import type { LicenceView, ListedOffer, PurchaseQuote } from '../player.ts'
 
 /**
  * The web player's pages: pure functions from data to HTML, with the same landmarks on every page (skip link,
@@ -128,21 +128,29 @@ export function checkoutPage(
   title: string,
   content: string,
   store: string | null,
+  quote: Pick<PurchaseQuote, 'priceWords' | 'owned'> | null = null,
 ): string {
+  const owned = quote?.owned ?? []
   const body = html`<h1>Confirm your purchase</h1>
 <section class="offer" aria-labelledby="offer-title">
   <h2 id="offer-title">${title}</h2>
-  <p class="price">${offer.priceText}</p>
+  <p class="price">${offer.priceText}${quote != null ? html` <span class="price-words">(${quote.priceWords})</span>` : ''}</p>
   <p>Sold by <strong>${offer.retailerName}</strong>, certified by ${offer.certifier}.</p>
-  <p class="use-type">What you get: <strong>${useTypeWords(offer.useType)}</strong>: ${offer.rules.join(', ')}.</p>
+  <p>What you get: ${offer.useType}: ${offer.rules.join(', ')}.</p>
   <p class="muted">Bought for territory ${offer.territory}. Paid from your account at the network's clearinghouse.</p>
 </section>
+${
+  owned.length > 0
+    ? html`<p class="notice owned" role="alert"><strong>You already own this.</strong> Your licence${owned.length > 1 ? 's' : ''} ${owned.map((o) => html`<code>${o.licenceId}</code> (${o.useType}: ${o.rules.join(', ')})`)} already give${owned.length > 1 ? '' : 's'} at least what this offer would. Buying it again charges ${offer.priceText} again.</p>`
+    : ''
+}
 <form method="post" action="/ui/checkout" class="confirm">
   <input type="hidden" name="csrf" value="${ctx.csrf ?? ''}">
   <input type="hidden" name="offer" value="${offer.offer}">
   <input type="hidden" name="content" value="${content}">
   ${store != null ? html`<input type="hidden" name="store" value="${store}">` : ''}
-  <button type="submit" id="confirm">Buy for ${offer.priceText}</button>
+  ${owned.length > 0 ? html`<input type="hidden" name="again" value="1">` : ''}
+  <button type="submit" id="confirm">${owned.length > 0 ? 'Buy again' : 'Buy'} for ${offer.priceText}</button>
   ${store != null ? html`<a href="${store}">Cancel and go back to the store</a>` : html`<a href="/ui/">Cancel</a>`}
 </form>`
   return layout({ ...ctx, section: 'checkout' }, `Buy ${title}`, body)

@@ -23,7 +23,14 @@ import {
   UI_PREFIX,
   USAGE_PAGE_EVENTS,
 } from './constants.ts'
-import { BadUiRequestError, CsrfError, LoginLinkInvalidError, NotLoggedInError, OfferNotListedError } from './errors.ts'
+import {
+  BadUiRequestError,
+  CsrfError,
+  LoginLinkInvalidError,
+  NotLoggedInError,
+  OfferNotListedError,
+  UiNotFoundError,
+} from './errors.ts'
 import {
   accountPage,
   checkoutPage,
@@ -42,7 +49,7 @@ const log = logger('consort:player:ui')
 /** What the web player uses of the player role. */
 export type PlayerUiBackend = Pick<
   PlayerRole,
-  'status' | 'offers' | 'buy' | 'licences' | 'usage' | 'balance' | 'streams' | 'directory'
+  'status' | 'offers' | 'buy' | 'quote' | 'licences' | 'usage' | 'balance' | 'streams' | 'directory'
 >
 
 /** A role's pages on the control API's origin (mounted by the control API, outside its bearer-token check). */
@@ -124,6 +131,10 @@ const REFUSALS: Record<string, string> = {
   ERR_CERTIFICATION_EXPIRED: 'The offer’s certification has lapsed; the store has to renew it before it can be sold.',
   ERR_CERTIFICATION_REVOKED: 'The offer’s certification was revoked: it is no longer on sale.',
   ERR_DEVICE_NOT_REGISTERED: 'This player is not registered as a device of your account yet.',
+  ERR_ALREADY_OWNED:
+    'You already own this: a licence on this player gives at least what this offer would. Nothing was charged.',
+  ERR_TERRITORY:
+    'This offer is not sold in your territory (as your registration manager attests it). Nothing was charged.',
 }
 
 /** The innermost `ERR_…` code of a (possibly relayed) refusal, and the message without protocol prefixes. */
@@ -309,7 +320,9 @@ export class PlayerUi {
       const store = storeUrl(q.store)
       const offer = await this.#listed(offerId, content)
       const title = (await this.#titles([content])).get(content) ?? content
-      return this.#page(reply, checkoutPage(this.#context(request, session), offer, title, content, store))
+      // The price in money and in words, and whether this device already holds as much (issue 11, finding 5).
+      const quote = this.#player.quote(offerId)
+      return this.#page(reply, checkoutPage(this.#context(request, session), offer, title, content, store, quote))
     })
 
     app.post('/checkout', async (request, reply) => {
@@ -323,7 +336,7 @@ export class PlayerUi {
       const ctx = this.#context(request, session)
       try {
         await this.#listed(offerId, content)
-        const result = await this.#player.buy(offerId)
+        const result = await this.#player.buy(offerId, body.again === '1' ? { again: true } : {})
         const licence = this.#player.licences().find((l) => l.purchaseId === result.purchaseId)
         return this.#page(
           reply,
@@ -409,8 +422,9 @@ export class PlayerUi {
 
     app.get('/static/:file', async (request, reply) => {
       const { file } = request.params as { file: string }
-      const type = STATIC_FILES[file]
-      if (type == null) throw new BadUiRequestError(`no file ${file}`)
+      // Own names only: `constructor`, `__proto__` or `toString` would find Object.prototype's (issue 11, finding 7).
+      const type = Object.hasOwn(STATIC_FILES, file) ? STATIC_FILES[file] : undefined
+      if (type == null) throw new UiNotFoundError(`no file ${file}`)
       return reply
         .code(200)
         .header('content-type', type)
@@ -434,13 +448,15 @@ export class PlayerUi {
     const error = err as Error & { status?: number; statusCode?: number }
     const status = forced ?? error.status ?? error.statusCode ?? 500
     if (status >= 500) log.error('web player %s %s failed: %e', request.method, request.url, err)
+    // A failure of ours says nothing of its internals (paths, stacks): the log has them.
+    const shown = status >= 500 ? 'the player could not answer this request; its log says why' : error.message
     const isApi = request.url.startsWith(`${UI_PREFIX}/api/`) || request.url.startsWith(`${UI_PREFIX}/stream/`)
     if (isApi) {
       if (status === 416) {
         void reply.code(416).send({ code: codeOf(err), message: error.message })
         return
       }
-      void reply.code(status).send({ code: codeOf(err), message: error.message })
+      void reply.code(status).send({ code: status >= 500 ? 'ERR_INTERNAL' : codeOf(err), message: shown })
       return
     }
     const ctx = this.#context(request, this.auth.session(cookies(request.headers.cookie).get(SESSION_COOKIE)))
@@ -474,7 +490,6 @@ export class PlayerUi {
       return
     }
     const titles: Record<number, string> = { 400: 'That request is not quite right', 403: 'Refused', 404: 'Not found' }
-    const message = status >= 500 ? `The player could not answer: ${error.message}` : error.message
-    void this.#page(reply, messagePage(ctx, status, titles[status] ?? 'Something went wrong', message), status)
+    void this.#page(reply, messagePage(ctx, status, titles[status] ?? 'Something went wrong', shown), status)
   }
 }

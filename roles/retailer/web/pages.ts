@@ -18,7 +18,7 @@ export interface PageContext {
   query?: string
 }
 
-const STATIC_VERSION = '1'
+const STATIC_VERSION = '2'
 
 export function layout(ctx: PageContext, title: string, body: Html, options: { status?: string } = {}): string {
   return html`<!doctype html>

@@ -351,7 +351,8 @@ export class Storefront {
 
     server.get('/static/:file', async (request, reply) => {
       const { file } = request.params as { file: string }
-      const type = STATIC_FILES[file]
+      // Own names only: `constructor`, `__proto__` or `toString` would find Object.prototype's (issue 11, finding 7).
+      const type = Object.hasOwn(STATIC_FILES, file) ? STATIC_FILES[file] : undefined
       if (type == null) throw new NotInCatalogError(`no file ${file}`)
       const bytes = await readFile(path.join(STATIC_DIR, file))
       return reply.code(200).header('content-type', type).header('cache-control', 'public, max-age=3600').send(bytes)

@@ -314,5 +314,37 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.match(css.headers.get('content-type') ?? '', /text\/css/)
     const other = await fetch(`${base}/static/..%2f..%2fpackage.json`)
     assert.equal(other.status, 404)
+    // Object.prototype's names are no files either: 404, and nothing of the install path (issue 11, finding 7).
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const response = await fetch(`${base}/static/${name}`)
+      assert.equal(response.status, 404, name)
+      assert.doesNotMatch(await response.text(), /\/work\/|node_modules|roles\/retailer|ENOENT/, name)
+    }
+  })
+
+  it('lets a link set the visitor’s player only to one on this machine (no open redirect from ?player=)', async () => {
+    const script = await (await fetch(`${base}/static/store.js`)).text()
+    // The page's script is what decides; run its `?player=` handling against a stubbed browser.
+    const run = (search: string) => {
+      const stored = new Map<string, string>()
+      const sandbox = {
+        location: { search, pathname: '/', hash: '', href: `http://store.example/${search}` },
+        localStorage: {
+          getItem: (k: string) => stored.get(k) ?? null,
+          setItem: (k: string, v: string) => stored.set(k, v),
+          removeItem: (k: string) => stored.delete(k),
+        },
+        history: { replaceState: () => {} },
+        document: { querySelectorAll: () => [], getElementById: () => null, addEventListener: () => {} },
+        URL,
+        URLSearchParams,
+      }
+      new Function(...Object.keys(sandbox), script)(...Object.values(sandbox))
+      return stored.get('consort.player') ?? null
+    }
+    assert.equal(run('?player=https%3A%2F%2Fevil.example%2F'), null, 'another site is ignored')
+    assert.equal(run('?player=http%3A%2F%2F10.0.0.5%3A4000'), null, 'another machine is ignored')
+    assert.equal(run('?player=http%3A%2F%2F127.0.0.1%3A45123%2Fui%2F'), 'http://127.0.0.1:45123')
+    assert.equal(run('?player=http%3A%2F%2Flocalhost%3A45123'), 'http://localhost:45123')
   })
 })

@@ -145,6 +145,15 @@ describe('web player over HTTP: login links, sessions, CSRF, refusals', function
     assert.match(await bad.text(), /offer: missing or malformed/)
   })
 
+  it('answers 404 for static names Object.prototype holds, before login and without the install path (issue 11)', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'valueOf']) {
+      const response = await fetch(`${info.url}/ui/static/${name}`)
+      assert.equal(response.status, 404, name)
+      assert.doesNotMatch(await response.text(), /\/work\/|node_modules|roles\/player|ENOENT/, name)
+    }
+    assert.equal((await fetch(`${info.url}/ui/static/player.css`)).status, 200)
+  })
+
   it('logs out', async () => {
     const { cookie, csrf } = await login()
     const out = await fetch(`${info.url}/ui/logout`, {

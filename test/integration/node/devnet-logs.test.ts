@@ -53,7 +53,12 @@ describe('devnet logs', function () {
     const listener = ['--data-dir', node('listener').dataDir]
     const offer = ready.sample.offers.find((o) => o.status === 'certified' && o.useType === 'PermanentDownload')!
     await consortJson(['offers', ready.sample.release, ...listener])
-    const bought = await consortJson<{ purchaseId: string; licence: string }>(['buy', offer.offer, ...listener])
+    const bought = await consortJson<{ purchaseId: string; licence: string }>([
+      'buy',
+      offer.offer,
+      '--yes',
+      ...listener,
+    ])
     await consortJson(['play', ready.sample.track, '--out', join(dir, 'sample.flac'), ...listener])
     await consortJson(['usage', '--flush', ...listener])
 

@@ -1,5 +1,6 @@
 // The storefront's only script: preview playback, and the visitor's player address (kept in this browser's
-// localStorage, set from ?player= or the form on /player) that turns Buy links into checkout links on that player.
+// localStorage, set from ?player= — a player on this machine only — or the form on /player) that turns Buy links into
+// checkout links on that player.
 ;(() => {
   const KEY = 'consort.player'
   const MAX_URL = 512
@@ -48,10 +49,22 @@
     return `${player}/ui/checkout?${params}`
   }
 
-  // ?player= sets the address, then leaves the address bar clean.
+  /**
+   * Whether a player address is on this machine (loopback): the only kind a link may set. Anyone can send a link, and
+   * one that pointed every Buy link of this browser at another site would be an open redirect (issue 11); a player
+   * elsewhere is named on /player, typed by the visitor.
+   */
+  function onThisMachine(value) {
+    const player = normalisePlayer(value)
+    if (player == null) return false
+    const host = new URL(player).hostname
+    return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1'
+  }
+
+  // ?player= sets the address (a player on this machine only), then leaves the address bar clean.
   const params = new URLSearchParams(location.search)
   if (params.has('player')) {
-    setPlayer(params.get('player'))
+    if (onThisMachine(params.get('player'))) setPlayer(params.get('player'))
     params.delete('player')
     const rest = params.toString()
     history.replaceState(null, '', `${location.pathname}${rest ? `?${rest}` : ''}${location.hash}`)

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { dataDirPaths } from '../../../node/data-dir.ts'
+import { runConsort } from '../../helpers/cli.ts'
+
+/**
+ * `consort buy` against a stand-in of the player's control routes (`GET /v1/player/quote`, `POST /v1/player/buy`,
+ * as `roles/player/routes.ts` answers them): the command shows the price in money and in words and asks before it
+ * charges (`--yes` for scripts), and refuses a second sale of what the device already holds unless `--again`
+ * (issue 11, finding 5). The player's own refusal behind it is tested with real nodes in `test/e2e/chain.test.ts`.
+ */
+describe('player: consort buy asks before it charges (issue 11)', function () {
+  this.timeout(120_000)
+  let dir: string
+  let server: Server
+  let owned: Array<{ purchaseId: string; licenceId: string; useType: string; rules: string[] }> = []
+  const bought: unknown[] = []
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'consort-buy-cli-'))
+    server = createServer((request, response) => {
+      const send = (status: number, body: unknown) => {
+        response.writeHead(status, { 'content-type': 'application/json' })
+        response.end(JSON.stringify(body))
+      }
+      if (request.headers.authorization !== 'Bearer test-token') return send(401, { code: 'ERR_UNAUTHORISED' })
+      if (request.method === 'GET' && request.url?.startsWith('/v1/player/quote?offer=')) {
+        return send(200, {
+          offer: { offer: 'offer-1', useType: 'PermanentDownload', rules: ['unlimited plays'], retailerName: 'Shop' },
+          title: 'First Light',
+          priceText: '0.99 EUR',
+          priceWords: 'ninety-nine euro cents',
+          territory: 'Worldwide',
+          owned,
+        })
+      }
+      if (request.method === 'POST' && request.url === '/v1/player/buy') {
+        let raw = ''
+        request.on('data', (chunk) => {
+          raw += chunk
+        })
+        request.on('end', () => {
+          bought.push(JSON.parse(raw))
+          send(200, {
+            purchaseId: 'p-1',
+            licenceId: 'lic-1',
+            licence: 'bafy-licence',
+            receipt: 'bafy-receipt',
+            content: ['isrc:ZZCNS2600001'],
+            elapsedMs: 5,
+            attempts: 1,
+          })
+        })
+        return
+      }
+      send(404, { code: 'ERR_NOT_FOUND', message: request.url })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    await mkdir(dir, { recursive: true })
+    await writeFile(
+      dataDirPaths(dir).api,
+      JSON.stringify({ url: `http://127.0.0.1:${port}`, token: 'test-token', pid: process.pid }),
+    )
+  })
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('shows the price in money and in words and charges nothing without a confirmation', async () => {
+    const result = await runConsort(['buy', 'offer-1', '--data-dir', dir])
+    assert.equal(result.code, 2, result.stderr)
+    assert.match(result.stderr, /0\.99 EUR \(ninety-nine euro cents\)/)
+    assert.match(result.stderr, /--yes/)
+    assert.deepEqual(bought, [], 'nothing was bought')
+  })
+
+  it('buys at the price shown with --yes', async () => {
+    const result = await runConsort(['buy', 'offer-1', '--yes', '--data-dir', dir])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /purchase\s+p-1/)
+    assert.deepEqual(bought, [{ offer: 'offer-1' }])
+  })
+
+  it('refuses to buy again what the device already holds, unless --again', async () => {
+    owned = [{ purchaseId: 'p-0', licenceId: 'lic-0', useType: 'PermanentDownload', rules: ['unlimited plays'] }]
+    bought.length = 0
+    const refused = await runConsort(['buy', 'offer-1', '--yes', '--data-dir', dir])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /already hold licence lic-0/)
+    assert.match(refused.stderr, /--again/)
+    assert.deepEqual(bought, [])
+    const again = await runConsort(['buy', 'offer-1', '--yes', '--again', '--data-dir', dir])
+    assert.equal(again.code, 0, again.stderr)
+    assert.deepEqual(bought, [{ offer: 'offer-1', again: true }])
+  })
+})
