@@ -206,7 +206,7 @@ export class PurchaseWorkload {
       if (spec.roles.includes('player')) {
         const account: NodeKeys = await createNodeKeys(random)
         // Flushes are driven by the workload (and happen 2 s after each use); no periodic timer.
-        options.player = { ...(options.player ?? {}), account, flushIntervalMs: 0, territory: 'Worldwide' }
+        options.player = { ...(options.player ?? {}), account, flushIntervalMs: 0 }
       }
       if (spec.roles.includes('clearinghouse'))
         options.clearinghouse = { ...(options.clearinghouse ?? {}), sync: false, allowTestGateway: true }
@@ -364,7 +364,9 @@ export class PurchaseWorkload {
     const offer = row.offer!
     const started = performance.now()
     try {
-      const bought = await player.buy(offer, { purchaseId })
+      // The plan decides each purchase (a listener may buy what it holds, as it did before the player refused that
+      // by default): `again` says so, and ground truth counts every sale.
+      const bought = await player.buy(offer, { purchaseId, again: true })
       row.latencyMs = performance.now() - started
       row.outcome = 'bought'
       row.error = null
@@ -487,7 +489,7 @@ export class PurchaseWorkload {
     for (let round = 0; round < PURCHASE_RESUMES && this.#pending.length > 0; round++) {
       for (const p of this.#pending.splice(0)) {
         try {
-          const bought = await playerOf(p.player).buy(p.offer, { purchaseId: p.purchaseId })
+          const bought = await playerOf(p.player).buy(p.offer, { purchaseId: p.purchaseId, again: true })
           p.row.outcome = 'resumed'
           this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount)
         } catch (err) {

@@ -136,12 +136,12 @@ export function checkoutPage(
   <h2 id="offer-title">${title}</h2>
   <p class="price">${offer.priceText}${quote != null ? html` <span class="price-words">(${quote.priceWords})</span>` : ''}</p>
   <p>Sold by <strong>${offer.retailerName}</strong>, certified by ${offer.certifier}.</p>
-  <p>What you get: ${offer.useType}: ${offer.rules.join(', ')}.</p>
+  <p class="use-type">What you get: <strong>${useTypeWords(offer.useType)}</strong>: ${offer.rules.join(', ')}.</p>
   <p class="muted">Bought for territory ${offer.territory}. Paid from your account at the network's clearinghouse.</p>
 </section>
 ${
   owned.length > 0
-    ? html`<p class="notice owned" role="alert"><strong>You already own this.</strong> Your licence${owned.length > 1 ? 's' : ''} ${owned.map((o) => html`<code>${o.licenceId}</code> (${o.useType}: ${o.rules.join(', ')})`)} already give${owned.length > 1 ? '' : 's'} at least what this offer would. Buying it again charges ${offer.priceText} again.</p>`
+    ? html`<p class="notice owned" role="alert"><strong>You already own this.</strong> Your licence${owned.length > 1 ? 's' : ''} ${owned.map((o) => html`<code>${o.licenceId}</code> (${useTypeWords(o.useType)}: ${o.rules.join(', ')})`)} already give${owned.length > 1 ? '' : 's'} at least what this offer would. Buying it again charges ${offer.priceText} again.</p>`
     : ''
 }
 <form method="post" action="/ui/checkout" class="confirm">

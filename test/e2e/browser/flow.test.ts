@@ -116,7 +116,7 @@ describe('browser: search, preview, buy, play, usage history (Chromium)', functi
   it('shows the checkout in words: the title, the price and the use type, never ids', async () => {
     const offer = (await page.locator('section.offer').textContent()) ?? ''
     assert.match(offer, /Consort Sampler — The Consort Ensemble/)
-    assert.match((await page.locator('p.price').textContent()) ?? '', /^\d+\.\d\d EUR$/)
+    assert.match((await page.locator('p.price').textContent()) ?? '', /^\d+\.\d\d EUR \([a-z -]+\)$/)
     assert.match((await page.locator('p.use-type').textContent()) ?? '', /What you get: Download to keep: /)
     assert.doesNotMatch(offer, /icpn:|isrc:|PermanentDownload/)
     await screenshot('player-checkout-words')

@@ -228,7 +228,7 @@ describe('clearinghouse role', function () {
 
       // The account the command created buys and plays.
       const account = await loadNodeKeys(join(playerDir, 'keys', 'account.key'))
-      const buyer: Buyer = { account, devices: [] }
+      const buyer: Buyer = { account, devices: [], territory: 'FR' }
       await m.addDevice(buyer)
       const engine = role.engine
       const contract = m.contract({ unit: 70n, play: 2n })

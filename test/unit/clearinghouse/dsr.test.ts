@@ -87,9 +87,10 @@ describe('clearinghouse DSR reports (Basic Audio Profile)', () => {
 
     downloadOffer = offer(download, [`isrc:${ISRC}`], 'PermanentDownload', 129n)
     streamOffer = offer(stream, [`icpn:${GTIN}`], 'OnDemandStream', 99n)
+    // Each buyer's territory is the one its registrar attests (orders must name it).
     const buyers: Buyer[] = []
-    for (let i = 0; i < 3; i++) {
-      const b = await m.buyer()
+    for (const territory of ['FR', 'FR', 'DE']) {
+      const b = await m.buyer(1, territory)
       await engine.account(m.fundRequest(b, 10_00n))
       buyers.push(b)
     }

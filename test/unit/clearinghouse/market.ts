@@ -32,6 +32,8 @@ export const ISRC_2 = 'GBAYE0601498'
 
 export interface Buyer {
   account: NodeKeys
+  /** The territory the registrar attests for the account (absent: none attested, so Worldwide). */
+  territory?: string
   devices: Array<{ keys: NodeKeys; registration: SignedRecord<'consort/device'>; seq: number; head: CID | null }>
 }
 
@@ -205,9 +207,9 @@ export class Market {
     )
   }
 
-  async buyer(devices = 1): Promise<Buyer> {
+  async buyer(devices = 1, territory?: string): Promise<Buyer> {
     const account = await createNodeKeys(this.random)
-    const buyer: Buyer = { account, devices: [] }
+    const buyer: Buyer = { account, devices: [], ...(territory === undefined ? {} : { territory }) }
     for (let i = 0; i < devices; i++) await this.addDevice(buyer)
     return buyer
   }
@@ -224,6 +226,7 @@ export class Market {
         device: keys.signer.publicKey,
         sealingKey: keys.sealing.publicKey,
         name: `device-${this.#deviceSerial}`,
+        ...(buyer.territory === undefined ? {} : { territory: buyer.territory }),
         notBefore: this.clock.now() - 86_400_000,
         notAfter: this.clock.now() + 365 * 86_400_000,
       },
@@ -253,7 +256,7 @@ export class Market {
         account: buyer.account.signer.publicKey,
         device: buyer.devices[0]!.keys.signer.publicKey,
         price,
-        territory: 'Worldwide',
+        territory: (buyer.territory ?? 'Worldwide') as PurchaseOrder['order']['territory'],
         created: this.clock.now(),
       },
       buyer.account.signer,
