@@ -21,7 +21,18 @@ import type { Scenario } from './scenario.ts'
 const log = logger('consort:sim:cluster')
 
 /** What a node is in the run: honest, or the attack it carries out. */
-export type NodeKind = 'honest' | 'sybil' | 'forger' | 'overpricer' | 'replayer' | 'corrupt-seeder' | 'eclipser'
+export type NodeKind =
+  | 'honest'
+  | 'sybil'
+  | 'forger'
+  | 'overpricer'
+  | 'replayer'
+  | 'corrupt-seeder'
+  | 'eclipser'
+  | 'void-racer'
+  | 'play-inflater'
+  | 'store-wiper'
+  | 'territory-liar'
 
 export interface SimNodeSpec {
   group: string

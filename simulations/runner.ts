@@ -665,6 +665,13 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
       case 'replay-usage':
         adversary('replayer', 'replayer', a.nodes, ['player'])
         break
+      case 'hostile-buyers':
+        // Plain certified nodes speaking the protocols as buyers, but the store wipers: the real player role.
+        adversary('void-racer', 'void-racer', a.voidRacers, ['player'])
+        adversary('play-inflater', 'play-inflater', a.playInflaters, ['player'])
+        adversary('store-wiper', 'store-wiper', a.storeWipers, ['player'], ['player'])
+        adversary('territory-liar', 'territory-liar', a.territoryLiars, ['player'])
+        break
       case 'corrupt-seeders':
         // Real delivery nodes with the segments server's fault injection: every block they serve is corrupt.
         adversary('corrupt-seeder', 'corrupt-seeder', a.nodes, ['delivery'], ['delivery'], {
@@ -999,6 +1006,7 @@ function buildPlan(
       }
       case 'overpriced-offers':
       case 'replay-usage':
+      case 'hostile-buyers':
       case 'corrupt-seeders':
         if (market == null)
           throw new SimulationSetupError(`adversary ${attack.kind} needs the market workload (workload.market)`)

@@ -305,6 +305,23 @@ const adversary = z.discriminatedUnion('kind', [
       replays: z.number().int().min(1).max(10_000),
     })
     .strict(),
+  /**
+   * Buyers that attack the money paths (issue 11), each at the drain after the honest market: void racers (authorise,
+   * void, then buy and ask for the licence at once), play inflaters (a correctly signed report of more plays than the
+   * licence allows, some back-dated), store wipers (the real player: play, wipe the store, fetch the licence again)
+   * and territory liars (orders for a territory the registrar did not attest).
+   */
+  z
+    .object({
+      kind: z.literal('hostile-buyers'),
+      voidRacers: z.number().int().min(0).max(20).default(1),
+      races: z.number().int().min(1).max(100).default(3),
+      playInflaters: z.number().int().min(0).max(20).default(1),
+      storeWipers: z.number().int().min(0).max(20).default(1),
+      territoryLiars: z.number().int().min(0).max(20).default(1),
+      lies: z.number().int().min(1).max(100).default(3),
+    })
+    .strict(),
   /** Delivery nodes that seed the releases and serve every block corrupted (the segments server's fault injection). */
   z.object({ kind: z.literal('corrupt-seeders'), nodes: z.number().int().min(1).max(100) }).strict(),
   /** Nodes that connect to one player and try to be all of its peers, forwarding nothing. */

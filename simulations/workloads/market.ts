@@ -9,6 +9,7 @@ import { SegmentsService } from '../../protocols/segments/service.ts'
 import { topicString } from '../../protocols/topics/names.ts'
 import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
 import type { ControlRoute } from '../../roles/role.ts'
+import { HostileBuyers, type HostileBuyersMetrics } from '../adversaries/hostile-buyers.ts'
 import { type CertifiedOffer, OVERPRICE_KINDS, type OverpriceMetrics, Overpricers } from '../adversaries/overpricer.ts'
 import { Replayers, type ReplayMetrics } from '../adversaries/replayer.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
@@ -87,6 +88,8 @@ export interface MarketMetrics {
   ledger: PurchaseMetrics['ledger'] | null
   replays: ReplayMetrics | null
   overpriced: OverpriceMetrics | null
+  /** Issue 11's attackers on the money paths (the `hostile-buyers` adversary). */
+  hostileBuyers: HostileBuyersMetrics | null
   summary: Array<[string, string]>
 }
 
@@ -145,6 +148,7 @@ export class MarketWorkload {
   readonly #purchases: PurchaseWorkload
   readonly #replayers: Replayers | null
   readonly #overpricers: Overpricers | null
+  readonly #hostile: HostileBuyers | null
   #replays = 0
   #listings: OfferListing[] = []
   #certified: CertifiedOffer[] = []
@@ -162,7 +166,9 @@ export class MarketWorkload {
       if (!cluster.nodes.some((n) => n.honest && n.spec.roles.includes(role)))
         throw new SimulationSetupError(`the market workload needs a group with the ${role} role`)
     }
-    const needsPurchases = spec.purchasesPerSec > 0 || scenario.adversaries.some((a) => a.kind === 'replay-usage')
+    const needsPurchases =
+      spec.purchasesPerSec > 0 ||
+      scenario.adversaries.some((a) => a.kind === 'replay-usage' || a.kind === 'hostile-buyers')
     if (needsPurchases)
       for (const role of NEEDED_FOR_PURCHASES) {
         if (!cluster.nodes.some((n) => n.honest && n.spec.roles.includes(role)))
@@ -173,6 +179,7 @@ export class MarketWorkload {
     this.#replayers = replayers.length > 0 ? new Replayers(cluster.network.name, replayers) : null
     const overpricers = cluster.nodes.filter((n) => n.spec.kind === 'overpricer')
     this.#overpricers = overpricers.length > 0 ? new Overpricers(overpricers) : null
+    this.#hostile = scenario.adversaries.some((a) => a.kind === 'hostile-buyers') ? new HostileBuyers(cluster) : null
   }
 
   /** Role options the market's nodes start with. */
@@ -339,7 +346,7 @@ export class MarketWorkload {
     )
     this.#seeds.seedMs = Math.round(performance.now() - t1)
     log('%d seeders seeded every release in %d ms', seeders.length, this.#seeds.seedMs)
-    if (this.#purchases.enabled || this.#replayers != null)
+    if (this.#purchases.enabled || this.#replayers != null || this.#hostile != null)
       await this.#purchases.setup(
         this.#tracks.map((t) => t.isrc),
         retailers,
@@ -356,7 +363,7 @@ export class MarketWorkload {
       for (const row of rows) {
         if (row.status !== 'certified' || row.certification == null) continue
         this.#listings.push({ offer: row.offer, retailerKey: key, contract: row.contract })
-        if (this.#overpricers != null && this.#certified.length < MAX_COPIED_OFFERS) {
+        if ((this.#overpricers != null || this.#hostile != null) && this.#certified.length < MAX_COPIED_OFFERS) {
           const records = retailer.started.records
           this.#certified.push({
             offer: await records.getAs('consort/offer', CID.parse(row.offer)),
@@ -399,6 +406,11 @@ export class MarketWorkload {
       // Replays go out once the honest reports were delivered (the drain), so that every one is a real report.
       this.#replays += attack.replays
       this.#replayRandom = random
+      return
+    }
+    if (attack.kind === 'hostile-buyers') {
+      // They act at the drain, once the honest market is done (and before any replay).
+      this.#hostile?.plan(attack, random)
       return
     }
     if (attack.kind === 'overpriced-offers') {
@@ -491,11 +503,39 @@ export class MarketWorkload {
         new Promise((resolve) => setTimeout(resolve, Math.max(ms, FETCH_DRAIN_MAX_MS))),
       ])
     await this.#purchases.drain(ms)
+    if (this.#hostile?.planned === true) await this.#hostileBuyersAct()
     if (this.#replayers != null && this.#replayRandom != null) {
       const houses = this.#cluster.network.record.body.clearinghouses.map((c) => c.key)
       await this.#replayers.replay(this.#replays, this.#replayRandom, houses)
       await this.#purchases.flushAll()
     }
+  }
+
+  /** Issue 11's hostile buyers act, with what they may know of the market and the ground truth to record in. */
+  async #hostileBuyersAct(): Promise<void> {
+    const house = this.#cluster.nodes.find((n) => n.honest && n.online && n.spec.roles.includes('clearinghouse'))
+    if (house == null || this.#hostile == null) return
+    const purchases = this.#purchases
+    await this.#hostile.act({
+      network: this.#cluster.network.name,
+      clock: this.#clock,
+      cluster: this.#cluster,
+      clearinghouse: house,
+      services: this.#cluster.nodes.filter(
+        (n) =>
+          n.honest &&
+          n.online &&
+          n.spec.roles.some((r) => ['registration', 'clearinghouse', 'retailer', 'reference', 'delivery'].includes(r)),
+      ),
+      tracks: this.#tracks.map((t) => t.isrc),
+      certified: this.#certified,
+      known: (offer) => purchases.knows(offer),
+      perPlay: (offer) => purchases.perPlay(offer),
+      fund: (sim, account) => purchases.fundAccount(sim, account),
+      sale: (account, offer, purchaseId, price) => purchases.recordSale(account, offer, purchaseId, price),
+      play: (purchaseId) => purchases.recordPlay(purchaseId),
+    })
+    await this.#purchases.flushAll()
   }
 
   async report(): Promise<{ metrics: MarketMetrics; checks: Check[] }> {
@@ -510,7 +550,8 @@ export class MarketWorkload {
     const totalBytes = [...this.#bytesBySource.values()].reduce((a, b) => a + b, 0)
     const deliveryBytes = this.#bytesBySource.get('delivery') ?? 0
     const replays = this.#replayers?.metrics() ?? null
-    const bought = await this.#purchases.report({})
+    const hostile = this.#hostile?.report() ?? null
+    const bought = await this.#purchases.report({ heldByAttack: hostile?.heldPlays ?? 0 })
     if (this.#overpricers != null) {
       const viewer = this.#purchases.players().find((p) => p.online)
       if (viewer != null) {
@@ -555,6 +596,7 @@ export class MarketWorkload {
       ledger: withPurchases ? bought.metrics.ledger : null,
       replays,
       overpriced,
+      hostileBuyers: hostile?.metrics ?? null,
       summary: [],
     }
     metrics.summary = [
@@ -612,8 +654,10 @@ export class MarketWorkload {
         'over-priced offers',
         `${overpriced.published['foreign-certification']} with another offer's certification, ${overpriced.published.uncertified} uncertified, from ${overpriced.nodes} node(s); listed to a player ${overpriced.listedToPlayers} time(s) over ${overpriced.contentsChecked} content(s); honest refusals by code: see gossip`,
       ])
+    if (hostile != null) metrics.summary.push(...hostile.summary)
     const checks: Check[] = [
       ...bought.checks,
+      ...(hostile?.checks ?? []),
       {
         name: 'offers certified',
         ok: this.#offers.certified === this.#offers.expected,
@@ -696,7 +740,7 @@ export class MarketWorkload {
 
   /** The settlement invariants as they stand now (the run checks them again at its end). */
   async settlementChecks(): Promise<Check[]> {
-    return (await this.#purchases.report({})).checks
+    return (await this.#purchases.report({ heldByAttack: this.#hostile?.report().heldPlays ?? 0 })).checks
   }
 
   async close(): Promise<void> {

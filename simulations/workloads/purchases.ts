@@ -73,7 +73,10 @@ export interface LedgerRow {
 
 export interface PurchaseMetrics {
   planned: number
+  /** Planned purchases bought (the listeners'). */
   bought: number
+  /** Sales hostile buyers really paid for (issue 11's adversaries), in the ground truth beside the planned ones. */
+  boughtByAttackers: number
   failed: number
   skipped: number
   /** Purchases still pending after the drain (the retailer never answered): their outcome is unknown. */
@@ -159,6 +162,7 @@ export class PurchaseWorkload {
   readonly #terms = new Map<string, ContractTerms>()
   #tracks: readonly string[] = []
   #planned = 0
+  #attackerSales = 0
   #retries = 0
   /** The clearinghouse's counters summed over its earlier incarnations (a kill and restart). */
   readonly #earlierStats = new Map<string, number>()
@@ -201,7 +205,8 @@ export class PurchaseWorkload {
   static async prepare(specs: SimNodeSpec[], seed: number): Promise<void> {
     const random = stream(seed, 'market/accounts')
     for (const spec of specs) {
-      if (spec.kind !== 'honest') continue
+      // Honest nodes, and the store wipers (issue 11): they run the real player role with an account of their own.
+      if (spec.kind !== 'honest' && spec.kind !== 'store-wiper') continue
       const options = { ...(spec.roleOptions ?? {}) }
       if (spec.roles.includes('player')) {
         const account: NodeKeys = await createNodeKeys(random)
@@ -387,9 +392,13 @@ export class PurchaseWorkload {
   }
 
   #record(sim: SimNode, offer: string, purchaseId: string, price: bigint): void {
-    const info = this.#offers.get(offer)!
+    this.#recordFor(this.#accountOf(sim), offer, purchaseId, price)
+  }
+
+  #recordFor(account: NodeKeys, offer: string, purchaseId: string, price: bigint): void {
+    const info = this.#offers.get(offer)
+    if (info == null) throw new SimulationSetupError(`offer ${offer} is not one the retailers listed`)
     const terms = this.#terms.get(info.contract)!
-    const account = this.#accountOf(sim)
     const truth: PurchaseTruth = {
       purchaseId,
       wallet: walletParticipant(account.signer.publicKey),
@@ -522,6 +531,37 @@ export class PurchaseWorkload {
     await this.#quiet()
   }
 
+  /** Whether an offer the retailers listed is known to the ground truth, and whether its plays move money. */
+  knows(offer: string): boolean {
+    return this.#offers.has(offer)
+  }
+
+  perPlay(offer: string): boolean {
+    const info = this.#offers.get(offer)
+    return info != null && this.#terms.get(info.contract)?.perPlay != null
+  }
+
+  /** Top up a hostile buyer's wallet (its account may be its node key), recorded in the ground truth. */
+  async fundAccount(sim: SimNode, account: NodeKeys): Promise<void> {
+    const house = this.#house()
+    if (house == null) throw new SimulationSetupError('purchases need a node with the clearinghouse role')
+    await this.#fundWith(sim, house, account)
+  }
+
+  /** A sale a hostile buyer really paid for (issue 11's adversaries): into the ground truth. */
+  recordSale(account: NodeKeys, offer: string, purchaseId: string, price: bigint): void {
+    this.#recordFor(account, offer, purchaseId, price)
+    this.#attackerSales++
+  }
+
+  /** A play within a hostile buyer's licence that the clearinghouse must pay (and nothing more). */
+  recordPlay(purchaseId: string): void {
+    const purchase = this.#purchases.get(purchaseId)
+    if (purchase == null) throw new SimulationSetupError(`no sale ${purchaseId} in the ground truth`)
+    this.#licensedPlays++
+    this.#truth.play({ retailer: purchase.retailer, terms: purchase.terms })
+  }
+
   /** Wait until the clearinghouse's counters stop moving (gossiped copies of reports are ingested too). */
   async #quiet(): Promise<void> {
     const house = this.#house()
@@ -606,7 +646,8 @@ export class PurchaseWorkload {
     const wrong = rows.filter((r) => r.expected !== r.actual)
     const metrics: PurchaseMetrics = {
       planned: this.#planned,
-      bought: this.#purchases.size,
+      bought: this.#purchases.size - this.#attackerSales,
+      boughtByAttackers: this.#attackerSales,
       failed: this.#failed,
       skipped: this.#skipped,
       unresolved: this.#pending.length,
@@ -754,7 +795,7 @@ export class PurchaseWorkload {
     return [
       [
         'purchases',
-        `${m.bought}/${m.planned} bought (${m.failed} failed, ${m.unresolved} unresolved, ${m.skipped} skipped, ${m.retries} retried purchase(s) or play(s)); latency p50 ${m.purchaseLatencyMs.p50} ms, p99 ${m.purchaseLatencyMs.p99} ms`,
+        `${m.bought}/${m.planned} bought${m.boughtByAttackers > 0 ? ` (and ${m.boughtByAttackers} by hostile buyers)` : ''} (${m.failed} failed, ${m.unresolved} unresolved, ${m.skipped} skipped, ${m.retries} retried purchase(s) or play(s)); latency p50 ${m.purchaseLatencyMs.p50} ms, p99 ${m.purchaseLatencyMs.p99} ms`,
       ],
       [
         'plays',
@@ -802,7 +843,10 @@ export class PurchaseWorkload {
   }
 
   async #fund(sim: SimNode, house: SimNode): Promise<void> {
-    const account = this.#accountOf(sim)
+    await this.#fundWith(sim, house, this.#accountOf(sim))
+  }
+
+  async #fundWith(sim: SimNode, house: SimNode, account: NodeKeys): Promise<void> {
     const node = sim.started
     const request = signAccountRequest(
       {
