@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { Signer } from '../../keys/ed25519.ts'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { SeededRandom } from '../../keys/random.ts'
 import { type ConsortNode, createConsortNode } from '../../node/consort-node.ts'
@@ -8,6 +9,7 @@ import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../protocols/clearing/index.ts'
 import { systemClock } from '../../protocols/clock.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
+import { type DecodeOptions, decodeRecordAs, signRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
@@ -20,6 +22,7 @@ import { createTestNetwork, type TestNetwork } from '../../test/helpers/network.
 import { waitForTopicPeers } from '../../test/helpers/nodes.ts'
 import { waitUntil } from '../../test/helpers/wait.ts'
 import { LatencyRecorder } from '../lib/latency.ts'
+import { PURCHASE_STEPS, PurchaseSteps } from '../lib/purchase-steps.ts'
 import { result } from '../lib/result.ts'
 import type { BenchOptions, BenchResult } from '../lib/types.ts'
 
@@ -35,6 +38,8 @@ const TRACK_BYTES = 10 * 1024 * 1024
 const BYTES_PER_SECOND = 44_100 * 2 * 2
 const ISRC = 'ZZCNS2699001'
 const UPC = '012345678905'
+/** Payment records signed and verified in process to measure what the proof costs in CPU. */
+const PAYMENT_PROOF_ROUNDS = 500
 /** Purchases run at once when measuring the purchase rate. */
 const PURCHASE_CONCURRENCY = 8
 
@@ -144,6 +149,20 @@ async function fund(devnet: Devnet, amount: bigint): Promise<void> {
   )
 }
 
+/**
+ * The CPU money before keys adds to a purchase (decision 0306), per purchase in ms: the clearinghouse signs one
+ * `consort/payment` at the capture and the registrar verifies it before it licenses (a real payment of this run).
+ */
+function paymentProofMs(bytes: Uint8Array, signer: Signer, options: DecodeOptions): number {
+  const payment = decodeRecordAs('consort/payment', bytes, options)
+  const started = performance.now()
+  for (let i = 0; i < PAYMENT_PROOF_ROUNDS; i++) {
+    const signed = signRecord('consort/payment', payment.body, signer)
+    decodeRecordAs('consort/payment', signed.bytes, options)
+  }
+  return (performance.now() - started) / PAYMENT_PROOF_ROUNDS
+}
+
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
   const samples = options.quick ? 10 : Math.max(20, options.rounds * 6)
   const purchases = options.quick ? 24 : 96
@@ -156,6 +175,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
   /** The raw first-segment fetch, measured next to each sample of the loop it is the baseline of. */
   const rawNextToPurchases = new LatencyRecorder()
   const rawNextToPlays = new LatencyRecorder()
+  let steps: PurchaseSteps | undefined
   try {
     const audio = path.join(dir, 'track.wav')
     await writeFile(audio, wavFile(TRACK_BYTES))
@@ -233,12 +253,16 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     await rawFirstSegment()
 
     options.log(`purchase → first audio: ${samples} purchases, each from a cold block store`)
+    // Each step of the retailer's purchase, one purchase at a time (the capture: money before keys).
+    steps = new PurchaseSteps(shop.purchases)
+    steps.measuring = true
+    let lastPurchase = ''
     for (let i = 0; i < samples; i++) {
       rawNextToPurchases.record(await rawFirstSegment())
       await forget()
       const started = performance.now()
       // The same offer every time: the player refuses a second sale unless asked on purpose.
-      await player.buy(listed.offer, { again: true })
+      lastPurchase = (await player.buy(listed.offer, { again: true })).purchaseId
       purchaseOnly.record(performance.now() - started)
       let first = 0
       await player.play(ISRC, {
@@ -250,6 +274,12 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       })
       firstAudioAfterPurchase.record(first)
     }
+
+    steps.measuring = false
+    const payment = (await shop.purchases.status(lastPurchase))?.payment
+    if (payment == null) throw new Error(`purchase ${lastPurchase} has no payment record`)
+    const house = devnet.nodes.get('clearinghouse')!
+    const proofMs = paymentProofMs(payment, house.keys.signer, { network: devnet.net.name, now: Date.now() })
 
     options.log(`licensed first audio: ${samples} plays, each from a cold block store`)
     for (let i = 0; i < samples; i++) {
@@ -295,6 +325,28 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       }),
       result({ metric: 'purchase-alone.p50', value: purchaseOnly.percentileMs(50), unit: 'ms' }),
       result({ metric: 'purchase-alone.p99', value: purchaseOnly.percentileMs(99), unit: 'ms' }),
+      // Money before keys: each step of the purchase against the whole purchase (the ratio is its share), and the
+      // CPU the payment proof adds (signed at the capture, verified by the registrar).
+      ...PURCHASE_STEPS.map((step) =>
+        result({
+          metric: `purchase-step.${step}.p50`,
+          value: steps!.step(step).percentileMs(50),
+          unit: 'ms',
+          baseline: { name: 'the whole purchase (purchase-alone), p50', value: purchaseOnly.percentileMs(50) },
+        }),
+      ),
+      result({
+        metric: 'purchase-step.capture.p99',
+        value: steps.step('capture').percentileMs(99),
+        unit: 'ms',
+        baseline: { name: 'the whole purchase (purchase-alone), p99', value: purchaseOnly.percentileMs(99) },
+      }),
+      result({
+        metric: 'payment-proof.sign-and-verify',
+        value: proofMs,
+        unit: 'ms',
+        baseline: { name: 'the whole purchase (purchase-alone), p50', value: purchaseOnly.percentileMs(50) },
+      }),
       result({
         metric: 'licensed-first-audio.p50',
         value: firstAudioLicensed.percentileMs(50),
@@ -316,6 +368,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       }),
     ]
   } finally {
+    steps?.destroy()
     for (const r of [firstAudioAfterPurchase, purchaseOnly, firstAudioLicensed, rawNextToPurchases, rawNextToPlays]) {
       r.destroy()
     }
