@@ -8,9 +8,11 @@ export * from './order.ts'
  * `/consort/<net>/purchase/1` — a player buys from a retailer.
  *
  * - `buy`: the signed purchase order and the buyer's device registration. The retailer checks the offer is its
- *   own, current and certified; has the clearinghouse authorise the price; signs a receipt; obtains the licence
- *   from a registration manager; has the clearinghouse capture. Any failure voids the authorisation. Idempotent
- *   by purchase id: a retry after a timeout returns the same receipt and licence and never charges twice.
+ *   own, current and certified; has the clearinghouse authorise the price; signs a receipt; has the clearinghouse
+ *   capture it (a signed `consort/payment`); obtains the licence from a registration manager against that payment
+ *   (money before keys, decision 0306). A failure before the capture voids the authorisation; after it, the payment
+ *   is refunded. Idempotent by purchase id: a retry after a timeout returns the same receipt and licence and never
+ *   charges twice.
  */
 export const PURCHASE_PROTOCOL = 'purchase'
 export const PURCHASE_OPS = { buy: 'buy' } as const

@@ -1,21 +1,13 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
-import type { Signer } from '../../keys/ed25519.ts'
-import type { Random } from '../../keys/random.ts'
-import { SEAL_OVERHEAD_BYTES, seal } from '../../keys/seal.ts'
+import { SEAL_OVERHEAD_BYTES } from '../../keys/seal.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
-import {
-  encodeUsageEvents,
-  MAX_EVENTS_PER_REPORT,
-  type UsageEvent,
-  usageSealContext,
-} from '../../protocols/usage/index.ts'
+import { encodeUsageEvents, MAX_EVENTS_PER_REPORT, type UsageEvent } from '../../protocols/usage/index.ts'
 import { MAX_EVENTS_BYTES_PER_REPORT, REPORT_DEADLINE_MS, REPORT_ENVELOPE_RESERVE_BYTES } from './constants.ts'
 
 /**
@@ -44,42 +36,8 @@ export function takeForReport(events: readonly UsageEvent[], budgetBytes: number
   return events.slice(0, take)
 }
 
-export interface BuildReportInit {
-  network: NetworkContext
-  device: Signer
-  account: Uint8Array
-  seq: number
-  prev: CID | null
-  events: readonly UsageEvent[]
-  now: number
-  random: Random
-}
-
-/** Seal the events to every clearinghouse of the network and sign the report with the device key. */
-export function buildReport(init: BuildReportInit): SignedRecord<'consort/usage'> {
-  const clearinghouses = init.network.body.clearinghouses
-  const plaintext = encodeUsageEvents([...init.events])
-  const context = usageSealContext(init.network.name, init.device.publicKey, init.seq)
-  const sealed = clearinghouses.map((c) => ({
-    recipient: c.key,
-    box: seal(c.sealingKey, plaintext, context, init.random),
-  }))
-  plaintext.fill(0)
-  return signRecord(
-    'consort/usage',
-    {
-      network: init.network.name,
-      created: init.now,
-      device: init.device.publicKey,
-      account: init.account,
-      seq: init.seq,
-      prev: init.prev,
-      sealed,
-    },
-    init.device,
-    init.network.caps,
-  )
-}
+// Building a report is the protocol's (an attacker's client builds one the same way): protocols/usage/report.ts.
+export { type BuildReportInit, buildUsageReport as buildReport } from '../../protocols/usage/report.ts'
 
 /** Send one report directly to one clearinghouse; answers its acknowledgement. Throws what the call throws. */
 export async function sendReport(

@@ -1,9 +1,24 @@
+import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
+import {
+  buyResponse,
+  PURCHASE_DEADLINE_MS,
+  PURCHASE_OPS,
+  PURCHASE_PROTOCOL,
+  type PurchaseOrder,
+  signPurchaseOrder,
+} from '../../protocols/purchase/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import { registerDevice } from '../../protocols/register/client.ts'
+import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
 import type { CertifiedOffer } from './overpricer.ts'
+
+const log = logger('consort:sim:hostile-buyer')
 
 /**
  * What the hostile buyers of issue 11 get from the market workload: the network's services to dial, the offers on
@@ -58,4 +73,100 @@ export function certifiedOf(
   offer: string,
 ): { offer: SignedRecord<'consort/offer'>; certification: SignedRecord<'consort/certification'> } | undefined {
   return context.certified.find((c) => c.offer.id.toString() === offer)
+}
+
+/**
+ * A hostile buyer joins as any buyer would: it dials the services, registers its node key as both its account and
+ * its device (so that it speaks to the clearinghouse as the buyer itself), and funds its wallet.
+ */
+export async function joinAsBuyer(
+  sim: SimNode,
+  context: HostileBuyerContext,
+  name: string,
+): Promise<SignedRecord<'consort/device'>> {
+  const node = sim.started
+  await dialServices(sim, context.services)
+  const device = await registerDevice(node.libp2p, node.network, {
+    account: sim.keys.signer,
+    device: sim.keys.signer,
+    sealingKey: sim.keys.sealing.publicKey,
+    name,
+    now: context.clock.now(),
+  })
+  await context.fund(sim, sim.keys)
+  return device
+}
+
+/** The buyer's own signed order for a certified offer, paid through the market's clearinghouse. */
+export function orderOf(
+  sim: SimNode,
+  context: HostileBuyerContext,
+  sale: CertifiedOffer,
+  purchaseId: string,
+  territory: string,
+): PurchaseOrder {
+  const keys = sim.keys
+  return signPurchaseOrder(
+    {
+      network: context.network,
+      purchaseId,
+      offer: sale.offer.id,
+      certification: sale.certification.id,
+      retailer: sale.offer.signer,
+      clearinghouse: context.clearinghouse.keys.signer.publicKey,
+      account: keys.signer.publicKey,
+      device: keys.signer.publicKey,
+      price: sale.offer.body.price,
+      territory: territory as PurchaseOrder['order']['territory'],
+      created: context.clock.now(),
+    },
+    keys.signer,
+  )
+}
+
+/** Streaming passes on sale: per-play offers with a plays limit, whose plays the ground truth can account for. */
+export function streamingPasses(context: HostileBuyerContext): CertifiedOffer[] {
+  const passes = context.certified.filter(
+    (c) =>
+      c.offer.body.rules.plays != null &&
+      context.known(c.offer.id.toString()) &&
+      context.perPlay(c.offer.id.toString()),
+  )
+  if (passes.length === 0) throw new Error('no streaming pass (per-play offer with a plays limit) on sale')
+  return passes
+}
+
+/** Run `act` for each online node, keeping what failed (a failure fails the attacker's check, never the run). */
+export async function eachAttacker(
+  nodes: readonly SimNode[],
+  failures: string[],
+  act: (sim: SimNode) => Promise<void>,
+): Promise<void> {
+  for (const sim of nodes) {
+    if (!sim.online) continue
+    try {
+      await act(sim)
+    } catch (err) {
+      failures.push(`${sim.name}: ${(err as Error).message}`)
+      log('%s: %e', sim.name, err)
+    }
+  }
+}
+
+/** Send the buyer's order to the offer's retailer (`purchase/1 buy`); the retailer's answer, checked for shape. */
+export async function buyFromRetailer(
+  sim: SimNode,
+  order: PurchaseOrder,
+  device: SignedRecord<'consort/device'>,
+): Promise<{ receipt: Uint8Array; licence: Uint8Array }> {
+  const node = sim.started
+  const answer = await rpcCall(
+    node.libp2p,
+    peerIdOfKey(order.order.retailer),
+    node.network.protocol(PURCHASE_PROTOCOL),
+    PURCHASE_OPS.buy,
+    { order, device: device.bytes },
+    { deadlineMs: PURCHASE_DEADLINE_MS },
+  )
+  return parseMessage(buyResponse, answer, 'response')
 }

@@ -1,18 +1,22 @@
-import { logger } from '@libp2p/logger'
 import type { SeededRandom } from '../../keys/random.ts'
+import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import { buyResponse, PURCHASE_OPS, PURCHASE_PROTOCOL, signPurchaseOrder } from '../../protocols/purchase/index.ts'
 import { decodeRecordAs } from '../../protocols/records/envelope.ts'
-import { registerDevice } from '../../protocols/register/client.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
-import { buildReport, sendReport } from '../../roles/player/reports.ts'
+import { buildUsageReport } from '../../protocols/usage/report.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
-import { dialServices, type HostileBuyerContext, type HostileBuyerReport } from './buyer-kit.ts'
-
-const log = logger('consort:sim:play-inflater')
+import {
+  buyFromRetailer,
+  eachAttacker,
+  type HostileBuyerContext,
+  type HostileBuyerReport,
+  joinAsBuyer,
+  orderOf,
+  streamingPasses,
+} from './buyer-kit.ts'
 
 /** Plays the inflater claims after its licence was issued, as a multiple of the plays the licence allows. */
 export const INFLATION_FACTOR = 3
@@ -55,67 +59,20 @@ export class PlayInflaters {
   }
 
   async act(context: HostileBuyerContext, random: SeededRandom): Promise<void> {
-    for (const sim of this.#nodes) {
-      if (!sim.online) continue
-      try {
-        await this.#inflate(sim, context, random)
-      } catch (err) {
-        this.#failures.push(`${sim.name}: ${(err as Error).message}`)
-        log('%s: %e', sim.name, err)
-      }
-    }
+    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#inflate(sim, context, random))
   }
 
   async #inflate(sim: SimNode, context: HostileBuyerContext, random: SeededRandom): Promise<void> {
-    const passes = context.certified.filter(
-      (c) =>
-        c.offer.body.rules.plays != null &&
-        context.known(c.offer.id.toString()) &&
-        context.perPlay(c.offer.id.toString()),
-    )
-    if (passes.length === 0) throw new Error('no streaming pass (per-play offer with a plays limit) on sale')
+    const passes = streamingPasses(context)
     const node = sim.started
-    await dialServices(sim, context.services)
     const keys = sim.keys
-    const device = await registerDevice(node.libp2p, node.network, {
-      account: keys.signer,
-      device: keys.signer,
-      sealingKey: keys.sealing.publicKey,
-      name: 'play inflater',
-      now: context.clock.now(),
-    })
-    await context.fund(sim, keys)
-    const { offer, certification } = pick(random, passes)
+    const device = await joinAsBuyer(sim, context, 'play inflater')
+    const sale = pick(random, passes)
+    const { offer } = sale
     const house = context.clearinghouse.keys.signer.publicKey
     const purchaseId = `inflate-${sim.index}`
-    const order = signPurchaseOrder(
-      {
-        network: context.network,
-        purchaseId,
-        offer: offer.id,
-        certification: certification.id,
-        retailer: offer.signer,
-        clearinghouse: house,
-        account: keys.signer.publicKey,
-        device: keys.signer.publicKey,
-        price: offer.body.price,
-        territory: device.body.territory ?? 'Worldwide',
-        created: context.clock.now(),
-      },
-      keys.signer,
-    )
-    const bought = parseMessage(
-      buyResponse,
-      await rpcCall(
-        node.libp2p,
-        peerIdOfKey(offer.signer),
-        node.network.protocol(PURCHASE_PROTOCOL),
-        PURCHASE_OPS.buy,
-        { order, device: device.bytes },
-        { deadlineMs: 30_000 },
-      ),
-      'response',
-    )
+    const order = orderOf(sim, context, sale, purchaseId, device.body.territory ?? 'Worldwide')
+    const bought = await buyFromRetailer(sim, order, device)
     // A real sale: the buyer paid for it, the ground truth says so.
     context.sale(keys, offer.id.toString(), purchaseId, offer.body.price.amount)
     this.#passes++
@@ -148,7 +105,7 @@ export class PlayInflaters {
       ...Array.from({ length: BACKDATED_PLAYS }, (_, i) => event(`early-${i}`, early + i * PLAY_STEP_MS)),
       ...Array.from({ length: claimed }, (_, i) => event(`play-${i}`, issued + 1_000 + i * PLAY_STEP_MS)),
     ]
-    const report = buildReport({
+    const report = buildUsageReport({
       network: node.network,
       device: keys.signer,
       account: keys.signer.publicKey,
@@ -158,9 +115,18 @@ export class PlayInflaters {
       now: context.clock.now(),
       random,
     })
-    const ack = await sendReport(node.libp2p, node.network, house, report, device, undefined, [licence])
+    // Straight to the clearinghouse, with the licence the plays claim to be under (as the player sends them).
+    const ack = parseMessage(
+      reportResponse,
+      await rpcCall(node.libp2p, peerIdOfKey(house), node.network.protocol(CLEARING_PROTOCOL), CLEARING_OPS.report, {
+        usage: report.bytes,
+        device: device.bytes,
+        licences: [licence.bytes],
+      }),
+      'response',
+    )
     this.#answers.set(ack.status, (this.#answers.get(ack.status) ?? 0) + 1)
-    for (const u of ack.unpaid) this.#unpaid.set(u.reason, (this.#unpaid.get(u.reason) ?? 0) + 1)
+    for (const u of ack.unpaid ?? []) this.#unpaid.set(u.reason, (this.#unpaid.get(u.reason) ?? 0) + 1)
     this.#claimed += events.length
     this.#allowed += allowed
     this.#expectedHeld += events.length - allowed

@@ -5,7 +5,13 @@ import type { PlayerRole } from '../../roles/player/index.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
 import { PacedSink } from '../workloads/paced-sink.ts'
-import { dialServices, type HostileBuyerContext, type HostileBuyerReport } from './buyer-kit.ts'
+import {
+  dialServices,
+  eachAttacker,
+  type HostileBuyerContext,
+  type HostileBuyerReport,
+  streamingPasses,
+} from './buyer-kit.ts'
 
 const log = logger('consort:sim:store-wiper')
 
@@ -48,27 +54,13 @@ export class StoreWipers {
   }
 
   async act(context: HostileBuyerContext, random: SeededRandom): Promise<void> {
-    for (const sim of this.#nodes) {
-      if (!sim.online) continue
-      try {
-        await this.#wipe(sim, context, random)
-      } catch (err) {
-        this.#failures.push(`${sim.name}: ${(err as Error).message}`)
-        log('%s: %e', sim.name, err)
-      }
-    }
+    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#wipe(sim, context, random))
   }
 
   async #wipe(sim: SimNode, context: HostileBuyerContext, random: SeededRandom): Promise<void> {
     const account = (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
     if (account == null) throw new Error('no account key')
-    const passes = context.certified.filter(
-      (c) =>
-        c.offer.body.rules.plays != null &&
-        context.known(c.offer.id.toString()) &&
-        context.perPlay(c.offer.id.toString()),
-    )
-    if (passes.length === 0) throw new Error('no streaming pass (per-play offer with a plays limit) on sale')
+    const passes = streamingPasses(context)
     await dialServices(sim, context.services)
     let player = playerOf(sim)
     await player.ensureDevice()

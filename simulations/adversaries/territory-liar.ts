@@ -1,12 +1,11 @@
 import type { SeededRandom } from '../../keys/random.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../protocols/clearing/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import { PURCHASE_OPS, PURCHASE_PROTOCOL, signPurchaseOrder } from '../../protocols/purchase/index.ts'
-import { registerDevice } from '../../protocols/register/client.ts'
+import { PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
-import { dialServices, type HostileBuyerContext, type HostileBuyerReport } from './buyer-kit.ts'
+import { type HostileBuyerContext, type HostileBuyerReport, joinAsBuyer, orderOf } from './buyer-kit.ts'
 
 /** Countries a liar claims to be in (its registrar attested none: it is `Worldwide`). */
 const CLAIMED = ['IN', 'US', 'BR', 'JP'] as const
@@ -38,35 +37,12 @@ export class TerritoryLiars {
     for (const sim of this.#nodes) {
       if (!sim.online || context.certified.length === 0) continue
       const node = sim.started
-      await dialServices(sim, context.services)
-      const keys = sim.keys
-      const device = await registerDevice(node.libp2p, node.network, {
-        account: keys.signer,
-        device: keys.signer,
-        sealingKey: keys.sealing.publicKey,
-        name: 'territory liar',
-        now: context.clock.now(),
-      })
-      await context.fund(sim, keys)
+      const device = await joinAsBuyer(sim, context, 'territory liar')
       const house = context.clearinghouse.keys.signer.publicKey
       for (let i = 0; i < lies; i++) {
-        const { offer, certification } = pick(random, [...context.certified])
-        const order = signPurchaseOrder(
-          {
-            network: context.network,
-            purchaseId: `lie-${sim.index}-${i}`,
-            offer: offer.id,
-            certification: certification.id,
-            retailer: offer.signer,
-            clearinghouse: house,
-            account: keys.signer.publicKey,
-            device: keys.signer.publicKey,
-            price: offer.body.price,
-            territory: pick(random, [...CLAIMED]),
-            created: context.clock.now(),
-          },
-          keys.signer,
-        )
+        const sale = pick(random, [...context.certified])
+        const { offer, certification } = sale
+        const order = orderOf(sim, context, sale, `lie-${sim.index}-${i}`, pick(random, [...CLAIMED]))
         this.#lies++
         for (const [what, call] of [
           [

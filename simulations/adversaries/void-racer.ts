@@ -2,12 +2,17 @@ import { logger } from '@libp2p/logger'
 import type { SeededRandom } from '../../keys/random.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL } from '../../protocols/clearing/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import { PURCHASE_OPS, PURCHASE_PROTOCOL, signPurchaseOrder } from '../../protocols/purchase/index.ts'
-import { registerDevice, requestReissue } from '../../protocols/register/client.ts'
+import { requestReissue } from '../../protocols/register/client.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
-import { dialServices, type HostileBuyerContext, type HostileBuyerReport } from './buyer-kit.ts'
+import {
+  buyFromRetailer,
+  type HostileBuyerContext,
+  type HostileBuyerReport,
+  joinAsBuyer,
+  orderOf,
+} from './buyer-kit.ts'
 
 const log = logger('consort:sim:void-racer')
 
@@ -39,35 +44,12 @@ export class VoidRacers {
     for (const sim of this.#nodes) {
       if (!sim.online || context.certified.length === 0) continue
       const node = sim.started
-      await dialServices(sim, context.services)
-      const keys = sim.keys
-      const device = await registerDevice(node.libp2p, node.network, {
-        account: keys.signer,
-        device: keys.signer,
-        sealingKey: keys.sealing.publicKey,
-        name: 'void racer',
-        now: context.clock.now(),
-      })
-      await context.fund(sim, keys)
+      const device = await joinAsBuyer(sim, context, 'void racer')
       const house = context.clearinghouse.keys.signer.publicKey
       for (let i = 0; i < races; i++) {
-        const { offer, certification } = pick(random, [...context.certified])
-        const order = signPurchaseOrder(
-          {
-            network: context.network,
-            purchaseId: `race-${sim.index}-${i}`,
-            offer: offer.id,
-            certification: certification.id,
-            retailer: offer.signer,
-            clearinghouse: house,
-            account: keys.signer.publicKey,
-            device: keys.signer.publicKey,
-            price: offer.body.price,
-            territory: device.body.territory ?? 'Worldwide',
-            created: context.clock.now(),
-          },
-          keys.signer,
-        )
+        const sale = pick(random, [...context.certified])
+        const { offer, certification } = sale
+        const order = orderOf(sim, context, sale, `race-${sim.index}-${i}`, device.body.territory ?? 'Worldwide')
         const retailer = context.cluster.nodes.find((n) =>
           n.keys.signer.publicKey.every((b, k) => b === offer.signer[k]),
         )
@@ -87,19 +69,12 @@ export class VoidRacers {
         await this.#step('void', () =>
           clearing(CLEARING_OPS.void, { purchaseId: order.order.purchaseId, reason: 'mine', order: null }),
         )
-        const buy = rpcCall(
-          node.libp2p,
-          peerIdOfKey(offer.signer),
-          node.network.protocol(PURCHASE_PROTOCOL),
-          PURCHASE_OPS.buy,
-          { order, device: device.bytes },
-          { deadlineMs: 30_000 },
-        )
+        const buy = buyFromRetailer(sim, order, device)
         // The race: the licence asked for while the retailer works on the purchase.
         const reissue = requestReissue(node.libp2p, node.network, {
           purchaseId: order.order.purchaseId,
           device,
-          signer: keys.signer,
+          signer: sim.keys.signer,
           now: context.clock.now(),
         })
         const outcomes = await Promise.allSettled([buy, reissue])
