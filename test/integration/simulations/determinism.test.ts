@@ -6,9 +6,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const RUN_PROCESS = fileURLToPath(new URL('../../../simulations/run-process.ts', import.meta.url))
-/** The scenario and seed the contract is checked on: every role, purchases, settlement, a partition, kills, churn. */
+/**
+ * The scenario and seed the contract is checked on: every role, purchases, settlement, a partition, kills, churn.
+ * Seed 1 also has a play the clearinghouse held until its licence arrived after the registrar's restart, and then
+ * settled: the settlement check counts plays still held, not plays ever held (it failed this seed before).
+ */
 const SCENARIO = 'market-faults-small'
-const SEED = '3'
+const SEED = '1'
 
 /** Run one simulation in its own process, as `consort sim` does; resolves with its exit code and output. */
 function run(out: string): Promise<{ code: number | null; stderr: string }> {
