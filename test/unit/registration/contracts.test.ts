@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import type { ContractBody } from '../../../protocols/records/types/contract.ts'
-import { contractBody } from '../../../roles/registration/bench.ts'
 import { coversTerritory, exclusionOf, type Sale, windowOpen } from '../../../roles/registration/contracts.ts'
+import { contractBody } from '../../helpers/licensing-world.ts'
 
 const NOW = Date.UTC(2026, 10, 1)
 

@@ -11,7 +11,7 @@ import {
   type LicensingWorld,
   measureLicenceIssueRate,
   worldIsrc,
-} from '../../../roles/registration/bench.ts'
+} from '../../helpers/licensing-world.ts'
 
 describe('registration: the registrar’s licence logic, in process', function () {
   this.timeout(60_000)

@@ -21,9 +21,9 @@ import { signDeviceRequest } from '../../protocols/register/client.ts'
 import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { DEFAULT_NETWORK_RULES } from '../../protocols/usage-rules/index.ts'
-import type { RoleDb } from '../role.ts'
-import type { IssueMessage } from './licences.ts'
-import { Registrar } from './registrar.ts'
+import type { IssueMessage } from '../../roles/registration/licences.ts'
+import { Registrar } from '../../roles/registration/registrar.ts'
+import type { RoleDb } from '../../roles/role.ts'
 
 /**
  * A registration manager with everything around it made up in memory — a network, a producer that escrowed
