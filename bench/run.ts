@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { formatReport } from './lib/format.ts'
 import type { BenchmarkModule, BenchReport } from './lib/types.ts'
@@ -26,8 +26,9 @@ export function knownBenchmarks(): string[] {
     .sort()
 }
 
+/** A benchmark by its name, one of `knownBenchmarks()` (the import names its folder, for the import-table test). */
 async function loadBenchmark(name: string): Promise<BenchmarkModule> {
-  const module = (await import(pathToFileURL(join(benchmarksDir, `${name}.ts`)).href)) as Partial<BenchmarkModule>
+  const module = (await import(`./benchmarks/${name}.ts`)) as Partial<BenchmarkModule>
   if (typeof module.run !== 'function') throw new TypeError(`bench/benchmarks/${name}.ts does not export run()`)
   return module as BenchmarkModule
 }

@@ -15,11 +15,14 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { signRecord } from '../../protocols/records/envelope.ts'
-import type { ClearingEngine } from '../../roles/clearinghouse/engine.ts'
-import { hex } from '../../roles/clearinghouse/participants.ts'
-import { periodOf, type StoredEvent } from '../../roles/clearinghouse/state.ts'
-import type { StateLevel } from '../../roles/clearinghouse/store.ts'
-import type { VerifiedReport } from '../../roles/clearinghouse/usage/verify.ts'
+import {
+  type ClearingEngine,
+  hex,
+  periodOf,
+  type StateLevel,
+  type StoredEvent,
+  type VerifiedReport,
+} from '../../roles/clearinghouse/index.ts'
 import { Market } from '../../test/unit/clearinghouse/market.ts'
 import { result } from '../lib/result.ts'
 import { median } from '../lib/stats.ts'

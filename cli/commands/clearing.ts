@@ -33,11 +33,17 @@ import { type NetworkContext, networkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from '../../protocols/rpc/errors.ts'
-import { ACCOUNTING_COLUMNS, checkAccountingCsv } from '../../roles/clearinghouse/accounting.ts'
-import { type AuditReport, auditStopped } from '../../roles/clearinghouse/audit.ts'
-import { checkDsr } from '../../roles/clearinghouse/dsr/read.ts'
-import { checkLineProof, checkStatement, formatAmount } from '../../roles/clearinghouse/statements.ts'
-import type { StateLevel } from '../../roles/clearinghouse/store.ts'
+import {
+  ACCOUNTING_COLUMNS,
+  type AuditReport,
+  auditStopped,
+  checkAccountingCsv,
+  checkDsr,
+  checkLineProof,
+  checkStatement,
+  formatAmount,
+  type StateLevel,
+} from '../../roles/clearinghouse/index.ts'
 import { CliError, EXIT, print, table } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import type { Command } from 'commander'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
-import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/account.ts'
+import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/index.ts'
 import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 

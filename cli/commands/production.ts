@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import type { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { ControlClient } from '../../node/control-client.ts'
 import { toJsonValue } from '../../protocols/json.ts'
@@ -9,29 +10,16 @@ import {
   inspectErn,
   MAX_ERN_MESSAGE_BYTES,
   readErn,
-} from '../../roles/production/ddex/index.ts'
+} from '../../roles/production/index.ts'
 import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 
-/** The part of `cli-progress` (which ships no types) the progress bar uses. */
-interface ProgressBar {
-  start(total: number, value: number, payload: Record<string, unknown>): void
-  update(value: number, payload: Record<string, unknown>): void
-  setTotal(total: number): void
-  stop(): void
-}
-interface CliProgress {
-  SingleBar: new (options: Record<string, unknown>, preset: unknown) => ProgressBar
-  Presets: { shades_classic: unknown }
-}
-
-async function progressBar(): Promise<ProgressBar> {
-  const name = 'cli-progress'
-  const module = (await import(name)) as { default: CliProgress }
-  const { SingleBar, Presets } = module.default
-  return new SingleBar(
+/** A progress bar; `cli-progress` is loaded only when a bar is shown (it is CommonJS), as in `consort fetch`. */
+async function progressBar(): Promise<SingleBar> {
+  const { default: cliProgress } = await import('cli-progress')
+  return new cliProgress.SingleBar(
     { format: ' {phase} |{bar}| {value}/{total} {detail}', hideCursor: true },
-    Presets.shades_classic,
+    cliProgress.Presets.shades_classic,
   )
 }
 

@@ -20,14 +20,24 @@ import type { ReportAck } from './usage/ingest.ts'
 
 const log = logger('consort:clearinghouse:role')
 
-export { checkAccountingCsv, toAccountingCsv } from './accounting.ts'
-export { type AuditReport, auditClearinghouse } from './audit.ts'
+export { ACCOUNTING_COLUMNS, checkAccountingCsv, toAccountingCsv } from './accounting.ts'
+export { type AuditReport, auditClearinghouse, auditStopped } from './audit.ts'
 export { checkDsr, type DsrCheck } from './dsr/read.ts'
 export { ClearingEngine, type ClearinghouseInit, clearinghouseInit, type EngineComponents } from './engine.ts'
 export { isTestNetwork, type PaymentGateway, TEST_GATEWAY_NAME, TestPaymentGateway } from './gateway.ts'
 export * from './participants.ts'
-export { checkLineProof, checkStatement, type LineProof, type Statement, Statements } from './statements.ts'
+export { periodOf, type StoredEvent } from './state.ts'
+export {
+  checkLineProof,
+  checkStatement,
+  formatAmount,
+  type LineProof,
+  type Statement,
+  Statements,
+} from './statements.ts'
+export type { StateLevel } from './store.ts'
 export type { ReportAck, ReportStatus } from './usage/ingest.ts'
+export type { VerifiedReport } from './usage/verify.ts'
 
 export class ClearinghouseRole extends EventTarget implements Role {
   readonly name = 'clearinghouse' as const

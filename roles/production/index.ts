@@ -49,7 +49,17 @@ import { productionRoutes } from './routes.ts'
 import { defaultSampleAudio, sampleDescription } from './sample.ts'
 import { type ContractState, ProductionState, type ReleaseState } from './state.ts'
 
+export {
+  ErnFormatError,
+  type ErnInspection,
+  type ErnIssue,
+  ErnValidationError,
+  inspectErn,
+  MAX_ERN_MESSAGE_BYTES,
+  readErn,
+} from './ddex/index.ts'
 export * from './errors.ts'
+export { DEFAULT_SEGMENT_BYTES, packageAudio } from './packaging/index.ts'
 export type { ContractResult, PublishProgress, PublishResult, ReleaseResult, TrackResult } from './publisher.ts'
 export { type ReleaseDescription, releaseDescriptionSchema } from './release-json.ts'
 export { SAMPLE_ISRC, SAMPLE_UPC, sampleDescription } from './sample.ts'
