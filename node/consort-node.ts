@@ -22,11 +22,11 @@ import type { Role, RoleDb } from '../roles/role.ts'
 import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
-import { NodeStoppedError, UnknownRoleError } from './errors.ts'
+import { NodeStoppedError, RoleNotRunningError, UnknownRoleError } from './errors.ts'
 import { libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
 import type { NodeMetrics } from './metrics.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
-import { ROLE_FACTORIES } from './roles.ts'
+import { type RoleMap, roleDefinition } from './roles.ts'
 import { type NodeStorage, openStorage } from './storage.ts'
 
 const log = logger('consort:node')
@@ -83,7 +83,10 @@ export interface ConsortNode {
   readonly credentials: NodeCredentials
   /** Catch-up with peers after an absence (`protocols/sync`); present while the node runs. */
   readonly sync: SyncService
+  /** The roles running, by name (for what treats them alike: the control API, metrics). */
   readonly roles: ReadonlyMap<RoleName, Role>
+  /** A running role with its own type (`node.role('retailer')` is a `StorefrontRetailer`); throws `RoleNotRunningError`. */
+  role<N extends RoleName>(name: N): RoleMap[N]
   readonly dataDir: string | null
   /** The node's LevelDB and blockstore (node-level work only: backups; roles get their own sublevel). */
   readonly stores: Pick<NodeStorage, 'db' | 'blockstore'>
@@ -101,7 +104,7 @@ export interface ConsortNode {
 export async function createConsortNode(config: ConsortNodeConfig): Promise<ConsortNode> {
   const roleNames = config.roles ?? []
   for (const name of roleNames) {
-    if (ROLE_FACTORIES[name] == null) throw new UnknownRoleError(`role ${name} is not available in this build`)
+    if (roleDefinition(name) == null) throw new UnknownRoleError(`role ${name} is not available in this build`)
   }
   const lock = config.dataDir == null ? null : await DataDirLock.acquire(config.dataDir)
   let storage: NodeStorage
@@ -226,6 +229,16 @@ async function assemble(
       return sync
     },
     roles,
+    role<N extends RoleName>(name: N): RoleMap[N] {
+      const role = roles.get(name)
+      if (role == null) {
+        throw new RoleNotRunningError(
+          `this node does not run the ${name} role (its roles: ${[...roles.keys()].join(', ') || 'none'})`,
+        )
+      }
+      // The map holds what ROLE_DEFINITIONS[name].create made for this name, so its type is RoleMap[N].
+      return role as RoleMap[N]
+    },
     dataDir: config.dataDir,
     stores: { db: storage.db, blockstore: storage.blockstore },
     get status() {
@@ -266,8 +279,7 @@ async function assemble(
         })
         await revocations.start()
         for (const name of roleNames) {
-          const factory = ROLE_FACTORIES[name]!
-          const role = factory(
+          const role = roleDefinition(name)!.create(
             {
               peerId: libp2p.peerId,
               libp2p,

@@ -49,6 +49,12 @@ export class UnknownRoleError extends Error {
   readonly code = 'ERR_UNKNOWN_ROLE'
 }
 
+/** `node.role(name)` of a role this node does not run (or not yet, or no longer). */
+export class RoleNotRunningError extends Error {
+  override name = 'RoleNotRunningError'
+  readonly code = 'ERR_ROLE_NOT_RUNNING'
+}
+
 export class DaemonNotRunningError extends Error {
   override name = 'DaemonNotRunningError'
   readonly code = 'ERR_DAEMON_NOT_RUNNING'

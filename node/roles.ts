@@ -7,13 +7,13 @@ import { production } from '../roles/production/index.ts'
 import { reference } from '../roles/reference/index.ts'
 import { registration } from '../roles/registration/index.ts'
 import { retailer } from '../roles/retailer/index.ts'
-import type { RoleFactory } from '../roles/role.ts'
+import type { RoleDefinition } from '../roles/role.ts'
 
 /**
- * The roles this build of Consort can run. Each later role adds one line here; `node/` assembles the roles
- * a configuration asks for and refuses names it does not know.
+ * The roles this build of Consort can run: each one `defineRole(…)` in its `roles/<role>/index.ts`, listed here
+ * under its name. `node/` assembles the roles a configuration asks for and refuses names it does not know.
  */
-export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
+export const ROLE_DEFINITIONS = {
   catalog,
   clearinghouse,
   delivery,
@@ -22,8 +22,16 @@ export const ROLE_FACTORIES: Partial<Record<RoleName, RoleFactory>> = {
   registration,
   reference,
   retailer,
-}
+} as const satisfies { [N in RoleName]: RoleDefinition<N> }
+
+/** Each role's class by its name: what `node.role(name)` answers, so that no caller casts. */
+export type RoleMap = { [N in RoleName]: ReturnType<(typeof ROLE_DEFINITIONS)[N]['create']> }
 
 export function availableRoles(): RoleName[] {
-  return Object.keys(ROLE_FACTORIES) as RoleName[]
+  return Object.keys(ROLE_DEFINITIONS) as RoleName[]
+}
+
+/** The definition of a role by a name from outside (a configuration, a command line); undefined when unknown. */
+export function roleDefinition(name: string): RoleDefinition | undefined {
+  return Object.hasOwn(ROLE_DEFINITIONS, name) ? ROLE_DEFINITIONS[name as RoleName] : undefined
 }

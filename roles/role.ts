@@ -1,7 +1,9 @@
 import type { Helia } from '@helia/interface'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
 import type { AbstractSublevel } from 'abstract-level'
 import type { FastifyPluginAsync } from 'fastify'
+import type { z } from 'zod'
 import type { NodeKeys } from '../keys/keystore.ts'
 import type { Random } from '../keys/random.ts'
 import type { Clock } from '../protocols/clock.ts'
@@ -90,4 +92,110 @@ export interface Role {
   readonly web?: RoleWebMount
 }
 
-export type RoleFactory = (components: RoleComponents, init: Record<string, unknown>) => Role
+/**
+ * What the node knows of a role: its name, its options' schema and how to make it. Every role is one `defineRole(…)`
+ * in its `index.ts`, and `node/roles.ts` lists them; the node's typed role map (`node.role('retailer')`) comes from
+ * that list.
+ */
+export interface RoleDefinition<N extends RoleName = RoleName, R extends Role = Role> {
+  readonly name: N
+  /**
+   * Check `roleOptions.<name>` of a node's configuration: a strict schema (an unknown field is refused), every field
+   * optional with its default written beside it. Throws `RoleOptionsError` naming the field.
+   */
+  parseOptions(input: unknown): unknown
+  /** Make the role from a node's components and its raw options (checked here); nothing runs until `start()`. */
+  create(components: RoleComponents, input?: unknown): R
+}
+
+export interface RoleSpec<N extends RoleName, S extends z.ZodType, R extends Role> {
+  name: N
+  /** `z.strictObject({...})`: each field optional, with a comment giving its default. */
+  options: S
+  /** Build the role from its components and checked options. Web pages, stores and timers are the role's own. */
+  create(components: RoleComponents, options: z.output<S>): R
+}
+
+/** A role's options were refused; the message names the field (`roleOptions.retailer.renewCheckIntervalMs: …`). */
+export class RoleOptionsError extends Error {
+  static override readonly name = 'RoleOptionsError'
+  override readonly name = 'RoleOptionsError'
+  readonly code = 'ERR_ROLE_OPTIONS'
+}
+
+const log = logger('consort:role')
+
+/**
+ * The one template of a role: a checked options schema, a typed name, and one lifecycle for all of them. The role
+ * that `create` answers gets `start()` and `stop()` that
+ *
+ * - run one at a time, in the order called (a `stop()` during `start()` waits for it, then stops);
+ * - do nothing when already in the state asked for (`start()` twice starts once, `stop()` before `start()` is a
+ *   no-op), so no role has to guard a second call itself;
+ * - release what a failed `start()` took: the role's own `stop()` runs before the error is thrown, so handlers and
+ *   subscriptions registered before the failure do not outlive it;
+ * - may be called again after `stop()`: a role starts and stops any number of times on one node
+ *   (`test/integration/roles/compliance.test.ts` holds every role to this).
+ *
+ * So a role's own `start()` never calls `this.stop()` to clean up (it would wait for itself): it throws, and the
+ * template runs its `stop()`, which must cope with a start that ended part-way.
+ */
+export function defineRole<N extends RoleName, S extends z.ZodType, R extends Role & { readonly name: N }>(
+  spec: RoleSpec<N, S, R>,
+): RoleDefinition<N, R> {
+  const parseOptions = (input: unknown): z.output<S> => {
+    const result = spec.options.safeParse(input ?? {})
+    if (result.success) return result.data
+    const issue = result.error.issues[0]!
+    const field =
+      issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys.join(', ')].join('.') : issue.path.join('.')
+    throw new RoleOptionsError(`roleOptions.${spec.name}${field === '' ? '' : `.${field}`}: ${issue.message}`)
+  }
+  return {
+    name: spec.name,
+    parseOptions,
+    create(components, input = {}) {
+      return withLifecycle(spec.create(components, parseOptions(input)))
+    },
+  }
+}
+
+/** `role` with the template's `start()` and `stop()` (see `defineRole`) in front of its own. */
+function withLifecycle<R extends Role>(role: R): R {
+  const ownStart = role.start.bind(role)
+  const ownStop = role.stop.bind(role)
+  let running = false
+  let last: Promise<unknown> = Promise.resolve()
+  const inTurn = (step: () => Promise<void>): Promise<void> => {
+    const next = last.then(step, step)
+    last = next.catch(() => {})
+    return next
+  }
+  // Own properties in front of the class's methods: a subclass's `super.start()` still reaches the class's own.
+  Object.defineProperties(role, {
+    start: {
+      value: () =>
+        inTurn(async () => {
+          if (running) return
+          try {
+            await ownStart()
+          } catch (err) {
+            await ownStop().catch((stopErr: unknown) =>
+              log.error('role %s failed to stop after a failed start: %e', role.name, stopErr),
+            )
+            throw err
+          }
+          running = true
+        }),
+    },
+    stop: {
+      value: () =>
+        inTurn(async () => {
+          if (!running) return
+          running = false
+          await ownStop()
+        }),
+    },
+  })
+  return role
+}

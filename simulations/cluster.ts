@@ -5,7 +5,7 @@ import { createNodeKeys, type NodeKeys } from '../keys/keystore.ts'
 import type { SeededRandom } from '../keys/random.ts'
 import { type ConsortNode, createConsortNode } from '../node/consort-node.ts'
 import { createNetworkRecord } from '../node/network-file.ts'
-import { ROLE_FACTORIES } from '../node/roles.ts'
+import { roleDefinition } from '../node/roles.ts'
 import { type NodeStorage, openStorage } from '../node/storage.ts'
 import type { Clock } from '../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
@@ -145,7 +145,7 @@ export class Cluster {
   }
 
   static async create(init: ClusterInit): Promise<Cluster> {
-    const missing = [...new Set(init.specs.flatMap((s) => s.roles))].filter((r) => ROLE_FACTORIES[r] == null)
+    const missing = [...new Set(init.specs.flatMap((s) => s.roles))].filter((r) => roleDefinition(r) == null)
     if (missing.length > 0)
       throw new RoleUnavailableError(`this build has no ${missing.join(', ')} role (the scenario needs it)`)
     const { clock, keyRandom } = init

@@ -1,8 +1,19 @@
-import type { RoleFactory } from '../role.ts'
-import { type CatalogInit, CatalogRole } from './catalog.ts'
+import { z } from 'zod'
+import { defineRole } from '../role.ts'
+import { CatalogRole } from './catalog.ts'
 
 export { type CatalogInit, CatalogRole } from './catalog.ts'
 export { type CatalogDocument, toDocument } from './documents.ts'
 export { SearchIndex } from './search-index.ts'
 
-export const catalog: RoleFactory = (components, init) => new CatalogRole(components, init as CatalogInit)
+/** The Content Catalog role (`--roles catalog`): a searchable replica of every current release. See README.md. */
+export const catalog = defineRole({
+  name: 'catalog',
+  options: z.strictObject({
+    /** Ask a catalog peer for everything it has when starting (default true). */
+    catchUp: z.boolean().optional(),
+    /** Announce this node as a catalog service in the DHT (default true). */
+    announce: z.boolean().optional(),
+  }),
+  create: (components, options) => new CatalogRole(components, options),
+})

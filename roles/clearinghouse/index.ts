@@ -10,10 +10,10 @@ import { CLEARING_OPS, CLEARING_PROTOCOL, CONSUMPTION_OP, USAGE_STATE_OP } from 
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
-import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts'
+import { type ControlRoute, defineRole, type Role, type RoleComponents } from '../role.ts'
 import { TICK_INTERVAL_MS } from './constants.ts'
 import { controlRoutes } from './control.ts'
-import { ClearingEngine, type ClearinghouseInit, parseInit } from './engine.ts'
+import { ClearingEngine, type ClearinghouseInit, clearinghouseInit, parseInit } from './engine.ts'
 import { BusyError } from './errors.ts'
 import type { StateLevel } from './store.ts'
 import type { ReportAck } from './usage/ingest.ts'
@@ -186,4 +186,8 @@ export class ClearinghouseRole extends EventTarget implements Role {
   }
 }
 
-export const clearinghouse: RoleFactory = (components, init) => new ClearinghouseRole(components, init)
+export const clearinghouse = defineRole({
+  name: 'clearinghouse',
+  options: clearinghouseInit,
+  create: (components, options) => new ClearinghouseRole(components, options),
+})

@@ -1,5 +1,6 @@
-import type { RoleFactory } from '../role.ts'
-import type { PlayerInit } from './player.ts'
+import { z } from 'zod'
+import type { NodeKeys } from '../../keys/keystore.ts'
+import { defineRole } from '../role.ts'
 import { WebPlayerRole } from './web/index.ts'
 
 /**
@@ -26,5 +27,27 @@ export type {
 export { PlayerRole } from './player.ts'
 export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
 
-/** The role factory `node/roles.ts` registers. */
-export const player: RoleFactory = (components, init) => new WebPlayerRole(components, init as PlayerInit)
+export const player = defineRole({
+  name: 'player',
+  options: z.strictObject({
+    /** The listener's territory (ISO 3166-1 alpha-2, or `Worldwide`): offers are listed and bought for it. */
+    territory: z.string().min(1).optional(),
+    /** The name this device registers under (default `player`). */
+    deviceName: z.string().min(1).max(128).optional(),
+    /** The clearinghouse that takes the account's payments, by name or hex key (default: the first one listed). */
+    clearinghouse: z.string().min(1).optional(),
+    /** Flush the usage outbox this often, ms (default 60 s; 0: only when asked and after each use). */
+    flushIntervalMs: z.number().int().min(0).optional(),
+    /** Register this device with a registration manager at start when it has none (default true). */
+    registerDevice: z.boolean().optional(),
+    /** The account keys, for a node without a data dir (tests, simulations; default: `keys/account.key`). */
+    account: z
+      .custom<NodeKeys>((value) => typeof value === 'object' && value !== null && 'signer' in value, 'expected keys')
+      .optional(),
+    /** Serve the segments this node holds and announce them (default true: every player seeds). */
+    seed: z.boolean().optional(),
+    /** Compact the local log after this many entries (default 20,000). */
+    compactAfter: z.number().int().positive().optional(),
+  }),
+  create: (components, options) => new WebPlayerRole(components, options),
+})

@@ -13,7 +13,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES } from '../../protocols/records/types/manifest.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
-import type { ControlRoute, Credentials, Role, RoleComponents, RoleDb } from '../role.ts'
+import { type ControlRoute, type Credentials, defineRole, type Role, type RoleDb } from '../role.ts'
 import { type AnnounceCounts, Announcer, noAnnouncements } from './announce.ts'
 import {
   DEFAULT_PAGE_SIZE,
@@ -494,7 +494,8 @@ function pageSize(limit: number | undefined): number {
   return Math.min(limit, MAX_PAGE_SIZE)
 }
 
-/** The role factory `node/roles.ts` registers. */
-export function production(components: RoleComponents, init: Record<string, unknown>): ProductionRole {
-  return new ProductionRole(components, init)
-}
+export const production = defineRole({
+  name: 'production',
+  options: productionInit,
+  create: (components, options) => new ProductionRole(components, options),
+})

@@ -1,5 +1,6 @@
-import type { RoleComponents, RoleFactory } from '../role.ts'
-import { type ReferenceInit, ReferenceService } from './service.ts'
+import { z } from 'zod'
+import { defineRole } from '../role.ts'
+import { ReferenceService } from './service.ts'
 
 /**
  * The Reference Service role (`--roles reference`): certifies offers against the contracts in force, re-checks
@@ -20,14 +21,15 @@ export {
 } from './service.ts'
 export { type ContractHead, ReferenceStore, type StoredOffer } from './store.ts'
 
-/** Read the role's options from the node configuration (`roleOptions.reference`). */
-export function referenceInit(init: Record<string, unknown>): ReferenceInit {
-  const out: ReferenceInit = {}
-  if (typeof init.fetchUnknownContracts === 'boolean') out.fetchUnknownContracts = init.fetchUnknownContracts
-  if (typeof init.contractFetchTimeoutMs === 'number') out.contractFetchTimeoutMs = init.contractFetchTimeoutMs
-  if (typeof init.recheckPage === 'number') out.recheckPage = init.recheckPage
-  return out
-}
-
-export const reference: RoleFactory = (components: RoleComponents, init) =>
-  new ReferenceService(components, referenceInit(init))
+export const reference = defineRole({
+  name: 'reference',
+  options: z.strictObject({
+    /** Fetch a contract this service has not seen by its CID when an offer names it (default true). */
+    fetchUnknownContracts: z.boolean().optional(),
+    /** How long such a fetch may take, ms (default 3 s). */
+    contractFetchTimeoutMs: z.number().int().positive().optional(),
+    /** Offers re-checked per page when a contract changes (default 500). */
+    recheckPage: z.number().int().positive().optional(),
+  }),
+  create: (components, options) => new ReferenceService(components, options),
+})

@@ -154,13 +154,6 @@ export class StoreVersionError extends RegistrationError {
   override readonly statusCode = 500
 }
 
-/** `roleOptions.registration` in the node's configuration is malformed; the message names the field. */
-export class InvalidRegistrationInitError extends RegistrationError {
-  override name = 'InvalidRegistrationInitError'
-  override readonly code = 'ERR_INVALID_CONFIG'
-  override readonly statusCode = 500
-}
-
 /** A rotation does not continue its predecessor: another name or roles, an invalid or revoked old certificate. */
 export class RotationInvalidError extends RegistrationError {
   override name = 'RotationInvalidError'

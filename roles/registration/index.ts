@@ -5,11 +5,10 @@ import { LICENCE_PROTOCOL } from '../../protocols/licence/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { REGISTER_PROTOCOL } from '../../protocols/register/index.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
-import type { ControlRoute, Role, RoleComponents, RoleFactory } from '../role.ts'
+import { type ControlRoute, defineRole, type Role, type RoleComponents } from '../role.ts'
 import { ROTATION_CHECK_INTERVAL_MS } from './constants.ts'
 import type { RegistrationOptions } from './context.ts'
 import type { RegistrarTopics } from './contracts.ts'
-import { InvalidRegistrationInitError } from './errors.ts'
 import { escrowHandlers, licenceHandlers, registerHandlers } from './handlers.ts'
 import { Registrar } from './registrar.ts'
 import { registrationRoutes } from './routes.ts'
@@ -66,16 +65,12 @@ export class RegistrationRole implements Role {
     const { libp2p, network, topics } = this.#components
     const subscribe: RegistrarTopics = (topic, onMessage) => topics.subscribe(topic, { onMessage })
     await this.registrar.start(subscribe)
-    try {
-      this.#unhandle.push(
-        await registerRpc(libp2p, network.protocol(REGISTER_PROTOCOL), registerHandlers(this.registrar)),
-        await registerRpc(libp2p, network.protocol(ESCROW_PROTOCOL), escrowHandlers(this.registrar)),
-        await registerRpc(libp2p, network.protocol(LICENCE_PROTOCOL), licenceHandlers(this.registrar)),
-      )
-    } catch (err) {
-      await this.stop()
-      throw err
-    }
+    // Should one fail, the role template runs stop(), which removes those already registered.
+    this.#unhandle.push(
+      await registerRpc(libp2p, network.protocol(REGISTER_PROTOCOL), registerHandlers(this.registrar)),
+    )
+    this.#unhandle.push(await registerRpc(libp2p, network.protocol(ESCROW_PROTOCOL), escrowHandlers(this.registrar)))
+    this.#unhandle.push(await registerRpc(libp2p, network.protocol(LICENCE_PROTOCOL), licenceHandlers(this.registrar)))
     // Old certificates of rotated keys are revoked when their grace period ends (also those due while stopped).
     const revokeDue = () => {
       this.registrar.rotations.revokeDue().catch((err) => log.error('revoking rotated certificates failed: %e', err))
@@ -94,22 +89,15 @@ export class RegistrationRole implements Role {
   }
 }
 
-const initSchema = z
-  .object({
+export const registration = defineRole({
+  name: 'registration',
+  options: z.strictObject({
+    /** How long a certificate it issues is valid, ms (default a year). */
     certValidityMs: z.number().int().positive().optional(),
+    /** How long a device registration it issues is valid, ms (default a year). */
     deviceValidityMs: z.number().int().positive().optional(),
+    /** How long fetching a contract a licence request names may take, ms (default 5 s). */
     contractFetchTimeoutMs: z.number().int().positive().optional(),
-  })
-  .strict()
-
-/** Check `roleOptions.registration`; throws `InvalidRegistrationInitError` naming the field. */
-export function parseRegistrationInit(init: Record<string, unknown>): RegistrationInit {
-  const result = initSchema.safeParse(init)
-  if (result.success) return result.data
-  const issue = result.error.issues[0]!
-  const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.')
-  throw new InvalidRegistrationInitError(`roleOptions.registration.${field}: ${issue.message}`)
-}
-
-export const registration: RoleFactory = (components, init) =>
-  new RegistrationRole(components, parseRegistrationInit(init))
+  }) satisfies z.ZodType<RegistrationInit>,
+  create: (components, options) => new RegistrationRole(components, options),
+})

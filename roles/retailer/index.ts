@@ -1,5 +1,5 @@
-import type { RoleComponents, RoleFactory } from '../role.ts'
-import type { RetailerInit } from './service.ts'
+import { z } from 'zod'
+import { defineRole } from '../role.ts'
 import { StorefrontRetailer } from './web/role.ts'
 
 /**
@@ -28,12 +28,16 @@ export {
   RetailerStore,
 } from './store.ts'
 
-/** Read the role's options from the node configuration (`roleOptions.retailer`). */
-export function retailerInit(init: Record<string, unknown>): RetailerInit {
-  const out: RetailerInit = {}
-  if (typeof init.renewCheckIntervalMs === 'number') out.renewCheckIntervalMs = init.renewCheckIntervalMs
-  return out
-}
-
-export const retailer: RoleFactory = (components: RoleComponents, init) =>
-  new StorefrontRetailer(components, retailerInit(init), init.storefront)
+export const retailer = defineRole({
+  name: 'retailer',
+  options: z.strictObject({
+    /** How often the renewal and recovery timer reads the clock, ms (default 30 s; 0 turns the timer off). */
+    renewCheckIntervalMs: z.number().int().min(0).optional(),
+    /**
+     * The storefront's settings (default: served on loopback, port 0): `enabled`, `host`, `port`, `name`,
+     * `featured`, `publicUrl`, each checked by `parseStorefrontInit` (web/storefront.ts), which names the field.
+     */
+    storefront: z.unknown().optional(),
+  }),
+  create: (components, { storefront, ...options }) => new StorefrontRetailer(components, options, storefront),
+})

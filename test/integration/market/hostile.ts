@@ -2,7 +2,6 @@ import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { seal } from '../../../keys/seal.ts'
 import { generateContentKey, generateKeyId } from '../../../keys/segments.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
-import { ROLE_FACTORIES } from '../../../node/roles.ts'
 import { signAccountRequest } from '../../../protocols/clearing/account.ts'
 import { balanceResponse, CLEARING_OPS, CLEARING_PROTOCOL } from '../../../protocols/clearing/index.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
@@ -21,8 +20,7 @@ import type { BodyInput } from '../../../protocols/records/registry.ts'
 import { depositEscrow, registerDevice } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
-import { type ClearinghouseRole, clearinghouse } from '../../../roles/clearinghouse/index.ts'
-import type { ReferenceService } from '../../../roles/reference/index.ts'
+import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
@@ -82,7 +80,6 @@ export interface HostileMarket {
 export async function createHostileMarket(
   options: { contract?: Partial<BodyInput<'consort/contract'>> } = {},
 ): Promise<HostileMarket> {
-  ROLE_FACTORIES.clearinghouse ??= clearinghouse
   const clock = new FakeClock(Date.UTC(2026, 10, 3, 10))
   const keys: HostileMarket['keys'] = {
     registrar: await createNodeKeys(),
@@ -196,9 +193,9 @@ export async function createHostileMarket(
       await label.records.put(c)
       await label.topics.publish('contracts', c, label.credentials.attachments())
     }
-    const reference = referenceNode.roles.get('reference') as unknown as ReferenceService
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
-    const house = houseNode.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const reference = referenceNode.role('reference')
+    const shop = retailer.role('retailer')
+    const house = houseNode.role('clearinghouse')
     for (const c of [contract, streaming]) {
       await waitUntil(async () => (await reference.store.contractByCid(c.id)) != null)
       await waitUntil(async () => (await shop.store.contractByCid(c.id)) != null)
@@ -237,7 +234,7 @@ export async function createHostileMarket(
       retailer,
       shop,
       house,
-      registration: registrarNode.roles.get('registration') as unknown as RegistrationRole,
+      registration: registrarNode.role('registration'),
       buyer,
       attacker,
       device,

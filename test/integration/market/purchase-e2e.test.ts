@@ -3,7 +3,6 @@ import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { seal } from '../../../keys/seal.ts'
 import { generateContentKey, generateKeyId } from '../../../keys/segments.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
-import { ROLE_FACTORIES } from '../../../node/roles.ts'
 import { signAccountRequest } from '../../../protocols/clearing/account.ts'
 import { balanceResponse, CLEARING_OPS, CLEARING_PROTOCOL, fundResponse } from '../../../protocols/clearing/index.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
@@ -21,9 +20,6 @@ import { decodeRecordAs, type SignedRecord, signRecord } from '../../../protocol
 import { depositEscrow, registerDevice } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
-import { clearinghouse } from '../../../roles/clearinghouse/index.ts'
-import type { ReferenceService } from '../../../roles/reference/index.ts'
-import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll } from '../../helpers/nodes.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
@@ -51,8 +47,6 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
   let contract: SignedRecord<'consort/contract'>
 
   before(async () => {
-    // Until node/roles.ts lists the clearinghouse, register its factory here (as test/e2e/chain.test.ts does).
-    ROLE_FACTORIES.clearinghouse ??= clearinghouse
     keys = {
       registrar: await createNodeKeys(),
       reference: await createNodeKeys(),
@@ -157,8 +151,8 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
     )
     await label.records.put(contract)
     await label.topics.publish('contracts', contract, label.credentials.attachments())
-    const reference = nodes[1]!.roles.get('reference') as unknown as ReferenceService
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const reference = nodes[1]!.role('reference')
+    const shop = retailer.role('retailer')
     await waitUntil(async () => (await reference.store.contractByCid(contract.id)) != null)
     await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
   })
@@ -204,7 +198,7 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
     const funded = parseMessage(fundResponse, await account('fund', 'top-up-1', 10_00n), 'response')
     assert.equal(funded.balance.available, 10_00n)
 
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const shop = retailer.role('retailer')
     const view = await shop.offers.create({
       offerId: 'hand-made-download',
       content: [`isrc:${ISRC}`],
