@@ -5,7 +5,7 @@ import type { SearchFilters, SearchResponse } from '../../protocols/catalog/inde
 import { systemClock } from '../../protocols/clock.ts'
 import { icpnCheckDigit } from '../../protocols/identifiers/icpn.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
-import { type CatalogDocument, type CatalogRole, SearchIndex, toDocument } from '../../roles/catalog/index.ts'
+import { type CatalogDocument, SearchIndex, toDocument } from '../../roles/catalog/index.ts'
 import { createTestNetwork } from '../../test/helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../test/helpers/nodes.ts'
 import { sampleRecordCid } from '../../test/helpers/record-samples.ts'
@@ -274,7 +274,7 @@ async function measureCatchUp(
     })
     nodes.push(source)
     source.trust.learnCert(net.certify(producerKeys, ['production']))
-    const sourceCatalog = source.roles.get('catalog') as CatalogRole
+    const sourceCatalog = source.role('catalog')
     const ingestStarted = performance.now()
     for (const record of data.records) await sourceCatalog.ingest(record)
     const ingestMs = performance.now() - ingestStarted
@@ -287,7 +287,7 @@ async function measureCatchUp(
     })
     nodes.push(fresh)
     await fresh.libp2p.dial(source.libp2p.getMultiaddrs()[0]!)
-    const freshCatalog = fresh.roles.get('catalog') as CatalogRole
+    const freshCatalog = fresh.role('catalog')
     const started = performance.now()
     const records = await freshCatalog.catchUp(source.peerId)
     const catchUpMs = performance.now() - started

@@ -188,7 +188,7 @@ async function startMarket(total: number, options: BenchOptions): Promise<Market
     // Only the label and the reference service follow contracts: they must be neighbours for a contracts mesh.
     dials.push(label.libp2p.dial(reference.libp2p.getMultiaddrs()[0]!))
     await Promise.all(dials)
-    const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
+    const referenceRole = reference.role('reference')
     return {
       clock,
       nodes,

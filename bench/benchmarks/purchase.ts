@@ -14,9 +14,7 @@ import type { RoleName } from '../../protocols/records/types/common.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import { topicString } from '../../protocols/topics/names.ts'
-import { NullSink, type PlayerRole } from '../../roles/player/index.ts'
-import type { ProductionRole } from '../../roles/production/index.ts'
-import type { RetailerService } from '../../roles/retailer/index.ts'
+import { NullSink } from '../../roles/player/index.ts'
 import { measureLicenceIssueRate } from '../../test/helpers/licensing-world.ts'
 import { createTestNetwork, type TestNetwork } from '../../test/helpers/network.ts'
 import { waitForTopicPeers } from '../../test/helpers/nodes.ts'
@@ -180,7 +178,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     const audio = path.join(dir, 'track.wav')
     await writeFile(audio, wavFile(TRACK_BYTES))
     const label = devnet.nodes.get('label')!
-    const production = label.roles.get('production') as unknown as ProductionRole
+    const production = label.role('production')
     options.log('publishing a 10 MB track')
     const published = await production.publishDescription({
       release: {
@@ -207,7 +205,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     const release = published.releases[0]!
     const contract = release.contracts[0]!
     options.log(`track packaged: ${release.tracks[0]!.segments} segments`)
-    const shop = devnet.nodes.get('retailer')!.roles.get('retailer') as unknown as RetailerService
+    const shop = devnet.nodes.get('retailer')!.role('retailer')
     await waitUntil(async () => (await shop.store.contractByCid(contract.record)) != null)
     const record = (await shop.store.contractByCid(contract.record))!
     const offer = await shop.offers.create({
@@ -221,7 +219,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     if (offer.status !== 'certified') throw new Error(`offer not certified: ${JSON.stringify(offer.failures)}`)
 
     const listener = devnet.nodes.get('listener')!
-    const player = listener.roles.get('player') as PlayerRole
+    const player = listener.role('player')
     await player.ensureDevice()
     await waitUntil(() => player.directory.manifestFor(ISRC) !== undefined)
     await fund(devnet, BigInt(samples + purchases + 10) * 99n)

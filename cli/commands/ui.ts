@@ -38,9 +38,8 @@ export function registerUiCommands(program: Command): void {
 
 /** The URLs a person opens on a devnet: the storefront with the listener's player filled in, and its login link. */
 export async function devnetWebLinks(devnet: Devnet): Promise<{ storefront: string | null; login: string | null }> {
-  const retailer = devnet.daemons.get('retailer')?.node.roles.get('retailer') as
-    | { storefront?: { url: string | null } }
-    | undefined
+  const retailerNode = devnet.daemons.get('retailer')?.node
+  const retailer = retailerNode?.roles.has('retailer') === true ? retailerNode.role('retailer') : undefined
   const listener = devnet.daemons.get('listener')
   let login: string | null = null
   if (listener?.node.roles.has('player') === true) {

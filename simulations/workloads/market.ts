@@ -7,7 +7,7 @@ import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import { topicString } from '../../protocols/topics/names.ts'
-import type { ListedOffer, PlayerRole } from '../../roles/player/index.ts'
+import type { ListedOffer } from '../../roles/player/index.ts'
 import type { ControlRoute } from '../../roles/role.ts'
 import { HostileBuyers, type HostileBuyersMetrics } from '../adversaries/hostile-buyers.ts'
 import { type CertifiedOffer, OVERPRICE_KINDS, type OverpriceMetrics, Overpricers } from '../adversaries/overpricer.ts'
@@ -555,7 +555,7 @@ export class MarketWorkload {
     if (this.#overpricers != null) {
       const viewer = this.#purchases.players().find((p) => p.online)
       if (viewer != null) {
-        const player = viewer.started.roles.get('player') as unknown as PlayerRole
+        const player = viewer.started.role('player')
         await this.#overpricers.checkListings(async (content) => (await player.offers(content)).offers as ListedOffer[])
       }
     }

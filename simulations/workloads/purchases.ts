@@ -913,9 +913,8 @@ export interface OfferListing {
 }
 
 function playerOf(sim: SimNode): PlayerRole {
-  const role = sim.started.roles.get('player')
-  if (role == null) throw new SimulationSetupError(`${sim.name} runs no player role`)
-  return role as unknown as PlayerRole
+  if (!sim.started.roles.has('player')) throw new SimulationSetupError(`${sim.name} runs no player role`)
+  return sim.started.role('player')
 }
 
 /** The ledger account id of an EUR participant, as the clearinghouse names it (see its participants.ts). */

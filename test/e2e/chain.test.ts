@@ -26,10 +26,7 @@ import {
   walletParticipant,
 } from '../../roles/clearinghouse/index.ts'
 import { MemorySink, type PlayerRole, PurchasePendingError } from '../../roles/player/index.ts'
-import { type ProductionRole, SAMPLE_ISRC, SAMPLE_UPC } from '../../roles/production/index.ts'
-import type { ReferenceService } from '../../roles/reference/index.ts'
-import type { RegistrationRole } from '../../roles/registration/index.ts'
-import type { RetailerService } from '../../roles/retailer/index.ts'
+import { SAMPLE_ISRC, SAMPLE_UPC } from '../../roles/production/index.ts'
 import { fixturePath } from '../fixtures.ts'
 import { createTestNetwork } from '../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../helpers/nodes.ts'
@@ -101,7 +98,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
       const followers = topic === 'catalog' || topic === 'usage' ? [listener] : [reference, retailer]
       await waitForTopicPeers(followers, topicString(net.name, topic))
     }
-    player = listener.roles.get('player') as PlayerRole
+    player = listener.role('player')
     await player.ensureDevice()
   })
 
@@ -112,7 +109,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
 
   it('runs the chain and settles every cent', async () => {
     // 1. The label publishes the sample release: the real one-second FLAC, a download deal and a per-play deal.
-    const production = label.roles.get('production') as unknown as ProductionRole
+    const production = label.role('production')
     const published = await production.publishSample({ audioFile: fixturePath('audio', 'sample-84k.flac') })
     const release = published.releases[0]!
     assert.equal(release.action, 'new')
@@ -125,8 +122,8 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     assert.ok(download !== undefined && stream !== undefined, JSON.stringify(release.contracts))
 
     // 2. The contracts reach the reference service and the retailer; the listener learns the release.
-    const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const referenceRole = reference.role('reference')
+    const shop = retailer.role('retailer')
     for (const c of [download, stream]) {
       await waitUntil(async () => (await referenceRole.store.contractByCid(c.record)) != null)
       await waitUntil(async () => (await shop.store.contractByCid(c.record)) != null)
@@ -177,7 +174,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     assert.equal(player.licences()[0]!.remaining.plays, 8)
 
     // 6. The usage reports reach the clearinghouse, which settles both plays.
-    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const role = house.role('clearinghouse')
     const flushed = await player.flushUsage()
     assert.equal(flushed.pendingReports, 0, JSON.stringify(flushed))
     await waitUntil(() => role.engine.ingest.pending === 0)
@@ -240,7 +237,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
   })
 
   it('a purchase submitted twice (at once, and again after the retailer did not answer) gives one licence and one charge', async () => {
-    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const role = house.role('clearinghouse')
     const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
     const before = await wallet()
     const licences = player.licences().length
@@ -251,7 +248,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     assert.equal(player.licences().length, licences + 1)
 
     // a retailer that does not answer: the purchase stays pending, and buying again resumes it (same purchase id)
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const shop = retailer.role('retailer')
     await shop.stop()
     // (bought again on purpose: the stream pass just bought gives as much, which a buy refuses without `again`)
     const pending = await player.buy(offerRef, { attempts: 2, again: true }).catch((err: unknown) => err)
@@ -273,7 +270,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
   })
 
   it('a revoked device gets no licence and is not charged', async () => {
-    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const role = house.role('clearinghouse')
     const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
     const tablet = await startMemoryNode({
       network: net,
@@ -284,10 +281,10 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     })
     nodes.push(tablet)
     await connectMesh(nodes, 3)
-    const second = tablet.roles.get('player') as PlayerRole
+    const second = tablet.role('player')
     await second.ensureDevice()
     await second.offers(`isrc:${SAMPLE_ISRC}`)
-    const registration = nodes[0]!.roles.get('registration') as unknown as RegistrationRole
+    const registration = nodes[0]!.role('registration')
     await registration.registrar.revoke('device', Buffer.from(tablet.keys.signer.publicKey).toString('hex'), 'stolen')
     const before = await wallet()
     await assert.rejects(second.buy(offerRef), /ERR_DEVICE_REVOKED|ERR_LICENCE_REFUSED/)
@@ -297,11 +294,11 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
   })
 
   it('a purchase whose authorisation lapses before its capture charges nothing, and no licence is ever issued', async () => {
-    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const role = house.role('clearinghouse')
     const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
     const before = await wallet()
     const licences = player.licences().length
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const shop = retailer.role('retailer')
     // Once the receipt is signed, time runs past the authorisation's lifetime: the capture is refused.
     const expire = (event: Event) => {
       if ((event as CustomEvent<{ state: string }>).detail.state === 'receipted')
@@ -316,7 +313,7 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
     assert.equal(await wallet(), before, 'nothing charged')
     assert.equal(player.licences().length, licences, 'the player got no licence')
     assert.equal((await shop.purchases.status('capture-refused'))?.state, 'voided')
-    const registration = nodes[0]!.roles.get('registration') as unknown as RegistrationRole
+    const registration = nodes[0]!.role('registration')
     assert.deepEqual(await registration.registrar.licences.licencesOf('capture-refused'), [], 'money before keys')
     assert.deepEqual(await role.engine.ledger.audit(), [])
   })

@@ -3,7 +3,6 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
-import type { PlayerRole } from '../../../roles/player/index.ts'
 import { type Browser, launchChromium, type PageProblems, pageProblems } from './chromium.ts'
 import { type BrowserMarket, startBrowserMarket, WALLET_TOP_UP } from './market.ts'
 
@@ -149,7 +148,7 @@ describe('browser: search, preview, buy, play, usage history (Chromium)', functi
       (await page.locator('main').textContent()) ?? '',
     )
     await screenshot('player-bought')
-    const player = market.nodes.get('listener')!.roles.get('player') as PlayerRole
+    const player = market.nodes.get('listener')!.role('player')
     assert.equal(player.licences().length, 1)
   })
 
@@ -176,7 +175,7 @@ describe('browser: search, preview, buy, play, usage history (Chromium)', functi
     })
     await page.getByText('The play is counted').waitFor()
     await screenshot('player-played')
-    const player = market.nodes.get('listener')!.roles.get('player') as PlayerRole
+    const player = market.nodes.get('listener')!.role('player')
     const view = player.licences()[0]!
     assert.equal(view.state.plays, 1)
     await page.goto(`${market.listener.url}/ui/account`)

@@ -8,9 +8,6 @@ import { peerIdOfKey } from '../../../protocols/peers.ts'
 import type { RoleName } from '../../../protocols/records/types/common.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
-import type { CatalogRole } from '../../../roles/catalog/index.ts'
-import type { ProductionRole } from '../../../roles/production/index.ts'
-import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { fixturePath } from '../../fixtures.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
@@ -123,13 +120,13 @@ export async function startBrowserMarket(): Promise<BrowserMarket> {
     await waitForTopicPeers([nodes.get('label')!], topicString(net.name, 'contracts'), 2)
 
     // The label publishes the sample release; the retailer's catalog indexes it.
-    const label = nodes.get('label')!.roles.get('production') as ProductionRole
+    const label = nodes.get('label')!.role('production')
     await label.publishSample()
-    const catalog = nodes.get('retailer')!.roles.get('catalog') as CatalogRole
+    const catalog = nodes.get('retailer')!.role('catalog')
     await waitUntil(() => catalog.size >= 2, { message: 'the catalog indexed the sample release and its track' })
 
     // The retailer makes offers from the label's contracts; the reference service certifies them.
-    const retailer = nodes.get('retailer')!.roles.get('retailer') as RetailerService
+    const retailer = nodes.get('retailer')!.role('retailer')
     await waitUntil(async () => (await retailer.store.contracts(10)).length > 0, {
       message: 'the retailer learnt the contracts',
     })
@@ -145,10 +142,8 @@ export async function startBrowserMarket(): Promise<BrowserMarket> {
     const api = new ControlApi(listener)
     apis.push(api)
     const info = await api.start()
-    const storefront = (
-      nodes.get('retailer')!.roles.get('retailer') as unknown as { storefront?: { url: string | null } }
-    ).storefront
-    if (storefront?.url == null) throw new Error('the retailer node serves no storefront')
+    const storefront = nodes.get('retailer')!.role('retailer').storefront
+    if (storefront.url == null) throw new Error('the retailer node serves no storefront')
     return {
       clock,
       net,

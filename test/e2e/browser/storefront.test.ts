@@ -7,7 +7,6 @@ import { systemClock } from '../../../protocols/clock.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import type { BlockStore } from '../../../protocols/records/store.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
-import type { CatalogRole } from '../../../roles/catalog/index.ts'
 import {
   type OfferSource,
   PreviewClips,
@@ -167,7 +166,7 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     for (const record of [track.manifest, release, boxed]) {
       await producer.topics.publish('catalog', record, producer.credentials.attachments())
     }
-    const catalog = catalogNode.roles.get('catalog') as CatalogRole
+    const catalog = catalogNode.role('catalog')
     await waitUntil(() => catalog.size === 3, { message: 'the catalog indexed the releases and their track' })
 
     const offers: OfferSource = {

@@ -41,7 +41,7 @@ function release(
 }
 
 function catalogOf(node: ConsortNode): CatalogRole {
-  return node.roles.get('catalog') as CatalogRole
+  return node.role('catalog')
 }
 
 describe('catalog: gossip-fed search, takedowns and catch-up', function () {

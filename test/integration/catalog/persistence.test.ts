@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { systemClock } from '../../../protocols/clock.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
-import type { CatalogRole } from '../../../roles/catalog/index.ts'
 import { createTestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
@@ -44,7 +43,7 @@ describe('catalog: state on disk', function () {
       sampleManifestBody(net.name, clock.now(), { isrc: 'GBAYE2600011', title: 'Fog Signal' }),
       producer.signer,
     )
-    const catalog = first.roles.get('catalog') as CatalogRole
+    const catalog = first.role('catalog')
     await catalog.ingest(kept)
     await catalog.ingest(gone)
     await catalog.withdraw(gone.id, producer.signer.publicKey)
@@ -59,7 +58,7 @@ describe('catalog: state on disk', function () {
       roleOptions: { catalog: { catchUp: false, announce: false } },
     })
     try {
-      const reopened = second.roles.get('catalog') as CatalogRole
+      const reopened = second.role('catalog')
       assert.equal(reopened.size, 1)
       assert.equal(reopened.search({ query: 'harbour', filters: {}, page: 0, pageSize: 5 }).total, 1)
       await reopened.ingest(gone)

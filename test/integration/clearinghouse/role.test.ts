@@ -15,7 +15,6 @@ import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { type RpcRemoteError, rpcCall } from '../../../protocols/rpc/index.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
 import { auditStopped } from '../../../roles/clearinghouse/audit.ts'
-import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import {
   accountIdOf,
   retailerParticipant,
@@ -70,7 +69,7 @@ describe('clearinghouse role', function () {
     try {
       await retailer.libp2p.dial(ch.libp2p.getMultiaddrs()[0]!)
       await label.libp2p.dial(ch.libp2p.getMultiaddrs()[0]!)
-      const role = ch.roles.get('clearinghouse') as ClearinghouseRole
+      const role = ch.role('clearinghouse')
       const engine = role.engine
       const protocol = m.network.protocol(CLEARING_PROTOCOL)
       const to = peerIdOfKey(m.clearinghouse.signer.publicKey)
@@ -189,7 +188,7 @@ describe('clearinghouse role', function () {
       })
       await initDataDir(playerDir, { network: m.net.record, listen: ['/ip4/127.0.0.1/tcp/0'] })
       daemon = await startDaemon(chDir)
-      const role = daemon.node.roles.get('clearinghouse') as ClearinghouseRole
+      const role = daemon.node.role('clearinghouse')
       const address = daemon.node.addresses().find((a) => a.includes('/tcp/'))!
 
       const fund = await consort([

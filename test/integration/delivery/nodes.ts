@@ -9,9 +9,7 @@ let counter = 0
 
 /** The delivery role of a node started with it. */
 export function deliveryOf(node: ConsortNode): DeliveryRole {
-  const role = node.roles.get('delivery')
-  if (role == null) throw new TypeError('this node runs no delivery role')
-  return role as DeliveryRole
+  return node.role('delivery')
 }
 
 /**

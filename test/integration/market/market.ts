@@ -109,7 +109,7 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
         roleOptions: { retailer: { renewCheckIntervalMs: 0, ...options.retailerOptions } },
       })
       nodes.push(node)
-      retailers.push({ node, role: node.roles.get('retailer') as unknown as RetailerService, keys })
+      retailers.push({ node, role: node.role('retailer'), keys })
     }
     const observers: Observer[] = []
     for (let i = 0; i < (options.observers ?? 0); i++) {
@@ -166,8 +166,8 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
     await waitForMesh([...references, ...shops, label], topicString(name, 'contracts'))
     await waitForMesh(nodes, topicString(name, 'revocations'))
 
-    const referenceRole = reference.roles.get('reference') as unknown as ReferenceService
-    const referenceRoles = references.map((r) => r.roles.get('reference') as unknown as ReferenceService)
+    const referenceRole = reference.role('reference')
+    const referenceRoles = references.map((r) => r.role('reference'))
     const labelKeys = label.keys
     let contractCounter = 0
     const contractBody = (overrides: Partial<BodyInput<'consort/contract'>> = {}): BodyInput<'consort/contract'> => ({

@@ -274,7 +274,7 @@ describe('market: the retailer sells (purchase protocol)', () => {
         for (const peer of [market.reference, ...market.extra]) await n.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
       }
       await connect(node)
-      let role = node.roles.get('retailer') as unknown as RetailerService
+      let role = node.role('retailer')
       const { offer, certification } = await onSale(role, 'durable')
       const purchase = order(offer, certification)
       const registrarCalls = registrar.calls
@@ -292,7 +292,7 @@ describe('market: the retailer sells (purchase protocol)', () => {
       await node.stop()
       node = await start()
       await connect(node)
-      role = node.roles.get('retailer') as unknown as RetailerService
+      role = node.role('retailer')
       await clearing.serve()
       const { receipt, licence } = await buy(purchase, node)
       assert.equal(clearing.authorisations.get(purchase.order.purchaseId)?.state, 'captured')

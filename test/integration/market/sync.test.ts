@@ -9,7 +9,6 @@ import { protocolId } from '../../../protocols/rpc/constants.ts'
 import { registerRpc } from '../../../protocols/rpc/server.ts'
 import { SYNC_OPS, SYNC_PROTOCOL } from '../../../protocols/sync/index.ts'
 import { encodeGossipMessage } from '../../../protocols/topics/message.ts'
-import type { ReferenceService } from '../../../roles/reference/index.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
 import { sampleBodies } from '../../helpers/record-samples.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -27,7 +26,7 @@ describe('catch-up: a node that was away learns what it missed on reconnect', fu
   let lateKeys: NodeKeys
   let late: ConsortNode | undefined
 
-  const lateRole = () => late!.roles.get('reference') as unknown as ReferenceService
+  const lateRole = () => late!.role('reference')
   const startLate = async () => {
     late = await startMemoryNode({
       network: market.net,

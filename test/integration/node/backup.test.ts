@@ -8,7 +8,6 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type Daemon, startDaemon } from '../../../node/daemon.ts'
 import { initDataDir } from '../../../node/init.ts'
-import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { consortJson, runConsort } from '../../helpers/cli.ts'
 import { Market } from '../../unit/clearinghouse/market.ts'
 
@@ -41,7 +40,7 @@ describe('online backup and restore', function () {
       roleOptions: { clearinghouse: { verifyWorkers: 0 } },
     })
     daemon = await startDaemon(source, { clock: m.clock, metrics: false })
-    const engine = (daemon.node.roles.get('clearinghouse') as ClearinghouseRole).engine
+    const engine = daemon.node.role('clearinghouse').engine
     const contract = m.contract({ unit: null, play: 100n })
     await engine.learnContract(contract)
     const offer = m.offer(contract, { price: 0n })

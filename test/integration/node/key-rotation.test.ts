@@ -10,7 +10,6 @@ import { rotationPaths } from '../../../node/key-rotation.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
 import { certRotationPayload, signCertRequest } from '../../../protocols/register/client.ts'
-import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { runConsort } from '../../helpers/cli.ts'
 import { sampleBodies } from '../../helpers/record-samples.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -38,7 +37,7 @@ describe('key rotation', function () {
     devnet = await startDevnet({ dir: join(dir, 'net'), sample: false, metrics: false, clock })
     const label = devnet.daemons.get('label')!
     const reference = devnet.daemons.get('reference')!.node
-    const registrar = (devnet.daemons.get('registrar')!.node.roles.get('registration') as RegistrationRole).registrar
+    const registrar = devnet.daemons.get('registrar')!.node.role('registration').registrar
     const labelDir = label.node.dataDir!
     const oldCert = label.node.credentials.cert()!
     const oldSigner = label.node.keys.signer

@@ -7,7 +7,6 @@ import { peerIdOfKey } from '../../../protocols/peers.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
 import { type RpcRemoteError, rpcCall } from '../../../protocols/rpc/index.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
-import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { sampleValue, scrape } from '../../helpers/prometheus.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -49,7 +48,7 @@ describe('metrics endpoint', function () {
     const nodes = [ch, retailer, label, stranger]
     try {
       for (const n of [retailer, label, stranger]) await n.libp2p.dial(ch.libp2p.getMultiaddrs()[0]!)
-      const engine = (ch.roles.get('clearinghouse') as ClearinghouseRole).engine
+      const engine = ch.role('clearinghouse').engine
       const call = (op: string, body: unknown) =>
         rpcCall(
           retailer.libp2p,

@@ -11,7 +11,7 @@ import { collectBlock } from '../../../protocols/records/store.ts'
 import { bitswapSource } from '../../../protocols/segments/bitswap-source.ts'
 import { BITSWAP_PEER_ID } from '../../../protocols/segments/fetcher.ts'
 import { SegmentsService } from '../../../protocols/segments/service.ts'
-import { MemorySink, type PlayerRole } from '../../../roles/player/index.ts'
+import { MemorySink } from '../../../roles/player/index.ts'
 import { announce, licenceFor, type PlayerNode, packageTrack, startWorld, type World } from './world.ts'
 
 /**
@@ -73,7 +73,7 @@ describe('player: a stock Helia node serves listeners over bitswap', function ()
       await listener.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
     }
     await listener.libp2p.dial(stock.libp2p.getMultiaddrs()[0]!)
-    const role = listener.roles.get('player') as PlayerRole
+    const role = listener.role('player')
     await role.ensureDevice()
     player = { node: listener, role, account }
   })

@@ -12,7 +12,6 @@ import {
   StoreTamperedError,
 } from '../../../roles/player/index.ts'
 import { openContentKey } from '../../../roles/player/purchase.ts'
-import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { announce, licenceFor, packageTrack, startPlayer, startWorld, type World } from './world.ts'
 
 /** Find a stored log entry by its kind (the entry's bytes contain `kind` as a CBOR text string). */
@@ -184,7 +183,7 @@ describe('player: the tamper-evident licence store', function () {
       (err: unknown) => err instanceof PurchaseRefusedError && err.remoteCode === 'ERR_DEVICE_LIMIT',
     )
 
-    const registration = world.registrar.roles.get('registration') as RegistrationRole
+    const registration = world.registrar.role('registration')
     await registration.registrar.revoke(
       'device',
       Buffer.from(laptop.node.keys.signer.publicKey).toString('hex'),

@@ -34,7 +34,7 @@ describe('player: usage reports to the clearinghouse', function () {
     for (const peer of [world.registrar, world.producer, world.retailer]) {
       await house.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
     }
-    return house.roles.get('clearinghouse') as ClearinghouseRole
+    return house.role('clearinghouse')
   }
 
   async function listen(player: PlayerNode, isrc: string, times: number): Promise<void> {

@@ -134,7 +134,7 @@ export async function startPlayer(
   ]) {
     await node.libp2p.dial(peer.libp2p.getMultiaddrs()[0]!)
   }
-  const role = node.roles.get('player') as PlayerRole
+  const role = node.role('player')
   await role.ensureDevice()
   return { node, role, account }
 }

@@ -3,7 +3,6 @@ import { createNodeKeys } from '../../../keys/keystore.ts'
 import { open } from '../../../keys/seal.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/index.ts'
 import { synthesizeWav } from '../../../roles/production/audio/index.ts'
-import type { ProductionRole } from '../../../roles/production/index.ts'
 import { readSegments } from '../../../roles/production/packaging/index.ts'
 import { toneFor } from '../../../roles/production/validate.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -76,7 +75,7 @@ describe('production: content keys in escrow with every registration manager', f
       roleOptions: { reannounceIntervalMs: 0 },
       dataDir,
     })
-    const role = restarted.roles.get('production') as ProductionRole
+    const role = restarted.role('production')
     // The registrar holds the deposit before its answer reaches the producer, which only then clears its outbox:
     // wait for both sides, not for the first one alone.
     await waitUntil(async () => second!.deposits.length === 1 && (await role.pendingEscrow()).length === 0, {

@@ -179,7 +179,7 @@ export async function startMarket(options: { registrars?: number; name?: string 
       for (const topic of ['catalog', 'contracts', 'revocations'] as TopicName[]) {
         await waitForTopicPeers([node], topicString(name, topic))
       }
-      return { node, role: node.roles.get('production') as ProductionRole }
+      return { node, role: node.role('production') }
     },
     async tempDir() {
       const dir = await mkdtemp(path.join(tmpdir(), 'consort-production-'))

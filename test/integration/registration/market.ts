@@ -67,7 +67,7 @@ export async function startMarket(policy: Partial<NetworkPolicy> = {}): Promise<
     reference,
     player,
     nodes,
-    role: registrar.roles.get('registration') as RegistrationRole,
+    role: registrar.role('registration'),
     stop: () => stopAll(nodes),
   }
 }

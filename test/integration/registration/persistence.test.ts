@@ -7,7 +7,6 @@ import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { lookupCert, registerDevice, requestCert } from '../../../protocols/register/client.ts'
-import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { createTestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
 
@@ -55,7 +54,7 @@ describe('registration: state survives a restart of the registrar', function () 
       now: clock.now(),
     })
     assert.equal(cert.status, 'approved')
-    const role = registrar.roles.get('registration') as RegistrationRole
+    const role = registrar.role('registration')
     await role.registrar.revoke('device', bytesToHex(device.signer.publicKey, 'base16'), 'stolen')
     await registrar.stop()
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { CID } from 'multiformats/cid'
 import { toJson } from '../../../protocols/json.ts'
-import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/index.ts'
 import { periodOf } from '../../../roles/clearinghouse/state.ts'
 import type { Check } from '../../../simulations/report/types.ts'
@@ -33,7 +32,7 @@ describe('simulations: market-small', function () {
         honest = await settlementChecks()
         // The DDEX DSR reports of every participant, read with the tests' own parser and held against the ledger.
         const node = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
-        const role = node.started.roles.get('clearinghouse') as unknown as ClearinghouseRole
+        const role = node.started.role('clearinghouse')
         dsr = await checkDsrAgainstLedger(
           role.controlRoutes,
           periodOf(node.started.clock.now()),
@@ -44,7 +43,7 @@ describe('simulations: market-small', function () {
         // Break the books: the retailer pays one cent to a rights holder for nothing.
         const houseNode = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
         const retailer = cluster.nodes.find((n) => n.spec.roles.includes('retailer'))!
-        const house = houseNode.started.roles.get('clearinghouse') as unknown as ClearinghouseRole
+        const house = houseNode.started.role('clearinghouse')
         stray = 'rightsholder:sim-label-1-artist'
         const [outcome] = await house.engine.ledger.createTransfers([
           {
