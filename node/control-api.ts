@@ -8,6 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { httpStatusOf } from '../protocols/http-status.ts'
 import { isTerritory, tryCanonicalContentId } from '../protocols/identifiers/index.ts'
 import { toJsonValue } from '../protocols/json.ts'
 import { RecordError } from '../protocols/records/errors.ts'
@@ -364,8 +365,9 @@ export class ControlApi {
       void reply.code(422).send({ code: err.code, message: err.message, field: err.field })
       return
     }
-    if (typeof error.statusCode === 'number' && error.statusCode < 500) {
-      void reply.code(error.statusCode).send({ code: error.code ?? 'ERR_BAD_REQUEST', message: error.message })
+    const status = httpStatusOf(err)
+    if (status < 500) {
+      void reply.code(status).send({ code: error.code ?? 'ERR_BAD_REQUEST', message: error.message })
       return
     }
     if (typeof error.code === 'string' && error.code.startsWith('ERR_')) {

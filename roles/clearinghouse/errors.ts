@@ -135,7 +135,6 @@ export class StatementTooLargeError extends ClearingError {
 export class DsrNotApplicableError extends ClearingError {
   override name = 'DsrNotApplicableError'
   readonly code = 'ERR_DSR_NOT_APPLICABLE'
-  readonly statusCode = 400
 }
 
 export class NotFoundError extends ClearingError {

@@ -13,7 +13,6 @@ export class UnknownJobError extends Error {
   override readonly name = 'UnknownJobError'
   readonly code = UnknownJobError.code
   /** The control API answers 404. */
-  readonly statusCode = 404
 }
 
 /** Too many fetches are running already. */
@@ -22,7 +21,6 @@ export class TooManyFetchesError extends Error {
   override readonly name = 'TooManyFetchesError'
   readonly code = TooManyFetchesError.code
   /** The control API answers 429. */
-  readonly statusCode = 429
 }
 
 /** A request to the role is malformed (names the field). */
@@ -31,7 +29,6 @@ export class InvalidDeliveryRequestError extends Error {
   override readonly name = 'InvalidDeliveryRequestError'
   readonly code = InvalidDeliveryRequestError.code
   /** The control API answers 400. */
-  readonly statusCode = 400
   readonly field: string
 
   constructor(field: string, message: string) {

@@ -1,12 +1,12 @@
 /**
  * Errors of the consumer player: one class per condition a caller may handle. Each carries a stable `code`
- * (starting `ERR_`, which the control API passes to the CLI) and an HTTP `statusCode` for the control API.
+ * (starting `ERR_`, which the control API passes to the CLI); its HTTP status is the control API's business
+ * (`protocols/http-status.ts`).
  * Match them by `.name` or `.code`.
  */
 export class PlayerError extends Error {
   override name = 'PlayerError'
   readonly code: string = 'ERR_PLAYER'
-  readonly statusCode: number = 409
 }
 
 /**
@@ -35,14 +35,12 @@ export class StoreVersionError extends PlayerError {
 export class NoLicenceError extends PlayerError {
   override name = 'NoLicenceError'
   override readonly code = 'ERR_NO_LICENCE'
-  override readonly statusCode = 403
 }
 
 /** The usage rules deny the use; `reason` is the shared rules function's code (`plays-exhausted`…). */
 export class UsageDeniedError extends PlayerError {
   override name = 'UsageDeniedError'
   override readonly code = 'ERR_USAGE_DENIED'
-  override readonly statusCode = 403
   readonly reason: string
 
   constructor(reason: string, message: string) {
@@ -72,35 +70,30 @@ export class AlreadyOwnedError extends PlayerError {
 export class LicenceRevokedError extends PlayerError {
   override name = 'LicenceRevokedError'
   override readonly code = 'ERR_LICENCE_REVOKED'
-  override readonly statusCode = 403
 }
 
 /** A licence or receipt that came back does not check out (signer, device, purchase, keys). */
 export class InvalidLicenceError extends PlayerError {
   override name = 'InvalidLicenceError'
   override readonly code = 'ERR_LICENCE_INVALID'
-  override readonly statusCode = 502
 }
 
 /** This device has no registration yet (the registration manager was not reachable). */
 export class DeviceNotRegisteredError extends PlayerError {
   override name = 'DeviceNotRegisteredError'
   override readonly code = 'ERR_DEVICE_NOT_REGISTERED'
-  override readonly statusCode = 503
 }
 
 /** No offer with that id is known: list offers first (`consort offers CONTENT`). */
 export class OfferNotFoundError extends PlayerError {
   override name = 'OfferNotFoundError'
   override readonly code = 'ERR_OFFER_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** The retailer (or a service behind it) refused the purchase; `remoteCode` is its error code. */
 export class PurchaseRefusedError extends PlayerError {
   override name = 'PurchaseRefusedError'
   override readonly code = 'ERR_PURCHASE_REFUSED'
-  override readonly statusCode = 402
   readonly remoteCode: string
 
   constructor(remoteCode: string, message: string) {
@@ -116,7 +109,6 @@ export class PurchaseRefusedError extends PlayerError {
 export class PurchasePendingError extends PlayerError {
   override name = 'PurchasePendingError'
   override readonly code = 'ERR_PURCHASE_PENDING'
-  override readonly statusCode = 504
   readonly purchaseId: string
 
   constructor(purchaseId: string, message: string) {
@@ -129,35 +121,30 @@ export class PurchasePendingError extends PlayerError {
 export class ContentNotFoundError extends PlayerError {
   override name = 'ContentNotFoundError'
   override readonly code = 'ERR_CONTENT_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** A segment could not be fetched (no peer had it within the attempts) or did not verify. */
 export class SegmentUnavailableError extends PlayerError {
   override name = 'SegmentUnavailableError'
   override readonly code = 'ERR_SEGMENT_UNAVAILABLE'
-  override readonly statusCode = 504
 }
 
 /** A content key or segment did not open: the licence is not for this device, or the data is corrupt. */
 export class DecryptionError extends PlayerError {
   override name = 'DecryptionError'
   override readonly code = 'ERR_DECRYPTION'
-  override readonly statusCode = 403
 }
 
 /** The network record lists no clearinghouse, or none answered. */
 export class ClearinghouseUnavailableError extends PlayerError {
   override name = 'ClearinghouseUnavailableError'
   override readonly code = 'ERR_CLEARINGHOUSE_UNAVAILABLE'
-  override readonly statusCode = 503
 }
 
 /** An account key file, or an account export, cannot be used. */
 export class AccountKeyError extends PlayerError {
   override name = 'AccountKeyError'
   override readonly code = 'ERR_ACCOUNT_KEY'
-  override readonly statusCode = 400
 }
 
 /** An account key is already there: importing another would orphan this device's licences. */
@@ -170,21 +157,18 @@ export class AccountExistsError extends PlayerError {
 export class BadPlayerRequestError extends PlayerError {
   override name = 'BadPlayerRequestError'
   override readonly code = 'ERR_BAD_REQUEST'
-  override readonly statusCode = 400
 }
 
 /** A web playback session is unknown or has expired. */
 export class SessionNotFoundError extends PlayerError {
   override name = 'SessionNotFoundError'
   override readonly code = 'ERR_SESSION_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** A byte range asked of a stream lies outside the track. */
 export class RangeNotSatisfiableError extends PlayerError {
   override name = 'RangeNotSatisfiableError'
   override readonly code = 'ERR_RANGE_NOT_SATISFIABLE'
-  override readonly statusCode = 416
   readonly size: number
 
   constructor(size: number, message: string) {
@@ -197,5 +181,4 @@ export class RangeNotSatisfiableError extends PlayerError {
 export class PlayerStoppedError extends PlayerError {
   override name = 'PlayerStoppedError'
   override readonly code = 'ERR_PLAYER_STOPPED'
-  override readonly statusCode = 503
 }

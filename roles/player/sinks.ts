@@ -23,7 +23,6 @@ export interface AudioSink {
 export class NoAudioDeviceError extends PlayerError {
   override name = 'NoAudioDeviceError'
   override readonly code = 'ERR_NO_AUDIO_DEVICE'
-  override readonly statusCode = 501
 }
 
 /** Writes audio to a file as it arrives (a listener may start another player on the growing file). */

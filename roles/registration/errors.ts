@@ -2,12 +2,12 @@ import { LICENCE_CODES } from '../../protocols/licence/index.ts'
 
 /**
  * Errors of the registration manager: one class per condition. Each carries a stable `code` (starting `ERR_`, so
- * the RPC layer sends it to the caller as it is) and, for the control API, an HTTP `statusCode`.
+ * the RPC layer sends it to the caller as it is); its HTTP status, where the control API shows it, is in
+ * `protocols/http-status.ts`.
  */
 export class RegistrationError extends Error {
   override name = 'RegistrationError'
   readonly code: string = 'ERR_REGISTRATION'
-  readonly statusCode: number = 409
 }
 
 /** The receipt is unsigned by a certified retailer, or does not match the offer, certification or device. */
@@ -78,28 +78,24 @@ export class LicenceRevokedError extends RegistrationError {
 export class NotPurchaseRetailerError extends RegistrationError {
   override name = 'NotPurchaseRetailerError'
   override readonly code = LICENCE_CODES.notPurchaseRetailer
-  override readonly statusCode = 403
 }
 
 /** No licence was issued for this purchase id here. */
 export class PurchaseNotFoundError extends RegistrationError {
   override name = 'PurchaseNotFoundError'
   override readonly code = 'ERR_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** A signature on a request does not verify, or the request was signed by someone who may not ask. */
 export class RequestUnauthorisedError extends RegistrationError {
   override name = 'RequestUnauthorisedError'
   override readonly code = 'ERR_UNAUTHORISED'
-  override readonly statusCode = 403
 }
 
 /** A signed request is for another network, too old, or dated in the future. */
 export class RequestStaleError extends RegistrationError {
   override name = 'RequestStaleError'
   override readonly code = 'ERR_STALE_REQUEST'
-  override readonly statusCode = 400
 }
 
 /** The device key is already registered to another account. */
@@ -112,13 +108,11 @@ export class DeviceTakenError extends RegistrationError {
 export class TooManyPendingError extends RegistrationError {
   override name = 'TooManyPendingError'
   override readonly code = 'ERR_TOO_MANY_PENDING'
-  override readonly statusCode = 503
 }
 
 export class RequestNotFoundError extends RegistrationError {
   override name = 'RequestNotFoundError'
   override readonly code = 'ERR_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** An operator decision on a request that was already decided. */
@@ -137,21 +131,18 @@ export class EscrowInvalidError extends RegistrationError {
 export class RevocationTargetNotFoundError extends RegistrationError {
   override name = 'RevocationTargetNotFoundError'
   override readonly code = 'ERR_NOT_FOUND'
-  override readonly statusCode = 404
 }
 
 /** A control-API request body or parameter is malformed; the message names the field. */
 export class InvalidControlRequestError extends RegistrationError {
   override name = 'InvalidControlRequestError'
   override readonly code = 'ERR_BAD_REQUEST'
-  override readonly statusCode = 400
 }
 
 /** The sublevel was written by an incompatible version of this role. */
 export class StoreVersionError extends RegistrationError {
   override name = 'StoreVersionError'
   override readonly code = 'ERR_STORE_VERSION'
-  override readonly statusCode = 500
 }
 
 /** A rotation does not continue its predecessor: another name or roles, an invalid or revoked old certificate. */

@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { httpStatusOf } from '../../../protocols/http-status.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { html } from '../../common/html.ts'
@@ -445,8 +446,8 @@ export class PlayerUi {
   }
 
   #replyError(err: unknown, request: FastifyRequest, reply: FastifyReply, forced?: number): void {
-    const error = err as Error & { status?: number; statusCode?: number }
-    const status = forced ?? error.status ?? error.statusCode ?? 500
+    const error = err as Error
+    const status = forced ?? httpStatusOf(err)
     if (status >= 500) log.error('web player %s %s failed: %e', request.method, request.url, err)
     // A failure of ours says nothing of its internals (paths, stacks): the log has them.
     const shown = status >= 500 ? 'the player could not answer this request; its log says why' : error.message

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { CID } from 'multiformats/cid'
 import { type SearchFilters, type SearchHit, searchFilters } from '../../../protocols/catalog/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { httpStatusOf } from '../../../protocols/http-status.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { type BlockStore, collectBlock } from '../../../protocols/records/store.ts'
 import { type CatalogAccess, manifestReleaseId, parseContentId } from './catalog.ts'
@@ -390,9 +391,8 @@ export class Storefront {
   }
 
   #replyError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-    const error = err as Error & { status?: number; statusCode?: number; code?: string }
-    const status =
-      typeof error.status === 'number' ? error.status : typeof error.statusCode === 'number' ? error.statusCode : 500
+    const error = err as Error & { code?: string }
+    const status = httpStatusOf(err)
     if (err instanceof RangeNotSatisfiableError) {
       void reply.code(416).header('content-range', `bytes */${err.size}`).send()
       return
