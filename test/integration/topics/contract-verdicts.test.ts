@@ -10,9 +10,7 @@ import type { Refusal } from '../../../protocols/topics/bus.ts'
 import { CONTRACTS_MESSAGE_BYTES } from '../../../protocols/topics/contracts.ts'
 import { encodeGossipMessage } from '../../../protocols/topics/message.ts'
 import { type TopicName, topicString } from '../../../protocols/topics/names.ts'
-import type { ReferenceService } from '../../../roles/reference/index.ts'
 import { ReferenceStore } from '../../../roles/reference/store.ts'
-import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { RetailerStore } from '../../../roles/retailer/store.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
@@ -259,7 +257,7 @@ describe('topics: every node gives a contract the same verdict, whatever roles i
     for (const { roles, node } of judges) {
       await node.topics.idle()
       if (!roles.includes('reference')) continue
-      const reference = node.roles.get('reference') as unknown as ReferenceService
+      const reference = node.role('reference')
       await reference.idle()
       const head = await reference.store.head(ReferenceStore.contractKey(label.signer.publicKey, 'catalogue'))
       assert.deepEqual(
@@ -270,7 +268,7 @@ describe('topics: every node gives a contract the same verdict, whatever roles i
     }
     for (const { roles, node } of judges) {
       if (!roles.includes('retailer')) continue
-      const shop = node.roles.get('retailer') as unknown as RetailerService
+      const shop = node.role('retailer')
       const held = await shop.store.contract(RetailerStore.contractKey(label.signer.publicKey, 'catalogue'))
       assert.equal(held?.id.toString(), second.id.toString(), `${roles}: the retailer holds version 1`)
     }
