@@ -56,7 +56,6 @@ export class UsageDeniedError extends PlayerError {
 export class AlreadyOwnedError extends PlayerError {
   override name = 'AlreadyOwnedError'
   override readonly code = 'ERR_ALREADY_OWNED'
-  override readonly statusCode = 409
   /** The purchases whose licences cover the offer. */
   readonly purchases: string[]
 

@@ -30,8 +30,6 @@ export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
 export const player = defineRole({
   name: 'player',
   options: z.strictObject({
-    /** The listener's territory (ISO 3166-1 alpha-2, or `Worldwide`): offers are listed and bought for it. */
-    territory: z.string().min(1).optional(),
     /** The name this device registers under (default `player`). */
     deviceName: z.string().min(1).max(128).optional(),
     /** The clearinghouse that takes the account's payments, by name or hex key (default: the first one listed). */

@@ -146,7 +146,6 @@ async function flush(player: PlayerRole): Promise<void> {
 }
 
 function playerOf(sim: SimNode): PlayerRole {
-  const role = sim.started.roles.get('player')
-  if (role == null) throw new Error(`${sim.name} runs no player role`)
-  return role as unknown as PlayerRole
+  if (!sim.started.roles.has('player')) throw new Error(`${sim.name} runs no player role`)
+  return sim.started.role('player')
 }

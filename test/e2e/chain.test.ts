@@ -319,9 +319,9 @@ describe('e2e: publish → contract → offer → certify → buy → fetch → 
   })
 
   it('finding 5: buying what the account already holds under a licence as wide is refused, and charged only with again', async () => {
-    const role = house.roles.get('clearinghouse') as unknown as ClearinghouseRole
+    const role = house.role('clearinghouse')
     const wallet = () => balanceOf(role, walletParticipant(keys.account.signer.publicKey), 'EUR')
-    const shop = retailer.roles.get('retailer') as unknown as RetailerService
+    const shop = retailer.role('retailer')
     const download = (await shop.store.contracts(100)).find((c) => c.body.useTypes.includes('PermanentDownload'))!
     const view = await shop.offers.create({
       offerId: 'first-light-download',

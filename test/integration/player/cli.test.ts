@@ -6,7 +6,6 @@ import path from 'node:path'
 import { createNodeKeys, saveNodeKeys } from '../../../keys/keystore.ts'
 import { ControlApi } from '../../../node/control-api.ts'
 import { accountKeyPath } from '../../../roles/player/account.ts'
-import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { consortInProcess } from '../../helpers/cli.ts'
 import {
   announce,
@@ -37,7 +36,7 @@ describe('player: the command line', function () {
     const account = await createNodeKeys()
     await saveNodeKeys(accountKeyPath(dataDir), account)
     // The listener's territory is its account's, as the registration manager's operator attested it.
-    const registration = world.registrar.roles.get('registration') as unknown as RegistrationRole
+    const registration = world.registrar.role('registration')
     await registration.registrar.devices.attestTerritory(account.signer.publicKey, 'GB')
     player = await startPlayer(world, { dataDir, account, init: { account } })
     api = new ControlApi(player.node)
