@@ -4,7 +4,6 @@ import type { NodeMetrics } from '../../node/metrics.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { TestNetwork } from './network.ts'
-import { waitUntil } from './wait.ts'
 
 let memoryAddressCounter = 0
 
@@ -58,17 +57,8 @@ export async function connectMesh(nodes: ConsortNode[], extra = 2): Promise<void
   await Promise.all(dials)
 }
 
-/** Wait until every node sees at least `min` peers subscribed to a topic string. */
-export async function waitForTopicPeers(nodes: ConsortNode[], topic: string, min = 1): Promise<void> {
-  await waitUntil(
-    () =>
-      nodes.every((n) => {
-        const pubsub = (n.libp2p.services as { pubsub: { getSubscribers(t: string): unknown[] } }).pubsub
-        return pubsub.getSubscribers(topic).length >= min
-      }),
-    { message: `every node has ${min} peer(s) on ${topic}` },
-  )
-}
+/** Wait until every node knows at least `min` peers that follow a topic (on gossipsub's events, not a timer). */
+export { untilTopicPeers as waitForTopicPeers } from './gossip.ts'
 
 export async function stopAll(nodes: Iterable<ConsortNode>): Promise<void> {
   await Promise.all([...nodes].map((n) => n.stop()))

@@ -4,6 +4,7 @@ import type { ConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { recordId, type SignedRecord, signRecord } from '../../../protocols/records/index.ts'
 import { encodeGossipMessage, type Refusal, topicString } from '../../../protocols/topics/index.ts'
+import { untilMesh } from '../../helpers/gossip.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { flipBit, indexOfBytes, signRawEnvelope } from '../../helpers/record-samples.ts'
@@ -13,19 +14,6 @@ import { waitUntil } from '../../helpers/wait.ts'
 const NODES = 20
 /** Small caps, so that an oversized record is cheap to make: a manifest listing 150 segments exceeds them. */
 const CAPS = { recordBytes: 2048, largeRecordBytes: 4096, messageBytes: 64 * 1024 }
-
-/** Wait until every node has grafted at least `min` peers into its mesh for `topic` (gossipsub does so on its heartbeat). */
-async function waitForMesh(nodes: ConsortNode[], topic: string, min: number): Promise<void> {
-  await waitUntil(
-    () =>
-      nodes.every(
-        (node) =>
-          (node.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub.getMeshPeers(topic)
-            .length >= min,
-      ),
-    { message: `every node has ${min} mesh peer(s) on ${topic}` },
-  )
-}
 
 interface Seen {
   node: number
@@ -62,8 +50,8 @@ describe('foundation: gossip across 20 in-process nodes', function () {
     await waitForTopicPeers(nodes, catalog(), 2)
     await waitForTopicPeers(nodes, topicString(network.name, 'revocations'), 2)
     // Until meshes form, a message reaches only the publisher's direct peers and whatever gossip catches up.
-    await waitForMesh(nodes, catalog(), 2)
-    await waitForMesh(nodes, topicString(network.name, 'revocations'), 2)
+    await untilMesh(nodes, catalog(), 2)
+    await untilMesh(nodes, topicString(network.name, 'revocations'), 2)
   })
 
   after(async () => {

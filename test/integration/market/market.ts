@@ -9,6 +9,7 @@ import { topicString } from '../../../protocols/topics/names.ts'
 import { offerRevokedHere } from '../../../protocols/topics/offers.ts'
 import type { ReferenceService } from '../../../roles/reference/index.ts'
 import type { RetailerService } from '../../../roles/retailer/index.ts'
+import { untilLinked, untilMesh } from '../../helpers/gossip.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -253,38 +254,26 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
   }
 }
 
-/** A valid offer body under a contract, for a retailer to sign. */
 /** Wait until every node has at least one mesh peer on a topic (gossip then flows without waiting for IHAVE). */
 export async function waitForMesh(nodes: ConsortNode[], topic: string): Promise<void> {
-  await waitUntil(
-    () =>
-      nodes.every((n) => {
-        const pubsub = (n.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub
-        return pubsub.getMeshPeers(topic).length >= 1
-      }),
-    { message: `every node has a mesh peer on ${topic}`, timeoutMs: 30_000 },
-  )
+  await untilMesh(nodes, topic, 1)
 }
 
 /**
- * Connect `nodes` directly to `publisher` and wait until each has it in its mesh on `topic`. A node that rejects
- * a message does not forward it, so tests of refusals need every judge to receive the message first-hand.
+ * Connect `nodes` directly to `publisher` (which follows `topic`) and wait until each side knows the other follows
+ * it. A node that rejects a message does not forward it, so tests of refusals need every judge to receive the
+ * message first-hand: gossipsub floods a node's own messages to every peer it knows follows the topic, in its mesh
+ * or not. (Waiting for the publisher to join each judge's mesh instead can wait for ever: once both meshes hold
+ * enough other peers, neither side grafts the other.)
  */
-export async function meshWith(publisher: ConsortNode, nodes: ConsortNode[], topic: string): Promise<void> {
+export async function connectToPublisher(publisher: ConsortNode, nodes: ConsortNode[], topic: string): Promise<void> {
   for (const node of nodes) await node.libp2p.dial(publisher.libp2p.getMultiaddrs()[0]!)
-  await waitUntil(
-    () =>
-      nodes.every((n) =>
-        (n.libp2p.services as { pubsub: { getMeshPeers(t: string): string[] } }).pubsub
-          .getMeshPeers(topic)
-          .includes(publisher.peerId.toString()),
-      ),
-    { message: `every node has ${publisher.peerId} in its mesh on ${topic}`, timeoutMs: 30_000 },
-  )
+  await untilLinked(publisher, nodes, topic)
 }
 
 let offerCounter = 0
 
+/** A valid offer body under a contract, for a retailer to sign. */
 export function offerBody(
   market: Pick<Market, 'clock' | 'net'>,
   contract: SignedRecord<'consort/contract'>,

@@ -4,7 +4,7 @@ import { recordId, signRecord } from '../../../protocols/records/envelope.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
 import type { OfferView, RetailerService } from '../../../roles/retailer/index.ts'
 import { nextEvent, waitUntil } from '../../helpers/wait.ts'
-import { createMarket, type Market, meshWith, RELEASE, TRACK_A, TRACK_B } from './market.ts'
+import { connectToPublisher, createMarket, type Market, RELEASE, TRACK_A, TRACK_B } from './market.ts'
 
 /**
  * Contract changes reach the offers across the network: an update that lowers the territory list revokes exactly
@@ -167,15 +167,7 @@ describe('market: contract changes revoke exactly the offers that no longer conf
     // publisher floods its own message to every peer it knows follows the topic, mesh or not.
     const judges = [market.reference, ...market.observers.map((o) => o.node)]
     const revocationsTopic = topicString(market.net.name, 'revocations')
-    await meshWith(shopB!.node, [market.reference], revocationsTopic)
-    for (const o of market.observers) await o.node.libp2p.dial(shopB!.node.libp2p.getMultiaddrs()[0]!)
-    await waitUntil(() => {
-      const pubsub = shopB!.node.libp2p.services as {
-        pubsub: { getSubscribers(t: string): Array<{ toString(): string }> }
-      }
-      const following = new Set(pubsub.pubsub.getSubscribers(revocationsTopic).map(String))
-      return judges.every((n) => following.has(n.peerId.toString()))
-    })
+    await connectToPublisher(shopB!.node, judges, revocationsTopic)
     const refusals = judges.map((node) =>
       nextEvent<{ code: string; result: string }>(node.topics, 'refused', (r) => r.code === 'ERR_NOT_AUTHORISED'),
     )

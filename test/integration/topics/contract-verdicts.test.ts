@@ -12,10 +12,11 @@ import { encodeGossipMessage } from '../../../protocols/topics/message.ts'
 import { type TopicName, topicString } from '../../../protocols/topics/names.ts'
 import { ReferenceStore } from '../../../roles/reference/store.ts'
 import { RetailerStore } from '../../../roles/retailer/store.ts'
+import { untilLinked } from '../../helpers/gossip.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
 import { flipBit, sampleBodies } from '../../helpers/record-samples.ts'
-import { nextEvent, waitUntil } from '../../helpers/wait.ts'
+import { nextEvent } from '../../helpers/wait.ts'
 
 const HOUR = 3600_000
 
@@ -281,13 +282,11 @@ describe('topics: every node gives a contract the same verdict, whatever roles i
       for (const sender of [publisher, relay]) {
         sender.topics.subscribe('contracts', { onMessage: () => {} })
         for (const { node } of judges) await sender.libp2p.dial(node.libp2p.getMultiaddrs()[0]!)
-        await waitUntil(() => {
-          const pubsub = sender.libp2p.services as {
-            pubsub: { getSubscribers(t: string): Array<{ toString(): string }> }
-          }
-          const following = new Set(pubsub.pubsub.getSubscribers(topicString(net.name, 'contracts')).map(String))
-          return judges.every((j) => following.has(j.node.peerId.toString()))
-        })
+        await untilLinked(
+          sender,
+          judges.map((j) => j.node),
+          topicString(net.name, 'contracts'),
+        )
       }
       const good = sign(contractBody(otherLabel), otherLabel)
       const accepted = judges.map(({ node }) =>

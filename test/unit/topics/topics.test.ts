@@ -13,6 +13,7 @@ import {
   TOPIC_NAMES,
   topicString,
 } from '../../../protocols/topics/index.ts'
+import { untilUnfollowed } from '../../helpers/gossip.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { sampleBodies } from '../../helpers/record-samples.ts'
@@ -194,13 +195,7 @@ describe('protocols/topics: the TopicBus between two nodes', function () {
     const unsubscribe = receiver.topics.subscribe('catalog', { onMessage: (d) => void own.push(d) })
     await waitForTopicPeers([publisher], topicString(network.name, 'catalog'))
     unsubscribe()
-    await waitUntil(
-      () =>
-        (publisher.libp2p.services as { pubsub: { getSubscribers(t: string): unknown[] } }).pubsub.getSubscribers(
-          topicString(network.name, 'catalog'),
-        ).length === 0,
-      { message: 'the publisher sees the receiver leave the topic' },
-    )
+    await untilUnfollowed(publisher, topicString(network.name, 'catalog'))
     const recipients = await publisher.topics.publish(
       'catalog',
       manifest('Nobody listens'),
@@ -288,11 +283,6 @@ describe('protocols/topics: stopping the TopicBus', function () {
     assert.deepEqual(receiver.topics.subscribedTopics(), [])
     assert.ok(!router.getTopics().includes(wire), 'the router no longer follows the topic')
     assert.ok(!router.topicValidators.has(wire), 'the closed topic no longer validates')
-    await waitUntil(
-      () =>
-        (publisher.libp2p.services as { pubsub: { getSubscribers(t: string): unknown[] } }).pubsub.getSubscribers(wire)
-          .length === 0,
-      { message: 'the publisher sees the stopped node leave the topic' },
-    )
+    await untilUnfollowed(publisher, wire)
   })
 })
