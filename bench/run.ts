@@ -4,7 +4,7 @@
  * With --json, stdout is exactly one JSON object (progress goes to stderr). See bench/README.md.
  */
 import { readdirSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -15,6 +15,11 @@ import type { BenchmarkModule, BenchReport } from './lib/types.ts'
 const DEFAULT_ROUNDS = 7
 const QUICK_ROUNDS = 3
 const EXIT = { ok: 0, targetMissed: 1, usage: 2 } as const
+
+/** The 1, 5 and 15 minute load averages, two decimals. */
+function loadAverage(): number[] {
+  return loadavg().map((l) => Math.round(l * 100) / 100)
+}
 
 const benchmarksDir = join(dirname(fileURLToPath(import.meta.url)), 'benchmarks')
 
@@ -79,12 +84,25 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isSafeInteger(rounds) || rounds < 1) return usage(`--rounds: not a positive integer: ${values.rounds}`)
 
   const benchmark = await loadBenchmark(name)
+  const started = new Date().toISOString()
+  const loadStart = loadAverage()
+  process.stderr.write(`[${name}] load average at the start: ${loadStart.join(' ')}\n`)
   const results = await benchmark.run({
     rounds,
     quick,
     log: (message) => process.stderr.write(`[${name}] ${message}\n`),
   })
-  const report: BenchReport = { bench: name, node: process.version, cpus: availableParallelism(), results }
+  const loadEnd = loadAverage()
+  process.stderr.write(`[${name}] load average at the end: ${loadEnd.join(' ')}\n`)
+  const report: BenchReport = {
+    bench: name,
+    node: process.version,
+    cpus: availableParallelism(),
+    started,
+    ended: new Date().toISOString(),
+    load: { start: loadStart, end: loadEnd },
+    results,
+  }
   process.stdout.write(values.json === true ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`)
   return values.check === true && results.some((r) => !r.met) ? EXIT.targetMissed : EXIT.ok
 }

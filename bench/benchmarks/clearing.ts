@@ -20,7 +20,6 @@ import {
   hex,
   periodOf,
   type StateLevel,
-  type StoredEvent,
   type VerifiedReport,
 } from '../../roles/clearinghouse/index.ts'
 import { Market } from '../../test/unit/clearinghouse/market.ts'
@@ -90,15 +89,20 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
   options.log(`generating ${devices * perDevice} signed, sealed reports`)
   const chains: Array<Array<{ usage: Uint8Array; device: Uint8Array }>> = []
   const licences = []
+  const buyers = []
   for (let d = 0; d < devices; d++) {
     const buyer = await m.buyer()
     const order = m.order(buyer, offer, certification)
-    const licence = m.licence(m.receipt(order, `auth:${d}`), contract)
-    licences.push(licence)
+    buyers.push(buyer)
+    licences.push(m.licence(m.receipt(order, `auth:${d}`), contract))
+  }
+  // Plays start after their licences were issued and end before their reports are made (settlement bounds them).
+  const t0 = m.clock.now() + 60_000
+  m.clock.advance(2 * HOUR)
+  for (const [d, buyer] of buyers.entries()) {
     const chain = []
-    const t0 = m.clock.now() - 30 * HOUR
     for (let r = 0; r < perDevice; r++) {
-      chain.push(m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, t0 + r * 60_000, 30)]))
+      chain.push(m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)]))
     }
     chains.push(chain)
   }
@@ -166,11 +170,14 @@ function isrcOf(i: number): string {
 
 async function statementBuild(options: BenchOptions): Promise<BenchResult[]> {
   const plays = options.quick ? 100_000 : 1_000_000
-  const perReport = 2000
-  const reportsCount = plays / perReport
+  // A device's plays are rate-limited on the clearinghouse's clock (120 an hour, decision 0509): each of 500 devices
+  // reports 100 plays per simulated hour, and the clock moves an hour between rounds.
+  const devices = 500
+  const perReport = 100
+  const rounds = plays / (devices * perReport)
   const catalogue = 2000
   const tracksPerLicence = 100
-  const m = await Market.create({ seed: 'bench-clearing-statements', start: Date.now() - 4 * 86_400_000 })
+  const m = await Market.create({ seed: 'bench-clearing-statements', start: Date.UTC(2026, 10, 2, 1) })
   const contract = m.contract({ unit: null, play: 3n })
   const offer = m.offer(contract, { price: 0n })
   const certification = m.certification(offer, contract)
@@ -178,67 +185,67 @@ async function statementBuild(options: BenchOptions): Promise<BenchResult[]> {
   try {
     await engine.learnContract(contract)
     await engine.records.keep(offer)
-    options.log(`settling ${plays} plays (${reportsCount} reports of ${perReport})`)
-    const settleStart = performance.now()
-    const now = Date.now()
-    const batch = 25
-    for (let first = 0; first < reportsCount; first += batch) {
-      const reports: VerifiedReport[] = []
-      for (let r = first; r < Math.min(first + batch, reportsCount); r++) {
-        const buyer = await m.buyer()
-        const device = buyer.devices[0]!
-        const order = m.order(buyer, offer, certification)
-        const receipt = m.receipt(order, `auth:${r}`)
-        const tracks = Array.from({ length: tracksPerLicence }, (_, k) => isrcOf((r * 37 + k) % catalogue))
-        const licence = signRecord(
-          'consort/licence',
-          {
-            ...m.licence(receipt, contract).body,
-            content: tracks.map((t) => `isrc:${t}`),
-            keys: tracks.map((isrc) => ({ isrc, keyId: new Uint8Array(16).fill(1), sealedKey: new Uint8Array(64) })),
-          },
-          m.net.registrarSigner,
-          m.network.caps,
-        )
-        await engine.records.keep(licence)
-        const start = now - perReport * 30_000 - HOUR
-        const events: StoredEvent[] = Array.from({ length: perReport }, (_, e) => ({
-          eventId: `e${e}`,
+    options.log(`settling ${plays} plays (${devices} devices, ${rounds} rounds of a report of ${perReport} each)`)
+    const owners = []
+    for (let d = 0; d < devices; d++) {
+      const buyer = await m.buyer()
+      const device = buyer.devices[0]!
+      const receipt = m.receipt(m.order(buyer, offer, certification), `auth:${d}`)
+      const tracks = Array.from({ length: tracksPerLicence }, (_, k) => isrcOf((d * 37 + k) % catalogue))
+      const licence = signRecord(
+        'consort/licence',
+        {
+          ...m.licence(receipt, contract).body,
+          content: tracks.map((t) => `isrc:${t}`),
+          keys: tracks.map((isrc) => ({ isrc, keyId: new Uint8Array(16).fill(1), sealedKey: new Uint8Array(64) })),
+        },
+        m.net.registrarSigner,
+        m.network.caps,
+      )
+      await engine.records.keep(licence)
+      owners.push({ buyer, device, licence, tracks })
+    }
+    let settleMs = 0
+    for (let round = 0; round < rounds; round++) {
+      const start = m.clock.now() + 60_000
+      m.clock.advance(HOUR)
+      const reports: VerifiedReport[] = owners.map(({ buyer, device, licence, tracks }, d) => ({
+        reportId: `report-${d}-${round}`,
+        bytes: new Uint8Array(64),
+        deviceBytes: device.registration.bytes,
+        created: m.clock.now(),
+        device: hex(device.keys.signer.publicKey),
+        account: hex(buyer.account.signer.publicKey),
+        seq: round,
+        prev: round === 0 ? null : `report-${d}-${round - 1}`,
+        registration: {
+          id: device.registration.id.toString(),
+          signer: hex(device.registration.signer),
+          account: hex(buyer.account.signer.publicKey),
+          device: hex(device.keys.signer.publicKey),
+          notBefore: device.registration.body.notBefore,
+          notAfter: device.registration.body.notAfter,
+        },
+        events: Array.from({ length: perReport }, (_, e) => ({
+          eventId: `e${round}.${e}`,
           kind: 'play',
-          isrc: tracks[e % tracksPerLicence]!,
+          isrc: tracks[(round * perReport + e) % tracksPerLicence]!,
           purchaseId: licence.body.purchaseId,
           licence: licence.id.toString(),
           offer: licence.body.offer.toString(),
           contract: licence.body.contract.toString(),
           startedAt: start + e * 30_000,
           seconds: 25,
-        }))
-        reports.push({
-          reportId: `report-${r}`,
-          bytes: new Uint8Array(64),
-          deviceBytes: device.registration.bytes,
-          created: now,
-          device: hex(device.keys.signer.publicKey),
-          account: hex(buyer.account.signer.publicKey),
-          seq: 0,
-          prev: null,
-          registration: {
-            id: device.registration.id.toString(),
-            signer: hex(device.registration.signer),
-            account: hex(buyer.account.signer.publicKey),
-            device: hex(device.keys.signer.publicKey),
-            notBefore: device.registration.body.notBefore,
-            notAfter: device.registration.body.notAfter,
-          },
-          events,
-        })
-      }
+        })),
+      }))
+      const t = performance.now()
       await Promise.all(reports.map((r) => engine.ingest.submit(r)))
+      settleMs += performance.now() - t
     }
-    const settleSeconds = (performance.now() - settleStart) / 1000
+    const settleSeconds = settleMs / 1000
     const settled = engine.ingest.stats.playsSettled
     if (settled !== plays) throw new Error(`${settled} plays settled of ${plays}`)
-    const period = periodOf(Date.now())
+    const period = periodOf(m.clock.now())
     const participants = await engine.statements.participants(1000)
     const times: number[] = []
     let lines = 0

@@ -24,7 +24,8 @@ export function formatReport(report: BenchReport): string {
       .join('  ')
       .trimEnd()
   return [
-    `bench ${report.bench} · node ${report.node} · ${report.cpus} cpus`,
+    `bench ${report.bench} · node ${report.node} · ${report.cpus} cpus · ${report.started} → ${report.ended}`,
+    `load average (1, 5, 15 min): ${report.load.start.join(' ')} at the start, ${report.load.end.join(' ')} at the end`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

@@ -1,3 +1,5 @@
+import type { Category } from './cpu-profile.ts'
+
 /** What a benchmark receives from the runner. */
 export interface BenchOptions {
   /** Rounds per measured figure; each figure is the median over its rounds. */
@@ -46,5 +48,31 @@ export interface BenchReport {
   bench: string
   node: string
   cpus: number
+  /** When the run started and ended (ISO 8601). */
+  started: string
+  ended: string
+  /**
+   * The machine's load average (1, 5 and 15 minutes) at the start and at the end of the run: the figures of a shared
+   * machine mean little without it.
+   */
+  load: { start: number[]; end: number[] }
   results: BenchResult[]
+}
+
+/** A hot path to profile: `bench/profiles/<name>.ts` exports these (see bench/profile.ts). */
+export interface ProfileModule {
+  description: string
+  /** Stack categories in priority order (a sample goes to the first one any frame of its stack matches). */
+  categories: Category[]
+  prepare(log: (message: string) => void): Promise<ProfiledPath>
+}
+
+export interface ProfiledPath {
+  /** What `run` counts (`records`, `reports`, `MB`). */
+  unit: string
+  /** Warm-up before the profile starts (default 2 s; 0 when `prepare` warms up itself). */
+  warmupMs?: number
+  /** One batch of the hot path; returns how many units it did (0: the workload is used up, the profile stops). */
+  run(): Promise<number>
+  dispose(): Promise<void>
 }
