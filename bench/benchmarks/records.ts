@@ -3,6 +3,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { SeededRandom, signerFromSeed } from '../../keys/index.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
 import { FakeClock } from '../../protocols/clock.ts'
+import { decodeCanonical } from '../../protocols/records/canonical.ts'
 import {
   decodeRecord,
   decodeRecordAs,
@@ -12,6 +13,7 @@ import {
   signingPayload,
   signRecord,
 } from '../../protocols/records/index.ts'
+import { quickOfferBody } from '../../protocols/records/types/offer.ts'
 import { topicString } from '../../protocols/topics/names.ts'
 import { sampleBodies } from '../../test/helpers/record-samples.ts'
 import { sampleManifestBody } from '../../test/helpers/records.ts'
@@ -71,13 +73,13 @@ function envelopeRates(options: BenchOptions): BenchResult[] {
   const m = { ...verifyRates.median, ...signRates.median }
 
   // Where a verify's time goes, each step of decodeRecord on its own (informational).
-  const envelope = dagCbor.decode(offer.bytes) as { body: unknown }
+  const envelope = decodeCanonical(offer.bytes) as { body: unknown }
   const payload = signingPayload('consort/offer', dagCbor.encode(envelope.body))
   const parts = compareRates(
     {
-      'cbor-decode': () => dagCbor.decode(offer.bytes),
-      'cbor-encode': () => dagCbor.encode(envelope),
-      schema: () => RECORD_TYPES['consort/offer'].body.safeParse(envelope.body),
+      'canonical-decode': () => decodeCanonical(offer.bytes),
+      'quick-check': () => quickOfferBody(envelope.body),
+      'schema-zod': () => RECORD_TYPES['consort/offer'].body.safeParse(envelope.body),
       'record-id': () => recordId(offer.bytes),
       signature: () => verify(null, payload, raw.publicKey, rawSig),
     },

@@ -15,7 +15,7 @@ export const categories: Category[] = [
   { name: 'public key cache', match: frames(['ed25519PublicKeyObject']) },
   { name: 'signing payload (prefix + body copy)', match: frames(['signingPayload']) },
   { name: 'DAG-CBOR decode + canonical check', match: frames(['decodeCanonical']) },
-  { name: 'body validation', match: frames(['validateBody']) },
+  { name: 'body validation (quick check, or zod)', match: frames(['decodeBody', 'validateBody']) },
   { name: 'record id (SHA-256, CID)', match: frames(['recordId']) },
   { name: 'envelope checks (decodeRecord itself)', match: frames(['decodeRecord']) },
 ]

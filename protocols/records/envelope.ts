@@ -118,6 +118,13 @@ function validateBody<T extends RecordType>(type: T, body: unknown): BodyOf<T> {
   return result.data
 }
 
+/** A decoded body, checked: by the type's quick check when it vouches for it, by the schema otherwise. */
+function decodeBody<T extends RecordType>(type: T, body: unknown): BodyOf<T> {
+  const entry = RECORD_TYPES[type]
+  const quick = 'quick' in entry ? entry.quick(body) : undefined
+  return quick !== undefined ? (quick as BodyOf<T>) : validateBody(type, body)
+}
+
 /**
  * Validate a body against its type's schema, sign it and encode the envelope. Refuses to sign anything a
  * decoder would refuse, so a node never publishes a record its peers will reject.
@@ -193,7 +200,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
 
   const bodyBytes = canonicalBodyBytes(bytes, type)
 
-  const body = validateBody(type, fields.body) as BodyOf<RecordType> & { network: string; created: number }
+  const body = decodeBody(type, fields.body) as BodyOf<RecordType> & { network: string; created: number }
   if (body.network !== options.network) {
     throw new WrongNetworkError(
       'body.network',

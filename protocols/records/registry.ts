@@ -1,41 +1,42 @@
 import type { z } from 'zod'
-import { certBody } from './types/cert.ts'
-import { certificationBody } from './types/certification.ts'
+import { certBody, quickCertBody } from './types/cert.ts'
+import { certificationBody, quickCertificationBody } from './types/certification.ts'
 import { consumptionBody } from './types/consumption.ts'
 import { contractBody } from './types/contract.ts'
-import { deviceBody } from './types/device.ts'
+import { deviceBody, quickDeviceBody } from './types/device.ts'
 import { escrowBody } from './types/escrow.ts'
-import { licenceBody } from './types/licence.ts'
+import { licenceBody, quickLicenceBody } from './types/licence.ts'
 import { manifestBody } from './types/manifest.ts'
 import { networkBody } from './types/network.ts'
-import { offerBody } from './types/offer.ts'
+import { offerBody, quickOfferBody } from './types/offer.ts'
 import { paymentBody } from './types/payment.ts'
 import { receiptBody } from './types/receipt.ts'
 import { releaseBody } from './types/release.ts'
 import { revocationBody } from './types/revocation.ts'
 import { statementBody } from './types/statement.ts'
-import { usageBody } from './types/usage.ts'
+import { quickUsageBody, usageBody } from './types/usage.ts'
 
 /**
- * Every record type of the network, its body schema, and which size cap applies. A type not listed here is
+ * Every record type of the network, its body schema, which size cap applies, and for the types a node decodes most a
+ * hand-written check that vouches for a valid body faster than the schema (`quick.ts`; the schema decides otherwise). A type not listed here is
  * refused by every decoder; a breaking change to a body is a new type name (`consort/offer2`), never an edit.
  */
 export const RECORD_TYPES = {
   'consort/network': { body: networkBody, size: 'small' },
-  'consort/cert': { body: certBody, size: 'small' },
-  'consort/device': { body: deviceBody, size: 'small' },
+  'consort/cert': { body: certBody, quick: quickCertBody, size: 'small' },
+  'consort/device': { body: deviceBody, quick: quickDeviceBody, size: 'small' },
   'consort/manifest': { body: manifestBody, size: 'large' },
   'consort/release': { body: releaseBody, size: 'large' },
   'consort/escrow': { body: escrowBody, size: 'small' },
   'consort/contract': { body: contractBody, size: 'large' },
-  'consort/offer': { body: offerBody, size: 'large' },
-  'consort/certification': { body: certificationBody, size: 'small' },
+  'consort/offer': { body: offerBody, quick: quickOfferBody, size: 'large' },
+  'consort/certification': { body: certificationBody, quick: quickCertificationBody, size: 'small' },
   'consort/revocation': { body: revocationBody, size: 'large' },
   'consort/receipt': { body: receiptBody, size: 'small' },
   'consort/payment': { body: paymentBody, size: 'small' },
   'consort/consumption': { body: consumptionBody, size: 'small' },
-  'consort/licence': { body: licenceBody, size: 'large' },
-  'consort/usage': { body: usageBody, size: 'large' },
+  'consort/licence': { body: licenceBody, quick: quickLicenceBody, size: 'large' },
+  'consort/usage': { body: usageBody, quick: quickUsageBody, size: 'large' },
   'consort/statement': { body: statementBody, size: 'large' },
 } as const
 

@@ -45,6 +45,7 @@ export {
   parseNetworkRuleDefaults,
   parseRuleBounds,
   parseUsageRules,
+  quickUsageRules,
   type ResolvedRules,
   RULE_NAMES,
   type RuleBounds,

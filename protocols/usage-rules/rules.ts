@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import * as q from '../records/quick.ts'
 import {
   InvalidRuleBoundsError,
   InvalidRuleDefaultsError,
@@ -127,6 +128,9 @@ const rulesShape = {
   offline: quantity.optional(),
 }
 
+/** The keys of the rules, in the schema's order. */
+const RULES_SHAPE_KEYS = Object.keys(rulesShape) as Array<keyof typeof rulesShape>
+
 /** Strict: an unknown key is refused, so a rule this version does not know can never be silently ignored. */
 export const usageRulesSchema = z.strictObject(rulesShape) satisfies z.ZodType<UsageRules>
 
@@ -233,4 +237,16 @@ function show(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`
   if (value === null || typeof value !== 'object') return String(value)
   return Array.isArray(value) ? 'an array' : 'an object'
+}
+
+/** `usageRulesSchema` by hand for the record path (see `protocols/records/quick.ts`): the rules present, in order. */
+export function quickUsageRules(v: unknown): UsageRules {
+  const o = q.object(v, [], RULES_SHAPE_KEYS)
+  const out: UsageRules = {}
+  for (const key of RULES_SHAPE_KEYS) {
+    if (!Object.hasOwn(o, key)) continue
+    if (key === 'transfer') out.transfer = q.boolean(o.transfer)
+    else out[key] = q.natural(o[key])
+  }
+  return out
 }

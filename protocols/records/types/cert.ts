@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { dpid, publicKey, sealingKey, sequence, text, timestamp, unique } from '../fields.ts'
-import { commonFields, roleName } from './common.ts'
+import * as q from '../quick.ts'
+import { commonFields, ROLE_NAMES, roleName } from './common.ts'
 
 /**
  * `consort/cert`: a registration manager vouches that `subject` may act in `roles` until `notAfter`. `partyId` is
@@ -23,3 +24,37 @@ export const certBody = z
   .strict()
   .refine((b) => b.notAfter > b.notBefore, { path: ['notAfter'], message: 'must come after notBefore' })
 export type CertBody = z.infer<typeof certBody>
+
+const CERT_KEYS = [
+  'network',
+  'created',
+  'serial',
+  'subject',
+  'name',
+  'roles',
+  'sealingKey',
+  'notBefore',
+  'notAfter',
+] as const
+
+/** `certBody` by hand, for the record path (`../quick.ts`). */
+export const quickCertBody = q.quick((v): CertBody => {
+  const o = q.object(v, CERT_KEYS, ['partyId'])
+  const roles = q.array(o.roles, 1, 8, (r) => q.oneOf(r, ROLE_NAMES))
+  q.unique(roles)
+  const notBefore = q.natural(o.notBefore)
+  const notAfter = q.natural(o.notAfter)
+  q.ensure(notAfter > notBefore)
+  return {
+    network: q.networkName(o.network),
+    created: q.natural(o.created),
+    serial: q.natural(o.serial),
+    subject: q.bytes(o.subject, 32),
+    name: q.text(o.name, 128),
+    ...(o.partyId === undefined ? {} : { partyId: q.dpid(o.partyId) }),
+    roles,
+    sealingKey: q.bytes(o.sealingKey, 32),
+    notBefore,
+    notAfter,
+  }
+})

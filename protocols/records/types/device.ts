@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { publicKey, sealingKey, sequence, territory, text, timestamp } from '../fields.ts'
+import * as q from '../quick.ts'
 import { commonFields } from './common.ts'
 
 /**
@@ -27,3 +28,36 @@ export const deviceBody = z
   .strict()
   .refine((b) => b.notAfter > b.notBefore, { path: ['notAfter'], message: 'must come after notBefore' })
 export type DeviceBody = z.infer<typeof deviceBody>
+
+const DEVICE_KEYS = [
+  'network',
+  'created',
+  'serial',
+  'account',
+  'device',
+  'sealingKey',
+  'name',
+  'notBefore',
+  'notAfter',
+] as const
+
+/** `deviceBody` by hand, for the record path (`../quick.ts`). */
+export const quickDeviceBody = q.quick((v): DeviceBody => {
+  const o = q.object(v, DEVICE_KEYS, ['territory'])
+  const notBefore = q.natural(o.notBefore)
+  const notAfter = q.natural(o.notAfter)
+  q.ensure(notAfter > notBefore)
+  const body: DeviceBody = {
+    network: q.networkName(o.network),
+    created: q.natural(o.created),
+    serial: q.natural(o.serial),
+    account: q.bytes(o.account, 32),
+    device: q.bytes(o.device, 32),
+    sealingKey: q.bytes(o.sealingKey, 32),
+    name: q.text(o.name, 128),
+    notBefore,
+    notAfter,
+  }
+  if (Object.hasOwn(o, 'territory')) body.territory = q.territory(o.territory)
+  return body
+})

@@ -1,7 +1,8 @@
 import { z } from 'zod'
-import { usageRulesSchema } from '../../usage-rules/index.ts'
+import { quickUsageRules, usageRulesSchema } from '../../usage-rules/index.ts'
 import { boundedBytes, contentId, id, isrc, keyId, publicKey, recordCid, timestamp, unique } from '../fields.ts'
-import { commonFields, useType } from './common.ts'
+import * as q from '../quick.ts'
+import { commonFields, USE_TYPES, useType } from './common.ts'
 import { usedUses } from './consumption.ts'
 import { MAX_OFFER_CONTENT } from './offer.ts'
 
@@ -38,3 +39,60 @@ export const licenceBody = z
   })
   .strict()
 export type LicenceBody = z.infer<typeof licenceBody>
+
+const LICENCE_KEYS = [
+  'network',
+  'created',
+  'licenceId',
+  'purchaseId',
+  'receipt',
+  'offer',
+  'contract',
+  'content',
+  'useType',
+  'rules',
+  'account',
+  'device',
+  'notAfter',
+  'keys',
+] as const
+const USED_KEYS = ['plays', 'playSeconds', 'exports', 'burns', 'firstPlayAt', 'asOf'] as const
+
+/** `licenceBody` by hand, for the record path (`../quick.ts`). */
+export const quickLicenceBody = q.quick((v): LicenceBody => {
+  const o = q.object(v, LICENCE_KEYS, ['used'])
+  const keys = q.array(o.keys, 1, MAX_OFFER_CONTENT, (k) => {
+    const key = q.object(k, ['isrc', 'keyId', 'sealedKey'])
+    return { isrc: q.isrc(key.isrc), keyId: q.bytes(key.keyId, 16), sealedKey: q.boundedBytes(key.sealedKey, 256) }
+  })
+  q.unique(keys.map((k) => k.isrc))
+  let used: LicenceBody['used']
+  if (Object.hasOwn(o, 'used')) {
+    const u = q.object(o.used, USED_KEYS)
+    used = {
+      plays: q.natural(u.plays),
+      playSeconds: q.natural(u.playSeconds),
+      exports: q.natural(u.exports),
+      burns: q.natural(u.burns),
+      firstPlayAt: q.nullable(u.firstPlayAt, q.natural),
+      asOf: q.natural(u.asOf),
+    }
+  }
+  return {
+    network: q.networkName(o.network),
+    created: q.natural(o.created),
+    licenceId: q.id(o.licenceId),
+    purchaseId: q.id(o.purchaseId),
+    receipt: q.recordCid(o.receipt),
+    offer: q.recordCid(o.offer),
+    contract: q.recordCid(o.contract),
+    content: q.array(o.content, 1, MAX_OFFER_CONTENT, q.contentId),
+    useType: q.oneOf(o.useType, USE_TYPES),
+    rules: quickUsageRules(o.rules),
+    account: q.bytes(o.account, 32),
+    device: q.bytes(o.device, 32),
+    notAfter: q.nullable(o.notAfter, q.natural),
+    ...(used !== undefined ? { used } : {}),
+    keys,
+  }
+})

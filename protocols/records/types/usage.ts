@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { boundedBytes, publicKey, recordCid, sequence } from '../fields.ts'
+import * as q from '../quick.ts'
 import { commonFields } from './common.ts'
 
 /** Largest sealed batch of usage events (a player that was offline for weeks may hold many). */
@@ -28,3 +29,25 @@ export const usageBody = z
     message: 'the first report (seq 0) has no prev, every later one has',
   })
 export type UsageBody = z.infer<typeof usageBody>
+
+const USAGE_KEYS = ['network', 'created', 'device', 'account', 'seq', 'prev', 'sealed'] as const
+
+/** `usageBody` by hand, for the record path (`../quick.ts`). */
+export const quickUsageBody = q.quick((v): UsageBody => {
+  const o = q.object(v, USAGE_KEYS)
+  const seq = q.natural(o.seq)
+  const prev = q.nullable(o.prev, q.recordCid)
+  q.ensure((seq === 0) === (prev === null))
+  return {
+    network: q.networkName(o.network),
+    created: q.natural(o.created),
+    device: q.bytes(o.device, 32),
+    account: q.bytes(o.account, 32),
+    seq,
+    prev,
+    sealed: q.array(o.sealed, 1, 16, (s) => {
+      const box = q.object(s, ['recipient', 'box'])
+      return { recipient: q.bytes(box.recipient, 32), box: q.boundedBytes(box.box, MAX_SEALED_USAGE_BYTES) }
+    }),
+  }
+})
