@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 
 import type { PrivateKey } from '@libp2p/interface'
 import { assertBytes, bufferView, copyBytes, equalBytes } from './bytes.ts'
 import { InvalidByteLengthError, InvalidPublicKeyError, KeyMismatchError, UnsupportedKeyTypeError } from './errors.ts'
+import { rawPublicKeyObject } from './node-crypto.ts'
 
 /**
  * Ed25519 over node:crypto (OpenSSL), about 10x faster here than a pure-JS implementation. Raw keys are wrapped
@@ -84,7 +85,7 @@ export function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
   if (cached !== undefined) return cached
   let key: KeyObject
   try {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' })
+    key = rawPublicKeyObject('ed25519', raw, SPKI_PREFIX)
   } catch (err) {
     throw new InvalidPublicKeyError('Ed25519 public key was refused by node:crypto', { cause: err })
   }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, type KeyObject } from 'node:crypto'
 import { assertBytes, bufferView, copyBytes } from './bytes.ts'
 import { InvalidSealContextError, MalformedSealError, SealOpenError, WeakSealingKeyError } from './errors.ts'
+import { withoutStackTraces } from './node-crypto.ts'
 import { type Random, systemRandom } from './random.ts'
 import {
   type SealingKeyPair,
@@ -61,7 +62,7 @@ function deriveKeyAndNonce(
 ): { key: Buffer; nonce: Buffer } {
   const salt = Buffer.concat([ephemeralPublicKey, recipientPublicKey])
   const info = Buffer.concat([DOMAIN_BYTES, Uint8Array.of(0), context])
-  const okm = Buffer.from(hkdfSync('sha256', shared, salt, info, KEY_BYTES + NONCE_BYTES))
+  const okm = Buffer.from(withoutStackTraces(() => hkdfSync('sha256', shared, salt, info, KEY_BYTES + NONCE_BYTES)))
   return { key: okm.subarray(0, KEY_BYTES), nonce: okm.subarray(KEY_BYTES) }
 }
 
@@ -94,7 +95,7 @@ export function seal(
   const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
   out[0] = SEAL_VERSION
   out.set(ephemeralPublicKey, 1)
-  const cipher = createCipheriv('aes-256-gcm', key, nonce)
+  const cipher = withoutStackTraces(() => createCipheriv('aes-256-gcm', key, nonce))
   cipher.setAAD(Buffer.concat([out.subarray(0, HEADER_BYTES), ctx]))
   const body = cipher.update(plaintext)
   const tail = cipher.final()
@@ -147,7 +148,7 @@ export class SealOpener {
     shared.fill(0)
 
     const tagStart = sealed.length - TAG_BYTES
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce)
+    const decipher = withoutStackTraces(() => createDecipheriv('aes-256-gcm', key, nonce))
     decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), ctx]))
     decipher.setAuthTag(bufferView(sealed.subarray(tagStart)))
     try {

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { assertBytes, bufferView } from './bytes.ts'
 import { InvalidSegmentIndexError, InvalidSegmentSizeError, SegmentAuthenticationError } from './errors.ts'
+import { withoutStackTraces } from './node-crypto.ts'
 import { type Random, systemRandom } from './random.ts'
 
 /**
@@ -72,7 +73,7 @@ export function encryptSegment(
   if (plaintext.length > MAX_SEGMENT_BYTES) {
     throw new InvalidSegmentSizeError(`segment ${index} is ${plaintext.length} bytes, at most ${MAX_SEGMENT_BYTES}`)
   }
-  const cipher = createCipheriv('aes-256-gcm', contentKey, segmentNonce(index))
+  const cipher = withoutStackTraces(() => createCipheriv('aes-256-gcm', contentKey, segmentNonce(index)))
   cipher.setAAD(segmentAad(keyId, index))
   const out = new Uint8Array(plaintext.length + SEGMENT_TAG_BYTES)
   const body = cipher.update(plaintext)
@@ -108,7 +109,7 @@ export function decryptSegment(
     )
   }
   const bodyLength = ciphertext.length - SEGMENT_TAG_BYTES
-  const decipher = createDecipheriv('aes-256-gcm', contentKey, segmentNonce(index))
+  const decipher = withoutStackTraces(() => createDecipheriv('aes-256-gcm', contentKey, segmentNonce(index)))
   decipher.setAAD(segmentAad(keyId, index))
   decipher.setAuthTag(bufferView(ciphertext.subarray(bodyLength)))
   const out = new Uint8Array(bodyLength)

@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto'
 import { assertBytes, copyBytes, isAllZero } from './bytes.ts'
+import { rawPublicKeyObject, withoutStackTraces } from './node-crypto.ts'
 import { type Random, systemRandom } from './random.ts'
 
 /**
@@ -25,7 +26,7 @@ export function x25519PrivateKeyObject(privateKey: Uint8Array): KeyObject {
   assertBytes('X25519 private key', privateKey, X25519_KEY_BYTES)
   const der = Buffer.concat([PKCS8_PREFIX, privateKey])
   try {
-    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    return withoutStackTraces(() => createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }))
   } finally {
     der.fill(0)
   }
@@ -46,7 +47,7 @@ export function x25519SharedSecret(privateKey: KeyObject, publicKey: Uint8Array)
   assertBytes('X25519 public key', publicKey, X25519_KEY_BYTES)
   let shared: Buffer
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+    const key = rawPublicKeyObject('x25519', publicKey, SPKI_PREFIX)
     shared = diffieHellman({ privateKey, publicKey: key })
   } catch {
     return undefined
