@@ -2,7 +2,9 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { z } from 'zod'
 import { parseMessage } from '../messages.ts'
+import { decodeCanonical } from '../records/canonical.ts'
 import { count, id, isrc, recordCid, timestamp } from '../records/fields.ts'
+import * as q from '../records/quick.ts'
 
 /**
  * What a `consort/usage` report says, sealed to each clearinghouse so that only they learn what a listener
@@ -37,8 +39,51 @@ export function encodeUsageEvents(events: UsageEvent[]): Uint8Array {
   return dagCbor.encode({ v: 1, events })
 }
 
+const EVENT_KEYS = [
+  'eventId',
+  'kind',
+  'isrc',
+  'purchaseId',
+  'licence',
+  'offer',
+  'contract',
+  'startedAt',
+  'seconds',
+] as const
+
+/** `usageEvents` by hand (see `protocols/records/quick.ts`): the schema's output, or `undefined` to let it decide. */
+export const quickUsageEvents = q.quick((v): UsageEvent[] => {
+  const o = q.object(v, ['v', 'events'])
+  q.ensure(o.v === 1)
+  return q.array(o.events, 1, MAX_EVENTS_PER_REPORT, (item) => {
+    const e = q.object(item, EVENT_KEYS)
+    return {
+      eventId: q.id(e.eventId),
+      kind: q.oneOf(e.kind, USAGE_EVENT_KINDS),
+      isrc: q.isrc(e.isrc),
+      purchaseId: q.nullable(e.purchaseId, q.id),
+      licence: q.nullable(e.licence, q.recordCid),
+      offer: q.nullable(e.offer, q.recordCid),
+      contract: q.nullable(e.contract, q.recordCid),
+      startedAt: q.natural(e.startedAt),
+      seconds: q.natural(e.seconds),
+    }
+  })
+})
+
+/**
+ * The events of an opened box. The usual box (canonical DAG-CBOR, valid events) takes the fast path: the record
+ * decoder and the quick check. Anything else goes the schema's way, which accepts any valid DAG-CBOR (players need not
+ * encode canonically here) and names what is wrong.
+ */
 export function decodeUsageEvents(bytes: Uint8Array): UsageEvent[] {
-  return parseMessage(usageEvents, dagCbor.decode(bytes), 'events').events
+  let fast: UsageEvent[] | undefined
+  try {
+    fast = quickUsageEvents(decodeCanonical(bytes))
+  } catch {
+    fast = undefined
+  }
+  return fast ?? parseMessage(usageEvents, dagCbor.decode(bytes), 'events').events
 }
 
 /** The seal context that binds a sealed batch to its report: it cannot be moved into another report. */

@@ -6,6 +6,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { decodeCanonical } from '../../../protocols/records/canonical.ts'
 import { RECORD_TYPES, type RecordType } from '../../../protocols/records/index.ts'
+import { quickUsageEvents, usageEvents } from '../../../protocols/usage/index.ts'
 import { SAMPLE_GRID, SAMPLE_ICPN, SAMPLE_ISRC, sampleBodies, sampleRecordCid } from '../../helpers/record-samples.ts'
 
 /**
@@ -16,9 +17,52 @@ import { SAMPLE_GRID, SAMPLE_ICPN, SAMPLE_ISRC, sampleBodies, sampleRecordCid } 
 
 const NOW = Date.UTC(2026, 10, 1)
 type Quick = (body: unknown) => unknown
+type Schema = { safeParse(v: unknown): { success: boolean; data?: unknown } }
 const QUICK = Object.entries(RECORD_TYPES)
   .filter(([, entry]) => 'quick' in entry)
-  .map(([type, entry]) => ({ type: type as RecordType, quick: (entry as unknown as { quick: Quick }).quick }))
+  .map(([type, entry]) => ({
+    type: type as RecordType,
+    quick: (entry as unknown as { quick: Quick }).quick,
+    schema: entry.body as unknown as Schema,
+    valid: () => validBodies(type as RecordType),
+  }))
+
+/** The sealed events of a usage report, the clearinghouse's other hot decode. */
+function validEvents(): unknown[] {
+  const play = {
+    eventId: 'e-1',
+    kind: 'play',
+    isrc: SAMPLE_ISRC,
+    purchaseId: 'purchase-1',
+    licence: sampleRecordCid('licence'),
+    offer: sampleRecordCid('offer'),
+    contract: sampleRecordCid('contract'),
+    startedAt: NOW,
+    seconds: 180,
+  }
+  const preview = {
+    ...play,
+    eventId: 'e-2',
+    kind: 'preview',
+    purchaseId: null,
+    licence: null,
+    offer: null,
+    contract: null,
+  }
+  return [
+    { v: 1, events: [play] },
+    { v: 1, events: [play, preview, { ...play, eventId: 'e-3', kind: 'export', seconds: 0 }] },
+  ].map(decoded)
+}
+const CHECKS = [
+  ...QUICK.map((c) => ({ ...c, name: c.type as string })),
+  {
+    name: 'usage events (sealed in a report)',
+    quick: (v: unknown) => quickUsageEvents(v) && { v: 1, events: quickUsageEvents(v) },
+    schema: usageEvents as unknown as Schema,
+    valid: validEvents,
+  },
+]
 
 /** A body as the canonical decoder gives it. */
 function decoded(body: unknown): unknown {
@@ -209,14 +253,10 @@ describe('protocols/records: quick checks agree with the schemas', () => {
     ])
   })
 
-  for (const { type, quick } of QUICK) {
-    describe(type, () => {
-      const schema = RECORD_TYPES[type].body as unknown as {
-        safeParse(v: unknown): { success: boolean; data?: unknown }
-      }
-
+  for (const { name, quick, schema, valid: validOf } of CHECKS) {
+    describe(name, () => {
       it('vouches for every valid body with exactly what the schema gives', () => {
-        for (const body of validBodies(type)) {
+        for (const body of validOf()) {
           const expected = schema.safeParse(body)
           assert.ok(expected.success, 'the sample is valid')
           const actual = quick(body)
@@ -226,7 +266,7 @@ describe('protocols/records: quick checks agree with the schemas', () => {
       })
 
       it('never accepts a spoiled body the schema refuses, and agrees on those it accepts', () => {
-        const valid = validBodies(type)
+        const valid = validOf()
         let vouched = 0
         let refused = 0
         fc.assert(
