@@ -39,6 +39,11 @@ export const categories: Category[] = [
   { name: 'settlement (events, templates, lines, journal, ledger)', match: url('roles/clearinghouse/') },
 ]
 
+/**
+ * Verification threads: 0 (default) profiles a report's whole cost on one thread; `CLEARING_PROFILE_WORKERS=2`
+ * profiles what the main thread keeps when workers verify (the workers' CPU shows in the process's CPU time).
+ */
+const WORKERS = Number(process.env.CLEARING_PROFILE_WORKERS ?? 0)
 const DEVICES = 100
 const REPORTS_PER_DEVICE = 100
 const BATCH = 1000
@@ -49,7 +54,7 @@ async function tempEngine(m: Market) {
   const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
   await db.open()
   const { engine } = await m.engine(
-    { verifyWorkers: 0, sync: true },
+    { verifyWorkers: WORKERS, sync: true },
     db.sublevel('role-clearinghouse', { valueEncoding: 'view' }) as unknown as StateLevel,
   )
   return {

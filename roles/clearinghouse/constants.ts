@@ -38,6 +38,8 @@ export const RECORD_CACHE_ENTRIES = 8192
 export const RECENT_REPORT_ENTRIES = 65_536
 /** Device registrations already verified, by the hash of their bytes (each worker keeps its own). */
 export const DEVICE_RECORD_CACHE_ENTRIES = 16_384
+/** CID strings a verifier remembers (licences, offers, contracts of the purchases in play): ~100 bytes each. */
+export const CID_STRING_CACHE_ENTRIES = 16_384
 
 /**
  * A report may run at most this far ahead of the device's chain; further ones are refused (not stored) so that a

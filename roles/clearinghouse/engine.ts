@@ -345,7 +345,7 @@ export class ClearingEngine extends EventTarget {
     this.#inFlight++
     let verified: VerifiedReport
     try {
-      verified = await this.verifier.verify(usage, device, this.#inFlight + this.ingest.pending)
+      verified = await this.verifier.verify(reportId, usage, device, this.#inFlight + this.ingest.pending)
       this.#checkRegistration(verified)
     } finally {
       this.#inFlight--

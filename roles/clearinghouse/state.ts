@@ -7,6 +7,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { StateCorruptError } from './errors.ts'
+import { Lru } from './lru.ts'
 
 /** Width of zero-padded numbers in keys, so that key order is numeric order (2^53 has 16 digits). */
 const NUMBER_WIDTH = 16
@@ -228,8 +229,18 @@ export interface ReportRow {
   bytes: Uint8Array
 }
 
+/**
+ * The binary form of the device registrations named by report rows, remembered: every report of a device names the
+ * same one, and parsing its base32 string is most of writing the row. One per active device, ~150 bytes each.
+ */
+const registrationBytes = new Lru<string, Uint8Array>(16_384)
+
 export function encodeReportRow(row: ReportRow): Uint8Array {
-  const cid = CID.parse(row.deviceRecord).bytes
+  let cid = registrationBytes.get(row.deviceRecord)
+  if (cid === undefined) {
+    cid = CID.parse(row.deviceRecord).bytes
+    registrationBytes.set(row.deviceRecord, cid)
+  }
   const out = new Uint8Array(11 + cid.length + row.bytes.length)
   const view = new DataView(out.buffer)
   out[0] = 1

@@ -182,6 +182,33 @@ class Group {
   }
 }
 
+/**
+ * A group's reports with each device's reports in sequence order, in the places its reports arrived in (the order
+ * between devices is kept). Reports verified side by side come back from the workers in any order; a device whose
+ * reports 7 and 8 arrive as 8, 7 in one group would otherwise hold 8 as a gap and read it back to settle it after 7.
+ */
+export function inChainOrder<T extends { report: { device: string; seq: number } }>(items: T[]): T[] {
+  const byDevice = new Map<string, number[]>()
+  let disordered = false
+  for (const [i, item] of items.entries()) {
+    const places = byDevice.get(item.report.device)
+    if (places === undefined) byDevice.set(item.report.device, [i])
+    else {
+      if (items[places.at(-1)!]!.report.seq > item.report.seq) disordered = true
+      places.push(i)
+    }
+  }
+  if (!disordered) return items
+  const out = items.slice()
+  for (const places of byDevice.values()) {
+    if (places.length < 2) continue
+    // A stable sort: reports with the same seq (a fork) keep their order of arrival.
+    const sorted = places.map((i) => items[i]!).sort((a, b) => a.report.seq - b.report.seq)
+    for (const [k, i] of places.entries()) out[i] = sorted[k]!
+  }
+  return out
+}
+
 /** Add one acknowledged event to its device's and its purchase's counters. */
 function countUse(g: Group, device: string, e: StoredEvent, purchase: PurchaseUseRow): void {
   const key = StateKeys.usage(device, e.purchaseId!)
@@ -297,7 +324,8 @@ export class Ingest {
     }
   }
 
-  async #commit(items: Pending[]): Promise<void> {
+  async #commit(arrived: Pending[]): Promise<void> {
+    const items = inChainOrder(arrived)
     const now = this.#d.clock.now()
     const g = new Group(now, periodOf(now))
     const stored = await this.#d.store.rawMany(items.map((i) => StateKeys.report(i.report.reportId)))

@@ -10,6 +10,7 @@ import { SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
 import { MAX_VERIFY_WORKERS, POOL_BATCH, POOL_START_BACKLOG } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
+import { packBatch } from './batch.ts'
 import { ReportVerifier, type VerifiedReport, type VerifyContext } from './verify.ts'
 
 const log = logger('consort:clearinghouse:verify')
@@ -22,14 +23,24 @@ export interface WorkerInit {
   sealingPrivateKey: Uint8Array
 }
 
+/**
+ * A batch of reports for a worker, packed into one buffer that is transferred, not copied: `spans` gives, per report,
+ * the offset and length of its usage record and the index of its device registration in `devices` (each
+ * registration once per batch: a device's reports all carry the same one). Posting many small views instead would
+ * copy each one's whole underlying buffer, twice.
+ */
 export interface PoolRequest {
   id: number
   now: number
-  items: Array<{ usage: Uint8Array; device: Uint8Array }>
+  bytes: Uint8Array
+  /** Per report: usage offset, usage length, device index. */
+  spans: Uint32Array
+  /** Per registration: offset, length. */
+  devices: Uint32Array
 }
 
-/** A verified report without the bytes the main thread sent (it has them: they are not posted back). */
-export type VerifiedFields = Omit<VerifiedReport, 'bytes' | 'deviceBytes'>
+/** A verified report without the bytes and the id the main thread has (they are not posted back). */
+export type VerifiedFields = Omit<VerifiedReport, 'bytes' | 'deviceBytes' | 'reportId'>
 
 export interface PoolResponse {
   id: number
@@ -42,6 +53,7 @@ export interface PoolResponse {
 export type WorkerSetting = number | 'auto'
 
 interface Waiting {
+  reportId: string
   usage: Uint8Array
   device: Uint8Array
   resolve: (report: VerifiedReport) => void
@@ -51,14 +63,6 @@ interface Waiting {
 interface Slot {
   worker: Worker
   inFlight: Map<number, Waiting[]>
-}
-
-/**
- * A copy of `bytes` that owns exactly its bytes. Record bytes are often views into a large buffer (a decoder's or
- * a stream's), and posting a view to a worker copies its whole buffer: measured here, 1 ms per report.
- */
-function compact(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
 
 export class Verifier {
@@ -100,30 +104,35 @@ export class Verifier {
     return this.#slots.map((s, i) => s.worker.performance.eventLoopUtilization(since?.[i]))
   }
 
-  /** Verify one report; `backlog` is how many reports already wait (the `auto` pool starts beyond a threshold). */
-  verify(usage: Uint8Array, device: Uint8Array, backlog: number): Promise<VerifiedReport> {
+  /**
+   * Verify one report whose id (`reportIdOf` of `usage`) the caller worked out; `backlog` is how many reports already
+   * wait (the `auto` pool starts beyond a threshold).
+   */
+  verify(reportId: string, usage: Uint8Array, device: Uint8Array, backlog: number): Promise<VerifiedReport> {
     if (this.#slots.length === 0 && !this.#broken && !this.#closed && this.#setting === 'auto') {
       if (backlog >= POOL_START_BACKLOG) this.#startPool(Math.min(availableParallelism(), MAX_VERIFY_WORKERS))
     }
     if (this.#slots.length === 0) {
       try {
-        return Promise.resolve(this.verifyHere(usage, device))
+        return Promise.resolve(this.verifyHere(reportId, usage, device))
       } catch (err) {
         return Promise.reject(err)
       }
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ usage, device, resolve, reject })
+      this.#queue.push({ reportId, usage, device, resolve, reject })
       this.#dispatch()
     })
   }
 
   /** Verify on this thread, now. */
-  verifyHere(usage: Uint8Array, device: Uint8Array): VerifiedReport {
-    return this.#inline.verify(usage, device, {
-      ...this.#ctx,
-      decode: { network: this.#init.network, now: this.#now(), caps: this.#init.caps },
-    })
+  verifyHere(reportId: string, usage: Uint8Array, device: Uint8Array): VerifiedReport {
+    return this.#inline.verify(
+      usage,
+      device,
+      { ...this.#ctx, decode: { network: this.#init.network, now: this.#now(), caps: this.#init.caps } },
+      reportId,
+    )
   }
 
   async close(): Promise<void> {
@@ -161,12 +170,12 @@ export class Verifier {
       best.inFlight.set(id, items)
       // A worker with work in flight keeps the process alive; an idle one does not.
       best.worker.ref()
-      const request: PoolRequest = {
-        id,
-        now: this.#now(),
-        items: items.map((w) => ({ usage: compact(w.usage), device: compact(w.device) })),
-      }
-      best.worker.postMessage(request)
+      const request: PoolRequest = { id, now: this.#now(), ...packBatch(items) }
+      best.worker.postMessage(request, [
+        request.bytes.buffer as ArrayBuffer,
+        request.spans.buffer as ArrayBuffer,
+        request.devices.buffer as ArrayBuffer,
+      ])
     }
   }
 
@@ -179,8 +188,14 @@ export class Verifier {
     for (const [i, waiting] of items.entries()) {
       const result = response.results[i]
       if (result === undefined) waiting.reject(new Error('verification worker gave no answer'))
-      else if (result.ok) waiting.resolve({ ...result.report, bytes: waiting.usage, deviceBytes: waiting.device })
-      else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
+      else if (result.ok) {
+        waiting.resolve({
+          ...result.report,
+          reportId: waiting.reportId,
+          bytes: waiting.usage,
+          deviceBytes: waiting.device,
+        })
+      } else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
       else waiting.reject(new Error(result.message))
     }
     this.#dispatch()
@@ -201,7 +216,7 @@ export class Verifier {
     }
     for (const w of orphans) {
       try {
-        w.resolve(this.verifyHere(w.usage, w.device))
+        w.resolve(this.verifyHere(w.reportId, w.usage, w.device))
       } catch (e) {
         w.reject(e as Error)
       }

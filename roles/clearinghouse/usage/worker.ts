@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
+import { unpackBatch } from './batch.ts'
 import type { PoolRequest, PoolResponse, WorkerInit } from './pool.ts'
 import { ReportVerifier, type VerifyContext } from './verify.ts'
 
@@ -21,9 +22,15 @@ parentPort?.on('message', (request: PoolRequest) => {
     sealingPublicKey: init.sealingPublicKey,
     opener,
   }
-  const results: PoolResponse['results'] = request.items.map((item) => {
+  const results: PoolResponse['results'] = unpackBatch(request).map((item) => {
     try {
-      const { bytes: _bytes, deviceBytes: _device, ...report } = verifier.verify(item.usage, item.device, ctx)
+      // The main thread has the bytes and the report's id: neither is posted back (an empty id is not encoded).
+      const {
+        bytes: _bytes,
+        deviceBytes: _device,
+        reportId: _id,
+        ...report
+      } = verifier.verify(item.usage, item.device, ctx, '')
       return { ok: true, report }
     } catch (err) {
       const e = err as Error & { code?: unknown }

@@ -11,6 +11,7 @@ import {
   retailerParticipant,
   rightsholderParticipant,
 } from '../../../roles/clearinghouse/participants.ts'
+import { inChainOrder } from '../../../roles/clearinghouse/usage/ingest.ts'
 import { type Buyer, ISRC_2, Market } from './market.ts'
 
 const HOUR = 3_600_000
@@ -366,11 +367,30 @@ describe('clearinghouse usage ingestion', () => {
     const reports = Array.from({ length: 20 }, (_, i) =>
       m.usage(device, buyer.account, [m.play(licence, t + i * 1_200_000)]),
     )
-    // Out of order: every report but the first arrives before its predecessor.
+    // Out of order: every report but the first arrives before its predecessor. Those that reach a group together are
+    // settled in chain order; one that came in an earlier group than its predecessor is held, then settled.
     const acks = await Promise.all([...reports].reverse().map((r) => engine.report(r.usage, r.device)))
-    assert.equal(acks.filter((a) => a.status === 'settled').length, 1)
+    assert.ok(acks.every((a) => a.status === 'settled' || a.status === 'held'))
+    assert.equal(engine.ingest.stats.forks, 0)
     assert.equal(await retailerOwes(), -20n * RATE)
     assert.equal(await labelHas(), 20n * 4n)
+  })
+
+  it("settles a device's reports that reach one group out of order without holding them", async () => {
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 10 * HOUR
+    const reports = Array.from({ length: 5 }, (_, i) =>
+      m.usage(device, buyer.account, [m.play(licence, t + i * 1_200_000)]),
+    )
+    // The first starts a group of its own; 2, 1, 4, 3 arrive together (as reports verified side by side do).
+    const acks = await Promise.all([0, 2, 1, 4, 3].map((i) => engine.report(reports[i]!.usage, reports[i]!.device)))
+    assert.deepEqual(
+      acks.map((a) => a.status),
+      ['settled', 'settled', 'settled', 'settled', 'settled'],
+    )
+    assert.equal(engine.ingest.stats.held, 0)
+    assert.equal(await retailerOwes(), -5n * RATE)
   })
 
   describe('plays are bounded by their licence (issue 11, finding 2)', () => {
@@ -480,5 +500,25 @@ describe('clearinghouse usage ingestion', () => {
       units?.reduce((n, l) => n + l.units, 0),
       2,
     )
+  })
+})
+
+describe('clearinghouse usage ingestion: chain order within a group', () => {
+  const item = (device: string, seq: number, tag = '') => ({ report: { device, seq }, tag })
+
+  it("puts each device's reports in sequence order in the places its reports came in, others untouched", () => {
+    const arrived = [item('a', 2), item('b', 5), item('a', 0), item('c', 1), item('a', 1), item('b', 4)]
+    const ordered = inChainOrder(arrived).map((i) => `${i.report.device}${i.report.seq}`)
+    assert.deepEqual(ordered, ['a0', 'b4', 'a1', 'c1', 'a2', 'b5'])
+  })
+
+  it('keeps reports with the same seq (a fork) in their order of arrival, and an ordered group as it is', () => {
+    const arrived = [item('a', 3, 'first'), item('a', 1), item('a', 3, 'second')]
+    assert.deepEqual(
+      inChainOrder(arrived).map((i) => `${i.report.seq}${i.tag}`),
+      ['1', '3first', '3second'],
+    )
+    const ordered = [item('a', 0), item('b', 0), item('a', 1)]
+    assert.equal(inChainOrder(ordered), ordered)
   })
 })
