@@ -1,4 +1,4 @@
-import { createHash, webcrypto } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import type { AbortOptions } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -15,25 +15,19 @@ import {
 } from '../../../protocols/records/types/manifest.ts'
 import { type Clip, cutClip, type ScannedAudio } from '../audio/index.ts'
 import { SegmentLayoutError, SegmentReadError } from './errors.ts'
+import { SealPool, sealRunHere } from './seal-pool.ts'
 
 export * from './errors.ts'
 
 /**
  * Packaging: audio in, encrypted segments out. The plaintext is cut into fixed-size segments; segment i is sealed
  * with AES-256-GCM under the track's content key (nonce i, associated data key id || i, `keys/segments.ts`) and
- * stored as a raw block named by the SHA-256 of its ciphertext. The segments are views of the input (no copies);
- * each ciphertext is written once, straight to the blockstore.
+ * stored as a raw block named by the SHA-256 of its ciphertext. Sealing and hashing run on every core (worker
+ * threads over runs of segments); each ciphertext is made once, in a buffer of its own, and stored as it is.
  */
 
 /** The default plaintext segment: 256 KiB (DESIGN.md), a second or two of lossless audio. */
 export const DEFAULT_SEGMENT_BYTES = 256 * 1024
-/**
- * Segments between encryption and the blockstore at once (hashing on the thread pool, writes in the store): enough
- * to keep the thread pool and the store busy while this thread encrypts, without holding more than this many
- * ciphertexts in memory.
- */
-export const MAX_PUTS_IN_FLIGHT = 8
-
 /** The part of a Helia blockstore packaging writes to. */
 export interface SegmentStore {
   put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<unknown> | unknown
@@ -76,14 +70,26 @@ export function segmentCount(byteSize: number, segmentSize: number): number {
 }
 
 /** The CID of a raw block from its SHA-256 digest. */
-function cidOfDigest(digest: ArrayBuffer): CID {
-  return CID.createV1(raw.code, createDigest(sha256.code, new Uint8Array(digest)))
+function cidOfDigest(digest: Uint8Array): CID {
+  return CID.createV1(raw.code, createDigest(sha256.code, digest))
+}
+
+/** Plaintext bytes a worker seals per message: large enough that messaging costs little, small enough to spread. */
+export const RUN_BYTES = 1024 * 1024
+
+let sharedPool: SealPool | undefined
+/** The process's packaging workers (started on first use). */
+export function sealPool(): SealPool {
+  sharedPool ??= new SealPool()
+  return sharedPool
 }
 
 /**
  * Encrypt `plaintext` segment by segment under `contentKey` and store each as a raw block; the CIDs in order.
- * Encryption runs on this thread; each ciphertext's SHA-256 (its CID) is computed by WebCrypto on the thread pool
- * while the next segment is encrypted, so the two passes over the data overlap.
+ * Runs of consecutive segments (about `RUN_BYTES`) are sealed and hashed on the packaging workers, every core at
+ * once (`seal-pool.ts`, docs/decisions/0108); this thread names each ciphertext and writes it to the store, in
+ * order of completion, with at most two runs per worker between the workers and the store. A track of a single run
+ * is sealed here: starting a worker would cost more.
  */
 export async function storeEncryptedSegments(
   store: SegmentStore,
@@ -95,29 +101,37 @@ export async function storeEncryptedSegments(
 ): Promise<CID[]> {
   const count = segmentCount(plaintext.length, segmentSize)
   const cids: CID[] = new Array(count)
-  const inFlight = new Set<Promise<unknown>>()
+  const perRun = Math.max(1, Math.floor(RUN_BYTES / segmentSize))
+  const runs = Math.ceil(count / perRun)
+  const pool = runs > 1 ? sealPool() : undefined
+  let stored = 0
+  let next = 0
   let failure: unknown
-  for (let i = 0; i < count; i++) {
-    options.signal?.throwIfAborted()
-    if (failure !== undefined) break
-    const sealed = encryptSegment(contentKey, keyId, i, plaintext.subarray(i * segmentSize, (i + 1) * segmentSize))
-    const index = i
-    const work = webcrypto.subtle
-      .digest('SHA-256', sealed)
-      .then(async (digest) => {
-        const cid = cidOfDigest(digest)
-        cids[index] = cid
-        await store.put(cid, sealed, options)
-        options.onSegment?.({ segment: index + 1, segments: count })
-      })
-      .catch((err) => {
-        failure ??= err
-      })
-      .finally(() => inFlight.delete(work))
-    inFlight.add(work)
-    if (inFlight.size >= MAX_PUTS_IN_FLIGHT) await Promise.race(inFlight)
+  const lane = async () => {
+    while (next < runs && failure === undefined) {
+      options.signal?.throwIfAborted()
+      const first = next++ * perRun
+      const bytes = plaintext.subarray(first * segmentSize, Math.min(count, first + perRun) * segmentSize)
+      const sealed =
+        pool === undefined
+          ? sealRunHere(contentKey, keyId, first, bytes, segmentSize)
+          : await pool.seal(contentKey, keyId, first, bytes, segmentSize)
+      for (const [k, ciphertext] of sealed.ciphertexts.entries()) {
+        const cid = cidOfDigest(sealed.digests[k]!)
+        cids[first + k] = cid
+        await store.put(cid, ciphertext, options)
+        options.onSegment?.({ segment: ++stored, segments: count })
+      }
+    }
   }
-  await Promise.all(inFlight)
+  const lanes = pool === undefined ? 1 : pool.size * 2
+  await Promise.all(
+    Array.from({ length: lanes }, () =>
+      lane().catch((err) => {
+        failure ??= err
+      }),
+    ),
+  )
   if (failure !== undefined) throw failure
   return cids
 }
