@@ -74,6 +74,13 @@ export class Verifier {
   #slots: Slot[] = []
   #queue: Waiting[] = []
   #nextId = 1
+  /**
+   * Batches answered, by id, waiting for every earlier batch to be answered: results are handed out in the order the
+   * reports came in. Reports of one device sent in order then reach the ingest in order; a batch that overtook an
+   * earlier one on the other worker would otherwise store its reports as gaps, to be read back and settled later.
+   */
+  readonly #answered = new Map<number, () => void>()
+  #nextRelease = 1
   #broken = false
   #closed = false
   #workerCpu = 0
@@ -140,7 +147,11 @@ export class Verifier {
     const slots = this.#slots
     this.#slots = []
     await Promise.all(slots.map((s) => s.worker.terminate()))
-    for (const w of this.#queue) w.reject(new ReportInvalidError('the clearinghouse stopped'))
+    const unanswered = slots.flatMap((s) => [...s.inFlight.values()].flat())
+    for (const w of [...unanswered, ...this.#queue]) w.reject(new ReportInvalidError('the clearinghouse stopped'))
+    // Answers that waited for those batches are handed out as they are.
+    for (const hand of [...this.#answered.keys()].sort((a, b) => a - b).map((id) => this.#answered.get(id)!)) hand()
+    this.#answered.clear()
     this.#queue = []
   }
 
@@ -185,6 +196,21 @@ export class Verifier {
     slot.inFlight.delete(response.id)
     this.#workerCpu += response.cpu
     if (slot.inFlight.size === 0) slot.worker.unref()
+    this.#answered.set(response.id, () => this.#hand(items, response))
+    this.#release()
+    this.#dispatch()
+  }
+
+  /** Hand out the answered batches that no unanswered batch precedes. */
+  #release(): void {
+    for (let next = this.#answered.get(this.#nextRelease); next !== undefined; ) {
+      this.#answered.delete(this.#nextRelease++)
+      next()
+      next = this.#answered.get(this.#nextRelease)
+    }
+  }
+
+  #hand(items: Waiting[], response: PoolResponse): void {
     for (const [i, waiting] of items.entries()) {
       const result = response.results[i]
       if (result === undefined) waiting.reject(new Error('verification worker gave no answer'))
@@ -198,7 +224,6 @@ export class Verifier {
       } else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
       else waiting.reject(new Error(result.message))
     }
-    this.#dispatch()
   }
 
   /** A worker failed: verify what it held here, and from now on verify everything here. */
@@ -208,18 +233,23 @@ export class Verifier {
     this.#broken = true
     this.#slots = this.#slots.filter((s) => s !== slot)
     void slot.worker.terminate()
-    const orphans = [...slot.inFlight.values()].flat()
-    slot.inFlight.clear()
-    if (this.#slots.length === 0) {
-      orphans.push(...this.#queue)
-      this.#queue = []
-    }
-    for (const w of orphans) {
-      try {
-        w.resolve(this.verifyHere(w.reportId, w.usage, w.device))
-      } catch (e) {
-        w.reject(e as Error)
+    const here = (items: Waiting[]) => {
+      for (const w of items) {
+        try {
+          w.resolve(this.verifyHere(w.reportId, w.usage, w.device))
+        } catch (e) {
+          w.reject(e as Error)
+        }
       }
+    }
+    // The batches it held are verified here, in their turn.
+    for (const [id, items] of slot.inFlight) this.#answered.set(id, () => here(items))
+    slot.inFlight.clear()
+    this.#release()
+    if (this.#slots.length === 0) {
+      const queued = this.#queue
+      this.#queue = []
+      here(queued)
     }
     this.#dispatch()
   }
