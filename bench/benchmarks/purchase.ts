@@ -19,7 +19,7 @@ import { measureLicenceIssueRate } from '../../test/helpers/licensing-world.ts'
 import { createTestNetwork, type TestNetwork } from '../../test/helpers/network.ts'
 import { waitForTopicPeers } from '../../test/helpers/nodes.ts'
 import { waitUntil } from '../../test/helpers/wait.ts'
-import { LatencyRecorder } from '../lib/latency.ts'
+import { LatencyRecorder, RepeatedLatency } from '../lib/latency.ts'
 import { PURCHASE_STEPS, PurchaseSteps } from '../lib/purchase-steps.ts'
 import { result } from '../lib/result.ts'
 import type { BenchOptions, BenchResult } from '../lib/types.ts'
@@ -38,6 +38,8 @@ const ISRC = 'ZZCNS2699001'
 const UPC = '012345678905'
 /** Payment records signed and verified in process to measure what the proof costs in CPU. */
 const PAYMENT_PROOF_ROUNDS = 500
+/** Tail figures are the median of this many repetitions' percentiles (each repetition a third of the samples). */
+const REPETITIONS = 3
 /** Purchases run at once when measuring the purchase rate. */
 const PURCHASE_CONCURRENCY = 8
 
@@ -162,17 +164,18 @@ function paymentProofMs(bytes: Uint8Array, signer: Signer, options: DecodeOption
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
-  const samples = options.quick ? 10 : Math.max(20, options.rounds * 6)
+  const samples = options.quick ? 12 : Math.max(60, options.rounds * 9)
   const purchases = options.quick ? 24 : 96
   const dir = await mkdtemp(path.join(tmpdir(), 'consort-bench-purchase-'))
   options.log('starting the devnet (6 nodes on TCP loopback)')
   const devnet = await startDevnet()
-  const firstAudioAfterPurchase = new LatencyRecorder()
+  const firstAudioAfterPurchase = new RepeatedLatency(REPETITIONS)
   const purchaseOnly = new LatencyRecorder()
-  const firstAudioLicensed = new LatencyRecorder()
+  const firstAudioLicensed = new RepeatedLatency(REPETITIONS)
   /** The raw first-segment fetch, measured next to each sample of the loop it is the baseline of. */
-  const rawNextToPurchases = new LatencyRecorder()
-  const rawNextToPlays = new LatencyRecorder()
+  const rawNextToPurchases = new RepeatedLatency(REPETITIONS)
+  const rawNextToPlays = new RepeatedLatency(REPETITIONS)
+  const repetition = (i: number) => Math.floor((i * REPETITIONS) / samples)
   let steps: PurchaseSteps | undefined
   try {
     const audio = path.join(dir, 'track.wav')
@@ -256,7 +259,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     steps.measuring = true
     let lastPurchase = ''
     for (let i = 0; i < samples; i++) {
-      rawNextToPurchases.record(await rawFirstSegment())
+      rawNextToPurchases.record(await rawFirstSegment(), repetition(i))
       await forget()
       const started = performance.now()
       // The same offer every time: the player refuses a second sale unless asked on purpose.
@@ -270,7 +273,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
           first = performance.now() - started
         },
       })
-      firstAudioAfterPurchase.record(first)
+      firstAudioAfterPurchase.record(first, repetition(i))
     }
 
     steps.measuring = false
@@ -281,11 +284,15 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
 
     options.log(`licensed first audio: ${samples} plays, each from a cold block store`)
     for (let i = 0; i < samples; i++) {
-      rawNextToPlays.record(await rawFirstSegment())
+      rawNextToPlays.record(await rawFirstSegment(), repetition(i))
       await forget()
       const result = await player.play(ISRC, { sink: new NullSink(), seconds: 1 })
-      firstAudioLicensed.record(result.firstAudioMs ?? Number.POSITIVE_INFINITY)
+      firstAudioLicensed.record(result.firstAudioMs ?? Number.POSITIVE_INFINITY, repetition(i))
     }
+    const each = (r: RepeatedLatency) => r.each(99).join(' / ')
+    options.log(
+      `p99 of each of ${REPETITIONS} repetitions (the figure is their median): purchase → first audio ${each(firstAudioAfterPurchase)} ms (raw ${each(rawNextToPurchases)}); licensed first audio ${each(firstAudioLicensed)} ms (raw ${each(rawNextToPlays)})`,
+    )
     await rawFetcher.stop()
 
     options.log(`licences issued: ${purchases} purchases, ${PURCHASE_CONCURRENCY} at a time`)
@@ -303,8 +310,8 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       concurrency: PURCHASE_CONCURRENCY,
     })
 
-    const raw = (recorder: LatencyRecorder, p: number) => ({
-      name: `first segment alone (same fetcher, same peers, no purchase or licence), p${p}`,
+    const raw = (recorder: RepeatedLatency, p: number) => ({
+      name: `first segment alone (same fetcher, same peers, no purchase or licence), p${p} (median of ${REPETITIONS} repetitions)`,
       value: recorder.percentileMs(p),
     })
     return [
