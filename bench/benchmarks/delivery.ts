@@ -93,6 +93,7 @@ type Command =
       firstOnly?: boolean
       pipelineTargetMs?: number
       maxWindow?: number
+      sessionsPerPeer?: number
     }
   | { op: 'clear'; manifest: string }
   | { op: 'stats' }
@@ -290,6 +291,7 @@ async function fetchTrack(
       announce: false,
       ...(command.pipelineTargetMs != null ? { pipelineTargetMs: command.pipelineTargetMs } : {}),
       ...(command.maxWindow != null ? { maxWindow: command.maxWindow } : {}),
+      ...(command.sessionsPerPeer != null ? { sessionsPerPeer: command.sessionsPerPeer } : {}),
       onProgress: (event) => {
         if (process.env.DELIVERY_BENCH_TRACE != null && event.type !== 'block') {
           process.stderr.write(`  ${(performance.now() - start).toFixed(0)} ms ${event.type}\n`)

@@ -168,6 +168,8 @@ export interface FetchOptions extends AbortOptions {
   pipelineTargetMs?: number
   /** Duplicate the last blocks on idle peers (default true). */
   endGame?: boolean
+  /** Session streams opened to each peer and used in turn (default `SESSIONS_PER_PEER`). */
+  sessionsPerPeer?: number
 }
 
 interface PeerState extends SchedulerPeer {
@@ -527,7 +529,10 @@ export class SegmentFetch {
       queue: [],
       rateBps: null,
       requests: new Map(),
-      sessions: Array.from({ length: SESSIONS_PER_PEER }, () => null),
+      sessions: Array.from(
+        { length: Math.max(1, Math.min(8, this.#o.sessionsPerPeer ?? SESSIONS_PER_PEER)) },
+        () => null,
+      ),
       nextSession: 0,
       deliveries: [],
       window: INITIAL_WINDOW,
