@@ -100,7 +100,8 @@ function canonicalBodyBytes(bytes: Uint8Array, type: RecordType): Uint8Array {
   return bytes.subarray(BODY_OFFSET, bytes.length - BYTES_AFTER_BODY.get(type)!)
 }
 
-function capFor(type: RecordType, caps: RecordCaps): number {
+/** The size cap of a record type under `caps`. */
+export function capFor(type: RecordType, caps: RecordCaps): number {
   return RECORD_TYPES[type].size === 'large' ? caps.largeRecordBytes : caps.recordBytes
 }
 
