@@ -17,6 +17,21 @@ import { assertVerifiableCid, blockMatches } from './verify.ts'
 
 const log = logger('consort:segments:fetcher')
 
+type FetchLog = ((format: string, ...args: unknown[]) => void) & {
+  trace(format: string, ...args: unknown[]): void
+  error(format: string, ...args: unknown[]): void
+}
+
+/** The fetcher's log with every line led by the fetch's id, so that fetches running at once can be told apart. */
+function fetchLog(id: string): FetchLog {
+  const line = (format: string, ...args: unknown[]) => log(`${id} ${format}`, ...args)
+  line.trace = (format: string, ...args: unknown[]) => log.trace(`${id} ${format}`, ...args)
+  line.error = (format: string, ...args: unknown[]) => log.error(`${id} ${format}`, ...args)
+  return line
+}
+
+let fetchesStarted = 0
+
 /** Most blocks one fetch may name (a track's segment limit, with room for its preview). */
 export const MAX_FETCH_BLOCKS = 32_768
 /**
@@ -108,7 +123,7 @@ export interface FetchSummary {
 
 /** Progress of a fetch, reported through `onProgress` as it happens. */
 export type FetchProgressEvent =
-  | { type: 'start'; total: number; cached: number }
+  | { type: 'start'; fetchId: string; total: number; cached: number }
   | { type: 'provider'; peer: string; source: ProviderSource; has: number }
   | { type: 'block'; index: number; peer: string; bytes: number; done: number; total: number }
   | { type: 'duplicate'; index: number; peer: string; bytes: number }
@@ -212,6 +227,9 @@ interface Waiter {
  */
 export class SegmentFetch {
   readonly done: Promise<FetchSummary>
+  /** This fetch's id in the log lines and errors (`fetch-N`, counted per process). */
+  readonly id = `fetch-${++fetchesStarted}`
+  readonly #log = fetchLog(this.id)
   readonly #c: FetcherComponents
   readonly #o: FetchOptions
   readonly #cids: CID[]
@@ -349,7 +367,7 @@ export class SegmentFetch {
       this.#cached++
       this.#settle(i)
     })
-    this.#emit({ type: 'start', total: this.#cids.length, cached: this.#cached })
+    this.#emit({ type: 'start', fetchId: this.id, total: this.#cids.length, cached: this.#cached })
     if (this.#finishIfComplete()) return
     this.#stallTimer = setInterval(() => this.#checkStall(), 1000)
     this.#stallTimer.unref?.()
@@ -362,7 +380,7 @@ export class SegmentFetch {
     if (this.#discovering || this.#finished) return
     this.#discovering = true
     const round = ++this.#discoveryRound
-    log(
+    this.#log(
       'discovery round %d: %d of %d present, %d in flight',
       round,
       this.#scheduler.done,
@@ -427,7 +445,7 @@ export class SegmentFetch {
       }
       this.#peers.set(BITSWAP_PEER_ID, peer)
     }
-    log('asking bitswap for the blocks no /segments/1 peer holds')
+    this.#log('asking bitswap for the blocks no /segments/1 peer holds')
     this.#emit({
       type: 'provider',
       peer: BITSWAP_PEER_ID,
@@ -466,13 +484,13 @@ export class SegmentFetch {
         count++
         if (provider.multiaddrs.length > 0 && this.#c.libp2p.getConnections(provider.id).length === 0) {
           await this.#c.libp2p.dial(provider.multiaddrs, { signal }).catch((err) => {
-            log('cannot dial provider %p: %s', provider.id, (err as Error).message)
+            this.#log('cannot dial provider %p: %s', provider.id, (err as Error).message)
           })
         }
         await found(provider.id)
       }
     } catch (err) {
-      if (!this.#finished) log('provider lookup for %c ended: %s', root, (err as Error).message)
+      if (!this.#finished) this.#log('provider lookup for %c ended: %s', root, (err as Error).message)
     } finally {
       providers.return?.().catch(() => {})
     }
@@ -489,7 +507,7 @@ export class SegmentFetch {
     try {
       have = await session.have(this.#cids, { signal: this.#controller.signal })
     } catch (err) {
-      log('%p does not answer have: %s', peerId, (err as Error).message)
+      this.#log('%p does not answer have: %s', peerId, (err as Error).message)
       session.close()
       return
     }
@@ -498,7 +516,7 @@ export class SegmentFetch {
       return
     }
     const useful = have.reduce((n, h, i) => (h && !this.#scheduler.isDone(i) ? n + 1 : n), 0)
-    log('%p holds %d block(s) still missing', peerId, useful)
+    this.#log('%p holds %d block(s) still missing', peerId, useful)
     if (existing != null) {
       existing.sessions[0] = session
       existing.haveBits = have
@@ -550,7 +568,7 @@ export class SegmentFetch {
     if (this.#finished || this.#discovering || this.#discoveryTimer != null) return
     // nothing in flight and nothing stored pending: the peers known cannot serve what is missing
     if (this.#inFlight > 0 || this.#storing > 0 || this.#scheduler.complete) return
-    log('stuck with %d of %d present: discovering again', this.#scheduler.done, this.#cids.length)
+    this.#log('stuck with %d of %d present: discovering again', this.#scheduler.done, this.#cids.length)
     const delay = DISCOVERY_BACKOFF_MS[Math.min(this.#discoveryRound - 1, DISCOVERY_BACKOFF_MS.length - 1)]!
     this.#discoveryTimer = setTimeout(() => {
       this.#discoveryTimer = undefined
@@ -599,11 +617,11 @@ export class SegmentFetch {
     this.#inFlight++
     const started = this.#timer()
     if (peer.queue.length === 1) peer.deliveries = []
-    log.trace('asking %s for %d', peer.id, index)
+    this.#log.trace('asking %s for %d', peer.id, index)
     this.#exchange(peer, index, controller, started)
       .catch((err) => this.#requestFailed(peer, index, controller, err as Error))
       .finally(() => {
-        log.trace('request for %d at %s settled', index, peer.id)
+        this.#log.trace('request for %d at %s settled', index, peer.id)
         peer.requests.delete(index)
         const at = peer.queue.indexOf(index)
         if (at >= 0) peer.queue.splice(at, 1)
@@ -662,7 +680,7 @@ export class SegmentFetch {
     if (!blockMatches(cid, block)) {
       this.#badBytes += block.length
       this.#emit({ type: 'bad-block', index, peer: peer.id })
-      log('bad block %c from %s', cid, peer.id)
+      this.#log('bad block %c from %s', cid, peer.id)
       if (peer.peerId != null) this.#c.penalties?.penalise(peer.id)
       this.#drop(peer, 'bad-block')
       return
@@ -759,7 +777,7 @@ export class SegmentFetch {
       return
     }
     peer.failures++
-    log('request for %d at %s failed (%d in a row): %s', index, peer.id, peer.failures, err.message)
+    this.#log('request for %d at %s failed (%d in a row): %s', index, peer.id, peer.failures, err.message)
     const connected = peer.peerId == null || this.#c.libp2p.getConnections(peer.peerId).length > 0
     if (!connected) this.#drop(peer, 'unreachable')
     else if (peer.failures >= MAX_CONSECUTIVE_FAILURES) this.#drop(peer, 'failing')
@@ -767,7 +785,7 @@ export class SegmentFetch {
 
   #drop(peer: PeerState, reason: DropReason): void {
     if (peer.dropped != null) return
-    log('dropping %s (%s) with %d request(s) in flight', peer.id, reason, peer.requests.size)
+    this.#log('dropping %s (%s) with %d request(s) in flight', peer.id, reason, peer.requests.size)
     peer.dropped = reason
     peer.rateBps = null
     this.#emit({ type: 'peer-dropped', peer: peer.id, reason })
@@ -779,7 +797,7 @@ export class SegmentFetch {
 
   #checkStall(): void {
     if (this.#finished) return
-    log.trace(
+    this.#log.trace(
       'state: %d/%d present, %d in flight, %d storing, discovering %s, timer %s',
       this.#scheduler.done,
       this.#cids.length,
@@ -793,7 +811,9 @@ export class SegmentFetch {
     this.#scheduleDiscoveryIfStuck()
     if (this.#timer() - this.#lastProgress < limit) return
     const missing = this.#cids.length - this.#scheduler.done
-    this.#fail(new NoProvidersError(missing, `no peer served the ${missing} missing block(s) for ${limit} ms`))
+    this.#fail(
+      new NoProvidersError(missing, `${this.id}: no peer served the ${missing} missing block(s) for ${limit} ms`),
+    )
   }
 
   #finishIfComplete(): boolean {
@@ -860,7 +880,7 @@ export class SegmentFetch {
     try {
       this.#o.onProgress?.(event)
     } catch (err) {
-      log.error('onProgress threw: %e', err)
+      this.#log.error('onProgress threw: %e', err)
     }
   }
 }

@@ -100,8 +100,20 @@ describe('delivery: faulty and vanishing seeders', function () {
     const track = await buildTrack(network, clock, { segmentCount: 6 })
     await storeTrack(bad, track)
     await dial(player, bad)
-    const fetch = (await segmentsOnly(player, clock)).fetchTrack(track.manifest, { stallTimeoutMs: 1500 })
-    await assert.rejects(fetch.done, { name: 'NoProvidersError' })
+    const events: string[] = []
+    const fetch = (await segmentsOnly(player, clock)).fetchTrack(track.manifest, {
+      stallTimeoutMs: 1500,
+      onProgress: (e) => {
+        if (e.type === 'start') events.push(e.fetchId)
+      },
+    })
+    // The fetch's id leads its log lines, its start event and its error, so that one fetch among many can be followed.
+    assert.match(fetch.id, /^fetch-\d+$/)
+    await assert.rejects(
+      fetch.done,
+      (err: Error) => err.name === 'NoProvidersError' && err.message.startsWith(`${fetch.id}:`),
+    )
+    assert.deepEqual(events, [fetch.id])
     for (const cid of track.cids) assert.equal(await player.helia.blockstore.has(cid), false)
   })
 
