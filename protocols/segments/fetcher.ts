@@ -507,7 +507,7 @@ export class SegmentFetch {
     try {
       have = await session.have(this.#cids, { signal: this.#controller.signal })
     } catch (err) {
-      this.#log('%p does not answer have: %s', peerId, (err as Error).message)
+      this.#log('%p (%s) does not answer have: %s', peerId, source, (err as Error).message)
       session.close()
       return
     }
@@ -516,7 +516,7 @@ export class SegmentFetch {
       return
     }
     const useful = have.reduce((n, h, i) => (h && !this.#scheduler.isDone(i) ? n + 1 : n), 0)
-    this.#log('%p holds %d block(s) still missing', peerId, useful)
+    this.#log('%p (%s) holds %d block(s) still missing', peerId, source, useful)
     if (existing != null) {
       existing.sessions[0] = session
       existing.haveBits = have
