@@ -47,7 +47,7 @@ export const description =
  * Namespaces are removed on every way out (error, exit, SIGINT, SIGTERM, SIGHUP); those of an earlier run killed
  * with SIGKILL are removed at the next start.
  *
- * For studying the shaped swarm: `DELIVERY_BENCH_ONLY=four` runs part 2 and 3 only; `DELIVERY_BENCH_EXPERIMENT=
+ * For studying the shaped swarm: `DELIVERY_BENCH_ONLY=four` runs part 2 and 3 only (`=packaging` part 4 only); `DELIVERY_BENCH_EXPERIMENT=
  * '{"pipelineTargetMs":1000}'` fetches every other round with those fetch options; `DELIVERY_BENCH_TRACE=1`
  * logs the commands and the fetch's progress events; `DELIVERY_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR'`
  * passes Node flags to the node processes.
@@ -813,16 +813,20 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
   const trackBytes = options.quick ? QUICK_TRACK_BYTES : TRACK_BYTES
   const network = Buffer.from((await createTestNetwork(systemClock, { name: 'bench' })).record.bytes).toString('base64')
   options.log(`track of ${trackBytes / MIB} MiB in ${SEGMENT_BYTES / 1024} KiB segments, ${options.rounds} rounds`)
-  // DELIVERY_BENCH_ONLY=four runs only the shaped swarm (to study it); the report then lacks the other figures
-  if (process.env.DELIVERY_BENCH_ONLY === 'four') return fourSeeders(options, network, trackBytes)
-  return [
-    ...(await oneSeeder(options, network, trackBytes)),
-    ...(await fourSeeders(options, network, trackBytes)),
-    ...(await measurePackaging({
+  const packaging = () =>
+    measurePackaging({
       rounds: options.rounds,
       ...(options.quick ? { bytes: QUICK_TRACK_BYTES } : {}),
       log: options.log,
-    })),
+    })
+  // DELIVERY_BENCH_ONLY=four runs only the shaped swarm, =packaging only the packaging (to study them); the report
+  // then lacks the other figures
+  if (process.env.DELIVERY_BENCH_ONLY === 'four') return fourSeeders(options, network, trackBytes)
+  if (process.env.DELIVERY_BENCH_ONLY === 'packaging') return packaging()
+  return [
+    ...(await oneSeeder(options, network, trackBytes)),
+    ...(await fourSeeders(options, network, trackBytes)),
+    ...(await packaging()),
   ]
 }
 
