@@ -88,7 +88,7 @@ export function sealPool(): SealPool {
  * Encrypt `plaintext` segment by segment under `contentKey` and store each as a raw block; the CIDs in order.
  * Runs of consecutive segments (about `RUN_BYTES`) are sealed and hashed on the packaging workers, every core at
  * once (`seal-pool.ts`, docs/decisions/0108); this thread names each ciphertext and writes it to the store, in
- * order of completion, with at most two runs per worker between the workers and the store. A track of a single run
+ * order of completion, with at most `RUNS_PER_WORKER` runs per worker between the workers and the store. A track of a single run
  * is sealed here: starting a worker would cost more.
  */
 export async function storeEncryptedSegments(
@@ -124,7 +124,7 @@ export async function storeEncryptedSegments(
       }
     }
   }
-  const lanes = pool === undefined ? 1 : pool.size * 2
+  const lanes = pool === undefined ? 1 : pool.depth
   await Promise.all(
     Array.from({ length: lanes }, () =>
       lane().catch((err) => {
