@@ -4,6 +4,7 @@ import type { CID } from 'multiformats/cid'
 import type { Clock } from '../clock.ts'
 import { DEFAULT_RECORD_CAPS, decodeRecord, type RecordCaps, type SignedRecord } from '../records/envelope.ts'
 import { RecordError } from '../records/errors.ts'
+import { VerifiedRecords } from '../records/verified.ts'
 import { MESSAGE_TOO_LARGE, MessageTooLargeError } from './errors.ts'
 import { type Head, type Knowledge, sequenceVerdict, type TopicLookups, type TopicMemory } from './knowledge.ts'
 import { decodeGossipMessage } from './message.ts'
@@ -19,6 +20,8 @@ import {
   type Verdict,
 } from './spec.ts'
 
+/** Attachments a topic remembers as verified (certificates: a few hundred bytes each). */
+const ATTACHMENTS_REMEMBERED = 1024
 const log = logger('consort:topics')
 
 /** Refusal codes of the checks every topic shares (each topic's own rule has its own codes). */
@@ -68,6 +71,11 @@ export class Topic {
   readonly #subscribers = new Set<TopicSubscriber>()
   readonly #queue: DeliveryQueue<GossipDelivery>
   readonly #knowledge: Knowledge
+  /**
+   * Attachments this node verified before (a retailer's certificate comes with each of its offers, a reference
+   * service's with each revocation): checked once, then only for what depends on the time (`VerifiedRecords`).
+   */
+  readonly #attachments = new VerifiedRecords(ATTACHMENTS_REMEMBERED)
 
   constructor(spec: TopicSpec, init: TopicInit) {
     this.spec = spec
@@ -124,7 +132,7 @@ export class Topic {
       throw new RecordError('type', `${record.type} does not belong on topic ${this.name}`)
     }
     const attachments = attachmentBytes.map((bytes, i) => {
-      const attachment = decodeRecord(bytes, options)
+      const attachment = this.#attachments.decode(bytes, options)
       if (!this.spec.attachments.includes(attachment.type)) {
         throw new RecordError(`message.records.${i + 1}`, `${attachment.type} cannot be attached on ${this.name}`)
       }
