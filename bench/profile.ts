@@ -10,8 +10,6 @@
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { loadavg } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { type CpuProfile, formatSummary, summariseProfile } from './lib/cpu-profile.ts'
 import type { ProfileModule } from './lib/types.ts'
@@ -30,8 +28,7 @@ async function main(): Promise<number> {
     return 2
   }
   const seconds = Number(values.seconds ?? 8)
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'profiles', `${name}.ts`)
-  const module = (await import(pathToFileURL(file).href)) as ProfileModule
+  const module = (await import(`./profiles/${name}.ts`)) as ProfileModule
   const log = (message: string) => process.stderr.write(`[profile ${name}] ${message}\n`)
   const load = [loadavg()[0]!.toFixed(1)]
   const path = await module.prepare(log)
