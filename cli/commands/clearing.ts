@@ -45,7 +45,7 @@ import {
   type StateLevel,
 } from '../../roles/clearinghouse/index.ts'
 import { CliError, EXIT, print, table } from '../output.ts'
-import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
+import { accountCommand, clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
 /**
  * `consort account fund|balance` (on the account holder's node: the request is signed with the account key of the
@@ -224,9 +224,7 @@ function statementRecordsOf(text: string): {
 }
 
 export function registerClearingCommands(program: Command): void {
-  const account =
-    program.commands.find((c) => c.name() === 'account') ??
-    program.command('account').description('the consumer account of this data dir')
+  const account = accountCommand(program)
 
   withJson(
     withDataDir(

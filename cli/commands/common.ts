@@ -20,3 +20,11 @@ export function withJson(command: Command): Command {
 export function clientFor(options: { dataDir?: string }): ControlClient {
   return ControlClient.forDataDir(dataDirOf(options))
 }
+
+/** The `account` command group, made by whichever command module registers first (clearing and player both add to it). */
+export function accountCommand(program: Command): Command {
+  return (
+    program.commands.find((c) => c.name() === 'account') ??
+    program.command('account').description('the consumer account of this data dir')
+  )
+}

@@ -4,7 +4,7 @@ import type { Command } from 'commander'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
 import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/index.ts'
 import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
-import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
+import { accountCommand, clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
 /**
  * The listener's commands: `search`, `buy`, `play`, `licences`, `export`, `burn`, `usage`, and `account
@@ -295,9 +295,7 @@ export function registerPlayerCommands(program: Command): void {
     })
   })
 
-  const account =
-    program.commands.find((c) => c.name() === 'account') ??
-    program.command('account').description('the consumer account of this data dir')
+  const account = accountCommand(program)
 
   withJson(
     withDataDir(

@@ -3,7 +3,7 @@ import type { UsageStateResponse } from '../../protocols/clearing/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
-import { initialUsageState, type UsageState } from '../../protocols/usage-rules/index.ts'
+import { initialUsageState, maxUsageState, type UsageState } from '../../protocols/usage-rules/index.ts'
 import { ENTRY_KINDS } from './library.ts'
 import type { SalvagedEntry } from './log.ts'
 
@@ -35,21 +35,6 @@ export interface Evidence {
 type Decode = <T extends RecordType>(type: T, bytes: Uint8Array) => SignedRecord<T>
 
 const isMap = (v: unknown): v is Record<string, unknown> => v != null && typeof v === 'object' && !Array.isArray(v)
-
-function maxState(a: UsageState, b: UsageState): UsageState {
-  const plays = Math.max(a.plays, b.plays)
-  const firsts = [a.firstPlayAt, b.firstPlayAt].filter((t): t is number => t !== null)
-  return {
-    plays,
-    playSeconds: Math.max(a.playSeconds, b.playSeconds),
-    firstPlayAt: plays === 0 ? null : firsts.length > 0 ? Math.min(...firsts) : null,
-    exports: Math.max(a.exports, b.exports),
-    burns: Math.max(a.burns, b.burns),
-    transferred: a.transferred || b.transferred,
-    lastSyncAt: Math.max(a.lastSyncAt, b.lastSyncAt),
-    devices: Math.max(a.devices, b.devices),
-  }
-}
 
 /** Fold what survived. `device` is this device's key (licences for others are ignored). */
 export function salvageEvidence(entries: readonly SalvagedEntry[], decode: Decode, device: Uint8Array): Evidence {
@@ -166,7 +151,7 @@ export function salvageEvidence(entries: readonly SalvagedEntry[], decode: Decod
         case ENTRY_KINDS.restore: {
           const restored = data.state as UsageState
           if (typeof data.purchaseId === 'string' && isMap(restored)) {
-            update(data.purchaseId, entry.at, (s) => maxState(s, restored))
+            update(data.purchaseId, entry.at, (s) => maxUsageState(s, restored))
           }
           break
         }
@@ -187,7 +172,7 @@ export function salvageEvidence(entries: readonly SalvagedEntry[], decode: Decod
             const purchaseId = licence.body.purchaseId
             evidence.purchaseIds.add(purchaseId)
             if (l.receipt instanceof Uint8Array) evidence.receipts.set(purchaseId, l.receipt)
-            update(purchaseId, entry.at, (s) => maxState(s, l.state as UsageState))
+            update(purchaseId, entry.at, (s) => maxUsageState(s, l.state as UsageState))
           }
           for (const e of (data.events as Array<{ event: UsageEvent; report: number | null }>) ?? []) {
             evidence.events.set(e.event.eventId, { event: e.event, report: e.report })
