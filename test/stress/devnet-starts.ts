@@ -12,6 +12,7 @@ import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { startCpuHogs } from '../helpers/cpu-hogs.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -110,12 +111,7 @@ async function oneRun(): Promise<RunResult> {
   return { ok: true, startMs, stopMs, problem: null }
 }
 
-const hogProcesses = Array.from({ length: hogs }, () =>
-  spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
-)
-const stopHogs = () => {
-  for (const hog of hogProcesses) hog.kill('SIGKILL')
-}
+const { stop: stopHogs } = startCpuHogs(hogs)
 process.on('SIGINT', () => {
   stopHogs()
   process.exit(130)

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startCpuHogs } from '../../helpers/cpu-hogs.ts'
 
 const RUN_PROCESS = fileURLToPath(new URL('../../../simulations/run-process.ts', import.meta.url))
 /**
@@ -29,11 +30,6 @@ function run(out: string): Promise<{ code: number | null; stderr: string }> {
   })
 }
 
-/** One busy process per core: the machine is fully loaded while the second run goes. */
-function cpuHogs(): ChildProcess[] {
-  return Array.from({ length: 2 }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
-}
-
 /**
  * The determinism contract: the same scenario, seed and code give the same bytes in every result file (all but
  * `system.json`, which says what the run cost the machine), however loaded the machine is. A run happens in virtual
@@ -47,12 +43,12 @@ describe('simulations: the same scenario and seed give the same bytes', function
   it(`${SCENARIO} --seed ${SEED}, once alone and once beside a CPU hog on every core`, async () => {
     const first = await run(join(dir, 'a'))
     assert.ok(first.code === 0 || first.code === 1, `the run completed (exit ${first.code}): ${first.stderr}`)
-    const hogs = cpuHogs()
+    const hogs = startCpuHogs(2)
     let second: Awaited<ReturnType<typeof run>>
     try {
       second = await run(join(dir, 'b'))
     } finally {
-      for (const hog of hogs) hog.kill('SIGKILL')
+      hogs.stop()
     }
     assert.equal(second.code, first.code, second.stderr)
     const files = readdirSync(join(dir, 'a')).filter((f) => f !== 'system.json')
