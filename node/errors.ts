@@ -116,12 +116,10 @@ export class BackupTargetError extends Error {
 export class KeyRotationError extends Error {
   override name = 'KeyRotationError'
   readonly code: string = 'ERR_KEY_ROTATION'
-  readonly statusCode: number = 409
 }
 
 /** A key rotation request to the daemon has a bad field. */
 export class BadKeyRotationRequestError extends KeyRotationError {
   override name = 'BadKeyRotationRequestError'
   override readonly code = 'ERR_BAD_REQUEST'
-  override readonly statusCode = 400
 }

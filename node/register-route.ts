@@ -21,11 +21,10 @@ const registerBody = z
   })
   .strict()
 
-/** A malformed `POST /v1/register` body; the control API answers 400 with the field named. */
+/** A malformed `POST /v1/register` body; the control API answers 400 (`ERR_BAD_REQUEST`, protocols/http-status.ts) with the field named. */
 export class RegisterRequestError extends Error {
   override name = 'RegisterRequestError'
   readonly code = 'ERR_BAD_REQUEST'
-  readonly statusCode = 400
 }
 
 function summary(cert: SignedRecord<'consort/cert'> | undefined) {
