@@ -1,7 +1,6 @@
 import type { Helia } from '@helia/interface'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import type { AbstractSublevel } from 'abstract-level'
 import type { FastifyPluginAsync } from 'fastify'
 import type { z } from 'zod'
 import type { NodeKeys } from '../keys/keystore.ts'
@@ -14,6 +13,7 @@ import type { RecordStore } from '../protocols/records/store.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import type { TopicBus } from '../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../protocols/trust/trust.ts'
+import { type LayoutSpec, type RoleDb, RoleStore } from './store.ts'
 
 /**
  * The contract between the node and its roles. A role is a service built from these components; it registers
@@ -21,8 +21,7 @@ import type { CertificateTrust } from '../protocols/trust/trust.ts'
  * each other and never reach into `node/`: they meet only through `protocols/`.
  */
 
-// biome-ignore lint/suspicious/noExplicitAny: the root database's own type parameter does not matter to a role
-export type RoleDb = AbstractSublevel<any, string | Uint8Array | Buffer, string, Uint8Array>
+export type { RoleDb } from './store.ts'
 
 export interface RoleComponents {
   peerId: PeerId
@@ -93,27 +92,59 @@ export interface Role {
 }
 
 /**
- * What the node knows of a role: its name, its options' schema and how to make it. Every role is one `defineRole(…)`
- * in its `index.ts`, and `node/roles.ts` lists them; the node's typed role map (`node.role('retailer')`) comes from
- * that list.
+ * What the node knows of a role: its name, its options' schema, the components it needs, its store's layout and how
+ * to make it. Every role is one `defineRole(…)` in its `index.ts`, and `node/roles.ts` lists them; the node's typed
+ * role map (`node.role('retailer')`) comes from that list.
  */
 export interface RoleDefinition<N extends RoleName = RoleName, R extends Role = Role> {
   readonly name: N
+  /**
+   * The node's components the role is made from; `create` refuses to make it without one of them. Null for a role
+   * that has not declared them yet: it gets every component, unchecked.
+   */
+  readonly components: readonly ComponentName[] | null
+  /** The layout of its store (repositories, version, retired prefixes), when it keeps one. */
+  readonly layout: AnyLayout | undefined
   /**
    * Check `roleOptions.<name>` of a node's configuration: a strict schema (an unknown field is refused), every field
    * optional with its default written beside it. Throws `RoleOptionsError` naming the field.
    */
   parseOptions(input: unknown): unknown
-  /** Make the role from a node's components and its raw options (checked here); nothing runs until `start()`. */
-  create(components: RoleComponents, input?: unknown): R
+  /**
+   * Make the role from a node's components and its raw options (checked here); nothing runs until `start()`, which
+   * first opens the role's store (its layout version checked). Throws `MissingComponentError` naming a declared
+   * component the node did not give.
+   */
+  create(components: Partial<RoleComponents>, input?: unknown): R
 }
 
-export interface RoleSpec<N extends RoleName, S extends z.ZodType, R extends Role> {
+export type ComponentName = keyof RoleComponents
+
+// biome-ignore lint/suspicious/noExplicitAny: any repositories and sublevels: the definition only opens the store
+type AnyLayout = LayoutSpec<any, any>
+
+/** `{ store }` typed by a role's layout, or nothing for a role without one. */
+export type StoreOf<L> = L extends LayoutSpec<infer Repos, infer Subs> ? { store: RoleStore<Repos, Subs> } : unknown
+
+export interface RoleSpec<
+  N extends RoleName,
+  S extends z.ZodType,
+  R extends Role,
+  C extends ComponentName,
+  L extends AnyLayout | undefined,
+> {
   name: N
   /** `z.strictObject({...})`: each field optional, with a comment giving its default. */
   options: S
+  /**
+   * The node's components this role uses: it gets these and no others (plus `store`, from its `layout`). Every role
+   * declares them; a role that does not yet gets them all, unchecked (the player, until its split lands).
+   */
+  components?: readonly C[]
+  /** Its store: the template opens it before the role's own `start()` and refuses another layout version. */
+  layout?: L
   /** Build the role from its components and checked options. Web pages, stores and timers are the role's own. */
-  create(components: RoleComponents, options: z.output<S>): R
+  create(components: Pick<RoleComponents, C> & StoreOf<L>, options: z.output<S>): R
 }
 
 /** A role's options were refused; the message names the field (`roleOptions.retailer.renewCheckIntervalMs: …`). */
@@ -121,6 +152,13 @@ export class RoleOptionsError extends Error {
   static override readonly name = 'RoleOptionsError'
   override readonly name = 'RoleOptionsError'
   readonly code = 'ERR_ROLE_OPTIONS'
+}
+
+/** A role was made without a component it declares (a node, test or simulation that assembles roles left it out). */
+export class MissingComponentError extends Error {
+  static override readonly name = 'MissingComponentError'
+  override readonly name = 'MissingComponentError'
+  readonly code = 'ERR_MISSING_COMPONENT'
 }
 
 const log = logger('consort:role')
@@ -140,9 +178,13 @@ const log = logger('consort:role')
  * So a role's own `start()` never calls `this.stop()` to clean up (it would wait for itself): it throws, and the
  * template runs its `stop()`, which must cope with a start that ended part-way.
  */
-export function defineRole<N extends RoleName, S extends z.ZodType, R extends Role & { readonly name: N }>(
-  spec: RoleSpec<N, S, R>,
-): RoleDefinition<N, R> {
+export function defineRole<
+  N extends RoleName,
+  S extends z.ZodType,
+  R extends Role & { readonly name: N },
+  C extends ComponentName = ComponentName,
+  L extends AnyLayout | undefined = undefined,
+>(spec: RoleSpec<N, S, R, C, L>): RoleDefinition<N, R> {
   const parseOptions = (input: unknown): z.output<S> => {
     const result = spec.options.safeParse(input ?? {})
     if (result.success) return result.data
@@ -151,17 +193,44 @@ export function defineRole<N extends RoleName, S extends z.ZodType, R extends Ro
       issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys.join(', ')].join('.') : issue.path.join('.')
     throw new RoleOptionsError(`roleOptions.${spec.name}${field === '' ? '' : `.${field}`}: ${issue.message}`)
   }
+  const needs = (components: Partial<RoleComponents>, name: ComponentName, why: string) => {
+    if (components[name] === undefined)
+      throw new MissingComponentError(
+        `role ${spec.name} needs the ${name} component (${why}), which whoever assembled it did not give`,
+      )
+  }
   return {
     name: spec.name,
+    components: spec.components ?? null,
+    layout: spec.layout,
     parseOptions,
     create(components, input = {}) {
-      return withLifecycle(spec.create(components, parseOptions(input)))
+      const declared = spec.components
+      for (const name of declared ?? []) needs(components, name, 'declared in its defineRole')
+      const given = (
+        declared == null ? components : Object.fromEntries(declared.map((name) => [name, components[name]]))
+      ) as Pick<RoleComponents, C>
+      // biome-ignore lint/suspicious/noExplicitAny: the layout's own types reach the role through StoreOf<L>
+      let store: RoleStore<any, any> | undefined
+      if (spec.layout != null) {
+        needs(components, 'db', 'its store lives there')
+        needs(components, 'network', 'its store decodes the records it kept')
+        const network = components.network!
+        store = new RoleStore(components.db!, spec.layout, {
+          storedDecodeOptions: () => ({ network: network.name, now: Number.MAX_SAFE_INTEGER, caps: network.caps }),
+        })
+      }
+      const role = spec.create(
+        { ...given, ...(store != null ? { store } : {}) } as Pick<RoleComponents, C> & StoreOf<L>,
+        parseOptions(input),
+      )
+      return withLifecycle(role, store)
     },
   }
 }
 
 /** `role` with the template's `start()` and `stop()` (see `defineRole`) in front of its own. */
-function withLifecycle<R extends Role>(role: R): R {
+function withLifecycle<R extends Role>(role: R, store: { open(): Promise<void> } | undefined): R {
   const ownStart = role.start.bind(role)
   const ownStop = role.stop.bind(role)
   let running = false
@@ -177,6 +246,8 @@ function withLifecycle<R extends Role>(role: R): R {
       value: () =>
         inTurn(async () => {
           if (running) return
+          // The layout version is checked before the role reads a key of its store.
+          await store?.open()
           try {
             await ownStart()
           } catch (err) {

@@ -39,10 +39,16 @@ export type { StateLevel } from './store.ts'
 export type { ReportAck, ReportStatus } from './usage/ingest.ts'
 export type { VerifiedReport } from './usage/verify.ts'
 
+/** What the clearinghouse takes from the node. */
+export type ClearinghouseComponents = Pick<
+  RoleComponents,
+  'libp2p' | 'db' | 'keys' | 'clock' | 'network' | 'topics' | 'trust' | 'records' | 'metrics'
+>
+
 export class ClearinghouseRole extends EventTarget implements Role {
   readonly name = 'clearinghouse' as const
   readonly controlRoutes: readonly ControlRoute[]
-  readonly #c: RoleComponents
+  readonly #c: ClearinghouseComponents
   readonly #init: ClearinghouseInit
   #engine: ClearingEngine | undefined
   #unregister: (() => Promise<void>) | undefined
@@ -51,7 +57,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
   #ticking = false
   #stopped = new AbortController()
 
-  constructor(components: RoleComponents, init: unknown = {}) {
+  constructor(components: ClearinghouseComponents, init: unknown = {}) {
     super()
     this.#c = components
     this.#init = parseInit(init)
@@ -189,5 +195,6 @@ export class ClearinghouseRole extends EventTarget implements Role {
 export const clearinghouse = defineRole({
   name: 'clearinghouse',
   options: clearinghouseInit,
+  components: ['libp2p', 'db', 'keys', 'clock', 'network', 'topics', 'trust', 'records', 'metrics'],
   create: (components, options) => new ClearinghouseRole(components, options),
 })

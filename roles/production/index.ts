@@ -497,5 +497,6 @@ function pageSize(limit: number | undefined): number {
 export const production = defineRole({
   name: 'production',
   options: productionInit,
+  components: ['libp2p', 'helia', 'db', 'keys', 'clock', 'random', 'network', 'topics', 'records', 'credentials'],
   create: (components, options) => new ProductionRole(components, options),
 })

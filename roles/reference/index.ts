@@ -31,5 +31,6 @@ export const reference = defineRole({
     /** Offers re-checked per page when a contract changes (default 500). */
     recheckPage: z.number().int().positive().optional(),
   }),
+  components: ['libp2p', 'db', 'keys', 'clock', 'network', 'topics', 'trust', 'records'],
   create: (components, options) => new ReferenceService(components, options),
 })

@@ -99,5 +99,6 @@ export const registration = defineRole({
     /** How long fetching a contract a licence request names may take, ms (default 5 s). */
     contractFetchTimeoutMs: z.number().int().positive().optional(),
   }) satisfies z.ZodType<RegistrationInit>,
+  components: ['libp2p', 'db', 'keys', 'clock', 'random', 'network', 'topics', 'trust', 'records', 'credentials'],
   create: (components, options) => new RegistrationRole(components, options),
 })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractIterator, AbstractKeyIterator, AbstractValueIterator } from 'abstract-level'
 import { Level } from 'level'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
@@ -178,6 +179,41 @@ describe('role compliance: every role starts and stops twice and releases what i
           (err: Error) => err.name === 'RoleOptionsError' && err.message.includes(`roleOptions.${name}.noSuchOption`),
         )
         assert.throws(() => definition.parseOptions([]), { name: 'RoleOptionsError' })
+      })
+
+      it('declares the components it needs, and is refused by name when made without one', function () {
+        const definition = ROLE_DEFINITIONS[name]
+        if (definition.components == null) this.skip()
+        assert.ok(definition.components.length > 0)
+        for (const missing of definition.components) {
+          const { [missing]: _left, ...rest } = componentsFor(name)
+          assert.throws(
+            () => definition.create(rest, quietOptions(name, account)),
+            (err: Error) =>
+              err.name === 'MissingComponentError' &&
+              err.message.startsWith(`role ${name} needs the ${missing} component`),
+          )
+        }
+      })
+
+      it('checks its store’s layout version before it starts: another one is refused, naming role and versions', async function () {
+        const definition = ROLE_DEFINITIONS[name]
+        const layout = definition.layout
+        if (layout == null) this.skip()
+        const db = root.sublevel(`role-${name}-from-the-future`, { valueEncoding: 'view' }) as unknown as RoleDb
+        await db.put(layout.versionKey, dagCbor.encode(layout.version + 1))
+        const before = holdings()
+        const role = definition.create({ ...componentsFor(name), db }, quietOptions(name, account))
+        await assert.rejects(role.start(), (err: Error) => {
+          assert.equal(err.name, 'StoreLayoutVersionError')
+          assert.equal(
+            err.message,
+            `role ${name}: the store has layout version ${layout.version + 1}, this code reads version ${layout.version}`,
+          )
+          return true
+        })
+        assert.deepEqual(holdings(), before, 'a role refused at its store takes nothing')
+        assert.equal(dagCbor.decode((await db.get(layout.versionKey))!), layout.version + 1, 'and writes nothing')
       })
 
       it('starts and stops twice, taking the same each time and releasing all of it', async () => {

@@ -1,0 +1,486 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
+import type { z } from 'zod'
+import { type DecodeOptions, decodeRecord, type SignedRecord } from '../protocols/records/envelope.ts'
+import type { RecordType } from '../protocols/records/registry.ts'
+import type { RoleName } from '../protocols/records/types/common.ts'
+
+/**
+ * A role's store (Lodestar's typed buckets, Helia's checked datastore version): the role's sublevel of the node's
+ * LevelDB seen as a declared layout —
+ *
+ * - **repositories**: a key prefix and one codec each; every value is checked by its codec when written and when
+ *   read, and a bad value on disk is a `StoreValueError` naming the role, the repository and the key;
+ * - **sublevels**: key spaces the role hands to a part with its own codec (the clearinghouse's ledger), reserved by
+ *   name so that no repository grows into them;
+ * - **a layout version** at a declared key, checked before the role starts (`open()`): a fresh store gets the current
+ *   one, a store written before the role recorded versions is `unversioned` (1: today's layout), anything else is
+ *   refused with a `StoreLayoutVersionError` naming role, found and expected version;
+ * - **retired prefixes**: key spaces an earlier layout used, listed so that a new repository never reuses one by
+ *   accident (`defineLayout` refuses it, as it refuses two key spaces where one contains the other);
+ * - **batches** across the repositories of one store, written atomically.
+ *
+ * The keys and encodings on disk are what each role wrote before it had this store: moving a role onto it changes
+ * nothing on disk. A change of layout is a new `version` (and a migration).
+ */
+
+/** A role's own sublevel of the node's LevelDB: string keys, byte values (the node makes it; the store reads it). */
+// biome-ignore lint/suspicious/noExplicitAny: the root database's own type parameter does not matter to a role
+export type RoleDb = AbstractSublevel<any, string | Uint8Array | Buffer, string, Uint8Array>
+
+/** What a codec may need to read a value back: how this node decodes the signed records it stored. */
+export interface StoreContext {
+  /** Decode options for records that were verified when they arrived: their freshness is not checked again. */
+  storedDecodeOptions(): DecodeOptions
+}
+
+/** How one repository's values are kept: bytes on disk and back, checked both ways (throw to refuse). */
+export interface Codec<T> {
+  /** What the bytes are, for error messages (`dag-cbor`, `consort/contract record`). */
+  readonly name: string
+  encode(value: T): Uint8Array
+  decode(bytes: Uint8Array, context: StoreContext): T
+}
+
+const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder('utf-8', { fatal: true }) }
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** The first zod issue as `path: message`. */
+function zodProblem(error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue == null) return 'invalid'
+  const path = issue.path.join('.')
+  return `${path === '' ? '' : `${path}: `}${issue.message}`
+}
+
+/** A signed record of one of the types of a union (a release or a manifest, not a record of both). */
+export type RecordOf<T extends RecordType> = T extends RecordType ? SignedRecord<T> : never
+
+/** The codecs roles use. A value that does not fit is refused on write and reported on read. */
+export const codecs = {
+  /** DAG-CBOR of a value its zod schema accepts (the schema is checked on write and on read). */
+  cbor<S extends z.ZodType>(schema: S): Codec<z.output<S>> {
+    return {
+      name: 'dag-cbor',
+      encode(value) {
+        const checked = schema.safeParse(value)
+        if (!checked.success) throw new Error(zodProblem(checked.error))
+        return dagCbor.encode(value)
+      },
+      decode(bytes) {
+        const checked = schema.safeParse(dagCbor.decode(bytes))
+        if (!checked.success) throw new Error(zodProblem(checked.error))
+        return checked.data
+      },
+    }
+  },
+  /** A signed record's own bytes, of one of `types`; reading verifies it again (signature, network, canonical form). */
+  record<T extends RecordType>(...types: T[]): Codec<RecordOf<T>> {
+    const allowed = new Set<string>(types)
+    const name = `${types.join(' or ')} record`
+    return {
+      name,
+      encode: (record) => {
+        if (!allowed.has(record.type)) throw new Error(`a ${record.type} record, not a ${name}`)
+        return record.bytes
+      },
+      decode: (bytes, context) => {
+        const record = decodeRecord(bytes, context.storedDecodeOptions())
+        if (!allowed.has(record.type)) throw new Error(`a ${record.type} record, not a ${name}`)
+        return record as RecordOf<T>
+      },
+    }
+  },
+  /** UTF-8 text, as some roles keep a key of another repository. */
+  text: {
+    name: 'utf-8 text',
+    encode: (value: string) => utf8.encoder.encode(value),
+    decode: (bytes: Uint8Array) => utf8.decoder.decode(bytes),
+  } satisfies Codec<string>,
+  /** A non-negative integer as decimal text (how some roles keep counters and sequence numbers). */
+  decimal: {
+    name: 'decimal text',
+    encode(value: number) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${value} is not a non-negative integer`)
+      return utf8.encoder.encode(String(value))
+    },
+    decode(bytes: Uint8Array): number {
+      const text = utf8.decoder.decode(bytes)
+      if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) throw new Error(`${JSON.stringify(text.slice(0, 20))} is not a count`)
+      return Number(text)
+    },
+  } satisfies Codec<number>,
+  /** An empty value: the key is the fact (an index entry, a marker). */
+  marker: {
+    name: 'empty marker',
+    encode: (_value: true) => new Uint8Array(),
+    decode(bytes: Uint8Array): true {
+      if (bytes.length !== 0) throw new Error(`${bytes.length} bytes where an empty marker belongs`)
+      return true
+    },
+  } satisfies Codec<true>,
+  /** Bytes kept as they came (checked by whoever reads them: say why in the layout). */
+  bytes: {
+    name: 'bytes',
+    encode: (value: Uint8Array) => value,
+    decode: (bytes: Uint8Array) => bytes,
+  } satisfies Codec<Uint8Array>,
+} as const
+
+export interface RepositorySpec<T> {
+  /** Every key of the repository starts with it (`of!`, `doc/`); keys passed to the repository come after it. */
+  readonly prefix: string
+  readonly codec: Codec<T>
+}
+
+export function repository<T>(prefix: string, codec: Codec<T>): RepositorySpec<T> {
+  return { prefix, codec }
+}
+
+export interface RetiredPrefix {
+  readonly prefix: string
+  /** What it held and when it stopped. */
+  readonly note: string
+}
+
+/** A layout's repositories by name (each with its own value type). */
+// biome-ignore lint/suspicious/noExplicitAny: each repository has its own value type; RepositoriesOf keeps them
+export type Repositories = Record<string, RepositorySpec<any>>
+
+/** A store of any layout (what a repository or a batch needs to know of the store it belongs to). */
+type AnyRoleStore = RoleStore<Repositories, string>
+
+export interface LayoutSpec<R extends Repositories, S extends string = never> {
+  readonly role: RoleName
+  /** The layout this code reads and writes. */
+  readonly version: number
+  /** Where the version is kept (a DAG-CBOR integer), in the role's own key syntax. */
+  readonly versionKey: string
+  /** The version of a store that has data but no version key (written before the role recorded one). Default 1. */
+  readonly unversioned?: number
+  readonly repositories: R
+  /** Sublevels by name (`ledger` is the key space `!ledger!`), for parts with their own codec. */
+  readonly sublevels?: readonly S[]
+  readonly retired?: readonly RetiredPrefix[]
+}
+
+/** A layout refused as declared: two key spaces overlap, or one reuses a retired prefix. */
+export class StoreLayoutError extends Error {
+  static override readonly name = 'StoreLayoutError'
+  override readonly name = 'StoreLayoutError'
+  readonly code = 'ERR_STORE_LAYOUT'
+}
+
+/** The store was written in another layout than this code reads; the role does not start. */
+export class StoreLayoutVersionError extends Error {
+  static override readonly name = 'StoreLayoutVersionError'
+  override readonly name = 'StoreLayoutVersionError'
+  readonly code = 'ERR_STORE_LAYOUT_VERSION'
+  readonly role: RoleName
+  readonly found: unknown
+  readonly expected: number
+
+  constructor(role: RoleName, found: unknown, expected: number) {
+    super(`role ${role}: the store has layout version ${String(found)}, this code reads version ${expected}`)
+    this.role = role
+    this.found = found
+    this.expected = expected
+  }
+}
+
+/** A value on disk its repository's codec refuses, or a value refused before it was written. */
+export class StoreValueError extends Error {
+  static override readonly name = 'StoreValueError'
+  override readonly name = 'StoreValueError'
+  readonly code = 'ERR_STORE_VALUE'
+  readonly role: RoleName
+  readonly repository: string
+  readonly key: string
+
+  constructor(role: RoleName, repository: string, key: string, problem: string) {
+    super(`role ${role}, repository ${repository}, key ${JSON.stringify(key)}: ${problem}`)
+    this.role = role
+    this.repository = repository
+    this.key = key
+  }
+}
+
+/** A repository or batch used on a store it does not belong to, or a store used before `open()`. */
+export class StoreUsageError extends Error {
+  static override readonly name = 'StoreUsageError'
+  override readonly name = 'StoreUsageError'
+  readonly code = 'ERR_STORE_USAGE'
+}
+
+/** The key space of a sublevel inside its parent (abstract-level's `!name!`). */
+const sublevelPrefix = (name: string) => `!${name}!`
+
+/**
+ * Check a layout once, where it is declared: every key space (repositories, sublevels, the version key) is disjoint
+ * from every other and from every retired prefix.
+ */
+export function defineLayout<R extends Repositories, S extends string = never>(
+  spec: LayoutSpec<R, S>,
+): LayoutSpec<R, S> {
+  const spaces: Array<{ what: string; prefix: string }> = [
+    { what: 'the version key', prefix: spec.versionKey },
+    ...Object.entries(spec.repositories).map(([name, repo]) => ({ what: `repository ${name}`, prefix: repo.prefix })),
+    ...(spec.sublevels ?? []).map((name) => ({ what: `sublevel ${name}`, prefix: sublevelPrefix(name) })),
+  ]
+  const problem = (message: string) => new StoreLayoutError(`role ${spec.role}: ${message}`)
+  if (!Number.isSafeInteger(spec.version) || spec.version < 1) throw problem(`layout version ${spec.version}`)
+  for (const [i, a] of spaces.entries()) {
+    if (a.prefix === '') throw problem(`${a.what} has an empty prefix`)
+    for (const b of spaces.slice(i + 1)) {
+      if (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix))
+        throw problem(`${a.what} (${a.prefix}) and ${b.what} (${b.prefix}) overlap`)
+    }
+    for (const retired of spec.retired ?? []) {
+      if (a.prefix.startsWith(retired.prefix) || retired.prefix.startsWith(a.prefix))
+        throw problem(`${a.what} (${a.prefix}) reuses the retired prefix ${retired.prefix} (${retired.note})`)
+    }
+  }
+  return spec
+}
+
+/** Bounds of a range inside one repository, relative to its prefix; `limit` caps what is read. */
+export interface RangeOptions {
+  gt?: string
+  gte?: string
+  lt?: string
+  lte?: string
+  limit?: number
+  reverse?: boolean
+}
+
+export interface EntriesOptions extends RangeOptions {
+  /**
+   * Called with each value the codec refuses, and the walk goes on (a role that can drop what no longer decodes,
+   * as a catalog drops a record it can fetch again). Without it the walk throws the `StoreValueError`.
+   */
+  onBadValue?: (err: StoreValueError) => void
+}
+
+/** The smallest string greater than every string that starts with `prefix`. */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+}
+
+type Op = AbstractBatchOperation<RoleDb, string, Uint8Array>
+
+/** One repository of a store: keys relative to its prefix, values checked by its codec. */
+export class Repository<T> {
+  readonly name: string
+  readonly prefix: string
+  readonly #store: AnyRoleStore
+  readonly #codec: Codec<T>
+
+  constructor(store: AnyRoleStore, name: string, spec: RepositorySpec<T>) {
+    this.#store = store
+    this.name = name
+    this.prefix = spec.prefix
+    this.#codec = spec.codec
+  }
+
+  /** @internal the store this repository belongs to (batches refuse others). */
+  get store(): AnyRoleStore {
+    return this.#store
+  }
+
+  #decode(key: string, bytes: Uint8Array): T {
+    try {
+      return this.#codec.decode(bytes, this.#store.context)
+    } catch (err) {
+      throw new StoreValueError(
+        this.#store.role,
+        this.name,
+        key,
+        `not a valid ${this.#codec.name} value (${describe(err)})`,
+      )
+    }
+  }
+
+  /** @internal the batch operation that writes `value` under `key`, checked by the codec. */
+  putOp(key: string, value: T): Op {
+    let bytes: Uint8Array
+    try {
+      bytes = this.#codec.encode(value)
+    } catch (err) {
+      throw new StoreValueError(this.#store.role, this.name, key, `refused before writing (${describe(err)})`)
+    }
+    return { type: 'put', key: this.prefix + key, value: bytes }
+  }
+
+  /** @internal */
+  delOp(key: string): Op {
+    return { type: 'del', key: this.prefix + key }
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    const bytes = await this.#store.db.get(this.prefix + key)
+    return bytes == null ? undefined : this.#decode(key, bytes)
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<T | undefined>> {
+    if (keys.length === 0) return []
+    const values = await this.#store.db.getMany(keys.map((key) => this.prefix + key))
+    return values.map((bytes, i) => (bytes == null ? undefined : this.#decode(keys[i]!, bytes)))
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.#store.db.get(this.prefix + key)) != null
+  }
+
+  /** One atomic write of one value (several: `store.batch()`). */
+  async put(key: string, value: T): Promise<void> {
+    await this.#store.db.batch([this.putOp(key, value)])
+  }
+
+  async del(key: string): Promise<void> {
+    await this.#store.db.del(this.prefix + key)
+  }
+
+  #bounds(options: RangeOptions) {
+    const p = this.prefix
+    return {
+      ...(options.gt != null ? { gt: p + options.gt } : options.gte != null ? {} : { gte: p }),
+      ...(options.gte != null ? { gte: p + options.gte } : {}),
+      ...(options.lt != null ? { lt: p + options.lt } : options.lte != null ? {} : { lt: prefixEnd(p) }),
+      ...(options.lte != null ? { lte: p + options.lte } : {}),
+      limit: options.limit ?? -1,
+      reverse: options.reverse ?? false,
+    }
+  }
+
+  /** Keys (relative to the prefix) and checked values, in key order. */
+  async *entries(options: EntriesOptions = {}): AsyncGenerator<[string, T]> {
+    const cut = this.prefix.length
+    for await (const [key, bytes] of this.#store.db.iterator(this.#bounds(options))) {
+      const own = key.slice(cut)
+      let value: T
+      try {
+        value = this.#decode(own, bytes)
+      } catch (err) {
+        if (options.onBadValue == null || !(err instanceof StoreValueError)) throw err
+        options.onBadValue(err)
+        continue
+      }
+      yield [own, value]
+    }
+  }
+
+  async *keys(options: RangeOptions = {}): AsyncGenerator<string> {
+    const cut = this.prefix.length
+    for await (const key of this.#store.db.keys(this.#bounds(options))) yield key.slice(cut)
+  }
+
+  async *values(options: EntriesOptions = {}): AsyncGenerator<T> {
+    for await (const [, value] of this.entries(options)) yield value
+  }
+
+  /** How many keys, counting at most `limit`. */
+  async count(limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+    let n = 0
+    for await (const _ of this.#store.db.keys(this.#bounds({ limit }))) n++
+    return n
+  }
+}
+
+/** Writes to several repositories of one store, applied atomically by `write()`. */
+export class StoreBatch {
+  readonly #store: AnyRoleStore
+  readonly #ops: Op[] = []
+
+  constructor(store: AnyRoleStore) {
+    this.#store = store
+  }
+
+  get size(): number {
+    return this.#ops.length
+  }
+
+  #own(repository: Repository<unknown>): void {
+    if (repository.store !== this.#store)
+      throw new StoreUsageError(`repository ${repository.name} is not a repository of role ${this.#store.role}'s store`)
+  }
+
+  put<T>(repository: Repository<T>, key: string, value: T): this {
+    this.#own(repository as Repository<unknown>)
+    this.#ops.push(repository.putOp(key, value))
+    return this
+  }
+
+  del(repository: Repository<unknown>, key: string): this {
+    this.#own(repository)
+    this.#ops.push(repository.delOp(key))
+    return this
+  }
+
+  /** Apply every write at once (nothing when empty); `sync` makes it durable before it returns. */
+  async write(options: { sync?: boolean } = {}): Promise<void> {
+    if (this.#ops.length === 0) return
+    await this.#store.db.batch(this.#ops, options.sync === true ? ({ sync: true } as never) : {})
+  }
+}
+
+export type RepositoriesOf<R extends Repositories> = {
+  readonly [K in keyof R]: R[K] extends RepositorySpec<infer T> ? Repository<T> : never
+}
+
+/** A role's store: its declared repositories over its own sublevel of the node's LevelDB. */
+export class RoleStore<R extends Repositories, S extends string = never> {
+  readonly role: RoleName
+  readonly layout: LayoutSpec<R, S>
+  readonly context: StoreContext
+  readonly repositories: RepositoriesOf<R>
+  /** @internal the role's sublevel: repositories and batches write through it. */
+  readonly db: RoleDb
+
+  constructor(db: RoleDb, layout: LayoutSpec<R, S>, context: StoreContext) {
+    this.db = db
+    this.role = layout.role
+    this.layout = layout
+    this.context = context
+    this.repositories = Object.fromEntries(
+      Object.entries(layout.repositories).map(([name, spec]) => [name, new Repository(this, name, spec)]),
+    ) as RepositoriesOf<R>
+  }
+
+  /**
+   * Check the layout version before the role uses the store: a fresh store gets the current version, a store with
+   * data and no version is `unversioned`, and a version other than the current one is refused.
+   */
+  async open(): Promise<void> {
+    const { version, versionKey } = this.layout
+    const stored = await this.db.get(versionKey)
+    if (stored == null) {
+      let fresh = true
+      for await (const _ of this.db.keys({ limit: 1 })) fresh = false
+      const found = fresh ? version : (this.layout.unversioned ?? 1)
+      if (found !== version) throw new StoreLayoutVersionError(this.role, `${found} (unversioned)`, version)
+      await this.db.put(versionKey, dagCbor.encode(version))
+      return
+    }
+    let found: unknown
+    try {
+      found = dagCbor.decode(stored)
+    } catch (err) {
+      throw new StoreValueError(this.role, 'layout version', versionKey, `not DAG-CBOR (${describe(err)})`)
+    }
+    if (found !== version) throw new StoreLayoutVersionError(this.role, found, version)
+  }
+
+  batch(): StoreBatch {
+    return new StoreBatch(this)
+  }
+
+  /** A declared sublevel (its values are bytes; its user brings its own codec). */
+  sublevel(name: S): RoleDb {
+    if (!(this.layout.sublevels ?? []).includes(name))
+      throw new StoreUsageError(`role ${this.role}: no sublevel ${name} in its layout`)
+    return this.db.sublevel(name, { valueEncoding: 'view' }) as unknown as RoleDb
+  }
+}
