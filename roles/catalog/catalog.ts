@@ -16,14 +16,16 @@ import {
 } from '../../protocols/catalog/index.ts'
 import { canonicalIcpn } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
-import { decodeRecord, decodeRecordAs, recordId, type SignedRecord } from '../../protocols/records/envelope.ts'
+import { decodeRecord, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
 import { keyHex, type TopicLookups } from '../../protocols/topics/knowledge.ts'
 import type { ControlRoute, Role, RoleComponents } from '../role.ts'
+import type { RoleStore } from '../store.ts'
 import { type CatalogDocument, contentIdOf, documentKey, toDocument } from './documents.ts'
 import { SearchIndex } from './search-index.ts'
+import { type CATALOG_LAYOUT, logKey } from './store.ts'
 
 const log = logger('consort:catalog')
 
@@ -36,15 +38,9 @@ export interface CatalogInit {
   announce?: boolean
 }
 
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-const KEY = {
-  doc: (key: string) => `doc/${key}`,
-  seq: (key: string) => `seq/${key}`,
-  byCid: (cid: string) => `cid/${cid}`,
-  withdrawn: (cid: string) => `wd/${cid}`,
-  log: (n: number) => `log/${n.toString().padStart(16, '0')}`,
-  counter: 'meta/log-counter',
+/** What the catalog takes from the node. */
+export type CatalogComponents = Pick<RoleComponents, 'peerId' | 'libp2p' | 'clock' | 'network' | 'topics' | 'trust'> & {
+  store: RoleStore<(typeof CATALOG_LAYOUT)['repositories']>
 }
 
 export interface CatalogEvents {
@@ -59,7 +55,8 @@ export interface CatalogEvents {
  */
 export class CatalogRole extends EventTarget implements Role {
   readonly name = 'catalog' as const
-  readonly #c: RoleComponents
+  readonly #c: CatalogComponents
+  readonly #repos: CatalogComponents['store']['repositories']
   readonly #init: CatalogInit
   readonly #index = new SearchIndex()
   #counter = 0
@@ -68,9 +65,10 @@ export class CatalogRole extends EventTarget implements Role {
   #write: Promise<void> = Promise.resolve()
   #stopped = new AbortController()
 
-  constructor(components: RoleComponents, init: CatalogInit = {}) {
+  constructor(components: CatalogComponents, init: CatalogInit = {}) {
     super()
     this.#c = components
+    this.#repos = components.store.repositories
     this.#init = init
   }
 
@@ -80,16 +78,9 @@ export class CatalogRole extends EventTarget implements Role {
 
   async start(): Promise<void> {
     this.#stopped = new AbortController()
-    const counter = await this.#c.db.get(KEY.counter)
-    this.#counter = counter == null ? 0 : Number(dec.decode(counter))
-    for await (const [, value] of this.#c.db.iterator({ gte: 'doc/', lt: 'doc0' })) {
-      try {
-        const record = decodeRecord(value, { ...this.#decodeOptions(), now: Number.MAX_SAFE_INTEGER }) as CatalogRecord
-        this.#index.put(toDocument(record))
-      } catch (err) {
-        log.error('dropping a stored catalog record that no longer decodes: %e', err)
-      }
-    }
+    this.#counter = (await this.#repos.counter.get('')) ?? 0
+    const onBadValue = (err: Error) => log.error('dropping a stored catalog record that no longer decodes: %e', err)
+    for await (const record of this.#repos.docs.values({ onBadValue })) this.#index.put(toDocument(record))
     this.#unsubscribe.push(
       // The catalog topic's rule decides what arrives (protocols/topics/catalog.ts); the store tells it what is known.
       this.#c.topics.subscribe('catalog', {
@@ -135,8 +126,8 @@ export class CatalogRole extends EventTarget implements Role {
   async lookup(contentId: string): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     for (const document of this.#index.byContentId(contentId)) {
-      const bytes = await this.#c.db.get(KEY.doc(document.key))
-      if (bytes != null) out.push(bytes)
+      const record = await this.#repos.docs.get(document.key)
+      if (record != null) out.push(record.bytes)
     }
     return out
   }
@@ -154,29 +145,27 @@ export class CatalogRole extends EventTarget implements Role {
 
   async #ingest(record: CatalogRecord): Promise<void> {
     const cid = record.id.toString()
-    if ((await this.#c.db.get(KEY.withdrawn(cid))) != null) return
+    const repos = this.#repos
+    if (await repos.withdrawn.has(cid)) return
     const key = documentKey(record.signer, contentIdOf(record))
-    const seqBytes = await this.#c.db.get(KEY.seq(key))
-    const knownSeq = seqBytes == null ? -1 : Number(dec.decode(seqBytes))
+    const knownSeq = (await repos.seqs.get(key)) ?? -1
     if (record.body.seq < knownSeq) return
-    const current = await this.#c.db.get(KEY.doc(key))
-    if (current != null && bytesEqual(current, record.bytes)) return
+    const current = await repos.docs.get(key)
+    if (current != null && bytesEqual(current.bytes, record.bytes)) return
     if (record.body.seq === knownSeq && current != null) {
       // Two different records with the same sequence number: keep the first, as every replica does in arrival order.
       return
     }
-    const batch = this.#c.db.batch()
-    if (current != null) {
-      const old = decodeRecord(current, { ...this.#decodeOptions(), now: Number.MAX_SAFE_INTEGER })
-      batch.del(KEY.byCid(old.id.toString()))
-    }
-    this.#counter++
-    batch.put(KEY.doc(key), record.bytes)
-    batch.put(KEY.seq(key), enc.encode(String(record.body.seq)))
-    batch.put(KEY.byCid(cid), enc.encode(key))
-    batch.put(KEY.log(this.#counter), enc.encode(cid))
-    batch.put(KEY.counter, enc.encode(String(this.#counter)))
+    const batch = this.#c.store.batch()
+    if (current != null) batch.del(repos.byCid, current.id.toString())
+    const n = this.#counter + 1
+    batch.put(repos.docs, key, record)
+    batch.put(repos.seqs, key, record.body.seq)
+    batch.put(repos.byCid, cid, key)
+    batch.put(repos.log, logKey(n), cid)
+    batch.put(repos.counter, '', n)
     await batch.write()
+    this.#counter = n
     const document = toDocument(record)
     this.#index.put(document)
     this.dispatchEvent(new CustomEvent('catalog:indexed', { detail: { contentId: document.contentId, record: cid } }))
@@ -192,14 +181,14 @@ export class CatalogRole extends EventTarget implements Role {
     const certs = new Map<string, Uint8Array>()
     let next = from
     let done = true
-    for await (const [logKey, cidBytes] of this.#c.db.iterator({ gt: KEY.log(from), lt: 'log0' })) {
-      next = Number(logKey.slice(4))
-      const key = await this.#c.db.get(KEY.byCid(dec.decode(cidBytes)))
+    for await (const [n, cid] of this.#repos.log.entries({ gt: logKey(from) })) {
+      next = Number(n)
+      const key = await this.#repos.byCid.get(cid)
       if (key != null) {
-        const bytes = await this.#c.db.get(KEY.doc(dec.decode(key)))
-        if (bytes != null) {
-          records.push(bytes)
-          const signer = dec.decode(key).split('/')[0]!
+        const record = await this.#repos.docs.get(key)
+        if (record != null) {
+          records.push(record.bytes)
+          const signer = key.split('/')[0]!
           const cert = certs.has(signer) ? undefined : this.#c.trust.certOf(Buffer.from(signer, 'hex'))
           if (cert != null) certs.set(signer, cert.bytes)
         }
@@ -304,15 +293,14 @@ export class CatalogRole extends EventTarget implements Role {
     return {
       latest: async (record) => {
         const key = documentKey(record.signer, contentIdOf(record as CatalogRecord))
-        const seqBytes = await this.#c.db.get(KEY.seq(key))
-        if (seqBytes == null) return undefined
-        const current = await this.#c.db.get(KEY.doc(key))
+        const seq = await this.#repos.seqs.get(key)
+        if (seq == null) return undefined
+        const current = await this.#repos.docs.get(key)
         // A version taken down keeps its number: another record under it is still a conflict.
-        return { seq: Number(dec.decode(seqBytes)), id: current == null ? '' : recordId(current).toString() }
+        return { seq, id: current == null ? '' : current.id.toString() }
       },
       revokers: async (id) => {
-        const by = await this.#c.db.get(KEY.withdrawn(id.toString()))
-        const hex = by == null ? '' : dec.decode(by)
+        const hex = (await this.#repos.withdrawn.get(id.toString())) ?? ''
         // Takedowns kept before the revoker was recorded say only "withdrawn": the role still honours them.
         return /^[0-9a-f]{64}$/.test(hex) ? [hex] : []
       },
@@ -331,16 +319,15 @@ export class CatalogRole extends EventTarget implements Role {
   withdraw(id: CID, revoker: Uint8Array): Promise<void> {
     const next = this.#write.then(async () => {
       const cid = id.toString()
-      const keyBytes = await this.#c.db.get(KEY.byCid(cid))
-      const batch = this.#c.db.batch()
-      if (keyBytes != null) {
-        const key = dec.decode(keyBytes)
-        const bytes = await this.#c.db.get(KEY.doc(key))
-        if (bytes != null) {
-          const record = decodeRecord(bytes, { ...this.#decodeOptions(), now: Number.MAX_SAFE_INTEGER })
+      const repos = this.#repos
+      const key = await repos.byCid.get(cid)
+      const batch = this.#c.store.batch()
+      if (key != null) {
+        const record = await repos.docs.get(key)
+        if (record != null) {
           if (!bytesEqual(record.signer, revoker)) return
-          batch.del(KEY.doc(key))
-          batch.del(KEY.byCid(cid))
+          batch.del(repos.docs, key)
+          batch.del(repos.byCid, cid)
           const document = this.#index.get(key)
           this.#index.delete(key)
           if (document != null)
@@ -351,7 +338,7 @@ export class CatalogRole extends EventTarget implements Role {
       } else if (!this.#c.trust.hasRole(revoker, 'production')) {
         return
       }
-      batch.put(KEY.withdrawn(cid), enc.encode(keyHex(revoker)))
+      batch.put(repos.withdrawn, cid, keyHex(revoker))
       await batch.write()
     })
     this.#write = next.catch(() => {})

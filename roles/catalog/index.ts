@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
 import { CatalogRole } from './catalog.ts'
+import { CATALOG_LAYOUT } from './store.ts'
 
-export { type CatalogInit, CatalogRole } from './catalog.ts'
+export { type CatalogComponents, type CatalogInit, CatalogRole } from './catalog.ts'
 export { type CatalogDocument, toDocument } from './documents.ts'
 export { SearchIndex } from './search-index.ts'
 
@@ -15,5 +16,7 @@ export const catalog = defineRole({
     /** Announce this node as a catalog service in the DHT (default true). */
     announce: z.boolean().optional(),
   }),
+  components: ['peerId', 'libp2p', 'clock', 'network', 'topics', 'trust'],
+  layout: CATALOG_LAYOUT,
   create: (components, options) => new CatalogRole(components, options),
 })

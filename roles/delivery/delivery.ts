@@ -8,6 +8,7 @@ import type { FetchSummary, SegmentFetch } from '../../protocols/segments/fetche
 import type { SegmentsFaultInjection, SegmentsServerInit } from '../../protocols/segments/server.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import type { ControlRoute, Role, RoleComponents } from '../role.ts'
+import type { RoleStore } from '../store.ts'
 import {
   DeliveryNotStartedError,
   InvalidDeliveryRequestError,
@@ -16,7 +17,7 @@ import {
   UnknownJobError,
 } from './errors.ts'
 import { deliveryRoutes } from './routes.ts'
-import { decodeSeed, encodeSeed, SEED_PREFIX, type SeedEntry, type SeedKind, seedKey } from './seeds.ts'
+import type { DELIVERY_LAYOUT, SeedEntry, SeedKind } from './seeds.ts'
 import { recordWalker } from './walker.ts'
 
 const log = logger('consort:delivery')
@@ -87,11 +88,19 @@ interface FetchJob {
  * announces itself as their provider and keeps re-announcing), serves blocks to every peer on
  * `/consort/<net>/segments/1`, and fetches tracks for the local CLI.
  */
+/** What the delivery role takes from the node. */
+export type DeliveryComponents = Pick<
+  RoleComponents,
+  'libp2p' | 'helia' | 'clock' | 'network' | 'records' | 'metrics'
+> & {
+  store: RoleStore<(typeof DELIVERY_LAYOUT)['repositories'], 'roots'>
+}
+
 export class DeliveryRole implements Role {
   readonly name = 'delivery' as const
   readonly segments: SegmentsService
   readonly controlRoutes: readonly ControlRoute[]
-  readonly #c: RoleComponents
+  readonly #c: DeliveryComponents
   readonly #init: DeliveryInit
   readonly #seedQueue: string[] = []
   readonly #seedRuns = new Map<string, Promise<SeedEntry>>()
@@ -102,10 +111,10 @@ export class DeliveryRole implements Role {
   #stopped = new AbortController()
   #started = false
 
-  constructor(components: RoleComponents, init: DeliveryInit = {}) {
+  constructor(components: DeliveryComponents, init: DeliveryInit = {}) {
     this.#c = components
     this.#init = init
-    const roots = components.db.sublevel('roots', { valueEncoding: 'view' }) as unknown as RootsStore
+    const roots: RootsStore = components.store.sublevel('roots')
     this.segments = new SegmentsService(
       {
         libp2p: components.libp2p,
@@ -176,7 +185,7 @@ export class DeliveryRole implements Role {
     }
     entry.state = 'pending'
     entry.error = null
-    await this.#c.db.put(seedKey(key), encodeSeed(entry))
+    await this.#c.store.repositories.seeds.put(key, entry)
     this.#enqueueSeed(key)
     return entry
   }
@@ -192,23 +201,14 @@ export class DeliveryRole implements Role {
   }
 
   async seedStatus(cid: CID): Promise<SeedEntry | null> {
-    const bytes = await this.#c.db.get(seedKey(cid.toString()))
-    return bytes == null ? null : decodeSeed(bytes)
+    return (await this.#c.store.repositories.seeds.get(cid.toString())) ?? null
   }
 
   async seeds(): Promise<SeedEntry[]> {
     const entries: SeedEntry[] = []
-    for await (const [, value] of this.#c.db.iterator({
-      gte: SEED_PREFIX,
-      lt: `${SEED_PREFIX}\xff`,
-      limit: MAX_LISTED_SEEDS,
-    })) {
-      try {
-        entries.push(decodeSeed(value))
-      } catch (err) {
-        log.error('skipping an unreadable seed entry: %e', err)
-      }
-    }
+    const onBadValue = (err: Error) => log.error('skipping an unreadable seed entry: %e', err)
+    for await (const entry of this.#c.store.repositories.seeds.values({ limit: MAX_LISTED_SEEDS, onBadValue }))
+      entries.push(entry)
     return entries
   }
 
@@ -226,7 +226,7 @@ export class DeliveryRole implements Role {
       }
       await this.segments.withdraw(root)
     }
-    await this.#c.db.del(seedKey(cid.toString()))
+    await this.#c.store.repositories.seeds.del(cid.toString())
   }
 
   #enqueueSeed(key: string): void {
@@ -281,7 +281,7 @@ export class DeliveryRole implements Role {
       entry = { ...entry, state: 'failed', error: (err as Error).message.slice(0, 1024) }
       log.error('cannot seed %s: %e', key, err)
     }
-    await this.#c.db.put(seedKey(key), encodeSeed(entry))
+    await this.#c.store.repositories.seeds.put(key, entry)
     return entry
   }
 

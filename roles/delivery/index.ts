@@ -1,9 +1,11 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
 import { DeliveryRole } from './delivery.ts'
+import { DELIVERY_LAYOUT } from './seeds.ts'
 
 export {
   DEFAULT_SEED_CONCURRENCY,
+  type DeliveryComponents,
   type DeliveryInit,
   DeliveryRole,
   type FetchJobState,
@@ -45,5 +47,7 @@ export const delivery = defineRole({
     /** Monotonic time source for rate measurement, a function (simulations; default `performance.now`). */
     timer: z.custom<() => number>((value) => typeof value === 'function', 'expected a function').optional(),
   }),
+  components: ['libp2p', 'helia', 'clock', 'network', 'records', 'metrics'],
+  layout: DELIVERY_LAYOUT,
   create: (components, options) => new DeliveryRole(components, options),
 })

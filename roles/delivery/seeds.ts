@@ -1,9 +1,9 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import { z } from 'zod'
+import { codecs, defineLayout, repository } from '../store.ts'
 
 /**
  * What a delivery node has been told to carry, one entry per seeded root (a manifest or a release) under
- * `seed/<cid>` in the role's sublevel, as DAG-CBOR. `pending` seeds are resumed at start.
+ * `seed/<cid>` in the role's store (`DELIVERY_LAYOUT`). `pending` seeds are resumed at start.
  */
 export const SEED_STATES = ['pending', 'complete', 'failed'] as const
 export type SeedState = (typeof SEED_STATES)[number]
@@ -23,7 +23,7 @@ export interface SeedEntry {
   error: string | null
 }
 
-const seedEntry = z
+const seedEntry: z.ZodType<SeedEntry> = z
   .object({
     cid: z.string().min(1).max(128),
     kind: z.enum(['manifest', 'release']).nullable(),
@@ -36,13 +36,18 @@ const seedEntry = z
   })
   .strict()
 
-export const SEED_PREFIX = 'seed/'
-export const seedKey = (cid: string): string => `${SEED_PREFIX}${cid}`
-
-export function encodeSeed(entry: SeedEntry): Uint8Array {
-  return dagCbor.encode(entry)
-}
-
-export function decodeSeed(bytes: Uint8Array): SeedEntry {
-  return seedEntry.parse(dagCbor.decode(bytes))
-}
+/**
+ * The delivery role's store (the layout it has had since it began; version 1 recorded from now on).
+ *
+ * | key | value |
+ * | --- | --- |
+ * | `seed/<root cid>` | a `SeedEntry`, DAG-CBOR |
+ * | sublevel `roots` | the roots the segments service announces (`protocols/segments/announcer.ts`) |
+ */
+export const DELIVERY_LAYOUT = defineLayout({
+  role: 'delivery',
+  version: 1,
+  versionKey: 'meta/layout-version',
+  repositories: { seeds: repository('seed/', codecs.cbor(seedEntry)) },
+  sublevels: ['roots'],
+})

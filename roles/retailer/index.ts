@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
+import { RETAILER_LAYOUT } from './store.ts'
 import { StorefrontRetailer } from './web/role.ts'
+import { parseStorefrontInit, type StorefrontInit } from './web/storefront.ts'
 
 /**
  * The retailer role (`--roles retailer`): offers within contracts, certified and gossiped, renewed and
@@ -25,8 +27,25 @@ export {
   PURCHASE_STATES,
   type PurchaseEntry,
   type PurchaseState,
+  RETAILER_LAYOUT,
+  type RetailerRoleStore,
   RetailerStore,
 } from './store.ts'
+
+/** `parseStorefrontInit` as a step of the options schema, so that `consort init` refuses a bad setting by its name. */
+function storefrontSettings(value: unknown, context: z.RefinementCtx): StorefrontInit {
+  try {
+    return parseStorefrontInit(value)
+  } catch (err) {
+    const problem = /^storefront(?:\.(\w+))?: (.*)$/s.exec((err as Error).message)
+    context.addIssue({
+      code: 'custom',
+      message: problem?.[2] ?? (err as Error).message,
+      path: problem?.[1] != null ? [problem[1]] : [],
+    })
+    return z.NEVER
+  }
+}
 
 export const retailer = defineRole({
   name: 'retailer',
@@ -37,7 +56,21 @@ export const retailer = defineRole({
      * The storefront's settings (default: served on loopback, port 0): `enabled`, `host`, `port`, `name`,
      * `featured`, `publicUrl`, each checked by `parseStorefrontInit` (web/storefront.ts), which names the field.
      */
-    storefront: z.unknown().optional(),
+    storefront: z.unknown().transform(storefrontSettings).optional(),
   }),
-  create: (components, { storefront, ...options }) => new StorefrontRetailer(components, options, storefront),
+  components: [
+    'libp2p',
+    'helia',
+    'keys',
+    'clock',
+    'random',
+    'network',
+    'topics',
+    'trust',
+    'records',
+    'credentials',
+    'metrics',
+  ],
+  layout: RETAILER_LAYOUT,
+  create: (components, { storefront, ...options }) => new StorefrontRetailer(components, options, storefront ?? {}),
 })

@@ -16,20 +16,21 @@ import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
 import { offerRevokedHere } from '../../protocols/topics/offers.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
-import type { ControlRoute, Credentials, Role, RoleDb } from '../role.ts'
+import type { ControlRoute, Credentials, Role } from '../role.ts'
 import { DEFAULT_RENEW_CHECK_INTERVAL_MS } from './constants.ts'
 import { normaliseContentId, parseOfferInput } from './draft.ts'
 import { OfferInputError } from './errors.ts'
 import { OfferDesk } from './offers.ts'
 import { describePurchase, type OfferLookup, PurchaseDesk } from './purchase.ts'
-import { hex, RetailerStore } from './store.ts'
+import { hex, type RetailerRoleStore, RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer')
 
 /** What the retailer needs from the node. */
 export interface RetailerComponents {
   libp2p: Libp2p
-  db: RoleDb
+  /** Its store (`RETAILER_LAYOUT`), opened with its version checked before `start()`. */
+  store: RetailerRoleStore
   keys: NodeKeys
   clock: Clock
   random: Random
@@ -69,7 +70,7 @@ export class RetailerService extends EventTarget implements Role {
     super()
     this.#c = components
     this.#interval = init.renewCheckIntervalMs ?? DEFAULT_RENEW_CHECK_INTERVAL_MS
-    this.#store = new RetailerStore(components.db, () => ({
+    this.#store = new RetailerStore(components.store, () => ({
       network: components.network.name,
       now: components.clock.now(),
       caps: components.network.caps,

@@ -1,12 +1,12 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
 import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { z } from 'zod'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
-import type { ClauseFailure } from '../../protocols/reference/index.ts'
-import type { RoleDb } from '../role.ts'
+import { type ClauseFailure, clauseFailure } from '../../protocols/reference/index.ts'
+import { codecs, defineLayout, type Repository, type RoleStore, repository } from '../store.ts'
 
 /**
- * The retailer's LevelDB layout (string keys, `!` as separator: it occurs in no id, key, CID or content id).
+ * The retailer's store (`RETAILER_LAYOUT`; string keys, `!` as separator: it occurs in no id, key, CID or content id).
  * Prefixes are never reused for another meaning.
  *
  * | key | value |
@@ -27,8 +27,6 @@ const SEP = '!'
 const RENEWAL_PREFIX = `rx${SEP}`
 /** A time as 16 digits, so that keys sort by time. */
 const timeKey = (ms: number) => ms.toString().padStart(16, '0')
-const enc = new TextEncoder()
-const dec = new TextDecoder()
 export const hex = (key: Uint8Array): string => bytesToHex(key, 'base16')
 
 export const OFFER_STATUSES = ['certified', 'refused', 'pending', 'withdrawn', 'revoked'] as const
@@ -94,23 +92,71 @@ export interface PurchaseEntry {
   updatedAt: number
 }
 
-type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+const bytes = z.instanceof(Uint8Array)
+const time = z.number().int().nonnegative()
+
+const offerEntry: z.ZodType<OfferEntry> = z.strictObject({
+  offerId: z.string().min(1),
+  live: z.strictObject({ offer: bytes, certification: bytes, previous: bytes.nullable() }).nullable(),
+  latest: bytes,
+  status: z.enum(OFFER_STATUSES),
+  failures: z.array(clauseFailure),
+  note: z.string().nullable(),
+  updatedAt: time,
+})
+
+const purchaseEntry: z.ZodType<PurchaseEntry> = z.strictObject({
+  purchaseId: z.string().min(1),
+  state: z.enum(PURCHASE_STATES),
+  order: bytes,
+  device: bytes,
+  offer: bytes,
+  certification: bytes,
+  authorisation: z.string().nullable(),
+  authorisationExpiresAt: time.nullable(),
+  receipt: bytes.nullable(),
+  payment: bytes.nullable().optional(),
+  licence: bytes.nullable(),
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  history: z.array(z.strictObject({ state: z.enum(PURCHASE_STATES), at: time })),
+  createdAt: time,
+  updatedAt: time,
+})
+
+/** The layout above as the role's store (version 1: the layout it has had since it began, recorded from now on). */
+export const RETAILER_LAYOUT = defineLayout({
+  role: 'retailer',
+  version: 1,
+  versionKey: 'meta!layout-version',
+  repositories: {
+    offers: repository(`of${SEP}`, codecs.cbor(offerEntry)),
+    offerIds: repository(`oc${SEP}`, codecs.text),
+    contracts: repository(`ct${SEP}`, codecs.record('consort/contract')),
+    contractKeys: repository(`cc${SEP}`, codecs.text),
+    contractIds: repository(`ci${SEP}`, codecs.marker),
+    revokedContracts: repository(`cr${SEP}`, codecs.marker),
+    renewals: repository(RENEWAL_PREFIX, codecs.marker),
+    pendingOffers: repository(`pd${SEP}`, codecs.marker),
+    purchases: repository(`pu${SEP}`, codecs.cbor(purchaseEntry)),
+    unfinished: repository(`pp${SEP}`, codecs.marker),
+  },
+})
+
+export type RetailerRoleStore = RoleStore<(typeof RETAILER_LAYOUT)['repositories']>
 
 function storedDecodeOptions(options: DecodeOptions): DecodeOptions {
   return { ...options, now: Number.MAX_SAFE_INTEGER }
 }
 
 export class RetailerStore {
-  readonly #db: RoleDb
+  readonly #store: RetailerRoleStore
+  readonly #repos: RetailerRoleStore['repositories']
   readonly #decodeOptions: () => DecodeOptions
 
-  constructor(db: RoleDb, decodeOptions: () => DecodeOptions) {
-    this.#db = db
+  constructor(store: RetailerRoleStore, decodeOptions: () => DecodeOptions) {
+    this.#store = store
+    this.#repos = store.repositories
     this.#decodeOptions = decodeOptions
-  }
-
-  async #get(key: string): Promise<Uint8Array | undefined> {
-    return (await this.#db.get(key)) ?? undefined
   }
 
   decode<
@@ -128,13 +174,11 @@ export class RetailerStore {
   // --- offers ---
 
   async offer(offerId: string): Promise<OfferEntry | undefined> {
-    const value = await this.#get(`of${SEP}${offerId}`)
-    return value == null ? undefined : (dagCbor.decode(value) as OfferEntry)
+    return this.#repos.offers.get(offerId)
   }
 
   async offerIdOf(offerCid: CID | string): Promise<string | undefined> {
-    const value = await this.#get(`oc${SEP}${offerCid.toString()}`)
-    return value == null ? undefined : dec.decode(value)
+    return this.#repos.offerIds.get(offerCid.toString())
   }
 
   /** Write an offer's state, with its renewal (`rx!`) and pending (`pd!`) index entries, atomically. */
@@ -142,66 +186,58 @@ export class RetailerStore {
     const previous = await this.offer(entry.offerId)
     const before = previous != null ? this.#indexKeys(previous) : []
     const after = this.#indexKeys(entry)
-    await this.#db.batch([
-      ...before.filter((k) => !after.includes(k)).map((key) => ({ type: 'del' as const, key })),
-      ...after.map((key) => ({ type: 'put' as const, key, value: new Uint8Array() })),
-      { type: 'put', key: `of${SEP}${entry.offerId}`, value: dagCbor.encode(entry) },
-      ...signed.map((cid) => ({
-        type: 'put' as const,
-        key: `oc${SEP}${cid.toString()}`,
-        value: enc.encode(entry.offerId),
-      })),
-    ])
+    const batch = this.#store.batch()
+    for (const [repository, key] of before) {
+      if (!after.some(([r, k]) => r === repository && k === key)) batch.del(repository, key)
+    }
+    for (const [repository, key] of after) batch.put(repository, key, true)
+    batch.put(this.#repos.offers, entry.offerId, entry)
+    for (const cid of signed) batch.put(this.#repos.offerIds, cid.toString(), entry.offerId)
+    await batch.write()
   }
 
   /** An on-sale offer is indexed by when its certification expires; a pending one is listed to retry. */
-  #indexKeys(entry: OfferEntry): string[] {
-    if (entry.status === 'pending') return [`pd${SEP}${entry.offerId}`]
+  #indexKeys(entry: OfferEntry): Array<[Repository<true>, string]> {
+    if (entry.status === 'pending') return [[this.#repos.pendingOffers, entry.offerId]]
     if (entry.status !== 'certified' || entry.live == null) return []
     const until = this.decode('consort/certification', entry.live.certification).body.validUntil
-    return [`${RENEWAL_PREFIX}${timeKey(until)}${SEP}${entry.offerId}`]
+    return [[this.#repos.renewals, `${timeKey(until)}${SEP}${entry.offerId}`]]
   }
 
   /** Offers whose certification expires before `until`, soonest first, at most `limit`. */
   async renewalsDue(until: number, limit: number): Promise<string[]> {
     const ids: string[] = []
-    const end = `${RENEWAL_PREFIX}${timeKey(until)}${SEP}\xff`
-    for await (const key of this.#db.keys({ gt: RENEWAL_PREFIX, lt: end, limit })) {
-      ids.push(key.slice(RENEWAL_PREFIX.length + 17))
+    for await (const key of this.#repos.renewals.keys({ lt: `${timeKey(until)}${SEP}\xff`, limit })) {
+      ids.push(key.slice(17))
     }
     return ids
   }
 
   /** Stop renewing an offer (its own window is over): its entry leaves the renewal index. */
   async dropRenewal(entry: OfferEntry): Promise<void> {
-    await this.#db.batch(this.#indexKeys(entry).map((key) => ({ type: 'del' as const, key })))
+    const batch = this.#store.batch()
+    for (const [repository, key] of this.#indexKeys(entry)) batch.del(repository, key)
+    await batch.write()
   }
 
   /** Offers waiting for a reference service to answer, at most `limit`. */
   async pendingOffers(limit: number): Promise<string[]> {
-    const prefix = `pd${SEP}`
     const ids: string[] = []
-    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit }))
-      ids.push(key.slice(prefix.length))
+    for await (const key of this.#repos.pendingOffers.keys({ limit })) ids.push(key)
     return ids
   }
 
   /** Offers in id order after `after`, at most `limit`. */
   async offers(after: string | null, limit: number): Promise<OfferEntry[]> {
-    const prefix = `of${SEP}`
     const out: OfferEntry[] = []
-    const range = after == null ? { gt: prefix } : { gt: `${prefix}${after}` }
-    for await (const value of this.#db.values({ ...range, lt: `${prefix}\xff`, limit })) {
-      out.push(dagCbor.decode(value) as OfferEntry)
+    for await (const entry of this.#repos.offers.values({ ...(after == null ? {} : { gt: after }), limit })) {
+      out.push(entry)
     }
     return out
   }
 
   async countOffers(max: number): Promise<number> {
-    const prefix = `of${SEP}`
-    let n = 0
-    for await (const _ of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: max })) n++
-    return n
+    return this.#repos.offers.count(max)
   }
 
   // --- contracts that let this retailer sell ---
@@ -211,21 +247,20 @@ export class RetailerStore {
   }
 
   async contract(contractKey: string): Promise<SignedRecord<'consort/contract'> | undefined> {
-    const value = await this.#get(`ct${SEP}${contractKey}`)
-    return value == null ? undefined : this.decode('consort/contract', value)
+    return this.#repos.contracts.get(contractKey)
   }
 
   async contractByCid(cid: CID | string): Promise<SignedRecord<'consort/contract'> | undefined> {
-    const key = await this.#get(`cc${SEP}${cid.toString()}`)
+    const key = await this.#repos.contractKeys.get(cid.toString())
     if (key == null) return undefined
-    const current = await this.contract(dec.decode(key))
+    const current = await this.contract(key)
     return current?.id.toString() === cid.toString() ? current : undefined
   }
 
   /** The latest version of the first contract found under this id (any distributor). */
   async contractById(contractId: string): Promise<SignedRecord<'consort/contract'> | undefined> {
-    const prefix = `ci${SEP}${contractId}${SEP}`
-    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) {
+    const prefix = `${contractId}${SEP}`
+    for await (const key of this.#repos.contractIds.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) {
       return this.contract(`${key.slice(prefix.length)}${SEP}${contractId}`)
     }
     return undefined
@@ -233,58 +268,47 @@ export class RetailerStore {
 
   async putContract(record: SignedRecord<'consort/contract'>): Promise<void> {
     const key = RetailerStore.contractKey(record.body.distributor, record.body.contractId)
-    await this.#db.batch([
-      { type: 'put', key: `ct${SEP}${key}`, value: record.bytes },
-      { type: 'put', key: `cc${SEP}${record.id.toString()}`, value: enc.encode(key) },
-      {
-        type: 'put',
-        key: `ci${SEP}${record.body.contractId}${SEP}${hex(record.body.distributor)}`,
-        value: new Uint8Array(),
-      },
-    ])
+    await this.#store
+      .batch()
+      .put(this.#repos.contracts, key, record)
+      .put(this.#repos.contractKeys, record.id.toString(), key)
+      .put(this.#repos.contractIds, `${record.body.contractId}${SEP}${hex(record.body.distributor)}`, true)
+      .write()
   }
 
   async contracts(limit: number): Promise<SignedRecord<'consort/contract'>[]> {
     const out: SignedRecord<'consort/contract'>[] = []
-    for await (const value of this.#db.values({ gt: `ct${SEP}`, lt: `ct${SEP}\xff`, limit })) {
-      out.push(this.decode('consort/contract', value))
-    }
+    for await (const record of this.#repos.contracts.values({ limit })) out.push(record)
     return out
   }
 
   async markContractRevoked(cid: CID): Promise<void> {
-    await this.#db.put(`cr${SEP}${cid.toString()}`, new Uint8Array())
+    await this.#repos.revokedContracts.put(cid.toString(), true)
   }
 
   async isContractRevoked(cid: CID | string): Promise<boolean> {
-    return (await this.#get(`cr${SEP}${cid.toString()}`)) != null
+    return this.#repos.revokedContracts.has(cid.toString())
   }
 
   // --- purchases ---
 
   async purchase(purchaseId: string): Promise<PurchaseEntry | undefined> {
-    const value = await this.#get(`pu${SEP}${purchaseId}`)
-    return value == null ? undefined : (dagCbor.decode(value) as PurchaseEntry)
+    return this.#repos.purchases.get(purchaseId)
   }
 
   /** Write a purchase's state atomically with its "unfinished" marker. */
   async putPurchase(entry: PurchaseEntry): Promise<void> {
     const finished = entry.state === 'licensed' || entry.state === 'voided' || entry.state === 'refunded'
-    const ops: BatchOp[] = [
-      { type: 'put', key: `pu${SEP}${entry.purchaseId}`, value: dagCbor.encode(entry) },
-      finished
-        ? { type: 'del', key: `pp${SEP}${entry.purchaseId}` }
-        : { type: 'put', key: `pp${SEP}${entry.purchaseId}`, value: new Uint8Array() },
-    ]
-    await this.#db.batch(ops)
+    const batch = this.#store.batch().put(this.#repos.purchases, entry.purchaseId, entry)
+    if (finished) batch.del(this.#repos.unfinished, entry.purchaseId)
+    else batch.put(this.#repos.unfinished, entry.purchaseId, true)
+    await batch.write()
   }
 
   /** Purchase ids not yet licensed, voided or refunded, at most `limit`. */
   async unfinishedPurchases(limit: number): Promise<string[]> {
-    const prefix = `pp${SEP}`
     const ids: string[] = []
-    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit }))
-      ids.push(key.slice(prefix.length))
+    for await (const key of this.#repos.unfinished.keys({ limit })) ids.push(key)
     return ids
   }
 }

@@ -18,7 +18,7 @@ export { parseStorefrontInit, Storefront, type StorefrontComponents, type Storef
 
 /** A storefront over this node's catalog access, the retailer's own offers and the swarm's preview segments. */
 export function createStorefront(
-  components: RoleComponents,
+  components: Pick<RoleComponents, 'helia' | 'libp2p' | 'network' | 'clock' | 'credentials'>,
   offers: OfferSource,
   init: StorefrontInit = {},
 ): Storefront {

@@ -1,18 +1,23 @@
 import type { RoleComponents } from '../../role.ts'
-import { RetailerService } from '../service.ts'
+import { type RetailerComponents, RetailerService } from '../service.ts'
 import { createStorefront } from './index.ts'
-import { parseStorefrontInit, type Storefront } from './storefront.ts'
+import type { Storefront, StorefrontInit } from './storefront.ts'
 
 /**
  * The retailer role with its storefront: the same service, whose start and stop also start and stop the web server.
- * The storefront's settings are `roleOptions.retailer.storefront` (host, port, name, featured, publicUrl, enabled).
+ * The storefront's settings are `roleOptions.retailer.storefront` (host, port, name, featured, publicUrl, enabled),
+ * checked with the role's options (`parseStorefrontInit`).
  */
 export class StorefrontRetailer extends RetailerService {
   readonly storefront: Storefront
 
-  constructor(components: RoleComponents, init: ConstructorParameters<typeof RetailerService>[1], storefront: unknown) {
+  constructor(
+    components: RetailerComponents & Pick<RoleComponents, 'helia'>,
+    init: ConstructorParameters<typeof RetailerService>[1],
+    storefront: StorefrontInit,
+  ) {
     super(components, init)
-    this.storefront = createStorefront(components, this.offers, parseStorefrontInit(storefront))
+    this.storefront = createStorefront(components, this.offers, storefront)
   }
 
   override async start(): Promise<void> {
