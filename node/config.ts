@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
+import { RoleOptionsError } from '../roles/role.ts'
 import { ConfigError } from './errors.ts'
+import { roleDefinition } from './roles.ts'
 
 /**
  * The TCP port a node listens on unless its operator says otherwise. Fixed, so that an operator can write a node's
@@ -104,7 +106,25 @@ export function parseFileConfig(value: unknown, source = 'config'): FileConfig {
     const message = issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.join(', ')}` : issue.message
     throw new ConfigError(field, message)
   }
+  checkRoleOptions(result.data.roleOptions, source)
   return result.data
+}
+
+/**
+ * Each role's options checked by its own schema when the configuration is read, so that `consort init` (and a daemon
+ * reading a hand-edited file) refuses a bad one by its field, rather than the role failing to start later.
+ */
+function checkRoleOptions(roleOptions: FileConfig['roleOptions'], source: string): void {
+  for (const [name, options] of Object.entries(roleOptions)) {
+    try {
+      roleDefinition(name)?.parseOptions(options)
+    } catch (err) {
+      if (!(err instanceof RoleOptionsError)) throw err
+      // `roleOptions.retailer.storefront.port: …`: the field, then what is wrong with it.
+      const at = err.message.indexOf(': ')
+      throw new ConfigError(`${source}.${err.message.slice(0, at)}`, err.message.slice(at + 2))
+    }
+  }
 }
 
 export function loadFileConfig(path: string): FileConfig {

@@ -37,15 +37,7 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
       `${dir} is already initialised (config.json exists); use --force to rewrite its config`,
     )
   }
-  await secureDataDir(dir)
-  let keys: NodeKeys
-  if (options.keys != null && !existsSync(paths.keys)) {
-    await mkdir(dataDirPaths(dir).root, { recursive: true })
-    await saveNodeKeys(paths.keys, options.keys, options.passphrase != null ? { passphrase: options.passphrase } : {})
-    keys = options.keys
-  } else {
-    keys = await loadOrCreateNodeKeys(paths.keys, options.passphrase != null ? { passphrase: options.passphrase } : {})
-  }
+  // Checked before anything is written: a refused setting (a role option too) leaves the directory as it was.
   const config = parseFileConfig({
     version: 1,
     ...(options.listen != null ? { listen: options.listen } : {}),
@@ -56,6 +48,15 @@ export async function initDataDir(dir: string, options: InitOptions): Promise<{ 
     ...(options.roleOptions != null ? { roleOptions: options.roleOptions } : {}),
     ...(options.apiPort != null ? { api: { port: options.apiPort } } : {}),
   })
+  await secureDataDir(dir)
+  let keys: NodeKeys
+  if (options.keys != null && !existsSync(paths.keys)) {
+    await mkdir(dataDirPaths(dir).root, { recursive: true })
+    await saveNodeKeys(paths.keys, options.keys, options.passphrase != null ? { passphrase: options.passphrase } : {})
+    keys = options.keys
+  } else {
+    keys = await loadOrCreateNodeKeys(paths.keys, options.passphrase != null ? { passphrase: options.passphrase } : {})
+  }
   if (options.network != null) writeNetworkFile(paths.network, options.network)
   writeFileAtomic(paths.config, `${JSON.stringify(config, null, 2)}\n`)
   return { keys, config }
