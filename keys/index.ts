@@ -52,6 +52,7 @@ export {
   CONTENT_KEY_BYTES,
   decryptSegment,
   encryptSegment,
+  encryptSegmentOffThread,
   generateContentKey,
   generateKeyId,
   KEY_ID_BYTES,
@@ -59,6 +60,7 @@ export {
   SEGMENT_AAD_BYTES,
   SEGMENT_NONCE_BYTES,
   SEGMENT_TAG_BYTES,
+  segmentCipherKey,
 } from './segments.ts'
 export {
   generateSealingKeyPair,

@@ -1,4 +1,7 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { createCipheriv, createDecipheriv, webcrypto } from 'node:crypto'
+
+type CipherKey = webcrypto.CryptoKey
+
 import { assertBytes, bufferView } from './bytes.ts'
 import { InvalidSegmentIndexError, InvalidSegmentSizeError, SegmentAuthenticationError } from './errors.ts'
 import { withoutStackTraces } from './node-crypto.ts'
@@ -82,6 +85,38 @@ export function encryptSegment(
   out.set(tail, body.length)
   out.set(cipher.getAuthTag(), plaintext.length)
   return out
+}
+
+/** A track's content key as a WebCrypto key, for `encryptSegmentOffThread` (import it once per track). */
+export async function segmentCipherKey(contentKey: Uint8Array): Promise<CipherKey> {
+  assertBytes('contentKey', contentKey, CONTENT_KEY_BYTES)
+  return webcrypto.subtle.importKey('raw', contentKey, 'AES-GCM', false, ['encrypt'])
+}
+
+/**
+ * What `encryptSegment` gives, byte for byte, computed on libuv's thread pool (WebCrypto's AES-256-GCM) while this
+ * thread does other work: the block (ciphertext || tag) comes back in one buffer of its own, where `encryptSegment`
+ * allocates the cipher's output and copies it into a second one. Packaging seals a track's segments this way on
+ * every core (docs/decisions/0109). Throws what `encryptSegment` throws.
+ */
+export async function encryptSegmentOffThread(
+  key: CipherKey,
+  keyId: Uint8Array,
+  index: number,
+  plaintext: Uint8Array,
+): Promise<Uint8Array> {
+  assertBytes('keyId', keyId, KEY_ID_BYTES)
+  assertIndex(index)
+  if (!(plaintext instanceof Uint8Array)) throw new TypeError('segment plaintext must be a Uint8Array')
+  if (plaintext.length > MAX_SEGMENT_BYTES) {
+    throw new InvalidSegmentSizeError(`segment ${index} is ${plaintext.length} bytes, at most ${MAX_SEGMENT_BYTES}`)
+  }
+  const sealed = await webcrypto.subtle.encrypt(
+    { name: 'AES-GCM', iv: segmentNonce(index), additionalData: segmentAad(keyId, index), tagLength: 128 },
+    key,
+    plaintext,
+  )
+  return new Uint8Array(sealed)
 }
 
 /**

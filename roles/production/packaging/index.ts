@@ -1,11 +1,17 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import type { AbortOptions } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type Random, systemRandom } from '../../../keys/random.ts'
-import { decryptSegment, encryptSegment, generateContentKey, generateKeyId } from '../../../keys/segments.ts'
+import {
+  decryptSegment,
+  encryptSegmentOffThread,
+  generateContentKey,
+  generateKeyId,
+  segmentCipherKey,
+} from '../../../keys/segments.ts'
 import { collectBlock } from '../../../protocols/records/store.ts'
 import {
   MAX_SEGMENT_BYTES,
@@ -15,15 +21,15 @@ import {
 } from '../../../protocols/records/types/manifest.ts'
 import { type Clip, cutClip, type ScannedAudio } from '../audio/index.ts'
 import { SegmentLayoutError, SegmentReadError } from './errors.ts'
-import { SealPool, sealRunHere } from './seal-pool.ts'
 
 export * from './errors.ts'
 
 /**
  * Packaging: audio in, encrypted segments out. The plaintext is cut into fixed-size segments; segment i is sealed
  * with AES-256-GCM under the track's content key (nonce i, associated data key id || i, `keys/segments.ts`) and
- * stored as a raw block named by the SHA-256 of its ciphertext. Sealing and hashing run on every core (worker
- * threads over runs of segments); each ciphertext is made once, in a buffer of its own, and stored as it is.
+ * stored as a raw block named by the SHA-256 of its ciphertext. AES runs on libuv's thread pool and SHA-256 on the
+ * calling thread, several segments at once, so every core works (docs/decisions/0109); each ciphertext is made once,
+ * in a buffer of its own, and stored as it is.
  */
 
 /** The default plaintext segment: 256 KiB (DESIGN.md), a second or two of lossless audio. */
@@ -74,22 +80,17 @@ function cidOfDigest(digest: Uint8Array): CID {
   return CID.createV1(raw.code, createDigest(sha256.code, digest))
 }
 
-/** Plaintext bytes a worker seals per message: large enough that messaging costs little, small enough to spread. */
-export const RUN_BYTES = 1024 * 1024
-
-let sharedPool: SealPool | undefined
-/** The process's packaging workers (started on first use). */
-export function sealPool(): SealPool {
-  sharedPool ??= new SealPool()
-  return sharedPool
-}
+/**
+ * Segments sealed at once: each lane hands one segment's AES to libuv's thread pool (four threads unless
+ * UV_THREADPOOL_SIZE says otherwise) and hashes the one it got back on this thread, so four keep the pool and this
+ * thread busy without queueing more than a megabyte of plaintext ahead of the file system's own requests.
+ */
+export const SEAL_LANES = 4
 
 /**
  * Encrypt `plaintext` segment by segment under `contentKey` and store each as a raw block; the CIDs in order.
- * Runs of consecutive segments (about `RUN_BYTES`) are sealed and hashed on the packaging workers, every core at
- * once (`seal-pool.ts`, docs/decisions/0108); this thread names each ciphertext and writes it to the store, in
- * order of completion, with at most `RUNS_PER_WORKER` runs per worker between the workers and the store. A track of a single run
- * is sealed here: starting a worker would cost more.
+ * `SEAL_LANES` segments are in flight: AES-256-GCM on libuv's thread pool (`encryptSegmentOffThread`, the bytes of
+ * `encryptSegment`), the SHA-256 that names the block here, then the write, in order of completion.
  */
 export async function storeEncryptedSegments(
   store: SegmentStore,
@@ -100,33 +101,29 @@ export async function storeEncryptedSegments(
   options: StoreSegmentsOptions = {},
 ): Promise<CID[]> {
   const count = segmentCount(plaintext.length, segmentSize)
+  const key = await segmentCipherKey(contentKey)
   const cids: CID[] = new Array(count)
-  const perRun = Math.max(1, Math.floor(RUN_BYTES / segmentSize))
-  const runs = Math.ceil(count / perRun)
-  const pool = runs > 1 ? sealPool() : undefined
   let stored = 0
   let next = 0
   let failure: unknown
   const lane = async () => {
-    while (next < runs && failure === undefined) {
+    while (next < count && failure === undefined) {
       options.signal?.throwIfAborted()
-      const first = next++ * perRun
-      const bytes = plaintext.subarray(first * segmentSize, Math.min(count, first + perRun) * segmentSize)
-      const sealed =
-        pool === undefined
-          ? sealRunHere(contentKey, keyId, first, bytes, segmentSize)
-          : await pool.seal(contentKey, keyId, first, bytes, segmentSize)
-      for (const [k, ciphertext] of sealed.ciphertexts.entries()) {
-        const cid = cidOfDigest(sealed.digests[k]!)
-        cids[first + k] = cid
-        await store.put(cid, ciphertext, options)
-        options.onSegment?.({ segment: ++stored, segments: count })
-      }
+      const i = next++
+      const block = await encryptSegmentOffThread(
+        key,
+        keyId,
+        i,
+        plaintext.subarray(i * segmentSize, (i + 1) * segmentSize),
+      )
+      const cid = cidOfDigest(hash('sha256', block, 'buffer'))
+      cids[i] = cid
+      await store.put(cid, block, options)
+      options.onSegment?.({ segment: ++stored, segments: count })
     }
   }
-  const lanes = pool === undefined ? 1 : pool.depth
   await Promise.all(
-    Array.from({ length: lanes }, () =>
+    Array.from({ length: Math.min(SEAL_LANES, count) }, () =>
       lane().catch((err) => {
         failure ??= err
       }),
