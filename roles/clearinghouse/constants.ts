@@ -38,6 +38,11 @@ export const RECORD_CACHE_ENTRIES = 8192
 export const RECENT_REPORT_ENTRIES = 65_536
 /** Device registrations already verified, by the hash of their bytes (each worker keeps its own). */
 export const DEVICE_RECORD_CACHE_ENTRIES = 16_384
+/**
+ * Licences attached to reports whose signature was checked, remembered by the hash of their bytes (2–10 KB each): the
+ * licences in play; one that was forgotten costs its signature check again, nothing else.
+ */
+export const ATTACHED_LICENCE_ENTRIES = 4096
 /** CID strings a verifier remembers (licences, offers, contracts of the purchases in play): ~100 bytes each. */
 export const CID_STRING_CACHE_ENTRIES = 16_384
 

@@ -33,11 +33,13 @@ import { isCurrency } from '../../protocols/identifiers/currencies.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import { VerifiedRecords } from '../../protocols/records/verified.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { Accounts } from './accounts.ts'
 import { type AuditReport, auditClearinghouse } from './audit.ts'
 import {
   ACCOUNT_REQUEST_MAX_AGE_MS,
+  ATTACHED_LICENCE_ENTRIES,
   AUTHORISATION_TTL_MS,
   DEVICE_RECORD_CACHE_ENTRIES,
   HELD_RETRY_INTERVAL_MS,
@@ -141,6 +143,11 @@ export class ClearingEngine extends EventTarget {
   readonly ingest: Ingest
   readonly periods: Periods
   readonly verifier: Verifier
+  /**
+   * The licences players attach to their reports, by the SHA-256 of their bytes: a device sends the licence of its
+   * plays with every report, and its signature is checked once (docs/threat-model.md, "Records verified once").
+   */
+  readonly attachedLicences = new VerifiedRecords(ATTACHED_LICENCE_ENTRIES)
   readonly network: NetworkContext
   readonly gateway: PaymentGateway | null
   readonly #c: EngineComponents
@@ -318,7 +325,8 @@ export class ClearingEngine extends EventTarget {
     const options = { network: this.network.name, now: this.#c.clock.now(), caps: this.network.caps }
     for (const bytes of licences) {
       try {
-        const licence = decodeRecordAs('consort/licence', bytes, options)
+        const licence = this.attachedLicences.decode(bytes, options)
+        if (licence.type !== 'consort/licence') throw new Error(`a ${licence.type} record, not a licence`)
         if (!this.#c.trust.isRegistrar(licence.signer)) continue
         if ((await this.records.get('consort/licence', licence.id.toString())) === undefined) {
           await this.records.keep(licence)

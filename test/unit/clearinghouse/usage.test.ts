@@ -276,6 +276,43 @@ describe('clearinghouse usage ingestion', () => {
     assert.deepEqual([...audit.ledger, ...audit.clearing], [])
   })
 
+  it('checks the signature of a licence that comes with every report once, and never keeps an altered one', async () => {
+    await setup()
+    const contract = m.contract({ unit: null, play: RATE })
+    const offer = m.offer(contract)
+    await engine.records.keep(offer)
+    await engine.learnContract(contract)
+    const attached = m.licence(m.receipt(m.order(buyer, offer, m.certification(offer, contract)), 'b'), contract)
+    m.clock.advance(2 * HOUR)
+    const device = buyer.devices[0]!
+    // An altered copy (one byte of its signature) comes first: refused, not remembered, not kept.
+    const altered = new Uint8Array(attached.bytes)
+    altered[altered.length - 1]! ^= 1
+    const t = m.clock.now() - HOUR
+    const reports = Array.from({ length: 4 }, (_, i) =>
+      m.usage(device, buyer.account, [m.play(attached, t + i * 600_000)]),
+    )
+    const first = await engine.reportRequest({
+      usage: reports[0]!.usage,
+      device: reports[0]!.device,
+      licences: [altered],
+    })
+    assert.equal(first.status, 'held', 'the play waits for a licence it can trust')
+    assert.equal(await engine.records.get('consort/licence', attached.id.toString()), undefined)
+    assert.equal(engine.attachedLicences.hits, 0)
+    // The genuine licence with each of the next reports: verified once, then known by its bytes.
+    for (const r of reports.slice(1)) {
+      const ack = await engine.reportRequest({ usage: r.usage, device: r.device, licences: [attached.bytes] })
+      assert.equal(ack.status, 'settled')
+    }
+    assert.equal(engine.attachedLicences.hits, 2, 'the second and third copies were not verified again')
+    assert.ok(await engine.records.get('consort/licence', attached.id.toString()))
+    // The altered copy again, after the genuine one was remembered: still refused (another hash, checked in full).
+    const again = m.usage(device, buyer.account, [m.play(attached, t + 5 * 600_000)])
+    await engine.reportRequest({ usage: again.usage, device: again.device, licences: [altered] })
+    assert.equal(engine.attachedLicences.hits, 2)
+  })
+
   it('lets a reviewer approve or reject a held play', async () => {
     await setup()
     const device = buyer.devices[0]!
