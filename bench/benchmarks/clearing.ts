@@ -2,9 +2,10 @@
  * `npm run bench -- clearing`: the clearinghouse's usage ingestion and its statements (issue 5).
  *
  * - `ingest.reports`: signed, sealed usage reports (one play each, 100 devices) verified, settled and durably
- *   written (LevelDB with fsync, group commit) per second, through `ClearingEngine.report` with one verification
- *   worker per core; next to the raw single-core Ed25519 verification rate of node:crypto measured in the same run,
- *   between the same rounds.
+ *   written (LevelDB with fsync, group commit) per second, with one verification worker per core; next to the raw
+ *   single-core Ed25519 verification rate of node:crypto measured in the same run, between the same rounds. Each
+ *   report goes in as a player sends it (`ClearingEngine.reportRequest`: the request checked, the device's licence
+ *   attached, as `roles/player/reports.ts` attaches the licences of a report's plays).
  * - `statements.build_1m_plays`: the time to build (cut, hash, sign) every participant's statements for a period in
  *   which 1,000,000 plays were settled (100,000 with --quick). The plays are settled through the ingest path, in
  *   reports of 2,000 events, without the per-report crypto that the first figure measures.
@@ -94,7 +95,7 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
   const offer = m.offer(contract, { price: 0n })
   const certification = m.certification(offer, contract)
   options.log(`generating ${devices * perDevice} signed, sealed reports`)
-  const chains: Array<Array<{ usage: Uint8Array; device: Uint8Array }>> = []
+  const chains: Array<Array<{ usage: Uint8Array; device: Uint8Array; licences: Uint8Array[] }>> = []
   const licences = []
   const buyers = []
   for (let d = 0; d < devices; d++) {
@@ -109,7 +110,8 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
   for (const [d, buyer] of buyers.entries()) {
     const chain = []
     for (let r = 0; r < perDevice; r++) {
-      chain.push(m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)]))
+      const { usage, device } = m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)])
+      chain.push({ usage, device, licences: [licences[d]!.bytes] })
     }
     chains.push(chain)
   }
@@ -127,15 +129,15 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
       for (const l of licences) await engine.records.keep(l)
       await engine.records.keep(offer)
       // Wake the workers before timing (a running clearinghouse has them started).
-      await engine.report(reports[0]!.usage, reports[0]!.device)
-      await Promise.all(reports.slice(1, 33).map((r) => engine.report(r.usage, r.device)))
+      await engine.reportRequest(reports[0]!)
+      await Promise.all(reports.slice(1, 33).map((r) => engine.reportRequest(r)))
       const timed = reports.slice(33)
       const workerCpu = engine.verifier.workerCpu
       const mainCpu = process.threadCpuUsage()
       const workerElu = engine.verifier.utilisation()
       const mainElu = performance.eventLoopUtilization()
       const start = performance.now()
-      await submitAll(timed, (r) => engine.report(r.usage, r.device))
+      await submitAll(timed, (r) => engine.reportRequest(r))
       const seconds = (performance.now() - start) / 1000
       const main = process.threadCpuUsage(mainCpu)
       const busy = [
