@@ -1,6 +1,6 @@
 /**
- * Clearinghouse ingest on one thread: signed, sealed usage reports (one play each, 100 devices) through
- * `ClearingEngine.report` — verified (device signature, box opening, event decoding), settled and written to LevelDB
+ * Clearinghouse ingest on one thread: signed, sealed usage reports (one play each, 100 devices, each with its licence
+ * attached as a player sends it) through `ClearingEngine.reportRequest` — verified (device signature, box opening, event decoding), settled and written to LevelDB
  * with fsync in group commits — with verification on the calling thread (`verifyWorkers: 0`), so that one profile
  * holds a report's whole cost. 1,000 reports are in flight per batch.
  */
@@ -14,7 +14,8 @@ import { type Buyer, Market } from '../../test/unit/clearinghouse/market.ts'
 import type { Category } from '../lib/cpu-profile.ts'
 import type { ProfiledPath } from '../lib/types.ts'
 
-export const description = 'ClearingEngine.report of sealed one-play usage reports, verification on the same thread'
+export const description =
+  'ClearingEngine.reportRequest of sealed one-play usage reports with their licence, verification on the same thread'
 
 const url =
   (...parts: string[]): Category['match'] =>
@@ -82,7 +83,11 @@ async function workload(m: Market, perDevice: number) {
   m.clock.advance(2 * HOUR)
   const chains = buyers.map((buyer, d) =>
     Array.from({ length: perDevice }, (_, r) =>
-      m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)]),
+      // As a player sends it: the report, its device's registration and the licence of its play.
+      ({
+        ...m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)]),
+        licences: [licences[d]!.bytes],
+      }),
     ),
   )
   const reports = chains[0]!.flatMap((_, k) => chains.map((c) => c[k]!))
@@ -101,7 +106,9 @@ export async function prepare(log: (message: string) => void): Promise<ProfiledP
   const w = await workload(warm, 20)
   const first = await tempEngine(warm)
   await w.setUp(first.engine)
-  await Promise.all(w.reports.map((r) => first.engine.report(r.usage, r.device)))
+  await Promise.all(
+    w.reports.map((r) => first.engine.reportRequest({ usage: r.usage, device: r.device, licences: r.licences })),
+  )
   await first.dispose()
 
   log(`generating ${DEVICES * REPORTS_PER_DEVICE} signed, sealed reports`)
@@ -116,7 +123,9 @@ export async function prepare(log: (message: string) => void): Promise<ProfiledP
     async run() {
       const batch = reports.slice(next, next + BATCH)
       next += batch.length
-      await Promise.all(batch.map((r) => engine.report(r.usage, r.device)))
+      await Promise.all(
+        batch.map((r) => engine.reportRequest({ usage: r.usage, device: r.device, licences: r.licences })),
+      )
       return batch.length
     },
     async dispose() {
