@@ -2,12 +2,13 @@
 /**
  * `npm exec -- node bench/profile.ts NAME [--seconds N] [--save FILE]`: a CPU profile of one hot path
  * (`bench/profiles/<name>.ts`), summarised as shares by category and by function (Markdown on stdout).
+ * `--from FILE` summarises a profile saved before (by `--save`, or by a benchmark) with NAME's categories.
  *
  * The path is prepared and warmed up first (2 s), then profiled with V8's sampling profiler (100 µs) for `--seconds`
  * (default 8) while it runs in a loop. Next to the profile: the wall time, this thread's CPU time and the process's
  * (all threads: workers, libuv's pool), so that work moved off this thread shows as the difference.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -19,17 +20,24 @@ const SAMPLING_INTERVAL_US = 100
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { seconds: { type: 'string' }, save: { type: 'string' } },
+    options: { seconds: { type: 'string' }, save: { type: 'string' }, from: { type: 'string' } },
     allowPositionals: true,
   })
   const name = positionals[0]
   if (name === undefined) {
-    process.stderr.write('usage: node bench/profile.ts NAME [--seconds N] [--save FILE.cpuprofile]\n')
+    process.stderr.write('usage: node bench/profile.ts NAME [--seconds N] [--save FILE.cpuprofile | --from FILE]\n')
     return 2
   }
   const seconds = Number(values.seconds ?? 8)
   const module = (await import(`./profiles/${name}.ts`)) as ProfileModule
   const log = (message: string) => process.stderr.write(`[profile ${name}] ${message}\n`)
+  if (values.from !== undefined) {
+    const saved = JSON.parse(await readFile(values.from, 'utf8')) as CpuProfile
+    process.stdout.write(
+      `## ${name}: ${module.description}\n\n${formatSummary(summariseProfile(saved, module.categories))}\n`,
+    )
+    return 0
+  }
   const load = [loadavg()[0]!.toFixed(1)]
   const path = await module.prepare(log)
   try {
