@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { isError } from '../protocols/errors.ts'
 import { CliError, EXIT } from './output.ts'
 
 type Register = (program: Command) => void
@@ -87,13 +88,13 @@ export async function main(argv: string[]): Promise<void> {
     const program = await buildProgram(argv)
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (isError(err, CommanderError) || isError(err, InvalidArgumentError)) {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage
       return
     }
     const error = err as Error & { code?: string; exitCode?: number }
     process.stderr.write(`consort: ${error.message}\n`)
     if (process.env.CONSORT_DEBUG != null) process.stderr.write(`${error.stack}\n`)
-    process.exitCode = err instanceof CliError ? err.exitCode : EXIT.failed
+    process.exitCode = isError(err, CliError) ? err.exitCode : EXIT.failed
   }
 }

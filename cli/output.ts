@@ -6,7 +6,9 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
 
 /** An error the CLI shows as one line, without a stack trace. */
 export class CliError extends Error {
-  override name = 'CliError'
+  static override name = 'CliError'
+  override name = CliError.name
+
   readonly exitCode: number
 
   constructor(message: string, exitCode: number = EXIT.failed) {

@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
-import type { PrivateKey } from '@libp2p/interface'
+import { InvalidPublicKeyError, type PrivateKey, UnsupportedKeyTypeError } from '@libp2p/interface'
 import { assertBytes, bufferView, copyBytes, equalBytes } from './bytes.ts'
-import { InvalidByteLengthError, InvalidPublicKeyError, KeyMismatchError, UnsupportedKeyTypeError } from './errors.ts'
+import { InvalidByteLengthError, KeyMismatchError } from './errors.ts'
+import { Lru } from './lru.ts'
 import { rawPublicKeyObject } from './node-crypto.ts'
 
 /**
@@ -26,43 +27,7 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 /** PKCS#8 for Ed25519 (RFC 8410): SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING (32) } }. */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 
-/** A least-recently-used map with a fixed capacity (a JS Map keeps insertion order: the first key is the oldest). */
-class LruCache<V> {
-  readonly #capacity: number
-  readonly #map = new Map<string, V>()
-
-  constructor(capacity: number) {
-    this.#capacity = capacity
-  }
-
-  get(key: string): V | undefined {
-    const value = this.#map.get(key)
-    if (value !== undefined) {
-      this.#map.delete(key)
-      this.#map.set(key, value)
-    }
-    return value
-  }
-
-  set(key: string, value: V): void {
-    this.#map.delete(key)
-    this.#map.set(key, value)
-    if (this.#map.size > this.#capacity) {
-      const oldest = this.#map.keys().next()
-      if (oldest.done !== true) this.#map.delete(oldest.value)
-    }
-  }
-
-  get size(): number {
-    return this.#map.size
-  }
-
-  clear(): void {
-    this.#map.clear()
-  }
-}
-
-const publicKeyCache = new LruCache<KeyObject>(ED25519_KEY_CACHE_ENTRIES)
+const publicKeyCache = new Lru<string, KeyObject>(ED25519_KEY_CACHE_ENTRIES)
 
 /** How many public keys are cached now (for tests and metrics). */
 export function ed25519KeyCacheSize(): number {
@@ -87,7 +52,9 @@ export function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
   try {
     key = rawPublicKeyObject('ed25519', raw, SPKI_PREFIX)
   } catch (err) {
-    throw new InvalidPublicKeyError('Ed25519 public key was refused by node:crypto', { cause: err })
+    const refused = new InvalidPublicKeyError('Ed25519 public key was refused by node:crypto')
+    refused.cause = err
+    throw refused
   }
   publicKeyCache.set(cacheKey, key)
   return key
@@ -105,7 +72,7 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
   try {
     key = ed25519PublicKeyObject(publicKey)
   } catch (err) {
-    if (err instanceof InvalidPublicKeyError) return false
+    if ((err as Error).name === InvalidPublicKeyError.name) return false
     throw err
   }
   try {
@@ -155,7 +122,9 @@ const LIBP2P_ED25519_PRIVATE_KEY_BYTES = ED25519_SEED_BYTES + ED25519_PUBLIC_KEY
  * `KeyMismatchError` if the key's public half does not belong to its seed.
  */
 export function signerFromLibp2pKey(key: PrivateKey): Signer {
-  if (key.type !== 'Ed25519') throw new UnsupportedKeyTypeError(key.type)
+  if (key.type !== 'Ed25519') {
+    throw new UnsupportedKeyTypeError(`private key type ${JSON.stringify(key.type)} is not supported, only Ed25519 is`)
+  }
   if (key.raw.length !== LIBP2P_ED25519_PRIVATE_KEY_BYTES) {
     throw new InvalidByteLengthError('libp2p Ed25519 private key', LIBP2P_ED25519_PRIVATE_KEY_BYTES, key.raw.length)
   }

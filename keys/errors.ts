@@ -1,12 +1,16 @@
 /**
- * Errors of the `keys/` module: one class per condition a caller may handle. Match them by `.name` (or `.code`),
- * which survive being passed across module copies, rather than by `instanceof`.
+ * Errors of the `keys/` module: one class per condition a caller may handle, each with a `static name` that its
+ * `name` is set from. Match them by `.name`, which survives being passed across module copies and threads, never by
+ * `instanceof`. A refused public key and an unsupported key type are `@libp2p/interface`'s `InvalidPublicKeyError`
+ * and `UnsupportedKeyTypeError`, reused rather than defined again.
  */
 
 /** A key, seed, signature, key id or similar fixed-size byte field has the wrong length. */
 export class InvalidByteLengthError extends Error {
+  static override name = 'InvalidByteLengthError'
+  override name = InvalidByteLengthError.name
+
   static readonly code = 'ERR_KEYS_INVALID_BYTE_LENGTH'
-  override readonly name = 'InvalidByteLengthError'
   readonly code = InvalidByteLengthError.code
   readonly field: string
   readonly expected: string
@@ -21,32 +25,12 @@ export class InvalidByteLengthError extends Error {
   }
 }
 
-/** Raw bytes were not accepted as an Ed25519 public key by node:crypto. */
-export class InvalidPublicKeyError extends Error {
-  static readonly code = 'ERR_KEYS_INVALID_PUBLIC_KEY'
-  override readonly name = 'InvalidPublicKeyError'
-  readonly code = InvalidPublicKeyError.code
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options)
-  }
-}
-
-/** A libp2p private key is not of a type this module can use (only Ed25519 is). */
-export class UnsupportedKeyTypeError extends Error {
-  static readonly code = 'ERR_KEYS_UNSUPPORTED_KEY_TYPE'
-  override readonly name = 'UnsupportedKeyTypeError'
-  readonly code = UnsupportedKeyTypeError.code
-
-  constructor(type: string) {
-    super(`private key type ${JSON.stringify(type)} is not supported, only Ed25519 is`)
-  }
-}
-
 /** A private key's stored public half does not match the public key derived from its secret half. */
 export class KeyMismatchError extends Error {
+  static override name = 'KeyMismatchError'
+  override name = KeyMismatchError.name
+
   static readonly code = 'ERR_KEYS_KEY_MISMATCH'
-  override readonly name = 'KeyMismatchError'
   readonly code = KeyMismatchError.code
 
   constructor(message: string) {
@@ -56,8 +40,10 @@ export class KeyMismatchError extends Error {
 
 /** An X25519 public key gives an all-zero shared secret (a low-order point): nothing can be sealed to it. */
 export class WeakSealingKeyError extends Error {
+  static override name = 'WeakSealingKeyError'
+  override name = WeakSealingKeyError.name
+
   static readonly code = 'ERR_KEYS_WEAK_SEALING_KEY'
-  override readonly name = 'WeakSealingKeyError'
   readonly code = WeakSealingKeyError.code
 
   constructor(message = 'recipientPublicKey is a low-order X25519 point (all-zero shared secret)') {
@@ -67,8 +53,10 @@ export class WeakSealingKeyError extends Error {
 
 /** A seal context string is empty or too long. */
 export class InvalidSealContextError extends Error {
+  static override name = 'InvalidSealContextError'
+  override name = InvalidSealContextError.name
+
   static readonly code = 'ERR_KEYS_INVALID_SEAL_CONTEXT'
-  override readonly name = 'InvalidSealContextError'
   readonly code = InvalidSealContextError.code
 
   constructor(message: string) {
@@ -78,8 +66,10 @@ export class InvalidSealContextError extends Error {
 
 /** A sealed box is too short or carries an unknown version byte. */
 export class MalformedSealError extends Error {
+  static override name = 'MalformedSealError'
+  override name = MalformedSealError.name
+
   static readonly code = 'ERR_KEYS_MALFORMED_SEAL'
-  override readonly name = 'MalformedSealError'
   readonly code = MalformedSealError.code
 
   constructor(message: string) {
@@ -92,8 +82,10 @@ export class MalformedSealError extends Error {
  * The three cannot be told apart, by design.
  */
 export class SealOpenError extends Error {
+  static override name = 'SealOpenError'
+  override name = SealOpenError.name
+
   static readonly code = 'ERR_KEYS_SEAL_OPEN'
-  override readonly name = 'SealOpenError'
   readonly code = SealOpenError.code
 
   constructor(
@@ -106,8 +98,10 @@ export class SealOpenError extends Error {
 
 /** A segment index is not a non-negative safe integer. */
 export class InvalidSegmentIndexError extends Error {
+  static override name = 'InvalidSegmentIndexError'
+  override name = InvalidSegmentIndexError.name
+
   static readonly code = 'ERR_KEYS_INVALID_SEGMENT_INDEX'
-  override readonly name = 'InvalidSegmentIndexError'
   readonly code = InvalidSegmentIndexError.code
 
   constructor(index: unknown) {
@@ -117,8 +111,10 @@ export class InvalidSegmentIndexError extends Error {
 
 /** A segment is larger than `MAX_SEGMENT_BYTES`, or an encrypted segment is shorter than its tag. */
 export class InvalidSegmentSizeError extends Error {
+  static override name = 'InvalidSegmentSizeError'
+  override name = InvalidSegmentSizeError.name
+
   static readonly code = 'ERR_KEYS_INVALID_SEGMENT_SIZE'
-  override readonly name = 'InvalidSegmentSizeError'
   readonly code = InvalidSegmentSizeError.code
 
   constructor(message: string) {
@@ -128,8 +124,10 @@ export class InvalidSegmentSizeError extends Error {
 
 /** An encrypted segment failed authentication: wrong key, key id or index, or altered bytes. */
 export class SegmentAuthenticationError extends Error {
+  static override name = 'SegmentAuthenticationError'
+  override name = SegmentAuthenticationError.name
+
   static readonly code = 'ERR_KEYS_SEGMENT_AUTHENTICATION'
-  override readonly name = 'SegmentAuthenticationError'
   readonly code = SegmentAuthenticationError.code
 
   constructor(index: number, options?: ErrorOptions) {
@@ -139,8 +137,10 @@ export class SegmentAuthenticationError extends Error {
 
 /** No keystore file at the given path. */
 export class KeystoreNotFoundError extends Error {
+  static override name = 'KeystoreNotFoundError'
+  override name = KeystoreNotFoundError.name
+
   static readonly code = 'ERR_KEYS_KEYSTORE_NOT_FOUND'
-  override readonly name = 'KeystoreNotFoundError'
   readonly code = KeystoreNotFoundError.code
   readonly file: string
 
@@ -152,8 +152,10 @@ export class KeystoreNotFoundError extends Error {
 
 /** An exclusive save found a keystore file already in place. */
 export class KeystoreExistsError extends Error {
+  static override name = 'KeystoreExistsError'
+  override name = KeystoreExistsError.name
+
   static readonly code = 'ERR_KEYS_KEYSTORE_EXISTS'
-  override readonly name = 'KeystoreExistsError'
   readonly code = KeystoreExistsError.code
   readonly file: string
 
@@ -165,8 +167,10 @@ export class KeystoreExistsError extends Error {
 
 /** The keystore file is readable or writable by group or others. */
 export class KeystorePermissionsError extends Error {
+  static override name = 'KeystorePermissionsError'
+  override name = KeystorePermissionsError.name
+
   static readonly code = 'ERR_KEYS_KEYSTORE_PERMISSIONS'
-  override readonly name = 'KeystorePermissionsError'
   readonly code = KeystorePermissionsError.code
   readonly file: string
   readonly mode: number
@@ -181,8 +185,10 @@ export class KeystorePermissionsError extends Error {
 
 /** The keystore file is not what this module writes; the message names the field that is wrong. */
 export class KeystoreCorruptError extends Error {
+  static override name = 'KeystoreCorruptError'
+  override name = KeystoreCorruptError.name
+
   static readonly code = 'ERR_KEYS_KEYSTORE_CORRUPT'
-  override readonly name = 'KeystoreCorruptError'
   readonly code = KeystoreCorruptError.code
   readonly file: string
 
@@ -194,8 +200,10 @@ export class KeystoreCorruptError extends Error {
 
 /** The keystore file is encrypted and no passphrase was given. */
 export class PassphraseRequiredError extends Error {
+  static override name = 'PassphraseRequiredError'
+  override name = PassphraseRequiredError.name
+
   static readonly code = 'ERR_KEYS_PASSPHRASE_REQUIRED'
-  override readonly name = 'PassphraseRequiredError'
   readonly code = PassphraseRequiredError.code
 
   constructor(file: string) {
@@ -205,8 +213,10 @@ export class PassphraseRequiredError extends Error {
 
 /** A passphrase was given for a keystore file that is not encrypted (refused, so nobody believes it protected). */
 export class KeystoreNotEncryptedError extends Error {
+  static override name = 'KeystoreNotEncryptedError'
+  override name = KeystoreNotEncryptedError.name
+
   static readonly code = 'ERR_KEYS_KEYSTORE_NOT_ENCRYPTED'
-  override readonly name = 'KeystoreNotEncryptedError'
   readonly code = KeystoreNotEncryptedError.code
 
   constructor(file: string) {
@@ -219,8 +229,10 @@ export class KeystoreNotEncryptedError extends Error {
  * ciphertext, or the public part bound to it) look the same.
  */
 export class WrongPassphraseError extends Error {
+  static override name = 'WrongPassphraseError'
+  override name = WrongPassphraseError.name
+
   static readonly code = 'ERR_KEYS_WRONG_PASSPHRASE'
-  override readonly name = 'WrongPassphraseError'
   readonly code = WrongPassphraseError.code
 
   constructor(file: string, options?: ErrorOptions) {
@@ -230,11 +242,26 @@ export class WrongPassphraseError extends Error {
 
 /** A passphrase is empty, or scrypt parameters asked for are out of bounds. */
 export class InvalidKeystoreOptionsError extends Error {
+  static override name = 'InvalidKeystoreOptionsError'
+  override name = InvalidKeystoreOptionsError.name
+
   static readonly code = 'ERR_KEYS_INVALID_KEYSTORE_OPTIONS'
-  override readonly name = 'InvalidKeystoreOptionsError'
   readonly code = InvalidKeystoreOptionsError.code
 
   constructor(message: string) {
     super(message)
+  }
+}
+
+/** A string is not an even number of hexadecimal digits. */
+export class InvalidHexError extends Error {
+  static override name = 'InvalidHexError'
+  override name = InvalidHexError.name
+  readonly field: string
+
+  constructor(field = 'hex', value = '') {
+    const shown = value.length > 32 ? `${value.slice(0, 29)}...` : value
+    super(`${field} must be an even number of hexadecimal digits, got ${JSON.stringify(shown)}`)
+    this.field = field
   }
 }

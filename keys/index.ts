@@ -17,6 +17,7 @@ export {
   signerFromSeed,
 } from './ed25519.ts'
 export * from './errors.ts'
+export { fromHex, toHex } from './hex.ts'
 export {
   createNodeKeys,
   DEFAULT_SCRYPT_PARAMETERS,
@@ -37,6 +38,7 @@ export {
   type ScryptParameters,
   saveNodeKeys,
 } from './keystore.ts'
+export { Lru } from './lru.ts'
 export { type Random, SeededRandom, systemRandom } from './random.ts'
 export {
   MAX_SEAL_CONTEXT_BYTES,

@@ -465,7 +465,7 @@ export async function loadOrCreateNodeKeys(file: string, options: LoadOrCreateNo
   try {
     return await loadNodeKeys(file, loadOptions)
   } catch (err) {
-    if (!(err instanceof KeystoreNotFoundError)) throw err
+    if ((err as Error).name !== KeystoreNotFoundError.name) throw err
   }
   const keys = await createNodeKeys(options.random ?? systemRandom)
   try {
@@ -473,7 +473,7 @@ export async function loadOrCreateNodeKeys(file: string, options: LoadOrCreateNo
     log('created keystore %s for %s', file, keys.privateKey.publicKey.toString())
     return keys
   } catch (err) {
-    if (!(err instanceof KeystoreExistsError)) throw err
+    if ((err as Error).name !== KeystoreExistsError.name) throw err
   }
   return await loadNodeKeys(file, loadOptions)
 }

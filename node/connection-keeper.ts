@@ -2,6 +2,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Random } from '../keys/random.ts'
+import { withDeadline } from '../protocols/deadline.ts'
 
 const log = logger('consort:connections')
 
@@ -92,7 +93,7 @@ export class ConnectionKeeper {
   }
 
   async #dial(target: PeerId | ReturnType<typeof multiaddr>, label: string): Promise<void> {
-    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
+    const signal = withDeadline(DIAL_TIMEOUT_MS, this.#controller.signal).signal
     try {
       await this.#libp2p.dial(target, { signal })
     } catch (err) {

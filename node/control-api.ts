@@ -1,25 +1,27 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync } from 'node:fs'
 import { Readable } from 'node:stream'
-import type { PeerId } from '@libp2p/interface'
+import { InvalidParametersError, type PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../keys/hex.ts'
+import { withDeadline } from '../protocols/deadline.ts'
 import { httpStatusOf } from '../protocols/http-status.ts'
 import { isTerritory, tryCanonicalContentId } from '../protocols/identifiers/index.ts'
 import { toJsonValue } from '../protocols/json.ts'
-import { RecordError } from '../protocols/records/errors.ts'
+import { isRecordError } from '../protocols/records/errors.ts'
 import { ROLE_NAMES, type RoleName } from '../protocols/records/types/common.ts'
 import { describeVerifiedOffer, queryCertifiedOffers } from '../protocols/reference/offers.ts'
 import { announcedAddresses, dialFailureReason, withPeerId } from '../protocols/rpc/addresses.ts'
-import { RpcUnreachableError } from '../protocols/rpc/errors.ts'
+import { RpcUnreachableError, wireCodeOf } from '../protocols/rpc/errors.ts'
 import type { ControlRoute } from '../roles/role.ts'
 import { writeBackup } from './backup.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
+import { NoDataDirError, WebPrefixError } from './errors.ts'
 import { keyRotationRoutes } from './key-rotation.ts'
 import { registerRoutes } from './register-route.ts'
 
@@ -34,25 +36,12 @@ export interface ControlApiInfo {
   pid: number
 }
 
-/** An error a route may throw to answer with a status and a code the CLI shows. */
-export class ControlRouteError extends Error {
-  override name = 'ControlRouteError'
-  readonly status: number
-  readonly code: string
-
-  constructor(status: number, code: string, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
-}
-
 function describePeer(node: ConsortNode) {
   return {
     peerId: node.peerId.toString(),
     addresses: node.addresses(),
-    signingKey: bytesToHex(node.keys.signer.publicKey, 'base16'),
-    sealingKey: bytesToHex(node.keys.sealing.publicKey, 'base16'),
+    signingKey: toHex(node.keys.signer.publicKey),
+    sealingKey: toHex(node.keys.sealing.publicKey),
     network: node.network.name,
     roles: [...node.roles.keys()],
   }
@@ -103,11 +92,11 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
         try {
           peer = peerIdFromString(params.peerId ?? '')
         } catch {
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `peerId: not a peer id: ${params.peerId}`)
+          throw new InvalidParametersError(`peerId: not a peer id: ${params.peerId}`)
         }
         const timeoutMs = Math.min(Math.max(Number(query.timeoutMs ?? 10_000) || 10_000, 0), 60_000)
         const service = query.service != null ? query.service.slice(0, 64) : 'peer'
-        const within = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
+        const within = withDeadline(timeoutMs, signal).signal
         let addresses = await announcedAddresses(node.libp2p, peer, { signal: within, service })
         if (node.libp2p.getConnections(peer).length === 0) {
           // Known addresses may be those of the peer's previous run: check them, and find fresh ones if they fail.
@@ -136,13 +125,12 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
       path: '/connect',
       handler: async ({ body, signal }) => {
         const address = (body as { address?: unknown } | null)?.address
-        if (typeof address !== 'string')
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', 'address: expected a multiaddr string')
+        if (typeof address !== 'string') throw new InvalidParametersError('address: expected a multiaddr string')
         let ma: ReturnType<typeof multiaddr>
         try {
           ma = multiaddr(address)
         } catch {
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `address: not a multiaddr: ${address}`)
+          throw new InvalidParametersError(`address: not a multiaddr: ${address}`)
         }
         const connection = await node.libp2p.dial(ma, { signal })
         return { peerId: connection.remotePeer.toString() }
@@ -156,10 +144,8 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
       handler: async ({ query, signal }) => {
         const content = tryCanonicalContentId(query.content ?? '')
         const territory = query.territory ?? 'Worldwide'
-        if (content == null)
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `content: not a content id: ${query.content ?? ''}`)
-        if (!isTerritory(territory))
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `territory: not a territory: ${territory}`)
+        if (content == null) throw new InvalidParametersError(`content: not a content id: ${query.content ?? ''}`)
+        if (!isTerritory(territory)) throw new InvalidParametersError(`territory: not a territory: ${territory}`)
         const answer = await queryCertifiedOffers(
           { libp2p: node.libp2p, network: node.network, trust: node.trust, clock: node.clock },
           { content, territory },
@@ -177,10 +163,10 @@ function nodeRoutes(node: ConsortNode): ControlRoute[] {
         try {
           id = CID.parse(params.cid ?? '')
         } catch {
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `cid: not a CID: ${params.cid}`)
+          throw new InvalidParametersError(`cid: not a CID: ${params.cid}`)
         }
         const record = await node.records.get(id, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+          signal: withDeadline(10_000, signal).signal,
           offline: query.offline === 'true',
         })
         return { id: record.id, type: record.type, signer: record.signer, body: record.body }
@@ -212,9 +198,8 @@ function syncRoutes(node: ConsortNode): ControlRoute[] {
         const limit = query.limit == null ? 100 : Number(query.limit)
         const since = query.since == null ? undefined : Number(query.since)
         if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SYNC_LOG_LIST)
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', `limit: 1 to ${MAX_SYNC_LOG_LIST}`)
-        if (since != null && !Number.isSafeInteger(since))
-          throw new ControlRouteError(400, 'ERR_BAD_REQUEST', 'since: a time in ms')
+          throw new InvalidParametersError(`limit: 1 to ${MAX_SYNC_LOG_LIST}`)
+        if (since != null && !Number.isSafeInteger(since)) throw new InvalidParametersError('since: a time in ms')
         const entries = await node.sync.log.tail({
           limit,
           ...(since != null ? { since } : {}),
@@ -263,7 +248,7 @@ export class ControlApi {
       if (role.web == null) continue
       const prefix = role.web.prefix
       if (!/^\/[a-z][a-z0-9-]*$/.test(prefix) || prefix === '/v1' || this.#webPrefixes.includes(prefix)) {
-        throw new ControlRouteError(500, 'ERR_WEB_PREFIX', `role ${name}: web prefix ${prefix} is not allowed`)
+        throw new WebPrefixError(`role ${name}: web prefix ${prefix} is not allowed`)
       }
       await server.register(role.web.plugin, { prefix })
       this.#webPrefixes.push(prefix)
@@ -289,7 +274,7 @@ export class ControlApi {
   /** `GET /v1/backup[?blocks=true]`: the node's online backup, streamed (see backup.ts). */
   async #backup(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const node = this.#node
-    if (node.dataDir == null) throw new ControlRouteError(409, 'ERR_NO_DATA_DIR', 'this node keeps nothing on disk')
+    if (node.dataDir == null) throw new NoDataDirError('this node keeps nothing on disk')
     const blocks = (request.query as Record<string, string | undefined>).blocks === 'true'
     const bytes = writeBackup(
       {
@@ -356,22 +341,19 @@ export class ControlApi {
   }
 
   #replyError(err: unknown, reply: FastifyReply): void {
-    const error = err as Error & { status?: number; statusCode?: number; code?: string }
-    if (err instanceof ControlRouteError) {
-      void reply.code(err.status).send({ code: err.code, message: err.message })
-      return
-    }
-    if (err instanceof RecordError) {
+    const error = err as Error
+    const code = wireCodeOf(err)
+    if (isRecordError(err)) {
       void reply.code(422).send({ code: err.code, message: err.message, field: err.field })
       return
     }
     const status = httpStatusOf(err)
     if (status < 500) {
-      void reply.code(status).send({ code: error.code ?? 'ERR_BAD_REQUEST', message: error.message })
+      void reply.code(status).send({ code: code ?? 'ERR_BAD_REQUEST', message: error.message })
       return
     }
-    if (typeof error.code === 'string' && error.code.startsWith('ERR_')) {
-      void reply.code(409).send({ code: error.code, message: error.message })
+    if (code != null) {
+      void reply.code(409).send({ code, message: error.message })
       return
     }
     log.error('control API request failed: %e', err)

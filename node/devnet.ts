@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createNodeKeys, loadNodeKeys, type NodeKeys, saveNodeKeys } from '../keys/keystore.ts'
 import { type Clock, systemClock } from '../protocols/clock.ts'
+import { isError } from '../protocols/errors.ts'
 import { signRecord } from '../protocols/records/envelope.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import { assignedPartyId } from '../protocols/register/party-id.ts'
@@ -98,7 +99,7 @@ export async function startDevnet(
   try {
     lock = await DataDirLock.acquire(dir)
   } catch (err) {
-    if (!(err instanceof DataDirLockedError)) throw err
+    if (!isError(err, DataDirLockedError)) throw err
     throw new DevnetRunningError(
       `a devnet is already running in ${dir}${err.pid != null ? ` (pid ${err.pid})` : ''}: stop it (Ctrl-C in its terminal) or use another --dir`,
     )

@@ -1,7 +1,6 @@
 import { basename, extname } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toString as bytesToString } from 'uint8arrays/to-string'
+import { fromHex, toHex } from '../keys/hex.ts'
 import { peerIdOfKey } from '../protocols/peers.ts'
 import { IdentityFileError } from './errors.ts'
 
@@ -50,8 +49,8 @@ export function describeIdentity(
 ): NodeIdentity {
   return {
     peerId,
-    signingKey: bytesToString(keys.signingKey, 'base16'),
-    sealingKey: bytesToString(keys.sealingKey, 'base16'),
+    signingKey: toHex(keys.signingKey),
+    sealingKey: toHex(keys.sealingKey),
     addresses: [...new Set(addresses.map((a) => dialableAddress(a, peerId)).filter((a): a is string => a != null))],
   }
 }
@@ -60,7 +59,7 @@ function hexKey(value: unknown, field: string, source: string): Uint8Array {
   if (typeof value !== 'string' || !/^[0-9a-f]+$/i.test(value) || value.length !== PUBLIC_KEY_BYTES * 2) {
     throw new IdentityFileError(`${source}: ${field}: expected ${PUBLIC_KEY_BYTES} bytes in hex`)
   }
-  return bytesFromString(value.toLowerCase(), 'base16')
+  return fromHex(value, field)
 }
 
 /**

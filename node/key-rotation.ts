@@ -2,7 +2,7 @@ import { existsSync, linkSync, readFileSync, renameSync, unlinkSync } from 'node
 import { dirname, join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toString as bytesToString } from 'uint8arrays/to-string'
+import { fromHex, toHex } from '../keys/hex.ts'
 import { readNodePublicKeys } from '../keys/keystore.ts'
 import type { NetworkContext } from '../protocols/network.ts'
 import { decodeRecordAs, type SignedRecord } from '../protocols/records/envelope.ts'
@@ -39,8 +39,6 @@ export function rotationPaths(dataDir: string) {
   }
 }
 
-const hex = (bytes: Uint8Array) => bytesToString(bytes, 'base16')
-
 /**
  * Step 2, at start, with the data dir locked: switch to the new keystore when a certificate for it is there.
  * Returns that certificate (to be made the node's own once it runs), or null when no rotation is in progress.
@@ -61,12 +59,12 @@ export async function switchToRotatedKey(
     )
   }
   const now = await readNodePublicKeys(current)
-  if (hex(now.signingKey) === hex(cert.body.subject)) return cert // switched already; the certificate is not yet applied
+  if (toHex(now.signingKey) === toHex(cert.body.subject)) return cert // switched already; the certificate is not yet applied
   if (!existsSync(paths.next)) {
     throw new KeyRotationError(`${paths.cert} certifies a key that is neither ${current} nor ${paths.next}`)
   }
   const next = await readNodePublicKeys(paths.next)
-  if (hex(next.signingKey) !== hex(cert.body.subject)) {
+  if (toHex(next.signingKey) !== toHex(cert.body.subject)) {
     throw new KeyRotationError(`${paths.cert} does not certify the key in ${paths.next}; remove both and rotate again`)
   }
   const retired = paths.retired(now.peerId)
@@ -78,7 +76,7 @@ export async function switchToRotatedKey(
 
 /** Step 3: the node runs on the new key; its certificate becomes the node's own. */
 export async function adoptRotatedCert(node: ConsortNode, cert: SignedRecord<'consort/cert'>): Promise<void> {
-  if (hex(cert.body.subject) !== hex(node.keys.signer.publicKey)) {
+  if (toHex(cert.body.subject) !== toHex(node.keys.signer.publicKey)) {
     throw new KeyRotationError('the rotated certificate does not name the key this node runs with')
   }
   await node.credentials.setCert(cert)
@@ -90,7 +88,7 @@ function keyFromHex(value: unknown, field: string): Uint8Array {
   if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
     throw new BadKeyRotationRequestError(`${field}: 32 bytes in lower-case hex expected`)
   }
-  return bytesFromString(value, 'base16')
+  return fromHex(value, field)
 }
 
 /**
@@ -119,7 +117,7 @@ export function keyRotationRoutes(node: ConsortNode): ControlRoute[] {
           created: typeof input.created === 'number' ? input.created : node.clock.now(),
         }
         if (input.sig == null)
-          return { request: { ...request, subject: hex(request.subject), sealingKey: hex(request.sealingKey) } }
+          return { request: { ...request, subject: toHex(request.subject), sealingKey: toHex(request.sealingKey) } }
         const graceMs = input.graceMs
         if (
           typeof graceMs !== 'number' ||
@@ -149,7 +147,7 @@ export function keyRotationRoutes(node: ConsortNode): ControlRoute[] {
         log('certificate %c issued for the next key; the old one is revoked at %d', answer.cert.id, answer.revokeOldAt)
         return {
           cert: answer.cert.id.toString(),
-          subject: hex(answer.cert.body.subject),
+          subject: toHex(answer.cert.body.subject),
           revokeOldAt: answer.revokeOldAt,
           registrar: answer.registrar.toString(),
         }

@@ -3,9 +3,10 @@ import { CID } from 'multiformats/cid'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
 import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Signer } from '../keys/ed25519.ts'
+import { toHex } from '../keys/hex.ts'
 import { decodeNetworkRecord } from '../protocols/network.ts'
 import { DEFAULT_RECORD_CAPS, type SignedRecord, signRecord } from '../protocols/records/envelope.ts'
-import { RecordError } from '../protocols/records/errors.ts'
+import { isRecordError } from '../protocols/records/errors.ts'
 import type { NetworkBody, NetworkCaps, NetworkPolicy } from '../protocols/records/types/network.ts'
 import { DEFAULT_NETWORK_RULES } from '../protocols/usage-rules/index.ts'
 import { writeFileAtomic } from './data-dir.ts'
@@ -63,7 +64,6 @@ export function createNetworkRecord(init: NetworkRecordInit, genesis: Signer): S
  */
 export function networkFileContents(record: SignedRecord<'consort/network'>): string {
   const body = record.body
-  const hex = (b: Uint8Array) => bytesToString(b, 'base16')
   return `${JSON.stringify(
     {
       consortNetwork: 1,
@@ -72,10 +72,10 @@ export function networkFileContents(record: SignedRecord<'consort/network'>): st
       summary: {
         name: body.network,
         seq: body.seq,
-        genesis: hex(record.signer),
-        registrars: body.registrars.map((a) => ({ name: a.name, key: hex(a.key) })),
-        references: body.references.map((a) => ({ name: a.name, key: hex(a.key) })),
-        clearinghouses: body.clearinghouses.map((a) => ({ name: a.name, key: hex(a.key) })),
+        genesis: toHex(record.signer),
+        registrars: body.registrars.map((a) => ({ name: a.name, key: toHex(a.key) })),
+        references: body.references.map((a) => ({ name: a.name, key: toHex(a.key) })),
+        clearinghouses: body.clearinghouses.map((a) => ({ name: a.name, key: toHex(a.key) })),
         bootstrap: body.bootstrap,
       },
     },
@@ -124,7 +124,7 @@ export function parseNetworkFile(text: string, now: number, source = 'network fi
   try {
     record = decodeNetworkRecord(bytes, now)
   } catch (err) {
-    if (err instanceof RecordError) throw new NetworkFileError(`${source}: ${err.message}`)
+    if (isRecordError(err)) throw new NetworkFileError(`${source}: ${err.message}`)
     throw err
   }
   if (typeof json.id === 'string' && !CID.parse(json.id).equals(record.id)) {

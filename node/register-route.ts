@@ -23,7 +23,13 @@ const registerBody = z
 
 /** A malformed `POST /v1/register` body; the control API answers 400 (`ERR_BAD_REQUEST`, protocols/http-status.ts) with the field named. */
 export class RegisterRequestError extends Error {
-  override name = 'RegisterRequestError'
+  static override name = 'RegisterRequestError'
+  override name = RegisterRequestError.name
+
+  constructor(message = 'the register request is malformed', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_BAD_REQUEST'
 }
 

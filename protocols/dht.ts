@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { equals as bytesEqual } from 'uint8arrays/equals'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../keys/hex.ts'
 import { type DecodeOptions, decodeRecord, type SignedRecord } from './records/envelope.ts'
 import { RecordError } from './records/errors.ts'
 
@@ -12,7 +12,7 @@ import { RecordError } from './records/errors.ts'
 export const DHT_NAMESPACE = 'consort'
 
 export function latestRecordKey(signer: Uint8Array, type: string, stableId: string): Uint8Array {
-  return new TextEncoder().encode(`/${DHT_NAMESPACE}/latest/${bytesToHex(signer, 'base16')}/${type}/${stableId}`)
+  return new TextEncoder().encode(`/${DHT_NAMESPACE}/latest/${toHex(signer)}/${type}/${stableId}`)
 }
 
 function parseKey(key: Uint8Array): { signer: string; type: string; stableId: string } {
@@ -57,8 +57,7 @@ export function validateLatestRecord(
 ): void {
   const expected = parseKey(key)
   const record = decodeRecord(value, options())
-  if (bytesToHex(record.signer, 'base16') !== expected.signer)
-    throw new RecordError('signer', 'record signer does not match the key')
+  if (toHex(record.signer) !== expected.signer) throw new RecordError('signer', 'record signer does not match the key')
   if (record.type !== expected.type) throw new RecordError('type', 'record type does not match the key')
   const stable = stableIdOf(record)
   if (stable?.id !== expected.stableId) throw new RecordError('body', 'record id does not match the key')

@@ -1,8 +1,10 @@
+import { wireCodeOf } from './rpc/errors.ts'
+
 /**
  * The HTTP status of each error code a node's HTTP surfaces answer with: the control API (`node/control-api.ts`)
- * and the web pages served on its origin (the web player, the storefront). Errors themselves carry only a `name`
- * and a `code` (`ERR_…`), which is what every caller matches on; how a code shows over HTTP is decided here, once,
- * and nowhere in `roles/`.
+ * and the web pages served on its origin (the web player, the storefront). Errors themselves carry a `name` (what
+ * callers match on) and, where they go on a wire, a `code` (`ERR_…`); how a code shows over HTTP is decided here,
+ * once, and nowhere in `roles/` (decision 0014).
  *
  * A code not listed is a conflict with the node's state (409) when it is an `ERR_` code, and an internal error (500)
  * otherwise.
@@ -12,6 +14,11 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<string, number>> = {
   ERR_STALE_REQUEST: 400,
   ERR_ACCOUNT_KEY: 400,
   ERR_DSR_NOT_APPLICABLE: 400,
+  ERR_STOREFRONT: 500,
+  ERR_STOREFRONT_CONFIG: 500,
+  ERR_NO_PREVIEW: 404,
+  ERR_CATALOG_UNAVAILABLE: 503,
+  ERR_PREVIEW_UNAVAILABLE: 503,
   ERR_PURCHASE_REFUSED: 402,
   ERR_UNAUTHORISED: 403,
   ERR_NOT_PURCHASE_RETAILER: 403,
@@ -38,14 +45,16 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<string, number>> = {
 }
 
 /**
- * The HTTP status to answer an error with: the `status` of a web page's own error, the `statusCode` of a library's
- * HTTP error (fastify's), else by the error's `code` in `HTTP_STATUS_OF_CODE`, else 409 for any other `ERR_` code,
- * else `otherwise`.
+ * The HTTP status to answer an error with: the `statusCode` of a library's HTTP error (fastify's), else by its wire
+ * code (`wireCodeOf`: its `ERR_` code, or the one of a reused `@libp2p/interface` error) in `HTTP_STATUS_OF_CODE`,
+ * else 409 for any other `ERR_` code, else `otherwise`.
  */
 export function httpStatusOf(err: unknown, otherwise = 500): number {
-  const error = err as { status?: unknown; statusCode?: unknown; code?: unknown } | null
+  const error = err as { status?: unknown; statusCode?: unknown } | null
+  // The web player's page errors still carry their status (roles/player/web/errors.ts, moved here next).
   if (typeof error?.status === 'number') return error.status
   if (typeof error?.statusCode === 'number') return error.statusCode
-  if (typeof error?.code !== 'string') return otherwise
-  return HTTP_STATUS_OF_CODE[error.code] ?? (error.code.startsWith('ERR_') ? 409 : otherwise)
+  const code = wireCodeOf(err)
+  if (code == null) return otherwise
+  return HTTP_STATUS_OF_CODE[code] ?? 409
 }

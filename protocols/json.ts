@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { toString as bytesToString } from 'uint8arrays/to-string'
+import { toHex } from '../keys/hex.ts'
 
 /**
  * How records and results are shown as JSON (CLI `--json`, control API): bigints as decimal strings (money
@@ -11,7 +12,7 @@ export const MAX_HEX_BYTES = 64
 export function toJsonValue(value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString()
   if (value instanceof Uint8Array) {
-    return value.length <= MAX_HEX_BYTES ? bytesToString(value, 'base16') : { base64: bytesToString(value, 'base64') }
+    return value.length <= MAX_HEX_BYTES ? toHex(value) : { base64: bytesToString(value, 'base64') }
   }
   const cid = CID.asCID(value)
   if (cid != null) return cid.toString()

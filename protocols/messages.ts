@@ -22,7 +22,9 @@ export function parseMessage<T>(schema: z.ZodType<T>, value: unknown, what: stri
 }
 
 export class MessageSchemaError extends Error {
-  override name = 'MessageSchemaError'
+  static override name = 'MessageSchemaError'
+  override name = MessageSchemaError.name
+
   readonly code = 'ERR_BAD_REQUEST'
   readonly field: string
 

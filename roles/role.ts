@@ -149,8 +149,13 @@ export interface RoleSpec<
 
 /** A role's options were refused; the message names the field (`roleOptions.retailer.renewCheckIntervalMs: …`). */
 export class RoleOptionsError extends Error {
-  static override readonly name = 'RoleOptionsError'
-  override readonly name = 'RoleOptionsError'
+  static override name = 'RoleOptionsError'
+  override name = RoleOptionsError.name
+
+  constructor(message = "a role's options were refused", options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_ROLE_OPTIONS'
 }
 

@@ -11,6 +11,8 @@
  * could not complete (set-up failed, the simulation stalled).
  */
 import { parseArgs } from 'node:util'
+import { isError } from '../protocols/errors.ts'
+import { ScenarioError } from './errors.ts'
 import { VirtualWorld, wallClockNow } from './virtual-time/world.ts'
 
 /** Virtual time 0 of every run, as a wall-clock date (also `SIM_EPOCH_MS` in runner.ts). */
@@ -33,7 +35,7 @@ try {
   code = await main()
 } catch (err) {
   process.stderr.write(`simulation failed: ${(err as Error)?.stack ?? String(err)}\n`)
-  code = (err as { code?: string }).code === 'ERR_SCENARIO' ? 2 : 3
+  code = isError(err, ScenarioError) ? 2 : 3
 } finally {
   world.close()
 }

@@ -16,14 +16,9 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
+import { toHex } from '../../keys/hex.ts'
 import { signRecord } from '../../protocols/records/envelope.ts'
-import {
-  type ClearingEngine,
-  hex,
-  periodOf,
-  type StateLevel,
-  type VerifiedReport,
-} from '../../roles/clearinghouse/index.ts'
+import { type ClearingEngine, periodOf, type StateLevel, type VerifiedReport } from '../../roles/clearinghouse/index.ts'
 import { Market } from '../../test/unit/clearinghouse/market.ts'
 import { result } from '../lib/result.ts'
 import { median } from '../lib/stats.ts'
@@ -245,15 +240,15 @@ async function statementBuild(options: BenchOptions): Promise<BenchResult[]> {
         bytes: new Uint8Array(64),
         deviceBytes: device.registration.bytes,
         created: m.clock.now(),
-        device: hex(device.keys.signer.publicKey),
-        account: hex(buyer.account.signer.publicKey),
+        device: toHex(device.keys.signer.publicKey),
+        account: toHex(buyer.account.signer.publicKey),
         seq: round,
         prev: round === 0 ? null : `report-${d}-${round - 1}`,
         registration: {
           id: device.registration.id.toString(),
-          signer: hex(device.registration.signer),
-          account: hex(buyer.account.signer.publicKey),
-          device: hex(device.keys.signer.publicKey),
+          signer: toHex(device.registration.signer),
+          account: toHex(buyer.account.signer.publicKey),
+          device: toHex(device.keys.signer.publicKey),
           notBefore: device.registration.body.notBefore,
           notAfter: device.registration.body.notAfter,
         },

@@ -1,3 +1,4 @@
+import { toHex } from '../../keys/hex.ts'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { SeededRandom } from '../../keys/random.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
@@ -393,7 +394,7 @@ async function propagation(market: Market, options: BenchOptions): Promise<Bench
     pubsub.subscribe(plainTopic)
     pubsub.addEventListener('message', (event) => {
       if (event.detail.topic !== plainTopic) return
-      arrive(`p:${Buffer.from(event.detail.data.subarray(0, 16)).toString('hex')}`, plain)
+      arrive(`p:${toHex(event.detail.data.subarray(0, 16))}`, plain)
     })
   }
   const publisher = market.retailer
@@ -476,7 +477,7 @@ async function propagation(market: Market, options: BenchOptions): Promise<Bench
     const data = new Uint8Array(offer.bytes.length + certification.bytes.length + market.retailerCert.bytes.length)
     data.set(new SeededRandom(`plain-${i}`).bytes(16))
     const p = await cpuOf(
-      () => send(`p:${Buffer.from(data.subarray(0, 16)).toString('hex')}`, () => pubsub.publish(plainTopic, data)),
+      () => send(`p:${toHex(data.subarray(0, 16))}`, () => pubsub.publish(plainTopic, data)),
       cpu.plain,
     )
     if (measuring) {

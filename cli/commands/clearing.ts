@@ -12,7 +12,7 @@ import type { Command } from 'commander'
 import { Level } from 'level'
 import { createLibp2p } from 'libp2p'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toString as bytesToString } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { loadOrCreateNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { dataDirPaths } from '../../node/data-dir.ts'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
@@ -26,6 +26,7 @@ import {
   fundResponse,
 } from '../../protocols/clearing/index.ts'
 import { systemClock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { parseDecimalAmount } from '../../protocols/identifiers/currencies.ts'
 import { toJsonValue } from '../../protocols/json.ts'
 import { parseMessage } from '../../protocols/messages.ts'
@@ -92,7 +93,7 @@ async function clearinghouseAddresses(
   try {
     client = clientFor(options)
   } catch (err) {
-    if (!(err instanceof DaemonNotRunningError)) throw err
+    if (!isError(err, DaemonNotRunningError)) throw err
   }
   const reasons: string[] = []
   for (const anchor of anchors) {
@@ -110,7 +111,7 @@ async function clearinghouseAddresses(
           addresses: [...known.addresses.map((a) => multiaddr(a)), ...fromBootstrap],
         }
       } catch (err) {
-        if (!(err instanceof ControlApiError)) throw err
+        if (!isError(err, ControlApiError)) throw err
         reasons.push(err.message)
       }
     }
@@ -169,8 +170,8 @@ async function accountCall(
         service: 'clearinghouse',
       })
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new CliError(err.message)
-      if (err instanceof RpcUnreachableError || err instanceof RpcTimeoutError) {
+      if (isError(err, RpcRemoteError)) throw new CliError(err.message)
+      if (isError(err, RpcUnreachableError) || isError(err, RpcTimeoutError)) {
         throw new CliError(err.message.includes(peerId) ? err.message : `clearinghouse ${peerId}: ${err.message}`)
       }
       throw err
@@ -484,7 +485,7 @@ export function registerClearingCommands(program: Command): void {
         participant: check.record?.body.participant ?? null,
         period: check.record?.body.period ?? null,
         part: check.record?.body.part ?? null,
-        signer: check.record !== undefined ? bytesToString(check.record.signer, 'base16') : null,
+        signer: check.record !== undefined ? toHex(check.record.signer) : null,
         ok: check.problems.length === 0,
         problems: check.problems,
         ...(proved !== undefined ? { lineProved: proved } : {}),
@@ -543,7 +544,7 @@ export function registerClearingCommands(program: Command): void {
     try {
       report = await clientFor(options).request<AuditReport>('GET', '/v1/clearinghouse/audit')
     } catch (err) {
-      if (!(err instanceof DaemonNotRunningError)) throw err
+      if (!isError(err, DaemonNotRunningError)) throw err
       report = await auditOffline(dataDir)
     }
     const violations = [...report.ledger, ...report.clearing]

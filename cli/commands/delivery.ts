@@ -2,6 +2,7 @@ import type { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { ControlClient } from '../../node/control-client.ts'
 import { ControlApiError } from '../../node/errors.ts'
+import { isError } from '../../protocols/errors.ts'
 import { PRIORITIES, type SegmentPriority } from '../../protocols/segments/constants.ts'
 import type { FetchJobStatus, SeedEntry } from '../../roles/delivery/index.ts'
 import { CliError, EXIT, print, table } from '../output.ts'
@@ -101,7 +102,7 @@ async function followFetch(
         status = await client.request<FetchJobStatus>('GET', path)
         failedPolls = 0
       } catch (err) {
-        if (err instanceof ControlApiError && err.status === 404) throw err
+        if (isError(err, ControlApiError) && err.status === 404) throw err
         if (++failedPolls >= MAX_FAILED_POLLS) throw err
       }
     }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander'
+import { toHex } from '../../keys/hex.ts'
 import { type Devnet, startDevnet } from '../../node/devnet.ts'
 import { DevnetDirError, DevnetRunningError, DevnetStoppedError } from '../../node/errors.ts'
 import { configureLogging } from '../../node/logging.ts'
+import { isError } from '../../protocols/errors.ts'
 import { consortCommand } from '../launcher.ts'
 import { CliError, print } from '../output.ts'
 import { withJson } from './common.ts'
@@ -30,7 +32,7 @@ function tour(devnet: Devnet): string {
     const retailer = devnet.daemons.get('retailer')?.node.keys.signer.publicKey
     const period = new Date().toISOString().slice(0, 7)
     if (retailer != null) {
-      const id = `retailer:${Buffer.from(retailer).toString('hex')}`
+      const id = `retailer:${toHex(retailer)}`
       lines.push(`  ${consort} statement --participant ${id} --period ${period} --data-dir ${dir('clearinghouse')}`)
     }
     lines.push(`  ${consort} audit --data-dir ${dir('clearinghouse')}`)
@@ -99,12 +101,12 @@ export function registerDevnetCommand(program: Command): void {
         },
       })
     } catch (err) {
-      if (err instanceof DevnetStoppedError) {
+      if (isError(err, DevnetStoppedError)) {
         await stopped
         return
       }
       await nodes.stop?.()
-      if (err instanceof DevnetRunningError || err instanceof DevnetDirError) throw new CliError(err.message)
+      if (isError(err, DevnetRunningError) || isError(err, DevnetDirError)) throw new CliError(err.message)
       throw err
     }
     const web = await devnetWebLinks(devnet)

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toString as bytesToString } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { changeKeystorePassphrase, loadNodeKeys, loadOrCreateNodeKeys } from '../../keys/keystore.ts'
 import { dataDirPaths } from '../../node/data-dir.ts'
 import { rotationPaths } from '../../node/key-rotation.ts'
@@ -109,15 +109,15 @@ function registerRotateCommand(keys: Command): void {
     const current = await loadNodeKeys(dataDirPaths(dataDir).keys, keyOptions)
     const next = await loadOrCreateNodeKeys(paths.next, keyOptions)
     const client = clientFor(options)
-    const hex = (bytes: Uint8Array) => bytesToString(bytes, 'base16')
-    const keysOfNext = { subject: hex(next.signer.publicKey), sealingKey: hex(next.sealing.publicKey) }
+    const keysOfNext = { subject: toHex(next.signer.publicKey), sealingKey: toHex(next.sealing.publicKey) }
     const prepared = await client.request<{ request: Record<string, unknown> }>('POST', '/v1/keys/rotate', keysOfNext)
     const request: CertRequestFields = {
       ...(prepared.request as unknown as CertRequestFields),
       subject: bytesFromString(prepared.request.subject as string, 'base16'),
       sealingKey: bytesFromString(prepared.request.sealingKey as string, 'base16'),
     }
-    if (hex(request.subject) !== keysOfNext.subject) throw new CliError('the daemon prepared a request for another key')
+    if (toHex(request.subject) !== keysOfNext.subject)
+      throw new CliError('the daemon prepared a request for another key')
     const { sig } = signCertRequest(request, next.signer)
     const done = await client.request<{ cert: string; revokeOldAt: number; registrar: string }>(
       'POST',
@@ -125,7 +125,7 @@ function registerRotateCommand(keys: Command): void {
       {
         ...keysOfNext,
         created: request.created,
-        sig: hex(sig),
+        sig: toHex(sig),
         graceMs,
       },
     )

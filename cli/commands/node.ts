@@ -7,6 +7,7 @@ import { DaemonNotRunningError } from '../../node/errors.ts'
 import { describeIdentity } from '../../node/identity.ts'
 import { readNetworkFile } from '../../node/network-file.ts'
 import { systemClock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { CliError, EXIT, print, table } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
@@ -31,7 +32,7 @@ export function registerNodeCommands(program: Command): void {
     try {
       id = await clientFor(options).request<PeerInfo & Record<string, unknown>>('GET', '/v1/id')
     } catch (err) {
-      if (!(err instanceof DaemonNotRunningError)) throw err
+      if (!isError(err, DaemonNotRunningError)) throw err
       id = await identityFromDataDir(dataDirOf(options))
     }
     print(id, options, (v) => {

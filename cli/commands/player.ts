@@ -1,7 +1,9 @@
 import path from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import type { Command } from 'commander'
+import { toHex } from '../../keys/hex.ts'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
+import { isError } from '../../protocols/errors.ts'
 import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/index.ts'
 import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
 import { accountCommand, clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
@@ -322,12 +324,12 @@ export function registerPlayerCommands(program: Command): void {
       purchases = (await clientFor(options).request<{ purchases: string[] }>('GET', '/v1/player/account/purchases'))
         .purchases
     } catch (err) {
-      if (!(err instanceof DaemonNotRunningError) && !(err instanceof ControlApiError)) throw err
+      if (!isError(err, DaemonNotRunningError) && !isError(err, ControlApiError)) throw err
       note = 'the daemon is not running: the export carries no purchases (the other device can fetch them by id)'
     }
     const out = path.resolve(options.out)
     await exportAccount(out, keys, { passphrase, purchases })
-    const result = { file: out, account: Buffer.from(keys.signer.publicKey).toString('hex'), purchases, note }
+    const result = { file: out, account: toHex(keys.signer.publicKey), purchases, note }
     print(result, options, () =>
       [
         `wrote ${out}`,
@@ -356,7 +358,7 @@ export function registerPlayerCommands(program: Command): void {
     const dataDir = dataDirOf(options)
     const imported = await importAccount(dataDir, path.resolve(file), passphrase, { replace: options.replace === true })
     const result: Record<string, unknown> = {
-      account: Buffer.from(imported.keys.signer.publicKey).toString('hex'),
+      account: toHex(imported.keys.signer.publicKey),
       replaced: imported.replaced,
       purchases: imported.purchases,
       licences: [] as unknown[],
@@ -375,7 +377,7 @@ export function registerPlayerCommands(program: Command): void {
         }
       }
     } catch (err) {
-      if (!(err instanceof DaemonNotRunningError)) throw err
+      if (!isError(err, DaemonNotRunningError)) throw err
       result.note =
         'the daemon is not running: start it, then run `consort licences --fetch PURCHASE` for each purchase'
     }

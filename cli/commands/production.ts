@@ -3,6 +3,7 @@ import path from 'node:path'
 import type { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { ControlClient } from '../../node/control-client.ts'
+import { isError } from '../../protocols/errors.ts'
 import { toJsonValue } from '../../protocols/json.ts'
 import {
   ErnFormatError,
@@ -136,7 +137,7 @@ function readJson(file: string, what: string): unknown {
   try {
     return JSON.parse(readText(file, what, 4 * 1024 * 1024))
   } catch (err) {
-    if (err instanceof CliError) throw err
+    if (isError(err, CliError)) throw err
     throw new CliError(`${what}: ${file} is not JSON: ${(err as Error).message}`, EXIT.usage)
   }
 }
@@ -411,7 +412,7 @@ export function registerProductionCommands(program: Command): void {
     try {
       inspection = inspectErn(readErn(xml))
     } catch (err) {
-      if (err instanceof ErnFormatError || (err as Error).name === 'ErnFormatError') {
+      if (isError(err, ErnFormatError) || (err as Error).name === 'ErnFormatError') {
         const e = err as ErnFormatError
         if (options.json === true) print({ valid: false, code: e.code, reason: e.reason, message: e.message }, options)
         else process.stdout.write(`${file}: ${e.message}\n`)

@@ -7,7 +7,7 @@ import { dataDirPaths } from '../../node/data-dir.ts'
 import { readNetworkFile } from '../../node/network-file.ts'
 import { systemClock } from '../../protocols/clock.ts'
 import { decodeRecord, type SignedRecord } from '../../protocols/records/envelope.ts'
-import { RecordError } from '../../protocols/records/errors.ts'
+import { isRecordError } from '../../protocols/records/errors.ts'
 import { CliError, EXIT, print } from '../output.ts'
 import { clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
@@ -79,7 +79,7 @@ export function registerRecordCommands(program: Command): void {
     try {
       decoded = decodeRecord(bytes, { network, now })
     } catch (err) {
-      if (!(err instanceof RecordError)) throw err
+      if (!isRecordError(err)) throw err
       print(
         { valid: false, error: { code: err.code, field: err.field, message: err.message } },
         options,

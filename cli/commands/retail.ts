@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { ControlApiError } from '../../node/errors.ts'
+import { isError } from '../../protocols/errors.ts'
 import { CliError, collect, EXIT, listOption, print, table } from '../output.ts'
 import { clientFor, withDataDir, withJson } from './common.ts'
 
@@ -300,7 +301,7 @@ export function registerRetailCommands(program: Command): void {
         answer = await client.request<MarketAnswer>('GET', `${path}?${query}`)
         break
       } catch (err) {
-        if (!(err instanceof ControlApiError) || (err as ControlApiError).status !== 404) throw err
+        if (!isError(err, ControlApiError) || (err as ControlApiError).status !== 404) throw err
       }
     }
     if (answer == null) {

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { isError } from '../../protocols/errors.ts'
 import { ScenarioError, ScenarioNotFoundError } from '../../simulations/errors.ts'
 import { loadScenario, SCENARIO_DIR, scenarioWarnings, shippedScenarioFiles } from '../../simulations/scenario.ts'
 import {
@@ -53,7 +54,7 @@ export function registerSimCommands(program: Command): void {
       try {
         return f()
       } catch (err) {
-        if (err instanceof ScenarioError || err instanceof ScenarioNotFoundError)
+        if (isError(err, ScenarioError) || isError(err, ScenarioNotFoundError))
           throw new CliError(err.message, EXIT.usage)
         throw err
       }

@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { z } from 'zod'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { domainPayload } from '../records/envelope.ts'
 import { ACCOUNT_REQUEST_DOMAIN, type AccountRequestFields, type accountRequest } from './index.ts'
 
 /**
@@ -14,12 +15,7 @@ import { ACCOUNT_REQUEST_DOMAIN, type AccountRequestFields, type accountRequest 
 export type AccountRequest = z.infer<typeof accountRequest>
 
 export function accountRequestPayload(fields: AccountRequestFields): Uint8Array {
-  const prefix = new TextEncoder().encode(`${ACCOUNT_REQUEST_DOMAIN}\0`)
-  const body = dagCbor.encode(fields)
-  const out = new Uint8Array(prefix.length + body.length)
-  out.set(prefix, 0)
-  out.set(body, prefix.length)
-  return out
+  return domainPayload(ACCOUNT_REQUEST_DOMAIN, dagCbor.encode(fields))
 }
 
 export function signAccountRequest(fields: AccountRequestFields, account: Signer): AccountRequest {

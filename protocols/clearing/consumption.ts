@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { z } from 'zod'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { domainPayload } from '../records/envelope.ts'
 import { CONSUMPTION_DOMAIN, type ConsumptionRequestFields, type consumptionRequest } from './index.ts'
 
 /**
@@ -13,12 +14,7 @@ import { CONSUMPTION_DOMAIN, type ConsumptionRequestFields, type consumptionRequ
 export type ConsumptionRequest = z.infer<typeof consumptionRequest>
 
 export function consumptionPayload(fields: ConsumptionRequestFields): Uint8Array {
-  const prefix = new TextEncoder().encode(`${CONSUMPTION_DOMAIN}\0`)
-  const body = dagCbor.encode(fields)
-  const out = new Uint8Array(prefix.length + body.length)
-  out.set(prefix, 0)
-  out.set(body, prefix.length)
-  return out
+  return domainPayload(CONSUMPTION_DOMAIN, dagCbor.encode(fields))
 }
 
 export function signConsumptionRequest(

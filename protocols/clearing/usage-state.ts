@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { z } from 'zod'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { domainPayload } from '../records/envelope.ts'
 import { USAGE_STATE_DOMAIN, type UsageStateRequestFields, type usageStateRequest } from './index.ts'
 
 /**
@@ -13,12 +14,7 @@ import { USAGE_STATE_DOMAIN, type UsageStateRequestFields, type usageStateReques
 export type UsageStateRequest = z.infer<typeof usageStateRequest>
 
 export function usageStatePayload(fields: UsageStateRequestFields): Uint8Array {
-  const prefix = new TextEncoder().encode(`${USAGE_STATE_DOMAIN}\0`)
-  const body = dagCbor.encode(fields)
-  const out = new Uint8Array(prefix.length + body.length)
-  out.set(prefix, 0)
-  out.set(body, prefix.length)
-  return out
+  return domainPayload(USAGE_STATE_DOMAIN, dagCbor.encode(fields))
 }
 
 export function signUsageStateRequest(

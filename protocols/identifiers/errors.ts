@@ -11,8 +11,10 @@ export function quote(value: string): string {
 
 /** A string is not an ISRC (ISO 3901: CC-XXX-YY-NNNNN). */
 export class InvalidIsrcError extends Error {
+  static override name = 'InvalidIsrcError'
+  override name = InvalidIsrcError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_ISRC'
-  override readonly name = 'InvalidIsrcError'
   readonly code = InvalidIsrcError.code
   readonly value: string
 
@@ -24,8 +26,10 @@ export class InvalidIsrcError extends Error {
 
 /** A string is not a UPC-A / EAN-13 / GTIN-14 product code with a correct check digit. */
 export class InvalidIcpnError extends Error {
+  static override name = 'InvalidIcpnError'
+  override name = InvalidIcpnError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_ICPN'
-  override readonly name = 'InvalidIcpnError'
   readonly code = InvalidIcpnError.code
   readonly value: string
 
@@ -37,8 +41,10 @@ export class InvalidIcpnError extends Error {
 
 /** A string is not a Global Release Identifier. */
 export class InvalidGridError extends Error {
+  static override name = 'InvalidGridError'
+  override name = InvalidGridError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_GRID'
-  override readonly name = 'InvalidGridError'
   readonly code = InvalidGridError.code
   readonly value: string
 
@@ -50,8 +56,10 @@ export class InvalidGridError extends Error {
 
 /** A string is neither an ISO 3166-1 alpha-2 code nor `Worldwide`. */
 export class InvalidTerritoryError extends Error {
+  static override name = 'InvalidTerritoryError'
+  override name = InvalidTerritoryError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_TERRITORY'
-  override readonly name = 'InvalidTerritoryError'
   readonly code = InvalidTerritoryError.code
   readonly value: string
 
@@ -63,8 +71,10 @@ export class InvalidTerritoryError extends Error {
 
 /** A string is not an active ISO 4217 currency code. */
 export class InvalidCurrencyError extends Error {
+  static override name = 'InvalidCurrencyError'
+  override name = InvalidCurrencyError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_CURRENCY'
-  override readonly name = 'InvalidCurrencyError'
   readonly code = InvalidCurrencyError.code
   readonly value: string
 
@@ -76,8 +86,10 @@ export class InvalidCurrencyError extends Error {
 
 /** A decimal amount is malformed, negative, too large or more precise than its currency allows. */
 export class InvalidAmountError extends Error {
+  static override name = 'InvalidAmountError'
+  override name = InvalidAmountError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_AMOUNT'
-  override readonly name = 'InvalidAmountError'
   readonly code = InvalidAmountError.code
   readonly value: string
   readonly currency: string
@@ -91,8 +103,10 @@ export class InvalidAmountError extends Error {
 
 /** A string is not an ISO 8601 duration this project can turn into milliseconds. */
 export class InvalidDurationError extends Error {
+  static override name = 'InvalidDurationError'
+  override name = InvalidDurationError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_DURATION'
-  override readonly name = 'InvalidDurationError'
   readonly code = InvalidDurationError.code
   readonly value: string
 
@@ -104,8 +118,10 @@ export class InvalidDurationError extends Error {
 
 /** A string is not an ISO 8601 calendar date or a date-time with a zone. */
 export class InvalidDateError extends Error {
+  static override name = 'InvalidDateError'
+  override name = InvalidDateError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_DATE'
-  override readonly name = 'InvalidDateError'
   readonly code = InvalidDateError.code
   readonly value: string
 
@@ -117,8 +133,10 @@ export class InvalidDateError extends Error {
 
 /** A string is not a content id (`isrc:…`, `icpn:…`, `grid:…`, or a bare ISRC, UPC/EAN or GRid). */
 export class InvalidContentIdError extends Error {
+  static override name = 'InvalidContentIdError'
+  override name = InvalidContentIdError.name
+
   static readonly code = 'ERR_IDENTIFIERS_INVALID_CONTENT_ID'
-  override readonly name = 'InvalidContentIdError'
   readonly code = InvalidContentIdError.code
   readonly value: string
 

@@ -32,4 +32,8 @@ export const PURCHASE_CODES = {
   priceMismatch: 'ERR_PRICE_MISMATCH',
   paymentRefused: 'ERR_PAYMENT_REFUSED',
   licenceRefused: 'ERR_LICENCE_REFUSED',
+  /** A purchase id reused with another order. */
+  purchaseConflict: 'ERR_PURCHASE_CONFLICT',
+  /** A service did not answer in time: the retailer saved the purchase's state, a retry resumes it. */
+  purchasePending: 'ERR_PURCHASE_PENDING',
 } as const

@@ -21,7 +21,12 @@ import { CID } from 'multiformats/cid'
 
 /** A record's bytes are valid DAG-CBOR but not in the one canonical form. */
 export class NotCanonicalError extends Error {
-  override name = 'NotCanonicalError'
+  static override name = 'NotCanonicalError'
+  override name = NotCanonicalError.name
+
+  constructor(message = 'valid DAG-CBOR, but not in its one canonical form', options?: ErrorOptions) {
+    super(message, options)
+  }
 }
 
 /**

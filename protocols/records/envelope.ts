@@ -5,6 +5,8 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { z } from 'zod'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { toHex } from '../../keys/hex.ts'
+import { isError } from '../errors.ts'
 import { decodeCanonical, NotCanonicalError } from './canonical.ts'
 import {
   BadSignatureError,
@@ -67,12 +69,24 @@ const SIGNING_PREFIXES = new Map(
   Object.keys(RECORD_TYPES).map((type) => [type, new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`)]),
 )
 
-/** The bytes a signature covers. */
+/** The bytes a record's signature covers: `utf8("consort/v1/" ‖ type) ‖ 0x00 ‖ body`. */
 export function signingPayload(type: string, bodyBytes: Uint8Array): Uint8Array {
-  const prefix = SIGNING_PREFIXES.get(type) ?? new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`)
-  const out = new Uint8Array(prefix.length + bodyBytes.length)
+  return prefixed(SIGNING_PREFIXES.get(type) ?? new TextEncoder().encode(`${SIGNING_DOMAIN}${type}\0`), bodyBytes)
+}
+
+/**
+ * The bytes a signed request's signature covers, for requests signed under a domain of their own rather than a
+ * record type (`ACCOUNT_REQUEST_DOMAIN`, `CONSUMPTION_DOMAIN`, `USAGE_STATE_DOMAIN`): `utf8(domain) ‖ 0x00 ‖ bytes`.
+ * Built here and in `signingPayload` only, so that every kind of signature is separated the same way.
+ */
+export function domainPayload(domain: string, bytes: Uint8Array): Uint8Array {
+  return prefixed(new TextEncoder().encode(`${domain}\0`), bytes)
+}
+
+function prefixed(prefix: Uint8Array, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + bytes.length)
   out.set(prefix, 0)
-  out.set(bodyBytes, prefix.length)
+  out.set(bytes, prefix.length)
   return out
 }
 
@@ -164,7 +178,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
   try {
     envelope = decodeCanonical(bytes)
   } catch (err) {
-    if (err instanceof NotCanonicalError)
+    if (isError(err, NotCanonicalError))
       throw new NonCanonicalRecordError('record', `not in canonical DAG-CBOR form: ${err.message}`)
     throw new MalformedRecordError('record', `not DAG-CBOR (${(err as Error).message})`)
   }
@@ -215,10 +229,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
     )
   }
   if (!ed25519Verify(fields.signer, signingPayload(type, bodyBytes), fields.sig)) {
-    throw new BadSignatureError(
-      'sig',
-      `signature does not verify for signer ${Buffer.from(fields.signer).toString('hex')}`,
-    )
+    throw new BadSignatureError('sig', `signature does not verify for signer ${toHex(fields.signer)}`)
   }
   return { type, body, signer: fields.signer, sig: fields.sig, bytes, id: recordId(bytes) }
 }

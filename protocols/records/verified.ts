@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto'
+import { Lru } from '../../keys/lru.ts'
 import { capFor, DEFAULT_RECORD_CAPS, type DecodeOptions, decodeRecord, type SignedRecord } from './envelope.ts'
 
 /** Records one `VerifiedRecords` remembers (a few hundred bytes of key and the decoded record each). */
@@ -15,27 +16,23 @@ export const DEFAULT_VERIFIED_RECORDS = 4096
  * One instance per node (its gossip bus): it is the node's own memory of what it verified, nothing shared.
  */
 export class VerifiedRecords {
-  readonly #entries = new Map<string, SignedRecord>()
-  readonly #max: number
+  readonly #entries: Lru<string, SignedRecord>
   hits = 0
 
   constructor(max = DEFAULT_VERIFIED_RECORDS) {
-    this.#max = Math.max(1, max)
+    this.#entries = new Lru(Math.max(1, max))
   }
 
   decode(bytes: Uint8Array, options: DecodeOptions): SignedRecord {
     const key = hash('sha256', bytes, 'base64')
-    const known = this.#entries.get(key)
+    const known = this.#entries.peek(key)
     if (known !== undefined && this.#stillValid(known, options)) {
-      // Most recently used last: the first entry is the one to drop.
-      this.#entries.delete(key)
-      this.#entries.set(key, known)
+      this.#entries.get(key)
       this.hits++
       return known
     }
     const record = decodeRecord(bytes, options)
     this.#entries.set(key, record)
-    if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value!)
     return record
   }
 

@@ -1,6 +1,6 @@
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { Clock } from '../clock.ts'
 import { formatMinorUnits } from '../identifiers/currencies.ts'
 import { territoryCovers } from '../identifiers/territories.ts'
@@ -47,8 +47,6 @@ export type CertificationVerdict =
   | { ok: true }
   | { ok: false; result: 'reject' | 'ignore'; code: OfferCheckCode; reason: string }
 
-const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
-
 /** The certification among `attachments` that names this offer record, if any. */
 export function certificationFor(
   offer: SignedRecord<'consort/offer'>,
@@ -86,7 +84,7 @@ export function verifyCertification(
       ok: false,
       result: 'reject',
       code: OFFER_CHECK_CODES.untrustedCertifier,
-      reason: `certification ${certification.id} is signed by ${hex(certification.signer)}, not a reference service of the network`,
+      reason: `certification ${certification.id} is signed by ${toHex(certification.signer)}, not a reference service of the network`,
     }
   }
   if (c.validUntil <= now) {
@@ -117,7 +115,7 @@ export function offerInWindow(offer: SignedRecord<'consort/offer'>, now: number)
 
 /** The key an offer's versions share: its signer and its stable id. */
 export function offerKey(offer: SignedRecord<'consort/offer'>): string {
-  return `${hex(offer.signer)}!${offer.body.offerId}`
+  return `${toHex(offer.signer)}!${offer.body.offerId}`
 }
 
 /** One certified offer as a market query answers it, checked locally. */
@@ -224,7 +222,7 @@ export async function queryCertifiedOffers(
         const known = byOffer.get(offer.id.toString())
         if (known == null || known.certification.body.validUntil < certification.body.validUntil) {
           const certifier =
-            anchors.find((a) => hex(a.key) === hex(certification.signer))?.name ?? hex(certification.signer)
+            anchors.find((a) => toHex(a.key) === toHex(certification.signer))?.name ?? toHex(certification.signer)
           byOffer.set(offer.id.toString(), {
             offer,
             certification,
@@ -249,7 +247,7 @@ export function describeVerifiedOffer(v: VerifiedOffer) {
     offerId: o.offerId,
     offer: v.offer.id,
     seq: o.seq,
-    retailer: hex(v.offer.signer),
+    retailer: toHex(v.offer.signer),
     retailerName: v.retailerName,
     content: o.content,
     price: o.price,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId } from '@libp2p/interface'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
+import { toHex } from '../../keys/hex.ts'
+import { isError } from '../errors.ts'
 import { depositResponse, ESCROW_OPS, ESCROW_PROTOCOL } from '../escrow/index.ts'
 import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, REISSUE_DOMAIN, reissueResponse } from '../licence/index.ts'
 import { parseMessage } from '../messages.ts'
@@ -136,13 +137,19 @@ function decodeOptionsOf(network: NetworkContext, now: number): DecodeOptions {
 }
 
 function isRegistrarKey(network: NetworkContext, key: Uint8Array): boolean {
-  const hex = bytesToHex(key, 'base16')
-  return network.body.registrars.some((r) => bytesToHex(r.key, 'base16') === hex)
+  const hex = toHex(key)
+  return network.body.registrars.some((r) => toHex(r.key) === hex)
 }
 
 /** A record the registrar returned was not what was asked for. */
 export class UnexpectedRegistrarAnswerError extends Error {
-  override name = 'UnexpectedRegistrarAnswerError'
+  static override name = 'UnexpectedRegistrarAnswerError'
+  override name = UnexpectedRegistrarAnswerError.name
+
+  constructor(message = 'the registrar returned a record that was not asked for', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_UNEXPECTED_ANSWER'
 }
 
@@ -165,7 +172,7 @@ async function callRegistrar(
       const response = await rpcCall(libp2p, peer, network.protocol(protocol), op, body, options)
       return { registrar: peer, response }
     } catch (err) {
-      if (err instanceof RpcRemoteError || options.signal?.aborted === true) throw err
+      if (isError(err, RpcRemoteError) || options.signal?.aborted === true) throw err
       lastError = err
     }
   }
@@ -189,7 +196,7 @@ function certResult(
   const cert = decodeRecordAs('consort/cert', answer.cert, decodeOptionsOf(network, now))
   if (!isRegistrarKey(network, cert.signer))
     throw new UnexpectedRegistrarAnswerError('the certificate is not signed by a registration manager of the network')
-  if (bytesToHex(cert.body.subject, 'base16') !== bytesToHex(subject, 'base16'))
+  if (toHex(cert.body.subject) !== toHex(subject))
     throw new UnexpectedRegistrarAnswerError('the certificate names another subject')
   return { status: 'approved', cert, registrar }
 }
@@ -333,7 +340,7 @@ export async function registerDevice(
   const device = decodeRecordAs('consort/device', bytes, decodeOptionsOf(network, init.now))
   if (!isRegistrarKey(network, device.signer))
     throw new UnexpectedRegistrarAnswerError('the device record is not signed by a registration manager')
-  if (bytesToHex(device.body.device, 'base16') !== bytesToHex(init.device.publicKey, 'base16'))
+  if (toHex(device.body.device) !== toHex(init.device.publicKey))
     throw new UnexpectedRegistrarAnswerError('the device record names another device')
   return device
 }
@@ -357,10 +364,7 @@ export async function lookupCert(
   const { cert: bytes } = parseMessage(lookupCertResponse, response, 'response')
   if (bytes == null) return null
   const cert = decodeRecordAs('consort/cert', bytes, decodeOptionsOf(network, now))
-  if (
-    !isRegistrarKey(network, cert.signer) ||
-    bytesToHex(cert.body.subject, 'base16') !== bytesToHex(subject, 'base16')
-  )
+  if (!isRegistrarKey(network, cert.signer) || toHex(cert.body.subject) !== toHex(subject))
     throw new UnexpectedRegistrarAnswerError('the certificate is not the subject’s, or not signed by a registrar')
   return cert
 }
@@ -376,7 +380,7 @@ function checkLicence(
     throw new UnexpectedRegistrarAnswerError('the licence is not signed by a registration manager')
   if (expect.purchaseId != null && licence.body.purchaseId !== expect.purchaseId)
     throw new UnexpectedRegistrarAnswerError(`the licence is for purchase ${licence.body.purchaseId}`)
-  if (expect.device != null && bytesToHex(licence.body.device, 'base16') !== bytesToHex(expect.device, 'base16'))
+  if (expect.device != null && toHex(licence.body.device) !== toHex(expect.device))
     throw new UnexpectedRegistrarAnswerError('the licence is bound to another device')
   return licence
 }

@@ -1,10 +1,12 @@
 import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { withDeadline } from '../deadline.ts'
+import { isError } from '../errors.ts'
 import { announcedAddresses, dialFailureReason, isAddressBook } from './addresses.ts'
 import { decodeResponse, encodeRequest, FrameError } from './codec.ts'
 import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES, serviceOfProtocol } from './constants.ts'
-import { RpcProtocolError, RpcRemoteError, RpcTimeoutError, RpcUnreachableError } from './errors.ts'
+import { RpcProtocolError, RpcRemoteError, RpcTimeoutError, RpcUnreachableError, type WireErrors } from './errors.ts'
 import { localRpcServer } from './server.ts'
 import { openProtocolStream, type StreamDialer } from './streams.ts'
 
@@ -45,7 +47,7 @@ async function callLocal(
     } catch (err) {
       throw new RpcProtocolError(`${protocol}: ${(err as Error).message}`)
     }
-    if (!response.ok) throw new RpcRemoteError(protocol, response.code, response.message)
+    if (!response.ok) throw refusal(new RpcRemoteError(protocol, response.code, response.message), options)
     return response.body
   } finally {
     clearTimeout(timer)
@@ -59,6 +61,8 @@ export interface RpcCallOptions extends AbortOptions {
   maxResponseBytes?: number
   /** Who answers, for errors (`clearinghouse`); by default named from the protocol id. */
   service?: string
+  /** The protocol's refusals: a listed code is thrown as its own error class instead of `RpcRemoteError`. */
+  errors?: WireErrors
 }
 
 export type RpcDialer = StreamDialer & { peerId?: PeerId }
@@ -77,8 +81,7 @@ export async function rpcCall(
 ): Promise<unknown> {
   const local = isPeerId(peer) && libp2p.peerId?.equals(peer) === true ? localRpcServer(libp2p, protocol) : undefined
   if (local != null) return callLocal(local, libp2p.peerId!, protocol, op, body, options)
-  const deadline = AbortSignal.timeout(options.deadlineMs ?? DEFAULT_DEADLINE_MS)
-  const signal = options.signal == null ? deadline : AbortSignal.any([deadline, options.signal])
+  const { signal, deadline } = withDeadline(options.deadlineMs ?? DEFAULT_DEADLINE_MS, options.signal)
   let stream: Stream | undefined
   const service = options.service ?? serviceOfProtocol(protocol)
   let target: PeerId | Multiaddr | Multiaddr[] = peer
@@ -98,7 +101,7 @@ export async function rpcCall(
       target = await announcedAddresses(libp2p, peer, { signal, service })
     }
   } catch (err) {
-    if (err instanceof RpcUnreachableError && deadline.aborted && !(options.signal?.aborted ?? false)) {
+    if (isError(err, RpcUnreachableError) && deadline.aborted && !(options.signal?.aborted ?? false)) {
       throw new RpcUnreachableError(
         service,
         peer.toString(),
@@ -133,12 +136,17 @@ export async function rpcCall(
     const reply = await lp.read({ signal })
     await stream.close({ signal }).catch(() => {})
     const response = decodeResponse(reply.subarray())
-    if (!response.ok) throw new RpcRemoteError(protocol, response.code, response.message)
+    if (!response.ok) throw refusal(new RpcRemoteError(protocol, response.code, response.message), options)
     return response.body
   } catch (err) {
     stream?.abort(err as Error)
-    if (err instanceof RpcRemoteError || err instanceof RpcUnreachableError) throw err
-    if (err instanceof FrameError) throw new RpcProtocolError(`${protocol}: ${err.message}`)
+    if (
+      isError(err, RpcRemoteError) ||
+      isError(err, RpcUnreachableError) ||
+      isError((err as Error).cause, RpcRemoteError)
+    )
+      throw err
+    if (isError(err, FrameError)) throw new RpcProtocolError(`${protocol}: ${err.message}`)
     if ((err as Error).name === 'InvalidDataLengthError') {
       const cap = options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES
       throw new RpcProtocolError(`${protocol} ${op}: the response exceeds ${cap} bytes`)
@@ -164,4 +172,9 @@ function peerName(peer: PeerId | Multiaddr | Multiaddr[]): string {
 function addressList(target: PeerId | Multiaddr | Multiaddr[]): string[] {
   if (isPeerId(target)) return []
   return (Array.isArray(target) ? target : [target]).map((a) => a.toString())
+}
+
+/** What a refusal is thrown as: the protocol's own error for a code it lists, else the `RpcRemoteError`. */
+function refusal(remote: RpcRemoteError, options: RpcCallOptions): Error {
+  return options.errors?.decode(remote) ?? remote
 }

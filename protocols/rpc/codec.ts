@@ -14,7 +14,12 @@ export interface RpcRequest {
 export type RpcResponse = { ok: true; body: unknown } | { ok: false; code: string; message: string }
 
 export class FrameError extends Error {
-  override name = 'FrameError'
+  static override name = 'FrameError'
+  override name = FrameError.name
+
+  constructor(message = 'the frame does not decode', options?: ErrorOptions) {
+    super(message, options)
+  }
 }
 
 function decodeMap(bytes: Uint8Array): Record<string, unknown> {

@@ -1,3 +1,5 @@
+import { InvalidParametersError, NotFoundError } from '@libp2p/interface'
+
 /** Error codes that every protocol shares; a role adds its own (`ERR_OFFER_REVOKED`…). */
 export const RPC_CODES = {
   badRequest: 'ERR_BAD_REQUEST',
@@ -10,11 +12,42 @@ export const RPC_CODES = {
 } as const
 
 /**
+ * The wire codes of the errors that `@libp2p/interface` defines, which Consort reuses rather than redefines (they
+ * carry no code of their own), by error name. Every protocol's replies and the control API answer them with these.
+ */
+export const LIBP2P_ERROR_CODES: Readonly<Record<string, string>> = {
+  NotFoundError: RPC_CODES.notFound,
+  InvalidParametersError: RPC_CODES.badRequest,
+}
+const LIBP2P_ERROR_OF_CODE: ReadonlyMap<string, new (message?: string) => Error> = new Map<
+  string,
+  new (
+    message?: string,
+  ) => Error
+>([
+  [RPC_CODES.notFound, NotFoundError],
+  [RPC_CODES.badRequest, InvalidParametersError],
+])
+
+/**
+ * The code that goes on the wire for `err`: its own `code` when that is an `ERR_` code, else the one listed for a
+ * reused `@libp2p/interface` error, else none (the peer then sees `ERR_INTERNAL`, never the error's internals).
+ */
+export function wireCodeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const { code, name } = err as { code?: unknown; name?: unknown }
+  if (typeof code === 'string' && code.startsWith('ERR_')) return code
+  return typeof name === 'string' && Object.hasOwn(LIBP2P_ERROR_CODES, name) ? LIBP2P_ERROR_CODES[name] : undefined
+}
+
+/**
  * Throw this (or any error with a string `code`) from a handler to send a typed error reply. Other errors
  * become `ERR_INTERNAL` without their message, so that a handler's internals never leak to a peer.
  */
 export class RpcHandlerError extends Error {
-  override name = 'RpcHandlerError'
+  static override name = 'RpcHandlerError'
+  override name = RpcHandlerError.name
+
   readonly code: string
 
   constructor(code: string, message: string) {
@@ -25,7 +58,9 @@ export class RpcHandlerError extends Error {
 
 /** The peer answered with an error reply. */
 export class RpcRemoteError extends Error {
-  override name = 'RpcRemoteError'
+  static override name = 'RpcRemoteError'
+  override name = RpcRemoteError.name
+
   readonly code: string
   readonly protocol: string
 
@@ -38,13 +73,25 @@ export class RpcRemoteError extends Error {
 
 /** The peer's reply could not be understood. */
 export class RpcProtocolError extends Error {
-  override name = 'RpcProtocolError'
+  static override name = 'RpcProtocolError'
+  override name = RpcProtocolError.name
+
+  constructor(message = "the peer's reply could not be understood", options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_RPC_PROTOCOL'
 }
 
 /** The exchange did not finish before its deadline. */
 export class RpcTimeoutError extends Error {
-  override name = 'RpcTimeoutError'
+  static override name = 'RpcTimeoutError'
+  override name = RpcTimeoutError.name
+
+  constructor(message = 'the exchange did not finish before its deadline', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_RPC_TIMEOUT'
 }
 
@@ -53,7 +100,9 @@ export class RpcTimeoutError extends Error {
  * message names the service, its peer id and each address tried, with the reason (`ECONNREFUSED`, a time-out).
  */
 export class RpcUnreachableError extends Error {
-  override name = 'RpcUnreachableError'
+  static override name = 'RpcUnreachableError'
+  override name = RpcUnreachableError.name
+
   readonly code = 'ERR_UNREACHABLE'
   readonly service: string
   readonly peer: string
@@ -68,5 +117,43 @@ export class RpcUnreachableError extends Error {
     this.service = service
     this.peer = peer
     this.addresses = addresses
+  }
+}
+
+/** An error class that a protocol's replies carry: constructible from a message, with its wire `code`. */
+export interface WireErrorType {
+  readonly name: string
+  new (message?: string): Error & { readonly code: string }
+}
+
+/**
+ * A protocol's refusals, by wire code and back: the server sends each class's `code`, and a client that passes
+ * this to `rpcCall` (`errors`) gets an error of the class the code names, matched by `.name` like any other, with
+ * the `RpcRemoteError` as its `cause` and the same message. Codes it does not list stay `RpcRemoteError`s.
+ */
+export class WireErrors {
+  readonly #byCode: ReadonlyMap<string, WireErrorType>
+
+  constructor(types: readonly WireErrorType[]) {
+    const byCode = new Map<string, WireErrorType>()
+    for (const type of types) {
+      const code = new type().code
+      if (byCode.has(code))
+        throw new Error(`wire code ${code} is listed twice (${byCode.get(code)?.name}, ${type.name})`)
+      byCode.set(code, type)
+    }
+    this.#byCode = byCode
+  }
+
+  /** Only the codes every protocol shares (`ERR_NOT_FOUND`, `ERR_BAD_REQUEST`), for a protocol without its own. */
+  static readonly shared = new WireErrors([])
+
+  /** The error a refusal stands for: the protocol's own for a code it lists, a reused `@libp2p/interface` one. */
+  decode(remote: RpcRemoteError): Error {
+    const type = this.#byCode.get(remote.code) ?? LIBP2P_ERROR_OF_CODE.get(remote.code)
+    if (type == null) return remote
+    const err = new type(remote.message)
+    err.cause = remote
+    return err
   }
 }

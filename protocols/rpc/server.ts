@@ -1,9 +1,10 @@
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
+import { isError } from '../errors.ts'
 import { decodeRequest, encodeResponse, FrameError, type RpcResponse } from './codec.ts'
 import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts'
-import { RPC_CODES } from './errors.ts'
+import { RPC_CODES, wireCodeOf } from './errors.ts'
 
 const log = logger('consort:rpc')
 
@@ -38,8 +39,8 @@ export interface RpcServerOptions {
 export type RpcRegistrar = Pick<Libp2p, 'handle' | 'unhandle'>
 
 function errorReply(err: unknown): RpcResponse {
-  const code = (err as { code?: unknown }).code
-  if (typeof code === 'string' && code.startsWith('ERR_') && code !== RPC_CODES.internal) {
+  const code = wireCodeOf(err)
+  if (code != null && code !== RPC_CODES.internal) {
     return { ok: false, code, message: (err as Error).message }
   }
   return { ok: false, code: RPC_CODES.internal, message: 'internal error' }
@@ -82,7 +83,7 @@ export async function registerRpc(
       // The deadline holds even for a handler that ignores its signal.
       return { ok: true, body: await Promise.race([handler(request.body, context), rejectOnAbort(signal)]) }
     } catch (err) {
-      if (err instanceof FrameError) return { ok: false, code: RPC_CODES.badRequest, message: err.message }
+      if (isError(err, FrameError)) return { ok: false, code: RPC_CODES.badRequest, message: err.message }
       if ((err as Error).name === 'InvalidDataLengthError') {
         return { ok: false, code: RPC_CODES.tooLarge, message: `request exceeds ${maxRequestBytes} bytes` }
       }

@@ -34,8 +34,14 @@ const ROOT_PREFIX = 'root/'
 
 /** A root refused because the announcer already holds its limit. */
 export class TooManyRootsError extends Error {
+  static override name = 'TooManyRootsError'
+  override name = TooManyRootsError.name
+
+  constructor(message = 'the announcer already holds its limit of roots', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   static readonly code = 'ERR_SEGMENTS_TOO_MANY_ROOTS'
-  override readonly name = 'TooManyRootsError'
   readonly code = TooManyRootsError.code
 }
 

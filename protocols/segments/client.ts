@@ -2,6 +2,7 @@ import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import type { CID } from 'multiformats/cid'
+import { withDeadline } from '../deadline.ts'
 import { openProtocolStream, type StreamDialer } from '../rpc/streams.ts'
 import { bitfieldBytes, bitfieldGet, decodeResponse, encodeRequest, parseBlockFrameHead } from './codec.ts'
 import {
@@ -116,8 +117,7 @@ export class BlockSession {
    * stream): one boolean per CID. One `have` at a time per session.
    */
   async have(cids: CID[], options: AbortOptions & { timeoutMs?: number } = {}): Promise<boolean[]> {
-    const deadline = AbortSignal.timeout(options.timeoutMs ?? HAVE_DEADLINE_MS)
-    const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
+    const { signal, deadline } = withDeadline(options.timeoutMs ?? HAVE_DEADLINE_MS, options.signal)
     const have: boolean[] = []
     try {
       await this.#open({ signal })
@@ -327,8 +327,7 @@ export async function requestHave(
   options: AbortOptions & { timeoutMs?: number } = {},
 ): Promise<boolean[]> {
   const have: boolean[] = []
-  const deadline = AbortSignal.timeout(options.timeoutMs ?? HAVE_DEADLINE_MS)
-  const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
+  const { signal, deadline } = withDeadline(options.timeoutMs ?? HAVE_DEADLINE_MS, options.signal)
   let stream: Stream | undefined
   try {
     stream = await openProtocolStream(libp2p, peer, protocol, { signal })

@@ -1,6 +1,8 @@
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { withDeadline } from '../deadline.ts'
+import { isError } from '../errors.ts'
 import { type BlockStore, collectBlock } from '../records/store.ts'
 import { BlockSession } from './client.ts'
 import type { SegmentPriority } from './constants.ts'
@@ -467,7 +469,7 @@ export class SegmentFetch {
    * along). Bounded in time by `FIND_PROVIDERS_TIMEOUT_MS` even if the DHT query itself lingers.
    */
   async #findProviders(root: CID, found: (peer: PeerId) => Promise<void>): Promise<void> {
-    const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)])
+    const signal = withDeadline(FIND_PROVIDERS_TIMEOUT_MS, this.#controller.signal).signal
     const providers = this.#c.libp2p.contentRouting.findProviders(root, { signal })[Symbol.asyncIterator]()
     const aborted = new Promise<never>((_, reject) => {
       const stop = () => reject(signal.reason as Error)
@@ -653,7 +655,7 @@ export class SegmentFetch {
    */
   async #fromBitswap(cid: CID, signal: AbortSignal): Promise<Uint8Array> {
     const idleMs = this.#o.requestIdleMs ?? DEFAULT_REQUEST_IDLE_MS
-    return this.#c.bitswap!.get(cid, { signal: AbortSignal.any([signal, AbortSignal.timeout(idleMs)]) })
+    return this.#c.bitswap!.get(cid, { signal: withDeadline(idleMs, signal).signal })
   }
 
   /** The peer's next session stream, in turn (a new one in place of one that failed). */
@@ -771,7 +773,7 @@ export class SegmentFetch {
 
   #requestFailed(peer: PeerState, index: number, controller: AbortController, err: Error): void {
     if (controller.signal.aborted || this.#finished) return
-    if (err instanceof SegmentRemoteError && err.remoteCode === 'ERR_BUSY') {
+    if (isError(err, SegmentRemoteError) && err.remoteCode === 'ERR_BUSY') {
       peer.window = Math.max(1, Math.floor(peer.window / 2))
       peer.busyUntil = this.#timer() + BUSY_BACKOFF_MS
       return

@@ -2,6 +2,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import type { CID } from 'multiformats/cid'
+import { isError } from '../errors.ts'
 import { type BlockStore, collectBlock } from '../records/store.ts'
 import {
   bitfieldBytes,
@@ -432,7 +433,7 @@ export class SegmentsServer extends EventTarget {
 /** The error frame for a request that could not be read, or null when the stream simply ended. */
 function requestErrorReply(err: unknown, first: boolean): [string, string] | null {
   const error = err as Error
-  if (err instanceof SegmentFrameError) return [SEGMENT_ERROR_CODES.badRequest, error.message]
+  if (isError(err, SegmentFrameError)) return [SEGMENT_ERROR_CODES.badRequest, error.message]
   if (error.name === 'InvalidDataLengthError') {
     return [SEGMENT_ERROR_CODES.tooLarge, `request exceeds ${MAX_REQUEST_FRAME_BYTES} bytes`]
   }

@@ -1,6 +1,7 @@
 import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Clock } from '../clock.ts'
+import { withDeadline } from '../deadline.ts'
 import { rpcCall } from '../rpc/client.ts'
 import { protocolId } from '../rpc/constants.ts'
 import { RpcHandlerError } from '../rpc/errors.ts'
@@ -244,7 +245,7 @@ export class SyncService {
         continue
       }
       suspect.dialling = true
-      const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(SYNC_REDIAL_TIMEOUT_MS)])
+      const signal = withDeadline(SYNC_REDIAL_TIMEOUT_MS, this.#controller.signal).signal
       // A fresh connection: its identify starts a pull (see #onIdentify).
       this.#init.libp2p
         .dial(suspect.peer, { signal })

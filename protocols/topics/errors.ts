@@ -4,6 +4,8 @@ export const MESSAGE_TOO_LARGE = 'ERR_MESSAGE_TOO_LARGE'
 
 /** A gossip message larger than its topic's cap (refused before it is decoded). */
 export class MessageTooLargeError extends RecordError {
-  override name = 'MessageTooLargeError'
+  static override name = 'MessageTooLargeError'
+  override name = MessageTooLargeError.name
+
   override readonly code = MESSAGE_TOO_LARGE
 }

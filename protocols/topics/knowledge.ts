@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { SignedRecord } from '../records/envelope.ts'
 import { ACCEPT, type Accept, type Ignore, ignore, type Version } from './spec.ts'
 
@@ -19,7 +19,7 @@ export const SEQUENCE_CODES = {
 } as const
 
 /** Keys as this module writes them: lowercase hex. */
-export const keyHex = (key: Uint8Array): string => bytesToHex(key, 'base16')
+export const keyHex = (key: Uint8Array): string => toHex(key)
 
 /** The newest version known under a key: its sequence number and the record's id. */
 export interface Head {

@@ -36,7 +36,7 @@ export const REVOCABLE_KIND_OF: Partial<Record<RecordType, RevocableKind>> = {
 }
 
 export const REVOCATION_CODES = {
-  notAuthorised: 'ERR_NOT_AUTHORISED',
+  unauthorised: 'ERR_UNAUTHORISED',
 } as const
 
 /**
@@ -95,7 +95,7 @@ export const revocationsTopic: TopicSpec = {
       if (authority !== 'registrar' && authority !== 'reference') continue
       if (mayRevoke(target.kind, record.signer, undefined, trust) !== true) {
         const who = authority === 'registrar' ? 'a registration manager' : 'a reference service'
-        return reject(REVOCATION_CODES.notAuthorised, `only ${who} may revoke a ${target.kind} (${target.id})`)
+        return reject(REVOCATION_CODES.unauthorised, `only ${who} may revoke a ${target.kind} (${target.id})`)
       }
     }
     return ACCEPT
@@ -107,7 +107,7 @@ export const revocationsTopic: TopicSpec = {
       if (authority === 'registrar' || authority === 'reference') continue
       if (mayRevoke(target.kind, record.signer, await knows.signerOf(target.id), trust) === false) {
         return ignore(
-          REVOCATION_CODES.notAuthorised,
+          REVOCATION_CODES.unauthorised,
           `${target.kind} ${target.id} is not the revoker's${authority === 'signer-or-reference' ? ' and the revoker is not a reference service' : ''}`,
         )
       }

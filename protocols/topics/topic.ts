@@ -2,8 +2,9 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import type { Clock } from '../clock.ts'
+import { isError } from '../errors.ts'
 import { DEFAULT_RECORD_CAPS, decodeRecord, type RecordCaps, type SignedRecord } from '../records/envelope.ts'
-import { RecordError } from '../records/errors.ts'
+import { isRecordError, RecordError } from '../records/errors.ts'
 import { VerifiedRecords } from '../records/verified.ts'
 import { MESSAGE_TOO_LARGE, MessageTooLargeError } from './errors.ts'
 import { type Head, type Knowledge, sequenceVerdict, type TopicLookups, type TopicMemory } from './knowledge.ts'
@@ -150,7 +151,7 @@ export class Topic {
     try {
       delivery = this.decode(data, from)
     } catch (err) {
-      const code = err instanceof RecordError ? err.code : TOPIC_CODES.malformed
+      const code = isRecordError(err) || isError(err, MessageTooLargeError) ? err.code : TOPIC_CODES.malformed
       return { verdict: reject(code, (err as Error).message) }
     }
     const trust = this.#init.trust.check(delivery.record, delivery.attachments)

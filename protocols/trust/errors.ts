@@ -12,7 +12,9 @@ export const TRUST_CODES = {
 export type TrustCode = (typeof TRUST_CODES)[keyof typeof TRUST_CODES]
 
 export class UntrustedSignerError extends Error {
-  override name = 'UntrustedSignerError'
+  static override name = 'UntrustedSignerError'
+  override name = UntrustedSignerError.name
+
   readonly code: TrustCode
 
   constructor(code: TrustCode, message: string) {

@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { Clock } from '../clock.ts'
 import type { SignedRecord } from '../records/envelope.ts'
 import type { RecordType } from '../records/registry.ts'
@@ -55,8 +55,6 @@ export const trustEverySigner: SignerTrust = { check: () => ({ ok: true }) }
 
 /** Certificates and devices kept per subject; bounded so that a flood of certificates cannot exhaust memory. */
 export const MAX_KNOWN_CERTIFICATES = 100_000
-
-const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
 const fail = (code: TrustCode, reason: string): TrustVerdict => ({ ok: false, code, reason })
 
 /**
@@ -85,18 +83,18 @@ export class CertificateTrust implements SignerTrust {
   }
 
   isRegistrar(key: Uint8Array): boolean {
-    const k = hex(key)
-    return this.#network.registrars.some((a) => hex(a.key) === k)
+    const k = toHex(key)
+    return this.#network.registrars.some((a) => toHex(a.key) === k)
   }
 
   isReferenceService(key: Uint8Array): boolean {
-    const k = hex(key)
-    return this.#network.references.some((a) => hex(a.key) === k)
+    const k = toHex(key)
+    return this.#network.references.some((a) => toHex(a.key) === k)
   }
 
   isClearinghouse(key: Uint8Array): boolean {
-    const k = hex(key)
-    return this.#network.clearinghouses.some((a) => hex(a.key) === k)
+    const k = toHex(key)
+    return this.#network.clearinghouses.some((a) => toHex(a.key) === k)
   }
 
   isAnchor(key: Uint8Array): boolean {
@@ -115,7 +113,7 @@ export class CertificateTrust implements SignerTrust {
   learnCert(cert: SignedRecord<'consort/cert'>): TrustVerdict {
     const verdict = this.#checkIssued(cert, cert.body.notBefore, cert.body.notAfter)
     if (!verdict.ok) return verdict
-    const key = hex(cert.body.subject)
+    const key = toHex(cert.body.subject)
     const known = this.#certs.get(key)
     if (known == null || known.body.serial <= cert.body.serial || !this.#currentlyValid(known)) {
       if (known == null && this.#certs.size >= MAX_KNOWN_CERTIFICATES) this.#evictOne(this.#certs)
@@ -128,19 +126,19 @@ export class CertificateTrust implements SignerTrust {
   learnDevice(device: SignedRecord<'consort/device'>): TrustVerdict {
     const verdict = this.#checkIssued(device, device.body.notBefore, device.body.notAfter)
     if (!verdict.ok) return verdict
-    const key = hex(device.body.device)
+    const key = toHex(device.body.device)
     if (!this.#devices.has(key) && this.#devices.size >= MAX_KNOWN_CERTIFICATES) this.#evictOne(this.#devices)
     this.#devices.set(key, device)
     return verdict
   }
 
   certOf(subject: Uint8Array): SignedRecord<'consort/cert'> | undefined {
-    const cert = this.#certs.get(hex(subject))
+    const cert = this.#certs.get(toHex(subject))
     return cert != null && this.#currentlyValid(cert) ? cert : undefined
   }
 
   deviceOf(device: Uint8Array): SignedRecord<'consort/device'> | undefined {
-    const record = this.#devices.get(hex(device))
+    const record = this.#devices.get(toHex(device))
     return record != null && this.#currentlyValid(record) ? record : undefined
   }
 
@@ -175,18 +173,18 @@ export class CertificateTrust implements SignerTrust {
           ? { ok: true }
           : fail(TRUST_CODES.notAnAnchor, `${record.type} must be signed by a clearinghouse the network record lists`)
       case 'device': {
-        const device = this.#devices.get(hex(signer))
+        const device = this.#devices.get(toHex(signer))
         if (device == null) return fail(TRUST_CODES.noCertificate, 'signer is not a registered device')
         return this.#validity(device, device.body.notBefore, device.body.notAfter)
       }
       case 'participant': {
         if (this.isAnchor(signer)) return { ok: true }
-        const cert = this.#certs.get(hex(signer))
+        const cert = this.#certs.get(toHex(signer))
         if (cert == null) return fail(TRUST_CODES.noCertificate, 'signer holds no certificate')
         return this.#validity(cert, cert.body.notBefore, cert.body.notAfter)
       }
       default: {
-        const cert = this.#certs.get(hex(signer))
+        const cert = this.#certs.get(toHex(signer))
         if (cert == null)
           return fail(
             TRUST_CODES.noCertificate,

@@ -5,7 +5,9 @@
  * path, e.g. `plays` or `minRentalSeconds`) and carries a stable `code`.
  */
 export class UsageRulesError extends Error {
-  override name = 'UsageRulesError'
+  static override name = 'UsageRulesError'
+  override name = UsageRulesError.name
+
   readonly code: string = 'ERR_USAGE_RULES'
   readonly field: string
 
@@ -17,24 +19,32 @@ export class UsageRulesError extends Error {
 
 /** A licence's or offer's usage rules are not of the vocabulary: unknown key, wrong type, out of range. */
 export class InvalidUsageRulesError extends UsageRulesError {
-  override name = 'InvalidUsageRulesError'
+  static override name = 'InvalidUsageRulesError'
+  override name = InvalidUsageRulesError.name
+
   override readonly code = 'ERR_INVALID_USAGE_RULES'
 }
 
 /** The network's rule defaults are malformed. */
 export class InvalidRuleDefaultsError extends UsageRulesError {
-  override name = 'InvalidRuleDefaultsError'
+  static override name = 'InvalidRuleDefaultsError'
+  override name = InvalidRuleDefaultsError.name
+
   override readonly code = 'ERR_INVALID_RULE_DEFAULTS'
 }
 
 /** A contract's rule bounds are malformed, or contradict themselves (a minimum above its maximum). */
 export class InvalidRuleBoundsError extends UsageRulesError {
-  override name = 'InvalidRuleBoundsError'
+  static override name = 'InvalidRuleBoundsError'
+  override name = InvalidRuleBoundsError.name
+
   override readonly code = 'ERR_INVALID_RULE_BOUNDS'
 }
 
 /** A stored usage state is malformed or inconsistent (plays counted but no first play recorded). */
 export class InvalidUsageStateError extends UsageRulesError {
-  override name = 'InvalidUsageStateError'
+  static override name = 'InvalidUsageStateError'
+  override name = InvalidUsageStateError.name
+
   override readonly code = 'ERR_INVALID_USAGE_STATE'
 }

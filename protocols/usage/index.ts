@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { z } from 'zod'
+import { toHex } from '../../keys/hex.ts'
 import { parseMessage } from '../messages.ts'
 import { decodeCanonical } from '../records/canonical.ts'
 import { count, id, isrc, recordCid, timestamp } from '../records/fields.ts'
@@ -88,5 +88,5 @@ export function decodeUsageEvents(bytes: Uint8Array): UsageEvent[] {
 
 /** The seal context that binds a sealed batch to its report: it cannot be moved into another report. */
 export function usageSealContext(network: string, device: Uint8Array, seq: number): string {
-  return `consort/usage/${network}/${bytesToHex(device, 'base16')}/${seq}`
+  return `consort/usage/${network}/${toHex(device)}/${seq}`
 }

@@ -1,4 +1,4 @@
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { catalogContentId } from '../../protocols/topics/catalog.ts'
 
@@ -32,7 +32,7 @@ export interface CatalogDocument {
 export const contentIdOf = catalogContentId
 
 export function documentKey(signer: Uint8Array, contentId: string): string {
-  return `${bytesToHex(signer, 'base16')}/${contentId}`
+  return `${toHex(signer)}/${contentId}`
 }
 
 function yearOf(date: string | null): number | null {
@@ -49,7 +49,7 @@ export function toDocument(
     key: documentKey(record.signer, contentId),
     contentId,
     record: record.id.toString(),
-    signer: bytesToHex(record.signer, 'base16'),
+    signer: toHex(record.signer),
     created: record.body.created,
   }
   if (record.type === 'consort/release') {

@@ -10,6 +10,7 @@
  */
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
 import { toString as bytesToString } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { inclusionProof, verifyInclusion } from './merkle.ts'
 import { formatAmount, lineLeaf, type Statement, type StatementCheck } from './statements.ts'
 
@@ -49,7 +50,7 @@ export function toAccountingCsv(statements: readonly Statement[]): string {
         period: s.period,
         currency: s.currency,
         part: String(part.record.body.part),
-        merkleRoot: bytesToString(part.record.body.merkleRoot, 'base16'),
+        merkleRoot: toHex(part.record.body.merkleRoot),
       }
       row({
         ...common,
@@ -71,7 +72,7 @@ export function toAccountingCsv(statements: readonly Statement[]): string {
           amountMinor: line.amount.toString(),
           at: new Date(line.at).toISOString(),
           proof: inclusionProof(part.leaves, index)
-            .map((p) => bytesToString(p, 'base16'))
+            .map((p) => toHex(p))
             .join('|'),
         })
       }

@@ -7,9 +7,11 @@
 import { createHash } from 'node:crypto'
 import { logger } from '@libp2p/logger'
 import type { z } from 'zod'
+import { toHex } from '../../keys/hex.ts'
 import { type AccountRequest, verifyAccountRequest } from '../../protocols/clearing/account.ts'
 import type { balanceEntry } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { CURRENCY_CODES } from '../../protocols/identifiers/currencies.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { ACCOUNT_REQUEST_MAX_AGE_MS, MAX_STATEMENT_RESPONSE_BYTES } from './constants.ts'
@@ -25,7 +27,7 @@ import type { PaymentGateway } from './gateway.ts'
 import type { Journal } from './journal.ts'
 import type { Ledger } from './ledger/ledger.ts'
 import type { Balance } from './ledger/types.ts'
-import { accountIdOf, externalParticipant, hex, walletParticipant } from './participants.ts'
+import { accountIdOf, externalParticipant, walletParticipant } from './participants.ts'
 import { type LineBook, SettlementBatch } from './settlement.ts'
 import { type FundRow, fundRow, periodOf, StateKeys } from './state.ts'
 import type { Statements } from './statements.ts'
@@ -86,7 +88,7 @@ export class Accounts {
   async handle(request: AccountRequest): Promise<unknown> {
     this.check(request)
     const r = request.request
-    const account = hex(r.account)
+    const account = toHex(r.account)
     switch (r.op) {
       case 'fund':
         return this.fund(account, r.amount!, r.currency!, r.paymentToken, r.requestId)
@@ -157,7 +159,7 @@ export class Accounts {
         await gateway.charge({ account, amount: row.amount, currency: row.currency, paymentToken, requestId })
       ).reference
     } catch (err) {
-      if (err instanceof PaymentDeclinedError) {
+      if (isError(err, PaymentDeclinedError)) {
         await this.#d.serial(() => this.#d.store.write([del(key)], { sync: true }))
         throw err
       }

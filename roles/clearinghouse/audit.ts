@@ -16,6 +16,7 @@
  */
 
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { StateCorruptError } from './errors.ts'
 import { decodeAccount, decodeBalance, Keys, Prefix, prefixRange } from './ledger/codec.ts'
 import { type Ledger, type LedgerStore, openLedger } from './ledger/ledger.ts'
@@ -223,7 +224,7 @@ export async function auditClearinghouse(
     try {
       decodeReportRow(key, value)
     } catch (err) {
-      if (err instanceof StateCorruptError) add({ code: 'corrupt_state', message: err.message, key })
+      if (isError(err, StateCorruptError)) add({ code: 'corrupt_state', message: err.message, key })
       else throw err
     }
   }

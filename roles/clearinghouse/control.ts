@@ -1,16 +1,18 @@
+import { NotFoundError } from '@libp2p/interface'
 /**
  * The operator's commands, mounted by the node's control API under `/v1/clearinghouse/` (the CLI's `consort ledger
  * transfers`, `consort statement`, `consort audit`, …). Amounts travel as decimal strings (toJsonValue), records as
  * base64 of their bytes.
  */
 import { toString as bytesToString } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { CURRENCY_CODES } from '../../protocols/identifiers/currencies.ts'
 import type { ControlRequest, ControlRoute } from '../role.ts'
 import { toAccountingCsv } from './accounting.ts'
 import { balanceEntryOf } from './accounts.ts'
 import { MAX_LIST_PAGE } from './constants.ts'
 import type { ClearingEngine } from './engine.ts'
-import { BadClearingRequestError, NotFoundError } from './errors.ts'
+import { BadClearingRequestError } from './errors.ts'
 import { MAX_PAGE_SIZE } from './ledger/constants.ts'
 import { accountIdOf, parseParticipant } from './participants.ts'
 import { PERIOD_PATTERN } from './state.ts'
@@ -165,7 +167,7 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
               record: bytesToString(proof.record, 'base64'),
               index: proof.index,
               line: proof.line,
-              path: proof.path.map((p) => bytesToString(p, 'base16')),
+              path: proof.path.map((p) => toHex(p)),
             }
           }
         }

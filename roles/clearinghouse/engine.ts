@@ -12,7 +12,9 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
+import { Lru } from '../../keys/lru.ts'
 import type { AccountRequest } from '../../protocols/clearing/account.ts'
 import { verifyConsumptionRequest } from '../../protocols/clearing/consumption.ts'
 import {
@@ -63,8 +65,6 @@ import { type PaymentGateway, TestPaymentGateway } from './gateway.ts'
 import { Journal } from './journal.ts'
 import { type Ledger, type LedgerStore, openLedger } from './ledger/ledger.ts'
 import type { TransferPage } from './ledger/types.ts'
-import { Lru } from './lru.ts'
-import { hex } from './participants.ts'
 import { Periods } from './periods.ts'
 import { Purchases } from './purchases.ts'
 import { RecordBook, type RecordFetcher } from './records.ts'
@@ -400,7 +400,7 @@ export class ClearingEngine extends EventTarget {
     const request = parseMessage(usageStateRequest, body, 'request')
     if (!verifyUsageStateRequest(request)) throw new ReportInvalidError('sig: the device did not sign this request')
     this.#deviceRequest(request.request, request.device)
-    return this.ingest.usageState(hex(request.request.device), MAX_USAGE_STATE_LICENCES)
+    return this.ingest.usageState(toHex(request.request.device), MAX_USAGE_STATE_LICENCES)
   }
 
   /**
@@ -412,7 +412,7 @@ export class ClearingEngine extends EventTarget {
     const request = parseMessage(consumptionRequest, body, 'request')
     if (!verifyConsumptionRequest(request)) throw new ReportInvalidError('sig: the device did not sign this request')
     const registration = this.#deviceRequest(request.request, request.device)
-    const account = hex(registration.body.account)
+    const account = toHex(registration.body.account)
     const purchaseId = request.request.purchaseId
     const purchase = await this.purchases.get(purchaseId)
     const use = await this.ingest.purchaseUse(purchaseId)
@@ -463,7 +463,7 @@ export class ClearingEngine extends EventTarget {
     if (!trust.isRegistrar(registration.signer) || trust.isRevoked(registration.id)) {
       throw new ReportInvalidError('device: not a current registration by a registrar of the network')
     }
-    if (hex(registration.body.device) !== hex(fields.device)) {
+    if (toHex(registration.body.device) !== toHex(fields.device)) {
       throw new ReportInvalidError('device: the registration is for another device')
     }
     return registration
@@ -571,5 +571,3 @@ function gatewayFor(network: string, init: ClearinghouseInit): PaymentGateway | 
     return null
   }
 }
-
-export { hex }

@@ -7,6 +7,7 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { CLEARING_OPS, CLEARING_PROTOCOL, CONSUMPTION_OP, USAGE_STATE_OP } from '../../protocols/clearing/index.ts'
+import { isError } from '../../protocols/errors.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
@@ -173,7 +174,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       this.#c.metrics.increment('consort_usage_reports_total', { status: ack.status })
       return ack
     } catch (err) {
-      const status = err instanceof BusyError ? 'busy' : 'refused'
+      const status = isError(err, BusyError) ? 'busy' : 'refused'
       if (countRefusals) this.#c.metrics.increment('consort_usage_reports_total', { status })
       throw err
     }

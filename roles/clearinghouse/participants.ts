@@ -16,6 +16,7 @@
  * A rights holder is named by the contract's split party id; one longer than fits is named `rightsholder#<sha256>`.
  */
 import { createHash } from 'node:crypto'
+import { toHex } from '../../keys/hex.ts'
 import type { AccountInput, AccountKind } from './ledger/types.ts'
 
 export const PARTICIPANT_KINDS = ['wallet', 'retailer', 'distributor', 'rightsholder', 'fee', 'external'] as const
@@ -28,11 +29,6 @@ export const GATEWAY_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/
 
 const HEX_KEY = /^[0-9a-f]{64}$/
 
-/** Hex of bytes (node:crypto's native encoder; settlement calls this for every key it meets). */
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
-}
-
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
@@ -42,15 +38,15 @@ const PARTICIPANT_KEY_CACHE = 8192
 const participantKeys = new Map<string, string>()
 
 export function walletParticipant(account: Uint8Array | string): string {
-  return `wallet:${typeof account === 'string' ? account : hex(account)}`
+  return `wallet:${typeof account === 'string' ? account : toHex(account)}`
 }
 
 export function retailerParticipant(key: Uint8Array | string): string {
-  return `retailer:${typeof key === 'string' ? key : hex(key)}`
+  return `retailer:${typeof key === 'string' ? key : toHex(key)}`
 }
 
 export function distributorParticipant(key: Uint8Array | string): string {
-  return `distributor:${typeof key === 'string' ? key : hex(key)}`
+  return `distributor:${typeof key === 'string' ? key : toHex(key)}`
 }
 
 export function rightsholderParticipant(party: string): string {
@@ -59,7 +55,7 @@ export function rightsholderParticipant(party: string): string {
 }
 
 export function feeParticipant(clearinghouse: Uint8Array | string): string {
-  return `fee:${typeof clearinghouse === 'string' ? clearinghouse : hex(clearinghouse)}`
+  return `fee:${typeof clearinghouse === 'string' ? clearinghouse : toHex(clearinghouse)}`
 }
 
 export function externalParticipant(gateway: string): string {
@@ -122,10 +118,10 @@ export function accountInputOf(participant: string, currency: string): AccountIn
 /** The account that holds authorised money until it is captured or released. */
 export function holdingAccountInput(clearinghouse: Uint8Array, currency: string): AccountInput {
   return {
-    id: `holding:${hex(clearinghouse)}:${currency}`,
+    id: `holding:${toHex(clearinghouse)}:${currency}`,
     currency,
     kind: 'escrow',
-    owner: `holding:${hex(clearinghouse)}`,
+    owner: `holding:${toHex(clearinghouse)}`,
     flags: {},
   }
 }

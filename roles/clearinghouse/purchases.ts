@@ -13,13 +13,14 @@ import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { z } from 'zod'
 import type { Signer } from '../../keys/ed25519.ts'
+import { toHex } from '../../keys/hex.ts'
 import type { authoriseRequest, captureRequest, refundRequest, voidRequest } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { verifyPurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
-import { RecordError } from '../../protocols/records/errors.ts'
+import { isRecordError } from '../../protocols/records/errors.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { ORDER_MAX_AGE_MS } from './constants.ts'
@@ -45,7 +46,6 @@ import {
   accountInputOf,
   distributorParticipant,
   feeParticipant,
-  hex,
   holdingAccountInput,
   retailerParticipant,
   walletParticipant,
@@ -174,7 +174,7 @@ export class Purchases {
     try {
       return decodeRecordAs(type, bytes, this.#decodeOptions())
     } catch (err) {
-      if (err instanceof RecordError) throw new Err(`${field}: ${err.message}`)
+      if (isRecordError(err)) throw new Err(`${field}: ${err.message}`)
       throw err
     }
   }
@@ -224,9 +224,9 @@ export class Purchases {
       v: 1,
       purchaseId: o.purchaseId,
       orderDigest: digest,
-      account: hex(o.account),
-      retailer: hex(o.retailer),
-      device: hex(o.device),
+      account: toHex(o.account),
+      retailer: toHex(o.retailer),
+      device: toHex(o.device),
       amount: o.price.amount,
       currency: o.price.currency,
       offer: offer.id.toString(),
@@ -544,12 +544,12 @@ export class Purchases {
   #checkReceipt(row: PurchaseRow, receipt: SignedRecord<'consort/receipt'>): void {
     const r = receipt.body
     const fail = (field: string, why: string) => new LicenceMismatchError(`${field}: ${why}`)
-    if (hex(receipt.signer) !== row.retailer) throw fail('receipt', "not signed by the purchase's retailer")
+    if (toHex(receipt.signer) !== row.retailer) throw fail('receipt', "not signed by the purchase's retailer")
     if (r.purchaseId !== row.purchaseId) throw fail('receipt.body.purchaseId', 'another purchase')
     if (r.offer.toString() !== row.offer) throw fail('receipt.body.offer', 'another offer')
     if (r.certification.toString() !== row.certification)
       throw fail('receipt.body.certification', 'another certification')
-    if (hex(r.account) !== row.account || hex(r.device) !== row.device)
+    if (toHex(r.account) !== row.account || toHex(r.device) !== row.device)
       throw fail('receipt.body.account', 'another buyer')
     if (r.price.amount !== row.amount || r.price.currency !== row.currency)
       throw fail('receipt.body.price', 'another price')
@@ -712,16 +712,16 @@ export class Purchases {
       // Too old to be authorised anyway, or not yet valid: nothing to guard against, nothing kept.
       throw new AuthorisationUnknownError(`no authorisation for purchase ${purchaseId}`)
     }
-    if (caller !== undefined && !this.#mayVoid(hex(o.retailer), hex(o.account), caller)) {
+    if (caller !== undefined && !this.#mayVoid(toHex(o.retailer), toHex(o.account), caller)) {
       throw new NotPermittedError(`only the retailer or the buyer may void purchase ${purchaseId}`)
     }
     const row: PurchaseRow = {
       v: 1,
       purchaseId,
       orderDigest: createHash('sha256').update(dagCbor.encode(order)).digest('hex'),
-      account: hex(o.account),
-      retailer: hex(o.retailer),
-      device: hex(o.device),
+      account: toHex(o.account),
+      retailer: toHex(o.retailer),
+      device: toHex(o.device),
       amount: o.price.amount,
       currency: o.price.currency,
       offer: o.offer.toString(),

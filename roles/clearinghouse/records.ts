@@ -5,10 +5,11 @@
  */
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { Lru } from '../../keys/lru.ts'
+import { withDeadline } from '../../protocols/deadline.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { RECORD_CACHE_ENTRIES, RECORD_FETCH_TIMEOUT_MS } from './constants.ts'
-import { Lru } from './lru.ts'
 import { contractVersionRow, StateKeys, type StoreOp } from './state.ts'
 import { put, putBytes, type StateStore } from './store.ts'
 
@@ -92,9 +93,8 @@ export class RecordBook {
     } catch {
       return undefined
     }
-    const timeout = AbortSignal.timeout(RECORD_FETCH_TIMEOUT_MS)
     try {
-      const record = await this.#fetch(parsed, signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
+      const record = await this.#fetch(parsed, withDeadline(RECORD_FETCH_TIMEOUT_MS, signal).signal)
       if (record === undefined || record.type !== type || !record.id.equals(parsed)) return undefined
       await this.keep(record)
       if (record.type === 'consort/contract') await this.learnContract(record as SignedRecord<'consort/contract'>)

@@ -1,12 +1,5 @@
-/**
- * What a settlement changes, gathered before it is written: statement lines (accumulated per participant, period,
- * currency, kind, reference and counterparty), the ledger accounts it needs and the participants it names. Lines
- * and ledger transfers are built from the same amounts, so that for every participant the sum of its lines is
- * the balance of its account: `consort audit` checks exactly that.
- */
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { Lru } from '../../keys/lru.ts'
 import type { AccountInput } from './ledger/types.ts'
-import { Lru } from './lru.ts'
 import { accountIdOf, accountInputOf, parseParticipant, participantKey } from './participants.ts'
 import { type LineKind, type LineRow, lineRow, participantRow, StateKeys, type StoreOp } from './state.ts'
 import { put, type StateStore } from './store.ts'
@@ -224,8 +217,4 @@ export class TransferSum {
   list(): PlannedTransfer[] {
     return [...this.#sums.values()]
   }
-}
-
-export function hexKey(bytes: Uint8Array): string {
-  return bytesToHex(bytes, 'base16')
 }

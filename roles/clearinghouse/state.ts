@@ -6,8 +6,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
+import { Lru } from '../../keys/lru.ts'
 import { StateCorruptError } from './errors.ts'
-import { Lru } from './lru.ts'
 
 /** Width of zero-padded numbers in keys, so that key order is numeric order (2^53 has 16 digits). */
 const NUMBER_WIDTH = 16

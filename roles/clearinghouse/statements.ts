@@ -9,6 +9,7 @@
  * gives the same record, byte for byte. A statement of an open period is provisional (`created` = now).
  */
 import * as dagCbor from '@ipld/dag-cbor'
+import { NotFoundError } from '@libp2p/interface'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
@@ -16,7 +17,6 @@ import type { NetworkContext } from '../../protocols/network.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import { MAX_STATEMENT_LINES, type StatementLine } from '../../protocols/records/types/statement.ts'
 import { STATEMENT_PART_HEADROOM_BYTES } from './constants.ts'
-import { NotFoundError } from './errors.ts'
 import { inclusionProof, leafHash, merkleRoot, verifyInclusion } from './merkle.ts'
 import { parseParticipant, participantKey } from './participants.ts'
 import { closedRow, decodeRow, type LineRow, lineRow, participantRow, StateKeys } from './state.ts'

@@ -1,5 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
+import { withDeadline } from '../../protocols/deadline.ts'
 import { latestRecordKey, stableIdOfRecord } from '../../protocols/dht.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
@@ -63,11 +64,10 @@ export class Announcer {
       for (let record = queue.shift(); record != null; record = queue.shift()) {
         const stableId = stableIdOfRecord(record)
         if (stableId == null) continue
-        const deadline = AbortSignal.timeout(DHT_PUT_DEADLINE_MS)
         try {
           const key = latestRecordKey(record.signer, record.type, stableId)
           for await (const _event of dht.put(key, record.bytes, {
-            signal: signal == null ? deadline : AbortSignal.any([deadline, signal]),
+            signal: withDeadline(DHT_PUT_DEADLINE_MS, signal).signal,
           })) {
             // drain the query
           }

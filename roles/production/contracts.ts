@@ -1,5 +1,5 @@
-import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { z } from 'zod'
+import { fromHex, toHex } from '../../keys/hex.ts'
 import type { Random } from '../../keys/random.ts'
 import { tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { id as contractIdField } from '../../protocols/records/fields.ts'
@@ -7,7 +7,7 @@ import type { ContractBody } from '../../protocols/records/types/contract.ts'
 import { MAX_CONTRACT_CONTENT } from '../../protocols/records/types/contract.ts'
 import { BadProductionRequestError, type ImportIssue } from './errors.ts'
 import type { ContractTerms } from './publisher.ts'
-import { dateMs, dealFromTerms, hexBytes, termsFields, termsShape, zodIssues } from './terms.ts'
+import { dateMs, dealFromTerms, termsFields, termsShape, zodIssues } from './terms.ts'
 
 /**
  * Contracts made by hand (`consort contract create|update|revoke`): the request bodies of the control routes, and
@@ -69,7 +69,7 @@ export function contractFromCreate(
   )
   if (issues.length > 0) refuse(issues)
   return {
-    contractId: spec.contractId ?? `c-${bytesToHex(defaults.random.bytes(8), 'base16')}`,
+    contractId: spec.contractId ?? `c-${toHex(defaults.random.bytes(8))}`,
     content: contentIds(spec.content),
     terms,
   }
@@ -97,7 +97,7 @@ export function contractFromUpdate(current: ContractBody, input: unknown): { con
     ruleBounds: update.ruleBounds ?? current.ruleBounds,
     splits: current.splits,
     retailer:
-      update.retailer === undefined ? current.retailer : update.retailer === null ? null : hexBytes(update.retailer),
+      update.retailer === undefined ? current.retailer : update.retailer === null ? null : fromHex(update.retailer),
   }
   // Prices, promotions and splits are converted the same way as at creation.
   if (update.wholesale != null || update.promotions != null || update.splits != null) {

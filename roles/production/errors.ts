@@ -12,8 +12,10 @@ export interface ImportIssue {
 
 /** An import was refused before anything was written: every problem found is in `issues`. */
 export class ImportRefusedError extends Error {
+  static override name = 'ImportRefusedError'
+  override name = ImportRefusedError.name
+
   static readonly code = 'ERR_IMPORT_REFUSED'
-  override readonly name = 'ImportRefusedError'
   readonly code = ImportRefusedError.code
   readonly issues: ImportIssue[]
 
@@ -28,35 +30,55 @@ export class ImportRefusedError extends Error {
 
 /** A request to the role (control route or API call) is malformed: the field and what was expected. */
 export class BadProductionRequestError extends Error {
-  static readonly code = 'ERR_BAD_REQUEST'
-  override readonly name = 'BadProductionRequestError'
-  readonly code = BadProductionRequestError.code
-}
+  static override name = 'BadProductionRequestError'
+  override name = BadProductionRequestError.name
 
-/** No contract, release or job with that id. */
-export class NotFoundError extends Error {
-  static readonly code = 'ERR_NOT_FOUND'
-  override readonly name = 'NotFoundError'
-  readonly code = NotFoundError.code
+  constructor(
+    message = 'A request to the role (control route or API call) is malformed: the field and what was expected',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
+  static readonly code = 'ERR_BAD_REQUEST'
+  readonly code = BadProductionRequestError.code
 }
 
 /** The contract was revoked: it can no longer be updated. */
 export class ContractRevokedError extends Error {
+  static override name = 'ContractRevokedError'
+  override name = ContractRevokedError.name
+
+  constructor(message = 'the contract was revoked: it can no longer be updated', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   static readonly code = 'ERR_CONTRACT_REVOKED'
-  override readonly name = 'ContractRevokedError'
   readonly code = ContractRevokedError.code
 }
 
 /** Too many imports are waiting already. */
 export class ProductionBusyError extends Error {
+  static override name = 'ProductionBusyError'
+  override name = ProductionBusyError.name
+
+  constructor(message = 'too many imports are waiting already', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   static readonly code = 'ERR_BUSY'
-  override readonly name = 'ProductionBusyError'
   readonly code = ProductionBusyError.code
 }
 
 /** The role is not started (or stopped while the call ran). */
 export class ProductionStoppedError extends Error {
+  static override name = 'ProductionStoppedError'
+  override name = ProductionStoppedError.name
+
+  constructor(message = 'the role is not started (or stopped while the call ran)', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   static readonly code = 'ERR_STOPPED'
-  override readonly name = 'ProductionStoppedError'
   readonly code = ProductionStoppedError.code
 }

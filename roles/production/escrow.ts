@@ -1,6 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { Random } from '../../keys/random.ts'
 import { seal } from '../../keys/seal.ts'
 import type { Clock } from '../../protocols/clock.ts'
@@ -93,7 +93,7 @@ export class EscrowOutbox {
     const entries: OutboxEntry[] = []
     const created = this.#clock.now()
     for (const registrar of this.#network.body.registrars) {
-      const registrarHex = bytesToHex(registrar.key, 'base16')
+      const registrarHex = toHex(registrar.key)
       let escrows: Uint8Array[] = []
       let manifests: Uint8Array[] = []
       let size = release?.bytes.length ?? 0
@@ -165,7 +165,7 @@ export class EscrowOutbox {
     // One registrar's deposits go one after the other; registrars are served in parallel.
     const byRegistrar = new Map<string, OutboxEntry[]>()
     for (const entry of entries) {
-      const key = bytesToHex(entry.registrar, 'base16')
+      const key = toHex(entry.registrar)
       byRegistrar.set(key, [...(byRegistrar.get(key) ?? []), entry])
     }
     await Promise.all(

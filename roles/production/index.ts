@@ -2,11 +2,13 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
+import { NotFoundError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { z } from 'zod'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { icpnKey, isIcpn } from '../../protocols/identifiers/index.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
@@ -36,7 +38,6 @@ import {
   BadProductionRequestError,
   ContractRevokedError,
   ImportRefusedError,
-  NotFoundError,
   ProductionStoppedError,
 } from './errors.ts'
 import { EscrowOutbox } from './escrow.ts'
@@ -131,13 +132,13 @@ export interface DescriptionImport {
 }
 
 function ernRefusal(err: unknown): never {
-  if (err instanceof ErnValidationError || (err as Error).name === 'ErnValidationError') {
+  if (isError(err, ErnValidationError) || (err as Error).name === 'ErnValidationError') {
     const e = err as ErnValidationError
     const issues = e.issues.map((i) => ({ path: i.path, value: i.value, message: `${i.severity}: ${i.message}` }))
     if (e.omittedIssues > 0) issues.push({ path: '/', value: '', message: `${e.omittedIssues} more issues not listed` })
     throw new ImportRefusedError(issues)
   }
-  if (err instanceof ErnFormatError || (err as Error).name === 'ErnFormatError') {
+  if (isError(err, ErnFormatError) || (err as Error).name === 'ErnFormatError') {
     throw new ImportRefusedError([{ path: '/', value: '', message: (err as Error).message }])
   }
   throw err

@@ -1,3 +1,4 @@
+import { toHex } from '../../keys/hex.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { MAX_KEPT_JOBS, MAX_QUEUED_IMPORTS } from './constants.ts'
@@ -46,7 +47,7 @@ export class JobQueue {
       throw new ProductionBusyError(`${this.#waiting} jobs are waiting already (at most ${MAX_QUEUED_IMPORTS})`)
     }
     const job: Job<P, R> = {
-      id: Buffer.from(this.#random.bytes(8)).toString('hex'),
+      id: toHex(this.#random.bytes(8)),
       kind,
       status: 'queued',
       created: this.#clock.now(),

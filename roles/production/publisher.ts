@@ -3,7 +3,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { equals as bytesEqual } from 'uint8arrays/equals'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import { open, seal } from '../../keys/seal.ts'
@@ -119,8 +119,6 @@ function sameContent(a: object, b: object): boolean {
   return bytesEqual(dagCbor.encode(strip(a)), dagCbor.encode(strip(b)))
 }
 
-const hex = (bytes: Uint8Array) => bytesToHex(bytes, 'base16')
-
 /** The terms of a contract, without the content and ids the caller supplies. */
 export type ContractTerms = Omit<DealPlan, 'path' | 'localId' | 'content' | 'wholeRelease'>
 
@@ -187,11 +185,11 @@ export class Publisher {
   }
 
   #selfSeal(contentKey: Uint8Array, keyId: Uint8Array): Uint8Array {
-    return seal(this.#d.keys.sealing.publicKey, contentKey, `${SELF_SEAL_CONTEXT}/${hex(keyId)}`, this.#d.random)
+    return seal(this.#d.keys.sealing.publicKey, contentKey, `${SELF_SEAL_CONTEXT}/${toHex(keyId)}`, this.#d.random)
   }
 
   #selfOpen(track: TrackState): Uint8Array {
-    return open(this.#d.keys.sealing, track.sealedKey, `${SELF_SEAL_CONTEXT}/${hex(track.keyId)}`)
+    return open(this.#d.keys.sealing, track.sealedKey, `${SELF_SEAL_CONTEXT}/${toHex(track.keyId)}`)
   }
 
   /** What the release was made from: equal digests, nothing to do. */

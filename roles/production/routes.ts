@@ -1,6 +1,7 @@
+import { NotFoundError } from '@libp2p/interface'
 import { z } from 'zod'
 import type { ControlRoute } from '../role.ts'
-import { BadProductionRequestError, NotFoundError } from './errors.ts'
+import { BadProductionRequestError } from './errors.ts'
 import type { ProductionRole } from './index.ts'
 import type { Job } from './jobs.ts'
 

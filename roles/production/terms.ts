@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { fromHex } from '../../keys/hex.ts'
 import { parseDateOrDateTime, parseDecimalAmount } from '../../protocols/identifiers/index.ts'
 import { COMMERCIAL_MODELS, USE_TYPES } from '../../protocols/records/types/common.ts'
 import { ruleBoundsSchema } from '../../protocols/usage-rules/index.ts'
@@ -94,8 +95,6 @@ function amountOf(amount: string, currency: string, where: string, issues: Impor
   }
 }
 
-export const hexBytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, 'hex'))
-
 /** Terms → the contract fields of a deal plan (content and ids are the caller's). */
 export function dealFromTerms(
   terms: Terms,
@@ -130,8 +129,8 @@ export function dealFromTerms(
     splits:
       terms.splits == null
         ? defaults.splits
-        : terms.splits.map((s) => ({ party: s.party, bps: s.bps, key: s.key == null ? null : hexBytes(s.key) })),
-    retailer: terms.retailer == null ? null : hexBytes(terms.retailer),
+        : terms.splits.map((s) => ({ party: s.party, bps: s.bps, key: s.key == null ? null : fromHex(s.key) })),
+    retailer: terms.retailer == null ? null : fromHex(terms.retailer),
   }
 }
 

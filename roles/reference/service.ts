@@ -1,7 +1,9 @@
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
+import { Lru } from '../../keys/lru.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { canonicalIcpn, tryCanonicalContentId } from '../../protocols/identifiers/content-id.ts'
 import { isTerritory, territoryCovers } from '../../protocols/identifiers/territories.ts'
@@ -47,8 +49,7 @@ import {
   REVOCATION_OFFERS_PER_RECORD,
 } from './constants.ts'
 import { ReferenceNotRunningError, ReferenceRequestError } from './errors.ts'
-import { Lru } from './lru.ts'
-import { type ContractHead, hex, ReferenceStore } from './store.ts'
+import { type ContractHead, ReferenceStore } from './store.ts'
 
 const log = logger('consort:reference')
 
@@ -352,7 +353,7 @@ export class ReferenceService extends EventTarget implements Role {
   async #isOfferRevoked(offer: SignedRecord<'consort/offer'>): Promise<boolean> {
     const by = await this.#store.revokedBy(offer.id)
     if (by == null) return false
-    return by === hex(offer.signer) || this.#c.trust.isReferenceService(Buffer.from(by, 'hex'))
+    return by === toHex(offer.signer) || this.#c.trust.isReferenceService(Buffer.from(by, 'hex'))
   }
 
   #retailerName(offer: SignedRecord<'consort/offer'>, attachments: readonly SignedRecord[]): string {
@@ -376,7 +377,7 @@ export class ReferenceService extends EventTarget implements Role {
     await this.#queue.run(contractKey, async () => {
       const before = await this.#store.head(contractKey)
       if (before?.cid === record.id.toString()) return
-      const revokedEarlier = (await this.#store.revokedBy(record.id)) === hex(record.signer)
+      const revokedEarlier = (await this.#store.revokedBy(record.id)) === toHex(record.signer)
       const head = await this.#store.putContract(record, revokedEarlier ? record.body.seq : -1)
       await this.#c.records.put(record).catch((err) => log.error('cannot store contract %s: %e', record.id, err))
       this.#emit('contract', { contract: record, head })
@@ -390,7 +391,7 @@ export class ReferenceService extends EventTarget implements Role {
 
   /** Apply a revocation from the revocations topic: offers leave the market, revoked contracts are re-checked. */
   async applyRevocation(record: SignedRecord<'consort/revocation'>): Promise<void> {
-    const signer = hex(record.signer)
+    const signer = toHex(record.signer)
     const byReference = this.#c.trust.isReferenceService(record.signer)
     for (const target of record.body.targets) {
       if (target.kind === 'offer') {
@@ -408,7 +409,7 @@ export class ReferenceService extends EventTarget implements Role {
           await this.#store.putRevocation(target.id, 'contract', record.signer)
           continue
         }
-        if (hex(found.record.signer) !== signer) continue
+        if (toHex(found.record.signer) !== signer) continue
         await this.#store.putRevocation(target.id, 'contract', record.signer)
         await this.#queue.run(found.contractKey, async () => {
           const before = await this.#store.head(found.contractKey)
@@ -530,7 +531,7 @@ export class ReferenceService extends EventTarget implements Role {
       },
       signerOf: async (id) => {
         const contract = await this.#store.contractByCid(id)
-        if (contract != null) return hex(contract.record.signer)
+        if (contract != null) return toHex(contract.record.signer)
         return (await this.#store.offerKeyOf(id))?.split('!')[0]
       },
     }
@@ -562,10 +563,10 @@ export class ReferenceService extends EventTarget implements Role {
       release.body.grid != null ? `grid:${release.body.grid}` : null,
     ].filter((id): id is string => id != null)
     const known = await this.#store.release(releaseContentId(release.body))
-    if (known != null && (known.signer !== hex(release.signer) || known.seq >= release.body.seq)) return
+    if (known != null && (known.signer !== toHex(release.signer) || known.seq >= release.body.seq)) return
     await this.#store.putRelease(ids, {
       seq: release.body.seq,
-      signer: hex(release.signer),
+      signer: toHex(release.signer),
       tracks: release.body.tracks.map((t) => `isrc:${t.isrc}`),
     })
   }

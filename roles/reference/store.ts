@@ -1,11 +1,11 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
+import { Lru } from '../../keys/lru.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { Money } from '../../protocols/records/fields.ts'
 import type { RoleDb } from '../role.ts'
 import { CONTRACT_CACHE_ENTRIES, MAX_CERTIFICATIONS_KEPT_PER_OFFER } from './constants.ts'
-import { Lru } from './lru.ts'
 
 /**
  * The reference service's LevelDB layout (string keys, `!` as separator: it never occurs in ids, keys, CIDs or
@@ -28,7 +28,6 @@ import { Lru } from './lru.ts'
 const SEP = '!'
 const enc = new TextEncoder()
 const dec = new TextDecoder()
-export const hex = (key: Uint8Array): string => bytesToHex(key, 'base16')
 const seqKey = (seq: number) => seq.toString().padStart(16, '0')
 
 /** Stored records were verified when they arrived: re-reading them must not fail on the freshness check. */
@@ -90,11 +89,11 @@ export class ReferenceStore {
   }
 
   static contractKey(distributor: Uint8Array, contractId: string): string {
-    return `${hex(distributor)}${SEP}${contractId}`
+    return `${toHex(distributor)}${SEP}${contractId}`
   }
 
   static offerKey(retailer: Uint8Array, offerId: string): string {
-    return `${hex(retailer)}${SEP}${offerId}`
+    return `${toHex(retailer)}${SEP}${offerId}`
   }
 
   async #get(key: string): Promise<Uint8Array | undefined> {
@@ -174,7 +173,7 @@ export class ReferenceStore {
       },
       {
         type: 'put',
-        key: `ci${SEP}${record.body.contractId}${SEP}${hex(record.body.distributor)}`,
+        key: `ci${SEP}${record.body.contractId}${SEP}${toHex(record.body.distributor)}`,
         value: new Uint8Array(),
       },
       { type: 'put', key: `ch${SEP}${contractKey}`, value: dagCbor.encode(next) },
@@ -194,7 +193,7 @@ export class ReferenceStore {
   // --- revocations ---
 
   async putRevocation(target: CID, kind: RevocationKind, by: Uint8Array): Promise<void> {
-    await this.#db.put(`rv${SEP}${target.toString()}`, dagCbor.encode({ kind, by: hex(by) }))
+    await this.#db.put(`rv${SEP}${target.toString()}`, dagCbor.encode({ kind, by: toHex(by) }))
   }
 
   /** Who revoked this record, if anyone did. */

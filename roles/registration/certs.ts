@@ -1,13 +1,14 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
+import { toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import { certRequestId, verifyCertRequest } from '../../protocols/register/client.ts'
 import type { CertRequestFields, CertStatusResponse } from '../../protocols/register/index.ts'
 import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { MAX_PENDING_REQUESTS, MAX_REQUEST_AGE_MS } from './constants.ts'
-import { emit, hex, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
+import { emit, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
 import {
   RequestNotFoundError,
   RequestNotPendingError,
@@ -182,7 +183,7 @@ export class CertificateDesk {
   /** Certificates this registrar issued to `subject`, newest first. */
   async history(subject: Uint8Array): Promise<SignedRecord<'consort/cert'>[]> {
     const out: SignedRecord<'consort/cert'>[] = []
-    for await (const [, bytes] of this.#ctx.store.entries(KEYS.certPrefix(hex(subject)), {
+    for await (const [, bytes] of this.#ctx.store.entries(KEYS.certPrefix(toHex(subject)), {
       limit: MAX_CERT_HISTORY,
       reverse: true,
     })) {
@@ -240,7 +241,7 @@ export class CertificateDesk {
     const approved: CertRequestState = { ...state, status: 'approved', decided: now, cert: cert.bytes, reason: null }
     await this.#ctx.store.batch([
       put(KEYS.request(state.requestId), approved),
-      putBytes(KEYS.cert(hex(cert.body.subject), serial), cert.bytes),
+      putBytes(KEYS.cert(toHex(cert.body.subject), serial), cert.bytes),
       this.#serials.op(),
       ...(typeof extra === 'function' ? extra(cert) : extra),
     ])

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Random } from '../../keys/random.ts'
 import type { SealingKeyPair } from '../../keys/x25519.ts'
@@ -81,8 +80,6 @@ export interface RegistrarContext {
   options: RegistrationOptions
   verified: VerifiedRecordCache
 }
-
-export const hex = (bytes: Uint8Array): string => bytesToString(bytes, 'base16')
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false

@@ -1,11 +1,14 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
+import { withDeadline } from '../../protocols/deadline.ts'
+import { isError } from '../../protocols/errors.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { UseType } from '../../protocols/records/types/common.ts'
 import type { ContractBody } from '../../protocols/records/types/contract.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
 import { CONTRACT_CACHE_ENTRIES } from './constants.ts'
-import { hex, type RegistrarContext } from './context.ts'
+import type { RegistrarContext } from './context.ts'
 import { CertificationInvalidError, ContractNotInForceError } from './errors.ts'
 import { type ContractIndexEntry, KEYS, put } from './store.ts'
 
@@ -39,7 +42,7 @@ export function windowOpen(contract: ContractBody, at: number): boolean {
 }
 
 function allowsRetailer(contract: ContractBody, retailer: Uint8Array): boolean {
-  return contract.retailer == null || hex(contract.retailer) === hex(retailer)
+  return contract.retailer == null || toHex(contract.retailer) === toHex(retailer)
 }
 
 /**
@@ -99,7 +102,7 @@ export class ContractWatch {
   /** Remember a contract version (from gossip or a fetch); the index keeps each contract's highest `seq`. */
   async learn(contract: SignedRecord<'consort/contract'>): Promise<void> {
     this.#remember(contract)
-    const key = KEYS.contract(hex(contract.signer), contract.body.contractId)
+    const key = KEYS.contract(toHex(contract.signer), contract.body.contractId)
     await this.#ctx.locks.run(key, async () => {
       const known = await this.#ctx.store.get<ContractIndexEntry>(key)
       if (known != null && known.seq >= contract.body.seq) return
@@ -115,9 +118,8 @@ export class ContractWatch {
       this.#remember(cached)
       return cached
     }
-    const timeout = AbortSignal.timeout(this.#ctx.options.contractFetchTimeoutMs)
     const contract = await this.#ctx.records.getAs('consort/contract', id, {
-      signal: signal == null ? timeout : AbortSignal.any([signal, timeout]),
+      signal: withDeadline(this.#ctx.options.contractFetchTimeoutMs, signal).signal,
     })
     if (!contract.id.equals(id)) throw new ContractNotInForceError(`contract ${id}: the store returned another record`)
     await this.learn(contract)
@@ -138,7 +140,7 @@ export class ContractWatch {
     try {
       contract = await this.fetch(id, signal)
     } catch (err) {
-      if (err instanceof ContractNotInForceError) throw err
+      if (isError(err, ContractNotInForceError)) throw err
       throw new ContractNotInForceError(`contract ${id}: not available (${(err as Error).message})`)
     }
     if (
@@ -158,7 +160,7 @@ export class ContractWatch {
           `${contract.body.validUntil ?? 'open'}, not at ${sale.at}`,
       )
     const latest = await this.#ctx.store.get<ContractIndexEntry>(
-      KEYS.contract(hex(contract.signer), contract.body.contractId),
+      KEYS.contract(toHex(contract.signer), contract.body.contractId),
     )
     if (latest != null && latest.seq > contract.body.seq) {
       const newer = await this.fetch(latest.cid, signal)

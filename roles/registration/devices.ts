@@ -1,11 +1,12 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import { verifyDeviceRequest } from '../../protocols/register/client.ts'
 import type { DeviceRequestFields } from '../../protocols/register/index.ts'
 import { TRUST_CODES } from '../../protocols/trust/errors.ts'
 import { MAX_ACCOUNT_DEVICES, MAX_REQUEST_AGE_MS } from './constants.ts'
-import { bytesEqual, emit, hex, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
+import { bytesEqual, emit, policy, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
 import {
   DeviceLimitError,
   DeviceNotRegisteredError,
@@ -63,8 +64,8 @@ export class DeviceRegistry {
     const verified = verifyDeviceRequest(message)
     if (!verified.account) throw new RequestUnauthorisedError('accountSig: not signed by the account key')
     if (!verified.device) throw new RequestUnauthorisedError('deviceSig: not signed by the device key')
-    const account = hex(request.account)
-    const device = hex(request.device)
+    const account = toHex(request.account)
+    const device = toHex(request.device)
     return this.#ctx.locks.run(`account:${account}`, async () => {
       const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
       const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
@@ -125,8 +126,8 @@ export class DeviceRegistry {
       if (verdict.code === TRUST_CODES.revoked) throw new DeviceRevokedError(`device record ${record.id} is revoked`)
       throw new DeviceNotRegisteredError(`device record ${record.id}: ${verdict.reason}`)
     }
-    const account = hex(record.body.account)
-    const device = hex(record.body.device)
+    const account = toHex(record.body.account)
+    const device = toHex(record.body.device)
     await this.#ctx.locks.run(`account:${account}`, async () => {
       const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
       const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
@@ -167,7 +168,7 @@ export class DeviceRegistry {
    * device gets its new record when it registers again (a player does at every start). Never the buyer's word.
    */
   async attestTerritory(account: Uint8Array, territory: string): Promise<AttestedTerritory> {
-    const key = hex(account)
+    const key = toHex(account)
     return this.#ctx.locks.run(`account:${key}`, async () => {
       const attested: AttestedTerritory = { territory, at: this.#ctx.clock.now() }
       await this.#ctx.store.batch([put(KEYS.territory(key), attested)])
@@ -178,12 +179,12 @@ export class DeviceRegistry {
 
   /** An account's attested territory, if its operator set one. */
   async territoryOf(account: Uint8Array): Promise<string | undefined> {
-    return (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(hex(account))))?.territory
+    return (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(toHex(account))))?.territory
   }
 
   /** The devices of an account, in registration order. */
   async list(account: Uint8Array): Promise<DeviceSummary[]> {
-    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(hex(account)))) ?? { devices: [] }
+    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(toHex(account)))) ?? { devices: [] }
     const out: DeviceSummary[] = []
     for (const entry of devices.devices) {
       const state = await this.#ctx.store.get<DeviceState>(KEYS.device(entry.device))
@@ -227,7 +228,7 @@ export class DeviceRegistry {
   async revokeOps(device: string): Promise<BatchOp[]> {
     const state = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
     if (state == null) return []
-    const account = hex(state.account)
+    const account = toHex(state.account)
     const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
     return [
       put(KEYS.device(device), { ...state, status: 'revoked' } satisfies DeviceState),

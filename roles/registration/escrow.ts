@@ -1,11 +1,12 @@
 import { logger } from '@libp2p/logger'
+import { toHex } from '../../keys/hex.ts'
 import { open } from '../../keys/seal.ts'
 import { CONTENT_KEY_BYTES } from '../../keys/segments.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../protocols/escrow/index.ts'
 import { decodeRecord, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { releaseContentId } from '../../protocols/records/types/release.ts'
 import { MAX_LICENCE_KEYS } from './constants.ts'
-import { bytesEqual, decodeOptions, emit, hex, type RegistrarContext } from './context.ts'
+import { bytesEqual, decodeOptions, emit, type RegistrarContext } from './context.ts'
 import { EscrowInvalidError, KeyNotEscrowedError, RegistrationError } from './errors.ts'
 import { type BatchOp, type EscrowEntry, type IsrcIndexEntry, KEYS, put, type ReleaseEntry } from './store.ts'
 
@@ -26,7 +27,9 @@ export interface ResolvedKey {
 
 /** The licence needs more keys than a licence may carry. */
 export class TooManyKeysError extends RegistrationError {
-  override name = 'TooManyKeysError'
+  static override name = 'TooManyKeysError'
+  override name = TooManyKeysError.name
+
   override readonly code = 'ERR_TOO_LARGE'
 }
 
@@ -81,8 +84,8 @@ export class EscrowVault {
       const ops: BatchOp[] = []
       const isrcIndex = new Map<string, IsrcIndexEntry | undefined>()
       for (const [i, escrow] of escrows.entries()) {
-        const keyId = hex(escrow.body.keyId)
-        const signer = hex(escrow.signer)
+        const keyId = toHex(escrow.body.keyId)
+        const signer = toHex(escrow.signer)
         const known = await this.#ctx.store.get<EscrowEntry>(KEYS.escrow(keyId))
         if (known != null && !bytesEqual(known.signer, escrow.signer))
           throw new EscrowInvalidError(`escrows.${i}.keyId: key ${keyId} was escrowed by another producer`)
@@ -107,7 +110,7 @@ export class EscrowVault {
       }
       for (const [key, entry] of isrcIndex) if (entry != null) ops.push(put(key, entry))
       if (release != null) {
-        const key = KEYS.release(releaseContentId(release.body), hex(release.signer))
+        const key = KEYS.release(releaseContentId(release.body), toHex(release.signer))
         const known = await this.#ctx.store.get<ReleaseEntry>(key)
         const entry: ReleaseEntry = {
           seq: release.body.seq,
@@ -167,7 +170,7 @@ export class EscrowVault {
   async #byIsrc(isrc: string, signers: readonly Uint8Array[]): Promise<EscrowEntry | undefined> {
     let best: IsrcIndexEntry | undefined
     for (const signer of signers) {
-      const entry = await this.#ctx.store.get<IsrcIndexEntry>(KEYS.isrc(isrc, hex(signer)))
+      const entry = await this.#ctx.store.get<IsrcIndexEntry>(KEYS.isrc(isrc, toHex(signer)))
       if (entry != null && newer(entry, best)) best = entry
     }
     return best == null ? undefined : this.#ctx.store.get<EscrowEntry>(KEYS.escrow(best.keyId))
@@ -184,7 +187,7 @@ export class EscrowVault {
   async #release(contentId: string, signers: readonly Uint8Array[]): Promise<ReleaseEntry | undefined> {
     let best: ReleaseEntry | undefined
     for (const signer of signers) {
-      const entry = await this.#ctx.store.get<ReleaseEntry>(KEYS.release(contentId, hex(signer)))
+      const entry = await this.#ctx.store.get<ReleaseEntry>(KEYS.release(contentId, toHex(signer)))
       if (entry != null && newer(entry, best)) best = entry
     }
     return best

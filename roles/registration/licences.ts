@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { seal } from '../../keys/seal.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
@@ -16,7 +17,6 @@ import {
   bytesEqual,
   decodeOptions,
   emit,
-  hex,
   policy,
   type RegistrarContext,
   readStored,
@@ -109,7 +109,7 @@ export class LicenceIssuer {
       'device',
     )
     const purchaseId = receipt.body.purchaseId
-    const deviceHex = hex(device.body.device)
+    const deviceHex = toHex(device.body.device)
     if (!bytesEqual(receipt.body.device, device.body.device) || !bytesEqual(receipt.body.account, device.body.account))
       throw new ReceiptInvalidError(
         'receipt.device: the receipt is for another device or account than the registration',
@@ -239,7 +239,7 @@ export class LicenceIssuer {
       throw new RequestUnauthorisedError('sig: the request is not signed by the device it names')
     await this.#devices.checkForLicence(device)
     const purchaseId = message.request.purchaseId
-    const deviceHex = hex(device.body.device)
+    const deviceHex = toHex(device.body.device)
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
       const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
       if (state == null)
@@ -546,7 +546,7 @@ export class LicenceIssuer {
   }
 
   #licenceOps(licence: SignedRecord<'consort/licence'>, sealedTo: Uint8Array): BatchOp[] {
-    const device = hex(licence.body.device)
+    const device = toHex(licence.body.device)
     return [
       put(KEYS.licence(licence.body.purchaseId, device), { record: licence.bytes, sealedTo } satisfies StoredLicence),
       put(KEYS.licenceId(licence.id.toString()), { purchaseId: licence.body.purchaseId, device } satisfies LicenceRef),

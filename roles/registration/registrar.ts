@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
@@ -17,7 +18,7 @@ import {
   DEFAULT_DEVICE_VALIDITY_MS,
   VERIFIED_RECORD_CACHE_ENTRIES,
 } from './constants.ts'
-import { emit, hex, type RegistrarContext, type RegistrationOptions, VerifiedRecordCache } from './context.ts'
+import { emit, type RegistrarContext, type RegistrationOptions, VerifiedRecordCache } from './context.ts'
 import { ContractWatch, type RegistrarTopics } from './contracts.ts'
 import { DeviceRegistry } from './devices.ts'
 import { InvalidControlRequestError, RevocationTargetNotFoundError } from './errors.ts'
@@ -154,11 +155,11 @@ export class Registrar extends EventTarget {
         if (known != null) add([known.id])
       }
     } else if (kind === 'device') {
-      const device = id != null ? await this.devices.deviceOfRecord(id) : hex(keyOrThrow(target))
+      const device = id != null ? await this.devices.deviceOfRecord(id) : toHex(keyOrThrow(target))
       if (device != null) {
         add(await this.devices.recordIds(device))
         const state = await this.devices.state(device)
-        if (state != null) lock = `account:${hex(state.account)}`
+        if (state != null) lock = `account:${toHex(state.account)}`
         stateOps = () => this.devices.revokeOps(device)
       }
     } else {

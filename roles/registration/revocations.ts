@@ -1,9 +1,10 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RevocableKind } from '../../protocols/records/types/revocation.ts'
 import { MAX_REVOKERS_PER_TARGET } from './constants.ts'
-import { hex, type RegistrarContext, readStored } from './context.ts'
+import { type RegistrarContext, readStored } from './context.ts'
 import type { RegistrarTopics } from './contracts.ts'
 import { type BatchOp, KEYS, put, putBytes, type RevokedEntry } from './store.ts'
 
@@ -52,7 +53,7 @@ export class RevocationDesk {
 
   /** Keep the contract and offer targets of a revocation received from the network, with who revoked them. */
   async learn(record: SignedRecord<'consort/revocation'>): Promise<void> {
-    const signer = hex(record.signer)
+    const signer = toHex(record.signer)
     const ops: BatchOp[] = []
     for (const target of record.body.targets) {
       if (!WATCHED_KINDS.includes(target.kind)) continue
@@ -71,7 +72,7 @@ export class RevocationDesk {
     if (this.#ctx.trust.isRevoked(id)) return true
     const entry = await this.#ctx.store.get<RevokedEntry>(KEYS.revoked(id.toString()))
     if (entry == null) return false
-    const allowed = new Set(authorities.map(hex))
+    const allowed = new Set(authorities.map(toHex))
     return entry.by.some((by) => {
       if (allowed.has(by)) return true
       const key = Uint8Array.from(Buffer.from(by, 'hex'))

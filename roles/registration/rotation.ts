@@ -1,12 +1,13 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { verifyCertRequest, verifyCertRotation } from '../../protocols/register/client.ts'
 import type { RotateCertRequest } from '../../protocols/register/index.ts'
 import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import type { CertificateDesk } from './certs.ts'
 import { MAX_REQUEST_AGE_MS } from './constants.ts'
-import { bytesEqual, decodeOptions, hex, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
+import { bytesEqual, decodeOptions, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
 import { RequestStaleError, RequestUnauthorisedError, RotationConflictError, RotationInvalidError } from './errors.ts'
 import { del, KEYS, put, type RotationState } from './store.ts'
 
@@ -93,7 +94,7 @@ export class CertificateRotation {
         (issued) => [put(KEYS.rotation(oldId), state(issued)), put(KEYS.rotationDue(revokeOldAt, oldId), oldId)],
         partyId,
       )
-      log('certificate %c rotated to %s; the old one is revoked at %d', old.id, hex(request.subject), revokeOldAt)
+      log('certificate %c rotated to %s; the old one is revoked at %d', old.id, toHex(request.subject), revokeOldAt)
       return { cert: cert.bytes, revokeOldAt }
     })
   }
@@ -113,7 +114,7 @@ export class CertificateRotation {
         const id = CID.parse(oldId)
         if (state != null && !state.revoked && !this.#ctx.trust.isRevoked(id)) {
           const successor = readStored(this.#ctx, 'consort/cert', state.cert)
-          await this.#revoke(id, `key rotated to ${hex(successor.body.subject)}`)
+          await this.#revoke(id, `key rotated to ${toHex(successor.body.subject)}`)
         }
         await this.#ctx.store.batch([
           ...(state != null ? [put(KEYS.rotation(oldId), { ...state, revoked: true })] : []),

@@ -5,7 +5,9 @@
 
 /** An offer draft or change is malformed (names the field). */
 export class OfferInputError extends Error {
-  override name = 'OfferInputError'
+  static override name = 'OfferInputError'
+  override name = OfferInputError.name
+
   readonly code = 'ERR_BAD_REQUEST'
   readonly field: string
 
@@ -16,46 +18,80 @@ export class OfferInputError extends Error {
 }
 
 export class OfferExistsError extends Error {
-  override name = 'OfferExistsError'
+  static override name = 'OfferExistsError'
+  override name = OfferExistsError.name
+
+  constructor(message = 'an offer with that id exists', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_OFFER_EXISTS'
 }
 
 export class OfferNotFoundError extends Error {
-  override name = 'OfferNotFoundError'
+  static override name = 'OfferNotFoundError'
+  override name = OfferNotFoundError.name
+
+  constructor(message = 'no offer with that id', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_NOT_FOUND'
 }
 
 /** The offer was withdrawn: it cannot be updated or sold again (create a new offer id). */
 export class OfferWithdrawnError extends Error {
-  override name = 'OfferWithdrawnError'
+  static override name = 'OfferWithdrawnError'
+  override name = OfferWithdrawnError.name
+
+  constructor(
+    message = 'the offer was withdrawn: it cannot be updated or sold again (create a new offer id)',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_OFFER_WITHDRAWN'
 }
 
 /** The contract an offer names could not be found (by CID or contract id). */
 export class ContractUnknownError extends Error {
-  override name = 'ContractUnknownError'
+  static override name = 'ContractUnknownError'
+  override name = ContractUnknownError.name
+
+  constructor(
+    message = 'the contract an offer names could not be found (by CID or contract id)',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_CONTRACT_UNKNOWN'
 }
 
 /** This node holds no retailer certificate, so its offers cannot be published. */
 export class RetailerNotCertifiedError extends Error {
-  override name = 'RetailerNotCertifiedError'
+  static override name = 'RetailerNotCertifiedError'
+  override name = RetailerNotCertifiedError.name
+
+  constructor(
+    message = 'this node holds no retailer certificate, so its offers cannot be published',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_NOT_CERTIFIED_RETAILER'
 }
 
 /** Too many offers or purchases at once. */
 export class RetailerBusyError extends Error {
-  override name = 'RetailerBusyError'
-  readonly code = 'ERR_BUSY'
-}
+  static override name = 'RetailerBusyError'
+  override name = RetailerBusyError.name
 
-/** A purchase refused with one of the purchase protocol's codes (or another `ERR_` code). */
-export class PurchaseError extends Error {
-  override name = 'PurchaseError'
-  readonly code: string
-
-  constructor(code: string, message: string) {
-    super(message)
-    this.code = code
+  constructor(message = 'too many offers or purchases at once', options?: ErrorOptions) {
+    super(message, options)
   }
+
+  readonly code = 'ERR_BUSY'
 }

@@ -1,9 +1,11 @@
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -114,7 +116,7 @@ export class OfferDesk {
   // --- create, update, withdraw, list ---
 
   async create(changes: OfferChanges): Promise<OfferView> {
-    const offerId = changes.offerId ?? `offer-${Buffer.from(this.#c.random.bytes(8)).toString('hex')}`
+    const offerId = changes.offerId ?? `offer-${toHex(this.#c.random.bytes(8))}`
     return this.#queue.run(offerId, async () => {
       if ((await this.#store.offer(offerId)) != null) throw new OfferExistsError(`offer ${offerId} already exists`)
       this.#count ??= await this.#store.countOffers(MAX_OFFERS)
@@ -322,7 +324,7 @@ export class OfferDesk {
           return { status: 'refused', failures: answer.failures, certifier: anchor.name }
         }
       } catch (err) {
-        problems.push(`${anchor.name}: ${err instanceof RpcRemoteError ? err.message : (err as Error).message}`)
+        problems.push(`${anchor.name}: ${isError(err, RpcRemoteError) ? err.message : (err as Error).message}`)
       }
     }
     return (
@@ -532,7 +534,7 @@ export class OfferDesk {
           const key = `${contract.id}|${item}|${useType}`
           if (existing.has(key)) continue
           existing.add(key)
-          const suffix = Buffer.from(this.#c.random.bytes(4)).toString('hex')
+          const suffix = toHex(this.#c.random.bytes(4))
           created.push(
             await this.create({
               offerId: `${c.contractId}-${item.replace(':', '-')}-${useType}-${suffix}`.slice(0, 128),

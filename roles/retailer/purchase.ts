@@ -4,8 +4,14 @@ import { logger } from '@libp2p/logger'
 import { equals as bytesEqual } from 'uint8arrays/equals'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import {
+  AlreadyCapturedError,
+  AlreadyRefundedError,
+  AlreadyVoidedError,
+  AuthorisationUnknownError,
+  CLEARING_ERRORS,
+} from '../../protocols/clearing/errors.ts'
+import {
   authoriseResponse,
-  CLEARING_CODES,
   CLEARING_OPS,
   CLEARING_PROTOCOL,
   captureResponse,
@@ -13,11 +19,27 @@ import {
   voidResponse,
 } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, withdrawResponse } from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
+import {
+  isPurchaseRefusal,
+  LicenceRefusedError,
+  NotCertifiedError,
+  OfferRevokedError,
+  OfferStaleError,
+  OfferUnknownError,
+  OrderInvalidError,
+  PaymentRefusedError,
+  PriceMismatchError,
+  PurchaseConflictError,
+  PurchasePendingError,
+  purchaseRefusal,
+  TerritoryRefusedError,
+} from '../../protocols/purchase/errors.ts'
 import {
   PURCHASE_CODES,
   type PurchaseOrder,
@@ -40,7 +62,7 @@ import {
   PURCHASE_STEP_DEADLINE_MS,
   UNLICENSED_REFUND_AFTER_MS,
 } from './constants.ts'
-import { PurchaseError, RetailerBusyError } from './errors.ts'
+import { RetailerBusyError } from './errors.ts'
 import type { PurchaseEntry, PurchaseState, RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer:purchase')
@@ -82,12 +104,15 @@ export interface PurchaseEvents {
 
 /** Thrown by a step when the service it calls gave a definite answer "no" (as opposed to no answer). */
 class StepRefused extends Error {
-  override name = 'StepRefused'
-  readonly code: string
+  static override name = 'StepRefused'
+  override name = StepRefused.name
 
-  constructor(code: string, message: string) {
+  /** What the buyer is told once the money is released or returned. */
+  readonly refusal: PaymentRefusedError | LicenceRefusedError
+
+  constructor(type: typeof PaymentRefusedError | typeof LicenceRefusedError, message: string) {
     super(message)
-    this.code = code
+    this.refusal = new type(message)
   }
 }
 
@@ -120,7 +145,7 @@ export class PurchaseDesk extends EventTarget {
     this.#offers = offers
   }
 
-  /** The `buy` op. Throws a `PurchaseError` with a purchase protocol code on refusal. */
+  /** The `buy` op. Throws one of the purchase protocol's refusals (`protocols/purchase/errors.ts`). */
   async buy(request: { order: PurchaseOrder; device: Uint8Array }): Promise<PurchaseResult> {
     if (this.#inFlight >= MAX_CONCURRENT_PURCHASES) {
       throw new RetailerBusyError(`${this.#inFlight} purchases in progress; retry shortly`)
@@ -139,8 +164,7 @@ export class PurchaseDesk extends EventTarget {
     const existing = await this.#store.purchase(order.order.purchaseId)
     if (existing != null) {
       if (!bytesEqual(existing.order, orderBytes)) {
-        throw new PurchaseError(
-          'ERR_PURCHASE_CONFLICT',
+        throw new PurchaseConflictError(
           `purchase ${order.order.purchaseId} exists with another order; choose a new purchase id`,
         )
       }
@@ -176,74 +200,56 @@ export class PurchaseDesk extends EventTarget {
     const o = order.order
     const now = this.#c.clock.now()
     if (o.network !== this.#c.network.name || !verifyPurchaseOrder(order)) {
-      throw new PurchaseError(CLEARING_CODES.orderInvalid, 'the purchase order is not signed by its account')
+      throw new OrderInvalidError('the purchase order is not signed by its account')
     }
     if (!bytesEqual(o.retailer, this.#c.keys.signer.publicKey)) {
-      throw new PurchaseError(PURCHASE_CODES.offerUnknown, 'the order is addressed to another retailer')
+      throw new OfferUnknownError('the order is addressed to another retailer')
     }
     if (!this.#c.trust.isClearinghouse(o.clearinghouse)) {
-      throw new PurchaseError(CLEARING_CODES.orderInvalid, 'the order names a clearinghouse the network does not list')
+      throw new OrderInvalidError('the order names a clearinghouse the network does not list')
     }
     let device: SignedRecord<'consort/device'>
     try {
       device = decodeRecordAs('consort/device', deviceBytes, this.#decodeOptions())
     } catch (err) {
-      throw new PurchaseError(CLEARING_CODES.orderInvalid, `device: ${(err as Error).message}`)
+      throw new OrderInvalidError(`device: ${(err as Error).message}`)
     }
     const standing = this.#c.trust.learnDevice(device)
-    if (!standing.ok) throw new PurchaseError(CLEARING_CODES.orderInvalid, `device: ${standing.reason}`)
+    if (!standing.ok) throw new OrderInvalidError(`device: ${standing.reason}`)
     if (!bytesEqual(device.body.device, o.device) || !bytesEqual(device.body.account, o.account)) {
-      throw new PurchaseError(
-        CLEARING_CODES.orderInvalid,
-        'the device registration is not for the ordering device and account',
-      )
+      throw new OrderInvalidError('the device registration is not for the ordering device and account')
     }
     // Sold where the account is, as its registrar attested it in the device record: never the buyer's word.
     const attested = device.body.territory ?? 'Worldwide'
     if (o.territory !== attested) {
-      throw new PurchaseError(
-        PURCHASE_CODES.territory,
+      throw new TerritoryRefusedError(
         `the order is for ${o.territory}, but the account's territory (attested by its registration manager) is ${attested}`,
       )
     }
 
     const live = await this.#offers.live(o.offer.toString())
     if (live.status !== 'on-sale') {
-      const code =
-        live.status === 'unknown'
-          ? PURCHASE_CODES.offerUnknown
-          : live.status === 'stale'
-            ? PURCHASE_CODES.offerStale
-            : PURCHASE_CODES.offerRevoked
-      throw new PurchaseError(code, live.reason)
+      if (live.status === 'unknown') throw new OfferUnknownError(live.reason)
+      if (live.status === 'stale') throw new OfferStaleError(live.reason)
+      throw new OfferRevokedError(live.reason)
     }
     const offer = live.offer
-    if (this.#offers.isRevoked(offer))
-      throw new PurchaseError(PURCHASE_CODES.offerRevoked, `offer ${offer.id} is revoked`)
+    if (this.#offers.isRevoked(offer)) throw new OfferRevokedError(`offer ${offer.id} is revoked`)
     const certification = live.certifications.find((c) => c.id.equals(o.certification))
     if (certification == null) {
-      throw new PurchaseError(
-        PURCHASE_CODES.notCertified,
-        `certification ${o.certification} is not one this offer holds`,
-      )
+      throw new NotCertifiedError(`certification ${o.certification} is not one this offer holds`)
     }
     const verdict = verifyCertification(offer, certification, this.#c.trust, now)
     if (!verdict.ok) {
-      throw new PurchaseError(
-        verdict.code === OFFER_CHECK_CODES.certificationRevoked
-          ? PURCHASE_CODES.offerRevoked
-          : PURCHASE_CODES.notCertified,
-        verdict.reason,
-      )
+      if (verdict.code === OFFER_CHECK_CODES.certificationRevoked) throw new OfferRevokedError(verdict.reason)
+      throw new NotCertifiedError(verdict.reason)
     }
-    if (!offerInWindow(offer, now))
-      throw new PurchaseError(PURCHASE_CODES.offerStale, `offer ${offer.id} is not valid now`)
+    if (!offerInWindow(offer, now)) throw new OfferStaleError(`offer ${offer.id} is not valid now`)
     if (!territoryCovers(offer.body.territories, offer.body.excludedTerritories, o.territory)) {
-      throw new PurchaseError(PURCHASE_CODES.territory, `offer ${offer.body.offerId} is not sold in ${o.territory}`)
+      throw new TerritoryRefusedError(`offer ${offer.body.offerId} is not sold in ${o.territory}`)
     }
     if (o.price.amount !== offer.body.price.amount || o.price.currency !== offer.body.price.currency) {
-      throw new PurchaseError(
-        PURCHASE_CODES.priceMismatch,
+      throw new PriceMismatchError(
         `the order says ${o.price.amount} ${o.price.currency}, the offer ${offer.body.price.amount} ${offer.body.price.currency}`,
       )
     }
@@ -316,18 +322,18 @@ export class PurchaseDesk extends EventTarget {
           }
           case 'voided':
           case 'refunded':
-            throw new PurchaseError(
+            throw purchaseRefusal(
               entry.error?.code ?? PURCHASE_CODES.paymentRefused,
               entry.error?.message ?? entry.state,
             )
         }
       }
     } catch (err) {
-      if (err instanceof PurchaseError) throw err
-      if (err instanceof StepRefused) {
+      if (isPurchaseRefusal(err)) throw err
+      if (isError(err, StepRefused)) {
         // A definite "no" from a service: release or return the money, then tell the buyer why (on every retry).
         const after = entry.state === 'captured' ? 'refunding' : 'voiding'
-        entry = await this.#move(entry, after, { error: { code: err.code, message: err.message } })
+        entry = await this.#move(entry, after, { error: { code: err.refusal.code, message: err.message } })
         try {
           if (after === 'refunding') {
             await this.#refund(order, entry, err.message)
@@ -339,7 +345,7 @@ export class PurchaseDesk extends EventTarget {
             entry = await this.#move(entry, 'voided', {})
           }
         } catch (endErr) {
-          if (endErr instanceof PurchaseError) throw endErr
+          if (isPurchaseRefusal(endErr)) throw endErr
           log.error(
             'purchase %s: %s not finished yet (the recovery round retries): %e',
             entry.purchaseId,
@@ -347,11 +353,10 @@ export class PurchaseDesk extends EventTarget {
             endErr,
           )
         }
-        throw new PurchaseError(err.code, err.message)
+        throw err.refusal
       }
       // No answer (timeout, unreachable): the state is saved; a retry of the same purchase resumes from it.
-      throw new PurchaseError(
-        'ERR_PURCHASE_PENDING',
+      throw new PurchasePendingError(
         `purchase ${entry.purchaseId} is ${entry.state}; retry the same purchase to finish it (${(err as Error).message})`,
       )
     }
@@ -376,7 +381,7 @@ export class PurchaseDesk extends EventTarget {
       )
       return parseMessage(authoriseResponse, body, 'response')
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new StepRefused(PURCHASE_CODES.paymentRefused, err.message)
+      if (isError(err, RpcRemoteError)) throw new StepRefused(PaymentRefusedError, err.message)
       throw err
     }
   }
@@ -396,7 +401,7 @@ export class PurchaseDesk extends EventTarget {
       const answer = parseMessage(captureResponse, body, 'response')
       payment = decodeRecordAs('consort/payment', answer.payment, this.#decodeOptions())
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new StepRefused(PURCHASE_CODES.paymentRefused, err.message)
+      if (isError(err, RpcRemoteError)) throw new StepRefused(PaymentRefusedError, err.message)
       throw err
     }
     const receipt = this.#store.decode('consort/receipt', entry.receipt!)
@@ -445,19 +450,16 @@ export class PurchaseDesk extends EventTarget {
           !l.offer.equals(order.order.offer) ||
           !bytesEqual(l.device, order.order.device)
         ) {
-          throw new StepRefused(
-            PURCHASE_CODES.licenceRefused,
-            `${anchor.name} answered with a licence for something else`,
-          )
+          throw new StepRefused(LicenceRefusedError, `${anchor.name} answered with a licence for something else`)
         }
         return licence
       } catch (err) {
-        if (err instanceof StepRefused) throw err
-        if (err instanceof RpcRemoteError) throw new StepRefused(PURCHASE_CODES.licenceRefused, err.message)
+        if (isError(err, StepRefused)) throw err
+        if (isError(err, RpcRemoteError)) throw new StepRefused(LicenceRefusedError, err.message)
         lastError = err
       }
     }
-    throw lastError ?? new StepRefused(PURCHASE_CODES.licenceRefused, 'the network lists no registration manager')
+    throw lastError ?? new StepRefused(LicenceRefusedError, 'the network lists no registration manager')
   }
 
   /**
@@ -499,11 +501,11 @@ export class PurchaseDesk extends EventTarget {
         this.#c.network.protocol(CLEARING_PROTOCOL),
         CLEARING_OPS.refund,
         { purchaseId: order.order.purchaseId, withdrawal },
-        { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
+        { deadlineMs: PURCHASE_STEP_DEADLINE_MS, errors: CLEARING_ERRORS },
       )
       parseMessage(refundResponse, body, 'response')
     } catch (err) {
-      if (err instanceof RpcRemoteError && err.code === CLEARING_CODES.alreadyRefunded) return
+      if (isError(err, AlreadyRefundedError)) return
       throw err
     }
   }
@@ -520,16 +522,14 @@ export class PurchaseDesk extends EventTarget {
         this.#c.network.protocol(CLEARING_PROTOCOL),
         CLEARING_OPS.void,
         { purchaseId: order.order.purchaseId, reason: reason.slice(0, 512) || 'purchase failed', order },
-        { deadlineMs: PURCHASE_STEP_DEADLINE_MS },
+        { deadlineMs: PURCHASE_STEP_DEADLINE_MS, errors: CLEARING_ERRORS },
       )
       parseMessage(voidResponse, body, 'response')
       return false
     } catch (err) {
-      if (err instanceof RpcRemoteError) {
-        // Voided already, or nothing held: either way no money is held for this purchase.
-        if (err.code === CLEARING_CODES.authorisationUnknown || err.code === CLEARING_CODES.alreadyVoided) return false
-        if (err.code === CLEARING_CODES.alreadyCaptured) return true
-      }
+      // Voided already, or nothing held: either way no money is held for this purchase.
+      if (isError(err, AuthorisationUnknownError) || isError(err, AlreadyVoidedError)) return false
+      if (isError(err, AlreadyCapturedError)) return true
       throw err
     }
   }

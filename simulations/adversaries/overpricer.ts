@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { SimNode } from '../cluster.ts'
 
@@ -69,7 +70,7 @@ export class Overpricers {
 
   /** Ask a player's view of the market for every attacked content: an over-pricer's offer must never be listed. */
   async checkListings(list: (content: string) => Promise<Array<{ retailerKey: string }>>): Promise<void> {
-    const keys = new Set(this.#nodes.map((n) => Buffer.from(n.keys.signer.publicKey).toString('hex')))
+    const keys = new Set(this.#nodes.map((n) => toHex(n.keys.signer.publicKey)))
     for (const content of this.#contents) {
       const offers = await list(content).catch(() => [])
       this.#listed += offers.filter((o) => keys.has(o.retailerKey)).length

@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { toHex } from '../../keys/hex.ts'
 import type { SeededRandom } from '../../keys/random.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
@@ -77,7 +78,7 @@ export class Replayers {
       try {
         const [usage, device] = decodeGossipMessage(event.detail.data)
         if (usage == null || device == null) return
-        const key = Buffer.from(usage.subarray(-64)).toString('hex')
+        const key = toHex(usage.subarray(-64))
         if (this.#captured.has(key)) return
         if (this.#captured.size >= MAX_CAPTURED_REPORTS) this.#captured.delete(this.#captured.keys().next().value!)
         this.#captured.set(key, { usage, device })

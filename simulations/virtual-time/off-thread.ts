@@ -49,7 +49,13 @@ const NODE_ASYNC = ['pbkdf2', 'scrypt', 'hkdf', 'generateKeyPair', 'generateKey'
 
 /** Raised when a simulated node starts a worker thread. */
 export class WorkerThreadInSimulationError extends Error {
-  override name = 'WorkerThreadInSimulationError'
+  static override name = 'WorkerThreadInSimulationError'
+  override name = WorkerThreadInSimulationError.name
+
+  constructor(message = 'a simulated node started a worker thread', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_WORKER_IN_SIMULATION'
 }
 

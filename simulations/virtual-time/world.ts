@@ -41,13 +41,28 @@ export const MAX_REAL_WAIT_MS = 120_000
 
 /** The world's callback threw: in Node that would be an uncaught exception. */
 export class WorldCallbackError extends Error {
-  override name = 'WorldCallbackError'
+  static override name = 'WorldCallbackError'
+  override name = WorldCallbackError.name
+
+  constructor(message = "the world's callback threw", options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_WORLD_CALLBACK'
 }
 
 /** The function under simulation is waiting, but nothing is scheduled and no real work is in flight. */
 export class WorldStalledError extends Error {
-  override name = 'WorldStalledError'
+  static override name = 'WorldStalledError'
+  override name = WorldStalledError.name
+
+  constructor(
+    message = 'the function under simulation is waiting, but nothing is scheduled and no real work is in flight',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_WORLD_STALLED'
 }
 

@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import type { SeededRandom } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
@@ -359,7 +360,7 @@ export class MarketWorkload {
     for (const retailer of retailers) {
       const listed = (await route(retailer, 'retailer', 'GET', '/offers')) as { offers?: OfferRow[] } | OfferRow[]
       const rows = Array.isArray(listed) ? listed : (listed.offers ?? [])
-      const key = Buffer.from(retailer.keys.signer.publicKey).toString('hex')
+      const key = toHex(retailer.keys.signer.publicKey)
       for (const row of rows) {
         if (row.status !== 'certified' || row.certification == null) continue
         this.#listings.push({ offer: row.offer, retailerKey: key, contract: row.contract })

@@ -1,11 +1,14 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, fundResponse } from '../../protocols/clearing/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { isError } from '../../protocols/errors.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
+import { PurchasePendingError } from '../../protocols/purchase/errors.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import {
   accountIdOf,
@@ -385,7 +388,7 @@ export class PurchaseWorkload {
       this.#record(sim, offer, bought.purchaseId, bought.price.amount)
       return 'bought'
     } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') {
+      if (isError(err, PurchasePendingError)) {
         row.outcome = 'pending'
         this.#pending.push({ player: sim, offer, purchaseId, row })
         return 'pending'
@@ -507,7 +510,7 @@ export class PurchaseWorkload {
           p.row.outcome = 'resumed'
           this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount)
         } catch (err) {
-          if ((err as { code?: string }).code === 'ERR_PURCHASE_PENDING') this.#pending.push(p)
+          if (isError(err, PurchasePendingError)) this.#pending.push(p)
           else this.#fail(`resume ${p.purchaseId}`, err)
         }
       }
@@ -730,9 +733,7 @@ export class PurchaseWorkload {
   /** `purchases.csv` and `plays.csv` (empty without purchases). */
   tables(origin: number): Table[] {
     if (!this.enabled) return []
-    const names = new Map(
-      this.#cluster.nodes.map((n) => [Buffer.from(n.keys.signer.publicKey).toString('hex'), n.name]),
-    )
+    const names = new Map(this.#cluster.nodes.map((n) => [toHex(n.keys.signer.publicKey), n.name]))
     return [
       {
         name: 'purchases',
@@ -828,10 +829,9 @@ export class PurchaseWorkload {
   #labelOf(participant: string): string {
     const [kind, id] = [participant.slice(0, participant.indexOf(':')), participant.slice(participant.indexOf(':') + 1)]
     for (const n of this.#cluster.nodes) {
-      const own = Buffer.from(n.keys.signer.publicKey).toString('hex')
+      const own = toHex(n.keys.signer.publicKey)
       const account = (n.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
-      if (kind === 'wallet' && account != null && Buffer.from(account.signer.publicKey).toString('hex') === id)
-        return `wallet of ${n.name}`
+      if (kind === 'wallet' && account != null && toHex(account.signer.publicKey) === id) return `wallet of ${n.name}`
       if (own === id) return kind === 'fee' ? `clearing fee (${n.name})` : `${kind} ${n.name}`
     }
     return participant

@@ -50,7 +50,9 @@ const REGEX_AFTER_WORDS = new Set([
 ])
 
 export class ImportReadError extends Error {
-  override readonly name = 'ImportReadError'
+  static override name = 'ImportReadError'
+  override name = ImportReadError.name
+
   readonly line: number
 
   constructor(message: string, line: number) {

@@ -40,7 +40,12 @@ export interface ImportRow {
 }
 
 export class ImportTableError extends Error {
-  override readonly name = 'ImportTableError'
+  static override name = 'ImportTableError'
+  override name = ImportTableError.name
+
+  constructor(message = 'import table', options?: ErrorOptions) {
+    super(message, options)
+  }
 }
 
 const KEYWORDS = new Set(['libraries', 'anything', 'nothing'])

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { toHex } from '../../../keys/hex.ts'
 import { networkRuleDefaultsSchema } from '../../usage-rules/index.ts'
 import { count, publicKey, sealingKey, sequence, text, unique } from '../fields.ts'
 import { commonFields } from './common.ts'
@@ -55,7 +56,7 @@ export const networkBody = z
   .strict()
   .superRefine((body, ctx) => {
     for (const list of ['registrars', 'references', 'clearinghouses'] as const) {
-      const keys = body[list].map((a) => Buffer.from(a.key).toString('hex'))
+      const keys = body[list].map((a) => toHex(a.key))
       if (!unique(keys)) ctx.addIssue({ code: 'custom', path: [list], message: 'a key is listed twice' })
     }
   })

@@ -5,9 +5,10 @@
  * description signed by the contract's distributor, so that another producer claiming the same ISRC cannot rename a
  * label's recordings in its reports.
  */
+
+import { toHex } from '../../../keys/hex.ts'
 import { canonicalIcpn } from '../../../protocols/identifiers/content-id.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
-import { hex } from '../participants.ts'
 import { type ContentInfoRow, contentInfoRow, StateKeys } from '../state.ts'
 import { put, type StateStore } from '../store.ts'
 import type { ContentInfo } from './message.ts'
@@ -21,7 +22,7 @@ export class CatalogFacts {
 
   /** Keep what a manifest or release record says (an older `seq` of the same signer is ignored). */
   async learn(record: SignedRecord<'consort/manifest'> | SignedRecord<'consort/release'>): Promise<void> {
-    const signer = hex(record.signer)
+    const signer = toHex(record.signer)
     const rows: Array<[string, ContentInfoRow]> = []
     if (record.type === 'consort/manifest') {
       const b = (record as SignedRecord<'consort/manifest'>).body

@@ -9,6 +9,7 @@
  * contracts; a rights holder's the sales on its statement and the plays under contracts that split to it.
  */
 import { createHash } from 'node:crypto'
+import { fromHex, toHex } from '../../../keys/hex.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { isDpid } from '../../../protocols/identifiers/dpid.ts'
 import { isCountryCode } from '../../../protocols/identifiers/territories.ts'
@@ -18,7 +19,7 @@ import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { assignedPartyId } from '../../../protocols/register/party-id.ts'
 import type { CertificateTrust } from '../../../protocols/trust/trust.ts'
 import { DsrNotApplicableError } from '../errors.ts'
-import { hex, parseParticipant, rightsholderParticipant } from '../participants.ts'
+import { parseParticipant, rightsholderParticipant } from '../participants.ts'
 import type { RecordBook } from '../records.ts'
 import { dsrPlaysRow, purchaseRow, StateKeys } from '../state.ts'
 import type { Statements } from '../statements.ts'
@@ -70,8 +71,8 @@ export class DsrExport {
     }
     const warnings: string[] = []
     const concerns = (offer: SignedRecord<'consort/offer'>, contract: SignedRecord<'consort/contract'>): boolean => {
-      if (parsed.kind === 'retailer') return hex(offer.signer) === parsed.subject
-      if (parsed.kind === 'distributor') return hex(contract.body.distributor) === parsed.subject
+      if (parsed.kind === 'retailer') return toHex(offer.signer) === parsed.subject
+      if (parsed.kind === 'distributor') return toHex(contract.body.distributor) === parsed.subject
       return contract.body.splits.some((s) => rightsholderParticipant(s.party) === participant)
     }
     const sales = await this.#sales(period, participant, warnings)
@@ -112,7 +113,7 @@ export class DsrExport {
       created,
       messageId: '',
       service: this.#c.network.name,
-      sender: this.#party(hex(this.#c.clearinghouse), 'clearinghouse'),
+      sender: this.#party(toHex(this.#c.clearinghouse), 'clearinghouse'),
       recipient: this.#recipient(participant, parsed.kind, parsed.subject),
       retailers,
       sales: sales.map((s) => s.fact),
@@ -192,7 +193,7 @@ export class DsrExport {
         fact: {
           isrc: row.isrc,
           plays: row.plays,
-          retailerKey: hex(offer.signer),
+          retailerKey: toHex(offer.signer),
           model: contract.body.commercialModel as CommercialModel,
           useType: licence.body.useType,
           territory: await this.#territoryOf(licence.body.purchaseId, offer),
@@ -219,9 +220,9 @@ export class DsrExport {
 
   /** A keyed participant: its certificate's name and party id (the party id its registrar assigned). */
   #party(keyHex: string, kind: string): DsrParty {
-    const key = hexToBytes(keyHex)
+    const key = fromHex(keyHex)
     const cert = this.#c.trust.certOf(key)
-    const anchor = this.#c.network.body.clearinghouses.find((c) => hex(c.key) === keyHex)
+    const anchor = this.#c.network.body.clearinghouses.find((c) => toHex(c.key) === keyHex)
     return {
       partyId: cert?.body.partyId ?? assignedPartyId(key),
       name: cert?.body.name ?? anchor?.name ?? `${kind} ${keyHex.slice(0, 16)}`,
@@ -238,9 +239,5 @@ export class DsrExport {
 
 /** Whose description of the content a report prefers: the contract's distributor's, then its signer's. */
 function preferredSigners(contract: SignedRecord<'consort/contract'>): string[] {
-  return [hex(contract.body.distributor), hex(contract.signer)]
-}
-
-function hexToBytes(value: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(value, 'hex'))
+  return [toHex(contract.body.distributor), toHex(contract.signer)]
 }

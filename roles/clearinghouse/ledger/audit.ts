@@ -3,6 +3,8 @@
  * resolutions and every invariant against what is stored (and against the ledger's caches). Reports what is
  * wrong instead of throwing, so that one damaged row does not hide the others.
  */
+
+import { isError } from '../../../protocols/errors.ts'
 import {
   decodeAccount,
   decodeBalance,
@@ -59,7 +61,7 @@ class Report {
   }
 
   corrupt(err: unknown, extra: Partial<AuditViolation> = {}): void {
-    if (!(err instanceof CorruptRecordError)) throw err
+    if (!isError(err, CorruptRecordError)) throw err
     this.add({ code: AuditCode.corruptRecord, key: err.key, message: err.message, ...extra })
   }
 

@@ -16,11 +16,11 @@ import {
 import {
   ConflictingFlagsError,
   InvalidAccountKindError,
-  InvalidAmountError,
   InvalidBatchError,
-  InvalidCurrencyError,
   InvalidFieldError,
   InvalidIdError,
+  InvalidLedgerAmountError,
+  InvalidLedgerCurrencyError,
   InvalidTimeoutError,
   InvalidTransferKindError,
   LinkedChainOpenError,
@@ -74,10 +74,10 @@ function checkKeys(field: string, record: Record<string, unknown>, allowed: Read
 }
 
 export function checkAmount(field: string, value: unknown): bigint {
-  if (typeof value !== 'bigint') throw new InvalidAmountError(field, value, 'must be a bigint of minor units')
-  if (value <= 0n) throw new InvalidAmountError(field, value, 'must be greater than 0')
+  if (typeof value !== 'bigint') throw new InvalidLedgerAmountError(field, value, 'must be a bigint of minor units')
+  if (value <= 0n) throw new InvalidLedgerAmountError(field, value, 'must be greater than 0')
   if (value > MAX_TRANSFER_AMOUNT) {
-    throw new InvalidAmountError(field, value, `must be at most MAX_TRANSFER_AMOUNT (${MAX_TRANSFER_AMOUNT})`)
+    throw new InvalidLedgerAmountError(field, value, `must be at most MAX_TRANSFER_AMOUNT (${MAX_TRANSFER_AMOUNT})`)
   }
   return value
 }
@@ -111,7 +111,7 @@ export function normalizeAccount(field: string, value: unknown): NormalizedAccou
   const input = checkObject(field, value)
   checkKeys(field, input, ACCOUNT_FIELDS, 'an account')
   const id = checkId(`${field}.id`, input.id)
-  if (!isCurrency(input.currency)) throw new InvalidCurrencyError(`${field}.currency`, input.currency)
+  if (!isCurrency(input.currency)) throw new InvalidLedgerCurrencyError(`${field}.currency`, input.currency)
   const kind = input.kind
   if (typeof kind !== 'string' || !(ACCOUNT_KINDS as readonly string[]).includes(kind)) {
     throw new InvalidAccountKindError(`${field}.kind`, kind, ACCOUNT_KINDS)

@@ -1,3 +1,4 @@
+import { NotFoundError } from '@libp2p/interface'
 /**
  * Usage ingestion, exactly once. Verified reports queue up and are committed in groups (group commit): one group is
  * one atomic, fsynced LevelDB batch holding the reports, their events' dedup keys, the devices' chain states, the
@@ -15,6 +16,7 @@
  * contract) is unknown are held and tried again later; the rest are settled (usage/plays.ts).
  */
 import { logger } from '@libp2p/logger'
+import { Lru } from '../../../keys/lru.ts'
 import { MAX_ACK_UNPAID } from '../../../protocols/clearing/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
@@ -40,11 +42,10 @@ import {
   PURCHASE_USE_CACHE_ENTRIES,
   RECENT_REPORT_ENTRIES,
 } from '../constants.ts'
-import { ClearingFailedError, NotFoundError, ReportInvalidError } from '../errors.ts'
+import { ClearingFailedError, ReportInvalidError } from '../errors.ts'
 import type { Journal, JournalEntry } from '../journal.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { AccountInput } from '../ledger/types.ts'
-import { Lru } from '../lru.ts'
 import { accountIdOf, retailerParticipant } from '../participants.ts'
 import type { RecordBook } from '../records.ts'
 import { type LineBook, type PlannedTransfer, SettlementBatch, TransferSum } from '../settlement.ts'

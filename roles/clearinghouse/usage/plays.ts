@@ -2,12 +2,13 @@
  * From a verified play to money: the licence check (nothing is paid for a play without a licence this clearinghouse
  * can verify), the contract in force, and the lines and transfers of one play.
  */
+
+import { toHex } from '../../../keys/hex.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import type { CertificateTrust } from '../../../protocols/trust/trust.ts'
 import {
   distributorParticipant,
   feeParticipant,
-  hex,
   retailerParticipant,
   rightsholderParticipant,
 } from '../participants.ts'
@@ -48,8 +49,8 @@ export function checkLicence(
   if (facts === undefined) {
     facts = {
       registrar: trust.isRegistrar(licence.signer),
-      device: hex(l.device),
-      account: hex(l.account),
+      device: toHex(l.device),
+      account: toHex(l.account),
       offer: l.offer.toString(),
       contract: l.contract.toString(),
       isrcs: new Set(l.keys.map((k) => k.isrc)),
@@ -91,7 +92,7 @@ export function sharesOf(contract: SignedRecord<'consort/contract'>): Array<Shar
   return contract.body.splits.map((s) => ({
     party: rightsholderParticipant(s.party),
     bps: s.bps,
-    key: s.key === null ? null : hex(s.key),
+    key: s.key === null ? null : toHex(s.key),
   }))
 }
 
@@ -186,10 +187,10 @@ export function settlePlay(
   for (const s of shares) line(s.party, 'play', 0n, distributor, saleCurrency)
   if (model === 'subscription' || model === 'ad-supported') {
     return {
-      retailer: hex(offer.signer),
+      retailer: toHex(offer.signer),
       currency: saleCurrency,
       contractCid: contract.id.toString(),
-      distributor: hex(contract.body.distributor),
+      distributor: toHex(contract.body.distributor),
       content,
     }
   }

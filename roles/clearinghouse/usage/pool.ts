@@ -46,7 +46,7 @@ export interface PoolResponse {
   id: number
   /** CPU time the worker spent on the batch (µs). */
   cpu: number
-  results: Array<{ ok: true; report: VerifiedFields } | { ok: false; code: string; message: string }>
+  results: Array<{ ok: true; report: VerifiedFields } | { ok: false; name: string; message: string }>
 }
 
 /** `0`: verify on the calling thread; `n`: a pool of n workers; `auto`: a pool of one per core, once needed. */
@@ -221,7 +221,7 @@ export class Verifier {
           bytes: waiting.usage,
           deviceBytes: waiting.device,
         })
-      } else if (result.code === 'ERR_REPORT_INVALID') waiting.reject(new ReportInvalidError(result.message))
+      } else if (result.name === ReportInvalidError.name) waiting.reject(new ReportInvalidError(result.message))
       else waiting.reject(new Error(result.message))
     }
   }

@@ -8,13 +8,14 @@
  */
 import { hash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../../keys/hex.ts'
+import { Lru } from '../../../keys/lru.ts'
 import type { SealOpener } from '../../../keys/seal.ts'
 import { type DecodeOptions, decodeRecordAs, recordId } from '../../../protocols/records/envelope.ts'
-import { RecordError } from '../../../protocols/records/errors.ts'
+import { isRecordError } from '../../../protocols/records/errors.ts'
 import { decodeUsageEvents, usageSealContext } from '../../../protocols/usage/index.ts'
 import { CID_STRING_CACHE_ENTRIES, DEVICE_RECORD_CACHE_ENTRIES } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
-import { Lru } from '../lru.ts'
 import type { StoredEvent } from '../state.ts'
 
 /** A device registration, as much of it as settlement needs. */
@@ -52,8 +53,6 @@ export interface VerifyContext {
   sealingPublicKey: Uint8Array
   opener: SealOpener
 }
-
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
@@ -97,19 +96,19 @@ export class ReportVerifier {
     try {
       usage = decodeRecordAs('consort/usage', usageBytes, ctx.decode)
     } catch (err) {
-      if (err instanceof RecordError) throw new ReportInvalidError(`usage ${err.message}`)
+      if (isRecordError(err)) throw new ReportInvalidError(`usage ${err.message}`)
       throw err
     }
     const registration = this.#registration(deviceBytes, ctx)
     const body = usage.body
-    const device = hex(body.device)
+    const device = toHex(body.device)
     if (!equal(usage.signer, body.device)) {
       throw new ReportInvalidError('usage.signer: the report is not signed by the device it names')
     }
     if (registration.device !== device) {
       throw new ReportInvalidError('device.body.device: the registration is for another device than the report')
     }
-    if (registration.account !== hex(body.account)) {
+    if (registration.account !== toHex(body.account)) {
       throw new ReportInvalidError('usage.body.account: the device is registered to another account')
     }
     const box = body.sealed.find((s) => equal(s.recipient, ctx.recipient) || equal(s.recipient, ctx.sealingPublicKey))
@@ -144,7 +143,7 @@ export class ReportVerifier {
       deviceBytes,
       created: body.created,
       device,
-      account: hex(body.account),
+      account: toHex(body.account),
       seq: body.seq,
       prev: body.prev?.toString() ?? null,
       registration,
@@ -160,14 +159,14 @@ export class ReportVerifier {
     try {
       record = decodeRecordAs('consort/device', bytes, ctx.decode)
     } catch (err) {
-      if (err instanceof RecordError) throw new ReportInvalidError(`device ${err.message}`)
+      if (isRecordError(err)) throw new ReportInvalidError(`device ${err.message}`)
       throw err
     }
     const info: DeviceInfo = {
       id: record.id.toString(),
-      signer: hex(record.signer),
-      account: hex(record.body.account),
-      device: hex(record.body.device),
+      signer: toHex(record.signer),
+      account: toHex(record.body.account),
+      device: toHex(record.body.device),
       notBefore: record.body.notBefore,
       notAfter: record.body.notAfter,
     }

@@ -33,8 +33,8 @@ parentPort?.on('message', (request: PoolRequest) => {
       } = verifier.verify(item.usage, item.device, ctx, '')
       return { ok: true, report }
     } catch (err) {
-      const e = err as Error & { code?: unknown }
-      return { ok: false, code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: e.message }
+      const e = err as Error
+      return { ok: false, name: typeof e.name === 'string' ? e.name : 'Error', message: e.message }
     }
   })
   const after = process.threadCpuUsage()

@@ -30,8 +30,10 @@ export type ErnFormatReason =
 
 /** The input is not XML, not an ERN message, too large, or of an ERN version or message type not supported. */
 export class ErnFormatError extends Error {
+  static override name = 'ErnFormatError'
+  override name = ErnFormatError.name
+
   static readonly code = 'ERR_ERN_FORMAT'
-  override readonly name = 'ErnFormatError'
   readonly code = ErnFormatError.code
   readonly reason: ErnFormatReason
 
@@ -43,8 +45,10 @@ export class ErnFormatError extends Error {
 
 /** The message is ERN but fields break the rules (errors, or warnings when strict): every one found is in `issues`. */
 export class ErnValidationError extends Error {
+  static override name = 'ErnValidationError'
+  override name = ErnValidationError.name
+
   static readonly code = 'ERR_ERN_VALIDATION'
-  override readonly name = 'ErnValidationError'
   readonly code = ErnValidationError.code
   readonly issues: ErnIssue[]
   /** How many further issues were found but not kept (see `MAX_ERN_ISSUES`). */

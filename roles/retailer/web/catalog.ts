@@ -1,4 +1,4 @@
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import { InvalidParametersError, type Libp2p, type PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { findCatalogPeers } from '../../../protocols/catalog/client.ts'
@@ -11,12 +11,14 @@ import {
   searchResponse,
 } from '../../../protocols/catalog/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { withDeadline } from '../../../protocols/deadline.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../../protocols/messages.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { decodeRecord, type SignedRecord } from '../../../protocols/records/envelope.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
-import { RpcRemoteError } from '../../../protocols/rpc/errors.ts'
+import { WireErrors } from '../../../protocols/rpc/errors.ts'
 import { CATALOG_DEADLINE_MS, MANIFEST_LOOKUPS_IN_FLIGHT, MAX_CATALOG_PEERS } from './constants.ts'
 import { BadStorefrontRequestError, CatalogUnavailableError, NotInCatalogError } from './errors.ts'
 
@@ -103,7 +105,7 @@ export class ProtocolCatalog implements CatalogAccess {
         const i = next++
         const track = release.body.tracks[i]!
         tracks[i]!.manifest = await this.manifest(track.isrc, track.manifest, signal).catch((err) => {
-          if (err instanceof NotInCatalogError) return null
+          if (isError(err, NotInCatalogError)) return null
           throw err
         })
       }
@@ -142,16 +144,18 @@ export class ProtocolCatalog implements CatalogAccess {
   }
 
   async #call(op: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
-    const deadline = AbortSignal.timeout(CATALOG_DEADLINE_MS)
-    const combined = signal != null ? AbortSignal.any([signal, deadline]) : deadline
+    const combined = withDeadline(CATALOG_DEADLINE_MS, signal).signal
     const peers = await this.#peers(combined)
     if (peers.length === 0) throw new CatalogUnavailableError('no catalog node is known to this storefront yet')
     let last: unknown
     for (const peer of peers) {
       try {
-        return await rpcCall(this.#c.libp2p, peer, this.#protocol, op, body, { signal: combined })
+        return await rpcCall(this.#c.libp2p, peer, this.#protocol, op, body, {
+          signal: combined,
+          errors: WireErrors.shared,
+        })
       } catch (err) {
-        if (err instanceof RpcRemoteError && err.code === 'ERR_BAD_REQUEST') {
+        if (isError(err, InvalidParametersError)) {
           throw new BadStorefrontRequestError(err.message)
         }
         log('catalog %p failed to answer %s: %e', peer, op, err)

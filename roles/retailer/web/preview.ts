@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { decryptSegment } from '../../../keys/segments.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { type BlockStore, collectBlock } from '../../../protocols/records/store.ts'
 import type { ManifestRecord } from './catalog.ts'
 import {
@@ -130,7 +131,7 @@ export class PreviewClips {
       try {
         await Promise.all(Array.from({ length: Math.min(PREVIEW_SEGMENTS_IN_FLIGHT, preview.segments.length) }, worker))
       } catch (err) {
-        if (err instanceof NoPreviewError) throw err
+        if (isError(err, NoPreviewError)) throw err
         log('preview of %c unavailable: %e', manifest.id, err)
         throw new PreviewUnavailableError(
           `the preview of isrc:${manifest.body.isrc} could not be fetched: ${(err as Error).message}`,

@@ -7,6 +7,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { CID } from 'multiformats/cid'
 import { type SearchFilters, type SearchHit, searchFilters } from '../../../protocols/catalog/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { withDeadline } from '../../../protocols/deadline.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { httpStatusOf } from '../../../protocols/http-status.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { type BlockStore, collectBlock } from '../../../protocols/records/store.ts'
@@ -291,7 +293,7 @@ export class Storefront {
       if (artwork == null) throw new NotInCatalogError(`${contentId} has no cover art`)
       const bytes = await collectBlock(
         this.#c.blockstore.get(artwork, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(ARTWORK_FETCH_DEADLINE_MS)]),
+          signal: withDeadline(ARTWORK_FETCH_DEADLINE_MS, signal).signal,
         }),
       )
       const type = imageType(bytes)
@@ -393,7 +395,7 @@ export class Storefront {
   #replyError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
     const error = err as Error & { code?: string }
     const status = httpStatusOf(err)
-    if (err instanceof RangeNotSatisfiableError) {
+    if (isError(err, RangeNotSatisfiableError)) {
       void reply.code(416).header('content-range', `bytes */${err.size}`).send()
       return
     }

@@ -20,7 +20,13 @@ export const CHROMIUM_ARGS = [
 ]
 
 export class ChromiumMissingError extends Error {
-  override name = 'ChromiumMissingError'
+  static override name = 'ChromiumMissingError'
+  override name = ChromiumMissingError.name
+
+  constructor(message = 'chromium missing', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_CHROMIUM_MISSING'
 }
 

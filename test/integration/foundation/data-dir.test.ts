@@ -12,6 +12,7 @@ import { dataDirPaths } from '../../../node/data-dir.ts'
 import { DataDirLockedError } from '../../../node/errors.ts'
 import { initDataDir } from '../../../node/init.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { signRecord } from '../../../protocols/records/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
@@ -89,7 +90,7 @@ describe('foundation: the data directory across restarts', function () {
         transports: { tcp: false, memory: true },
       }),
       (err: Error) =>
-        err instanceof DataDirLockedError &&
+        isError(err, DataDirLockedError) &&
         err.code === 'ERR_DATA_DIR_LOCKED' &&
         err.message.includes(`pid ${process.pid}`) &&
         err.message.includes(dir),

@@ -169,7 +169,7 @@ describe('market: contract changes revoke exactly the offers that no longer conf
     const revocationsTopic = topicString(market.net.name, 'revocations')
     await connectToPublisher(shopB!.node, judges, revocationsTopic)
     const refusals = judges.map((node) =>
-      nextEvent<{ code: string; result: string }>(node.topics, 'refused', (r) => r.code === 'ERR_NOT_AUTHORISED'),
+      nextEvent<{ code: string; result: string }>(node.topics, 'refused', (r) => r.code === 'ERR_UNAUTHORISED'),
     )
     const forged = signRecord(
       'consort/revocation',

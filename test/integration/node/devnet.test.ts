@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { ControlClient } from '../../../node/control-client.ts'
 import { type Devnet, devnetPaths, startDevnet } from '../../../node/devnet.ts'
 import { DevnetDirError, DevnetRunningError } from '../../../node/errors.ts'
+import { isError } from '../../../protocols/errors.ts'
 
 /** What a devnet is: its network, its nodes' identities, and the state a person sees (offers, the wallet). */
 async function snapshot(devnet: Devnet) {
@@ -57,7 +58,7 @@ describe('devnet: a directory you can come back to', function () {
       })
       // A second devnet on the same directory while the first runs: refused, and nothing was written.
       await assert.rejects(startDevnet({ dir: kept }), (err: Error) => {
-        assert.ok(err instanceof DevnetRunningError, `${err.name}: ${err.message}`)
+        assert.ok(isError(err, DevnetRunningError), `${err.name}: ${err.message}`)
         assert.match(err.message, new RegExp(`a devnet is already running in ${kept} \\(pid ${process.pid}\\)`))
         return true
       })
@@ -107,7 +108,7 @@ describe('devnet: a directory you can come back to', function () {
     await rm(join(foreign, 'network.json'))
     await writeFile(join(dir, 'marker'), 'x')
     await assert.rejects(startDevnet({ dir: foreign, sample: false }), (err: Error) => {
-      assert.ok(err instanceof DevnetDirError, `${err.name}: ${err.message}`)
+      assert.ok(isError(err, DevnetDirError), `${err.name}: ${err.message}`)
       assert.match(err.message, /has no network\.json but already holds .*genesis\.key/)
       return true
     })

@@ -5,6 +5,7 @@ import { createNodeKeys } from '../../../keys/keystore.ts'
 import { type ConsortNode, createConsortNode } from '../../../node/consort-node.ts'
 import { ControlApi } from '../../../node/control-api.ts'
 import { systemClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { protocolId, RpcUnreachableError, registerRpc, rpcCall } from '../../../protocols/rpc/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { stopAll } from '../../helpers/nodes.ts'
@@ -105,7 +106,7 @@ describe('service addresses come from what peers announce', function () {
     const address = multiaddr(`/ip4/127.0.0.1/tcp/${port}/p2p/${peer}`)
     const protocol = protocolId(net.record.body.network, 'clearing')
     await assert.rejects(rpcCall(caller.libp2p, address, protocol, 'balance', null), (err: Error) => {
-      assert.ok(err instanceof RpcUnreachableError, `${err.name}: ${err.message}`)
+      assert.ok(isError(err, RpcUnreachableError), `${err.name}: ${err.message}`)
       assert.equal(
         err.message,
         `clearinghouse ${peer} unreachable at /ip4/127.0.0.1/tcp/${port}/p2p/${peer}: ECONNREFUSED`,
@@ -116,7 +117,7 @@ describe('service addresses come from what peers announce', function () {
     await assert.rejects(
       rpcCall(caller.libp2p, peer, protocol, 'balance', null, { deadlineMs: 1_000 }),
       (err: Error) => {
-        assert.ok(err instanceof RpcUnreachableError, `${err.name}: ${err.message}`)
+        assert.ok(isError(err, RpcUnreachableError), `${err.name}: ${err.message}`)
         assert.match(err.message, new RegExp(`^clearinghouse ${peer} unreachable: no address known within 1000 ms`))
         return true
       },

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { MemorySink, UsageDeniedError } from '../../../roles/player/index.ts'
 import { announce, licenceFor, type PackagedTrack, packageTrack, startPlayer, startWorld, type World } from './world.ts'
 
@@ -77,11 +78,11 @@ describe('player: limits survive the device (issue 11)', function () {
     await listen(again.player.role, track.isrc)
     await assert.rejects(
       again.player.role.play(track.isrc, { sink: new MemorySink() }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'plays-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'plays-exhausted',
     )
     await assert.rejects(
       again.player.role.copy('export', track.isrc, { out: path.join(dir, 'two.flac') }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'export-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'export-exhausted',
     )
   })
 
@@ -127,14 +128,14 @@ describe('player: limits survive the device (issue 11)', function () {
     world.clock.advance(2 * HOUR)
     await assert.rejects(
       player.role.play(track.isrc, { sink: new MemorySink() }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'rental-expired',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'rental-expired',
     )
     // The listener sets the device's clock back into the rental window.
     world.clock.set(start + 10 * 60_000)
     try {
       await assert.rejects(
         player.role.play(track.isrc, { sink: new MemorySink(), seconds: 1 }),
-        (err: unknown) => err instanceof UsageDeniedError && err.reason === 'rental-expired',
+        (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'rental-expired',
       )
     } finally {
       world.clock.set(start + 3 * HOUR)

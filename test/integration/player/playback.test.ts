@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { isError } from '../../../protocols/errors.ts'
 import { MemorySink, NoLicenceError, UsageDeniedError } from '../../../roles/player/index.ts'
 import { byteAtMs } from '../../../roles/player/media.ts'
 import {
@@ -72,7 +73,7 @@ describe('player: playback within the rules', function () {
     for (let i = 0; i < 2; i++) await player.role.play(t.isrc, { sink: new MemorySink(), seconds: 5 })
     await assert.rejects(
       player.role.play(t.isrc, { sink: new MemorySink() }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'plays-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'plays-exhausted',
     )
     const view = player.role.licences().find((l) => l.purchaseId === purchaseId)!
     assert.equal(view.state.plays, 2)
@@ -90,7 +91,7 @@ describe('player: playback within the rules', function () {
     world.clock.advance(1)
     await assert.rejects(
       player.role.play(t.isrc, { sink: new MemorySink() }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'rental-expired',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'rental-expired',
     )
   })
 
@@ -108,7 +109,7 @@ describe('player: playback within the rules', function () {
     assert.deepEqual(sink.bytes(), t.plaintext.subarray(0, sink.bytes().length))
     await assert.rejects(
       player.role.play(t.isrc, { sink: new MemorySink() }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'play-seconds-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'play-seconds-exhausted',
     )
   })
 
@@ -146,7 +147,7 @@ describe('player: playback within the rules', function () {
     assert.equal(exported.remaining.exports, 0)
     await assert.rejects(
       player.role.copy('export', t.isrc, { out: path.join(dir, 'export-2.flac') }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'export-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'export-exhausted',
     )
     await assert.rejects(readFile(path.join(dir, 'export-2.flac')), { code: 'ENOENT' })
     const burned = await player.role.copy('burn', t.isrc, { out: path.join(dir, 'disc.flac') })
@@ -155,7 +156,7 @@ describe('player: playback within the rules', function () {
     assert.match(burned.note, /simulated/)
     await assert.rejects(
       player.role.copy('burn', t.isrc, { out: path.join(dir, 'disc-2.flac') }),
-      (err: unknown) => err instanceof UsageDeniedError && err.reason === 'burn-exhausted',
+      (err: unknown) => isError(err, UsageDeniedError) && err.reason === 'burn-exhausted',
     )
     const state = player.role.licences().find((l) => l.purchaseId === purchaseId)!.state
     assert.equal(state.exports, 1)

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { createNodeKeys } from '../../../keys/keystore.ts'
+import { isError } from '../../../protocols/errors.ts'
 import {
   DecryptionError,
   MemorySink,
@@ -157,7 +158,7 @@ describe('player: the tamper-evident licence store', function () {
     // and B cannot claim A's purchase: it belongs to another account
     await assert.rejects(
       b.role.fetchLicence(licence.body.purchaseId),
-      (err: unknown) => err instanceof PurchaseRefusedError && err.remoteCode === 'ERR_UNAUTHORISED',
+      (err: unknown) => isError(err, PurchaseRefusedError) && err.remoteCode === 'ERR_UNAUTHORISED',
     )
   })
 
@@ -180,7 +181,7 @@ describe('player: the tamper-evident licence store', function () {
 
     await assert.rejects(
       car.role.fetchLicence(purchaseId),
-      (err: unknown) => err instanceof PurchaseRefusedError && err.remoteCode === 'ERR_DEVICE_LIMIT',
+      (err: unknown) => isError(err, PurchaseRefusedError) && err.remoteCode === 'ERR_DEVICE_LIMIT',
     )
 
     const registration = world.registrar.role('registration')

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import type { ConsortNode } from '../../../node/consort-node.ts'
+import { isError } from '../../../protocols/errors.ts'
 import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
 import { MemorySink, UsageDeniedError } from '../../../roles/player/index.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
@@ -64,7 +65,7 @@ describe('player: usage reports to the clearinghouse', function () {
     await assert.rejects(
       player.role.play(track.isrc, { sink: new MemorySink() }),
       (err: unknown) =>
-        err instanceof UsageDeniedError && err.reason === 'offline-too-long' && /delivered/.test(err.message),
+        isError(err, UsageDeniedError) && err.reason === 'offline-too-long' && /delivered/.test(err.message),
     )
 
     const role = await startClearinghouse()

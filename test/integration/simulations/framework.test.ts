@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
+import { isError } from '../../../protocols/errors.ts'
 import { ScenarioError } from '../../../simulations/errors.ts'
 import { Distribution } from '../../../simulations/metrics.ts'
 import { writeReport } from '../../../simulations/report/write.ts'
@@ -46,7 +47,7 @@ describe('simulations: scenarios, plans and the runner', function () {
     for (const [value, field] of cases) {
       assert.throws(
         () => parseScenario(value),
-        (err: unknown) => err instanceof ScenarioError && err.field.includes(field),
+        (err: unknown) => isError(err, ScenarioError) && err.field.includes(field),
         `expected an error naming ${field}`,
       )
     }
@@ -84,7 +85,7 @@ describe('simulations: scenarios, plans and the runner', function () {
     for (const [value, field, message] of refused)
       assert.throws(
         () => parseScenario(value),
-        (err: unknown) => err instanceof ScenarioError && err.field.endsWith(field) && message.test(err.message),
+        (err: unknown) => isError(err, ScenarioError) && err.field.endsWith(field) && message.test(err.message),
         `expected ${field} to be refused with ${message}`,
       )
     const single = parseScenario({

@@ -239,7 +239,7 @@ describe('topics: every node gives a contract the same verdict, whatever roles i
         },
         by.signer,
       )
-    await expectEverywhere('revocations', message(revoke(retailer), retailer), 'ignore ERR_NOT_AUTHORISED')
+    await expectEverywhere('revocations', message(revoke(retailer), retailer), 'ignore ERR_UNAUTHORISED')
     await expectEverywhere('revocations', message(revoke(label), label), 'accept')
     await expectEverywhere('contracts', message(contract), 'ignore ERR_CONTRACT_REVOKED')
     const next = sign({ ...contract.body, seq: 1, created: clock.now() + 3 }, label)

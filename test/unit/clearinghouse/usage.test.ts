@@ -3,6 +3,7 @@ import { createNodeKeys } from '../../../keys/keystore.ts'
 import { seal } from '../../../keys/seal.ts'
 import { signUsageStateRequest } from '../../../protocols/clearing/usage-state.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
+import { wireCodeOf } from '../../../protocols/rpc/errors.ts'
 import { HELD_RETRY_INTERVAL_MS } from '../../../roles/clearinghouse/constants.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import {
@@ -23,9 +24,10 @@ async function posted(engine: ClearingEngine, participant: string, currency = 'E
   return b.creditsPosted - b.debitsPosted
 }
 
+/** Rejects with the error the clearinghouse would answer a peer with `code` (its wire code). */
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: Error & { code?: string }) => {
-    assert.equal(err.code, code, err.message)
+  await assert.rejects(promise, (err: Error) => {
+    assert.equal(wireCodeOf(err), code, err.message)
     return true
   })
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isError } from '../../../protocols/errors.ts'
 import {
   ErnFormatError,
   type ErnFormatReason,
@@ -13,7 +14,7 @@ function refusedAs(input: unknown, reason: ErnFormatReason): ErnFormatError {
     parseErn(input as string)
   } catch (err) {
     assert.equal((err as Error).name, 'ErnFormatError', (err as Error).message)
-    assert.ok(err instanceof ErnFormatError)
+    assert.ok(isError(err, ErnFormatError))
     assert.equal(err.reason, reason, err.message)
     assert.equal(err.code, 'ERR_ERN_FORMAT')
     return err

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
+import { isError } from '../../../protocols/errors.ts'
 import { type ErnIssue, ErnValidationError } from '../../../roles/production/ddex/index.ts'
 import { fixturePath } from '../../fixtures.ts'
 
@@ -24,7 +25,7 @@ export function issuesOf(fn: () => unknown): ErnIssue[] {
     fn()
   } catch (err) {
     assert.equal((err as Error).name, 'ErnValidationError', (err as Error).message)
-    assert.ok(err instanceof ErnValidationError)
+    assert.ok(isError(err, ErnValidationError))
     return err.issues
   }
   assert.fail('expected ErnValidationError')

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isError } from '../../../protocols/errors.ts'
 import {
   classifyErn,
   ErnValidationError,
@@ -137,7 +138,7 @@ describe('ERN: prices, takedowns and validation on fixture variants', () => {
         parseErn(many)
         assert.fail('expected ErnValidationError')
       } catch (err) {
-        assert.ok(err instanceof ErnValidationError)
+        assert.ok(isError(err, ErnValidationError))
         assert.equal(err.issues.length, MAX_ERN_ISSUES)
         assert.equal(err.omittedIssues, 200)
         assert.match(err.message, /1200 issues/)

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isError } from '../../../protocols/errors.ts'
 import {
   canonicalContentId,
   InvalidContentIdError,
@@ -46,7 +47,7 @@ describe('identifiers/content-id: one canonical form, any valid form accepted', 
       assert.throws(
         () => canonicalContentId(input),
         (err: Error) =>
-          err instanceof InvalidContentIdError && why.test(err.message) && err.message.includes('content id'),
+          isError(err, InvalidContentIdError) && why.test(err.message) && err.message.includes('content id'),
         input,
       )
       assert.equal(tryCanonicalContentId(input), null)

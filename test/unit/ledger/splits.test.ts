@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { isError } from '../../../protocols/errors.ts'
 import { InvalidSplitError } from '../../../roles/clearinghouse/ledger/errors.ts'
 import { BASIS_POINTS, type Share, splitByBasisPoints } from '../../../roles/clearinghouse/splits.ts'
 
@@ -90,7 +91,7 @@ describe('ledger/splitByBasisPoints', () => {
     for (const [total, shares, field] of cases) {
       assert.throws(
         () => splitByBasisPoints(total, shares),
-        (err: unknown) => err instanceof InvalidSplitError && err.field === field,
+        (err: unknown) => isError(err, InvalidSplitError) && err.field === field,
         `${field} for ${JSON.stringify(shares)}`,
       )
     }

@@ -3,11 +3,11 @@ import { FakeClock } from '../../../protocols/clock.ts'
 import {
   ConflictingFlagsError,
   InvalidAccountKindError,
-  InvalidAmountError,
   InvalidBatchError,
-  InvalidCurrencyError,
   InvalidFieldError,
   InvalidIdError,
+  InvalidLedgerAmountError,
+  InvalidLedgerCurrencyError,
   InvalidTimeoutError,
   InvalidTransferKindError,
   type Ledger,
@@ -74,8 +74,8 @@ describe('ledger: accounts and transfers', () => {
 
     it('refuses malformed accounts before writing any of the batch', async () => {
       const bad: Array<[unknown, new (...args: never[]) => Error, string]> = [
-        [{ ...eur('x'), currency: 'EURO' }, InvalidCurrencyError, 'accounts[1].currency'],
-        [{ ...eur('x'), currency: 'eur' }, InvalidCurrencyError, 'accounts[1].currency'],
+        [{ ...eur('x'), currency: 'EURO' }, InvalidLedgerCurrencyError, 'accounts[1].currency'],
+        [{ ...eur('x'), currency: 'eur' }, InvalidLedgerCurrencyError, 'accounts[1].currency'],
         [{ ...eur('x'), kind: 'bank' }, InvalidAccountKindError, 'accounts[1].kind'],
         [{ ...eur('x'), id: 'a/b' }, InvalidIdError, 'accounts[1].id'],
         [{ ...eur('x'), id: '' }, InvalidIdError, 'accounts[1].id'],
@@ -221,10 +221,10 @@ describe('ledger: accounts and transfers', () => {
 
     it('throws a typed error naming the field for malformed transfers, writing nothing', async () => {
       const cases: Array<[unknown, new (...args: never[]) => Error, string]> = [
-        [posted('x', 'bank', 'alice', 0n), InvalidAmountError, 'transfers[1].amount'],
-        [posted('x', 'bank', 'alice', -5n), InvalidAmountError, 'transfers[1].amount'],
-        [posted('x', 'bank', 'alice', 5 as unknown as bigint), InvalidAmountError, 'transfers[1].amount'],
-        [posted('x', 'bank', 'alice', MAX_TRANSFER_AMOUNT + 1n), InvalidAmountError, 'transfers[1].amount'],
+        [posted('x', 'bank', 'alice', 0n), InvalidLedgerAmountError, 'transfers[1].amount'],
+        [posted('x', 'bank', 'alice', -5n), InvalidLedgerAmountError, 'transfers[1].amount'],
+        [posted('x', 'bank', 'alice', 5 as unknown as bigint), InvalidLedgerAmountError, 'transfers[1].amount'],
+        [posted('x', 'bank', 'alice', MAX_TRANSFER_AMOUNT + 1n), InvalidLedgerAmountError, 'transfers[1].amount'],
         [posted('x', 'bank', 'bank', 5n), SameAccountError, 'transfers[1]'],
         [posted('x y', 'bank', 'alice', 5n), InvalidIdError, 'transfers[1].id'],
         [posted('x', 'bank/1', 'alice', 5n), InvalidIdError, 'transfers[1].debitAccountId'],

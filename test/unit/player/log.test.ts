@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { MemoryLevel } from 'memory-level'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { StoreTamperedError } from '../../../roles/player/errors.ts'
 import { entryKey, TamperEvidentLog } from '../../../roles/player/log.ts'
 import type { RoleDb } from '../../../roles/role.ts'
@@ -25,7 +26,7 @@ async function refusal(log: TamperEvidentLog): Promise<StoreTamperedError> {
   try {
     await log.open()
   } catch (err) {
-    assert.ok(err instanceof StoreTamperedError, `expected StoreTamperedError, got ${(err as Error).name}`)
+    assert.ok(isError(err, StoreTamperedError), `expected StoreTamperedError, got ${(err as Error).name}`)
     return err
   }
   assert.fail('the altered store was accepted')

@@ -3,6 +3,7 @@ import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
 import { seal } from '../../../keys/seal.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../../protocols/licence/index.ts'
 import { type PurchaseOrder, signPurchaseOrder } from '../../../protocols/purchase/order.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
@@ -149,7 +150,7 @@ describe('player: checking what a purchase answers', () => {
     for (const [r, message] of cases) {
       assert.throws(
         () => check(r, licence(r)),
-        (err: unknown) => err instanceof InvalidLicenceError && message.test((err as Error).message),
+        (err: unknown) => isError(err, InvalidLicenceError) && message.test((err as Error).message),
       )
     }
   })

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { SeededRandom, signerFromSeed } from '../../../keys/index.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { decodeCanonical, MAX_CBOR_DEPTH, NotCanonicalError } from '../../../protocols/records/canonical.ts'
 import { RECORD_TYPES, type RecordType, signRecord } from '../../../protocols/records/index.ts'
 import { flipBit, sampleBodies } from '../../helpers/record-samples.ts'
@@ -151,7 +152,7 @@ describe('protocols/records: the canonical DAG-CBOR decoder', () => {
     for (const bytes of notDagCbor) {
       assert.throws(
         () => decodeCanonical(Uint8Array.from(bytes)),
-        (err: Error) => !(err instanceof NotCanonicalError),
+        (err: Error) => !isError(err, NotCanonicalError),
         Buffer.from(bytes).toString('hex'),
       )
     }

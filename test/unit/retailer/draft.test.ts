@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isError } from '../../../protocols/errors.ts'
 import { normaliseContentId, OfferInputError, parseOfferInput } from '../../../roles/retailer/index.ts'
 
 describe('retailer: offer input', () => {
@@ -19,7 +20,7 @@ describe('retailer: offer input', () => {
       assert.throws(
         () => parseOfferInput({ price, currency: 'EUR' }),
         (err: Error) => {
-          assert.ok(err instanceof OfferInputError)
+          assert.ok(isError(err, OfferInputError))
           assert.equal(err.field, 'price')
           return true
         },

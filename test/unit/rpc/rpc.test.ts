@@ -3,6 +3,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { lpStream } from '@libp2p/utils'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import {
   decodeRequest,
   decodeResponse,
@@ -28,7 +29,7 @@ async function remoteError(promise: Promise<unknown>, code: string): Promise<Rpc
     await promise
   } catch (err) {
     assert.ok(
-      err instanceof RpcRemoteError,
+      isError(err, RpcRemoteError),
       `expected RpcRemoteError, got ${(err as Error).name}: ${(err as Error).message}`,
     )
     assert.equal(err.code, code, err.message)
@@ -188,7 +189,7 @@ describe('protocols/rpc over two libp2p nodes', function () {
     })
     await assert.rejects(
       rpcCall(client.libp2p, server.peerId, protocol, 'slow', null, { deadlineMs: 300 }),
-      (err: Error) => err instanceof RpcTimeoutError && err.code === 'ERR_RPC_TIMEOUT' && /300 ms/.test(err.message),
+      (err: Error) => isError(err, RpcTimeoutError) && err.code === 'ERR_RPC_TIMEOUT' && /300 ms/.test(err.message),
     )
     assert.equal(started, 1)
   })
@@ -258,7 +259,7 @@ describe('protocols/rpc over two libp2p nodes', function () {
     unregister = await registerRpc(server.libp2p, protocol, { big: async () => new Uint8Array(8192) })
     await assert.rejects(
       rpcCall(client.libp2p, server.peerId, protocol, 'big', null, { maxResponseBytes: 1024 }),
-      (err: Error) => err instanceof RpcProtocolError && err.code === 'ERR_RPC_PROTOCOL' && /1024/.test(err.message),
+      (err: Error) => isError(err, RpcProtocolError) && err.code === 'ERR_RPC_PROTOCOL' && /1024/.test(err.message),
     )
     // Within the cap it arrives whole.
     const body = await rpcCall(client.libp2p, server.peerId, protocol, 'big', null, { maxResponseBytes: 16_384 })
@@ -301,7 +302,7 @@ describe('protocols/rpc over two libp2p nodes', function () {
     assert.equal(await rpcCall(client.libp2p, server.peerId, protocol, 'op', null), 'ok')
     await stop()
     await assert.rejects(rpcCall(client.libp2p, server.peerId, protocol, 'op', null), (err: Error) => {
-      return !(err instanceof RpcRemoteError) && /protocol/i.test(`${err.name} ${err.message}`)
+      return !isError(err, RpcRemoteError) && /protocol/i.test(`${err.name} ${err.message}`)
     })
   })
 })

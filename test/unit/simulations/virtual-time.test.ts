@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
+import { isError } from '../../../protocols/errors.ts'
 import { Scheduler } from '../../../simulations/virtual-time/scheduler.ts'
 import { simulate, WorldStalledError } from '../../../simulations/virtual-time/world.ts'
 
@@ -114,7 +115,7 @@ describe('simulations: virtual time', () => {
   it('says so when the simulation waits on something nothing will ever do', async () => {
     await assert.rejects(
       simulate(options, () => new Promise<void>(() => {})),
-      (err: unknown) => err instanceof WorldStalledError && /nothing is scheduled/.test(err.message),
+      (err: unknown) => isError(err, WorldStalledError) && /nothing is scheduled/.test(err.message),
     )
   })
 })

@@ -384,9 +384,9 @@ describe('protocols/topics: each topic, one spec', () => {
     it("rejects a revocation of what only an anchor may revoke, by anyone else; accepts the anchor's", async () => {
       const topic = topicOf(revocationsTopic)
       const byLabel = revocation(label, [{ kind: 'cert', id: certs.get(retailer)!.id }])
-      assert.equal(await verdictOf(topic, message(byLabel, certs.get(label)!)), 'reject ERR_NOT_AUTHORISED')
+      assert.equal(await verdictOf(topic, message(byLabel, certs.get(label)!)), 'reject ERR_UNAUTHORISED')
       const certification = revocation(retailer, [{ kind: 'certification', id: sampleRecordCid('c') }])
-      assert.equal(await verdictOf(topic, message(certification, certs.get(retailer)!)), 'reject ERR_NOT_AUTHORISED')
+      assert.equal(await verdictOf(topic, message(certification, certs.get(retailer)!)), 'reject ERR_UNAUTHORISED')
       const receipt = signRecord(
         'consort/revocation',
         {
@@ -407,7 +407,7 @@ describe('protocols/topics: each topic, one spec', () => {
       const known = contract(label)
       assert.equal(await verdictOf(contracts, message(known, certs.get(label)!)), 'accept')
       const foreign = revocation(otherLabel, [{ kind: 'contract', id: known.id }])
-      assert.equal(await verdictOf(revocations, message(foreign, certs.get(otherLabel)!)), 'ignore ERR_NOT_AUTHORISED')
+      assert.equal(await verdictOf(revocations, message(foreign, certs.get(otherLabel)!)), 'ignore ERR_UNAUTHORISED')
       const unknown = revocation(otherLabel, [{ kind: 'contract', id: sampleRecordCid('unseen') }])
       assert.equal(await verdictOf(revocations, message(unknown, certs.get(otherLabel)!)), 'accept')
       const own = revocation(label, [{ kind: 'contract', id: known.id }])

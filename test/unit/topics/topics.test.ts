@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { MalformedRecordError, RecordError, signRecord } from '../../../protocols/records/index.ts'
 import {
   decodeGossipMessage,
@@ -65,7 +66,7 @@ describe('protocols/topics: names and message codec', () => {
     for (const [bytes, field] of cases) {
       assert.throws(
         () => decodeGossipMessage(bytes),
-        (err: Error) => err instanceof MalformedRecordError && err.field === field,
+        (err: Error) => isError(err, MalformedRecordError) && err.field === field,
         `expected a refusal naming ${field}`,
       )
     }
