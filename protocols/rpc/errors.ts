@@ -19,15 +19,6 @@ export const LIBP2P_ERROR_CODES: Readonly<Record<string, string>> = {
   NotFoundError: RPC_CODES.notFound,
   InvalidParametersError: RPC_CODES.badRequest,
 }
-const LIBP2P_ERROR_OF_CODE: ReadonlyMap<string, new (message?: string) => Error> = new Map<
-  string,
-  new (
-    message?: string,
-  ) => Error
->([
-  [RPC_CODES.notFound, NotFoundError],
-  [RPC_CODES.badRequest, InvalidParametersError],
-])
 
 /**
  * The code that goes on the wire for `err`: its own `code` when that is an `ERR_` code, else the one listed for a
@@ -41,8 +32,9 @@ export function wireCodeOf(err: unknown): string | undefined {
 }
 
 /**
- * Throw this (or any error with a string `code`) from a handler to send a typed error reply. Other errors
- * become `ERR_INTERNAL` without their message, so that a handler's internals never leak to a peer.
+ * A reply with a raw wire code: for stand-in services in tests and for wire-level checks. A role throws its own
+ * error class per condition instead (its `code` goes on the wire, decision 0014). An error with no `ERR_` code
+ * and no listed name becomes `ERR_INTERNAL` without its message, so that a handler's internals never leak to a peer.
  */
 export class RpcHandlerError extends Error {
   static override name = 'RpcHandlerError'
@@ -120,6 +112,29 @@ export class RpcUnreachableError extends Error {
   }
 }
 
+/** The peer does not serve the op asked for (it runs an older version of the protocol). */
+export class UnknownOpError extends Error {
+  static override name = 'UnknownOpError'
+  override name = UnknownOpError.name
+  readonly code = RPC_CODES.unknownOp
+
+  constructor(message = 'the peer does not serve this op', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The errors every protocol's replies may carry, by wire code: reused `@libp2p/interface` ones and `UnknownOpError`. */
+const SHARED_ERROR_OF_CODE: ReadonlyMap<string, new (message?: string) => Error> = new Map<
+  string,
+  new (
+    message?: string,
+  ) => Error
+>([
+  [RPC_CODES.notFound, NotFoundError],
+  [RPC_CODES.badRequest, InvalidParametersError],
+  [RPC_CODES.unknownOp, UnknownOpError],
+])
+
 /** An error class that a protocol's replies carry: constructible from a message, with its wire `code`. */
 export interface WireErrorType {
   readonly name: string
@@ -145,12 +160,12 @@ export class WireErrors {
     this.#byCode = byCode
   }
 
-  /** Only the codes every protocol shares (`ERR_NOT_FOUND`, `ERR_BAD_REQUEST`), for a protocol without its own. */
+  /** Only the codes every protocol shares (`ERR_NOT_FOUND`, `ERR_BAD_REQUEST`, `ERR_UNKNOWN_OP`), for a protocol without its own. */
   static readonly shared = new WireErrors([])
 
   /** The error a refusal stands for: the protocol's own for a code it lists, a reused `@libp2p/interface` one. */
   decode(remote: RpcRemoteError): Error {
-    const type = this.#byCode.get(remote.code) ?? LIBP2P_ERROR_OF_CODE.get(remote.code)
+    const type = this.#byCode.get(remote.code) ?? SHARED_ERROR_OF_CODE.get(remote.code)
     if (type == null) return remote
     const err = new type(remote.message)
     err.cause = remote

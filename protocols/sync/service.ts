@@ -1,10 +1,9 @@
-import type { IdentifyResult, Libp2p, PeerId } from '@libp2p/interface'
+import { type IdentifyResult, InvalidParametersError, type Libp2p, type PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { Clock } from '../clock.ts'
 import { withDeadline } from '../deadline.ts'
 import { rpcCall } from '../rpc/client.ts'
 import { protocolId } from '../rpc/constants.ts'
-import { RpcHandlerError } from '../rpc/errors.ts'
 import { registerRpc } from '../rpc/server.ts'
 import type { Acceptance, TopicBus } from '../topics/bus.ts'
 import type { TopicName } from '../topics/names.ts'
@@ -272,7 +271,7 @@ export class SyncService {
     const parsed = pullRequest.safeParse(body)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
-      throw new RpcHandlerError('ERR_BAD_REQUEST', `${issue.path.join('.') || 'request'}: ${issue.message}`)
+      throw new InvalidParametersError(`${issue.path.join('.') || 'request'}: ${issue.message}`)
     }
     const request = parsed.data
     const after = request.epoch === this.log.epoch ? request.after : 0

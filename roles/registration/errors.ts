@@ -1,12 +1,22 @@
-import { LICENCE_CODES } from '../../protocols/licence/index.ts'
-
-/** The offer is not sold in the territory the device's registration attests (the licence protocol's `ERR_TERRITORY`). */
+/** The licence protocol's refusals (the offer outside the attested territory is `/purchase/1`'s `ERR_TERRITORY`). */
+export {
+  CertificationInvalidError,
+  ConsumptionRequiredError,
+  ContractNotInForceError,
+  DeviceLimitError,
+  DeviceNotRegisteredError,
+  DeviceRevokedError,
+  KeyNotEscrowedError,
+  NotPurchaseRetailerError,
+  PaymentUnprovenError,
+  ReceiptInvalidError,
+} from '../../protocols/licence/errors.ts'
 export { TerritoryRefusedError } from '../../protocols/purchase/errors.ts'
 
 /**
- * Errors of the registration manager: one class per condition. Each carries a stable `code` (starting `ERR_`, so
- * the RPC layer sends it to the caller as it is); its HTTP status, where the control API shows it, is in
- * `protocols/http-status.ts`.
+ * Errors of the registration manager: one class per condition, matched by `name`. Each carries a stable `code`
+ * (starting `ERR_`, so the RPC layer sends it to the caller as it is); its HTTP status, where the control API shows
+ * it, is in `protocols/http-status.ts`. The refusals a peer acts on live in `protocols/licence/errors.ts`.
  */
 export class RegistrationError extends Error {
   static override name = 'RegistrationError'
@@ -19,90 +29,12 @@ export class RegistrationError extends Error {
   readonly code: string = 'ERR_REGISTRATION'
 }
 
-/** The receipt is unsigned by a certified retailer, or does not match the offer, certification or device. */
-export class ReceiptInvalidError extends RegistrationError {
-  static override name = 'ReceiptInvalidError'
-  override name = ReceiptInvalidError.name
-
-  override readonly code = LICENCE_CODES.receiptInvalid
-}
-
-/** The certification is not a listed reference service's, has expired, was revoked or is for another offer. */
-export class CertificationInvalidError extends RegistrationError {
-  static override name = 'CertificationInvalidError'
-  override name = CertificationInvalidError.name
-
-  override readonly code = LICENCE_CODES.certificationInvalid
-}
-
-/** The contract is revoked, outside its window, superseded by a version that excludes the sale, or unknown. */
-export class ContractNotInForceError extends RegistrationError {
-  static override name = 'ContractNotInForceError'
-  override name = ContractNotInForceError.name
-
-  override readonly code = LICENCE_CODES.contractNotInForce
-}
-
-export class DeviceNotRegisteredError extends RegistrationError {
-  static override name = 'DeviceNotRegisteredError'
-  override name = DeviceNotRegisteredError.name
-
-  override readonly code = LICENCE_CODES.deviceNotRegistered
-}
-
-export class DeviceRevokedError extends RegistrationError {
-  static override name = 'DeviceRevokedError'
-  override name = DeviceRevokedError.name
-
-  override readonly code = LICENCE_CODES.deviceRevoked
-}
-
-/** The account already has as many devices as the network (or the licence's `devices` rule) allows. */
-export class DeviceLimitError extends RegistrationError {
-  static override name = 'DeviceLimitError'
-  override name = DeviceLimitError.name
-
-  override readonly code = LICENCE_CODES.deviceLimit
-}
-
-/** A content key the licence needs was never deposited here. */
-export class KeyNotEscrowedError extends RegistrationError {
-  static override name = 'KeyNotEscrowedError'
-  override name = KeyNotEscrowedError.name
-
-  override readonly code = LICENCE_CODES.keyNotEscrowed
-}
-
 /** The purchase's licence was revoked: it is neither returned again nor reissued. */
-/** No valid `consort/payment` for the receipt: money before keys. */
-export class PaymentUnprovenError extends RegistrationError {
-  static override name = 'PaymentUnprovenError'
-  override name = PaymentUnprovenError.name
-
-  override readonly code = LICENCE_CODES.paymentUnproven
-}
-
-/** A reissue without a fresh consumption statement from the clearinghouse that captured the payment. */
-export class ConsumptionRequiredError extends RegistrationError {
-  static override name = 'ConsumptionRequiredError'
-  override name = ConsumptionRequiredError.name
-
-  override readonly code = LICENCE_CODES.consumptionRequired
-}
-
 export class LicenceRevokedError extends RegistrationError {
   static override name = 'LicenceRevokedError'
   override name = LicenceRevokedError.name
 
   override readonly code = 'ERR_LICENCE_REVOKED'
-}
-
-/** A peer other than the purchase's retailer asked to withdraw its licence. */
-export class NotPurchaseRetailerError extends RegistrationError {
-  static override name = 'NotPurchaseRetailerError'
-  override name = NotPurchaseRetailerError.name
-
-  override readonly code = LICENCE_CODES.notPurchaseRetailer
 }
 
 /** No licence was issued for this purchase id here. */
