@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
+import { isError } from '../protocols/errors.ts'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { RoleOptionsError } from '../roles/role.ts'
 import { ConfigError } from './errors.ts'
@@ -119,7 +120,7 @@ function checkRoleOptions(roleOptions: FileConfig['roleOptions'], source: string
     try {
       roleDefinition(name)?.parseOptions(options)
     } catch (err) {
-      if (!(err instanceof RoleOptionsError)) throw err
+      if (!isError(err, RoleOptionsError)) throw err
       // `roleOptions.retailer.storefront.port: …`: the field, then what is wrong with it.
       const at = err.message.indexOf(': ')
       throw new ConfigError(`${source}.${err.message.slice(0, at)}`, err.message.slice(at + 2))

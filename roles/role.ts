@@ -161,8 +161,13 @@ export class RoleOptionsError extends Error {
 
 /** A role was made without a component it declares (a node, test or simulation that assembles roles left it out). */
 export class MissingComponentError extends Error {
-  static override readonly name = 'MissingComponentError'
-  override readonly name = 'MissingComponentError'
+  static override name = 'MissingComponentError'
+  override name = MissingComponentError.name
+
+  constructor(message = 'a role was made without a component it declares', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_MISSING_COMPONENT'
 }
 

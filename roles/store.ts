@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
 import type { z } from 'zod'
+import { isError } from '../protocols/errors.ts'
 import { type DecodeOptions, decodeRecord, type SignedRecord } from '../protocols/records/envelope.ts'
 import type { RecordType } from '../protocols/records/registry.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
@@ -169,15 +170,24 @@ export interface LayoutSpec<R extends Repositories, S extends string = never> {
 
 /** A layout refused as declared: two key spaces overlap, or one reuses a retired prefix. */
 export class StoreLayoutError extends Error {
-  static override readonly name = 'StoreLayoutError'
-  override readonly name = 'StoreLayoutError'
+  static override name = 'StoreLayoutError'
+  override name = StoreLayoutError.name
+
+  constructor(
+    message = 'the layout is refused: two key spaces overlap, or one reuses a retired prefix',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_STORE_LAYOUT'
 }
 
 /** The store was written in another layout than this code reads; the role does not start. */
 export class StoreLayoutVersionError extends Error {
-  static override readonly name = 'StoreLayoutVersionError'
-  override readonly name = 'StoreLayoutVersionError'
+  static override name = 'StoreLayoutVersionError'
+  override name = StoreLayoutVersionError.name
+
   readonly code = 'ERR_STORE_LAYOUT_VERSION'
   readonly role: RoleName
   readonly found: unknown
@@ -193,8 +203,9 @@ export class StoreLayoutVersionError extends Error {
 
 /** A value on disk its repository's codec refuses, or a value refused before it was written. */
 export class StoreValueError extends Error {
-  static override readonly name = 'StoreValueError'
-  override readonly name = 'StoreValueError'
+  static override name = 'StoreValueError'
+  override name = StoreValueError.name
+
   readonly code = 'ERR_STORE_VALUE'
   readonly role: RoleName
   readonly repository: string
@@ -210,8 +221,16 @@ export class StoreValueError extends Error {
 
 /** A repository or batch used on a store it does not belong to, or a store used before `open()`. */
 export class StoreUsageError extends Error {
-  static override readonly name = 'StoreUsageError'
-  override readonly name = 'StoreUsageError'
+  static override name = 'StoreUsageError'
+  override name = StoreUsageError.name
+
+  constructor(
+    message = 'a repository or batch used on a store it does not belong to, or before open()',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_STORE_USAGE'
 }
 
@@ -364,7 +383,7 @@ export class Repository<T> {
       try {
         value = this.#decode(own, bytes)
       } catch (err) {
-        if (options.onBadValue == null || !(err instanceof StoreValueError)) throw err
+        if (options.onBadValue == null || !isError(err, StoreValueError)) throw err
         options.onBadValue(err)
         continue
       }

@@ -48,7 +48,7 @@ import {
   RetailerBusyError,
   RetailerNotCertifiedError,
 } from './errors.ts'
-import { hex, type OfferEntry, type OfferStatus, type RetailerStore } from './store.ts'
+import type { OfferEntry, OfferStatus, RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer:offers')
 
@@ -510,7 +510,7 @@ export class OfferDesk {
       const c = contract.body
       if (await this.#store.isContractRevoked(contract.id)) continue
       if (c.validUntil != null && c.validUntil <= now) continue
-      if (c.retailer != null && hex(c.retailer) !== hex(this.#c.keys.signer.publicKey)) continue
+      if (c.retailer != null && toHex(c.retailer) !== toHex(this.#c.keys.signer.publicKey)) continue
       // Per unit: the wholesale price plus the markup. Per play only: a pass of plays (the contract's bound, else
       // `PLAYS_PER_PASS`) priced at the plays' wholesale plus the markup. No wholesale at all (free, subscription
       // and ad-supported models): free.

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
@@ -22,7 +23,7 @@ import { normaliseContentId, parseOfferInput } from './draft.ts'
 import { OfferInputError } from './errors.ts'
 import { OfferDesk } from './offers.ts'
 import { describePurchase, type OfferLookup, PurchaseDesk } from './purchase.ts'
-import { hex, type RetailerRoleStore, RetailerStore } from './store.ts'
+import { type RetailerRoleStore, RetailerStore } from './store.ts'
 
 const log = logger('consort:retailer')
 
@@ -212,7 +213,7 @@ export class RetailerService extends EventTarget implements Role {
 
   async #learnContract(record: SignedRecord<'consort/contract'>): Promise<void> {
     const retailer = record.body.retailer
-    if (retailer != null && hex(retailer) !== hex(this.#c.keys.signer.publicKey)) return
+    if (retailer != null && toHex(retailer) !== toHex(this.#c.keys.signer.publicKey)) return
     const known = await this.#store.contract(RetailerStore.contractKey(record.signer, record.body.contractId))
     if (known != null && known.body.seq >= record.body.seq) return
     await this.#store.putContract(record)
@@ -226,7 +227,7 @@ export class RetailerService extends EventTarget implements Role {
         await this.offers.markRevoked(target.id, `revoked by a reference service: ${record.body.reason}`)
       } else if (target.kind === 'contract') {
         const contract = await this.#store.contractByCid(target.id)
-        if (contract != null && hex(contract.signer) === hex(record.signer)) {
+        if (contract != null && toHex(contract.signer) === toHex(record.signer)) {
           await this.#store.markContractRevoked(target.id as CID)
         }
       }

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
 import { z } from 'zod'
+import { toHex } from '../../keys/hex.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { type ClauseFailure, clauseFailure } from '../../protocols/reference/index.ts'
 import { codecs, defineLayout, type Repository, type RoleStore, repository } from '../store.ts'
@@ -27,7 +27,6 @@ const SEP = '!'
 const RENEWAL_PREFIX = `rx${SEP}`
 /** A time as 16 digits, so that keys sort by time. */
 const timeKey = (ms: number) => ms.toString().padStart(16, '0')
-export const hex = (key: Uint8Array): string => bytesToHex(key, 'base16')
 
 export const OFFER_STATUSES = ['certified', 'refused', 'pending', 'withdrawn', 'revoked'] as const
 export type OfferStatus = (typeof OFFER_STATUSES)[number]
@@ -243,7 +242,7 @@ export class RetailerStore {
   // --- contracts that let this retailer sell ---
 
   static contractKey(distributor: Uint8Array, contractId: string): string {
-    return `${hex(distributor)}${SEP}${contractId}`
+    return `${toHex(distributor)}${SEP}${contractId}`
   }
 
   async contract(contractKey: string): Promise<SignedRecord<'consort/contract'> | undefined> {
@@ -272,7 +271,7 @@ export class RetailerStore {
       .batch()
       .put(this.#repos.contracts, key, record)
       .put(this.#repos.contractKeys, record.id.toString(), key)
-      .put(this.#repos.contractIds, `${record.body.contractId}${SEP}${hex(record.body.distributor)}`, true)
+      .put(this.#repos.contractIds, `${record.body.contractId}${SEP}${toHex(record.body.distributor)}`, true)
       .write()
   }
 

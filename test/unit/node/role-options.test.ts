@@ -7,6 +7,7 @@ import { loadFileConfig, parseFileConfig } from '../../../node/config.ts'
 import { dataDirPaths } from '../../../node/data-dir.ts'
 import { ConfigError } from '../../../node/errors.ts'
 import { initDataDir } from '../../../node/init.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { runConsort } from '../../helpers/cli.ts'
 
 describe('role options are checked when the configuration is made or read', function () {
@@ -25,7 +26,7 @@ describe('role options are checked when the configuration is made or read', func
     await assert.rejects(
       initDataDir(dir, { roles: ['retailer'], roleOptions: { retailer: { storefront: { port: 70_000 } } } }),
       (err: Error) => {
-        assert.ok(err instanceof ConfigError)
+        assert.ok(isError(err, ConfigError))
         assert.equal(err.field, 'config.roleOptions.retailer.storefront.port')
         assert.match(err.message, /expected a port number/)
         return true
@@ -35,11 +36,11 @@ describe('role options are checked when the configuration is made or read', func
     assert.equal(existsSync(dataDirPaths(dir).keys), false, 'no keys made for a configuration refused')
     await assert.rejects(
       initDataDir(dir, { roleOptions: { delivery: { seedConcurrency: 0 } } }),
-      (err: Error) => err instanceof ConfigError && err.field === 'config.roleOptions.delivery.seedConcurrency',
+      (err: Error) => isError(err, ConfigError) && err.field === 'config.roleOptions.delivery.seedConcurrency',
     )
     await assert.rejects(
       initDataDir(dir, { roleOptions: { catalog: { catchUpp: true } } }),
-      (err: Error) => err instanceof ConfigError && err.field === 'config.roleOptions.catalog.catchUpp',
+      (err: Error) => isError(err, ConfigError) && err.field === 'config.roleOptions.catalog.catchUpp',
     )
   })
 
@@ -54,7 +55,7 @@ describe('role options are checked when the configuration is made or read', func
     assert.throws(
       () => loadFileConfig(file),
       (err: Error) => {
-        assert.ok(err instanceof ConfigError)
+        assert.ok(isError(err, ConfigError))
         assert.equal(err.field, `${file}.roleOptions.reference.recheckPage`)
         return true
       },

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import { MemoryLevel } from 'memory-level'
 import { z } from 'zod'
+import { isError } from '../../../protocols/errors.ts'
 import type { RoleDb } from '../../../roles/role.ts'
 import {
   codecs,
@@ -57,7 +58,7 @@ describe('the role store (roles/store.ts)', () => {
             repositories: { offers: repository('of!', codecs.bytes), offerIds: repository('of!id!', codecs.text) },
           }),
         (err: Error) =>
-          err instanceof StoreLayoutError &&
+          isError(err, StoreLayoutError) &&
           /role retailer: repository offers \(of!\) and repository offerIds \(of!id!\) overlap/.test(err.message),
       )
       assert.throws(
@@ -94,7 +95,7 @@ describe('the role store (roles/store.ts)', () => {
             retired: [{ prefix: 'old/', note: 'items before version 2' }],
           }),
         (err: Error) =>
-          err instanceof StoreLayoutError &&
+          isError(err, StoreLayoutError) &&
           /reuses the retired prefix old\/ \(items before version 2\)/.test(err.message),
       )
     })
@@ -108,7 +109,7 @@ describe('the role store (roles/store.ts)', () => {
       await new RoleStore(db, LAYOUT, context).open()
       await db.put('meta/version', dagCbor.encode(3))
       await assert.rejects(new RoleStore(db, LAYOUT, context).open(), (err: Error) => {
-        assert.ok(err instanceof StoreLayoutVersionError)
+        assert.ok(isError(err, StoreLayoutVersionError))
         assert.equal(err.role, 'catalog')
         assert.equal(err.found, 3)
         assert.equal(err.expected, 2)
@@ -170,7 +171,7 @@ describe('the role store (roles/store.ts)', () => {
 
     it('refuse a value their codec does not accept before writing, naming role, repository and key', async () => {
       await assert.rejects(store.repositories.items.put('x', { name: '', count: 1 }), (err: Error) => {
-        assert.ok(err instanceof StoreValueError)
+        assert.ok(isError(err, StoreValueError))
         assert.equal(err.repository, 'items')
         assert.equal(err.key, 'x')
         assert.match(err.message, /role catalog, repository items, key "x": refused before writing \(name: /)
@@ -185,7 +186,7 @@ describe('the role store (roles/store.ts)', () => {
       await db.put('item/wrong', dagCbor.encode({ name: 'wrong', count: -1 }))
       await db.put('item/torn', new Uint8Array([0xa2, 0x61]))
       await assert.rejects(store.repositories.items.get('wrong'), (err: Error) => {
-        assert.ok(err instanceof StoreValueError)
+        assert.ok(isError(err, StoreValueError))
         assert.match(err.message, /role catalog, repository items, key "wrong": not a valid dag-cbor value \(count: /)
         return true
       })
