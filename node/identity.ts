@@ -55,7 +55,7 @@ export function describeIdentity(
   }
 }
 
-function hexKey(value: unknown, field: string, source: string): Uint8Array {
+function publicKeyFromHex(value: unknown, field: string, source: string): Uint8Array {
   if (typeof value !== 'string' || !/^[0-9a-f]+$/i.test(value) || value.length !== PUBLIC_KEY_BYTES * 2) {
     throw new IdentityFileError(`${source}: ${field}: expected ${PUBLIC_KEY_BYTES} bytes in hex`)
   }
@@ -80,8 +80,8 @@ export function parseIdentity(text: string, source: string): PublicIdentity {
     throw new IdentityFileError(`${source}: expected an object (consort id --json output)`)
   if (json.privateKey != null || json.identity != null)
     throw new IdentityFileError(`${source}: this is a keystore, not a public identity; run consort id --json instead`)
-  const signingKey = hexKey(json.signingKey, 'signingKey', source)
-  const sealingKey = hexKey(json.sealingKey, 'sealingKey', source)
+  const signingKey = publicKeyFromHex(json.signingKey, 'signingKey', source)
+  const sealingKey = publicKeyFromHex(json.sealingKey, 'sealingKey', source)
   const peerId = peerIdOfKey(signingKey).toString()
   if (json.peerId != null && json.peerId !== peerId)
     throw new IdentityFileError(`${source}: peerId ${String(json.peerId)} is not the signing key's (${peerId})`)

@@ -1,7 +1,6 @@
 import { existsSync, linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { fromString as bytesFromString } from 'uint8arrays/from-string'
 import { fromHex, toHex } from '../keys/hex.ts'
 import { readNodePublicKeys } from '../keys/keystore.ts'
 import type { NetworkContext } from '../protocols/network.ts'
@@ -135,7 +134,7 @@ export function keyRotationRoutes(node: ConsortNode): ControlRoute[] {
           node.network,
           {
             request,
-            sig: bytesFromString(input.sig, 'base16'),
+            sig: fromHex(input.sig, 'sig'),
             old: node.keys.signer,
             cert,
             graceMs,

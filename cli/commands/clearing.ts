@@ -12,7 +12,7 @@ import type { Command } from 'commander'
 import { Level } from 'level'
 import { createLibp2p } from 'libp2p'
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toHex } from '../../keys/hex.ts'
+import { fromHex, toHex } from '../../keys/hex.ts'
 import { loadOrCreateNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { dataDirPaths } from '../../node/data-dir.ts'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
@@ -476,7 +476,7 @@ export function registerClearingCommands(program: Command): void {
           checkLineProof(check.record, {
             index: proof.index,
             line,
-            path: proof.path.map((p) => bytesFromString(p, 'base16')),
+            path: proof.path.map((p) => fromHex(p)),
           })
         if (!proved) check.problems.push(`proof: line ${proof.index} is not proved by the path`)
       }

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toHex } from '../../keys/hex.ts'
+import { fromHex, toHex } from '../../keys/hex.ts'
 import { changeKeystorePassphrase, loadNodeKeys, loadOrCreateNodeKeys } from '../../keys/keystore.ts'
 import { dataDirPaths } from '../../node/data-dir.ts'
 import { rotationPaths } from '../../node/key-rotation.ts'
@@ -113,8 +112,8 @@ function registerRotateCommand(keys: Command): void {
     const prepared = await client.request<{ request: Record<string, unknown> }>('POST', '/v1/keys/rotate', keysOfNext)
     const request: CertRequestFields = {
       ...(prepared.request as unknown as CertRequestFields),
-      subject: bytesFromString(prepared.request.subject as string, 'base16'),
-      sealingKey: bytesFromString(prepared.request.sealingKey as string, 'base16'),
+      subject: fromHex(prepared.request.subject as string, 'subject'),
+      sealingKey: fromHex(prepared.request.sealingKey as string, 'sealingKey'),
     }
     if (toHex(request.subject) !== keysOfNext.subject)
       throw new CliError('the daemon prepared a request for another key')

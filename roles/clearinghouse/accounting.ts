@@ -10,7 +10,7 @@
  */
 import { fromString as bytesFromString } from 'uint8arrays/from-string'
 import { toString as bytesToString } from 'uint8arrays/to-string'
-import { toHex } from '../../keys/hex.ts'
+import { fromHex, toHex } from '../../keys/hex.ts'
 import { inclusionProof, verifyInclusion } from './merkle.ts'
 import { formatAmount, lineLeaf, type Statement, type StatementCheck } from './statements.ts'
 
@@ -190,7 +190,7 @@ export function checkAccountingCsv(text: string, checkRecord: (bytes: Uint8Array
           ? []
           : at(r, 'proof')
               .split('|')
-              .map((p) => bytesFromString(p, 'base16'))
+              .map((p) => fromHex(p))
     } catch {
       problems.push(`${where}: proof is not hex`)
       return

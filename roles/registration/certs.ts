@@ -1,7 +1,6 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import { fromString as bytesFromString } from 'uint8arrays/from-string'
-import { toHex } from '../../keys/hex.ts'
+import { fromHex, toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RoleName } from '../../protocols/records/types/common.ts'
 import { certRequestId, verifyCertRequest } from '../../protocols/register/client.ts'
@@ -260,5 +259,5 @@ export class CertificateDesk {
 /** A subject key given as hex on the command line or the control API. */
 export function keyFromHex(value: string): Uint8Array | null {
   if (!/^[0-9a-f]{64}$/i.test(value)) return null
-  return bytesFromString(value.toLowerCase(), 'base16')
+  return fromHex(value)
 }
