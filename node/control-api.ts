@@ -349,7 +349,11 @@ export class ControlApi {
     }
     const status = httpStatusOf(err)
     if (status < 500) {
-      void reply.code(status).send({ code: code ?? 'ERR_BAD_REQUEST', message: error.message })
+      // A library's own HTTP error (fastify's FST_ERR_…) keeps its code, as before.
+      const shown = code ?? (err as { code?: unknown }).code
+      void reply
+        .code(status)
+        .send({ code: typeof shown === 'string' ? shown : 'ERR_BAD_REQUEST', message: error.message })
       return
     }
     if (code != null) {
