@@ -3,6 +3,7 @@ import { certBody, quickCertBody } from './types/cert.ts'
 import { certificationBody, quickCertificationBody } from './types/certification.ts'
 import { consumptionBody } from './types/consumption.ts'
 import { contractBody } from './types/contract.ts'
+import { deliveryBody } from './types/delivery.ts'
 import { deviceBody, quickDeviceBody } from './types/device.ts'
 import { escrowBody } from './types/escrow.ts'
 import { licenceBody, quickLicenceBody } from './types/licence.ts'
@@ -38,6 +39,7 @@ export const RECORD_TYPES = {
   'consort/licence': { body: licenceBody, quick: quickLicenceBody, size: 'large' },
   'consort/usage': { body: usageBody, quick: quickUsageBody, size: 'large' },
   'consort/statement': { body: statementBody, size: 'large' },
+  'consort/delivery': { body: deliveryBody, size: 'small' },
 } as const
 
 export type RecordType = keyof typeof RECORD_TYPES

@@ -37,6 +37,7 @@ export const SIGNER_REQUIREMENTS: Record<RecordType, SignerRequirement> = {
   'consort/payment': 'clearinghouse-anchor',
   'consort/consumption': 'clearinghouse-anchor',
   'consort/usage': 'device',
+  'consort/delivery': 'device',
   'consort/revocation': 'participant',
 }
 

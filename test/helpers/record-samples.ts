@@ -48,6 +48,7 @@ export function sampleBodies(network: string, created: number): SampleBodies {
         clearingFeeBps: 300,
         certificationTtlMs: 24 * 3600_000,
         ruleDefaults: { ...DEFAULT_NETWORK_RULES },
+        deliveryPaysListeners: false,
       },
     },
     'consort/cert': {
@@ -136,6 +137,7 @@ export function sampleBodies(network: string, created: number): SampleBodies {
         { party: 'Test Records', key: sampleKey(13), bps: 7000 },
         { party: 'The Testers', key: null, bps: 3000 },
       ],
+      delivery: { perGB: [{ amount: 2n, currency: 'EUR' }], saleBps: 500 },
     },
     'consort/offer': {
       network,
@@ -227,6 +229,16 @@ export function sampleBodies(network: string, created: number): SampleBodies {
         asOf: created - 60_000,
       },
       keys: [{ isrc: SAMPLE_ISRC, keyId: new Uint8Array(16).fill(1), sealedKey: new Uint8Array(92).fill(17) }],
+    },
+    'consort/delivery': {
+      network,
+      created,
+      fetch: 'fetch-1',
+      account: sampleKey(14),
+      device: sampleKey(15),
+      licence: sampleRecordCid('licence'),
+      manifest: sampleRecordCid('manifest'),
+      peers: [{ peer: sampleKey(20), blocks: 4, bytes: 65_600, ack: new Uint8Array(64).fill(21) }],
     },
     'consort/usage': {
       network,

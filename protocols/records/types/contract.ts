@@ -42,6 +42,23 @@ export const royaltySplit = z
   .strict()
 
 /**
+ * What the distributor pays the peers that deliver its content (decision 0511): per decimal gigabyte (10^9 bytes of
+ * encrypted segments) in the sale's currency, and/or a share of each sale's price, paid pro rata to the bytes of the
+ * track delivered. Paid from the distributor's account on players' delivery receipts, at most one track's size per
+ * licence. Added after the first layout: a contract without it pays no delivery.
+ */
+export const deliveryFee = z
+  .object({
+    perGB: z
+      .array(money)
+      .max(32)
+      .refine((prices) => unique(prices.map((p) => p.currency)), 'a currency is priced twice'),
+    saleBps: count.max(10_000),
+  })
+  .strict()
+export type DeliveryFee = z.infer<typeof deliveryFee>
+
+/**
  * `consort/contract`: what a distributor allows retailers to sell. `contractId` is stable across versions; a
  * higher `seq` supersedes. `retailer: null` means any certified retailer.
  */
@@ -72,6 +89,7 @@ export const contractBody = z
       .strict(),
     ruleBounds: ruleBoundsSchema,
     splits: z.array(royaltySplit).min(1).max(MAX_SPLITS),
+    delivery: deliveryFee.optional(),
   })
   .strict()
   .superRefine((b, ctx) => {

@@ -38,6 +38,11 @@ export const networkPolicy = z
     certificationTtlMs: count.min(60_000),
     /** Usage rules that apply where an offer says nothing. */
     ruleDefaults: networkRuleDefaultsSchema,
+    /**
+     * Whether players seeding what they hold are paid for delivery like delivery nodes (decision 0511). Added after
+     * the first layout: absent means no.
+     */
+    deliveryPaysListeners: z.boolean().optional(),
   })
   .strict()
 export type NetworkPolicy = z.infer<typeof networkPolicy>

@@ -7,7 +7,8 @@ export const MAX_STATEMENT_LINES = 2000
 
 export const statementLine = z
   .object({
-    kind: z.enum(['sale', 'play', 'split', 'fee', 'refund', 'adjustment']),
+    /** `delivery` (decision 0511) was added after the first layout: older statements never carry it. */
+    kind: z.enum(['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery']),
     /** The purchase id or usage event id the line settles. */
     ref: id,
     content: text(128).nullable(),

@@ -179,6 +179,12 @@ const STRICTNESS: Record<RecordType, Strictness> = {
     wrongType: { path: ['notAfter'], value: 'never' },
     outOfRange: { path: ['rules', 'plays'], value: -1 },
   },
+  'consort/delivery': {
+    missing: 'licence',
+    size: { path: ['peers', 0, 'ack'], value: new Uint8Array(63) },
+    wrongType: { path: ['peers', 0, 'bytes'], value: 'lots' },
+    outOfRange: { path: ['peers', 0, 'blocks'], value: 0 },
+  },
   'consort/usage': {
     missing: 'account',
     size: { path: ['device'], value: new Uint8Array(31) },

@@ -1,0 +1,7 @@
+export * from './ack.ts'
+export * from './acks.ts'
+export * from './constants.ts'
+export * from './errors.ts'
+export * from './messages.ts'
+export * from './recorder.ts'
+export * from './tally.ts'
