@@ -35,6 +35,7 @@ export const CLEARING_OPS = {
   fund: 'fund',
   balance: 'balance',
   statement: 'statement',
+  delivery: 'delivery',
 } as const
 
 /**
@@ -125,6 +126,39 @@ export const balanceResponse = z.object({ balances: z.array(balanceEntry) }).str
 export const fundResponse = z.object({ transferId: id, balance: balanceEntry }).strict()
 export const statementResponse = z.object({ statements: z.array(recordBytes) }).strict()
 
+/** Certificates and device registrations one delivery request may carry (the serving peers' and the producer's). */
+export const MAX_DELIVERY_CREDENTIALS = 40
+/**
+ * `delivery` (decision 0511): a player's `consort/delivery` receipt with what it is checked against — the device's
+ * registration, the licence the fetch was made under, the manifest fetched, and the serving peers' certificates or
+ * device registrations (where the clearinghouse may not know them yet). Idempotent by the receipt's id.
+ */
+export const deliveryRequest = z
+  .object({
+    receipt: recordBytes,
+    device: recordBytes,
+    licence: recordBytes,
+    manifest: recordBytes,
+    credentials: z.array(recordBytes).max(MAX_DELIVERY_CREDENTIALS),
+  })
+  .strict()
+/** Why a serving peer of a receipt is not paid. */
+export const DELIVERY_UNPAID_REASONS = ['not-payable', 'self-delivery', 'beyond-licence', 'no-fee'] as const
+/**
+ * The receipt is settled (or was: `duplicate`) when this answer is sent. `paid`: per serving peer, the bytes paid
+ * for and the amount; `unpaid`: the peers not paid, and why.
+ */
+export const deliveryResponse = z
+  .object({
+    receipt: text(128),
+    status: z.enum(['settled', 'duplicate']),
+    currency,
+    paid: z.array(z.object({ peer: publicKey, bytes: z.number().int().min(0), amount }).strict()).max(32),
+    unpaid: z.array(z.object({ peer: publicKey, reason: z.enum(DELIVERY_UNPAID_REASONS) }).strict()).max(32),
+  })
+  .strict()
+export type DeliveryResponse = z.infer<typeof deliveryResponse>
+
 export const CLEARING_CODES = {
   orderInvalid: 'ERR_ORDER_INVALID',
   insufficientFunds: 'ERR_INSUFFICIENT_FUNDS',
@@ -138,6 +172,8 @@ export const CLEARING_CODES = {
   licenceMismatch: 'ERR_LICENCE_MISMATCH',
   reportInvalid: 'ERR_REPORT_INVALID',
   paymentDeclined: 'ERR_PAYMENT_DECLINED',
+  /** A delivery receipt that does not check (names what): nothing of it is paid. */
+  deliveryInvalid: 'ERR_DELIVERY_INVALID',
 } as const
 
 /**

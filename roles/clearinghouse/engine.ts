@@ -22,6 +22,8 @@ import {
   authoriseRequest,
   captureRequest,
   consumptionRequest,
+  type DeliveryResponse,
+  deliveryRequest,
   MAX_USAGE_STATE_LICENCES,
   refundRequest,
   reportRequest,
@@ -49,6 +51,7 @@ import {
   MAX_PENDING_REPORTS,
   STATE_VERSION,
 } from './constants.ts'
+import { Deliveries } from './delivery.ts'
 import { CatalogFacts } from './dsr/catalog.ts'
 import { DsrExport } from './dsr/export.ts'
 import {
@@ -140,6 +143,8 @@ export class ClearingEngine extends EventTarget {
   readonly dsr: DsrExport
   readonly purchases: Purchases
   readonly accounts: Accounts
+  /** Paid delivery: players' delivery receipts settled (decision 0511). */
+  readonly deliveries: Deliveries
   readonly ingest: Ingest
   readonly periods: Periods
   readonly verifier: Verifier
@@ -213,6 +218,12 @@ export class ClearingEngine extends EventTarget {
       statements: this.statements,
       network: c.network,
       gateway: this.gateway,
+    })
+    this.deliveries = new Deliveries({
+      ...common,
+      trust: c.trust,
+      network: c.network,
+      purchases: this.purchases,
     })
     this.ingest = new Ingest({
       ...common,
@@ -467,6 +478,14 @@ export class ClearingEngine extends EventTarget {
       throw new ReportInvalidError('device: the registration is for another device')
     }
     return registration
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------------------------
+
+  /** `delivery`: settle a player's delivery receipt once (decision 0511). */
+  async delivery(body: unknown): Promise<DeliveryResponse> {
+    this.#assertRunning()
+    return this.deliveries.settle(parseMessage(deliveryRequest, body, 'request'))
   }
 
   // ---- contracts and records ----------------------------------------------------------------------------------

@@ -143,3 +143,13 @@ export class ClearingStoppedError extends ClearingError {
 
   readonly code = 'ERR_CLEARING_STOPPED'
 }
+
+/**
+ * A delivery receipt, or what it is checked against, does not hold (names what): nothing of it is paid. Matched by
+ * `.name`.
+ */
+export class DeliveryInvalidError extends ClearingError {
+  static override readonly name = 'DeliveryInvalidError'
+  override readonly name = DeliveryInvalidError.name
+  readonly code = CLEARING_CODES.deliveryInvalid
+}

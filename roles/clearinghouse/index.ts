@@ -23,6 +23,7 @@ const log = logger('consort:clearinghouse:role')
 
 export { ACCOUNTING_COLUMNS, checkAccountingCsv, toAccountingCsv } from './accounting.ts'
 export { type AuditReport, auditClearinghouse, auditStopped } from './audit.ts'
+export { BYTES_PER_GB, DeliveryKeys, deliveryAmount, trackBytes } from './delivery.ts'
 export { checkDsr, type DsrCheck } from './dsr/read.ts'
 export { ClearingEngine, type ClearinghouseInit, clearinghouseInit, type EngineComponents } from './engine.ts'
 export { isTestNetwork, type PaymentGateway, TEST_GATEWAY_NAME, TestPaymentGateway } from './gateway.ts'
@@ -103,6 +104,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
       [CLEARING_OPS.fund]: async (body) => engine.account(body, 'fund'),
       [CLEARING_OPS.balance]: async (body) => engine.account(body, 'balance'),
       [CLEARING_OPS.statement]: async (body) => engine.account(body, 'statement'),
+      [CLEARING_OPS.delivery]: async (body) => engine.delivery(body),
       [USAGE_STATE_OP]: async (body) => engine.usageState(body),
       [CONSUMPTION_OP]: async (body) => engine.consumption(body),
     })

@@ -10,6 +10,7 @@
  * | a distributor (contract signer)     | `distributor:<key hex>`          | `distributor:<key hex>:<CUR>`     | distributor  |
  * | a rights holder (contract party)    | `rightsholder:<party>`           | `rightsholder:<sha256 40 hex>:<CUR>` | rightsholder |
  * | this clearinghouse's fee income     | `fee:<clearinghouse key hex>`    | `fee:<key hex>:<CUR>`             | fee          |
+ * | a delivery node (certified key)      | `delivery:<key hex>`             | `delivery:<key hex>:<CUR>`        | delivery     |
  * | money from outside (a gateway)      | `external:<gateway name>`        | `external:<name>:<CUR>`           | external     |
  * | money reserved by authorisations    | (internal, never on a statement) | `holding:<key hex>:<CUR>`         | escrow       |
  *
@@ -19,7 +20,15 @@ import { createHash } from 'node:crypto'
 import { toHex } from '../../keys/hex.ts'
 import type { AccountInput, AccountKind } from './ledger/types.ts'
 
-export const PARTICIPANT_KINDS = ['wallet', 'retailer', 'distributor', 'rightsholder', 'fee', 'external'] as const
+export const PARTICIPANT_KINDS = [
+  'wallet',
+  'retailer',
+  'distributor',
+  'rightsholder',
+  'fee',
+  'external',
+  'delivery',
+] as const
 export type ParticipantKind = (typeof PARTICIPANT_KINDS)[number]
 
 /** Longest participant id: the statement schema's `participant` field. */
@@ -58,6 +67,11 @@ export function feeParticipant(clearinghouse: Uint8Array | string): string {
   return `fee:${typeof clearinghouse === 'string' ? clearinghouse : toHex(clearinghouse)}`
 }
 
+/** A node paid for delivering blocks (its certified key; decision 0511). */
+export function deliveryParticipant(key: Uint8Array | string): string {
+  return `delivery:${typeof key === 'string' ? key : hex(key)}`
+}
+
 export function externalParticipant(gateway: string): string {
   return `external:${gateway}`
 }
@@ -92,6 +106,7 @@ const LEDGER_KIND: Record<ParticipantKind, AccountKind> = {
   rightsholder: 'rightsholder',
   fee: 'fee',
   external: 'external',
+  delivery: 'delivery',
 }
 
 /** The ledger account of a participant in one currency. */

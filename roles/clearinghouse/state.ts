@@ -373,7 +373,8 @@ export const heldRow = z
   .strict()
 export type HeldRow = z.infer<typeof heldRow>
 
-export const LINE_KINDS = ['sale', 'play', 'split', 'fee', 'refund', 'adjustment'] as const
+/** `delivery`: paid to a peer that delivered blocks, from a player's receipt (decision 0511). */
+export const LINE_KINDS = ['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery'] as const
 export type LineKind = (typeof LINE_KINDS)[number]
 
 export const lineRow = z

@@ -18,6 +18,8 @@ export const ACCOUNT_KINDS = [
   'external',
   /** Money held on someone's behalf until a condition is met. */
   'escrow',
+  /** A delivery node's receivable (paid for blocks it delivered; decision 0511). */
+  'delivery',
 ] as const
 export type AccountKind = (typeof ACCOUNT_KINDS)[number]
 
