@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { DeliveryAcks } from '../../protocols/delivery/acks.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RootsStore } from '../../protocols/segments/announcer.ts'
 import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
@@ -99,6 +100,8 @@ export type DeliveryComponents = Pick<
 export class DeliveryRole implements Role {
   readonly name = 'delivery' as const
   readonly segments: SegmentsService
+  /** Acknowledges the blocks this node served, so that the players it served can have it paid (decision 0511). */
+  readonly acks: DeliveryAcks
   readonly controlRoutes: readonly ControlRoute[]
   readonly #c: DeliveryComponents
   readonly #init: DeliveryInit
@@ -133,6 +136,14 @@ export class DeliveryRole implements Role {
         ...(init.timer != null ? { timer: init.timer } : {}),
       },
     )
+    this.acks = new DeliveryAcks({
+      libp2p: components.libp2p,
+      network: components.network,
+      signer: components.keys.signer,
+      credentials: components.credentials,
+      clock: components.clock,
+      server: this.segments.server,
+    })
     this.controlRoutes = deliveryRoutes(this)
   }
 
@@ -140,6 +151,7 @@ export class DeliveryRole implements Role {
     if (this.#started) return
     this.#stopped = new AbortController()
     await this.segments.start()
+    await this.acks.start()
     this.#started = true
     for (const entry of await this.seeds()) {
       if (entry.state === 'pending') this.#enqueueSeed(entry.cid)
@@ -158,6 +170,7 @@ export class DeliveryRole implements Role {
       waiter.reject(new DeliveryNotStartedError('the delivery role stopped'))
     }
     this.#seedWaiters.clear()
+    await this.acks.stop()
     await this.segments.stop()
   }
 

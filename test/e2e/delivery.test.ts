@@ -1,0 +1,381 @@
+import assert from 'node:assert/strict'
+import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import type { ConsortNode } from '../../node/consort-node.ts'
+import { signAccountRequest } from '../../protocols/clearing/account.ts'
+import {
+  CLEARING_OPS,
+  CLEARING_PROTOCOL,
+  type DeliveryResponse,
+  deliveryResponse,
+  fundResponse,
+} from '../../protocols/clearing/index.ts'
+import { FakeClock } from '../../protocols/clock.ts'
+import {
+  buildDeliveryReceipt,
+  type CollectedAcks,
+  collectAcks,
+  DELIVERY_OPS,
+  DELIVERY_PROTOCOL,
+  DeliveryRecorder,
+  signDeliveryAck,
+} from '../../protocols/delivery/index.ts'
+import { parseMessage } from '../../protocols/messages.ts'
+import { peerIdOfKey } from '../../protocols/peers.ts'
+import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { RoleName } from '../../protocols/records/types/common.ts'
+import type { DeliveryPeer } from '../../protocols/records/types/delivery.ts'
+import { rpcCall } from '../../protocols/rpc/client.ts'
+import { SegmentsService } from '../../protocols/segments/service.ts'
+import { topicString } from '../../protocols/topics/names.ts'
+import {
+  accountIdOf,
+  deliveryParticipant,
+  distributorParticipant,
+  trackBytes,
+  walletParticipant,
+} from '../../roles/clearinghouse/index.ts'
+import type { PlayerRole } from '../../roles/player/index.ts'
+import { SAMPLE_ISRC } from '../../roles/production/index.ts'
+import { fixturePath } from '../fixtures.ts'
+import { createTestNetwork } from '../helpers/network.ts'
+import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../helpers/nodes.ts'
+import { waitUntil } from '../helpers/wait.ts'
+
+/**
+ * Paid delivery end to end (issue 19, decision 0511), every role real on the memory transport: a label publishes the
+ * sample release and a contract version with a delivery fee; a second delivery node carries the release; a listener
+ * buys, fetches the track from both delivery nodes, gets each one's signed acknowledgement, signs its delivery
+ * receipt and sends it to the clearinghouse, which pays each node from the distributor to the cent. Then what a
+ * player or a peer could try: replaying the receipt, a re-download under the same licence, inflating a peer's bytes,
+ * paying a friend that served nothing, paying itself, and asking a node to acknowledge blocks it never served.
+ */
+describe('e2e: paid delivery — fetch → acknowledgements → receipt → the clearinghouse pays the nodes', function () {
+  this.timeout(240_000)
+  const clock = new FakeClock(Date.UTC(2026, 11, 7, 9))
+  const nodes: ConsortNode[] = []
+  let keys: Record<
+    'registrar' | 'reference' | 'clearinghouse' | 'label' | 'carrier' | 'retailer' | 'listener' | 'account' | 'friend',
+    NodeKeys
+  >
+  let label: ConsortNode
+  let carrier: ConsortNode
+  let house: ConsortNode
+  let listener: ConsortNode
+  let player: PlayerRole
+  let fetcher: SegmentsService
+  let manifest: SignedRecord<'consort/manifest'>
+  let licence: SignedRecord<'consort/licence'>
+  let device: SignedRecord<'consort/device'>
+  let contract: SignedRecord<'consort/contract'>
+  let price: bigint
+  const PER_GB = 100_000_000n
+  const SALE_BPS = 1000
+
+  before(async () => {
+    keys = {
+      registrar: await createNodeKeys(),
+      reference: await createNodeKeys(),
+      clearinghouse: await createNodeKeys(),
+      label: await createNodeKeys(),
+      carrier: await createNodeKeys(),
+      retailer: await createNodeKeys(),
+      listener: await createNodeKeys(),
+      account: await createNodeKeys(),
+      friend: await createNodeKeys(),
+    }
+    const net = await createTestNetwork(clock, {
+      registrar: keys.registrar,
+      references: [keys.reference],
+      clearinghouses: [keys.clearinghouse],
+    })
+    const start = async (name: keyof typeof keys, roles: RoleName[], roleOptions = {}) => {
+      const node = await startMemoryNode({ network: net, clock, keys: keys[name], roles, roleOptions })
+      nodes.push(node)
+      return node
+    }
+    await start('registrar', ['registration'])
+    const reference = await start('reference', ['reference'])
+    house = await start('clearinghouse', ['clearinghouse'], { clearinghouse: { sync: false } })
+    label = await start('label', ['production', 'delivery'], { production: { segmentSize: 16 * 1024 } })
+    carrier = await start('carrier', ['delivery'])
+    const retailer = await start('retailer', ['retailer'], { retailer: { renewCheckIntervalMs: 0 } })
+    listener = await startMemoryNode({
+      network: net,
+      clock,
+      keys: keys.listener,
+      roles: ['player'],
+      certRoles: [],
+      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
+    })
+    nodes.push(listener)
+    await connectMesh(nodes, 3)
+    for (const topic of ['catalog', 'contracts', 'offers'] as const) {
+      const followers = topic === 'catalog' ? [listener, house] : [reference, retailer, house]
+      await waitForTopicPeers(followers, topicString(net.name, topic))
+    }
+    player = listener.role('player')
+    device = await player.ensureDevice()
+
+    // The sample release, and a new version of its download contract that pays delivery.
+    const published = await label
+      .role('production')
+      .publishSample({ audioFile: fixturePath('audio', 'sample-84k.flac') })
+    const release = published.releases[0]!
+    const download = release.contracts.find((c) => c.contractId.endsWith('download'))!
+    const shop = retailer.role('retailer')
+    await waitUntil(async () => (await shop.store.contractByCid(download.record)) != null)
+    const first = (await shop.store.contractByCid(download.record))!
+    contract = signRecord(
+      'consort/contract',
+      {
+        ...first.body,
+        seq: first.body.seq + 1,
+        created: clock.now(),
+        delivery: { perGB: [{ amount: PER_GB, currency: 'EUR' }], saleBps: SALE_BPS },
+      },
+      keys.label.signer,
+      label.network.caps,
+    )
+    await label.topics.publish('contracts', contract, label.credentials.attachments())
+    await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
+    await waitUntil(async () => (await reference.role('reference').store.contractByCid(contract.id)) != null)
+    await waitUntil(
+      async () =>
+        (await house.role('clearinghouse').engine.records.get('consort/contract', contract.id.toString())) !==
+        undefined,
+    )
+    const offer = await shop.offers.create({
+      offerId: 'first-light-download',
+      content: contract.body.content,
+      contract: contract.id.toString(),
+      price: { amount: 250n, currency: 'EUR' },
+      useType: 'PermanentDownload',
+      rules: {},
+      territories: ['Worldwide'],
+    })
+    assert.equal(offer.status, 'certified', JSON.stringify(offer.failures))
+    price = 250n
+    await waitUntil(() => player.directory.manifestFor(SAMPLE_ISRC) !== undefined)
+    manifest = player.directory.manifestFor(SAMPLE_ISRC)! as SignedRecord<'consort/manifest'>
+
+    // The carrier seeds the track, so that two delivery nodes serve it.
+    const carried = await carrier.role('delivery').seed(manifest.id)
+    assert.ok(carried !== undefined)
+    const seeded = await carrier.role('delivery').waitForSeed(manifest.id)
+    assert.equal(seeded.state, 'complete', JSON.stringify(seeded))
+
+    // The listener buys.
+    await fund(10_00n)
+    const market = await player.offers(`isrc:${SAMPLE_ISRC}`)
+    const listed = market.offers.find((o) => o.offerId === 'first-light-download')!
+    const bought = await player.buy(listed.offer)
+    licence = player.library
+      .licencesFor(SAMPLE_ISRC)
+      .find((l) => l.record.body.purchaseId === bought.purchaseId)!.record
+    assert.ok(licence !== undefined)
+
+    fetcher = new SegmentsService(
+      { libp2p: listener.libp2p, blockstore: listener.helia.blockstore as never, network: listener.network, clock },
+      { serve: false, reprovide: false },
+    )
+    await fetcher.start()
+  })
+
+  after(async () => {
+    await fetcher?.stop()
+    await stopAll(nodes)
+  })
+
+  /** Fetch the track from the swarm (dropping what the listener holds first) and collect the acknowledgements. */
+  async function fetchAndAck(fetchId: string): Promise<CollectedAcks> {
+    for (const cid of manifest.body.segments) await listener.helia.blockstore.delete(cid)
+    const recorder = new DeliveryRecorder(manifest.body.segments)
+    const fetch = fetcher.fetch(manifest.body.segments, {
+      providers: [label.peerId, carrier.peerId],
+      onProgress: recorder.onProgress,
+    })
+    const summary = await fetch.done
+    assert.equal(summary.fetched, manifest.body.segments.length)
+    return collectAcks({
+      libp2p: listener.libp2p,
+      network: listener.network,
+      device: keys.listener.signer.publicKey,
+      fetch: fetchId,
+      manifest: manifest.id,
+      deliveries: recorder.deliveries(),
+    })
+  }
+
+  function receipt(fetchId: string, peers: DeliveryPeer[]) {
+    return buildDeliveryReceipt({
+      network: listener.network,
+      device: keys.listener.signer,
+      account: keys.account.signer.publicKey,
+      fetch: fetchId,
+      licence: licence.id,
+      manifest: manifest.id,
+      peers,
+      clock,
+    })
+  }
+
+  async function send(r: SignedRecord<'consort/delivery'>, credentials: Uint8Array[] = []): Promise<DeliveryResponse> {
+    const body = await rpcCall(
+      listener.libp2p,
+      peerIdOfKey(keys.clearinghouse.signer.publicKey),
+      listener.network.protocol(CLEARING_PROTOCOL),
+      CLEARING_OPS.delivery,
+      { receipt: r.bytes, device: device.bytes, licence: licence.bytes, manifest: manifest.bytes, credentials },
+    )
+    return parseMessage(deliveryResponse, body, 'response')
+  }
+
+  const role = () => house.role('clearinghouse')
+  async function balance(participant: string): Promise<bigint> {
+    const b = await role().engine.ledger.balance(accountIdOf(participant, 'EUR'))
+    return b.creditsPosted - b.debitsPosted
+  }
+  /** The documented rule (decision 0511), computed here from the contract, not by the code under test. */
+  function expected(bytes: number): bigint {
+    const size = BigInt(trackBytes(manifest))
+    return (BigInt(bytes) * PER_GB) / 1_000_000_000n + (price * BigInt(SALE_BPS) * BigInt(bytes)) / (10_000n * size)
+  }
+
+  it('pays each delivery node for the bytes it served, from the distributor, to the cent; a replay pays nothing more', async () => {
+    const { peers, credentials } = await fetchAndAck('fetch-1')
+    // Which of the two nodes serve a six-block track depends on their measured rates; each that served is paid.
+    assert.ok(peers.length >= 1, 'the delivery nodes that served acknowledged')
+    const total = peers.reduce((s, p) => s + p.bytes, 0)
+    assert.equal(total, trackBytes(manifest), 'every byte of the track, acknowledged once')
+    const distributorBefore = await balance(distributorParticipant(keys.label.signer.publicKey))
+    const walletBefore = await balance(walletParticipant(keys.account.signer.publicKey))
+    const r = receipt('fetch-1', peers)
+    const answer = await send(r, credentials)
+    assert.equal(answer.status, 'settled')
+    assert.deepEqual(answer.unpaid, [])
+    let paid = 0n
+    for (const p of peers) {
+      const owed = expected(p.bytes)
+      assert.ok(owed > 0n)
+      const line = answer.paid.find((x) => Buffer.from(x.peer).equals(Buffer.from(p.peer)))!
+      assert.equal(line.amount, owed)
+      assert.equal(await balance(deliveryParticipant(p.peer)), owed)
+      paid += owed
+    }
+    assert.equal(await balance(distributorParticipant(keys.label.signer.publicKey)), distributorBefore - paid)
+    assert.equal(
+      await balance(walletParticipant(keys.account.signer.publicKey)),
+      walletBefore,
+      'the listener pays nothing',
+    )
+
+    const again = await send(r, credentials)
+    assert.equal(again.status, 'duplicate')
+    assert.equal(await balance(distributorParticipant(keys.label.signer.publicKey)), distributorBefore - paid)
+    assert.deepEqual(await role().engine.ledger.audit(), [])
+  })
+
+  it('a re-download under the same licence charges the listener nothing and pays no second delivery', async () => {
+    const walletBefore = await balance(walletParticipant(keys.account.signer.publicKey))
+    const distributorBefore = await balance(distributorParticipant(keys.label.signer.publicKey))
+    const { peers, credentials } = await fetchAndAck('fetch-2')
+    assert.ok(peers.length > 0, 'the nodes acknowledge a second delivery: they did serve it again')
+    const answer = await send(receipt('fetch-2', peers), credentials)
+    assert.equal(answer.status, 'settled')
+    assert.deepEqual(answer.paid, [])
+    assert.ok(
+      answer.unpaid.every((u) => u.reason === 'beyond-licence'),
+      JSON.stringify(answer.unpaid),
+    )
+    assert.equal(await balance(walletParticipant(keys.account.signer.publicKey)), walletBefore)
+    assert.equal(await balance(distributorParticipant(keys.label.signer.publicKey)), distributorBefore)
+  })
+
+  it('refuses inflated bytes, a second receipt for one fetch, and pays neither a friend that served nothing nor the listener itself', async () => {
+    const distributorBefore = await balance(distributorParticipant(keys.label.signer.publicKey))
+    const { peers, credentials } = await fetchAndAck('fetch-3')
+    // More bytes than the node acknowledged: its signature no longer matches.
+    const inflated = peers.map((p, i) => (i === 0 ? { ...p, bytes: p.bytes + 1 } : p))
+    await assert.rejects(send(receipt('fetch-3', inflated), credentials), { code: 'ERR_DELIVERY_INVALID' })
+    // A friend that signs an acknowledgement without serving: it holds no delivery certificate, so it is not paid.
+    const friendAck = signDeliveryAck(
+      {
+        network: listener.network.name,
+        fetch: 'fetch-4',
+        device: keys.listener.signer.publicKey,
+        manifest: manifest.id,
+        blocks: 1,
+        bytes: 1000,
+      },
+      keys.friend.signer,
+    )
+    const selfAck = signDeliveryAck(
+      {
+        network: listener.network.name,
+        fetch: 'fetch-4',
+        device: keys.listener.signer.publicKey,
+        manifest: manifest.id,
+        blocks: 1,
+        bytes: 1000,
+      },
+      keys.listener.signer,
+    )
+    const answer = await send(
+      receipt('fetch-4', [
+        { peer: keys.friend.signer.publicKey, blocks: 1, bytes: 1000, ack: friendAck },
+        { peer: keys.listener.signer.publicKey, blocks: 1, bytes: 1000, ack: selfAck },
+      ]),
+    )
+    assert.deepEqual(
+      answer.unpaid.map((u) => u.reason),
+      ['not-payable', 'self-delivery'],
+    )
+    assert.deepEqual(answer.paid, [])
+    // A second, different receipt for a fetch already settled.
+    clock.advance(1000)
+    await assert.rejects(
+      send(receipt('fetch-4', [{ peer: keys.friend.signer.publicKey, blocks: 1, bytes: 999, ack: friendAck }])),
+      { code: 'ERR_DELIVERY_INVALID' },
+    )
+    assert.equal(await balance(distributorParticipant(keys.label.signer.publicKey)), distributorBefore)
+    assert.deepEqual(await role().engine.ledger.audit(), [])
+  })
+
+  it('a node acknowledges only blocks it served to the asking peer, once', async () => {
+    const protocol = listener.network.protocol(DELIVERY_PROTOCOL)
+    const ask = (node: ConsortNode) =>
+      rpcCall(listener.libp2p, node.peerId, protocol, DELIVERY_OPS.ack, {
+        fetch: 'fetch-5',
+        manifest: manifest.id,
+        cids: manifest.body.segments,
+      })
+    // Whatever the label still had unacknowledged (end-game copies) it confirms once; asked again, nothing.
+    await ask(label).catch(() => {})
+    await assert.rejects(ask(label), { code: 'ERR_NOTHING_SERVED' })
+  })
+
+  async function fund(amount: bigint) {
+    const request = signAccountRequest(
+      {
+        network: listener.network.name,
+        account: keys.account.signer.publicKey,
+        op: 'fund',
+        amount,
+        currency: 'EUR',
+        paymentToken: 'test-card',
+        period: null,
+        requestId: 'top-up-1',
+        created: clock.now(),
+      },
+      keys.account.signer,
+    )
+    const response = await rpcCall(
+      listener.libp2p,
+      peerIdOfKey(keys.clearinghouse.signer.publicKey),
+      listener.network.protocol(CLEARING_PROTOCOL),
+      CLEARING_OPS.fund,
+      request,
+    )
+    return parseMessage(fundResponse, response, 'response')
+  }
+})
