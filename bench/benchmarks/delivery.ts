@@ -19,6 +19,7 @@ import { createTestNetwork } from '../../test/helpers/network.ts'
 import { rawCid, sampleManifestBody } from '../../test/helpers/records.ts'
 import { LatencyRecorder } from '../lib/latency.ts'
 import { measurePackaging } from '../lib/packaging.ts'
+import { measureReceipts } from '../lib/receipts.ts'
 import { result } from '../lib/result.ts'
 import { median, significant } from '../lib/stats.ts'
 import type { BenchOptions, BenchResult } from '../lib/types.ts'
@@ -42,12 +43,14 @@ export const description =
  *    of every process and the fetching process's event-loop delay; and, once, the same bytes over plain TCP
  *    (no libp2p) through the same shaped links: the ceiling of what the set-up can carry at that moment;
  * 3. time from the start of a fresh fetch to its first decrypted segment in the shaped swarm, p50 and p95;
- * 4. packaging against raw AES-256-GCM (the production role's `measurePackaging`).
+ * 4. packaging against raw AES-256-GCM (the production role's `measurePackaging`);
+ * 5. paid delivery (issue 19): the CPU of a fetch's delivery receipts — tally, acknowledgements, the device's receipt,
+ *    the clearinghouse's checks — per fetched GB, against the fetch's own CPU (target ≤ 2 %; `bench/lib/receipts.ts`).
  *
  * Namespaces are removed on every way out (error, exit, SIGINT, SIGTERM, SIGHUP); those of an earlier run killed
  * with SIGKILL are removed at the next start.
  *
- * For studying the shaped swarm: `DELIVERY_BENCH_ONLY=four` runs part 2 and 3 only (`=packaging` part 4 only); `DELIVERY_BENCH_EXPERIMENT=
+ * For studying the shaped swarm: `DELIVERY_BENCH_ONLY=four` runs part 2 and 3 only (`=packaging` part 4 only, `=receipts` part 5 only); `DELIVERY_BENCH_EXPERIMENT=
  * '{"pipelineTargetMs":1000}'` fetches every other round with those fetch options; `DELIVERY_BENCH_TRACE=1`
  * logs the commands and the fetch's progress events; `DELIVERY_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR'`
  * passes Node flags to the node processes.
@@ -823,7 +826,10 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
   // then lacks the other figures
   if (process.env.DELIVERY_BENCH_ONLY === 'four') return fourSeeders(options, network, trackBytes)
   if (process.env.DELIVERY_BENCH_ONLY === 'packaging') return packaging()
+  // =receipts: only what paid delivery's receipts cost next to the fetch (issue 19, bench/lib/receipts.ts)
+  if (process.env.DELIVERY_BENCH_ONLY === 'receipts') return measureReceipts(options)
   return [
+    ...(await measureReceipts(options)),
     ...(await oneSeeder(options, network, trackBytes)),
     ...(await fourSeeders(options, network, trackBytes)),
     ...(await packaging()),
