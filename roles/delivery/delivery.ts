@@ -92,7 +92,7 @@ interface FetchJob {
 /** What the delivery role takes from the node. */
 export type DeliveryComponents = Pick<
   RoleComponents,
-  'libp2p' | 'helia' | 'clock' | 'network' | 'records' | 'metrics'
+  'libp2p' | 'helia' | 'clock' | 'network' | 'records' | 'metrics' | 'keys' | 'credentials'
 > & {
   store: RoleStore<(typeof DELIVERY_LAYOUT)['repositories'], 'roots'>
 }

@@ -47,7 +47,7 @@ export const delivery = defineRole({
     /** Monotonic time source for rate measurement, a function (simulations; default `performance.now`). */
     timer: z.custom<() => number>((value) => typeof value === 'function', 'expected a function').optional(),
   }),
-  components: ['libp2p', 'helia', 'clock', 'network', 'records', 'metrics'],
+  components: ['libp2p', 'helia', 'clock', 'network', 'records', 'metrics', 'keys', 'credentials'],
   layout: DELIVERY_LAYOUT,
   create: (components, options) => new DeliveryRole(components, options),
 })
