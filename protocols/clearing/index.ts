@@ -232,7 +232,16 @@ export const consumptionRequestFields = z
   .object({ network: z.string(), device: publicKey, purchaseId: id, requestId: id, created: timestamp })
   .strict()
 export type ConsumptionRequestFields = z.infer<typeof consumptionRequestFields>
+/**
+ * `transfer` (optional, docs/decisions/0606): a registrar's `consort/transfer` that moved the purchase to the asking
+ * device's account — a purchase's uses are answered to the account that holds it now.
+ */
 export const consumptionRequest = z
-  .object({ request: consumptionRequestFields, device: recordBytes, sig: bytes(64) })
+  .object({
+    request: consumptionRequestFields,
+    device: recordBytes,
+    sig: bytes(64),
+    transfer: recordBytes.optional(),
+  })
   .strict()
 export const consumptionResponse = z.object({ consumption: recordBytes }).strict()

@@ -16,7 +16,7 @@ import { recordBytes } from '../messages.ts'
  *   wiped store gets nothing back (docs/decisions/0704).
  */
 export const LICENCE_PROTOCOL = 'licence'
-export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue', withdraw: 'withdraw' } as const
+export const LICENCE_OPS = { issue: 'issue', reissue: 'reissue', withdraw: 'withdraw', transfer: 'transfer' } as const
 /** The seal context of each content key in a `consort/licence` record, sealed to the device's X25519 key. */
 export const LICENCE_SEAL_CONTEXT = 'consort/licence/content-key'
 
@@ -49,6 +49,10 @@ export const LICENCE_CODES = {
   consumptionRequired: 'ERR_CONSUMPTION_REQUIRED',
   /** The offer is not sold in the territory the device's registration attests for its account. */
   territory: 'ERR_TERRITORY',
+  /** A transfer asked by an account that does not hold the purchase (any more). */
+  notHolder: 'ERR_NOT_HOLDER',
+  /** The licence's usage rules do not allow transfer. */
+  transferNotAllowed: 'ERR_TRANSFER_NOT_ALLOWED',
 } as const
 
 /** Domain tag of a reissue request's signature (by the requesting device). */
@@ -88,3 +92,31 @@ export const withdrawRequest = z
  * revocation of the receipt, what the clearinghouse refunds against.
  */
 export const withdrawResponse = z.object({ revoked: z.boolean(), revocation: recordBytes }).strict()
+
+/** Domain tag of a transfer request's signature (by the giving account's key). */
+export const TRANSFER_DOMAIN = 'consort/v1/licence-transfer'
+/**
+ * `transfer` (docs/decisions/0606): the account holding a purchase moves it to another account, where its licence's
+ * rules allow transfer. Signed by the giving account's key (the account, not one of its devices: it is the account
+ * that owns the purchase). `transferId` is the idempotency key: the same request again answers the same records.
+ */
+export const transferFields = z
+  .object({
+    network: z.string(),
+    transferId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:/-]+$/),
+    purchaseId: z.string().min(1).max(128),
+    to: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 32, { message: 'expected 32 bytes' }),
+    created: z.number().int().nonnegative(),
+  })
+  .strict()
+export type TransferFields = z.infer<typeof transferFields>
+/** `consumption`: as for `reissue`, a fresh statement of what the purchase used (the uses travel with it). */
+export const transferRequest = z
+  .object({
+    request: transferFields,
+    sig: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 64),
+    consumption: z.array(recordBytes).max(MAX_REISSUE_CONSUMPTIONS),
+  })
+  .strict()
+/** The registrar's `consort/transfer` and its `consort/revocation` of the giver's licences. */
+export const transferResponse = z.object({ transfer: recordBytes, revocation: recordBytes }).strict()

@@ -15,6 +15,7 @@ import { receiptBody } from './types/receipt.ts'
 import { releaseBody } from './types/release.ts'
 import { revocationBody } from './types/revocation.ts'
 import { statementBody } from './types/statement.ts'
+import { transferBody } from './types/transfer.ts'
 import { quickUsageBody, usageBody } from './types/usage.ts'
 
 /**
@@ -40,6 +41,7 @@ export const RECORD_TYPES = {
   'consort/usage': { body: usageBody, quick: quickUsageBody, size: 'large' },
   'consort/statement': { body: statementBody, size: 'large' },
   'consort/delivery': { body: deliveryBody, size: 'small' },
+  'consort/transfer': { body: transferBody, size: 'small' },
 } as const
 
 export type RecordType = keyof typeof RECORD_TYPES

@@ -5,7 +5,11 @@ import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
 import { toHex } from '../../keys/hex.ts'
 import { isError } from '../errors.ts'
 import { depositResponse, ESCROW_OPS, ESCROW_PROTOCOL } from '../escrow/index.ts'
-import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, REISSUE_DOMAIN, reissueResponse } from '../licence/index.ts'
+import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, REISSUE_DOMAIN, reissueResponse,
+  TRANSFER_DOMAIN,
+  type TransferFields,
+  transferResponse,
+} from '../licence/index.ts'
 import { parseMessage } from '../messages.ts'
 import type { NetworkContext } from '../network.ts'
 import { peerIdOfKey, registrarPeers } from '../peers.ts'
@@ -113,6 +117,15 @@ export function reissuePayload(fields: ReissueFields): Uint8Array {
 
 export function verifyReissueRequest(fields: ReissueFields, device: Uint8Array, sig: Uint8Array): boolean {
   return ed25519Verify(device, reissuePayload(fields), sig)
+}
+
+/** The bytes a giving account signs to transfer a purchase (`licence/1 transfer`). */
+export function transferPayload(fields: TransferFields): Uint8Array {
+  return signingPayload(TRANSFER_DOMAIN, dagCbor.encode(fields))
+}
+
+export function verifyTransferRequest(fields: TransferFields, account: Uint8Array, sig: Uint8Array): boolean {
+  return ed25519Verify(account, transferPayload(fields), sig)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -500,4 +513,46 @@ export async function depositEscrow(
     options,
   )
   return parseMessage(depositResponse, response, 'response').stored
+}
+
+export interface LicenceTransferInit {
+  transferId: string
+  purchaseId: string
+  /** The receiving account's key. */
+  to: Uint8Array
+  /** The giving account's key: it owns the purchase. */
+  account: Signer
+  /** Fresh `consort/consumption` statements of the purchase (the uses travel with it). */
+  consumption: SignedRecord<'consort/consumption'>[]
+  now: number
+}
+
+/** Ask the registrar to move a purchase to another account (docs/decisions/0606-licence-transfer.md). */
+export async function requestTransfer(
+  libp2p: RpcDialer,
+  network: NetworkContext,
+  init: LicenceTransferInit,
+  options: RegistrarCallOptions = {},
+): Promise<{ transfer: SignedRecord<'consort/transfer'>; revocation: SignedRecord<'consort/revocation'> }> {
+  const request: TransferFields = {
+    network: network.name,
+    transferId: init.transferId,
+    purchaseId: init.purchaseId,
+    to: init.to,
+    created: init.now,
+  }
+  const { response } = await callRegistrar(
+    libp2p,
+    network,
+    LICENCE_PROTOCOL,
+    LICENCE_OPS.transfer,
+    { request, sig: init.account.sign(transferPayload(request)), consumption: init.consumption.map((c) => c.bytes) },
+    options,
+  )
+  const answer = parseMessage(transferResponse, response, 'response')
+  const decode = { network: network.name, now: init.now, caps: network.caps }
+  return {
+    transfer: decodeRecordAs('consort/transfer', answer.transfer, decode),
+    revocation: decodeRecordAs('consort/revocation', answer.revocation, decode),
+  }
 }

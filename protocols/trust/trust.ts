@@ -38,6 +38,7 @@ export const SIGNER_REQUIREMENTS: Record<RecordType, SignerRequirement> = {
   'consort/consumption': 'clearinghouse-anchor',
   'consort/usage': 'device',
   'consort/delivery': 'device',
+  'consort/transfer': 'registrar',
   'consort/revocation': 'participant',
 }
 

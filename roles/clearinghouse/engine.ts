@@ -81,6 +81,10 @@ import { reportIdOf, type VerifiedReport } from './usage/verify.ts'
 
 const log = logger('consort:clearinghouse')
 
+/** The account a transferred purchase is held by now, and the transfer's `seq` (docs/decisions/0606). */
+const holderKey = (purchaseId: string) => `th/${purchaseId}`
+const holderRow = z.object({ v: z.literal(1), account: z.string().regex(/^[0-9a-f]{64}$/), seq: z.number().int().min(1) }).strict()
+
 /** The role's settings (`roleOptions.clearinghouse` in config.json): plain data, every field optional. */
 export const clearinghouseInit = z
   .object({
@@ -425,9 +429,12 @@ export class ClearingEngine extends EventTarget {
     const registration = this.#deviceRequest(request.request, request.device)
     const account = toHex(registration.body.account)
     const purchaseId = request.request.purchaseId
+    if (request.transfer !== undefined) await this.#learnTransfer(request.transfer, purchaseId)
     const purchase = await this.purchases.get(purchaseId)
     const use = await this.ingest.purchaseUse(purchaseId)
-    if ((purchase !== undefined && purchase.account !== account) || (use !== undefined && use.account !== account)) {
+    const holder = await this.store.get(holderRow, holderKey(purchaseId))
+    const owner = holder?.account ?? purchase?.account ?? use?.account
+    if (owner !== undefined && owner !== account) {
       throw new NotPermittedError(`purchase ${purchaseId} belongs to another account`)
     }
     const used = use?.used ?? { plays: 0, playSeconds: 0, exports: 0, burns: 0, firstPlayAt: null }
@@ -448,6 +455,40 @@ export class ClearingEngine extends EventTarget {
       this.network.caps,
     )
     return { consumption: record.bytes }
+  }
+
+  /**
+   * A registrar's `consort/transfer` of a purchase (docs/decisions/0606): from then on its uses are answered to the
+   * receiving account. Only a higher `seq` than the one known moves the holder; a transfer from an account that is not
+   * the holder known here is refused.
+   */
+  async #learnTransfer(bytes: Uint8Array, purchaseId: string): Promise<void> {
+    let transfer: SignedRecord<'consort/transfer'>
+    try {
+      transfer = decodeRecordAs('consort/transfer', bytes, {
+        network: this.network.name,
+        now: this.#c.clock.now(),
+        caps: this.network.caps,
+      })
+    } catch (err) {
+      throw new ReportInvalidError(`transfer: ${(err as Error).message}`)
+    }
+    if (!this.#c.trust.isRegistrar(transfer.signer)) {
+      throw new ReportInvalidError('transfer: not signed by a registration manager of the network')
+    }
+    if (transfer.body.purchaseId !== purchaseId) throw new ReportInvalidError('transfer: of another purchase')
+    await this.#serial(async () => {
+      const known = await this.store.get(holderRow, holderKey(purchaseId))
+      if (known !== undefined && known.seq >= transfer.body.seq) return
+      const purchase = await this.purchases.get(purchaseId)
+      const previous = known?.account ?? purchase?.account
+      if (previous !== undefined && previous !== hex(transfer.body.from)) {
+        throw new NotPermittedError(`transfer: purchase ${purchaseId} is not held by the giving account here`)
+      }
+      await this.store.write([put(holderKey(purchaseId), { v: 1, account: hex(transfer.body.to), seq: transfer.body.seq })], {
+        sync: true,
+      })
+    })
   }
 
   /** A device-signed request's freshness, network and registration (a registrar's, unrevoked, for that device). */

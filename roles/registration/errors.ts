@@ -139,3 +139,17 @@ export class RotationConflictError extends RegistrationError {
 
   override readonly code = 'ERR_ROTATION_CONFLICT'
 }
+
+/** A transfer asked by an account that does not hold the purchase (it never did, or gave it away). */
+export class NotHolderError extends RegistrationError {
+  static override readonly name = 'NotHolderError'
+  override name = NotHolderError.name
+  override readonly code = LICENCE_CODES.notHolder
+}
+
+/** The purchase's usage rules do not allow transfer. */
+export class TransferNotAllowedError extends RegistrationError {
+  static override readonly name = 'TransferNotAllowedError'
+  override name = TransferNotAllowedError.name
+  override readonly code = LICENCE_CODES.transferNotAllowed
+}

@@ -1,5 +1,11 @@
 import { depositRequest, ESCROW_OPS } from '../../protocols/escrow/index.ts'
-import { issueRequest, LICENCE_OPS, reissueRequest, withdrawRequest } from '../../protocols/licence/index.ts'
+import {
+  issueRequest,
+  LICENCE_OPS,
+  reissueRequest,
+  transferRequest,
+  withdrawRequest,
+} from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import {
   certStatusRequest,
@@ -54,6 +60,7 @@ export function escrowHandlers(parts: { escrow: EscrowVault }): Record<string, R
 export function licenceHandlers(parts: {
   licences: LicenceIssuer
   withdraw: Registrar['withdraw']
+  transfer: Registrar['transfer']
 }): Record<string, RpcHandler> {
   return {
     [LICENCE_OPS.issue]: async (body, context) => {
@@ -64,6 +71,7 @@ export function licenceHandlers(parts: {
       const licence = await parts.licences.reissue(parseMessage(reissueRequest, body, 'request'))
       return { licence: licence.bytes }
     },
+    [LICENCE_OPS.transfer]: async (body) => parts.transfer(parseMessage(transferRequest, body, 'request')),
     [LICENCE_OPS.withdraw]: async (body, context) => {
       const request = parseMessage(withdrawRequest, body, 'request')
       return parts.withdraw(request.purchaseId, request.reason, request.receipt, context.remotePeer)

@@ -10,7 +10,8 @@ import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
 import type { UsedUses } from '../../protocols/records/types/consumption.ts'
-import { type ReissueFields, verifyReissueRequest } from '../../protocols/register/client.ts'
+import type { TransferFields } from '../../protocols/licence/index.ts'
+import { type ReissueFields, verifyReissueRequest, verifyTransferRequest } from '../../protocols/register/client.ts'
 import { resolveRules } from '../../protocols/usage-rules/index.ts'
 import { MAX_CONSUMPTION_AGE_MS, MAX_RECEIPT_AGE_MS, MAX_REQUEST_AGE_MS } from './constants.ts'
 import {
@@ -30,6 +31,7 @@ import {
   DeviceLimitError,
   DeviceNotRegisteredError,
   LicenceRevokedError,
+  NotHolderError,
   NotPurchaseRetailerError,
   PaymentUnprovenError,
   PurchaseNotFoundError,
@@ -37,10 +39,19 @@ import {
   RequestStaleError,
   RequestUnauthorisedError,
   TerritoryRefusedError,
+  TransferNotAllowedError,
 } from './errors.ts'
 import type { EscrowVault, ResolvedKey } from './escrow.ts'
 import type { RevocationDesk } from './revocations.ts'
-import { type BatchOp, KEYS, type LicenceRef, type PurchaseState, put, type WithdrawnPurchase } from './store.ts'
+import {
+  type BatchOp,
+  KEYS,
+  type LicenceRef,
+  type PurchaseState,
+  put,
+  type TransferDone,
+  type WithdrawnPurchase,
+} from './store.ts'
 
 const log = logger('consort:registration:licences')
 
@@ -250,7 +261,11 @@ export class LicenceIssuer {
         throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
       const payment = this.#checkStoredPayment(state)
       const used = this.#checkConsumption(message.consumption ?? [], state, payment)
-      const first = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, state.devices[0]!))
+      const templateDevice = state.template ?? state.devices[0]
+      const first =
+        templateDevice === undefined
+          ? undefined
+          : await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, templateDevice))
       if (first == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its first licence`)
       const template = readStored(this.#ctx, 'consort/licence', first.record)
       const existing = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, deviceHex))
@@ -274,6 +289,8 @@ export class LicenceIssuer {
           ...rest,
           created: this.#ctx.clock.now(),
           licenceId: licenceIdOf(this.#ctx.signer.publicKey, purchaseId, device.body.device),
+          // The holder's: after a transfer, the receiver's account, not the template's (the giver's).
+          account: state.account,
           device: device.body.device,
           used,
           keys: [],
@@ -350,6 +367,84 @@ export class LicenceIssuer {
       if (state != null) ops.push(put(KEYS.purchase(purchaseId), { ...state, revoked: true } satisfies PurchaseState))
       await this.#ctx.store.batch(ops)
       return { issued: state != null, revocation: record.bytes, signed: record }
+    })
+  }
+
+  /**
+   * `licence/1 transfer` (docs/decisions/0606): the account holding a purchase moves it to another account, where the
+   * licence's rules allow transfer. Under the purchase's lock, in one batch: every licence of the purchase held by the
+   * giver's devices is revoked, the purchase's holder becomes the receiver (whose devices then fetch their licences
+   * with `reissue`, within the `devices` rule, starting from the uses consumed so far), and the registrar's signed
+   * `consort/transfer` is kept under the transfer id: the same request again answers the same records, once moved the
+   * giver can move it no more. `sign` signs the revocation (the caller announces it).
+   */
+  async transfer(
+    message: { request: TransferFields; sig: Uint8Array; consumption: Uint8Array[] },
+    sign: (targets: Array<{ kind: 'licence'; id: CID }>) => { record: SignedRecord<'consort/revocation'>; ops: BatchOp[] },
+  ): Promise<{ done: TransferDone; signed: SignedRecord<'consort/revocation'> | null }> {
+    const request = message.request
+    const problem = requestAgeProblem(this.#ctx, request, MAX_REQUEST_AGE_MS)
+    if (problem != null) throw new RequestStaleError(problem)
+    const purchaseId = request.purchaseId
+    return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
+      const known = await this.#ctx.store.get<TransferDone>(KEYS.transfer(request.transferId))
+      if (known != null) {
+        if (known.purchaseId !== purchaseId || !verifyTransferRequest(request, known.from, message.sig))
+          throw new RequestUnauthorisedError(`transfer ${request.transferId} was another request`)
+        return { done: known, signed: null }
+      }
+      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      if (state == null)
+        throw new PurchaseNotFoundError(`purchaseId: no licence of purchase ${purchaseId} was issued here`)
+      if (!verifyTransferRequest(request, state.account, message.sig))
+        throw new NotHolderError(`purchase ${purchaseId} is not held by the account that signed this transfer`)
+      if (bytesEqual(request.to, state.account))
+        throw new RequestUnauthorisedError('to: the purchase is already held by that account')
+      if (await this.#isRevoked(state)) throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
+      const licences = await this.licencesOf(purchaseId)
+      const template = licences[0]
+      if (template == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has no licence to transfer`)
+      if (!resolveRules(template.body.rules, policy(this.#ctx).ruleDefaults).transfer)
+        throw new TransferNotAllowedError(`the rules of purchase ${purchaseId} do not allow transfer`)
+      const payment = this.#checkStoredPayment(state)
+      const used = this.#checkConsumption(message.consumption, state, payment)
+      const { record: revocation, ops } = sign(licences.map((l) => ({ kind: 'licence' as const, id: l.id })))
+      const transfer = signRecord(
+        'consort/transfer',
+        {
+          network: this.#ctx.network.name,
+          created: this.#ctx.clock.now(),
+          transferId: request.transferId,
+          purchaseId,
+          seq: (state.transfers ?? 0) + 1,
+          from: state.account,
+          to: request.to,
+          used,
+          revoked: licences.map((l) => l.id),
+        },
+        this.#ctx.signer,
+        this.#ctx.network.caps,
+      )
+      const done: TransferDone = {
+        purchaseId,
+        from: state.account,
+        transfer: transfer.bytes,
+        revocation: revocation.bytes,
+      }
+      ops.push(
+        put(KEYS.transfer(request.transferId), done),
+        put(KEYS.purchase(purchaseId), {
+          ...state,
+          account: request.to,
+          devices: [],
+          template: state.template ?? state.devices[0]!,
+          transfers: (state.transfers ?? 0) + 1,
+          used,
+        } satisfies PurchaseState),
+      )
+      await this.#ctx.store.batch(ops)
+      log('purchase %s transferred (%s), %d licence(s) revoked', purchaseId, request.transferId, licences.length)
+      return { done, signed: revocation }
     })
   }
 

@@ -6,7 +6,8 @@ import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
-import type { SignedRecord } from '../../protocols/records/envelope.ts'
+import type { TransferFields } from '../../protocols/licence/index.ts'
+import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { KeyedQueue } from '../common/keyed-queue.ts'
@@ -206,6 +207,33 @@ export class Registrar extends EventTarget {
       log('purchase %s withdrawn by its retailer: %s', purchaseId, reason)
     }
     return { revoked: result.issued, revocation: result.revocation }
+  }
+
+  /**
+   * `licence/1 transfer` (docs/decisions/0606): move a purchase to another account; the revocation of the giver's
+   * licences is applied and gossiped, the transfer record travels with it. A retry answers the same records.
+   */
+  async transfer(message: {
+    request: TransferFields
+    sig: Uint8Array
+    consumption: Uint8Array[]
+  }): Promise<{ transfer: Uint8Array; revocation: Uint8Array }> {
+    const result = await this.licences.transfer(message, (targets) =>
+      this.revocations.sign(targets, `transferred to another account (${message.request.transferId})`),
+    )
+    if (result.signed !== null) {
+      const transfer = decodeRecordAs('consort/transfer', result.done.transfer, {
+        network: this.#ctx.network.name,
+        now: this.#ctx.clock.now(),
+        caps: this.#ctx.network.caps,
+      })
+      // The transfer record is not gossiped (the revocations topic carries credentials only): the receiver's devices
+      // show it where it counts (a clearinghouse's `consumption`), and anyone may fetch it from the answer.
+      await this.revocations.announce(result.signed, [])
+      emit(this.#ctx, 'revocation:issued', { revocation: result.signed })
+      emit(this.#ctx, 'licence:transferred', { transfer })
+    }
+    return { transfer: result.done.transfer, revocation: result.done.revocation }
   }
 
   /** For tests: the role's sublevel, to prove what is (not) stored in it. */

@@ -36,6 +36,8 @@ export const KEYS = {
   revoked: (id: string) => `revoked!${id}`,
   purchase: (purchaseId: string) => `purchase!${purchaseId}`,
   withdrawn: (purchaseId: string) => `withdrawn!${purchaseId}`,
+  /** A transfer done (its answer, for a retry; docs/decisions/0606). */
+  transfer: (transferId: string) => `xfer!${transferId}`,
   licence: (purchaseId: string, device: string) => `licence!${purchaseId}!${device}`,
   licenceId: (id: string) => `licid!${id}`,
   ownRevocation: (id: string) => `myrev!${id}`,
@@ -154,6 +156,20 @@ export interface PurchaseState {
    * statements): a later reissue never writes fewer.
    */
   used?: UsedUses
+  /**
+   * After a transfer (docs/decisions/0606): how many times the purchase moved, and the device (hex) whose licence is
+   * the template of the holder's licences (the giver's first; `devices` then lists the receiver's devices only).
+   */
+  transfers?: number
+  template?: string
+}
+
+/** A transfer as kept: the registrar's transfer record and revocation, answered again on a retry. */
+export interface TransferDone {
+  purchaseId: string
+  from: Uint8Array
+  transfer: Uint8Array
+  revocation: Uint8Array
 }
 
 /**

@@ -240,6 +240,17 @@ export function sampleBodies(network: string, created: number): SampleBodies {
       manifest: sampleRecordCid('manifest'),
       peers: [{ peer: sampleKey(20), blocks: 4, bytes: 65_600, ack: new Uint8Array(64).fill(21) }],
     },
+    'consort/transfer': {
+      network,
+      created,
+      transferId: 'transfer-1',
+      purchaseId: 'purchase-1',
+      seq: 1,
+      from: sampleKey(14),
+      to: sampleKey(22),
+      used: { plays: 2, playSeconds: 300, exports: 0, burns: 0, firstPlayAt: created - 3600_000, asOf: created - 60_000 },
+      revoked: [sampleRecordCid('licence')],
+    },
     'consort/usage': {
       network,
       created,

@@ -185,6 +185,12 @@ const STRICTNESS: Record<RecordType, Strictness> = {
     wrongType: { path: ['peers', 0, 'bytes'], value: 'lots' },
     outOfRange: { path: ['peers', 0, 'blocks'], value: 0 },
   },
+  'consort/transfer': {
+    missing: 'to',
+    size: { path: ['from'], value: new Uint8Array(31) },
+    wrongType: { path: ['used', 'plays'], value: 'two' },
+    outOfRange: { path: ['seq'], value: 0 },
+  },
   'consort/usage': {
     missing: 'account',
     size: { path: ['device'], value: new Uint8Array(31) },
