@@ -103,7 +103,11 @@ export const TRANSFER_DOMAIN = 'consort/v1/licence-transfer'
 export const transferFields = z
   .object({
     network: z.string(),
-    transferId: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:/-]+$/),
+    transferId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:/-]+$/),
     purchaseId: z.string().min(1).max(128),
     to: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 32, { message: 'expected 32 bytes' }),
     created: z.number().int().nonnegative(),

@@ -5,7 +5,12 @@ import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
 import { toHex } from '../../keys/hex.ts'
 import { isError } from '../errors.ts'
 import { depositResponse, ESCROW_OPS, ESCROW_PROTOCOL } from '../escrow/index.ts'
-import { issueResponse, LICENCE_OPS, LICENCE_PROTOCOL, REISSUE_DOMAIN, reissueResponse,
+import {
+  issueResponse,
+  LICENCE_OPS,
+  LICENCE_PROTOCOL,
+  REISSUE_DOMAIN,
+  reissueResponse,
   TRANSFER_DOMAIN,
   type TransferFields,
   transferResponse,

@@ -83,7 +83,9 @@ export function isWithdrawn(record: SignedRecord, revokers: ReadonlySet<string>,
 export const revocationsTopic: TopicSpec = {
   name: 'revocations',
   leads: ['consort/revocation'],
-  attachments: ATTACHMENT_TYPES,
+  // A licence transfer's revocation carries the registrar's `consort/transfer` (decision 0606): clearinghouses learn
+  // the purchase's new holder, the receiver's player learns it was given one.
+  attachments: [...ATTACHMENT_TYPES, 'consort/transfer'],
   maxMessageBytes: REVOCATIONS_MESSAGE_BYTES,
   // A takedown of a catalogue revokes thousands of offers in a burst of records of 1 000 targets each; every one must
   // reach the roles (a revocation lost is an offer still on sale), so the newest waits at the door when full.

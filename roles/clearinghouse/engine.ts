@@ -83,7 +83,9 @@ const log = logger('consort:clearinghouse')
 
 /** The account a transferred purchase is held by now, and the transfer's `seq` (docs/decisions/0606). */
 const holderKey = (purchaseId: string) => `th/${purchaseId}`
-const holderRow = z.object({ v: z.literal(1), account: z.string().regex(/^[0-9a-f]{64}$/), seq: z.number().int().min(1) }).strict()
+const holderRow = z
+  .object({ v: z.literal(1), account: z.string().regex(/^[0-9a-f]{64}$/), seq: z.number().int().min(1) })
+  .strict()
 
 /** The role's settings (`roleOptions.clearinghouse` in config.json): plain data, every field optional. */
 export const clearinghouseInit = z
@@ -429,7 +431,7 @@ export class ClearingEngine extends EventTarget {
     const registration = this.#deviceRequest(request.request, request.device)
     const account = toHex(registration.body.account)
     const purchaseId = request.request.purchaseId
-    if (request.transfer !== undefined) await this.#learnTransfer(request.transfer, purchaseId)
+    if (request.transfer !== undefined) await this.learnTransfer(this.#decodeTransfer(request.transfer), purchaseId)
     const purchase = await this.purchases.get(purchaseId)
     const use = await this.ingest.purchaseUse(purchaseId)
     const holder = await this.store.get(holderRow, holderKey(purchaseId))
@@ -462,17 +464,10 @@ export class ClearingEngine extends EventTarget {
    * receiving account. Only a higher `seq` than the one known moves the holder; a transfer from an account that is not
    * the holder known here is refused.
    */
-  async #learnTransfer(bytes: Uint8Array, purchaseId: string): Promise<void> {
-    let transfer: SignedRecord<'consort/transfer'>
-    try {
-      transfer = decodeRecordAs('consort/transfer', bytes, {
-        network: this.network.name,
-        now: this.#c.clock.now(),
-        caps: this.network.caps,
-      })
-    } catch (err) {
-      throw new ReportInvalidError(`transfer: ${(err as Error).message}`)
-    }
+  async learnTransfer(
+    transfer: SignedRecord<'consort/transfer'>,
+    purchaseId = transfer.body.purchaseId,
+  ): Promise<void> {
     if (!this.#c.trust.isRegistrar(transfer.signer)) {
       throw new ReportInvalidError('transfer: not signed by a registration manager of the network')
     }
@@ -485,10 +480,25 @@ export class ClearingEngine extends EventTarget {
       if (previous !== undefined && previous !== hex(transfer.body.from)) {
         throw new NotPermittedError(`transfer: purchase ${purchaseId} is not held by the giving account here`)
       }
-      await this.store.write([put(holderKey(purchaseId), { v: 1, account: hex(transfer.body.to), seq: transfer.body.seq })], {
-        sync: true,
-      })
+      await this.store.write(
+        [put(holderKey(purchaseId), { v: 1, account: hex(transfer.body.to), seq: transfer.body.seq })],
+        {
+          sync: true,
+        },
+      )
     })
+  }
+
+  #decodeTransfer(bytes: Uint8Array): SignedRecord<'consort/transfer'> {
+    try {
+      return decodeRecordAs('consort/transfer', bytes, {
+        network: this.network.name,
+        now: this.#c.clock.now(),
+        caps: this.network.caps,
+      })
+    } catch (err) {
+      throw new ReportInvalidError(`transfer: ${(err as Error).message}`)
+    }
   }
 
   /** A device-signed request's freshness, network and registration (a registrar's, unrevoked, for that device). */

@@ -118,6 +118,15 @@ export class ClearinghouseRole extends EventTarget implements Role {
       c.topics.subscribe('usage', {
         onMessage: async (delivery: GossipDelivery) => this.#onUsage(delivery),
       }),
+      // A licence transfer's revocation carries the registrar's transfer: the purchase's new holder (decision 0606).
+      c.topics.subscribe('revocations', {
+        onMessage: async (delivery: GossipDelivery) => {
+          for (const attachment of delivery.attachments) {
+            if (attachment.type !== 'consort/transfer') continue
+            await engine.learnTransfer(attachment as never).catch((err) => log('transfer not taken: %e', err))
+          }
+        },
+      }),
       // Titles, artists and releases of what is settled here, for the DSR reports.
       c.topics.subscribe('catalog', {
         onMessage: async (delivery: GossipDelivery) => {

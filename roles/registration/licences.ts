@@ -5,12 +5,12 @@ import type { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
 import { seal } from '../../keys/seal.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
+import type { TransferFields } from '../../protocols/licence/index.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
 import type { UsedUses } from '../../protocols/records/types/consumption.ts'
-import type { TransferFields } from '../../protocols/licence/index.ts'
 import { type ReissueFields, verifyReissueRequest, verifyTransferRequest } from '../../protocols/register/client.ts'
 import { resolveRules } from '../../protocols/usage-rules/index.ts'
 import { MAX_CONSUMPTION_AGE_MS, MAX_RECEIPT_AGE_MS, MAX_REQUEST_AGE_MS } from './constants.ts'
@@ -380,7 +380,10 @@ export class LicenceIssuer {
    */
   async transfer(
     message: { request: TransferFields; sig: Uint8Array; consumption: Uint8Array[] },
-    sign: (targets: Array<{ kind: 'licence'; id: CID }>) => { record: SignedRecord<'consort/revocation'>; ops: BatchOp[] },
+    sign: (targets: Array<{ kind: 'licence'; id: CID }>) => {
+      record: SignedRecord<'consort/revocation'>
+      ops: BatchOp[]
+    },
   ): Promise<{ done: TransferDone; signed: SignedRecord<'consort/revocation'> | null }> {
     const request = message.request
     const problem = requestAgeProblem(this.#ctx, request, MAX_REQUEST_AGE_MS)
@@ -400,7 +403,8 @@ export class LicenceIssuer {
         throw new NotHolderError(`purchase ${purchaseId} is not held by the account that signed this transfer`)
       if (bytesEqual(request.to, state.account))
         throw new RequestUnauthorisedError('to: the purchase is already held by that account')
-      if (await this.#isRevoked(state)) throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
+      if (await this.#isRevoked(state))
+        throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
       const licences = await this.licencesOf(purchaseId)
       const template = licences[0]
       if (template == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has no licence to transfer`)

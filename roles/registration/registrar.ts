@@ -5,8 +5,8 @@ import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
-import type { NetworkContext } from '../../protocols/network.ts'
 import type { TransferFields } from '../../protocols/licence/index.ts'
+import type { NetworkContext } from '../../protocols/network.ts'
 import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
@@ -227,9 +227,8 @@ export class Registrar extends EventTarget {
         now: this.#ctx.clock.now(),
         caps: this.#ctx.network.caps,
       })
-      // The transfer record is not gossiped (the revocations topic carries credentials only): the receiver's devices
-      // show it where it counts (a clearinghouse's `consumption`), and anyone may fetch it from the answer.
-      await this.revocations.announce(result.signed, [])
+      // The transfer travels with the revocation: clearinghouses learn the purchase's new holder from it.
+      await this.revocations.announce(result.signed, [transfer])
       emit(this.#ctx, 'revocation:issued', { revocation: result.signed })
       emit(this.#ctx, 'licence:transferred', { transfer })
     }

@@ -248,7 +248,14 @@ export function sampleBodies(network: string, created: number): SampleBodies {
       seq: 1,
       from: sampleKey(14),
       to: sampleKey(22),
-      used: { plays: 2, playSeconds: 300, exports: 0, burns: 0, firstPlayAt: created - 3600_000, asOf: created - 60_000 },
+      used: {
+        plays: 2,
+        playSeconds: 300,
+        exports: 0,
+        burns: 0,
+        firstPlayAt: created - 3600_000,
+        asOf: created - 60_000,
+      },
       revoked: [sampleRecordCid('licence')],
     },
     'consort/usage': {
