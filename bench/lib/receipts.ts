@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout } from 'node:timers'
 import * as dagCbor from '@ipld/dag-cbor'
-import { createNodeKeys } from '../../keys/keystore.ts'
+import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import { type ConsortNode, createConsortNode } from '../../node/consort-node.ts'
+import type { RoleName } from '../../protocols/records/types/common.ts'
 import { systemClock } from '../../protocols/clock.ts'
 import { verifyDeliveryAck } from '../../protocols/delivery/ack.ts'
 import { DeliveryAcks } from '../../protocols/delivery/acks.ts'
-import { buildDeliveryReceipt, collectAcks, DeliveryRecorder } from '../../protocols/delivery/recorder.ts'
+import {
+  buildDeliveryReceipt,
+  collectAcks,
+  DeliveryRecorder,
+  type FetchDeliveries,
+} from '../../protocols/delivery/recorder.ts'
 import { decodeRecordAs, recordId } from '../../protocols/records/envelope.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import { createTestNetwork } from '../../test/helpers/network.ts'
-import { startMemoryNode, stopAll } from '../../test/helpers/nodes.ts'
+import { stopAll } from '../../test/helpers/nodes.ts'
 import { rawCid } from '../../test/helpers/records.ts'
 import { result } from './result.ts'
 import { median, significant } from './stats.ts'
@@ -18,6 +25,30 @@ import type { BenchOptions, BenchResult } from './types.ts'
 const MIB = 1024 * 1024
 const SEGMENT_BYTES = 256 * 1024 + 16
 const SEEDERS = 4
+/** An album's worth of tracks fetched one after the other, then acknowledged together. */
+const TRACKS = 4
+
+/** A node on TCP loopback (the daemons' transport), certified for `roles`. */
+async function startTcpNode(
+  net: Awaited<ReturnType<typeof createTestNetwork>>,
+  keys: NodeKeys,
+  roles: RoleName[],
+): Promise<ConsortNode> {
+  const node = await createConsortNode({
+    dataDir: null,
+    network: net.record,
+    keys,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    transports: { tcp: true, memory: false },
+    roles: [],
+    roleOptions: {},
+    clock: systemClock,
+    targetConnections: 0,
+  })
+  await node.start()
+  if (roles.length > 0) await node.credentials.setCert(net.certify(keys, roles))
+  return node
+}
 
 function cpuMs(): number {
   const u = process.cpuUsage()
@@ -25,15 +56,16 @@ function cpuMs(): number {
 }
 
 /**
- * Issue 19: what paid delivery adds to a fetch. Four seeders and a fetcher in one process on the memory transport
- * (so that every side's CPU is this process's): each round fetches a track (64 MiB, 16 MiB with `--quick`) from all
- * four — the baseline, the fetch's CPU with both ends — then does everything a receipt costs: the seeders' tally of
- * what they served (counted in the fetch, since it runs on every block served), the four acknowledgements asked and
- * signed (claims, signatures, the player's checks), the device's receipt signed, and the clearinghouse's checks of
- * the receipt and every acknowledgement. Figures per fetched GB; the target: receipts ≤ 2 % of the fetch's CPU.
+ * Issue 19: what paid delivery adds to a fetch. Four seeders and a fetcher in one process on TCP loopback (the
+ * daemons' transport; one process, so that every side's CPU is this process's): each round fetches an album of four tracks (16 MiB each, 4 MiB with
+ * `--quick`) from all four seeders — the baseline, the fetches' CPU with both ends — then does everything the
+ * receipts cost, as the player does at a usage flush: the seeders' tally of what they served (counted in the fetch,
+ * since it runs on every block served), one acknowledgement request per seeder for the whole album (claims,
+ * signatures, the player's checks), a device-signed receipt per track, and the clearinghouse's checks of every
+ * receipt and acknowledgement. Figures per fetched GB; the target: receipts ≤ 2 % of the fetch's CPU.
  */
 export async function measureReceipts(options: BenchOptions): Promise<BenchResult[]> {
-  const trackBytes = options.quick ? 16 * MIB : 64 * MIB
+  const trackBytes = options.quick ? 4 * MIB : 16 * MIB
   const segments = Math.ceil(trackBytes / (SEGMENT_BYTES - 16))
   const net = await createTestNetwork(systemClock, { name: 'bench-receipts' })
   const nodes = []
@@ -41,15 +73,16 @@ export async function measureReceipts(options: BenchOptions): Promise<BenchResul
   const receiptMs: number[] = []
   try {
     const fetcherKeys = await createNodeKeys()
-    const fetcherNode = await startMemoryNode({ network: net, clock: systemClock, keys: fetcherKeys, certRoles: [] })
+    const fetcherNode = await startTcpNode(net, fetcherKeys, [])
     nodes.push(fetcherNode)
     const services: Array<{ service: SegmentsService; acks: DeliveryAcks }> = []
-    const blocks = Array.from({ length: segments }, () => randomBytes(SEGMENT_BYTES))
-    const cids = blocks.map((b) => rawCid(b))
+    const blocks = Array.from({ length: segments * TRACKS }, () => randomBytes(SEGMENT_BYTES))
+    const allCids = blocks.map((b) => rawCid(b))
+    const tracks = Array.from({ length: TRACKS }, (_, t) => allCids.slice(t * segments, (t + 1) * segments))
     for (let s = 0; s < SEEDERS; s++) {
-      const node = await startMemoryNode({ network: net, clock: systemClock, certRoles: ['delivery'] })
+      const node = await startTcpNode(net, await createNodeKeys(), ['delivery'])
       nodes.push(node)
-      for (let i = 0; i < segments; i++) await node.helia.blockstore.put(cids[i]!, blocks[i]!)
+      for (let i = 0; i < blocks.length; i++) await node.helia.blockstore.put(allCids[i]!, blocks[i]!)
       const service = new SegmentsService(
         { libp2p: node.libp2p, blockstore: node.helia.blockstore as never, network: node.network, clock: systemClock },
         { serve: true, reprovide: false },
@@ -78,74 +111,83 @@ export async function measureReceipts(options: BenchOptions): Promise<BenchResul
     )
     await fetcher.start()
     // Stand-ins for the records a receipt names (their content does not change what is signed or checked).
-    const manifest = recordId(dagCbor.encode({ bench: 'manifest' }))
+    const manifests = tracks.map((_, t) => recordId(dagCbor.encode({ bench: 'manifest', t })))
     const licence = recordId(dagCbor.encode({ bench: 'licence' }))
     for (let round = 0; round < options.rounds + 1; round++) {
-      for (const cid of cids) await fetcherNode.helia.blockstore.delete(cid)
-      const recorder = new DeliveryRecorder(cids)
+      for (const cid of allCids) await fetcherNode.helia.blockstore.delete(cid)
       const started = cpuMs()
-      const fetch = fetcher.fetch(cids, {
-        providers: nodes.slice(1).map((n) => n.peerId),
-        onProgress: recorder.onProgress,
-      })
-      const summary = await fetch.done
-      // The fetch's sessions close after `done` (streams end, buffers are collected): that tail is the fetch's own,
-      // not the receipt's, so it is let run out before the receipt is timed.
+      const fetches: FetchDeliveries[] = []
+      let bytesFetched = 0
+      for (const [t, cids] of tracks.entries()) {
+        const recorder = new DeliveryRecorder(cids)
+        const fetch = fetcher.fetch(cids, {
+          providers: nodes.slice(1).map((n) => n.peerId),
+          onProgress: recorder.onProgress,
+        })
+        bytesFetched += (await fetch.done).bytesFetched
+        fetches.push({ fetch: `bench-${round}-${t}`, manifest: manifests[t]!, deliveries: recorder.deliveries() })
+      }
+      // The fetches' sessions close after `done` (streams end, buffers are collected): that tail is the fetch's own,
+      // not the receipts', so it is let run out before the receipts are timed.
       await new Promise((resolve) => setTimeout(resolve, 300))
       const fetched = cpuMs() - started
       const r0 = cpuMs()
-      const fetchId = `bench-${round}`
+      // As the player does at a usage flush: every peer asked once for the whole album.
       const collected = await collectAcks({
         libp2p: fetcherNode.libp2p,
         network: fetcherNode.network,
         device: fetcherKeys.signer.publicKey,
-        fetch: fetchId,
-        manifest: manifest,
-        deliveries: recorder.deliveries(),
+        fetches,
       })
       const r1 = cpuMs()
-      const receipt = buildDeliveryReceipt({
-        network: fetcherNode.network,
-        device: fetcherKeys.signer,
-        account: fetcherKeys.signer.publicKey,
-        fetch: fetchId,
-        licence: licence,
-        manifest: manifest,
-        peers: collected.peers,
-        clock: systemClock,
-      })
+      const receipts = fetches.map((f) =>
+        buildDeliveryReceipt({
+          network: fetcherNode.network,
+          device: fetcherKeys.signer,
+          account: fetcherKeys.signer.publicKey,
+          fetch: f.fetch,
+          licence,
+          manifest: f.manifest,
+          peers: collected.peers.get(f.fetch) ?? [],
+          clock: systemClock,
+        }),
+      )
       const r2 = cpuMs()
-      // The clearinghouse's share: the receipt's envelope and signature, then every acknowledgement.
-      const checked = decodeRecordAs('consort/delivery', receipt.bytes, {
-        network: fetcherNode.network.name,
-        now: systemClock.now(),
-        caps: fetcherNode.network.caps,
-      })
-      for (const p of checked.body.peers) {
-        const ok = verifyDeliveryAck(
-          {
-            network: checked.body.network,
-            fetch: checked.body.fetch,
-            device: checked.body.device,
-            manifest: checked.body.manifest,
-            peer: p.peer,
-            blocks: p.blocks,
-            bytes: p.bytes,
-          },
-          p.ack,
-        )
-        if (!ok) throw new Error('an acknowledgement does not verify')
+      // The clearinghouse's share: each receipt's envelope and signature, then every acknowledgement.
+      let acknowledged = 0
+      for (const receipt of receipts) {
+        const checked = decodeRecordAs('consort/delivery', receipt.bytes, {
+          network: fetcherNode.network.name,
+          now: systemClock.now(),
+          caps: fetcherNode.network.caps,
+        })
+        for (const p of checked.body.peers) {
+          const ok = verifyDeliveryAck(
+            {
+              network: checked.body.network,
+              fetch: checked.body.fetch,
+              device: checked.body.device,
+              manifest: checked.body.manifest,
+              peer: p.peer,
+              blocks: p.blocks,
+              bytes: p.bytes,
+            },
+            p.ack,
+          )
+          if (!ok) throw new Error('an acknowledgement does not verify')
+          acknowledged += p.bytes
+        }
       }
       const receipted = cpuMs() - r0
-      const acknowledged = collected.peers.reduce((s, p) => s + p.bytes, 0)
+      const peers = new Set(fetches.flatMap((f) => f.deliveries.map((d) => d.peer))).size
       options.log(
-        `receipts round ${round}: fetch ${summary.bytesFetched / MIB} MiB from ${collected.peers.length} peers, ` +
-          `${fetched.toFixed(0)} ms CPU; receipt ${receipted.toFixed(2)} ms CPU (acknowledgements ${(r1 - r0).toFixed(2)}, ` +
-          `signing ${(r2 - r1).toFixed(2)}, checking ${(cpuMs() - r2 - 0).toFixed(2)}); acknowledged ${acknowledged / MIB} MiB`,
+        `receipts round ${round}: ${TRACKS} tracks, ${bytesFetched / MIB} MiB from ${peers} peers, ` +
+          `${fetched.toFixed(0)} ms CPU; receipts ${receipted.toFixed(2)} ms CPU (acknowledgements ${(r1 - r0).toFixed(2)}, ` +
+          `signing ${(r2 - r1).toFixed(2)}, checking ${(cpuMs() - r2).toFixed(2)}); acknowledged ${acknowledged / MIB} MiB`,
       )
-      if (acknowledged !== summary.bytesFetched) throw new Error('not every fetched byte was acknowledged')
+      if (acknowledged !== bytesFetched) throw new Error('not every fetched byte was acknowledged')
       if (round === 0) continue // warm-up
-      const perGB = 1e9 / summary.bytesFetched
+      const perGB = 1e9 / bytesFetched
       fetchMs.push(fetched * perGB)
       receiptMs.push(receipted * perGB)
     }

@@ -10,7 +10,7 @@ import type { BlockServedEvent, SegmentsServer } from '../segments/server.ts'
 import { signDeliveryAck } from './ack.ts'
 import { DELIVERY_OPS, DELIVERY_PROTOCOL, DELIVERY_PROTOCOL_VERSION } from './constants.ts'
 import { DeliveryAckInvalidError, NothingServedError } from './errors.ts'
-import { type AckResponse, ackRequest } from './messages.ts'
+import { type AckRequest, type AckResponse, ackRequest } from './messages.ts'
 import { ServedTally, type TallyInit } from './tally.ts'
 
 const log = logger('consort:delivery:acks')
@@ -63,9 +63,9 @@ export class DeliveryAcks {
     this.#unregister = undefined
   }
 
-  /** Sign what this node served the calling peer of the blocks it names. */
+  /** Sign, per fetch named, what this node served the calling peer of the blocks it names. */
   async ack(body: unknown, context: Pick<RpcContext, 'remotePeer'>): Promise<AckResponse> {
-    let request: ReturnType<typeof ackRequest.parse>
+    let request: AckRequest
     try {
       request = parseMessage(ackRequest, body, 'request')
     } catch (err) {
@@ -75,31 +75,38 @@ export class DeliveryAcks {
     if (device === undefined || device.length !== 32) {
       throw new DeliveryAckInvalidError('the asking peer has no Ed25519 identity')
     }
-    const confirmed = this.tally.claim(
-      context.remotePeer.toString(),
-      request.cids.map((c) => c.toString()),
-    )
-    if (confirmed.blocks === 0) {
-      throw new NothingServedError(`none of the ${request.cids.length} blocks named was served to you unacknowledged`)
+    const peer = context.remotePeer.toString()
+    let confirmedAny = false
+    const acks = request.fetches.map((item) => {
+      const confirmed = this.tally.claim(
+        peer,
+        item.cids.map((c) => c.toString()),
+      )
+      if (confirmed.blocks === 0) return null
+      confirmedAny = true
+      this.acknowledged += confirmed.blocks
+      const sig = signDeliveryAck(
+        {
+          network: this.#c.network.name,
+          fetch: item.fetch,
+          device,
+          manifest: item.manifest,
+          blocks: confirmed.blocks,
+          bytes: confirmed.bytes,
+        },
+        this.#c.signer,
+      )
+      return { blocks: confirmed.blocks, bytes: confirmed.bytes, sig }
+    })
+    if (!confirmedAny) {
+      throw new NothingServedError('none of the blocks named was served to you unacknowledged')
     }
-    const sig = signDeliveryAck(
-      {
-        network: this.#c.network.name,
-        fetch: request.fetch,
-        device,
-        manifest: request.manifest,
-        blocks: confirmed.blocks,
-        bytes: confirmed.bytes,
-      },
-      this.#c.signer,
-    )
-    this.acknowledged += confirmed.blocks
-    log.trace('acknowledged %d blocks (%d bytes) to %p', confirmed.blocks, confirmed.bytes, context.remotePeer)
+    log.trace('acknowledged %d fetches to %p', acks.filter((a) => a !== null).length, context.remotePeer)
     const credentials = this.#c.credentials
       .attachments()
       .filter((r) => r.type === 'consort/cert' || r.type === 'consort/device')
       .slice(0, 2)
       .map((r) => r.bytes)
-    return { blocks: confirmed.blocks, bytes: confirmed.bytes, sig, credentials }
+    return { acks, credentials }
   }
 }

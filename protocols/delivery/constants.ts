@@ -10,15 +10,17 @@ export const DELIVERY_OPS = { ack: 'ack' } as const
 /** Domain tag of a serving peer's acknowledgement signature (never valid as any other signature). */
 export const DELIVERY_ACK_DOMAIN = 'consort/v1/delivery-ack'
 
-/** CIDs one acknowledgement may name: a manifest's segment limit (`MAX_SEGMENTS`). */
+/** CIDs one acknowledgement request may name in all: a manifest's segment limit (`MAX_SEGMENTS`). */
 export const MAX_ACK_CIDS = 16_384
+/** Fetches one acknowledgement request may cover (an album or two since the player last asked). */
+export const MAX_ACK_FETCHES = 64
 /** Peers one receipt may pay: the fetcher's limit of peers per fetch (`MAX_PEERS_PER_FETCH`). */
 export const MAX_RECEIPT_PEERS = 32
 /**
  * A request naming 16,384 CIDs is ≈ 620 KB of DAG-CBOR (38 bytes a CID): the rpc default of 1 MiB carries it.
- * The answer is a few counters, a signature and the peer's certificate or device registration (small records).
+ * The answer is up to 64 × (counters and a signature) and the peer's certificate or device registration.
  */
-export const MAX_ACK_RESPONSE_BYTES = 16 * 1024
+export const MAX_ACK_RESPONSE_BYTES = 32 * 1024
 /** How long a fetcher waits for one peer's acknowledgement (the peer is then left out of the receipt). */
 export const ACK_DEADLINE_MS = 10_000
 

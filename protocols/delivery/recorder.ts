@@ -16,6 +16,8 @@ import {
   DELIVERY_OPS,
   DELIVERY_PROTOCOL,
   DELIVERY_PROTOCOL_VERSION,
+  MAX_ACK_CIDS,
+  MAX_ACK_FETCHES,
   MAX_ACK_RESPONSE_BYTES,
   MAX_RECEIPT_PEERS,
 } from './constants.ts'
@@ -65,77 +67,138 @@ export class DeliveryRecorder {
   }
 }
 
+/** One finished fetch and what each peer delivered of it. */
+export interface FetchDeliveries {
+  fetch: string
+  manifest: CID
+  deliveries: readonly PeerDelivery[]
+}
+
 export interface CollectAcksInit {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'> & Partial<Pick<Libp2p, 'peerStore' | 'getConnections'>>
   network: Pick<NetworkContext, 'name' | 'protocol'>
   /** This device's key (the peer id the blocks were written to). */
   device: Uint8Array
-  fetch: string
-  manifest: CID
-  deliveries: readonly PeerDelivery[]
+  /** The fetches to acknowledge: each peer is asked once for all of them (in requests of at most 64 fetches). */
+  fetches: readonly FetchDeliveries[]
   signal?: AbortSignal
 }
 
 export interface CollectedAcks {
-  /** The receipt's peers: each acknowledged share of the fetch. */
-  peers: DeliveryPeer[]
+  /** Per fetch id, the receipt's peers: each acknowledged share of the fetch. */
+  peers: Map<string, DeliveryPeer[]>
   /** The records the acknowledging peers sent to vouch for themselves (for the clearinghouse). */
   credentials: Uint8Array[]
 }
 
+interface Asked {
+  fetch: FetchDeliveries
+  delivery: PeerDelivery
+}
+
+/** A peer's share of several fetches cut into requests within the protocol's limits. */
+function batches(items: readonly Asked[]): Asked[][] {
+  const out: Asked[][] = []
+  let current: Asked[] = []
+  let cids = 0
+  for (const item of items) {
+    const n = item.delivery.cids.length
+    if (current.length > 0 && (current.length >= MAX_ACK_FETCHES || cids + n > MAX_ACK_CIDS)) {
+      out.push(current)
+      current = []
+      cids = 0
+    }
+    current.push(item)
+    cids += n
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
 /**
- * Ask every peer that delivered blocks to acknowledge them, at once, and keep the acknowledgements that are
- * signed by that peer and claim no more than the player received from it (a peer may confirm less: what it
- * forgot). A peer that does not answer, refuses, or over-claims is left out of the receipt.
+ * Ask every peer that delivered blocks of these fetches to acknowledge them — one request per peer for all of them,
+ * every peer at once — and keep the acknowledgements that are signed by that peer and claim no more than the player
+ * received from it (a peer may confirm less: what it forgot). A peer that does not answer, refuses, or over-claims
+ * is left out of that fetch's receipt. Each fetch keeps at most `MAX_RECEIPT_PEERS` peers (those that delivered most).
  */
 export async function collectAcks(init: CollectAcksInit): Promise<CollectedAcks> {
   const protocol = init.network.protocol(DELIVERY_PROTOCOL, DELIVERY_PROTOCOL_VERSION)
-  const asked = init.deliveries.slice(0, MAX_RECEIPT_PEERS)
-  const answers = await Promise.allSettled(
-    asked.map(async (d): Promise<{ peer: DeliveryPeer; credentials: Uint8Array[] }> => {
-      const peerId = peerIdFromString(d.peer)
-      const key = peerId.publicKey?.raw
-      if (key === undefined || key.length !== 32) throw new DeliveryAckRefusedError(`${d.peer}: not an Ed25519 peer`)
-      const body = await rpcCall(
-        init.libp2p as never,
-        peerId,
-        protocol,
-        DELIVERY_OPS.ack,
-        { fetch: init.fetch, manifest: init.manifest, cids: d.cids },
-        {
-          deadlineMs: ACK_DEADLINE_MS,
-          maxResponseBytes: MAX_ACK_RESPONSE_BYTES,
-          service: 'delivery',
-          ...(init.signal !== undefined ? { signal: init.signal } : {}),
-        },
-      )
-      const ack = parseMessage(ackResponse, body, 'ack')
-      if (ack.blocks > d.blocks || ack.bytes > d.bytes) {
-        throw new DeliveryAckRefusedError(
-          `${d.peer} acknowledges ${ack.blocks} blocks / ${ack.bytes} bytes; it delivered ${d.blocks} / ${d.bytes}`,
-        )
+  const byPeer = new Map<string, Asked[]>()
+  for (const fetch of init.fetches) {
+    for (const delivery of fetch.deliveries.slice(0, MAX_RECEIPT_PEERS)) {
+      const list = byPeer.get(delivery.peer) ?? []
+      list.push({ fetch, delivery })
+      byPeer.set(delivery.peer, list)
+    }
+  }
+  const collected: CollectedAcks = { peers: new Map(), credentials: [] }
+  const seenCredentials = new Set<string>()
+  const ask = async (peer: string, batch: Asked[]): Promise<void> => {
+    const peerId = peerIdFromString(peer)
+    const key = peerId.publicKey?.raw
+    if (key === undefined || key.length !== 32) throw new DeliveryAckRefusedError(`${peer}: not an Ed25519 peer`)
+    const body = await rpcCall(
+      init.libp2p as never,
+      peerId,
+      protocol,
+      DELIVERY_OPS.ack,
+      { fetches: batch.map((a) => ({ fetch: a.fetch.fetch, manifest: a.fetch.manifest, cids: a.delivery.cids })) },
+      {
+        deadlineMs: ACK_DEADLINE_MS,
+        maxResponseBytes: MAX_ACK_RESPONSE_BYTES,
+        service: 'delivery',
+        ...(init.signal !== undefined ? { signal: init.signal } : {}),
+      },
+    )
+    const answer = parseMessage(ackResponse, body, 'ack')
+    if (answer.acks.length !== batch.length) {
+      throw new DeliveryAckRefusedError(`${peer} answered ${answer.acks.length} fetches of ${batch.length}`)
+    }
+    let kept = 0
+    batch.forEach(({ fetch, delivery }, i) => {
+      const ack = answer.acks[i]
+      if (ack == null) return
+      if (ack.blocks > delivery.blocks || ack.bytes > delivery.bytes) {
+        log('%s acknowledges more than it delivered of %s: left out', peer, fetch.fetch)
+        return
       }
       const fields = {
         network: init.network.name,
-        fetch: init.fetch,
+        fetch: fetch.fetch,
         device: init.device,
-        manifest: init.manifest,
+        manifest: fetch.manifest,
         peer: key,
         blocks: ack.blocks,
         bytes: ack.bytes,
       }
-      if (!verifyDeliveryAck(fields, ack.sig))
-        throw new DeliveryAckRefusedError(`${d.peer}: the signature is not its own`)
-      return { peer: { peer: key, blocks: ack.blocks, bytes: ack.bytes, ack: ack.sig }, credentials: ack.credentials }
-    }),
-  )
-  const collected: CollectedAcks = { peers: [], credentials: [] }
-  answers.forEach((a, i) => {
-    if (a.status === 'fulfilled') {
-      collected.peers.push(a.value.peer)
-      collected.credentials.push(...a.value.credentials)
-    } else log('no acknowledgement from %s: %s', asked[i]!.peer, (a.reason as Error).message)
-  })
+      if (!verifyDeliveryAck(fields, ack.sig)) {
+        log('%s: an acknowledgement of %s is not its own signature: left out', peer, fetch.fetch)
+        return
+      }
+      const peers = collected.peers.get(fetch.fetch) ?? []
+      peers.push({ peer: key, blocks: ack.blocks, bytes: ack.bytes, ack: ack.sig })
+      collected.peers.set(fetch.fetch, peers)
+      kept++
+    })
+    if (kept === 0) return
+    for (const c of answer.credentials) {
+      const k = Buffer.from(c).toString('base64')
+      if (seenCredentials.has(k)) continue
+      seenCredentials.add(k)
+      collected.credentials.push(c)
+    }
+  }
+  const work: Promise<void>[] = []
+  for (const [peer, items] of byPeer) {
+    work.push(
+      (async () => {
+        for (const batch of batches(items)) {
+          await ask(peer, batch).catch((err) => log('no acknowledgement from %s: %s', peer, (err as Error).message))
+        }
+      })(),
+    )
+  }
+  await Promise.all(work)
   return collected
 }
 

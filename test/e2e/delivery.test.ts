@@ -12,7 +12,6 @@ import {
 import { FakeClock } from '../../protocols/clock.ts'
 import {
   buildDeliveryReceipt,
-  type CollectedAcks,
   collectAcks,
   DELIVERY_OPS,
   DELIVERY_PROTOCOL,
@@ -187,7 +186,7 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   })
 
   /** Fetch the track from the swarm (dropping what the listener holds first) and collect the acknowledgements. */
-  async function fetchAndAck(fetchId: string): Promise<CollectedAcks> {
+  async function fetchAndAck(fetchId: string): Promise<{ peers: DeliveryPeer[]; credentials: Uint8Array[] }> {
     for (const cid of manifest.body.segments) await listener.helia.blockstore.delete(cid)
     const recorder = new DeliveryRecorder(manifest.body.segments)
     const fetch = fetcher.fetch(manifest.body.segments, {
@@ -196,14 +195,13 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     })
     const summary = await fetch.done
     assert.equal(summary.fetched, manifest.body.segments.length)
-    return collectAcks({
+    const collected = await collectAcks({
       libp2p: listener.libp2p,
       network: listener.network,
       device: keys.listener.signer.publicKey,
-      fetch: fetchId,
-      manifest: manifest.id,
-      deliveries: recorder.deliveries(),
+      fetches: [{ fetch: fetchId, manifest: manifest.id, deliveries: recorder.deliveries() }],
     })
+    return { peers: collected.peers.get(fetchId) ?? [], credentials: collected.credentials }
   }
 
   function receipt(fetchId: string, peers: DeliveryPeer[]) {
@@ -345,9 +343,7 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     const protocol = listener.network.protocol(DELIVERY_PROTOCOL)
     const ask = (node: ConsortNode) =>
       rpcCall(listener.libp2p, node.peerId, protocol, DELIVERY_OPS.ack, {
-        fetch: 'fetch-5',
-        manifest: manifest.id,
-        cids: manifest.body.segments,
+        fetches: [{ fetch: 'fetch-5', manifest: manifest.id, cids: manifest.body.segments }],
       })
     // Whatever the label still had unacknowledged (end-game copies) it confirms once; asked again, nothing.
     await ask(label).catch(() => {})

@@ -59,7 +59,17 @@ describe('protocols/delivery: what a serving node acknowledges', () => {
       new CustomEvent('served', { detail: { cid: blocks[0], peer: remote.toString(), bytes: 1000 } }),
     )
     const manifest = sampleRecordCid('manifest')
-    const answer = await acks.ack({ fetch: 'f-1', manifest, cids: blocks }, { remotePeer: remote })
+    const answered = await acks.ack(
+      {
+        fetches: [
+          { fetch: 'f-1', manifest, cids: blocks },
+          { fetch: 'f-0', manifest, cids: [blocks[1]!] },
+        ],
+      },
+      { remotePeer: remote },
+    )
+    assert.equal(answered.acks[1], null, 'nothing of f-0 was served')
+    const answer = answered.acks[0]!
     assert.equal(answer.blocks, 1)
     assert.equal(answer.bytes, 1000)
     const fields = {
@@ -75,10 +85,10 @@ describe('protocols/delivery: what a serving node acknowledges', () => {
     assert.ok(!verifyDeliveryAck({ ...fields, bytes: 1001 }, answer.sig), 'more bytes')
     assert.ok(!verifyDeliveryAck({ ...fields, fetch: 'f-2' }, answer.sig), 'another fetch')
     assert.ok(!verifyDeliveryAck({ ...fields, device: new Uint8Array(32) }, answer.sig), 'another device')
-    await assert.rejects(acks.ack({ fetch: 'f-1', manifest, cids: blocks }, { remotePeer: remote }), {
+    await assert.rejects(acks.ack({ fetches: [{ fetch: 'f-1', manifest, cids: blocks }] }, { remotePeer: remote }), {
       name: 'NothingServedError',
     })
-    await assert.rejects(acks.ack({ fetch: 'f-1', manifest, cids: [] }, { remotePeer: remote }), {
+    await assert.rejects(acks.ack({ fetches: [{ fetch: 'f-1', manifest, cids: [] }] }, { remotePeer: remote }), {
       name: 'DeliveryAckInvalidError',
     })
     await acks.stop()
