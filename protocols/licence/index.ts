@@ -111,8 +111,15 @@ export const transferFields = z
     purchaseId: z.string().min(1).max(128),
     to: z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 32, { message: 'expected 32 bytes' }),
     created: z.number().int().nonnegative(),
+    /**
+     * A gift (`consort buy OFFER --for ACCOUNT`): a purchase bought for another account moves to it whatever its
+     * transfer rule, but only as its first move, unused, within `GIFT_WINDOW_MS` of its licence.
+     */
+    gift: z.literal(true).optional(),
   })
   .strict()
+/** How long after its licence a purchase may still be given as a gift (the buyer's checkout and its retries). */
+export const GIFT_WINDOW_MS = 24 * 3600_000
 export type TransferFields = z.infer<typeof transferFields>
 /** `consumption`: as for `reissue`, a fresh statement of what the purchase used (the uses travel with it). */
 export const transferRequest = z

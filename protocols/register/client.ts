@@ -530,6 +530,8 @@ export interface LicenceTransferInit {
   /** Fresh `consort/consumption` statements of the purchase (the uses travel with it). */
   consumption: SignedRecord<'consort/consumption'>[]
   now: number
+  /** A purchase bought for the receiver (decision 0606): allowed whatever its transfer rule, once, unused. */
+  gift?: boolean
 }
 
 /** Ask the registrar to move a purchase to another account (docs/decisions/0606-licence-transfer.md). */
@@ -545,6 +547,7 @@ export async function requestTransfer(
     purchaseId: init.purchaseId,
     to: init.to,
     created: init.now,
+    ...(init.gift === true ? { gift: true as const } : {}),
   }
   const { response } = await callRegistrar(
     libp2p,

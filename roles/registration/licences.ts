@@ -5,8 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
 import { seal } from '../../keys/seal.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
-import type { TransferFields } from '../../protocols/licence/index.ts'
-import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
+import { GIFT_WINDOW_MS, LICENCE_SEAL_CONTEXT, type TransferFields } from '../../protocols/licence/index.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { BodyInput } from '../../protocols/records/registry.ts'
@@ -408,10 +407,18 @@ export class LicenceIssuer {
       const licences = await this.licencesOf(purchaseId)
       const template = licences[0]
       if (template == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has no licence to transfer`)
-      if (!resolveRules(template.body.rules, policy(this.#ctx).ruleDefaults).transfer)
-        throw new TransferNotAllowedError(`the rules of purchase ${purchaseId} do not allow transfer`)
       const payment = this.#checkStoredPayment(state)
       const used = this.#checkConsumption(message.consumption, state, payment)
+      if (request.gift === true) {
+        // A purchase bought for someone else: its first move, unused, soon after its licence — whatever its rules.
+        const unused = used.plays === 0 && used.playSeconds === 0 && used.exports === 0 && used.burns === 0
+        if ((state.transfers ?? 0) > 0 || !unused || this.#ctx.clock.now() - state.issued > GIFT_WINDOW_MS)
+          throw new TransferNotAllowedError(
+            `purchase ${purchaseId} can no longer be given as a gift: only unused, as its first move, within ${GIFT_WINDOW_MS / 3600_000} h of its licence`,
+          )
+      } else if (!resolveRules(template.body.rules, policy(this.#ctx).ruleDefaults).transfer) {
+        throw new TransferNotAllowedError(`the rules of purchase ${purchaseId} do not allow transfer`)
+      }
       const { record: revocation, ops } = sign(licences.map((l) => ({ kind: 'licence' as const, id: l.id })))
       const transfer = signRecord(
         'consort/transfer',

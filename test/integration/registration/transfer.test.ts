@@ -158,4 +158,46 @@ describe('registration: a licence transferred to another account', function () {
       { code: 'ERR_NOT_HOLDER' },
     )
   })
+
+  it('a gift: bought for another account, it plays on the receiver’s device only, whatever its transfer rule', async () => {
+    const giftee = await startPlayer(world)
+    await announce(giftee, track)
+    // Rules without transfer: a plain transfer is refused, the gift of an unused purchase is not.
+    const { purchaseId } = await licenceFor(world, giver, track, { plays: 3 })
+    const used = await consumption(giver, purchaseId)
+    const give = (transferId: string, gift: boolean) =>
+      requestTransfer(giver.node.libp2p, giver.node.network, {
+        transferId,
+        purchaseId,
+        to: giftee.account.signer.publicKey,
+        account: giver.account.signer,
+        consumption: [used],
+        now: world.clock.now(),
+        ...(gift ? { gift: true } : {}),
+      })
+    await assert.rejects(give('plain-1', false), { code: 'ERR_TRANSFER_NOT_ALLOWED' })
+    const gift = await give(`gift:${purchaseId}`, true)
+    assert.equal(gift.transfer.body.used.plays, 0)
+    await waitUntil(() => giver.role.licences().find((l) => l.purchaseId === purchaseId)?.revoked === true)
+    assert.equal(giver.role.licences().find((l) => l.purchaseId === purchaseId)?.playable, false)
+    const view = await giftee.role.fetchLicence(purchaseId)
+    assert.equal(view.remaining.plays, 3)
+    const played = await giftee.role.play(track.isrc, { sink: new MemorySink(), seconds: 2 })
+    assert.equal(played.mode, 'licensed')
+    // Given once: the receiver cannot pass it on as a gift (nor, under these rules, as a transfer).
+    world.clock.advance(3_000)
+    const theirs = await consumption(giftee, purchaseId)
+    await assert.rejects(
+      requestTransfer(giftee.node.libp2p, giftee.node.network, {
+        transferId: `gift-again:${purchaseId}`,
+        purchaseId,
+        to: receiver.account.signer.publicKey,
+        account: giftee.account.signer,
+        consumption: [theirs],
+        now: world.clock.now(),
+        gift: true,
+      }),
+      { code: 'ERR_TRANSFER_NOT_ALLOWED' },
+    )
+  })
 })
