@@ -114,6 +114,20 @@ export class PaymentDeclinedError extends Error {
 }
 
 /** `/clearing/1`'s refusals by wire code, for `rpcCall`'s `errors` option. */
+/**
+ * A delivery receipt, or what it is checked against, does not hold (names what): nothing of it is paid; sending it
+ * again will not change that (decision 0511).
+ */
+export class DeliveryInvalidError extends Error {
+  static override name = 'DeliveryInvalidError'
+  override name = DeliveryInvalidError.name
+  readonly code = CLEARING_CODES.deliveryInvalid
+
+  constructor(message = 'the delivery receipt does not hold', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
 export const CLEARING_ERRORS = new WireErrors([
   InsufficientFundsError,
   AuthorisationUnknownError,
@@ -125,4 +139,5 @@ export const CLEARING_ERRORS = new WireErrors([
   LicenceMismatchError,
   ReportInvalidError,
   PaymentDeclinedError,
+  DeliveryInvalidError,
 ])

@@ -117,6 +117,28 @@ export class NotPurchaseRetailerError extends Error {
 }
 
 /** `/licence/1`'s refusals by wire code, for `rpcCall`'s `errors` option (with `ERR_TERRITORY`, shared with `/purchase/1`). */
+/** A transfer asked by an account that does not hold the purchase (it never did, or gave it away; decision 0606). */
+export class NotHolderError extends Error {
+  static override name = 'NotHolderError'
+  override name = NotHolderError.name
+  readonly code = LICENCE_CODES.notHolder
+
+  constructor(message = 'the purchase is not held by this account', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+/** The purchase's usage rules do not allow transfer (or it can no longer be given as a gift; decision 0606). */
+export class TransferNotAllowedError extends Error {
+  static override name = 'TransferNotAllowedError'
+  override name = TransferNotAllowedError.name
+  readonly code = LICENCE_CODES.transferNotAllowed
+
+  constructor(message = 'the licence may not be transferred', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
 export const LICENCE_ERRORS = new WireErrors([
   ReceiptInvalidError,
   CertificationInvalidError,
@@ -129,4 +151,6 @@ export const LICENCE_ERRORS = new WireErrors([
   ConsumptionRequiredError,
   NotPurchaseRetailerError,
   TerritoryRefusedError,
+  NotHolderError,
+  TransferNotAllowedError,
 ])

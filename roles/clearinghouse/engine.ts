@@ -477,11 +477,11 @@ export class ClearingEngine extends EventTarget {
       if (known !== undefined && known.seq >= transfer.body.seq) return
       const purchase = await this.purchases.get(purchaseId)
       const previous = known?.account ?? purchase?.account
-      if (previous !== undefined && previous !== hex(transfer.body.from)) {
+      if (previous !== undefined && previous !== toHex(transfer.body.from)) {
         throw new NotPermittedError(`transfer: purchase ${purchaseId} is not held by the giving account here`)
       }
       await this.store.write(
-        [put(holderKey(purchaseId), { v: 1, account: hex(transfer.body.to), seq: transfer.body.seq })],
+        [put(holderKey(purchaseId), { v: 1, account: toHex(transfer.body.to), seq: transfer.body.seq })],
         {
           sync: true,
         },

@@ -9,6 +9,7 @@ export {
   AlreadyVoidedError,
   AuthorisationExpiredError,
   AuthorisationUnknownError,
+  DeliveryInvalidError,
   InsufficientFundsError,
   LicenceMismatchError,
   PaymentDeclinedError,
@@ -142,14 +143,4 @@ export class ClearingStoppedError extends ClearingError {
   override name = ClearingStoppedError.name
 
   readonly code = 'ERR_CLEARING_STOPPED'
-}
-
-/**
- * A delivery receipt, or what it is checked against, does not hold (names what): nothing of it is paid. Matched by
- * `.name`.
- */
-export class DeliveryInvalidError extends ClearingError {
-  static override readonly name = 'DeliveryInvalidError'
-  override readonly name = DeliveryInvalidError.name
-  readonly code = CLEARING_CODES.deliveryInvalid
 }

@@ -69,7 +69,7 @@ export function feeParticipant(clearinghouse: Uint8Array | string): string {
 
 /** A node paid for delivering blocks (its certified key; decision 0511). */
 export function deliveryParticipant(key: Uint8Array | string): string {
-  return `delivery:${typeof key === 'string' ? key : hex(key)}`
+  return `delivery:${typeof key === 'string' ? key : toHex(key)}`
 }
 
 export function externalParticipant(gateway: string): string {

@@ -7,9 +7,11 @@ export {
   DeviceNotRegisteredError,
   DeviceRevokedError,
   KeyNotEscrowedError,
+  NotHolderError,
   NotPurchaseRetailerError,
   PaymentUnprovenError,
   ReceiptInvalidError,
+  TransferNotAllowedError,
 } from '../../protocols/licence/errors.ts'
 export { TerritoryRefusedError } from '../../protocols/purchase/errors.ts'
 
@@ -138,18 +140,4 @@ export class RotationConflictError extends RegistrationError {
   override name = RotationConflictError.name
 
   override readonly code = 'ERR_ROTATION_CONFLICT'
-}
-
-/** A transfer asked by an account that does not hold the purchase (it never did, or gave it away). */
-export class NotHolderError extends RegistrationError {
-  static override readonly name = 'NotHolderError'
-  override name = NotHolderError.name
-  override readonly code = LICENCE_CODES.notHolder
-}
-
-/** The purchase's usage rules do not allow transfer. */
-export class TransferNotAllowedError extends RegistrationError {
-  static override readonly name = 'TransferNotAllowedError'
-  override name = TransferNotAllowedError.name
-  override readonly code = LICENCE_CODES.transferNotAllowed
 }
