@@ -13,7 +13,7 @@ import type { RecordStore } from '../protocols/records/store.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
 import type { TopicBus } from '../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../protocols/trust/trust.ts'
-import { type LayoutSpec, type RoleDb, RoleStore } from './store.ts'
+import { type LayoutSpec, type RoleDb, RoleStore, storeContext } from './store.ts'
 
 /**
  * The contract between the node and its roles. A role is a service built from these components; it registers
@@ -226,9 +226,7 @@ export function defineRole<
         needs(components, 'db', 'its store lives there')
         needs(components, 'network', 'its store decodes the records it kept')
         const network = components.network!
-        store = new RoleStore(components.db!, spec.layout, {
-          storedDecodeOptions: () => ({ network: network.name, now: Number.MAX_SAFE_INTEGER, caps: network.caps }),
-        })
+        store = new RoleStore(components.db!, spec.layout, storeContext(network))
       }
       const role = spec.create(
         { ...given, ...(store != null ? { store } : {}) } as Pick<RoleComponents, C> & StoreOf<L>,

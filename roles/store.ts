@@ -1,6 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
-import type { z } from 'zod'
+import { CID } from 'multiformats/cid'
+import { z } from 'zod'
 import { isError } from '../protocols/errors.ts'
 import { type DecodeOptions, decodeRecord, type SignedRecord } from '../protocols/records/envelope.ts'
 import type { RecordType } from '../protocols/records/registry.ts'
@@ -33,6 +34,17 @@ export type RoleDb = AbstractSublevel<any, string | Uint8Array | Buffer, string,
 export interface StoreContext {
   /** Decode options for records that were verified when they arrived: their freshness is not checked again. */
   storedDecodeOptions(): DecodeOptions
+}
+
+/** The context of a node's network: stored records are decoded for it, and never found stale. */
+export function storeContext(network: { readonly name: string; readonly caps?: DecodeOptions['caps'] }): StoreContext {
+  return {
+    storedDecodeOptions: () => ({
+      network: network.name,
+      now: Number.MAX_SAFE_INTEGER,
+      ...(network.caps != null ? { caps: network.caps } : {}),
+    }),
+  }
 }
 
 /** How one repository's values are kept: bytes on disk and back, checked both ways (throw to refuse). */
@@ -131,6 +143,14 @@ export const codecs = {
   } satisfies Codec<Uint8Array>,
 } as const
 
+/** Zod schemas for what stored values hold besides plain data: bytes and CIDs, as DAG-CBOR gives them back. */
+export const stored = {
+  bytes: z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes'),
+  cid: z.custom<CID>((value) => CID.asCID(value) != null, 'expected a CID'),
+  /** Milliseconds since the epoch, or any other count. */
+  count: z.number().int().nonnegative(),
+} as const
+
 export interface RepositorySpec<T> {
   /** Every key of the repository starts with it (`of!`, `doc/`); keys passed to the repository come after it. */
   readonly prefix: string
@@ -158,7 +178,10 @@ export interface LayoutSpec<R extends Repositories, S extends string = never> {
   readonly role: RoleName
   /** The layout this code reads and writes. */
   readonly version: number
-  /** Where the version is kept (a DAG-CBOR integer), in the role's own key syntax. */
+  /**
+   * Where the version is kept (a DAG-CBOR integer), in the role's own key syntax. It may lie in a declared sublevel
+   * whose part keeps its own rows there (the clearinghouse's `!state!m/version`).
+   */
   readonly versionKey: string
   /** The version of a store that has data but no version key (written before the role recorded one). Default 1. */
   readonly unversioned?: number
@@ -251,9 +274,12 @@ export function defineLayout<R extends Repositories, S extends string = never>(
   ]
   const problem = (message: string) => new StoreLayoutError(`role ${spec.role}: ${message}`)
   if (!Number.isSafeInteger(spec.version) || spec.version < 1) throw problem(`layout version ${spec.version}`)
+  const versionInSublevel = (a: { what: string }, b: { what: string; prefix: string }) =>
+    a.what === 'the version key' && b.what.startsWith('sublevel ') && spec.versionKey.startsWith(b.prefix)
   for (const [i, a] of spaces.entries()) {
     if (a.prefix === '') throw problem(`${a.what} has an empty prefix`)
     for (const b of spaces.slice(i + 1)) {
+      if (versionInSublevel(a, b)) continue
       if (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix))
         throw problem(`${a.what} (${a.prefix}) and ${b.what} (${b.prefix}) overlap`)
     }
@@ -494,6 +520,11 @@ export class RoleStore<R extends Repositories, S extends string = never> {
 
   batch(): StoreBatch {
     return new StoreBatch(this)
+  }
+
+  /** Every value's bytes as they are on disk, version and sublevels included (tests and audits of what is kept). */
+  async *rawValues(): AsyncGenerator<Uint8Array> {
+    for await (const value of this.db.values()) yield value
   }
 
   /** A declared sublevel (its values are bytes; its user brings its own codec). */

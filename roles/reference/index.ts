@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
 import { ReferenceService } from './service.ts'
+import { REFERENCE_LAYOUT } from './store.ts'
 
 /**
  * The Reference Service role (`--roles reference`): certifies offers against the contracts in force, re-checks
@@ -19,7 +20,13 @@ export {
   type RefusedDetail,
   type RevokedDetail,
 } from './service.ts'
-export { type ContractHead, ReferenceStore, type StoredOffer } from './store.ts'
+export {
+  type ContractHead,
+  REFERENCE_LAYOUT,
+  type ReferenceRoleStore,
+  ReferenceStore,
+  type StoredOffer,
+} from './store.ts'
 
 export const reference = defineRole({
   name: 'reference',
@@ -31,6 +38,7 @@ export const reference = defineRole({
     /** Offers re-checked per page when a contract changes (default 500). */
     recheckPage: z.number().int().positive().optional(),
   }),
-  components: ['libp2p', 'db', 'keys', 'clock', 'network', 'topics', 'trust', 'records'],
+  components: ['libp2p', 'keys', 'clock', 'network', 'topics', 'trust', 'records'],
+  layout: REFERENCE_LAYOUT,
   create: (components, options) => new ReferenceService(components, options),
 })

@@ -38,7 +38,7 @@ import type { TopicLookups } from '../../protocols/topics/knowledge.ts'
 import { TRUST_CODES } from '../../protocols/trust/errors.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { KeyedQueue } from '../common/keyed-queue.ts'
-import type { ControlRoute, Role, RoleDb } from '../role.ts'
+import type { ControlRoute, Role } from '../role.ts'
 import { checkOfferClauses, type RetailerStanding } from './clauses.ts'
 import {
   ATTACHMENT_CACHE_ENTRIES,
@@ -49,14 +49,15 @@ import {
   REVOCATION_OFFERS_PER_RECORD,
 } from './constants.ts'
 import { ReferenceNotRunningError, ReferenceRequestError } from './errors.ts'
-import { type ContractHead, ReferenceStore } from './store.ts'
+import { type ContractHead, type ReferenceRoleStore, ReferenceStore } from './store.ts'
 
 const log = logger('consort:reference')
 
 /** What the reference service needs from the node. */
 export interface ReferenceComponents {
   libp2p: Libp2p
-  db: RoleDb
+  /** Its store (`REFERENCE_LAYOUT`), opened with its version checked before `start()`. */
+  store: ReferenceRoleStore
   keys: NodeKeys
   clock: Clock
   network: NetworkContext
@@ -134,7 +135,7 @@ export class ReferenceService extends EventTarget implements Role {
       contractFetchTimeoutMs: init.contractFetchTimeoutMs ?? CONTRACT_FETCH_TIMEOUT_MS,
       recheckPage: init.recheckPage ?? RECHECK_PAGE,
     }
-    this.#store = new ReferenceStore(components.db, () => this.decodeOptions())
+    this.#store = new ReferenceStore(components.store, () => this.decodeOptions())
     this.controlRoutes = this.#routes()
   }
 

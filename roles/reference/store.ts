@@ -1,15 +1,15 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
+import { z } from 'zod'
 import { toHex } from '../../keys/hex.ts'
 import { Lru } from '../../keys/lru.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
-import type { Money } from '../../protocols/records/fields.ts'
-import type { RoleDb } from '../role.ts'
+import { type Money, money } from '../../protocols/records/fields.ts'
+import { codecs, defineLayout, type RoleStore, repository, stored } from '../store.ts'
 import { CONTRACT_CACHE_ENTRIES, MAX_CERTIFICATIONS_KEPT_PER_OFFER } from './constants.ts'
 
 /**
- * The reference service's LevelDB layout (string keys, `!` as separator: it never occurs in ids, keys, CIDs or
- * content ids). Prefixes are never reused for another meaning.
+ * The reference service's store (`REFERENCE_LAYOUT`; string keys, `!` as separator: it never occurs in ids, keys,
+ * CIDs or content ids). Prefixes are never reused for another meaning.
  *
  * | key | value |
  * | --- | --- |
@@ -26,8 +26,6 @@ import { CONTRACT_CACHE_ENTRIES, MAX_CERTIFICATIONS_KEPT_PER_OFFER } from './con
  */
 
 const SEP = '!'
-const enc = new TextEncoder()
-const dec = new TextDecoder()
 const seqKey = (seq: number) => seq.toString().padStart(16, '0')
 
 /** Stored records were verified when they arrived: re-reading them must not fail on the freshness check. */
@@ -71,10 +69,67 @@ export interface ReleaseEntry {
 }
 
 type RevocationKind = 'offer' | 'contract' | 'certification'
-type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+
+const contractHead: z.ZodType<ContractHead> = z.strictObject({
+  seq: stored.count,
+  cid: z.string().min(1),
+  revokedSeq: z.number().int().min(-1),
+})
+
+const revocationEntry = z.strictObject({ kind: z.enum(['offer', 'contract', 'certification']), by: z.string() })
+
+const storedOffer = z.strictObject({
+  offer: stored.bytes,
+  certification: stored.bytes,
+  retailerName: z.string(),
+  seq: stored.count,
+  offerCid: stored.cid,
+  certCid: stored.cid,
+  certValidUntil: stored.count,
+  /** DAG-CBOR gives small amounts back as numbers: the record's own `money` makes them bigint again. */
+  price: money,
+  territories: z.array(z.string()),
+  excludedTerritories: z.array(z.string()),
+  validFrom: stored.count,
+  validUntil: stored.count.nullable(),
+  content: z.array(z.string()),
+})
+
+const issuedEntry: z.ZodType<IssuedEntry> = z.strictObject({
+  offer: stored.bytes,
+  certifications: z.array(stored.bytes),
+})
+
+const releaseEntry: z.ZodType<ReleaseEntry> = z.strictObject({
+  seq: stored.count,
+  signer: z.string(),
+  tracks: z.array(z.string()),
+})
+
+/** The layout above as the role's store (version 1: the layout it has had since it began, recorded from now on). */
+export const REFERENCE_LAYOUT = defineLayout({
+  role: 'reference',
+  version: 1,
+  versionKey: 'meta!layout-version',
+  repositories: {
+    heads: repository(`ch${SEP}`, codecs.cbor(contractHead)),
+    versions: repository(`cv${SEP}`, codecs.record('consort/contract')),
+    versionKeys: repository(`cc${SEP}`, codecs.text),
+    contractIds: repository(`ci${SEP}`, codecs.marker),
+    revocations: repository(`rv${SEP}`, codecs.cbor(revocationEntry)),
+    offers: repository(`of${SEP}`, codecs.cbor(storedOffer)),
+    offerKeys: repository(`oc${SEP}`, codecs.text),
+    query: repository(`qx${SEP}`, codecs.marker),
+    issued: repository(`is${SEP}`, codecs.cbor(issuedEntry)),
+    releases: repository(`rl${SEP}`, codecs.cbor(releaseEntry)),
+  },
+})
+
+export type ReferenceRoleStore = RoleStore<(typeof REFERENCE_LAYOUT)['repositories']>
 
 export class ReferenceStore {
-  readonly #db: RoleDb
+  readonly #store: ReferenceRoleStore
+  readonly #repos: ReferenceRoleStore['repositories']
   readonly #decodeOptions: () => DecodeOptions
   /** Versions are immutable once stored: decoded ones are kept by `<contractKey>!<seq>`. */
   readonly #contracts = new Lru<string, SignedRecord<'consort/contract'>>(CONTRACT_CACHE_ENTRIES)
@@ -83,8 +138,9 @@ export class ReferenceStore {
   /** Contract record id → `<contractKey>!<seq>` (immutable once written). */
   readonly #byCid = new Lru<string, string>(CONTRACT_CACHE_ENTRIES)
 
-  constructor(db: RoleDb, decodeOptions: () => DecodeOptions) {
-    this.#db = db
+  constructor(store: ReferenceRoleStore, decodeOptions: () => DecodeOptions) {
+    this.#store = store
+    this.#repos = store.repositories
     this.#decodeOptions = decodeOptions
   }
 
@@ -96,24 +152,19 @@ export class ReferenceStore {
     return `${toHex(retailer)}${SEP}${offerId}`
   }
 
-  async #get(key: string): Promise<Uint8Array | undefined> {
-    return (await this.#db.get(key)) ?? undefined
-  }
-
   // --- contracts ---
 
   async head(contractKey: string): Promise<ContractHead | undefined> {
     const cached = this.#heads.get(contractKey)
     if (cached != null) return cached
-    const value = await this.#get(`ch${SEP}${contractKey}`)
-    if (value == null) return undefined
-    const head = dagCbor.decode(value) as ContractHead
+    const head = await this.#repos.heads.get(contractKey)
+    if (head == null) return undefined
     this.#heads.set(contractKey, head)
     return head
   }
 
   async #putHead(contractKey: string, head: ContractHead): Promise<void> {
-    await this.#db.put(`ch${SEP}${contractKey}`, dagCbor.encode(head))
+    await this.#repos.heads.put(contractKey, head)
     this.#heads.set(contractKey, head)
   }
 
@@ -121,9 +172,8 @@ export class ReferenceStore {
     const cacheKey = `${contractKey}${SEP}${seq}`
     const cached = this.#contracts.get(cacheKey)
     if (cached != null) return cached
-    const value = await this.#get(`cv${SEP}${contractKey}${SEP}${seqKey(seq)}`)
-    if (value == null) return undefined
-    const record = decodeRecordAs('consort/contract', value, storedDecodeOptions(this.#decodeOptions()))
+    const record = await this.#repos.versions.get(`${contractKey}${SEP}${seqKey(seq)}`)
+    if (record == null) return undefined
     this.#contracts.set(cacheKey, record)
     return record
   }
@@ -134,9 +184,8 @@ export class ReferenceStore {
   ): Promise<{ contractKey: string; record: SignedRecord<'consort/contract'> } | undefined> {
     let text = this.#byCid.get(cid.toString())
     if (text == null) {
-      const value = await this.#get(`cc${SEP}${cid.toString()}`)
-      if (value == null) return undefined
-      text = dec.decode(value)
+      text = await this.#repos.versionKeys.get(cid.toString())
+      if (text == null) return undefined
       this.#byCid.set(cid.toString(), text)
     }
     const cut = text.lastIndexOf(SEP)
@@ -147,8 +196,8 @@ export class ReferenceStore {
 
   /** The current version of the first contract found under this id (any distributor). */
   async contractById(contractId: string): Promise<SignedRecord<'consort/contract'> | undefined> {
-    const prefix = `ci${SEP}${contractId}${SEP}`
-    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) {
+    const prefix = `${contractId}${SEP}`
+    for await (const key of this.#repos.contractIds.keys({ gt: prefix, lt: `${prefix}\xff`, limit: 1 })) {
       const contractKey = `${key.slice(prefix.length)}${SEP}${contractId}`
       const head = await this.head(contractKey)
       if (head != null) return this.contractVersion(contractKey, head.seq)
@@ -164,20 +213,14 @@ export class ReferenceStore {
       head == null || record.body.seq > head.seq
         ? { seq: record.body.seq, cid: record.id.toString(), revokedSeq: Math.max(head?.revokedSeq ?? -1, revokedSeq) }
         : { ...head, revokedSeq: Math.max(head.revokedSeq, revokedSeq) }
-    await this.#db.batch([
-      { type: 'put', key: `cv${SEP}${contractKey}${SEP}${seqKey(record.body.seq)}`, value: record.bytes },
-      {
-        type: 'put',
-        key: `cc${SEP}${record.id.toString()}`,
-        value: enc.encode(`${contractKey}${SEP}${record.body.seq}`),
-      },
-      {
-        type: 'put',
-        key: `ci${SEP}${record.body.contractId}${SEP}${toHex(record.body.distributor)}`,
-        value: new Uint8Array(),
-      },
-      { type: 'put', key: `ch${SEP}${contractKey}`, value: dagCbor.encode(next) },
-    ])
+    const repos = this.#repos
+    await this.#store
+      .batch()
+      .put(repos.versions, `${contractKey}${SEP}${seqKey(record.body.seq)}`, record)
+      .put(repos.versionKeys, record.id.toString(), `${contractKey}${SEP}${record.body.seq}`)
+      .put(repos.contractIds, `${record.body.contractId}${SEP}${toHex(record.body.distributor)}`, true)
+      .put(repos.heads, contractKey, next)
+      .write()
     this.#heads.set(contractKey, next)
     return next
   }
@@ -193,36 +236,29 @@ export class ReferenceStore {
   // --- revocations ---
 
   async putRevocation(target: CID, kind: RevocationKind, by: Uint8Array): Promise<void> {
-    await this.#db.put(`rv${SEP}${target.toString()}`, dagCbor.encode({ kind, by: toHex(by) }))
+    await this.#repos.revocations.put(target.toString(), { kind, by: toHex(by) })
   }
 
   /** Who revoked this record, if anyone did. */
   async revokedBy(target: CID | string): Promise<string | undefined> {
-    const value = await this.#get(`rv${SEP}${target.toString()}`)
-    return value == null ? undefined : (dagCbor.decode(value) as { by: string }).by
+    return (await this.#repos.revocations.get(target.toString()))?.by
   }
 
   /** Every certification this service revoked (fed back into the node's trust at start). */
   async *revokedCertifications(): AsyncGenerator<string> {
-    const prefix = `rv${SEP}`
-    for await (const [key, value] of this.#db.iterator({ gt: prefix, lt: `${prefix}\xff` })) {
-      if ((dagCbor.decode(value) as { kind: string }).kind === 'certification') yield key.slice(prefix.length)
+    for await (const [target, entry] of this.#repos.revocations.entries()) {
+      if (entry.kind === 'certification') yield target
     }
   }
 
   // --- offers known to the market ---
 
   async storedOffer(offerKey: string): Promise<StoredOffer | undefined> {
-    const value = await this.#get(`of${SEP}${offerKey}`)
-    if (value == null) return undefined
-    const entry = dagCbor.decode(value) as StoredOffer
-    // DAG-CBOR gives small integers back as numbers; money is always bigint in the domain.
-    return { ...entry, price: { amount: BigInt(entry.price.amount), currency: entry.price.currency } }
+    return this.#repos.offers.get(offerKey)
   }
 
   async offerKeyOf(offerCid: CID | string): Promise<string | undefined> {
-    const value = await this.#get(`oc${SEP}${offerCid.toString()}`)
-    return value == null ? undefined : dec.decode(value)
+    return this.#repos.offerKeys.get(offerCid.toString())
   }
 
   /** Record a certified offer for queries; replaces an older version (and its index entries). */
@@ -231,12 +267,11 @@ export class ReferenceStore {
     certification: SignedRecord<'consort/certification'>,
     retailerName: string,
   ): Promise<void> {
+    const repos = this.#repos
     const offerKey = ReferenceStore.offerKey(offer.signer, offer.body.offerId)
     const previous = await this.storedOffer(offerKey)
-    const ops: BatchOp[] = []
-    if (previous != null) {
-      for (const content of previous.content) ops.push({ type: 'del', key: `qx${SEP}${content}${SEP}${offerKey}` })
-    }
+    const batch = this.#store.batch()
+    for (const content of previous?.content ?? []) batch.del(repos.query, `${content}${SEP}${offerKey}`)
     const entry: StoredOffer = {
       offer: offer.bytes,
       certification: certification.bytes,
@@ -252,29 +287,26 @@ export class ReferenceStore {
       validUntil: offer.body.validUntil,
       content: offer.body.content,
     }
-    ops.push({ type: 'put', key: `of${SEP}${offerKey}`, value: dagCbor.encode(entry) })
-    ops.push({ type: 'put', key: `oc${SEP}${offer.id.toString()}`, value: enc.encode(offerKey) })
-    for (const content of offer.body.content) {
-      ops.push({ type: 'put', key: `qx${SEP}${content}${SEP}${offerKey}`, value: new Uint8Array() })
-    }
-    await this.#db.batch(ops)
+    batch.put(repos.offers, offerKey, entry)
+    batch.put(repos.offerKeys, offer.id.toString(), offerKey)
+    for (const content of offer.body.content) batch.put(repos.query, `${content}${SEP}${offerKey}`, true)
+    await batch.write()
   }
 
   /** Drop an offer from the market (revoked). */
   async removeOffer(offerKey: string): Promise<void> {
     const previous = await this.storedOffer(offerKey)
     if (previous == null) return
-    await this.#db.batch([
-      { type: 'del', key: `of${SEP}${offerKey}` },
-      ...previous.content.map((content) => ({ type: 'del' as const, key: `qx${SEP}${content}${SEP}${offerKey}` })),
-    ])
+    const batch = this.#store.batch().del(this.#repos.offers, offerKey)
+    for (const content of previous.content) batch.del(this.#repos.query, `${content}${SEP}${offerKey}`)
+    await batch.write()
   }
 
   /** Offer keys listed for one content id, at most `limit`. */
   async offersFor(content: string, limit: number): Promise<string[]> {
-    const prefix = `qx${SEP}${content}${SEP}`
+    const prefix = `${content}${SEP}`
     const keys: string[] = []
-    for await (const key of this.#db.keys({ gt: prefix, lt: `${prefix}\xff`, limit })) {
+    for await (const key of this.#repos.query.keys({ gt: prefix, lt: `${prefix}\xff`, limit })) {
       keys.push(key.slice(prefix.length))
     }
     return keys
@@ -283,8 +315,7 @@ export class ReferenceStore {
   // --- what this service certified, per contract ---
 
   async issued(contractKey: string, offerCid: CID | string): Promise<IssuedEntry | undefined> {
-    const value = await this.#get(`is${SEP}${contractKey}${SEP}${offerCid.toString()}`)
-    return value == null ? undefined : (dagCbor.decode(value) as IssuedEntry)
+    return this.#repos.issued.get(`${contractKey}${SEP}${offerCid.toString()}`)
   }
 
   async addIssued(
@@ -297,23 +328,19 @@ export class ReferenceStore {
     const certifications = [...(known?.certifications ?? []), certification.bytes].slice(
       -MAX_CERTIFICATIONS_KEPT_PER_OFFER,
     )
-    const ops: BatchOp[] = [
-      {
-        type: 'put',
-        key: `is${SEP}${contractKey}${SEP}${offer.id.toString()}`,
-        value: dagCbor.encode({ offer: offer.bytes, certifications } satisfies IssuedEntry),
-      },
-    ]
+    const batch = this.#store
+      .batch()
+      .put(this.#repos.issued, `${contractKey}${SEP}${offer.id.toString()}`, { offer: offer.bytes, certifications })
     if (supersedes != null && !supersedes.equals(offer.id)) {
-      ops.push({ type: 'del', key: `is${SEP}${contractKey}${SEP}${supersedes.toString()}` })
+      batch.del(this.#repos.issued, `${contractKey}${SEP}${supersedes.toString()}`)
     }
-    await this.#db.batch(ops)
+    await batch.write()
   }
 
   async removeIssued(contractKey: string, offerCids: Iterable<string>): Promise<void> {
-    await this.#db.batch(
-      [...offerCids].map((cid) => ({ type: 'del' as const, key: `is${SEP}${contractKey}${SEP}${cid}` })),
-    )
+    const batch = this.#store.batch()
+    for (const cid of offerCids) batch.del(this.#repos.issued, `${contractKey}${SEP}${cid}`)
+    await batch.write()
   }
 
   /** A page of what this service certified under a contract, after `after` (an offer cid). */
@@ -322,11 +349,11 @@ export class ReferenceStore {
     after: string | null,
     limit: number,
   ): Promise<Array<{ offerCid: string; entry: IssuedEntry }>> {
-    const prefix = `is${SEP}${contractKey}${SEP}`
+    const prefix = `${contractKey}${SEP}`
     const page: Array<{ offerCid: string; entry: IssuedEntry }> = []
-    const range = after == null ? { gt: prefix } : { gt: `${prefix}${after}` }
-    for await (const [key, value] of this.#db.iterator({ ...range, lt: `${prefix}\xff`, limit })) {
-      page.push({ offerCid: key.slice(prefix.length), entry: dagCbor.decode(value) as IssuedEntry })
+    const range = { gt: after == null ? prefix : `${prefix}${after}`, lt: `${prefix}\xff`, limit }
+    for await (const [key, entry] of this.#repos.issued.entries(range)) {
+      page.push({ offerCid: key.slice(prefix.length), entry })
     }
     return page
   }
@@ -342,13 +369,12 @@ export class ReferenceStore {
   // --- releases (to cover a release offer by a contract naming its tracks) ---
 
   async release(releaseId: string): Promise<ReleaseEntry | undefined> {
-    const value = await this.#get(`rl${SEP}${releaseId}`)
-    return value == null ? undefined : (dagCbor.decode(value) as ReleaseEntry)
+    return this.#repos.releases.get(releaseId)
   }
 
   async putRelease(releaseIds: string[], entry: ReleaseEntry): Promise<void> {
-    await this.#db.batch(
-      releaseIds.map((id) => ({ type: 'put' as const, key: `rl${SEP}${id}`, value: dagCbor.encode(entry) })),
-    )
+    const batch = this.#store.batch()
+    for (const id of releaseIds) batch.put(this.#repos.releases, id, entry)
+    await batch.write()
   }
 }

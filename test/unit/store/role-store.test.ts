@@ -84,6 +84,28 @@ describe('the role store (roles/store.ts)', () => {
       )
     })
 
+    it('lets the version key lie in a declared sublevel whose part keeps its rows there', () => {
+      const layout = defineLayout({
+        role: 'clearinghouse',
+        version: 1,
+        versionKey: '!state!m/version',
+        repositories: {},
+        sublevels: ['state', 'ledger'],
+      })
+      assert.equal(layout.versionKey, '!state!m/version')
+      assert.throws(
+        () =>
+          defineLayout({
+            role: 'clearinghouse',
+            version: 1,
+            versionKey: '!state!m/version',
+            repositories: { rows: repository('!state!r/', codecs.bytes) },
+            sublevels: ['state'],
+          }),
+        /repository rows \(!state!r\/\) and sublevel state \(!state!\) overlap/,
+      )
+    })
+
     it('refuses a repository on a retired prefix, naming the prefix and what it held', () => {
       assert.throws(
         () =>
