@@ -15,7 +15,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES } from '../../protocols/records/types/manifest.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
-import { type ControlRoute, type Credentials, defineRole, type Role, type RoleDb } from '../role.ts'
+import { type ControlRoute, type Credentials, defineRole, type Role } from '../role.ts'
 import { type AnnounceCounts, Announcer, noAnnouncements } from './announce.ts'
 import {
   DEFAULT_PAGE_SIZE,
@@ -48,7 +48,13 @@ import { type ContractResult, Publisher, type PublishProgress, type PublishResul
 import { planFromDescription } from './release-json.ts'
 import { productionRoutes } from './routes.ts'
 import { defaultSampleAudio, sampleDescription } from './sample.ts'
-import { type ContractState, ProductionState, type ReleaseState } from './state.ts'
+import {
+  type ContractState,
+  PRODUCTION_LAYOUT,
+  type ProductionRoleStore,
+  ProductionState,
+  type ReleaseState,
+} from './state.ts'
 
 export {
   ErnFormatError,
@@ -71,7 +77,8 @@ const log = logger('consort:production')
 export interface ProductionComponents {
   libp2p: Libp2p
   helia: Helia
-  db: RoleDb
+  /** Its store (`PRODUCTION_LAYOUT`), opened with its version checked before `start()`. */
+  store: ProductionRoleStore
   keys: NodeKeys
   clock: Clock
   random: Random
@@ -168,7 +175,7 @@ export class ProductionRole extends EventTarget implements Role {
     }
     this.#c = components
     this.#init = parsed.data
-    this.#state = new ProductionState(components.db)
+    this.#state = new ProductionState(components.store)
     this.#jobs = new JobQueue(components.clock, components.random)
     this.controlRoutes = productionRoutes(this)
   }
@@ -498,6 +505,7 @@ function pageSize(limit: number | undefined): number {
 export const production = defineRole({
   name: 'production',
   options: productionInit,
-  components: ['libp2p', 'helia', 'db', 'keys', 'clock', 'random', 'network', 'topics', 'records', 'credentials'],
+  components: ['libp2p', 'helia', 'keys', 'clock', 'random', 'network', 'topics', 'records', 'credentials'],
+  layout: PRODUCTION_LAYOUT,
   create: (components, options) => new ProductionRole(components, options),
 })

@@ -1,18 +1,18 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import type { RoleDb } from '../role.ts'
+import { z } from 'zod'
+import { codecs, defineLayout, type Repository, type RoleStore, repository, stored } from '../store.ts'
 import { MAX_HISTORY } from './constants.ts'
 import type { ImportIssue } from './errors.ts'
 
 /**
- * The role's state in its LevelDB sublevel: string keys under one prefix per kind, DAG-CBOR values. Every change
+ * The role's state in its store (`PRODUCTION_LAYOUT`): string keys under one prefix per kind, DAG-CBOR values. Every change
  * of an import or a contract command is one atomic batch, written after the blocks it points to are stored, so a
  * crash leaves either the old state or the new one. Prefixes are never reused for another kind.
  *
  * | prefix | value |
  * | --- | --- |
  * | `r/<release key>` | `ReleaseState`: what is published for a release, its versions, its contracts |
- * | `a/<identity key>` | the release key an identity key (`icpn:`, `grid:`, `isrc:`…) belongs to |
+ * | `a/<identity key>` | the release key an identity key (`icpn:`, `grid:`, `isrc:`…) belongs to (UTF-8 text) |
  * | `t/<ISRC>` | `TrackState`: the track's manifest versions, audio digest, content key sealed to this node |
  * | `c/<contract id>` | `ContractState`: a contract's versions and status |
  * | `o/<entry id>` | `OutboxEntry`: an escrow deposit waiting for its registrar's acknowledgement |
@@ -84,7 +84,75 @@ export interface OutboxEntry {
   lastError: string | null
 }
 
-const PREFIX = { release: 'r/', alias: 'a/', track: 't/', contract: 'c/', outbox: 'o/' } as const
+const status = z.enum(['active', 'withdrawn'])
+
+const releaseState: z.ZodType<ReleaseState> = z.strictObject({
+  key: z.string().min(1),
+  aliases: z.array(z.string()),
+  title: z.string(),
+  seq: stored.count,
+  record: stored.cid.nullable(),
+  history: z.array(stored.cid),
+  tracks: z.array(z.string()),
+  contracts: z.array(z.string()),
+  digest: stored.bytes,
+  status,
+  updated: stored.count,
+  warnings: z.array(z.strictObject({ path: z.string(), value: z.string(), message: z.string() })).optional(),
+})
+
+const trackState: z.ZodType<TrackState> = z.strictObject({
+  isrc: z.string().min(1),
+  seq: stored.count,
+  manifest: stored.cid,
+  history: z.array(stored.cid),
+  audio: stored.bytes,
+  segmentSize: stored.count,
+  clip: z.strictObject({ startMs: stored.count, durationMs: stored.count }),
+  keyId: stored.bytes,
+  sealedKey: stored.bytes,
+  releases: z.array(z.string()),
+  status,
+})
+
+const contractState: z.ZodType<ContractState> = z.strictObject({
+  contractId: z.string().min(1),
+  seq: stored.count,
+  record: stored.cid,
+  history: z.array(stored.cid),
+  status: z.enum(['active', 'revoked']),
+  origin: z.enum(['release', 'manual']),
+  release: z.string().nullable(),
+  revocation: stored.cid.nullable(),
+})
+
+const outboxEntry: z.ZodType<OutboxEntry> = z.strictObject({
+  id: z.string().min(1),
+  registrar: stored.bytes,
+  escrows: z.array(stored.bytes),
+  manifests: z.array(stored.bytes),
+  release: stored.bytes.nullable(),
+  attempts: stored.count,
+  created: stored.count,
+  lastError: z.string().nullable(),
+})
+
+/** The layout above as the role's store (version 1: the layout it has had since it began, recorded from now on). */
+export const PRODUCTION_LAYOUT = defineLayout({
+  role: 'production',
+  version: 1,
+  versionKey: 'meta/layout-version',
+  repositories: {
+    releases: repository('r/', codecs.cbor(releaseState)),
+    aliases: repository('a/', codecs.text),
+    tracks: repository('t/', codecs.cbor(trackState)),
+    contracts: repository('c/', codecs.cbor(contractState)),
+    outbox: repository('o/', codecs.cbor(outboxEntry)),
+  },
+})
+
+export type ProductionRoleStore = RoleStore<(typeof PRODUCTION_LAYOUT)['repositories']>
+type Repos = ProductionRoleStore['repositories']
 
 /** Keep the newest `MAX_HISTORY` versions. */
 export function withHistory(history: readonly CID[], id: CID): CID[] {
@@ -92,79 +160,70 @@ export function withHistory(history: readonly CID[], id: CID): CID[] {
   return list.slice(-MAX_HISTORY)
 }
 
-const encode = (value: unknown): Uint8Array => dagCbor.encode(value)
-const decode = <T>(bytes: Uint8Array): T => dagCbor.decode(bytes) as T
-
 /** Collects the writes of one change; `write()` applies them atomically. */
 export class StateBatch {
-  readonly #db: RoleDb
-  readonly #ops: Array<{ type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }> = []
+  readonly #batch
+  readonly #repos: Repos
 
-  constructor(db: RoleDb) {
-    this.#db = db
+  constructor(store: ProductionRoleStore) {
+    this.#batch = store.batch()
+    this.#repos = store.repositories
   }
 
   get size(): number {
-    return this.#ops.length
+    return this.#batch.size
   }
 
   putRelease(state: ReleaseState): this {
-    this.#ops.push({ type: 'put', key: PREFIX.release + state.key, value: encode(state) })
-    for (const alias of state.aliases) {
-      this.#ops.push({ type: 'put', key: PREFIX.alias + alias, value: new TextEncoder().encode(state.key) })
-    }
+    this.#batch.put(this.#repos.releases, state.key, state)
+    for (const alias of state.aliases) this.#batch.put(this.#repos.aliases, alias, state.key)
     return this
   }
 
   putTrack(state: TrackState): this {
-    this.#ops.push({ type: 'put', key: PREFIX.track + state.isrc, value: encode(state) })
+    this.#batch.put(this.#repos.tracks, state.isrc, state)
     return this
   }
 
   putContract(state: ContractState): this {
-    this.#ops.push({ type: 'put', key: PREFIX.contract + state.contractId, value: encode(state) })
+    this.#batch.put(this.#repos.contracts, state.contractId, state)
     return this
   }
 
   putOutbox(entry: OutboxEntry): this {
-    this.#ops.push({ type: 'put', key: PREFIX.outbox + entry.id, value: encode(entry) })
+    this.#batch.put(this.#repos.outbox, entry.id, entry)
     return this
   }
 
   deleteOutbox(id: string): this {
-    this.#ops.push({ type: 'del', key: PREFIX.outbox + id })
+    this.#batch.del(this.#repos.outbox, id)
     return this
   }
 
   async write(): Promise<void> {
-    if (this.#ops.length === 0) return
-    await this.#db.batch(this.#ops)
+    await this.#batch.write()
   }
 }
 
 export class ProductionState {
-  readonly #db: RoleDb
+  readonly #store: ProductionRoleStore
+  readonly #repos: Repos
 
-  constructor(db: RoleDb) {
-    this.#db = db
+  constructor(store: ProductionRoleStore) {
+    this.#store = store
+    this.#repos = store.repositories
   }
 
   batch(): StateBatch {
-    return new StateBatch(this.#db)
-  }
-
-  async #get<T>(key: string): Promise<T | undefined> {
-    const value = await this.#db.get(key)
-    return value == null ? undefined : decode<T>(value)
+    return new StateBatch(this.#store)
   }
 
   getRelease(key: string): Promise<ReleaseState | undefined> {
-    return this.#get(PREFIX.release + key)
+    return this.#repos.releases.get(key)
   }
 
-  async releaseKeyOf(alias: string): Promise<string | undefined> {
-    const value = await this.#db.get(PREFIX.alias + alias)
-    return value == null ? undefined : new TextDecoder().decode(value)
+  releaseKeyOf(alias: string): Promise<string | undefined> {
+    return this.#repos.aliases.get(alias)
   }
 
   /** The release any of `keys` belongs to. */
@@ -177,47 +236,46 @@ export class ProductionState {
   }
 
   getTrack(isrc: string): Promise<TrackState | undefined> {
-    return this.#get(PREFIX.track + isrc)
+    return this.#repos.tracks.get(isrc)
   }
 
   getContract(contractId: string): Promise<ContractState | undefined> {
-    return this.#get(PREFIX.contract + contractId)
+    return this.#repos.contracts.get(contractId)
   }
 
-  async #list<T>(prefix: string, after: string | undefined, limit: number): Promise<T[]> {
+  async #list<T>(repository: Repository<T>, after: string | undefined, limit: number): Promise<T[]> {
     const out: T[] = []
-    const range = after == null ? { gte: prefix } : { gt: prefix + after }
-    for await (const [key, value] of this.#db.iterator({ ...range, lt: `${prefix}\xff`, limit })) {
-      if (!key.startsWith(prefix)) break
-      out.push(decode<T>(value))
-    }
+    for await (const value of repository.values({ ...(after == null ? {} : { gt: after }), limit })) out.push(value)
     return out
   }
 
   listReleases(after: string | undefined, limit: number): Promise<ReleaseState[]> {
-    return this.#list(PREFIX.release, after, limit)
+    return this.#list(this.#repos.releases, after, limit)
   }
 
   listTracks(after: string | undefined, limit: number): Promise<TrackState[]> {
-    return this.#list(PREFIX.track, after, limit)
+    return this.#list(this.#repos.tracks, after, limit)
   }
 
   listContracts(after: string | undefined, limit: number): Promise<ContractState[]> {
-    return this.#list(PREFIX.contract, after, limit)
+    return this.#list(this.#repos.contracts, after, limit)
   }
 
   listOutbox(limit: number): Promise<OutboxEntry[]> {
-    return this.#list(PREFIX.outbox, undefined, limit)
+    return this.#list(this.#repos.outbox, undefined, limit)
   }
 
   /** Entries of every kind, up to `limit` (operators' and tests' view of how much state there is). */
   async countEntries(limit = Number.MAX_SAFE_INTEGER): Promise<number> {
     let n = 0
-    for await (const _key of this.#db.keys({ limit })) n++
+    for (const repository of Object.values(this.#repos)) {
+      if (n >= limit) break
+      n += await repository.count(limit - n)
+    }
     return n
   }
 
   getOutbox(id: string): Promise<OutboxEntry | undefined> {
-    return this.#get(PREFIX.outbox + id)
+    return this.#repos.outbox.get(id)
   }
 }
