@@ -16,7 +16,7 @@ import {
   TooManyPendingError,
 } from './errors.ts'
 import type { SerialSource } from './serials.ts'
-import { type BatchOp, type CertRequestState, del, KEYS, put, putBytes } from './store.ts'
+import { type BatchOp, type CertRequestState, del, KEYS, put } from './store.ts'
 
 const log = logger('consort:registration:certs')
 
@@ -61,7 +61,7 @@ export class CertificateDesk {
     const request: CertRequestFields = { ...message.request, roles: [...new Set(message.request.roles)].sort() }
     const requestId = certRequestId(request)
     return this.#ctx.locks.run(`request:${requestId}`, async () => {
-      const known = await this.#ctx.store.get<CertRequestState>(KEYS.request(requestId))
+      const known = await this.#ctx.store.get(KEYS.request(requestId))
       if (known != null) {
         if (known.status === 'pending') return { status: 'pending', requestId }
         if (known.status === 'rejected') return { status: 'rejected', reason: known.reason ?? 'rejected' }
@@ -85,10 +85,7 @@ export class CertificateDesk {
       }
       if (this.#pending >= MAX_PENDING_REQUESTS)
         throw new TooManyPendingError(`${this.#pending} requests already wait for an operator`)
-      await this.#ctx.store.batch([
-        put(KEYS.request(requestId), state),
-        putBytes(KEYS.pending(requestId), new Uint8Array()),
-      ])
+      await this.#ctx.store.batch([put(KEYS.request(requestId), state), put(KEYS.pending(requestId), true)])
       this.#pending++
       emit(this.#ctx, 'cert:requested', { requestId, subject: request.subject, roles: request.roles })
       log('request %s for %s waits for an operator', requestId, request.roles.join(','))
@@ -123,7 +120,7 @@ export class CertificateDesk {
 
   /** `cert-status`: where a request stands. */
   async status(requestId: string): Promise<CertStatusResponse> {
-    const known = await this.#ctx.store.get<CertRequestState>(KEYS.request(requestId))
+    const known = await this.#ctx.store.get(KEYS.request(requestId))
     if (known == null) throw new RequestNotFoundError(`requestId: no request ${requestId}`)
     if (known.status === 'pending') return { status: 'pending', requestId }
     if (known.status === 'rejected') return { status: 'rejected', reason: known.reason ?? 'rejected' }
@@ -134,7 +131,7 @@ export class CertificateDesk {
   async pending(limit: number): Promise<PendingRequest[]> {
     const out: PendingRequest[] = []
     for await (const [key] of this.#ctx.store.entries(KEYS.pendingPrefix, { limit })) {
-      const state = await this.#ctx.store.get<CertRequestState>(KEYS.request(key.slice(KEYS.pendingPrefix.length)))
+      const state = await this.#ctx.store.get(KEYS.request(key))
       if (state == null) continue
       out.push({
         requestId: state.requestId,
@@ -182,11 +179,11 @@ export class CertificateDesk {
   /** Certificates this registrar issued to `subject`, newest first. */
   async history(subject: Uint8Array): Promise<SignedRecord<'consort/cert'>[]> {
     const out: SignedRecord<'consort/cert'>[] = []
-    for await (const [, bytes] of this.#ctx.store.entries(KEYS.certPrefix(toHex(subject)), {
+    for await (const [, cert] of this.#ctx.store.entries(KEYS.certPrefix(toHex(subject)), {
       limit: MAX_CERT_HISTORY,
       reverse: true,
     })) {
-      out.push(readStored(this.#ctx, 'consort/cert', bytes))
+      out.push(cert)
     }
     return out
   }
@@ -205,7 +202,7 @@ export class CertificateDesk {
   }
 
   async #pendingState(requestId: string): Promise<CertRequestState> {
-    const state = await this.#ctx.store.get<CertRequestState>(KEYS.request(requestId))
+    const state = await this.#ctx.store.get(KEYS.request(requestId))
     if (state == null) throw new RequestNotFoundError(`requestId: no request ${requestId}`)
     if (state.status !== 'pending') throw new RequestNotPendingError(`request ${requestId} is already ${state.status}`)
     return state
@@ -240,7 +237,7 @@ export class CertificateDesk {
     const approved: CertRequestState = { ...state, status: 'approved', decided: now, cert: cert.bytes, reason: null }
     await this.#ctx.store.batch([
       put(KEYS.request(state.requestId), approved),
-      putBytes(KEYS.cert(toHex(cert.body.subject), serial), cert.bytes),
+      put(KEYS.cert(toHex(cert.body.subject), serial), cert),
       this.#serials.op(),
       ...(typeof extra === 'function' ? extra(cert) : extra),
     ])

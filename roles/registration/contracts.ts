@@ -10,7 +10,7 @@ import type { GossipDelivery } from '../../protocols/topics/bus.ts'
 import { CONTRACT_CACHE_ENTRIES } from './constants.ts'
 import type { RegistrarContext } from './context.ts'
 import { CertificationInvalidError, ContractNotInForceError } from './errors.ts'
-import { type ContractIndexEntry, KEYS, put } from './store.ts'
+import { KEYS, keyName, put } from './store.ts'
 
 const log = logger('consort:registration:contracts')
 
@@ -103,8 +103,8 @@ export class ContractWatch {
   async learn(contract: SignedRecord<'consort/contract'>): Promise<void> {
     this.#remember(contract)
     const key = KEYS.contract(toHex(contract.signer), contract.body.contractId)
-    await this.#ctx.locks.run(key, async () => {
-      const known = await this.#ctx.store.get<ContractIndexEntry>(key)
+    await this.#ctx.locks.run(keyName(key), async () => {
+      const known = await this.#ctx.store.get(key)
       if (known != null && known.seq >= contract.body.seq) return
       await this.#ctx.records.put(contract)
       await this.#ctx.store.batch([put(key, { seq: contract.body.seq, cid: contract.id })])
@@ -159,9 +159,7 @@ export class ContractWatch {
         `contract ${contract.body.contractId} is in force from ${contract.body.validFrom} until ` +
           `${contract.body.validUntil ?? 'open'}, not at ${sale.at}`,
       )
-    const latest = await this.#ctx.store.get<ContractIndexEntry>(
-      KEYS.contract(toHex(contract.signer), contract.body.contractId),
-    )
+    const latest = await this.#ctx.store.get(KEYS.contract(toHex(contract.signer), contract.body.contractId))
     if (latest != null && latest.seq > contract.body.seq) {
       const newer = await this.fetch(latest.cid, signal)
       if (await this.#isRevoked(newer))

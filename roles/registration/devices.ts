@@ -16,7 +16,7 @@ import {
   RequestUnauthorisedError,
 } from './errors.ts'
 import type { SerialSource } from './serials.ts'
-import { type AttestedTerritory, type BatchOp, type DeviceState, KEYS, put, putBytes } from './store.ts'
+import { type AttestedTerritory, type BatchOp, type DeviceState, KEYS, put } from './store.ts'
 
 const log = logger('consort:registration:devices')
 
@@ -67,9 +67,9 @@ export class DeviceRegistry {
     const account = toHex(request.account)
     const device = toHex(request.device)
     return this.#ctx.locks.run(`account:${account}`, async () => {
-      const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
-      const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
-      const territory = (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(account)))?.territory
+      const known = await this.#ctx.store.get(KEYS.device(device))
+      const devices = (await this.#ctx.store.get(KEYS.account(account))) ?? { devices: [] }
+      const territory = (await this.#ctx.store.get(KEYS.territory(account)))?.territory
       const ops: BatchOp[] = []
       if (known != null) {
         if (!bytesEqual(known.account, request.account))
@@ -104,7 +104,7 @@ export class DeviceRegistry {
       await this.#ctx.store.batch([
         ...ops,
         put(KEYS.device(device), state),
-        putBytes(KEYS.deviceRecord(device, record.body.serial), record.bytes),
+        put(KEYS.deviceRecord(device, record.body.serial), record),
         put(KEYS.deviceRecordId(record.id.toString()), device),
         this.#serials.op(),
       ])
@@ -129,8 +129,8 @@ export class DeviceRegistry {
     const account = toHex(record.body.account)
     const device = toHex(record.body.device)
     await this.#ctx.locks.run(`account:${account}`, async () => {
-      const known = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
-      const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+      const known = await this.#ctx.store.get(KEYS.device(device))
+      const devices = (await this.#ctx.store.get(KEYS.account(account))) ?? { devices: [] }
       const limit = policy(this.#ctx).deviceLimit
       if (known != null) {
         if (!bytesEqual(known.account, record.body.account))
@@ -179,15 +179,15 @@ export class DeviceRegistry {
 
   /** An account's attested territory, if its operator set one. */
   async territoryOf(account: Uint8Array): Promise<string | undefined> {
-    return (await this.#ctx.store.get<AttestedTerritory>(KEYS.territory(toHex(account))))?.territory
+    return (await this.#ctx.store.get(KEYS.territory(toHex(account))))?.territory
   }
 
   /** The devices of an account, in registration order. */
   async list(account: Uint8Array): Promise<DeviceSummary[]> {
-    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(toHex(account)))) ?? { devices: [] }
+    const devices = (await this.#ctx.store.get(KEYS.account(toHex(account)))) ?? { devices: [] }
     const out: DeviceSummary[] = []
     for (const entry of devices.devices) {
-      const state = await this.#ctx.store.get<DeviceState>(KEYS.device(entry.device))
+      const state = await this.#ctx.store.get(KEYS.device(entry.device))
       if (state == null) continue
       const record = readStored(this.#ctx, 'consort/device', state.current)
       out.push({
@@ -205,31 +205,31 @@ export class DeviceRegistry {
 
   /** The device key (hex) of a record issued here, by the record's id. */
   async deviceOfRecord(id: CID): Promise<string | undefined> {
-    return this.#ctx.store.get<string>(KEYS.deviceRecordId(id.toString()))
+    return this.#ctx.store.get(KEYS.deviceRecordId(id.toString()))
   }
 
   async state(device: string): Promise<DeviceState | undefined> {
-    return this.#ctx.store.get<DeviceState>(KEYS.device(device))
+    return this.#ctx.store.get(KEYS.device(device))
   }
 
   /** Ids of every record issued here for `device`, newest first. */
   async recordIds(device: string): Promise<CID[]> {
     const out: CID[] = []
-    for await (const [, bytes] of this.#ctx.store.entries(KEYS.deviceRecordPrefix(device), {
+    for await (const [, record] of this.#ctx.store.entries(KEYS.deviceRecordPrefix(device), {
       limit: MAX_DEVICE_HISTORY,
       reverse: true,
     })) {
-      out.push(readStored(this.#ctx, 'consort/device', bytes).id)
+      out.push(record.id)
     }
     return out
   }
 
   /** The batch operations that mark a device revoked here (its slot in the account is freed). */
   async revokeOps(device: string): Promise<BatchOp[]> {
-    const state = await this.#ctx.store.get<DeviceState>(KEYS.device(device))
+    const state = await this.#ctx.store.get(KEYS.device(device))
     if (state == null) return []
     const account = toHex(state.account)
-    const devices = (await this.#ctx.store.get<AccountDevices>(KEYS.account(account))) ?? { devices: [] }
+    const devices = (await this.#ctx.store.get(KEYS.account(account))) ?? { devices: [] }
     return [
       put(KEYS.device(device), { ...state, status: 'revoked' } satisfies DeviceState),
       put(KEYS.account(account), {

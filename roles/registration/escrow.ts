@@ -8,7 +8,16 @@ import { releaseContentId } from '../../protocols/records/types/release.ts'
 import { MAX_LICENCE_KEYS } from './constants.ts'
 import { bytesEqual, decodeOptions, emit, type RegistrarContext } from './context.ts'
 import { EscrowInvalidError, KeyNotEscrowedError, RegistrationError } from './errors.ts'
-import { type BatchOp, type EscrowEntry, type IsrcIndexEntry, KEYS, put, type ReleaseEntry } from './store.ts'
+import {
+  type BatchOp,
+  type EscrowEntry,
+  type IsrcIndexEntry,
+  KEYS,
+  keyName,
+  put,
+  type ReleaseEntry,
+  type StoreKey,
+} from './store.ts'
 
 const log = logger('consort:registration:escrow')
 
@@ -82,11 +91,11 @@ export class EscrowVault {
 
     await this.#ctx.locks.run('escrow', async () => {
       const ops: BatchOp[] = []
-      const isrcIndex = new Map<string, IsrcIndexEntry | undefined>()
+      const isrcIndex = new Map<string, { key: StoreKey<'isrcIndex'>; entry: IsrcIndexEntry | undefined }>()
       for (const [i, escrow] of escrows.entries()) {
         const keyId = toHex(escrow.body.keyId)
         const signer = toHex(escrow.signer)
-        const known = await this.#ctx.store.get<EscrowEntry>(KEYS.escrow(keyId))
+        const known = await this.#ctx.store.get(KEYS.escrow(keyId))
         if (known != null && !bytesEqual(known.signer, escrow.signer))
           throw new EscrowInvalidError(`escrows.${i}.keyId: key ${keyId} was escrowed by another producer`)
         const manifest = manifests.get(escrow.body.manifest.toString())
@@ -102,16 +111,17 @@ export class EscrowVault {
         }
         ops.push(put(KEYS.escrow(keyId), entry))
         ops.push(put(KEYS.manifestKey(escrow.body.manifest.toString()), keyId))
-        const indexKey = KEYS.isrc(escrow.body.isrc, signer)
-        if (!isrcIndex.has(indexKey)) isrcIndex.set(indexKey, await this.#ctx.store.get<IsrcIndexEntry>(indexKey))
+        const key = KEYS.isrc(escrow.body.isrc, signer)
+        const name = keyName(key)
+        if (!isrcIndex.has(name)) isrcIndex.set(name, { key, entry: await this.#ctx.store.get(key) })
         const candidate: IsrcIndexEntry = { keyId, seq: entry.seq, created: entry.created }
-        const current = isrcIndex.get(indexKey)
-        if (current?.keyId === keyId || newer(candidate, current)) isrcIndex.set(indexKey, candidate)
+        const current = isrcIndex.get(name)?.entry
+        if (current?.keyId === keyId || newer(candidate, current)) isrcIndex.set(name, { key, entry: candidate })
       }
-      for (const [key, entry] of isrcIndex) if (entry != null) ops.push(put(key, entry))
+      for (const { key, entry } of isrcIndex.values()) if (entry != null) ops.push(put(key, entry))
       if (release != null) {
         const key = KEYS.release(releaseContentId(release.body), toHex(release.signer))
-        const known = await this.#ctx.store.get<ReleaseEntry>(key)
+        const known = await this.#ctx.store.get(key)
         const entry: ReleaseEntry = {
           seq: release.body.seq,
           created: release.body.created,
@@ -170,16 +180,16 @@ export class EscrowVault {
   async #byIsrc(isrc: string, signers: readonly Uint8Array[]): Promise<EscrowEntry | undefined> {
     let best: IsrcIndexEntry | undefined
     for (const signer of signers) {
-      const entry = await this.#ctx.store.get<IsrcIndexEntry>(KEYS.isrc(isrc, toHex(signer)))
+      const entry = await this.#ctx.store.get(KEYS.isrc(isrc, toHex(signer)))
       if (entry != null && newer(entry, best)) best = entry
     }
-    return best == null ? undefined : this.#ctx.store.get<EscrowEntry>(KEYS.escrow(best.keyId))
+    return best == null ? undefined : this.#ctx.store.get(KEYS.escrow(best.keyId))
   }
 
   async #byManifest(manifest: string, signers: readonly Uint8Array[]): Promise<EscrowEntry | undefined> {
-    const keyId = await this.#ctx.store.get<string>(KEYS.manifestKey(manifest))
+    const keyId = await this.#ctx.store.get(KEYS.manifestKey(manifest))
     if (keyId == null) return undefined
-    const entry = await this.#ctx.store.get<EscrowEntry>(KEYS.escrow(keyId))
+    const entry = await this.#ctx.store.get(KEYS.escrow(keyId))
     return entry != null && signers.some((s) => bytesEqual(s, entry.signer)) ? entry : undefined
   }
 
@@ -187,7 +197,7 @@ export class EscrowVault {
   async #release(contentId: string, signers: readonly Uint8Array[]): Promise<ReleaseEntry | undefined> {
     let best: ReleaseEntry | undefined
     for (const signer of signers) {
-      const entry = await this.#ctx.store.get<ReleaseEntry>(KEYS.release(contentId, toHex(signer)))
+      const entry = await this.#ctx.store.get(KEYS.release(contentId, toHex(signer)))
       if (entry != null && newer(entry, best)) best = entry
     }
     return best

@@ -12,9 +12,11 @@ import type { RegistrarTopics } from './contracts.ts'
 import { escrowHandlers, licenceHandlers, registerHandlers } from './handlers.ts'
 import { Registrar } from './registrar.ts'
 import { registrationRoutes } from './routes.ts'
+import { REGISTRATION_LAYOUT, type RegistrationRoleStore } from './store.ts'
 
 export { licenceIdOf } from './licences.ts'
 export { REVOCATION_KINDS, Registrar, type RegistrarComponents, type RevocationKind } from './registrar.ts'
+export { REGISTRATION_LAYOUT, type RegistrationRoleStore } from './store.ts'
 
 const log = logger('consort:registration')
 
@@ -33,8 +35,8 @@ export type RegistrationInit = Partial<RegistrationOptions>
 /** What the role takes from the node. */
 export type RegistrationComponents = Pick<
   RoleComponents,
-  'libp2p' | 'db' | 'keys' | 'clock' | 'random' | 'network' | 'topics' | 'trust' | 'records' | 'credentials'
->
+  'libp2p' | 'keys' | 'clock' | 'random' | 'network' | 'topics' | 'trust' | 'records' | 'credentials'
+> & { store: RegistrationRoleStore }
 
 export interface RegistrationEvents {
   'cert:requested': { requestId: string; subject: Uint8Array; roles: string[] }
@@ -99,6 +101,7 @@ export const registration = defineRole({
     /** How long fetching a contract a licence request names may take, ms (default 5 s). */
     contractFetchTimeoutMs: z.number().int().positive().optional(),
   }) satisfies z.ZodType<RegistrationInit>,
-  components: ['libp2p', 'db', 'keys', 'clock', 'random', 'network', 'topics', 'trust', 'records', 'credentials'],
+  components: ['libp2p', 'keys', 'clock', 'random', 'network', 'topics', 'trust', 'records', 'credentials'],
+  layout: REGISTRATION_LAYOUT,
   create: (components, options) => new RegistrationRole(components, options),
 })

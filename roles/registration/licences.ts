@@ -126,21 +126,21 @@ export class LicenceIssuer {
       )
 
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
-      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
       if (state != null) {
         if (!state.receipt.equals(receipt.id))
           throw new ReceiptInvalidError(`receipt.purchaseId: purchase ${purchaseId} was licensed under another receipt`)
         if (await this.#isRevoked(state))
           throw new LicenceRevokedError(`the licence of purchase ${purchaseId} is revoked`)
         await this.#devices.checkForLicence(device)
-        const stored = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, deviceHex))
+        const stored = await this.#ctx.store.get(KEYS.licence(purchaseId, deviceHex))
         // The receipt names the device, and its licence was stored with the purchase in one batch.
         if (stored == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its licence`)
         return readStored(this.#ctx, 'consort/licence', stored.record)
       }
 
       // A first issue: every check, cheapest first.
-      const withdrawn = await this.#ctx.store.get<WithdrawnPurchase>(KEYS.withdrawn(purchaseId))
+      const withdrawn = await this.#ctx.store.get(KEYS.withdrawn(purchaseId))
       if (withdrawn != null && bytesEqual(withdrawn.retailer, receipt.signer))
         throw new LicenceRevokedError(`purchase ${purchaseId} was withdrawn by its retailer`)
       if (this.#ctx.trust.isRevoked(receipt.id))
@@ -251,7 +251,7 @@ export class LicenceIssuer {
     const purchaseId = message.request.purchaseId
     const deviceHex = toHex(device.body.device)
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
-      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
       if (state == null)
         throw new PurchaseNotFoundError(`purchaseId: no licence of purchase ${purchaseId} was issued here`)
       if (!bytesEqual(state.account, device.body.account))
@@ -262,12 +262,10 @@ export class LicenceIssuer {
       const used = this.#checkConsumption(message.consumption ?? [], state, payment)
       const templateDevice = state.template ?? state.devices[0]
       const first =
-        templateDevice === undefined
-          ? undefined
-          : await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, templateDevice))
+        templateDevice === undefined ? undefined : await this.#ctx.store.get(KEYS.licence(purchaseId, templateDevice))
       if (first == null) throw new PurchaseNotFoundError(`purchase ${purchaseId} has lost its first licence`)
       const template = readStored(this.#ctx, 'consort/licence', first.record)
-      const existing = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, deviceHex))
+      const existing = await this.#ctx.store.get(KEYS.licence(purchaseId, deviceHex))
       const holds = state.devices.includes(deviceHex)
       if (!holds && state.deviceAllowance != null && state.devices.length >= state.deviceAllowance)
         throw new DeviceLimitError(
@@ -341,8 +339,8 @@ export class LicenceIssuer {
     const verdict = this.#ctx.trust.check(receipt)
     if (!verdict.ok) throw new ReceiptInvalidError(`receipt: not signed by a certified retailer (${verdict.reason})`)
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
-      const marker = await this.#ctx.store.get<WithdrawnPurchase>(KEYS.withdrawn(purchaseId))
-      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      const marker = await this.#ctx.store.get(KEYS.withdrawn(purchaseId))
+      const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
       if (state != null) {
         // A purchase stored before retailers were recorded cannot be withdrawn: only its operator can revoke it.
         if (state.retailer == null || !bytesEqual(state.retailer, receipt.signer))
@@ -389,13 +387,13 @@ export class LicenceIssuer {
     if (problem != null) throw new RequestStaleError(problem)
     const purchaseId = request.purchaseId
     return this.#ctx.locks.run(`purchase:${purchaseId}`, async () => {
-      const known = await this.#ctx.store.get<TransferDone>(KEYS.transfer(request.transferId))
+      const known = await this.#ctx.store.get(KEYS.transfer(request.transferId))
       if (known != null) {
         if (known.purchaseId !== purchaseId || !verifyTransferRequest(request, known.from, message.sig))
           throw new RequestUnauthorisedError(`transfer ${request.transferId} was another request`)
         return { done: known, signed: null }
       }
-      const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+      const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
       if (state == null)
         throw new PurchaseNotFoundError(`purchaseId: no licence of purchase ${purchaseId} was issued here`)
       if (!verifyTransferRequest(request, state.account, message.sig))
@@ -461,11 +459,11 @@ export class LicenceIssuer {
 
   /** The licences of a purchase, one per device. */
   async licencesOf(purchaseId: string): Promise<SignedRecord<'consort/licence'>[]> {
-    const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+    const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
     if (state == null) return []
     const out: SignedRecord<'consort/licence'>[] = []
     for (const device of state.devices) {
-      const stored = await this.#ctx.store.get<StoredLicence>(KEYS.licence(purchaseId, device))
+      const stored = await this.#ctx.store.get(KEYS.licence(purchaseId, device))
       if (stored != null) out.push(readStored(this.#ctx, 'consort/licence', stored.record))
     }
     return out
@@ -473,12 +471,12 @@ export class LicenceIssuer {
 
   /** The purchase a licence id belongs to. */
   async purchaseOfLicence(id: CID): Promise<string | undefined> {
-    return (await this.#ctx.store.get<LicenceRef>(KEYS.licenceId(id.toString())))?.purchaseId
+    return (await this.#ctx.store.get(KEYS.licenceId(id.toString())))?.purchaseId
   }
 
   /** The batch operations that mark a purchase's licences revoked here. */
   async revokeOps(purchaseId: string): Promise<BatchOp[]> {
-    const state = await this.#ctx.store.get<PurchaseState>(KEYS.purchase(purchaseId))
+    const state = await this.#ctx.store.get(KEYS.purchase(purchaseId))
     if (state == null) return []
     return [put(KEYS.purchase(purchaseId), { ...state, revoked: true } satisfies PurchaseState)]
   }

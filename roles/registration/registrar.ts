@@ -11,7 +11,6 @@ import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envel
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { KeyedQueue } from '../common/keyed-queue.ts'
-import type { RoleDb } from '../role.ts'
 import { CertificateDesk, keyFromHex } from './certs.ts'
 import {
   CONTRACT_FETCH_TIMEOUT_MS,
@@ -29,13 +28,14 @@ import { RevocationDesk, type RevocationPublisher } from './revocations.ts'
 import { CertificateRotation } from './rotation.ts'
 import { SerialSource } from './serials.ts'
 import type { BatchOp } from './store.ts'
-import { RegistrationStore } from './store.ts'
+import { type RegistrationRoleStore, RegistrationStore } from './store.ts'
 
 const log = logger('consort:registration')
 
 /** What the registration manager's business logic needs: no libp2p, so that benchmarks can run it alone. */
 export interface RegistrarComponents {
-  db: RoleDb
+  /** Its store (`REGISTRATION_LAYOUT`); `start()` checks its layout version (the role's template did already). */
+  store: RegistrationRoleStore
   keys: Pick<NodeKeys, 'signer' | 'sealing'>
   clock: Clock
   random: Random
@@ -84,7 +84,7 @@ export class Registrar extends EventTarget {
   ) {
     super()
     this.#ctx = {
-      store: new RegistrationStore(components.db),
+      store: new RegistrationStore(components.store),
       signer: components.keys.signer,
       sealing: components.keys.sealing,
       clock: components.clock,

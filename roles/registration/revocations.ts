@@ -4,9 +4,9 @@ import { toHex } from '../../keys/hex.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RevocableKind } from '../../protocols/records/types/revocation.ts'
 import { MAX_REVOKERS_PER_TARGET } from './constants.ts'
-import { type RegistrarContext, readStored } from './context.ts'
+import type { RegistrarContext } from './context.ts'
 import type { RegistrarTopics } from './contracts.ts'
-import { type BatchOp, KEYS, put, putBytes, type RevokedEntry } from './store.ts'
+import { type BatchOp, KEYS, put, type RevokedEntry } from './store.ts'
 
 const log = logger('consort:registration:revocations')
 
@@ -31,15 +31,12 @@ export class RevocationDesk {
 
   /** Re-apply this registrar's own revocations to the trust (it forgets them on restart), then follow the topic. */
   async start(subscribe: RegistrarTopics): Promise<void> {
-    for await (const [, bytes] of this.#ctx.store.entries(KEYS.ownRevocationPrefix, {
+    const onBadValue = (err: Error) => log.error('dropping an own revocation that no longer decodes: %e', err)
+    for await (const [, record] of this.#ctx.store.entries(KEYS.ownRevocationPrefix, {
       limit: Number.MAX_SAFE_INTEGER,
+      onBadValue,
     })) {
-      try {
-        const record = readStored(this.#ctx, 'consort/revocation', bytes)
-        this.#ctx.trust.revoke(record.body.targets.map((t) => t.id))
-      } catch (err) {
-        log.error('dropping an own revocation that no longer decodes: %e', err)
-      }
+      this.#ctx.trust.revoke(record.body.targets.map((t) => t.id))
     }
     this.#unsubscribe = subscribe('revocations', (delivery) =>
       this.learn(delivery.record as SignedRecord<'consort/revocation'>),
@@ -58,7 +55,7 @@ export class RevocationDesk {
     for (const target of record.body.targets) {
       if (!WATCHED_KINDS.includes(target.kind)) continue
       const key = KEYS.revoked(target.id.toString())
-      const known = await this.#ctx.store.get<RevokedEntry>(key)
+      const known = await this.#ctx.store.get(key)
       if (known?.by.includes(signer) === true) continue
       if (known != null && known.by.length >= MAX_REVOKERS_PER_TARGET) continue
       ops.push(put(key, { kind: target.kind, by: [...(known?.by ?? []), signer] } satisfies RevokedEntry))
@@ -70,7 +67,7 @@ export class RevocationDesk {
   /** Has any of `authorities` (or a reference service or registrar of the network) revoked `id`? */
   async isRevokedBy(id: CID, authorities: readonly Uint8Array[]): Promise<boolean> {
     if (this.#ctx.trust.isRevoked(id)) return true
-    const entry = await this.#ctx.store.get<RevokedEntry>(KEYS.revoked(id.toString()))
+    const entry = await this.#ctx.store.get(KEYS.revoked(id.toString()))
     if (entry == null) return false
     const allowed = new Set(authorities.map(toHex))
     return entry.by.some((by) => {
@@ -94,7 +91,7 @@ export class RevocationDesk {
       this.#ctx.signer,
       this.#ctx.network.caps,
     )
-    return { record, ops: [putBytes(KEYS.ownRevocation(record.id.toString()), record.bytes)] }
+    return { record, ops: [put(KEYS.ownRevocation(record.id.toString()), record)] }
   }
 
   /** Apply a stored revocation to this node's trust and gossip it. A publish failure is logged, not thrown. */
@@ -110,8 +107,7 @@ export class RevocationDesk {
 
   /** A revocation this registrar issued, by id. */
   async own(id: string): Promise<SignedRecord<'consort/revocation'> | undefined> {
-    const bytes = await this.#ctx.store.getBytes(KEYS.ownRevocation(id))
-    return bytes == null ? undefined : readStored(this.#ctx, 'consort/revocation', bytes)
+    return this.#ctx.store.get(KEYS.ownRevocation(id))
   }
 }
 

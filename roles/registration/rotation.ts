@@ -9,7 +9,7 @@ import type { CertificateDesk } from './certs.ts'
 import { MAX_REQUEST_AGE_MS } from './constants.ts'
 import { bytesEqual, decodeOptions, type RegistrarContext, readStored, requestAgeProblem } from './context.ts'
 import { RequestStaleError, RequestUnauthorisedError, RotationConflictError, RotationInvalidError } from './errors.ts'
-import { del, KEYS, put, type RotationState } from './store.ts'
+import { del, KEYS, put, type RotationState, type StoreKey } from './store.ts'
 
 const log = logger('consort:registration:rotation')
 
@@ -64,7 +64,7 @@ export class CertificateRotation {
     }
     const oldId = old.id.toString()
     return this.#ctx.locks.run(`rotation:${oldId}`, async () => {
-      const known = await this.#ctx.store.get<RotationState>(KEYS.rotation(oldId))
+      const known = await this.#ctx.store.get(KEYS.rotation(oldId))
       if (known != null) {
         if (!bytesEqual(known.newSubject, request.subject)) {
           throw new RotationConflictError(`predecessor: certificate ${oldId} was already rotated to another key`)
@@ -102,15 +102,15 @@ export class CertificateRotation {
   /** Revoke the old certificates whose grace period is over; returns how many. */
   async revokeDue(): Promise<number> {
     const now = this.#ctx.clock.now()
-    const due: Array<{ key: string; oldId: string }> = []
+    const due: Array<{ key: StoreKey<'rotationsDue'>; oldId: string }> = []
     for await (const [key] of this.#ctx.store.entries(KEYS.rotationDuePrefix, { limit: MAX_REVOCATIONS_PER_ROUND })) {
-      const [, at, oldId] = key.split('!')
+      const [at, oldId] = key.split('!')
       if (Number(at) > now) break
-      due.push({ key, oldId: oldId! })
+      due.push({ key: KEYS.rotationDue(Number(at), oldId!), oldId: oldId! })
     }
     for (const { key, oldId } of due) {
       await this.#ctx.locks.run(`rotation:${oldId}`, async () => {
-        const state = await this.#ctx.store.get<RotationState>(KEYS.rotation(oldId))
+        const state = await this.#ctx.store.get(KEYS.rotation(oldId))
         const id = CID.parse(oldId)
         if (state != null && !state.revoked && !this.#ctx.trust.isRevoked(id)) {
           const successor = readStored(this.#ctx, 'consort/cert', state.cert)

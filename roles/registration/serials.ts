@@ -17,7 +17,7 @@ export class SerialSource {
   }
 
   async load(store: RegistrationStore): Promise<void> {
-    this.#last = (await store.get<number>(KEYS.serial)) ?? 0
+    this.#last = (await store.get(KEYS.serial)) ?? 0
   }
 
   next(): number {

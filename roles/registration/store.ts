@@ -1,50 +1,58 @@
-import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import type { UsedUses } from '../../protocols/records/types/consumption.ts'
-import type { RevocableKind } from '../../protocols/records/types/revocation.ts'
-import type { CertRequestFields } from '../../protocols/register/index.ts'
-import type { RoleDb } from '../role.ts'
+import { z } from 'zod'
+import { type UsedUses, usedUses } from '../../protocols/records/types/consumption.ts'
+import { REVOCABLE_KINDS, type RevocableKind } from '../../protocols/records/types/revocation.ts'
+import { type CertRequestFields, certRequestFields } from '../../protocols/register/index.ts'
+import {
+  codecs,
+  defineLayout,
+  type EntriesOptions,
+  type Repository,
+  type RoleStore,
+  repository,
+  type StoreValueError,
+  stored,
+} from '../store.ts'
 import { STORE_VERSION } from './constants.ts'
-import { StoreVersionError } from './errors.ts'
 
 /**
- * The registration manager's sublevel: one typed value per key, DAG-CBOR encoded, keys built by the functions
- * below (components joined by `!`, a character no id, ISRC, content id or hex string contains). Every change is
- * one atomic batch. Prefixes are never reused for another meaning.
+ * The registration manager's store (`REGISTRATION_LAYOUT`): one typed value per key, keys built by the functions
+ * below (components joined by `!`, a character no id, ISRC, content id or hex string contains), each naming its
+ * repository so that `get` and `put` know the value's type and check it. Every change is one atomic batch. Prefixes
+ * are never reused for another meaning.
  */
 export const KEYS = {
-  version: 'meta!version',
-  serial: 'meta!serial',
-  request: (id: string) => `req!${id}`,
-  pending: (id: string) => `pending!${id}`,
-  pendingPrefix: 'pending!',
-  cert: (subject: string, serial: number) => `cert!${subject}!${serialKey(serial)}`,
-  certPrefix: (subject: string) => `cert!${subject}!`,
-  device: (device: string) => `dev!${device}`,
-  deviceRecord: (device: string, serial: number) => `devrec!${device}!${serialKey(serial)}`,
-  deviceRecordPrefix: (device: string) => `devrec!${device}!`,
-  deviceRecordId: (id: string) => `devid!${id}`,
-  account: (account: string) => `acct!${account}`,
+  serial: at('serial', ''),
+  request: (id: string) => at('requests', id),
+  pending: (id: string) => at('pending', id),
+  pendingPrefix: at('pending', ''),
+  cert: (subject: string, serial: number) => at('certs', `${subject}!${serialKey(serial)}`),
+  certPrefix: (subject: string) => at('certs', `${subject}!`),
+  device: (device: string) => at('devices', device),
+  deviceRecord: (device: string, serial: number) => at('deviceRecords', `${device}!${serialKey(serial)}`),
+  deviceRecordPrefix: (device: string) => at('deviceRecords', `${device}!`),
+  deviceRecordId: (id: string) => at('deviceRecordIds', id),
+  account: (account: string) => at('accounts', account),
   /** The territory the operator attests for an account (`consort registration territory`). */
-  territory: (account: string) => `terr!${account}`,
-  escrow: (keyId: string) => `escrow!${keyId}`,
-  escrowPrefix: 'escrow!',
-  isrc: (isrc: string, signer: string) => `isrc!${isrc}!${signer}`,
-  manifestKey: (manifest: string) => `mkey!${manifest}`,
-  release: (contentId: string, signer: string) => `release!${contentId}!${signer}`,
-  contract: (signer: string, contractId: string) => `contract!${signer}!${contractId}`,
-  revoked: (id: string) => `revoked!${id}`,
-  purchase: (purchaseId: string) => `purchase!${purchaseId}`,
-  withdrawn: (purchaseId: string) => `withdrawn!${purchaseId}`,
+  territory: (account: string) => at('territories', account),
+  escrow: (keyId: string) => at('escrows', keyId),
+  escrowPrefix: at('escrows', ''),
+  isrc: (isrc: string, signer: string) => at('isrcIndex', `${isrc}!${signer}`),
+  manifestKey: (manifest: string) => at('manifestKeys', manifest),
+  release: (contentId: string, signer: string) => at('releases', `${contentId}!${signer}`),
+  contract: (signer: string, contractId: string) => at('contracts', `${signer}!${contractId}`),
+  revoked: (id: string) => at('revoked', id),
+  purchase: (purchaseId: string) => at('purchases', purchaseId),
+  withdrawn: (purchaseId: string) => at('withdrawn', purchaseId),
   /** A transfer done (its answer, for a retry; docs/decisions/0606). */
-  transfer: (transferId: string) => `xfer!${transferId}`,
-  licence: (purchaseId: string, device: string) => `licence!${purchaseId}!${device}`,
-  licenceId: (id: string) => `licid!${id}`,
-  ownRevocation: (id: string) => `myrev!${id}`,
-  ownRevocationPrefix: 'myrev!',
-  rotation: (oldCert: string) => `rot!${oldCert}`,
-  rotationDue: (at: number, oldCert: string) => `rotdue!${serialKey(at)}!${oldCert}`,
-  rotationDuePrefix: 'rotdue!',
+  transfer: (transferId: string) => at('transfers', transferId),
+  licence: (purchaseId: string, device: string) => at('licences', `${purchaseId}!${device}`),
+  licenceId: (id: string) => at('licenceIds', id),
+  ownRevocation: (id: string) => at('ownRevocations', id),
+  ownRevocationPrefix: at('ownRevocations', ''),
+  rotation: (oldCert: string) => at('rotations', oldCert),
+  rotationDue: (at_: number, oldCert: string) => at('rotationsDue', `${serialKey(at_)}!${oldCert}`),
+  rotationDuePrefix: at('rotationsDue', ''),
 } as const
 
 /** Serials sort as fixed-width decimal strings, so the last key under a prefix is the highest serial. */
@@ -88,9 +96,9 @@ export interface AttestedTerritory {
   at: number
 }
 
-export interface AccountState {
-  /** Device keys (hex) in order of registration, revoked ones included. */
-  devices: string[]
+export interface AccountDevices {
+  /** Devices (hex keys) in order of registration, revoked ones included. */
+  devices: Array<{ device: string; revoked: boolean }>
 }
 
 /** An escrowed content key, still sealed to this registrar, with what is needed to find it. */
@@ -190,71 +198,232 @@ export interface LicenceRef {
   device: string
 }
 
-export type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string }
+const bytes = stored.bytes
+const hexKey = z.string().regex(/^[0-9a-f]+$/)
+
+const certRequestState: z.ZodType<CertRequestState> = z.strictObject({
+  requestId: z.string().min(1),
+  request: certRequestFields,
+  sig: bytes,
+  status: z.enum(['pending', 'approved', 'rejected']),
+  received: stored.count,
+  decided: stored.count.nullable(),
+  cert: bytes.nullable(),
+  reason: z.string().nullable(),
+})
+
+const deviceState: z.ZodType<DeviceState> = z.strictObject({
+  account: bytes,
+  status: z.enum(['active', 'revoked']),
+  registered: stored.count,
+  current: bytes,
+})
+
+const accountDevices: z.ZodType<AccountDevices> = z.strictObject({
+  devices: z.array(z.strictObject({ device: hexKey, revoked: z.boolean() })),
+})
+
+const attestedTerritory: z.ZodType<AttestedTerritory> = z.strictObject({ territory: z.string(), at: stored.count })
+
+const escrowEntry: z.ZodType<EscrowEntry> = z.strictObject({
+  keyId: bytes,
+  isrc: z.string(),
+  manifest: stored.cid,
+  signer: bytes,
+  sealedKey: bytes,
+  seq: z.number().int().min(-1),
+  created: stored.count,
+  record: bytes,
+})
+
+const isrcIndexEntry: z.ZodType<IsrcIndexEntry> = z.strictObject({
+  keyId: z.string(),
+  seq: z.number().int().min(-1),
+  created: stored.count,
+})
+
+const releaseEntry: z.ZodType<ReleaseEntry> = z.strictObject({
+  seq: stored.count,
+  created: stored.count,
+  tracks: z.array(z.strictObject({ isrc: z.string(), manifest: stored.cid })),
+  record: bytes,
+})
+
+const contractIndexEntry: z.ZodType<ContractIndexEntry> = z.strictObject({ seq: stored.count, cid: stored.cid })
+
+const revokedEntry: z.ZodType<RevokedEntry> = z.strictObject({
+  kind: z.enum(REVOCABLE_KINDS),
+  by: z.array(hexKey),
+})
+
+const purchaseState: z.ZodType<PurchaseState> = z.strictObject({
+  purchaseId: z.string().min(1),
+  receipt: stored.cid,
+  account: bytes,
+  devices: z.array(hexKey),
+  escrowSigners: z.array(bytes),
+  deviceAllowance: stored.count.nullable(),
+  revoked: z.boolean(),
+  issued: stored.count,
+  retailer: bytes,
+  payment: bytes.optional(),
+  used: usedUses.optional(),
+  transfers: stored.count.optional(),
+  template: hexKey.optional(),
+})
+
+const withdrawnPurchase: z.ZodType<WithdrawnPurchase> = z.strictObject({
+  retailer: bytes,
+  at: stored.count,
+  receipt: stored.cid.optional(),
+  revocation: bytes.optional(),
+})
+
+/** A licence as issued here, with the sealing key of the device it was sealed to. */
+export interface StoredLicence {
+  record: Uint8Array
+  sealedTo: Uint8Array
+}
+
+const transferDone: z.ZodType<TransferDone> = z.strictObject({
+  purchaseId: z.string().min(1),
+  from: bytes,
+  transfer: bytes,
+  revocation: bytes,
+})
+
+const storedLicence: z.ZodType<StoredLicence> = z.strictObject({ record: bytes, sealedTo: bytes })
+
+const licenceRef: z.ZodType<LicenceRef> = z.strictObject({ purchaseId: z.string().min(1), device: hexKey })
+
+const rotationState: z.ZodType<RotationState> = z.strictObject({
+  newSubject: bytes,
+  cert: bytes,
+  revokeOldAt: stored.count,
+  revoked: z.boolean(),
+})
+
+/** The layout `KEYS` builds keys of: the one this role has had since its layout version 1. */
+export const REGISTRATION_LAYOUT = defineLayout({
+  role: 'registration',
+  version: STORE_VERSION,
+  versionKey: 'meta!version',
+  repositories: {
+    serial: repository('meta!serial', codecs.cbor(stored.count)),
+    requests: repository('req!', codecs.cbor(certRequestState)),
+    pending: repository('pending!', codecs.marker),
+    certs: repository('cert!', codecs.record('consort/cert')),
+    devices: repository('dev!', codecs.cbor(deviceState)),
+    deviceRecords: repository('devrec!', codecs.record('consort/device')),
+    /** The device key (hex) a device record id belongs to. */
+    deviceRecordIds: repository('devid!', codecs.cbor(hexKey)),
+    accounts: repository('acct!', codecs.cbor(accountDevices)),
+    territories: repository('terr!', codecs.cbor(attestedTerritory)),
+    escrows: repository('escrow!', codecs.cbor(escrowEntry)),
+    isrcIndex: repository('isrc!', codecs.cbor(isrcIndexEntry)),
+    /** The escrowed key id (hex) of a manifest. */
+    manifestKeys: repository('mkey!', codecs.cbor(z.string())),
+    releases: repository('release!', codecs.cbor(releaseEntry)),
+    contracts: repository('contract!', codecs.cbor(contractIndexEntry)),
+    revoked: repository('revoked!', codecs.cbor(revokedEntry)),
+    purchases: repository('purchase!', codecs.cbor(purchaseState)),
+    withdrawn: repository('withdrawn!', codecs.cbor(withdrawnPurchase)),
+    transfers: repository('xfer!', codecs.cbor(transferDone)),
+    licences: repository('licence!', codecs.cbor(storedLicence)),
+    licenceIds: repository('licid!', codecs.cbor(licenceRef)),
+    ownRevocations: repository('myrev!', codecs.record('consort/revocation')),
+    rotations: repository('rot!', codecs.cbor(rotationState)),
+    /** The old certificate's id, by when its grace period ends. */
+    rotationsDue: repository('rotdue!', codecs.cbor(z.string())),
+  },
+})
+
+export type RegistrationRoleStore = RoleStore<(typeof REGISTRATION_LAYOUT)['repositories']>
+type Repos = RegistrationRoleStore['repositories']
+type RepositoryName = keyof Repos
+/** The value type of a repository. */
+export type ValueOf<N extends RepositoryName> = NonNullable<Awaited<ReturnType<Repos[N]['get']>>>
+
+/** A key of one repository (or, with a partial key, a prefix within it): what `KEYS` builds. */
+export interface StoreKey<N extends RepositoryName = RepositoryName> {
+  readonly repository: N
+  readonly key: string
+}
+
+function at<N extends RepositoryName>(repository: N, key: string): StoreKey<N> {
+  return { repository, key }
+}
+
+export type BatchOp =
+  | { [N in RepositoryName]: { type: 'put'; key: StoreKey<N>; value: ValueOf<N> } }[RepositoryName]
+  | { type: 'del'; key: StoreKey }
 
 export class RegistrationStore {
-  readonly #db: RoleDb
+  readonly #store: RegistrationRoleStore
 
-  constructor(db: RoleDb) {
-    this.#db = db
+  constructor(store: RegistrationRoleStore) {
+    this.#store = store
   }
 
-  /** Check (or write, on a fresh sublevel) the layout version. */
+  /** Check (or write, on a fresh store) the layout version; the role's template did already, a bare registrar not. */
   async open(): Promise<void> {
-    const version = await this.get<number>(KEYS.version)
-    if (version == null) await this.#db.put(KEYS.version, encode(STORE_VERSION))
-    else if (version !== STORE_VERSION)
-      throw new StoreVersionError(`registration store has layout version ${version}, this build reads ${STORE_VERSION}`)
+    await this.#store.open()
   }
 
-  async get<T>(key: string): Promise<T | undefined> {
-    const bytes = await this.#db.get(key)
-    return bytes == null ? undefined : (dagCbor.decode(bytes) as T)
+  async get<N extends RepositoryName>(key: StoreKey<N>): Promise<ValueOf<N> | undefined> {
+    return (await this.#repository(key).get(key.key)) as ValueOf<N> | undefined
   }
 
-  async getBytes(key: string): Promise<Uint8Array | undefined> {
-    const bytes = await this.#db.get(key)
-    return bytes ?? undefined
+  async has(key: StoreKey): Promise<boolean> {
+    return this.#repository(key).has(key.key)
   }
 
-  async has(key: string): Promise<boolean> {
-    return (await this.#db.get(key)) != null
+  async batch(ops: readonly BatchOp[]): Promise<void> {
+    const batch = this.#store.batch()
+    for (const op of ops) {
+      const repository = this.#repository(op.key)
+      if (op.type === 'put') batch.put(repository as Repository<unknown>, op.key.key, op.value)
+      else batch.del(repository, op.key.key)
+    }
+    await batch.write()
   }
 
-  async batch(ops: BatchOp[]): Promise<void> {
-    if (ops.length === 0) return
-    await this.#db.batch(ops)
-  }
-
-  /** Keys and values under a prefix, in key order (or reversed), at most `limit`. */
-  async *entries(prefix: string, options: { limit: number; reverse?: boolean }): AsyncGenerator<[string, Uint8Array]> {
-    for await (const [key, value] of this.#db.iterator({
-      gte: prefix,
-      lt: `${prefix}\xff`,
+  /** Keys (after `prefix`) and values under a prefix, in key order (or reversed), at most `limit`. */
+  async *entries<N extends RepositoryName>(
+    prefix: StoreKey<N>,
+    options: { limit: number; reverse?: boolean; onBadValue?: (err: StoreValueError) => void },
+  ): AsyncGenerator<[string, ValueOf<N>]> {
+    const range: EntriesOptions = {
+      gte: prefix.key,
+      lt: `${prefix.key}\xff`,
       limit: options.limit,
       reverse: options.reverse ?? false,
-    })) {
-      yield [key, value]
+      ...(options.onBadValue != null ? { onBadValue: options.onBadValue } : {}),
+    }
+    for await (const [key, value] of this.#repository(prefix).entries(range)) {
+      yield [key.slice(prefix.key.length), value as ValueOf<N>]
     }
   }
 
-  async *allValues(): AsyncGenerator<Uint8Array> {
-    for await (const value of this.#db.values()) yield value
+  /** Every value's bytes as they are on disk (tests prove what is, and is not, stored). */
+  rawValues(): AsyncIterable<Uint8Array> {
+    return this.#store.rawValues()
+  }
+
+  #repository(key: StoreKey): Repos[RepositoryName] {
+    return this.#store.repositories[key.repository]
   }
 }
 
-export function encode(value: unknown): Uint8Array {
-  return dagCbor.encode(value)
+export function put<N extends RepositoryName>(key: StoreKey<N>, value: ValueOf<N>): BatchOp {
+  return { type: 'put', key, value } as BatchOp
 }
 
-export function put(key: string, value: unknown): BatchOp {
-  return { type: 'put', key, value: encode(value) }
+/** The key as it is on disk (prefix and key): one name per key, for locks and logs. */
+export function keyName(key: StoreKey): string {
+  return REGISTRATION_LAYOUT.repositories[key.repository].prefix + key.key
 }
 
-export function putBytes(key: string, value: Uint8Array): BatchOp {
-  return { type: 'put', key, value }
-}
-
-export function del(key: string): BatchOp {
+export function del(key: StoreKey): BatchOp {
   return { type: 'del', key }
 }

@@ -21,9 +21,11 @@ import { signDeviceRequest } from '../../protocols/register/client.ts'
 import { assignedPartyId } from '../../protocols/register/party-id.ts'
 import { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { DEFAULT_NETWORK_RULES } from '../../protocols/usage-rules/index.ts'
+import { REGISTRATION_LAYOUT } from '../../roles/registration/index.ts'
 import type { IssueMessage } from '../../roles/registration/licences.ts'
 import { Registrar } from '../../roles/registration/registrar.ts'
 import type { RoleDb } from '../../roles/role.ts'
+import { RoleStore, storeContext } from '../../roles/store.ts'
 
 /**
  * A registration manager with everything around it made up in memory — a network, a producer that escrowed
@@ -158,12 +160,13 @@ export async function createLicensingWorld(options: LicensingWorldOptions = {}):
   const level = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
   await level.open()
   const db = level.sublevel('role-registration', { valueEncoding: 'view' }) as unknown as RoleDb
+  const store = new RoleStore(db, REGISTRATION_LAYOUT, storeContext(network))
   const records = new RecordStore(new MemoryBlockstore() as unknown as BlockStore, () => ({
     network: network.name,
     now: clock.now(),
     caps: network.caps,
   }))
-  const registrar = new Registrar({ db, keys: keys.registrar, clock, random, network, trust, records })
+  const registrar = new Registrar({ store, keys: keys.registrar, clock, random, network, trust, records })
   await registrar.start()
 
   // The producer packages a release and escrows its keys with the registrar.

@@ -7,6 +7,7 @@ import { LICENCE_CODES, LICENCE_OPS, LICENCE_PROTOCOL, LICENCE_SEAL_CONTEXT } fr
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import { depositEscrow, registerDevice, requestLicence, requestReissue } from '../../../protocols/register/client.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
+import { KEYS } from '../../../roles/registration/store.ts'
 import type { ControlRoute } from '../../../roles/role.ts'
 import { paymentFor } from '../../helpers/payments.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -404,7 +405,7 @@ describe('registration: escrow, devices and licences between real nodes', functi
     // Anyone but the receipt's signer is refused, and nothing is written for it (issue 11, lower finding).
     const rows = async () => {
       let n = 0
-      for await (const _ of market.role.registrar.store.entries('withdrawn!', { limit: 10_000 })) n++
+      for await (const _ of market.role.registrar.store.entries(KEYS.withdrawn(''), { limit: 10_000 })) n++
       return n
     }
     const before = await rows()
@@ -503,7 +504,7 @@ describe('registration: escrow, devices and licences between real nodes', functi
     assert.deepEqual(openWith(phone, licence), secret!.contentKey)
     const keys = [single!.contentKey, secret!.contentKey].map((k) => Buffer.from(k))
     let values = 0
-    for await (const value of market.role.registrar.store.allValues()) {
+    for await (const value of market.role.registrar.store.rawValues()) {
       values++
       for (const key of keys) assert.equal(Buffer.from(value).indexOf(key), -1, 'a content key is stored in clear')
     }
