@@ -117,9 +117,14 @@ export const clearinghouseInit = z
   .strict()
 export type ClearinghouseInit = z.infer<typeof clearinghouseInit>
 
+/** Where the ledger and the state live: the role's store (its declared sublevels), or its sublevel when opened offline. */
+export interface EngineSublevels {
+  sublevel(name: 'ledger' | 'state', options: { valueEncoding: 'view' }): unknown
+}
+
 export interface EngineComponents {
-  /** The role's own sublevel: the ledger and the state live in sublevels of it. */
-  db: StateLevel
+  /** The role's own store or sublevel: the ledger and the state live in sublevels of it. */
+  db: EngineSublevels
   keys: Pick<NodeKeys, 'signer' | 'sealing'>
   clock: Clock
   network: NetworkContext

@@ -12,11 +12,12 @@ import type { RecordType } from '../../protocols/records/registry.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
 import { type ControlRoute, defineRole, type Role, type RoleComponents } from '../role.ts'
+import type { RoleStore } from '../store.ts'
 import { TICK_INTERVAL_MS } from './constants.ts'
 import { controlRoutes } from './control.ts'
 import { ClearingEngine, type ClearinghouseInit, clearinghouseInit, parseInit } from './engine.ts'
 import { BusyError } from './errors.ts'
-import type { StateLevel } from './store.ts'
+import { CLEARINGHOUSE_LAYOUT, type ClearinghouseSublevel } from './store.ts'
 import type { ReportAck } from './usage/ingest.ts'
 
 const log = logger('consort:clearinghouse:role')
@@ -37,15 +38,15 @@ export {
   type Statement,
   Statements,
 } from './statements.ts'
-export type { StateLevel } from './store.ts'
+export { CLEARINGHOUSE_LAYOUT, type StateLevel } from './store.ts'
 export type { ReportAck, ReportStatus } from './usage/ingest.ts'
 export type { VerifiedReport } from './usage/verify.ts'
 
 /** What the clearinghouse takes from the node. */
 export type ClearinghouseComponents = Pick<
   RoleComponents,
-  'libp2p' | 'db' | 'keys' | 'clock' | 'network' | 'topics' | 'trust' | 'records' | 'metrics'
->
+  'libp2p' | 'keys' | 'clock' | 'network' | 'topics' | 'trust' | 'records' | 'metrics'
+> & { store: RoleStore<Record<string, never>, ClearinghouseSublevel> }
 
 export class ClearinghouseRole extends EventTarget implements Role {
   readonly name = 'clearinghouse' as const
@@ -80,7 +81,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
     }
     const engine = await ClearingEngine.open(
       {
-        db: c.db as unknown as StateLevel,
+        db: c.store,
         keys: c.keys,
         clock: c.clock,
         network: c.network,
@@ -207,6 +208,7 @@ export class ClearinghouseRole extends EventTarget implements Role {
 export const clearinghouse = defineRole({
   name: 'clearinghouse',
   options: clearinghouseInit,
-  components: ['libp2p', 'db', 'keys', 'clock', 'network', 'topics', 'trust', 'records', 'metrics'],
+  components: ['libp2p', 'keys', 'clock', 'network', 'topics', 'trust', 'records', 'metrics'],
+  layout: CLEARINGHOUSE_LAYOUT,
   create: (components, options) => new ClearinghouseRole(components, options),
 })

@@ -4,7 +4,25 @@
  */
 import type { AbstractBatchOperation, AbstractLevel } from 'abstract-level'
 import type { z } from 'zod'
-import { decodeRow, encodeRow, prefixRange, type StoreOp } from './state.ts'
+import { defineLayout } from '../store.ts'
+import { STATE_VERSION } from './constants.ts'
+import { decodeRow, encodeRow, prefixRange, StateKeys, type StoreOp } from './state.ts'
+
+/**
+ * The clearinghouse's key space as a role store: two sublevels, each with its own strict codecs — `state` (this
+ * file's `StateStore`, rows of `state.ts`, listed in README.md) and `ledger` (`ledger/`, its own layout version) —
+ * and the role's layout version inside `state`, checked before the role starts (the engine checks it again when
+ * the CLI opens a stopped clearinghouse's data).
+ */
+export const CLEARINGHOUSE_LAYOUT = defineLayout({
+  role: 'clearinghouse',
+  version: STATE_VERSION,
+  versionKey: `!state!${StateKeys.version}`,
+  repositories: {},
+  sublevels: ['state', 'ledger'],
+})
+
+export type ClearinghouseSublevel = 'state' | 'ledger'
 
 // biome-ignore lint/suspicious/noExplicitAny: the role passes its own sublevel; encodings are set per call
 export type StateLevel = AbstractLevel<any, any, any>
