@@ -16,11 +16,13 @@ import { sampleBodies } from '../../helpers/record-samples.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
 
 /**
- * Stores written before the roles had a layout version (main at 8d05b0f, where catalog, retailer and delivery kept
- * their keys with no version): the keys and encodings below are exactly what that code wrote (its `KEY`, `of!…`
- * and `seed/…` layouts, DAG-CBOR entries, decimal text, record bytes). The roles on the typed store must read them
+ * Stores written before the roles had a layout version (main at 8d05b0f, where catalog, retailer, delivery,
+ * reference and production kept their keys with no version): the keys and encodings below are exactly what that code
+ * wrote (its `KEY`, `of!…`, `seed/…`, `ch!…` and `c/…` layouts, DAG-CBOR entries, decimal text, record bytes). The roles on the typed store must read them
  * unchanged, record version 1 beside them, and start again on what they recorded.
  */
+const cbor = (value: unknown) => Buffer.from(dagCbor.encode(value)).toString('hex')
+
 describe('role stores written before layout versions', function () {
   this.timeout(60_000)
   let dir: string
@@ -31,7 +33,7 @@ describe('role stores written before layout versions', function () {
 
   after(() => rm(dir, { recursive: true, force: true }))
 
-  it('catalog, retailer and delivery read what they wrote before, and record layout version 1', async () => {
+  it('catalog, retailer, delivery, reference and production read what they wrote before, and record version 1', async () => {
     const clock = systemClock
     const net = await createTestNetwork(clock)
     const producer = await createNodeKeys()
@@ -108,6 +110,38 @@ describe('role stores written before layout versions', function () {
     await db
       .sublevel<string, Uint8Array>('role-delivery', { valueEncoding: 'view' })
       .put(`seed/${seed.cid}`, dagCbor.encode(seed))
+    const contractHead = { seq: contract.body.seq, cid: contract.id.toString(), revokedSeq: -1 }
+    const release = { seq: 2, signer: bytesToHex(producer.signer.publicKey, 'base16'), tracks: ['isrc:GBAYE2600020'] }
+    await db.sublevel<string, Uint8Array>('role-reference', { valueEncoding: 'view' }).batch([
+      { type: 'put', key: `ch!${contractKey}`, value: dagCbor.encode(contractHead) },
+      {
+        type: 'put',
+        key: `cv!${contractKey}!${String(contract.body.seq).padStart(16, '0')}`,
+        value: contract.bytes,
+      },
+      { type: 'put', key: `cc!${contract.id.toString()}`, value: text(`${contractKey}!${contract.body.seq}`) },
+      { type: 'put', key: `ci!${contract.body.contractId}!${distributor}`, value: new Uint8Array() },
+      { type: 'put', key: 'rl!icpn:00724384960650', value: dagCbor.encode(release) },
+      {
+        type: 'put',
+        key: `rv!${manifest.id.toString()}`,
+        value: dagCbor.encode({ kind: 'certification', by: distributor }),
+      },
+    ])
+    const contractState = {
+      contractId: 'manual-before',
+      seq: 0,
+      record: contract.id,
+      history: [contract.id],
+      status: 'active',
+      origin: 'manual',
+      release: null,
+      revocation: null,
+    }
+    await db.sublevel<string, Uint8Array>('role-production', { valueEncoding: 'view' }).batch([
+      { type: 'put', key: 'c/manual-before', value: dagCbor.encode(contractState) },
+      { type: 'put', key: 'a/icpn:00724384960650', value: text('release-before') },
+    ])
     await db.close()
 
     const start = () =>
@@ -115,7 +149,7 @@ describe('role stores written before layout versions', function () {
         network: net,
         clock,
         keys,
-        roles: ['catalog', 'retailer', 'delivery'],
+        roles: ['catalog', 'retailer', 'delivery', 'reference', 'production'],
         dataDir: dir,
         roleOptions: {
           catalog: { catchUp: false, announce: false },
@@ -144,6 +178,19 @@ describe('role stores written before layout versions', function () {
         )
         assert.equal((await retailer.store.contractByCid(contract.id))?.id.toString(), contract.id.toString())
         assert.deepEqual(await node.role('delivery').seedStatus(manifest.id), seed, round)
+        const reference = node.role('reference')
+        assert.deepEqual(await reference.store.head(contractKey), contractHead, round)
+        assert.equal(
+          (await reference.store.contractById(contract.body.contractId))?.id.toString(),
+          contract.id.toString(),
+        )
+        assert.deepEqual(await reference.store.release('icpn:00724384960650'), release, round)
+        assert.equal(await reference.store.revokedBy(manifest.id), distributor, round)
+        const production = node.role('production')
+        // CIDs compare by their encoding (one side's digest is a Buffer).
+        assert.equal(cbor(await production.state.getContract('manual-before')), cbor(contractState), round)
+        assert.equal(await production.state.releaseKeyOf('icpn:00724384960650'), 'release-before', round)
+        assert.equal(await production.state.countEntries(), 2, `${round}: the version key is not an entry`)
       } finally {
         await node.stop()
       }
@@ -156,6 +203,8 @@ describe('role stores written before layout versions', function () {
         ['catalog', 'meta/layout-version'],
         ['retailer', 'meta!layout-version'],
         ['delivery', 'meta/layout-version'],
+        ['reference', 'meta!layout-version'],
+        ['production', 'meta/layout-version'],
       ] as const) {
         const version = await after.sublevel<string, Uint8Array>(`role-${role}`, { valueEncoding: 'view' }).get(key)
         assert.equal(dagCbor.decode(version!), 1, `${role} recorded its layout version`)
