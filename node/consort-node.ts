@@ -15,10 +15,10 @@ import { type NetworkContext, networkContext } from '../protocols/network.ts'
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import { type BlockStore, RecordStore } from '../protocols/records/store.ts'
 import type { RoleName } from '../protocols/records/types/common.ts'
-import { type SyncDb, SyncService } from '../protocols/sync/index.ts'
+import { SyncService } from '../protocols/sync/index.ts'
 import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
 import { CertificateTrust } from '../protocols/trust/trust.ts'
-import type { Role, RoleDb } from '../roles/role.ts'
+import type { Role } from '../roles/role.ts'
 import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
@@ -193,7 +193,7 @@ async function assemble(
   const metrics: Metrics = config.metrics ?? noMetrics
   const decodeOptions = () => ({ network: network.name, now: clock.now(), caps: network.caps })
   const trust = new CertificateTrust(network.body, clock)
-  const nodeDb = storage.db.sublevel('node', { valueEncoding: 'view' }) as unknown as RoleDb
+  const nodeDb = storage.sublevel('node')
   const credentials = new NodeCredentials(nodeDb, trust)
   const records = new RecordStore(helia.blockstore as unknown as BlockStore, decodeOptions)
   const roles = new Map<RoleName, Role>()
@@ -272,7 +272,7 @@ async function assemble(
         })
         await credentials.load(decodeOptions())
         revocations = new RevocationKeeper({
-          db: storage.db.sublevel('revocations', { valueEncoding: 'view' }) as unknown as RoleDb,
+          db: storage.sublevel('revocations'),
           trust,
           topics,
           decodeOptions,
@@ -284,7 +284,7 @@ async function assemble(
               peerId: libp2p.peerId,
               libp2p,
               helia,
-              db: storage.db.sublevel(`role-${name}`, { valueEncoding: 'view' }) as unknown as RoleDb,
+              db: storage.sublevel(`role-${name}`),
               keys: config.keys,
               clock,
               random,
@@ -312,7 +312,7 @@ async function assemble(
         sync = new SyncService({
           libp2p,
           topics,
-          db: storage.db.sublevel('sync', { valueEncoding: 'view' }) as unknown as SyncDb,
+          db: storage.sublevel('sync'),
           network: network.name,
           clock,
           ...(config.syncIntervalMs != null ? { intervalMs: config.syncIntervalMs } : {}),

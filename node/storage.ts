@@ -6,12 +6,24 @@ import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
+import type { RoleDb } from '../roles/role.ts'
 import { dataDirPaths, secureDataDir } from './data-dir.ts'
+
+/** One sublevel with string keys and byte values (what every part of the node keeps its state in). */
+function sublevelOf(db: Level<string, Uint8Array> | MemoryLevel<string, Uint8Array>, name: string): RoleDb {
+  // The root's own type parameters do not reach a sublevel's user: RoleDb is the sublevel without them.
+  return (db as Level<string, Uint8Array>).sublevel(name, { valueEncoding: 'view' }) as unknown as RoleDb
+}
 
 /** The node's stores: LevelDB on disk, or memory for tests and simulations. */
 export interface NodeStorage {
   /** Role state: one sublevel per role. */
   db: Level<string, Uint8Array>
+  /**
+   * A sublevel of `db` by name, with string keys and byte values: `role-<name>` for a role's store, `node`,
+   * `revocations`, `sync` for the node's own state.
+   */
+  sublevel(name: string): RoleDb
   blockstore: Blockstore
   datastore: Datastore
   close(): Promise<void>
@@ -24,6 +36,7 @@ export async function openStorage(dataDir: string | null): Promise<NodeStorage> 
     return {
       // memory-level implements the same abstract-level interface as the on-disk Level
       db: db as unknown as Level<string, Uint8Array>,
+      sublevel: (name) => sublevelOf(db, name),
       blockstore: new MemoryBlockstore(),
       datastore: new MemoryDatastore(),
       close: () => db.close(),
@@ -44,6 +57,7 @@ export async function openStorage(dataDir: string | null): Promise<NodeStorage> 
   }
   return {
     db,
+    sublevel: (name) => sublevelOf(db, name),
     blockstore,
     datastore,
     close: async () => {
