@@ -179,10 +179,12 @@ export interface LayoutSpec<R extends Repositories, S extends string = never> {
   /** The layout this code reads and writes. */
   readonly version: number
   /**
-   * Where the version is kept (a DAG-CBOR integer), in the role's own key syntax. It may lie in a declared sublevel
+   * Where the version is kept (a DAG-CBOR integer unless `versionCodec` says otherwise), in the role's own key syntax. It may lie in a declared sublevel
    * whose part keeps its own rows there (the clearinghouse's `!state!m/version`).
    */
   readonly versionKey: string
+  /** How the version is written there (default DAG-CBOR; the player has always kept it as decimal text). */
+  readonly versionCodec?: Codec<number>
   /** The version of a store that has data but no version key (written before the role recorded one). Default 1. */
   readonly unversioned?: number
   readonly repositories: R
@@ -475,6 +477,17 @@ export type RepositoriesOf<R extends Repositories> = {
   readonly [K in keyof R]: R[K] extends RepositorySpec<infer T> ? Repository<T> : never
 }
 
+/** The layout version as most roles keep it: a DAG-CBOR integer. */
+const VERSION_CBOR: Codec<number> = {
+  name: 'dag-cbor',
+  encode: (version) => dagCbor.encode(version),
+  decode(bytes) {
+    const value: unknown = dagCbor.decode(bytes)
+    if (typeof value !== 'number') throw new Error(`${String(value)} is not a number`)
+    return value
+  },
+}
+
 /** A role's store: its declared repositories over its own sublevel of the node's LevelDB. */
 export class RoleStore<R extends Repositories, S extends string = never> {
   readonly role: RoleName
@@ -500,20 +513,26 @@ export class RoleStore<R extends Repositories, S extends string = never> {
    */
   async open(): Promise<void> {
     const { version, versionKey } = this.layout
+    const codec = this.layout.versionCodec ?? VERSION_CBOR
     const stored = await this.db.get(versionKey)
     if (stored == null) {
       let fresh = true
       for await (const _ of this.db.keys({ limit: 1 })) fresh = false
       const found = fresh ? version : (this.layout.unversioned ?? 1)
       if (found !== version) throw new StoreLayoutVersionError(this.role, `${found} (unversioned)`, version)
-      await this.db.put(versionKey, dagCbor.encode(version))
+      await this.db.put(versionKey, codec.encode(version))
       return
     }
     let found: unknown
     try {
-      found = dagCbor.decode(stored)
+      found = codec.decode(stored, this.context)
     } catch (err) {
-      throw new StoreValueError(this.role, 'layout version', versionKey, `not DAG-CBOR (${describe(err)})`)
+      throw new StoreValueError(
+        this.role,
+        'layout version',
+        versionKey,
+        `not a ${codec.name} version (${describe(err)})`,
+      )
     }
     if (found !== version) throw new StoreLayoutVersionError(this.role, found, version)
   }

@@ -141,6 +141,31 @@ describe('the role store (roles/store.ts)', () => {
       await root.close()
     })
 
+    it('reads and writes the version in the codec the layout names (the player keeps decimal text)', async () => {
+      const { root, db } = await roleDb()
+      const decimal = defineLayout({
+        ...LAYOUT,
+        role: 'player',
+        versionKey: 'meta!version',
+        versionCodec: codecs.decimal,
+      })
+      await new RoleStore(db, decimal, context).open()
+      assert.equal(new TextDecoder().decode(await db.get('meta!version')), '2')
+      await db.put('meta!version', new TextEncoder().encode('1'))
+      await assert.rejects(new RoleStore(db, decimal, context).open(), (err: Error) => {
+        assert.ok(err instanceof StoreLayoutVersionError)
+        assert.equal(err.found, 1)
+        return true
+      })
+      await db.put('meta!version', new TextEncoder().encode('one'))
+      await assert.rejects(
+        new RoleStore(db, decimal, context).open(),
+        (err: Error) =>
+          err instanceof StoreValueError && /key "meta!version": not a decimal text version/.test(err.message),
+      )
+      await root.close()
+    })
+
     it('takes a store with data and no version as `unversioned`, and refuses it when that is not the current one', async () => {
       const { root, db } = await roleDb()
       await db.put('item/a', dagCbor.encode({ name: 'a', count: 1 }))
