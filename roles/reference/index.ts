@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
-import { ReferenceService } from './service.ts'
+import { ReferenceService } from './reference.ts'
 import { REFERENCE_LAYOUT } from './store.ts'
 
 /**
@@ -19,7 +19,7 @@ export {
   ReferenceService,
   type RefusedDetail,
   type RevokedDetail,
-} from './service.ts'
+} from './reference.ts'
 export {
   type ContractHead,
   REFERENCE_LAYOUT,

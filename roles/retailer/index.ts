@@ -19,7 +19,7 @@ export {
   type PurchaseEvents,
   type PurchaseResult,
 } from './purchase.ts'
-export { type RetailerComponents, type RetailerInit, RetailerService } from './service.ts'
+export { type RetailerComponents, type RetailerInit, RetailerService } from './retailer.ts'
 export {
   OFFER_STATUSES,
   type OfferEntry,

@@ -1,5 +1,5 @@
 import type { RoleComponents } from '../../role.ts'
-import { type RetailerComponents, RetailerService } from '../service.ts'
+import { type RetailerComponents, RetailerService } from '../retailer.ts'
 import { createStorefront } from './index.ts'
 import type { Storefront, StorefrontInit } from './storefront.ts'
 
