@@ -1,4 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
+import { logger } from '@libp2p/logger'
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
 import { CID } from 'multiformats/cid'
 import { z } from 'zod'
@@ -16,19 +17,23 @@ import type { RoleName } from '../protocols/records/types/common.ts'
  * - **sublevels**: key spaces the role hands to a part with its own codec (the clearinghouse's ledger), reserved by
  *   name so that no repository grows into them;
  * - **a layout version** at a declared key, checked before the role starts (`open()`): a fresh store gets the current
- *   one, a store written before the role recorded versions is `unversioned` (1: today's layout), anything else is
- *   refused with a `StoreLayoutVersionError` naming role, found and expected version;
+ *   one, a store written before the role recorded versions is `unversioned` (1: today's layout), an older one is
+ *   taken forward by the layout's `migrations` (one atomic batch per step, the new version written with it), and
+ *   anything else is refused with a `StoreLayoutVersionError` naming role, found and expected version;
  * - **retired prefixes**: key spaces an earlier layout used, listed so that a new repository never reuses one by
  *   accident (`defineLayout` refuses it, as it refuses two key spaces where one contains the other);
  * - **batches** across the repositories of one store, written atomically.
  *
  * The keys and encodings on disk are what each role wrote before it had this store: moving a role onto it changes
- * nothing on disk. A change of layout is a new `version` (and a migration).
+ * nothing on disk but the version it records. A change of layout is a new `version` and a migration to it, the old
+ * prefix listed as retired.
  */
 
 /** A role's own sublevel of the node's LevelDB: string keys, byte values (the node makes it; the store reads it). */
 // biome-ignore lint/suspicious/noExplicitAny: the root database's own type parameter does not matter to a role
 export type RoleDb = AbstractSublevel<any, string | Uint8Array | Buffer, string, Uint8Array>
+
+const log = logger('consort:store')
 
 /** What a codec may need to read a value back: how this node decodes the signed records it stored. */
 export interface StoreContext {
@@ -191,6 +196,27 @@ export interface LayoutSpec<R extends Repositories, S extends string = never> {
   /** Sublevels by name (`ledger` is the key space `!ledger!`), for parts with their own codec. */
   readonly sublevels?: readonly S[]
   readonly retired?: readonly RetiredPrefix[]
+  /** How a store of an older version becomes this one, a step at a time (`from` → `from + 1`). */
+  readonly migrations?: readonly Migration<R>[]
+}
+
+/**
+ * One step of a layout change, from version `from` to `from + 1`. What it writes goes into `step.batch`, which is
+ * written together with the new version: a crash leaves the store at `from` or at `from + 1`, never between.
+ */
+export interface Migration<R extends Repositories = Repositories> {
+  readonly from: number
+  /** What changes, for the log and the reader. */
+  readonly note: string
+  migrate(step: MigrationStep<R>): Promise<void>
+}
+
+export interface MigrationStep<R extends Repositories = Repositories> {
+  /** Writes to the new layout's repositories (`batch.put(step.repositories.items, …)`), and `dropKey` for old keys. */
+  readonly batch: StoreBatch
+  readonly repositories: RepositoriesOf<R>
+  /** Keys and values as they are on disk under a prefix of the old layout (a retired one), in key order. */
+  raw(prefix: string): AsyncIterable<[string, Uint8Array]>
 }
 
 /** A layout refused as declared: two key spaces overlap, or one reuses a retired prefix. */
@@ -276,6 +302,9 @@ export function defineLayout<R extends Repositories, S extends string = never>(
   ]
   const problem = (message: string) => new StoreLayoutError(`role ${spec.role}: ${message}`)
   if (!Number.isSafeInteger(spec.version) || spec.version < 1) throw problem(`layout version ${spec.version}`)
+  const steps = (spec.migrations ?? []).map((m) => m.from)
+  if (new Set(steps).size !== steps.length || steps.some((from) => from < 1 || from >= spec.version))
+    throw problem(`migrations from ${steps.join(', ')}: each from a version below ${spec.version}, once`)
   const versionInSublevel = (a: { what: string }, b: { what: string; prefix: string }) =>
     a.what === 'the version key' && b.what.startsWith('sublevel ') && spec.versionKey.startsWith(b.prefix)
   for (const [i, a] of spaces.entries()) {
@@ -466,6 +495,18 @@ export class StoreBatch {
     return this
   }
 
+  /** Delete a key as it is on disk: for migrations, whose old keys no repository names any more. */
+  dropKey(key: string): this {
+    this.#ops.push({ type: 'del', key })
+    return this
+  }
+
+  /** @internal the new layout version, written with a migration's changes. */
+  setVersion(key: string, bytes: Uint8Array): this {
+    this.#ops.push({ type: 'put', key, value: bytes })
+    return this
+  }
+
   /** Apply every write at once (nothing when empty); `sync` makes it durable before it returns. */
   async write(options: { sync?: boolean } = {}): Promise<void> {
     if (this.#ops.length === 0) return
@@ -519,8 +560,8 @@ export class RoleStore<R extends Repositories, S extends string = never> {
       let fresh = true
       for await (const _ of this.db.keys({ limit: 1 })) fresh = false
       const found = fresh ? version : (this.layout.unversioned ?? 1)
-      if (found !== version) throw new StoreLayoutVersionError(this.role, `${found} (unversioned)`, version)
-      await this.db.put(versionKey, codec.encode(version))
+      if (found === version) await this.db.put(versionKey, codec.encode(version))
+      else await this.#migrate(found, `${found} (unversioned)`)
       return
     }
     let found: unknown
@@ -534,7 +575,33 @@ export class RoleStore<R extends Repositories, S extends string = never> {
         `not a ${codec.name} version (${describe(err)})`,
       )
     }
-    if (found !== version) throw new StoreLayoutVersionError(this.role, found, version)
+    if (found === version) return
+    if (typeof found !== 'number' || found > version) throw new StoreLayoutVersionError(this.role, found, version)
+    await this.#migrate(found, found)
+  }
+
+  /** Take the store from `from` to the current version, one migration (one atomic batch) at a time. */
+  async #migrate(from: number, shown: unknown): Promise<void> {
+    const { version, versionKey } = this.layout
+    const codec = this.layout.versionCodec ?? VERSION_CBOR
+    const missing = Array.from({ length: version - from }, (_, i) => from + i).filter(
+      (step) => !(this.layout.migrations ?? []).some((m) => m.from === step),
+    )
+    if (from > version || missing.length > 0) throw new StoreLayoutVersionError(this.role, shown, version)
+    for (let step = from; step < version; step++) {
+      const migration = this.layout.migrations!.find((m) => m.from === step)!
+      const batch = this.batch()
+      const db = this.db
+      await migration.migrate({
+        batch,
+        repositories: this.repositories,
+        async *raw(prefix: string) {
+          for await (const entry of db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) yield entry
+        },
+      })
+      await batch.setVersion(versionKey, codec.encode(step + 1)).write({ sync: true })
+      log('role %s: store migrated from layout %d to %d (%s)', this.role, step, step + 1, migration.note)
+    }
   }
 
   batch(): StoreBatch {

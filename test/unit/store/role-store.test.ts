@@ -184,6 +184,80 @@ describe('the role store (roles/store.ts)', () => {
     })
   })
 
+  describe('migrations', () => {
+    // Layout 1 kept items as text under old/; layout 2 keeps them as DAG-CBOR under item/, and retires old/.
+    const migrate = (fail = false) =>
+      defineLayout({
+        role: 'catalog',
+        version: 2,
+        versionKey: 'meta/version',
+        repositories: { items: repository('item/', codecs.cbor(item)) },
+        retired: [{ prefix: 'old/', note: 'items as text, layout 1' }],
+        migrations: [
+          {
+            from: 1,
+            note: 'items from text under old/ to DAG-CBOR under item/',
+            async migrate(step) {
+              for await (const [key, bytes] of step.raw('old/')) {
+                step.batch.put(step.repositories.items, key.slice('old/'.length), {
+                  name: new TextDecoder().decode(bytes),
+                  count: 0,
+                })
+                step.batch.dropKey(key)
+              }
+              if (fail) throw new Error('the disk is full')
+            },
+          },
+        ],
+      })
+
+    async function layoutOne() {
+      const { root, db } = await roleDb()
+      await db.put('meta/version', dagCbor.encode(1))
+      await db.put('old/apple', new TextEncoder().encode('Apple'))
+      await db.put('old/pear', new TextEncoder().encode('Pear'))
+      return { root, db }
+    }
+
+    it('takes an older store to the current layout, its changes and its new version in one batch', async () => {
+      const { root, db } = await layoutOne()
+      const store = new RoleStore(db, migrate(), context)
+      await store.open()
+      assert.deepEqual(await all(store.repositories.items.entries()), [
+        ['apple', { name: 'Apple', count: 0 }],
+        ['pear', { name: 'Pear', count: 0 }],
+      ])
+      assert.equal(await db.get('old/apple'), undefined, 'the retired prefix is empty')
+      assert.equal(dagCbor.decode((await db.get('meta/version'))!), 2)
+      await new RoleStore(db, migrate(), context).open()
+      await root.close()
+    })
+
+    it('leaves the store as it was when a step fails, and refuses a version no migration leads from', async () => {
+      const { root, db } = await layoutOne()
+      await assert.rejects(new RoleStore(db, migrate(true), context).open(), /the disk is full/)
+      assert.equal(dagCbor.decode((await db.get('meta/version'))!), 1)
+      assert.equal(new TextDecoder().decode(await db.get('old/apple')), 'Apple')
+      assert.equal(await db.get('item/apple'), undefined)
+      const three = defineLayout({ ...migrate(), version: 3, migrations: [] })
+      await assert.rejects(new RoleStore(db, three, context).open(), (err: Error) => {
+        assert.ok(err instanceof StoreLayoutVersionError)
+        assert.equal(err.found, 1)
+        assert.equal(err.expected, 3)
+        return true
+      })
+      assert.throws(
+        () =>
+          defineLayout({
+            ...migrate(),
+            migrations: [...(migrate().migrations ?? []), ...(migrate().migrations ?? [])],
+          }),
+        /migrations from 1, 1: each from a version below 2, once/,
+      )
+      await root.close()
+    })
+  })
+
   describe('repositories', () => {
     let root: MemoryLevel<string, Uint8Array>
     let db: RoleDb
