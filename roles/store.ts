@@ -410,6 +410,14 @@ export class Repository<T> {
     return (await this.#store.db.get(this.prefix + key)) != null
   }
 
+  /**
+   * The bytes as stored, not decoded: only for handing them on to a peer that checks them itself (a catalog serving
+   * the records it keeps, whose signatures every receiver verifies). What the role itself uses goes through `get`.
+   */
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    return (await this.#store.db.get(this.prefix + key)) ?? undefined
+  }
+
   /** One atomic write of one value (several: `store.batch()`). */
   async put(key: string, value: T): Promise<void> {
     await this.#store.db.batch([this.putOp(key, value)])

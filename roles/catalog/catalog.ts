@@ -126,8 +126,9 @@ export class CatalogRole extends EventTarget implements Role {
   async lookup(contentId: string): Promise<Uint8Array[]> {
     const out: Uint8Array[] = []
     for (const document of this.#index.byContentId(contentId)) {
-      const record = await this.#repos.docs.get(document.key)
-      if (record != null) out.push(record.bytes)
+      // Served as stored: the asking peer verifies every record (as the catalog did when it indexed it).
+      const bytes = await this.#repos.docs.getBytes(document.key)
+      if (bytes != null) out.push(bytes)
     }
     return out
   }
@@ -185,9 +186,10 @@ export class CatalogRole extends EventTarget implements Role {
       next = Number(n)
       const key = await this.#repos.byCid.get(cid)
       if (key != null) {
-        const record = await this.#repos.docs.get(key)
-        if (record != null) {
-          records.push(record.bytes)
+        // Served as stored: the catching-up catalog verifies every record (as this one did when it indexed it).
+        const bytes = await this.#repos.docs.getBytes(key)
+        if (bytes != null) {
+          records.push(bytes)
           const signer = key.split('/')[0]!
           const cert = certs.has(signer) ? undefined : this.#c.trust.certOf(Buffer.from(signer, 'hex'))
           if (cert != null) certs.set(signer, cert.bytes)

@@ -315,6 +315,8 @@ describe('the role store (roles/store.ts)', () => {
         store.repositories.items.get('torn'),
         /repository items, key "torn": not a valid dag-cbor value/,
       )
+      // Handing bytes on to a peer that checks them: as stored, undecoded.
+      assert.deepEqual([...((await store.repositories.items.getBytes('torn')) ?? [])], [0xa2, 0x61])
       await assert.rejects(all(store.repositories.items.entries()), /key "torn"/)
       const bad: string[] = []
       const good = await all(store.repositories.items.entries({ onBadValue: (err) => bad.push(err.key) }))
