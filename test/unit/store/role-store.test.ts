@@ -153,7 +153,7 @@ describe('the role store (roles/store.ts)', () => {
       assert.equal(new TextDecoder().decode(await db.get('meta!version')), '2')
       await db.put('meta!version', new TextEncoder().encode('1'))
       await assert.rejects(new RoleStore(db, decimal, context).open(), (err: Error) => {
-        assert.ok(err instanceof StoreLayoutVersionError)
+        assert.ok(isError(err, StoreLayoutVersionError))
         assert.equal(err.found, 1)
         return true
       })
@@ -161,7 +161,7 @@ describe('the role store (roles/store.ts)', () => {
       await assert.rejects(
         new RoleStore(db, decimal, context).open(),
         (err: Error) =>
-          err instanceof StoreValueError && /key "meta!version": not a decimal text version/.test(err.message),
+          isError(err, StoreValueError) && /key "meta!version": not a decimal text version/.test(err.message),
       )
       await root.close()
     })
@@ -241,7 +241,7 @@ describe('the role store (roles/store.ts)', () => {
       assert.equal(await db.get('item/apple'), undefined)
       const three = defineLayout({ ...migrate(), version: 3, migrations: [] })
       await assert.rejects(new RoleStore(db, three, context).open(), (err: Error) => {
-        assert.ok(err instanceof StoreLayoutVersionError)
+        assert.ok(isError(err, StoreLayoutVersionError))
         assert.equal(err.found, 1)
         assert.equal(err.expected, 3)
         return true
