@@ -20,7 +20,7 @@ import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
-import { reachable } from './reports.ts'
+import { reachable } from './reachable.ts'
 
 /**
  * The player's signed requests to a clearinghouse over `/clearing/1`: the account's `balance` (signed by the

@@ -1,12 +1,9 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
-import { z } from 'zod'
 import { type PurchaseOrder, purchaseOrder } from '../../protocols/purchase/order.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
-import { recordCid } from '../../protocols/records/fields.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
-import { type UsageEvent, usageEvent } from '../../protocols/usage/index.ts'
+import type { UsageEvent } from '../../protocols/usage/index.ts'
 import {
   evaluate,
   initialLicenceState,
@@ -16,9 +13,10 @@ import {
   licenceRules as rulesOfLicence,
   type UsageAction,
   type UsageState,
-  usageStateSchema,
 } from '../../protocols/usage-rules/index.ts'
+import { hex } from './bytes.ts'
 import { MAX_TRACKED_PURCHASES, MAX_USAGE_HISTORY } from './constants.ts'
+import { ENTRY_DATA, ENTRY_KINDS, inconsistent as fail, parseEntryData as parse } from './entries.ts'
 import type { LogEntry, NewEntry } from './log.ts'
 
 /**
@@ -27,67 +25,6 @@ import type { LogEntry, NewEntry } from './log.ts'
  * `apply` folds one verified log entry in; it re-runs the shared rules function for every use, so a log that
  * records a use the rules would not allow does not load. The entry kinds and their data are listed in README.md.
  */
-
-export const ENTRY_KINDS = {
-  genesis: 'genesis',
-  device: 'device',
-  purchase: 'purchase',
-  purchaseFailed: 'purchase-failed',
-  licence: 'licence',
-  use: 'use',
-  end: 'end',
-  preview: 'preview',
-  report: 'report',
-  ack: 'ack',
-  sync: 'sync',
-  restore: 'restore',
-  snapshot: 'snapshot',
-  /** The player saw this time (a window closed): the store keeps it, so a clock set back later regains nothing. */
-  clock: 'clock',
-} as const
-
-const bytes32 = z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length === 32, 'expected 32 bytes')
-const someBytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.length > 0, 'expected bytes')
-const name = z.string().min(1).max(128)
-
-const genesisData = z
-  .object({ device: bytes32, account: bytes32, reason: z.enum(['new', 'resync']), note: z.string().max(1024) })
-  .strict()
-const deviceData = z.object({ record: someBytes }).strict()
-const purchaseData = z
-  .object({
-    purchaseId: name,
-    offer: recordCid,
-    certification: recordCid,
-    content: z.array(z.string().max(128)).max(1000),
-    order: someBytes,
-  })
-  .strict()
-const purchaseFailedData = z
-  .object({ purchaseId: name, code: z.string().max(64), message: z.string().max(1024) })
-  .strict()
-const licenceData = z.object({ licence: someBytes, receipt: someBytes.nullable() }).strict()
-const actionData = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('play') }).strict(),
-  z.object({ kind: z.literal('play-seconds'), seconds: z.number().int().min(0) }).strict(),
-  z.object({ kind: z.literal('export') }).strict(),
-  z.object({ kind: z.literal('burn') }).strict(),
-])
-const useData = z
-  .object({ purchaseId: name, action: actionData, event: usageEvent.nullable(), eventId: name.nullable() })
-  .strict()
-const endData = z.object({ eventId: name }).strict()
-const previewData = z.object({ event: usageEvent }).strict()
-const reportData = z.object({ seq: z.number().int().min(0), record: someBytes, events: z.array(name) }).strict()
-const ackData = z
-  .object({ seq: z.number().int().min(0), clearinghouse: bytes32, status: z.enum(['settled', 'held', 'duplicate']) })
-  .strict()
-const syncData = z.object({ purchaseIds: z.array(name) }).strict()
-const restoreData = z.object({ purchaseId: name, state: usageStateSchema }).strict()
-const clockData = z.object({}).strict()
-
-/** A use the log may record (the counted actions a device performs itself). */
-export type LoggedAction = z.infer<typeof actionData>
 
 export interface HeldLicence {
   readonly purchaseId: string
@@ -133,27 +70,6 @@ export interface LibraryContext {
   ruleDefaults: NetworkRuleDefaults
 }
 
-/** The log is not consistent with itself (a use the rules deny, an unknown licence...): treated as tampering. */
-export class LibraryInconsistencyError extends Error {
-  override name = 'LibraryInconsistencyError'
-  readonly code = 'ERR_LIBRARY_INCONSISTENT'
-}
-
-function fail(entry: { seq: number; kind: string }, message: string): never {
-  throw new LibraryInconsistencyError(`entry ${entry.seq} (${entry.kind}): ${message}`)
-}
-
-function parse<T>(schema: z.ZodType<T>, entry: { seq: number; kind: string; data: unknown }): T {
-  const result = schema.safeParse(entry.data)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    fail(entry, `${issue?.path.join('.') || 'data'}: ${issue?.message ?? 'invalid'}`)
-  }
-  return result.data
-}
-
-const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
-
 /** The rules a licence is used under (the shared reading of `protocols/usage-rules/licence.ts`). */
 export function licenceRules(record: SignedRecord<'consort/licence'>, defaults: NetworkRuleDefaults): ResolvedRules {
   return rulesOfLicence(record.body, defaults)
@@ -192,14 +108,14 @@ export class Library {
     if (entry.at > this.timeFloor) this.timeFloor = entry.at
     switch (entry.kind) {
       case ENTRY_KINDS.genesis: {
-        const data = parse(genesisData, entry)
+        const data = parse(ENTRY_DATA.genesis, entry)
         if (this.device !== null) fail(entry, 'a second genesis')
         this.device = data.device
         this.account = data.account
         return
       }
       case ENTRY_KINDS.device: {
-        const { record } = parse(deviceData, entry)
+        const { record } = parse(ENTRY_DATA.device, entry)
         const device = this.#decode(entry, 'consort/device', record)
         if (this.device === null || hex(device.body.device) !== hex(this.device)) fail(entry, 'another device')
         this.deviceRecord = device
@@ -207,7 +123,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.purchase: {
-        const data = parse(purchaseData, entry)
+        const data = parse(ENTRY_DATA.purchase, entry)
         const order = this.#order(entry, data.order)
         this.#trackPurchase({
           purchaseId: data.purchaseId,
@@ -222,7 +138,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.purchaseFailed: {
-        const data = parse(purchaseFailedData, entry)
+        const data = parse(ENTRY_DATA.purchaseFailed, entry)
         const purchase = this.purchases.get(data.purchaseId)
         if (purchase === undefined) fail(entry, `unknown purchase ${data.purchaseId}`)
         purchase.status = 'failed'
@@ -230,7 +146,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.licence: {
-        const data = parse(licenceData, entry)
+        const data = parse(ENTRY_DATA.licence, entry)
         const record = this.#decode(entry, 'consort/licence', data.licence)
         if (this.device === null || hex(record.body.device) !== hex(this.device))
           fail(entry, 'a licence for another device')
@@ -253,7 +169,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.use: {
-        const data = parse(useData, entry)
+        const data = parse(ENTRY_DATA.use, entry)
         const held = this.licences.get(data.purchaseId)
         if (held === undefined) fail(entry, `no licence for purchase ${data.purchaseId}`)
         const decision = evaluate(held.rules, held.state, data.action as UsageAction, entry.at)
@@ -278,20 +194,20 @@ export class Library {
         return
       }
       case ENTRY_KINDS.end: {
-        const { eventId } = parse(endData, entry)
+        const { eventId } = parse(ENTRY_DATA.end, entry)
         const tracked = this.events.get(eventId)
         if (tracked === undefined || tracked.status !== 'open') fail(entry, `no open event ${eventId}`)
         tracked.status = 'ready'
         return
       }
       case ENTRY_KINDS.preview: {
-        const { event } = parse(previewData, entry)
+        const { event } = parse(ENTRY_DATA.preview, entry)
         if (this.events.has(event.eventId)) fail(entry, `event ${event.eventId} repeats`)
         this.events.set(event.eventId, { event, status: 'ready', report: null })
         return
       }
       case ENTRY_KINDS.report: {
-        const data = parse(reportData, entry)
+        const data = parse(ENTRY_DATA.report, entry)
         const record = this.#decode(entry, 'consort/usage', data.record)
         const expectedSeq = this.lastReport === null ? 0 : this.lastReport.seq + 1
         if (data.seq !== expectedSeq || record.body.seq !== data.seq) fail(entry, `report ${data.seq} out of order`)
@@ -316,7 +232,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.ack: {
-        const data = parse(ackData, entry)
+        const data = parse(ENTRY_DATA.ack, entry)
         const report = this.reports.get(data.seq)
         if (report === undefined) return // acknowledged again by another clearinghouse after it was done: nothing to do
         report.acks.set(hex(data.clearinghouse), data.status)
@@ -331,7 +247,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.sync: {
-        const { purchaseIds } = parse(syncData, entry)
+        const { purchaseIds } = parse(ENTRY_DATA.sync, entry)
         for (const purchaseId of purchaseIds) {
           const held = this.licences.get(purchaseId)
           if (held === undefined) fail(entry, `no licence for purchase ${purchaseId}`)
@@ -342,7 +258,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.restore: {
-        const data = parse(restoreData, entry)
+        const data = parse(ENTRY_DATA.restore, entry)
         const held = this.licences.get(data.purchaseId)
         if (held === undefined) fail(entry, `no licence for purchase ${data.purchaseId}`)
         held.state = data.state
@@ -353,7 +269,7 @@ export class Library {
         return
       }
       case ENTRY_KINDS.clock: {
-        parse(clockData, entry)
+        parse(ENTRY_DATA.clock, entry)
         return
       }
       default:
@@ -433,46 +349,7 @@ export class Library {
 
   #loadSnapshot(entry: LogEntry): void {
     // (the snapshot's own time moved the floor already; what it replaced had no later time)
-    const schema = z
-      .object({
-        device: bytes32,
-        account: bytes32.nullable(),
-        deviceRecord: someBytes.nullable(),
-        licences: z.array(
-          z
-            .object({ licence: someBytes, receipt: someBytes.nullable(), state: usageStateSchema, addedAt: z.number() })
-            .strict(),
-        ),
-        events: z.array(
-          z
-            .object({
-              event: usageEvent,
-              status: z.enum(['open', 'ready', 'reported', 'acknowledged']),
-              report: z.number().int().nullable(),
-            })
-            .strict(),
-        ),
-        reports: z.array(
-          z.object({ seq: z.number().int(), record: someBytes, events: z.array(name), createdAt: z.number() }).strict(),
-        ),
-        lastReport: z.object({ seq: z.number().int(), id: recordCid }).strict().nullable(),
-        purchases: z.array(
-          z
-            .object({
-              purchaseId: name,
-              offer: recordCid,
-              certification: recordCid,
-              content: z.array(z.string()),
-              order: someBytes,
-              status: z.enum(['pending', 'failed', 'complete']),
-              failure: z.object({ code: z.string(), message: z.string() }).strict().nullable(),
-              createdAt: z.number(),
-            })
-            .strict(),
-        ),
-      })
-      .strict()
-    const data = parse(schema, entry)
+    const data = parse(ENTRY_DATA.snapshot, entry)
     this.device = data.device
     this.account = data.account
     this.deviceRecord = data.deviceRecord === null ? null : this.#decode(entry, 'consort/device', data.deviceRecord)

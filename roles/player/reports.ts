@@ -1,5 +1,4 @@
-import type { Libp2p, PeerId } from '@libp2p/interface'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import type { Libp2p } from '@libp2p/interface'
 import { SEAL_OVERHEAD_BYTES } from '../../keys/seal.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
@@ -9,6 +8,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { encodeUsageEvents, MAX_EVENTS_PER_REPORT, type UsageEvent } from '../../protocols/usage/index.ts'
 import { MAX_EVENTS_BYTES_PER_REPORT, REPORT_DEADLINE_MS, REPORT_ENVELOPE_RESERVE_BYTES } from './constants.ts'
+import { reachable } from './reachable.ts'
 
 /**
  * Usage reports (`consort/usage`): a device's events, sealed to every clearinghouse the network record lists (one
@@ -70,40 +70,8 @@ export async function sendReport(
   return { status: answer.status, unpaid: answer.unpaid ?? [] }
 }
 
-/** How long peer routing may look for a clearinghouse that is neither connected nor in the peer store. */
-const FIND_PEER_TIMEOUT_MS = 5_000
-
-/**
- * Whether `peer` can be dialled: connected, known to the peer store, or found by peer routing within a few seconds.
- * A dial by bare peer id with nothing to route through would wait out its whole deadline (and hold up other dials
- * to the same peer meanwhile), so an unknown clearinghouse is reported unreachable at once instead.
- */
-export async function reachable(libp2p: Libp2p, peer: PeerId, signal?: AbortSignal): Promise<void> {
-  if (libp2p.peerId.equals(peer) || libp2p.getConnections(peer).length > 0) return
-  const known = await libp2p.peerStore.get(peer).catch(() => null)
-  if (known !== null && known.addresses.length > 0) return
-  const timeout = AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)
-  try {
-    const found = await libp2p.peerRouting.findPeer(peer, {
-      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-    })
-    if (found.multiaddrs.length > 0) return
-  } catch {
-    // not found
-  }
-  throw new PeerUnreachableError(`no address of ${peer} is known and peer routing did not find one`)
-}
-
-/** A peer is neither connected nor findable. */
-export class PeerUnreachableError extends Error {
-  override name = 'PeerUnreachableError'
-  readonly code = 'ERR_PEER_UNREACHABLE'
-}
-
 /** A clearinghouse acknowledged something other than the report sent. */
 export class UnexpectedReportAnswerError extends Error {
   override name = 'UnexpectedReportAnswerError'
   readonly code = 'ERR_UNEXPECTED_ANSWER'
 }
-
-export const hexKey = (key: Uint8Array) => bytesToHex(key, 'base16')

@@ -4,7 +4,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
 import { initialUsageState, maxUsageState, type UsageState } from '../../protocols/usage-rules/index.ts'
-import { ENTRY_KINDS } from './library.ts'
+import { ENTRY_KINDS } from './entries.ts'
 import type { SalvagedEntry } from './log.ts'
 
 /**

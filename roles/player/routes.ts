@@ -2,8 +2,19 @@ import path from 'node:path'
 import { z } from 'zod'
 import { isTerritory } from '../../protocols/identifiers/territories.ts'
 import type { ControlRequest, ControlRoute } from '../role.ts'
+import type { Buying } from './buying.ts'
+import type { accountBalance } from './clearinghouse.ts'
+import type { Copies } from './copies.ts'
+import type { DeviceRegistration } from './device.ts'
+import type { ContentDirectory } from './directory.ts'
 import { BadPlayerRequestError } from './errors.ts'
-import type { PlayerRole } from './player.ts'
+import type { Licences } from './licences.ts'
+import type { Market } from './market.ts'
+import type { Playback } from './playback.ts'
+import type { Resynchroniser } from './resynchronise.ts'
+import type { StreamSessions } from './streams.ts'
+import type { PlayerStatus } from './types.ts'
+import type { UsageReporter } from './usage.ts'
 
 /**
  * The player's control routes, mounted at `/v1/player/…` (see README.md for each). The CLI and the web player use
@@ -45,7 +56,26 @@ const playBody = z
   .strict()
 const copyBody = z.object({ content: z.string().min(1).max(256), out: absolutePath.optional() }).strict()
 
-export function playerRoutes(player: PlayerRole): ControlRoute[] {
+/**
+ * What the routes call: the player's collaborators, each route reaching only the one it needs (never the role, so
+ * that the role may import this file without a cycle).
+ */
+export interface RouteTargets {
+  status(): PlayerStatus
+  balance(options: { signal?: AbortSignal }): ReturnType<typeof accountBalance>
+  directory: Pick<ContentDirectory, 'search'>
+  market: Pick<Market, 'offers' | 'quote'>
+  buying: Pick<Buying, 'buy'>
+  licences: Pick<Licences, 'list' | 'fetch' | 'purchaseIds'>
+  resync: Pick<Resynchroniser, 'resync'>
+  playback: Pick<Playback, 'play'>
+  copies: Pick<Copies, 'copy'>
+  usage: Pick<UsageReporter, 'list' | 'flush'>
+  device: Pick<DeviceRegistration, 'reloadAccount'>
+  streams: Pick<StreamSessions, 'open' | 'info' | 'read' | 'close'>
+}
+
+export function playerRoutes(player: RouteTargets): ControlRoute[] {
   return [
     { method: 'GET', path: '/status', handler: async () => player.status() },
     {
@@ -55,7 +85,7 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
         const q = parse(z.string().max(256), query.q ?? '', 'q')
         const limit =
           query.limit === undefined ? 20 : parse(z.coerce.number().int().min(1).max(100), query.limit, 'limit')
-        return await player.search(q, { limit, signal })
+        return await player.directory.search(q, { limit, signal })
       },
     },
     {
@@ -64,13 +94,13 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       handler: async ({ query, signal }) => {
         const content = parse(z.string().min(1).max(256), query.content, 'content')
         const where = query.territory === undefined ? undefined : parse(territory, query.territory, 'territory')
-        return await player.offers(content, { ...(where !== undefined ? { territory: where } : {}), signal })
+        return await player.market.offers(content, { ...(where !== undefined ? { territory: where } : {}), signal })
       },
     },
     {
       method: 'GET',
       path: '/quote',
-      handler: async ({ query }) => player.quote(parse(z.string().min(1).max(256), query.offer, 'offer')),
+      handler: async ({ query }) => player.market.quote(parse(z.string().min(1).max(256), query.offer, 'offer')),
     },
     {
       method: 'POST',
@@ -87,25 +117,25 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
           body,
           'body',
         )
-        return await player.buy(b.offer, {
+        return await player.buying.buy(b.offer, {
           signal,
           ...(b.purchaseId !== undefined ? { purchaseId: b.purchaseId } : {}),
           ...(b.again === true ? { again: true } : {}),
         })
       },
     },
-    { method: 'GET', path: '/licences', handler: async () => player.licences() },
+    { method: 'GET', path: '/licences', handler: async () => player.licences.list() },
     {
       method: 'POST',
       path: '/licences/resync',
-      handler: async () => await player.resync(),
+      handler: async () => await player.resync.resync(),
     },
     {
       method: 'POST',
       path: '/licences/fetch',
       handler: async ({ body }) => {
         const { purchaseId } = parse(z.object({ purchaseId: z.string().min(1).max(128) }).strict(), body, 'body')
-        return await player.fetchLicence(purchaseId)
+        return await player.licences.fetch(purchaseId)
       },
     },
     {
@@ -113,7 +143,7 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       path: '/play',
       handler: async ({ body, signal }) => {
         const b = parse(playBody, body, 'body')
-        return await player.play(b.content, {
+        return await player.playback.play(b.content, {
           ...(b.out !== undefined ? { out: b.out } : {}),
           ...(b.seconds !== undefined ? { seconds: b.seconds } : {}),
           ...(b.preview !== undefined ? { preview: b.preview } : {}),
@@ -126,7 +156,7 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       path: '/export',
       handler: async ({ body, signal }) => {
         const b = parse(copyBody, body, 'body')
-        return await player.copy('export', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
+        return await player.copies.copy('export', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
       },
     },
     {
@@ -134,14 +164,14 @@ export function playerRoutes(player: PlayerRole): ControlRoute[] {
       path: '/burn',
       handler: async ({ body, signal }) => {
         const b = parse(copyBody, body, 'body')
-        return await player.copy('burn', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
+        return await player.copies.copy('burn', b.content, { ...(b.out !== undefined ? { out: b.out } : {}), signal })
       },
     },
-    { method: 'GET', path: '/usage', handler: async () => player.usage() },
-    { method: 'POST', path: '/usage/flush', handler: async ({ signal }) => await player.flushUsage({ signal }) },
+    { method: 'GET', path: '/usage', handler: async () => player.usage.list() },
+    { method: 'POST', path: '/usage/flush', handler: async ({ signal }) => await player.usage.flush({ signal }) },
     { method: 'GET', path: '/balance', handler: async ({ signal }) => await player.balance({ signal }) },
-    { method: 'POST', path: '/account/reload', handler: async () => await player.reloadAccount() },
-    { method: 'GET', path: '/account/purchases', handler: async () => ({ purchases: player.purchaseIds() }) },
+    { method: 'POST', path: '/account/reload', handler: async () => await player.device.reloadAccount() },
+    { method: 'GET', path: '/account/purchases', handler: async () => ({ purchases: player.licences.purchaseIds() }) },
     {
       method: 'POST',
       path: '/streams',

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { logger } from '@libp2p/logger'
+import type { SegmentsService } from '../../protocols/segments/service.ts'
 import { MAX_STREAM_RANGE_BYTES, MAX_STREAM_SESSIONS, STREAM_SESSION_IDLE_MS } from './constants.ts'
 import { BadPlayerRequestError, RangeNotSatisfiableError, SessionNotFoundError, UsageDeniedError } from './errors.ts'
 import { byteAtMs, decryptTrackSegment, msAtByte, segmentOfByte } from './media.ts'
-import type { OpenedPlayback, PlayerRole } from './player.ts'
+import type { Playback } from './playback.ts'
+import type { OpenedPlayback } from './types.ts'
+import type { Uses } from './uses.ts'
 
 /**
  * Web playback: an `<audio>` element streams a track from the local daemon with HTTP byte ranges, seeking as it
@@ -115,13 +118,20 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end }
 }
 
+/** What web streams use: playback opens and begins plays, uses counts their seconds, segments fetches ranges. */
+export interface StreamParts {
+  playback: Pick<Playback, 'open' | 'begin'>
+  uses: Pick<Uses, 'countSeconds' | 'notePreview' | 'endPlay'>
+  segments: Pick<SegmentsService, 'fetch'>
+}
+
 export class StreamSessions {
-  readonly #player: PlayerRole
+  readonly #parts: StreamParts
   readonly #sessions = new Map<string, Session>()
   #sweep: ReturnType<typeof setInterval> | undefined
 
-  constructor(player: PlayerRole) {
-    this.#player = player
+  constructor(parts: StreamParts) {
+    this.#parts = parts
   }
 
   get size(): number {
@@ -151,7 +161,7 @@ export class StreamSessions {
       const oldest = [...this.#sessions.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0]
       if (oldest !== undefined) await this.close(oldest.id)
     }
-    const opened = await this.#player.openPlayback(content, options)
+    const opened = await this.#parts.playback.open(content, options)
     const id = randomUUID()
     const limitBytes = byteAtMs(opened.track, opened.maxMs)
     this.#sessions.set(id, { id, opened, served: [], countedSeconds: 0, limitBytes, lastUsed: performance.now() })
@@ -199,7 +209,7 @@ export class StreamSessions {
     // came is no play: it is counted with its first audio, issue 11 finding 6).
     const first = segmentOfByte(track, start)
     const last = segmentOfByte(track, end)
-    const fetch = this.#player.segments.fetch(track.segments.slice(first, last + 1), {
+    const fetch = this.#parts.segments.fetch(track.segments.slice(first, last + 1), {
       root: track.manifest.id,
       priority: 'now',
       ...(signal !== undefined ? { signal } : {}),
@@ -213,7 +223,7 @@ export class StreamSessions {
     } finally {
       if (fetch.present < fetch.total) fetch.abort()
     }
-    if (held !== null && !session.opened.begun) await this.#player.beginPlay(session.opened)
+    if (held !== null && !session.opened.begun) await this.#parts.playback.begin(session.opened)
     // Count what this range adds before serving it.
     let servedEnd = end
     const fromMs = msAtByte(track, start)
@@ -222,7 +232,7 @@ export class StreamSessions {
     if (held !== null) {
       const wanted = Math.ceil(totalMs(list) / 1000) - session.countedSeconds
       const eventId = session.opened.event.eventId
-      const { counted, limit } = await this.#player.countSeconds(held.purchaseId, eventId, wanted)
+      const { counted, limit } = await this.#parts.uses.countSeconds(held.purchaseId, eventId, wanted)
       session.countedSeconds += counted
       if (counted < wanted) {
         const allowedNewMs = Math.max(0, session.countedSeconds * 1000 - totalMs(session.served))
@@ -283,8 +293,8 @@ export class StreamSessions {
     const { key, held, event } = session.opened
     key.fill(0)
     const seconds = Math.ceil(totalMs(session.served) / 1000)
-    if (held === null) await this.#player.notePreview({ ...event, seconds })
-    else if (session.opened.begun) await this.#player.endPlay(event.eventId)
+    if (held === null) await this.#parts.uses.notePreview({ ...event, seconds })
+    else if (session.opened.begun) await this.#parts.uses.endPlay(event.eventId)
     return { session: id, seconds }
   }
 }

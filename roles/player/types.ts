@@ -194,12 +194,12 @@ export interface OpenedPlayback {
   key: Uint8Array
   mode: 'licensed' | 'preview'
   held: HeldLicence | null
-  /** The play's (or preview's) event; a licensed play's is counted and logged only by `beginPlay`. */
+  /** The play's (or preview's) event; a licensed play's is counted and logged only by `Playback.begin`. */
   event: UsageEvent
   /** Milliseconds of the track that may be heard (the preview limit, or the whole track). */
   maxMs: number
   /**
-   * Whether the play was counted: with its first decrypted audio (`beginPlay`), so that a play whose segments never
+   * Whether the play was counted: with its first decrypted audio (`Playback.begin`), so that a play whose segments never
    * came (a failed fetch) is no play — not counted, not reported (issue 11, finding 6).
    */
   begun: boolean

@@ -5,21 +5,20 @@ import path from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { isError } from '../../../protocols/errors.ts'
-import {
-  DecryptionError,
-  MemorySink,
-  type PlayerRole,
-  PurchaseRefusedError,
-  StoreTamperedError,
-} from '../../../roles/player/index.ts'
+import { DecryptionError, MemorySink, PurchaseRefusedError, StoreTamperedError } from '../../../roles/player/index.ts'
 import { openContentKey } from '../../../roles/player/purchase.ts'
-import { announce, licenceFor, packageTrack, startPlayer, startWorld, type World } from './world.ts'
+import { announce, licenceFor, type PlayerNode, packageTrack, startPlayer, startWorld, type World } from './world.ts'
+
+/** The player role's own sublevel of its node's LevelDB, as an owner with a disk editor sees it. */
+function playerDb(player: PlayerNode) {
+  return player.node.stores.db.sublevel<string, Uint8Array>('role-player', { valueEncoding: 'view' })
+}
 
 /** Find a stored log entry by its kind (the entry's bytes contain `kind` as a CBOR text string). */
-async function entryOfKind(player: PlayerRole, kind: string, nth = 0): Promise<{ key: string; bytes: Uint8Array }> {
+async function entryOfKind(player: PlayerNode, kind: string, nth = 0): Promise<{ key: string; bytes: Uint8Array }> {
   const needle = Buffer.concat([Buffer.from([0x60 + kind.length]), Buffer.from(kind)])
   let seen = 0
-  for await (const [key, bytes] of player.components.db.iterator({ gte: 'log!', lt: 'log!~' })) {
+  for await (const [key, bytes] of playerDb(player).iterator({ gte: 'log!', lt: 'log!~' })) {
     if (Buffer.from(bytes).includes(needle) && seen++ === nth) return { key, bytes }
   }
   throw new Error(`no ${kind} entry`)
@@ -47,10 +46,10 @@ describe('player: the tamper-evident licence store', function () {
     await player.role.play(track.isrc, { sink: new MemorySink(), seconds: 2 })
 
     // someone raises a counter by hand: one byte of the `use` entry of the play
-    const { key, bytes } = await entryOfKind(player.role, 'use')
+    const { key, bytes } = await entryOfKind(player, 'use')
     const edited = Uint8Array.from(bytes)
     edited[edited.length - 70]! ^= 0x01
-    await player.role.components.db.put(key, edited)
+    await playerDb(player).put(key, edited)
 
     await assert.rejects(player.role.play(track.isrc, { sink: new MemorySink() }), StoreTamperedError)
     await assert.rejects(player.role.copy('export', track.isrc, { out: '/nonexistent/x.flac' }), StoreTamperedError)
