@@ -85,7 +85,7 @@ export interface ConsortNode {
   readonly sync: SyncService
   /** The roles running, by name (for what treats them alike: the control API, metrics). */
   readonly roles: ReadonlyMap<RoleName, Role>
-  /** A running role with its own type (`node.role('retailer')` is a `StorefrontRetailer`); throws `RoleNotRunningError`. */
+  /** A running role with its own type (`node.role('retailer')` is a `RetailerService` with its `storefront`); throws `RoleNotRunningError`. */
   role<N extends RoleName>(name: N): RoleMap[N]
   readonly dataDir: string | null
   /** The node's LevelDB and blockstore (node-level work only: backups; roles get their own sublevel). */

@@ -278,3 +278,69 @@ function withLifecycle<R extends Role>(role: R, store: { open(): Promise<void> }
   })
   return role
 }
+
+/**
+ * Pages a role serves beside its own work — the web player, the storefront — composed onto the role rather than
+ * subclassed from it (as Helia composes a node from parts instead of extending one). They may bring a `web` mount
+ * for the control API's origin, control routes of their own, and a lifecycle.
+ */
+export interface RolePages {
+  /** Pages on the control API's origin (`/ui`), outside `/v1`. */
+  readonly web?: RoleWebMount
+  /** Control routes the pages add to the role's (under `/v1/<role>/`). */
+  readonly controlRoutes?: readonly ControlRoute[]
+  start?(): Promise<void>
+  stop?(): Promise<void>
+}
+
+/**
+ * `role` with `pages` composed onto it under `key` (`role.ui`, `role.storefront`): the pages' control routes follow
+ * the role's, their `web` mount becomes the role's, they start after the role has started and stop before it stops
+ * (and the role still stops when they fail to). The role is not changed otherwise: its own methods and private
+ * state stay its own, so a role with pages is the same role, and `defineRole`'s lifecycle wraps the whole.
+ */
+export function withPages<R extends Role, K extends string, P extends RolePages>(
+  role: R,
+  key: K,
+  pages: P,
+): WithPages<R, K, P> {
+  const ownStart = role.start.bind(role)
+  const ownStop = role.stop.bind(role)
+  Object.defineProperties(role, {
+    [key]: { value: pages, enumerable: true },
+    controlRoutes: {
+      value: [...(role.controlRoutes ?? []), ...(pages.controlRoutes ?? [])],
+      enumerable: true,
+      configurable: true,
+    },
+    ...(pages.web !== undefined ? { web: { value: pages.web, enumerable: true, configurable: true } } : {}),
+    // Configurable: `defineRole` puts its lifecycle in front of these, as it does of a role's own methods.
+    start: {
+      configurable: true,
+      value: async () => {
+        await ownStart()
+        await pages.start?.()
+      },
+    },
+    stop: {
+      configurable: true,
+      value: async () => {
+        try {
+          await pages.stop?.()
+        } finally {
+          await ownStop()
+        }
+      },
+    },
+  })
+  return role as WithPages<R, K, P>
+}
+
+/** A role with pages composed on under `K`: its own type, the pages under `K`, and their `web` mount if they have one. */
+export type WithPages<R extends Role, K extends string, P extends RolePages> = R & {
+  readonly [k in K]: P
+} & (P extends {
+    readonly web: infer W
+  }
+    ? { readonly web: W }
+    : unknown)

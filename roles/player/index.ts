@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import { defineRole } from '../role.ts'
-import { WebPlayerRole } from './web/index.ts'
+import { PlayerRole } from './player.ts'
+import { withWebPlayer } from './web/index.ts'
 
 /**
  * The Consumer Player role (`roles/player`): search, offers, purchase, the tamper-evident licence store,
@@ -24,8 +25,8 @@ export type {
   PurchaseQuote,
   ResyncResult,
 } from './player.ts'
-export { PlayerRole } from './player.ts'
 export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
+export { PlayerRole }
 
 export const player = defineRole({
   name: 'player',
@@ -47,5 +48,6 @@ export const player = defineRole({
     /** Compact the local log after this many entries (default 20,000). */
     compactAfter: z.number().int().positive().optional(),
   }),
-  create: (components, options) => new WebPlayerRole(components, options),
+  // The web player is composed onto the role (`role.ui`, `role.web`), not a subclass of it.
+  create: (components, options) => withWebPlayer(new PlayerRole(components, options), components),
 })

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { defineRole } from '../role.ts'
+import { RetailerService } from './retailer.ts'
 import { RETAILER_LAYOUT } from './store.ts'
-import { StorefrontRetailer } from './web/role.ts'
+import { withStorefront } from './web/role.ts'
 import { parseStorefrontInit, type StorefrontInit } from './web/storefront.ts'
 
 /**
@@ -72,5 +73,7 @@ export const retailer = defineRole({
     'metrics',
   ],
   layout: RETAILER_LAYOUT,
-  create: (components, { storefront, ...options }) => new StorefrontRetailer(components, options, storefront ?? {}),
+  // The storefront is composed onto the service (`role.storefront`), not a subclass of it.
+  create: (components, { storefront, ...options }) =>
+    withStorefront(new RetailerService(components, options), components, storefront ?? {}),
 })

@@ -1,28 +1,22 @@
-import type { ControlRoute, RoleComponents } from '../../role.ts'
-import { type PlayerInit, PlayerRole } from '../player.ts'
-import { PlayerUi } from './ui.ts'
+import type { Role, RoleComponents } from '../../role.ts'
+import { type WithPages, withPages } from '../../role.ts'
+import { PlayerUi, type PlayerUiBackend } from './ui.ts'
 
 /**
  * The web player and library (see README.md), served by the listener's own player daemon at its control API
- * origin under `/ui/`. `WebPlayerRole` is the player role with its pages: the same role, with a `web` mount for the
- * control API and one more control route (`POST /v1/player/ui/login-link`, for `consort ui`).
+ * origin under `/ui/`. They are composed onto the player role (`withWebPlayer`), not a subclass of it: the role keeps
+ * its own shape, and gains `ui`, a `web` mount for the control API and one more control route
+ * (`POST /v1/player/ui/login-link`, for `consort ui`).
  */
 export { UiAuth, type UiSession } from './auth.ts'
 export * from './constants.ts'
 export * from './errors.ts'
-export { PlayerUi, type PlayerUiBackend, type WebMount } from './ui.ts'
+export { PlayerUi, type PlayerUiBackend } from './ui.ts'
 
-export class WebPlayerRole extends PlayerRole {
-  readonly ui: PlayerUi
-  readonly web: PlayerUi['mount']
-
-  constructor(components: RoleComponents, init: PlayerInit = {}) {
-    super(components, init)
-    this.ui = new PlayerUi(this, components.clock, components.random)
-    this.web = this.ui.mount
-    ;(this as { controlRoutes: readonly ControlRoute[] }).controlRoutes = [
-      ...this.controlRoutes,
-      ...this.ui.controlRoutes,
-    ]
-  }
+/** The player role with its web pages: `role.ui`, `role.web` (the `/ui` mount) and the login-link route. */
+export function withWebPlayer<R extends Role & PlayerUiBackend>(
+  role: R,
+  components: Pick<RoleComponents, 'clock' | 'random'>,
+): WithPages<R, 'ui', PlayerUi> {
+  return withPages(role, 'ui', new PlayerUi(role, components.clock, components.random))
 }

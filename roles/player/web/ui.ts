@@ -2,14 +2,13 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { logger } from '@libp2p/logger'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { httpStatusOf } from '../../../protocols/http-status.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
-import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { html } from '../../common/html.ts'
-import type { ControlRoute } from '../../role.ts'
+import type { ControlRoute, RoleWebMount } from '../../role.ts'
 import type { PlayerRole } from '../player.ts'
 import { UiAuth, type UiSession } from './auth.ts'
 import {
@@ -32,6 +31,7 @@ import {
   OfferNotListedError,
   UiNotFoundError,
 } from './errors.ts'
+import { CID_TEXT, CONTENT, cookies, field, returnPath, storeUrl } from './input.ts'
 import {
   accountPage,
   checkoutPage,
@@ -44,20 +44,15 @@ import {
   type UiContext,
   type UsageRow,
 } from './pages.ts'
+import { codeOf, explainRefusal } from './refusals.ts'
 
 const log = logger('consort:player:ui')
 
-/** What the web player uses of the player role. */
+/** What the web player uses of the player role (its public face: the pages see no more than the CLI does). */
 export type PlayerUiBackend = Pick<
   PlayerRole,
   'status' | 'offers' | 'buy' | 'quote' | 'licences' | 'usage' | 'balance' | 'streams' | 'directory'
 >
-
-/** A role's pages on the control API's origin (mounted by the control API, outside its bearer-token check). */
-export interface WebMount {
-  prefix: string
-  plugin: FastifyPluginAsync
-}
 
 const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static')
 const STATIC_FILES: Record<string, string> = {
@@ -75,84 +70,6 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 }
 
-/** A track or release id in any valid form, canonical from here on (decision 0006). */
-const CONTENT = {
-  test: (value: string) => tryCanonicalContentId(value) != null,
-} as const
-const CID_TEXT = /^[a-z2-7]{20,120}$|^[1-9A-HJ-NP-Za-km-z]{20,120}$/
-
-function field(value: unknown, name: string, pattern: { test(value: string): boolean }, max = 256): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > max || !pattern.test(value)) {
-    throw new BadUiRequestError(`${name}: missing or malformed`)
-  }
-  return pattern === CONTENT ? tryCanonicalContentId(value)! : value
-}
-
-/** A page of this UI to come back to after logging in: a path under the UI's prefix, nothing else. */
-function returnPath(value: string | undefined): string | null {
-  if (value == null) return null
-  let path: string
-  try {
-    path = decodeURIComponent(value)
-  } catch {
-    return null
-  }
-  if (path.length > 2048 || !path.startsWith(`${UI_PREFIX}/`) || path.startsWith('//') || /[\\\r\n]/.test(path))
-    return null
-  if (path.startsWith(`${UI_PREFIX}/login`) || path.startsWith(`${UI_PREFIX}/api/`)) return null
-  return path
-}
-
-/** The storefront to go back to: an http(s) URL, or null (anything else is dropped, never linked). */
-function storeUrl(value: unknown): string | null {
-  if (typeof value !== 'string' || value.length > 1024) return null
-  try {
-    const url = new URL(value)
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.toString() : null
-  } catch {
-    return null
-  }
-}
-
-function cookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>()
-  for (const part of (header ?? '').split(';')) {
-    const at = part.indexOf('=')
-    if (at < 0) continue
-    out.set(part.slice(0, at).trim(), part.slice(at + 1).trim())
-  }
-  return out
-}
-
-/** What a refusal means for the buyer, by the innermost error code (the rest of the chain stays as detail). */
-const REFUSALS: Record<string, string> = {
-  ERR_INSUFFICIENT_FUNDS: 'Your account does not hold enough money for this price. Top it up, then try again.',
-  ERR_PAYMENT_DECLINED: 'The payment was declined by the payment service.',
-  ERR_OFFER_REVOKED: 'This offer has been withdrawn: it is no longer on sale.',
-  ERR_CERTIFICATION_EXPIRED: 'The offer’s certification has lapsed; the store has to renew it before it can be sold.',
-  ERR_CERTIFICATION_REVOKED: 'The offer’s certification was revoked: it is no longer on sale.',
-  ERR_DEVICE_NOT_REGISTERED: 'This player is not registered as a device of your account yet.',
-  ERR_ALREADY_OWNED:
-    'You already own this: a licence on this player gives at least what this offer would. Nothing was charged.',
-  ERR_TERRITORY:
-    'This offer is not sold in your territory (as your registration manager attests it). Nothing was charged.',
-}
-
-/** The innermost `ERR_…` code of a (possibly relayed) refusal, and the message without protocol prefixes. */
-export function explainRefusal(err: unknown): { code: string; reason: string; detail: string } {
-  const message = (err as Error).message ?? String(err)
-  const codes = message.match(/ERR_[A-Z_]+/g) ?? []
-  const code = codes.at(-1) ?? codeOf(err)
-  const detail = message.replace(/\/consort\/[^\s:]+: /g, '')
-  return { code, reason: REFUSALS[code] ?? detail, detail }
-}
-
-function codeOf(err: unknown): string {
-  const e = err as { remoteCode?: unknown; code?: unknown }
-  if (typeof e.remoteCode === 'string') return e.remoteCode
-  return typeof e.code === 'string' ? e.code : 'ERR_UNKNOWN'
-}
-
 /**
  * The web player and library, served by the listener's own player daemon at its control API origin under `/ui/`:
  * checkout of an offer a storefront sent the visitor to (shown in plain words, confirmed with a CSRF-protected
@@ -162,16 +79,14 @@ function codeOf(err: unknown): string {
  */
 export class PlayerUi {
   readonly auth: UiAuth
+  /** Where the control API mounts the pages (outside its bearer-token check: the pages bring their own login). */
+  readonly web: RoleWebMount
   readonly #player: PlayerUiBackend
 
   constructor(player: PlayerUiBackend, clock: Clock, random: Random) {
     this.#player = player
     this.auth = new UiAuth(clock, random)
-  }
-
-  /** Where the control API mounts the pages. */
-  get mount(): WebMount {
-    return { prefix: UI_PREFIX, plugin: async (instance) => this.#register(instance) }
+    this.web = { prefix: UI_PREFIX, plugin: async (instance) => this.#register(instance) }
   }
 
   /** `POST /v1/player/ui/login-link`: a one-time login path for `consort ui` (the caller prefixes its origin). */

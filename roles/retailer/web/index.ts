@@ -6,8 +6,8 @@ import { type OfferSource, RetailerShelf } from './shelf.ts'
 import { Storefront, type StorefrontInit } from './storefront.ts'
 
 /**
- * The Retail Web Site, served by the retailer node (see README.md). `role.ts` has `StorefrontRetailer`, the retailer
- * role with its storefront.
+ * The Retail Web Site, served by the retailer node (see README.md). `role.ts` has `withStorefront`, which composes it
+ * onto the retailer role.
  */
 export { type CatalogAccess, ProtocolCatalog, parseContentId, type ReleaseView } from './catalog.ts'
 export * from './constants.ts'

@@ -1,32 +1,19 @@
 import type { RoleComponents } from '../../role.ts'
-import { type RetailerComponents, RetailerService } from '../retailer.ts'
+import { type WithPages, withPages } from '../../role.ts'
+import type { RetailerService } from '../retailer.ts'
 import { createStorefront } from './index.ts'
 import type { Storefront, StorefrontInit } from './storefront.ts'
 
 /**
- * The retailer role with its storefront: the same service, whose start and stop also start and stop the web server.
- * The storefront's settings are `roleOptions.retailer.storefront` (host, port, name, featured, publicUrl, enabled),
- * checked with the role's options (`parseStorefrontInit`).
+ * The retailer role with its storefront composed on (`role.storefront`), not subclassed: the same service, whose
+ * start and stop also start (after it) and stop (before it) the web server. The storefront's settings are
+ * `roleOptions.retailer.storefront` (host, port, name, featured, publicUrl, enabled), checked with the role's options
+ * (`parseStorefrontInit`).
  */
-export class StorefrontRetailer extends RetailerService {
-  readonly storefront: Storefront
-
-  constructor(
-    components: RetailerComponents & Pick<RoleComponents, 'helia'>,
-    init: ConstructorParameters<typeof RetailerService>[1],
-    storefront: StorefrontInit,
-  ) {
-    super(components, init)
-    this.storefront = createStorefront(components, this.offers, storefront)
-  }
-
-  override async start(): Promise<void> {
-    await super.start()
-    await this.storefront.start()
-  }
-
-  override async stop(): Promise<void> {
-    await this.storefront.stop()
-    await super.stop()
-  }
+export function withStorefront<R extends RetailerService>(
+  role: R,
+  components: Pick<RoleComponents, 'helia' | 'libp2p' | 'network' | 'clock' | 'credentials'>,
+  storefront: StorefrontInit,
+): WithPages<R, 'storefront', Storefront> {
+  return withPages(role, 'storefront', createStorefront(components, role.offers, storefront))
 }

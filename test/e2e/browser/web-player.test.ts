@@ -7,9 +7,9 @@ import { FakeClock, systemClock } from '../../../protocols/clock.ts'
 import {
   LOGIN_TOKEN_TTL_MS,
   MAX_LOGIN_TOKENS,
+  PlayerUi,
   SESSION_IDLE_MS,
   UiAuth,
-  WebPlayerRole,
 } from '../../../roles/player/web/index.ts'
 import { createTestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
@@ -34,7 +34,11 @@ describe('web player over HTTP: login links, sessions, CSRF, refusals', function
       roleOptions: { player: { account: await createNodeKeys(), registerDevice: false, flushIntervalMs: 0 } },
     })
     nodes.push(node)
-    assert.ok(node.roles.get('player') instanceof WebPlayerRole)
+    // The pages are composed onto the role: its `ui`, its `web` mount and its login-link route are the pages' own.
+    const player = node.role('player')
+    assert.ok(player.ui instanceof PlayerUi)
+    assert.equal(player.web, player.ui.web)
+    assert.ok(player.controlRoutes.some((route) => route.path === '/ui/login-link'))
     api = new ControlApi(node)
     info = await api.start()
   })
