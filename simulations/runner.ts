@@ -55,7 +55,16 @@ const SERVICE_ROLES: readonly RoleName[] = ['registration', 'reference', 'cleari
 
 export type SimProgress =
   | { phase: 'plan'; nodes: number; events: number; planHash: string; seed: number }
-  | { phase: 'starting'; started: number; total: number }
+  | {
+      phase: 'starting'
+      started: number
+      total: number
+      /** Simulated time since the first node started. */
+      simulatedMs: number
+      /** Connections the fabric opened so far, and those open now (a connection counted once, not per end). */
+      connectionsOpened: number
+      connectionsOpen: number
+    }
   | { phase: 'mesh'; waitedMs: number }
   | { phase: 'running'; t: number; durationMs: number; done: number; events: number }
   | { phase: 'draining'; drainMs: number }
@@ -182,6 +191,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const other = pick(joinRandom, reachable)
       if (other !== sim) targets.add(other.index)
     }
+    // Corrupt seeders are delivery nodes that want to be found: they join through the network record's anchors as
+    // any delivery node does. Without a DHT server among their random peers their routing table stays empty, and
+    // every announcement waits out its time-out (60 s each, one root after another, while the market's set-up waits).
+    if (sim.spec.kind === 'corrupt-seeder') for (const anchor of bootstrap) targets.add(anchor.index)
     for (const t of targets) edges.push(t < sim.index ? ([t, sim.index] as const) : ([sim.index, t] as const))
   }
   const neighbours = new Map<number, number[]>()
@@ -300,6 +313,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
         phase: 'starting',
         started: Math.min(i + batch.length, cluster.nodes.length),
         total: cluster.nodes.length,
+        simulatedMs: Math.round(performance.now() - t0),
+        connectionsOpened: fabric.connectionsOpened,
+        connectionsOpen:
+          cluster.nodes.reduce((n, sim) => n + (sim.online ? sim.started.libp2p.getConnections().length : 0), 0) / 2,
       })
       if (scenario.start.pauseMs > 0) await sleep(scenario.start.pauseMs)
     }
