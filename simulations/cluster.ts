@@ -34,6 +34,18 @@ export type NodeKind =
   | 'store-wiper'
   | 'territory-liar'
 
+/**
+ * Issue 11's attackers on the money paths: what they publish (usage reports) are valid, signed records that honest
+ * nodes rightly accept; the attack is in what they claim, and the market's checks (licences, held plays, the ledger
+ * to the cent) judge it. Their messages are therefore not junk for the gossip measurements.
+ */
+export const HOSTILE_BUYER_KINDS: ReadonlySet<NodeKind> = new Set([
+  'void-racer',
+  'play-inflater',
+  'store-wiper',
+  'territory-liar',
+])
+
 export interface SimNodeSpec {
   group: string
   kind: NodeKind

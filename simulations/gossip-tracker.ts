@@ -5,7 +5,7 @@ import { recordId } from '../protocols/records/envelope.ts'
 import type { GossipDelivery } from '../protocols/topics/bus.ts'
 import { decodeGossipMessage } from '../protocols/topics/message.ts'
 import { parseTopicString, type TopicName, topicString } from '../protocols/topics/names.ts'
-import type { Cluster, SimNode } from './cluster.ts'
+import { type Cluster, HOSTILE_BUYER_KINDS, type SimNode } from './cluster.ts'
 import { Distribution, type DistributionSummary } from './metrics.ts'
 import { mapRows, millis, seconds, type Table } from './report/tables.ts'
 import { percentile } from './statistics.ts'
@@ -286,7 +286,7 @@ export class GossipTracker {
     const pubsub = (node.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
     const publish = pubsub.publish.bind(pubsub)
     pubsub.publish = async (topic, data) => {
-      this.#published(sim, topic, data)
+      if (!HOSTILE_BUYER_KINDS.has(sim.spec.kind)) this.#published(sim, topic, data)
       return await publish(topic, data)
     }
     if (!sim.honest) return
