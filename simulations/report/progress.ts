@@ -7,7 +7,7 @@ export function progressLine(event: SimProgress): string | null {
       return `plan: ${event.nodes} nodes, ${event.events} events, seed ${event.seed}, sha256 ${event.planHash.slice(0, 16)}…`
     case 'starting':
       return event.started === event.total || event.started % 100 === 0
-        ? `started ${event.started}/${event.total} nodes`
+        ? `started ${event.started}/${event.total} nodes (${(event.simulatedMs / 1000).toFixed(1)} s simulated, ${event.connectionsOpened} connections opened, ${event.connectionsOpen} open, ${(process.cpuUsage().user / 1e6).toFixed(0)} s CPU)`
         : null
     case 'mesh':
       return `gossip mesh formed (${(event.waitedMs / 1000).toFixed(1)} s of simulated time)`
