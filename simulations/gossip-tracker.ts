@@ -147,6 +147,11 @@ export class GossipTracker {
   readonly #cluster: Cluster
   readonly #topics: readonly TopicName[]
   readonly #messages = new Map<string, Tracked>()
+  /**
+   * Records hostile buyers published (valid usage reports): not measured, and not junk when an adversary publishes
+   * the same record again (a replayer capturing a store wiper's report off the topic).
+   */
+  readonly #unmeasured = new Set<string>()
   readonly #latency = new Distribution()
   readonly #latencyByTopic = new Map<TopicName, Distribution>()
   readonly #onCount: (name: string, n?: number) => void
@@ -286,7 +291,8 @@ export class GossipTracker {
     const pubsub = (node.libp2p.services as { pubsub: InstrumentedPubSub }).pubsub
     const publish = pubsub.publish.bind(pubsub)
     pubsub.publish = async (topic, data) => {
-      if (!HOSTILE_BUYER_KINDS.has(sim.spec.kind)) this.#published(sim, topic, data)
+      if (HOSTILE_BUYER_KINDS.has(sim.spec.kind)) this.#leaveOut(data)
+      else this.#published(sim, topic, data)
       return await publish(topic, data)
     }
     if (!sim.honest) return
@@ -311,12 +317,17 @@ export class GossipTracker {
     }
   }
 
+  #leaveOut(data: Uint8Array): void {
+    const key = leadKey(data)
+    if (key != null && !this.#messages.has(key)) this.#unmeasured.add(key)
+  }
+
   #published(sim: SimNode, topicName: string, data: Uint8Array): void {
     const parsed = parseTopicString(topicName)
     if (parsed == null) return
     this.#onCount(sim.honest ? 'gossip.published' : 'gossip.publishedByAdversaries')
     const key = leadKey(data) ?? `junk:${++this.#junk}`
-    if (this.#messages.has(key)) return
+    if (this.#messages.has(key) || this.#unmeasured.has(key)) return
     if (this.#messages.size >= MAX_TRACKED_MESSAGES) {
       this.#untracked++
       return
