@@ -308,7 +308,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           if (other < sim.index || !batch.includes(cluster.nodes[other]!)) {
             if (cluster.nodes[other]!.online) dialQueue.push([sim.index, other])
           }
-      await dialAll(cluster, dialQueue.splice(0))
+      await dialAll(cluster, dialQueue.splice(0), scenario.start.dialConcurrency)
       progress({
         phase: 'starting',
         started: Math.min(i + batch.length, cluster.nodes.length),
@@ -754,7 +754,11 @@ async function extendDrain(tracker: GossipTracker): Promise<number> {
   return Math.round(performance.now() - start)
 }
 
-async function dialAll(cluster: Cluster, pairs: ReadonlyArray<readonly [number, number]>): Promise<number> {
+async function dialAll(
+  cluster: Cluster,
+  pairs: ReadonlyArray<readonly [number, number]>,
+  concurrency = MAX_CONCURRENT_DIALS,
+): Promise<number> {
   let next = 0
   let ok = 0
   const worker = async () => {
@@ -768,7 +772,7 @@ async function dialAll(cluster: Cluster, pairs: ReadonlyArray<readonly [number, 
       if (await cluster.dial(dialer, target, mutual)) ok++
     }
   }
-  await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_DIALS, pairs.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(concurrency, pairs.length) }, worker))
   return ok
 }
 
