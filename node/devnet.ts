@@ -129,7 +129,9 @@ export async function startDevnet(
   try {
     options.onProgress?.({ step: 'keys' })
     const reused = existsSync(paths.network)
-    const network = reused ? await reopenDevnet(dir, specs, clock) : await createDevnet(dir, specs, clock)
+    // Either way every node's data dir now holds the network record; each daemon reads its own.
+    if (reused) await reopenDevnet(dir, specs, clock)
+    else await createDevnet(dir, specs, clock)
     options.onProgress?.({ step: 'network', file: paths.network, reused })
 
     let bootstrap: string[] = []
