@@ -112,7 +112,7 @@ describe('delivery: seeding releases and finding them through the DHT', function
         status = (await route(player, 'GET', `/fetches/${started.id}`)) as FetchJobStatus
         return status.state !== 'resolving' && status.state !== 'fetching'
       },
-      { timeoutMs: 60_000, message: 'the fetch finished' },
+      { message: 'the fetch finished' },
     )
     assert.equal(status.state, 'complete', status.error ?? '')
     assert.equal(status.title, tracks[0]!.manifest.body.title)

@@ -103,7 +103,6 @@ describe('catch-up: a node that was away learns what it missed on reconnect', fu
         (await lateRole().store.release(`icpn:${releaseBody.icpn}`)) != null,
       {
         message: 'the reference service knows the new contract, offer and release, and the withdrawal',
-        timeoutMs: 30_000,
       },
     )
     const viaSync = (await back.sync.log.tail({ limit: 100 })).filter((e) => e.via === 'sync').map((e) => e.type)

@@ -49,7 +49,6 @@ describe('connection monitor', function () {
     const { a, b } = await pair('abort', { pingIntervalMs: 200, abortOnPingFailure: true })
     try {
       await waitUntil(() => a.libp2p.getConnections(b.peerId).length === 0, {
-        timeoutMs: 10_000,
         message: 'the connection was aborted after a failed ping',
       })
       assert.equal(a.libp2p.getConnections(b.peerId).length, 0)
@@ -64,7 +63,6 @@ describe('connection monitor', function () {
       // Heartbeats every 200 ms: the first ping hangs until its time-out (5 s at least) and every heartbeat meanwhile
       // fails at once (one outbound ping stream per connection); 30 failed pings span more than a time-out.
       await waitUntil(() => silent.filter((s) => s.status !== 'open').length >= 30, {
-        timeoutMs: 15_000,
         message: '30 pings failed',
       })
       const open = a.libp2p.getConnections(b.peerId)

@@ -55,7 +55,6 @@ describe('reachability: relays and WebSockets', function () {
     await hidden.libp2p.dial(relay.libp2p.getMultiaddrs()[0]!)
     await waitUntil(() => hidden.addresses().some((a) => a.includes('/p2p-circuit')), {
       message: 'the hidden node has a relayed address',
-      timeoutMs: 20_000,
     })
     const circuit = hidden.addresses().find((a) => a.includes('/p2p-circuit'))!
     assert.ok(circuit.startsWith(relay.libp2p.getMultiaddrs()[0]!.toString()), circuit)

@@ -80,7 +80,6 @@ describe('production: content keys in escrow with every registration manager', f
     // wait for both sides, not for the first one alone.
     await waitUntil(async () => second!.deposits.length === 1 && (await role.pendingEscrow()).length === 0, {
       message: 'the second registrar got its deposit and the producer cleared its outbox',
-      timeoutMs: 30_000,
     })
     assert.equal(second!.deposits.length, 1)
     const late = second!.deposits[0]!

@@ -202,7 +202,6 @@ export async function arrivals(
 ): Promise<GossipDelivery[]> {
   await waitUntil(() => market.received[topic].filter(filter).length >= count, {
     message: `${count} message(s) on ${topic}`,
-    timeoutMs: 30_000,
   })
   return market.received[topic].filter(filter)
 }
