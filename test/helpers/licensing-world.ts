@@ -26,6 +26,7 @@ import type { IssueMessage } from '../../roles/registration/licences.ts'
 import { Registrar } from '../../roles/registration/registrar.ts'
 import type { RoleDb } from '../../roles/role.ts'
 import { RoleStore, storeContext } from '../../roles/store.ts'
+import { certificationBody, contractBody, offerBody } from './record-bodies.ts'
 
 /**
  * A registration manager with everything around it made up in memory — a network, a producer that escrowed
@@ -225,42 +226,25 @@ export async function createLicensingWorld(options: LicensingWorldOptions = {}):
 
   const contract = signRecord(
     'consort/contract',
-    contractBody(keys.producer, [`icpn:${WORLD_ICPN}`], now),
+    contractBody(NETWORK, keys.producer.signer.publicKey, [`icpn:${WORLD_ICPN}`], now, {
+      contractId: 'bench-contract',
+      wholesale: [{ currency: 'EUR', amount: 700n, per: 'unit' }],
+    }),
     keys.producer.signer,
   )
   await registrar.contracts.learn(contract)
   const offer = signRecord(
     'consort/offer',
-    {
-      network: NETWORK,
-      created: now,
+    offerBody(contract, now, {
       offerId: 'bench-album',
-      seq: 0,
-      content: [`icpn:${WORLD_ICPN}`],
-      contract: contract.id,
       price: { amount: 999n, currency: 'EUR' },
-      useType: 'PermanentDownload',
       rules: { devices: 3 },
-      territories: ['Worldwide'],
-      excludedTerritories: [],
-      validFrom: now - 1000,
-      validUntil: null,
-      promotion: null,
-    },
+    }),
     keys.retailer.signer,
   )
   const certification = signRecord(
     'consort/certification',
-    {
-      network: NETWORK,
-      created: now,
-      offer: offer.id,
-      offerId: offer.body.offerId,
-      contract: contract.id,
-      contractId: contract.body.contractId,
-      contractSeq: contract.body.seq,
-      validUntil: now + 24 * 3600_000,
-    },
+    certificationBody(offer, contract, now, 24 * 3600_000),
     keys.reference.signer,
   )
   const device = await registrar.devices.register(
@@ -363,36 +347,6 @@ function manifestBody(isrc: string, keyId: Uint8Array, created: number, random: 
     segments: [rawCidOf(random.bytes(32))],
     keyId,
     preview: null,
-  }
-}
-
-/** A contract of `producer` for `content`, any retailer, worldwide, from `now` on. */
-export function contractBody(
-  producer: NodeKeys,
-  content: string[],
-  now: number,
-  overrides: Partial<BodyInput<'consort/contract'>> = {},
-): BodyInput<'consort/contract'> {
-  return {
-    network: NETWORK,
-    created: now,
-    contractId: 'bench-contract',
-    seq: 0,
-    distributor: producer.signer.publicKey,
-    retailer: null,
-    content,
-    commercialModel: 'pay-as-you-go',
-    useTypes: ['PermanentDownload'],
-    territories: ['Worldwide'],
-    excludedTerritories: [],
-    validFrom: now - 1000,
-    validUntil: null,
-    wholesale: [{ currency: 'EUR', amount: 700n, per: 'unit' }],
-    revenueShareBps: null,
-    promotions: { minPrice: [], freeWindows: [] },
-    ruleBounds: {},
-    splits: [{ party: 'label', key: null, bps: 10_000 }],
-    ...overrides,
   }
 }
 

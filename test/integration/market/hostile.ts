@@ -25,6 +25,7 @@ import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll } from '../../helpers/nodes.ts'
+import { contractBody } from '../../helpers/record-bodies.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 import { waitForMesh } from './market.ts'
@@ -155,27 +156,14 @@ export async function createHostileMarket(
     })
     const contract = signRecord(
       'consort/contract',
-      {
-        network: net.name,
-        created: clock.now(),
+      contractBody(net.name, keys.label.signer.publicKey, [`isrc:${ISRC}`], clock.now(), {
         contractId: 'hostile-1',
-        seq: 0,
-        distributor: keys.label.signer.publicKey,
-        retailer: null,
-        content: [`isrc:${ISRC}`],
-        commercialModel: 'pay-as-you-go',
         useTypes: ['PermanentDownload', 'OnDemandStream'],
-        territories: ['Worldwide'],
-        excludedTerritories: [],
         validFrom: clock.now() - DAY,
         validUntil: clock.now() + 365 * DAY,
-        wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
-        revenueShareBps: null,
-        promotions: { minPrice: [], freeWindows: [] },
-        ruleBounds: {},
         splits: [{ party: 'Hostile Records', key: keys.label.signer.publicKey, bps: 10_000 }],
         ...options.contract,
-      },
+      }),
       keys.label.signer,
     )
     // A streaming deal: one cent a play to the label, nothing at the sale.

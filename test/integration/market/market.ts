@@ -12,6 +12,7 @@ import type { RetailerService } from '../../../roles/retailer/index.ts'
 import { untilLinked, untilMesh } from '../../helpers/gossip.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { contractBody as contractBodyOf, offerBody as offerBodyOf } from '../../helpers/record-bodies.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
 /** Identifiers with valid check digits for market tests. */
@@ -171,33 +172,24 @@ export async function createMarket(options: MarketOptions = {}): Promise<Market 
     const referenceRoles = references.map((r) => r.role('reference'))
     const labelKeys = label.keys
     let contractCounter = 0
-    const contractBody = (overrides: Partial<BodyInput<'consort/contract'>> = {}): BodyInput<'consort/contract'> => ({
-      network: name,
-      created: clock.now(),
-      contractId: `contract-${++contractCounter}`,
-      seq: 0,
-      distributor: labelKeys.signer.publicKey,
-      retailer: null,
-      content: [TRACK_A, TRACK_B, RELEASE],
-      commercialModel: 'pay-as-you-go',
-      useTypes: ['PermanentDownload', 'OnDemandStream'],
-      territories: ['Worldwide'],
-      excludedTerritories: ['KP'],
-      validFrom: clock.now() - DAY,
-      validUntil: clock.now() + 365 * DAY,
-      wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
-      revenueShareBps: null,
-      promotions: {
-        minPrice: [{ amount: 49n, currency: 'EUR' }],
-        freeWindows: [{ from: clock.now() + 10 * DAY, until: clock.now() + 20 * DAY }],
-      },
-      ruleBounds: { maxDevices: 5, transferAllowed: false },
-      splits: [
-        { party: 'Test Records', key: labelKeys.signer.publicKey, bps: 7000 },
-        { party: 'The Testers', key: null, bps: 3000 },
-      ],
-      ...overrides,
-    })
+    const contractBody = (overrides: Partial<BodyInput<'consort/contract'>> = {}): BodyInput<'consort/contract'> =>
+      contractBodyOf(name, labelKeys.signer.publicKey, [TRACK_A, TRACK_B, RELEASE], clock.now(), {
+        contractId: `contract-${++contractCounter}`,
+        useTypes: ['PermanentDownload', 'OnDemandStream'],
+        excludedTerritories: ['KP'],
+        validFrom: clock.now() - DAY,
+        validUntil: clock.now() + 365 * DAY,
+        promotions: {
+          minPrice: [{ amount: 49n, currency: 'EUR' }],
+          freeWindows: [{ from: clock.now() + 10 * DAY, until: clock.now() + 20 * DAY }],
+        },
+        ruleBounds: { maxDevices: 5, transferAllowed: false },
+        splits: [
+          { party: 'Test Records', key: labelKeys.signer.publicKey, bps: 7000 },
+          { party: 'The Testers', key: null, bps: 3000 },
+        ],
+        ...overrides,
+      })
     const market: Market & { extra: ConsortNode[] } = {
       clock,
       net,
@@ -271,30 +263,19 @@ export async function connectToPublisher(publisher: ConsortNode, nodes: ConsortN
   await untilLinked(publisher, nodes, topic)
 }
 
-let offerCounter = 0
-
-/** A valid offer body under a contract, for a retailer to sign. */
+/** A valid offer body under a contract, for a retailer to sign: track A in three territories for 30 days. */
 export function offerBody(
   market: Pick<Market, 'clock' | 'net'>,
   contract: SignedRecord<'consort/contract'>,
   overrides: Partial<BodyInput<'consort/offer'>> = {},
 ): BodyInput<'consort/offer'> {
   const now = market.clock.now()
-  return {
-    network: market.net.name,
-    created: now,
-    offerId: `offer-${++offerCounter}`,
-    seq: 0,
+  return offerBodyOf(contract, now, {
     content: [TRACK_A],
-    contract: contract.id,
-    price: { amount: 99n, currency: 'EUR' },
-    useType: 'PermanentDownload',
     rules: { devices: 3 },
     territories: ['DE', 'FR', 'GB'],
-    excludedTerritories: [],
     validFrom: now,
     validUntil: now + 30 * DAY,
-    promotion: null,
     ...overrides,
-  }
+  })
 }

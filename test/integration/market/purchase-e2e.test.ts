@@ -22,6 +22,7 @@ import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll } from '../../helpers/nodes.ts'
+import { contractBody } from '../../helpers/record-bodies.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 import { waitForMesh } from './market.ts'
@@ -127,26 +128,13 @@ describe('market: a purchase through the real clearinghouse and registrar', () =
     // A contract published by hand on the contracts topic.
     contract = signRecord(
       'consort/contract',
-      {
-        network: net.name,
-        created: clock.now(),
+      contractBody(net.name, keys.label.signer.publicKey, [`isrc:${ISRC}`], clock.now(), {
         contractId: 'hand-made-1',
-        seq: 0,
-        distributor: keys.label.signer.publicKey,
-        retailer: null,
-        content: [`isrc:${ISRC}`],
-        commercialModel: 'pay-as-you-go',
-        useTypes: ['PermanentDownload'],
-        territories: ['Worldwide'],
-        excludedTerritories: [],
         validFrom: clock.now() - DAY,
         validUntil: clock.now() + 365 * DAY,
-        wholesale: [{ currency: 'EUR', amount: 70n, per: 'unit' }],
-        revenueShareBps: null,
-        promotions: { minPrice: [], freeWindows: [] },
         ruleBounds: { maxDevices: 3 },
         splits: [{ party: 'Hand Made Records', key: keys.label.signer.publicKey, bps: 10_000 }],
-      },
+      }),
       keys.label.signer,
     )
     await label.records.put(contract)

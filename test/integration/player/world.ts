@@ -16,6 +16,7 @@ import { fixturePath } from '../../fixtures.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
 import { paymentFor } from '../../helpers/payments.ts'
+import { certificationBody, contractBody, offerBody } from '../../helpers/record-bodies.ts'
 import { rawCid } from '../../helpers/records.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
@@ -251,62 +252,22 @@ export async function licenceFor(
   const content = [`isrc:${track.isrc}`]
   const contract = signRecord(
     'consort/contract',
-    {
-      network: world.net.name,
-      created: now,
+    contractBody(world.net.name, world.keys.producer.signer.publicKey, content, now, {
       contractId: `contract-${track.isrc}-${++offerCounter}`,
-      seq: 0,
-      distributor: world.keys.producer.signer.publicKey,
-      retailer: null,
-      content,
-      commercialModel: 'pay-as-you-go',
-      useTypes: ['PermanentDownload'],
-      territories: ['Worldwide'],
-      excludedTerritories: [],
-      validFrom: now - 1000,
-      validUntil: null,
-      wholesale: [{ currency: 'EUR', amount: 70, per: 'unit' }],
-      revenueShareBps: null,
-      promotions: { minPrice: [], freeWindows: [] },
-      ruleBounds: {},
       splits: [{ party: 'The Lanterns', key: null, bps: 10_000 }],
       ...overrides,
-    },
+    }),
     world.keys.producer.signer,
   )
   await world.producer.records.put(contract)
   const offer = signRecord(
     'consort/offer',
-    {
-      network: world.net.name,
-      created: now,
-      offerId: `offer-${offerCounter}`,
-      seq: 0,
-      content,
-      contract: contract.id,
-      price: { amount: 99, currency: 'EUR' },
-      useType: 'PermanentDownload',
-      rules,
-      territories: ['Worldwide'],
-      excludedTerritories: [],
-      validFrom: now - 1000,
-      validUntil: null,
-      promotion: null,
-    },
+    offerBody(contract, now, { offerId: `offer-${offerCounter}`, rules }),
     world.keys.retailer.signer,
   )
   const certification = signRecord(
     'consort/certification',
-    {
-      network: world.net.name,
-      created: now,
-      offer: offer.id,
-      offerId: offer.body.offerId,
-      contract: contract.id,
-      contractId: contract.body.contractId,
-      contractSeq: contract.body.seq,
-      validUntil: now + 3600_000,
-    },
+    certificationBody(offer, contract, now, 3600_000),
     world.keys.reference.signer,
   )
   const purchaseId = `p-test-${offerCounter}`

@@ -13,6 +13,7 @@ import type { RegistrationRole } from '../../../roles/registration/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
 import { paymentFor } from '../../helpers/payments.ts'
+import { certificationBody, contractBody, offerBody } from '../../helpers/record-bodies.ts'
 import { sampleManifestBody } from '../../helpers/records.ts'
 
 /**
@@ -151,27 +152,11 @@ export async function contractFor(
   const now = market.clock.now()
   const contract = signRecord(
     'consort/contract',
-    {
-      network: market.net.name,
-      created: now,
+    contractBody(market.net.name, market.keys.producer.signer.publicKey, content, now, {
       contractId: `contract-${content.join('-').replace(/:/g, '')}`,
-      seq: 0,
-      distributor: market.keys.producer.signer.publicKey,
-      retailer: null,
-      content,
-      commercialModel: 'pay-as-you-go',
-      useTypes: ['PermanentDownload'],
-      territories: ['Worldwide'],
-      excludedTerritories: [],
-      validFrom: now - 1000,
-      validUntil: null,
-      wholesale: [{ currency: 'EUR', amount: 70, per: 'unit' }],
-      revenueShareBps: null,
-      promotions: { minPrice: [], freeWindows: [] },
-      ruleBounds: {},
       splits: [{ party: 'The Lanterns', key: null, bps: 10_000 }],
       ...overrides,
-    },
+    }),
     market.keys.producer.signer,
   )
   await market.producer.records.put(contract)
@@ -192,36 +177,16 @@ export function certifiedOffer(
   const now = market.clock.now()
   const offer = signRecord(
     'consort/offer',
-    {
-      network: market.net.name,
-      created: now,
+    offerBody(contract, now, {
       offerId: options.offerId,
-      seq: 0,
       content: options.content ?? contract.body.content,
-      contract: contract.id,
-      price: { amount: 99, currency: 'EUR' },
-      useType: 'PermanentDownload',
       rules: options.rules ?? {},
-      territories: ['Worldwide'],
-      excludedTerritories: [],
-      validFrom: now - 1000,
-      validUntil: null,
-      promotion: null,
-    },
+    }),
     market.keys.retailer.signer,
   )
   const certification = signRecord(
     'consort/certification',
-    {
-      network: market.net.name,
-      created: now,
-      offer: offer.id,
-      offerId: offer.body.offerId,
-      contract: contract.id,
-      contractId: contract.body.contractId,
-      contractSeq: contract.body.seq,
-      validUntil: now + (options.validForMs ?? 3600_000),
-    },
+    certificationBody(offer, contract, now, options.validForMs ?? 3600_000),
     market.keys.reference.signer,
   )
   return { offer, certification }

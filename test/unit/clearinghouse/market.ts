@@ -25,6 +25,7 @@ import { encodeUsageEvents, type UsageEvent, usageSealContext } from '../../../p
 import { ClearingEngine, type ClearinghouseInit } from '../../../roles/clearinghouse/engine.ts'
 import type { StateLevel } from '../../../roles/clearinghouse/store.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
+import { certificationBody, contractBody, offerBody } from '../../helpers/record-bodies.ts'
 
 export const START = Date.UTC(2026, 10, 2, 12)
 export const ISRC = 'USRC17607839'
@@ -124,33 +125,25 @@ export class Market {
     if (options.unit !== null) wholesale.push({ currency, amount: options.unit ?? 70n, per: 'unit' })
     if (options.play !== undefined && options.play !== null)
       wholesale.push({ currency, amount: options.play, per: 'play' })
+    const now = this.clock.now()
     return signRecord(
       'consort/contract',
-      {
-        network: this.network.name,
-        created: this.clock.now() - 1000,
+      contractBody(this.network.name, this.distributor.signer.publicKey, [`isrc:${ISRC}`, `isrc:${ISRC_2}`], now, {
+        created: now - 1000,
         contractId: options.contractId ?? 'contract-1',
         seq: options.seq ?? 1,
-        distributor: this.distributor.signer.publicKey,
-        retailer: null,
-        content: [`isrc:${ISRC}`, `isrc:${ISRC_2}`],
         commercialModel: options.model ?? 'pay-as-you-go',
         useTypes: ['PermanentDownload', 'OnDemandStream'],
-        territories: ['Worldwide'],
-        excludedTerritories: [],
-        validFrom: options.validFrom ?? this.clock.now() - 86_400_000,
-        validUntil: null,
+        validFrom: options.validFrom ?? now - 86_400_000,
         wholesale,
         revenueShareBps: options.revenueShareBps ?? null,
-        promotions: { minPrice: [], freeWindows: [] },
-        ruleBounds: {},
         splits: (
           options.splits ?? [
             { party: 'label:acme', bps: 7000 },
             { party: 'artist:jane', bps: 3000 },
           ]
         ).map((s) => ({ ...s, key: null })),
-      },
+      }),
       this.distributor.signer,
     )
   }
@@ -164,24 +157,19 @@ export class Market {
       useType?: 'PermanentDownload' | 'OnDemandStream'
     } = {},
   ): SignedRecord<'consort/offer'> {
+    const now = this.clock.now()
     return signRecord(
       'consort/offer',
-      {
-        network: this.network.name,
-        created: this.clock.now() - 1000,
+      offerBody(contract, now, {
+        created: now - 1000,
         offerId: this.id('offer'),
         seq: 1,
         content: [`isrc:${ISRC}`],
-        contract: contract.id,
         price: { amount: options.price ?? 129n, currency: options.currency ?? 'EUR' },
         useType: options.useType ?? 'PermanentDownload',
-        rules: {},
-        territories: ['Worldwide'],
-        excludedTerritories: [],
-        validFrom: this.clock.now() - 86_400_000,
-        validUntil: null,
+        validFrom: now - 86_400_000,
         promotion: options.promotion === true ? { kind: 'discount', label: 'launch' } : null,
-      },
+      }),
       this.retailer.signer,
     )
   }
@@ -191,18 +179,10 @@ export class Market {
     contract: SignedRecord<'consort/contract'>,
     signer = this.reference,
   ): SignedRecord<'consort/certification'> {
+    const now = this.clock.now()
     return signRecord(
       'consort/certification',
-      {
-        network: this.network.name,
-        created: this.clock.now() - 1000,
-        offer: offer.id,
-        offerId: offer.body.offerId,
-        contract: contract.id,
-        contractId: contract.body.contractId,
-        contractSeq: contract.body.seq,
-        validUntil: this.clock.now() + 86_400_000,
-      },
+      { ...certificationBody(offer, contract, now, 86_400_000), created: now - 1000 },
       signer.signer,
     )
   }

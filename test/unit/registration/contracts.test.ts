@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import type { ContractBody } from '../../../protocols/records/types/contract.ts'
 import { coversTerritory, exclusionOf, type Sale, windowOpen } from '../../../roles/registration/contracts.ts'
-import { contractBody } from '../../helpers/licensing-world.ts'
+import { contractBody } from '../../helpers/record-bodies.ts'
 
 const NOW = Date.UTC(2026, 10, 1)
 
@@ -16,7 +16,12 @@ describe('registration: is a contract still in force for a sale', () => {
   before(async () => {
     producer = await createNodeKeys()
     retailer = await createNodeKeys()
-    base = contractBody(producer, ['isrc:GBAYE2600001', 'isrc:GBAYE2600002'], NOW) as ContractBody
+    base = contractBody(
+      'bench',
+      producer.signer.publicKey,
+      ['isrc:GBAYE2600001', 'isrc:GBAYE2600002'],
+      NOW,
+    ) as ContractBody
     sale = {
       content: ['isrc:GBAYE2600001'],
       useType: 'PermanentDownload',
