@@ -235,14 +235,6 @@ export class KeyRotationError extends Error {
   readonly code: string = 'ERR_KEY_ROTATION'
 }
 
-/** A key rotation request to the daemon has a bad field. */
-export class BadKeyRotationRequestError extends KeyRotationError {
-  static override name = 'BadKeyRotationRequestError'
-  override name = BadKeyRotationRequestError.name
-
-  override readonly code = 'ERR_BAD_REQUEST'
-}
-
 /** A role's web pages ask for a path prefix that is malformed, reserved (`/v1`) or taken by another role. */
 export class WebPrefixError extends Error {
   static override name = 'WebPrefixError'

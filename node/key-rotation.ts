@@ -1,5 +1,6 @@
 import { existsSync, linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { InvalidParametersError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { fromHex, toHex } from '../keys/hex.ts'
 import { readNodePublicKeys } from '../keys/keystore.ts'
@@ -10,7 +11,7 @@ import { type CertRequestFields, MAX_ROTATION_GRACE_MS } from '../protocols/regi
 import type { ControlRoute } from '../roles/role.ts'
 import type { ConsortNode } from './consort-node.ts'
 import { dataDirPaths, writeFileAtomic } from './data-dir.ts'
-import { BadKeyRotationRequestError, KeyRotationError } from './errors.ts'
+import { KeyRotationError } from './errors.ts'
 
 const log = logger('consort:keys:rotation')
 
@@ -85,7 +86,7 @@ export async function adoptRotatedCert(node: ConsortNode, cert: SignedRecord<'co
 
 function keyFromHex(value: unknown, field: string): Uint8Array {
   if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
-    throw new BadKeyRotationRequestError(`${field}: 32 bytes in lower-case hex expected`)
+    throw new InvalidParametersError(`${field}: 32 bytes in lower-case hex expected`)
   }
   return fromHex(value, field)
 }
@@ -124,10 +125,10 @@ export function keyRotationRoutes(node: ConsortNode): ControlRoute[] {
           graceMs < 0 ||
           graceMs > MAX_ROTATION_GRACE_MS
         ) {
-          throw new BadKeyRotationRequestError(`graceMs: an integer from 0 to ${MAX_ROTATION_GRACE_MS} expected`)
+          throw new InvalidParametersError(`graceMs: an integer from 0 to ${MAX_ROTATION_GRACE_MS} expected`)
         }
         if (typeof input.sig !== 'string' || !/^[0-9a-f]{128}$/.test(input.sig)) {
-          throw new BadKeyRotationRequestError('sig: 64 bytes in lower-case hex expected')
+          throw new InvalidParametersError('sig: 64 bytes in lower-case hex expected')
         }
         const answer = await rotateCert(
           node.libp2p,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { InvalidParametersError } from '@libp2p/interface'
 import { z } from 'zod'
 import type { SignedRecord } from '../protocols/records/envelope.ts'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
@@ -20,18 +21,6 @@ const registerBody = z
     waitMs: z.number().int().min(0).max(MAX_REGISTER_WAIT_MS).optional(),
   })
   .strict()
-
-/** A malformed `POST /v1/register` body; the control API answers 400 (`ERR_BAD_REQUEST`, protocols/http-status.ts) with the field named. */
-export class RegisterRequestError extends Error {
-  static override name = 'RegisterRequestError'
-  override name = RegisterRequestError.name
-
-  constructor(message = 'the register request is malformed', options?: ErrorOptions) {
-    super(message, options)
-  }
-
-  readonly code = 'ERR_BAD_REQUEST'
-}
 
 function summary(cert: SignedRecord<'consort/cert'> | undefined) {
   if (cert == null) return null
@@ -60,7 +49,7 @@ export function registerRoutes(node: ConsortNode): ControlRoute[] {
         const parsed = registerBody.safeParse(body)
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!
-          throw new RegisterRequestError(`${issue.path.join('.') || 'body'}: ${issue.message}`)
+          throw new InvalidParametersError(`${issue.path.join('.') || 'body'}: ${issue.message}`)
         }
         const { roles, name, waitMs } = parsed.data
         // The control API's own signal fires as soon as a POST body has been read (the request stream closes),

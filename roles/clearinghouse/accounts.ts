@@ -5,6 +5,7 @@
  * charge was asked but whose credit was not written (a crash between the two) is completed at the next start.
  */
 import { createHash } from 'node:crypto'
+import { InvalidParametersError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import type { z } from 'zod'
 import { toHex } from '../../keys/hex.ts'
@@ -17,7 +18,6 @@ import type { NetworkContext } from '../../protocols/network.ts'
 import { ACCOUNT_REQUEST_MAX_AGE_MS, MAX_STATEMENT_RESPONSE_BYTES } from './constants.ts'
 import {
   AccountRequestUnauthorisedError,
-  BadClearingRequestError,
   ClearingFailedError,
   NoGatewayError,
   PaymentDeclinedError,
@@ -77,12 +77,12 @@ export class Accounts {
       throw new AccountRequestUnauthorisedError(`request.network: not ${this.#d.network.name}`)
     const now = this.#d.clock.now()
     if (Math.abs(r.created - now) > ACCOUNT_REQUEST_MAX_AGE_MS) {
-      throw new BadClearingRequestError(`request.created: more than ${ACCOUNT_REQUEST_MAX_AGE_MS / 1000} s from now`)
+      throw new InvalidParametersError(`request.created: more than ${ACCOUNT_REQUEST_MAX_AGE_MS / 1000} s from now`)
     }
     if (r.op === 'fund' && (r.amount === null || r.amount <= 0n || r.currency === null)) {
-      throw new BadClearingRequestError('request.amount: a top-up needs a positive amount and a currency')
+      throw new InvalidParametersError('request.amount: a top-up needs a positive amount and a currency')
     }
-    if (r.op === 'statement' && r.period === null) throw new BadClearingRequestError('request.period: required')
+    if (r.op === 'statement' && r.period === null) throw new InvalidParametersError('request.period: required')
   }
 
   async handle(request: AccountRequest): Promise<unknown> {
@@ -127,7 +127,7 @@ export class Accounts {
       const known = await this.#d.store.get(fundRow, key)
       if (known !== undefined) {
         if (known.amount !== amount || known.currency !== currency) {
-          throw new BadClearingRequestError(`request.requestId: ${requestId} was used for another top-up`)
+          throw new InvalidParametersError(`request.requestId: ${requestId} was used for another top-up`)
         }
         return known
       }

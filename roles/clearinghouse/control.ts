@@ -1,4 +1,5 @@
-import { NotFoundError } from '@libp2p/interface'
+import { InvalidParametersError, NotFoundError } from '@libp2p/interface'
+
 /**
  * The operator's commands, mounted by the node's control API under `/v1/clearinghouse/` (the CLI's `consort ledger
  * transfers`, `consort statement`, `consort audit`, …). Amounts travel as decimal strings (toJsonValue), records as
@@ -12,7 +13,6 @@ import { toAccountingCsv } from './accounting.ts'
 import { balanceEntryOf } from './accounts.ts'
 import { MAX_LIST_PAGE } from './constants.ts'
 import type { ClearingEngine } from './engine.ts'
-import { BadClearingRequestError } from './errors.ts'
 import { MAX_PAGE_SIZE } from './ledger/constants.ts'
 import { accountIdOf, parseParticipant } from './participants.ts'
 import { PERIOD_PATTERN } from './state.ts'
@@ -21,19 +21,19 @@ import type { Statement } from './statements.ts'
 function intParam(value: string | undefined, name: string, fallback: number, max: number): number {
   if (value === undefined || value === '') return fallback
   const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new BadClearingRequestError(`${name}: expected 0..${max}`)
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new InvalidParametersError(`${name}: expected 0..${max}`)
   return n
 }
 
 function periodParam(value: string | undefined): string {
-  if (value === undefined || !PERIOD_PATTERN.test(value)) throw new BadClearingRequestError('period: expected YYYY-MM')
+  if (value === undefined || !PERIOD_PATTERN.test(value)) throw new InvalidParametersError('period: expected YYYY-MM')
   return value
 }
 
 function currencyParam(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined
   if (!(CURRENCY_CODES as readonly string[]).includes(value))
-    throw new BadClearingRequestError(`currency: ${value} is not ISO 4217`)
+    throw new InvalidParametersError(`currency: ${value} is not ISO 4217`)
   return value
 }
 
@@ -59,7 +59,7 @@ export function statementJson(s: Statement) {
 async function statementsFor(engine: ClearingEngine, q: ControlRequest['query']): Promise<Statement[]> {
   const period = periodParam(q.period)
   const currency = currencyParam(q.currency)
-  if (q.participant === undefined || q.participant === '') throw new BadClearingRequestError('participant: required')
+  if (q.participant === undefined || q.participant === '') throw new InvalidParametersError('participant: required')
   const out: Statement[] = []
   for (const participant of await engine.statements.resolve(q.participant)) {
     out.push(...(await engine.statements.build(period, participant, currency)))
@@ -78,7 +78,7 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
         let accountId = query.account
         if (accountId !== undefined && parseParticipant(accountId) !== undefined) {
           const currency = currencyParam(query.currency)
-          if (currency === undefined) throw new BadClearingRequestError('currency: required with a participant id')
+          if (currency === undefined) throw new InvalidParametersError('currency: required with a participant id')
           accountId = accountIdOf(accountId, currency)
         }
         return engine().transfers({ ...(accountId !== undefined ? { accountId } : {}), after, limit })
@@ -89,7 +89,7 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
       path: '/balances',
       handler: async ({ query }) => {
         const e = engine()
-        if (query.participant === undefined) throw new BadClearingRequestError('participant: required')
+        if (query.participant === undefined) throw new InvalidParametersError('participant: required')
         const out = []
         for (const participant of await e.statements.resolve(query.participant)) {
           for (const currency of CURRENCY_CODES) {
@@ -127,7 +127,7 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
       handler: async ({ query }) => {
         const period = periodParam(query.period)
         if (query.participant === undefined || query.participant === '')
-          throw new BadClearingRequestError('participant: required')
+          throw new InvalidParametersError('participant: required')
         const e = engine()
         const reports = []
         for (const participant of await e.statements.resolve(query.participant)) {
@@ -153,7 +153,7 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
       method: 'GET',
       path: '/statements/proof',
       handler: async ({ query }) => {
-        if (query.ref === undefined) throw new BadClearingRequestError('ref: required')
+        if (query.ref === undefined) throw new InvalidParametersError('ref: required')
         for (const s of await statementsFor(engine(), query)) {
           const proof = engine().statements.proofOf(
             s,
@@ -202,10 +202,10 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
       handler: async ({ body }) => {
         const b = body as { device?: unknown; eventId?: unknown; verdict?: unknown } | null
         if (typeof b?.device !== 'string' || typeof b.eventId !== 'string') {
-          throw new BadClearingRequestError('device and eventId: required strings')
+          throw new InvalidParametersError('device and eventId: required strings')
         }
         if (b.verdict !== 'approve' && b.verdict !== 'reject')
-          throw new BadClearingRequestError('verdict: approve or reject')
+          throw new InvalidParametersError('verdict: approve or reject')
         return { result: await engine().ingest.review(b.device, b.eventId, b.verdict) }
       },
     },

@@ -1,3 +1,4 @@
+import { InvalidParametersError } from '@libp2p/interface'
 /**
  * The clearinghouse without its network: the ledger and the role's state on one LevelDB sublevel, and every
  * operation the role offers (purchases, usage reports, account requests, statements, audit). The role (index.ts)
@@ -55,7 +56,6 @@ import { Deliveries } from './delivery.ts'
 import { CatalogFacts } from './dsr/catalog.ts'
 import { DsrExport } from './dsr/export.ts'
 import {
-  BadClearingRequestError,
   BusyError,
   ClearingFailedError,
   ClearingStoppedError,
@@ -514,7 +514,7 @@ export class ClearingEngine extends EventTarget {
     if (fields.network !== this.network.name) throw new ReportInvalidError(`request.network: not ${this.network.name}`)
     const now = this.#c.clock.now()
     if (Math.abs(fields.created - now) > ACCOUNT_REQUEST_MAX_AGE_MS) {
-      throw new BadClearingRequestError('request.created: too far from now')
+      throw new InvalidParametersError('request.created: too far from now')
     }
     let registration: SignedRecord<'consort/device'>
     try {

@@ -49,14 +49,6 @@ export class AccountRequestUnauthorisedError extends ClearingError {
   readonly code = 'ERR_UNAUTHORISED'
 }
 
-/** A request is well-formed but not acceptable as it stands (stale, a reused request id, a bad period…). */
-export class BadClearingRequestError extends ClearingError {
-  static override name = 'BadClearingRequestError'
-  override name = BadClearingRequestError.name
-
-  readonly code = 'ERR_BAD_REQUEST'
-}
-
 /** The caller may not do this (a void from a peer that is neither the retailer nor the buyer). */
 export class NotPermittedError extends ClearingError {
   static override name = 'NotPermittedError'

@@ -1,3 +1,4 @@
+import { InvalidParametersError } from '@libp2p/interface'
 import { z } from 'zod'
 import { fromHex, toHex } from '../../keys/hex.ts'
 import type { Random } from '../../keys/random.ts'
@@ -5,7 +6,7 @@ import { tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { id as contractIdField } from '../../protocols/records/fields.ts'
 import type { ContractBody } from '../../protocols/records/types/contract.ts'
 import { MAX_CONTRACT_CONTENT } from '../../protocols/records/types/contract.ts'
-import { BadProductionRequestError, type ImportIssue } from './errors.ts'
+import type { ImportIssue } from './errors.ts'
 import type { ContractTerms } from './publisher.ts'
 import { dateMs, dealFromTerms, termsFields, termsShape, zodIssues } from './terms.ts'
 
@@ -34,7 +35,7 @@ export const contractRevokeSchema = z.strictObject({
 })
 
 function refuse(issues: ImportIssue[]): never {
-  throw new BadProductionRequestError(
+  throw new InvalidParametersError(
     issues.map((i) => `${i.path}${i.value === '' ? '' : ` (${i.value})`}: ${i.message}`).join('; '),
   )
 }

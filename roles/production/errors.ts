@@ -28,22 +28,6 @@ export class ImportRefusedError extends Error {
   }
 }
 
-/** A request to the role (control route or API call) is malformed: the field and what was expected. */
-export class BadProductionRequestError extends Error {
-  static override name = 'BadProductionRequestError'
-  override name = BadProductionRequestError.name
-
-  constructor(
-    message = 'A request to the role (control route or API call) is malformed: the field and what was expected',
-    options?: ErrorOptions,
-  ) {
-    super(message, options)
-  }
-
-  static readonly code = 'ERR_BAD_REQUEST'
-  readonly code = BadProductionRequestError.code
-}
-
 /** The contract was revoked: it can no longer be updated. */
 export class ContractRevokedError extends Error {
   static override name = 'ContractRevokedError'

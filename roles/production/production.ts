@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
-import { NotFoundError } from '@libp2p/interface'
+import { InvalidParametersError, NotFoundError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { z } from 'zod'
 import type { NodeKeys } from '../../keys/keystore.ts'
@@ -34,12 +34,7 @@ import {
   releaseKeys,
 } from './ddex/index.ts'
 import { type PriceTiers, planFromErn } from './ern-plan.ts'
-import {
-  BadProductionRequestError,
-  ContractRevokedError,
-  ImportRefusedError,
-  ProductionStoppedError,
-} from './errors.ts'
+import { ContractRevokedError, ImportRefusedError, ProductionStoppedError } from './errors.ts'
 import { EscrowOutbox } from './escrow.ts'
 import { type Job, JobQueue } from './jobs.ts'
 import { DEFAULT_SEGMENT_BYTES } from './packaging/index.ts'
@@ -150,7 +145,7 @@ export class ProductionRole extends EventTarget implements Role {
     const parsed = productionInit.safeParse(init)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
-      throw new BadProductionRequestError(`roleOptions.production.${issue.path.join('.')}: ${issue.message}`)
+      throw new InvalidParametersError(`roleOptions.production.${issue.path.join('.')}: ${issue.message}`)
     }
     this.#c = components
     this.#init = parsed.data
@@ -248,9 +243,9 @@ export class ProductionRole extends EventTarget implements Role {
   async #planErn(request: ErnImport): Promise<ImportPlan> {
     let xml = request.xml
     if (xml == null) {
-      if (request.ern == null) throw new BadProductionRequestError('ern: give the message file (or xml)')
+      if (request.ern == null) throw new InvalidParametersError('ern: give the message file (or xml)')
       const info = await stat(request.ern).catch(() => null)
-      if (info == null || !info.isFile()) throw new BadProductionRequestError(`ern: no such file ${request.ern}`)
+      if (info == null || !info.isFile()) throw new InvalidParametersError(`ern: no such file ${request.ern}`)
       if (info.size > MAX_ERN_MESSAGE_BYTES) {
         throw new ImportRefusedError([
           { path: '/', value: '', message: `${info.size} bytes, more than ${MAX_ERN_MESSAGE_BYTES}` },
@@ -353,7 +348,7 @@ export class ProductionRole extends EventTarget implements Role {
         random: this.#c.random,
       })
       if ((await this.#state.getContract(made.contractId)) != null) {
-        throw new BadProductionRequestError(`contractId: ${made.contractId} exists already (update it instead)`)
+        throw new InvalidParametersError(`contractId: ${made.contractId} exists already (update it instead)`)
       }
       const result = await this.publisher.putContract(made.contractId, made.terms, made.content)
       this.dispatchEvent(new CustomEvent('contract', { detail: result }))
@@ -378,7 +373,7 @@ export class ProductionRole extends EventTarget implements Role {
     input: unknown = {},
   ): Promise<{ contractId: string; revocations: unknown[]; announced: AnnounceCounts }> {
     const parsed = contractRevokeSchema.safeParse(input ?? {})
-    if (!parsed.success) throw new BadProductionRequestError(`reason: ${parsed.error.issues[0]?.message}`)
+    if (!parsed.success) throw new InvalidParametersError(`reason: ${parsed.error.issues[0]?.message}`)
     return this.#jobs.run('contract', async () => {
       const state = await this.#contractState(contractId)
       if (state.status === 'revoked')

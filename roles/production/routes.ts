@@ -1,7 +1,6 @@
-import { NotFoundError } from '@libp2p/interface'
+import { InvalidParametersError, NotFoundError } from '@libp2p/interface'
 import { z } from 'zod'
 import type { ControlRoute } from '../role.ts'
-import { BadProductionRequestError } from './errors.ts'
 import type { ProductionRole } from './index.ts'
 import type { Job } from './jobs.ts'
 
@@ -34,7 +33,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   if (!result.success) {
     const issue = result.error.issues[0]!
     const message = issue.code === 'unrecognized_keys' ? `unexpected field(s) ${issue.keys.join(', ')}` : issue.message
-    throw new BadProductionRequestError(`${issue.path.join('.') || 'body'}: ${message}`)
+    throw new InvalidParametersError(`${issue.path.join('.') || 'body'}: ${message}`)
   }
   return result.data
 }
@@ -70,7 +69,7 @@ export function productionRoutes(role: ProductionRole): ControlRoute[] {
       handler: async ({ body }) => {
         const request = parse(publishRequest, body)
         const sources = [request.ern ?? request.xml, request.release].filter((s) => s != null).length
-        if (sources !== 1) throw new BadProductionRequestError('give exactly one of ern (or xml) and release')
+        if (sources !== 1) throw new InvalidParametersError('give exactly one of ern (or xml) and release')
         if (request.release != null) {
           return answer(
             role.submitDescription({

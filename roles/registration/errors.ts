@@ -110,14 +110,6 @@ export class RevocationTargetNotFoundError extends RegistrationError {
   override readonly code = 'ERR_NOT_FOUND'
 }
 
-/** A control-API request body or parameter is malformed; the message names the field. */
-export class InvalidControlRequestError extends RegistrationError {
-  static override name = 'InvalidControlRequestError'
-  override name = InvalidControlRequestError.name
-
-  override readonly code = 'ERR_BAD_REQUEST'
-}
-
 /** The sublevel was written by an incompatible version of this role. */
 export class StoreVersionError extends RegistrationError {
   static override name = 'StoreVersionError'

@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { InvalidParametersError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
@@ -21,7 +22,7 @@ import {
 import { emit, type RegistrarContext, type RegistrationOptions, VerifiedRecordCache } from './context.ts'
 import { ContractWatch, type RegistrarTopics } from './contracts.ts'
 import { DeviceRegistry } from './devices.ts'
-import { InvalidControlRequestError, RevocationTargetNotFoundError } from './errors.ts'
+import { RevocationTargetNotFoundError } from './errors.ts'
 import { EscrowVault } from './escrow.ts'
 import { LicenceIssuer } from './licences.ts'
 import { RevocationDesk, type RevocationPublisher } from './revocations.ts'
@@ -244,7 +245,7 @@ export class Registrar extends EventTarget {
 function keyOrThrow(value: string): Uint8Array {
   const key = keyFromHex(value)
   if (key == null)
-    throw new InvalidControlRequestError(`target: ${JSON.stringify(value)} is neither a CID nor a key in hex`)
+    throw new InvalidParametersError(`target: ${JSON.stringify(value)} is neither a CID nor a key in hex`)
   return key
 }
 

@@ -1,10 +1,10 @@
+import { InvalidParametersError } from '@libp2p/interface'
 import { z } from 'zod'
 import { isTerritory } from '../../protocols/identifiers/territories.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { ControlRoute } from '../role.ts'
 import { keyFromHex } from './certs.ts'
 import { MAX_LIST_ENTRIES } from './constants.ts'
-import { InvalidControlRequestError } from './errors.ts'
 import { REVOCATION_KINDS, type Registrar } from './registrar.ts'
 
 /** Longest an operator may make a certificate valid for: ten years. */
@@ -31,7 +31,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value)
   if (result.success) return result.data
   const issue = result.error.issues[0]!
-  throw new InvalidControlRequestError(`${issue.path.join('.') || 'body'}: ${issue.message}`)
+  throw new InvalidParametersError(`${issue.path.join('.') || 'body'}: ${issue.message}`)
 }
 
 function certSummary(cert: SignedRecord<'consort/cert'>) {
@@ -92,7 +92,7 @@ export function registrationRoutes(registrar: Registrar, attachments: () => Sign
       path: '/accounts/:account/devices',
       handler: async ({ params }) => {
         const account = keyFromHex(params.account ?? '')
-        if (account == null) throw new InvalidControlRequestError('account: expected a 32-byte key in hex')
+        if (account == null) throw new InvalidParametersError('account: expected a 32-byte key in hex')
         return { devices: await registrar.devices.list(account) }
       },
     },
@@ -101,7 +101,7 @@ export function registrationRoutes(registrar: Registrar, attachments: () => Sign
       path: '/accounts/:account/territory',
       handler: async ({ params, body }) => {
         const account = keyFromHex(params.account ?? '')
-        if (account == null) throw new InvalidControlRequestError('account: expected a 32-byte key in hex')
+        if (account == null) throw new InvalidParametersError('account: expected a 32-byte key in hex')
         const attested = await registrar.devices.attestTerritory(account, parse(territoryBody, body).territory)
         return { account: params.account, ...attested }
       },

@@ -20,7 +20,7 @@ import { decodeRecord, type SignedRecord } from '../../../protocols/records/enve
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { WireErrors } from '../../../protocols/rpc/errors.ts'
 import { CATALOG_DEADLINE_MS, MANIFEST_LOOKUPS_IN_FLIGHT, MAX_CATALOG_PEERS } from './constants.ts'
-import { BadStorefrontRequestError, CatalogUnavailableError, NotInCatalogError } from './errors.ts'
+import { CatalogUnavailableError, NotInCatalogError } from './errors.ts'
 
 const log = logger('consort:retailer:storefront:catalog')
 
@@ -60,12 +60,12 @@ export function manifestReleaseId(manifest: ManifestRecord): string | null {
 
 /**
  * The canonical form of a content id written in any valid form (`icpn:012345678905`, a bare UPC, `ISRC:us-rc1-…`),
- * or a `BadStorefrontRequestError` naming `field` that a page shows in words.
+ * or a `InvalidParametersError` naming `field` that a page shows in words.
  */
 export function parseContentId(value: string, field: string): { kind: 'icpn' | 'grid' | 'isrc'; id: string } {
   const canonical = tryCanonicalContentId(value)
   if (canonical == null) {
-    throw new BadStorefrontRequestError(
+    throw new InvalidParametersError(
       `${field}: “${value.slice(0, 64)}” is not a UPC/EAN, ISRC or GRid with a valid check digit`,
     )
   }
@@ -93,7 +93,7 @@ export class ProtocolCatalog implements CatalogAccess {
 
   async release(contentId: string, signal?: AbortSignal): Promise<ReleaseView> {
     const { kind, id } = parseContentId(contentId, 'release')
-    if (kind === 'isrc') throw new BadStorefrontRequestError(`release: ${contentId} names a track, not a release`)
+    if (kind === 'isrc') throw new InvalidParametersError(`release: ${contentId} names a track, not a release`)
     const records = await this.#lookup(kind === 'icpn' ? { icpn: id } : { grid: id }, signal)
     const release = newest(records.filter((r): r is ReleaseRecord => r.type === 'consort/release'))
     if (release == null) throw new NotInCatalogError(`no release ${contentId} in the catalog`)
@@ -156,7 +156,7 @@ export class ProtocolCatalog implements CatalogAccess {
         })
       } catch (err) {
         if (isError(err, InvalidParametersError)) {
-          throw new BadStorefrontRequestError(err.message)
+          throw new InvalidParametersError(err.message)
         }
         log('catalog %p failed to answer %s: %e', peer, op, err)
         last = err

@@ -14,14 +14,6 @@ export class StorefrontError extends Error {
   readonly code: string = 'ERR_STOREFRONT'
 }
 
-/** A query parameter or path segment is malformed (names the parameter). */
-export class BadStorefrontRequestError extends StorefrontError {
-  static override name = 'BadStorefrontRequestError'
-  override name = BadStorefrontRequestError.name
-
-  override readonly code = 'ERR_BAD_REQUEST'
-}
-
 /** The release, track or preview asked for is not in the catalog (or was taken down). */
 export class NotInCatalogError extends StorefrontError {
   static override name = 'NotInCatalogError'

@@ -1,4 +1,5 @@
-import { BadStorefrontRequestError, RangeNotSatisfiableError } from './errors.ts'
+import { InvalidParametersError } from '@libp2p/interface'
+import { RangeNotSatisfiableError } from './errors.ts'
 
 /**
  * One byte range of a `Range: bytes=…` header against a resource of `size` bytes (`a-b`, `a-`, or the suffix
@@ -7,9 +8,9 @@ import { BadStorefrontRequestError, RangeNotSatisfiableError } from './errors.ts
 export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | null {
   if (header == null || header === '') return null
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  if (match == null) throw new BadStorefrontRequestError(`Range: ${JSON.stringify(header)} is not one byte range`)
+  if (match == null) throw new InvalidParametersError(`Range: ${JSON.stringify(header)} is not one byte range`)
   const [, a = '', b = ''] = match
-  if (a === '' && b === '') throw new BadStorefrontRequestError('Range: names no bytes')
+  if (a === '' && b === '') throw new InvalidParametersError('Range: names no bytes')
   if (a === '') {
     const suffix = Number(b)
     if (suffix === 0) throw new RangeNotSatisfiableError(size, 'Range: a suffix of 0 bytes')

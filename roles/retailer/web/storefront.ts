@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Libp2p } from '@libp2p/interface'
+import { InvalidParametersError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
@@ -23,12 +24,7 @@ import {
   MAX_SEARCH_PAGE,
   SEARCH_PAGE_SIZE,
 } from './constants.ts'
-import {
-  BadStorefrontRequestError,
-  NotInCatalogError,
-  RangeNotSatisfiableError,
-  StorefrontConfigError,
-} from './errors.ts'
+import { NotInCatalogError, RangeNotSatisfiableError, StorefrontConfigError } from './errors.ts'
 import { errorPage, homePage, type PageContext, playerPage, releasePage, searchPage, trackPage } from './pages.ts'
 import type { PreviewClips } from './preview.ts'
 import { parseByteRange } from './range.ts'
@@ -105,8 +101,8 @@ function imageType(bytes: Uint8Array): string | null {
 
 function single(value: unknown, name: string, max = 256): string | undefined {
   if (value == null) return undefined
-  if (typeof value !== 'string') throw new BadStorefrontRequestError(`${name}: give it once`)
-  if (value.length > max) throw new BadStorefrontRequestError(`${name}: longer than ${max} characters`)
+  if (typeof value !== 'string') throw new InvalidParametersError(`${name}: give it once`)
+  if (value.length > max) throw new InvalidParametersError(`${name}: longer than ${max} characters`)
   return value === '' ? undefined : value
 }
 
@@ -250,7 +246,7 @@ export class Storefront {
       const pageText = single(q.page, 'page', 8)
       const page = pageText == null ? 0 : Number(pageText) - 1
       if (!Number.isInteger(page) || page < 0 || page >= MAX_SEARCH_PAGE) {
-        throw new BadStorefrontRequestError(`page: expected a page number from 1 to ${MAX_SEARCH_PAGE}`)
+        throw new InvalidParametersError(`page: expected a page number from 1 to ${MAX_SEARCH_PAGE}`)
       }
       const yearText = single(q.year, 'year', 4)
       const candidate = Object.fromEntries(
@@ -266,7 +262,7 @@ export class Storefront {
       const parsed = searchFilters.safeParse(candidate)
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!
-        throw new BadStorefrontRequestError(`${issue.path.join('.')}: ${issue.message}`)
+        throw new InvalidParametersError(`${issue.path.join('.')}: ${issue.message}`)
       }
       const filters: SearchFilters = parsed.data
       const state = { query, filters, page, pageSize: SEARCH_PAGE_SIZE }
@@ -310,7 +306,7 @@ export class Storefront {
     server.get('/track/:contentId', async (request, reply) => {
       const { contentId } = request.params as { contentId: string }
       const { kind, id } = parseContentId(contentId, 'track')
-      if (kind !== 'isrc') throw new BadStorefrontRequestError(`track: ${contentId} is a release, not a track`)
+      if (kind !== 'isrc') throw new InvalidParametersError(`track: ${contentId} is a release, not a track`)
       const manifest = await this.#c.catalog.manifest(id, null, this.#signal(reply))
       const offers = await this.#c.shelf.forContent([`isrc:${id}`])
       // A track is on sale on its own or as part of its release: the search leads here for both.
@@ -322,14 +318,14 @@ export class Storefront {
     server.get('/preview/:contentId', async (request, reply) => {
       const { contentId } = request.params as { contentId: string }
       const { kind, id } = parseContentId(contentId, 'preview')
-      if (kind !== 'isrc') throw new BadStorefrontRequestError(`preview: ${contentId} is not a track`)
+      if (kind !== 'isrc') throw new InvalidParametersError(`preview: ${contentId} is not a track`)
       const m = single((request.query as Record<string, unknown>).m, 'm', 128)
       let preferred: CID | null = null
       if (m != null) {
         try {
           preferred = CID.parse(m)
         } catch {
-          throw new BadStorefrontRequestError(`m: not a CID: ${m}`)
+          throw new InvalidParametersError(`m: not a CID: ${m}`)
         }
       }
       const signal = this.#signal(reply)

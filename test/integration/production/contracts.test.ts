@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { InvalidParametersError } from '@libp2p/interface'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import type { GossipDelivery } from '../../../protocols/topics/bus.ts'
 import { arrivals, type Market, startMarket } from './market.ts'
@@ -108,7 +109,7 @@ describe('production: contracts by hand (create, update, revoke)', function () {
     )
     await assert.rejects(
       role.createContract({ content: ['isrc:USRC17607839'], commercialModel: 'free', useTypes: ['Rental'] }),
-      { name: 'BadProductionRequestError', message: /contract\.useTypes\.0/ },
+      { name: 'InvalidParametersError', message: /contract\.useTypes\.0/ },
     )
     await assert.rejects(
       role.createContract({

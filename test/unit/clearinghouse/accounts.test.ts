@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { signAccountRequest } from '../../../protocols/clearing/account.ts'
+import { wireCodeOf } from '../../../protocols/rpc/errors.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import { isTestNetwork, TestPaymentGateway } from '../../../roles/clearinghouse/gateway.ts'
 import { type Buyer, Market } from './market.ts'
 
+/** Rejects with the error the clearinghouse would answer with `code` (its wire code). */
 async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: Error & { code?: string }) => {
-    assert.equal(err.code, code, err.message)
+  await assert.rejects(promise, (err: Error) => {
+    assert.equal(wireCodeOf(err), code, err.message)
     return true
   })
 }
