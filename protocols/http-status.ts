@@ -15,18 +15,23 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<string, number>> = {
   ERR_ACCOUNT_KEY: 400,
   ERR_DSR_NOT_APPLICABLE: 400,
   ERR_STOREFRONT: 500,
+  ERR_PLAYER_UI: 500,
   ERR_STOREFRONT_CONFIG: 500,
   ERR_NO_PREVIEW: 404,
   ERR_CATALOG_UNAVAILABLE: 503,
   ERR_PREVIEW_UNAVAILABLE: 503,
   ERR_PURCHASE_REFUSED: 402,
+  ERR_NOT_LOGGED_IN: 401,
   ERR_UNAUTHORISED: 403,
+  ERR_LOGIN_LINK_INVALID: 403,
+  ERR_CSRF: 403,
   ERR_NOT_PURCHASE_RETAILER: 403,
   ERR_NO_LICENCE: 403,
   ERR_USAGE_DENIED: 403,
   ERR_LICENCE_REVOKED: 403,
   ERR_DECRYPTION: 403,
   ERR_NOT_FOUND: 404,
+  ERR_OFFER_NOT_LISTED: 404,
   ERR_OFFER_NOT_FOUND: 404,
   ERR_CONTENT_NOT_FOUND: 404,
   ERR_SESSION_NOT_FOUND: 404,
@@ -50,9 +55,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<string, number>> = {
  * else 409 for any other `ERR_` code, else `otherwise`.
  */
 export function httpStatusOf(err: unknown, otherwise = 500): number {
-  const error = err as { status?: unknown; statusCode?: unknown } | null
-  // The web player's page errors still carry their status (roles/player/web/errors.ts, moved here next).
-  if (typeof error?.status === 'number') return error.status
+  const error = err as { statusCode?: unknown } | null
   if (typeof error?.statusCode === 'number') return error.statusCode
   const code = wireCodeOf(err)
   if (code == null) return otherwise

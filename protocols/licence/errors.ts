@@ -116,6 +116,17 @@ export class NotPurchaseRetailerError extends Error {
   }
 }
 
+/** The purchase's licence was revoked (its receipt withdrawn): it is neither returned again nor reissued, nor played. */
+export class LicenceRevokedError extends Error {
+  static override name = 'LicenceRevokedError'
+  override name = LicenceRevokedError.name
+  readonly code = 'ERR_LICENCE_REVOKED'
+
+  constructor(message = 'the licence is revoked', options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
 /** `/licence/1`'s refusals by wire code, for `rpcCall`'s `errors` option (with `ERR_TERRITORY`, shared with `/purchase/1`). */
 /** A transfer asked by an account that does not hold the purchase (it never did, or gave it away; decision 0606). */
 export class NotHolderError extends Error {
@@ -150,6 +161,7 @@ export const LICENCE_ERRORS = new WireErrors([
   PaymentUnprovenError,
   ConsumptionRequiredError,
   NotPurchaseRetailerError,
+  LicenceRevokedError,
   TerritoryRefusedError,
   NotHolderError,
   TransferNotAllowedError,

@@ -118,14 +118,23 @@ export class PurchaseConflictError extends Error {
   }
 }
 
-/** A service did not answer in time; the purchase's state is saved and a retry of the same purchase resumes it. */
+/**
+ * A service did not answer in time (the retailer's clearinghouse or registrar; the retailer itself, for a buyer): the
+ * purchase's state is saved on both sides, and buying again under the same purchase id resumes it and can never
+ * charge twice. `purchaseId` names it where the one who throws knows it.
+ */
 export class PurchasePendingError extends Error {
   static override name = 'PurchasePendingError'
   override name = PurchasePendingError.name
   readonly code = PURCHASE_CODES.purchasePending
+  readonly purchaseId: string | undefined
 
-  constructor(message = 'the purchase is not finished: retry the same purchase', options?: ErrorOptions) {
+  constructor(
+    message = 'the purchase is not finished: retry the same purchase',
+    options?: ErrorOptions & { purchaseId?: string },
+  ) {
     super(message, options)
+    this.purchaseId = options?.purchaseId
   }
 }
 

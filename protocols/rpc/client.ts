@@ -175,6 +175,6 @@ function addressList(target: PeerId | Multiaddr | Multiaddr[]): string[] {
 }
 
 /** What a refusal is thrown as: the protocol's own error for a code it lists, else the `RpcRemoteError`. */
-function refusal(remote: RpcRemoteError, options: RpcCallOptions): Error {
+function refusal(remote: RpcRemoteError, options: RpcCallOptions): unknown {
   return options.errors?.decode(remote) ?? remote
 }

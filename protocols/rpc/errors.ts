@@ -135,6 +135,10 @@ const SHARED_ERROR_OF_CODE: ReadonlyMap<string, new (message?: string) => Error>
   [RPC_CODES.unknownOp, UnknownOpError],
 ])
 
+function isRemoteError(err: unknown): err is RpcRemoteError {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === RpcRemoteError.name
+}
+
 /** An error class that a protocol's replies carry: constructible from a message, with its wire `code`. */
 export interface WireErrorType {
   readonly name: string
@@ -163,8 +167,12 @@ export class WireErrors {
   /** Only the codes every protocol shares (`ERR_NOT_FOUND`, `ERR_BAD_REQUEST`, `ERR_UNKNOWN_OP`), for a protocol without its own. */
   static readonly shared = new WireErrors([])
 
-  /** The error a refusal stands for: the protocol's own for a code it lists, a reused `@libp2p/interface` one. */
-  decode(remote: RpcRemoteError): Error {
+  /**
+   * The error a peer's refusal stands for: the protocol's own for a code it lists, a shared one (a reused
+   * `@libp2p/interface` error, `UnknownOpError`), else the `RpcRemoteError` itself; any other error as it is.
+   */
+  decode(remote: unknown): unknown {
+    if (!isRemoteError(remote)) return remote
     const type = this.#byCode.get(remote.code) ?? SHARED_ERROR_OF_CODE.get(remote.code)
     if (type == null) return remote
     const err = new type(remote.message)

@@ -1,5 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { Signer } from '../../keys/ed25519.ts'
+import { toHex } from '../../keys/hex.ts'
 import type { Random } from '../../keys/random.ts'
 import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import { signConsumptionRequest } from '../../protocols/clearing/consumption.ts'
@@ -37,7 +38,7 @@ interface CallInit {
 }
 
 function requestId(random: Random): string {
-  return `q-${Buffer.from(random.bytes(12)).toString('hex')}`
+  return `q-${toHex(random.bytes(12))}`
 }
 
 function callOptions(init: CallInit) {
@@ -152,6 +153,12 @@ export async function fetchConsumption(
 
 /** A clearinghouse answered with something else than what was asked. */
 export class UnexpectedClearingAnswerError extends Error {
-  override name = 'UnexpectedClearingAnswerError'
+  static override name = 'UnexpectedClearingAnswerError'
+  override name = UnexpectedClearingAnswerError.name
+
+  constructor(message = 'A clearinghouse answered with something else than what was asked', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_UNEXPECTED_ANSWER'
 }

@@ -12,6 +12,7 @@ import {
   saveNodeKeys,
 } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
+import { isError } from '../../protocols/errors.ts'
 import {
   ACCOUNT_EXPORT_TYPE,
   ACCOUNT_EXPORT_VERSION,
@@ -49,7 +50,7 @@ export async function loadAccountKeys(dataDir: string, options: LoadNodeKeysOpti
   try {
     return await loadNodeKeys(accountKeyPath(dataDir), options)
   } catch (err) {
-    if (err instanceof KeystoreNotFoundError) return null
+    if (isError(err, KeystoreNotFoundError)) return null
     throw err
   }
 }

@@ -1,5 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { logger } from '@libp2p/logger'
+import { toHex } from '../../keys/hex.ts'
+import { isError } from '../../protocols/errors.ts'
 import { territoryCovers } from '../../protocols/identifiers/territories.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { PURCHASE_CODES } from '../../protocols/purchase/index.ts'
@@ -109,7 +111,7 @@ export class Buying {
       })
     } catch (err) {
       prefetch.abort()
-      if (err instanceof PurchaseRefusedError) await this.#fail(purchaseId, err.remoteCode, err.message)
+      if (isError(err, PurchaseRefusedError)) await this.#fail(purchaseId, err.remoteCode, err.message)
       throw err
     }
     const answered = performance.now()
@@ -187,7 +189,7 @@ export class Buying {
     }
     const fields: PurchaseOrderFields = {
       network: c.network.name,
-      purchaseId: purchaseId ?? `p-${Buffer.from(c.random.bytes(16)).toString('hex')}`,
+      purchaseId: purchaseId ?? `p-${toHex(c.random.bytes(16))}`,
       offer: cached.offer.id,
       certification: cached.certification.id,
       retailer: cached.offer.signer,

@@ -1,5 +1,6 @@
+import { toHex } from '../../keys/hex.ts'
 import { type Balance, fetchBalance } from './account-requests.ts'
-import { hex, sameBytes } from './bytes.ts'
+import { sameBytes } from './bytes.ts'
 import type { PlayerCore } from './core.ts'
 import { ClearinghouseUnavailableError } from './errors.ts'
 
@@ -13,7 +14,7 @@ export function clearinghouseKey(core: PlayerCore): Uint8Array {
   const list = core.components.network.body.clearinghouses
   const wanted = core.init.clearinghouse
   const found =
-    wanted === undefined ? list[0] : list.find((c) => c.name === wanted || hex(c.key) === wanted.toLowerCase())
+    wanted === undefined ? list[0] : list.find((c) => c.name === wanted || toHex(c.key) === wanted.toLowerCase())
   if (found === undefined) {
     throw new ClearinghouseUnavailableError(
       wanted === undefined ? 'the network lists no clearinghouse' : `no clearinghouse ${wanted} in the network record`,
@@ -29,7 +30,7 @@ export async function accountBalance(
 ): Promise<{ clearinghouse: string; balances: Balance[] }> {
   const c = core.components
   const key = clearinghouseKey(core)
-  const name = c.network.body.clearinghouses.find((ch) => sameBytes(ch.key, key))?.name ?? hex(key)
+  const name = c.network.body.clearinghouses.find((ch) => sameBytes(ch.key, key))?.name ?? toHex(key)
   const balances = await fetchBalance(c.libp2p, c.network, key, core.account.signer, {
     now: core.now(),
     random: c.random,

@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import { isError } from '../../protocols/errors.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import type { RoleComponents } from '../role.ts'
@@ -155,8 +156,8 @@ export class PlayerCore {
       }
       this.#tampered = null
     } catch (err) {
-      if (err instanceof StoreTamperedError) this.#markTampered(err)
-      else if (err instanceof LibraryInconsistencyError) this.#markTampered(new StoreTamperedError(null, err.message))
+      if (isError(err, StoreTamperedError)) this.#markTampered(err)
+      else if (isError(err, LibraryInconsistencyError)) this.#markTampered(new StoreTamperedError(null, err.message))
       else throw err
     }
   }
@@ -174,7 +175,7 @@ export class PlayerCore {
     try {
       await this.#log.verifyUnchanged()
     } catch (err) {
-      if (err instanceof StoreTamperedError) this.#markTampered(err)
+      if (isError(err, StoreTamperedError)) this.#markTampered(err)
       throw err
     }
   }

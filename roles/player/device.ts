@@ -1,9 +1,11 @@
 import { logger } from '@libp2p/logger'
+import { toHex } from '../../keys/hex.ts'
+import { isError } from '../../protocols/errors.ts'
 import { registrarPeers } from '../../protocols/peers.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { registerDevice } from '../../protocols/register/client.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
-import { hex, sameBytes } from './bytes.ts'
+import { sameBytes } from './bytes.ts'
 import { DEVICE_REGISTRATION_ATTEMPTS, DEVICE_REGISTRATION_RETRY_MS, DEVICE_REGISTRATION_WAIT_MS } from './constants.ts'
 import type { PlayerCore } from './core.ts'
 import { ENTRY_KINDS } from './entries.ts'
@@ -78,7 +80,7 @@ export class DeviceRegistration {
   async reloadAccount(): Promise<{ account: string; device: string }> {
     const account = await this.#core.reloadAccount()
     const device = await this.ensure()
-    return { account: hex(account.signer.publicKey), device: device.id.toString() }
+    return { account: toHex(account.signer.publicKey), device: device.id.toString() }
   }
 
   async #register(): Promise<SignedRecord<'consort/device'>> {
@@ -104,10 +106,10 @@ export class DeviceRegistration {
         log('device registered: %s', device.id)
         return device
       } catch (err) {
-        if (err instanceof RpcRemoteError) {
+        if (isError(err, RpcRemoteError)) {
           throw new DeviceNotRegisteredError(`the registration manager refused this device: ${err.message}`)
         }
-        last = err instanceof AggregateError ? (err.errors[0] ?? err) : err
+        last = isError(err, AggregateError) ? (err.errors[0] ?? err) : err
         log('device registration attempt %d failed: %s', attempt, (err as Error).message)
         await new Promise((resolve) => setTimeout(resolve, DEVICE_REGISTRATION_RETRY_MS))
       }

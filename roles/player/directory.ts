@@ -1,7 +1,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { findCatalogPeers, searchRemoteCatalog } from '../../protocols/catalog/client.ts'
 import {
   CATALOG_OPS,
@@ -11,6 +11,8 @@ import {
   type SearchHit,
 } from '../../protocols/catalog/index.ts'
 import type { Clock } from '../../protocols/clock.ts'
+import { withDeadline } from '../../protocols/deadline.ts'
+import { isError } from '../../protocols/errors.ts'
 import { tryCanonicalContentId } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -187,7 +189,7 @@ export class ContentDirectory {
       await this.remember(record as SignedRecord<'consort/manifest'>)
       return record as SignedRecord<'consort/manifest'>
     } catch (err) {
-      if (err instanceof BadPlayerRequestError) throw err
+      if (isError(err, BadPlayerRequestError)) throw err
       throw new ContentNotFoundError(`manifest ${id} could not be fetched: ${(err as Error).message}`)
     }
   }
@@ -367,14 +369,13 @@ export class ContentDirectory {
 
 /** The caller's signal (if any), bounded by the catalog deadline. */
 function bounded(signal?: AbortSignal): AbortSignal {
-  const timeout = AbortSignal.timeout(CATALOG_DEADLINE_MS)
-  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+  return withDeadline(CATALOG_DEADLINE_MS, signal).signal
 }
 
 /** A record supersedes another of the same content when its signer is the same and its `seq` higher, or it is newer. */
 function newer(candidate: CatalogRecord, known: CatalogRecord): boolean {
   if (candidate.id.equals(known.id)) return false
-  const sameSigner = bytesToHex(candidate.signer, 'base16') === bytesToHex(known.signer, 'base16')
+  const sameSigner = toHex(candidate.signer) === toHex(known.signer)
   if (sameSigner) return candidate.body.seq > known.body.seq
   return candidate.body.created > known.body.created
 }

@@ -131,7 +131,16 @@ export type LoggedAction = z.infer<typeof actionData>
 
 /** The log is not consistent with itself (a use the rules deny, an unknown licence...): treated as tampering. */
 export class LibraryInconsistencyError extends Error {
-  override name = 'LibraryInconsistencyError'
+  static override name = 'LibraryInconsistencyError'
+  override name = LibraryInconsistencyError.name
+
+  constructor(
+    message = 'the log is not consistent with itself (a use the rules deny, an unknown licence...): treated as tampering',
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_LIBRARY_INCONSISTENT'
 }
 

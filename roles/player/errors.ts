@@ -1,11 +1,21 @@
 /**
- * Errors of the consumer player: one class per condition a caller may handle. Each carries a stable `code`
- * (starting `ERR_`, which the control API passes to the CLI); its HTTP status is the control API's business
- * (`protocols/http-status.ts`).
- * Match them by `.name` or `.code`.
+ * Errors of the consumer player: one class per condition a caller may handle, matched by `name` (decision 0014).
+ * Each carries a stable `code` (starting `ERR_`, which the control API passes to the CLI); its HTTP status is the
+ * HTTP edge's business (`protocols/http-status.ts`). Conditions the player shares with a protocol or another role
+ * are those classes, re-exported here.
  */
+export { DeviceNotRegisteredError, LicenceRevokedError } from '../../protocols/licence/errors.ts'
+export { PurchasePendingError } from '../../protocols/purchase/errors.ts'
+export { RangeNotSatisfiableError, StoreVersionError } from '../common/errors.ts'
+
 export class PlayerError extends Error {
-  override name = 'PlayerError'
+  static override name = 'PlayerError'
+  override name = PlayerError.name
+
+  constructor(message = 'the player refused', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code: string = 'ERR_PLAYER'
 }
 
@@ -14,7 +24,9 @@ export class PlayerError extends Error {
  * other use refuse until `resync()` (`consort licences --resync`).
  */
 export class StoreTamperedError extends PlayerError {
-  override name = 'StoreTamperedError'
+  static override name = 'StoreTamperedError'
+  override name = StoreTamperedError.name
+
   override readonly code = 'ERR_STORE_TAMPERED'
   /** The first sequence number at fault, or null when the fault is not at one entry (a missing head). */
   readonly seq: number | null
@@ -25,21 +37,19 @@ export class StoreTamperedError extends PlayerError {
   }
 }
 
-/** The player's sublevel was written by a build with another layout version. */
-export class StoreVersionError extends PlayerError {
-  override name = 'StoreVersionError'
-  override readonly code = 'ERR_STORE_VERSION'
-}
-
 /** No licence on this device covers the content (and it has no preview either, for a preview). */
 export class NoLicenceError extends PlayerError {
-  override name = 'NoLicenceError'
+  static override name = 'NoLicenceError'
+  override name = NoLicenceError.name
+
   override readonly code = 'ERR_NO_LICENCE'
 }
 
 /** The usage rules deny the use; `reason` is the shared rules function's code (`plays-exhausted`…). */
 export class UsageDeniedError extends PlayerError {
-  override name = 'UsageDeniedError'
+  static override name = 'UsageDeniedError'
+  override name = UsageDeniedError.name
+
   override readonly code = 'ERR_USAGE_DENIED'
   readonly reason: string
 
@@ -54,7 +64,9 @@ export class UsageDeniedError extends PlayerError {
  * charge again for nothing (issue 11, finding 5). `buy(…, { again: true })` (`consort buy --again`) buys anyway.
  */
 export class AlreadyOwnedError extends PlayerError {
-  override name = 'AlreadyOwnedError'
+  static override name = 'AlreadyOwnedError'
+  override name = AlreadyOwnedError.name
+
   override readonly code = 'ERR_ALREADY_OWNED'
   /** The purchases whose licences cover the offer. */
   readonly purchases: string[]
@@ -65,33 +77,27 @@ export class AlreadyOwnedError extends PlayerError {
   }
 }
 
-/** The licence was revoked by its registration manager. */
-export class LicenceRevokedError extends PlayerError {
-  override name = 'LicenceRevokedError'
-  override readonly code = 'ERR_LICENCE_REVOKED'
-}
-
 /** A licence or receipt that came back does not check out (signer, device, purchase, keys). */
 export class InvalidLicenceError extends PlayerError {
-  override name = 'InvalidLicenceError'
-  override readonly code = 'ERR_LICENCE_INVALID'
-}
+  static override name = 'InvalidLicenceError'
+  override name = InvalidLicenceError.name
 
-/** This device has no registration yet (the registration manager was not reachable). */
-export class DeviceNotRegisteredError extends PlayerError {
-  override name = 'DeviceNotRegisteredError'
-  override readonly code = 'ERR_DEVICE_NOT_REGISTERED'
+  override readonly code = 'ERR_LICENCE_INVALID'
 }
 
 /** No offer with that id is known: list offers first (`consort offers CONTENT`). */
 export class OfferNotFoundError extends PlayerError {
-  override name = 'OfferNotFoundError'
+  static override name = 'OfferNotFoundError'
+  override name = OfferNotFoundError.name
+
   override readonly code = 'ERR_OFFER_NOT_FOUND'
 }
 
 /** The retailer (or a service behind it) refused the purchase; `remoteCode` is its error code. */
 export class PurchaseRefusedError extends PlayerError {
-  override name = 'PurchaseRefusedError'
+  static override name = 'PurchaseRefusedError'
+  override name = PurchaseRefusedError.name
+
   override readonly code = 'ERR_PURCHASE_REFUSED'
   readonly remoteCode: string
 
@@ -101,83 +107,74 @@ export class PurchaseRefusedError extends PlayerError {
   }
 }
 
-/**
- * The retailer did not answer after every attempt. The purchase stays pending under the same id: buying the same
- * offer again retries it, and can never charge twice.
- */
-export class PurchasePendingError extends PlayerError {
-  override name = 'PurchasePendingError'
-  override readonly code = 'ERR_PURCHASE_PENDING'
-  readonly purchaseId: string
-
-  constructor(purchaseId: string, message: string) {
-    super(message)
-    this.purchaseId = purchaseId
-  }
-}
-
 /** No manifest is known for the content (not seen on the catalog topic, not found by the catalog). */
 export class ContentNotFoundError extends PlayerError {
-  override name = 'ContentNotFoundError'
+  static override name = 'ContentNotFoundError'
+  override name = ContentNotFoundError.name
+
   override readonly code = 'ERR_CONTENT_NOT_FOUND'
 }
 
 /** A segment could not be fetched (no peer had it within the attempts) or did not verify. */
 export class SegmentUnavailableError extends PlayerError {
-  override name = 'SegmentUnavailableError'
+  static override name = 'SegmentUnavailableError'
+  override name = SegmentUnavailableError.name
+
   override readonly code = 'ERR_SEGMENT_UNAVAILABLE'
 }
 
 /** A content key or segment did not open: the licence is not for this device, or the data is corrupt. */
 export class DecryptionError extends PlayerError {
-  override name = 'DecryptionError'
+  static override name = 'DecryptionError'
+  override name = DecryptionError.name
+
   override readonly code = 'ERR_DECRYPTION'
 }
 
 /** The network record lists no clearinghouse, or none answered. */
 export class ClearinghouseUnavailableError extends PlayerError {
-  override name = 'ClearinghouseUnavailableError'
+  static override name = 'ClearinghouseUnavailableError'
+  override name = ClearinghouseUnavailableError.name
+
   override readonly code = 'ERR_CLEARINGHOUSE_UNAVAILABLE'
 }
 
 /** An account key file, or an account export, cannot be used. */
 export class AccountKeyError extends PlayerError {
-  override name = 'AccountKeyError'
+  static override name = 'AccountKeyError'
+  override name = AccountKeyError.name
+
   override readonly code = 'ERR_ACCOUNT_KEY'
 }
 
 /** An account key is already there: importing another would orphan this device's licences. */
 export class AccountExistsError extends PlayerError {
-  override name = 'AccountExistsError'
+  static override name = 'AccountExistsError'
+  override name = AccountExistsError.name
+
   override readonly code = 'ERR_ACCOUNT_EXISTS'
 }
 
 /** A control request named something malformed (the message names the field). */
 export class BadPlayerRequestError extends PlayerError {
-  override name = 'BadPlayerRequestError'
+  static override name = 'BadPlayerRequestError'
+  override name = BadPlayerRequestError.name
+
   override readonly code = 'ERR_BAD_REQUEST'
 }
 
 /** A web playback session is unknown or has expired. */
 export class SessionNotFoundError extends PlayerError {
-  override name = 'SessionNotFoundError'
+  static override name = 'SessionNotFoundError'
+  override name = SessionNotFoundError.name
+
   override readonly code = 'ERR_SESSION_NOT_FOUND'
-}
-
-/** A byte range asked of a stream lies outside the track. */
-export class RangeNotSatisfiableError extends PlayerError {
-  override name = 'RangeNotSatisfiableError'
-  override readonly code = 'ERR_RANGE_NOT_SATISFIABLE'
-  readonly size: number
-
-  constructor(size: number, message: string) {
-    super(message)
-    this.size = size
-  }
 }
 
 /** The player is stopped (or was never started). */
 export class PlayerStoppedError extends PlayerError {
-  override name = 'PlayerStoppedError'
+  static override name = 'PlayerStoppedError'
+  override name = PlayerStoppedError.name
+
   override readonly code = 'ERR_PLAYER_STOPPED'
 }

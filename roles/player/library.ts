@@ -1,5 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import type { CID } from 'multiformats/cid'
+import { toHex } from '../../keys/hex.ts'
 import { type PurchaseOrder, purchaseOrder } from '../../protocols/purchase/order.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
@@ -14,7 +15,6 @@ import {
   type UsageAction,
   type UsageState,
 } from '../../protocols/usage-rules/index.ts'
-import { hex } from './bytes.ts'
 import { MAX_TRACKED_PURCHASES, MAX_USAGE_HISTORY } from './constants.ts'
 import { ENTRY_DATA, ENTRY_KINDS, inconsistent as fail, parseEntryData as parse } from './entries.ts'
 import type { LogEntry, NewEntry } from './log.ts'
@@ -117,7 +117,7 @@ export class Library {
       case ENTRY_KINDS.device: {
         const { record } = parse(ENTRY_DATA.device, entry)
         const device = this.#decode(entry, 'consort/device', record)
-        if (this.device === null || hex(device.body.device) !== hex(this.device)) fail(entry, 'another device')
+        if (this.device === null || toHex(device.body.device) !== toHex(this.device)) fail(entry, 'another device')
         this.deviceRecord = device
         this.account = device.body.account
         return
@@ -148,7 +148,7 @@ export class Library {
       case ENTRY_KINDS.licence: {
         const data = parse(ENTRY_DATA.licence, entry)
         const record = this.#decode(entry, 'consort/licence', data.licence)
-        if (this.device === null || hex(record.body.device) !== hex(this.device))
+        if (this.device === null || toHex(record.body.device) !== toHex(this.device))
           fail(entry, 'a licence for another device')
         const purchaseId = record.body.purchaseId
         const known = this.licences.get(purchaseId)
@@ -235,7 +235,7 @@ export class Library {
         const data = parse(ENTRY_DATA.ack, entry)
         const report = this.reports.get(data.seq)
         if (report === undefined) return // acknowledged again by another clearinghouse after it was done: nothing to do
-        report.acks.set(hex(data.clearinghouse), data.status)
+        report.acks.set(toHex(data.clearinghouse), data.status)
         for (const eventId of report.events) {
           const tracked = this.events.get(eventId)
           if (tracked === undefined) continue

@@ -1,4 +1,6 @@
 import { logger } from '@libp2p/logger'
+import { isError } from '../../protocols/errors.ts'
+import { ConsumptionRequiredError, LICENCE_ERRORS } from '../../protocols/licence/errors.ts'
 import { LICENCE_CODES } from '../../protocols/licence/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { Money } from '../../protocols/records/fields.ts'
@@ -151,7 +153,7 @@ export class Licences {
     try {
       licence = await this.reissue(purchaseId, device)
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
+      if (isError(err, RpcRemoteError)) throw new PurchaseRefusedError(err.code, err.message)
       throw err
     }
     checkLicenceKeys(licence, core.components.keys.sealing)
@@ -202,9 +204,9 @@ export class Licences {
         consumption,
       })
     } catch (err) {
-      if (err instanceof RpcRemoteError && err.code === LICENCE_CODES.consumptionRequired && unanswered.length > 0) {
+      if (isError(LICENCE_ERRORS.decode(err), ConsumptionRequiredError) && unanswered.length > 0) {
         throw new PurchaseRefusedError(
-          err.code,
+          LICENCE_CODES.consumptionRequired,
           `the licence of purchase ${purchaseId} is fetched again only with what it already used, and the clearinghouse did not answer (${unanswered.join('; ')}); try again when it does`,
         )
       }

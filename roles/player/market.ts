@@ -1,9 +1,9 @@
+import { toHex } from '../../keys/hex.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
 import { referencePeers } from '../../protocols/peers.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { comparePrices, queryCertifiedOffers } from '../../protocols/reference/offers.ts'
 import { atLeastAsWide, describeRules, resolveRules } from '../../protocols/usage-rules/index.ts'
-import { hex } from './bytes.ts'
 import { MAX_CACHED_OFFERS } from './constants.ts'
 import type { PlayerCore } from './core.ts'
 import type { DeviceRegistration } from './device.ts'
@@ -74,7 +74,7 @@ export class Market {
           offerId: o.offerId,
           content: o.content,
           retailerName: verified.retailerName,
-          retailerKey: hex(verified.offer.signer),
+          retailerKey: toHex(verified.offer.signer),
           price: o.price,
           priceText: `${formatMinorUnits(o.price.amount, o.price.currency)} ${o.price.currency}`,
           useType: o.useType,

@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
@@ -7,7 +8,6 @@ import type { UsageEvent } from '../../protocols/usage/index.ts'
 import type { ControlRoute, Role, RoleComponents } from '../role.ts'
 import type { Balance } from './account-requests.ts'
 import { Buying, type BuyOptions } from './buying.ts'
-import { hex } from './bytes.ts'
 import { accountBalance } from './clearinghouse.ts'
 import { Copies } from './copies.ts'
 import { PlayerCore } from './core.ts'
@@ -205,8 +205,8 @@ export class PlayerRole extends EventTarget implements Role {
     const library = core.library
     const account = core.accountOrNull
     return {
-      device: hex(c.keys.signer.publicKey),
-      account: account === null ? '' : hex(account.signer.publicKey),
+      device: toHex(c.keys.signer.publicKey),
+      account: account === null ? '' : toHex(account.signer.publicKey),
       deviceRegistered: this.#device.current() !== null,
       store: { ok: core.tampered === null, problem: core.tampered?.message ?? null, entries: core.entries },
       licences: library.licences.size,

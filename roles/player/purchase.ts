@@ -1,7 +1,8 @@
 import type { Libp2p } from '@libp2p/interface'
-import { toString as bytesToHex } from 'uint8arrays/to-string'
+import { toHex } from '../../keys/hex.ts'
 import { open } from '../../keys/seal.ts'
 import type { SealingKeyPair } from '../../keys/x25519.ts'
+import { isError } from '../../protocols/errors.ts'
 import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -20,8 +21,6 @@ import { DecryptionError, InvalidLicenceError, PurchasePendingError, PurchaseRef
  * retailer and the clearinghouse answer the first outcome again and never charge twice), then check what comes
  * back before trusting it.
  */
-
-const hex = (key: Uint8Array) => bytesToHex(key, 'base16')
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0
 
 export interface BuyCall {
@@ -75,15 +74,15 @@ export async function sendBuy(call: BuyCall): Promise<{ receipt: Uint8Array; lic
       )
       return parseMessage(buyResponse, response, 'response')
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
+      if (isError(err, RpcRemoteError)) throw new PurchaseRefusedError(err.code, err.message)
       if (call.signal?.aborted === true) throw err
       last = err
     }
   }
   throw new PurchasePendingError(
-    call.order.order.purchaseId,
     `the retailer did not answer purchase ${call.order.order.purchaseId} after ${attempts} attempts ` +
       `(${(last as Error | undefined)?.message ?? 'no answer'}); buying the same offer again retries it`,
+    { purchaseId: call.order.order.purchaseId },
   )
 }
 
@@ -136,7 +135,7 @@ export function verifyPurchase(init: VerifyInit): VerifiedPurchase {
   if (l.purchaseId !== o.purchaseId) problems.push(`licence.purchaseId is ${l.purchaseId}`)
   if (!l.receipt.equals(receipt.id)) problems.push('licence.receipt is another receipt')
   if (!l.offer.equals(o.offer)) problems.push('licence.offer is another offer')
-  if (!same(l.device, o.device)) problems.push(`the licence is for device ${hex(l.device)}`)
+  if (!same(l.device, o.device)) problems.push(`the licence is for device ${toHex(l.device)}`)
   if (!same(l.account, o.account)) problems.push('the licence is for another account')
   if (problems.length > 0) throw new InvalidLicenceError(`purchase ${o.purchaseId}: ${problems.join('; ')}`)
   checkLicenceKeys(licence, init.sealing)

@@ -1,4 +1,5 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import { withDeadline } from '../../protocols/deadline.ts'
 
 /**
  * Before the player calls a service by peer id (a registrar, a reference service, a retailer, a clearinghouse), it
@@ -18,10 +19,9 @@ export async function reachable(libp2p: Libp2p, peer: PeerId, signal?: AbortSign
   if (libp2p.peerId.equals(peer) || libp2p.getConnections(peer).length > 0) return
   const known = await libp2p.peerStore.get(peer).catch(() => null)
   if (known !== null && known.addresses.length > 0) return
-  const timeout = AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)
   try {
     const found = await libp2p.peerRouting.findPeer(peer, {
-      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      signal: withDeadline(FIND_PEER_TIMEOUT_MS, signal).signal,
     })
     if (found.multiaddrs.length > 0) return
   } catch {
@@ -32,6 +32,12 @@ export async function reachable(libp2p: Libp2p, peer: PeerId, signal?: AbortSign
 
 /** A peer is neither connected nor findable. */
 export class PeerUnreachableError extends Error {
-  override name = 'PeerUnreachableError'
+  static override name = 'PeerUnreachableError'
+  override name = PeerUnreachableError.name
+
+  constructor(message = 'A peer is neither connected nor findable', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_PEER_UNREACHABLE'
 }

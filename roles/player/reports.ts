@@ -72,6 +72,12 @@ export async function sendReport(
 
 /** A clearinghouse acknowledged something other than the report sent. */
 export class UnexpectedReportAnswerError extends Error {
-  override name = 'UnexpectedReportAnswerError'
+  static override name = 'UnexpectedReportAnswerError'
+  override name = UnexpectedReportAnswerError.name
+
+  constructor(message = 'A clearinghouse acknowledged something other than the report sent', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code = 'ERR_UNEXPECTED_ANSWER'
 }

@@ -1,7 +1,8 @@
 import type { UsageStateResponse } from '../../protocols/clearing/index.ts'
+import { isError } from '../../protocols/errors.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
-import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
+import { UnknownOpError, WireErrors } from '../../protocols/rpc/errors.ts'
 import { initialLicenceState, maxUsageState } from '../../protocols/usage-rules/index.ts'
 import { fetchUsageState } from './account-requests.ts'
 import { SYNC_DEADLINE_MS } from './constants.ts'
@@ -171,7 +172,7 @@ export class Resynchroniser {
           detail: null,
         })
       } catch (err) {
-        const unsupported = err instanceof RpcRemoteError && err.code === 'ERR_UNKNOWN_OP'
+        const unsupported = isError(WireErrors.shared.decode(err), UnknownOpError)
         answers.push({
           name: clearinghouse.name,
           status: unsupported ? 'unsupported' : 'unreachable',

@@ -21,7 +21,9 @@ export interface AudioSink {
 
 /** There is no program on this machine that could play to an audio device. */
 export class NoAudioDeviceError extends PlayerError {
-  override name = 'NoAudioDeviceError'
+  static override name = 'NoAudioDeviceError'
+  override name = NoAudioDeviceError.name
+
   override readonly code = 'ERR_NO_AUDIO_DEVICE'
 }
 

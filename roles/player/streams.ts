@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { logger } from '@libp2p/logger'
+import { isError } from '../../protocols/errors.ts'
 import type { SegmentsService } from '../../protocols/segments/service.ts'
 import { MAX_STREAM_RANGE_BYTES, MAX_STREAM_SESSIONS, STREAM_SESSION_IDLE_MS } from './constants.ts'
 import { BadPlayerRequestError, RangeNotSatisfiableError, SessionNotFoundError, UsageDeniedError } from './errors.ts'
@@ -278,7 +279,7 @@ export class StreamSessions {
       if (range.status === 206) headers['content-range'] = `bytes ${range.start}-${range.end}/${range.size}`
       return new Response(new Uint8Array(range.body) as Uint8Array<ArrayBuffer>, { status: range.status, headers })
     } catch (err) {
-      if (err instanceof RangeNotSatisfiableError) {
+      if (isError(err, RangeNotSatisfiableError)) {
         return new Response(null, { status: 416, headers: { 'content-range': `bytes */${err.size}` } })
       }
       throw err

@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { isError } from '../../protocols/errors.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
@@ -208,7 +209,7 @@ export class UsageReporter {
         outcome = 'acknowledged'
         break
       } catch (err) {
-        if (err instanceof RpcRemoteError) outcome = 'answered'
+        if (isError(err, RpcRemoteError)) outcome = 'answered'
         result.errors.push(`${clearinghouse.name}: report ${report.seq}: ${(err as Error).message}`)
       }
     }
@@ -234,7 +235,7 @@ export class UsageReporter {
         })
         return true
       } catch (err) {
-        if (err instanceof RpcRemoteError) return true
+        if (isError(err, RpcRemoteError)) return true
         result.errors.push(`${clearinghouse.name}: ${(err as Error).message}`)
       }
     }

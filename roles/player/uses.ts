@@ -1,6 +1,7 @@
+import { toHex } from '../../keys/hex.ts'
+import { isError } from '../../protocols/errors.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
 import { evaluate, type Remaining, remaining } from '../../protocols/usage-rules/index.ts'
-import { hex } from './bytes.ts'
 import type { PlayerCore } from './core.ts'
 import { ENTRY_KINDS, type LoggedAction } from './entries.ts'
 import { LicenceRevokedError, NoLicenceError, UsageDeniedError } from './errors.ts'
@@ -70,8 +71,8 @@ export class Uses {
     try {
       return await attempt()
     } catch (err) {
-      if (err instanceof UsageDeniedError) await core.keepTime(err.reason)
-      if (!(err instanceof UsageDeniedError) || err.reason !== 'offline-too-long') throw err
+      if (isError(err, UsageDeniedError)) await core.keepTime(err.reason)
+      if (!isError(err, UsageDeniedError) || err.reason !== 'offline-too-long') throw err
       const flushed = await this.#reporting.flush().catch(() => null)
       if (flushed === null || flushed.synced.length === 0) {
         throw new UsageDeniedError(
@@ -87,7 +88,7 @@ export class Uses {
   newEvent(kind: UsageEvent['kind'], isrc: string, held: HeldLicence | null): UsageEvent {
     const c = this.#core.components
     return {
-      eventId: `e-${hex(c.keys.signer.publicKey).slice(0, 8)}-${Buffer.from(c.random.bytes(12)).toString('hex')}`,
+      eventId: `e-${toHex(c.keys.signer.publicKey).slice(0, 8)}-${toHex(c.random.bytes(12))}`,
       kind,
       isrc,
       purchaseId: held?.purchaseId ?? null,

@@ -7,6 +7,7 @@ export {
   DeviceNotRegisteredError,
   DeviceRevokedError,
   KeyNotEscrowedError,
+  LicenceRevokedError,
   NotHolderError,
   NotPurchaseRetailerError,
   PaymentUnprovenError,
@@ -14,6 +15,7 @@ export {
   TransferNotAllowedError,
 } from '../../protocols/licence/errors.ts'
 export { TerritoryRefusedError } from '../../protocols/purchase/errors.ts'
+export { StoreVersionError } from '../common/errors.ts'
 
 /**
  * Errors of the registration manager: one class per condition, matched by `name`. Each carries a stable `code`
@@ -29,14 +31,6 @@ export class RegistrationError extends Error {
   }
 
   readonly code: string = 'ERR_REGISTRATION'
-}
-
-/** The purchase's licence was revoked: it is neither returned again nor reissued. */
-export class LicenceRevokedError extends RegistrationError {
-  static override name = 'LicenceRevokedError'
-  override name = LicenceRevokedError.name
-
-  override readonly code = 'ERR_LICENCE_REVOKED'
 }
 
 /** No licence was issued for this purchase id here. */
@@ -108,14 +102,6 @@ export class RevocationTargetNotFoundError extends RegistrationError {
   override name = RevocationTargetNotFoundError.name
 
   override readonly code = 'ERR_NOT_FOUND'
-}
-
-/** The sublevel was written by an incompatible version of this role. */
-export class StoreVersionError extends RegistrationError {
-  static override name = 'StoreVersionError'
-  override name = StoreVersionError.name
-
-  override readonly code = 'ERR_STORE_VERSION'
 }
 
 /** A rotation does not continue its predecessor: another name or roles, an invalid or revoked old certificate. */

@@ -28,17 +28,6 @@ export class OfferExistsError extends Error {
   readonly code = 'ERR_OFFER_EXISTS'
 }
 
-export class OfferNotFoundError extends Error {
-  static override name = 'OfferNotFoundError'
-  override name = OfferNotFoundError.name
-
-  constructor(message = 'no offer with that id', options?: ErrorOptions) {
-    super(message, options)
-  }
-
-  readonly code = 'ERR_NOT_FOUND'
-}
-
 /** The offer was withdrawn: it cannot be updated or sold again (create a new offer id). */
 export class OfferWithdrawnError extends Error {
   static override name = 'OfferWithdrawnError'

@@ -1,4 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
+import { NotFoundError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
@@ -43,7 +44,6 @@ import {
   ContractUnknownError,
   OfferExistsError,
   OfferInputError,
-  OfferNotFoundError,
   OfferWithdrawnError,
   RetailerBusyError,
   RetailerNotCertifiedError,
@@ -132,7 +132,7 @@ export class OfferDesk {
   async update(offerId: string, changes: OfferChanges): Promise<OfferView> {
     return this.#queue.run(offerId, async () => {
       const entry = await this.#store.offer(offerId)
-      if (entry == null) throw new OfferNotFoundError(`no offer ${offerId}`)
+      if (entry == null) throw new NotFoundError(`no offer ${offerId}`)
       if (entry.status === 'withdrawn') throw new OfferWithdrawnError(`offer ${offerId} was withdrawn`)
       const latest = this.#store.decode('consort/offer', entry.latest)
       const contract = await this.resolveContract(changes.contract ?? latest.body.contract.toString())
@@ -145,7 +145,7 @@ export class OfferDesk {
   async withdraw(offerId: string, reason: string): Promise<OfferView> {
     return this.#queue.run(offerId, async () => {
       const entry = await this.#store.offer(offerId)
-      if (entry == null) throw new OfferNotFoundError(`no offer ${offerId}`)
+      if (entry == null) throw new NotFoundError(`no offer ${offerId}`)
       if (entry.status === 'withdrawn') return this.#view(entry)
       const targets = [entry.live?.offer, entry.latest]
         .filter((b): b is Uint8Array => b != null)
@@ -173,7 +173,7 @@ export class OfferDesk {
 
   async get(offerId: string): Promise<OfferView> {
     const entry = await this.#store.offer(offerId)
-    if (entry == null) throw new OfferNotFoundError(`no offer ${offerId}`)
+    if (entry == null) throw new NotFoundError(`no offer ${offerId}`)
     return this.#view(entry)
   }
 
@@ -183,7 +183,7 @@ export class OfferDesk {
     certification: SignedRecord<'consort/certification'> | null
   }> {
     const entry = await this.#store.offer(offerId)
-    if (entry == null) throw new OfferNotFoundError(`no offer ${offerId}`)
+    if (entry == null) throw new NotFoundError(`no offer ${offerId}`)
     return {
       offer: this.#store.decode('consort/offer', entry.live?.offer ?? entry.latest),
       certification: entry.live != null ? this.#store.decode('consort/certification', entry.live.certification) : null,

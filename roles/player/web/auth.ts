@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { toHex } from '../../../keys/hex.ts'
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
 import { LOGIN_TOKEN_TTL_MS, MAX_LOGIN_TOKENS, MAX_UI_SESSIONS, SESSION_IDLE_MS, TOKEN_BYTES } from './constants.ts'
@@ -14,7 +15,6 @@ export interface UiSession {
 }
 
 const digest = (token: string): string => createHash('sha256').update(token).digest('hex')
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 
 /**
  * Authentication of the web player: one-time login links and session cookies. The control API's bearer token
@@ -44,7 +44,7 @@ export class UiAuth {
     const now = this.#clock.now()
     for (const [key, expiresAt] of this.#tokens) if (expiresAt <= now) this.#tokens.delete(key)
     while (this.#tokens.size >= MAX_LOGIN_TOKENS) this.#tokens.delete(this.#tokens.keys().next().value!)
-    const token = hex(this.#random.bytes(TOKEN_BYTES))
+    const token = toHex(this.#random.bytes(TOKEN_BYTES))
     const expiresAt = now + LOGIN_TOKEN_TTL_MS
     this.#tokens.set(digest(token), expiresAt)
     return { token, expiresAt }
@@ -64,8 +64,8 @@ export class UiAuth {
       this.#sessions.delete(oldest[0])
     }
     const session: UiSession = {
-      id: hex(this.#random.bytes(TOKEN_BYTES)),
-      csrf: hex(this.#random.bytes(TOKEN_BYTES)),
+      id: toHex(this.#random.bytes(TOKEN_BYTES)),
+      csrf: toHex(this.#random.bytes(TOKEN_BYTES)),
       createdAt: now,
       lastUsed: now,
     }

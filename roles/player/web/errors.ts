@@ -1,48 +1,62 @@
-/** Errors of the web player UI, one class per condition, each with the HTTP status its page answers with. */
+/**
+ * Errors of the web player UI, one class per condition, matched by `name`. The HTTP status each page answers with
+ * comes from its code in `protocols/http-status.ts`, the one table of the HTTP edge (decision 0014).
+ */
 export class PlayerUiError extends Error {
-  override name = 'PlayerUiError'
+  static override name = 'PlayerUiError'
+  override name = PlayerUiError.name
+
+  constructor(message = 'the web player failed', options?: ErrorOptions) {
+    super(message, options)
+  }
+
   readonly code: string = 'ERR_PLAYER_UI'
-  readonly status: number = 500
 }
 
 /** No session cookie, or one that ended: the page says how to get a login link. */
 export class NotLoggedInError extends PlayerUiError {
-  override name = 'NotLoggedInError'
+  static override name = 'NotLoggedInError'
+  override name = NotLoggedInError.name
+
   override readonly code = 'ERR_NOT_LOGGED_IN'
-  override readonly status = 401
 }
 
 /** The login link was already used, expired, or never issued. */
 export class LoginLinkInvalidError extends PlayerUiError {
-  override name = 'LoginLinkInvalidError'
+  static override name = 'LoginLinkInvalidError'
+  override name = LoginLinkInvalidError.name
+
   override readonly code = 'ERR_LOGIN_LINK_INVALID'
-  override readonly status = 403
 }
 
 /** A state-changing request without the session's CSRF token, or from another origin. */
 export class CsrfError extends PlayerUiError {
-  override name = 'CsrfError'
+  static override name = 'CsrfError'
+  override name = CsrfError.name
+
   override readonly code = 'ERR_CSRF'
-  override readonly status = 403
 }
 
 /** A malformed parameter (names it). */
 export class BadUiRequestError extends PlayerUiError {
-  override name = 'BadUiRequestError'
+  static override name = 'BadUiRequestError'
+  override name = BadUiRequestError.name
+
   override readonly code = 'ERR_BAD_REQUEST'
-  override readonly status = 400
 }
 
 /** The offer asked for at checkout is not among the certified offers for this player's territory. */
 export class OfferNotListedError extends PlayerUiError {
-  override name = 'OfferNotListedError'
+  static override name = 'OfferNotListedError'
+  override name = OfferNotListedError.name
+
   override readonly code = 'ERR_OFFER_NOT_LISTED'
-  override readonly status = 404
 }
 
 /** No such page or file. */
 export class UiNotFoundError extends PlayerUiError {
-  override name = 'UiNotFoundError'
+  static override name = 'UiNotFoundError'
+  override name = UiNotFoundError.name
+
   override readonly code = 'ERR_NOT_FOUND'
-  override readonly status = 404
 }

@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Random } from '../../../keys/random.ts'
 import type { Clock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { httpStatusOf } from '../../../protocols/http-status.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import { html } from '../../common/html.ts'
@@ -269,7 +270,7 @@ export class PlayerUi {
           ),
         )
       } catch (err) {
-        if (err instanceof CsrfError || err instanceof NotLoggedInError) throw err
+        if (isError(err, CsrfError) || isError(err, NotLoggedInError)) throw err
         log('purchase of %s refused: %e', offerId, err)
         // 200: the checkout was handled and its page tells the outcome (a 4xx document is a console error in browsers).
         return this.#page(reply, purchaseRefusedPage(ctx, title, explainRefusal(err), store))
@@ -376,7 +377,7 @@ export class PlayerUi {
       return
     }
     const ctx = this.#context(request, this.auth.session(cookies(request.headers.cookie).get(SESSION_COOKIE)))
-    if (err instanceof NotLoggedInError) {
+    if (isError(err, NotLoggedInError)) {
       // Remember the page (a checkout): the login link, opened in this browser, comes back to it.
       const back = request.method === 'GET' ? returnPath(encodeURIComponent(request.url)) : null
       if (back != null) {
@@ -397,7 +398,7 @@ export class PlayerUi {
       )
       return
     }
-    if (err instanceof LoginLinkInvalidError) {
+    if (isError(err, LoginLinkInvalidError)) {
       void this.#page(
         reply,
         messagePage(ctx, 403, 'This login link does not work', html`<p>${error.message}.</p>${loginHelp(ctx.origin)}`),

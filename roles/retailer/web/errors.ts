@@ -46,20 +46,6 @@ export class NoPreviewError extends StorefrontError {
   override readonly code = 'ERR_NO_PREVIEW'
 }
 
-/** A `Range` header asks for bytes outside the clip (answered 416 with the clip's size). */
-export class RangeNotSatisfiableError extends StorefrontError {
-  static override name = 'RangeNotSatisfiableError'
-  override name = RangeNotSatisfiableError.name
-
-  override readonly code = 'ERR_RANGE_NOT_SATISFIABLE'
-  readonly size: number
-
-  constructor(size: number, message: string) {
-    super(message)
-    this.size = size
-  }
-}
-
 /** The storefront's settings are invalid (names the setting). */
 export class StorefrontConfigError extends StorefrontError {
   static override name = 'StorefrontConfigError'
@@ -67,3 +53,5 @@ export class StorefrontConfigError extends StorefrontError {
 
   override readonly code = 'ERR_STOREFRONT_CONFIG'
 }
+
+export { RangeNotSatisfiableError } from '../../common/errors.ts'

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NotFoundError } from '@libp2p/interface'
 import { HTTP_STATUS_OF_CODE, httpStatusOf } from '../../../protocols/http-status.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
@@ -46,8 +47,18 @@ describe('one shape for roles and errors', () => {
     assert.deepEqual(unused, [])
   })
 
-  it('answers a status for any error: its own, by its code, 409 for another code, else the fallback', () => {
-    assert.equal(httpStatusOf(Object.assign(new Error('x'), { status: 401 })), 401)
+  it("answers a status for any error: a library's statusCode, by its code, 409 for another code, else the fallback", () => {
+    assert.equal(httpStatusOf(Object.assign(new Error('x'), { code: 'ERR_NOT_LOGGED_IN' })), 401)
+    assert.equal(
+      httpStatusOf(new NotFoundError('no such thing')),
+      404,
+      "a reused @libp2p/interface error, by its name's code",
+    )
+    assert.equal(
+      httpStatusOf(Object.assign(new Error('x'), { status: 401 })),
+      500,
+      'an error carries no status of its own',
+    )
     assert.equal(
       httpStatusOf(Object.assign(new Error('x'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })),
       413,
