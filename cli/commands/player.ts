@@ -103,10 +103,18 @@ export function registerPlayerCommands(program: Command): void {
         )
         .argument('<offer>', 'the offer record id (or its offer id) from `consort offers`')
         .option('--yes', 'do not ask: buy at the price shown (for scripts)')
-        .option('--again', 'buy even though this device already holds a licence that gives as much'),
+        .option('--again', 'buy even though this device already holds a licence that gives as much')
+        .option(
+          '--for <account>',
+          'a gift: buy it for another account (its key, 64 hex characters); it is theirs at once',
+        ),
     ),
   ).action(async (offer: string, options) => {
     const client = clientFor(options)
+    const giftTo = options.for === undefined ? undefined : String(options.for).toLowerCase()
+    if (giftTo !== undefined && !/^[0-9a-f]{64}$/.test(giftTo)) {
+      throw new CliError(`--for: ${JSON.stringify(options.for)} is not an account key (64 hex characters)`)
+    }
     const quote = await client.request<Quote>('GET', `/v1/player/quote?offer=${encodeURIComponent(offer)}`)
     if (quote.owned.length > 0 && options.again !== true) {
       throw new CliError(
@@ -127,8 +135,25 @@ export function registerPlayerCommands(program: Command): void {
     }
     const result = await client.request<Record<string, unknown>>('POST', '/v1/player/buy', {
       offer,
-      ...(options.again === true ? { again: true } : {}),
+      ...(options.again === true || giftTo !== undefined ? { again: true } : {}),
     })
+    if (giftTo !== undefined) {
+      // The purchase moves to the receiver at once (decision 0606); a retry with the same id moves it once.
+      const given = await client.request<Record<string, unknown>>('POST', '/v1/player/licences/transfer', {
+        purchaseId: result.purchaseId,
+        to: giftTo,
+        transferId: `gift:${result.purchaseId}`,
+        gift: true,
+      })
+      print({ ...result, gift: given }, options, () =>
+        [
+          `bought     ${(result.content as string[]).join(', ')} as a gift`,
+          `purchase   ${result.purchaseId}`,
+          `given to   ${giftTo}: it fetches it with consort licences --fetch ${result.purchaseId}`,
+        ].join('\n'),
+      )
+      return
+    }
     print(result, options, () =>
       [
         `bought     ${(result.content as string[]).join(', ')}`,
@@ -163,6 +188,7 @@ export function registerPlayerCommands(program: Command): void {
         `audio      ${Number(result.seconds).toFixed(1)} s, ${result.bytes} bytes; first audio after ${result.firstAudioMs} ms`,
         `stopped    ${result.stopped}${result.limit !== null ? ` (${result.limit})` : ''}`,
         ...(result.remaining !== null ? [`licence    ${describeRemaining(result.remaining as Remaining)}`] : []),
+        ...describeDelivery(result.delivery as PlayDelivery | null | undefined),
         ...describeSources(result.sources as Sources | undefined),
       ].join('\n'),
     )
@@ -221,6 +247,43 @@ export function registerPlayerCommands(program: Command): void {
         }),
         ['purchase', 'content', 'use', 'plays left', 'exports left', 'burns left', 'usable until', 'status'],
       ),
+    )
+  })
+
+  const licence = program.command('licence').description('one licence: give it to another account')
+  withJson(
+    withDataDir(
+      licence
+        .command('transfer')
+        .description(
+          'give a purchase to another account where its rules allow transfer: this account keeps nothing of it, the uses made so far go with it',
+        )
+        .argument('<licence>', 'the purchase id (as `consort licences` lists it)')
+        .requiredOption('--to <account>', "the receiving account's key (64 hex characters)")
+        .option('--id <transferId>', 'the transfer id (a retry with the same id transfers once)')
+        .option(
+          '--gift',
+          'a purchase bought for the receiver: allowed whatever its transfer rule, unused and within a day',
+        ),
+    ),
+  ).action(async (purchaseId: string, options) => {
+    const to = String(options.to).toLowerCase()
+    if (!/^[0-9a-f]{64}$/.test(to))
+      throw new CliError(`--to: ${JSON.stringify(options.to)} is not an account key (64 hex characters)`)
+    const result = await clientFor(options).request<Record<string, unknown>>('POST', '/v1/player/licences/transfer', {
+      purchaseId,
+      to,
+      ...(options.id !== undefined ? { transferId: options.id } : {}),
+      ...(options.gift === true ? { gift: true } : {}),
+    })
+    print(result, options, () =>
+      [
+        `transferred  ${result.purchaseId} to ${result.to}`,
+        `transfer id  ${result.transferId}`,
+        `revoked      ${(result.revoked as string[]).length} licence(s) of this account`,
+        `uses taken   ${result.used} play(s) already made go with it`,
+        `the receiver fetches it with: consort licences --fetch ${result.purchaseId}`,
+      ].join('\n'),
     )
   })
 
@@ -407,4 +470,20 @@ function describeSources(sources: Sources | undefined): string[] {
   )
   if (sources.cachedBlocks > 0) lines.push(`from       this node: ${sources.cachedBlocks} block(s) already held`)
   return lines
+}
+
+interface PlayDelivery {
+  fetchedBytes: number
+  redownload: boolean
+  charged: number
+}
+
+/** What a licensed play's delivery cost the listener: nothing, and a re-download says so (decision 0511). */
+function describeDelivery(d: PlayDelivery | null | undefined): string[] {
+  if (d == null || d.fetchedBytes === 0) return []
+  return [
+    d.redownload
+      ? `delivery   re-downloaded ${d.fetchedBytes} bytes under your licence: no charge`
+      : `delivery   ${d.fetchedBytes} bytes from the swarm: no charge to you (the nodes that served them are paid by the label)`,
+  ]
 }

@@ -4,7 +4,7 @@ import { ConsumptionRequiredError, LICENCE_ERRORS } from '../../protocols/licenc
 import { LICENCE_CODES } from '../../protocols/licence/index.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { Money } from '../../protocols/records/fields.ts'
-import { requestReissue } from '../../protocols/register/client.ts'
+import { requestReissue, requestTransfer } from '../../protocols/register/client.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import { describeRules, evaluate, remaining } from '../../protocols/usage-rules/index.ts'
 import { fetchConsumption } from './account-requests.ts'
@@ -163,6 +163,63 @@ export class Licences {
     await core.components.records.put(licence).catch(() => {})
     this.added(purchaseId, licence)
     return this.view(core.library.licences.get(purchaseId)!)
+  }
+
+  /**
+   * Give a purchase this account holds to another account (`consort licence transfer`, decision 0606), where its rules
+   * allow it: with what the purchase used so far (the clearinghouses' signed statements), signed by the account key.
+   * The registrar revokes this account's licences of it and makes the receiver the holder, once per transfer id (a
+   * retry with the same id answers the same). The receiver's devices then fetch their licences (`consort licences
+   * --fetch PURCHASE`).
+   */
+  async transfer(
+    purchaseId: string,
+    to: Uint8Array,
+    transferId: string,
+    gift = false,
+  ): Promise<{ purchaseId: string; transferId: string; to: string; revoked: string[]; used: number }> {
+    const core = this.#core
+    const c = core.components
+    await core.checkStore()
+    const device = await this.#device.ensure()
+    const consumption: SignedRecord<'consort/consumption'>[] = []
+    for (const clearinghouse of c.network.body.clearinghouses) {
+      try {
+        consumption.push(
+          await fetchConsumption(c.libp2p, c.network, clearinghouse.key, c.keys.signer, device, purchaseId, {
+            now: core.now(),
+            random: c.random,
+            deadlineMs: SYNC_DEADLINE_MS,
+          }),
+        )
+      } catch (err) {
+        log('consumption of %s from %s: %s', purchaseId, clearinghouse.name, (err as Error).message)
+      }
+    }
+    let answer: Awaited<ReturnType<typeof requestTransfer>>
+    try {
+      answer = await requestTransfer(c.libp2p, c.network, {
+        transferId,
+        purchaseId,
+        to,
+        account: core.account.signer,
+        consumption,
+        now: core.now(),
+        ...(gift ? { gift: true } : {}),
+      })
+    } catch (err) {
+      if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
+      throw err
+    }
+    // The revocation reaches this player by gossip too; applied now, so that the licence stops at once.
+    c.trust.revoke(answer.revocation.body.targets.map((t) => t.id))
+    return {
+      purchaseId,
+      transferId,
+      to: Buffer.from(to).toString('hex'),
+      revoked: answer.transfer.body.revoked.map((r) => r.toString()),
+      used: answer.transfer.body.used.plays,
+    }
   }
 
   /** Tell listeners (`licence:added`) that a licence was kept. */

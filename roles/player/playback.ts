@@ -4,6 +4,7 @@ import type { SegmentsService } from '../../protocols/segments/service.ts'
 import { evaluate, initialUsageState, resolveRules } from '../../protocols/usage-rules/index.ts'
 import { sameBytes } from './bytes.ts'
 import type { PlayerCore } from './core.ts'
+import type { DeliveryReceipts } from './deliveries.ts'
 import type { ContentDirectory } from './directory.ts'
 import { InvalidLicenceError, NoLicenceError } from './errors.ts'
 import { byteAtMs, decryptTrackSegment, fullTrack, msAtByte, previewTrack } from './media.ts'
@@ -28,6 +29,7 @@ export class Playback {
   readonly #segments: SegmentsService
   readonly #uses: Uses
   readonly #prefetch: Prefetcher
+  readonly #deliveries: DeliveryReceipts
 
   constructor(
     core: PlayerCore,
@@ -35,7 +37,9 @@ export class Playback {
     segments: SegmentsService,
     uses: Uses,
     prefetch: Prefetcher,
+    deliveries: DeliveryReceipts,
   ) {
+    this.#deliveries = deliveries
     this.#core = core
     this.#directory = directory
     this.#segments = segments
@@ -157,9 +161,13 @@ export class Playback {
       options.seconds !== undefined ? options.seconds * 1000 : Number.POSITIVE_INFINITY,
     )
     if (opened.mode === 'preview' && opened.maxMs < track.durationMs) limit = 'preview-too-long'
+    // A licensed fetch is receipted for paid delivery; fetched again under the same licence it is a free re-download.
+    const recorder = held !== null ? this.#deliveries.recorder(track.segments) : null
+    const redownload = held !== null && (await this.#deliveries.isRedownload(held.record, track.manifest))
     const fetch = this.#segments.fetch([...track.segments], {
       root: track.manifest.id,
       priority: 'now',
+      ...(recorder !== null ? { onProgress: recorder.onProgress } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })
     try {
@@ -215,6 +223,10 @@ export class Playback {
     } finally {
       key.fill(0)
       if (fetch.present < fetch.total) fetch.abort()
+      if (recorder !== null && held !== null) {
+        const summary = fetch.summary()
+        await this.#deliveries.noteFetch(summary, recorder, held.record, track.manifest)
+      }
       await sink.close().catch((err) => log.error('sink close failed: %e', err))
       const seconds = Math.ceil(msAtByte(track, bytes) / 1000)
       if (held === null) await this.#uses.notePreview({ ...opened.event, seconds })
@@ -236,6 +248,14 @@ export class Playback {
       limit,
       remaining: held === null ? null : this.#uses.remainingOf(held.purchaseId),
       sources: sourcesOf(fetch.summary(), this.#prefetch.sourcesOf(track.isrc)),
+      delivery:
+        held === null
+          ? null
+          : {
+              fetchedBytes: fetch.summary().bytesFetched,
+              redownload: redownload && fetch.summary().fetched > 0,
+              charged: 0,
+            },
     }
   }
 }

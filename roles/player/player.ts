@@ -1,6 +1,8 @@
 import { logger } from '@libp2p/logger'
+import type { AbstractLevel } from 'abstract-level'
 import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
+import { DeliveryAcks } from '../../protocols/delivery/acks.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
@@ -11,6 +13,7 @@ import { Buying, type BuyOptions } from './buying.ts'
 import { accountBalance } from './clearinghouse.ts'
 import { Copies } from './copies.ts'
 import { PlayerCore } from './core.ts'
+import { DeliveryReceipts } from './deliveries.ts'
 import { DeviceRegistration } from './device.ts'
 import { ContentDirectory } from './directory.ts'
 import type { StoreTamperedError } from './errors.ts'
@@ -56,6 +59,9 @@ export type {
   StopReason,
 } from './types.ts'
 
+// biome-ignore lint/suspicious/noExplicitAny: the sublevel's own type parameters do not matter here
+type OutboxLevel = AbstractLevel<any, string, Uint8Array>
+
 const log = logger('consort:player')
 
 /**
@@ -81,6 +87,9 @@ export class PlayerRole extends EventTarget implements Role {
   readonly #playback: Playback
   readonly #copies: Copies
   readonly #usage: UsageReporter
+  readonly #acks: DeliveryAcks
+  /** Paid delivery: the receipts of this device's fetches, on their way to a clearinghouse (decision 0511). */
+  readonly deliveries: DeliveryReceipts
   readonly #resync: Resynchroniser
 
   constructor(components: RoleComponents, init: PlayerInit = {}) {
@@ -107,16 +116,42 @@ export class PlayerRole extends EventTarget implements Role {
       },
       { serve: init.seed !== false, reprovide: init.seed !== false },
     )
+    // Paid delivery (decision 0511): this player acknowledges what it seeds, and receipts what it fetches.
+    const acks = new DeliveryAcks({
+      libp2p: components.libp2p,
+      network: components.network,
+      signer: components.keys.signer,
+      credentials: components.credentials,
+      clock: components.clock,
+      server: segments.server,
+    })
+    const outbox = components.db.sublevel('deliveries', { valueEncoding: 'view' }) as unknown as OutboxLevel
+    const deliveries = new DeliveryReceipts({
+      libp2p: components.libp2p,
+      network: components.network,
+      clock: components.clock,
+      device: components.keys.signer,
+      account: () => core.account.signer.publicKey,
+      registration: () => components.credentials.device(),
+      outbox: {
+        get: async (key) => (await outbox.get(key)) ?? undefined,
+        put: async (key, value) => outbox.put(key, value),
+        del: async (key) => outbox.del(key),
+        entries: () => outbox.iterator(),
+      },
+    })
     const prefetch = new Prefetcher(directory, segments)
-    const usage = new UsageReporter(core, device)
+    const usage = new UsageReporter(core, device, () => deliveries.flush())
     const uses = new Uses(core, usage)
     const licences = new Licences(core, device)
     const market = new Market(core, device, directory)
-    const playback = new Playback(core, directory, segments, uses, prefetch)
+    const playback = new Playback(core, directory, segments, uses, prefetch, deliveries)
     this.#core = core
     this.#device = device
     this.directory = directory
     this.#segments = segments
+    this.#acks = acks
+    this.deliveries = deliveries
     this.#market = market
     this.#licences = licences
     this.#usage = usage
@@ -149,6 +184,8 @@ export class PlayerRole extends EventTarget implements Role {
     await core.open()
     await this.directory.start()
     await this.#segments.start()
+    if (core.init.seed !== false) await this.#acks.start()
+    await this.deliveries.open()
     core.running = true
     if (core.init.registerDevice !== false) {
       // Asked at every start, not only when the registration lapsed: the registrar may have attested the account's
@@ -166,6 +203,7 @@ export class PlayerRole extends EventTarget implements Role {
     this.#usage.stopTimers()
     await this.streams.stop()
     this.directory.stop()
+    await this.#acks.stop()
     await this.#segments.stop()
     await this.#core.settle()
     await this.#usage.settle()

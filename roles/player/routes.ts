@@ -66,7 +66,7 @@ export interface RouteTargets {
   directory: Pick<ContentDirectory, 'search'>
   market: Pick<Market, 'offers' | 'quote'>
   buying: Pick<Buying, 'buy'>
-  licences: Pick<Licences, 'list' | 'fetch' | 'purchaseIds'>
+  licences: Pick<Licences, 'list' | 'fetch' | 'purchaseIds' | 'transfer'>
   resync: Pick<Resynchroniser, 'resync'>
   playback: Pick<Playback, 'play'>
   copies: Pick<Copies, 'copy'>
@@ -129,6 +129,35 @@ export function playerRoutes(player: RouteTargets): ControlRoute[] {
       method: 'POST',
       path: '/licences/resync',
       handler: async () => await player.resync.resync(),
+    },
+    {
+      method: 'POST',
+      path: '/licences/transfer',
+      handler: async ({ body }) => {
+        const b = parse(
+          z
+            .object({
+              purchaseId: z.string().min(1).max(128),
+              to: z.string().regex(/^[0-9a-f]{64}$/, 'an account key in hex (64 characters)'),
+              transferId: z
+                .string()
+                .min(1)
+                .max(128)
+                .regex(/^[A-Za-z0-9._:/-]+$/)
+                .optional(),
+              gift: z.boolean().optional(),
+            })
+            .strict(),
+          body,
+          'body',
+        )
+        return await player.licences.transfer(
+          b.purchaseId,
+          Buffer.from(b.to, 'hex'),
+          b.transferId ?? `transfer:${b.purchaseId}:${b.to.slice(0, 16)}`,
+          b.gift === true,
+        )
+      },
     },
     {
       method: 'POST',

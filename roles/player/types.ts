@@ -127,6 +127,12 @@ export interface PlayResult {
    * node already held are `cachedBlocks`.
    */
   sources: { cachedBlocks: number; peers: Array<{ peer: string; bytes: number; bytesRelayed: number }> }
+  /**
+   * A licensed play's delivery (decision 0511): the bytes fetched from the swarm, whether the track was fetched before
+   * under this licence (a re-download), and what the listener was charged for it — always 0: delivery is paid by the
+   * distributor from the receipts this device sends, never by the listener. Null for a preview.
+   */
+  delivery: { fetchedBytes: number; redownload: boolean; charged: 0 } | null
 }
 
 export interface CountedUseResult {

@@ -36,7 +36,11 @@ export class UsageReporter {
   #timer: ReturnType<typeof setInterval> | undefined
   #soonTimer: ReturnType<typeof setTimeout> | undefined
 
-  constructor(core: PlayerCore, device: DeviceRegistration) {
+  /** Run after each flush: delivery receipts travel with the usage (decision 0511). */
+  readonly #alongside: (() => Promise<unknown>) | undefined
+
+  constructor(core: PlayerCore, device: DeviceRegistration, alongside?: () => Promise<unknown>) {
+    this.#alongside = alongside
     this.#core = core
     this.#device = device
   }
@@ -94,9 +98,14 @@ export class UsageReporter {
   async flush(options: { signal?: AbortSignal } = {}): Promise<FlushResult> {
     // A flush already under way may have started before the latest events were ready: wait for it, then run anew.
     while (this.#flushing !== null) await this.#flushing.catch(() => {})
-    const flush = this.#flush(options.signal).finally(() => {
-      if (this.#flushing === flush) this.#flushing = null
-    })
+    const flush = this.#flush(options.signal)
+      .then(async (result) => {
+        await this.#alongside?.().catch((err) => log('delivery receipts: %s', (err as Error).message))
+        return result
+      })
+      .finally(() => {
+        if (this.#flushing === flush) this.#flushing = null
+      })
     this.#flushing = flush
     return await flush
   }

@@ -33,7 +33,7 @@ import {
   trackBytes,
   walletParticipant,
 } from '../../roles/clearinghouse/index.ts'
-import type { PlayerRole } from '../../roles/player/index.ts'
+import { MemorySink, type PlayerRole } from '../../roles/player/index.ts'
 import { SAMPLE_ISRC } from '../../roles/production/index.ts'
 import { fixturePath } from '../fixtures.ts'
 import { createTestNetwork } from '../helpers/network.ts'
@@ -62,6 +62,8 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   let listener: ConsortNode
   let player: PlayerRole
   let fetcher: SegmentsService
+  let net: Awaited<ReturnType<typeof createTestNetwork>>
+  let registrarNode: ConsortNode
   let manifest: SignedRecord<'consort/manifest'>
   let licence: SignedRecord<'consort/licence'>
   let device: SignedRecord<'consort/device'>
@@ -82,7 +84,7 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
       account: await createNodeKeys(),
       friend: await createNodeKeys(),
     }
-    const net = await createTestNetwork(clock, {
+    net = await createTestNetwork(clock, {
       registrar: keys.registrar,
       references: [keys.reference],
       clearinghouses: [keys.clearinghouse],
@@ -92,7 +94,7 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
       nodes.push(node)
       return node
     }
-    await start('registrar', ['registration'])
+    registrarNode = await start('registrar', ['registration'])
     const reference = await start('reference', ['reference'])
     house = await start('clearinghouse', ['clearinghouse'], { clearinghouse: { sync: false } })
     label = await start('label', ['production', 'delivery'], { production: { segmentSize: 16 * 1024 } })
@@ -353,6 +355,64 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     // Whatever the label still had unacknowledged (end-game copies) it confirms once; asked again, nothing.
     await ask(label).catch(() => {})
     await assert.rejects(ask(label), { code: 'ERR_NOTHING_SERVED' })
+  })
+
+  it('a second device of the account fetches its licence and plays: the player receipts the fetch with its usage, the nodes are paid, the listener is charged nothing, and a re-download says so', async () => {
+    const second = await startMemoryNode({
+      network: net,
+      clock,
+      roles: ['player'],
+      certRoles: [],
+      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
+    })
+    nodes.push(second)
+    for (const n of [label, carrier, house, registrarNode]) await second.libp2p.dial(n.libp2p.getMultiaddrs()[0]!)
+    const player2 = second.role('player')
+    await player2.ensureDevice()
+    await player2.directory.remember(manifest)
+    const wallet = () => balance(walletParticipant(keys.account.signer.publicKey))
+    const walletBefore = await wallet()
+    const view = await player2.fetchLicence(licence.body.purchaseId)
+    assert.equal(await wallet(), walletBefore, 'a licence on another device of the account charges nothing')
+    const paidBefore = await balance(distributorParticipant(keys.label.signer.publicKey))
+    const first = await player2.play(SAMPLE_ISRC, { sink: new MemorySink() })
+    assert.equal(first.mode, 'licensed')
+    assert.equal(first.delivery?.redownload, false)
+    assert.equal(first.delivery?.charged, 0)
+    assert.ok((first.delivery?.fetchedBytes ?? 0) > 0)
+    clock.advance(5_000)
+    await player2.flushUsage()
+    assert.equal(player2.deliveries.pending, 0, 'the receipt was settled')
+    const paid = paidBefore - (await balance(distributorParticipant(keys.label.signer.publicKey)))
+    // Only the delivery nodes are owed: the account's other device, which seeds what it fetched, may serve too, and a
+    // device of the account is never paid for delivering to it.
+    const nodesPaid = new Set([label.peerId.toString(), carrier.peerId.toString()])
+    const owed = first.sources.peers
+      .filter((p) => nodesPaid.has(p.peer))
+      .reduce((sum, p) => sum + expected(p.bytes), 0n)
+    assert.ok(owed > 0n)
+    assert.equal(
+      paid,
+      owed,
+      `the distributor paid each node for what it served, to the cent: ${JSON.stringify(first.sources)} ${JSON.stringify(first.delivery)}`,
+    )
+    // Fetched again under the same licence: a re-download, free to the listener, and no second delivery paid.
+    for (const cid of manifest.body.segments) await second.helia.blockstore.delete(cid)
+    const again = await player2.play(SAMPLE_ISRC, { sink: new MemorySink() })
+    assert.equal(again.delivery?.redownload, true)
+    assert.equal(again.delivery?.charged, 0)
+    clock.advance(5_000)
+    await player2.flushUsage()
+    assert.equal(await wallet(), walletBefore, 'plays and re-downloads charged the listener nothing')
+    // Per licence the nodes are paid at most one delivery of the track (bytes the account's other device served were
+    // delivered unpaid, so a re-download may pay for those, never beyond the track).
+    const total = paidBefore - (await balance(distributorParticipant(keys.label.signer.publicKey)))
+    assert.ok(
+      total >= paid && total <= expected(trackBytes(manifest)),
+      `${total} within ${paid} … one track's delivery`,
+    )
+    if (first.sources.peers.every((p) => nodesPaid.has(p.peer))) assert.equal(total, paid, 'no second delivery')
+    void view
   })
 
   async function fund(amount: bigint) {

@@ -19,6 +19,7 @@ describe('player: consort buy asks before it charges (issue 11)', function () {
   let server: Server
   let owned: Array<{ purchaseId: string; licenceId: string; useType: string; rules: string[] }> = []
   const bought: unknown[] = []
+  const transferred: unknown[] = []
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'consort-buy-cli-'))
@@ -53,6 +54,24 @@ describe('player: consort buy asks before it charges (issue 11)', function () {
             content: ['isrc:ZZCNS2600001'],
             elapsedMs: 5,
             attempts: 1,
+          })
+        })
+        return
+      }
+      if (request.method === 'POST' && request.url === '/v1/player/licences/transfer') {
+        let raw = ''
+        request.on('data', (chunk) => {
+          raw += chunk
+        })
+        request.on('end', () => {
+          const body = JSON.parse(raw) as { purchaseId: string; to: string; transferId: string }
+          transferred.push(body)
+          send(200, {
+            purchaseId: body.purchaseId,
+            transferId: body.transferId,
+            to: body.to,
+            revoked: ['bafy-l'],
+            used: 0,
           })
         })
         return
@@ -99,5 +118,23 @@ describe('player: consort buy asks before it charges (issue 11)', function () {
     const again = await runConsort(['buy', 'offer-1', '--yes', '--again', '--data-dir', dir])
     assert.equal(again.code, 0, again.stderr)
     assert.deepEqual(bought, [{ offer: 'offer-1', again: true }])
+  })
+
+  it('a gift: --for buys, then gives the purchase to that account at once (issue 19)', async () => {
+    owned = []
+    bought.length = 0
+    const to = 'ab'.repeat(32)
+    const refused = await runConsort(['buy', 'offer-1', '--yes', '--for', 'someone', '--data-dir', dir])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /--for: "someone" is not an account key/)
+    assert.deepEqual(bought, [], 'nothing bought for a bad receiver')
+    const gift = await runConsort(['buy', 'offer-1', '--yes', '--for', to, '--data-dir', dir])
+    assert.equal(gift.code, 0, gift.stderr)
+    assert.match(gift.stdout, /given to\s+abab/)
+    assert.deepEqual(transferred, [{ purchaseId: 'p-1', to, transferId: 'gift:p-1', gift: true }])
+    const moved = await runConsort(['licence', 'transfer', 'p-1', '--to', to, '--id', 't-1', '--data-dir', dir])
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.match(moved.stdout, /transferred\s+p-1/)
+    assert.deepEqual(transferred[1], { purchaseId: 'p-1', to, transferId: 't-1' })
   })
 })
