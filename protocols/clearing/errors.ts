@@ -113,7 +113,6 @@ export class PaymentDeclinedError extends Error {
   }
 }
 
-/** `/clearing/1`'s refusals by wire code, for `rpcCall`'s `errors` option. */
 /**
  * A delivery receipt, or what it is checked against, does not hold (names what): nothing of it is paid; sending it
  * again will not change that (decision 0511).
@@ -128,6 +127,7 @@ export class DeliveryInvalidError extends Error {
   }
 }
 
+/** `/clearing/1`'s refusals by wire code, for `rpcCall`'s `errors` option. */
 export const CLEARING_ERRORS = new WireErrors([
   InsufficientFundsError,
   AuthorisationUnknownError,

@@ -3,6 +3,7 @@ import type { Libp2p } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import type { Signer } from '../../keys/ed25519.ts'
+import { CLEARING_ERRORS, DeliveryInvalidError } from '../../protocols/clearing/errors.ts'
 import {
   CLEARING_OPS,
   CLEARING_PROTOCOL,
@@ -16,12 +17,12 @@ import {
   DeliveryRecorder,
   type FetchDeliveries,
 } from '../../protocols/delivery/recorder.ts'
+import { isError } from '../../protocols/errors.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { recordId, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
-import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import type { FetchSummary } from '../../protocols/segments/fetcher.ts'
 
 const log = logger('consort:player:deliveries')
@@ -243,11 +244,11 @@ export class DeliveryReceipts {
           this.#d.network.protocol(CLEARING_PROTOCOL),
           CLEARING_OPS.delivery,
           p,
-          { service: 'clearinghouse', ...(signal !== undefined ? { signal } : {}) },
+          { service: 'clearinghouse', errors: CLEARING_ERRORS, ...(signal !== undefined ? { signal } : {}) },
         )
         return parseMessage(deliveryResponse, body, 'response')
       } catch (err) {
-        if (err instanceof RpcRemoteError && err.code === 'ERR_DELIVERY_INVALID') refused++
+        if (isError(err, DeliveryInvalidError)) refused++
         log('delivery receipt not taken by %s: %s', clearinghouse.name, (err as Error).message)
       }
     }

@@ -208,7 +208,7 @@ export class Licences {
         ...(gift ? { gift: true } : {}),
       })
     } catch (err) {
-      if (err instanceof RpcRemoteError) throw new PurchaseRefusedError(err.code, err.message)
+      if (isError(err, RpcRemoteError)) throw new PurchaseRefusedError(err.code, err.message)
       throw err
     }
     // The revocation reaches this player by gossip too; applied now, so that the licence stops at once.

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { InvalidParametersError } from '@libp2p/interface'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import type { GossipDelivery } from '../../../protocols/topics/bus.ts'
 import { arrivals, type Market, startMarket } from './market.ts'
