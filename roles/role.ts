@@ -138,7 +138,7 @@ export interface RoleSpec<
   options: S
   /**
    * The node's components this role uses: it gets these and no others (plus `store`, from its `layout`). Every role
-   * declares them; a role that does not yet gets them all, unchecked (the player, until its split lands).
+   * declares them; one that did not would get them all, unchecked (as every role did before the template asked).
    */
   components?: readonly C[]
   /** Its store: the template opens it before the role's own `start()` and refuses another layout version. */

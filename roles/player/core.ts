@@ -3,14 +3,14 @@ import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { isError } from '../../protocols/errors.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
-import type { RoleComponents } from '../role.ts'
 import { loadOrCreateAccountKeys } from './account.ts'
 import { sameBytes } from './bytes.ts'
-import { COMPACT_AFTER_ENTRIES, STORE_VERSION } from './constants.ts'
+import { COMPACT_AFTER_ENTRIES } from './constants.ts'
 import { ENTRY_KINDS, LibraryInconsistencyError } from './entries.ts'
-import { PlayerStoppedError, StoreTamperedError, StoreVersionError } from './errors.ts'
+import { PlayerStoppedError, StoreTamperedError } from './errors.ts'
 import { type HeldLicence, Library } from './library.ts'
 import { type LogEntry, type NewEntry, type SalvagedEntry, TamperEvidentLog } from './log.ts'
+import type { PlayerComponents } from './store.ts'
 import type { PlayerInit } from './types.ts'
 
 /**
@@ -23,10 +23,8 @@ import type { PlayerInit } from './types.ts'
 
 const log = logger('consort:player')
 
-const VERSION_KEY = 'meta!version'
-
 export class PlayerCore {
-  readonly components: RoleComponents
+  readonly components: PlayerComponents
   readonly init: PlayerInit
   /** Where the player's events (`licence:added`, `store:tampered`, …) are dispatched: the role itself. */
   readonly events: EventTarget
@@ -43,11 +41,11 @@ export class PlayerCore {
   #seen = 0
   #serial: Promise<unknown> = Promise.resolve()
 
-  constructor(components: RoleComponents, init: PlayerInit, events: EventTarget) {
+  constructor(components: PlayerComponents, init: PlayerInit, events: EventTarget) {
     this.components = components
     this.init = init
     this.events = events
-    this.#log = new TamperEvidentLog({ db: components.db, signer: components.keys.signer })
+    this.#log = new TamperEvidentLog({ store: components.store, signer: components.keys.signer })
     this.#library = this.#newLibrary()
   }
 
@@ -77,16 +75,8 @@ export class PlayerCore {
     return this.#log.size
   }
 
-  /** Check the store's layout version, load the account key and open (verify) the log. */
+  /** Load the account key and open (verify) the log (the role's template checked the store's layout version). */
   async open(): Promise<void> {
-    const db = this.components.db
-    const version = await db.get(VERSION_KEY)
-    if (version == null) await db.put(VERSION_KEY, new TextEncoder().encode(String(STORE_VERSION)))
-    else if (new TextDecoder().decode(version) !== String(STORE_VERSION)) {
-      throw new StoreVersionError(
-        `the player store has layout ${new TextDecoder().decode(version)}, this build reads ${STORE_VERSION}`,
-      )
-    }
     this.#account = await this.#loadAccount()
     await this.#openStore()
   }

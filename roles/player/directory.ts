@@ -22,9 +22,10 @@ import { releaseContentId } from '../../protocols/records/types/release.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
-import type { RoleDb } from '../role.ts'
+import type { Repository, StoreValueError } from '../store.ts'
 import { MAX_KNOWN_MANIFESTS, MAX_KNOWN_RELEASES, MAX_SEARCH_RESULTS } from './constants.ts'
 import { BadPlayerRequestError, ContentNotFoundError } from './errors.ts'
+import type { PlayerRoleStore } from './store.ts'
 
 /**
  * What the player knows of the catalog: the releases and manifests it saw on the `catalog` topic or fetched from a
@@ -38,15 +39,14 @@ import { BadPlayerRequestError, ContentNotFoundError } from './errors.ts'
 
 const log = logger('consort:player:directory')
 
-const MANIFEST_PREFIX = 'cat!m!'
-const RELEASE_PREFIX = 'cat!r!'
 /** Time one catalog node gets to answer a search or lookup. */
 const CATALOG_DEADLINE_MS = 5_000
 
 type CatalogRecord = SignedRecord<'consort/manifest'> | SignedRecord<'consort/release'>
 
 export interface DirectoryComponents {
-  db: RoleDb
+  /** The player's store: the newest manifests and releases known are kept in its `manifests` and `releases`. */
+  store: PlayerRoleStore
   libp2p: Libp2p
   network: NetworkContext
   topics: TopicBus
@@ -92,15 +92,14 @@ export class ContentDirectory {
   }
 
   async start(): Promise<void> {
-    const options = this.#decodeOptions()
-    for await (const [key, bytes] of this.#c.db.iterator({ gte: 'cat!', lt: 'cat!~' })) {
-      try {
-        const record = decodeRecord(bytes, options)
-        if (record.type === 'consort/manifest' || record.type === 'consort/release') this.#keep(record as CatalogRecord)
-      } catch (err) {
-        log('dropping %s: %s', key, (err as Error).message)
-        await this.#c.db.del(key)
+    for (const repository of [this.#c.store.repositories.manifests, this.#c.store.repositories.releases]) {
+      const unreadable: string[] = []
+      const onBadValue = (err: StoreValueError) => {
+        log('dropping %s%s: %s', repository.prefix, err.key, err.message)
+        unreadable.push(err.key)
       }
+      for await (const record of repository.values({ onBadValue })) this.#keep(record)
+      for (const key of unreadable) await repository.del(key)
     }
     this.#unsubscribe = this.#c.topics.subscribe('catalog', {
       onMessage: async (delivery) => {
@@ -117,11 +116,14 @@ export class ContentDirectory {
   /** Keep a release or manifest if it is newer than what is known of its content. */
   async remember(record: CatalogRecord): Promise<boolean> {
     if (!this.#keep(record)) return false
-    const key =
-      record.type === 'consort/manifest'
-        ? `${MANIFEST_PREFIX}${(record as SignedRecord<'consort/manifest'>).body.isrc}`
-        : `${RELEASE_PREFIX}${releaseContentId((record as SignedRecord<'consort/release'>).body)}`
-    await this.#c.db.put(key, record.bytes)
+    const { manifests, releases } = this.#c.store.repositories
+    if (record.type === 'consort/manifest') {
+      const manifest = record as SignedRecord<'consort/manifest'>
+      await manifests.put(manifest.body.isrc, manifest)
+    } else {
+      const release = record as SignedRecord<'consort/release'>
+      await releases.put(releaseContentId(release.body), release)
+    }
     await this.#c.records.put(record).catch((err) => log.error('cannot store %c: %e', record.id, err))
     return true
   }
@@ -340,7 +342,7 @@ export class ContentDirectory {
       if (known !== undefined && !newer(manifest, known)) return false
       this.#manifests.delete(isrc)
       this.#manifests.set(isrc, manifest)
-      this.#evict(this.#manifests, MAX_KNOWN_MANIFESTS, MANIFEST_PREFIX)
+      this.#evict(this.#manifests, MAX_KNOWN_MANIFESTS, this.#c.store.repositories.manifests)
       return true
     }
     const release = record as SignedRecord<'consort/release'>
@@ -349,16 +351,16 @@ export class ContentDirectory {
     if (known !== undefined && !newer(release, known)) return false
     this.#releases.delete(contentId)
     this.#releases.set(contentId, release)
-    this.#evict(this.#releases, MAX_KNOWN_RELEASES, RELEASE_PREFIX)
+    this.#evict(this.#releases, MAX_KNOWN_RELEASES, this.#c.store.repositories.releases)
     return true
   }
 
-  #evict(map: Map<string, CatalogRecord>, max: number, prefix: string): void {
+  #evict(map: Map<string, CatalogRecord>, max: number, repository: Repository<CatalogRecord>): void {
     while (map.size > max) {
       const oldest = map.keys().next()
       if (oldest.done === true) return
       map.delete(oldest.value)
-      this.#c.db.del(`${prefix}${oldest.value}`).catch(() => {})
+      repository.del(oldest.value).catch(() => {})
     }
   }
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import { defineRole } from '../role.ts'
 import { PlayerRole } from './player.ts'
+import { PLAYER_LAYOUT } from './store.ts'
 import { withWebPlayer } from './web/index.ts'
 
 /**
@@ -26,6 +27,7 @@ export type {
   ResyncResult,
 } from './player.ts'
 export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
+export { PLAYER_LAYOUT, type PlayerComponents, type PlayerRoleStore } from './store.ts'
 export { PlayerRole }
 
 export const player = defineRole({
@@ -48,6 +50,21 @@ export const player = defineRole({
     /** Compact the local log after this many entries (default 20,000). */
     compactAfter: z.number().int().positive().optional(),
   }),
+  components: [
+    'libp2p',
+    'helia',
+    'keys',
+    'clock',
+    'random',
+    'network',
+    'topics',
+    'trust',
+    'records',
+    'credentials',
+    'metrics',
+    'dataDir',
+  ],
+  layout: PLAYER_LAYOUT,
   // The web player is composed onto the role (`role.ui`, `role.web`), not a subclass of it.
   create: (components, options) => withWebPlayer(new PlayerRole(components, options), components),
 })

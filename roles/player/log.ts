@@ -3,13 +3,13 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { logger } from '@libp2p/logger'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
 import { signingPayload } from '../../protocols/records/envelope.ts'
-import type { RoleDb } from '../role.ts'
 import { LOG_ENTRY_DOMAIN, LOG_ENTRY_VERSION, LOG_HEAD_DOMAIN, MAX_LOG_ENTRY_BYTES } from './constants.ts'
 import { StoreTamperedError } from './errors.ts'
+import type { PlayerRoleStore } from './store.ts'
 
 /**
  * The player's tamper-evident log: a hash chain of entries, each signed by the device key, in the player's
- * sublevel. The layout is specified in `README.md` ("The local store").
+ * store (`PLAYER_LAYOUT`: its `entries` and `head` repositories). The layout is specified in `README.md` ("The local store").
  *
  *   log!<seq, 16 digits>  dagCbor({ v, seq, prev, at, kind, data, sig })
  *   meta!head             dagCbor({ v, seq, hash, base, sig })     the last entry and the first one kept
@@ -23,9 +23,6 @@ import { StoreTamperedError } from './errors.ts'
 
 const log = logger('consort:player:log')
 
-const ENTRY_PREFIX = 'log!'
-const ENTRY_END = 'log!~'
-const HEAD_KEY = 'meta!head'
 const SEQ_DIGITS = 16
 const HASH_BYTES = 32
 
@@ -52,8 +49,14 @@ interface Head {
   base: number
 }
 
+/** An entry's key in the `entries` repository. */
+function seqKey(seq: number): string {
+  return String(seq).padStart(SEQ_DIGITS, '0')
+}
+
+/** An entry's key as it is on disk (tests edit the store behind the log's back). */
 export function entryKey(seq: number): string {
-  return `${ENTRY_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}`
+  return `log!${seqKey(seq)}`
 }
 
 function sha256(bytes: Uint8Array): Uint8Array {
@@ -146,7 +149,7 @@ export interface SalvagedEntry extends LogEntry {
 }
 
 export interface TamperEvidentLogInit {
-  db: RoleDb
+  store: PlayerRoleStore
   /** The device key: signs every entry and the head. */
   signer: Signer
 }
@@ -158,7 +161,9 @@ export interface TamperEvidentLogInit {
  * Appends must not run concurrently (the role serialises them).
  */
 export class TamperEvidentLog {
-  readonly #db: RoleDb
+  readonly #store: PlayerRoleStore
+  readonly #entries: PlayerRoleStore['repositories']['entries']
+  readonly #head: PlayerRoleStore['repositories']['head']
   readonly #signer: Signer
   /** SHA-256 of every kept entry, by seq - base. */
   #hashes: Uint8Array[] = []
@@ -169,7 +174,9 @@ export class TamperEvidentLog {
   #lock: Promise<unknown> = Promise.resolve()
 
   constructor(init: TamperEvidentLogInit) {
-    this.#db = init.db
+    this.#store = init.store
+    this.#entries = init.store.repositories.entries
+    this.#head = init.store.repositories.head
     this.#signer = init.signer
   }
 
@@ -194,7 +201,7 @@ export class TamperEvidentLog {
   async open(): Promise<LogEntry[]> {
     this.#opened = false
     const device = this.#signer.publicKey
-    const headBytes = (await this.#db.get(HEAD_KEY)) ?? null
+    const headBytes = (await this.#head.get('')) ?? null
     let head: Head | null = null
     if (headBytes != null) {
       const decoded = decodeHead(headBytes, device)
@@ -203,9 +210,9 @@ export class TamperEvidentLog {
     }
     const entries: LogEntry[] = []
     let expected = head?.base ?? 0
-    for await (const [key, bytes] of this.#db.iterator({ gte: ENTRY_PREFIX, lt: ENTRY_END })) {
+    for await (const [key, bytes] of this.#entries.entries()) {
       const decoded = decodeEntry(bytes, device)
-      const seqOfKey = Number(key.slice(ENTRY_PREFIX.length))
+      const seqOfKey = Number(key)
       if (typeof decoded === 'string') throw new StoreTamperedError(seqOfKey, `entry ${seqOfKey}: ${decoded}`)
       if (decoded.seq !== seqOfKey) {
         throw new StoreTamperedError(seqOfKey, `entry stored as ${seqOfKey} says it is ${decoded.seq}`)
@@ -264,13 +271,13 @@ export class TamperEvidentLog {
 
   async #verifyUnchanged(): Promise<void> {
     this.#assertOpen()
-    const headBytes = (await this.#db.get(HEAD_KEY)) ?? null
+    const headBytes = (await this.#head.get('')) ?? null
     if (!equal(headBytes, this.#headBytes)) throw new StoreTamperedError(null, 'the head changed')
     let index = 0
-    for await (const [key, bytes] of this.#db.iterator({ gte: ENTRY_PREFIX, lt: ENTRY_END })) {
+    for await (const [key, bytes] of this.#entries.entries()) {
       const seq = this.#base + index
-      if (key !== entryKey(seq)) {
-        throw new StoreTamperedError(seq, `found ${key.slice(ENTRY_PREFIX.length)} where entry ${seq} belongs`)
+      if (key !== seqKey(seq)) {
+        throw new StoreTamperedError(seq, `found ${key} where entry ${seq} belongs`)
       }
       const expected = this.#hashes[index]
       if (expected === undefined) throw new StoreTamperedError(seq, `entry ${seq} was added behind the player’s back`)
@@ -290,7 +297,7 @@ export class TamperEvidentLog {
   async #append(entries: readonly NewEntry[], at: number): Promise<LogEntry[]> {
     this.#assertOpen()
     if (entries.length === 0) return []
-    const batch = this.#db.batch()
+    const batch = this.#store.batch()
     const written: LogEntry[] = []
     let prev = this.#hashes.at(-1) ?? null
     let seq = this.nextSeq
@@ -300,13 +307,13 @@ export class TamperEvidentLog {
         throw new RangeError(`a ${entry.kind} log entry of ${bytes.length} bytes exceeds ${MAX_LOG_ENTRY_BYTES}`)
       }
       const hash = sha256(bytes)
-      batch.put(entryKey(seq), bytes)
+      batch.put(this.#entries, seqKey(seq), bytes)
       written.push({ seq, prev, at, kind: entry.kind, data: entry.data, hash })
       prev = hash
       seq++
     }
     const head = encodeHead(this.#signer, { seq: seq - 1, hash: prev!, base: this.#base })
-    batch.put(HEAD_KEY, head)
+    batch.put(this.#head, '', head)
     await batch.write()
     this.#hashes.push(...written.map((e) => e.hash))
     this.#headBytes = head
@@ -327,11 +334,11 @@ export class TamperEvidentLog {
     const prev = this.#hashes.at(-1) ?? null
     const bytes = encodeEntry(this.#signer, { seq, prev, at, kind: snapshot.kind, data: snapshot.data })
     const hash = sha256(bytes)
-    const batch = this.#db.batch()
-    for (let s = this.#base; s < seq; s++) batch.del(entryKey(s))
-    batch.put(entryKey(seq), bytes)
+    const batch = this.#store.batch()
+    for (let s = this.#base; s < seq; s++) batch.del(this.#entries, seqKey(s))
+    batch.put(this.#entries, seqKey(seq), bytes)
     const head = encodeHead(this.#signer, { seq, hash, base: seq })
-    batch.put(HEAD_KEY, head)
+    batch.put(this.#head, '', head)
     await batch.write()
     this.#hashes = [hash]
     this.#base = seq
@@ -349,9 +356,9 @@ export class TamperEvidentLog {
     let unreadable = 0
     let chainIntact = true
     let previous: LogEntry | undefined
-    for await (const [key, bytes] of this.#db.iterator({ gte: ENTRY_PREFIX, lt: ENTRY_END })) {
+    for await (const [key, bytes] of this.#entries.entries()) {
       const decoded = decodeEntry(bytes, device)
-      if (typeof decoded === 'string' || decoded.seq !== Number(key.slice(ENTRY_PREFIX.length))) {
+      if (typeof decoded === 'string' || decoded.seq !== Number(key)) {
         unreadable++
         chainIntact = false
         continue
@@ -374,22 +381,22 @@ export class TamperEvidentLog {
   }
 
   async #reset(entries: readonly NewEntry[], at: number): Promise<LogEntry[]> {
-    const batch = this.#db.batch()
-    for await (const key of this.#db.keys({ gte: ENTRY_PREFIX, lt: ENTRY_END })) batch.del(key)
-    batch.del(HEAD_KEY)
+    const batch = this.#store.batch()
+    for await (const key of this.#entries.keys()) batch.del(this.#entries, key)
+    batch.del(this.#head, '')
     const written: LogEntry[] = []
     let prev: Uint8Array | null = null
     entries.forEach((entry, seq) => {
       const bytes = encodeEntry(this.#signer, { seq, prev, at, kind: entry.kind, data: entry.data })
       const hash = sha256(bytes)
-      batch.put(entryKey(seq), bytes)
+      batch.put(this.#entries, seqKey(seq), bytes)
       written.push({ seq, prev, at, kind: entry.kind, data: entry.data, hash })
       prev = hash
     })
     let head: Uint8Array | null = null
     if (written.length > 0) {
       head = encodeHead(this.#signer, { seq: written.length - 1, hash: prev!, base: 0 })
-      batch.put(HEAD_KEY, head)
+      batch.put(this.#head, '', head)
     }
     await batch.write()
     this.#hashes = written.map((e) => e.hash)

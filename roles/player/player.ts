@@ -7,7 +7,7 @@ import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { bitswapSource } from '../../protocols/segments/bitswap-source.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
 import type { UsageEvent } from '../../protocols/usage/index.ts'
-import type { ControlRoute, Role, RoleComponents } from '../role.ts'
+import type { ControlRoute, Role } from '../role.ts'
 import type { Balance } from './account-requests.ts'
 import { Buying, type BuyOptions } from './buying.ts'
 import { accountBalance } from './clearinghouse.ts'
@@ -24,6 +24,7 @@ import { Playback } from './playback.ts'
 import { Prefetcher } from './prefetch.ts'
 import { Resynchroniser } from './resynchronise.ts'
 import { playerRoutes } from './routes.ts'
+import type { PlayerComponents } from './store.ts'
 import { StreamSessions } from './streams.ts'
 import type {
   BuyResult,
@@ -92,12 +93,12 @@ export class PlayerRole extends EventTarget implements Role {
   readonly deliveries: DeliveryReceipts
   readonly #resync: Resynchroniser
 
-  constructor(components: RoleComponents, init: PlayerInit = {}) {
+  constructor(components: PlayerComponents, init: PlayerInit = {}) {
     super()
     const core = new PlayerCore(components, init, this)
     const device = new DeviceRegistration(core)
     const directory = new ContentDirectory({
-      db: components.db,
+      store: components.store,
       libp2p: components.libp2p,
       network: components.network,
       topics: components.topics,

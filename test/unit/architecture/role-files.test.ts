@@ -8,9 +8,6 @@ import { ROLE_NAMES } from '../../../protocols/records/types/common.ts'
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8')
 
-/** Roles that still keep their state without a role store: none once the player has moved onto one. */
-const WITHOUT_A_STORE: readonly string[] = ['player']
-
 describe('the role template’s file layout', () => {
   for (const name of ROLE_NAMES) {
     it(`${name}: its class in roles/${name}/${name}.ts, index.ts its one defineRole and exports only`, () => {
@@ -25,7 +22,6 @@ describe('the role template’s file layout', () => {
 
   it('every role declares its components, and keeps its state in a role store of its own layout', () => {
     for (const [name, definition] of Object.entries(ROLE_DEFINITIONS)) {
-      if (WITHOUT_A_STORE.includes(name)) continue
       assert.ok(definition.components != null && definition.components.length > 0, `${name} declares its components`)
       assert.ok(!definition.components.includes('db'), `${name} reaches its state through its store, not db`)
       assert.equal(definition.layout?.role, name, `${name} has a store layout of its own`)

@@ -17,7 +17,9 @@ import { AccountExistsError, AccountKeyError } from '../../../roles/player/error
 import { Library } from '../../../roles/player/library.ts'
 import { type NewEntry, TamperEvidentLog } from '../../../roles/player/log.ts'
 import { type Evidence, mergeAcknowledged, salvageEvidence } from '../../../roles/player/resync.ts'
+import { PLAYER_LAYOUT } from '../../../roles/player/store.ts'
 import type { RoleDb } from '../../../roles/role.ts'
+import { RoleStore, storeContext } from '../../../roles/store.ts'
 import { sampleRecordCid } from '../../helpers/record-samples.ts'
 
 const NETWORK = 'testnet'
@@ -77,7 +79,10 @@ describe('player: the library folded from the log', () => {
     const db = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' }).sublevel('p', {
       valueEncoding: 'view',
     }) as unknown as RoleDb
-    const log = new TamperEvidentLog({ db, signer: device.signer })
+    const log = new TamperEvidentLog({
+      store: new RoleStore(db, PLAYER_LAYOUT, storeContext({ name: 'librarynet' })),
+      signer: device.signer,
+    })
     await log.open()
     const written = await log.append(entries, clock.now())
     return { log, written }

@@ -6,7 +6,12 @@ import { SeededRandom } from '../../../keys/random.ts'
 import { isError } from '../../../protocols/errors.ts'
 import { StoreTamperedError } from '../../../roles/player/errors.ts'
 import { entryKey, TamperEvidentLog } from '../../../roles/player/log.ts'
+import { PLAYER_LAYOUT } from '../../../roles/player/store.ts'
 import type { RoleDb } from '../../../roles/role.ts'
+import { RoleStore, storeContext } from '../../../roles/store.ts'
+
+/** The player's store over `db` (the log's entries and head; the test edits `db` behind its back). */
+const storeOf = (db: RoleDb) => new RoleStore(db, PLAYER_LAYOUT, storeContext({ name: 'lognet' }))
 
 function newDb(): { root: MemoryLevel<string, Uint8Array>; db: RoleDb } {
   const root = new MemoryLevel<string, Uint8Array>({ valueEncoding: 'view' })
@@ -16,7 +21,7 @@ function newDb(): { root: MemoryLevel<string, Uint8Array>; db: RoleDb } {
 
 async function filled(keys: NodeKeys, count: number): Promise<{ db: RoleDb; log: TamperEvidentLog }> {
   const { db } = newDb()
-  const log = new TamperEvidentLog({ db, signer: keys.signer })
+  const log = new TamperEvidentLog({ store: storeOf(db), signer: keys.signer })
   await log.open()
   for (let i = 0; i < count; i++) await log.append([{ kind: 'use', data: { n: i, what: `entry ${i}` } }], 1000 + i)
   return { db, log }
@@ -40,7 +45,7 @@ describe('player: the tamper-evident log', () => {
 
   it('stores entries in a hash chain and reads them back after a restart', async () => {
     const { db } = await filled(keys, 5)
-    const reopened = new TamperEvidentLog({ db, signer: keys.signer })
+    const reopened = new TamperEvidentLog({ store: storeOf(db), signer: keys.signer })
     const entries = await reopened.open()
     assert.equal(entries.length, 5)
     assert.deepEqual(
@@ -66,7 +71,7 @@ describe('player: the tamper-evident log', () => {
         altered[index]! ^= xor
         await db.put(entryKey(seq), altered)
         try {
-          await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+          await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
         } finally {
           await db.put(entryKey(seq), original)
         }
@@ -74,14 +79,14 @@ describe('player: the tamper-evident log', () => {
       { numRuns: 200 },
     )
     // and the untouched store still opens
-    assert.equal((await new TamperEvidentLog({ db, signer: keys.signer }).open()).length, 4)
+    assert.equal((await new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }).open()).length, 4)
   })
 
   it('detects a deleted entry: first, middle or last', async () => {
     for (const seq of [0, 2, 4]) {
       const { db } = await filled(keys, 5)
       await db.del(entryKey(seq))
-      const err = await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+      const err = await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
       assert.match(err.message, /missing|head|precedes|first/)
     }
   })
@@ -92,25 +97,25 @@ describe('player: the tamper-evident log', () => {
     const two = (await db.get(entryKey(2)))!
     await db.put(entryKey(1), two)
     await db.put(entryKey(2), one)
-    await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+    await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
     await db.put(entryKey(1), one)
     await db.put(entryKey(2), two)
     await db.del('meta!head')
-    const err = await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+    const err = await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
     assert.match(err.message, /head is missing/)
   })
 
   it('refuses entries signed by another key', async () => {
     const { db } = await filled(keys, 2)
     const other = await createNodeKeys(new SeededRandom('someone-else'))
-    await refusal(new TamperEvidentLog({ db, signer: other.signer }))
+    await refusal(new TamperEvidentLog({ store: storeOf(db), signer: other.signer }))
   })
 
   it('refuses an entry appended by rewriting the head with another key (forgery)', async () => {
     const { db, log } = await filled(keys, 2)
     const other = await createNodeKeys(new SeededRandom('forger'))
     const { db: scratch } = newDb()
-    const forger = new TamperEvidentLog({ db: scratch, signer: other.signer })
+    const forger = new TamperEvidentLog({ store: storeOf(scratch), signer: other.signer })
     await forger.open()
     await forger.append(
       [
@@ -122,7 +127,7 @@ describe('player: the tamper-evident log', () => {
     )
     await db.put(entryKey(2), (await scratch.get(entryKey(2)))!)
     await db.put('meta!head', (await scratch.get('meta!head'))!)
-    await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+    await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
     assert.equal(log.size, 2)
   })
 
@@ -152,7 +157,7 @@ describe('player: the tamper-evident log', () => {
     assert.equal(snapshot.seq, 6)
     assert.equal(log.base, 6)
     await log.append([{ kind: 'use', data: { after: true } }], 2001)
-    const reopened = new TamperEvidentLog({ db, signer: keys.signer })
+    const reopened = new TamperEvidentLog({ store: storeOf(db), signer: keys.signer })
     const entries = await reopened.open()
     assert.deepEqual(
       entries.map((e) => [e.seq, e.kind]),
@@ -162,7 +167,7 @@ describe('player: the tamper-evident log', () => {
       ],
     )
     await db.del(entryKey(6))
-    await refusal(new TamperEvidentLog({ db, signer: keys.signer }))
+    await refusal(new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }))
   })
 
   it('salvages every entry that still carries the device signature', async () => {
@@ -193,7 +198,7 @@ describe('player: the tamper-evident log', () => {
       ],
       3000,
     )
-    const entries = await new TamperEvidentLog({ db, signer: keys.signer }).open()
+    const entries = await new TamperEvidentLog({ store: storeOf(db), signer: keys.signer }).open()
     assert.deepEqual(
       entries.map((e) => e.kind),
       ['genesis', 'snapshot'],
