@@ -1,5 +1,4 @@
 import { logger } from '@libp2p/logger'
-import type { AbstractLevel } from 'abstract-level'
 import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import { DeliveryAcks } from '../../protocols/delivery/acks.ts'
@@ -59,9 +58,6 @@ export type {
   ResyncResult,
   StopReason,
 } from './types.ts'
-
-// biome-ignore lint/suspicious/noExplicitAny: the sublevel's own type parameters do not matter here
-type OutboxLevel = AbstractLevel<any, string, Uint8Array>
 
 const log = logger('consort:player')
 
@@ -126,7 +122,6 @@ export class PlayerRole extends EventTarget implements Role {
       clock: components.clock,
       server: segments.server,
     })
-    const outbox = components.db.sublevel('deliveries', { valueEncoding: 'view' }) as unknown as OutboxLevel
     const deliveries = new DeliveryReceipts({
       libp2p: components.libp2p,
       network: components.network,
@@ -134,12 +129,7 @@ export class PlayerRole extends EventTarget implements Role {
       device: components.keys.signer,
       account: () => core.account.signer.publicKey,
       registration: () => components.credentials.device(),
-      outbox: {
-        get: async (key) => (await outbox.get(key)) ?? undefined,
-        put: async (key, value) => outbox.put(key, value),
-        del: async (key) => outbox.del(key),
-        entries: () => outbox.iterator(),
-      },
+      outbox: components.store.repositories.deliveries,
     })
     const prefetch = new Prefetcher(directory, segments)
     const usage = new UsageReporter(core, device, () => deliveries.flush())

@@ -12,6 +12,7 @@ import { STORE_VERSION } from './constants.ts'
  * | `head` | `meta!head` | the log's signed head |
  * | `manifests` | `cat!m!<ISRC>` | the newest manifest known of a recording |
  * | `releases` | `cat!r!<content id>` | the newest release known of a product |
+ * | `deliveries` | `deliveries!<key>` | the delivery receipts outbox (`deliveries.ts`): receipts kept until a clearinghouse settles them |
  */
 export const PLAYER_LAYOUT = defineLayout({
   role: 'player',
@@ -23,6 +24,7 @@ export const PLAYER_LAYOUT = defineLayout({
     head: repository('meta!head', codecs.bytes),
     manifests: repository('cat!m!', codecs.record('consort/manifest')),
     releases: repository('cat!r!', codecs.record('consort/release')),
+    deliveries: repository('deliveries!', codecs.bytes),
   },
 })
 
