@@ -182,20 +182,8 @@ export class Licences {
     const c = core.components
     await core.checkStore()
     const device = await this.#device.ensure()
-    const consumption: SignedRecord<'consort/consumption'>[] = []
-    for (const clearinghouse of c.network.body.clearinghouses) {
-      try {
-        consumption.push(
-          await fetchConsumption(c.libp2p, c.network, clearinghouse.key, c.keys.signer, device, purchaseId, {
-            now: core.now(),
-            random: c.random,
-            deadlineMs: SYNC_DEADLINE_MS,
-          }),
-        )
-      } catch (err) {
-        log('consumption of %s from %s: %s', purchaseId, clearinghouse.name, (err as Error).message)
-      }
-    }
+    const { consumption, unanswered } = await this.#consumption(purchaseId, device)
+    for (const problem of unanswered) log('consumption of %s from %s', purchaseId, problem)
     let answer: Awaited<ReturnType<typeof requestTransfer>>
     try {
       answer = await requestTransfer(c.libp2p, c.network, {
@@ -237,21 +225,7 @@ export class Licences {
   async reissue(purchaseId: string, device: SignedRecord<'consort/device'>): Promise<SignedRecord<'consort/licence'>> {
     const core = this.#core
     const c = core.components
-    const consumption: SignedRecord<'consort/consumption'>[] = []
-    const unanswered: string[] = []
-    for (const clearinghouse of c.network.body.clearinghouses) {
-      try {
-        consumption.push(
-          await fetchConsumption(c.libp2p, c.network, clearinghouse.key, c.keys.signer, device, purchaseId, {
-            now: core.now(),
-            random: c.random,
-            deadlineMs: SYNC_DEADLINE_MS,
-          }),
-        )
-      } catch (err) {
-        unanswered.push(`${clearinghouse.name}: ${(err as Error).message}`)
-      }
-    }
+    const { consumption, unanswered } = await this.#consumption(purchaseId, device)
     try {
       return await requestReissue(c.libp2p, c.network, {
         purchaseId,
@@ -269,5 +243,33 @@ export class Licences {
       }
       throw err
     }
+  }
+
+  /**
+   * What each clearinghouse says the purchase already used (its signed statement), and which did not answer, named
+   * with why: the registrar needs the statements to reissue or transfer a licence without giving back used plays.
+   */
+  async #consumption(
+    purchaseId: string,
+    device: SignedRecord<'consort/device'>,
+  ): Promise<{ consumption: SignedRecord<'consort/consumption'>[]; unanswered: string[] }> {
+    const core = this.#core
+    const c = core.components
+    const consumption: SignedRecord<'consort/consumption'>[] = []
+    const unanswered: string[] = []
+    for (const clearinghouse of c.network.body.clearinghouses) {
+      try {
+        consumption.push(
+          await fetchConsumption(c.libp2p, c.network, clearinghouse.key, c.keys.signer, device, purchaseId, {
+            now: core.now(),
+            random: c.random,
+            deadlineMs: SYNC_DEADLINE_MS,
+          }),
+        )
+      } catch (err) {
+        unanswered.push(`${clearinghouse.name}: ${(err as Error).message}`)
+      }
+    }
+    return { consumption, unanswered }
   }
 }
