@@ -180,7 +180,7 @@ class ExactReader {
   async read(n: number, what: string, hashed = true): Promise<Buffer> {
     if (!(await this.#fill(n))) {
       throw new BackupCorruptError(
-        `the file ends at byte ${this.offset + this.#buffer.byteLength} inside ${what}: it is truncated`,
+        `the file ends at byte ${this.offset + this.#buffer.byteLength} inside ${what}: it is truncated or corrupt`,
       )
     }
     const out = this.#buffer.subarray(0, n)
@@ -258,15 +258,15 @@ async function readBackup(
     const kind = (await reader.read(1, 'an entry kind'))[0]!
     if (kind === KIND.trailer) break
     if (kind !== KIND.file && kind !== KIND.db && !(kind === KIND.block && header.blocks)) {
-      throw new BackupCorruptError(`entry ${count}: unknown kind ${kind}`)
+      throw new BackupCorruptError(`entry ${count}: unknown kind ${kind}: the file is corrupt`)
     }
     const keyLength = (await reader.read(4, 'a key length')).readUInt32BE()
     if (keyLength > MAX_KEY_BYTES)
-      throw new BackupCorruptError(`entry ${count}: a key of ${keyLength} bytes is too long`)
+      throw new BackupCorruptError(`entry ${count}: a key of ${keyLength} bytes is too long: the file is corrupt`)
     const key = Buffer.from(await reader.read(keyLength, `entry ${count}'s key`))
     const valueLength = (await reader.read(4, 'a value length')).readUInt32BE()
     if (valueLength > MAX_VALUE_BYTES) {
-      throw new BackupCorruptError(`entry ${count}: a value of ${valueLength} bytes is too long`)
+      throw new BackupCorruptError(`entry ${count}: a value of ${valueLength} bytes is too long: the file is corrupt`)
     }
     const value = Buffer.from(await reader.read(valueLength, `entry ${count}'s value`))
     await onEntry(header, { kind, index: count, key, value })
@@ -274,7 +274,7 @@ async function readBackup(
   }
   const recorded = (await reader.read(8, 'the trailer')).readBigUInt64BE()
   if (recorded !== BigInt(count))
-    throw new BackupCorruptError(`the trailer counts ${recorded} entries, the file holds ${count}`)
+    throw new BackupCorruptError(`the trailer counts ${recorded} entries, the file holds ${count}: the file is corrupt`)
   const computed = reader.hash.digest()
   const checksum = await reader.read(32, 'the checksum', false)
   if (!computed.equals(checksum)) throw new BackupCorruptError('the checksum does not match: the file is corrupt')

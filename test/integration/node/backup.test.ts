@@ -129,12 +129,25 @@ describe('online backup and restore', function () {
 
     // A damaged or foreign file is refused with what is wrong, and nothing is written.
     const bytes = await readFile(file)
+    // One byte flipped, wherever it lands, is refused as corrupt: in the first entry's kind, key length or key, in
+    // the middle of the file, in the trailer's count or in the checksum. (A byte flipped at random once landed in
+    // a length field and was refused as "truncated" alone, which named the wrong cause.)
+    const firstEntry = bytes.indexOf(0x0a) + 1
+    const flips: Array<[string, number]> = [
+      ['kind', firstEntry],
+      ['key length', firstEntry + 2],
+      ['key', firstEntry + 5],
+      ['middle', bytes.length >> 1],
+      ['trailer count', bytes.length - 32 - 8],
+      ['checksum', bytes.length - 1],
+    ]
+    const flipped = (at: number): Uint8Array => {
+      const copy = Buffer.from(bytes)
+      copy[at] = copy[at]! ^ 0xff
+      return copy
+    }
     const cases: Array<[string, Uint8Array, RegExp]> = [
-      [
-        'flipped',
-        Buffer.from(bytes).fill(bytes[bytes.length >> 1]! ^ 0xff, bytes.length >> 1, (bytes.length >> 1) + 1),
-        /checksum does not match|corrupt/,
-      ],
+      ...flips.map(([where, at]): [string, Uint8Array, RegExp] => [`flipped ${where}`, flipped(at), /corrupt/]),
       ['truncated', bytes.subarray(0, bytes.length - 100), /truncated/],
       [
         'future',
@@ -144,9 +157,9 @@ describe('online backup and restore', function () {
       ['foreign', Buffer.from('{"hello":"world"}\n'), /not a Consort backup/],
     ]
     for (const [name, content, message] of cases) {
-      const bad = join(dir, `${name}.backup`)
+      const bad = join(dir, `${name.replaceAll(' ', '-')}.backup`)
       await writeFile(bad, content)
-      const into = join(dir, `restored-${name}`)
+      const into = join(dir, `restored-${name.replaceAll(' ', '-')}`)
       const result = await runConsort(['restore', bad, '--data-dir', into])
       assert.equal(result.code, 1, `${name}: ${result.stderr}`)
       assert.match(result.stderr, message, name)
