@@ -14,6 +14,7 @@ import { paymentBody } from './types/payment.ts'
 import { receiptBody } from './types/receipt.ts'
 import { releaseBody } from './types/release.ts'
 import { revocationBody } from './types/revocation.ts'
+import { shareBody } from './types/share.ts'
 import { statementBody } from './types/statement.ts'
 import { transferBody } from './types/transfer.ts'
 import { quickUsageBody, usageBody } from './types/usage.ts'
@@ -42,6 +43,7 @@ export const RECORD_TYPES = {
   'consort/statement': { body: statementBody, size: 'large' },
   'consort/delivery': { body: deliveryBody, size: 'small' },
   'consort/transfer': { body: transferBody, size: 'small' },
+  'consort/share': { body: shareBody, size: 'small' },
 } as const
 
 export type RecordType = keyof typeof RECORD_TYPES

@@ -10,7 +10,9 @@ import { TRUST_CODES, type TrustCode } from './errors.ts'
 /**
  * Who must have signed each record type. `registrar`, `reference` and `clearinghouse` are the anchors the
  * network record lists; a role name means "holds a current certificate for that role"; `device` means a
- * registered, unrevoked device; `participant` means any certified participant or anchor.
+ * registered, unrevoked device; `participant` means any certified participant or anchor; `referrer` (a
+ * `consort/share`) means the key the share names as its referrer — any account key for a consumer, a key holding a
+ * current `retailer` certificate for a retailer.
  */
 export type SignerRequirement =
   | RoleName
@@ -20,6 +22,7 @@ export type SignerRequirement =
   | 'device'
   | 'participant'
   | 'genesis'
+  | 'referrer'
 
 export const SIGNER_REQUIREMENTS: Record<RecordType, SignerRequirement> = {
   'consort/network': 'genesis',
@@ -39,6 +42,7 @@ export const SIGNER_REQUIREMENTS: Record<RecordType, SignerRequirement> = {
   'consort/usage': 'device',
   'consort/delivery': 'device',
   'consort/transfer': 'registrar',
+  'consort/share': 'referrer',
   'consort/revocation': 'participant',
 }
 
@@ -179,30 +183,33 @@ export class CertificateTrust implements SignerTrust {
         if (device == null) return fail(TRUST_CODES.noCertificate, 'signer is not a registered device')
         return this.#validity(device, device.body.notBefore, device.body.notAfter)
       }
+      case 'referrer': {
+        const { kind, key } = (record as SignedRecord<'consort/share'>).body.referrer
+        if (toHex(key) !== toHex(signer)) return fail(TRUST_CODES.subjectMismatch, "signer is not the share's referrer")
+        return kind === 'account' ? { ok: true } : this.#certifiedFor(signer, 'retailer', 'a retailer referrer')
+      }
       case 'participant': {
         if (this.isAnchor(signer)) return { ok: true }
         const cert = this.#certs.get(toHex(signer))
         if (cert == null) return fail(TRUST_CODES.noCertificate, 'signer holds no certificate')
         return this.#validity(cert, cert.body.notBefore, cert.body.notAfter)
       }
-      default: {
-        const cert = this.#certs.get(toHex(signer))
-        if (cert == null)
-          return fail(
-            TRUST_CODES.noCertificate,
-            `signer holds no certificate (a ${requirement} certificate is required)`,
-          )
-        const validity = this.#validity(cert, cert.body.notBefore, cert.body.notAfter)
-        if (!validity.ok) return validity
-        if (!cert.body.roles.includes(requirement)) {
-          return fail(
-            TRUST_CODES.wrongRole,
-            `signer's certificate grants ${cert.body.roles.join(', ')}, not ${requirement}`,
-          )
-        }
-        return { ok: true }
-      }
+      default:
+        return this.#certifiedFor(signer, requirement, 'signer')
     }
+  }
+
+  /** `signer` holds a current, unrevoked certificate granting `role`. */
+  #certifiedFor(signer: Uint8Array, role: RoleName, who: string): TrustVerdict {
+    const cert = this.#certs.get(toHex(signer))
+    if (cert == null)
+      return fail(TRUST_CODES.noCertificate, `${who} holds no certificate (a ${role} certificate is required)`)
+    const validity = this.#validity(cert, cert.body.notBefore, cert.body.notAfter)
+    if (!validity.ok) return validity
+    if (!cert.body.roles.includes(role)) {
+      return fail(TRUST_CODES.wrongRole, `${who}'s certificate grants ${cert.body.roles.join(', ')}, not ${role}`)
+    }
+    return { ok: true }
   }
 
   #checkIssued(record: SignedRecord, notBefore: number, notAfter: number): TrustVerdict {

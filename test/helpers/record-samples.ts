@@ -138,6 +138,7 @@ export function sampleBodies(network: string, created: number): SampleBodies {
         { party: 'The Testers', key: null, bps: 3000 },
       ],
       delivery: { perGB: [{ amount: 2n, currency: 'EUR' }], saleBps: 500 },
+      referral: { bps: 500, from: 'retailer', referrers: ['account', 'retailer'] },
     },
     'consort/offer': {
       network,
@@ -257,6 +258,15 @@ export function sampleBodies(network: string, created: number): SampleBodies {
         asOf: created - 60_000,
       },
       revoked: [sampleRecordCid('licence')],
+    },
+    'consort/share': {
+      network,
+      created,
+      id: 'share-1',
+      content: { track: `isrc:${SAMPLE_ISRC}`, release: `icpn:${SAMPLE_ICPN}`, manifest: sampleRecordCid('manifest') },
+      referrer: { kind: 'account', key: sampleKey(14) },
+      offer: 'offer-1',
+      expires: created + 30 * 24 * 3600_000,
     },
     'consort/usage': {
       network,

@@ -16,6 +16,7 @@ import {
   windowIsOrdered,
 } from '../fields.ts'
 import { COMMERCIAL_MODELS, commonFields, useType } from './common.ts'
+import { REFERRER_KINDS } from './share.ts'
 
 /** Rights holders one contract may pay (a classical recording can have many contributors). */
 export const MAX_SPLITS = 64
@@ -58,6 +59,25 @@ export const deliveryFee = z
   .strict()
 export type DeliveryFee = z.infer<typeof deliveryFee>
 
+/** Whose share of a sale pays a referral credit. */
+export const REFERRAL_PAYERS = ['retailer', 'distributor'] as const
+export type ReferralPayer = (typeof REFERRAL_PAYERS)[number]
+
+/**
+ * The referral clause (decision 0512): a sale made through a `consort/share` credits its referrer `bps` of the
+ * sale's price (rounded down to the minor unit), paid from the share of `from` — the retailer's margin or the
+ * distributor's wholesale — and never more than that share of that sale. Only referrers of the kinds listed earn it.
+ * Added after the first layout: a contract without it credits no referral.
+ */
+export const referralClause = z
+  .object({
+    bps: count.max(10_000),
+    from: z.enum(REFERRAL_PAYERS),
+    referrers: z.array(z.enum(REFERRER_KINDS)).min(1).max(REFERRER_KINDS.length).refine(unique, 'a kind repeats'),
+  })
+  .strict()
+export type ReferralClause = z.infer<typeof referralClause>
+
 /**
  * `consort/contract`: what a distributor allows retailers to sell. `contractId` is stable across versions; a
  * higher `seq` supersedes. `retailer: null` means any certified retailer.
@@ -90,6 +110,7 @@ export const contractBody = z
     ruleBounds: ruleBoundsSchema,
     splits: z.array(royaltySplit).min(1).max(MAX_SPLITS),
     delivery: deliveryFee.optional(),
+    referral: referralClause.optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
@@ -105,6 +126,13 @@ export const contractBody = z
     if (!unique(keys)) ctx.addIssue({ code: 'custom', path: ['wholesale'], message: 'a currency is priced twice' })
     if (b.commercialModel === 'pay-as-you-go' && b.wholesale.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['wholesale'], message: 'a pay-as-you-go contract needs a wholesale price' })
+    }
+    if (b.referral?.from === 'distributor' && b.wholesale.every((w) => w.per !== 'unit')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['referral', 'from'],
+        message: 'the distributor has no share of a sale to pay it from: no per-unit wholesale price',
+      })
     }
     b.promotions.freeWindows.forEach((w, i) => {
       if (w.until <= w.from) {

@@ -191,6 +191,12 @@ const STRICTNESS: Record<RecordType, Strictness> = {
     wrongType: { path: ['used', 'plays'], value: 'two' },
     outOfRange: { path: ['seq'], value: 0 },
   },
+  'consort/share': {
+    missing: 'expires',
+    size: { path: ['referrer', 'key'], value: new Uint8Array(33) },
+    wrongType: { path: ['content', 'track'], value: 7 },
+    outOfRange: { path: ['expires'], value: NOW - 1 },
+  },
   'consort/usage': {
     missing: 'account',
     size: { path: ['device'], value: new Uint8Array(31) },
