@@ -8,6 +8,8 @@
  * - `holding_not_empty`: the accounts that hold authorised money have posted as much out as in;
  * - `purchase_mismatch`: a purchase's state disagrees with its transfers (captured without a capture, voided
  *   without a void, a capture or void without the state);
+ * - `referral_mismatch`: a purchase's referral verdict disagrees with its transfers (credited without the referral
+ *   leg, or a referral leg with no credit decided; decision 0512);
  * - `fund_mismatch`: a top-up marked done without its transfer;
  * - `corrupt_state`: a row of the role's state does not decode.
  *
@@ -23,6 +25,7 @@ import { type Ledger, type LedgerStore, openLedger } from './ledger/ledger.ts'
 import type { Account, AuditViolation, Balance } from './ledger/types.ts'
 import { accountIdOf } from './participants.ts'
 import { purchaseIds } from './purchases.ts'
+import { ReferralKeys, referralRow } from './referrals.ts'
 import {
   decodeReportRow,
   decodeRow,
@@ -44,6 +47,7 @@ export interface ClearingViolation {
     | 'account_missing'
     | 'holding_not_empty'
     | 'purchase_mismatch'
+    | 'referral_mismatch'
     | 'fund_mismatch'
     | 'corrupt_state'
   message: string
@@ -205,6 +209,23 @@ export async function auditClearinghouse(
       fail(`${row.state}, but the ledger refunded it`)
     }
     if (row.state === 'captured' && (row.payment ?? null) === null) fail('captured without a payment record')
+    const leg = await ledger.getTransfer(ids.leg('x'))
+    const verdictKey = ReferralKeys.verdict(row.purchaseId)
+    let credited = 0n
+    try {
+      credited = (await store.get(referralRow, verdictKey))?.amount ?? 0n
+    } catch (err) {
+      add({ code: 'corrupt_state', message: (err as Error).message, key: verdictKey })
+      continue
+    }
+    const applying = row.state === 'capturing' && pendingJournal > 0
+    if ((leg?.amount ?? 0n) !== credited && !applying) {
+      add({
+        code: 'referral_mismatch',
+        key,
+        message: `${row.purchaseId}: a referral credit of ${credited} decided, ${leg?.amount ?? 0n} in the ledger`,
+      })
+    }
   }
 
   for await (const [key, value] of store.entries(StateKeys.fundPrefix)) {

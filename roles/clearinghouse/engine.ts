@@ -71,6 +71,7 @@ import type { TransferPage } from './ledger/types.ts'
 import { Periods } from './periods.ts'
 import { Purchases } from './purchases.ts'
 import { RecordBook, type RecordFetcher } from './records.ts'
+import { Referrals } from './referrals.ts'
 import { LineBook } from './settlement.ts'
 import { numberRow, StateKeys } from './state.ts'
 import { Statements } from './statements.ts'
@@ -153,6 +154,8 @@ export class ClearingEngine extends EventTarget {
   readonly catalog: CatalogFacts
   readonly dsr: DsrExport
   readonly purchases: Purchases
+  /** Referral credits of purchases made through a share (decision 0512). */
+  readonly referrals: Referrals
   readonly accounts: Accounts
   /** Paid delivery: players' delivery receipts settled (decision 0511). */
   readonly deliveries: Deliveries
@@ -214,9 +217,11 @@ export class ClearingEngine extends EventTarget {
       clearinghouse: c.keys.signer.publicKey,
     })
     const common = { store, journal: this.#journal, records: this.records, lines, clock: c.clock, serial, sync }
+    this.referrals = new Referrals({ store, records: this.records, trust: c.trust, network: c.network })
     this.purchases = new Purchases({
       ...common,
       ledger,
+      referrals: this.referrals,
       trust: c.trust,
       network: c.network,
       clearinghouse: c.keys.signer.publicKey,

@@ -53,6 +53,33 @@ export function planSale(input: SaleInput): SalePlan {
   return { price, fee, wholesale, margin, splits: splitByBasisPoints(wholesale, shares) }
 }
 
+/**
+ * A sale's referral credit (decision 0512): `bps` of the price, rounded down, paid from `from`'s share of this sale
+ * — the retailer's margin or the distributor's wholesale — and never more than that share (nothing if it has none).
+ */
+export function referralCredit(sale: SalePlan, bps: number, from: 'retailer' | 'distributor'): bigint {
+  const share = from === 'retailer' ? sale.margin : sale.wholesale
+  if (share <= 0n) return 0n
+  const wanted = (sale.price * BigInt(bps)) / WHOLE
+  return wanted < share ? wanted : share
+}
+
+/**
+ * The sale's plan once its referral credit is paid: from the retailer, its margin is less by the credit; from the
+ * distributor, the rights holders split the wholesale less the credit (the distributor passes on what it keeps).
+ */
+export function withReferral(
+  sale: SalePlan,
+  credit: bigint,
+  from: 'retailer' | 'distributor',
+  shares: readonly Share[],
+): SalePlan {
+  if (credit < 0n) throw new RangeError(`credit ${credit} is negative`)
+  if (from === 'retailer') return { ...sale, margin: sale.margin - credit }
+  if (credit > sale.wholesale) throw new RangeError(`credit ${credit} exceeds the wholesale ${sale.wholesale}`)
+  return { ...sale, splits: splitByBasisPoints(sale.wholesale - credit, shares) }
+}
+
 export interface PlayPlan {
   /** The contract's per-play wholesale price, paid by the retailer to the distributor. */
   rate: bigint

@@ -50,8 +50,9 @@ import {
   retailerParticipant,
   walletParticipant,
 } from './participants.ts'
-import { planSale } from './pricing.ts'
+import { planSale, withReferral } from './pricing.ts'
 import type { RecordBook } from './records.ts'
+import type { ReferralCredit, Referrals } from './referrals.ts'
 import { type LineBook, type LineDelta, lineKeyOf, SettlementBatch } from './settlement.ts'
 import {
   type JournalTransfer,
@@ -78,6 +79,8 @@ export interface PurchaseDeps {
   ledger: Ledger
   records: RecordBook
   lines: LineBook
+  /** Referral credits of orders that carry a share (decision 0512). */
+  referrals: Referrals
   trust: CertificateTrust
   network: NetworkContext
   clock: Clock
@@ -217,6 +220,8 @@ export class Purchases {
     const device = this.#decode('consort/device', request.device, 'device', OrderInvalidError)
     this.#checkDevice(o, device)
     this.#checkOrder(o, offer, certification, attachments, now)
+    // Known from here on as one of the account's devices: a share it signs is the buyer's own (decision 0512).
+    this.#d.trust.learnDevice(device)
 
     const ids = purchaseIds(o.purchaseId)
     const ttl = this.#d.authorisationTtlMs
@@ -253,6 +258,7 @@ export class Purchases {
         ...this.#d.records.remember(certification),
         put(StateKeys.purchase(o.purchaseId), row),
         put(StateKeys.purchaseExpiry(row.expiresAt, o.purchaseId), { v: 1 }),
+        ...this.#d.referrals.keep(o.purchaseId, o.share),
       ]
       const wallet = walletParticipant(o.account)
       const result = await this.#journalled({
@@ -392,11 +398,16 @@ export class Purchases {
       const ended = notCapturable(row)
       if (ended !== null) throw ended
       const now = this.#d.clock.now()
-      const plan = this.#plan(row, contract)
+      const sale = this.#plan(row, contract)
+      // A share the order carried: its referrer's credit comes out of the payer's share of this very sale.
+      const referral = await this.#d.referrals.decide(row, contract, sale, now)
+      const credit = referral?.credit ?? null
+      const from = contract.body.referral?.from ?? 'retailer'
+      const plan = credit === null ? sale : withReferral(sale, credit.amount, from, sharesOf(contract))
       const ids = purchaseIds(purchaseId)
       const batch = new SettlementBatch()
       const transfers: JournalTransfer[] = []
-      const lines = this.#saleLines(row, contract, plan, now, batch)
+      const lines = this.#saleLines(row, contract, plan, credit, now, batch)
       const wallet = walletParticipant(row.account)
       const retailer = retailerParticipant(row.retailer)
       const distributor = distributorParticipant(contract.body.distributor)
@@ -432,6 +443,10 @@ export class Purchases {
       if (plan.wholesale > 0n)
         posted(ids.leg('w'), accountIdOf(retailer, cur), batch.account(distributor, cur), plan.wholesale, 'wholesale')
       if (plan.fee > 0n) posted(ids.leg('f'), accountIdOf(retailer, cur), batch.account(fee, cur), plan.fee, 'fee')
+      if (credit !== null) {
+        const payer = accountIdOf(credit.payer, cur)
+        posted(ids.leg('x'), payer, batch.account(credit.payee, cur), credit.amount, 'referral')
+      }
       for (const [i, s] of plan.splits.entries()) {
         if (s.amount > 0n)
           posted(ids.leg(`s${i}`), accountIdOf(distributor, cur), batch.account(s.party, cur), s.amount, 'royalty')
@@ -481,6 +496,7 @@ export class Purchases {
           onSuccess: [
             put(StateKeys.purchase(purchaseId), captured),
             del(StateKeys.purchaseExpiry(row.expiresAt, purchaseId)),
+            ...(referral?.onSuccess ?? []),
           ],
           // The lines of a sale are its own (their ref is the purchase id): a refused capture takes them back.
           onFailure: [put(StateKeys.purchase(purchaseId), row), ...lines.map((k) => del(k)), ...revertRevenue],
@@ -496,6 +512,8 @@ export class Purchases {
       if (result.ok) {
         this.#d.lines.commit(m)
         log('captured %s: fee %s, wholesale %s, margin %s %s', purchaseId, plan.fee, plan.wholesale, plan.margin, cur)
+        if (referral !== undefined)
+          log('referral of %s: %s', purchaseId, referral.row.reason ?? `credited ${referral.row.detail}`)
         return { captured: true as const, payment: payment.bytes }
       }
       this.#d.lines.reset()
@@ -586,6 +604,7 @@ export class Purchases {
     row: PurchaseRow,
     contract: SignedRecord<'consort/contract'>,
     plan: ReturnType<typeof planSale>,
+    credit: ReferralCredit | null,
     now: number,
     batch: SettlementBatch,
   ): string[] {
@@ -619,6 +638,10 @@ export class Purchases {
     if (plan.fee > 0n) {
       line(retailer, 'fee', -plan.fee, fee)
       line(fee, 'fee', plan.fee, retailer)
+    }
+    if (credit !== null) {
+      line(credit.payer, 'referral', -credit.amount, credit.payee)
+      line(credit.payee, 'referral', credit.amount, credit.payer)
     }
     for (const s of plan.splits) {
       if (s.amount === 0n) continue
@@ -793,9 +816,12 @@ export class Purchases {
         keys.push(lineKeyOf(d))
       }
       // Wholesale, fee and royalties: each leg of the capture goes back the way it came.
-      for (const name of ['w', 'f', ...Array.from({ length: MAX_SPLIT_LEGS }, (_, i) => `s${i}`)]) {
+      for (const name of ['w', 'f', 'x', ...Array.from({ length: MAX_SPLIT_LEGS }, (_, i) => `s${i}`)]) {
         const leg = await this.#d.ledger.getTransfer(ids.leg(name))
         if (leg === undefined) continue
+        // A referral credit goes back only while the referrer's wallet still holds it: a refund the referrer could
+        // block by spending its credit would be worse than the payer bearing the credit of a sale it failed to deliver.
+        if (name === 'x' && !(await this.#canGiveBack(leg.creditAccountId, leg.amount))) continue
         const payer = (await this.#d.ledger.getAccount(leg.creditAccountId))?.owner
         const payee = (await this.#d.ledger.getAccount(leg.debitAccountId))?.owner
         if (payer === undefined || payee === undefined) {
@@ -860,6 +886,14 @@ export class Purchases {
       log('refunded %s: %s %s back to the wallet', purchaseId, row.amount, cur)
       return { refunded: true as const }
     })
+  }
+
+  /** Whether an account may be debited `amount` now: always, unless it is a wallet (never below zero). */
+  async #canGiveBack(accountId: string, amount: bigint): Promise<boolean> {
+    const account = await this.#d.ledger.getAccount(accountId)
+    if (account?.flags.debitsMustNotExceedCredits !== true) return true
+    const b = await this.#d.ledger.balance(accountId)
+    return b.creditsPosted - b.debitsPosted - b.debitsPending >= amount
   }
 
   /** The withdrawal is a registrar's revocation of exactly this purchase's receipt. */

@@ -373,8 +373,11 @@ export const heldRow = z
   .strict()
 export type HeldRow = z.infer<typeof heldRow>
 
-/** `delivery`: paid to a peer that delivered blocks, from a player's receipt (decision 0511). */
-export const LINE_KINDS = ['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery'] as const
+/**
+ * `delivery`: paid to a peer that delivered blocks, from a player's receipt (decision 0511). `referral`: credited to
+ * the referrer of a sale made through a share, from the retailer's or the distributor's share (decision 0512).
+ */
+export const LINE_KINDS = ['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery', 'referral'] as const
 export type LineKind = (typeof LINE_KINDS)[number]
 
 export const lineRow = z

@@ -7,8 +7,11 @@ export const MAX_STATEMENT_LINES = 2000
 
 export const statementLine = z
   .object({
-    /** `delivery` (decision 0511) was added after the first layout: older statements never carry it. */
-    kind: z.enum(['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery']),
+    /**
+     * `delivery` (decision 0511) and `referral` (decision 0512) were added after the first layout: older statements
+     * never carry them.
+     */
+    kind: z.enum(['sale', 'play', 'split', 'fee', 'refund', 'adjustment', 'delivery', 'referral']),
     /** The purchase id or usage event id the line settles. */
     ref: id,
     content: text(128).nullable(),
