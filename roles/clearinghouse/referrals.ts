@@ -10,7 +10,8 @@
  *    purchase — when it authorised it, never the buyer's clock (`expired`);
  * 3. the clause allows the referrer's kind (`kind-not-allowed`), and a retailer referrer holds a current retailer
  *    certificate (`untrusted-referrer`);
- * 4. the purchased offer sells the shared track or release (`other-content`);
+ * 4. the purchased offer sells the shared track or release, or the release of the shared track, or a track of the
+ *    shared release, as the distributor's own release record lists them (`other-content`);
  * 5. the referrer is not the buyer — its account, the ordering device, or a device registered to its account
  *    (`self-referral`) — nor the party that would pay the credit (`referrer-pays`);
  * 6. the share has never credited a purchase of this buyer's account before (`replayed`);
@@ -24,12 +25,12 @@ import { toHex } from '../../keys/hex.ts'
 import { isError } from '../../protocols/errors.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
-import { decodeShare, ShareExpiredError, ShareSignatureError } from '../../protocols/share/index.ts'
+import { decodeShare, type SharedContent, ShareExpiredError, ShareSignatureError } from '../../protocols/share/index.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import { distributorParticipant, retailerParticipant, walletParticipant } from './participants.ts'
 import { referralCredit, type SalePlan } from './pricing.ts'
 import type { RecordBook } from './records.ts'
-import type { PurchaseRow, StoreOp } from './state.ts'
+import { contentInfoRow, type PurchaseRow, StateKeys, type StoreOp } from './state.ts'
 import { del, put, type StateStore } from './store.ts'
 
 /** Why a share credited nothing. */
@@ -173,6 +174,26 @@ export class Referrals {
     return { credit, row: verdict, onSuccess: done(verdict, [put(spent, { v: 1, purchaseId: row.purchaseId })]) }
   }
 
+  /**
+   * Whether an offer selling `sold` sells what a share names: the same track or release, or a release whose record
+   * — signed by the contract's distributor, as the catalog brought it — lists the shared track, or a track of the
+   * shared release.
+   */
+  async #sells(sold: readonly string[], content: SharedContent, distributor: string): Promise<boolean> {
+    const { track, release } = content
+    if ((track !== null && sold.includes(track)) || (release !== null && sold.includes(release))) return true
+    const tracksOf = async (releaseId: string) =>
+      (await this.#d.store.get(contentInfoRow, StateKeys.contentInfo(releaseId, distributor)))?.tracks ?? []
+    for (const id of sold) {
+      if (track !== null && !id.startsWith('isrc:') && (await tracksOf(id)).includes(track.slice('isrc:'.length))) {
+        return true
+      }
+    }
+    if (release === null) return false
+    const tracks = await tracksOf(release)
+    return sold.some((id) => id.startsWith('isrc:') && tracks.includes(id.slice('isrc:'.length)))
+  }
+
   /** The checks in order (see the file's comment); fills in `into` what it learns of the share. */
   async #check(
     row: PurchaseRow,
@@ -209,11 +230,9 @@ export class Referrals {
     if (!trusted.ok) return new Refused('untrusted-referrer', `${trusted.code}: ${trusted.reason}`)
     const offer = await this.#d.records.get('consort/offer', row.offer)
     const sold = offer?.body.content ?? [row.content]
-    if (![content.track, content.release].some((c) => c !== null && sold.includes(c))) {
-      return new Refused(
-        'other-content',
-        `the share names ${content.track ?? content.release}, the offer sells ${sold[0]}`,
-      )
+    if (!(await this.#sells(sold, content, toHex(contract.body.distributor)))) {
+      const named = [content.track, content.release].filter((c) => c !== null).join(' and ')
+      return new Refused('other-content', `the share names ${named}, the offer sells ${sold.join(', ')}`)
     }
     const device = this.#d.trust.deviceOf(referrer.key)
     if (
