@@ -180,7 +180,8 @@ export function controlRoutes(engine: () => ClearingEngine): ControlRoute[] {
       handler: async ({ params }) => {
         const row = await engine().purchases.get(params.id ?? '')
         if (row === undefined) throw new NotFoundError(`no purchase ${params.id}`)
-        return row
+        // The referral of a purchase made through a share: credited (amount, referrer, payer) or why not (0512).
+        return { ...row, referral: (await engine().referrals.verdict(row.purchaseId)) ?? null }
       },
     },
     {

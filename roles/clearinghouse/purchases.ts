@@ -697,6 +697,7 @@ export class Purchases {
         onSuccess: [
           put(StateKeys.purchase(purchaseId), voided),
           del(StateKeys.purchaseExpiry(row.expiresAt, purchaseId)),
+          ...this.#d.referrals.forget(purchaseId),
         ],
         onFailure: [],
       })
@@ -950,6 +951,7 @@ export class Purchases {
       [
         put(StateKeys.purchase(row.purchaseId), { ...row, state, resolvedAt: now, reason }),
         del(StateKeys.purchaseExpiry(row.expiresAt, row.purchaseId)),
+        ...this.#d.referrals.forget(row.purchaseId),
       ],
       { sync: this.#d.sync },
     )

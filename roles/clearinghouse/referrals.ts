@@ -126,6 +126,11 @@ export class Referrals {
     return share === undefined ? [] : [put(ReferralKeys.share(purchaseId), { v: 1, share })]
   }
 
+  /** When a purchase ends before its capture: the share it carried is dropped, nothing decided. */
+  forget(purchaseId: string): StoreOp[] {
+    return [del(ReferralKeys.share(purchaseId))]
+  }
+
   async verdict(purchaseId: string): Promise<ReferralRow | undefined> {
     return this.#d.store.get(referralRow, ReferralKeys.verdict(purchaseId))
   }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
+import { z } from 'zod'
 import type { NodeKeys } from '../../../keys/keystore.ts'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { type PurchaseOrder, signPurchaseOrder } from '../../../protocols/purchase/order.ts'
@@ -268,6 +269,47 @@ describe('clearinghouse: referral credits of sales made through a share', () => 
       await buy(m.offer(accounts), accounts, share(uncertified, { kind: 'retailer' }).bytes),
       'untrusted-referrer',
     )
+    await audited()
+  })
+
+  it('keeps nothing of the share of a purchase voided before its capture', async () => {
+    const c = await contract()
+    const offer = m.offer(c, { price: 129n })
+    const certification = m.certification(offer, c)
+    const plain = m.order(buyer, offer, certification)
+    const order = signPurchaseOrder({ ...plain.order, share: share().bytes }, buyer.account.signer)
+    await engine.authorise(m.authoriseBody(order, offer, certification))
+    assert.notEqual(await engine.store.get(z.unknown(), ReferralKeys.share(plain.order.purchaseId)), undefined)
+    await engine.void({ purchaseId: plain.order.purchaseId, reason: 'changed my mind', order: null })
+    assert.equal(await engine.store.get(z.unknown(), ReferralKeys.share(plain.order.purchaseId)), undefined)
+    assert.equal(await engine.referrals.verdict(plain.order.purchaseId), undefined)
+    assert.equal(await posted(engine, walletParticipant(friend.signer.publicKey)), 0n)
+    await audited()
+  })
+
+  it('leaves a spent credit with the payer when the sale is refunded', async () => {
+    const c = await contract()
+    const referrer = await m.buyer()
+    const purchaseId = await buy(m.offer(c, { price: 129n }), c, share(referrer.account).bytes)
+    // The referrer spends its 12 on a purchase of its own.
+    await buy(m.offer(c, { price: 12n }), c, undefined, referrer)
+    assert.equal(await posted(engine, walletParticipant(referrer.account.signer.publicKey)), 0n)
+    const row = await engine.purchases.get(purchaseId)
+    const withdrawal = signRecord(
+      'consort/revocation',
+      {
+        network: m.network.name,
+        created: m.clock.now(),
+        targets: [{ kind: 'receipt', id: (await engine.records.get('consort/receipt', row!.receipt!))!.id }],
+        reason: 'licence could not be issued',
+      },
+      m.net.registrarSigner,
+    )
+    assert.deepEqual(await engine.refund({ purchaseId, withdrawal: withdrawal.bytes }), { refunded: true })
+    assert.equal(await posted(engine, walletParticipant(buyer.account.signer.publicKey)), 10_000n, 'the price back')
+    // The retailer's margin on the refunded sale is gone, and so is the credit it paid: −12; on the second sale, sold
+    // below cost (12 − 70 − 0), it owes 58.
+    assert.equal(await posted(engine, retailerParticipant(m.retailer.signer.publicKey)), -12n - 58n)
     await audited()
   })
 
