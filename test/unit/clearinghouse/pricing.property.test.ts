@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { inclusionProof, leafHash, merkleRoot, nodeHash, verifyInclusion } from '../../../roles/clearinghouse/merkle.ts'
-import { feeOf, planPlay, planPool, planSale, splitByWeights } from '../../../roles/clearinghouse/pricing.ts'
+import {
+  feeOf,
+  planPlay,
+  planPool,
+  planSale,
+  referralCredit,
+  splitByWeights,
+  withReferral,
+} from '../../../roles/clearinghouse/pricing.ts'
 
 /** Shares of 10 000 basis points among 1..8 parties. */
 const shares = fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 8 }).map((cuts) => {
@@ -34,6 +42,36 @@ describe('clearinghouse money arithmetic (properties)', () => {
           if (promotion) assert.ok(plan.margin >= 0n)
           if (!promotion && wholesale !== null) assert.equal(plan.wholesale, wholesale)
           if (plan.margin < 0n) assert.ok(!promotion && wholesale !== null && wholesale > price - plan.fee)
+        },
+      ),
+    )
+  })
+
+  it('a referral credit: ⌊price × bps⌋ capped at the payer’s share; with it the sale still adds up to the price', () => {
+    fc.assert(
+      fc.property(
+        money,
+        fc.option(money, { nil: null }),
+        bps,
+        fc.boolean(),
+        shares,
+        bps,
+        fc.constantFrom('retailer' as const, 'distributor' as const),
+        (price, wholesale, feeBps, promotion, s, referralBps, from) => {
+          const sale = planSale({ price, wholesale, feeBps, promotion, shares: s })
+          const credit = referralCredit(sale, referralBps, from)
+          const share = from === 'retailer' ? sale.margin : sale.wholesale
+          assert.ok(credit >= 0n && credit * 10_000n <= price * BigInt(referralBps))
+          assert.ok(credit <= (share > 0n ? share : 0n), 'never more than the payer’s share')
+          if (share >= (price * BigInt(referralBps)) / 10_000n)
+            assert.equal(credit, (price * BigInt(referralBps)) / 10_000n)
+          const paid = withReferral(sale, credit, from, s)
+          const royalties = paid.splits.reduce((sum, p) => sum + p.amount, 0n)
+          // The distributor passes on all it gets (the rights holders' split and, if it pays it, the credit)…
+          assert.equal(paid.wholesale - royalties - (from === 'distributor' ? credit : 0n), 0n)
+          // …and fee, the retailer's net, the royalties and the credit are the price, exactly.
+          assert.equal(paid.fee + paid.margin + royalties + credit, price)
+          assert.ok(paid.splits.every((p) => p.amount >= 0n))
         },
       ),
     )

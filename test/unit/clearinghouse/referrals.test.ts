@@ -8,6 +8,7 @@ import { type SignedRecord, signRecord } from '../../../protocols/records/envelo
 import type { ReferralClause } from '../../../protocols/records/types/contract.ts'
 import { createShare, type ShareRecord } from '../../../protocols/share/index.ts'
 import type { CertificateTrust } from '../../../protocols/trust/trust.ts'
+import { checkAccountingCsv, toAccountingCsv } from '../../../roles/clearinghouse/accounting.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import {
   accountIdOf,
@@ -19,6 +20,7 @@ import {
 import { purchaseIds } from '../../../roles/clearinghouse/purchases.ts'
 import { ReferralKeys, type ReferralReason, referralRow } from '../../../roles/clearinghouse/referrals.ts'
 import { periodOf } from '../../../roles/clearinghouse/state.ts'
+import { checkStatement } from '../../../roles/clearinghouse/statements.ts'
 import { put } from '../../../roles/clearinghouse/store.ts'
 import { sampleRecordCid } from '../../helpers/record-samples.ts'
 import { type Buyer, ISRC, ISRC_2, Market } from './market.ts'
@@ -141,6 +143,16 @@ describe('clearinghouse: referral credits of sales made through a share', () => 
       referral.map((l) => [l.ref, l.amount, l.counterparty]),
       [[purchaseId, -12n, referrer]],
     )
+    // The accounting export carries the line with its audit path, and checks as any other.
+    const csv = toAccountingCsv([statement!])
+    assert.match(csv, new RegExp(`,referral,${purchaseId},`))
+    const check = (bytes: Uint8Array) =>
+      checkStatement(bytes, {
+        network: m.network.name,
+        now: m.clock.now(),
+        clearinghouses: [m.clearinghouse.signer.publicKey],
+      })
+    assert.deepEqual(checkAccountingCsv(csv, check).problems, [])
     await audited()
   })
 
