@@ -10,7 +10,7 @@ import { NotAShareError, ShareEncodingError, ShareExpiredError, ShareSignatureEr
 /** How long a share runs unless its maker says otherwise: thirty days. */
 export const DEFAULT_SHARE_TTL_MS = 30 * 24 * 3600_000
 /**
- * Longest share link accepted, in characters: a share is ≈ 300–400 bytes (≈ 400–550 characters); this bounds the
+ * Longest share link accepted, in characters: a share is ≈ 380–430 bytes (≈ 510–570 characters); this bounds the
  * work a pasted text can cause and keeps every link within a QR code's comfortable size (version 25, level L).
  */
 export const MAX_SHARE_LINK_CHARS = 1000
