@@ -12,6 +12,8 @@ export { checkDsr, type DsrCheck } from './dsr/read.ts'
 export { ClearingEngine, type ClearinghouseInit, clearinghouseInit, type EngineComponents } from './engine.ts'
 export { isTestNetwork, type PaymentGateway, TEST_GATEWAY_NAME, TestPaymentGateway } from './gateway.ts'
 export * from './participants.ts'
+export { feeOf, planSale, referralCredit, withReferral } from './pricing.ts'
+export { REFERRAL_REASONS, ReferralKeys, type ReferralReason, type ReferralRow } from './referrals.ts'
 export { periodOf, type StoredEvent } from './state.ts'
 export {
   checkLineProof,
