@@ -125,6 +125,7 @@ export function contractBody(
     promotions: deal.promotions,
     ruleBounds: deal.ruleBounds,
     splits: deal.splits,
+    ...(deal.delivery !== undefined ? { delivery: deal.delivery } : {}),
   }
 }
 

@@ -99,9 +99,11 @@ export function contractFromUpdate(current: ContractBody, input: unknown): { con
     splits: current.splits,
     retailer:
       update.retailer === undefined ? current.retailer : update.retailer === null ? null : fromHex(update.retailer),
+    ...(current.delivery !== undefined ? { delivery: current.delivery } : {}),
   }
-  // Prices, promotions and splits are converted the same way as at creation.
-  if (update.wholesale != null || update.promotions != null || update.splits != null) {
+  // Prices, promotions, splits and the delivery fee are converted the same way as at creation.
+  if (update.delivery === null) delete terms.delivery
+  if (update.wholesale != null || update.promotions != null || update.splits != null || update.delivery != null) {
     const converted = dealFromTerms(
       {
         ...update,
@@ -118,6 +120,7 @@ export function contractFromUpdate(current: ContractBody, input: unknown): { con
     if (update.wholesale != null) terms.wholesale = converted.wholesale
     if (update.promotions != null) terms.promotions = converted.promotions
     if (update.splits != null) terms.splits = converted.splits
+    if (update.delivery != null && converted.delivery !== undefined) terms.delivery = converted.delivery
   }
   if (issues.length > 0) refuse(issues)
   return { content: update.content == null ? current.content : contentIds(update.content), terms }

@@ -65,6 +65,14 @@ export interface DealPlan {
   splits: Array<{ party: string; key: Uint8Array | null; bps: number }>
   /** A named retailer's key, or null for any certified retailer. */
   retailer: Uint8Array | null
+  /** What delivery of the content is paid (decision 0511); absent: not paid. */
+  delivery?: DeliveryTerm
+}
+
+/** A contract's delivery fee (decision 0511): per decimal GB of encrypted segments, and a share of each sale. */
+export interface DeliveryTerm {
+  perGB: Array<{ currency: string; amount: bigint }>
+  saleBps: number
 }
 
 export interface ReleasePlan {

@@ -53,6 +53,16 @@ export const termsFields = {
   splits: z.array(splitInput).min(1).max(64),
   /** A named retailer's signing key (hex); absent or null: any certified retailer. */
   retailer: hexKey.nullable(),
+  /**
+   * What the distributor pays the peers that deliver the content (decision 0511): a price per decimal GB of encrypted
+   * segments and/or a share of each sale, pro rata to the bytes; null or absent: delivery is not paid.
+   */
+  delivery: z
+    .strictObject({
+      perGB: z.array(money).max(32).default([]),
+      saleBps: z.number().int().min(0).max(10_000).default(0),
+    })
+    .nullable(),
 }
 
 /** Terms with their defaults: Worldwide, no exclusions, valid from now, no price, 100 % to the label. */
@@ -69,6 +79,7 @@ export const termsShape = {
   ruleBounds: termsFields.ruleBounds.optional(),
   splits: termsFields.splits.optional(),
   retailer: termsFields.retailer.optional(),
+  delivery: termsFields.delivery.optional(),
 }
 
 export const termsSchema = z.strictObject(termsShape)
@@ -131,6 +142,17 @@ export function dealFromTerms(
         ? defaults.splits
         : terms.splits.map((s) => ({ party: s.party, bps: s.bps, key: s.key == null ? null : fromHex(s.key) })),
     retailer: terms.retailer == null ? null : fromHex(terms.retailer),
+    ...(terms.delivery == null
+      ? {}
+      : {
+          delivery: {
+            perGB: terms.delivery.perGB.map((p, i) => ({
+              currency: p.currency,
+              amount: amountOf(p.amount, p.currency, `${where}.delivery.perGB.${i}.amount`, issues),
+            })),
+            saleBps: terms.delivery.saleBps,
+          },
+        }),
   }
 }
 

@@ -82,6 +82,55 @@ describe('production: JSON release descriptions', () => {
     assert.equal(stream!.validUntil, Date.UTC(2027, 5, 30))
   })
 
+  it("carries a deal's delivery fee into its contract, in minor units, and refuses a bad one by path", async () => {
+    const deal = {
+      commercialModel: 'pay-as-you-go',
+      useTypes: ['PermanentDownload'],
+      wholesale: [{ currency: 'EUR', amount: '0.99' }],
+    }
+    const plan = planFromDescription(
+      {
+        ...base,
+        deals: [{ ...deal, delivery: { perGB: [{ currency: 'EUR', amount: '12.50' }], saleBps: 300 } }, deal],
+      },
+      options(dir),
+    )
+    assert.deepEqual(plan.issues, [])
+    const [paid, unpaid] = plan.releases[0]!.deals
+    assert.deepEqual(paid!.delivery, { perGB: [{ currency: 'EUR', amount: 1250n }], saleBps: 300 })
+    assert.equal(unpaid!.delivery, undefined, 'a deal without a delivery fee pays no delivery')
+    const bad = planFromDescription(
+      { ...base, deals: [{ ...deal, delivery: { perGB: [{ currency: 'EUR', amount: 'much' }], saleBps: 20_000 } }] },
+      options(dir),
+    )
+    assert.deepEqual(bad.issues.map((i) => i.path).sort(), [
+      'release.deals.0.delivery.perGB.0.amount',
+      'release.deals.0.delivery.saleBps',
+    ])
+    const twice = planFromDescription(
+      {
+        ...base,
+        deals: [
+          {
+            ...deal,
+            delivery: {
+              perGB: [
+                { currency: 'EUR', amount: '1' },
+                { currency: 'EUR', amount: '2' },
+              ],
+            },
+          },
+        ],
+      },
+      options(dir),
+    )
+    const err = await refusal(validatePlan(twice, { network: 'testnet', segmentSize: 256 * 1024 }))
+    assert.deepEqual(
+      err.issues.map((i) => [i.path, i.message]),
+      [['release.deals.0 → contract.delivery.perGB', 'a currency is priced twice']],
+    )
+  })
+
   it('is strict: unknown fields, wrong types and bad identifiers are refused by path', () => {
     const unknown = planFromDescription({ ...base, extra: true }, options(dir))
     assert.deepEqual(
