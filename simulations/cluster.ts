@@ -199,6 +199,11 @@ export class Cluster {
           key: n.keys.signer.publicKey,
           sealingKey: n.keys.sealing.publicKey,
         })),
+
+        // Paid delivery's policy (decision 0511): only named when on, so that other scenarios' records stay the same.
+        ...(init.scenario.workload.market?.delivery?.paysListeners === true
+          ? { policy: { deliveryPaysListeners: true } }
+          : {}),
       },
       genesis.signer,
     )

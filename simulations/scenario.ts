@@ -7,6 +7,7 @@ import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { TOPIC_NAMES } from '../protocols/topics/names.ts'
 import { ScenarioError, ScenarioNotFoundError } from './errors.ts'
 import { distributionSchema } from './fabric/distributions.ts'
+import { deliverySpec, marketExtensionIssues } from './workloads/market-spec.ts'
 
 /**
  * A scenario is a JSON file (data, not code: anyone can write one, and a run records exactly what it ran). Every
@@ -204,6 +205,8 @@ const market = z
       .default({ min: 1, max: 2 }),
     /** Seconds of each play (the licence's rules count them). */
     playSeconds: z.number().int().min(1).max(3600).default(30),
+    /** Paid delivery (`workloads/market-spec.ts`); absent: contracts pay no delivery. */
+    delivery: deliverySpec.optional(),
   })
   .strict()
 
@@ -530,6 +533,8 @@ export const scenarioSchema = z
           path: ['workload', 'market', 'playsPerPurchase', 'max'],
           message: 'must not be below min',
         })
+      for (const issue of marketExtensionIssues(market))
+        ctx.addIssue({ code: 'custom', path: ['workload', 'market', ...issue.path], message: issue.message })
     }
   })
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { toJsonValue } from '../../protocols/json.ts'
+import { marketSharingCharts } from './market-charts.ts'
 import { summaryRows } from './summary.ts'
 import type { RunMetrics } from './types.ts'
 
@@ -189,6 +190,7 @@ if (market) {
     });
   }
 }
+${marketSharingCharts()}
 </script>
 </body>
 </html>

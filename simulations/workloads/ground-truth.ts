@@ -10,7 +10,11 @@
  *   rights holders W split by their basis points, largest remainder first.
  * - A licensed play under a contract with a per-play price R: the retailer −R − ⌊R × bps / 10 000⌋, the fee account
  *   +⌊R × bps / 10 000⌋, the rights holders R split. Plays under contracts without a per-play price move nothing.
+ * - A delivery payment (decision 0511, computed in `delivery-truth.ts`): the contract's distributor −D, the peer paid
+ *   (a delivery node, or a seeding listener's wallet) +D.
  */
+
+import type { DeliveryTerms } from './delivery-truth.ts'
 
 export interface Share {
   /** The rights holder's participant id (`rightsholder:<party>`). */
@@ -26,6 +30,8 @@ export interface ContractTerms {
   unit: bigint | null
   perPlay: bigint | null
   shares: readonly Share[]
+  /** The contract's delivery fee (decision 0511); null or absent: it pays no delivery. */
+  delivery?: DeliveryTerms | null
 }
 
 /** Split `total` by basis points, largest remainder first (the scenarios use shares that never tie). */
@@ -54,6 +60,7 @@ export class GroundTruth {
   sales = 0
   paidPlays = 0
   unpaidPlays = 0
+  deliveryPayments = 0
 
   constructor(init: { feeBps: number; feeParticipant: string; gatewayParticipant: string }) {
     this.feeBps = init.feeBps
@@ -98,6 +105,13 @@ export class GroundTruth {
     this.#add(input.terms.distributor, 0n)
     for (const [party, amount] of splitByBps(rate, input.terms.shares)) this.#add(party, amount)
     this.paidPlays++
+  }
+
+  /** The distributor of a sold track pays a peer for delivering it (the amount from `delivery-truth.ts`). */
+  deliveryPayment(input: { distributor: string; payee: string; amount: bigint }): void {
+    this.#add(input.distributor, -input.amount)
+    this.#add(input.payee, input.amount)
+    this.deliveryPayments++
   }
 
   /** Every participant the workload moved money for, with what it must hold (posted, minor units). */

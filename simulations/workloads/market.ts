@@ -22,6 +22,7 @@ import type { Check } from '../report/types.ts'
 import { pick, poissonTimes, stream } from '../rng.ts'
 import type { AdversarySpec, MarketSpec, Scenario } from '../scenario.ts'
 import { SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
+import { PaidDelivery } from './paid-delivery.ts'
 import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
 
@@ -193,6 +194,7 @@ export class MarketWorkload {
   /** Give every listener (an honest node without roles) a segments service: it fetches, and seeds what it holds. */
   attach(sim: SimNode): void {
     this.#replayers?.attach(sim)
+    if (sim.spec.roles.length > 0) this.#purchases.delivery?.attach(sim)
     if (!sim.honest || sim.spec.roles.length > 0 || sim.node == null) return
     const node = sim.node
     const service = new SegmentsService(
@@ -200,6 +202,7 @@ export class MarketWorkload {
       { reprovide: false },
     )
     this.#services.set(sim.index, service)
+    this.#purchases.delivery?.attach(sim, service)
     service.start().catch((err) => log.error('segments service of %s: %e', sim.name, err))
   }
 
@@ -211,6 +214,8 @@ export class MarketWorkload {
     const random = stream(this.#seed, 'market/releases')
     const durationSeconds = Math.max(1, Math.round(spec.trackBytes / SYNTH_BYTES_PER_SECOND))
     const releaseIds: CID[] = []
+    // Paid delivery (decision 0806): both deals name the scenario's delivery fee.
+    const paid = spec.delivery == null ? {} : { delivery: PaidDelivery.dealTerms(spec.delivery) }
     let n = 0
     for (let r = 0; r < spec.releases; r++) {
       const producer = producers[r % producers.length]!
@@ -240,12 +245,14 @@ export class MarketWorkload {
             commercialModel: 'pay-as-you-go',
             useTypes: ['PermanentDownload'],
             wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_UNIT, per: 'unit' }],
+            ...paid,
           },
           {
             id: 'stream',
             commercialModel: 'pay-as-you-go',
             useTypes: ['OnDemandStream'],
             wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_PLAY, per: 'play' }],
+            ...paid,
           },
         ],
         splits: [
@@ -347,6 +354,7 @@ export class MarketWorkload {
     )
     this.#seeds.seedMs = Math.round(performance.now() - t1)
     log('%d seeders seeded every release in %d ms', seeders.length, this.#seeds.seedMs)
+    this.#purchases.delivery?.tracks(this.#tracks.map((t) => t.manifest))
     if (this.#purchases.enabled || this.#replayers != null || this.#hostile != null)
       await this.#purchases.setup(
         this.#tracks.map((t) => t.isrc),

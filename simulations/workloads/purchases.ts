@@ -31,6 +31,7 @@ import { pick, poissonTimes, stream } from '../rng.ts'
 import type { MarketSpec, Scenario } from '../scenario.ts'
 import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
+import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 
 const log = logger('consort:sim:purchases')
 
@@ -100,6 +101,8 @@ export interface PurchaseMetrics {
   stillHeld: { missing: number; suspicious: number } | null
   audit: { ok: boolean; ledgerViolations: number; clearingViolations: number } | null
   ledger: { currency: string; rows: LedgerRow[]; unexpectedAccounts: string[] }
+  /** Paid delivery (decision 0806): what the deliverers were owed and booked; null without a delivery fee. */
+  paidDelivery: PaidDeliveryMetrics | null
 }
 
 interface PurchaseTruth {
@@ -160,6 +163,8 @@ export class PurchaseWorkload {
   readonly #clock: Clock
   readonly #sampler: Timeline
   readonly #truth: GroundTruth
+  /** Paid delivery's ground truth, when the scenario's contracts name a delivery fee. */
+  readonly delivery: PaidDelivery | null
   readonly #latency = new Distribution()
   readonly #firstAudio = new Distribution()
   readonly #chains = new Map<number, Promise<void>>()
@@ -207,6 +212,7 @@ export class PurchaseWorkload {
       feeParticipant: feeParticipant(house?.keys.signer.publicKey ?? new Uint8Array(32)),
       gatewayParticipant: externalParticipant(TEST_GATEWAY_NAME),
     })
+    this.delivery = spec.delivery == null ? null : new PaidDelivery(cluster, this.#truth, spec.delivery)
   }
 
   /** Each player node gets an account key of its own, drawn from the seed; the clearinghouse takes test top-ups. */
@@ -456,10 +462,28 @@ export class PurchaseWorkload {
         row.firstAudioMs = performance.now() - started
         this.#firstAudio.record(row.firstAudioMs)
       })
-      const result = await player.play(isrc, { sink, seconds })
+      this.delivery?.playStarted(sim)
+      const result = await player.play(isrc, { sink, seconds }).catch((err) => {
+        this.delivery?.playEnded(sim, isrc, null, true)
+        throw err
+      })
       this.#lastPlayEnd.set(sim.index, this.#clock.now())
       row.purchaseId = result.purchaseId
       row.seconds = result.seconds
+      const sold = result.purchaseId == null ? undefined : this.#purchases.get(result.purchaseId)
+      this.delivery?.playEnded(
+        sim,
+        isrc,
+        result.mode !== 'licensed' || sold == null
+          ? null
+          : {
+              purchaseId: sold.purchaseId,
+              price: sold.price,
+              distributor: sold.terms.distributor,
+              fee: sold.terms.delivery ?? null,
+            },
+        result.mode === 'licensed' && sold == null,
+      )
       if (result.mode !== 'licensed' || result.purchaseId == null) {
         // Played without the licence (as a preview): a failure of the market, never tried again.
         row.error = `played as ${result.mode}`
@@ -655,6 +679,12 @@ export class PurchaseWorkload {
       }
     }
     const wrong = rows.filter((r) => r.expected !== r.actual)
+    const delivered =
+      this.delivery == null || !this.enabled
+        ? null
+        : await this.delivery.report(house, (path, query) =>
+            house == null ? Promise.resolve(null) : route(house, 'GET', path, query),
+          )
     const metrics: PurchaseMetrics = {
       planned: this.#planned,
       bought: this.#purchases.size - this.#attackerSales,
@@ -677,6 +707,7 @@ export class PurchaseWorkload {
       stillHeld,
       audit,
       ledger: { currency: 'EUR', rows, unexpectedAccounts: unexpected },
+      paidDelivery: delivered?.metrics ?? null,
     }
     if (!this.enabled) return { metrics, checks: [] }
     const expect = this.#scenario.expect
@@ -718,6 +749,7 @@ export class PurchaseWorkload {
                 )}${unexpected.length > 0 ? `; accounts the workload never paid moved: ${unexpected.slice(0, MAX_LISTED_DIFFERENCES).join(', ')}` : ''}`,
       })
     }
+    if (expect.settlementExact && delivered != null) checks.push(...delivered.checks)
     if (expect.ledgersBalance)
       checks.push({
         name: 'clearinghouse audit clean',
@@ -799,6 +831,7 @@ export class PurchaseWorkload {
             r.error,
           ]),
       },
+      ...(this.delivery != null ? [this.delivery.table(origin)] : []),
     ]
   }
 
@@ -822,6 +855,7 @@ export class PurchaseWorkload {
         'ledger',
         `${m.ledger.rows.filter((r) => r.expected === r.actual).length}/${m.ledger.rows.length} account(s) equal to the ground truth; audit ${m.audit?.ok === true ? 'clean' : 'FAILED'}`,
       ],
+      ...(this.delivery != null && m.paidDelivery != null ? this.delivery.summary(m.paidDelivery) : []),
     ]
   }
 
@@ -899,6 +933,10 @@ export class PurchaseWorkload {
         unit: unit?.amount ?? null,
         perPlay: play?.amount ?? null,
         shares: c.splits.map((s) => ({ participant: rightsholderParticipant(s.party), bps: s.bps })),
+        delivery:
+          c.delivery == null
+            ? null
+            : { perGB: c.delivery.perGB.find((p) => p.currency === 'EUR')?.amount ?? 0n, saleBps: c.delivery.saleBps },
       }
     }
     throw new SimulationSetupError(`no retailer holds contract ${contract}`)
@@ -942,7 +980,7 @@ async function countHeld(house: SimNode, which: 'missing' | 'suspicious'): Promi
   }
 }
 
-async function route(sim: SimNode, method: 'GET' | 'POST', path: string, query: Record<string, string> = {}) {
+export async function route(sim: SimNode, method: 'GET' | 'POST', path: string, query: Record<string, string> = {}) {
   const instance = sim.started.roles.get('clearinghouse')
   const found = instance?.controlRoutes?.find((r) => r.method === method && r.path === path)
   if (found == null) throw new SimulationSetupError(`${sim.name} has no ${method} /v1/clearinghouse${path}`)
