@@ -1,5 +1,5 @@
 /**
- * The report's charts of paid delivery and sharing (decision 0806), as the script that draws them: it runs in the
+ * The report's charts of paid delivery and sharing (decision 0811), as the script that draws them: it runs in the
  * page after the market's own charts, with `M` (metrics.json), `figure` and Chart.js in scope (see `html.ts`).
  */
 export function marketSharingCharts(): string {

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /**
- * The market workload's settings for paid delivery (decision 0806), beside the market's own in `scenario.ts`:
+ * The market workload's settings for paid delivery (decision 0811), beside the market's own in `scenario.ts`:
  * every contract the labels sign names this delivery fee, the network record's policy says whether listeners that
  * seed (players of other accounts) are paid, and the ground truth prices every licensed fetch.
  */

@@ -214,7 +214,7 @@ export class MarketWorkload {
     const random = stream(this.#seed, 'market/releases')
     const durationSeconds = Math.max(1, Math.round(spec.trackBytes / SYNTH_BYTES_PER_SECOND))
     const releaseIds: CID[] = []
-    // Paid delivery (decision 0806): both deals name the scenario's delivery fee.
+    // Paid delivery (decision 0811): both deals name the scenario's delivery fee.
     const paid = spec.delivery == null ? {} : { delivery: PaidDelivery.dealTerms(spec.delivery) }
     let n = 0
     for (let r = 0; r < spec.releases; r++) {

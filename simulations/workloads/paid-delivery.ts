@@ -96,7 +96,7 @@ export interface PaidDeliveryMetrics {
 }
 
 /**
- * Paid delivery in the market (decision 0806): what every licensed fetch moved, from whom, and what each deliverer
+ * Paid delivery in the market (decision 0811): what every licensed fetch moved, from whom, and what each deliverer
  * must therefore be paid, in the ground truth, to compare with the clearinghouse's ledger and statements.
  *
  * What moved is observed at both ends, never taken from the receipts under test: the fetching side through a tap

@@ -101,7 +101,7 @@ export interface PurchaseMetrics {
   stillHeld: { missing: number; suspicious: number } | null
   audit: { ok: boolean; ledgerViolations: number; clearingViolations: number } | null
   ledger: { currency: string; rows: LedgerRow[]; unexpectedAccounts: string[] }
-  /** Paid delivery (decision 0806): what the deliverers were owed and booked; null without a delivery fee. */
+  /** Paid delivery (decision 0811): what the deliverers were owed and booked; null without a delivery fee. */
   paidDelivery: PaidDeliveryMetrics | null
 }
 

@@ -8,7 +8,7 @@ import {
 } from '../../../simulations/workloads/delivery-truth.ts'
 import { PaidDelivery } from '../../../simulations/workloads/paid-delivery.ts'
 
-describe('simulations: paid delivery ground truth (decision 0806)', () => {
+describe('simulations: paid delivery ground truth (decision 0811)', () => {
   it('prices bytes by decision 0511: ⌊b·perGB/10⁹⌋ + ⌊P·bps·b/(10⁴·S)⌋, each part rounded down', () => {
     const size = encryptedTrackBytes({ byteSize: 524_288, segments: new Array(8) })
     assert.equal(size, 524_288 + 8 * SEGMENT_TAG_BYTES)
