@@ -7,7 +7,6 @@ import { BITSWAP_PEER_ID, type FetchProgressEvent } from '../../protocols/segmen
 import type { BlockServedEvent } from '../../protocols/segments/server.ts'
 import type { SegmentsService, ServiceFetchOptions } from '../../protocols/segments/service.ts'
 import { deliveryParticipant, walletParticipant } from '../../roles/clearinghouse/index.ts'
-import type { PlayerRole } from '../../roles/player/index.ts'
 import type { Cluster, SimNode } from '../cluster.ts'
 import { mapRows, seconds, type Table } from '../report/tables.ts'
 import type { Check } from '../report/types.ts'
@@ -153,8 +152,8 @@ export class PaidDelivery {
   attach(sim: SimNode, listener?: SegmentsService): void {
     if (!sim.honest || sim.node == null) return
     const roles = sim.node.roles
-    const delivery = roles.get('delivery') as { segments?: SegmentsService } | undefined
-    const player = roles.has('player') ? (sim.node.role('player') as PlayerRole) : undefined
+    const delivery = roles.has('delivery') ? sim.node.role('delivery') : undefined
+    const player = roles.has('player') ? sim.node.role('player') : undefined
     for (const service of [delivery?.segments, player?.segments, listener]) {
       if (service != null) this.#followServer(sim, service)
     }
@@ -315,7 +314,7 @@ export class PaidDelivery {
     let receiptsPending = 0
     for (const sim of this.#cluster.nodes)
       if (sim.honest && sim.online && sim.spec.roles.includes('player'))
-        receiptsPending += (sim.started.role('player') as PlayerRole).deliveries.pending
+        receiptsPending += sim.started.role('player').deliveries.pending
     const periods = periodsOfRun()
     const statementOf = async (participant: string) => {
       if (house == null || !house.online) return null
