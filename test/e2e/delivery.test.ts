@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
-import { signAccountRequest } from '../../protocols/clearing/account.ts'
 import {
   CLEARING_OPS,
   CLEARING_PROTOCOL,
   type DeliveryResponse,
   deliveryResponse,
-  fundResponse,
 } from '../../protocols/clearing/index.ts'
 import { FakeClock } from '../../protocols/clock.ts'
 import {
@@ -21,13 +19,10 @@ import {
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
-import type { RoleName } from '../../protocols/records/types/common.ts'
 import type { DeliveryPeer } from '../../protocols/records/types/delivery.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
-import { topicString } from '../../protocols/topics/names.ts'
 import {
-  accountIdOf,
   deliveryParticipant,
   distributorParticipant,
   trackBytes,
@@ -36,8 +31,9 @@ import {
 import { MemorySink, type PlayerRole } from '../../roles/player/index.ts'
 import { SAMPLE_ISRC } from '../../roles/production/index.ts'
 import { fixturePath } from '../fixtures.ts'
-import { createTestNetwork } from '../helpers/network.ts'
-import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../helpers/nodes.ts'
+import { startChainWorld } from '../helpers/chain-world.ts'
+import type { createTestNetwork } from '../helpers/network.ts'
+import { startMemoryNode, stopAll } from '../helpers/nodes.ts'
 import { waitUntil } from '../helpers/wait.ts'
 
 /**
@@ -64,6 +60,8 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   let fetcher: SegmentsService
   let net: Awaited<ReturnType<typeof createTestNetwork>>
   let registrarNode: ConsortNode
+  let fund: (amount: bigint) => Promise<unknown>
+  let balance: (participant: string) => Promise<bigint>
   let manifest: SignedRecord<'consort/manifest'>
   let licence: SignedRecord<'consort/licence'>
   let device: SignedRecord<'consort/device'>
@@ -73,48 +71,30 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   const SALE_BPS = 1000
 
   before(async () => {
+    const world = await startChainWorld({ clock, extras: { carrier: ['delivery'] } })
+    nodes.push(...world.nodes)
+    const you = world.listeners.get('listener')!
+    const shop0 = world.retailers.get('retailer')!
+    const carried0 = world.extras.get('carrier')!
     keys = {
-      registrar: await createNodeKeys(),
-      reference: await createNodeKeys(),
-      clearinghouse: await createNodeKeys(),
-      label: await createNodeKeys(),
-      carrier: await createNodeKeys(),
-      retailer: await createNodeKeys(),
-      listener: await createNodeKeys(),
-      account: await createNodeKeys(),
+      ...world.keys,
+      carrier: carried0.keys,
+      retailer: shop0.keys,
+      listener: you.keys,
+      account: you.account,
       friend: await createNodeKeys(),
     }
-    net = await createTestNetwork(clock, {
-      registrar: keys.registrar,
-      references: [keys.reference],
-      clearinghouses: [keys.clearinghouse],
-    })
-    const start = async (name: keyof typeof keys, roles: RoleName[], roleOptions = {}) => {
-      const node = await startMemoryNode({ network: net, clock, keys: keys[name], roles, roleOptions })
-      nodes.push(node)
-      return node
-    }
-    registrarNode = await start('registrar', ['registration'])
-    const reference = await start('reference', ['reference'])
-    house = await start('clearinghouse', ['clearinghouse'], { clearinghouse: { sync: false } })
-    label = await start('label', ['production', 'delivery'], { production: { segmentSize: 16 * 1024 } })
-    carrier = await start('carrier', ['delivery'])
-    const retailer = await start('retailer', ['retailer'], { retailer: { renewCheckIntervalMs: 0 } })
-    listener = await startMemoryNode({
-      network: net,
-      clock,
-      keys: keys.listener,
-      roles: ['player'],
-      certRoles: [],
-      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
-    })
-    nodes.push(listener)
-    await connectMesh(nodes, 3)
-    for (const topic of ['catalog', 'contracts', 'offers'] as const) {
-      const followers = topic === 'catalog' ? [listener, house] : [reference, retailer, house]
-      await waitForTopicPeers(followers, topicString(net.name, topic))
-    }
-    player = listener.role('player')
+    net = world.net
+    registrarNode = world.registrar
+    const reference = world.reference
+    house = world.house
+    label = world.label
+    carrier = carried0.node
+    const retailer = shop0.node
+    listener = you.node
+    fund = (amount) => world.fund(you, amount)
+    balance = (participant) => world.balance(participant)
+    player = you.player
     device = await player.ensureDevice()
 
     // The sample release, and a new version of its download contract that pays delivery.
@@ -236,10 +216,7 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   }
 
   const role = () => house.role('clearinghouse')
-  async function balance(participant: string): Promise<bigint> {
-    const b = await role().engine.ledger.balance(accountIdOf(participant, 'EUR'))
-    return b.creditsPosted - b.debitsPosted
-  }
+
   /** The documented rule (decision 0511), computed here from the contract, not by the code under test. */
   function expected(bytes: number): bigint {
     const size = BigInt(trackBytes(manifest))
@@ -414,29 +391,4 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     if (first.sources.peers.every((p) => nodesPaid.has(p.peer))) assert.equal(total, paid, 'no second delivery')
     void view
   })
-
-  async function fund(amount: bigint) {
-    const request = signAccountRequest(
-      {
-        network: listener.network.name,
-        account: keys.account.signer.publicKey,
-        op: 'fund',
-        amount,
-        currency: 'EUR',
-        paymentToken: 'test-card',
-        period: null,
-        requestId: 'top-up-1',
-        created: clock.now(),
-      },
-      keys.account.signer,
-    )
-    const response = await rpcCall(
-      listener.libp2p,
-      peerIdOfKey(keys.clearinghouse.signer.publicKey),
-      listener.network.protocol(CLEARING_PROTOCOL),
-      CLEARING_OPS.fund,
-      request,
-    )
-    return parseMessage(fundResponse, response, 'response')
-  }
 })
