@@ -39,7 +39,7 @@ export const COMMAND_MODULES: readonly {
     load: async () => (await import('./commands/registration.ts')).registerRegistrationCommands,
   },
   {
-    commands: ['search', 'buy', 'play', 'licences', 'licence', 'export', 'burn', 'usage', 'account'],
+    commands: ['search', 'buy', 'share', 'open', 'play', 'licences', 'licence', 'export', 'burn', 'usage', 'account'],
     load: async () => (await import('./commands/player.ts')).registerPlayerCommands,
   },
   {

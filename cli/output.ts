@@ -78,3 +78,19 @@ export function listOption(value: string, allowed?: readonly string[], name = 'v
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/** A duration typed on the command line (`90s`, `30m`, `12h`, `7d`, `2w`) in milliseconds; `name` is the option's. */
+export function durationOption(value: string, name: string): number {
+  const match = /^(\d{1,6})([smhdw])$/.exec(value.trim())
+  if (match === null) {
+    throw new CliError(
+      `${name}: expected a number and a unit (s, m, h, d or w), like 7d or 12h; got ${JSON.stringify(value)}`,
+      EXIT.usage,
+    )
+  }
+  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2]!]!
+  if (ms <= 0) throw new CliError(`${name}: must be longer than nothing`, EXIT.usage)
+  return ms
+}

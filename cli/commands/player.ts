@@ -5,7 +5,7 @@ import { toHex } from '../../keys/hex.ts'
 import { ControlApiError, DaemonNotRunningError } from '../../node/errors.ts'
 import { isError } from '../../protocols/errors.ts'
 import { exportAccount, importAccount, loadAccountKeys, readAccountExport } from '../../roles/player/index.ts'
-import { CliError, EXIT, passphraseFrom, print, table } from '../output.ts'
+import { CliError, durationOption, EXIT, passphraseFrom, print, table } from '../output.ts'
 import { accountCommand, clientFor, dataDirOf, withDataDir, withJson } from './common.ts'
 
 /**
@@ -107,6 +107,10 @@ export function registerPlayerCommands(program: Command): void {
         .option(
           '--for <account>',
           'a gift: buy it for another account (its key, 64 hex characters); it is theirs at once',
+        )
+        .option(
+          '--share <link>',
+          'the share link you came through (`consort open`): it goes into your signed order and may credit who shared it',
         ),
     ),
   ).action(async (offer: string, options) => {
@@ -136,6 +140,7 @@ export function registerPlayerCommands(program: Command): void {
     const result = await client.request<Record<string, unknown>>('POST', '/v1/player/buy', {
       offer,
       ...(options.again === true || giftTo !== undefined ? { again: true } : {}),
+      ...(options.share !== undefined ? { share: String(options.share) } : {}),
     })
     if (giftTo !== undefined) {
       // The purchase moves to the receiver at once (decision 0606); a retry with the same id moves it once.
@@ -160,9 +165,60 @@ export function registerPlayerCommands(program: Command): void {
         `purchase   ${result.purchaseId}`,
         `licence    ${result.licenceId} (${result.licence})`,
         `receipt    ${result.receipt}`,
+        ...(options.share !== undefined
+          ? ['share      in your signed order: its referrer is credited if the contract pays referrals']
+          : []),
         `took       ${result.elapsedMs} ms, ${result.attempts} attempt(s)`,
       ].join('\n'),
     )
+  })
+
+  withJson(
+    withDataDir(
+      program
+        .command('share')
+        .description(
+          'share a track or release: a link signed with your account key that anyone can open in their player (consort open)',
+        )
+        .argument('<content>', 'isrc:… (or a bare ISRC, or the manifest CID), or a release (icpn:…, grid:…)')
+        .option('--offer <offer>', 'recommend an offer: its record id or offer id from `consort offers`')
+        .option('--expires <duration>', 'how long the link works: 90s, 30m, 12h, 7d, 2w (default 30d, at most a year)'),
+    ),
+  ).action(async (content: string, options) => {
+    const body: Record<string, unknown> = { content }
+    if (options.offer !== undefined) body.offer = String(options.offer)
+    if (options.expires !== undefined) body.expiresInMs = durationOption(String(options.expires), '--expires')
+    const share = await clientFor(options).request<ShareView>('POST', '/v1/player/shares', body)
+    print(share, options, () =>
+      [
+        share.link,
+        '',
+        `shares     ${describeShared(share)}`,
+        ...(share.offer !== null ? [`offer      ${share.offer} (recommended)`] : []),
+        `as         your account ${share.referrer.key}`,
+        `expires    ${when(share.expires)}`,
+        'open with  consort open LINK (any player); the recipient previews it and buys in its own territory',
+      ].join('\n'),
+    )
+  })
+
+  withJson(
+    withDataDir(
+      program
+        .command('open')
+        .description(
+          "open a share link: checks it, plays the preview from the swarm at once, and lists the offers for your territory (the sharer's retailer first)",
+        )
+        .argument('<link>', "consort://share/…, a store's …/share/… address, or the bare share text")
+        .option('--out <file>', 'write the preview to this file instead of the audio device')
+        .option('--no-preview', 'do not play the preview'),
+    ),
+  ).action(async (link: string, options) => {
+    const body: Record<string, unknown> = { link }
+    if (options.out !== undefined) body.out = path.resolve(options.out)
+    if (options.preview === false) body.preview = false
+    const opened = await clientFor(options).request<OpenedShareAnswer>('POST', '/v1/player/shares/open', body)
+    print(opened, options, () => describeOpened(opened, link))
   })
 
   withJson(
@@ -486,4 +542,79 @@ function describeDelivery(d: PlayDelivery | null | undefined): string[] {
       ? `delivery   re-downloaded ${d.fetchedBytes} bytes under your licence: no charge`
       : `delivery   ${d.fetchedBytes} bytes from the swarm: no charge to you (the nodes that served them are paid by the label)`,
   ]
+}
+
+/** What `POST /v1/player/shares` answers (roles/player/types.ts `ShareView`). */
+interface ShareView {
+  link: string
+  content: { track: string | null; release: string | null; manifest: string }
+  title: string | null
+  artists: string[]
+  referrer: { kind: 'account' | 'retailer'; key: string; name: string | null }
+  offer: string | null
+  expires: number
+  own: boolean
+}
+
+/** What `POST /v1/player/shares/open` answers (roles/player/types.ts `OpenedShare`). */
+interface OpenedShareAnswer {
+  share: ShareView
+  territory: string
+  offers: Array<{
+    offer: string
+    offerId: string
+    retailerName: string
+    priceText: string
+    useType: string
+    rules: string[]
+    shared: boolean
+    fromReferrer: boolean
+  }>
+  referrerSellsHere: boolean
+  sharedOffer: 'listed' | 'not-sold-here' | null
+  own: boolean
+  preview: { played: boolean; seconds: number; sink: string | null; problem: string | null } | null
+}
+
+function describeShared(share: ShareView): string {
+  const what = [share.content.track, share.content.release].filter((c) => c !== null).join(' on ')
+  return share.title === null
+    ? what
+    : `${share.title}${share.artists.length > 0 ? ` — ${share.artists.join(', ')}` : ''} (${what})`
+}
+
+/** An opened share for people: who shared what, the preview, and the offers to buy with it. */
+function describeOpened(opened: OpenedShareAnswer, link: string): string {
+  const s = opened.share
+  const who =
+    s.referrer.kind === 'retailer'
+      ? `the retailer ${s.referrer.name ?? s.referrer.key}`
+      : `the account ${s.referrer.key}${opened.own ? ' (yours: buying through it credits no one)' : ''}`
+  const preview =
+    opened.preview === null
+      ? []
+      : opened.preview.played
+        ? [`preview    ${opened.preview.seconds.toFixed(1)} s played to ${opened.preview.sink}`]
+        : [`preview    not played: ${opened.preview.problem}`]
+  const rows = opened.offers.map((o) => ({
+    offer: o.offer,
+    retailer: `${o.retailerName}${o.shared ? ' (recommended)' : o.fromReferrer ? " (the sharer's)" : ''}`,
+    price: o.priceText,
+    use: o.useType,
+    rules: o.rules.join(', '),
+  }))
+  const notSold =
+    opened.sharedOffer === 'not-sold-here'
+      ? [`the offer it recommends (${s.offer}) is not sold in ${opened.territory}; these are:`]
+      : []
+  return [
+    `shared     ${describeShared(s)}`,
+    `by         ${who}`,
+    `expires    ${when(s.expires)}`,
+    ...preview,
+    `offers in  ${opened.territory} (your account's territory)`,
+    ...notSold,
+    table(rows, ['offer', 'retailer', 'price', 'use', 'rules']),
+    ...(opened.offers.length > 0 ? [`buy with   consort buy OFFER --share ${link.length > 80 ? 'LINK' : link}`] : []),
+  ].join('\n')
 }

@@ -9,6 +9,7 @@ import { type PurchaseOrderFields, signPurchaseOrder } from '../../protocols/pur
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { id } from '../../protocols/records/fields.ts'
 import { verifyCertification } from '../../protocols/reference/offers.ts'
+import type { ShareRecord } from '../../protocols/share/index.ts'
 import { sameBytes } from './bytes.ts'
 import { clearinghouseKey } from './clearinghouse.ts'
 import type { PlayerCore } from './core.ts'
@@ -21,6 +22,7 @@ import type { CachedOffer, Market } from './market.ts'
 import type { Prefetcher } from './prefetch.ts'
 import { sendBuy, verifyPurchase } from './purchase.ts'
 import { reachable } from './reachable.ts'
+import { offerSellsShared, type Shares } from './shares.ts'
 import type { BuyResult } from './types.ts'
 
 /**
@@ -45,6 +47,12 @@ export interface BuyOptions {
   purchaseId?: string
   /** Buy even though this device already holds licences that give as much (a gift, a second copy). */
   again?: boolean
+  /**
+   * The share link the buyer came through (decision 0708): checked here (signature, expiry, that the offer sells what
+   * it shares) and carried in the signed order, where the clearinghouse decides whether it earns its referrer a credit.
+   * A pending purchase of the same offer is resumed with the order it was first sent with.
+   */
+  share?: string
 }
 
 export class Buying {
@@ -53,8 +61,17 @@ export class Buying {
   readonly #market: Market
   readonly #licences: Licences
   readonly #prefetch: Prefetcher
+  readonly #shares: Pick<Shares, 'read'>
 
-  constructor(core: PlayerCore, device: DeviceRegistration, market: Market, licences: Licences, prefetch: Prefetcher) {
+  constructor(
+    core: PlayerCore,
+    device: DeviceRegistration,
+    market: Market,
+    licences: Licences,
+    prefetch: Prefetcher,
+    shares: Pick<Shares, 'read'>,
+  ) {
+    this.#shares = shares
     this.#core = core
     this.#device = device
     this.#market = market
@@ -74,6 +91,13 @@ export class Buying {
     const done = options.purchaseId === undefined ? undefined : core.library.licences.get(options.purchaseId)
     if (done?.receipt != null) return this.#bought(done, done.receipt, 0, started)
     const cached = this.#market.find(offerRef)
+    const share = options.share === undefined ? undefined : this.#shares.read(options.share)
+    if (share !== undefined && !offerSellsShared(cached.offer.body.content, share.body.content)) {
+      const shared = share.body.content
+      throw new BadPlayerRequestError(
+        `share: it shares ${[shared.track, shared.release].filter((c) => c !== null).join(' on ')}; offer ${cached.offer.body.offerId} sells ${cached.offer.body.content.join(', ')}`,
+      )
+    }
     if (options.again !== true) {
       const owned = this.#market.ownedBy(cached)
       if (owned.length > 0) {
@@ -86,7 +110,7 @@ export class Buying {
     const verdict = verifyCertification(cached.offer, cached.certification, c.trust, core.now())
     if (!verdict.ok)
       throw new PurchaseRefusedError(verdict.code, `offer ${offerRef} can no longer be bought: ${verdict.reason}`)
-    const purchase = await core.exclusive(() => this.#order(cached, device, options.purchaseId))
+    const purchase = await core.exclusive(() => this.#order(cached, device, options.purchaseId, share))
     const purchaseId = purchase.purchaseId
     await reachable(c.libp2p, peerIdOfKey(cached.offer.signer), options.signal).catch((err) =>
       log('retailer of %s: %s', offerRef, (err as Error).message),
@@ -155,6 +179,7 @@ export class Buying {
     cached: CachedOffer,
     device: SignedRecord<'consort/device'>,
     purchaseId: string | undefined,
+    share: ShareRecord | undefined,
   ): Promise<TrackedPurchase> {
     const core = this.#core
     const c = core.components
@@ -199,6 +224,7 @@ export class Buying {
       price: cached.offer.body.price,
       territory: territory as PurchaseOrderFields['territory'],
       created: core.now(),
+      ...(share !== undefined ? { share: share.bytes } : {}),
     }
     const order = signPurchaseOrder(fields, core.account.signer)
     await core.commit([

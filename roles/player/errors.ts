@@ -178,3 +178,15 @@ export class PlayerStoppedError extends PlayerError {
 
   override readonly code = 'ERR_PLAYER_STOPPED'
 }
+
+/**
+ * What was given as a share link is not one (not `consort://share/…`, no `/share/…` or `?share=` in a web address, or
+ * characters a share's text never has). A share that is one but does not verify is the share protocol's error
+ * (`protocols/share/errors.ts`: encoding, not a share, signature, expired).
+ */
+export class ShareLinkError extends PlayerError {
+  static override name = 'ShareLinkError'
+  override name = ShareLinkError.name
+
+  override readonly code = 'ERR_SHARE_LINK'
+}

@@ -18,6 +18,7 @@ export type {
   LicenceView,
   ListedOffer,
   MarketView,
+  OpenedShare,
   PlayerEvents,
   PlayerInit,
   PlayerStatus,
@@ -25,6 +26,8 @@ export type {
   PlayResult,
   PurchaseQuote,
   ResyncResult,
+  ShareOffer,
+  ShareView,
 } from './player.ts'
 export { type AudioSink, FileSink, MemorySink, NullSink } from './sinks.ts'
 export { PLAYER_LAYOUT, type PlayerComponents, type PlayerRoleStore } from './store.ts'

@@ -23,6 +23,7 @@ import { Playback } from './playback.ts'
 import { Prefetcher } from './prefetch.ts'
 import { Resynchroniser } from './resynchronise.ts'
 import { playerRoutes } from './routes.ts'
+import { type CreateShareOptions, type OpenShareOptions, Shares } from './shares.ts'
 import type { PlayerComponents } from './store.ts'
 import { StreamSessions } from './streams.ts'
 import type {
@@ -31,12 +32,14 @@ import type {
   FlushResult,
   LicenceView,
   MarketView,
+  OpenedShare,
   PlayerInit,
   PlayerStatus,
   PlayOptions,
   PlayResult,
   PurchaseQuote,
   ResyncResult,
+  ShareView,
 } from './types.ts'
 import { UsageReporter } from './usage.ts'
 import { Uses } from './uses.ts'
@@ -49,6 +52,7 @@ export type {
   ListedOffer,
   MarketView,
   OpenedPlayback,
+  OpenedShare,
   PlayerEvents,
   PlayerInit,
   PlayerStatus,
@@ -56,6 +60,8 @@ export type {
   PlayResult,
   PurchaseQuote,
   ResyncResult,
+  ShareOffer,
+  ShareView,
   StopReason,
 } from './types.ts'
 
@@ -80,6 +86,7 @@ export class PlayerRole extends EventTarget implements Role {
   readonly #segments: SegmentsService
   readonly #market: Market
   readonly #buying: Buying
+  readonly #shares: Shares
   readonly #licences: Licences
   readonly #playback: Playback
   readonly #copies: Copies
@@ -147,7 +154,8 @@ export class PlayerRole extends EventTarget implements Role {
     this.#licences = licences
     this.#usage = usage
     this.#playback = playback
-    this.#buying = new Buying(core, device, market, licences, prefetch)
+    this.#shares = new Shares(core, device, directory, market, playback)
+    this.#buying = new Buying(core, device, market, licences, prefetch, this.#shares)
     this.#copies = new Copies(core, directory, segments, uses)
     this.#resync = new Resynchroniser(core, device, licences, usage)
     this.streams = new StreamSessions({ playback, uses, segments })
@@ -157,6 +165,7 @@ export class PlayerRole extends EventTarget implements Role {
       directory,
       market,
       buying: this.#buying,
+      shares: this.#shares,
       licences,
       resync: this.#resync,
       playback,
@@ -292,6 +301,24 @@ export class PlayerRole extends EventTarget implements Role {
   /** Buy a listed offer (the order is logged before it is sent, so a retry never charges twice). */
   async buy(offerRef: string, options: BuyOptions = {}): Promise<BuyResult> {
     return await this.#buying.buy(offerRef, options)
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Sharing (shares.ts, decision 0708)
+
+  /** Share a track or release as this account: a signed `consort/share` and its link. */
+  async share(content: string, options: CreateShareOptions = {}): Promise<ShareView> {
+    return await this.#shares.create(content, options)
+  }
+
+  /** A share link read and checked (signature, referrer, expiry), as the player shows it. */
+  readShare(link: string): ShareView {
+    return this.#shares.view(this.#shares.read(link))
+  }
+
+  /** Open a share: checked, its preview started at once, the offers for this territory listed (referrer's first). */
+  async openShare(link: string, options: OpenShareOptions = {}): Promise<OpenedShare> {
+    return await this.#shares.open(link, options)
   }
 
   // ---------------------------------------------------------------------------------------------------------

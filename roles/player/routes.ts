@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 import { isTerritory } from '../../protocols/identifiers/territories.ts'
+import { MAX_SHARE_LINK_TEXT } from '../common/share-links.ts'
 import type { ControlRequest, ControlRoute } from '../role.ts'
 import type { Buying } from './buying.ts'
 import type { accountBalance } from './clearinghouse.ts'
@@ -12,6 +13,7 @@ import type { Licences } from './licences.ts'
 import type { Market } from './market.ts'
 import type { Playback } from './playback.ts'
 import type { Resynchroniser } from './resynchronise.ts'
+import type { Shares } from './shares.ts'
 import type { StreamSessions } from './streams.ts'
 import type { PlayerStatus } from './types.ts'
 import type { UsageReporter } from './usage.ts'
@@ -22,6 +24,8 @@ import type { UsageReporter } from './usage.ts'
  */
 
 const territory = z.string().refine(isTerritory, 'not an ISO 3166-1 alpha-2 code or Worldwide')
+/** A share link as pasted (its form and signature are the share reader's to check). */
+const shareLinkText = z.string().min(1).max(MAX_SHARE_LINK_TEXT)
 const absolutePath = z.string().min(1).max(4096).refine(path.isAbsolute, 'must be an absolute path')
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -66,6 +70,7 @@ export interface RouteTargets {
   directory: Pick<ContentDirectory, 'search'>
   market: Pick<Market, 'offers' | 'quote'>
   buying: Pick<Buying, 'buy'>
+  shares: Pick<Shares, 'create' | 'read' | 'view' | 'open'>
   licences: Pick<Licences, 'list' | 'fetch' | 'purchaseIds' | 'transfer'>
   resync: Pick<Resynchroniser, 'resync'>
   playback: Pick<Playback, 'play'>
@@ -112,6 +117,7 @@ export function playerRoutes(player: RouteTargets): ControlRoute[] {
               offer: z.string().min(1).max(256),
               purchaseId: z.string().min(1).max(128).optional(),
               again: z.boolean().optional(),
+              share: shareLinkText.optional(),
             })
             .strict(),
           body,
@@ -121,6 +127,49 @@ export function playerRoutes(player: RouteTargets): ControlRoute[] {
           signal,
           ...(b.purchaseId !== undefined ? { purchaseId: b.purchaseId } : {}),
           ...(b.again === true ? { again: true } : {}),
+          ...(b.share !== undefined ? { share: b.share } : {}),
+        })
+      },
+    },
+    {
+      method: 'POST',
+      path: '/shares',
+      handler: async ({ body }) => {
+        const b = parse(
+          z
+            .object({
+              content: z.string().min(1).max(256),
+              offer: z.string().min(1).max(256).optional(),
+              expiresInMs: z.number().int().positive().optional(),
+            })
+            .strict(),
+          body,
+          'body',
+        )
+        return await player.shares.create(b.content, {
+          ...(b.offer !== undefined ? { offer: b.offer } : {}),
+          ...(b.expiresInMs !== undefined ? { ttlMs: b.expiresInMs } : {}),
+        })
+      },
+    },
+    {
+      method: 'GET',
+      path: '/shares/read',
+      handler: async ({ query }) => player.shares.view(player.shares.read(parse(shareLinkText, query.link, 'link'))),
+    },
+    {
+      method: 'POST',
+      path: '/shares/open',
+      handler: async ({ body, signal }) => {
+        const b = parse(
+          z.object({ link: shareLinkText, out: absolutePath.optional(), preview: z.boolean().optional() }).strict(),
+          body,
+          'body',
+        )
+        return await player.shares.open(b.link, {
+          signal,
+          ...(b.out !== undefined ? { out: b.out } : {}),
+          ...(b.preview !== undefined ? { preview: b.preview } : {}),
         })
       },
     },

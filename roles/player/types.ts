@@ -228,3 +228,57 @@ export interface PurchaseQuote {
    */
   owned: Array<{ purchaseId: string; licenceId: string; useType: string; rules: string[] }>
 }
+
+/** A share as the player shows it (docs/decisions/0708-sharing-in-the-player.md). */
+export interface ShareView {
+  /** The share record's id (CID). */
+  share: string
+  /** The referrer's own id of the share. */
+  id: string
+  /** Its compact text form (base64url of the signed record). */
+  text: string
+  /** `consort://share/<text>`: what any player opens. */
+  link: string
+  content: { track: string | null; release: string | null; manifest: string }
+  /** The title of what is shared, when this player knows it. */
+  title: string | null
+  artists: string[]
+  /** Who shared it: an account (a listener) or a retailer (its certificate's name, when known here). */
+  referrer: { kind: 'account' | 'retailer'; key: string; name: string | null }
+  /** The offer id the referrer recommends. */
+  offer: string | null
+  created: number
+  expires: number
+  /** Shared by this player's own account: buying through it credits no one. */
+  own: boolean
+}
+
+/** An offer listed for an opened share: the one it recommends, and those of the referrer's retailer, first. */
+export interface ShareOffer extends ListedOffer {
+  /** The offer the share recommends. */
+  shared: boolean
+  /** Sold by the retailer the share leads to (the referrer, or the retailer of its recommended offer). */
+  fromReferrer: boolean
+}
+
+/** What opening a share found: the share, its preview, and the offers for this account's territory. */
+export interface OpenedShare {
+  share: ShareView
+  territory: string
+  offers: ShareOffer[]
+  /** Whether the referrer's retailer sells it in this territory. */
+  referrerSellsHere: boolean
+  /** Whether the offer the share recommends is sold here (null: it recommends none). */
+  sharedOffer: 'listed' | 'not-sold-here' | null
+  own: boolean
+  /** The preview started on opening (null when not asked); a preview that could not play says why. */
+  preview: {
+    played: boolean
+    seconds: number
+    firstAudioMs: number | null
+    sink: string | null
+    problem: string | null
+  } | null
+  dropped: MarketView['dropped']
+  unreachable: MarketView['unreachable']
+}
