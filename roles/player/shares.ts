@@ -148,6 +148,10 @@ export class Shares {
       // The referrer's retailer first (its recommended offer first of all), then the others cheapest first, as listed.
       .sort((a, b) => Number(b.shared) - Number(a.shared) || Number(b.fromReferrer) - Number(a.fromReferrer))
     const previewResult = preview === null ? null : await preview
+    // A retailer this player holds no certificate of is named as the reference service listed it.
+    if (view.referrer.kind === 'retailer' && view.referrer.name === null) {
+      view.referrer.name = market.offers.find((o) => o.retailerKey === view.referrer.key)?.retailerName ?? null
+    }
     return {
       share: view,
       territory,

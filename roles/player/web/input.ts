@@ -12,6 +12,8 @@ import { BadUiRequestError } from './errors.ts'
 export const CONTENT = {
   test: (value: string) => tryCanonicalContentId(value) != null,
 } as const
+/** A share's text form (base64url); its length is bounded by the caller, its contents by the share's decoder. */
+export const SHARE_TEXT = /^[A-Za-z0-9_-]+$/
 export const CID_TEXT = /^[a-z2-7]{20,120}$|^[1-9A-HJ-NP-Za-km-z]{20,120}$/
 
 /** A form field that must match `pattern` (a content id comes back canonical). */

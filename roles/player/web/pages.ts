@@ -2,7 +2,7 @@ import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import type { UsageEvent } from '../../../protocols/usage/index.ts'
 import { formatDuration, type Html, html, queryString } from '../../common/html.ts'
 import { useTypeWords } from '../../common/words.ts'
-import type { LicenceView, ListedOffer, PurchaseQuote } from '../player.ts'
+import type { LicenceView, ListedOffer, OpenedShare, PurchaseQuote, ShareView } from '../player.ts'
 
 /**
  * The web player's pages: pure functions from data to HTML, with the same landmarks on every page (skip link,
@@ -18,10 +18,10 @@ export interface UiContext {
   /** The account, for the banner (hex, shortened). */
   account: string | null
   /** The current section, for `aria-current`. */
-  section?: 'library' | 'account' | 'checkout' | 'play'
+  section?: 'library' | 'account' | 'checkout' | 'play' | 'share'
 }
 
-const STATIC_VERSION = '1'
+const STATIC_VERSION = '2'
 
 export function layout(ctx: UiContext, title: string, body: Html, status?: number): string {
   const nav = (href: string, label: string, section: UiContext['section']) =>
@@ -90,6 +90,7 @@ export function libraryPage(
 ): string {
   const body = html`<h1>Your library</h1>
 ${notice != null ? html`<p class="notice" role="status">${notice}</p>` : ''}
+${openShareForm()}
 ${
   licences.length === 0
     ? html`<p>No licences yet. Find music in a Consort store and buy it: the store sends you back here to confirm.</p>`
@@ -112,7 +113,8 @@ ${licences.map((l) => {
         l.playable
           ? html`<a class="button play" href="/ui/play${queryString({ content: `isrc:${isrc}` })}">Play<span class="visually-hidden"> ${titleOf(titles, `isrc:${isrc}`)}</span></a>`
           : ''
-      }</li>`,
+      }
+      ${shareButton(ctx, `isrc:${isrc}`, titleOf(titles, `isrc:${isrc}`))}</li>`,
     )}
   </ul>
 </li>`
@@ -129,6 +131,7 @@ export function checkoutPage(
   content: string,
   store: string | null,
   quote: Pick<PurchaseQuote, 'priceWords' | 'owned'> | null = null,
+  share: ShareView | null = null,
 ): string {
   const owned = quote?.owned ?? []
   const body = html`<h1>Confirm your purchase</h1>
@@ -138,6 +141,7 @@ export function checkoutPage(
   <p>Sold by <strong>${offer.retailerName}</strong>, certified by ${offer.certifier}.</p>
   <p class="use-type">What you get: <strong>${useTypeWords(offer.useType)}</strong>: ${offer.rules.join(', ')}.</p>
   <p class="muted">Bought for territory ${offer.territory}. Paid from your account at the network's clearinghouse.</p>
+  ${share != null ? html`<p class="via-share">Through a share from ${referrerWords(share)}: it goes into your signed order${share.own ? ' (your own share: it credits no one)' : ', and may credit them'}.</p>` : ''}
 </section>
 ${
   owned.length > 0
@@ -149,6 +153,7 @@ ${
   <input type="hidden" name="offer" value="${offer.offer}">
   <input type="hidden" name="content" value="${content}">
   ${store != null ? html`<input type="hidden" name="store" value="${store}">` : ''}
+  ${share != null ? html`<input type="hidden" name="share" value="${share.text}">` : ''}
   ${owned.length > 0 ? html`<input type="hidden" name="again" value="1">` : ''}
   <button type="submit" id="confirm">${owned.length > 0 ? 'Buy again' : 'Buy'} for ${offer.priceText}</button>
   ${store != null ? html`<a href="${store}">Cancel and go back to the store</a>` : html`<a href="/ui/">Cancel</a>`}
@@ -200,6 +205,81 @@ export function playPage(ctx: UiContext, content: string, title: string, licence
 </section>
 <p><a href="/ui/">Back to your library</a> · <a href="/ui/account">Usage history</a></p>`
   return layout({ ...ctx, section: 'play' }, title, body)
+}
+
+/** The form that opens a share link someone sent (on the library page and the share pages). */
+function openShareForm(): Html {
+  return html`<form method="get" action="/ui/share" class="open-share">
+  <label for="share-link-input">Open a share link someone sent you</label>
+  <input id="share-link-input" name="link" type="text" required maxlength="4096" placeholder="consort://share/… or a store's /share/… address">
+  <button type="submit">Open</button>
+</form>`
+}
+
+/** A track's Share button: a signed share of it as this account (a POST: it signs with the account key). */
+function shareButton(ctx: UiContext, content: string, title: string): Html {
+  return html`<form method="post" action="/ui/share" class="share-form">
+  <input type="hidden" name="csrf" value="${ctx.csrf ?? ''}">
+  <input type="hidden" name="content" value="${content}">
+  <button type="submit" class="secondary share">Share<span class="visually-hidden"> ${title}</span></button>
+</form>`
+}
+
+function referrerWords(share: ShareView): string {
+  if (share.own) return 'you'
+  if (share.referrer.kind === 'retailer') return `the store ${share.referrer.name ?? share.referrer.key.slice(0, 12)}`
+  return `the listener ${share.referrer.key.slice(0, 12)}…`
+}
+
+/** The share this account just made: its link, to copy and send. */
+export function sharedPage(ctx: UiContext, share: ShareView, title: string): string {
+  const body = html`<h1>Share ${title}</h1>
+<p>Send this link to anyone with a Consort player. It plays them the preview at once and shows where they can buy it;
+if they buy through it, the network may credit you as the contract allows.</p>
+<p class="share-link-row">
+  <label for="share-link">Your share link</label>
+  <input id="share-link" class="share-link" type="text" readonly value="${share.link}" data-copy>
+  <button type="button" id="copy-share" class="secondary">Copy</button>
+</p>
+<p id="copy-status" role="status" aria-live="polite"></p>
+<p class="muted">Signed with your account key. Works until ${date(share.expires)}. They open it with <code>consort open LINK</code>, or in the "Open a share link" box of their web player.</p>
+<p><a href="/ui/">Back to your library</a></p>`
+  return layout({ ...ctx, section: 'share' }, `Share ${title}`, body)
+}
+
+/** A share someone sent, opened: who shared what, its preview, and the offers for this account's territory. */
+export function openedSharePage(ctx: UiContext, opened: OpenedShare, title: string, preview: string | null): string {
+  const share = opened.share
+  const content = share.content.track ?? share.content.release ?? ''
+  const body = html`<h1>${title}</h1>
+<p class="shared-by">Shared by ${referrerWords(share)} · until ${date(share.expires)}${opened.own ? html` · <strong>your own share: buying through it credits no one</strong>` : ''}</p>
+${
+  preview != null
+    ? html`<section class="web-player" aria-labelledby="preview-heading" data-content="${preview}" data-preview="1" data-autostart="1">
+  <h2 id="preview-heading">Preview</h2>
+  <button type="button" id="start" class="big">▶ Play the preview <span class="muted">(free, counts nothing)</span></button>
+  <audio id="player" controls preload="none" aria-label="Preview of ${title}"></audio>
+  <p id="play-status" role="status" aria-live="polite"></p>
+</section>`
+    : ''
+}
+<section aria-labelledby="offers-heading">
+  <h2 id="offers-heading">Where to buy it${opened.territory === 'Worldwide' ? '' : ` in ${opened.territory}`}</h2>
+  ${opened.sharedOffer === 'not-sold-here' ? html`<p class="notice">The offer ${share.offer} it recommends is not sold in ${opened.territory} (your account's territory); these are.</p>` : ''}
+  ${
+    opened.offers.length === 0
+      ? html`<p>No certified offer sells it in ${opened.territory} right now.</p>`
+      : html`<ul class="offers" aria-label="Offers">${opened.offers.map(
+          (o) => html`<li class="offer" data-offer-id="${o.offerId}"${o.shared ? html` data-shared="1"` : ''}>
+      <strong>${o.retailerName}</strong>${o.shared ? html` <span class="badge">recommended</span>` : o.fromReferrer ? html` <span class="badge">from the store it came from</span>` : ''}
+      · ${useTypeWords(o.useType)} · ${o.rules.join(', ')} · <span class="price">${o.priceText}</span>
+      <a class="button buy" href="/ui/checkout${queryString({ offer: o.offer, content, share: share.text })}">Buy<span class="visually-hidden"> from ${o.retailerName} for ${o.priceText}</span></a>
+    </li>`,
+        )}</ul>`
+  }
+</section>
+<p><a href="/ui/">Back to your library</a></p>`
+  return layout({ ...ctx, section: 'share' }, title, body)
 }
 
 export interface UsageRow extends UsageEvent {

@@ -9,6 +9,7 @@ import { isError } from '../../../protocols/errors.ts'
 import { httpStatusOf } from '../../../protocols/http-status.ts'
 import { formatMinorUnits } from '../../../protocols/identifiers/currencies.ts'
 import { html } from '../../common/html.ts'
+import { MAX_SHARE_LINK_TEXT } from '../../common/share-links.ts'
 import type { ControlRoute, RoleWebMount } from '../../role.ts'
 import type { PlayerRole } from '../player.ts'
 import { UiAuth, type UiSession } from './auth.ts'
@@ -32,16 +33,18 @@ import {
   OfferNotListedError,
   UiNotFoundError,
 } from './errors.ts'
-import { CID_TEXT, CONTENT, cookies, field, returnPath, storeUrl } from './input.ts'
+import { CID_TEXT, CONTENT, cookies, field, returnPath, SHARE_TEXT, storeUrl } from './input.ts'
 import {
   accountPage,
   checkoutPage,
   libraryPage,
   loginHelp,
   messagePage,
+  openedSharePage,
   playPage,
   purchaseDonePage,
   purchaseRefusedPage,
+  sharedPage,
   type UiContext,
   type UsageRow,
 } from './pages.ts'
@@ -52,7 +55,18 @@ const log = logger('consort:player:ui')
 /** What the web player uses of the player role (its public face: the pages see no more than the CLI does). */
 export type PlayerUiBackend = Pick<
   PlayerRole,
-  'status' | 'offers' | 'buy' | 'quote' | 'licences' | 'usage' | 'balance' | 'streams' | 'directory'
+  | 'status'
+  | 'offers'
+  | 'buy'
+  | 'quote'
+  | 'licences'
+  | 'usage'
+  | 'balance'
+  | 'streams'
+  | 'directory'
+  | 'share'
+  | 'readShare'
+  | 'openShare'
 >
 
 const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static')
@@ -235,11 +249,17 @@ export class PlayerUi {
       const offerId = field(q.offer, 'offer', CID_TEXT)
       const content = field(q.content, 'content', CONTENT)
       const store = storeUrl(q.store)
+      // Through a share (decision 0708): checked now, so that a bad one is refused before the buyer confirms.
+      const share =
+        q.share == null ? null : this.#player.readShare(field(q.share, 'share', SHARE_TEXT, MAX_SHARE_LINK_TEXT))
       const offer = await this.#listed(offerId, content)
       const title = (await this.#titles([content])).get(content) ?? content
       // The price in money and in words, and whether this device already holds as much (issue 11, finding 5).
       const quote = this.#player.quote(offerId)
-      return this.#page(reply, checkoutPage(this.#context(request, session), offer, title, content, store, quote))
+      return this.#page(
+        reply,
+        checkoutPage(this.#context(request, session), offer, title, content, store, quote, share),
+      )
     })
 
     app.post('/checkout', async (request, reply) => {
@@ -249,11 +269,15 @@ export class PlayerUi {
       const offerId = field(body.offer, 'offer', CID_TEXT)
       const content = field(body.content, 'content', CONTENT)
       const store = storeUrl(body.store)
+      const share = body.share == null ? undefined : field(body.share, 'share', SHARE_TEXT, MAX_SHARE_LINK_TEXT)
       const title = (await this.#titles([content])).get(content) ?? content
       const ctx = this.#context(request, session)
       try {
         await this.#listed(offerId, content)
-        const result = await this.#player.buy(offerId, body.again === '1' ? { again: true } : {})
+        const result = await this.#player.buy(offerId, {
+          ...(body.again === '1' ? { again: true } : {}),
+          ...(share !== undefined ? { share } : {}),
+        })
         const licence = this.#player.licences().find((l) => l.purchaseId === result.purchaseId)
         return this.#page(
           reply,
@@ -275,6 +299,46 @@ export class PlayerUi {
         // 200: the checkout was handled and its page tells the outcome (a 4xx document is a console error in browsers).
         return this.#page(reply, purchaseRefusedPage(ctx, title, explainRefusal(err), store))
       }
+    })
+
+    // --- sharing (decision 0708) ---
+
+    app.post('/share', async (request, reply) => {
+      const session = this.#session(request)
+      const body = (request.body ?? {}) as Record<string, unknown>
+      this.#checkWrite(request, session, body.csrf)
+      const content = field(body.content, 'content', CONTENT)
+      const share = await this.#player.share(content)
+      const title = (await this.#titles([content])).get(content) ?? content
+      return this.#page(reply, sharedPage(this.#context(request, session), share, title))
+    })
+
+    const openShare = async (request: FastifyRequest, reply: FastifyReply, link: string) => {
+      const session = this.#session(request)
+      const signal = AbortSignal.timeout(CHECKOUT_OFFERS_DEADLINE_MS)
+      // The page plays the preview itself (a stream session of this daemon), so opening starts none here.
+      const opened = await this.#player.openShare(link, { preview: false, signal })
+      const shared = opened.share.content
+      let preview: string | null = shared.track
+      if (preview === null) {
+        preview = await this.#player.directory
+          .resolve(shared.manifest, signal)
+          .then((m) => `isrc:${m.body.isrc}`)
+          .catch(() => null)
+      }
+      const content = shared.track ?? shared.release ?? ''
+      const title = opened.share.title ?? (await this.#titles([content])).get(content) ?? content
+      return this.#page(reply, openedSharePage(this.#context(request, session), opened, title, preview))
+    }
+    app.get('/share', async (request, reply) => {
+      const q = request.query as Record<string, unknown>
+      const link = q.link ?? q.share
+      if (typeof link !== 'string' || link.length === 0 || link.length > MAX_SHARE_LINK_TEXT) {
+        throw new BadUiRequestError(
+          "link: give the share link to open (consort://share/… or a store's /share/… address)",
+        )
+      }
+      return await openShare(request, reply, link)
     })
 
     app.get('/play', async (request, reply) => {
@@ -311,8 +375,10 @@ export class PlayerUi {
     app.post('/api/streams', async (request, reply) => {
       const session = this.#session(request)
       this.#checkWrite(request, session, request.headers['x-csrf-token'])
-      const content = field((request.body as Record<string, unknown> | null)?.content, 'content', CONTENT)
-      const info = await this.#player.streams.open(content)
+      const body = (request.body ?? {}) as Record<string, unknown>
+      const content = field(body.content, 'content', CONTENT)
+      // A share's preview (its page asks for it): never a counted play, whatever this device holds.
+      const info = await this.#player.streams.open(content, body.preview === true ? { preview: true } : {})
       return reply.code(200).send(info)
     })
 

@@ -47,3 +47,9 @@ export const MAX_SHELF_OFFERS = 100_000
 
 /** Largest length of a player URL the storefront accepts (an origin and a short path). */
 export const MAX_PLAYER_URL_CHARS = 512
+
+/**
+ * Longest path segment the router takes: a share's text in `/share/<text>` (refer's `MAX_SHARE_LINK_CHARS`, 1,000),
+ * everything else far shorter (a content id, a CID).
+ */
+export const MAX_SHARE_PATH_CHARS = 1024

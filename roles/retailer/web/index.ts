@@ -2,6 +2,7 @@ import type { BlockStore } from '../../../protocols/records/store.ts'
 import type { RoleComponents } from '../../role.ts'
 import { ProtocolCatalog } from './catalog.ts'
 import { PreviewClips } from './preview.ts'
+import { shareDesk } from './shares.ts'
 import { type OfferSource, RetailerShelf } from './shelf.ts'
 import { Storefront, type StorefrontInit } from './storefront.ts'
 
@@ -13,12 +14,16 @@ export { type CatalogAccess, ProtocolCatalog, parseContentId, type ReleaseView }
 export * from './constants.ts'
 export * from './errors.ts'
 export { type PreviewClip, PreviewClips } from './preview.ts'
+export { type OpenedStoreShare, type ShareDesk, shareDesk } from './shares.ts'
 export { type OfferShelf, type OfferSource, RetailerShelf, type ShelfOffer } from './shelf.ts'
 export { parseStorefrontInit, Storefront, type StorefrontComponents, type StorefrontInit } from './storefront.ts'
 
 /** A storefront over this node's catalog access, the retailer's own offers and the swarm's preview segments. */
 export function createStorefront(
-  components: Pick<RoleComponents, 'helia' | 'libp2p' | 'network' | 'clock' | 'credentials'>,
+  components: Pick<
+    RoleComponents,
+    'helia' | 'libp2p' | 'network' | 'clock' | 'credentials' | 'keys' | 'random' | 'trust'
+  >,
   offers: OfferSource,
   init: StorefrontInit = {},
 ): Storefront {
@@ -32,6 +37,13 @@ export function createStorefront(
       catalog: new ProtocolCatalog(components),
       shelf: new RetailerShelf(offers, components.clock, () => components.network.body.policy.ruleDefaults),
       previews: new PreviewClips({ blockstore }),
+      shares: shareDesk({
+        signer: components.keys.signer,
+        network: components.network,
+        clock: components.clock,
+        random: components.random,
+        trust: components.trust,
+      }),
       defaultName: () => components.credentials.cert()?.body.name ?? 'Consort store',
     },
     init,

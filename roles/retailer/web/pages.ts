@@ -2,6 +2,7 @@ import type { FacetField, SearchFilters, SearchHit, SearchResponse } from '../..
 import { formatDuration, type Html, html, queryString, spokenDuration } from '../../common/html.ts'
 import { useTypeWords } from '../../common/words.ts'
 import { type ManifestRecord, manifestReleaseId, type ReleaseView } from './catalog.ts'
+import type { OpenedStoreShare } from './shares.ts'
 import type { ShelfOffer } from './shelf.ts'
 
 /**
@@ -18,7 +19,7 @@ export interface PageContext {
   query?: string
 }
 
-const STATIC_VERSION = '2'
+const STATIC_VERSION = '3'
 
 export function layout(ctx: PageContext, title: string, body: Html, options: { status?: string } = {}): string {
   return html`<!doctype html>
@@ -90,12 +91,12 @@ function territoryWords(offer: ShelfOffer): string {
 }
 
 /** One offer in plain words, with its Buy link (made a checkout link by the script once a player is known). */
-function offerItem(offer: ShelfOffer, title: string, contentId: string): Html {
-  const buyHref = `/player${queryString({ offer: offer.offer, content: contentId })}`
+function offerItem(offer: ShelfOffer, title: string, contentId: string, share?: string): Html {
+  const buyHref = `/player${queryString({ offer: offer.offer, content: contentId, ...(share != null ? { share } : {}) })}`
   return html`<li class="offer">
   <p class="offer-terms"><strong>${useTypeWords(offer.useType)}</strong>${offer.promotion != null ? html` <span class="badge">${offer.promotion.label}</span>` : ''}:
     ${offer.rules.join(', ')}; ${territoryWords(offer)}.</p>
-  <a class="buy button" href="${buyHref}" data-offer="${offer.offer}" data-content="${contentId}"
+  <a class="buy button" href="${buyHref}" data-offer="${offer.offer}" data-content="${contentId}"${share != null ? html` data-share="${share}"` : ''}
      aria-label="Buy ${title} for ${offer.priceText}: ${useTypeWords(offer.useType).toLowerCase()}">Buy for ${offer.priceText}</a>
 </li>`
 }
@@ -259,6 +260,7 @@ export function releasePage(
   view: ReleaseView,
   releaseOffers: readonly ShelfOffer[],
   trackOffers: ReadonlyMap<string, readonly ShelfOffer[]>,
+  share: string | null = null,
 ): string {
   const r = view.release.body
   const total = view.tracks.reduce((sum, t) => sum + (t.manifest?.body.durationMs ?? 0), 0)
@@ -272,6 +274,7 @@ export function releasePage(
     <p class="release-facts">${facts.join(' · ')}</p>
     <p class="release-facts">${view.tracks.length} track${view.tracks.length === 1 ? '' : 's'}, ${formatDuration(total)}${r.icpn != null ? html` · UPC/EAN ${r.icpn}` : ''}${r.grid != null ? html` · GRid ${r.grid}` : ''}</p>
     ${offerList(releaseOffers, r.title, view.contentId, 2)}
+    ${sharePanel(share, r.title)}
   </div>
 </div>
 <section aria-labelledby="tracks-heading">
@@ -303,6 +306,7 @@ export function trackPage(
   manifest: ManifestRecord,
   offers: readonly ShelfOffer[],
   releaseOffers: readonly ShelfOffer[] = [],
+  share: string | null = null,
 ): string {
   const m = manifest.body
   const title = m.version != null ? `${m.title} (${m.version})` : m.title
@@ -328,8 +332,58 @@ ${m.release != null && releaseId != null ? html`<p>From <a href="${releaseHref(r
 <p class="release-facts">${facts.join(' · ')} · <time datetime="${isoDuration(m.durationMs)}" aria-label="${spokenDuration(m.durationMs)}">${formatDuration(m.durationMs)}</time></p>
 <p>${previewButton(manifest)}</p>
 ${onSale}
+${sharePanel(share, title)}
 </article>`
   return layout(ctx, `${title} by ${artists(m.artists)}`, body)
+}
+
+/**
+ * A page's share link (signed by this store when the page was made): to copy, or to follow to its share page. Whoever
+ * opens it in a Consort player hears the preview and can buy; the store may be credited for the sale.
+ */
+function sharePanel(link: string | null, title: string): Html {
+  if (link == null) return html``
+  return html`<section class="share" aria-labelledby="share-heading">
+  <h2 id="share-heading">Share</h2>
+  <p><label for="share-link">A link to ${title} for anyone with a Consort player</label>
+  <input id="share-link" class="share-link" type="text" readonly value="${link}"></p>
+  <p><a class="share button secondary" href="${link}">Share this</a>
+  <span class="muted">Opened in a player, it plays the preview at once and shows where to buy it.</span></p>
+</section>`
+}
+
+/** A share link opened in a browser: what it shares, who shared it, its preview, this store's offers of it. */
+export function sharePage(
+  ctx: PageContext,
+  opened: OpenedStoreShare,
+  text: string,
+  manifest: ManifestRecord | null,
+  offers: readonly ShelfOffer[],
+): string {
+  const b = opened.record.body
+  const contentId = b.content.track ?? b.content.release ?? ''
+  const title =
+    manifest != null && b.content.track != null ? manifest.body.title : (manifest?.body.release?.title ?? contentId)
+  const by = opened.ours
+    ? 'this store'
+    : b.referrer.kind === 'retailer'
+      ? `the store ${opened.referrerName ?? 'named by its key'}`
+      : 'a listener'
+  const body = html`<article class="shared" data-share="${text}">
+<h1>${title}</h1>
+${manifest != null ? html`<p class="release-artist">${artists(manifest.body.artists)}</p>` : ''}
+<p class="shared-by">Shared by ${by}. The link works until <time datetime="${new Date(b.expires).toISOString()}">${new Date(b.expires).toISOString().slice(0, 10)}</time>.</p>
+${opened.untrusted != null ? html`<p class="notice" role="note">The network does not vouch for who shared it (${opened.untrusted}): buying through it credits no one.</p>` : ''}
+${manifest != null ? html`<p>${previewButton(manifest)}</p>` : ''}
+<p><a class="open-share button" href="/player${queryString({ share: text })}" data-share="${text}">Open in your player</a>
+  <span class="muted">Your player plays the preview and lists the offers sold where you live; buying through this link puts it in your signed order.</span></p>
+${
+  offers.length > 0
+    ? html`<section class="offers" aria-labelledby="offers-shared"><h2 id="offers-shared">Buy it here</h2><ul>${offers.map((o) => offerItem(o, title, contentId, text))}</ul></section>`
+    : html`<p class="muted">This store does not sell it at the moment: your player lists who does.</p>`
+}
+</article>`
+  return layout(ctx, `${title}, shared`, body)
 }
 
 export function playerPage(ctx: PageContext): string {

@@ -12,7 +12,10 @@ import type { Storefront, StorefrontInit } from './storefront.ts'
  */
 export function withStorefront<R extends RetailerService>(
   role: R,
-  components: Pick<RoleComponents, 'helia' | 'libp2p' | 'network' | 'clock' | 'credentials'>,
+  components: Pick<
+    RoleComponents,
+    'helia' | 'libp2p' | 'network' | 'clock' | 'credentials' | 'keys' | 'random' | 'trust'
+  >,
   storefront: StorefrontInit,
 ): WithPages<R, 'storefront', Storefront> {
   return withPages(role, 'storefront', createStorefront(components, role.offers, storefront))

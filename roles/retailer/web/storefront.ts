@@ -13,7 +13,8 @@ import { isError } from '../../../protocols/errors.ts'
 import { httpStatusOf } from '../../../protocols/http-status.ts'
 import type { NetworkContext } from '../../../protocols/network.ts'
 import { type BlockStore, collectBlock } from '../../../protocols/records/store.ts'
-import { type CatalogAccess, manifestReleaseId, parseContentId } from './catalog.ts'
+import type { SharedContent } from '../../../protocols/share/index.ts'
+import { type CatalogAccess, type ManifestRecord, manifestReleaseId, parseContentId } from './catalog.ts'
 import {
   ARTWORK_FETCH_DEADLINE_MS,
   DEFAULT_STOREFRONT_HOST,
@@ -22,12 +23,23 @@ import {
   MAX_ARTWORK_BYTES,
   MAX_FEATURED,
   MAX_SEARCH_PAGE,
+  MAX_SHARE_PATH_CHARS,
   SEARCH_PAGE_SIZE,
 } from './constants.ts'
 import { NotInCatalogError, RangeNotSatisfiableError, StorefrontConfigError } from './errors.ts'
-import { errorPage, homePage, type PageContext, playerPage, releasePage, searchPage, trackPage } from './pages.ts'
+import {
+  errorPage,
+  homePage,
+  type PageContext,
+  playerPage,
+  releasePage,
+  searchPage,
+  sharePage,
+  trackPage,
+} from './pages.ts'
 import type { PreviewClips } from './preview.ts'
 import { parseByteRange } from './range.ts'
+import type { ShareDesk } from './shares.ts'
 import type { OfferShelf, ShelfOffer } from './shelf.ts'
 
 const log = logger('consort:retailer:storefront')
@@ -56,6 +68,8 @@ export interface StorefrontComponents {
   catalog: CatalogAccess
   shelf: OfferShelf
   previews: PreviewClips
+  /** Shares signed by this store, and any share read (decision 0708). */
+  shares: ShareDesk
   /** The store's name when the settings give none. */
   defaultName: () => string
 }
@@ -182,7 +196,7 @@ export class Storefront {
 
   async start(): Promise<void> {
     if (this.#server != null || this.#init.enabled === false) return
-    const server = Fastify({ bodyLimit: 16 * 1024, routerOptions: { maxParamLength: 256 } })
+    const server = Fastify({ bodyLimit: 16 * 1024, routerOptions: { maxParamLength: MAX_SHARE_PATH_CHARS } })
     server.addHook('onSend', async (_request, reply, payload) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value)
       return payload
@@ -278,7 +292,12 @@ export class Storefront {
       const offers = await this.#c.shelf.forContent([view.contentId])
       const byTrack = new Map<string, ShelfOffer[]>()
       for (const id of trackIds) byTrack.set(id, await this.#c.shelf.forContent([id]))
-      return this.#page(reply, releasePage(this.#ctx(), view, offers, byTrack))
+      const first = view.release.body.tracks[0]
+      const share =
+        first === undefined
+          ? null
+          : this.#shareLink({ track: null, release: view.contentId, manifest: first.manifest }, offers)
+      return this.#page(reply, releasePage(this.#ctx(), view, offers, byTrack, share))
     })
 
     server.get('/release/:contentId/cover', async (request, reply) => {
@@ -312,7 +331,32 @@ export class Storefront {
       // A track is on sale on its own or as part of its release: the search leads here for both.
       const release = manifestReleaseId(manifest)
       const releaseOffers = release != null ? await this.#c.shelf.forContent([release]) : []
-      return this.#page(reply, trackPage(this.#ctx(), manifest, offers, releaseOffers))
+      const share = this.#shareLink(
+        { track: `isrc:${id}`, release: release ?? null, manifest: manifest.id },
+        offers.length > 0 ? offers : releaseOffers,
+      )
+      return this.#page(reply, trackPage(this.#ctx(), manifest, offers, releaseOffers, share))
+    })
+
+    // A share link opened in a browser (decision 0708): what it shares, who shared it, its preview, this store's
+    // offers of it, and the way into the visitor's own player, which buys with the share in its signed order.
+    server.get('/share/:text', async (request, reply) => {
+      const { text } = request.params as { text: string }
+      const opened = this.#c.shares.read(text)
+      const shared = opened.record.body.content
+      const signal = this.#signal(reply)
+      // The recording it previews: its track, or the release's track its manifest names (else the first).
+      let manifest: ManifestRecord | null
+      if (shared.track !== null) {
+        manifest = await this.#c.catalog.manifest(shared.track.slice(5), shared.manifest, signal)
+      } else {
+        const view = await this.#c.catalog.release(shared.release!, signal)
+        const tracks = view.tracks.map((t) => t.manifest).filter((m): m is ManifestRecord => m != null)
+        manifest = tracks.find((m) => m.id.equals(shared.manifest)) ?? tracks[0] ?? null
+      }
+      const content = [shared.track, shared.release].filter((c): c is string => c !== null)
+      const offers = await this.#c.shelf.forContent(content)
+      return this.#page(reply, sharePage(this.#ctx(), opened, text, manifest, offers))
     })
 
     server.get('/preview/:contentId', async (request, reply) => {
@@ -358,6 +402,28 @@ export class Storefront {
     })
 
     server.get('/healthz', async (_request, reply) => reply.code(200).send({ ok: true }))
+  }
+
+  /**
+   * A share of a page's track or release signed by this store, recommending its cheapest offer of it (the shelf lists
+   * cheapest first): the address of its `/share/…` page.
+   */
+  #shareLink(content: SharedContent, offers: readonly ShelfOffer[]): string | null {
+    try {
+      const cheapest = [...offers].sort((a, b) =>
+        a.price.currency !== b.price.currency
+          ? a.price.currency.localeCompare(b.price.currency)
+          : a.price.amount < b.price.amount
+            ? -1
+            : a.price.amount > b.price.amount
+              ? 1
+              : 0,
+      )[0]
+      return `${this.#url ?? ''}/share/${this.#c.shares.make(content, cheapest?.offerId ?? null)}`
+    } catch (err) {
+      log.error('cannot sign a share of %s: %e', content.track ?? content.release, err)
+      return null
+    }
   }
 
   async #featured(signal: AbortSignal): Promise<SearchHit[]> {

@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Page } from 'playwright-core'
+import { SAMPLE_ISRC } from '../../../roles/production/index.ts'
 import { type Browser, launchChromium, type PageProblems, pageProblems } from './chromium.ts'
 import { type BrowserMarket, startBrowserMarket, WALLET_TOP_UP } from './market.ts'
 
@@ -194,6 +195,44 @@ describe('browser: search, preview, buy, play, usage history (Chromium)', functi
     assert.match(bought, /\d+\.\d\d EUR/)
     assert.match((await page.locator('tr.usage-event').first().textContent()) ?? '', /First Light/)
     await screenshot('player-account')
+  })
+
+  it('shares a track from the library, and opens a store’s share in the web player: preview, offers, Buy with the share', async () => {
+    // The library's Share button signs a share as this account and shows its link.
+    await page.goto(`${market.listener.url}/ui/`)
+    await page.locator('button.share').first().click()
+    await page.getByRole('heading', { level: 1, name: /^Share / }).waitFor()
+    const link = await page.locator('#share-link').inputValue()
+    assert.match(link, /^consort:\/\/share\/[A-Za-z0-9_-]+$/)
+    await screenshot('player-shared')
+    // The store's track page has a share link signed by the store; its page opens the share in the visitor's player.
+    await page.goto(`${market.store}/track/${encodeURIComponent(`isrc:${SAMPLE_ISRC}`)}`)
+    const storeShare = await page.locator('#share-link').inputValue()
+    assert.ok(storeShare.startsWith(`${market.store}/share/`), storeShare)
+    await page.locator('a.share').click()
+    await page.getByText('Shared by this store').waitFor()
+    await screenshot('store-share')
+    const open = await page.locator('a.open-share').getAttribute('href')
+    assert.ok(open?.startsWith(`${market.listener.url}/ui/share?share=`), `opens in the visitor's player: ${open}`)
+    await page.locator('a.open-share').click()
+    await page.getByRole('heading', { level: 2, name: /Where to buy it/ }).waitFor()
+    assert.match((await page.locator('p.shared-by').textContent()) ?? '', /Shared by the store/)
+    // The preview starts as the page opens (or at a click where the browser wants one) and counts nothing.
+    const plays = market.nodes.get('listener')!.role('player').licences()[0]!.state.plays
+    if ((await page.locator('#start').isEnabled()) === true) await page.locator('#start').click()
+    await page.waitForFunction(() => {
+      const audio = document.getElementById('player') as HTMLAudioElement | null
+      return audio != null && audio.currentTime > 0
+    })
+    assert.equal(market.nodes.get('listener')!.role('player').licences()[0]!.state.plays, plays, 'a preview is no play')
+    await screenshot('player-share-opened')
+    const buy = page.locator('a.buy').first()
+    assert.match((await buy.getAttribute('href')) ?? '', /[?&]share=[A-Za-z0-9_-]+/)
+    await buy.click()
+    await page.getByRole('heading', { level: 1, name: 'Confirm your purchase' }).waitFor()
+    assert.match((await page.locator('p.via-share').textContent()) ?? '', /Through a share from the store/)
+    assert.equal(await page.locator('input[name="share"]').count(), 1, 'the share goes with the purchase')
+    await screenshot('player-checkout-share')
   })
 
   it('no page logged a console error or threw', () => {

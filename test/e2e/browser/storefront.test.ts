@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
+import { systemRandom } from '../../../keys/random.ts'
 import { encryptSegment, generateContentKey, generateKeyId } from '../../../keys/segments.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { systemClock } from '../../../protocols/clock.ts'
+import { tryCanonicalContentId } from '../../../protocols/identifiers/index.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import type { BlockStore } from '../../../protocols/records/store.ts'
+import { decodeShareLink } from '../../../protocols/share/index.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
 import {
   type OfferSource,
@@ -13,6 +16,7 @@ import {
   ProtocolCatalog,
   RetailerShelf,
   Storefront,
+  shareDesk,
 } from '../../../roles/retailer/web/index.ts'
 import { fixturePath } from '../../fixtures.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
@@ -133,7 +137,15 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     net = await createTestNetwork(clock)
     const producerKeys = await createNodeKeys()
     const producer = await startMemoryNode({ network: net, clock, keys: producerKeys, certRoles: ['production'] })
-    const catalogNode = await startMemoryNode({ network: net, clock, roles: ['catalog'] })
+    // The store's node: a catalog replica, certified as a retailer so that the shares it signs verify.
+    const storeKeys = await createNodeKeys()
+    const catalogNode = await startMemoryNode({
+      network: net,
+      clock,
+      keys: storeKeys,
+      roles: ['catalog'],
+      certRoles: ['catalog', 'retailer'],
+    })
     nodes.push(producer, catalogNode)
     await connectMesh(nodes, 1)
     await waitForTopicPeers([producer], topicString(net.name, 'catalog'))
@@ -194,6 +206,13 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
         catalog: new ProtocolCatalog({ libp2p: catalogNode.libp2p, network: catalogNode.network, clock }),
         shelf: new RetailerShelf(offers, clock, () => ({})),
         previews: new PreviewClips({ blockstore }),
+        shares: shareDesk({
+          signer: storeKeys.signer,
+          network: catalogNode.network,
+          clock,
+          random: systemRandom,
+          trust: catalogNode.trust,
+        }),
         defaultName: () => 'Harbour Music',
       },
       {},
@@ -255,6 +274,49 @@ describe('storefront over HTTP: catalog pages, offers in plain words, decrypted 
     assert.match(result.body, /role="img" aria-label="No cover art for Night Trains"/)
     assert.equal((result.body.match(/class="buy button"/g) ?? []).length, 2, 'the withdrawn offer is not shown')
     assert.match(result.body, new RegExp(`data-offer="${releaseOffer}"`))
+  })
+
+  it('puts a share link signed by the store on track and release pages; its page shows the share, the preview and the offers', async () => {
+    for (const path of [
+      `/track/${encodeURIComponent(`isrc:${ISRC}`)}`,
+      `/release/${encodeURIComponent(`icpn:${UPC}`)}`,
+    ]) {
+      const result = await page(path)
+      assert.equal(result.status, 200)
+      const link = result.body.match(/id="share-link"[^>]* value="([^"]+)"/)?.[1]
+      assert.ok(link?.startsWith(`${base}/share/`), `${path} has a share link: ${link}`)
+      const shared = await fetch(link!)
+      const body = await shared.text()
+      assert.equal(shared.status, 200, body)
+      assert.match(body, /Shared by this store/)
+      assert.match(body, /class="open-share button"/)
+      assert.match(body, /class="buy button"[^>]* data-share="/, 'its Buy links carry the share to the player')
+      assert.doesNotMatch(body, /does not vouch/)
+    }
+    // The track page's share names the track, its release and the store's cheapest offer of it.
+    const trackPage = await page(`/track/${encodeURIComponent(`isrc:${ISRC}`)}`)
+    const text = trackPage.body.match(/\/share\/([A-Za-z0-9_-]+)/)![1]!
+    const share = decodeShareLink(text, { network: net.name, now: clock.now() })
+    assert.equal(share.body.referrer.kind, 'retailer')
+    assert.equal(share.body.content.track, `isrc:${ISRC}`)
+    assert.equal(share.body.content.release, tryCanonicalContentId(`icpn:${UPC}`))
+    const trackOffer = rawCid(new TextEncoder().encode('track-offer')).toString()
+    assert.equal(share.body.offer, `o-${trackOffer.slice(-6)}`, 'the cheapest offer of the track on sale here')
+  })
+
+  it('refuses a share link that was altered, cut or expired, saying which', async () => {
+    const trackPage = await page(`/track/${encodeURIComponent(`isrc:${ISRC}`)}`)
+    const text = trackPage.body.match(/\/share\/([A-Za-z0-9_-]+)/)![1]!
+    const bytes = Buffer.from(text, 'base64url')
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 1 // a bit of the signature
+    const altered = await page(`/share/${bytes.toString('base64url')}`)
+    assert.equal(altered.status, 400)
+    assert.match(altered.body, /signature does not verify/)
+    const cut = await page(`/share/${text.slice(0, 60)}`)
+    assert.equal(cut.status, 400)
+    assert.match(cut.body, /not a valid share|base64url/)
+    const junk = await page('/share/not*base64')
+    assert.equal(junk.status, 400)
   })
 
   it('shows cover art from the release’s artwork block, with alt text', async () => {

@@ -44,9 +44,15 @@
     } catch {}
   }
 
-  function checkoutUrl(player, offer, content) {
+  function checkoutUrl(player, offer, content, share) {
     const params = new URLSearchParams({ offer, content, store: location.href })
+    // Bought from a share's page: the share goes with it into the buyer's signed order (decision 0708).
+    if (share) params.set('share', share)
     return `${player}/ui/checkout?${params}`
+  }
+
+  function openShareUrl(player, share) {
+    return `${player}/ui/share?${new URLSearchParams({ share })}`
   }
 
   /**
@@ -75,7 +81,10 @@
     for (const link of document.querySelectorAll('a.buy')) {
       const offer = link.dataset.offer
       const content = link.dataset.content
-      if (player != null && offer && content) link.href = checkoutUrl(player, offer, content)
+      if (player != null && offer && content) link.href = checkoutUrl(player, offer, content, link.dataset.share)
+    }
+    for (const link of document.querySelectorAll('a.open-share')) {
+      if (player != null && link.dataset.share) link.href = openShareUrl(player, link.dataset.share)
     }
     const nav = document.getElementById('player-link')
     if (nav != null && player != null) nav.title = `Your player at ${player}`
@@ -91,13 +100,18 @@
     const contLink = document.getElementById('continue-link')
     const offer = params.get('offer')
     const content = params.get('content')
+    const share = params.get('share')
     function show() {
       const player = storedPlayer()
       status.textContent =
         player == null ? 'No player address is set in this browser.' : `Buying through your player at ${player}.`
       if (player != null) input.value = player
       if (player != null && offer && content) {
-        contLink.href = checkoutUrl(player, offer, content)
+        contLink.href = checkoutUrl(player, offer, content, share)
+        cont.hidden = false
+      } else if (player != null && share) {
+        contLink.href = openShareUrl(player, share)
+        contLink.textContent = 'Continue to the share in your player'
         cont.hidden = false
       } else {
         cont.hidden = true
