@@ -182,8 +182,14 @@ export async function startChainWorld(options: ChainWorldOptions): Promise<Chain
         return parseFund(response)
       },
       balance: async (participant, currency = 'EUR') => {
-        const b = await house.role('clearinghouse').engine.ledger.balance(accountIdOf(participant, currency))
-        return b.creditsPosted - b.debitsPosted
+        try {
+          const b = await house.role('clearinghouse').engine.ledger.balance(accountIdOf(participant, currency))
+          return b.creditsPosted - b.debitsPosted
+        } catch (err) {
+          // An account no transfer has touched yet holds nothing.
+          if ((err as Error).name === 'AccountNotFoundError') return 0n
+          throw err
+        }
       },
       stop,
     }
