@@ -134,9 +134,15 @@ export class Shares {
               (err: Error) => ({ played: false, seconds: 0, firstAudioMs: null, sink: null, problem: err.message }),
             )
     const territory = this.#device.territory
-    const market = await this.#market.offers(body.content.track ?? body.content.release!, {
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    })
+    let market: Awaited<ReturnType<Market['offers']>>
+    try {
+      market = await this.#market.offers(body.content.track ?? body.content.release!, {
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      })
+    } catch (err) {
+      await preview // the preview's output is closed before the failure is answered
+      throw err
+    }
     const referrerRetailer = this.#referrerRetailer(record, market.offers)
     const offers: ShareOffer[] = market.offers
       .map((o) => ({

@@ -250,6 +250,20 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     assert.equal(await referralCredits(alice), before, 'no credit to oneself')
     assert.deepEqual(await world.house.role('clearinghouse').engine.ledger.audit(), [])
   })
+
+  it('an expired share is refused when opened and when buying, saying when it expired', async () => {
+    const short = await alice.player.share(`isrc:${SAMPLE_ISRC}`, { ttlMs: 60_000 })
+    clock.advance(61_000)
+    await assert.rejects(bob.player.openShare(short.link, { preview: false }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_SHARE_EXPIRED')
+      assert.match(err.message, new RegExp(new Date(short.expires).toISOString()))
+      return true
+    })
+    const market = await bob.player.offers(`isrc:${SAMPLE_ISRC}`)
+    await assert.rejects(bob.player.buy(market.offers[0]!.offer, { share: short.link, again: true }), {
+      code: 'ERR_SHARE_EXPIRED',
+    })
+  })
 })
 
 /** The envelope's bytes with another body under the old signature (what a forger can make). */
