@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
 import { isError } from '../../protocols/errors.ts'
+import { tryCanonicalContentId } from '../../protocols/identifiers/content-id.ts'
 import { id as idField } from '../../protocols/records/fields.ts'
 import {
   createShare,
@@ -233,7 +234,13 @@ export class Shares {
     }
     const manifest = await this.#directory.resolve(id)
     const isrc = `isrc:${manifest.body.isrc}`
-    return { track: isrc, release: this.#directory.releasesOf(manifest.body.isrc)[0] ?? null, manifest: manifest.id }
+    // Both ids when known, so that buying the album through a track's share counts too (decision 0512).
+    const named = manifest.body.release
+    const release =
+      this.#directory.releasesOf(manifest.body.isrc)[0] ??
+      (named?.icpn != null ? tryCanonicalContentId(`icpn:${named.icpn}`) : null) ??
+      (named?.grid != null ? tryCanonicalContentId(`grid:${named.grid}`) : null)
+    return { track: isrc, release, manifest: manifest.id }
   }
 
   /** The offer id a share recommends: an offer `offers` listed (which must sell what is shared), or an offer id. */

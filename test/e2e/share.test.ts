@@ -120,6 +120,7 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     assert.equal(share.referrer.kind, 'account')
     assert.equal(share.referrer.key, toHex(alice.account.signer.publicKey))
     assert.equal(share.content.track, `isrc:${SAMPLE_ISRC}`)
+    assert.equal(share.content.release, sold, 'and the release it is on, whose offers it may be bought through')
     assert.equal(share.offer, 'harbour-download')
     assert.equal(share.expires, clock.now() + 7 * 86_400_000)
     assert.ok(share.link.startsWith('consort://share/'), share.link)
