@@ -26,6 +26,9 @@ function tour(devnet: Devnet): string {
     if (offer != null)
       lines.push(`  ${consort} buy ${offer.offer} ${listener}        (an offer listed by consort offers)`)
     lines.push(`  ${consort} play ${sample.track} --out /tmp/consort-sample.flac ${listener}`)
+    lines.push(
+      `  ${consort} share ${sample.track} ${listener}        (a link: consort open LINK previews it and lists offers)`,
+    )
     lines.push(`  ${consort} licences ${listener}`)
     lines.push(`  ${consort} usage --flush ${listener}`)
     lines.push(`  ${consort} account balance ${listener}`)

@@ -186,6 +186,29 @@ describe('player: the command line', function () {
     assert.equal(refused.code, 2, 'a passphrase is required')
   })
 
+  it('shares a track as the account, and opens the link: the preview to a file, the offers (none reachable here), bad links named', async () => {
+    const shared = await consort('share', `isrc:${track.isrc}`, '--expires', '2d', '--json', '--data-dir', dataDir)
+    assert.equal(shared.code, 0, shared.err)
+    const share = shared.json()
+    assert.match(share.link, /^consort:\/\/share\/[A-Za-z0-9_-]+$/)
+    assert.equal(share.referrer.kind, 'account')
+    assert.equal(share.expires - share.created, 2 * 86_400_000)
+    const clip = path.join(dir, 'shared-preview.flac')
+    const opened = await consort('open', share.link, '--out', clip, '--json', '--data-dir', dataDir)
+    assert.equal(opened.code, 0, opened.err)
+    const answer = opened.json()
+    assert.equal(answer.own, true, 'its own share: buying through it credits no one')
+    assert.equal(answer.territory, 'GB')
+    assert.equal(answer.preview.played, true, JSON.stringify(answer.preview))
+    assert.ok((await readFile(clip)).length > 0, 'the preview was written')
+    const bad = await consort('open', 'consort://share/not*a*share', '--no-preview', '--data-dir', dataDir)
+    assert.equal(bad.code, 1)
+    assert.match(bad.err, /not a share link: .*cut or altered/)
+    const cut = await consort('open', share.link.slice(0, 80), '--no-preview', '--data-dir', dataDir)
+    assert.equal(cut.code, 1)
+    assert.match(cut.err, /not a valid share|not base64url/)
+  })
+
   // Last: it adds tracks, licences and usage events the tests above do not expect.
   it('fails, saying so, when only the preview could be played, and leaves no empty file when nothing could', async () => {
     const unlicensed = await packageTrack(world, 'GBAYE0604002')
