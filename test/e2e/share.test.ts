@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import * as dagCbor from '@ipld/dag-cbor'
 import { toHex } from '../../keys/hex.ts'
+import type { NodeKeys } from '../../keys/keystore.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
 import { FakeClock } from '../../protocols/clock.ts'
 import { signPurchaseOrder } from '../../protocols/purchase/order.ts'
@@ -43,6 +44,8 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     world = await startChainWorld({
       clock,
       retailers: { harbour: {}, corner: {} },
+      // The storefronts' pages read the catalog over its protocol.
+      extras: { catalog: ['catalog'] },
       listeners: { alice: { territory: 'GB' }, bob: { territory: 'FR' }, carol: { territory: 'GB' } },
     })
     alice = world.listeners.get('alice')!
@@ -98,11 +101,12 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
 
   after(async () => await world?.stop())
 
-  /** Everything the referrer's statements this period credit it for referrals, in minor units. */
-  async function referralCredits(listener: WorldListener): Promise<bigint> {
+  /** Everything the referrer's statements this period credit it for referrals (a listener's account, a store's key). */
+  async function referralCredits(referrer: WorldListener | NodeKeys): Promise<bigint> {
     const statements = world.house.role('clearinghouse').engine.statements
+    const key = 'account' in referrer ? referrer.account.signer.publicKey : referrer.signer.publicKey
     let total = 0n
-    for (const participant of await statements.participantsOfKey(toHex(listener.account.signer.publicKey))) {
+    for (const participant of await statements.participantsOfKey(toHex(key))) {
       for (const statement of await statements.build(periodOf(clock.now()), participant)) {
         for (const part of statement.parts) {
           for (const line of part.record.body.lines)
@@ -250,6 +254,32 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     assert.equal(bought.price.amount, HARBOUR_PRICE)
     assert.equal(await referralCredits(alice), before, 'no credit to oneself')
     assert.deepEqual(await world.house.role('clearinghouse').engine.ledger.audit(), [])
+  })
+
+  it("a store's share link from its track page: opened in a player where the store does not sell, another store's sale credits it", async () => {
+    const harbour = world.retailers.get('harbour')!
+    const store = harbour.node.role('retailer').storefront.url!
+    const track = await fetch(`${store}/track/${encodeURIComponent(`isrc:${SAMPLE_ISRC}`)}`)
+    const html = await track.text()
+    assert.equal(track.status, 200, html)
+    const storeLink = html.match(/id="share-link"[^>]* value="([^"]+)"/)?.[1]
+    assert.ok(storeLink?.startsWith(`${store}/share/`), `the track page carries the store's share: ${storeLink}`)
+    const opened = await bob.player.openShare(storeLink!, { preview: false })
+    assert.equal(opened.share.referrer.kind, 'retailer')
+    assert.equal(opened.share.referrer.key, toHex(harbour.keys.signer.publicKey))
+    assert.equal(opened.share.offer, 'harbour-download', 'the store recommends its own (cheapest) offer')
+    assert.equal(opened.sharedOffer, 'not-sold-here')
+    assert.deepEqual(
+      opened.offers.map((o) => o.offerId),
+      ['corner-download'],
+    )
+    const before = await referralCredits(harbour.keys)
+    await bob.player.buy(opened.offers[0]!.offer, { share: storeLink!, again: true })
+    assert.equal(
+      await referralCredits(harbour.keys),
+      before + (CORNER_PRICE * BigInt(REFERRAL_BPS)) / 10_000n,
+      "Corner's sale credits Harbour, whose share it came through, 0.25 EUR",
+    )
   })
 
   it('an expired share is refused when opened and when buying, saying when it expired', async () => {
