@@ -151,6 +151,22 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     assert.equal(opened.referrerSellsHere, false)
   })
 
+  it("a release's share previews its first track and lists the release's offers", async () => {
+    const album = await alice.player.share(sold)
+    assert.equal(album.content.track, null)
+    assert.equal(album.content.release, sold)
+    assert.equal(album.content.manifest, alice.player.directory.manifestFor(SAMPLE_ISRC)!.id.toString())
+    const sink = new MemorySink()
+    const opened = await bob.player.openShare(album.text, { sink })
+    assert.ok(opened.preview?.played, JSON.stringify(opened.preview))
+    assert.ok(sink.bytes().length > 0)
+    assert.deepEqual(
+      opened.offers.map((o) => o.offerId),
+      ['corner-download'],
+    )
+    assert.equal(opened.sharedOffer, null, 'it recommends no offer')
+  })
+
   it("in the referrer's retailer's territory, its offer comes first, though another is cheaper", async () => {
     const opened = await carol.player.openShare(link, { preview: false })
     assert.equal(opened.preview, null)

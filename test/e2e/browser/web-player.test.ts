@@ -149,6 +149,32 @@ describe('web player over HTTP: login links, sessions, CSRF, refusals', function
     assert.match(await bad.text(), /offer: missing or malformed/)
   })
 
+  it('refuses a share link that is none, is cut or was altered, naming why; sharing asks for the CSRF token (issue 19)', async () => {
+    const { cookie } = await login()
+    const open = async (link: string) => {
+      const response = await fetch(`${info.url}/ui/share?${new URLSearchParams({ link })}`, { headers: { cookie } })
+      return { status: response.status, body: await response.text() }
+    }
+    const none = await open('https://store.example/track/isrc:ZZCNS2600001')
+    assert.equal(none.status, 400)
+    assert.match(
+      none.body,
+      /not a share link: the address https:\/\/store\.example\/track\/isrc:ZZCNS2600001 carries no share/,
+    )
+    const cut = await open('consort://share/omF2AWR0eXBlbWNvbnNvcnQvc2hhcmU')
+    assert.equal(cut.status, 400)
+    assert.match(cut.body, /not a valid share|not base64url/)
+    const missing = await fetch(`${info.url}/ui/share`, { headers: { cookie } })
+    assert.equal(missing.status, 400)
+    assert.match(await missing.text(), /link: give the share link to open/)
+    const unsigned = await fetch(`${info.url}/ui/share`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ content: 'isrc:ZZCNS2600001' }).toString(),
+    })
+    assert.equal(unsigned.status, 403, 'a share is signed with the account key: a CSRF-protected POST')
+  })
+
   it('answers 404 for static names Object.prototype holds, before login and without the install path (issue 11)', async () => {
     for (const name of ['constructor', '__proto__', 'toString', 'valueOf']) {
       const response = await fetch(`${info.url}/ui/static/${name}`)
