@@ -66,6 +66,8 @@ export type SimProgress =
       connectionsOpen: number
     }
   | { phase: 'mesh'; waitedMs: number }
+  /** One of the market's long steps (set-up or drain): how many of how many done, at what simulated time (since the run's start). */
+  | { phase: 'market'; step: string; done: number; total: number; simulatedMs: number }
   | { phase: 'running'; t: number; durationMs: number; done: number; events: number }
   | { phase: 'draining'; drainMs: number }
   | { phase: 'fault'; t: number; kind: FaultEventKind; label: string }
@@ -227,6 +229,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     )
   }
   const market = scenario.workload.market != null ? new MarketWorkload(scenario, cluster, seed, clock, sampler) : null
+  if (market != null)
+    market.progress.listener = (step, done, total) =>
+      progress({ phase: 'market', step, done, total, simulatedMs: Math.round(performance.now()) })
   const plan = buildPlan(scenario, seed, cluster, clock, fabric, tracker, neighbours, market, progress)
   plan.describe('scenario', scenario)
   plan.describe('seed', seed)

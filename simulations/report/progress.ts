@@ -1,5 +1,10 @@
 import type { SimProgress } from '../runner.ts'
 
+/** CPU seconds this process has spent, and its resident memory: what a person watching a long run needs to judge it. */
+function cost(): string {
+  return `${(process.cpuUsage().user / 1e6).toFixed(0)} s CPU, ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GB RSS`
+}
+
 /** One line of progress for a person watching a run (stderr), or null for events not worth a line. */
 export function progressLine(event: SimProgress): string | null {
   switch (event.phase) {
@@ -10,16 +15,18 @@ export function progressLine(event: SimProgress): string | null {
         ? `started ${event.started}/${event.total} nodes (${(event.simulatedMs / 1000).toFixed(1)} s simulated, ${event.connectionsOpened} connections opened, ${event.connectionsOpen} open, ${(process.cpuUsage().user / 1e6).toFixed(0)} s CPU)`
         : null
     case 'mesh':
-      return `gossip mesh formed (${(event.waitedMs / 1000).toFixed(1)} s of simulated time)`
+      return `gossip mesh formed (${(event.waitedMs / 1000).toFixed(1)} s of simulated time, ${cost()})`
     case 'running':
       return event.t % 10_000 < 1000
-        ? `t=${(event.t / 1000).toFixed(0)}s of ${event.durationMs / 1000}s, ${event.done}/${event.events} events`
+        ? `t=${(event.t / 1000).toFixed(0)}s of ${event.durationMs / 1000}s, ${event.done}/${event.events} events (${cost()})`
         : null
+    case 'market':
+      return `market: ${event.step} ${event.done}/${event.total} (${(event.simulatedMs / 1000).toFixed(1)} s simulated, ${cost()})`
     case 'fault':
       return `t=${(event.t / 1000).toFixed(1)}s ${event.label}`
     case 'draining':
-      return `draining ${event.drainMs} ms`
+      return `draining ${event.drainMs} ms (${cost()})`
     case 'stopping':
-      return 'stopping the nodes'
+      return `stopping the nodes (${cost()})`
   }
 }

@@ -25,6 +25,7 @@ import { SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery } from './paid-delivery.ts'
 import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
+import { StepProgress } from './step-progress.ts'
 
 const log = logger('consort:sim:market')
 
@@ -154,6 +155,8 @@ export class MarketWorkload {
   #replays = 0
   #listings: OfferListing[] = []
   #certified: CertifiedOffer[] = []
+  /** Where the set-up and the drain are, for a person watching (stderr only; see step-progress.ts). */
+  readonly progress = new StepProgress()
 
   constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: Clock, sampler: Timeline) {
     const spec = scenario.workload.market
@@ -177,6 +180,7 @@ export class MarketWorkload {
           throw new SimulationSetupError(`purchases and usage reports need a group with the ${role} role`)
       }
     this.#purchases = new PurchaseWorkload(scenario, cluster, seed, clock, sampler)
+    this.#purchases.progress = this.progress
     const replayers = cluster.nodes.filter((n) => n.spec.kind === 'replayer')
     this.#replayers = replayers.length > 0 ? new Replayers(cluster.network.name, replayers) : null
     const overpricers = cluster.nodes.filter((n) => n.spec.kind === 'overpricer')
@@ -217,6 +221,7 @@ export class MarketWorkload {
     // Paid delivery (decision 0811): both deals name the scenario's delivery fee.
     const paid = spec.delivery == null ? {} : { delivery: PaidDelivery.dealTerms(spec.delivery) }
     let n = 0
+    this.progress.report('releases published', 0, spec.releases)
     for (let r = 0; r < spec.releases; r++) {
       const producer = producers[r % producers.length]!
       const tracks = Array.from({ length: spec.tracksPerRelease }, () => {
@@ -273,6 +278,7 @@ export class MarketWorkload {
         }
       }
       this.#releases++
+      this.progress.report('releases published', this.#releases, spec.releases)
       log('published release %d of %d from %s', r + 1, spec.releases, producer.name)
     }
     // Retailers make offers once the contracts reached them; the reference service certifies them.
@@ -286,13 +292,16 @@ export class MarketWorkload {
           nextAnnounce = performance.now() + REANNOUNCE_MS
           for (const producer of producers) await route(producer, 'production', 'POST', '/reannounce')
         }
+        let holding = 0
         for (const retailer of retailers) {
           const contracts = (await route(retailer, 'retailer', 'GET', '/contracts')) as
             | unknown[]
             | { contracts: unknown[] }
           const count = Array.isArray(contracts) ? contracts.length : contracts.contracts.length
-          if (count < spec.releases * 2) return false
+          if (count >= spec.releases * 2) holding++
         }
+        this.progress.report('retailers holding every contract', holding, retailers.length)
+        if (holding < retailers.length) return false
         log('every retailer holds every contract after %d ms', Math.round(performance.now() - t0))
         return true
       },
@@ -335,6 +344,7 @@ export class MarketWorkload {
       }
       this.#offers.certified = certified
       this.#offers.expected = Math.max(total, 1)
+      this.progress.report('offers certified', certified, total)
       return total > 0 && certified === total
     }, 'every offer certified')
     this.#offers.certifyMs = Math.round(performance.now() - t0)
@@ -349,6 +359,11 @@ export class MarketWorkload {
         for (const id of releaseIds) {
           await route(sim, 'delivery', 'POST', '/seeds', { cid: id.toString(), wait: true })
           this.#seeds.complete++
+          this.progress.report(
+            'releases seeded (seeder × release)',
+            this.#seeds.complete,
+            seeders.length * releaseIds.length,
+          )
         }
       }),
     )
@@ -405,6 +420,11 @@ export class MarketWorkload {
         this.#inFlight.add(done)
         await done
         this.#inFlight.delete(done)
+        this.progress.report(
+          'fetches ended or skipped (of those planned)',
+          this.#fetches.length - this.#inFlight.size + this.#skipped,
+          this.#planned,
+        )
       })
     }
   }
@@ -512,11 +532,17 @@ export class MarketWorkload {
         new Promise((resolve) => setTimeout(resolve, Math.max(ms, FETCH_DRAIN_MAX_MS))),
       ])
     await this.#purchases.drain(ms)
-    if (this.#hostile?.planned === true) await this.#hostileBuyersAct()
+    if (this.#hostile?.planned === true) {
+      this.progress.report('hostile buyers acting', 0, 1)
+      await this.#hostileBuyersAct()
+      this.progress.report('hostile buyers acting', 1, 1)
+    }
     if (this.#replayers != null && this.#replayRandom != null) {
+      this.progress.report('replayers replaying', 0, 1)
       const houses = this.#cluster.network.record.body.clearinghouses.map((c) => c.key)
       await this.#replayers.replay(this.#replays, this.#replayRandom, houses)
       await this.#purchases.flushAll()
+      this.progress.report('replayers replaying', 1, 1)
     }
   }
 

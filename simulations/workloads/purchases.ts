@@ -32,6 +32,7 @@ import type { MarketSpec, Scenario } from '../scenario.ts'
 import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
+import { StepProgress } from './step-progress.ts'
 
 const log = logger('consort:sim:purchases')
 
@@ -189,6 +190,8 @@ export class PurchaseWorkload {
   readonly #failureSamples: string[] = []
   readonly #purchaseRows: PurchaseRow[] = []
   readonly #playRows: PlayRow[] = []
+  /** Where the set-up and the drain are, for a person watching (the market's; stderr only). */
+  progress = new StepProgress()
 
   constructor(scenario: Scenario, cluster: Cluster, seed: number, clock: Clock, sampler: Timeline) {
     const spec = scenario.workload.market
@@ -250,11 +253,15 @@ export class PurchaseWorkload {
     }
     const house = this.#house()
     if (house == null) throw new SimulationSetupError('purchases need a node with the clearinghouse role')
+    const players = this.players()
+    let ready = 0
+    this.progress.report('players registered and funded', 0, players.length)
     await Promise.all(
-      this.players().map(async (sim) => {
+      players.map(async (sim) => {
         const player = playerOf(sim)
         await player.ensureDevice()
         await this.#fund(sim, house)
+        this.progress.report('players registered and funded', ++ready, players.length)
       }),
     )
   }
@@ -286,6 +293,7 @@ export class PurchaseWorkload {
           })
         this.#chains.set(sim.index, next)
         await next
+        this.progress.report('purchases ended (of those planned)', this.#finished, this.#planned)
       })
     }
   }
@@ -544,6 +552,7 @@ export class PurchaseWorkload {
 
   async flushAll(): Promise<void> {
     this.#pendingReports = 0
+    this.progress.report('usage flushed, clearinghouse quiet', 0, 2)
     await Promise.all(
       this.players().map(async (sim) => {
         if (!sim.online) return
@@ -560,7 +569,9 @@ export class PurchaseWorkload {
         this.#pendingReports += player.status().outbox.pendingReports
       }),
     )
+    this.progress.report('usage flushed, clearinghouse quiet', 1, 2)
     await this.#quiet()
+    this.progress.report('usage flushed, clearinghouse quiet', 2, 2)
   }
 
   /** Whether an offer the retailers listed is known to the ground truth, and whether its plays move money. */
