@@ -28,6 +28,12 @@ const { values, positionals } = parseArgs({
   },
 })
 
+// Libraries use errors as control flow on hot paths: libp2p's job queue makes an `AbortError` for every job it
+// finishes, Noise's length decoder throws a `RangeError` at every emptied buffer. Capturing their stacks was a tenth of
+// a 233-node market's CPU. Nothing in a run reads a stack (they only ever reach stderr and debug logs), so a run
+// captures none; CONSORT_SIM_STACKS=1 brings them back for debugging.
+Error.stackTraceLimit = process.env.CONSORT_SIM_STACKS === '1' ? 10 : 0
+
 const world = VirtualWorld.install({ seed: 'consort/sim/boot', epochMs: EPOCH_MS })
 const wallStart = wallClockNow()
 let code = 3
