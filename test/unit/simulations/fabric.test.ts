@@ -54,6 +54,16 @@ function receive(end: SimConnection, bytes: number): Promise<{ at: number; data:
   })
 }
 
+type Sendable = Parameters<SimConnection['send']>[0]
+
+/** A list of buffers of the type libp2p hands a connection (its own copy of `uint8arraylist`, taken from the end). */
+function listOf(end: SimConnection, ...buffers: Uint8Array[]): Sendable {
+  const List = (end as unknown as { writeBuffer: object }).writeBuffer.constructor as new (
+    ...buffers: Uint8Array[]
+  ) => Sendable
+  return new List(...buffers)
+}
+
 describe('simulations: the link fabric', () => {
   it('takes a round trip to connect, then one-way latency per chunk, in order', async () => {
     const { value } = await simulate(world, async () => {
@@ -98,6 +108,24 @@ describe('simulations: the link fabric', () => {
     })
     // 1 s on the uplink, 10 ms of latency, and the last 16 KiB chunk's 8 ms on the (faster) downlink.
     assert.ok(value >= 1000 && value < 1030, `took ${value} ms`)
+  })
+
+  it('puts what libp2p hands over at once on the wire as one chunk, up to the largest chunk', async () => {
+    const { value } = await simulate(world, async () => {
+      const { fabric, a, b } = await twoNodes(10)
+      const before = fabric.traffic('peer-a').sentChunks
+      const got = receive(b, 5 + 40 * 1024)
+      // A Noise frame comes as its two-byte length and its ciphertext; one socket write, as TCP would send it.
+      a.send(listOf(a, Uint8Array.of(0, 3), Uint8Array.of(1, 2, 3)))
+      const small = fabric.traffic('peer-a').sentChunks - before
+      // Larger than a chunk (16 KiB here): buffer by buffer, as before.
+      a.send(listOf(a, new Uint8Array(20 * 1024), new Uint8Array(20 * 1024)))
+      const { data } = await got
+      return { small, all: fabric.traffic('peer-a').sentChunks - before, first: data.slice(0, 5) }
+    })
+    assert.equal(value.small, 1)
+    assert.ok(value.all >= 3, `${value.all} chunks`)
+    assert.deepEqual(value.first, [0, 3, 1, 2, 3])
   })
 
   it('retransmits lost packets after an RTO, and never reorders', async () => {
