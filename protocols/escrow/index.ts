@@ -10,6 +10,17 @@ import { recordBytes } from '../messages.ts'
  */
 export const ESCROW_PROTOCOL = 'escrow'
 export const ESCROW_OPS = { deposit: 'deposit' } as const
+/**
+ * The refusals of `/escrow/1`, the protocol's one list of wire codes (decision 0014); each has its class in
+ * `errors.ts`. A malformed deposit is the shared `ERR_BAD_REQUEST`.
+ */
+export const ESCROW_CODES = {
+  /**
+   * A record of the deposit does not decode or is not signed by a certified producer, a key is sealed to another
+   * registration manager or does not open, an escrow differs from its manifest, or its key id is another producer's.
+   */
+  escrowInvalid: 'ERR_ESCROW_INVALID',
+} as const
 /** Tracks one deposit may carry (a box set). */
 export const MAX_ESCROWS_PER_DEPOSIT = 1000
 /** The seal context of a content key in a `consort/escrow` record (`keys/seal.ts`; see `keys/README.md`). */

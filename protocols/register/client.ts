@@ -3,7 +3,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { PeerId } from '@libp2p/interface'
 import { ed25519Verify, type Signer } from '../../keys/ed25519.ts'
 import { toHex } from '../../keys/hex.ts'
-import { isError } from '../errors.ts'
+import { ESCROW_ERRORS } from '../escrow/errors.ts'
 import { depositResponse, ESCROW_OPS, ESCROW_PROTOCOL } from '../escrow/index.ts'
 import {
   issueResponse,
@@ -21,7 +21,8 @@ import { peerIdOfKey, registrarPeers } from '../peers.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord, signingPayload } from '../records/envelope.ts'
 import type { RoleName } from '../records/types/common.ts'
 import { type RpcCallOptions, type RpcDialer, rpcCall } from '../rpc/client.ts'
-import { RpcRemoteError } from '../rpc/errors.ts'
+import { isRefusal, type WireErrors } from '../rpc/errors.ts'
+import { REGISTER_ERRORS } from './errors.ts'
 import {
   CERT_REQUEST_DOMAIN,
   CERT_ROTATION_DOMAIN,
@@ -173,7 +174,8 @@ export class UnexpectedRegistrarAnswerError extends Error {
 
 /**
  * Call the given registrar, or each registrar of the network in turn: a peer that cannot be reached or times out
- * is skipped; a typed refusal (`RpcRemoteError`) is final, since every registrar applies the same policy.
+ * is skipped; a refusal is final, since every registrar applies the same policy. With `errors` (the protocol's
+ * table), a refusal whose code the protocol lists is thrown as its own class (`REGISTER_ERRORS`: `DeviceTakenError`…).
  */
 async function callRegistrar(
   libp2p: RpcDialer,
@@ -182,15 +184,17 @@ async function callRegistrar(
   op: string,
   body: unknown,
   options: RegistrarCallOptions,
+  errors?: WireErrors,
 ): Promise<{ registrar: PeerId; response: unknown }> {
   const peers = options.registrar != null ? [options.registrar] : registrarPeers(network)
+  const callOptions: RpcCallOptions = errors != null ? { ...options, errors } : options
   let lastError: unknown
   for (const peer of peers) {
     try {
-      const response = await rpcCall(libp2p, peer, network.protocol(protocol), op, body, options)
+      const response = await rpcCall(libp2p, peer, network.protocol(protocol), op, body, callOptions)
       return { registrar: peer, response }
     } catch (err) {
-      if (isError(err, RpcRemoteError) || options.signal?.aborted === true) throw err
+      if (isRefusal(err) || options.signal?.aborted === true) throw err
       lastError = err
     }
   }
@@ -250,6 +254,7 @@ export async function requestCert(
     REGISTER_OPS.requestCert,
     signCertRequest(fields, init.signer),
     options,
+    REGISTER_ERRORS,
   )
   const answer = parseMessage(certStatusResponse, response, 'response')
   return certResult(network, init.now, init.signer.publicKey, registrar, answer)
@@ -289,6 +294,7 @@ export async function rotateCert(
       graceMs: init.graceMs,
     },
     options,
+    REGISTER_ERRORS,
   )
   const answer = parseMessage(rotateCertResponse, response, 'response')
   const result = certResult(network, init.now, init.request.subject, registrar, {
@@ -315,7 +321,7 @@ export async function certStatus(
     network.protocol(REGISTER_PROTOCOL),
     REGISTER_OPS.certStatus,
     { requestId },
-    options,
+    { ...options, errors: REGISTER_ERRORS },
   )
   return certResult(network, now, subject, registrar, parseMessage(certStatusResponse, response, 'response'))
 }
@@ -353,6 +359,7 @@ export async function registerDevice(
     REGISTER_OPS.registerDevice,
     signDeviceRequest(fields, init.account, init.device),
     options,
+    REGISTER_ERRORS,
   )
   const { device: bytes } = parseMessage(registerDeviceResponse, response, 'response')
   const device = decodeRecordAs('consort/device', bytes, decodeOptionsOf(network, init.now))
@@ -378,6 +385,7 @@ export async function lookupCert(
     REGISTER_OPS.lookupCert,
     { subject },
     options,
+    REGISTER_ERRORS,
   )
   const { cert: bytes } = parseMessage(lookupCertResponse, response, 'response')
   if (bytes == null) return null
@@ -515,7 +523,7 @@ export async function depositEscrow(
       release: init.release?.bytes ?? null,
       attachments: init.attachments.map((a) => a.bytes),
     },
-    options,
+    { ...options, errors: ESCROW_ERRORS },
   )
   return parseMessage(depositResponse, response, 'response').stored
 }

@@ -1,7 +1,9 @@
 import { z } from 'zod'
+import { LICENCE_CODES } from '../licence/index.ts'
 import { recordBytes } from '../messages.ts'
 import { bytes, id, publicKey, sealingKey, text } from '../records/fields.ts'
 import { roleName } from '../records/types/common.ts'
+import { RPC_CODES } from '../rpc/errors.ts'
 
 /**
  * `/consort/<net>/register/1` — served by registration managers.
@@ -24,6 +26,29 @@ export const REGISTER_OPS = {
   lookupCert: 'lookup-cert',
   rotateCert: 'rotate-cert',
 } as const
+/**
+ * The refusals of `/register/1`, the protocol's one list of wire codes (decision 0014); each has its class in
+ * `errors.ts`. A device's registration refuses a revoked device or one beyond the account's limit with `/licence/1`'s
+ * codes (one condition, one class). `cert-status` of an unknown request is the shared `ERR_NOT_FOUND`; a malformed
+ * request the shared `ERR_BAD_REQUEST`.
+ */
+export const REGISTER_CODES = {
+  /** A request's signature does not verify (the subject's, the account's, the device's, the old key's). */
+  unauthorised: RPC_CODES.unauthorised,
+  /** A signed request for another network, too old, or dated in the future. */
+  staleRequest: 'ERR_STALE_REQUEST',
+  /** The device key is registered to another account. */
+  deviceTaken: 'ERR_DEVICE_TAKEN',
+  deviceRevoked: LICENCE_CODES.deviceRevoked,
+  deviceLimit: LICENCE_CODES.deviceLimit,
+  /** Too many certificate requests wait for an operator. */
+  tooManyPending: 'ERR_TOO_MANY_PENDING',
+  /** A rotation that does not continue its predecessor. */
+  rotationInvalid: 'ERR_ROTATION_INVALID',
+  /** The old certificate was already rotated to another key. */
+  rotationConflict: 'ERR_ROTATION_CONFLICT',
+} as const
+
 /** Domain tags of the signatures inside register requests. */
 export const CERT_REQUEST_DOMAIN = 'consort/v1/cert-request'
 export const DEVICE_REQUEST_DOMAIN = 'consort/v1/device-request'

@@ -6,7 +6,14 @@ import { isError } from '../errors.ts'
 import { announcedAddresses, dialFailureReason, isAddressBook } from './addresses.ts'
 import { decodeResponse, encodeRequest, FrameError } from './codec.ts'
 import { DEFAULT_DEADLINE_MS, DEFAULT_MAX_MESSAGE_BYTES, serviceOfProtocol } from './constants.ts'
-import { RpcProtocolError, RpcRemoteError, RpcTimeoutError, RpcUnreachableError, type WireErrors } from './errors.ts'
+import {
+  isRefusal,
+  RpcProtocolError,
+  RpcRemoteError,
+  RpcTimeoutError,
+  RpcUnreachableError,
+  type WireErrors,
+} from './errors.ts'
 import { localRpcServer } from './server.ts'
 import { openProtocolStream, type StreamDialer } from './streams.ts'
 
@@ -140,12 +147,7 @@ export async function rpcCall(
     return response.body
   } catch (err) {
     stream?.abort(err as Error)
-    if (
-      isError(err, RpcRemoteError) ||
-      isError(err, RpcUnreachableError) ||
-      isError((err as Error).cause, RpcRemoteError)
-    )
-      throw err
+    if (isRefusal(err) || isError(err, RpcUnreachableError)) throw err
     if (isError(err, FrameError)) throw new RpcProtocolError(`${protocol}: ${err.message}`)
     if ((err as Error).name === 'InvalidDataLengthError') {
       const cap = options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES

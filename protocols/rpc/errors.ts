@@ -139,6 +139,15 @@ function isRemoteError(err: unknown): err is RpcRemoteError {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === RpcRemoteError.name
 }
 
+/**
+ * Whether `err` is the peer's answer, a refusal: the `RpcRemoteError` itself or the protocol's own error decoded from
+ * it (`WireErrors`). Asking another peer will not change a refusal; an unreachable peer or a time-out may.
+ */
+export function isRefusal(err: unknown): err is Error {
+  if (typeof err !== 'object' || err === null) return false
+  return isRemoteError(err) || isRemoteError((err as { cause?: unknown }).cause)
+}
+
 /** An error class that a protocol's replies carry: constructible from a message, with its wire `code`. */
 export interface WireErrorType {
   readonly name: string

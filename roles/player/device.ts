@@ -4,7 +4,7 @@ import { isError } from '../../protocols/errors.ts'
 import { registrarPeers } from '../../protocols/peers.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { registerDevice } from '../../protocols/register/client.ts'
-import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
+import { isRefusal } from '../../protocols/rpc/errors.ts'
 import { sameBytes } from './bytes.ts'
 import { DEVICE_REGISTRATION_ATTEMPTS, DEVICE_REGISTRATION_RETRY_MS, DEVICE_REGISTRATION_WAIT_MS } from './constants.ts'
 import type { PlayerCore } from './core.ts'
@@ -106,8 +106,12 @@ export class DeviceRegistration {
         log('device registered: %s', device.id)
         return device
       } catch (err) {
-        if (isError(err, RpcRemoteError)) {
-          throw new DeviceNotRegisteredError(`the registration manager refused this device: ${err.message}`)
+        // A refusal (`DeviceLimitError`, `DeviceTakenError`, `DeviceRevokedError`… by `/register/1`'s table) is
+        // final and kept as the cause; anything else is tried again.
+        if (isRefusal(err)) {
+          throw new DeviceNotRegisteredError(`the registration manager refused this device: ${err.message}`, {
+            cause: err,
+          })
         }
         last = isError(err, AggregateError) ? (err.errors[0] ?? err) : err
         log('device registration attempt %d failed: %s', attempt, (err as Error).message)
