@@ -13,6 +13,17 @@ import { contentId, money, recordCid, territory, text, timestamp } from '../reco
  */
 export const REFERENCE_PROTOCOL = 'reference'
 export const REFERENCE_OPS = { certify: 'certify', query: 'query', contract: 'contract' } as const
+/**
+ * The refusals of `/reference/1` that are its own, the protocol's one list of wire codes (decision 0014); each has
+ * its class in `errors.ts`. A certification refused on its merits is no error: `certify` answers `refused` with
+ * every clause that failed. A malformed request is the shared `ERR_BAD_REQUEST`; an offer or attachment that does not
+ * decode is refused with the records layer's code (`ERR_MALFORMED_RECORD`, `ERR_BAD_SIGNATURE`…, docs/protocol.md §2).
+ */
+export const REFERENCE_CODES = {
+  /** The service is starting or stopping: ask another reference service, or again later. */
+  notRunning: 'ERR_REFERENCE_NOT_RUNNING',
+} as const
+
 /** Offers one query answers with (a page). */
 export const MAX_QUERY_RESULTS = 200
 

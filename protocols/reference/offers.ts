@@ -10,6 +10,7 @@ import { referencePeers } from '../peers.ts'
 import { decodeRecordAs, type SignedRecord } from '../records/envelope.ts'
 import type { Money } from '../records/fields.ts'
 import { type RpcDialer, rpcCall } from '../rpc/client.ts'
+import { REFERENCE_ERRORS } from './errors.ts'
 import {
   type CertifiedOfferMessage,
   MAX_QUERY_RESULTS,
@@ -185,7 +186,10 @@ export async function queryCertifiedOffers(
       let answer: { offers: CertifiedOfferMessage[] }
       const request = { content: query.content, territory: query.territory, at: query.at ?? null, limit }
       try {
-        const body = await rpcCall(deps.libp2p, peer, protocol, REFERENCE_OPS.query, request, options)
+        const body = await rpcCall(deps.libp2p, peer, protocol, REFERENCE_OPS.query, request, {
+          ...options,
+          errors: REFERENCE_ERRORS,
+        })
         answer = parseMessage(queryResponse, body, 'response')
       } catch (err) {
         unreachable.push({ reference: name, reason: (err as Error).message })

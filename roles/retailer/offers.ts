@@ -6,7 +6,6 @@ import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import type { Random } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
-import { isError } from '../../protocols/errors.ts'
 import { formatMinorUnits } from '../../protocols/identifiers/currencies.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -14,6 +13,7 @@ import { peerIdOfKey } from '../../protocols/peers.ts'
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
 import type { RecordStore } from '../../protocols/records/store.ts'
 import type { OfferBody } from '../../protocols/records/types/offer.ts'
+import { REFERENCE_ERRORS } from '../../protocols/reference/errors.ts'
 import {
   type ClauseFailure,
   certifyResponse,
@@ -23,7 +23,6 @@ import {
 } from '../../protocols/reference/index.ts'
 import { verifyCertification } from '../../protocols/reference/offers.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
-import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import type { RuleBounds, UsageRules } from '../../protocols/usage-rules/index.ts'
@@ -307,7 +306,7 @@ export class OfferDesk {
           protocol,
           REFERENCE_OPS.certify,
           { offer: offer.bytes, attachments },
-          { deadlineMs: CERTIFY_DEADLINE_MS },
+          { deadlineMs: CERTIFY_DEADLINE_MS, errors: REFERENCE_ERRORS },
         )
         const answer = parseMessage(certifyResponse, body, 'response')
         if (answer.status === 'certified') {
@@ -324,7 +323,8 @@ export class OfferDesk {
           return { status: 'refused', failures: answer.failures, certifier: anchor.name }
         }
       } catch (err) {
-        problems.push(`${anchor.name}: ${isError(err, RpcRemoteError) ? err.message : (err as Error).message}`)
+        // Whatever went wrong (a refusal such as `ReferenceNotRunningError`, no answer), the next service is asked.
+        problems.push(`${anchor.name}: ${(err as Error).message}`)
       }
     }
     return (
@@ -428,7 +428,9 @@ export class OfferDesk {
     const options = { network: this.#c.network.name, now: this.#c.clock.now(), caps: this.#c.network.caps }
     for (const anchor of this.#c.network.body.references) {
       try {
-        const body = await rpcCall(this.#c.libp2p, peerIdOfKey(anchor.key), protocol, REFERENCE_OPS.contract, request)
+        const body = await rpcCall(this.#c.libp2p, peerIdOfKey(anchor.key), protocol, REFERENCE_OPS.contract, request, {
+          errors: REFERENCE_ERRORS,
+        })
         const answer = parseMessage(contractResponse, body, 'response')
         if (answer.contract != null) return decodeRecordAs('consort/contract', answer.contract, options)
       } catch (err) {
