@@ -7,6 +7,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { parseMessage } from '../messages.ts'
 import type { NetworkContext } from '../network.ts'
 import { rpcCall } from '../rpc/client.ts'
+import { WireErrors } from '../rpc/errors.ts'
 import {
   CATALOG_OPS,
   CATALOG_PROTOCOL,
@@ -62,13 +63,9 @@ export async function searchRemoteCatalog(
   request: SearchRequest,
   signal?: AbortSignal,
 ): Promise<SearchResponse> {
-  const body = await rpcCall(
-    libp2p,
-    peer,
-    network.protocol(CATALOG_PROTOCOL),
-    CATALOG_OPS.search,
-    request,
-    signal != null ? { signal } : {},
-  )
+  const body = await rpcCall(libp2p, peer, network.protocol(CATALOG_PROTOCOL), CATALOG_OPS.search, request, {
+    errors: WireErrors.shared,
+    ...(signal != null ? { signal } : {}),
+  })
   return parseMessage(searchResponse, body, 'response')
 }

@@ -12,6 +12,11 @@ import { grid, icpn, isrc, text } from '../records/fields.ts'
  *   catalog node catches up without waiting for gossip.
  */
 export const CATALOG_PROTOCOL = 'catalog'
+/*
+ * `/catalog/1` has no refusal of its own, so no codes constant and no table (decision 0014): a malformed request is
+ * the shared `ERR_BAD_REQUEST`, an unknown op `ERR_UNKNOWN_OP`. Its callers pass `WireErrors.shared`, which decodes
+ * them to `InvalidParametersError` and `UnknownOpError`.
+ */
 export const CATALOG_OPS = { search: 'search', lookup: 'lookup', sync: 'sync' } as const
 export const MAX_PAGE_SIZE = 100
 export const MAX_SYNC_PAGE = 500

@@ -7,6 +7,10 @@ import type { TopicName } from '../topics/names.ts'
 /** Protocol name under the network prefix: `/consort/<net>/sync/1`. */
 export const SYNC_PROTOCOL = 'sync'
 export const SYNC_OPS = { pull: 'pull' } as const
+/*
+ * `/sync/1` has no refusal of its own, so no codes constant and no table (decision 0014): a malformed pull is the
+ * shared `ERR_BAD_REQUEST`; the puller passes `WireErrors.shared`, which decodes it to `InvalidParametersError`.
+ */
 
 /**
  * Topics whose messages a node that was away must not miss: releases, contracts, offers (with their certifications)

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts'
 import { withDeadline } from '../deadline.ts'
 import { rpcCall } from '../rpc/client.ts'
 import { protocolId } from '../rpc/constants.ts'
+import { WireErrors } from '../rpc/errors.ts'
 import { registerRpc } from '../rpc/server.ts'
 import type { Acceptance, TopicBus } from '../topics/bus.ts'
 import type { TopicName } from '../topics/names.ts'
@@ -261,6 +262,7 @@ export class SyncService {
       deadlineMs: SYNC_DEADLINE_MS,
       maxResponseBytes: SYNC_MAX_RESPONSE_BYTES,
       signal: this.#controller.signal,
+      errors: WireErrors.shared,
     })
     const parsed = pullResponse.safeParse(body)
     if (!parsed.success) throw new SyncProtocolError(`malformed pull answer: ${parsed.error.issues[0]?.message}`)

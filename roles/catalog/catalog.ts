@@ -18,6 +18,7 @@ import { canonicalIcpn } from '../../protocols/identifiers/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { decodeRecord, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
+import { WireErrors } from '../../protocols/rpc/errors.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
 import type { GossipDelivery } from '../../protocols/topics/bus.ts'
 import { keyHex, type TopicLookups } from '../../protocols/topics/knowledge.ts'
@@ -218,7 +219,7 @@ export class CatalogRole extends EventTarget implements Role {
         this.#c.network.protocol(CATALOG_PROTOCOL),
         CATALOG_OPS.sync,
         { cursor, limit: MAX_SYNC_PAGE },
-        { signal: this.#stopped.signal },
+        { signal: this.#stopped.signal, errors: WireErrors.shared },
       )
       const page = parseMessage(syncResponse, body, 'response')
       for (const bytes of page.certs) {

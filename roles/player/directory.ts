@@ -20,6 +20,7 @@ import { type DecodeOptions, decodeRecord, type SignedRecord } from '../../proto
 import type { RecordStore } from '../../protocols/records/store.ts'
 import { releaseContentId } from '../../protocols/records/types/release.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
+import { WireErrors } from '../../protocols/rpc/errors.ts'
 import type { TopicBus } from '../../protocols/topics/bus.ts'
 import type { CertificateTrust } from '../../protocols/trust/trust.ts'
 import type { Repository, StoreValueError } from '../store.ts'
@@ -309,7 +310,7 @@ export class ContentDirectory {
           this.#c.network.protocol(CATALOG_PROTOCOL),
           CATALOG_OPS.lookup,
           request,
-          { deadlineMs: CATALOG_DEADLINE_MS, ...(signal ? { signal } : {}) },
+          { deadlineMs: CATALOG_DEADLINE_MS, errors: WireErrors.shared, ...(signal ? { signal } : {}) },
         )
         const { records } = parseMessage(lookupResponse, body, 'response')
         const out: CatalogRecord[] = []

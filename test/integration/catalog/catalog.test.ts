@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { InvalidParametersError } from '@libp2p/interface'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { systemClock } from '../../../protocols/clock.ts'
+import { isError } from '../../../protocols/errors.ts'
 import { type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import { topicString } from '../../../protocols/topics/names.ts'
 import type { CatalogRole } from '../../../roles/catalog/index.ts'
@@ -133,7 +135,8 @@ describe('catalog: gossip-fed search, takedowns and catch-up', function () {
         page: 0,
         pageSize: 5,
       }),
-      (err: Error & { code?: string }) => err.code === 'ERR_BAD_REQUEST',
+      // The shared code decodes to the reused @libp2p/interface error, by name.
+      (err) => isError(err, InvalidParametersError) && err.message.includes('ERR_BAD_REQUEST'),
     )
   })
 
