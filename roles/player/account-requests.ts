@@ -117,9 +117,9 @@ export async function fetchConsumption(
   device: Signer,
   deviceRecord: SignedRecord<'consort/device'>,
   purchaseId: string,
-  init: CallInit,
+  init: CallInit & { transfer?: SignedRecord<'consort/transfer'> },
 ): Promise<SignedRecord<'consort/consumption'>> {
-  const request = signConsumptionRequest(
+  const signed = signConsumptionRequest(
     {
       network: network.name,
       device: device.publicKey,
@@ -130,6 +130,9 @@ export async function fetchConsumption(
     device,
     deviceRecord.bytes,
   )
+  // The transfer that made this account the purchase's holder, shown so that the clearinghouse need not have seen
+  // its gossip yet (decision 0606).
+  const request = init.transfer === undefined ? signed : { ...signed, transfer: init.transfer.bytes }
   await reachable(libp2p, peerIdOfKey(clearinghouse), init.signal)
   const response = await rpcCall(
     libp2p,

@@ -145,13 +145,13 @@ export class Licences {
    * Ask the registration manager for this device's licence of a purchase: again (a lost or damaged store, new
    * keys), or for the first time on a second device of the account, within the licence's `devices` rule.
    */
-  async fetch(purchaseId: string): Promise<LicenceView> {
+  async fetch(purchaseId: string, transfer?: SignedRecord<'consort/transfer'>): Promise<LicenceView> {
     const core = this.#core
     await core.checkStore()
     const device = await this.#device.ensure()
     let licence: SignedRecord<'consort/licence'>
     try {
-      licence = await this.reissue(purchaseId, device)
+      licence = await this.reissue(purchaseId, device, transfer)
     } catch (err) {
       if (isError(err, RpcRemoteError)) throw new PurchaseRefusedError(err.code, err.message)
       throw err
@@ -222,10 +222,14 @@ export class Licences {
    * of what the purchase already used: the registrar writes the uses into the licence, so a licence fetched again
    * never starts from more than the purchase has left (issue 11, finding 3).
    */
-  async reissue(purchaseId: string, device: SignedRecord<'consort/device'>): Promise<SignedRecord<'consort/licence'>> {
+  async reissue(
+    purchaseId: string,
+    device: SignedRecord<'consort/device'>,
+    transfer?: SignedRecord<'consort/transfer'>,
+  ): Promise<SignedRecord<'consort/licence'>> {
     const core = this.#core
     const c = core.components
-    const { consumption, unanswered } = await this.#consumption(purchaseId, device)
+    const { consumption, unanswered } = await this.#consumption(purchaseId, device, transfer)
     try {
       return await requestReissue(c.libp2p, c.network, {
         purchaseId,
@@ -252,6 +256,7 @@ export class Licences {
   async #consumption(
     purchaseId: string,
     device: SignedRecord<'consort/device'>,
+    transfer?: SignedRecord<'consort/transfer'>,
   ): Promise<{ consumption: SignedRecord<'consort/consumption'>[]; unanswered: string[] }> {
     const core = this.#core
     const c = core.components
@@ -264,6 +269,7 @@ export class Licences {
             now: core.now(),
             random: c.random,
             deadlineMs: SYNC_DEADLINE_MS,
+            ...(transfer !== undefined ? { transfer } : {}),
           }),
         )
       } catch (err) {

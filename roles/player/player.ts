@@ -26,6 +26,7 @@ import { playerRoutes } from './routes.ts'
 import { type CreateShareOptions, type OpenShareOptions, Shares } from './shares.ts'
 import type { PlayerComponents } from './store.ts'
 import { StreamSessions } from './streams.ts'
+import { TransferWatcher } from './transfers.ts'
 import type {
   BuyResult,
   CountedUseResult,
@@ -95,6 +96,7 @@ export class PlayerRole extends EventTarget implements Role {
   /** Paid delivery: the receipts of this device's fetches, on their way to a clearinghouse (decision 0511). */
   readonly deliveries: DeliveryReceipts
   readonly #resync: Resynchroniser
+  readonly #transfers: TransferWatcher
 
   constructor(components: PlayerComponents, init: PlayerInit = {}) {
     super()
@@ -158,6 +160,7 @@ export class PlayerRole extends EventTarget implements Role {
     this.#buying = new Buying(core, device, market, licences, prefetch, this.#shares)
     this.#copies = new Copies(core, directory, segments, uses)
     this.#resync = new Resynchroniser(core, device, licences, usage)
+    this.#transfers = new TransferWatcher(core, licences)
     this.streams = new StreamSessions({ playback, uses, segments })
     this.controlRoutes = playerRoutes({
       status: () => this.status(),
@@ -193,6 +196,7 @@ export class PlayerRole extends EventTarget implements Role {
       this.#device.refresh().catch((err) => log('device registration: %s', (err as Error).message))
     }
     this.#usage.start()
+    this.#transfers.start()
     this.streams.start()
     const library = core.library
     log('player started: %d licences, %d events waiting', library.licences.size, library.events.size)
@@ -202,6 +206,7 @@ export class PlayerRole extends EventTarget implements Role {
     this.#core.running = false
     this.#usage.stopTimers()
     await this.streams.stop()
+    this.#transfers.stop()
     this.directory.stop()
     await this.#acks.stop()
     await this.#segments.stop()

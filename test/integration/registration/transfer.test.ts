@@ -119,7 +119,15 @@ describe('registration: a licence transferred to another account', function () {
         ),
       { message: 'the clearinghouse learns the transfer from the revocations topic' },
     )
-    // The receiver's player fetches its licence as for any purchase of its account: the real reissue path.
+    // The receiver's player notices the transfer by itself (the revocation's gossip carries it) and fetches its
+    // licence, showing the transfer to the clearinghouse, whether or not that has seen the gossip yet.
+    await waitUntil(() => receiver.role.library.licences.get(purchaseId) !== undefined, {
+      message: "the receiver's player fetches its licence by itself",
+    })
+    const auto = receiver.role.library.licences.get(purchaseId)!.record
+    assert.deepEqual(auto.body.account, receiver.account.signer.publicKey)
+    assert.equal(auto.body.used?.plays, 1)
+    // Fetched again as for any purchase of its account: the real reissue path answers the same.
     const view = await receiver.role.fetchLicence(purchaseId)
     const received = receiver.role.library.licences.get(purchaseId)!.record
     assert.deepEqual(received.body.account, receiver.account.signer.publicKey)
