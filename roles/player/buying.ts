@@ -168,6 +168,7 @@ export class Buying {
       Math.round(performance.now() - answered),
     )
     this.#licences.added(purchaseId, kept)
+    prefetch.receiptUnder(kept)
     return this.#bought(core.library.licences.get(purchaseId)!, verified.receipt.bytes, attempts, started)
   }
 

@@ -115,15 +115,20 @@ export class DeliveryReceipts {
     return (await this.#d.outbox.get(`d/${licence.id}/${manifest.id}`)) !== undefined
   }
 
-  /** A licensed fetch ended (complete or not): keep what each peer delivered, to be acknowledged at the next flush. */
+  /**
+   * A licensed fetch ended (complete or not): keep what each peer delivered, to be acknowledged at the next flush.
+   * `partial`: the fetch asked for only some of the track's segments (a prefetch), so its completion is not the
+   * track's.
+   */
   async noteFetch(
     summary: FetchSummary,
     recorder: DeliveryRecorder,
     licence: SignedRecord<'consort/licence'>,
     manifest: SignedRecord<'consort/manifest'>,
+    options: { partial?: boolean } = {},
   ): Promise<void> {
     try {
-      if (summary.cached + summary.fetched >= summary.total) {
+      if (options.partial !== true && summary.cached + summary.fetched >= summary.total) {
         await this.#d.outbox.put(`d/${licence.id}/${manifest.id}`, new Uint8Array([1]))
       }
       const deliveries = recorder.deliveries()

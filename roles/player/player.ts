@@ -140,7 +140,7 @@ export class PlayerRole extends EventTarget implements Role {
       registration: () => components.credentials.device(),
       outbox: components.store.repositories.deliveries,
     })
-    const prefetch = new Prefetcher(directory, segments)
+    const prefetch = new Prefetcher(directory, segments, deliveries)
     const usage = new UsageReporter(core, device, () => deliveries.flush())
     const uses = new Uses(core, usage)
     const licences = new Licences(core, device)

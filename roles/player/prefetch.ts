@@ -1,7 +1,10 @@
 import { logger } from '@libp2p/logger'
+import type { DeliveryRecorder } from '../../protocols/delivery/recorder.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { FetchSummary } from '../../protocols/segments/fetcher.ts'
 import type { SegmentsService } from '../../protocols/segments/service.ts'
 import { MAX_PREFETCH_SOURCES, PREFETCH_SEGMENTS, PREFETCH_TRACKS } from './constants.ts'
+import type { DeliveryReceipts } from './deliveries.ts'
 import type { ContentDirectory } from './directory.ts'
 
 /**
@@ -9,6 +12,10 @@ import type { ContentDirectory } from './directory.ts'
  * encrypted and useless without the licence, and having them when the licence arrives means the first audio follows
  * the purchase without another round trip to the swarm. Where each prefetch got its blocks is remembered (bounded),
  * so that the play that uses them can say where its audio came from.
+ *
+ * The peers that served a prefetch delivered bytes of a track that was then bought: once the licence is here, the
+ * prefetch is receipted under it like any licensed fetch (decision 0511), so that its blocks are paid for whether or
+ * not the listener plays (the play that follows fetches only what the prefetch did not bring).
  */
 
 const log = logger('consort:player:prefetch')
@@ -18,15 +25,18 @@ export class Prefetcher {
   readonly #segments: SegmentsService
   /** Where the latest prefetch of each track got its blocks (by ISRC; the newest `MAX_PREFETCH_SOURCES`). */
   readonly #from = new Map<string, FetchSummary>()
+  readonly #deliveries: DeliveryReceipts
 
-  constructor(directory: ContentDirectory, segments: SegmentsService) {
+  constructor(directory: ContentDirectory, segments: SegmentsService, deliveries: DeliveryReceipts) {
     this.#directory = directory
     this.#segments = segments
+    this.#deliveries = deliveries
   }
 
-  /** Start fetching the first segments of each track `content` covers; abort the controller to stop. */
-  start(content: readonly string[]): AbortController {
+  /** Start fetching the first segments of each track `content` covers; abort the run to stop. */
+  start(content: readonly string[]): PrefetchRun {
     const controller = new AbortController()
+    const fetches: PrefetchFetch[] = []
     const isrcs = content.flatMap((c) =>
       c.startsWith('isrc:') ? [c.slice(5)] : (this.#directory.release(c)?.body.tracks.map((t) => t.isrc) ?? []),
     )
@@ -34,21 +44,36 @@ export class Prefetcher {
       const manifest = this.#directory.manifestFor(isrc)
       if (manifest === undefined) continue
       try {
-        const fetch = this.#segments.fetch(manifest.body.segments.slice(0, PREFETCH_SEGMENTS), {
+        const cids = manifest.body.segments.slice(0, PREFETCH_SEGMENTS)
+        const recorder = this.#deliveries.recorder(cids)
+        const fetch = this.#segments.fetch(cids, {
           root: manifest.id,
           priority: 'prefetch',
           announce: false,
           signal: controller.signal,
+          onProgress: recorder.onProgress,
         })
-        fetch.done.then(
+        // Settled either way: an aborted prefetch still delivered the blocks it got.
+        const ended = fetch.done.then(
           () => this.#note(isrc, fetch.summary()),
           () => {},
         )
+        fetches.push({ manifest, recorder, ended, summary: () => fetch.summary() })
       } catch (err) {
         log('prefetch of %s: %s', isrc, (err as Error).message)
       }
     }
-    return controller
+    return {
+      abort: () => controller.abort(),
+      receiptUnder: (licence) => {
+        for (const f of fetches) {
+          // Partial: a prefetch's few segments never make the track's later fetch a re-download.
+          void f.ended.then(() =>
+            this.#deliveries.noteFetch(f.summary(), f.recorder, licence, f.manifest, { partial: true }),
+          )
+        }
+      },
+    }
   }
 
   /** Where the latest prefetch of a track got its blocks, if one completed. */
@@ -61,4 +86,19 @@ export class Prefetcher {
     this.#from.set(isrc, summary)
     while (this.#from.size > MAX_PREFETCH_SOURCES) this.#from.delete(this.#from.keys().next().value as string)
   }
+}
+
+/** A prefetch under way for one purchase. */
+export interface PrefetchRun {
+  /** Stop fetching (the purchase failed). */
+  abort(): void
+  /** The purchase's licence is here: receipt what each prefetch delivered, once it has ended. */
+  receiptUnder(licence: SignedRecord<'consort/licence'>): void
+}
+
+interface PrefetchFetch {
+  manifest: SignedRecord<'consort/manifest'>
+  recorder: DeliveryRecorder
+  ended: Promise<void>
+  summary(): FetchSummary
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
+import { SEGMENT_TAG_BYTES } from '../../keys/segments.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
 import {
   CLEARING_OPS,
@@ -31,7 +32,7 @@ import {
 import { MemorySink, type PlayerRole } from '../../roles/player/index.ts'
 import { SAMPLE_ISRC } from '../../roles/production/index.ts'
 import { fixturePath } from '../fixtures.ts'
-import { startChainWorld } from '../helpers/chain-world.ts'
+import { startChainWorld, type WorldListener } from '../helpers/chain-world.ts'
 import type { createTestNetwork } from '../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../helpers/nodes.ts'
 import { waitUntil } from '../helpers/wait.ts'
@@ -61,6 +62,8 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   let net: Awaited<ReturnType<typeof createTestNetwork>>
   let registrarNode: ConsortNode
   let fund: (amount: bigint) => Promise<unknown>
+  let buyer: WorldListener
+  let fundBuyer: (amount: bigint) => Promise<unknown>
   let balance: (participant: string) => Promise<bigint>
   let manifest: SignedRecord<'consort/manifest'>
   let licence: SignedRecord<'consort/licence'>
@@ -71,7 +74,11 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
   const SALE_BPS = 1000
 
   before(async () => {
-    const world = await startChainWorld({ clock, extras: { carrier: ['delivery'] } })
+    const world = await startChainWorld({
+      clock,
+      extras: { carrier: ['delivery'] },
+      listeners: { listener: {}, buyer: {} },
+    })
     nodes.push(...world.nodes)
     const you = world.listeners.get('listener')!
     const shop0 = world.retailers.get('retailer')!
@@ -93,6 +100,8 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     const retailer = shop0.node
     listener = you.node
     fund = (amount) => world.fund(you, amount)
+    buyer = world.listeners.get('buyer')!
+    fundBuyer = (amount) => world.fund(buyer, amount)
     balance = (participant) => world.balance(participant)
     player = you.player
     device = await player.ensureDevice()
@@ -390,5 +399,60 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     )
     if (first.sources.peers.every((p) => nodesPaid.has(p.peer))) assert.equal(total, paid, 'no second delivery')
     void view
+  })
+  it('a purchase pays the nodes for the segments the player prefetched while buying, to the cent; the play after it fetches only the rest and is no re-download', async () => {
+    // Only the delivery nodes hold the track: every block the buyer fetches is one they are paid for.
+    const servers = new Set([label.peerId.toString(), carrier.peerId.toString()])
+    for (const node of nodes) {
+      if (servers.has(node.peerId.toString())) continue
+      for (const cid of manifest.body.segments) await node.helia.blockstore.delete(cid)
+    }
+    const payees = [label, carrier].map((n) => ({ node: n, key: n.keys.signer.publicKey }))
+    const paidTo = async () => Promise.all(payees.map((p) => balance(deliveryParticipant(p.key))))
+    const distributor = () => balance(distributorParticipant(keys.label.signer.publicKey))
+    const before = await paidTo()
+    const distributorBefore = await distributor()
+    const player3 = buyer.player
+    await fundBuyer(10_00n)
+    const market = await player3.offers(`isrc:${SAMPLE_ISRC}`)
+    await player3.buy(market.offers.find((o) => o.offerId === 'first-light-download')!.offer)
+    // The prefetch started with the purchase ends on its own and is receipted under the new licence.
+    await waitUntil(() => player3.deliveries.pending > 0)
+    clock.advance(5_000)
+    await player3.flushUsage()
+    assert.equal(player3.deliveries.pending, 0, 'the prefetch receipt was settled')
+    // Each node is paid for whole blocks: the prefetch asks for the first two segments, each full.
+    const block = manifest.body.segmentSize + SEGMENT_TAG_BYTES
+    const afterPrefetch = await paidTo()
+    const prefetched = afterPrefetch.map((paid, i) => {
+      const delta = paid - before[i]!
+      const blocks = [0, 1, 2].find((k) => expected(k * block) === delta)
+      assert.ok(blocks !== undefined, `node ${i} was paid ${delta}: not a whole number of prefetched blocks`)
+      return blocks
+    })
+    assert.equal(
+      prefetched.reduce((a, b) => a + b, 0),
+      2,
+      'both prefetched segments paid, once',
+    )
+    // The play fetches the rest; the prefetch's few segments do not make it a re-download.
+    const play = await player3.play(SAMPLE_ISRC, { sink: new MemorySink() })
+    assert.equal(play.mode, 'licensed')
+    assert.equal(play.delivery?.redownload, false)
+    assert.equal(play.delivery?.fetchedBytes, trackBytes(manifest) - 2 * block)
+    clock.advance(5_000)
+    await player3.flushUsage()
+    assert.equal(player3.deliveries.pending, 0)
+    const afterPlay = await paidTo()
+    let total = 0n
+    payees.forEach((p, i) => {
+      const served = play.sources.peers.find((x) => x.peer === p.node.peerId.toString())?.bytes ?? 0
+      const byPlay = served - prefetched[i]! * block
+      assert.equal(afterPlay[i]! - afterPrefetch[i]!, expected(byPlay), `node ${i}: the play's bytes, to the cent`)
+      total += afterPlay[i]! - before[i]!
+    })
+    assert.equal(await distributor(), distributorBefore - total, 'the distributor paid exactly what the nodes got')
+    assert.ok(total <= expected(trackBytes(manifest)) + 4n, 'about one delivery of the track, never two')
+    assert.deepEqual(await role().engine.ledger.audit(), [])
   })
 })
