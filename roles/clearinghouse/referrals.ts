@@ -12,8 +12,8 @@
  *    certificate (`untrusted-referrer`);
  * 4. the purchased offer sells the shared track or release, or the release of the shared track, or a track of the
  *    shared release, as the distributor's own release record lists them (`other-content`);
- * 5. the referrer is not the buyer — its account, the ordering device, or a device registered to its account
- *    (`self-referral`) — nor the party that would pay the credit (`referrer-pays`);
+ * 5. the referrer is not the party that would pay the credit (`referrer-pays`), nor the buyer — its account, the
+ *    ordering device, or a device registered to its account — nor the retailer that made the sale (`self-referral`);
  * 6. the share has never credited a purchase of this buyer's account before (`replayed`);
  * 7. the credit, ⌊price × bps / 10 000⌋ capped at the payer's share of this sale, is above zero (`nothing-to-pay`).
  *
@@ -251,6 +251,9 @@ export class Referrals {
     const payer = clause.from === 'retailer' ? retailerParticipant(payerKey) : distributorParticipant(payerKey)
     into.payer = payer
     if (key === payerKey) return new Refused('referrer-pays', `the referrer is the ${clause.from} that would pay it`)
+    // The store that made the sale is paid by its margin: referring its own sale (its storefront's share link, or a
+    // share signed with its node key as an "account") would add the distributor's money to it for nothing.
+    if (key === row.retailer) return new Refused('self-referral', 'the referrer is the retailer that made the sale')
     const spent = ReferralKeys.credited(key, row.account, share.body.id)
     const before = await this.#d.store.get(creditedRow, spent)
     if (before !== undefined && before.purchaseId !== row.purchaseId) {

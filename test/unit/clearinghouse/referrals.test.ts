@@ -170,6 +170,13 @@ describe('clearinghouse: referral credits of sales made through a share', () => 
     assert.equal(await posted(engine, rightsholderParticipant('label:acme')), 32n)
     assert.equal(await posted(engine, rightsholderParticipant('artist:jane')), 13n)
     assert.equal((await engine.referrals.verdict(purchaseId))?.amount, 25n)
+    // The store that sells referring its own sale, as a retailer or with its key as an "account": nothing from the
+    // distributor (its margin pays it already).
+    const own = await buy(offer, c, share(m.retailer, { kind: 'retailer' }).bytes)
+    await refused(own, 'self-referral')
+    const allKinds = await contract({ bps: 2000, from: 'distributor', referrers: ['retailer', 'account'] }, 70n)
+    await refused(await buy(m.offer(allKinds, { price: 129n }), allKinds, share(m.retailer).bytes), 'self-referral')
+    assert.equal(await posted(engine, retailerParticipant(other.signer.publicKey)), 25n)
     await audited()
   })
 
