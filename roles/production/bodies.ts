@@ -126,6 +126,7 @@ export function contractBody(
     ruleBounds: deal.ruleBounds,
     splits: deal.splits,
     ...(deal.delivery !== undefined ? { delivery: deal.delivery } : {}),
+    ...(deal.referral !== undefined ? { referral: deal.referral } : {}),
   }
 }
 

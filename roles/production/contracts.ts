@@ -100,9 +100,13 @@ export function contractFromUpdate(current: ContractBody, input: unknown): { con
     retailer:
       update.retailer === undefined ? current.retailer : update.retailer === null ? null : fromHex(update.retailer),
     ...(current.delivery !== undefined ? { delivery: current.delivery } : {}),
+    ...(current.referral !== undefined ? { referral: current.referral } : {}),
   }
-  // Prices, promotions, splits and the delivery fee are converted the same way as at creation.
+  // Prices, promotions, splits and the delivery fee are converted the same way as at creation (a referral clause has
+  // nothing to convert).
   if (update.delivery === null) delete terms.delivery
+  if (update.referral === null) delete terms.referral
+  if (update.referral != null) terms.referral = { ...update.referral, referrers: [...update.referral.referrers] }
   if (update.wholesale != null || update.promotions != null || update.splits != null || update.delivery != null) {
     const converted = dealFromTerms(
       {

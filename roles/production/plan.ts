@@ -1,4 +1,5 @@
 import type { CommercialModel, UseType } from '../../protocols/records/types/common.ts'
+import type { ReferralClause } from '../../protocols/records/types/contract.ts'
 import type { RuleBounds } from '../../protocols/usage-rules/index.ts'
 import type { ImportIssue } from './errors.ts'
 
@@ -67,6 +68,8 @@ export interface DealPlan {
   retailer: Uint8Array | null
   /** What delivery of the content is paid (decision 0511); absent: not paid. */
   delivery?: DeliveryTerm
+  /** Who a sale made through a share credits, and how much (decision 0512); absent: no referral credit. */
+  referral?: ReferralClause
 }
 
 /** A contract's delivery fee (decision 0511): per decimal GB of encrypted segments, and a share of each sale. */

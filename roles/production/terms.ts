@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { fromHex } from '../../keys/hex.ts'
 import { parseDateOrDateTime, parseDecimalAmount } from '../../protocols/identifiers/index.ts'
 import { COMMERCIAL_MODELS, USE_TYPES } from '../../protocols/records/types/common.ts'
+import { REFERRAL_PAYERS } from '../../protocols/records/types/contract.ts'
+import { REFERRER_KINDS } from '../../protocols/records/types/share.ts'
 import { ruleBoundsSchema } from '../../protocols/usage-rules/index.ts'
 import type { ImportIssue } from './errors.ts'
 import type { DealPlan } from './plan.ts'
@@ -63,6 +65,17 @@ export const termsFields = {
       saleBps: z.number().int().min(0).max(10_000).default(0),
     })
     .nullable(),
+  /**
+   * The referral clause (decision 0512): a sale made through a share credits its referrer `bps` of the price, from
+   * the retailer's or the distributor's share, for the referrer kinds listed; null or absent: no referral credit.
+   */
+  referral: z
+    .strictObject({
+      bps: z.number().int().min(0).max(10_000),
+      from: z.enum(REFERRAL_PAYERS),
+      referrers: z.array(z.enum(REFERRER_KINDS)).min(1).max(REFERRER_KINDS.length),
+    })
+    .nullable(),
 }
 
 /** Terms with their defaults: Worldwide, no exclusions, valid from now, no price, 100 % to the label. */
@@ -80,6 +93,7 @@ export const termsShape = {
   splits: termsFields.splits.optional(),
   retailer: termsFields.retailer.optional(),
   delivery: termsFields.delivery.optional(),
+  referral: termsFields.referral.optional(),
 }
 
 export const termsSchema = z.strictObject(termsShape)
@@ -153,6 +167,7 @@ export function dealFromTerms(
             saleBps: terms.delivery.saleBps,
           },
         }),
+    ...(terms.referral == null ? {} : { referral: { ...terms.referral, referrers: [...terms.referral.referrers] } }),
   }
 }
 

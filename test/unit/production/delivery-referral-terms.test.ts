@@ -41,4 +41,24 @@ describe("production: a contract's delivery fee (decision 0511)", () => {
       /contract\.delivery\.saleBps/,
     )
   })
+
+  it('carries a referral clause (decision 0512) into the contract, and an update keeps, changes or removes it', () => {
+    const referral = { bps: 500, from: 'retailer', referrers: ['account', 'retailer'] }
+    const created = contractFromCreate({ ...request, referral }, defaults)
+    assert.deepEqual(created.terms.referral, referral)
+    const current = contractBody('testnet', defaults.now, 0, 'paid', labelKey, created.terms, created.content)
+    assert.deepEqual(current.referral, referral)
+    assert.deepEqual(contractFromUpdate(current as never, { territories: ['DE'] }).terms.referral, referral)
+    const changed = contractFromUpdate(current as never, { referral: { ...referral, from: 'distributor' } })
+    assert.equal(changed.terms.referral?.from, 'distributor')
+    assert.equal(contractFromUpdate(current as never, { referral: null }).terms.referral, undefined)
+    assert.throws(
+      () => contractFromCreate({ ...request, referral: { ...referral, from: 'label' } }, defaults),
+      /contract\.referral\.from/,
+    )
+    assert.throws(
+      () => contractFromCreate({ ...request, referral: { ...referral, referrers: [] } }, defaults),
+      /contract\.referral\.referrers/,
+    )
+  })
 })
