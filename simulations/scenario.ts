@@ -7,7 +7,7 @@ import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { TOPIC_NAMES } from '../protocols/topics/names.ts'
 import { ScenarioError, ScenarioNotFoundError } from './errors.ts'
 import { distributionSchema } from './fabric/distributions.ts'
-import { deliverySpec, marketExtensionIssues } from './workloads/market-spec.ts'
+import { deliverySpec, marketExtensionIssues, sharingSpec } from './workloads/market-spec.ts'
 
 /**
  * A scenario is a JSON file (data, not code: anyone can write one, and a run records exactly what it ran). Every
@@ -207,6 +207,8 @@ const market = z
     playSeconds: z.number().int().min(1).max(3600).default(30),
     /** Paid delivery (`workloads/market-spec.ts`); absent: contracts pay no delivery. */
     delivery: deliverySpec.optional(),
+    /** Sharing among the players, with referral credits (`workloads/market-spec.ts`); absent: no one shares. */
+    sharing: sharingSpec.optional(),
   })
   .strict()
 
@@ -533,7 +535,8 @@ export const scenarioSchema = z
           path: ['workload', 'market', 'playsPerPurchase', 'max'],
           message: 'must not be below min',
         })
-      for (const issue of marketExtensionIssues(market))
+      const players = s.groups.filter((g) => g.roles.includes('player')).reduce((n, g) => n + g.count, 0)
+      for (const issue of marketExtensionIssues(market, players))
         ctx.addIssue({ code: 'custom', path: ['workload', 'market', ...issue.path], message: issue.message })
     }
   })

@@ -12,6 +12,10 @@
  *   +⌊R × bps / 10 000⌋, the rights holders R split. Plays under contracts without a per-play price move nothing.
  * - A delivery payment (decision 0511, computed in `delivery-truth.ts`): the contract's distributor −D, the peer paid
  *   (a delivery node, or a seeding listener's wallet) +D.
+ * - A sale through a share that earns a referral (decision 0512; whether it does is the sharing workload's to say):
+ *   credit C = min(⌊P × bps / 10 000⌋, the payer's share of this sale), the payer's share being the retailer's
+ *   margin P − F − W or the distributor's wholesale W; the referrer +C, and the retailer's margin less C (from the
+ *   retailer) or the rights holders splitting W − C (from the distributor).
  */
 
 import type { DeliveryTerms } from './delivery-truth.ts'
@@ -31,7 +35,8 @@ export interface ContractTerms {
   perPlay: bigint | null
   shares: readonly Share[]
   /** The contract's delivery fee (decision 0511); null or absent: it pays no delivery. */
-  delivery?: DeliveryTerms | null
+  delivery?: DeliveryTerms | null /** The contract's referral clause (decision 0512); null or absent: a share credits no one. */
+  referral?: { bps: number; from: 'retailer' | 'distributor'; referrers: readonly string[] } | null
 }
 
 /** Split `total` by basis points, largest remainder first (the scenarios use shares that never tie). */
@@ -61,6 +66,7 @@ export class GroundTruth {
   paidPlays = 0
   unpaidPlays = 0
   deliveryPayments = 0
+  referralCredits = 0
 
   constructor(init: { feeBps: number; feeParticipant: string; gatewayParticipant: string }) {
     this.feeBps = init.feeBps
@@ -81,16 +87,36 @@ export class GroundTruth {
     this.#add(wallet, amount)
   }
 
-  sale(input: { wallet: string; retailer: string; price: bigint; terms: ContractTerms }): void {
-    const { wallet, retailer, price, terms } = input
+  /** A sale; with `referral`, the credit its referrer earns (answered: 0 when the payer's share is nothing). */
+  sale(input: {
+    wallet: string
+    retailer: string
+    price: bigint
+    terms: ContractTerms
+    referral?: { referrer: string; bps: number; from: 'retailer' | 'distributor' } | null
+  }): bigint {
+    const { wallet, retailer, price, terms, referral } = input
     const fee = this.#feeOf(price)
     const wholesale = terms.unit ?? 0n
+    const margin = price - fee - wholesale
+    let credit = 0n
+    if (referral != null) {
+      const share = referral.from === 'retailer' ? margin : wholesale
+      const wanted = (price * BigInt(referral.bps)) / 10_000n
+      credit = share <= 0n ? 0n : wanted < share ? wanted : share
+    }
     this.#add(wallet, -price)
     this.#add(this.fee, fee)
-    this.#add(retailer, price - fee - wholesale)
+    this.#add(retailer, margin - (referral?.from === 'retailer' ? credit : 0n))
     this.#add(terms.distributor, 0n)
-    for (const [party, amount] of splitByBps(wholesale, terms.shares)) this.#add(party, amount)
+    const split = wholesale - (referral?.from === 'distributor' ? credit : 0n)
+    for (const [party, amount] of splitByBps(split, terms.shares)) this.#add(party, amount)
+    if (credit > 0n && referral != null) {
+      this.#add(referral.referrer, credit)
+      this.referralCredits++
+    }
     this.sales++
+    return credit
   }
 
   play(input: { retailer: string; terms: ContractTerms }): void {

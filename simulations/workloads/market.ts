@@ -26,6 +26,7 @@ import { PaidDelivery } from './paid-delivery.ts'
 import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
 import { StepProgress } from './step-progress.ts'
+import { SharingWorkload } from './sharing.ts'
 
 const log = logger('consort:sim:market')
 
@@ -218,7 +219,8 @@ export class MarketWorkload {
     const random = stream(this.#seed, 'market/releases')
     const durationSeconds = Math.max(1, Math.round(spec.trackBytes / SYNTH_BYTES_PER_SECOND))
     const releaseIds: CID[] = []
-    // Paid delivery (decision 0811): both deals name the scenario's delivery fee.
+    // Paid delivery and referral credits (decision 0811): both deals name the scenario's delivery fee, each its own
+    // referral clause.
     const paid = spec.delivery == null ? {} : { delivery: PaidDelivery.dealTerms(spec.delivery) }
     let n = 0
     this.progress.report('releases published', 0, spec.releases)
@@ -251,6 +253,7 @@ export class MarketWorkload {
             useTypes: ['PermanentDownload'],
             wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_UNIT, per: 'unit' }],
             ...paid,
+            ...SharingWorkload.dealClause(spec.sharing?.referral.download ?? null),
           },
           {
             id: 'stream',
@@ -258,6 +261,7 @@ export class MarketWorkload {
             useTypes: ['OnDemandStream'],
             wholesale: [{ currency: 'EUR', amount: WHOLESALE_PER_PLAY, per: 'play' }],
             ...paid,
+            ...SharingWorkload.dealClause(spec.sharing?.referral.stream ?? null),
           },
         ],
         splits: [

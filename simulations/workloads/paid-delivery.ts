@@ -12,11 +12,9 @@ import { mapRows, seconds, type Table } from '../report/tables.ts'
 import type { Check } from '../report/types.ts'
 import { DeliveryCaps, type DeliveryTerms, deliveryDue, encryptedTrackBytes } from './delivery-truth.ts'
 import type { GroundTruth } from './ground-truth.ts'
+import { eur, statementLines } from './statements.ts'
 
 const log = logger('consort:sim:paid-delivery')
-
-/** Statement periods a run's settlement may fall in (a run starts on 1 November 2026 and lasts hours at most). */
-const MAX_PERIODS = 2
 
 /** A sale as paid delivery needs it: its licence (one per purchase here), price, distributor and delivery fee. */
 export interface DeliverySale {
@@ -315,25 +313,8 @@ export class PaidDelivery {
     for (const sim of this.#cluster.nodes)
       if (sim.honest && sim.online && sim.spec.roles.includes('player'))
         receiptsPending += sim.started.role('player').deliveries.pending
-    const periods = periodsOfRun()
-    const statementOf = async (participant: string) => {
-      if (house == null || !house.online) return null
-      let sum = 0n
-      let lines = 0
-      for (const period of periods) {
-        const answer = (await call('/statements', { participant, period, currency: 'EUR' }).catch(() => ({
-          statements: [],
-        }))) as { statements: Array<{ parts: Array<{ lines: Array<{ kind: string; amount: bigint }> }> }> }
-        for (const s of answer.statements)
-          for (const part of s.parts)
-            for (const line of part.lines)
-              if (line.kind === 'delivery') {
-                sum += BigInt(line.amount)
-                lines++
-              }
-      }
-      return { sum, lines }
-    }
+    const known = house != null && house.online ? call : null
+    const statementOf = async (participant: string) => await statementLines(known, participant, 'delivery')
     const balanceOf = async (participant: string) => {
       if (house == null || !house.online) return null
       const answer = (await call('/balances', { participant }).catch(() => ({ balances: [] }))) as {
@@ -507,21 +488,4 @@ export class PaidDelivery {
 
 function accountOf(sim: SimNode): NodeKeys | undefined {
   return (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
-}
-
-/** The statement periods (YYYY-MM) from the virtual epoch to now. */
-function periodsOfRun(): string[] {
-  const out: string[] = []
-  const now = new Date(Date.now())
-  for (let k = 0; k < MAX_PERIODS; k++) {
-    const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - k, 1))
-    out.push(`${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`)
-  }
-  return out.reverse()
-}
-
-function eur(minor: bigint): string {
-  const sign = minor < 0n ? '-' : ''
-  const abs = minor < 0n ? -minor : minor
-  return `${sign}€${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`
 }

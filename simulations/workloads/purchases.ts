@@ -33,6 +33,7 @@ import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 import { StepProgress } from './step-progress.ts'
+import { payerOf, type ShareBuyer, type ShareUse, type SharingMetrics, SharingWorkload } from './sharing.ts'
 
 const log = logger('consort:sim:purchases')
 
@@ -104,6 +105,8 @@ export interface PurchaseMetrics {
   ledger: { currency: string; rows: LedgerRow[]; unexpectedAccounts: string[] }
   /** Paid delivery (decision 0811): what the deliverers were owed and booked; null without a delivery fee. */
   paidDelivery: PaidDeliveryMetrics | null
+  /** Sharing and referral credits (decision 0811); null when no one shares. */
+  sharing: SharingMetrics | null
 }
 
 interface PurchaseTruth {
@@ -156,7 +159,7 @@ interface OfferInfo {
  * its control routes do), their usage reports reach the clearinghouse, and at the end the clearinghouse's books are
  * compared with the workload's ground truth, participant by participant, to the cent.
  */
-export class PurchaseWorkload {
+export class PurchaseWorkload implements ShareBuyer {
   readonly #scenario: Scenario
   readonly #spec: MarketSpec
   readonly #cluster: Cluster
@@ -166,12 +169,21 @@ export class PurchaseWorkload {
   readonly #truth: GroundTruth
   /** Paid delivery's ground truth, when the scenario's contracts name a delivery fee. */
   readonly delivery: PaidDelivery | null
+  /** The share graph and the purchases through it, when the scenario's players share. */
+  readonly sharing: SharingWorkload | null
+  #shareBuys = 0
   readonly #latency = new Distribution()
   readonly #firstAudio = new Distribution()
   readonly #chains = new Map<number, Promise<void>>()
   readonly #lastPlayEnd = new Map<number, number>()
   readonly #purchases = new Map<string, PurchaseTruth>()
-  readonly #pending: Array<{ player: SimNode; offer: string; purchaseId: string; row: PurchaseRow }> = []
+  readonly #pending: Array<{
+    player: SimNode
+    offer: string
+    purchaseId: string
+    row: PurchaseRow
+    via: ShareUse | null
+  }> = []
   readonly #offers = new Map<string, OfferInfo>()
   readonly #terms = new Map<string, ContractTerms>()
   #tracks: readonly string[] = []
@@ -216,6 +228,9 @@ export class PurchaseWorkload {
       gatewayParticipant: externalParticipant(TEST_GATEWAY_NAME),
     })
     this.delivery = spec.delivery == null ? null : new PaidDelivery(cluster, this.#truth, spec.delivery)
+    this.sharing =
+      spec.sharing == null ? null : new SharingWorkload(spec.sharing, cluster, seed, sampler, MAX_PURCHASES)
+    this.sharing?.use(this)
   }
 
   /** Each player node gets an account key of its own, drawn from the seed; the clearinghouse takes test top-ups. */
@@ -304,6 +319,48 @@ export class PurchaseWorkload {
       this.#skipped++
       return
     }
+    const baseId = `sim-${this.#seed}-${sim.index}-${this.#planned}-${trackIndex}-${choice}`.slice(0, 120)
+    await this.#buyThenPlay(sim, isrc, choice, plays, baseId, null)
+  }
+
+  /**
+   * A recipient buys through a share (decision 0811), in its own queue like its planned purchases: it opens the share
+   * (the preview plays), buys the offer the share leads to with the share in its order, shares it on, and plays it.
+   */
+  async buyThroughShare(use: ShareUse): Promise<void> {
+    const sim = use.recipient
+    this.#planned++
+    const baseId = `sim-${this.#seed}-sh${++this.#shareBuys}-${sim.index}`
+    const previous = this.#chains.get(sim.index) ?? Promise.resolve()
+    const next = previous
+      .then(async () => {
+        if (!sim.online) {
+          this.#skipped++
+          use.outcome = 'failed'
+          use.error = 'the recipient was offline'
+          return
+        }
+        await this.#buyThenPlay(sim, use.isrc, 0, use.plays, baseId, use)
+      })
+      .finally(() => {
+        this.#finished++
+      })
+    this.#chains.set(sim.index, next)
+    await next
+  }
+
+  /**
+   * Buy `isrc` (through a share when `via` is one), retrying as a user would; share what was bought with the player's
+   * recipients in the share graph; play it; and, when the seed says so, buy once more through the same share.
+   */
+  async #buyThenPlay(
+    sim: SimNode,
+    isrc: string,
+    choice: number,
+    plays: number,
+    baseId: string,
+    via: ShareUse | null,
+  ): Promise<void> {
     const row: PurchaseRow = {
       player: sim,
       isrc,
@@ -319,7 +376,6 @@ export class PurchaseWorkload {
       error: null,
     }
     this.#purchaseRows.push(row)
-    const baseId = `sim-${this.#seed}-${sim.index}-${this.#planned}-${trackIndex}-${choice}`.slice(0, 120)
     let purchaseId = baseId
     // A listener whose purchase fails (the market out of reach during a fault, a service restarting) tries again a
     // little later with the same purchase id: a retry must never charge twice. A refusal is final (decision 0507):
@@ -329,13 +385,15 @@ export class PurchaseWorkload {
       if (!sim.online) {
         row.outcome = 'player-left'
         this.#skipped++
+        if (via != null) Object.assign(via, { outcome: 'failed', error: 'the recipient left' })
         return
       }
-      const outcome = await this.#buyOnce(sim, isrc, choice, purchaseId, row)
+      const outcome = await this.#buyOnce(sim, isrc, choice, purchaseId, row, via)
       if (outcome === 'bought') break
       if (outcome === 'pending') return
       if (row.attempts >= PURCHASE_ATTEMPTS) {
         this.#fail(`buy of ${isrc} on ${sim.name} (${row.attempts} attempts)`, new Error(row.error ?? 'failed'))
+        if (via != null) Object.assign(via, { outcome: 'failed', error: row.error })
         return
       }
       if (row.error?.startsWith('ERR_PURCHASE_REFUSED') === true) {
@@ -345,7 +403,25 @@ export class PurchaseWorkload {
       this.#retries++
       await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS))
     }
+    if (this.sharing != null && via?.again !== true && row.purchaseId != null)
+      await this.sharing.bought({
+        sim,
+        isrc,
+        offer: row.offer,
+        purchaseId: row.purchaseId,
+        hop: via?.hop ?? 0,
+        playsPerPurchase: this.#spec.playsPerPurchase,
+      })
     for (let k = 0; k < plays; k++) await this.#play(sim, isrc)
+    const second = via == null ? null : (this.sharing?.again(via) ?? null)
+    if (second != null) {
+      this.#planned++
+      try {
+        await this.#buyThenPlay(sim, isrc, 0, 0, `${baseId}-again`, second)
+      } finally {
+        this.#finished++
+      }
+    }
   }
 
   /** One attempt: list the offers, pick the plan's, buy it. */
@@ -355,32 +431,43 @@ export class PurchaseWorkload {
     choice: number,
     purchaseId: string,
     row: PurchaseRow,
+    via: ShareUse | null,
   ): Promise<'bought' | 'pending' | 'failed'> {
     const player = playerOf(sim)
     let listed: ListedOffer | undefined
     try {
-      const market = await player.offers(`isrc:${isrc}`)
-      // The plan's choice picks the kind of offer (a stream or a download, one in two) and then one of that kind,
-      // by the offers' own names: the same choice whatever the records' ids turned out to be.
-      const known = market.offers
-        .filter((o) => this.#offers.has(o.offer))
-        .sort((a, b) => cmp(`${a.retailerKey} ${a.offerId}`, `${b.retailerKey} ${b.offerId}`))
-      const kind = USE_TYPES[choice % USE_TYPES.length]
-      const ofKind = known.filter((o) => o.useType === kind)
-      const pool = ofKind.length > 0 ? ofKind : known
-      listed = pool[Math.floor(choice / USE_TYPES.length) % Math.max(1, pool.length)]
+      if (via != null) {
+        // Through a share: open it as the recipient's player does (the preview plays from the swarm at once), and buy
+        // the first offer it lists — the one the share recommends, else the referrer's retailer's — once chosen.
+        if (row.offer == null) {
+          const opened = await player.openShare(via.link, { sink: new PacedSink(SYNTH_BYTES_PER_SECOND, () => {}) })
+          via.previewed = opened.preview?.played === true
+          listed = opened.offers.find((o) => this.#offers.has(o.offer))
+        }
+      } else {
+        const market = await player.offers(`isrc:${isrc}`)
+        // The plan's choice picks the kind of offer (a stream or a download, one in two) and then one of that kind,
+        // by the offers' own names: the same choice whatever the records' ids turned out to be.
+        const known = market.offers
+          .filter((o) => this.#offers.has(o.offer))
+          .sort((a, b) => cmp(`${a.retailerKey} ${a.offerId}`, `${b.retailerKey} ${b.offerId}`))
+        const kind = USE_TYPES[choice % USE_TYPES.length]
+        const ofKind = known.filter((o) => o.useType === kind)
+        const pool = ofKind.length > 0 ? ofKind : known
+        listed = pool[Math.floor(choice / USE_TYPES.length) % Math.max(1, pool.length)]
+      }
     } catch (err) {
       row.outcome = 'failed'
       row.error = errorName(err)
       return 'failed'
     }
-    if (listed == null) {
+    if (listed == null && (via == null || row.offer == null)) {
       row.outcome = 'no-offer'
       row.error = 'no certified offer listed'
       return 'failed'
     }
     // A retry buys what the first attempt chose (the order may already be with the retailer).
-    if (row.offer == null)
+    if (row.offer == null && listed != null)
       Object.assign(row, {
         useType: listed.useType,
         offer: listed.offer,
@@ -393,18 +480,22 @@ export class PurchaseWorkload {
     try {
       // The plan decides each purchase (a listener may buy what it holds, as it did before the player refused that
       // by default): `again` says so, and ground truth counts every sale.
-      const bought = await player.buy(offer, { purchaseId, again: true })
+      const bought = await player.buy(offer, {
+        purchaseId,
+        again: true,
+        ...(via != null ? { share: via.link } : {}),
+      })
       row.latencyMs = performance.now() - started
       row.outcome = 'bought'
       row.error = null
       this.#latency.record(row.latencyMs)
       this.#sampler.add('market.purchases')
-      this.#record(sim, offer, bought.purchaseId, bought.price.amount)
+      this.#record(sim, offer, bought.purchaseId, bought.price.amount, via)
       return 'bought'
     } catch (err) {
       if (isError(err, PurchasePendingError)) {
         row.outcome = 'pending'
-        this.#pending.push({ player: sim, offer, purchaseId, row })
+        this.#pending.push({ player: sim, offer, purchaseId, row, via })
         return 'pending'
       }
       row.outcome = 'failed'
@@ -413,11 +504,11 @@ export class PurchaseWorkload {
     }
   }
 
-  #record(sim: SimNode, offer: string, purchaseId: string, price: bigint): void {
-    this.#recordFor(this.#accountOf(sim), offer, purchaseId, price)
+  #record(sim: SimNode, offer: string, purchaseId: string, price: bigint, via: ShareUse | null): void {
+    this.#recordFor(this.#accountOf(sim), offer, purchaseId, price, via)
   }
 
-  #recordFor(account: NodeKeys, offer: string, purchaseId: string, price: bigint): void {
+  #recordFor(account: NodeKeys, offer: string, purchaseId: string, price: bigint, via: ShareUse | null = null): void {
     const info = this.#offers.get(offer)
     if (info == null) throw new SimulationSetupError(`offer ${offer} is not one the retailers listed`)
     const terms = this.#terms.get(info.contract)!
@@ -430,7 +521,24 @@ export class PurchaseWorkload {
     }
     if (this.#purchases.has(purchaseId)) return
     this.#purchases.set(purchaseId, truth)
-    this.#truth.sale({ wallet: truth.wallet, retailer: truth.retailer, price, terms })
+    // Through a share, the sale may credit its referrer (decision 0512), by the rules the sharing workload applies.
+    const referral = via == null || this.sharing == null ? null : this.sharing.referral(via, account, terms)
+    const credit = this.#truth.sale({
+      wallet: truth.wallet,
+      retailer: truth.retailer,
+      price,
+      terms,
+      referral: typeof referral === 'object' ? referral : null,
+    })
+    if (via != null && this.sharing != null)
+      this.sharing.sold(via, {
+        purchaseId,
+        price,
+        buyer: account,
+        credit,
+        reason: typeof referral === 'string' ? referral : null,
+        payer: referral != null && typeof referral === 'object' ? payerOf(referral.from, info.retailerKey, terms) : '',
+      })
   }
 
   /** Play a bought track; a play that fails (its segments out of reach during a fault) is tried again later. */
@@ -531,16 +639,27 @@ export class PurchaseWorkload {
    */
   async drain(ms: number): Promise<void> {
     if (!this.enabled) return
-    await Promise.race([
-      Promise.all(this.#chains.values()),
-      new Promise((resolve) => setTimeout(resolve, Math.max(ms, PURCHASE_DRAIN_MAX_MS))),
-    ])
+    // Purchases through shares keep coming while earlier ones are shared on: wait until nothing new was queued.
+    const deadline = performance.now() + Math.max(ms, PURCHASE_DRAIN_MAX_MS)
+    for (;;) {
+      const waiting = [...this.#chains.values(), ...(this.sharing?.pending() ?? [])]
+      const settled = await Promise.race([
+        Promise.all(waiting).then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))),
+      ])
+      const now = [...this.#chains.values(), ...(this.sharing?.pending() ?? [])]
+      if (!settled || (now.length === waiting.length && now.every((p, i) => p === waiting[i]))) break
+    }
     for (let round = 0; round < PURCHASE_RESUMES && this.#pending.length > 0; round++) {
       for (const p of this.#pending.splice(0)) {
         try {
-          const bought = await playerOf(p.player).buy(p.offer, { purchaseId: p.purchaseId, again: true })
+          const bought = await playerOf(p.player).buy(p.offer, {
+            purchaseId: p.purchaseId,
+            again: true,
+            ...(p.via != null ? { share: p.via.link } : {}),
+          })
           p.row.outcome = 'resumed'
-          this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount)
+          this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount, p.via)
         } catch (err) {
           if (isError(err, PurchasePendingError)) this.#pending.push(p)
           else this.#fail(`resume ${p.purchaseId}`, err)
@@ -696,6 +815,14 @@ export class PurchaseWorkload {
         : await this.delivery.report(house, (path, query) =>
             house == null ? Promise.resolve(null) : route(house, 'GET', path, query),
           )
+    const shared =
+      this.sharing == null || !this.enabled
+        ? null
+        : await this.sharing.report(
+            house,
+            (path, query) => (house == null ? Promise.resolve(null) : route(house, 'GET', path, query)),
+            this.#purchases.size - this.#attackerSales,
+          )
     const metrics: PurchaseMetrics = {
       planned: this.#planned,
       bought: this.#purchases.size - this.#attackerSales,
@@ -719,6 +846,7 @@ export class PurchaseWorkload {
       audit,
       ledger: { currency: 'EUR', rows, unexpectedAccounts: unexpected },
       paidDelivery: delivered?.metrics ?? null,
+      sharing: shared?.metrics ?? null,
     }
     if (!this.enabled) return { metrics, checks: [] }
     const expect = this.#scenario.expect
@@ -761,6 +889,7 @@ export class PurchaseWorkload {
       })
     }
     if (expect.settlementExact && delivered != null) checks.push(...delivered.checks)
+    if (expect.settlementExact && shared != null) checks.push(...shared.checks)
     if (expect.ledgersBalance)
       checks.push({
         name: 'clearinghouse audit clean',
@@ -843,6 +972,7 @@ export class PurchaseWorkload {
           ]),
       },
       ...(this.delivery != null ? [this.delivery.table(origin)] : []),
+      ...(this.sharing != null ? [this.sharing.table(origin)] : []),
     ]
   }
 
@@ -867,6 +997,7 @@ export class PurchaseWorkload {
         `${m.ledger.rows.filter((r) => r.expected === r.actual).length}/${m.ledger.rows.length} account(s) equal to the ground truth; audit ${m.audit?.ok === true ? 'clean' : 'FAILED'}`,
       ],
       ...(this.delivery != null && m.paidDelivery != null ? this.delivery.summary(m.paidDelivery) : []),
+      ...(this.sharing != null && m.sharing != null ? this.sharing.summary(m.sharing) : []),
     ]
   }
 
@@ -948,6 +1079,7 @@ export class PurchaseWorkload {
           c.delivery == null
             ? null
             : { perGB: c.delivery.perGB.find((p) => p.currency === 'EUR')?.amount ?? 0n, saleBps: c.delivery.saleBps },
+        referral: c.referral ?? null,
       }
     }
     throw new SimulationSetupError(`no retailer holds contract ${contract}`)

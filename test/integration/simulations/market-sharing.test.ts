@@ -7,13 +7,15 @@ import { loadScenario } from '../../../simulations/scenario.ts'
 import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
 
 /**
- * CI runs the shipped `market-sharing-small` scenario (decision 0811): contracts with a delivery fee, players
- * receipting what each peer delivered, the clearinghouse paying delivery nodes and seeding players from the
- * distributor. The honest run must hold every invariant — each deliverer's and distributor's delivery statement
- * lines and every balance equal to the ground truth to the cent — and once the test pays a delivery node one cent
- * more, as a bug paying a receipt twice would, the run must fail naming that node.
+ * CI runs the shipped `market-sharing-small` scenario (decision 0811): contracts with a delivery fee and a referral
+ * clause, players receipting what each peer delivered, the clearinghouse paying delivery nodes and seeding players
+ * from the distributor; players sharing what they buy along a seeded share graph, recipients buying through the
+ * shares (some twice through the same one) and sharing on. The honest run must hold every invariant — each
+ * deliverer's, referrer's and payer's statement lines and every balance equal to the ground truth to the cent — and
+ * once the test pays a delivery node one cent more, as a bug paying a receipt twice would, the run must fail naming
+ * that node.
  */
-describe('simulations: market-sharing-small (paid delivery)', function () {
+describe('simulations: market-sharing-small (paid delivery and sharing)', function () {
   this.timeout(300_000)
 
   it('pays every deliverer what the ground truth says to the cent, and fails once a delivery is paid twice', async () => {
@@ -44,7 +46,12 @@ describe('simulations: market-sharing-small (paid delivery)', function () {
       },
     })
 
-    for (const name of ['delivery paid as ground truth', 'no deliverer paid beyond what it served'])
+    for (const name of [
+      'delivery paid as ground truth',
+      'no deliverer paid beyond what it served',
+      'referral credits as ground truth',
+      'a share used again credits nothing',
+    ])
       assert.ok(
         honest.some((c) => c.name === name),
         `${name} was checked: ${honest.map((c) => c.name).join(', ')}`,
@@ -70,6 +77,33 @@ describe('simulations: market-sharing-small (paid delivery)', function () {
       distributors.reduce((a, d) => a + BigInt(d.expected), 0n),
       -BigInt(paid.expectedMinor),
       'the distributors pay exactly what the deliverers earn',
+    )
+
+    // Sharing: purchases came through shares, some credited their referrer, second uses credited nothing, and every
+    // referrer's and payer's referral statement lines equal the ground truth.
+    const sharing = market.purchases!.sharing!
+    assert.ok(sharing.purchases.throughShares > 0 && sharing.purchases.shareThroughReferrals > 0, toJson(sharing))
+    assert.ok(sharing.credits.count > 0 && BigInt(sharing.credits.expectedMinor) > 0n)
+    assert.ok(sharing.shares.usedAgain > 0, 'a recipient bought twice through one share')
+    assert.equal(sharing.credits.byReason.replayed, sharing.shares.usedAgain, 'each second use credits nothing')
+    assert.ok(sharing.shares.previewsPlayed > 0, 'recipients heard the preview before buying')
+    for (const r of sharing.credits.byReferrer) {
+      assert.equal(BigInt(r.statement!), BigInt(r.expected), `${r.node}: referral lines`)
+      assert.equal(r.lines.found, r.lines.expected, `${r.node}: one line per credit`)
+    }
+    const payers = sharing.credits.byPayer
+    assert.ok(
+      payers.some((p) => p.participant.startsWith('distributor:')),
+      'downloads credit from the distributor',
+    )
+    assert.ok(
+      payers.some((p) => p.participant.startsWith('retailer:')),
+      'streams credit from the retailer',
+    )
+    assert.equal(
+      payers.reduce((a, p) => a + BigInt(p.expected), 0n),
+      -BigInt(sharing.credits.expectedMinor),
+      'the payers pay exactly what the referrers earn',
     )
 
     // The extra cent fails the ledger check, naming the delivery node (and the audit: the ledger no longer matches the
