@@ -313,7 +313,7 @@ export class PaidDelivery {
     for (const sim of this.#cluster.nodes)
       if (sim.honest && sim.online && sim.spec.roles.includes('player'))
         receiptsPending += sim.started.role('player').deliveries.pending
-    const known = house != null && house.online ? call : null
+    const known = house?.online === true ? call : null
     const statementOf = async (participant: string) => await statementLines(known, participant, 'delivery')
     const balanceOf = async (participant: string) => {
       if (house == null || !house.online) return null

@@ -324,7 +324,7 @@ export class SharingWorkload {
     call: (path: string, query: Record<string, string>) => Promise<unknown>,
     allBought: number,
   ): Promise<{ metrics: SharingMetrics; checks: Check[] }> {
-    const known = house != null && house.online ? call : null
+    const known = house?.online === true ? call : null
     const statementOf = async (participant: string) => await statementLines(known, participant, 'referral')
     const bought = this.#uses.filter((u) => u.outcome === 'bought')
     const credited = bought.filter((u) => u.credit > 0n)
