@@ -1,7 +1,6 @@
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
 import { toHex } from '../../keys/hex.ts'
-import type { NodeKeys } from '../../keys/keystore.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { BITSWAP_PEER_ID, type FetchProgressEvent } from '../../protocols/segments/fetcher.ts'
 import type { BlockServedEvent } from '../../protocols/segments/server.ts'
@@ -12,6 +11,7 @@ import { mapRows, seconds, type Table } from '../report/tables.ts'
 import type { Check } from '../report/types.ts'
 import { DeliveryCaps, type DeliveryTerms, deliveryDue, encryptedTrackBytes } from './delivery-truth.ts'
 import type { GroundTruth } from './ground-truth.ts'
+import { accountOf, participantLabel } from './participants.ts'
 import { eur, statementLines } from './statements.ts'
 
 const log = logger('consort:sim:paid-delivery')
@@ -352,7 +352,7 @@ export class PaidDelivery {
       const statement = await statementOf(participant)
       byDistributor.push({
         participant,
-        label: this.#labelOf(participant),
+        label: participantLabel(this.#cluster.nodes, participant),
         expected: -expected,
         statement: statement?.sum ?? null,
       })
@@ -465,7 +465,7 @@ export class PaidDelivery {
           r.server?.spec.group ?? null,
           r.blocks,
           r.bytes,
-          r.payee == null ? null : this.#labelOf(r.payee),
+          r.payee == null ? null : participantLabel(this.#cluster.nodes, r.payee),
           r.paidBytes,
           r.amount,
           'EUR',
@@ -473,19 +473,4 @@ export class PaidDelivery {
         ]),
     }
   }
-
-  #labelOf(participant: string): string {
-    const colon = participant.indexOf(':')
-    const [kind, id] = [participant.slice(0, colon), participant.slice(colon + 1)]
-    for (const n of this.#cluster.nodes) {
-      if (kind === 'wallet' && accountOf(n) != null && toHex(accountOf(n)!.signer.publicKey) === id)
-        return `wallet of ${n.name}`
-      if (toHex(n.keys.signer.publicKey) === id) return `${kind} ${n.name}`
-    }
-    return participant
-  }
-}
-
-function accountOf(sim: SimNode): NodeKeys | undefined {
-  return (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
 }

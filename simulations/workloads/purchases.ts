@@ -33,6 +33,7 @@ import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 import { StepProgress } from './step-progress.ts'
+import { accountKeysOf, participantLabel } from './participants.ts'
 import { payerOf, type ShareBuyer, type ShareUse, type SharingMetrics, SharingWorkload } from './sharing.ts'
 
 const log = logger('consort:sim:purchases')
@@ -505,7 +506,7 @@ export class PurchaseWorkload implements ShareBuyer {
   }
 
   #record(sim: SimNode, offer: string, purchaseId: string, price: bigint, via: ShareUse | null): void {
-    this.#recordFor(this.#accountOf(sim), offer, purchaseId, price, via)
+    this.#recordFor(accountKeysOf(sim), offer, purchaseId, price, via)
   }
 
   #recordFor(account: NodeKeys, offer: string, purchaseId: string, price: bigint, via: ShareUse | null = null): void {
@@ -785,7 +786,7 @@ export class PurchaseWorkload implements ShareBuyer {
           balances: [],
         }))) as { balances: Array<{ currency: string; posted: bigint; pending: bigint }> }
         const eur = balances.balances.find((b) => b.currency === 'EUR')
-        const label = this.#labelOf(participant)
+        const label = participantLabel(this.#cluster.nodes, participant)
         rows.push({ account: participant, label, expected: amount, actual: eur?.posted ?? 0n })
         if (eur != null && eur.pending !== 0n)
           rows.push({
@@ -1001,18 +1002,6 @@ export class PurchaseWorkload implements ShareBuyer {
     ]
   }
 
-  /** `retailer:<key>` → `retailer-0`, `wallet:<key>` → `wallet of player-3`, others by their own name. */
-  #labelOf(participant: string): string {
-    const [kind, id] = [participant.slice(0, participant.indexOf(':')), participant.slice(participant.indexOf(':') + 1)]
-    for (const n of this.#cluster.nodes) {
-      const own = toHex(n.keys.signer.publicKey)
-      const account = (n.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
-      if (kind === 'wallet' && account != null && toHex(account.signer.publicKey) === id) return `wallet of ${n.name}`
-      if (own === id) return kind === 'fee' ? `clearing fee (${n.name})` : `${kind} ${n.name}`
-    }
-    return participant
-  }
-
   #fail(what: string, err: unknown): void {
     this.#failed++
     const message = `${what}: ${(err as Error).message ?? String(err)}`
@@ -1024,14 +1013,8 @@ export class PurchaseWorkload implements ShareBuyer {
     return this.#cluster.nodes.find((n) => n.honest && n.spec.roles.includes('clearinghouse'))
   }
 
-  #accountOf(sim: SimNode): NodeKeys {
-    const account = (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
-    if (account == null) throw new SimulationSetupError(`${sim.name} has no account key`)
-    return account
-  }
-
   async #fund(sim: SimNode, house: SimNode): Promise<void> {
-    await this.#fundWith(sim, house, this.#accountOf(sim))
+    await this.#fundWith(sim, house, accountKeysOf(sim))
   }
 
   async #fundWith(sim: SimNode, house: SimNode, account: NodeKeys): Promise<void> {

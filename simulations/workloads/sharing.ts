@@ -10,6 +10,7 @@ import type { Check } from '../report/types.ts'
 import { between, stream } from '../rng.ts'
 import type { ContractTerms } from './ground-truth.ts'
 import type { SharingSpec } from './market-spec.ts'
+import { accountKeysOf, participantLabel } from './participants.ts'
 import { inDegrees, shareGraph } from './share-graph.ts'
 import { eur, statementLines } from './statements.ts'
 
@@ -286,7 +287,7 @@ export class SharingWorkload {
     const clause = terms.referral
     if (clause == null) return 'no-clause'
     if (!clause.referrers.includes('account')) return 'kind-not-allowed'
-    const referrer = accountOf(use.sharer)
+    const referrer = accountKeysOf(use.sharer)
     if (toHex(referrer.signer.publicKey) === toHex(buyer.signer.publicKey)) return 'self-referral'
     if (this.#credited.has(this.#creditKey(use, buyer))) return 'replayed'
     return { referrer: walletParticipant(referrer.signer.publicKey), bps: clause.bps, from: clause.from }
@@ -315,7 +316,7 @@ export class SharingWorkload {
   }
 
   #creditKey(use: ShareUse, buyer: NodeKeys): string {
-    return `${toHex(accountOf(use.sharer).signer.publicKey)} ${toHex(buyer.signer.publicKey)} ${use.share}`
+    return `${toHex(accountKeysOf(use.sharer).signer.publicKey)} ${toHex(buyer.signer.publicKey)} ${use.share}`
   }
 
   /** Each referrer's and payer's `referral` statement lines against the ground truth. */
@@ -333,7 +334,7 @@ export class SharingWorkload {
       const sent = this.#uses.filter((u) => u.sharer === sharer && !u.again)
       if (sent.length === 0) continue
       const mine = credited.filter((u) => u.sharer === sharer)
-      const participant = walletParticipant(accountOf(sharer).signer.publicKey)
+      const participant = walletParticipant(accountKeysOf(sharer).signer.publicKey)
       const statement = await statementOf(participant)
       byReferrer.push({
         node: sharer.name,
@@ -353,7 +354,7 @@ export class SharingWorkload {
       const statement = await statementOf(participant)
       byPayer.push({
         participant,
-        label: this.#labelOf(participant),
+        label: participantLabel(this.#cluster.nodes, participant),
         expected: -expected,
         statement: statement?.sum ?? null,
       })
@@ -506,22 +507,9 @@ export class SharingWorkload {
         ]),
     }
   }
-
-  #labelOf(participant: string): string {
-    const colon = participant.indexOf(':')
-    const [kind, id] = [participant.slice(0, colon), participant.slice(colon + 1)]
-    for (const n of this.#cluster.nodes) if (toHex(n.keys.signer.publicKey) === id) return `${kind} ${n.name}`
-    return participant
-  }
 }
 
 /** A retailer's participant id from the offer's key, as the purchases know it. */
 export function payerOf(from: 'retailer' | 'distributor', retailerKey: string, terms: ContractTerms): string {
   return from === 'retailer' ? retailerParticipant(retailerKey) : terms.distributor
-}
-
-function accountOf(sim: SimNode): NodeKeys {
-  const account = (sim.spec.roleOptions?.player as { account?: NodeKeys } | undefined)?.account
-  if (account == null) throw new SimulationSetupError(`${sim.name} has no account key`)
-  return account
 }

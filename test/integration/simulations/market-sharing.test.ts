@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { toJson } from '../../../protocols/json.ts'
-import { accountIdOf, deliveryParticipant, distributorParticipant } from '../../../roles/clearinghouse/index.ts'
+import { deliveryParticipant, distributorParticipant } from '../../../roles/clearinghouse/index.ts'
 import type { Check } from '../../../simulations/report/types.ts'
 import { simulateScenario } from '../../../simulations/runner.ts'
 import { loadScenario } from '../../../simulations/scenario.ts'
 import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
+import { postStrayCent } from '../../helpers/stray-cent.ts'
 
 /**
  * CI runs the shipped `market-sharing-small` scenario (decision 0811): contracts with a delivery fee and a referral
@@ -28,21 +29,15 @@ describe('simulations: market-sharing-small (paid delivery and sharing)', functi
       beforeChecks: async ({ cluster, settlementChecks }) => {
         honest = await settlementChecks()
         // Pay the first delivery node one more cent from the label's distributor account.
-        const house = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!.started.role('clearinghouse')
         const label = cluster.nodes.find((n) => n.spec.roles.includes('production'))!
         const node = cluster.nodes.find((n) => n.spec.group === 'delivery')!
         overpaid = deliveryParticipant(node.keys.signer.publicKey)
-        const [outcome] = await house.engine.ledger.createTransfers([
-          {
-            id: 'sim-test-delivery-twice',
-            kind: 'posted',
-            debitAccountId: accountIdOf(distributorParticipant(label.keys.signer.publicKey), 'EUR'),
-            creditAccountId: accountIdOf(overpaid, 'EUR'),
-            amount: 1n,
-            code: 'delivery',
-          },
-        ])
-        assert.ok(outcome != null)
+        await postStrayCent(cluster, {
+          id: 'sim-test-delivery-twice',
+          from: distributorParticipant(label.keys.signer.publicKey),
+          to: overpaid,
+          code: 'delivery',
+        })
       },
     })
 

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { CID } from 'multiformats/cid'
 import { toJson } from '../../../protocols/json.ts'
-import { accountIdOf, retailerParticipant } from '../../../roles/clearinghouse/index.ts'
+import { retailerParticipant } from '../../../roles/clearinghouse/index.ts'
 import { periodOf } from '../../../roles/clearinghouse/state.ts'
 import type { Check } from '../../../simulations/report/types.ts'
 import { simulateScenario } from '../../../simulations/runner.ts'
 import { loadScenario } from '../../../simulations/scenario.ts'
 import type { MarketMetrics } from '../../../simulations/workloads/market.ts'
 import { checkDsrAgainstLedger, type DsrLedgerCheck } from '../../helpers/dsr-ledger-check.ts'
+import { postStrayCent } from '../../helpers/stray-cent.ts'
 
 /**
  * CI runs the shipped `market-small` scenario: every role, real nodes on the memory transport, the plan drawn from
@@ -41,21 +42,14 @@ describe('simulations: market-small', function () {
           process.env.CONSORT_DSR_OUT,
         )
         // Break the books: the retailer pays one cent to a rights holder for nothing.
-        const houseNode = cluster.nodes.find((n) => n.spec.roles.includes('clearinghouse'))!
         const retailer = cluster.nodes.find((n) => n.spec.roles.includes('retailer'))!
-        const house = houseNode.started.role('clearinghouse')
         stray = 'rightsholder:sim-label-1-artist'
-        const [outcome] = await house.engine.ledger.createTransfers([
-          {
-            id: 'sim-test-stray-cent',
-            kind: 'posted',
-            debitAccountId: accountIdOf(retailerParticipant(retailer.keys.signer.publicKey), 'EUR'),
-            creditAccountId: accountIdOf(stray, 'EUR'),
-            amount: 1n,
-            code: 'royalty',
-          },
-        ])
-        assert.ok(outcome != null)
+        await postStrayCent(cluster, {
+          id: 'sim-test-stray-cent',
+          from: retailerParticipant(retailer.keys.signer.publicKey),
+          to: stray,
+          code: 'royalty',
+        })
       },
     })
 

@@ -35,29 +35,17 @@ describe('simulations: sharing ground truth and share graph (decision 0811)', ()
   it('credits bps of the price capped at the payer’s share, from the retailer or the distributor (decision 0512)', () => {
     // Fee 1 % on 129: 1. Wholesale 69. Retailer's margin 59.
     const truth = new GroundTruth({ feeBps: 100, feeParticipant: 'fee:f', gatewayParticipant: 'external:g' })
-    const fromRetailer = truth.sale({
-      wallet: 'wallet:buyer',
-      retailer: 'retailer:r',
-      price: 129n,
-      terms: terms(69n),
-      referral: { referrer: 'wallet:friend', bps: 1000, from: 'retailer' },
-    })
-    assert.equal(fromRetailer, 12n, '⌊129 × 10 %⌋')
-    const fromDistributor = truth.sale({
-      wallet: 'wallet:buyer',
-      retailer: 'retailer:r',
-      price: 129n,
-      terms: terms(69n),
-      referral: { referrer: 'wallet:friend', bps: 9000, from: 'distributor' },
-    })
-    assert.equal(fromDistributor, 69n, '⌊129 × 90 %⌋ = 116, capped at the wholesale of 69')
-    const none = truth.sale({
-      wallet: 'wallet:buyer',
-      retailer: 'retailer:r',
-      price: 60n,
-      terms: terms(69n),
-      referral: { referrer: 'wallet:friend', bps: 1000, from: 'retailer' },
-    })
+    const sell = (price: bigint, bps: number, from: 'retailer' | 'distributor') =>
+      truth.sale({
+        wallet: 'wallet:buyer',
+        retailer: 'retailer:r',
+        price,
+        terms: terms(69n),
+        referral: { referrer: 'wallet:friend', bps, from },
+      })
+    assert.equal(sell(129n, 1000, 'retailer'), 12n, '⌊129 × 10 %⌋')
+    assert.equal(sell(129n, 9000, 'distributor'), 69n, '⌊129 × 90 %⌋ = 116, capped at the wholesale of 69')
+    const none = sell(60n, 1000, 'retailer')
     assert.equal(none, 0n, 'a retailer selling below cost has no margin to pay from')
     const b = truth.balances()
     assert.equal(b.get('wallet:friend'), 81n)
