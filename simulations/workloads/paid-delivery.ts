@@ -52,6 +52,8 @@ interface DeliveryRow {
 /** A fetch a player started while the workload had a play of it under way. */
 interface ObservedFetch {
   root: string | null
+  /** Settles when the fetch has ended (its blocks are all counted). */
+  ended: Promise<void> | null
   /** Per serving peer (in the order of their first block): verified blocks and bytes. */
   peers: Map<string, { blocks: number; bytes: number }>
 }
@@ -98,8 +100,9 @@ export interface PaidDeliveryMetrics {
  *
  * What moved is observed at both ends, never taken from the receipts under test: the fetching side through a tap
  * on each player's segments service (the fetcher's own `block` events — a block counts once, for the peer whose copy
- * was verified first against its CID), the serving side through each segments server's `served` events. A play is
- * bracketed by the workload (`playStarted`, `playEnded`), so the fetch that play started is tied to its licence.
+ * was verified first against its CID), the serving side through each segments server's `served` events. Plays and
+ * purchases are bracketed by the workload (`playStarted`/`playEnded`, `buyStarted`/`buyEnded`), so the fetch a play
+ * started, and the prefetches a purchase started, are tied to the licence they are receipted under.
  */
 export class PaidDelivery {
   readonly #cluster: Cluster
@@ -111,6 +114,11 @@ export class PaidDelivery {
   readonly #served = new WeakSet<EventTarget>()
   /** Per player (index): the fetches of its play under way, or undefined when none is. */
   readonly #playing = new Map<number, ObservedFetch[]>()
+  /** Per player (index): the prefetches of its purchase under way. */
+  readonly #buying = new Map<number, ObservedFetch[]>()
+  /** Prefetches of purchases that were bought, to be priced once they ended. */
+  readonly #prefetched: Array<{ sim: SimNode; sale: DeliverySale; fetches: ObservedFetch[]; at: number }> = []
+  readonly #byManifest = new Map<string, SignedRecord<'consort/manifest'>>()
   /** Bytes each server (index) wrote in full to each player (peer id). */
   readonly #servedBytes = new Map<number, Map<string, number>>()
   readonly #manifests = new Map<string, SignedRecord<'consort/manifest'>>()
@@ -140,7 +148,10 @@ export class PaidDelivery {
 
   /** The manifests of the market's tracks (a track's size and segments). */
   tracks(manifests: ReadonlyArray<SignedRecord<'consort/manifest'>>): void {
-    for (const m of manifests) this.#manifests.set(m.body.isrc, m)
+    for (const m of manifests) {
+      this.#manifests.set(m.body.isrc, m)
+      this.#byManifest.set(m.id.toString(), m)
+    }
   }
 
   /**
@@ -157,6 +168,7 @@ export class PaidDelivery {
     }
     if (player != null) {
       this.#playing.delete(sim.index)
+      this.#buying.delete(sim.index)
       this.#tap(sim, player.segments)
     }
   }
@@ -179,19 +191,25 @@ export class PaidDelivery {
 
   /**
    * Tap a player's segments service: each fetch it starts at priority `now` while the workload has a play of it under
-   * way is followed (a prefetch during a purchase is not: it has no licence yet, and is not receipted).
+   * way is followed, and each prefetch (priority `prefetch`) while a purchase of it is under way — the player receipts
+   * a prefetch under the purchase's licence once it arrives (decision 0511), and nothing when the purchase fails.
    */
   #tap(sim: SimNode, service: SegmentsService): void {
     if (this.#tapped.has(service)) return
     this.#tapped.add(service)
     const fetch = service.fetch.bind(service)
     service.fetch = (cids: CID[], options: ServiceFetchOptions = {}) => {
-      const play = this.#playing.get(sim.index)
-      if (play == null || options.priority !== 'now') return fetch(cids, options)
-      const observed: ObservedFetch = { root: options.root?.toString() ?? null, peers: new Map() }
-      play.push(observed)
+      const window =
+        options.priority === 'now'
+          ? this.#playing.get(sim.index)
+          : options.priority === 'prefetch'
+            ? this.#buying.get(sim.index)
+            : undefined
+      if (window == null) return fetch(cids, options)
+      const observed: ObservedFetch = { root: options.root?.toString() ?? null, peers: new Map(), ended: null }
+      window.push(observed)
       const inner = options.onProgress
-      return fetch(cids, {
+      const started = fetch(cids, {
         ...options,
         onProgress: (event: FetchProgressEvent) => {
           if (event.type === 'block' && event.peer !== BITSWAP_PEER_ID) {
@@ -203,6 +221,45 @@ export class PaidDelivery {
           inner?.(event)
         },
       })
+      // A prefetch is receipted once it has ended (aborted or not): its blocks are counted until then.
+      observed.ended = started.done.then(
+        () => {},
+        () => {},
+      )
+      return started
+    }
+  }
+
+  /** A purchase of `sim` starts: the prefetches it starts from now on are its own. */
+  buyStarted(sim: SimNode): void {
+    this.#buying.set(sim.index, [])
+  }
+
+  /**
+   * The purchase ended: with its sale when it was bought (its prefetches are receipted under its licence), null when
+   * it failed or is pending (its prefetches are aborted and receipted by no one).
+   */
+  buyEnded(sim: SimNode, sale: DeliverySale | null): void {
+    const fetches = this.#buying.get(sim.index) ?? []
+    this.#buying.delete(sim.index)
+    if (sale != null && fetches.length > 0) this.#prefetched.push({ sim, sale, fetches, at: performance.now() })
+  }
+
+  /**
+   * Price the prefetches of every purchase (after the drain: each prefetch has ended and been receipted). Called
+   * before the ground truth's balances are read.
+   */
+  async settlePrefetches(): Promise<void> {
+    for (const p of this.#prefetched.splice(0)) {
+      await Promise.all(p.fetches.map((f) => f.ended))
+      for (const f of p.fetches) {
+        const manifest = f.root == null ? undefined : this.#byManifest.get(f.root)
+        if (manifest == null) {
+          for (const peer of f.peers.values()) this.#unattributed += peer.bytes
+          continue
+        }
+        this.#priceFetch(p.sim, manifest.body.isrc, p.sale, manifest, f, p.at)
+      }
     }
   }
 
@@ -230,13 +287,23 @@ export class PaidDelivery {
       for (const f of moved) for (const p of f.peers.values()) this.#unattributed += p.bytes
       return
     }
+    for (const f of moved) this.#priceFetch(sim, isrc, sale, manifest, f, performance.now())
+  }
+
+  /** One receipted fetch: each serving peer, most bytes first (as the player's receipt lists them, ties in order). */
+  #priceFetch(
+    sim: SimNode,
+    isrc: string,
+    sale: DeliverySale,
+    manifest: SignedRecord<'consort/manifest'>,
+    f: ObservedFetch,
+    at: number,
+  ): void {
+    const peers = [...f.peers.entries()].filter(([, p]) => p.bytes > 0).sort((a, b) => b[1].bytes - a[1].bytes)
+    if (peers.length === 0) return
+    const fetch = ++this.#fetches
     const size = encryptedTrackBytes(manifest.body)
-    for (const f of moved) {
-      const fetch = ++this.#fetches
-      // The player's receipt lists its peers most bytes first (ties in the order they first delivered).
-      const peers = [...f.peers.entries()].filter(([, p]) => p.bytes > 0).sort((a, b) => b[1].bytes - a[1].bytes)
-      for (const [peer, moved] of peers) this.#pay(sim, isrc, sale, fetch, manifest, size, peer, moved)
-    }
+    for (const [peer, moved] of peers) this.#pay(sim, isrc, sale, fetch, manifest, size, peer, moved, at)
   }
 
   #pay(
@@ -248,10 +315,11 @@ export class PaidDelivery {
     size: number,
     peer: string,
     moved: { blocks: number; bytes: number },
+    at: number,
   ): void {
     const server = this.#byPeer.get(peer) ?? null
     const row: DeliveryRow = {
-      at: performance.now(),
+      at,
       player: sim,
       isrc,
       purchaseId: sale.purchaseId,

@@ -33,6 +33,7 @@ import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 import { StepProgress } from './step-progress.ts'
+import { type DeliverySale, PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 import { accountKeysOf, participantLabel } from './participants.ts'
 import { payerOf, type ShareBuyer, type ShareUse, type SharingMetrics, SharingWorkload } from './sharing.ts'
 
@@ -481,17 +482,14 @@ export class PurchaseWorkload implements ShareBuyer {
     try {
       // The plan decides each purchase (a listener may buy what it holds, as it did before the player refused that
       // by default): `again` says so, and ground truth counts every sale.
-      const bought = await player.buy(offer, {
-        purchaseId,
-        again: true,
-        ...(via != null ? { share: via.link } : {}),
-      })
+      const bought = await this.#buy(sim, offer, purchaseId, via)
       row.latencyMs = performance.now() - started
       row.outcome = 'bought'
       row.error = null
       this.#latency.record(row.latencyMs)
       this.#sampler.add('market.purchases')
       this.#record(sim, offer, bought.purchaseId, bought.price.amount, via)
+      this.delivery?.buyEnded(sim, this.#saleOf(bought.purchaseId))
       return 'bought'
     } catch (err) {
       if (isError(err, PurchasePendingError)) {
@@ -503,6 +501,27 @@ export class PurchaseWorkload implements ShareBuyer {
       row.error = errorName(err)
       return 'failed'
     }
+  }
+
+  /**
+   * Buy through the player's API (with the share when there is one), bracketed for paid delivery: the prefetches the
+   * purchase starts are receipted under its licence when it is bought, by no one when it fails or stays pending.
+   */
+  async #buy(sim: SimNode, offer: string, purchaseId: string, via: ShareUse | null) {
+    this.delivery?.buyStarted(sim)
+    try {
+      return await playerOf(sim).buy(offer, { purchaseId, again: true, ...(via != null ? { share: via.link } : {}) })
+    } catch (err) {
+      this.delivery?.buyEnded(sim, null)
+      throw err
+    }
+  }
+
+  /** A sale as paid delivery prices it: the purchase's licence, price, distributor and delivery fee. */
+  #saleOf(purchaseId: string): DeliverySale | null {
+    const sold = this.#purchases.get(purchaseId)
+    if (sold == null) return null
+    return { purchaseId, price: sold.price, distributor: sold.terms.distributor, fee: sold.terms.delivery ?? null }
   }
 
   #record(sim: SimNode, offer: string, purchaseId: string, price: bigint, via: ShareUse | null): void {
@@ -587,18 +606,11 @@ export class PurchaseWorkload implements ShareBuyer {
       this.#lastPlayEnd.set(sim.index, this.#clock.now())
       row.purchaseId = result.purchaseId
       row.seconds = result.seconds
-      const sold = result.purchaseId == null ? undefined : this.#purchases.get(result.purchaseId)
+      const sold = result.purchaseId == null ? null : this.#saleOf(result.purchaseId)
       this.delivery?.playEnded(
         sim,
         isrc,
-        result.mode !== 'licensed' || sold == null
-          ? null
-          : {
-              purchaseId: sold.purchaseId,
-              price: sold.price,
-              distributor: sold.terms.distributor,
-              fee: sold.terms.delivery ?? null,
-            },
+        result.mode !== 'licensed' ? null : sold,
         result.mode === 'licensed' && sold == null,
       )
       if (result.mode !== 'licensed' || result.purchaseId == null) {
@@ -654,13 +666,10 @@ export class PurchaseWorkload implements ShareBuyer {
     for (let round = 0; round < PURCHASE_RESUMES && this.#pending.length > 0; round++) {
       for (const p of this.#pending.splice(0)) {
         try {
-          const bought = await playerOf(p.player).buy(p.offer, {
-            purchaseId: p.purchaseId,
-            again: true,
-            ...(p.via != null ? { share: p.via.link } : {}),
-          })
+          const bought = await this.#buy(p.player, p.offer, p.purchaseId, p.via)
           p.row.outcome = 'resumed'
           this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount, p.via)
+          this.delivery?.buyEnded(p.player, this.#saleOf(bought.purchaseId))
         } catch (err) {
           if (isError(err, PurchasePendingError)) this.#pending.push(p)
           else this.#fail(`resume ${p.purchaseId}`, err)
@@ -772,6 +781,8 @@ export class PurchaseWorkload implements ShareBuyer {
     let stillHeld: PurchaseMetrics['stillHeld'] = null
     const rows: LedgerRow[] = []
     const unexpected: string[] = []
+    // The prefetches of bought purchases are receipted once they ended: priced before the balances are read.
+    await this.delivery?.settlePrefetches()
     const expected = this.#truth.balances()
     if (house?.online === true && this.enabled) {
       const a = (await route(house, 'GET', '/audit')) as {
