@@ -116,8 +116,6 @@ export class PaidDelivery {
   readonly #playing = new Map<number, ObservedFetch[]>()
   /** Per player (index): the prefetches of its purchase under way. */
   readonly #buying = new Map<number, ObservedFetch[]>()
-  /** Prefetches of purchases that were bought, to be priced once they ended. */
-  readonly #prefetched: Array<{ sim: SimNode; sale: DeliverySale; fetches: ObservedFetch[]; at: number }> = []
   readonly #byManifest = new Map<string, SignedRecord<'consort/manifest'>>()
   /** Bytes each server (index) wrote in full to each player (peer id). */
   readonly #servedBytes = new Map<number, Map<string, number>>()
@@ -237,29 +235,24 @@ export class PaidDelivery {
 
   /**
    * The purchase ended: with its sale when it was bought (its prefetches are receipted under its licence), null when
-   * it failed or is pending (its prefetches are aborted and receipted by no one).
+   * it failed or is pending (its prefetches are aborted and receipted by no one). Resolves once the prefetches have
+   * ended and are priced: the workload's listener lets them end before it plays, so that a play never fetches the
+   * same block as its purchase's prefetch (a block a peer wrote twice to the player before one acknowledgement is
+   * acknowledged once — decision 0511's tally — which the truth would have to guess).
    */
-  buyEnded(sim: SimNode, sale: DeliverySale | null): void {
+  async buyEnded(sim: SimNode, sale: DeliverySale | null): Promise<void> {
     const fetches = this.#buying.get(sim.index) ?? []
     this.#buying.delete(sim.index)
-    if (sale != null && fetches.length > 0) this.#prefetched.push({ sim, sale, fetches, at: performance.now() })
-  }
-
-  /**
-   * Price the prefetches of every purchase (after the drain: each prefetch has ended and been receipted). Called
-   * before the ground truth's balances are read.
-   */
-  async settlePrefetches(): Promise<void> {
-    for (const p of this.#prefetched.splice(0)) {
-      await Promise.all(p.fetches.map((f) => f.ended))
-      for (const f of p.fetches) {
-        const manifest = f.root == null ? undefined : this.#byManifest.get(f.root)
-        if (manifest == null) {
-          for (const peer of f.peers.values()) this.#unattributed += peer.bytes
-          continue
-        }
-        this.#priceFetch(p.sim, manifest.body.isrc, p.sale, manifest, f, p.at)
+    if (sale == null || fetches.length === 0) return
+    await Promise.all(fetches.map((f) => f.ended))
+    const at = performance.now()
+    for (const f of fetches) {
+      const manifest = f.root == null ? undefined : this.#byManifest.get(f.root)
+      if (manifest == null) {
+        for (const peer of f.peers.values()) this.#unattributed += peer.bytes
+        continue
       }
+      this.#priceFetch(sim, manifest.body.isrc, sale, manifest, f, at)
     }
   }
 

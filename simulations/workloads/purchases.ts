@@ -489,7 +489,7 @@ export class PurchaseWorkload implements ShareBuyer {
       this.#latency.record(row.latencyMs)
       this.#sampler.add('market.purchases')
       this.#record(sim, offer, bought.purchaseId, bought.price.amount, via)
-      this.delivery?.buyEnded(sim, this.#saleOf(bought.purchaseId))
+      await this.delivery?.buyEnded(sim, this.#saleOf(bought.purchaseId))
       return 'bought'
     } catch (err) {
       if (isError(err, PurchasePendingError)) {
@@ -512,7 +512,7 @@ export class PurchaseWorkload implements ShareBuyer {
     try {
       return await playerOf(sim).buy(offer, { purchaseId, again: true, ...(via != null ? { share: via.link } : {}) })
     } catch (err) {
-      this.delivery?.buyEnded(sim, null)
+      await this.delivery?.buyEnded(sim, null)
       throw err
     }
   }
@@ -669,7 +669,7 @@ export class PurchaseWorkload implements ShareBuyer {
           const bought = await this.#buy(p.player, p.offer, p.purchaseId, p.via)
           p.row.outcome = 'resumed'
           this.#record(p.player, p.offer, bought.purchaseId, bought.price.amount, p.via)
-          this.delivery?.buyEnded(p.player, this.#saleOf(bought.purchaseId))
+          await this.delivery?.buyEnded(p.player, this.#saleOf(bought.purchaseId))
         } catch (err) {
           if (isError(err, PurchasePendingError)) this.#pending.push(p)
           else this.#fail(`resume ${p.purchaseId}`, err)
@@ -781,8 +781,6 @@ export class PurchaseWorkload implements ShareBuyer {
     let stillHeld: PurchaseMetrics['stillHeld'] = null
     const rows: LedgerRow[] = []
     const unexpected: string[] = []
-    // The prefetches of bought purchases are receipted once they ended: priced before the balances are read.
-    await this.delivery?.settlePrefetches()
     const expected = this.#truth.balances()
     if (house?.online === true && this.enabled) {
       const a = (await route(house, 'GET', '/audit')) as {
