@@ -25,8 +25,8 @@ import { SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
 import { PaidDelivery } from './paid-delivery.ts'
 import { type OfferListing, type PurchaseMetrics, PurchaseWorkload } from './purchases.ts'
 import { simIsrc } from './records.ts'
-import { StepProgress } from './step-progress.ts'
 import { SharingWorkload } from './sharing.ts'
+import { StepProgress } from './step-progress.ts'
 
 const log = logger('consort:sim:market')
 

@@ -31,11 +31,10 @@ import { pick, poissonTimes, stream } from '../rng.ts'
 import type { MarketSpec, Scenario } from '../scenario.ts'
 import { type ContractTerms, GroundTruth } from './ground-truth.ts'
 import { PacedSink, SYNTH_BYTES_PER_SECOND } from './paced-sink.ts'
-import { PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
-import { StepProgress } from './step-progress.ts'
 import { type DeliverySale, PaidDelivery, type PaidDeliveryMetrics } from './paid-delivery.ts'
 import { accountKeysOf, participantLabel } from './participants.ts'
 import { payerOf, type ShareBuyer, type ShareUse, type SharingMetrics, SharingWorkload } from './sharing.ts'
+import { StepProgress } from './step-progress.ts'
 
 const log = logger('consort:sim:purchases')
 
