@@ -19,7 +19,7 @@ import {
 } from '../../protocols/delivery/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
-import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { DeliveryPeer } from '../../protocols/records/types/delivery.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import { SegmentsService } from '../../protocols/segments/service.ts'
@@ -31,10 +31,10 @@ import {
 } from '../../roles/clearinghouse/index.ts'
 import { MemorySink, type PlayerRole } from '../../roles/player/index.ts'
 import { SAMPLE_ISRC } from '../../roles/production/index.ts'
-import { fixturePath } from '../fixtures.ts'
 import { startChainWorld, type WorldListener } from '../helpers/chain-world.ts'
 import type { createTestNetwork } from '../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../helpers/nodes.ts'
+import { publishSampleDownloadContract } from '../helpers/sample-contract.ts'
 import { waitUntil } from '../helpers/wait.ts'
 
 /**
@@ -107,33 +107,11 @@ describe('e2e: paid delivery — fetch → acknowledgements → receipt → the 
     device = await player.ensureDevice()
 
     // The sample release, and a new version of its download contract that pays delivery.
-    const published = await label
-      .role('production')
-      .publishSample({ audioFile: fixturePath('audio', 'sample-84k.flac') })
-    const release = published.releases[0]!
-    const download = release.contracts.find((c) => c.contractId.endsWith('download'))!
+    contract = await publishSampleDownloadContract(
+      { clock, label, labelKeys: keys.label, retailers: [retailer], reference, house },
+      { delivery: { perGB: [{ amount: PER_GB, currency: 'EUR' }], saleBps: SALE_BPS } },
+    )
     const shop = retailer.role('retailer')
-    await waitUntil(async () => (await shop.store.contractByCid(download.record)) != null)
-    const first = (await shop.store.contractByCid(download.record))!
-    contract = signRecord(
-      'consort/contract',
-      {
-        ...first.body,
-        seq: first.body.seq + 1,
-        created: clock.now(),
-        delivery: { perGB: [{ amount: PER_GB, currency: 'EUR' }], saleBps: SALE_BPS },
-      },
-      keys.label.signer,
-      label.network.caps,
-    )
-    await label.topics.publish('contracts', contract, label.credentials.attachments())
-    await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
-    await waitUntil(async () => (await reference.role('reference').store.contractByCid(contract.id)) != null)
-    await waitUntil(
-      async () =>
-        (await house.role('clearinghouse').engine.records.get('consort/contract', contract.id.toString())) !==
-        undefined,
-    )
     const offer = await shop.offers.create({
       offerId: 'first-light-download',
       content: contract.body.content,

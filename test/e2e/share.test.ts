@@ -5,15 +5,15 @@ import type { NodeKeys } from '../../keys/keystore.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
 import { FakeClock } from '../../protocols/clock.ts'
 import { signPurchaseOrder } from '../../protocols/purchase/order.ts'
-import { type SignedRecord, signRecord } from '../../protocols/records/envelope.ts'
+import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { queryCertifiedOffers } from '../../protocols/reference/offers.ts'
 import { decodeShareLink } from '../../protocols/share/index.ts'
 import { periodOf, retailerParticipant, walletParticipant } from '../../roles/clearinghouse/index.ts'
 import { MemorySink } from '../../roles/player/index.ts'
 import { sendBuy } from '../../roles/player/purchase.ts'
 import { SAMPLE_ISRC } from '../../roles/production/index.ts'
-import { fixturePath } from '../fixtures.ts'
 import { type ChainWorld, startChainWorld, type WorldListener } from '../helpers/chain-world.ts'
+import { publishSampleDownloadContract } from '../helpers/sample-contract.ts'
 import { waitUntil } from '../helpers/wait.ts'
 
 /**
@@ -51,32 +51,17 @@ describe('e2e: share → open (preview, offers in the territory) → buy with th
     alice = world.listeners.get('alice')!
     bob = world.listeners.get('bob')!
     carol = world.listeners.get('carol')!
-    const published = await world.label
-      .role('production')
-      .publishSample({ audioFile: fixturePath('audio', 'sample-84k.flac') })
-    const download = published.releases[0]!.contracts.find((c) => c.contractId.endsWith('download'))!
-    const shops = [...world.retailers.values()].map((r) => r.node.role('retailer'))
-    await waitUntil(async () => (await shops[0]!.store.contractByCid(download.record)) != null)
-    const first = (await shops[0]!.store.contractByCid(download.record))!
     // A new version of the download contract with a referral clause: 10 % of the price, from the retailer's margin.
-    const contract = signRecord(
-      'consort/contract',
+    const contract = await publishSampleDownloadContract(
       {
-        ...first.body,
-        seq: first.body.seq + 1,
-        created: clock.now(),
-        referral: { bps: REFERRAL_BPS, from: 'retailer', referrers: ['account', 'retailer'] },
+        clock,
+        label: world.label,
+        labelKeys: world.keys.label,
+        retailers: [...world.retailers.values()].map((r) => r.node),
+        reference: world.reference,
+        house: world.house,
       },
-      world.keys.label.signer,
-      world.label.network.caps,
-    )
-    await world.label.topics.publish('contracts', contract, world.label.credentials.attachments())
-    for (const shop of shops) await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
-    await waitUntil(async () => (await world.reference.role('reference').store.contractByCid(contract.id)) != null)
-    await waitUntil(
-      async () =>
-        (await world.house.role('clearinghouse').engine.records.get('consort/contract', contract.id.toString())) !==
-        undefined,
+      { referral: { bps: REFERRAL_BPS, from: 'retailer', referrers: ['account', 'retailer'] } },
     )
     sold = contract.body.content[0]!
     const offer = async (shop: ConsortNode, offerId: string, amount: bigint, territories: string[]) => {

@@ -25,9 +25,9 @@ import { createShare, decodeShareLink, encodeShareLink } from '../../../protocol
 import { topicString } from '../../../protocols/topics/names.ts'
 import { accountIdOf, retailerParticipant, walletParticipant } from '../../../roles/clearinghouse/index.ts'
 import { SAMPLE_ISRC } from '../../../roles/production/index.ts'
-import { fixturePath } from '../../fixtures.ts'
 import { createTestNetwork } from '../../helpers/network.ts'
 import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { publishSampleDownloadContract } from '../../helpers/sample-contract.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
 const DAY = 24 * 3600_000
@@ -109,32 +109,11 @@ describe('clearinghouse: a sale through a share credits its referrer (real retai
     device = await listener.role('player').ensureDevice()
 
     // The sample release, and a version of its download contract that credits referrals.
-    const published = await label
-      .role('production')
-      .publishSample({ audioFile: fixturePath('audio', 'sample-84k.flac') })
-    const download = published.releases[0]!.contracts.find((c) => c.contractId.endsWith('download'))!
+    const contract = await publishSampleDownloadContract(
+      { clock, label, labelKeys: keys.label, retailers: [retailer], reference, house },
+      { referral: { bps: REFERRAL_BPS, from: 'retailer', referrers: ['account', 'retailer'] } },
+    )
     const shop = retailer.role('retailer')
-    await waitUntil(async () => (await shop.store.contractByCid(download.record)) != null)
-    const first = (await shop.store.contractByCid(download.record))!
-    const contract = signRecord(
-      'consort/contract',
-      {
-        ...first.body,
-        seq: first.body.seq + 1,
-        created: clock.now(),
-        referral: { bps: REFERRAL_BPS, from: 'retailer', referrers: ['account', 'retailer'] },
-      },
-      keys.label.signer,
-      label.network.caps,
-    )
-    await label.topics.publish('contracts', contract, label.credentials.attachments())
-    await waitUntil(async () => (await shop.store.contractByCid(contract.id)) != null)
-    await waitUntil(async () => (await reference.role('reference').store.contractByCid(contract.id)) != null)
-    await waitUntil(
-      async () =>
-        (await house.role('clearinghouse').engine.records.get('consort/contract', contract.id.toString())) !==
-        undefined,
-    )
     const created = await shop.offers.create({
       offerId: 'first-light-download',
       content: contract.body.content,
