@@ -22,11 +22,11 @@ import {
 import { decodeRecordAs, type SignedRecord, signRecord } from '../../../protocols/records/envelope.ts'
 import { rpcCall } from '../../../protocols/rpc/client.ts'
 import { createShare, decodeShareLink, encodeShareLink } from '../../../protocols/share/index.ts'
-import { topicString } from '../../../protocols/topics/names.ts'
 import { accountIdOf, retailerParticipant, walletParticipant } from '../../../roles/clearinghouse/index.ts'
 import { SAMPLE_ISRC } from '../../../roles/production/index.ts'
-import { createTestNetwork } from '../../helpers/network.ts'
-import { connectMesh, startMemoryNode, stopAll, waitForTopicPeers } from '../../helpers/nodes.ts'
+import { startChainWorld } from '../../helpers/chain-world.ts'
+import type { TestNetwork } from '../../helpers/network.ts'
+import { stopAll } from '../../helpers/nodes.ts'
 import { publishSampleDownloadContract } from '../../helpers/sample-contract.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 
@@ -52,6 +52,7 @@ describe('clearinghouse: a sale through a share credits its referrer (real retai
     NodeKeys
   >
   let friend: NodeKeys
+  let net: TestNetwork
   let house: ConsortNode
   let listener: ConsortNode
   let retailer: ConsortNode
@@ -63,49 +64,17 @@ describe('clearinghouse: a sale through a share credits its referrer (real retai
   let purchases = 0
 
   before(async () => {
-    keys = {
-      registrar: await createNodeKeys(),
-      reference: await createNodeKeys(),
-      clearinghouse: await createNodeKeys(),
-      label: await createNodeKeys(),
-      retailer: await createNodeKeys(),
-      listener: await createNodeKeys(),
-      account: await createNodeKeys(),
-    }
+    const world = await startChainWorld({ clock })
+    nodes.push(...world.nodes)
+    const you = world.listeners.get('listener')!
+    const shop0 = world.retailers.get('retailer')!
+    keys = { ...world.keys, retailer: shop0.keys, listener: you.keys, account: you.account }
     friend = await createNodeKeys()
-    const net = await createTestNetwork(clock, {
-      registrar: keys.registrar,
-      references: [keys.reference],
-      clearinghouses: [keys.clearinghouse],
-    })
-    const start = async (
-      name: keyof typeof keys,
-      roles: Parameters<typeof startMemoryNode>[0]['roles'],
-      roleOptions = {},
-    ) => {
-      const node = await startMemoryNode({ network: net, clock, keys: keys[name], roles, roleOptions })
-      nodes.push(node)
-      return node
-    }
-    await start('registrar', ['registration'])
-    const reference = await start('reference', ['reference'])
-    house = await start('clearinghouse', ['clearinghouse'], { clearinghouse: { sync: false } })
-    const label = await start('label', ['production'], { production: { segmentSize: 16 * 1024 } })
-    retailer = await start('retailer', ['retailer'], { retailer: { renewCheckIntervalMs: 0 } })
-    listener = await startMemoryNode({
-      network: net,
-      clock,
-      keys: keys.listener,
-      roles: ['player'],
-      certRoles: [],
-      roleOptions: { player: { account: keys.account, flushIntervalMs: 0 } },
-    })
-    nodes.push(listener)
-    await connectMesh(nodes, 3)
-    for (const topic of ['catalog', 'contracts', 'offers'] as const) {
-      const followers = topic === 'catalog' ? [listener, house] : [reference, retailer, house]
-      await waitForTopicPeers(followers, topicString(net.name, topic))
-    }
+    net = world.net
+    house = world.house
+    listener = you.node
+    retailer = shop0.node
+    const { reference, label } = world
     device = await listener.role('player').ensureDevice()
 
     // The sample release, and a version of its download contract that credits referrals.
