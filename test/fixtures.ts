@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -10,9 +11,17 @@ const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
  */
 export function fixturesDir(): string {
   const fromEnv = process.env.CONSORT_FIXTURES
-  return fromEnv !== undefined && fromEnv !== ''
-    ? path.resolve(fromEnv)
-    : path.resolve(projectRoot, '..', 'shared', 'fixtures')
+  const dir =
+    fromEnv !== undefined && fromEnv !== ''
+      ? path.resolve(fromEnv)
+      : path.resolve(projectRoot, '..', 'shared', 'fixtures')
+  // A clone placed elsewhere would otherwise fail deep inside a test with a bare ENOENT.
+  if (!existsSync(dir)) {
+    throw new Error(
+      `the shared test fixtures are not at ${dir}: clone the project next to shared/ (its fixtures are read from ../shared/fixtures) or set CONSORT_FIXTURES to their directory`,
+    )
+  }
+  return dir
 }
 
 /** The path of a fixture file: `fixturePath('ddex', 'ern43-album-audio.xml')`. */
