@@ -46,8 +46,14 @@ export {
   open,
   SEAL_DOMAIN,
   SEAL_OVERHEAD_BYTES,
+  SEAL_SESSION_CACHE_ENTRIES,
+  SEAL_SESSION_MAX_AGE_MS,
+  SEAL_SESSION_MAX_BOXES,
+  SEAL_SESSION_PROBATION_ENTRIES,
   SEAL_VERSION,
   SealOpener,
+  SealSession,
+  type SealSessionInit,
   seal,
 } from './seal.ts'
 export {

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, hkdfSync, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import { assertBytes, bufferView, copyBytes } from './bytes.ts'
 import { InvalidSealContextError, MalformedSealError, SealOpenError, WeakSealingKeyError } from './errors.ts'
+import { Lru } from './lru.ts'
 import { withoutStackTraces } from './node-crypto.ts'
 import { type Random, systemRandom } from './random.ts'
 import {
@@ -22,7 +23,6 @@ export const SEAL_VERSION = 1
 /** HKDF info prefix; the context follows after a 0x00 byte. */
 export const SEAL_DOMAIN = 'consort/v1/seal'
 const HEADER_BYTES = 1 + X25519_KEY_BYTES
-const KEY_BYTES = 32
 const NONCE_BYTES = 12
 const TAG_BYTES = 16
 /** Bytes a sealed box adds to its plaintext: version, ephemeral public key, tag. */
@@ -53,17 +53,68 @@ function contextBytes(context: string): Uint8Array {
   return bytes
 }
 
-/** HKDF-SHA256 -> 32-byte AES key and 12-byte nonce. */
-function deriveKeyAndNonce(
-  shared: Uint8Array,
-  ephemeralPublicKey: Uint8Array,
-  recipientPublicKey: Uint8Array,
-  context: Uint8Array,
-): { key: Buffer; nonce: Buffer } {
-  const salt = Buffer.concat([ephemeralPublicKey, recipientPublicKey])
+/**
+ * HKDF-SHA256 (RFC 5869) in its two steps. Extract: `PRK = HMAC(salt = E ‖ R, S)`, one per pair of keys — a sealing
+ * session (`SealSession`, `SealOpener`'s session cache) does it once for all its boxes. Expand, per box:
+ * `T1 = HMAC(PRK, info ‖ 0x01)`, `T2 = HMAC(PRK, T1 ‖ info ‖ 0x02)`, `okm = (T1 ‖ T2)[0..44]` with
+ * `info = "consort/v1/seal" ‖ 0x00 ‖ ctx`: the 32-byte AES key and the 12-byte nonce. Byte for byte what node:crypto's
+ * `hkdfSync('sha256', S, E ‖ R, info, 44)` gives (tested); the PRK is a secret KeyObject so that neither HMAC makes
+ * Node's key checks throw.
+ */
+function extract(shared: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPublicKey: Uint8Array): KeyObject {
+  const prk = createHmac('sha256', Buffer.concat([ephemeralPublicKey, recipientPublicKey]))
+    .update(shared)
+    .digest()
+  try {
+    return createSecretKey(prk)
+  } finally {
+    prk.fill(0)
+  }
+}
+
+function expand(prk: KeyObject, context: Uint8Array): { key: KeyObject; nonce: Buffer } {
   const info = Buffer.concat([DOMAIN_BYTES, Uint8Array.of(0), context])
-  const okm = Buffer.from(withoutStackTraces(() => hkdfSync('sha256', shared, salt, info, KEY_BYTES + NONCE_BYTES)))
-  return { key: okm.subarray(0, KEY_BYTES), nonce: okm.subarray(KEY_BYTES) }
+  const t1 = createHmac('sha256', prk).update(info).update(COUNTER_1).digest()
+  const t2 = createHmac('sha256', prk).update(t1).update(info).update(COUNTER_2).digest()
+  try {
+    return { key: createSecretKey(t1), nonce: t2.subarray(0, NONCE_BYTES) }
+  } finally {
+    t1.fill(0)
+  }
+}
+
+const COUNTER_1 = Uint8Array.of(1)
+const COUNTER_2 = Uint8Array.of(2)
+
+/** Seal with a derived PRK: the box's bytes after the version and `E` (ciphertext ‖ tag) into `out`. */
+function sealWith(prk: KeyObject, ephemeralPublicKey: Uint8Array, plaintext: Uint8Array, ctx: Uint8Array): Uint8Array {
+  const { key, nonce } = expand(prk, ctx)
+  const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
+  out[0] = SEAL_VERSION
+  out.set(ephemeralPublicKey, 1)
+  const cipher = createCipheriv('aes-256-gcm', key, nonce)
+  cipher.setAAD(Buffer.concat([out.subarray(0, HEADER_BYTES), ctx]))
+  const body = cipher.update(plaintext)
+  const tail = cipher.final()
+  out.set(body, HEADER_BYTES)
+  out.set(tail, HEADER_BYTES + body.length)
+  out.set(cipher.getAuthTag(), HEADER_BYTES + plaintext.length)
+  return out
+}
+
+function checkPlaintext(plaintext: Uint8Array): void {
+  if (!(plaintext instanceof Uint8Array)) throw new TypeError('seal plaintext must be a Uint8Array')
+  if (plaintext.length > MAX_SEAL_PLAINTEXT_BYTES) {
+    throw new RangeError(`seal plaintext is ${plaintext.length} bytes, at most ${MAX_SEAL_PLAINTEXT_BYTES}`)
+  }
+}
+
+/** A fresh ephemeral key pair: its private KeyObject and raw public key (32 bytes drawn from `random`). */
+function ephemeralKeyPair(random: Random): { privateKey: KeyObject; publicKey: Uint8Array } {
+  const ephemeralPrivate = random.bytes(X25519_KEY_BYTES)
+  const privateKey = x25519PrivateKeyObject(ephemeralPrivate)
+  ephemeralPrivate.fill(0)
+  return { privateKey, publicKey: x25519RawPublicKey(privateKey) }
 }
 
 /**
@@ -78,41 +129,42 @@ export function seal(
   random: Random = systemRandom,
 ): Uint8Array {
   assertBytes('recipientPublicKey', recipientPublicKey, X25519_KEY_BYTES)
-  if (!(plaintext instanceof Uint8Array)) throw new TypeError('seal plaintext must be a Uint8Array')
-  if (plaintext.length > MAX_SEAL_PLAINTEXT_BYTES) {
-    throw new RangeError(`seal plaintext is ${plaintext.length} bytes, at most ${MAX_SEAL_PLAINTEXT_BYTES}`)
-  }
+  checkPlaintext(plaintext)
   const ctx = contextBytes(context)
-  const ephemeralPrivate = random.bytes(X25519_KEY_BYTES)
-  const ephemeralKey = x25519PrivateKeyObject(ephemeralPrivate)
-  ephemeralPrivate.fill(0)
-  const ephemeralPublicKey = x25519RawPublicKey(ephemeralKey)
-  const shared = x25519SharedSecret(ephemeralKey, recipientPublicKey)
+  const ephemeral = ephemeralKeyPair(random)
+  const shared = x25519SharedSecret(ephemeral.privateKey, recipientPublicKey)
   if (shared === undefined) throw new WeakSealingKeyError()
-  const { key, nonce } = deriveKeyAndNonce(shared, ephemeralPublicKey, recipientPublicKey, ctx)
+  const prk = withoutStackTraces(() => extract(shared, ephemeral.publicKey, recipientPublicKey))
   shared.fill(0)
-
-  const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
-  out[0] = SEAL_VERSION
-  out.set(ephemeralPublicKey, 1)
-  const cipher = withoutStackTraces(() => createCipheriv('aes-256-gcm', key, nonce))
-  cipher.setAAD(Buffer.concat([out.subarray(0, HEADER_BYTES), ctx]))
-  const body = cipher.update(plaintext)
-  const tail = cipher.final()
-  out.set(body, HEADER_BYTES)
-  out.set(tail, HEADER_BYTES + body.length)
-  out.set(cipher.getAuthTag(), HEADER_BYTES + plaintext.length)
-  key.fill(0)
-  return out
+  return sealWith(prk, ephemeral.publicKey, plaintext, ctx)
 }
+
+/**
+ * Ephemeral keys whose agreement a `SealOpener` remembers (the PRK of each, a 32-byte secret), in two tiers: a key is
+ * remembered on probation after its first box opened, and promoted to the established tier by its second. A flood of
+ * fresh keys (each used once, as `seal` uses them) churns only the probation tier and never evicts an established
+ * sealing session. 4,096 sessions: a clearinghouse's devices that report within an hour, at a few hundred bytes each.
+ */
+export const SEAL_SESSION_CACHE_ENTRIES = 4096
+/** Ephemeral keys on probation (seen in one box that opened). */
+export const SEAL_SESSION_PROBATION_ENTRIES = 1024
 
 /**
  * Opens sealed boxes addressed to one recipient. Its X25519 private key becomes a node:crypto KeyObject once:
  * building it costs about as much as the key agreement itself, and a clearinghouse opens one box per usage report.
+ *
+ * A box sealed in a session (`SealSession`: one ephemeral key for many boxes) opens like any other; the opener
+ * remembers the agreement with each ephemeral key whose box opened (bounded, see `SEAL_SESSION_CACHE_ENTRIES`), so the
+ * session's next boxes cost HKDF's expand step and AES-GCM, not an X25519 agreement. What is remembered is a function
+ * of the ephemeral public key alone (with this opener's fixed key pair): a remembered agreement opens exactly the boxes
+ * the agreement itself would open, no others.
  */
 export class SealOpener {
   readonly #privateKey: KeyObject
   readonly #publicKey: Uint8Array
+  readonly #established = new Lru<string, KeyObject>(SEAL_SESSION_CACHE_ENTRIES)
+  readonly #probation = new Lru<string, KeyObject>(SEAL_SESSION_PROBATION_ENTRIES)
+  #agreements = 0
 
   /** Throws `InvalidByteLengthError` when a key is not 32 bytes. */
   constructor(recipient: SealingKeyPair) {
@@ -122,8 +174,18 @@ export class SealOpener {
     this.#publicKey = copyBytes(recipient.publicKey)
   }
 
+  /** X25519 agreements made so far (boxes whose ephemeral key was not remembered). */
+  get agreements(): number {
+    return this.#agreements
+  }
+
+  /** Ephemeral keys remembered: established sessions and keys on probation. */
+  get remembered(): { established: number; probation: number } {
+    return { established: this.#established.size, probation: this.#probation.size }
+  }
+
   /**
-   * Opens a sealed box made by `seal` for this recipient under `context`.
+   * Opens a sealed box made by `seal` or a `SealSession` for this recipient under `context`.
    * Throws `MalformedSealError` (too short, too long, unknown version), `SealOpenError` (altered, another
    * recipient, another context, low-order ephemeral key), `InvalidSealContextError`.
    */
@@ -142,26 +204,145 @@ export class SealOpener {
     }
     const ctx = contextBytes(context)
     const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES)
-    const shared = x25519SharedSecret(this.#privateKey, ephemeralPublicKey)
-    if (shared === undefined) throw new SealOpenError('sealed box did not open: its ephemeral key is a low-order point')
-    const { key, nonce } = deriveKeyAndNonce(shared, ephemeralPublicKey, this.#publicKey, ctx)
-    shared.fill(0)
-
+    // The key's 32 bytes as a Map key: reading them as Latin-1 is a tenth of the cost of hex.
+    const session = bufferView(ephemeralPublicKey).toString('latin1')
+    let prk = this.#established.get(session)
+    const known = prk !== undefined
+    if (!known) prk = this.#probation.peek(session)
+    const probation = !known && prk !== undefined
+    if (prk === undefined) {
+      const shared = x25519SharedSecret(this.#privateKey, ephemeralPublicKey)
+      if (shared === undefined) {
+        throw new SealOpenError('sealed box did not open: its ephemeral key is a low-order point')
+      }
+      this.#agreements++
+      prk = withoutStackTraces(() => extract(shared, ephemeralPublicKey, this.#publicKey))
+      shared.fill(0)
+    }
+    const { key, nonce } = expand(prk, ctx)
     const tagStart = sealed.length - TAG_BYTES
-    const decipher = withoutStackTraces(() => createDecipheriv('aes-256-gcm', key, nonce))
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce)
     decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), ctx]))
     decipher.setAuthTag(bufferView(sealed.subarray(tagStart)))
+    let plaintext: Uint8Array
     try {
       const body = decipher.update(sealed.subarray(HEADER_BYTES, tagStart))
       decipher.final()
-      const plaintext = copyBytes(body)
+      plaintext = copyBytes(body)
       body.fill(0)
-      return plaintext
     } catch (err) {
       throw new SealOpenError(undefined, { cause: err })
-    } finally {
-      key.fill(0)
     }
+    // Only a key whose box opened is remembered: a box that fails costs its agreement every time and evicts nothing.
+    if (probation) {
+      this.#probation.delete(session)
+      this.#established.set(session, prk)
+    } else if (!known) this.#probation.set(session, prk)
+    return plaintext
+  }
+}
+
+/** Boxes one `SealSession` key seals before it is replaced (each box's key and nonce come from its own context). */
+export const SEAL_SESSION_MAX_BOXES = 1024
+/** How long one `SealSession` key is used before it is replaced. */
+export const SEAL_SESSION_MAX_AGE_MS = 60 * 60 * 1000
+
+export interface SealSessionInit {
+  /** Draws each session's ephemeral private key (32 bytes). */
+  random?: Random
+  /** The injected clock (milliseconds). */
+  now: () => number
+  /** Boxes per ephemeral key (default `SEAL_SESSION_MAX_BOXES`). */
+  maxBoxes?: number
+  /** Age of an ephemeral key at which it is replaced (default `SEAL_SESSION_MAX_AGE_MS`). */
+  maxAgeMs?: number
+}
+
+/**
+ * Seals many boxes with one ephemeral key (a session), as `seal` would with a fresh one each time: the same format, so
+ * any `SealOpener` opens them, and one that remembers the session (every `SealOpener` does, bounded) skips the X25519
+ * agreement for all but the first two. For a device that seals a usage report to the clearinghouses every minute.
+ *
+ * Each box's AES key and nonce are derived from the session's agreement and the box's context by HKDF, so two boxes of
+ * a session never share a key and nonce as long as their contexts differ. The session refuses to rely on that: a context
+ * it already sealed to the same recipient starts a new key. A key is replaced after `maxBoxes` boxes or `maxAgeMs`, and
+ * lives in memory only (a restart starts a new one). What a session costs against the one-key-per-box `seal`
+ * is written in docs/decisions/0513-usage-sealing-sessions.md: the device's ephemeral private key lives for the
+ * session, so whoever reads the device's memory during it can open that session's boxes — which hold the device's own
+ * usage, kept in its own log anyway.
+ */
+export class SealSession {
+  readonly #random: Random
+  readonly #now: () => number
+  readonly #maxBoxes: number
+  readonly #maxAgeMs: number
+  #key: { privateKey: KeyObject; publicKey: Uint8Array; started: number } | undefined
+  #boxes = 0
+  /** Per recipient (hex), the PRK of this session's agreement with it. */
+  readonly #prks = new Map<string, KeyObject>()
+  /** Recipient and context of every box this key sealed: a repeat starts a new key. */
+  readonly #sealed = new Set<string>()
+  #keys = 0
+
+  constructor(init: SealSessionInit) {
+    const maxBoxes = init.maxBoxes ?? SEAL_SESSION_MAX_BOXES
+    const maxAgeMs = init.maxAgeMs ?? SEAL_SESSION_MAX_AGE_MS
+    if (!Number.isSafeInteger(maxBoxes) || maxBoxes < 1) throw new RangeError(`maxBoxes ${maxBoxes} must be ≥ 1`)
+    if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 1) throw new RangeError(`maxAgeMs ${maxAgeMs} must be ≥ 1`)
+    this.#random = init.random ?? systemRandom
+    this.#now = init.now
+    this.#maxBoxes = maxBoxes
+    this.#maxAgeMs = maxAgeMs
+  }
+
+  /** Ephemeral keys this session has used so far. */
+  get keys(): number {
+    return this.#keys
+  }
+
+  /** Seal `plaintext` to `recipientPublicKey` under `context`; the same bytes `seal` writes, and the same errors. */
+  seal(recipientPublicKey: Uint8Array, plaintext: Uint8Array, context: string): Uint8Array {
+    assertBytes('recipientPublicKey', recipientPublicKey, X25519_KEY_BYTES)
+    checkPlaintext(plaintext)
+    const ctx = contextBytes(context)
+    const recipient = bufferView(recipientPublicKey).toString('hex')
+    const box = `${recipient}\u0000${context}`
+    const now = this.#now()
+    if (
+      this.#key === undefined ||
+      this.#boxes >= this.#maxBoxes ||
+      now - this.#key.started >= this.#maxAgeMs ||
+      now < this.#key.started ||
+      this.#sealed.has(box)
+    ) {
+      this.#rotate(now)
+    }
+    const key = this.#key!
+    let prk = this.#prks.get(recipient)
+    if (prk === undefined) {
+      const shared = x25519SharedSecret(key.privateKey, recipientPublicKey)
+      if (shared === undefined) throw new WeakSealingKeyError()
+      prk = withoutStackTraces(() => extract(shared, key.publicKey, recipientPublicKey))
+      shared.fill(0)
+      this.#prks.set(recipient, prk)
+    }
+    this.#boxes++
+    this.#sealed.add(box)
+    return sealWith(prk, key.publicKey, plaintext, ctx)
+  }
+
+  /** Forget the current key (a device that stops reporting, or wants the next box under a fresh key). */
+  end(): void {
+    this.#key = undefined
+    this.#prks.clear()
+    this.#sealed.clear()
+    this.#boxes = 0
+  }
+
+  #rotate(now: number): void {
+    this.end()
+    this.#key = { ...ephemeralKeyPair(this.#random), started: now }
+    this.#keys++
   }
 }
 

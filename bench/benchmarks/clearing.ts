@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { toHex } from '../../keys/hex.ts'
+import { SealSession } from '../../keys/seal.ts'
 import { signRecord } from '../../protocols/records/envelope.ts'
 import { type ClearingEngine, periodOf, type StateLevel, type VerifiedReport } from '../../roles/clearinghouse/index.ts'
 import { Market } from '../../test/unit/clearinghouse/market.ts'
@@ -104,8 +105,11 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
   m.clock.advance(2 * HOUR)
   for (const [d, buyer] of buyers.entries()) {
     const chain = []
+    // Each device seals its reports in a session, as a player does (decision 0513).
+    const session = new SealSession({ random: m.random, now: () => m.clock.now() })
     for (let r = 0; r < perDevice; r++) {
-      const { usage, device } = m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)])
+      const plays = [m.play(licences[d]!, t0 + r * 60_000, 30)]
+      const { usage, device } = m.usage(buyer.devices[0]!, buyer.account, plays, { session })
       chain.push({ usage, device, licences: [licences[d]!.bytes] })
     }
     chains.push(chain)

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
+import { SealSession } from '../../keys/seal.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import type { ClearingEngine, StateLevel } from '../../roles/clearinghouse/index.ts'
 import { type Buyer, Market } from '../../test/unit/clearinghouse/market.ts'
@@ -81,15 +82,17 @@ async function workload(m: Market, perDevice: number) {
   }
   const t0 = m.clock.now() + 60_000
   m.clock.advance(2 * HOUR)
-  const chains = buyers.map((buyer, d) =>
-    Array.from({ length: perDevice }, (_, r) =>
+  const chains = buyers.map((buyer, d) => {
+    // Sealed in the device's session, as a player seals (decision 0513).
+    const session = new SealSession({ random: m.random, now: () => m.clock.now() })
+    return Array.from({ length: perDevice }, (_, r) =>
       // As a player sends it: the report, its device's registration and the licence of its play.
       ({
-        ...m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)]),
+        ...m.usage(buyer.devices[0]!, buyer.account, [m.play(licences[d]!, t0 + r * 60_000, 30)], { session }),
         licences: [licences[d]!.bytes],
       }),
-    ),
-  )
+    )
+  })
   const reports = chains[0]!.flatMap((_, k) => chains.map((c) => c[k]!))
   const setUp = async (engine: ClearingEngine) => {
     await engine.learnContract(contract)

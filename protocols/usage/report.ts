@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Random } from '../../keys/random.ts'
-import { seal } from '../../keys/seal.ts'
+import { type SealSession, seal } from '../../keys/seal.ts'
 import type { NetworkContext } from '../network.ts'
 import { type SignedRecord, signRecord } from '../records/envelope.ts'
 import { encodeUsageEvents, type UsageEvent, usageSealContext } from './index.ts'
@@ -20,6 +20,11 @@ export interface BuildReportInit {
   events: readonly UsageEvent[]
   now: number
   random: Random
+  /**
+   * The device's sealing session (decision 0513): its boxes share one ephemeral key for a while, so a clearinghouse
+   * makes one X25519 agreement per session rather than per report. Without it each box gets a fresh key (`seal`).
+   */
+  session?: SealSession
 }
 
 /** Seal the events to every clearinghouse of the network and sign the report with the device key. */
@@ -29,7 +34,10 @@ export function buildUsageReport(init: BuildReportInit): SignedRecord<'consort/u
   const context = usageSealContext(init.network.name, init.device.publicKey, init.seq)
   const sealed = clearinghouses.map((c) => ({
     recipient: c.key,
-    box: seal(c.sealingKey, plaintext, context, init.random),
+    box:
+      init.session !== undefined
+        ? init.session.seal(c.sealingKey, plaintext, context)
+        : seal(c.sealingKey, plaintext, context, init.random),
   }))
   plaintext.fill(0)
   return signRecord(

@@ -1,4 +1,5 @@
 import { logger } from '@libp2p/logger'
+import { SealSession } from '../../keys/seal.ts'
 import { isError } from '../../protocols/errors.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
@@ -35,6 +36,8 @@ export class UsageReporter {
   #flushing: Promise<FlushResult> | null = null
   #timer: ReturnType<typeof setInterval> | undefined
   #soonTimer: ReturnType<typeof setTimeout> | undefined
+  /** One ephemeral sealing key for a while (decision 0513), in memory only: a restart starts a new one. */
+  readonly #sealing: SealSession
 
   /** Run after each flush: delivery receipts travel with the usage (decision 0511). */
   readonly #alongside: (() => Promise<unknown>) | undefined
@@ -43,6 +46,7 @@ export class UsageReporter {
     this.#alongside = alongside
     this.#core = core
     this.#device = device
+    this.#sealing = new SealSession({ random: core.components.random, now: () => core.now() })
   }
 
   /** Start the periodic flush (`flushIntervalMs`; none when 0). */
@@ -168,6 +172,7 @@ export class UsageReporter {
         events,
         now: core.now(),
         random: c.random,
+        session: this.#sealing,
       })
       await core.commit([
         { kind: ENTRY_KINDS.report, data: { seq, record: record.bytes, events: events.map((e) => e.eventId) } },

@@ -11,7 +11,7 @@ import { MemoryLevel } from 'memory-level'
 import type { CID } from 'multiformats/cid'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
-import { seal } from '../../../keys/seal.ts'
+import { type SealSession, seal } from '../../../keys/seal.ts'
 import { signAccountRequest } from '../../../protocols/clearing/account.ts'
 import type { AccountRequestFields } from '../../../protocols/clearing/index.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
@@ -387,18 +387,30 @@ export class Market {
 
   /**
    * The next usage report of a device (its chain advanced), sealed to the clearinghouse. `chain: false` makes a
-   * report without advancing the device's chain (for forks and replays).
+   * report without advancing the device's chain (for forks and replays). `session`: the device's sealing session, as a
+   * player seals (decision 0513); without it each box has a fresh ephemeral key.
    */
   usage(
     device: Buyer['devices'][number],
     account: NodeKeys,
     events: UsageEvent[],
-    options: { seq?: number; prev?: CID | null; chain?: boolean; created?: number; signer?: NodeKeys } = {},
+    options: {
+      seq?: number
+      prev?: CID | null
+      chain?: boolean
+      created?: number
+      signer?: NodeKeys
+      session?: SealSession
+    } = {},
   ): { usage: Uint8Array; device: Uint8Array; record: SignedRecord<'consort/usage'> } {
     const seq = options.seq ?? device.seq
     const prev = options.prev !== undefined ? options.prev : device.head
     const context = usageSealContext(this.network.name, device.keys.signer.publicKey, seq)
-    const box = seal(this.clearinghouse.sealing.publicKey, encodeUsageEvents(events), context, this.random)
+    const plaintext = encodeUsageEvents(events)
+    const box =
+      options.session !== undefined
+        ? options.session.seal(this.clearinghouse.sealing.publicKey, plaintext, context)
+        : seal(this.clearinghouse.sealing.publicKey, plaintext, context, this.random)
     const record = signRecord(
       'consort/usage',
       {

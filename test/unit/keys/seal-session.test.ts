@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict'
+import { createCipheriv } from 'node:crypto'
+import { x25519 } from '@noble/curves/ed25519.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { SealOpenError, WeakSealingKeyError } from '../../../keys/errors.ts'
+import {
+  generateSealingKeyPair,
+  open,
+  SEAL_OVERHEAD_BYTES,
+  SEAL_SESSION_CACHE_ENTRIES,
+  SEAL_SESSION_PROBATION_ENTRIES,
+  SealOpener,
+  SealSession,
+  SeededRandom,
+  seal,
+} from '../../../keys/index.ts'
+import { usageSealContext } from '../../../protocols/usage/index.ts'
+
+/**
+ * Sealing sessions (decision 0513): one ephemeral key for many boxes on the device's side, the agreement remembered
+ * per ephemeral key on the clearinghouse's side, and no change to the box's format.
+ */
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
+const ephemeralOf = (box: Uint8Array): string => Buffer.from(box.subarray(1, 33)).toString('hex')
+
+function clock(start = 1_000_000) {
+  let t = start
+  return { now: () => t, advance: (ms: number) => (t += ms) }
+}
+
+/** Device A and device B (both registered, say) report under contexts that name them, as usage reports do. */
+const contextOf = (device: string, seq: number) => usageSealContext('net', utf8(device.padEnd(32, '.')), seq)
+
+describe('keys/seal: sealing sessions', () => {
+  const recipient = generateSealingKeyPair(new SeededRandom('seal-session-recipient'))
+
+  it('seals boxes of the same format that any opener and open() open; one ephemeral key for the session', () => {
+    const t = clock()
+    const session = new SealSession({ random: new SeededRandom('s1'), now: t.now })
+    const boxes = Array.from({ length: 5 }, (_, seq) =>
+      session.seal(recipient.publicKey, utf8(`events ${seq}`), contextOf('A', seq)),
+    )
+    for (const [seq, box] of boxes.entries()) {
+      assert.equal(box.length, SEAL_OVERHEAD_BYTES + utf8(`events ${seq}`).length)
+      assert.equal(box[0], 1)
+      assert.deepEqual(open(recipient, box, contextOf('A', seq)), utf8(`events ${seq}`))
+    }
+    assert.equal(new Set(boxes.map(ephemeralOf)).size, 1)
+    assert.equal(session.keys, 1)
+  })
+
+  it('derives each box its own key and nonce (recomputed with X25519 and HKDF-SHA256 of @noble)', () => {
+    // The session's private key is the first 32 bytes its Random draws: draw them again from the same seed.
+    const ephemeralPrivate = new SeededRandom('s-known').bytes(32)
+    const session = new SealSession({ random: new SeededRandom('s-known'), now: clock().now })
+    const plaintext = utf8('the same plaintext')
+    const a = session.seal(recipient.publicKey, plaintext, contextOf('A', 1))
+    const b = session.seal(recipient.publicKey, plaintext, contextOf('A', 2))
+    const E = x25519.getPublicKey(ephemeralPrivate)
+    assert.deepEqual(a.subarray(1, 33), E)
+    const shared = x25519.getSharedSecret(ephemeralPrivate, recipient.publicKey)
+    const okms = [1, 2].map((seq) =>
+      hkdf(
+        sha256,
+        shared,
+        new Uint8Array([...E, ...recipient.publicKey]),
+        new Uint8Array([...utf8('consort/v1/seal'), 0, ...utf8(contextOf('A', seq))]),
+        44,
+      ),
+    )
+    assert.notDeepEqual(okms[0]!.subarray(0, 32), okms[1]!.subarray(0, 32))
+    assert.notDeepEqual(okms[0]!.subarray(32), okms[1]!.subarray(32))
+    for (const [i, box] of [a, b].entries()) {
+      const okm = okms[i]!
+      const aad = new Uint8Array([...box.subarray(0, 33), ...utf8(contextOf('A', i + 1))])
+      const cipher = createCipheriv('aes-256-gcm', okm.subarray(0, 32), okm.subarray(32))
+      cipher.setAAD(aad)
+      const expected = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
+      assert.deepEqual(new Uint8Array(expected), box.subarray(33))
+    }
+  })
+
+  it('starts a new key after maxBoxes, after maxAgeMs, when the clock goes back, and for a context sealed before', () => {
+    const t = clock()
+    const session = new SealSession({ random: new SeededRandom('s2'), now: t.now, maxBoxes: 3, maxAgeMs: 60_000 })
+    const keyOf = (seq: number) => ephemeralOf(session.seal(recipient.publicKey, utf8('x'), contextOf('A', seq)))
+    const first = keyOf(0)
+    assert.equal(keyOf(1), first)
+    assert.equal(keyOf(2), first)
+    const second = keyOf(3) // the fourth box: a new key
+    assert.notEqual(second, first)
+    t.advance(60_000)
+    const third = keyOf(4) // the key's age reached maxAgeMs
+    assert.notEqual(third, second)
+    t.advance(-1)
+    const fourth = keyOf(5) // the clock went back
+    assert.notEqual(fourth, third)
+    // The same context again (a report built again under the same sequence number) never reuses a key and nonce.
+    const again = keyOf(5)
+    assert.notEqual(again, fourth)
+    assert.equal(session.keys, 5)
+    // …but the same context to another recipient is another box.
+    const other = generateSealingKeyPair(new SeededRandom('seal-session-other'))
+    const box = session.seal(other.publicKey, utf8('x'), contextOf('A', 6))
+    assert.equal(ephemeralOf(box), again)
+    session.end()
+    assert.notEqual(keyOf(7), again)
+  })
+
+  it('refuses what seal() refuses: a low-order recipient key, a bad context, an oversized plaintext', () => {
+    const session = new SealSession({ now: clock().now })
+    const lowOrder = Uint8Array.from(
+      Buffer.from('e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'hex'),
+    )
+    assert.throws(() => session.seal(lowOrder, utf8('x'), 'c'), WeakSealingKeyError)
+    assert.throws(() => session.seal(recipient.publicKey, utf8('x'), ''), { name: 'InvalidSealContextError' })
+    assert.throws(() => session.seal(recipient.publicKey, new Uint8Array(16 * 1024 * 1024 + 1), 'c'), RangeError)
+    assert.throws(() => session.seal(new Uint8Array(31), utf8('x'), 'c'), { name: 'InvalidByteLengthError' })
+    assert.throws(() => new SealSession({ now: clock().now, maxBoxes: 0 }), RangeError)
+  })
+
+  it('an opener makes one agreement per session, and opens sessions and fresh-key boxes alike', () => {
+    const opener = new SealOpener(recipient)
+    const session = new SealSession({ random: new SeededRandom('s3'), now: clock().now })
+    for (let seq = 0; seq < 20; seq++) {
+      const box = session.seal(recipient.publicKey, utf8(`report ${seq}`), contextOf('A', seq))
+      assert.deepEqual(opener.open(box, contextOf('A', seq)), utf8(`report ${seq}`))
+    }
+    assert.equal(opener.agreements, 1)
+    assert.deepEqual(opener.remembered, { established: 1, probation: 0 })
+    // Sealed the old way (a fresh key per box): still accepted, one agreement each.
+    for (let seq = 20; seq < 23; seq++) {
+      const box = seal(recipient.publicKey, utf8(`report ${seq}`), contextOf('A', seq))
+      assert.deepEqual(opener.open(box, contextOf('A', seq)), utf8(`report ${seq}`))
+    }
+    assert.equal(opener.agreements, 4)
+  })
+
+  it("a remembered agreement never opens another device's box, nor a box with the session's key that its holder did not seal", () => {
+    const opener = new SealOpener(recipient)
+    const a = new SealSession({ random: new SeededRandom('device-a'), now: clock().now })
+    const b = new SealSession({ random: new SeededRandom('device-b'), now: clock().now })
+    const first = a.seal(recipient.publicKey, utf8('A plays 1'), contextOf('A', 0))
+    const second = a.seal(recipient.publicKey, utf8('A plays 2'), contextOf('A', 1))
+    opener.open(first, contextOf('A', 0))
+    opener.open(second, contextOf('A', 1)) // A's session is established now
+    assert.deepEqual(opener.remembered, { established: 1, probation: 0 })
+
+    // A's box presented as B's report (B's context): refused.
+    assert.throws(() => opener.open(second, contextOf('B', 1)), SealOpenError)
+    // B copies A's public ephemeral key into a box of its own (B cannot know the agreement): refused.
+    const forged = b.seal(recipient.publicKey, utf8('B claims A pays'), contextOf('B', 0))
+    forged.set(first.subarray(1, 33), 1)
+    assert.throws(() => opener.open(forged, contextOf('B', 0)), SealOpenError)
+    assert.throws(() => opener.open(forged, contextOf('A', 2)), SealOpenError)
+    // A's box altered anywhere after the key: refused, though the key is remembered.
+    for (const at of [33, second.length - 1]) {
+      const altered = new Uint8Array(second)
+      altered[at]! ^= 1
+      assert.throws(() => opener.open(altered, contextOf('A', 1)), SealOpenError)
+    }
+    // B's own session opens as B's, with its own agreement.
+    const agreements = opener.agreements
+    assert.deepEqual(
+      opener.open(b.seal(recipient.publicKey, utf8('B'), contextOf('B', 1)), contextOf('B', 1)),
+      utf8('B'),
+    )
+    assert.equal(opener.agreements, agreements + 1)
+    // A box to another recipient with A's session key does not open here either.
+    const other = generateSealingKeyPair(new SeededRandom('seal-session-other'))
+    assert.throws(
+      () => opener.open(a.seal(other.publicKey, utf8('x'), contextOf('A', 2)), contextOf('A', 2)),
+      SealOpenError,
+    )
+  })
+
+  it('stays bounded under a flood of fresh ephemeral keys, and the flood evicts no established session', () => {
+    const opener = new SealOpener(recipient)
+    const honest = new SealSession({ random: new SeededRandom('honest'), now: clock().now })
+    let seq = 0
+    for (; seq < 2; seq++)
+      opener.open(honest.seal(recipient.publicKey, utf8('h'), contextOf('H', seq)), contextOf('H', seq))
+    assert.deepEqual(opener.remembered, { established: 1, probation: 0 })
+    const before = opener.agreements
+    // Boxes that open, each under a fresh key (as a flooding device would seal them), then boxes that do not open.
+    const flood = SEAL_SESSION_PROBATION_ENTRIES + 500
+    const random = new SeededRandom('flood')
+    for (let i = 0; i < flood; i++) {
+      const context = contextOf('F', i)
+      opener.open(seal(recipient.publicKey, utf8('f'), context, random), context)
+    }
+    for (let i = 0; i < 200; i++) {
+      const junk = seal(recipient.publicKey, utf8('f'), contextOf('F', i), random)
+      junk[junk.length - 1]! ^= 1
+      assert.throws(() => opener.open(junk, contextOf('F', i)), SealOpenError)
+    }
+    assert.equal(opener.agreements, before + flood + 200)
+    const { established, probation } = opener.remembered
+    assert.equal(established, 1)
+    assert.equal(probation, SEAL_SESSION_PROBATION_ENTRIES)
+    assert.ok(SEAL_SESSION_CACHE_ENTRIES >= SEAL_SESSION_PROBATION_ENTRIES)
+    // The honest session still opens without an agreement.
+    const agreements = opener.agreements
+    opener.open(honest.seal(recipient.publicKey, utf8('h'), contextOf('H', seq)), contextOf('H', seq))
+    assert.equal(opener.agreements, agreements)
+  })
+
+  it('keeps at most SEAL_SESSION_CACHE_ENTRIES established sessions', function () {
+    this.timeout(60_000)
+    const opener = new SealOpener(recipient)
+    const random = new SeededRandom('many-sessions')
+    const sessions = SEAL_SESSION_CACHE_ENTRIES + 10
+    for (let d = 0; d < sessions; d++) {
+      const session = new SealSession({ random, now: clock().now })
+      const device = `D${d}`
+      for (let seq = 0; seq < 2; seq++) {
+        opener.open(session.seal(recipient.publicKey, utf8('e'), contextOf(device, seq)), contextOf(device, seq))
+      }
+    }
+    assert.deepEqual(opener.remembered, { established: SEAL_SESSION_CACHE_ENTRIES, probation: 0 })
+    assert.equal(opener.agreements, sessions)
+  })
+})
