@@ -231,7 +231,20 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
   if (!ed25519Verify(fields.signer, signingPayload(type, bodyBytes), fields.sig)) {
     throw new BadSignatureError('sig', `signature does not verify for signer ${toHex(fields.signer)}`)
   }
-  return { type, body, signer: fields.signer, sig: fields.sig, bytes, id: recordId(bytes) }
+  // The id on first use: a clearinghouse's verification worker decodes every usage report and never asks for it (the
+  // main thread, which had to know it first, keeps it), and a hash per report is worth saving there.
+  let id: CID | undefined
+  return {
+    type,
+    body,
+    signer: fields.signer,
+    sig: fields.sig,
+    bytes,
+    get id() {
+      if (id === undefined) id = recordId(bytes)
+      return id
+    },
+  }
 }
 
 /** Decode a record that must be of one type. */

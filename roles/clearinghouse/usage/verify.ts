@@ -7,6 +7,7 @@
  * trust state.
  */
 import { hash } from 'node:crypto'
+import { base32 } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
 import { toHex } from '../../../keys/hex.ts'
 import { Lru } from '../../../keys/lru.ts'
@@ -60,9 +61,19 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
   return true
 }
 
-/** The id a report will have: cheap (one hash), so that replays are answered before any verification. */
+/** A record id's first bytes: CIDv1, dag-cbor, sha2-256, 32 bytes of digest (then the digest). */
+const RECORD_ID_PREFIX = recordId(new Uint8Array(0)).bytes.slice(0, 4)
+
+/**
+ * The id a report will have, as text: cheap (one hash), so that replays are answered before any verification. The
+ * same text as `recordId(bytes).toString()` (tested), written from the CID's bytes without building a CID: a third of
+ * the cost, on the main thread, for every report.
+ */
 export function reportIdOf(bytes: Uint8Array): string {
-  return recordId(bytes).toString()
+  const cid = new Uint8Array(RECORD_ID_PREFIX.length + 32)
+  cid.set(RECORD_ID_PREFIX)
+  cid.set(hash('sha256', bytes, 'buffer'), RECORD_ID_PREFIX.length)
+  return base32.encode(cid)
 }
 
 /**

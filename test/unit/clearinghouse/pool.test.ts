@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
+import { decodeRecord, recordId } from '../../../protocols/records/envelope.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import { packBatch, unpackBatch } from '../../../roles/clearinghouse/usage/batch.ts'
+import { reportIdOf } from '../../../roles/clearinghouse/usage/verify.ts'
 import { Market } from './market.ts'
 
 const HOUR = 3_600_000
@@ -13,6 +15,20 @@ describe('clearinghouse verification workers', () => {
   afterEach(async () => {
     await engine?.close()
     engine = undefined
+  })
+
+  it("writes a report's id as recordId's text, and a decoded record's id on demand is the same", async () => {
+    const m = await Market.create()
+    for (const size of [0, 1, 35, 700, 5000]) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 7) % 256)
+      assert.equal(reportIdOf(bytes), recordId(bytes).toString())
+    }
+    const buyer = await m.buyer()
+    const { usage } = m.usage(buyer.devices[0]!, buyer.account, [])
+    const record = decodeRecord(usage, { network: m.network.name, now: m.clock.now(), caps: m.network.caps })
+    assert.equal(record.id.toString(), reportIdOf(usage))
+    assert.equal(record.id, record.id, 'worked out once')
+    assert.equal({ ...record }.id.toString(), reportIdOf(usage), 'a copy carries it')
   })
 
   it('packs a batch into one buffer, each registration once, and gives back views of the same bytes', () => {
