@@ -72,6 +72,9 @@ function extract(shared: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPu
   }
 }
 
+const COUNTER_1 = Uint8Array.of(1)
+const COUNTER_2 = Uint8Array.of(2)
+
 function expand(prk: KeyObject, context: Uint8Array): { key: KeyObject; nonce: Buffer } {
   const info = Buffer.concat([DOMAIN_BYTES, Uint8Array.of(0), context])
   const t1 = createHmac('sha256', prk).update(info).update(COUNTER_1).digest()
@@ -83,10 +86,7 @@ function expand(prk: KeyObject, context: Uint8Array): { key: KeyObject; nonce: B
   }
 }
 
-const COUNTER_1 = Uint8Array.of(1)
-const COUNTER_2 = Uint8Array.of(2)
-
-/** Seal with a derived PRK: the box's bytes after the version and `E` (ciphertext ‖ tag) into `out`. */
+/** Seal with a PRK already extracted for `(E, R)`: the whole box, version ‖ E ‖ ciphertext ‖ tag. */
 function sealWith(prk: KeyObject, ephemeralPublicKey: Uint8Array, plaintext: Uint8Array, ctx: Uint8Array): Uint8Array {
   const { key, nonce } = expand(prk, ctx)
   const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
