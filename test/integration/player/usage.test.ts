@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import { isError } from '../../../protocols/errors.ts'
+import { decodeRecordAs } from '../../../protocols/records/envelope.ts'
 import type { ClearinghouseRole } from '../../../roles/clearinghouse/index.ts'
+import { decodeReportRow, StateKeys } from '../../../roles/clearinghouse/state.ts'
 import { MemorySink, UsageDeniedError } from '../../../roles/player/index.ts'
 import { startMemoryNode } from '../../helpers/nodes.ts'
 import { waitUntil } from '../../helpers/wait.ts'
@@ -92,5 +94,32 @@ describe('player: usage reports to the clearinghouse', function () {
 
     // synced: the licence plays again
     await player.role.play(track.isrc, { sink: new MemorySink(), seconds: 1 })
+
+    // The player seals its reports in a session (decision 0513): two reports made within the hour share one ephemeral
+    // key, which the report made two days earlier does not; the clearinghouse opened and settled all of them.
+    world.clock.advance(61_000)
+    for (let i = 0; i < 2; i++) {
+      await listen(player, track.isrc, 1)
+      assert.equal((await player.role.flushUsage()).acknowledged, 1)
+    }
+    await waitUntil(() => role.engine.ingest.pending === 0)
+    const reports: Array<{ seq: number; ephemeral: string }> = []
+    for await (const [key, value] of role.engine.store.entries(StateKeys.reportPrefix)) {
+      const { bytes } = decodeReportRow(key, value)
+      const usage = decodeRecordAs('consort/usage', bytes, {
+        network: world.net.name,
+        now: world.clock.now(),
+      })
+      reports.push({
+        seq: usage.body.seq,
+        ephemeral: Buffer.from(usage.body.sealed[0]!.box.subarray(1, 33)).toString('hex'),
+      })
+    }
+    reports.sort((a, b) => a.seq - b.seq)
+    assert.ok(reports.length >= 3, JSON.stringify(reports))
+    const [first, second, third] = [reports[0]!, reports.at(-2)!, reports.at(-1)!].map((r) => r.ephemeral)
+    assert.equal(third, second, 'one session for the reports of the hour')
+    assert.notEqual(second, first, 'a session older than an hour is not used again')
+    assert.equal(role.engine.ingest.stats.duplicateEvents, 0)
   })
 })
