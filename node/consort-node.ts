@@ -25,6 +25,7 @@ import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, RoleNotRunningError, UnknownRoleError } from './errors.ts'
 import { libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
 import type { NodeMetrics } from './metrics.ts'
+import type { GossipSignaturePolicy } from './pubsub.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
 import { type RoleMap, roleDefinition } from './roles.ts'
 import { type NodeStorage, openStorage } from './storage.ts'
@@ -50,7 +51,7 @@ export interface ConsortNodeConfig {
   dhtClientMode?: boolean
   /** NAT traversal; none unless given (tests, simulations). The daemon passes config.json's `nat`. */
   nat?: NatOptions
-  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
+  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number; signaturePolicy?: GossipSignaturePolicy }
   maxConnections?: number
   /** Connections the node keeps open by dialling peers it knows (default 8; 0 turns the keeper off). */
   targetConnections?: number

@@ -20,7 +20,7 @@ import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Clock } from '../protocols/clock.ts'
 import { DHT_NAMESPACE, selectLatestRecord, validateLatestRecord } from '../protocols/dht.ts'
 import type { NetworkContext } from '../protocols/network.ts'
-import { consortGossipsub } from './pubsub.ts'
+import { consortGossipsub, type GossipSignaturePolicy } from './pubsub.ts'
 
 export const AGENT_VERSION = 'consort/0.1.0'
 
@@ -66,7 +66,7 @@ export interface Libp2pAssembly {
   transports: TransportOptions
   dhtClientMode: boolean
   nat?: NatOptions
-  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number }
+  gossip?: { meshDegree?: number; heartbeatIntervalMs?: number; signaturePolicy?: GossipSignaturePolicy }
   maxConnections?: number
 }
 

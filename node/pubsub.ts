@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { gossipsub, StrictSign } from '@libp2p/gossipsub'
+import { gossipsub, StrictNoSign, StrictSign } from '@libp2p/gossipsub'
 import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { TOPIC_NAMES, topicString } from '../protocols/topics/names.ts'
 
@@ -17,7 +17,11 @@ export interface PubSubOptions {
   /** Mesh degree (gossipsub's D); smaller meshes in large simulations save CPU. */
   meshDegree?: number
   heartbeatIntervalMs?: number
+  /** gossipsub's signature policy (its default, `StrictSign`, unless given). */
+  signaturePolicy?: GossipSignaturePolicy
 }
+
+export type GossipSignaturePolicy = 'StrictNoSign' | 'StrictSign'
 
 /**
  * Messages are named by the hash of their data, not by author and sequence number: the same record published
@@ -49,7 +53,7 @@ export function consortGossipsub(options: PubSubOptions) {
     ]),
   )
   return gossipsub({
-    globalSignaturePolicy: StrictSign,
+    globalSignaturePolicy: options.signaturePolicy === 'StrictNoSign' ? StrictNoSign : StrictSign,
     allowPublishToZeroTopicPeers: true,
     // A player behind NAT may reach the network only through a relay: gossip must flow on relayed connections too.
     runOnLimitedConnection: true,

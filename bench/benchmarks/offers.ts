@@ -1,4 +1,3 @@
-import { toHex } from '../../keys/hex.ts'
 import { createNodeKeys, type NodeKeys } from '../../keys/keystore.ts'
 import { SeededRandom } from '../../keys/random.ts'
 import type { ConsortNode } from '../../node/consort-node.ts'
@@ -8,6 +7,17 @@ import type { BodyInput } from '../../protocols/records/registry.ts'
 import { topicString } from '../../protocols/topics/names.ts'
 import type { ReferenceService } from '../../roles/reference/index.ts'
 import { LatencyRecorder, RepeatedLatency } from '../lib/latency.ts'
+import {
+  LocalShard,
+  OfferShard,
+  plainKey,
+  plainTopic,
+  pubsubOf,
+  RemoteShard,
+  type ShardArrivals,
+  type ShardHandle,
+  wallNow,
+} from '../lib/offers-shard.ts'
 import { result } from '../lib/result.ts'
 import { median } from '../lib/stats.ts'
 import type { BenchOptions, BenchResult } from '../lib/types.ts'
@@ -39,6 +49,8 @@ const TRACKS = ['isrc:USRC17607839', 'isrc:GBAYE0601498', 'isrc:FRZ039800212']
 
 interface Market {
   clock: FakeClock
+  network: SignedRecord<'consort/network'>
+  /** The reference service, the label and the retailer, then (once a shard holds them) every node of ours here. */
   nodes: ConsortNode[]
   reference: ConsortNode
   referenceRole: ReferenceService
@@ -114,6 +126,7 @@ async function startBenchNode(init: {
   network: Awaited<ReturnType<typeof import('../../test/helpers/network.ts').createTestNetwork>>
   clock: FakeClock
   keys: NodeKeys
+  transport: 'memory' | 'tcp'
   roles?: Array<'reference' | 'retailer'>
   roleOptions?: Record<string, Record<string, unknown>>
   certRoles?: Array<'production' | 'retailer' | 'reference'>
@@ -123,8 +136,11 @@ async function startBenchNode(init: {
     dataDir: null,
     network: init.network.record,
     keys: init.keys,
-    listen: [`/memory/consort-bench-${process.pid}-${++memoryAddressCounter}`],
-    transports: { tcp: false, memory: true },
+    listen:
+      init.transport === 'tcp'
+        ? ['/ip4/127.0.0.1/tcp/0']
+        : [`/memory/consort-bench-${process.pid}-${++memoryAddressCounter}`],
+    transports: { tcp: init.transport === 'tcp', memory: init.transport === 'memory' },
     roles: init.roles ?? [],
     roleOptions: init.roleOptions ?? {},
     clock: init.clock,
@@ -136,11 +152,10 @@ async function startBenchNode(init: {
   return node
 }
 
-/** A reference service, a label, a retailer and `followers` nodes that follow offers with the shared check. */
-async function startMarket(total: number, options: BenchOptions): Promise<Market> {
+/** A reference service, a label and a retailer, on the memory transport or on TCP over loopback. */
+async function startMarket(transport: 'memory' | 'tcp'): Promise<Market> {
   const { createTestNetwork } = await import('../../test/helpers/network.ts')
   const { stopAll } = await import('../../test/helpers/nodes.ts')
-  const startMemoryNode = startBenchNode
   const random = new SeededRandom('bench-offers')
   const clock = new FakeClock()
   const referenceKeys = await createNodeKeys(random)
@@ -148,52 +163,39 @@ async function startMarket(total: number, options: BenchOptions): Promise<Market
   const nodes: ConsortNode[] = []
   const stop = () => stopAll(nodes)
   try {
-    const reference = await startMemoryNode({
+    const reference = await startBenchNode({
       network: net,
       clock,
       keys: referenceKeys,
+      transport,
       roles: ['reference'],
       roleOptions: { reference: { fetchUnknownContracts: false } },
     })
     nodes.push(reference)
-    const label = await startMemoryNode({
+    const label = await startBenchNode({
       network: net,
       clock,
+      transport,
       keys: await createNodeKeys(random),
       certRoles: ['production'],
     })
     nodes.push(label)
     const retailerKeys = await createNodeKeys(random)
-    const retailer = await startMemoryNode({ network: net, clock, keys: retailerKeys, certRoles: ['retailer'] })
+    const retailer = await startBenchNode({
+      network: net,
+      clock,
+      transport,
+      keys: retailerKeys,
+      certRoles: ['retailer'],
+    })
     nodes.push(retailer)
-    for (let i = nodes.length; i < total; i++) {
-      if (i % 10 === 0) options.log(`starting nodes: ${i}/${total}`)
-      nodes.push(await startMemoryNode({ network: net, clock, keys: await createNodeKeys(random) }))
-    }
-    // Every node but the reference service (its role does) follows offers and revocations: each runs the topics' rules.
-    for (const node of nodes) {
-      if (node === reference) continue
-      node.topics.subscribe('offers', { onMessage: () => {} })
-      node.topics.subscribe('revocations', { onMessage: () => {} })
-    }
     label.topics.subscribe('contracts', { onMessage: () => {} })
-    options.log(`connecting ${nodes.length} nodes, ${DIALS_PER_NODE} dials each`)
-    const pick = new SeededRandom('bench-offers-dials')
-    const dials: Promise<unknown>[] = []
-    for (let i = 0; i < nodes.length; i++) {
-      const targets = new Set<number>([(i + 1) % nodes.length])
-      while (targets.size < Math.min(DIALS_PER_NODE, nodes.length - 1)) {
-        const t = pick.int(nodes.length)
-        if (t !== i) targets.add(t)
-      }
-      for (const t of targets) dials.push(nodes[i]!.libp2p.dial(nodes[t]!.libp2p.getMultiaddrs()[0]!))
-    }
     // Only the label and the reference service follow contracts: they must be neighbours for a contracts mesh.
-    dials.push(label.libp2p.dial(reference.libp2p.getMultiaddrs()[0]!))
-    await Promise.all(dials)
+    await label.libp2p.dial(reference.libp2p.getMultiaddrs()[0]!)
     const referenceRole = reference.role('reference')
     return {
       clock,
+      network: net.record,
       nodes,
       reference,
       referenceRole,
@@ -369,42 +371,98 @@ async function startProfile() {
 }
 
 /**
- * One certified offer at a time published by the retailer, timed to its delivery (after every check) at every
- * other node; next to it, a message of the same size on a topic without validators, through the same nodes.
+ * The same sparse random graph as the nodes' first dials, for `n` nodes: each dials the next one and random others
+ * until it has `DIALS_PER_NODE` targets (seeded: the same graph every run).
  */
-async function propagation(market: Market, options: BenchOptions): Promise<BenchResult[]> {
-  const nodes = market.nodes
-  const offersTopic = topicString(NETWORK, 'offers')
-  const plainTopic = `/consort-bench/${NETWORK}/plain`
-  const arrivals = new Map<string, { sentAt: number; remaining: number; done: () => void }>()
-  let measuring = false
-  // Tail figures: the median of three repetitions' percentiles (a third of the messages each).
-  const validated = new RepeatedLatency(3)
-  const plain = new RepeatedLatency(3)
-  const arrive = (key: string, recorder: RepeatedLatency) => {
-    const entry = arrivals.get(key)
-    if (entry == null) return
-    if (measuring) recorder.record(performance.now() - entry.sentAt)
-    if (--entry.remaining === 0) entry.done()
+function dialGraph(n: number, seed: string): number[][] {
+  const pick = new SeededRandom(seed)
+  return Array.from({ length: n }, (_, i) => {
+    const targets = new Set<number>([(i + 1) % n])
+    while (targets.size < Math.min(DIALS_PER_NODE, n - 1)) {
+      const t = pick.int(n)
+      if (t !== i) targets.add(t)
+    }
+    return [...targets]
+  })
+}
+
+/** Connect the shards' nodes, each network by its own graph over all shards, and wait for every mesh. */
+async function connectShards(shards: ShardHandle[], options: BenchOptions): Promise<void> {
+  const all = {
+    ours: shards.flatMap((s) => s.addresses.ours),
+    plain: shards.flatMap((s) => s.addresses.plain),
   }
-  for (const node of nodes) {
-    if (node === market.retailer) continue
-    node.topics.subscribe('offers', { onMessage: (d) => arrive(`v:${d.record.id}`, validated) })
-    const pubsub = (node.libp2p.services as { pubsub: PlainPubSub }).pubsub
-    pubsub.subscribe(plainTopic)
-    pubsub.addEventListener('message', (event) => {
-      if (event.detail.topic !== plainTopic) return
-      arrive(`p:${toHex(event.detail.data.subarray(0, 16))}`, plain)
+  const graphs = {
+    ours: dialGraph(all.ours.length, 'bench-offers-dials'),
+    plain: dialGraph(all.plain.length, 'bench-offers-plain-dials'),
+  }
+  options.log(
+    `connecting ${all.ours.length} + ${all.plain.length} nodes in ${shards.length} process(es), ${DIALS_PER_NODE} dials each`,
+  )
+  let firstOurs = 0
+  let firstPlain = 0
+  const dials: Promise<number>[] = []
+  for (const shard of shards) {
+    const ours = shard.addresses.ours.map((_, i) => graphs.ours[firstOurs + i]!.map((t) => all.ours[t]!))
+    const plain = shard.addresses.plain.map((_, i) => graphs.plain[firstPlain + i]!.map((t) => all.plain[t]!))
+    firstOurs += shard.addresses.ours.length
+    firstPlain += shard.addresses.plain.length
+    dials.push(shard.dial({ ours, plain }))
+  }
+  const failed = (await Promise.all(dials)).reduce((a, b) => a + b, 0)
+  options.log(`waiting for the offers and plain meshes${failed > 0 ? ` (${failed} dial(s) failed)` : ''}`)
+  const redials = await Promise.all(shards.map((s) => s.meshes(all)))
+  const total = redials.reduce((a, b) => a + b, 0)
+  if (total > 0) options.log(`meshes ready after ${total} re-dial(s)`)
+}
+
+/** Routes each shard's arrivals to the message they belong to. */
+class ArrivalBoard {
+  readonly #waiting = new Map<
+    string,
+    { sentAt: number; remaining: number; recorder: RepeatedLatency | null; done(): void }
+  >()
+
+  expect(key: string, receivers: number, recorder: RepeatedLatency | null): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting.set(key, { sentAt: wallNow(), remaining: receivers, recorder, done: resolve })
     })
   }
-  const publisher = market.retailer
-  ;(publisher.libp2p.services as { pubsub: PlainPubSub }).pubsub.subscribe(plainTopic)
-  options.log('waiting for the offers and plain meshes')
-  await waitForMeshes(nodes, [offersTopic, plainTopic], options)
 
+  onArrivals({ key, times }: ShardArrivals): void {
+    const entry = this.#waiting.get(key)
+    if (entry == null) return
+    for (const at of times) entry.recorder?.record(at - entry.sentAt)
+    entry.remaining -= times.length
+    if (entry.remaining <= 0) entry.done()
+  }
+
+  /** Forget a message; answers how many receivers it missed. */
+  finish(key: string): number {
+    const entry = this.#waiting.get(key)
+    this.#waiting.delete(key)
+    return Math.max(0, entry?.remaining ?? 0)
+  }
+}
+
+/**
+ * One certified offer at a time published by the retailer, timed to its delivery (after every check) at every
+ * other node of ours; next to it, a message of the same size published by the plain network's twin of the retailer
+ * on a topic without validators, timed to its arrival at every other plain node. `suffix` names the figures of one
+ * arrangement of the nodes ('' for one process, '.4x25' for four).
+ */
+async function propagation(
+  market: Market,
+  shards: ShardHandle[],
+  board: ArrivalBoard,
+  plainPublisher: ConsortNode,
+  suffix: string,
+  options: BenchOptions,
+): Promise<BenchResult[]> {
+  const where = suffix === '' ? 'one process' : `${shards.length} processes`
   const contract = signRecord(
     'consort/contract',
-    contractBody(market, { contractId: 'propagation-deal' }),
+    contractBody(market, { contractId: `propagation-deal${suffix}` }),
     market.label.keys.signer,
   )
   market.reference.trust.learnCert(market.labelCert)
@@ -418,7 +476,7 @@ async function propagation(market: Market, options: BenchOptions): Promise<Bench
   for (let i = 0; i < warmup + messages; i++) {
     const offer = signRecord(
       'consort/offer',
-      offerBody(market, contract, `prop-${i}`, ['DE']),
+      offerBody(market, contract, `prop${suffix}-${i}`, ['DE']),
       market.retailerKeys.signer,
     )
     const answer = await market.referenceRole.certify({ offer: offer.bytes, attachments: [market.retailerCert.bytes] })
@@ -431,104 +489,122 @@ async function propagation(market: Market, options: BenchOptions): Promise<Bench
       }),
     })
   }
-  const pubsub = (publisher.libp2p.services as { pubsub: PlainPubSub }).pubsub
+  // Tail figures: the median of three repetitions' percentiles (a third of the messages each).
+  const validated = new RepeatedLatency(3)
+  const plain = new RepeatedLatency(3)
+  const receivers = {
+    ours: shards.reduce((n, s) => n + s.addresses.ours.length, 0) - 1,
+    plain: shards.reduce((n, s) => n + s.addresses.plain.length, 0) - 1,
+  }
+  const plainTopicName = plainTopic(NETWORK)
+  const pubsub = pubsubOf(plainPublisher)
   let validatedDelivered = 0
   let plainDelivered = 0
-  // This thread's CPU per message until every node has it: all 100 nodes share it, so this is what one message costs
-  // the network, publisher and every hop's checks included.
+  // The main threads' CPU per message until every node has it, over every process of the run: what one message
+  // costs the network, the publisher and every hop's checks included.
   const cpu = { validated: [] as number[], plain: [] as number[] }
-  const others = nodes.length - 1
-  const send = async (key: string, publish: () => Promise<unknown>): Promise<number> => {
+  const cpuNow = async () => (await Promise.all(shards.map((s) => s.cpuMs()))).reduce((a, b) => a + b, 0)
+  let cpuMark = await cpuNow()
+  const send = async (
+    key: string,
+    expected: number,
+    recorder: RepeatedLatency | null,
+    publish: () => Promise<unknown>,
+  ): Promise<number> => {
     let timer: NodeJS.Timeout | undefined
-    const arrived = new Promise<void>((resolve) => {
-      arrivals.set(key, { sentAt: performance.now(), remaining: others, done: resolve })
+    const arrived = board.expect(key, expected, recorder)
+    const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, DELIVERY_TIMEOUT_MS)
     })
     await publish()
-    await arrived
+    await Promise.race([arrived, timedOut])
     clearTimeout(timer)
-    const got = others - arrivals.get(key)!.remaining
-    arrivals.delete(key)
-    return got
+    // Whatever a shard still holds of this message is handed over (and counted late, as a miss, if it never came).
+    await Promise.all(shards.map((s) => s.abandon(key)))
+    return expected - board.finish(key)
   }
-  options.log(`propagation: ${warmup} warm-up, then ${messages} offers and ${messages} plain messages, alternating`)
-  const cpuOf = async (sent: () => Promise<number>, into: number[]) => {
-    const before = process.threadCpuUsage()
-    const got = await sent()
-    const used = process.threadCpuUsage(before)
-    if (measuring) into.push((used.user + used.system) / 1000)
-    return got
+  const cpuSince = async (into: number[], measuring: boolean) => {
+    const now = await cpuNow()
+    if (measuring) into.push(now - cpuMark)
+    cpuMark = now
   }
+  options.log(
+    `propagation (${where}): ${warmup} warm-up, then ${messages} offers and ${messages} plain messages, alternating`,
+  )
   // OFFERS_BENCH_PROFILE=FILE: a V8 CPU profile of the measured messages only (see docs/profiles/offers.md).
-  const profiler = process.env.OFFERS_BENCH_PROFILE === undefined ? undefined : await startProfile()
+  const profiler = process.env.OFFERS_BENCH_PROFILE === undefined || suffix !== '' ? undefined : await startProfile()
   for (const [i, { offer, certification }] of certified.entries()) {
-    measuring = i >= warmup
+    const measuring = i >= warmup
     if (measuring && i > warmup && (i - warmup) % Math.ceil(messages / validated.repetitions) === 0) {
       validated.next()
       plain.next()
     }
     if (i === warmup) await profiler?.start()
-    const v = await cpuOf(
-      () =>
-        send(`v:${offer.id}`, () => publisher.topics.publish('offers', offer, [certification, market.retailerCert])),
-      cpu.validated,
+    const v = await send(`v:${offer.id}`, receivers.ours, measuring ? validated : null, () =>
+      market.retailer.topics.publish('offers', offer, [certification, market.retailerCert]),
     )
+    await cpuSince(cpu.validated, measuring)
     // The plain message: as many bytes as the offer message, led by a unique 16-byte tag.
     const data = new Uint8Array(offer.bytes.length + certification.bytes.length + market.retailerCert.bytes.length)
-    data.set(new SeededRandom(`plain-${i}`).bytes(16))
-    const p = await cpuOf(
-      () => send(`p:${toHex(data.subarray(0, 16))}`, () => pubsub.publish(plainTopic, data)),
-      cpu.plain,
+    data.set(new SeededRandom(`plain${suffix}-${i}`).bytes(16))
+    const p = await send(plainKey(data), receivers.plain, measuring ? plain : null, () =>
+      pubsub.publish(plainTopicName, data),
     )
+    await cpuSince(cpu.plain, measuring)
     if (measuring) {
       validatedDelivered += v
       plainDelivered += p
     }
   }
   if (profiler !== undefined) await profiler.stop(process.env.OFFERS_BENCH_PROFILE!)
-  const expected = messages * others
+  const expected = messages * receivers.ours
+  const plainExpected = messages * receivers.plain
   options.log(
-    `propagation: CPU per message until every node has it: validated ${median(cpu.validated).toFixed(1)} ms, plain ${median(cpu.plain).toFixed(1)} ms (medians)`,
+    `propagation (${where}): CPU per message until every node has it: validated ${median(cpu.validated).toFixed(1)} ms, plain ${median(cpu.plain).toFixed(1)} ms (medians)`,
   )
   options.log(
-    `propagation: validated p50 ${validated.percentileMs(50)} p99 ${validated.percentileMs(99)} ms; plain p50 ${plain.percentileMs(50)} p99 ${plain.percentileMs(99)} ms (medians of ${validated.repetitions} repetitions; p99 of each: validated ${validated.each(99).join(' / ')}, plain ${plain.each(99).join(' / ')})`,
+    `propagation (${where}): validated p50 ${validated.percentileMs(50)} p99 ${validated.percentileMs(99)} ms; plain p50 ${plain.percentileMs(50)} p99 ${plain.percentileMs(99)} ms (medians of ${validated.repetitions} repetitions; p99 of each: validated ${validated.each(99).join(' / ')}, plain ${plain.each(99).join(' / ')})`,
   )
   const p99 = { value: validated.percentileMs(99), unit: 'ms' }
-  const plainP99 = { name: 'plain gossipsub p99 (no validators)', value: plain.percentileMs(99) }
+  const plainP99 = {
+    name: `plain gossipsub p99 (default signature policy, no validators; ${where})`,
+    value: plain.percentileMs(99),
+  }
+  const metric = (name: string) => `offer.propagation${suffix}.${name}`
   const out = [
     result({
-      metric: 'offer.propagation.p50',
+      metric: metric('p50'),
       value: validated.percentileMs(50),
       unit: 'ms',
-      baseline: { name: 'plain gossipsub p50 (no validators)', value: plain.percentileMs(50) },
+      baseline: { name: `plain gossipsub p50 (${where})`, value: plain.percentileMs(50) },
     }),
     result({
-      metric: 'offer.propagation.p99',
+      metric: metric('p99'),
       ...p99,
       baseline: plainP99,
       target: { op: '<=', value: PROPAGATION_P99_TARGET_MS, of: 'value' },
     }),
     // The same figure held to the plain one of the same run (issue 17): what the checks add to the tail.
     result({
-      metric: 'offer.propagation.p99_vs_plain',
+      metric: metric('p99_vs_plain'),
       ...p99,
       baseline: plainP99,
       target: { op: '<=', value: PROPAGATION_VS_PLAIN_TARGET, of: 'ratio' },
     }),
     result({
-      metric: 'offer.propagation.cpu_per_message',
+      metric: metric('cpu_per_message'),
       value: median(cpu.validated),
-      unit: `ms (${nodes.length} nodes, one thread)`,
+      unit: `ms (${receivers.ours + 1} nodes, main thread${shards.length > 1 ? 's' : ''} of ${where})`,
       baseline: { name: 'plain gossipsub message of the same size', value: median(cpu.plain) },
     }),
     result({
-      metric: 'offer.propagation.delivered',
+      metric: metric('delivered'),
       value: validatedDelivered / expected,
       unit: `fraction of ${expected}`,
-      baseline: { name: 'plain gossipsub delivered', value: plainDelivered / expected },
+      baseline: { name: 'plain gossipsub delivered', value: plainDelivered / plainExpected },
       target: { op: '>=', value: 1, of: 'value' },
     }),
-    result({ metric: 'offer.propagation.nodes', value: nodes.length, unit: 'nodes' }),
+    result({ metric: metric('nodes'), value: receivers.ours + 1, unit: `nodes (and as many plain), ${where}` }),
   ]
   validated.destroy()
   plain.destroy()
@@ -644,31 +720,122 @@ async function revocationReach(market: Market, options: BenchOptions): Promise<B
   return out
 }
 
-interface PlainPubSub {
-  subscribe(topic: string): void
-  publish(topic: string, data: Uint8Array): Promise<unknown>
-  addEventListener(type: 'message', listener: (event: CustomEvent<{ topic: string; data: Uint8Array }>) => void): void
+/** The parts of the benchmark, all by default; `OFFERS_BENCH_ONLY=one,four` runs some (exploring, profiling). */
+const PARTS = ['certify', 'one', 'four'] as const
+type Part = (typeof PARTS)[number]
+
+function partsToRun(): Set<Part> {
+  const only = process.env.OFFERS_BENCH_ONLY
+  if (only == null || only === '') return new Set(PARTS)
+  const asked = only.split(',').map((p) => p.trim())
+  for (const part of asked) {
+    if (!(PARTS as readonly string[]).includes(part)) {
+      throw new Error(`OFFERS_BENCH_ONLY: unknown part ${part} (parts: ${PARTS.join(', ')})`)
+    }
+  }
+  return new Set(asked as Part[])
+}
+
+/** The retailer's index among a market's nodes (reference service, label, retailer): it publishes; so does its plain twin. */
+const RETAILER = 2
+/** Processes of the multi-process arrangement (issue 17: 4 × 25 nodes). */
+const PROCESSES = 4
+
+/** Propagation and revocations with every node in this process, on the memory transport (issue 4's figures). */
+async function oneProcess(options: BenchOptions): Promise<BenchResult[]> {
+  const total = options.quick ? QUICK_NODES : NODES
+  const market = await startMarket('memory')
+  const board = new ArrivalBoard()
+  let shard: OfferShard | undefined
+  try {
+    options.log(`one process: starting ${total} nodes and ${total} plain gossipsub nodes`)
+    shard = await OfferShard.start({
+      network: market.network,
+      clock: market.clock,
+      transport: 'memory',
+      given: market.nodes,
+      ours: total - market.nodes.length,
+      plain: total,
+      seed: 'bench-offers-one',
+      publishers: { ours: RETAILER, plain: RETAILER },
+      onArrivals: (arrivals) => board.onArrivals(arrivals),
+      log: options.log,
+    })
+    const shards = [new LocalShard(shard)]
+    await connectShards(shards, options)
+    const spread = await propagation(market, shards, board, shard.plain[RETAILER]!, '', options)
+    market.nodes = shard.ours
+    const revocations = await revocationReach(market, options)
+    return [...spread, ...revocations]
+  } finally {
+    await shard?.stop()
+    await market.stop()
+  }
+}
+
+/**
+ * Propagation across four OS processes of a quarter of the nodes each (this one and three children), on TCP over
+ * loopback: each process has its own event loop, as separate machines would, so what remains over plain gossipsub is
+ * our checks', not one thread queueing a hundred nodes' work.
+ */
+async function fourProcesses(options: BenchOptions): Promise<BenchResult[]> {
+  const total = options.quick ? QUICK_NODES : NODES
+  const per = Math.ceil(total / PROCESSES)
+  const market = await startMarket('tcp')
+  const board = new ArrivalBoard()
+  const shards: ShardHandle[] = []
+  try {
+    options.log(`${PROCESSES} processes: starting ${per} + ${per} nodes in each, on TCP over loopback`)
+    const local = await OfferShard.start({
+      network: market.network,
+      clock: market.clock,
+      transport: 'tcp',
+      given: market.nodes,
+      ours: per - market.nodes.length,
+      plain: per,
+      seed: 'bench-offers-four-0',
+      publishers: { ours: RETAILER, plain: RETAILER },
+      onArrivals: (arrivals) => board.onArrivals(arrivals),
+    })
+    shards.push(new LocalShard(local))
+    const started = await Promise.allSettled(
+      Array.from({ length: PROCESSES - 1 }, (_, i) =>
+        RemoteShard.start({
+          network: market.network,
+          now: market.clock.now(),
+          ours: per,
+          plain: per,
+          seed: `bench-offers-four-${i + 1}`,
+          onArrivals: (arrivals) => board.onArrivals(arrivals),
+        }),
+      ),
+    )
+    for (const s of started) if (s.status === 'fulfilled') shards.push(s.value)
+    const failed = started.find((s) => s.status === 'rejected')
+    if (failed != null) throw (failed as PromiseRejectedResult).reason
+    await connectShards(shards, options)
+    return await propagation(market, shards, board, local.plain[RETAILER]!, `.${PROCESSES}x${per}`, options)
+  } finally {
+    await Promise.all(shards.map((s) => s.stop()))
+    await market.stop()
+  }
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {
-  // The certification rate on a market of its own: its long synchronous stretches would stall the streams of a
-  // hundred nodes still setting up.
-  options.log('certify: a reference service, a label and a retailer')
-  const small = await startMarket(3, options)
-  let certify: BenchResult[]
-  try {
-    certify = await certifyRate(small, options)
-  } finally {
-    await small.stop()
+  const parts = partsToRun()
+  const out: BenchResult[] = []
+  if (parts.has('certify')) {
+    // The certification rate on a market of its own: its long synchronous stretches would stall the streams of a
+    // hundred nodes still setting up.
+    options.log('certify: a reference service, a label and a retailer')
+    const small = await startMarket('memory')
+    try {
+      out.push(...(await certifyRate(small, options)))
+    } finally {
+      await small.stop()
+    }
   }
-  const total = options.quick ? QUICK_NODES : NODES
-  options.log(`starting ${total} nodes`)
-  const market = await startMarket(total, options)
-  try {
-    const spread = await propagation(market, options)
-    const revocations = await revocationReach(market, options)
-    return [...certify, ...spread, ...revocations]
-  } finally {
-    await market.stop()
-  }
+  if (parts.has('one')) out.push(...(await oneProcess(options)))
+  if (parts.has('four')) out.push(...(await fourProcesses(options)))
+  return out
 }
