@@ -24,20 +24,24 @@ import { nextEvent, waitUntil } from '../../helpers/wait.ts'
 describe('protocols/topics: names and message codec', () => {
   it('topic strings round-trip for every topic', () => {
     for (const topic of TOPIC_NAMES) {
-      assert.equal(topicString('my-net', topic), `/consort/my-net/${topic}`)
+      assert.equal(topicString('my-net', topic), `/consort/my-net/${topic}/2`)
       assert.deepEqual(parseTopicString(topicString('my-net', topic)), { network: 'my-net', topic })
     }
   })
 
   it('parses nothing else as a topic', () => {
     for (const value of [
-      '/consort/my-net/unknown',
-      '/consort/My-Net/catalog',
-      '/consort//catalog',
-      '/other/my-net/catalog',
-      '/consort/my-net/catalog/extra',
-      'consort/my-net/catalog',
-      '/consort/-net/catalog',
+      '/consort/my-net/unknown/2',
+      '/consort/My-Net/catalog/2',
+      '/consort//catalog/2',
+      '/other/my-net/catalog/2',
+      '/consort/my-net/catalog/2/extra',
+      'consort/my-net/catalog/2',
+      '/consort/-net/catalog/2',
+      // wire version 1 (gossipsub-signed messages, decision 0016) and versions this node does not speak
+      '/consort/my-net/catalog',
+      '/consort/my-net/catalog/1',
+      '/consort/my-net/catalog/3',
     ]) {
       assert.equal(parseTopicString(value), null, value)
     }
