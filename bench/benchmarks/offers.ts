@@ -796,6 +796,7 @@ async function fourProcesses(options: BenchOptions): Promise<BenchResult[]> {
       seed: 'bench-offers-four-0',
       publishers: { ours: RETAILER, plain: RETAILER },
       onArrivals: (arrivals) => board.onArrivals(arrivals),
+      log: options.log,
     })
     shards.push(new LocalShard(local))
     const started = await Promise.allSettled(

@@ -41,6 +41,7 @@ async function handle(request: ShardRequest): Promise<unknown> {
         plain: request.plain,
         seed: request.seed,
         onArrivals: (arrivals) => send({ op: 'arrivals', ...arrivals }),
+        log: (message) => process.stderr.write(`[offers shard ${request.seed}] ${message}\n`),
       })
       return shard.addresses()
     }

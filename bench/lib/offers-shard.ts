@@ -79,6 +79,10 @@ export function pubsubOf(node: ConsortNode): PlainPubSub {
 
 let memoryAddressCounter = 0
 
+/** Dials a shard runs at once while connecting, and attempts per dial (see `OfferShard.dial`). */
+const DIALS_IN_FLIGHT = 8
+const DIAL_ATTEMPTS = 3
+
 /** A plain node's gossipsub policy: gossipsub's own default. */
 const PLAIN_POLICY: GossipSignaturePolicy = 'StrictSign'
 
@@ -131,20 +135,44 @@ export class OfferShard {
     }
   }
 
-  /** Dial, for each local node of each network, the addresses given for it; answers how many dials failed. */
+  /**
+   * Dial, for each local node of each network, the addresses given for it; answers how many dials failed for good.
+   * A few at a time, each tried up to three times: a hundred noise handshakes at once on a loaded machine outlast the
+   * upgrader's time-out, and two nodes dialling each other at once over TCP may see one dial reset.
+   */
   async dial(targets: { ours: string[][]; plain: string[][] }): Promise<number> {
-    const dials: Promise<unknown>[] = []
+    const jobs: Array<{ node: ConsortNode; address: string }> = []
     for (const [nodes, lists] of [
       [this.ours, targets.ours],
       [this.plain, targets.plain],
     ] as const) {
       nodes.forEach((node, i) => {
-        for (const address of lists[i] ?? []) dials.push(node.libp2p.dial(multiaddr(address)))
+        for (const address of lists[i] ?? []) jobs.push({ node, address })
       })
     }
-    // Two nodes dialling each other at once over TCP may see one dial reset; `meshes` re-dials whoever stays alone.
-    const results = await Promise.allSettled(dials)
-    return results.filter((r) => r.status === 'rejected').length
+    const reasons = new Map<string, number>()
+    let failed = 0
+    let next = 0
+    const worker = async () => {
+      while (next < jobs.length) {
+        const { node, address } = jobs[next++]!
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await node.libp2p.dial(multiaddr(address))
+            break
+          } catch (err) {
+            if (attempt < DIAL_ATTEMPTS) continue
+            failed++
+            const reason = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 80)
+            reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+            break
+          }
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: DIALS_IN_FLIGHT }, worker))
+    if (failed > 0) this.#init.log?.(`${failed} dial(s) failed: ${JSON.stringify([...reasons])}`)
+    return failed
   }
 
   /**
