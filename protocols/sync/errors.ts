@@ -12,3 +12,15 @@ export class SyncProtocolError extends Error {
 
   readonly code = 'ERR_SYNC_PROTOCOL'
 }
+
+/** An entry of this node's own catch-up log that is not in either format the log writes (a damaged data dir). */
+export class SyncLogCorruptError extends Error {
+  static override name = 'SyncLogCorruptError'
+  override name = SyncLogCorruptError.name
+
+  constructor(message = 'A catch-up log entry in neither known format', options?: ErrorOptions) {
+    super(message, options)
+  }
+
+  readonly code = 'ERR_SYNC_LOG_CORRUPT'
+}

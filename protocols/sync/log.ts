@@ -3,8 +3,9 @@ import * as dagCbor from '@ipld/dag-cbor'
 import type { AbstractSublevel } from 'abstract-level'
 import type { Clock } from '../clock.ts'
 import type { Acceptance } from '../topics/bus.ts'
-import type { TopicName } from '../topics/names.ts'
+import { TOPIC_NAMES, type TopicName } from '../topics/names.ts'
 import { SYNC_LOG_MAX_ENTRIES, SYNC_MAX_CURSORS, SYNC_PAGE_BYTES, SYNC_TOPICS } from './constants.ts'
+import { SyncLogCorruptError } from './errors.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: the parent database's type does not matter to a sublevel's user
 export type SyncDb = AbstractSublevel<any, string | Uint8Array | Buffer, string, Uint8Array>
@@ -111,7 +112,7 @@ export class SyncLog {
     const hash = messageHash(acceptance.data)
     if ((await this.#db.get(hashKey(hash))) != null) return null
     const seq = this.#last + 1
-    const entry = dagCbor.encode({
+    const entry = encodeEntry({
       topic: acceptance.topic,
       data: acceptance.data,
       id: acceptance.record.id.toString(),
@@ -131,7 +132,7 @@ export class SyncLog {
     }
     for (const key of drop) {
       const old = await this.#db.get(key)
-      if (old != null) batch.del(hashKey(messageHash((dagCbor.decode(old) as { data: Uint8Array }).data)))
+      if (old != null) batch.del(hashKey(messageHash(decodeEntry(key, old).data)))
       batch.del(key)
     }
     if (first !== this.#first) batch.put(META_FIRST, new TextEncoder().encode(String(first)))
@@ -202,7 +203,66 @@ export class SyncLog {
   }
 }
 
-function decodeEntry(key: string, value: Uint8Array): LogEntry {
-  const v = dagCbor.decode(value) as Omit<LogEntry, 'seq'>
-  return { seq: Number(key.slice(2)), topic: v.topic, data: v.data, id: v.id, type: v.type, at: v.at, via: v.via }
+/**
+ * An entry as kept: format 1 is a marker byte, the topic and the way it came (one byte each, their indexes in
+ * `TOPIC_NAMES` and `VIAS`), the time (float64, big-endian), the lead record's id (u16 length, UTF-8) and type (u8
+ * length, UTF-8), then the message bytes as they travel. Written by hand because every node appends every accepted
+ * offer, release, contract and revocation: DAG-CBOR's encoder was most of the log's cost per message
+ * (docs/profiles/offers.md). Format 0, a DAG-CBOR map (first byte 0xa6, never 0x01), is what older logs hold; it is
+ * still read.
+ */
+const ENTRY_FORMAT = 0x01
+const VIAS: readonly LogEntry['via'][] = ['gossip', 'sync', 'local']
+const HEAD_BYTES = 1 + 1 + 1 + 8 + 2
+const utf8 = new TextEncoder()
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function encodeEntry(entry: Omit<LogEntry, 'seq'>): Uint8Array {
+  const id = utf8.encode(entry.id)
+  const type = utf8.encode(entry.type)
+  const topic = TOPIC_NAMES.indexOf(entry.topic)
+  const via = VIAS.indexOf(entry.via)
+  if (topic < 0 || via < 0 || id.length > 0xffff || type.length > 0xff || !Number.isSafeInteger(entry.at)) {
+    throw new RangeError(`cannot log entry ${entry.id}: topic ${entry.topic}, via ${entry.via}, at ${entry.at}`)
+  }
+  const out = new Uint8Array(HEAD_BYTES + id.length + 1 + type.length + entry.data.length)
+  const view = new DataView(out.buffer)
+  out[0] = ENTRY_FORMAT
+  out[1] = topic
+  out[2] = via
+  view.setFloat64(3, entry.at)
+  view.setUint16(11, id.length)
+  out.set(id, HEAD_BYTES)
+  let at = HEAD_BYTES + id.length
+  out[at++] = type.length
+  out.set(type, at)
+  out.set(entry.data, at + type.length)
+  return out
+}
+
+export function decodeEntry(key: string, value: Uint8Array): LogEntry {
+  const seq = Number(key.slice(2))
+  if (value[0] !== ENTRY_FORMAT) {
+    const v = dagCbor.decode(value) as Omit<LogEntry, 'seq'>
+    return { seq, topic: v.topic, data: v.data, id: v.id, type: v.type, at: v.at, via: v.via }
+  }
+  const corrupt = (what: string) => new SyncLogCorruptError(`catch-up log entry ${key}: ${what}`)
+  if (value.length < HEAD_BYTES + 1) throw corrupt(`${value.length} bytes`)
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength)
+  const topic = TOPIC_NAMES[value[1]!]
+  const via = VIAS[value[2]!]
+  if (topic == null || via == null) throw corrupt(`topic ${value[1]}, via ${value[2]}`)
+  const idEnd = HEAD_BYTES + view.getUint16(11)
+  if (idEnd + 1 > value.length) throw corrupt('id past the end')
+  const typeEnd = idEnd + 1 + value[idEnd]!
+  if (typeEnd > value.length) throw corrupt('type past the end')
+  return {
+    seq,
+    topic,
+    data: value.subarray(typeEnd),
+    id: fromUtf8.decode(value.subarray(HEAD_BYTES, idEnd)),
+    type: fromUtf8.decode(value.subarray(idEnd + 1, typeEnd)),
+    at: view.getFloat64(3),
+    via,
+  }
 }

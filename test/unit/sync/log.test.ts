@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
+import * as dagCbor from '@ipld/dag-cbor'
 import { MemoryLevel } from 'memory-level'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { signRecord } from '../../../protocols/records/envelope.ts'
 import { pullRequest } from '../../../protocols/sync/codec.ts'
-import { type SyncDb, SyncLog } from '../../../protocols/sync/log.ts'
+import { decodeEntry, encodeEntry, messageHash, type SyncDb, SyncLog } from '../../../protocols/sync/log.ts'
 import { encodeGossipMessage } from '../../../protocols/topics/message.ts'
 import type { TopicName } from '../../../protocols/topics/names.ts'
 import { sampleBodies } from '../../helpers/record-samples.ts'
@@ -82,6 +83,56 @@ describe('sync log', () => {
     assert.equal(again.last, 5)
     assert.equal(await again.append(message('revocations', 6)), 6)
     assert.deepEqual(await again.cursor('peer-a'), { epoch: log.epoch, after: 7 })
+  })
+
+  it('reads the entries older logs wrote (DAG-CBOR) beside its own, and names a damaged one', async () => {
+    const db2 = db.sublevel('sync', { valueEncoding: 'view' }) as unknown as SyncDb
+    const old = message('revocations', 1)
+    // An entry exactly as the log wrote it before its own format (the one kept in data dirs made until then).
+    await db2.put(
+      'm!000000000000001',
+      dagCbor.encode({
+        topic: old.topic,
+        data: old.data,
+        id: old.record.id.toString(),
+        type: old.record.type,
+        at: 1234,
+        via: 'gossip',
+      }),
+    )
+    await db2.put(`h!${messageHash(old.data)}`, new TextEncoder().encode('1'))
+    const log = await open()
+    assert.equal(await log.append(old), null, 'an old entry still counts as kept')
+    const fresh = message('offers', 2)
+    assert.equal(await log.append(fresh), 2)
+    const entries = (await log.page(['revocations', 'offers'], 0, 10)).entries
+    assert.deepEqual(
+      entries.map((e) => [
+        e.seq,
+        e.topic,
+        e.id,
+        e.type,
+        e.via,
+        Buffer.from(e.data).equals(Buffer.from(e === entries[0] ? old.data : fresh.data)),
+      ]),
+      [
+        [1, 'revocations', old.record.id.toString(), 'consort/revocation', 'gossip', true],
+        [2, 'offers', fresh.record.id.toString(), 'consort/revocation', 'gossip', true],
+      ],
+    )
+    assert.equal(entries[0]!.at, 1234)
+    assert.equal(entries[1]!.at, clock.now())
+    // Every field survives its own encoding, whatever the topic and the way in.
+    for (const topic of ['catalog', 'contracts', 'offers', 'revocations'] as const) {
+      for (const via of ['gossip', 'sync', 'local'] as const) {
+        const entry = { topic, via, data: fresh.data, id: 'bafy-id', type: 'consort/offer', at: 1_796_000_000_123 }
+        assert.deepEqual(decodeEntry('m!000000000000009', encodeEntry(entry)), { seq: 9, ...entry })
+      }
+    }
+    const damaged = encodeEntry({ topic: 'offers', via: 'local', data: fresh.data, id: 'x', type: 't', at: 1 })
+    damaged[1] = 200
+    assert.throws(() => decodeEntry('m!000000000000003', damaged), { name: 'SyncLogCorruptError' })
+    assert.throws(() => decodeEntry('m!000000000000003', damaged.subarray(0, 5)), { name: 'SyncLogCorruptError' })
   })
 
   it('checks pull requests strictly', () => {
