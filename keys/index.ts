@@ -60,6 +60,7 @@ export {
   CONTENT_KEY_BYTES,
   decryptSegment,
   encryptSegment,
+  encryptSegmentInto,
   encryptSegmentOffThread,
   generateContentKey,
   generateKeyId,

@@ -36,6 +36,15 @@ export function generateKeyId(random: Random = systemRandom): Uint8Array {
   return random.bytes(KEY_ID_BYTES)
 }
 
+/**
+ * Checks a content key (32 bytes) and key id (16 bytes) before segments are sealed elsewhere (packaging's worker
+ * threads), so a bad one is refused here by the same `InvalidByteLengthError` `encryptSegment` throws.
+ */
+export function assertSegmentKeys(contentKey: unknown, keyId: unknown): void {
+  assertBytes('contentKey', contentKey, CONTENT_KEY_BYTES)
+  assertBytes('keyId', keyId, KEY_ID_BYTES)
+}
+
 function assertIndex(index: number): void {
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) throw new InvalidSegmentIndexError(index)
 }
@@ -69,6 +78,30 @@ export function encryptSegment(
   index: number,
   plaintext: Uint8Array,
 ): Uint8Array {
+  checkSegment(contentKey, keyId, index, plaintext)
+  const out = new Uint8Array(plaintext.length + SEGMENT_TAG_BYTES)
+  sealInto(contentKey, keyId, index, plaintext, out)
+  return out
+}
+
+/**
+ * What `encryptSegment` gives, written into `out` (exactly plaintext.length + 16 bytes, which may be a view into a
+ * larger buffer): packaging's worker threads seal a run of segments into one buffer they hand over whole
+ * (docs/decisions/0201). `out` must not overlap `plaintext`. Throws what `encryptSegment` throws.
+ */
+export function encryptSegmentInto(
+  contentKey: Uint8Array,
+  keyId: Uint8Array,
+  index: number,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+): void {
+  checkSegment(contentKey, keyId, index, plaintext)
+  assertBytes('out', out, plaintext.length + SEGMENT_TAG_BYTES)
+  sealInto(contentKey, keyId, index, plaintext, out)
+}
+
+function checkSegment(contentKey: Uint8Array, keyId: Uint8Array, index: number, plaintext: Uint8Array): void {
   assertBytes('contentKey', contentKey, CONTENT_KEY_BYTES)
   assertBytes('keyId', keyId, KEY_ID_BYTES)
   assertIndex(index)
@@ -76,15 +109,17 @@ export function encryptSegment(
   if (plaintext.length > MAX_SEGMENT_BYTES) {
     throw new InvalidSegmentSizeError(`segment ${index} is ${plaintext.length} bytes, at most ${MAX_SEGMENT_BYTES}`)
   }
+}
+
+/** AES-256-GCM of a checked segment: ciphertext, then the tag, into `out`. */
+function sealInto(contentKey: Uint8Array, keyId: Uint8Array, index: number, plaintext: Uint8Array, out: Uint8Array) {
   const cipher = withoutStackTraces(() => createCipheriv('aes-256-gcm', contentKey, segmentNonce(index)))
   cipher.setAAD(segmentAad(keyId, index))
-  const out = new Uint8Array(plaintext.length + SEGMENT_TAG_BYTES)
   const body = cipher.update(plaintext)
   const tail = cipher.final()
   out.set(body, 0)
   out.set(tail, body.length)
   out.set(cipher.getAuthTag(), plaintext.length)
-  return out
 }
 
 /** A track's content key as a WebCrypto key, for `encryptSegmentOffThread` (import it once per track). */

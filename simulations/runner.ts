@@ -634,6 +634,8 @@ export function nodeSpecs(scenario: Scenario): SimNodeSpec[] {
     scenario.workload.market != null ? MarketWorkload.roleOptions(scenario.workload.market) : {}
   // Worker threads would finish when the machine gets to them: a simulated clearinghouse verifies on its own thread.
   roleOptions.clearinghouse = { ...(roleOptions.clearinghouse ?? {}), verifyWorkers: 0 }
+  // Likewise a simulated label packages on its own thread (AES awaited through the off-thread guard).
+  roleOptions.production = { ...(roleOptions.production ?? {}), packagingWorkers: 0 }
   for (const g of scenario.groups) {
     const certRoles = [...new Set([...g.roles, ...(publisherRoles.get(g.name) ?? [])])]
     for (let i = 0; i < g.count; i++)

@@ -1,4 +1,5 @@
 import { readFile, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { Helia } from '@helia/interface'
 import type { Libp2p } from '@libp2p/interface'
@@ -37,7 +38,7 @@ import { type PriceTiers, planFromErn } from './ern-plan.ts'
 import { ContractRevokedError, ImportRefusedError, ProductionStoppedError } from './errors.ts'
 import { EscrowOutbox } from './escrow.ts'
 import { type Job, JobQueue } from './jobs.ts'
-import { DEFAULT_SEGMENT_BYTES } from './packaging/index.ts'
+import { DEFAULT_SEGMENT_BYTES, MAX_SEAL_WORKERS, SealPool } from './packaging/index.ts'
 import type { ImportPlan } from './plan.ts'
 import { type ContractResult, Publisher, type PublishProgress, type PublishResult } from './publisher.ts'
 import { planFromDescription } from './release-json.ts'
@@ -64,6 +65,11 @@ export interface ProductionComponents {
 
 /** Settings of the role (`roleOptions.production`), with their defaults. */
 export const productionInit = z.strictObject({
+  /**
+   * Worker threads that seal and hash segments while packaging (decision 0201): `auto` is one per core (at most
+   * `MAX_SEAL_WORKERS`), 0 seals on the calling thread with AES on libuv's thread pool (decision 0109; simulations).
+   */
+  packagingWorkers: z.union([z.number().int().min(0).max(64), z.literal('auto')]).default('auto'),
   /** Plaintext segment size in bytes (16 KiB to 1 MiB; default 256 KiB). */
   segmentSize: z.number().int().min(MIN_SEGMENT_BYTES).max(MAX_SEGMENT_BYTES).default(DEFAULT_SEGMENT_BYTES),
   /** DDEX price tiers (`PriceCode` / `PriceRangeType`) → wholesale prices, for deals that name a tier, not a price. */
@@ -138,6 +144,8 @@ export class ProductionRole extends EventTarget implements Role {
   readonly #jobs: JobQueue
   #escrow: EscrowOutbox | undefined
   #publisher: Publisher | undefined
+  /** Packaging's worker threads while the role runs (none with `packagingWorkers: 0`). */
+  #sealPool: SealPool | undefined
   #reannounce: ReturnType<typeof setInterval> | undefined
 
   constructor(components: ProductionComponents, init: Record<string, unknown> = {}) {
@@ -167,6 +175,11 @@ export class ProductionRole extends EventTarget implements Role {
     return this.#jobs
   }
 
+  /** Packaging worker threads alive now: started on the first track of more than a run, none once stopped. */
+  get packagingThreads(): number {
+    return this.#sealPool?.threads ?? 0
+  }
+
   async start(): Promise<void> {
     const c = this.#c
     this.#escrow = new EscrowOutbox({
@@ -179,6 +192,11 @@ export class ProductionRole extends EventTarget implements Role {
       signer: c.keys.signer,
     })
     const previewSeconds = c.network.body.policy.ruleDefaults.previewSeconds
+    const workers =
+      this.#init.packagingWorkers === 'auto'
+        ? Math.min(availableParallelism(), MAX_SEAL_WORKERS)
+        : this.#init.packagingWorkers
+    this.#sealPool = workers > 0 ? new SealPool({ workers }) : undefined
     this.#publisher = new Publisher({
       state: this.#state,
       helia: c.helia,
@@ -191,6 +209,7 @@ export class ProductionRole extends EventTarget implements Role {
       announcer: new Announcer({ topics: c.topics, credentials: c.credentials, libp2p: c.libp2p }),
       escrow: this.#escrow,
       segmentSize: this.#init.segmentSize,
+      sealPool: this.#sealPool,
       defaultPreviewMs: previewSeconds != null && previewSeconds > 0 ? previewSeconds * 1000 : DEFAULT_PREVIEW_MS,
     })
     // Deposits left from before a restart are resumed at once.
@@ -204,7 +223,7 @@ export class ProductionRole extends EventTarget implements Role {
     if (this.#init.publishSampleOnStart) {
       this.publishSample().catch((err) => log.error('publishing the sample release failed: %e', err))
     }
-    log('started (segment size %d)', this.#init.segmentSize)
+    log('started (segment size %d, %d packaging workers)', this.#init.segmentSize, workers)
   }
 
   async stop(): Promise<void> {
@@ -212,6 +231,9 @@ export class ProductionRole extends EventTarget implements Role {
     this.#reannounce = undefined
     await this.#jobs.idle()
     await this.#escrow?.stop()
+    // Imports have ended (`jobs.idle`): the packaging workers have nothing in flight and end with the role.
+    await this.#sealPool?.close()
+    this.#sealPool = undefined
     this.#publisher = undefined
     this.#escrow = undefined
   }

@@ -20,7 +20,7 @@ import { applyChange, Change } from './change.ts'
 import { MAX_RECORDED_WARNINGS, SELF_SEAL_CONTEXT } from './constants.ts'
 import { type ImportIssue, ImportRefusedError } from './errors.ts'
 import type { DeliveryCounts, EscrowKey, EscrowOutbox } from './escrow.ts'
-import { type PreviewFields, packageAudio, packagePreview } from './packaging/index.ts'
+import { type PreviewFields, packageAudio, packagePreview, type SealPool } from './packaging/index.ts'
 import type { DealPlan, ImportPlan } from './plan.ts'
 import { type ContractState, type ProductionState, type ReleaseState, type TrackState, withHistory } from './state.ts'
 import { type CheckedRelease, type CheckedTrack, loadAudio, sha256, validatePlan } from './validate.ts'
@@ -102,6 +102,8 @@ export interface PublisherDeps {
   announcer: Announcer
   escrow: EscrowOutbox
   segmentSize: number
+  /** Packaging's worker threads (decision 0201); without them segments are sealed on this thread (0109). */
+  sealPool?: SealPool | undefined
   defaultPreviewMs: number
 }
 
@@ -379,6 +381,7 @@ export class Publisher {
       const packaged = await packageAudio(this.#d.helia.blockstore, audio, {
         segmentSize: this.#d.segmentSize,
         random: this.#d.random,
+        pool: this.#d.sealPool,
         onSegment: ({ segment, segments }) => onSegment(segment, segments),
       })
       contentKey = packaged.contentKey
@@ -482,6 +485,7 @@ export class Publisher {
     const { fields } = await packagePreview(this.#d.helia.blockstore, scanned, track.clip, {
       segmentSize: this.#d.segmentSize,
       random: this.#d.random,
+      pool: this.#d.sealPool,
       onSegment: ({ segment, segments }) => onSegment(segment, segments),
     })
     return fields

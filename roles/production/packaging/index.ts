@@ -6,6 +6,7 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { type Random, systemRandom } from '../../../keys/random.ts'
 import {
+  assertSegmentKeys,
   decryptSegment,
   encryptSegmentOffThread,
   generateContentKey,
@@ -21,15 +22,18 @@ import {
 } from '../../../protocols/records/types/manifest.ts'
 import { type Clip, cutClip, type ScannedAudio } from '../audio/index.ts'
 import { SegmentLayoutError, SegmentReadError } from './errors.ts'
+import type { SealedRun, SealJob, SealPool } from './seal-pool.ts'
 
 export * from './errors.ts'
+export { MAX_SEAL_WORKERS, SealPool, type SealPoolInit } from './seal-pool.ts'
 
 /**
  * Packaging: audio in, encrypted segments out. The plaintext is cut into fixed-size segments; segment i is sealed
  * with AES-256-GCM under the track's content key (nonce i, associated data key id || i, `keys/segments.ts`) and
- * stored as a raw block named by the SHA-256 of its ciphertext. AES runs on libuv's thread pool and SHA-256 on the
- * calling thread, several segments at once, so every core works (docs/decisions/0109); each ciphertext is made once,
- * in a buffer of its own, and stored as it is.
+ * stored as a raw block named by the SHA-256 of its ciphertext. With a `SealPool`, worker threads on every core seal
+ * and hash runs of segments and the calling thread names and stores the blocks (docs/decisions/0201); without one,
+ * AES runs on libuv's thread pool and SHA-256 on the calling thread (0109). Either way each block is made once, in a
+ * buffer of its own, and stored as it is; the blocks and their CIDs are the same bytes both ways.
  */
 
 /** The default plaintext segment: 256 KiB (DESIGN.md), a second or two of lossless audio. */
@@ -51,6 +55,12 @@ export interface PackagingProgress {
 
 export interface StoreSegmentsOptions extends AbortOptions {
   onSegment?(progress: PackagingProgress): void
+  /**
+   * Worker threads that seal and hash (decision 0201; the production role's). Without one, or where it has no
+   * threads, or for a track of a single run, segments are sealed as decision 0109 says: AES on libuv's thread pool,
+   * SHA-256 on the calling thread.
+   */
+  pool?: SealPool
 }
 
 /** The CID of a raw block (CIDv1, raw, sha2-256). */
@@ -89,8 +99,9 @@ export const SEAL_LANES = 4
 
 /**
  * Encrypt `plaintext` segment by segment under `contentKey` and store each as a raw block; the CIDs in order.
- * `SEAL_LANES` segments are in flight: AES-256-GCM on libuv's thread pool (`encryptSegmentOffThread`, the bytes of
- * `encryptSegment`), the SHA-256 that names the block here, then the write, in order of completion.
+ * With `options.pool` (and more than one run of segments), worker threads seal and hash (`storeWithPool`);
+ * otherwise `SEAL_LANES` segments are in flight: AES-256-GCM on libuv's thread pool (`encryptSegmentOffThread`, the
+ * bytes of `encryptSegment`), the SHA-256 that names the block here, then the write, in order of completion.
  */
 export async function storeEncryptedSegments(
   store: SegmentStore,
@@ -101,6 +112,11 @@ export async function storeEncryptedSegments(
   options: StoreSegmentsOptions = {},
 ): Promise<CID[]> {
   const count = segmentCount(plaintext.length, segmentSize)
+  const pool = options.pool
+  if (pool?.available === true && count > pool.runSegments(segmentSize)) {
+    assertSegmentKeys(contentKey, keyId)
+    return storeWithPool(store, pool, pool.job(contentKey, keyId, plaintext, segmentSize), count, options)
+  }
   const key = await segmentCipherKey(contentKey)
   const cids: CID[] = new Array(count)
   let stored = 0
@@ -129,6 +145,48 @@ export async function storeEncryptedSegments(
       }),
     ),
   )
+  if (failure !== undefined) throw failure
+  return cids
+}
+
+/**
+ * The track's segments sealed and hashed on the pool's workers, `pool.depth` runs asked for at once; each run's
+ * blocks are named from their digests here and written in index order within the run, runs in order of completion.
+ */
+async function storeWithPool(
+  store: SegmentStore,
+  pool: SealPool,
+  job: SealJob,
+  count: number,
+  options: StoreSegmentsOptions,
+): Promise<CID[]> {
+  const perRun = pool.runSegments(job.segmentSize)
+  const runs = Math.ceil(count / perRun)
+  const cids: CID[] = new Array(count)
+  let stored = 0
+  let next = 0
+  let failure: unknown
+  const lane = async () => {
+    try {
+      while (next < runs && failure === undefined) {
+        options.signal?.throwIfAborted()
+        const first = next++ * perRun
+        const sealed: SealedRun = await pool.seal(job, first, Math.min(perRun, count - first))
+        for (const [n, block] of sealed.blocks.entries()) {
+          // Another lane failed or the caller gave up: nothing more is written.
+          if (failure !== undefined) return
+          options.signal?.throwIfAborted()
+          const cid = cidOfDigest(sealed.digests.subarray(32 * n, 32 * (n + 1)))
+          cids[first + n] = cid
+          await store.put(cid, block, options)
+          options.onSegment?.({ segment: ++stored, segments: count })
+        }
+      }
+    } catch (err) {
+      failure ??= err
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(pool.depth, runs) }, lane))
   if (failure !== undefined) throw failure
   return cids
 }
