@@ -6,8 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { MemoryBlockstore } from 'blockstore-core'
 import { LevelBlockstore } from 'blockstore-level'
 import { SeededRandom } from '../../keys/random.ts'
-import { DEFAULT_SEGMENT_BYTES, packageAudio } from '../../roles/production/index.ts'
-import { MAX_SEAL_WORKERS, SealPool } from '../../roles/production/packaging/index.ts'
+import { DEFAULT_SEGMENT_BYTES, MAX_SEAL_WORKERS, packageAudio, SealPool } from '../../roles/production/index.ts'
 
 /**
  * The packaging benchmark of issue 3 (`npm run bench -- delivery` reports it next to the fetch figures): packaging

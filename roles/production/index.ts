@@ -12,7 +12,7 @@ export {
   readErn,
 } from './ddex/index.ts'
 export * from './errors.ts'
-export { DEFAULT_SEGMENT_BYTES, packageAudio } from './packaging/index.ts'
+export { DEFAULT_SEGMENT_BYTES, MAX_SEAL_WORKERS, packageAudio, SealPool } from './packaging/index.ts'
 export {
   type DescriptionImport,
   type ErnImport,

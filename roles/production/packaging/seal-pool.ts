@@ -4,9 +4,10 @@
  * independent — each has its own nonce and associated data — so any thread may seal any of them, and a block is
  * byte for byte what `encryptSegment` gives on the calling thread.
  *
- * Bytes cross threads without copies on the way out: the track's plaintext is put in shared memory once (not at all
- * when the caller's bytes already are), each worker reads its segments there in place, and each block — the cipher's
- * output with its tag, the one buffer the blockstore stores — comes back transferred with its SHA-256.
+ * Bytes cross threads with one copy on the way in and none on the way out: a run's plaintext (1 MiB of consecutive
+ * segments) is copied into a slot of shared memory that is reused from run to run, and the worker reads it there in
+ * place; the worker writes the run's blocks — each ciphertext with its tag — and their SHA-256 digests into one
+ * buffer that comes back transferred, and the blockstore stores views of it.
  *
  * The pool belongs to whoever packages (the production role makes one when it starts and closes it when it stops).
  * Its workers start on first use and stay; an idle worker does not keep the process alive. A sealing error on a
@@ -20,6 +21,7 @@ import { type ResourceLimits, Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
 import { SEGMENT_TAG_BYTES } from '../../../keys/segments.ts'
 import { SegmentSealError } from './errors.ts'
+import type { SealRequest, SealResponse, SealWorkerData } from './seal-messages.ts'
 
 const log = logger('consort:production:packaging')
 
@@ -43,32 +45,6 @@ export interface SealJob {
   plaintext: Uint8Array
   segmentSize: number
 }
-
-/**
- * A run of `count` consecutive segments from index `first`, posted to a worker: its plaintext is in the worker's
- * slot of shared memory (`slot`), `length` bytes from the slot's start.
- */
-export interface SealRequest {
-  id: number
-  contentKey: Uint8Array
-  keyId: Uint8Array
-  segmentSize: number
-  first: number
-  count: number
-  slot: number
-  length: number
-}
-
-/** What a worker is started with: the shared slots the runs' plaintext is put in. */
-export interface SealWorkerData {
-  slots: SharedArrayBuffer
-  slotBytes: number
-}
-
-/** A sealed run comes back as one buffer: each segment's block (ciphertext || tag) in order, then their digests. */
-export type SealResponse =
-  | { id: number; run: ArrayBuffer }
-  | { id: number; error: { segment: number; name: string; message: string; code?: string | undefined } }
 
 /** A run sealed: each segment's block (ciphertext || tag) and the SHA-256 of each (32 bytes apiece, in order). */
 export interface SealedRun {

@@ -7,7 +7,7 @@
 import { hash } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
 import { encryptSegmentInto, SEGMENT_TAG_BYTES } from '../../../keys/segments.ts'
-import type { SealRequest, SealResponse, SealWorkerData } from './seal-pool.ts'
+import type { SealRequest, SealResponse, SealWorkerData } from './seal-messages.ts'
 
 const { slots, slotBytes } = workerData as SealWorkerData
 
