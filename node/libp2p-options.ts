@@ -20,6 +20,7 @@ import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Clock } from '../protocols/clock.ts'
 import { DHT_NAMESPACE, selectLatestRecord, validateLatestRecord } from '../protocols/dht.ts'
 import type { NetworkContext } from '../protocols/network.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 import { consortGossipsub, type GossipSignaturePolicy } from './pubsub.ts'
 
 export const AGENT_VERSION = 'consort/0.1.0'
@@ -107,7 +108,7 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
     datastore: a.datastore,
     addresses: { listen, announce: a.announce },
     transports,
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     connectionManager: { maxConnections: a.maxConnections ?? 300 },
