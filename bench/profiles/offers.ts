@@ -12,7 +12,9 @@ export const description =
 
 /** Our code (not a dependency's): the validation every hop runs, the topics, the node's gossip hooks. */
 const OURS = /\/(protocols|roles|node|keys)\/[^/]+/
-const ours = (f: { url: string }) => OURS.test(f.url) && !f.url.includes('/node_modules/')
+/** Our wrappers around a dependency's own work (noise's crypto without stack traces) count as that dependency's. */
+const WRAPPERS = /\/(node\/noise-crypto|keys\/node-crypto)\.ts/
+const ours = (f: { url: string }) => OURS.test(f.url) && !f.url.includes('/node_modules/') && !WRAPPERS.test(f.url)
 
 export const categories: Category[] = [
   // A record's signature is checked through keys/ed25519.ts; gossipsub's own message signatures through @libp2p/crypto.
