@@ -40,6 +40,8 @@ const QUICK_NODES = 30
 const DIALS_PER_NODE = 4
 /** How long one message may take to reach every node before it counts as undelivered. */
 const DELIVERY_TIMEOUT_MS = 10_000
+/** Idle time over which the nodes' background CPU is measured, before and after the propagation messages. */
+const IDLE_SAMPLE_MS = 3_000
 /** Certify requests in flight at once (a busy reference service serves many retailers). */
 const CERTIFY_CONCURRENCY = 64
 
@@ -503,8 +505,23 @@ async function propagation(
   // The main threads' CPU per message until every node has it, over every process of the run: what one message
   // costs the network, the publisher and every hop's checks included.
   const cpu = { validated: [] as number[], plain: [] as number[] }
+  /** Wall time of each measured message, to take the nodes' background work out of its CPU (see `idleRate`). */
+  const wall = { validated: [] as number[], plain: [] as number[] }
   const cpuNow = async () => (await Promise.all(shards.map((s) => s.cpuMs()))).reduce((a, b) => a + b, 0)
+  /**
+   * The nodes' CPU while no message is in flight (heartbeats, pings), in ms of CPU per ms: a message's CPU holds it in
+   * proportion to its wall time, and under load a validated message, slower, collects more of it. Measured before and
+   * after the messages; `cpu_per_message_net` takes the mean of both out.
+   */
+  const idleRate = async () => {
+    const cpu0 = await cpuNow()
+    const t0 = wallNow()
+    await new Promise((resolve) => setTimeout(resolve, IDLE_SAMPLE_MS))
+    return ((await cpuNow()) - cpu0) / (wallNow() - t0)
+  }
+  const idleBefore = await idleRate()
   let cpuMark = await cpuNow()
+  let wallMark = wallNow()
   const send = async (
     key: string,
     expected: number,
@@ -523,10 +540,15 @@ async function propagation(
     await Promise.all(shards.map((s) => s.abandon(key)))
     return expected - board.finish(key)
   }
-  const cpuSince = async (into: number[], measuring: boolean) => {
+  const cpuSince = async (kind: 'validated' | 'plain', measuring: boolean) => {
     const now = await cpuNow()
-    if (measuring) into.push(now - cpuMark)
+    const at = wallNow()
+    if (measuring) {
+      cpu[kind].push(now - cpuMark)
+      wall[kind].push(at - wallMark)
+    }
     cpuMark = now
+    wallMark = at
   }
   options.log(
     `propagation (${where}): ${warmup} warm-up, then ${messages} offers and ${messages} plain messages, alternating`,
@@ -543,20 +565,25 @@ async function propagation(
     const v = await send(`v:${offer.id}`, receivers.ours, measuring ? validated : null, () =>
       market.retailer.topics.publish('offers', offer, [certification, market.retailerCert]),
     )
-    await cpuSince(cpu.validated, measuring)
+    await cpuSince('validated', measuring)
     // The plain message: as many bytes as the offer message, led by a unique 16-byte tag.
     const data = new Uint8Array(offer.bytes.length + certification.bytes.length + market.retailerCert.bytes.length)
     data.set(new SeededRandom(`plain${suffix}-${i}`).bytes(16))
     const p = await send(plainKey(data), receivers.plain, measuring ? plain : null, () =>
       pubsub.publish(plainTopicName, data),
     )
-    await cpuSince(cpu.plain, measuring)
+    await cpuSince('plain', measuring)
     if (measuring) {
       validatedDelivered += v
       plainDelivered += p
     }
   }
   if (profiler !== undefined) await profiler.stop(process.env.OFFERS_BENCH_PROFILE!)
+  const idle = (idleBefore + (await idleRate())) / 2
+  const net = (kind: 'validated' | 'plain') => median(cpu[kind].map((c, i) => c - idle * wall[kind][i]!))
+  options.log(
+    `propagation (${where}): background CPU ${idle.toFixed(3)} ms per ms of wall time; net of it, per message: validated ${net('validated').toFixed(1)} ms, plain ${net('plain').toFixed(1)} ms (medians; wall per message ${median(wall.validated).toFixed(0)} vs ${median(wall.plain).toFixed(0)} ms)`,
+  )
   const expected = messages * receivers.ours
   const plainExpected = messages * receivers.plain
   options.log(
@@ -596,6 +623,12 @@ async function propagation(
       value: median(cpu.validated),
       unit: `ms (${receivers.ours + 1} nodes, main thread${shards.length > 1 ? 's' : ''} of ${where})`,
       baseline: { name: 'plain gossipsub message of the same size', value: median(cpu.plain) },
+    }),
+    result({
+      metric: metric('cpu_per_message_net'),
+      value: net('validated'),
+      unit: `ms (as cpu_per_message, less the nodes' background CPU over the message's wall time)`,
+      baseline: { name: 'plain gossipsub message of the same size', value: net('plain') },
     }),
     result({
       metric: metric('delivered'),
