@@ -19,6 +19,7 @@ import { SyncService } from '../protocols/sync/index.ts'
 import { type PubSubRouter, TopicBus } from '../protocols/topics/bus.ts'
 import { CertificateTrust } from '../protocols/trust/trust.ts'
 import type { Role } from '../roles/role.ts'
+import { AddressRefresher } from './address-refresher.ts'
 import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
@@ -201,6 +202,7 @@ async function assemble(
   let topics: TopicBus | undefined
   let revocations: RevocationKeeper | undefined
   let connectionKeeper: ConnectionKeeper | undefined
+  let addressRefresher: AddressRefresher | undefined
   let sync: SyncService | undefined
   let status: ConsortNode['status'] = 'stopped'
   let finished = false
@@ -256,6 +258,8 @@ async function assemble(
       try {
         await helia.start()
         const libp2p = helia.libp2p as unknown as Libp2p
+        addressRefresher = new AddressRefresher(libp2p)
+        addressRefresher.start()
         connectionKeeper = new ConnectionKeeper(libp2p, {
           bootstrap: [...(config.bootstrap ?? []), ...network.body.bootstrap],
           random,
@@ -341,6 +345,7 @@ async function assemble(
       }
       roles.clear()
       connectionKeeper?.stop()
+      addressRefresher?.stop()
       revocations?.stop()
       topics?.stop()
       try {

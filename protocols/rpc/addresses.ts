@@ -51,11 +51,22 @@ async function routedAddresses(
 }
 
 /**
+ * How long after one peer-routing query the next may start while a lookup waits. Every identified peer re-reads the
+ * peer store (cheap), but a routing query crosses the network: on a busy node peers are identified many times a
+ * second, and a query per identify would flood the DHT for nothing while the peer is away.
+ */
+export const ROUTING_RETRY_MS = 1_000
+
+/**
  * The addresses `peer` announces, with its peer id. Known ones come from the peer store at once; otherwise this
- * asks the peer routing, and asks again each time the node identifies a peer (its view of the network grew, or the
- * peer itself arrived), until an answer comes or `signal` aborts: a node that has just started learns of the
- * network's services within moments, and waiting on those events replaces any guess of how long that takes.
- * Throws `RpcUnreachableError` naming `service` when the signal aborts first.
+ * asks the peer routing, again every `ROUTING_RETRY_MS` while it finds nothing, and reads the peer store again each
+ * time the node identifies a peer (the peer itself arrived), until an answer comes or `signal` aborts: a node that
+ * has just started learns of the network's services within moments, and waiting on those events replaces any guess
+ * of how long that takes. Throws `RpcUnreachableError` naming `service` when the signal aborts first.
+ *
+ * The routing is always asked past its cache: the peer store has just been read, and Kad-DHT's cache is that same
+ * peer store, which answers a peer it holds without addresses (a failed dial leaves such an entry, and its addresses
+ * expire an hour after first seen) as found with none: the lookup would never reach the network (decision 0017).
  */
 export async function announcedAddresses(
   book: AddressBook,
@@ -83,9 +94,14 @@ export async function announcedAddresses(
     let settled = false
     let asking = false
     let askAgain = false
+    // A routing query was made less than ROUTING_RETRY_MS ago: the next waits until that has passed.
+    let routingPaused = false
+    let routingWanted = false
+    let pause: ReturnType<typeof setTimeout> | undefined
     const finish = (error: Error | null, list: Multiaddr[] = []) => {
       if (settled) return
       settled = true
+      clearTimeout(pause)
       book.removeEventListener('peer:identify', onIdentify)
       signal?.removeEventListener('abort', onAbort)
       if (error != null) reject(error)
@@ -111,10 +127,24 @@ export async function announcedAddresses(
           askAgain = false
           const stored = fresh(await storedAddresses(book, peer, { signal }))
           if (stored.length > 0) return finish(null, stored)
+          if (routingPaused) {
+            routingWanted = true
+            continue
+          }
+          routingPaused = true
+          pause = setTimeout(() => {
+            routingPaused = false
+            if (routingWanted && !settled) {
+              routingWanted = false
+              void ask()
+            }
+          }, ROUTING_RETRY_MS)
           const routed = fresh(
-            await routedAddresses(book, peer, { ...(signal != null ? { signal } : {}), useCache: stale.size === 0 }),
+            await routedAddresses(book, peer, { ...(signal != null ? { signal } : {}), useCache: false }),
           )
           if (routed.length > 0) return finish(null, routed)
+          // Not found (yet): the routing is asked again once the pause is over, identified peers or not.
+          routingWanted = true
         } while (askAgain && !settled)
       } catch (err) {
         if (signal?.aborted === true) return onAbort()

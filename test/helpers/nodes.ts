@@ -17,6 +17,8 @@ export interface TestNodeOptions {
   /** Certify this node for these roles (defaults to its roles). */
   certRoles?: RoleName[]
   targetConnections?: number
+  /** A Kad-DHT client (a player or listener) instead of a server. */
+  dhtClientMode?: boolean
   /** Count for a Prometheus endpoint. */
   metrics?: NodeMetrics
 }
@@ -35,6 +37,7 @@ export async function startMemoryNode(options: TestNodeOptions): Promise<Consort
     clock: options.clock,
     // Tests build their own topologies: no node dials peers of its own accord unless a test asks.
     targetConnections: options.targetConnections ?? 0,
+    ...(options.dhtClientMode != null ? { dhtClientMode: options.dhtClientMode } : {}),
     ...(options.metrics != null ? { metrics: options.metrics } : {}),
   })
   await node.start()
