@@ -51,18 +51,22 @@ async function routedAddresses(
 }
 
 /**
- * How long after one peer-routing query the next may start while a lookup waits. Every identified peer re-reads the
- * peer store (cheap), but a routing query crosses the network: on a busy node peers are identified many times a
- * second, and a query per identify would flood the DHT for nothing while the peer is away.
+ * How long after the first peer-routing query the next may start while a lookup waits; each pause after that is
+ * twice the one before, up to `ROUTING_RETRY_MAX_MS`. Every identified peer re-reads the peer store (cheap), but a
+ * routing query crosses the network: on a busy node peers are identified many times a second, and a query per
+ * identify (or per second) would flood the DHT for nothing while a service is down: within a 10 s deadline a lookup
+ * asks at most four times (at 0, 1, 3 and 7 s).
  */
 export const ROUTING_RETRY_MS = 1_000
+export const ROUTING_RETRY_MAX_MS = 8_000
 
 /**
  * The addresses `peer` announces, with its peer id. Known ones come from the peer store at once; otherwise this
- * asks the peer routing, again every `ROUTING_RETRY_MS` while it finds nothing, and reads the peer store again each
- * time the node identifies a peer (the peer itself arrived), until an answer comes or `signal` aborts: a node that
- * has just started learns of the network's services within moments, and waiting on those events replaces any guess
- * of how long that takes. Throws `RpcUnreachableError` naming `service` when the signal aborts first.
+ * asks the peer routing, again after `ROUTING_RETRY_MS` and after pauses twice as long each time while it finds
+ * nothing, and reads the peer store again each time the node identifies a peer (the peer itself arrived), until an
+ * answer comes or `signal` aborts: a node that has just started learns of the network's services within moments,
+ * and waiting on those events replaces any guess of how long that takes. Throws `RpcUnreachableError` naming
+ * `service` when the signal aborts first.
  *
  * The routing is always asked past its cache: the peer store has just been read, and Kad-DHT's cache is that same
  * peer store, which answers a peer it holds without addresses (a failed dial leaves such an entry, and its addresses
@@ -94,10 +98,11 @@ export async function announcedAddresses(
     let settled = false
     let asking = false
     let askAgain = false
-    // A routing query was made less than ROUTING_RETRY_MS ago: the next waits until that has passed.
+    // A routing query was made less than `pauseMs` ago: the next waits until that has passed.
     let routingPaused = false
     let routingWanted = false
     let pause: ReturnType<typeof setTimeout> | undefined
+    let pauseMs = ROUTING_RETRY_MS
     const finish = (error: Error | null, list: Multiaddr[] = []) => {
       if (settled) return
       settled = true
@@ -138,7 +143,8 @@ export async function announcedAddresses(
               routingWanted = false
               void ask()
             }
-          }, ROUTING_RETRY_MS)
+          }, pauseMs)
+          pauseMs = Math.min(ROUTING_RETRY_MAX_MS, pauseMs * 2)
           const routed = fresh(
             await routedAddresses(book, peer, { ...(signal != null ? { signal } : {}), useCache: false }),
           )
