@@ -31,6 +31,15 @@ const log = logger('consort:sim:runner')
 export const MAX_CHUNK_BYTES = 64 * 1024
 /** Dials in flight at once while the overlay is built (each is a Noise handshake and an identify exchange). */
 export const MAX_CONCURRENT_DIALS = 16
+/**
+ * Start-up dials refused by a busy peer are made again this many rounds, `REDIAL_CONCURRENCY` at a time. libp2p lets
+ * at most 10 inbound connections be in their handshake at once on a node (`maxIncomingPendingConnections`) and resets
+ * the rest: a batch of nodes dialling the anchors together lost most of those links (236 of 300 in the first 100
+ * nodes of `market-1000`), and nothing dialled them again, where a real node's bootstrap list would.
+ */
+export const OVERLAY_REDIAL_ROUNDS = 5
+/** Below libp2p's 10 pending inbound handshakes, so redials to one anchor are not refused again. */
+export const REDIAL_CONCURRENCY = 8
 /** Plan steps running at once; the scheduler waits for one to finish beyond this (bounded work in flight). */
 export const MAX_IN_FLIGHT_STEPS = 2000
 /** While waiting for the mesh, nodes still without one re-dial their overlay links this often. */
@@ -313,7 +322,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           if (other < sim.index || !batch.includes(cluster.nodes[other]!)) {
             if (cluster.nodes[other]!.online) dialQueue.push([sim.index, other])
           }
-      await dialAll(cluster, dialQueue.splice(0), scenario.start.dialConcurrency)
+      const refused = await dialAll(cluster, dialQueue.splice(0), scenario.start.dialConcurrency)
+      for (let round = 0; refused.length > 0 && round < OVERLAY_REDIAL_ROUNDS; round++) {
+        const again = refused.splice(0).filter(([a, b]) => cluster.nodes[a]!.online && cluster.nodes[b]!.online)
+        refused.push(...(await dialAll(cluster, again, REDIAL_CONCURRENCY)))
+      }
       progress({
         phase: 'starting',
         started: Math.min(i + batch.length, cluster.nodes.length),
@@ -761,13 +774,14 @@ async function extendDrain(tracker: GossipTracker): Promise<number> {
   return Math.round(performance.now() - start)
 }
 
+/** Dial every pair (a → b), `concurrency` at a time; answers the pairs whose dial failed. */
 async function dialAll(
   cluster: Cluster,
   pairs: ReadonlyArray<readonly [number, number]>,
   concurrency = MAX_CONCURRENT_DIALS,
-): Promise<number> {
+): Promise<Array<readonly [number, number]>> {
   let next = 0
-  let ok = 0
+  const failed: Array<readonly [number, number]> = []
   const worker = async () => {
     while (next < pairs.length) {
       const [a, b] = pairs[next++]!
@@ -776,11 +790,11 @@ async function dialAll(
       // Honest peers keep each other; an adversary keeps its targets, who do not keep it.
       const mutual = from.honest && to.honest
       const [dialer, target] = !from.honest || to.honest ? [from, to] : [to, from]
-      if (await cluster.dial(dialer, target, mutual)) ok++
+      if (!(await cluster.dial(dialer, target, mutual))) failed.push([a, b])
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, pairs.length) }, worker))
-  return ok
+  return failed
 }
 
 /** Wait until every honest node has a gossip mesh peer on every measured topic (bounded by the scenario). */
