@@ -287,6 +287,9 @@ export class Cluster {
           }
         : {}),
       ...(sim.spec.maxConnections != null ? { maxConnections: sim.spec.maxConnections } : {}),
+      ...(scenario.libp2p.pingIntervalMs != null
+        ? { connectionMonitor: { pingIntervalMs: scenario.libp2p.pingIntervalMs } }
+        : {}),
     })
     sim.node = node
     await node.start()
