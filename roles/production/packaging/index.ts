@@ -113,7 +113,8 @@ export async function storeEncryptedSegments(
 ): Promise<CID[]> {
   const count = segmentCount(plaintext.length, segmentSize)
   const pool = options.pool
-  if (pool?.available === true && count > pool.runSegments(segmentSize)) {
+  // A track of one run is sealed here: starting (or waking) workers would cost more than it saves.
+  if (pool !== undefined && count > pool.runSegments(segmentSize) && pool.available) {
     assertSegmentKeys(contentKey, keyId)
     return storeWithPool(store, pool, pool.job(contentKey, keyId, plaintext, segmentSize), count, options)
   }

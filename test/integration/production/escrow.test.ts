@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { availableParallelism } from 'node:os'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import { open } from '../../../keys/seal.ts'
 import { ESCROW_SEAL_CONTEXT } from '../../../protocols/escrow/index.ts'
 import { synthesizeWav } from '../../../roles/production/audio/index.ts'
-import { MAX_SEAL_WORKERS, readSegments } from '../../../roles/production/packaging/index.ts'
+import { readSegments } from '../../../roles/production/packaging/index.ts'
 import { toneFor } from '../../../roles/production/validate.ts'
 import { waitUntil } from '../../helpers/wait.ts'
 import { type Market, startMarket } from './market.ts'
@@ -40,8 +39,6 @@ describe('production: content keys in escrow with every registration manager', f
     const producer = await market.startProducer({ keys, dataDir })
     const result = await producer.role.publishDescription({ release, synthesizeMissing: true })
     assert.deepEqual(result.escrow, { deposits: 2, delivered: 1, pending: 1 })
-    // Tracks of 1.6–2.1 MB are packaged on the role's worker threads (decision 0201), which end with the node.
-    assert.equal(producer.role.packagingThreads, Math.min(availableParallelism(), MAX_SEAL_WORKERS))
 
     // The first registrar holds one escrow per track, sealed to it: each opens to the key of its track.
     const deposit = first!.deposits[0]!
@@ -71,7 +68,6 @@ describe('production: content keys in escrow with every registration manager', f
 
     // Restart on the same data dir while the second registrar is back: the outbox resumes at start.
     await producer.node.stop()
-    assert.equal(producer.role.packagingThreads, 0, 'the packaging workers stopped with the node')
     second!.accepting = true
     const restarted = await market.startNode({
       keys,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
+import type { Random } from '../../../keys/random.ts'
 import { open } from '../../../keys/seal.ts'
 import { type ConsortNode, createConsortNode } from '../../../node/consort-node.ts'
 import { createNetworkRecord } from '../../../node/network-file.ts'
@@ -56,11 +57,13 @@ export interface Market {
     roles?: RoleName[]
     roleOptions?: Record<string, unknown>
     dataDir?: string | null
+    random?: Random
   }): Promise<ConsortNode>
   startProducer(options?: {
     keys?: NodeKeys
     init?: Record<string, unknown>
     dataDir?: string | null
+    random?: Random
   }): Promise<{ node: ConsortNode; role: ProductionRole }>
   tempDir(): Promise<string>
   stop(): Promise<void>
@@ -103,7 +106,7 @@ export async function startMarket(options: { registrars?: number; name?: string 
     )
   const nodes: ConsortNode[] = []
   const dirs: string[] = []
-  const startNode: Market['startNode'] = async ({ keys, roles = [], roleOptions, dataDir = null }) => {
+  const startNode: Market['startNode'] = async ({ keys, roles = [], roleOptions, dataDir = null, random }) => {
     const nodeKeys = keys ?? (await createNodeKeys())
     const node = await createConsortNode({
       dataDir,
@@ -114,6 +117,7 @@ export async function startMarket(options: { registrars?: number; name?: string 
       roles,
       roleOptions: roleOptions == null ? {} : { production: roleOptions },
       clock,
+      ...(random == null ? {} : { random }),
     })
     await node.start()
     if (roles.length > 0) await node.credentials.setCert(certify(nodeKeys, roles))
@@ -169,12 +173,13 @@ export async function startMarket(options: { registrars?: number; name?: string 
     received,
     certify,
     startNode,
-    async startProducer({ keys, init = {}, dataDir = null } = {}) {
+    async startProducer({ keys, init = {}, dataDir = null, random } = {}) {
       const node = await startNode({
         keys,
         roles: ['production'],
         roleOptions: { reannounceIntervalMs: 0, ...init },
         dataDir,
+        ...(random == null ? {} : { random }),
       })
       for (const topic of ['catalog', 'contracts', 'revocations'] as TopicName[]) {
         await waitForTopicPeers([node], topicString(name, topic))
