@@ -127,6 +127,7 @@ export interface FetchSummary {
 export type FetchProgressEvent =
   | { type: 'start'; fetchId: string; total: number; cached: number }
   | { type: 'provider'; peer: string; source: ProviderSource; has: number }
+  | { type: 'request'; index: number; peer: string }
   | { type: 'block'; index: number; peer: string; bytes: number; done: number; total: number }
   | { type: 'duplicate'; index: number; peer: string; bytes: number }
   | { type: 'bad-block'; index: number; peer: string }
@@ -171,6 +172,13 @@ export interface FetchOptions extends AbortOptions {
   /** The key to find providers under in the DHT (the manifest's id); null to skip the DHT. */
   root?: CID | null
   priority?: SegmentPriority
+  /**
+   * The block the caller needs before any other (a player's segment 0, or the one at its seek position). While it
+   * is missing and some peer holds it, it is asked for alone, from one peer, and the other blocks only once it has
+   * arrived: it then shares no server slot, stream window or event-loop turn with them. Unset: every peer's window
+   * fills at once, in playback order.
+   */
+  leadIndex?: number
   /** Peers to ask in addition to those discovered. */
   providers?: PeerId[]
   /** Ask the peers this node is connected to (default true). */
@@ -281,6 +289,10 @@ export class SegmentFetch {
       if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
         throw new InvalidFetchRequestError(field, `must be a positive integer, got ${value}`)
       }
+    }
+    const lead = options.leadIndex
+    if (lead !== undefined && (!Number.isSafeInteger(lead) || lead < 0 || lead >= options.cids.length)) {
+      throw new InvalidFetchRequestError('leadIndex', `must be a block index 0…${options.cids.length - 1}, got ${lead}`)
     }
     this.#cids = options.cids
     this.#scheduler = new SegmentScheduler(options.cids.length, options.endGame === false ? { maxCopies: 1 } : {})
@@ -588,10 +600,17 @@ export class SegmentFetch {
     if (this.#finished) return
     const peers = this.#activePeers().sort((a, b) => (b.rateBps ?? 0) - (a.rateBps ?? 0))
     const now = this.#timer()
+    const lead = this.#pendingLead(peers)
     let wakeAt = Number.POSITIVE_INFINITY
     for (const peer of peers) {
       if (peer.busyUntil > now) {
         wakeAt = Math.min(wakeAt, peer.busyUntil)
+        continue
+      }
+      if (lead != null) {
+        // the lead block alone: the fastest free peer holding it takes it, the others wait until it has arrived
+        if (this.#scheduler.isInFlight(lead)) break
+        if (peer.has(lead) && this.#scheduler.take(lead, peer.id)) this.#request(peer, lead)
         continue
       }
       const window = peer.peerId == null ? Math.min(peer.window, BITSWAP_MAX_WINDOW) : peer.window
@@ -612,6 +631,13 @@ export class SegmentFetch {
     }
   }
 
+  /** The lead block (`leadIndex`) while it is missing and some peer of the fetch holds it, else null. */
+  #pendingLead(peers: readonly PeerState[]): number | null {
+    const lead = this.#o.leadIndex
+    if (lead === undefined || this.#scheduler.isDone(lead)) return null
+    return peers.some((p) => p.has(lead)) ? lead : null
+  }
+
   #request(peer: PeerState, index: number): void {
     const controller = new AbortController()
     peer.requests.set(index, controller)
@@ -620,6 +646,7 @@ export class SegmentFetch {
     const started = this.#timer()
     if (peer.queue.length === 1) peer.deliveries = []
     this.#log.trace('asking %s for %d', peer.id, index)
+    this.#emit({ type: 'request', index, peer: peer.id })
     this.#exchange(peer, index, controller, started)
       .catch((err) => this.#requestFailed(peer, index, controller, err as Error))
       .finally(() => {

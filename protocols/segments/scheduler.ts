@@ -146,6 +146,22 @@ export class SegmentScheduler {
   }
 
   /**
+   * Record segment `i` as requested from `peerId`, chosen by the caller rather than by `assign` (the segment a
+   * player needs before any other). Returns false, recording nothing, unless the segment is missing.
+   */
+  take(i: number, peerId: string): boolean {
+    this.#check(i)
+    if (this.#state[i] !== MISSING) return false
+    this.#hold(i, peerId)
+    return true
+  }
+
+  /** Whether segment `i` is requested from some peer and not yet done. */
+  isInFlight(i: number): boolean {
+    return this.#state[i] === IN_FLIGHT
+  }
+
+  /**
    * Segment `i` arrived (verified) from `peerId`. Returns `first` and the other peers whose copies to cancel,
    * or `duplicate` if it was already done.
    */

@@ -16,7 +16,7 @@ import type { Uses } from './uses.ts'
 
 /**
  * Playback: open a track under a licence (or its preview clip without one), fetch its segments from the swarm
- * (priority `now`), verify and decrypt them in order as they arrive, and hand each chunk to a sink — counting the
+ * (priority `now`, segment 0 alone first), verify and decrypt them in order as they arrive, and hand each chunk to a sink — counting the
  * play with its first audio and each second before it is heard, and cutting the audio where the licence stops.
  * Web streams (`streams.ts`) open and begin plays here too, and serve byte ranges themselves.
  */
@@ -164,9 +164,12 @@ export class Playback {
     // A licensed fetch is receipted for paid delivery; fetched again under the same licence it is a free re-download.
     const recorder = held !== null ? this.#deliveries.recorder(track.segments) : null
     const redownload = held !== null && (await this.#deliveries.isRedownload(held.record, track.manifest))
+    // Segment 0 is asked for alone and the rest once it is in: the first audio waits for one block, not for a share
+    // of every seeder's slots and of the process with the other 40 (issue 17: the licensed replay's tail).
     const fetch = this.#segments.fetch([...track.segments], {
       root: track.manifest.id,
       priority: 'now',
+      leadIndex: 0,
       ...(recorder !== null ? { onProgress: recorder.onProgress } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     })

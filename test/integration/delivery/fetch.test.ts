@@ -107,6 +107,48 @@ describe('delivery: fetching a track from the swarm', function () {
     assert.equal(summary.fetched, 12)
   })
 
+  it('asks for the lead block alone, and the rest only once it has arrived (a play at 0 and a seek to 7)', async () => {
+    const seeder = await startDeliveryNode(network, clock)
+    const player = await startDeliveryNode(network, clock)
+    nodes.push(seeder, player)
+    const track = await buildTrack(network, clock, { segmentCount: 12 })
+    await storeTrack(seeder, track)
+    await dial(player, seeder)
+
+    for (const lead of [0, 7]) {
+      for (const cid of track.cids) await player.helia.blockstore.delete(cid)
+      const events: FetchProgressEvent[] = []
+      const fetch = deliveryOf(player).segments.fetch(track.cids, {
+        root: null,
+        leadIndex: lead,
+        onProgress: (e) => events.push(e),
+      })
+      await fetch.done
+      const steps = events.flatMap((e) =>
+        e.type === 'request' ? [`ask ${e.index}`] : e.type === 'block' ? [`got ${e.index}`] : [],
+      )
+      // nothing else is asked for until the lead block is in; then every block comes, each once
+      assert.deepEqual(steps.slice(0, 2), [`ask ${lead}`, `got ${lead}`], steps.join(', '))
+      const asked = steps.filter((s) => s.startsWith('ask ')).map((s) => Number(s.slice(4)))
+      assert.deepEqual(
+        [...asked].sort((a, b) => a - b),
+        track.cids.map((_, i) => i),
+      )
+      // behind it, the others go out in playback order
+      const rest = track.cids.map((_, i) => i).filter((i) => i !== lead)
+      assert.deepEqual(asked.slice(1, 5), rest.slice(0, 4))
+      const summary = await fetch.done
+      assert.equal(summary.fetched, 12)
+      assert.equal(summary.duplicateBytes, 0)
+    }
+    for (const lead of [-1, 12, 1.5]) {
+      assert.throws(() => deliveryOf(player).segments.fetch(track.cids, { root: null, leadIndex: lead }), {
+        name: 'InvalidFetchRequestError',
+        message: /leadIndex/,
+      })
+    }
+  })
+
   it('resumes after a restart: blocks already on disk are not fetched again', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'consort-delivery-resume-'))
     dirs.push(dir)

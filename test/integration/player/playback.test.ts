@@ -3,8 +3,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { isError } from '../../../protocols/errors.ts'
+import type { BlockServedEvent } from '../../../protocols/segments/server.ts'
 import { MemorySink, NoLicenceError, UsageDeniedError } from '../../../roles/player/index.ts'
 import { byteAtMs } from '../../../roles/player/media.ts'
+import { waitUntil } from '../../helpers/wait.ts'
 import {
   announce,
   licenceFor,
@@ -65,6 +67,37 @@ describe('player: playback within the rules', function () {
     assert.equal(event.kind, 'play')
     assert.ok(['ready', 'reported'].includes(event.status), event.status)
     assert.equal(event.seconds, 60)
+  })
+
+  it('asks the seeder for segment 0 alone; the other segments only once it has come (issue 17)', async () => {
+    const t = await track('GBAYE0601009')
+    await licenceFor(world, player, t)
+    assert.ok(t.manifest.body.segments.length >= 3, `${t.manifest.body.segments.length} segments`)
+    const server = world.seeder.server
+    const gets = () => server.stats().requests - server.stats().haveRequests
+    const before = gets()
+    const served: Array<{ cid: string; getsSoFar: number }> = []
+    const onServed = (e: Event) => {
+      const { cid } = (e as CustomEvent<BlockServedEvent>).detail
+      served.push({ cid: cid.toString(), getsSoFar: gets() - before })
+    }
+    server.addEventListener('served', onServed)
+    // the seeder holds every request until the first has queued: all those the player sends at once are then there
+    server.pause()
+    try {
+      const playing = player.role.play(`isrc:${t.isrc}`, { sink: new MemorySink() })
+      await waitUntil(() => server.stats().queued > 0)
+      server.resume()
+      const result = await playing
+      assert.equal(result.bytes, t.plaintext.length)
+    } finally {
+      server.resume()
+      server.removeEventListener('served', onServed)
+    }
+    assert.equal(served[0]?.cid, t.manifest.body.segments[0]!.toString())
+    assert.equal(served[0]?.getsSoFar, 1, 'no other segment was asked for before segment 0 was served')
+    // and every segment was still delivered, each once
+    assert.deepEqual(served.map((s) => s.cid).sort(), t.manifest.body.segments.map((c) => c.toString()).sort())
   })
 
   it('refuses the play beyond `plays`', async () => {

@@ -88,6 +88,23 @@ describe('segments scheduler', () => {
     assert.equal(s.done, 2)
   })
 
+  it('take: a segment the caller chose is held like an assigned one, only while it is missing', () => {
+    const s = new SegmentScheduler(6)
+    const a = peer('a', null)
+    assert.equal(s.take(4, 'a'), true)
+    assert.equal(s.isInFlight(4), true)
+    assert.equal(s.take(4, 'b'), false, 'already in flight')
+    assert.deepEqual([...s.holders(4)], ['a'])
+    // assign skips it and goes on in order
+    assert.deepEqual(s.assign(a, [a], B), { index: 0, duplicate: false })
+    s.released(4, 'a')
+    assert.equal(s.isInFlight(4), false)
+    assert.equal(s.take(4, 'a'), true, 'missing again once released')
+    assert.deepEqual(s.completed(4, 'a'), { first: true, cancel: [] })
+    assert.equal(s.take(4, 'a'), false, 'done')
+    assert.throws(() => s.take(6, 'a'), RangeError)
+  })
+
   it('assigns only what a peer holds', () => {
     const s = new SegmentScheduler(6)
     const odd = peer('odd', 1e6, (i) => i % 2 === 1)
