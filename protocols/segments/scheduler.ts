@@ -156,6 +156,20 @@ export class SegmentScheduler {
     return true
   }
 
+  /**
+   * Record one more copy of in-flight segment `i` as requested from `peerId` (a caller's hedge against a stalled
+   * peer). Returns false, recording nothing, unless the segment is in flight elsewhere below `maxCopies`.
+   */
+  hedge(i: number, peerId: string): boolean {
+    this.#check(i)
+    const holders = this.#holders.get(i)
+    if (this.#state[i] !== IN_FLIGHT || holders == null || holders.has(peerId) || holders.size >= this.#maxCopies) {
+      return false
+    }
+    holders.add(peerId)
+    return true
+  }
+
   /** Whether segment `i` is requested from some peer and not yet done. */
   isInFlight(i: number): boolean {
     return this.#state[i] === IN_FLIGHT

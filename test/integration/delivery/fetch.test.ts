@@ -7,6 +7,7 @@ import { decryptSegment } from '../../../keys/segments.ts'
 import { type ConsortNode, createConsortNode } from '../../../node/consort-node.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { collectBlock } from '../../../protocols/records/store.ts'
+import { LEAD_LOOKUP_WAIT_MS } from '../../../protocols/segments/fetcher.ts'
 import type { FetchProgressEvent } from '../../../protocols/segments/index.ts'
 import { createTestNetwork, type TestNetwork } from '../../helpers/network.ts'
 import { stopAll } from '../../helpers/nodes.ts'
@@ -147,6 +148,54 @@ describe('delivery: fetching a track from the swarm', function () {
         message: /leadIndex/,
       })
     }
+  })
+
+  it('with a lead block held by a peer at hand, the DHT lookup waits for it (at most LEAD_LOOKUP_WAIT_MS)', async () => {
+    // at hand ← player → relay ← far: the far seeder is found only through the DHT
+    const atHand = await startDeliveryNode(network, clock, { init: { reprovide: false } })
+    const far = await startDeliveryNode(network, clock, { init: { reprovide: false } })
+    const relay = await startDeliveryNode(network, clock, { init: { reprovide: false } })
+    const player = await startDeliveryNode(network, clock, { init: { reprovide: false } })
+    nodes.push(atHand, far, relay, player)
+    const track = await buildTrack(network, clock, { segmentCount: 6 })
+    await storeTrack(atHand, track)
+    await storeTrack(far, track)
+    await dial(far, relay)
+    await dial(player, relay)
+    await dial(player, atHand)
+    assert.equal(await deliveryOf(far).segments.announcer.add(track.manifest.id), true)
+
+    // the peer at hand holds the lead block's request until the far seeder has been found
+    const server = deliveryOf(atHand).segments.server
+    server.pause()
+    const at = new Map<string, number>()
+    let leadFrom: string | null = null
+    // the far seeder is connected too (the DHT's routing table dialled it): not asking connected peers keeps it to
+    // be found through the DHT
+    const fetch = deliveryOf(player).segments.fetch(track.cids, {
+      root: track.manifest.id,
+      leadIndex: 0,
+      providers: [atHand.peerId],
+      askConnected: false,
+      onProgress: (e) => {
+        const step = e.type === 'request' && e.index === 0 ? 'lead asked' : e.type === 'provider' ? e.source : null
+        if (step !== null && !at.has(step)) at.set(step, performance.now())
+        if (e.type === 'block' && e.index === 0) leadFrom = e.peer
+      },
+    })
+    try {
+      // the stalled peer still holds its copy: the far seeder's, asked for once the lead was late, comes first
+      await waitUntil(() => leadFrom !== null, { timeoutMs: 30_000, message: 'the lead block from the far seeder' })
+    } finally {
+      server.resume()
+    }
+    const summary = await fetch.done
+    assert.equal(summary.fetched, 6)
+    const waited = at.get('dht')! - at.get('lead asked')!
+    assert.ok(waited >= LEAD_LOOKUP_WAIT_MS, `the DHT was asked ${waited.toFixed(0)} ms after the lead block`)
+    assert.ok(at.get('given')! <= at.get('lead asked')!)
+    // the lead block came from the far seeder, asked for it again once it was late at the stalled one
+    assert.equal(leadFrom, far.peerId.toString())
   })
 
   it('resumes after a restart: blocks already on disk are not fetched again', async () => {

@@ -88,7 +88,7 @@ describe('segments scheduler', () => {
     assert.equal(s.done, 2)
   })
 
-  it('take: a segment the caller chose is held like an assigned one, only while it is missing', () => {
+  it('take and hedge: a segment the caller chose is held like an assigned one (take while missing, hedge while in flight)', () => {
     const s = new SegmentScheduler(6)
     const a = peer('a', null)
     assert.equal(s.take(4, 'a'), true)
@@ -103,6 +103,13 @@ describe('segments scheduler', () => {
     assert.deepEqual(s.completed(4, 'a'), { first: true, cancel: [] })
     assert.equal(s.take(4, 'a'), false, 'done')
     assert.throws(() => s.take(6, 'a'), RangeError)
+    // hedge: one more copy of a segment in flight, at another peer, within maxCopies (2)
+    assert.equal(s.hedge(5, 'b'), false, 'not in flight')
+    assert.equal(s.take(5, 'a'), true)
+    assert.equal(s.hedge(5, 'a'), false, 'already held there')
+    assert.equal(s.hedge(5, 'b'), true)
+    assert.equal(s.hedge(5, 'c'), false, 'two copies at most')
+    assert.deepEqual(s.completed(5, 'b'), { first: true, cancel: ['a'] })
   })
 
   it('assigns only what a peer holds', () => {
