@@ -32,14 +32,18 @@ export const MAX_CHUNK_BYTES = 64 * 1024
 /** Dials in flight at once while the overlay is built (each is a Noise handshake and an identify exchange). */
 export const MAX_CONCURRENT_DIALS = 16
 /**
- * Start-up dials refused by a busy peer are made again this many rounds, `REDIAL_CONCURRENCY` at a time. libp2p lets
- * at most 10 inbound connections be in their handshake at once on a node (`maxIncomingPendingConnections`) and resets
- * the rest: a batch of nodes dialling the anchors together lost most of those links (236 of 300 in the first 100
- * nodes of `market-1000`), and nothing dialled them again, where a real node's bootstrap list would.
+ * Start-up dials that fail are made again this many rounds. libp2p lets at most 10 inbound connections be in their
+ * handshake at once on a node (`maxIncomingPendingConnections`) and resets the rest: a batch of nodes dialling the
+ * anchors together lost most of those links (236 of 300 in the first 100 nodes of `market-1000`), and nothing dialled
+ * them again, where a real node's bootstrap list would. `DIALS_PER_TARGET` now keeps those resets away; a dial can
+ * still fail to a node that is busy with connections of its own making.
  */
 export const OVERLAY_REDIAL_ROUNDS = 5
-/** Below libp2p's 10 pending inbound handshakes, so redials to one anchor are not refused again. */
-export const REDIAL_CONCURRENCY = 8
+/**
+ * Dials in flight at once towards one node: below libp2p's 10 pending inbound handshakes, so a batch dialling the
+ * same anchors queues at each anchor instead of being reset, while dials to other nodes go on beside them.
+ */
+export const DIALS_PER_TARGET = 8
 /** Plan steps running at once; the scheduler waits for one to finish beyond this (bounded work in flight). */
 export const MAX_IN_FLIGHT_STEPS = 2000
 /** While waiting for the mesh, nodes still without one re-dial their overlay links this often. */
@@ -325,7 +329,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       const refused = await dialAll(cluster, dialQueue.splice(0), scenario.start.dialConcurrency)
       for (let round = 0; refused.length > 0 && round < OVERLAY_REDIAL_ROUNDS; round++) {
         const again = refused.splice(0).filter(([a, b]) => cluster.nodes[a]!.online && cluster.nodes[b]!.online)
-        refused.push(...(await dialAll(cluster, again, REDIAL_CONCURRENCY)))
+        refused.push(...(await dialAll(cluster, again, scenario.start.dialConcurrency)))
       }
       progress({
         phase: 'starting',
@@ -780,20 +784,42 @@ async function dialAll(
   pairs: ReadonlyArray<readonly [number, number]>,
   concurrency = MAX_CONCURRENT_DIALS,
 ): Promise<Array<readonly [number, number]>> {
-  let next = 0
   const failed: Array<readonly [number, number]> = []
-  const worker = async () => {
-    while (next < pairs.length) {
-      const [a, b] = pairs[next++]!
-      const from = cluster.nodes[a]!
-      const to = cluster.nodes[b]!
-      // Honest peers keep each other; an adversary keeps its targets, who do not keep it.
-      const mutual = from.honest && to.honest
-      const [dialer, target] = !from.honest || to.honest ? [from, to] : [to, from]
-      if (!(await cluster.dial(dialer, target, mutual))) failed.push([a, b])
-    }
+  // Honest peers keep each other; an adversary keeps its targets, who do not keep it.
+  const ends = (pair: readonly [number, number]) => {
+    const from = cluster.nodes[pair[0]]!
+    const to = cluster.nodes[pair[1]]!
+    const [dialer, target] = !from.honest || to.honest ? [from, to] : [to, from]
+    return { dialer, target, mutual: from.honest && to.honest }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, pairs.length) }, worker))
+  const waiting = [...pairs]
+  const atTarget = new Map<number, number>()
+  let running = 0
+  await new Promise<void>((resolve) => {
+    // Start, in the pairs' order, every dial whose target has room, up to `concurrency` in all.
+    const pump = (): void => {
+      for (let i = 0; i < waiting.length && running < concurrency; ) {
+        const pair = waiting[i]!
+        const { dialer, target, mutual } = ends(pair)
+        const busy = atTarget.get(target.index) ?? 0
+        if (busy >= DIALS_PER_TARGET) {
+          i++
+          continue
+        }
+        waiting.splice(i, 1)
+        running++
+        atTarget.set(target.index, busy + 1)
+        void cluster.dial(dialer, target, mutual).then((ok) => {
+          if (!ok) failed.push(pair)
+          running--
+          atTarget.set(target.index, atTarget.get(target.index)! - 1)
+          pump()
+        })
+      }
+      if (running === 0 && waiting.length === 0) resolve()
+    }
+    pump()
+  })
   return failed
 }
 
