@@ -20,8 +20,9 @@ import { toString as bytesToString } from 'uint8arrays/to-string'
 import type { Clock } from '../protocols/clock.ts'
 import { DHT_NAMESPACE, selectLatestRecord, validateLatestRecord } from '../protocols/dht.ts'
 import type { NetworkContext } from '../protocols/network.ts'
+import { gossipStreamKeeper } from './gossip-streams.ts'
 import { noiseCrypto } from './noise-crypto.ts'
-import { consortGossipsub, type GossipSignaturePolicy } from './pubsub.ts'
+import { consortGossipsub, GOSSIP_PROTOCOLS, type GossipSignaturePolicy } from './pubsub.ts'
 
 export const AGENT_VERSION = 'consort/0.1.0'
 
@@ -69,6 +70,11 @@ export interface Libp2pAssembly {
   nat?: NatOptions
   gossip?: { meshDegree?: number; heartbeatIntervalMs?: number; signaturePolicy?: GossipSignaturePolicy }
   maxConnections?: number
+}
+
+/** The network's own Kad-DHT protocol (not the IPFS DHT): a peer whose identify lists it is a DHT server. */
+export function dhtProtocol(network: string): string {
+  return `/consort/${network}/kad/1.0.0`
 }
 
 /** Where kad-dht keeps records it stores for others (its default datastore prefix, `/dht/record`). */
@@ -130,7 +136,7 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
           }
         : {}),
       dht: kadDHT({
-        protocol: `/consort/${a.network.name}/kad/1.0.0`,
+        protocol: dhtProtocol(a.network.name),
         clientMode: a.dhtClientMode,
         // A node that announces public addresses shares only public addresses through the DHT; any other (a devnet,
         // a label's studio network, hosts on one LAN) must share its private ones, or its peers could never find it.
@@ -146,6 +152,8 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
         maxMessageBytes: a.network.body.caps.messageBytes,
         ...a.gossip,
       }),
+      // gossipsub never opens a failed or closed gossip stream again while the connection lives (decision 0018).
+      gossipStreams: gossipStreamKeeper({ protocols: GOSSIP_PROTOCOLS }),
     },
   } as unknown as Libp2pOptions
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { gossipsub, StrictNoSign, StrictSign } from '@libp2p/gossipsub'
+import { gossipsub, multicodec, StrictNoSign, StrictSign } from '@libp2p/gossipsub'
 import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { TOPIC_NAMES, topicString } from '../protocols/topics/names.ts'
 
@@ -9,6 +9,12 @@ import { TOPIC_NAMES, topicString } from '../protocols/topics/names.ts'
  * Switching back is this import (see docs/decisions/0001-gossipsub-package.md).
  */
 export { gossipsub }
+
+/**
+ * The protocols gossipsub speaks, newest first: its version ladder (v1.2 to v1.0) and floodsub, which it falls back to
+ * by default. `test/integration/node/gossip-streams.test.ts` checks them against a running router's own list.
+ */
+export const GOSSIP_PROTOCOLS: readonly string[] = [multicodec, '/meshsub/1.1.0', '/meshsub/1.0.0', '/floodsub/1.0.0']
 
 export interface PubSubOptions {
   network: string
