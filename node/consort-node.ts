@@ -24,7 +24,7 @@ import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, RoleNotRunningError, UnknownRoleError } from './errors.ts'
-import { libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
+import { dhtProtocol, libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
 import type { NodeMetrics } from './metrics.ts'
 import type { GossipSignaturePolicy } from './pubsub.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
@@ -263,6 +263,7 @@ async function assemble(
         connectionKeeper = new ConnectionKeeper(libp2p, {
           bootstrap: [...(config.bootstrap ?? []), ...network.body.bootstrap],
           random,
+          dhtProtocol: dhtProtocol(network.name),
           ...(config.targetConnections != null ? { target: config.targetConnections } : {}),
         })
         connectionKeeper.start()
