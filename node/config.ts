@@ -5,6 +5,7 @@ import { isError } from '../protocols/errors.ts'
 import { ROLE_NAMES } from '../protocols/records/types/common.ts'
 import { RoleOptionsError } from '../roles/role.ts'
 import { ConfigError } from './errors.ts'
+import { DEFAULT_PING_INTERVAL_MS } from './libp2p-options.ts'
 import { roleDefinition } from './roles.ts'
 
 /**
@@ -83,6 +84,15 @@ export const fileConfigSchema = z
       })
       .strict()
       .default({ enabled: false, host: '127.0.0.1', port: 9464 }),
+    /**
+     * libp2p's connection monitor: how often it pings each connection to measure its round trip (ms; default once a
+     * minute, docs/decisions/0019). A failed ping closes nothing (0009), and yamux's keep-alive, not this, keeps idle
+     * connections through TCP and NAT time-outs: a shorter interval costs CPU and buys fresher round trips only.
+     */
+    connectionMonitor: z
+      .object({ pingIntervalMs: z.number().int().min(1_000).max(3_600_000).default(DEFAULT_PING_INTERVAL_MS) })
+      .strict()
+      .default({ pingIntervalMs: DEFAULT_PING_INTERVAL_MS }),
     /** Players and small nodes may run the DHT as clients only. */
     dht: z
       .object({ clientMode: z.boolean().default(false) })

@@ -74,6 +74,7 @@ export async function startDaemon(dataDir: string, overrides: DaemonOverrides = 
     roleOptions: config.roleOptions,
     dhtClientMode: config.dht.clientMode,
     nat: config.nat,
+    connectionMonitor: { pingIntervalMs: config.connectionMonitor.pingIntervalMs },
     clock,
     ...(metrics != null ? { metrics } : {}),
   })

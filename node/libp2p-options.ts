@@ -36,6 +36,24 @@ export interface TransportOptions {
   extra?: NonNullable<Libp2pOptions['transports']>
 }
 
+/**
+ * How often libp2p's connection monitor pings each connection from each end (libp2p's own default: 10 s). On a Consort
+ * node a failed ping closes nothing (decision 0009): the pings only measure round trips (`conn.rtt`, read by nothing
+ * in Consort; libp2p's `libp2p_connection_monitor_ping_time_milliseconds`), and each costs a new stream with its
+ * protocol negotiation and a peer-store write at both ends — most of an idle node's CPU at 10 s. Keeping connections
+ * alive through TCP's inactivity time-out and NAT mappings is yamux's keep-alive (`MUXER_KEEP_ALIVE_MS`), not the
+ * monitor's. Once a minute keeps round trips current for operators at a sixth of the cost (decision 0019).
+ */
+export const DEFAULT_PING_INTERVAL_MS = 60_000
+
+/**
+ * yamux's keep-alive: a PING frame on every connection this often (no stream, no negotiation). It is what keeps an
+ * idle connection's bytes flowing: within `@libp2p/tcp`'s 120 s inactivity time-out at each end and every common NAT
+ * or firewall idle time-out for TCP (AWS NAT gateway 350 s, Azure 4 min, Google Cloud NAT 20 min; decision 0019).
+ * Stated here rather than inherited from the library's default, so that a change there cannot let connections idle out.
+ */
+export const MUXER_KEEP_ALIVE_MS = 30_000
+
 /** NAT traversal (config.json `nat`). */
 export interface NatOptions {
   autonat: boolean
@@ -115,7 +133,7 @@ export function libp2pOptions(a: Libp2pAssembly): Libp2pOptions {
     addresses: { listen, announce: a.announce },
     transports,
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ enableKeepAlive: true, keepAliveInterval: MUXER_KEEP_ALIVE_MS })],
     peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList })] : [],
     connectionManager: { maxConnections: a.maxConnections ?? 300 },
     nodeInfo: { userAgent: AGENT_VERSION },
