@@ -118,7 +118,13 @@ export class GossipStreamKeeper implements Startable {
       const connections = this.#components.connectionManager
         .getConnections(peer)
         .filter((connection) => connection.status === 'open')
-      if (connections.length === 0 || connections.some((connection) => this.#hasOutboundStream(connection))) {
+      if (connections.length === 0) {
+        // Gone without a disconnect reaching the topology (libp2p reports one only for peers in its peer store).
+        this.#peers.delete(key)
+        this.#missing.delete(key)
+        continue
+      }
+      if (connections.some((connection) => this.#hasOutboundStream(connection))) {
         this.#missing.delete(key)
         continue
       }

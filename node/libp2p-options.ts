@@ -42,7 +42,10 @@ export interface TransportOptions {
  * in Consort; libp2p's `libp2p_connection_monitor_ping_time_milliseconds`), and each costs a new stream with its
  * protocol negotiation and a peer-store write at both ends — most of an idle node's CPU at 10 s. Keeping connections
  * alive through TCP's inactivity time-out and NAT mappings is yamux's keep-alive (`MUXER_KEEP_ALIVE_MS`), not the
- * monitor's. Once a minute keeps round trips current for operators at a sixth of the cost (decision 0019).
+ * monitor's. Once a minute keeps round trips current for operators at a sixth of the cost (decision 0019). It is the
+ * default of `config.json`'s `connectionMonitor.pingIntervalMs`, which the daemon (and so the devnet) passes on;
+ * `createConsortNode` without a setting keeps libp2p's 10 s, which simulations without `libp2p.pingIntervalMs` and
+ * their determinism figures were made with.
  */
 export const DEFAULT_PING_INTERVAL_MS = 60_000
 
