@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Stream } from '@libp2p/interface'
 import type { ConsortNode } from '../../../node/consort-node.ts'
 import type { GossipStreamKeeper } from '../../../node/gossip-streams.ts'
 import { GOSSIP_PROTOCOLS } from '../../../node/pubsub.ts'
@@ -8,6 +8,7 @@ import { topicString } from '../../../protocols/topics/names.ts'
 import { untilLinked } from '../../helpers/gossip.ts'
 import { createTestNetwork } from '../../helpers/network.ts'
 import { startMemoryNode, stopAll } from '../../helpers/nodes.ts'
+import { nextEvent } from '../../helpers/wait.ts'
 
 /** Every node follows `revocations` (its revocation keeper), whatever its roles. */
 const TOPIC = 'revocations'
@@ -66,10 +67,13 @@ describe('gossip streams (decision 0018)', function () {
     const b = await startMemoryNode({ network: net, clock })
     nodes.push(a, b)
     const refusals = refuseOutboundGossipStreams(a)
+    const identified = nextEvent<IdentifyResult>(a.libp2p, 'peer:identify', (r) => r.peerId.equals(b.peerId))
     await a.libp2p.dial(b.libp2p.getMultiaddrs()[0]!)
+    await identified
     const topic = topicString(net.name, TOPIC)
     // Every attempt gossipsub makes of its own accord fails: at identify (one per gossip protocol) and when b's stream
-    // arrives. Once a has b's subscriptions (b's stream is there) and a few heartbeats later, they have all been made.
+    // arrives. Once a has identified b and has b's subscriptions (b's stream is there), and a few heartbeats later,
+    // they have all been made.
     const knowsB = () =>
       routerOf(a)
         .getSubscribers(topic)
