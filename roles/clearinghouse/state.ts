@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { Lru } from '../../keys/lru.ts'
 import { StateCorruptError } from './errors.ts'
+import { encodeDagCbor } from './ledger/dag-cbor-encoder.ts'
 
 /** Width of zero-padded numbers in keys, so that key order is numeric order (2^53 has 16 digits). */
 const NUMBER_WIDTH = 16
@@ -476,9 +477,9 @@ export type PurchaseUseRow = z.infer<typeof purchaseUseRow>
 
 export const numberRow = nat
 
-/** Encode a row (a plain object of DAG-CBOR-encodable values). */
+/** Encode a row (a plain object of DAG-CBOR-encodable values): canonical DAG-CBOR, written by hand. */
 export function encodeRow(value: unknown): Uint8Array {
-  return dagCbor.encode(value)
+  return encodeDagCbor(value)
 }
 
 /** Decode a row with its schema; anything else is a StateCorruptError naming the key. */

@@ -5,6 +5,7 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { KEY_NUMBER_WIDTH, LEDGER_VERSION, MAX_BALANCE } from './constants.ts'
+import { encodeDagCbor } from './dag-cbor-encoder.ts'
 import { CorruptRecordError } from './errors.ts'
 import type { Account, AccountKind, Balance, PendingState, Transfer, TransferKind } from './types.ts'
 import { ACCOUNT_KINDS, TRANSFER_KINDS } from './types.ts'
@@ -160,7 +161,7 @@ const ACCOUNT_RECORD = [
 ]
 
 export function encodeAccount(a: Account): Uint8Array {
-  return dagCbor.encode({
+  return encodeDagCbor({
     v: LEDGER_VERSION,
     id: a.id,
     currency: a.currency,
@@ -196,7 +197,7 @@ export function decodeAccount(key: string, bytes: Uint8Array): Account {
 const BALANCE_RECORD = ['v', 'debitsPosted', 'creditsPosted', 'debitsPending', 'creditsPending']
 
 export function encodeBalance(b: Balance): Uint8Array {
-  return dagCbor.encode({
+  return encodeDagCbor({
     v: LEDGER_VERSION,
     debitsPosted: b.debitsPosted,
     creditsPosted: b.creditsPosted,
@@ -236,7 +237,7 @@ const TRANSFER_RECORD = [
 ]
 
 export function encodeTransfer(t: Transfer): Uint8Array {
-  return dagCbor.encode({ v: LEDGER_VERSION, ...t })
+  return encodeDagCbor({ v: LEDGER_VERSION, ...t })
 }
 
 export function decodeTransfer(key: string, bytes: Uint8Array): Transfer {
@@ -289,7 +290,7 @@ const RESOLUTION_RECORD = ['v', 'pendingId', 'state', 'transferId', 'postedAmoun
 const RESOLVED_STATES: readonly string[] = ['posted', 'voided', 'expired']
 
 export function encodeResolution(r: Resolution): Uint8Array {
-  return dagCbor.encode({ v: LEDGER_VERSION, ...r })
+  return encodeDagCbor({ v: LEDGER_VERSION, ...r })
 }
 
 export function decodeResolution(key: string, bytes: Uint8Array): Resolution {
@@ -312,7 +313,7 @@ export function decodeResolution(key: string, bytes: Uint8Array): Resolution {
 // ---- small values -----------------------------------------------------------------------------------------
 
 export function encodeInt(n: number): Uint8Array {
-  return dagCbor.encode(n)
+  return encodeDagCbor(n)
 }
 
 export function decodeInt(key: string, bytes: Uint8Array): number {
