@@ -76,6 +76,10 @@ export const PLAY_BURST_MS = MAX_PLAYS_PER_DEVICE_HOUR * PLAY_INTERVAL_MS
 
 /** Purchases' usage rows kept in memory (the active licences of a large market). */
 export const PURCHASE_USE_CACHE_ENTRIES = 65_536
+/** Devices' usage counters per purchase (`u/` rows, ~100 bytes each) kept in memory: the active devices' purchases. */
+export const USAGE_ROW_CACHE_ENTRIES = 65_536
+/** Play tallies (the DSR's per recording, a pool's per content; ~300 bytes each) kept in memory for the open period. */
+export const TALLY_ROW_CACHE_ENTRIES = 65_536
 
 /** Devices remembered per account for the concurrency check (a household's devices and a few retired ones). */
 export const MAX_TRACKED_DEVICES_PER_ACCOUNT = 32

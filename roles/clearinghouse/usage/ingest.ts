@@ -16,6 +16,7 @@ import { NotFoundError } from '@libp2p/interface'
  * contract) is unknown are held and tried again later; the rest are settled (usage/plays.ts).
  */
 import { logger } from '@libp2p/logger'
+import type { z } from 'zod'
 import { Lru } from '../../../keys/lru.ts'
 import { MAX_ACK_UNPAID } from '../../../protocols/clearing/index.ts'
 import type { Clock } from '../../../protocols/clock.ts'
@@ -41,6 +42,8 @@ import {
   PLAY_OVERLAP_TOLERANCE_MS,
   PURCHASE_USE_CACHE_ENTRIES,
   RECENT_REPORT_ENTRIES,
+  TALLY_ROW_CACHE_ENTRIES,
+  USAGE_ROW_CACHE_ENTRIES,
 } from '../constants.ts'
 import { ClearingFailedError, ReportInvalidError } from '../errors.ts'
 import type { Journal, JournalEntry } from '../journal.ts'
@@ -267,6 +270,14 @@ export class Ingest {
   readonly #recent = new Lru<string, true>(RECENT_REPORT_ENTRIES)
   readonly #templates = new Lru<string, PlayTemplate>(TEMPLATE_CACHE_ENTRIES)
   readonly #uses = new Lru<string, PurchaseUseRow>(PURCHASE_USE_CACHE_ENTRIES)
+  /**
+   * Counter rows as last written (`u/` a device's uses per purchase, `T/` the DSR's tallies, `C/` a pool's plays):
+   * each group adds to them, and reading them back was most of the group's reads. Set only after the batch that wrote
+   * them succeeded, cleared by `reset`, so they never hold what the disk does not.
+   */
+  readonly #usageRows = new Lru<string, UsageRow>(USAGE_ROW_CACHE_ENTRIES)
+  readonly #tallyRows = new Lru<string, DsrPlaysRow>(TALLY_ROW_CACHE_ENTRIES)
+  readonly #poolRows = new Lru<string, PlaysRow>(TALLY_ROW_CACHE_ENTRIES)
   /** The settlement rules of each licence (they never change). */
   readonly #rules = new WeakMap<object, ResolvedRules>()
   #queue: Pending[] = []
@@ -329,8 +340,8 @@ export class Ingest {
     const items = inChainOrder(arrived)
     const now = this.#d.clock.now()
     const g = new Group(now, periodOf(now))
-    const stored = await this.#d.store.rawMany(items.map((i) => StateKeys.report(i.report.reportId)))
     await this.#load(g, items)
+    const stored = await this.#storedReports(g, items)
     const eventKeys = items.flatMap((i) => i.report.events.map((e) => StateKeys.event(i.report.device, e.eventId)))
     const seenEvents = await this.#d.store.rawMany(eventKeys)
     for (const [i, key] of eventKeys.entries()) if (seenEvents[i] !== undefined) g.events.add(key)
@@ -413,6 +424,28 @@ export class Ingest {
       else this.stats.reports++
       pending.resolve(ack)
     }
+  }
+
+  /**
+   * Which of the group's reports are stored already (a replay), read only where the device's chain state (as on disk,
+   * before this group) leaves it possible. A device's row is written in the same batch as each of its reports, so a
+   * report at or past the chain's next `seq`, of a device with no held reports, cannot be stored: only a held report
+   * (a gap) lies ahead of the chain, and a fork or a settled report lies behind it. That skips the read for nearly
+   * every new report; replays, forks and devices with gaps are read as before.
+   */
+  async #storedReports(g: Group, items: Pending[]): Promise<Array<Uint8Array | undefined>> {
+    const out = new Array<Uint8Array | undefined>(items.length)
+    const keys: string[] = []
+    const places: number[] = []
+    for (const [i, item] of items.entries()) {
+      const dev = g.devices.get(item.report.device)
+      if (dev === undefined || (item.report.seq >= dev.next && dev.gaps === 0)) continue
+      keys.push(StateKeys.report(item.report.reportId))
+      places.push(i)
+    }
+    const rows = await this.#d.store.rawMany(keys)
+    for (const [k, i] of places.entries()) out[i] = rows[k]
+    return out
   }
 
   /**
@@ -781,47 +814,58 @@ export class Ingest {
   async #write(g: Group, kind: string): Promise<void> {
     const m = await this.#d.lines.materialise(g.batch)
     const ops: StoreOp[] = [...g.ops, ...m.ops]
+    const poolRows = new Map<string, PlaysRow>()
     if (g.pool.size > 0) {
       const keys = [...g.pool.keys()]
-      const rows = await this.#d.store.getMany(playsRow, keys)
+      const rows = await this.#cachedRows(this.#poolRows, playsRow, keys)
       for (const [i, key] of keys.entries()) {
         const add = g.pool.get(key)!
-        const row: PlaysRow = rows[i] ?? {
-          v: 1,
-          plays: 0,
-          distributor: add.distributor,
-          contractCid: add.contractCid,
-          content: add.content,
-        }
-        ops.push(put(key, { ...row, plays: row.plays + add.plays }))
+        const before = rows[i]
+        const row: PlaysRow =
+          before === undefined
+            ? {
+                v: 1,
+                plays: add.plays,
+                distributor: add.distributor,
+                contractCid: add.contractCid,
+                content: add.content,
+              }
+            : { ...before, plays: before.plays + add.plays }
+        poolRows.set(key, row)
+        ops.push(put(key, row))
       }
     }
+    const usageRows = new Map<string, UsageRow>()
     if (g.usage.size > 0) {
       const keys = [...g.usage.keys()]
-      const rows = await this.#d.store.getMany(usageRow, keys)
+      const rows = await this.#cachedRows(this.#usageRows, usageRow, keys)
       for (const [i, key] of keys.entries()) {
         const add = g.usage.get(key)!
         const before = rows[i]
-        const firsts = [before?.firstPlayAt, add.firstPlayAt].filter((t): t is number => t !== null && t !== undefined)
-        ops.push(
-          put(key, {
-            v: 1,
-            plays: (before?.plays ?? 0) + add.plays,
-            playSeconds: (before?.playSeconds ?? 0) + add.playSeconds,
-            exports: (before?.exports ?? 0) + add.exports,
-            burns: (before?.burns ?? 0) + add.burns,
-            firstPlayAt: firsts.length === 0 ? null : Math.min(...firsts),
-          } satisfies UsageRow),
-        )
+        const first = before?.firstPlayAt ?? null
+        const row: UsageRow = {
+          v: 1,
+          plays: (before?.plays ?? 0) + add.plays,
+          playSeconds: (before?.playSeconds ?? 0) + add.playSeconds,
+          exports: (before?.exports ?? 0) + add.exports,
+          burns: (before?.burns ?? 0) + add.burns,
+          firstPlayAt:
+            first === null ? add.firstPlayAt : add.firstPlayAt === null ? first : Math.min(first, add.firstPlayAt),
+        }
+        usageRows.set(key, row)
+        ops.push(put(key, row))
       }
     }
     for (const purchaseId of g.touchedUses) ops.push(put(StateKeys.purchaseUse(purchaseId), g.uses.get(purchaseId)!))
+    const tallyRows = new Map<string, DsrPlaysRow>()
     if (g.dsrPlays.size > 0) {
       const keys = [...g.dsrPlays.keys()]
-      const rows = await this.#d.store.getMany(dsrPlaysRow, keys)
+      const rows = await this.#cachedRows(this.#tallyRows, dsrPlaysRow, keys)
       for (const [i, key] of keys.entries()) {
         const add = g.dsrPlays.get(key)!
-        ops.push(put(key, { ...add, plays: (rows[i]?.plays ?? 0) + add.plays }))
+        const row: DsrPlaysRow = { ...add, plays: (rows[i]?.plays ?? 0) + add.plays }
+        tallyRows.set(key, row)
+        ops.push(put(key, row))
       }
     }
     for (const device of g.touchedDevices) ops.push(put(StateKeys.device(device), g.devices.get(device)!))
@@ -840,6 +884,9 @@ export class Ingest {
       throw err
     }
     this.#d.lines.commit(m)
+    for (const [key, row] of poolRows) this.#poolRows.set(key, row)
+    for (const [key, row] of usageRows) this.#usageRows.set(key, row)
+    for (const [key, row] of tallyRows) this.#tallyRows.set(key, row)
     for (const purchaseId of g.touchedUses) this.#uses.set(purchaseId, g.uses.get(purchaseId)!)
     for (const device of g.touchedDevices) this.#devices.set(device, g.devices.get(device)!)
     for (const account of g.touchedAccounts) this.#accounts.set(account, g.accounts.get(account)!)
@@ -856,6 +903,30 @@ export class Ingest {
         this.#d.fail(err as Error)
       }
     }
+  }
+
+  /** Rows by key, from `cache` where it has them and from the store for the rest. */
+  async #cachedRows<T>(
+    cache: Lru<string, T>,
+    schema: z.ZodType<T>,
+    keys: readonly string[],
+  ): Promise<Array<T | undefined>> {
+    const out = new Array<T | undefined>(keys.length)
+    const misses: string[] = []
+    const places: number[] = []
+    for (const [i, key] of keys.entries()) {
+      const row = cache.get(key)
+      if (row !== undefined) out[i] = row
+      else {
+        misses.push(key)
+        places.push(i)
+      }
+    }
+    if (misses.length > 0) {
+      const rows = await this.#d.store.getMany(schema, misses)
+      for (const [k, i] of places.entries()) out[i] = rows[k]
+    }
+    return out
   }
 
   #intent(kind: string, planned: PlannedTransfer[], accounts: AccountInput[]) {
@@ -1112,6 +1183,9 @@ export class Ingest {
   reset(): void {
     this.#templates.clear()
     this.#uses.clear()
+    this.#usageRows.clear()
+    this.#tallyRows.clear()
+    this.#poolRows.clear()
     this.#devices.clear()
     this.#accounts.clear()
     this.#d.lines.reset()
