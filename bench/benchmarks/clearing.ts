@@ -172,7 +172,7 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
         `round ${round + 1}: ${Math.round(rates.at(-1)!)} reports/s (${engine.verifier.workers} workers), raw verify ` +
           `${Math.round(baselines.at(-1)!)}/s; cpu per report: workers ${Math.round(perReport.workers)} µs, main ${Math.round(perReport.main)} µs ` +
           `= ${equivalents.at(-1)!.toFixed(2)} raw verifies (${verifyCpu.toFixed(0)} µs each), all threads ` +
-          `${processEquivalents.at(-1)!.toFixed(2)}; event loops busy: ` +
+          `${processEquivalents.at(-1)!.toFixed(2)}; ${(stats.reports / stats.groups).toFixed(0)} reports per group; event loops busy: ` +
           `main ${busy[0]!.toFixed(2)}, workers ${busy
             .slice(1)
             .map((b) => b.toFixed(2))

@@ -7,7 +7,6 @@
  * trust state.
  */
 import { hash } from 'node:crypto'
-import { base32 } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
 import { toHex } from '../../../keys/hex.ts'
 import { Lru } from '../../../keys/lru.ts'
@@ -70,11 +69,31 @@ const RECORD_ID_PREFIX = recordId(new Uint8Array(0)).bytes.slice(0, 4)
  * the cost, on the main thread, for every report.
  */
 export function reportIdOf(bytes: Uint8Array): string {
-  const cid = new Uint8Array(RECORD_ID_PREFIX.length + 32)
-  cid.set(RECORD_ID_PREFIX)
-  cid.set(hash('sha256', bytes, 'buffer'), RECORD_ID_PREFIX.length)
-  return base32.encode(cid)
+  const digest = hash('sha256', bytes, 'buffer')
+  if (digest.length !== 32) throw new Error('sha-256 gave a digest of another length')
+  // Multibase base32 ('b', lower case, no padding) of the CID's 36 bytes, written into one buffer and read as one
+  // string: multiformats' encoder builds the text a character at a time (58 strings per report, on the main thread).
+  const text = idText
+  text[0] = 0x62
+  let at = 1
+  let buffer = 0
+  let bits = 0
+  for (let i = 0; i < 36; i++) {
+    buffer = ((buffer << 8) | (i < 4 ? RECORD_ID_PREFIX[i]! : digest[i - 4]!)) & 0xfff
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      text[at++] = BASE32[(buffer >> bits) & 31]!
+    }
+  }
+  if (bits > 0) text[at++] = BASE32[(buffer << (5 - bits)) & 31]!
+  return text.toString('latin1', 0, at)
 }
+
+/** RFC 4648 base32, lower case, as character codes. */
+const BASE32 = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
+/** A report id's text: 'b' and 36 bytes in base32 (58 characters). */
+const idText = Buffer.alloc(1 + Math.ceil((36 * 8) / 5))
 
 /**
  * The string form of CIDs that come again and again (a purchase's licence, offer and contract in every report of its

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { decodeRecord, recordId } from '../../../protocols/records/envelope.ts'
@@ -21,6 +22,11 @@ describe('clearinghouse verification workers', () => {
     const m = await Market.create()
     for (const size of [0, 1, 35, 700, 5000]) {
       const bytes = new Uint8Array(size).map((_, i) => (i * 7) % 256)
+      assert.equal(reportIdOf(bytes), recordId(bytes).toString())
+    }
+    // Digests of every kind (the text is written by hand, 5 bits at a time).
+    for (let i = 0; i < 500; i++) {
+      const bytes = randomBytes(i % 97)
       assert.equal(reportIdOf(bytes), recordId(bytes).toString())
     }
     const buyer = await m.buyer()

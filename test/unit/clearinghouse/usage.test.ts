@@ -315,6 +315,36 @@ describe('clearinghouse usage ingestion', () => {
     assert.equal(engine.attachedLicences.hits, 2)
   })
 
+  it('refuses a malformed report request naming its field, and stores nothing of it', async () => {
+    await setup()
+    const r = m.usage(buyer.devices[0]!, buyer.account, [m.play(licence, m.clock.now() - HOUR)])
+    const refusals: Array<[unknown, RegExp]> = [
+      [null, /^request: /],
+      [[r.usage, r.device], /^request: /],
+      [{ usage: r.usage }, /^request\.device: /],
+      [{ usage: new Uint8Array(0), device: r.device }, /^request\.usage: /],
+      [{ usage: r.usage, device: 'bytes' }, /^request\.device: /],
+      [{ usage: r.usage, device: r.device, extra: 1 }, /^request: unexpected field\(s\) extra/],
+      [{ usage: r.usage, device: r.device, licences: r.usage }, /^request\.licences: /],
+      [{ usage: r.usage, device: r.device, licences: [new Uint8Array(0)] }, /^request\.licences\.0: /],
+      [{ usage: r.usage, device: r.device, licences: Array(65).fill(r.usage) }, /^request\.licences: /],
+    ]
+    for (const [body, message] of refusals) {
+      await assert.rejects(engine.reportRequest(body), (err: Error) => {
+        assert.equal(err.name, 'MessageSchemaError')
+        assert.match(err.message, message)
+        return true
+      })
+    }
+    assert.equal(engine.ingest.stats.reports, 0)
+    // The same report, well formed (with and without an explicit `licences: undefined`), is taken.
+    assert.equal(
+      (await engine.reportRequest({ usage: r.usage, device: r.device, licences: undefined })).status,
+      'settled',
+    )
+    assert.equal((await engine.reportRequest({ usage: r.usage, device: r.device })).status, 'duplicate')
+  })
+
   it('lets a reviewer approve or reject a held play', async () => {
     await setup()
     const device = buyer.devices[0]!
