@@ -12,6 +12,7 @@ import {
   retailerParticipant,
   rightsholderParticipant,
 } from '../../../roles/clearinghouse/participants.ts'
+import type { StateLevel } from '../../../roles/clearinghouse/store.ts'
 import { inChainOrder } from '../../../roles/clearinghouse/usage/ingest.ts'
 import { type Buyer, ISRC_2, Market } from './market.ts'
 
@@ -35,6 +36,8 @@ async function rejects(promise: Promise<unknown>, code: string): Promise<void> {
 describe('clearinghouse usage ingestion', () => {
   let m: Market
   let engine: ClearingEngine
+  /** The engine's state, for a restart on it. */
+  let level: StateLevel
   let buyer: Buyer
   let licence: Awaited<ReturnType<Market['purchase']>>['licence']
   let receipt: Awaited<ReturnType<Market['purchase']>>['receipt']
@@ -48,7 +51,7 @@ describe('clearinghouse usage ingestion', () => {
     options: { rules?: Record<string, number>; init?: Parameters<Market['engine']>[0] } = {},
   ) {
     m = await Market.create({ policy })
-    ;({ engine } = await m.engine(options.init))
+    ;({ engine, db: level } = await m.engine(options.init))
     buyer = await m.buyer(devices)
     await engine.account(m.fundRequest(buyer, 1000n))
     contract = m.contract({ unit: null, play: RATE })
@@ -161,6 +164,44 @@ describe('clearinghouse usage ingestion', () => {
     const r3 = m.usage(device, buyer.account, [m.play(licence, t + 4 * HOUR)])
     assert.equal((await engine.report(r3.usage, r3.device)).status, 'settled')
     assert.equal(await retailerOwes(), -4n * RATE)
+  })
+
+  it('answers replays after restarts `duplicate` (settled, held and forked reports) and pays nothing twice', async () => {
+    // The ingest reads a report's row only where its device's chain state leaves it possibly stored: these replays
+    // come to engines whose caches are empty, so the chain state read from disk decides.
+    await setup()
+    const device = buyer.devices[0]!
+    const t = m.clock.now() - 6 * HOUR
+    const chain = [0, 1, 2, 3].map((i) => m.usage(device, buyer.account, [m.play(licence, t + i * HOUR)]))
+    const [r0, r1, r2, r3] = chain as [(typeof chain)[0], (typeof chain)[0], (typeof chain)[0], (typeof chain)[0]]
+    const fork = m.usage(device, buyer.account, [m.play(licence, t + 5 * HOUR)], { seq: 0, prev: null, chain: false })
+    const restart = async () => {
+      await engine.close()
+      ;({ engine } = await m.engine({}, level))
+    }
+    assert.equal((await engine.report(r0.usage, r0.device)).status, 'settled')
+    assert.equal((await engine.report(r2.usage, r2.device)).status, 'held', 'a gap: seq 1 is missing')
+    assert.equal((await engine.report(fork.usage, fork.device)).status, 'held', 'a fork of seq 0')
+    await restart()
+    for (const r of [r0, r2, fork]) assert.equal((await engine.report(r.usage, r.device)).status, 'duplicate')
+    assert.equal(await retailerOwes(), -RATE)
+    assert.equal((await engine.report(r1.usage, r1.device)).status, 'settled', 'fills the gap: 1 and 2 settle')
+    assert.equal(await retailerOwes(), -3n * RATE)
+    await restart()
+    for (const r of [r2, r1, r0, fork]) assert.equal((await engine.report(r.usage, r.device)).status, 'duplicate')
+    assert.equal((await engine.report(r3.usage, r3.device)).status, 'settled')
+    assert.equal((await engine.report(r3.usage, r3.device)).status, 'duplicate')
+    await restart()
+    // All at once, in one group.
+    const acks = await Promise.all([r3, r0, fork, r2].map((r) => engine.report(r.usage, r.device)))
+    assert.deepEqual(
+      acks.map((a) => a.status),
+      ['duplicate', 'duplicate', 'duplicate', 'duplicate'],
+    )
+    assert.equal(await retailerOwes(), -4n * RATE)
+    assert.equal(engine.ingest.stats.forks, 0, 'the fork was not stored again')
+    const audit = await engine.audit()
+    assert.deepEqual([...audit.ledger, ...audit.clearing], [])
   })
 
   it('refuses a report too far ahead of its chain (the player keeps it)', async () => {
