@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import { z } from 'zod'
 import { Lru } from '../../keys/lru.ts'
 import { StateCorruptError } from './errors.ts'
-import { encodeDagCbor } from './ledger/dag-cbor-encoder.ts'
+import { encodeDagCbor, rowBytes } from './ledger/dag-cbor-encoder.ts'
 
 /** Width of zero-padded numbers in keys, so that key order is numeric order (2^53 has 16 digits). */
 const NUMBER_WIDTH = 16
@@ -242,11 +242,16 @@ export function encodeReportRow(row: ReportRow): Uint8Array {
     cid = CID.parse(row.deviceRecord).bytes
     registrationBytes.set(row.deviceRecord, cid)
   }
-  const out = new Uint8Array(11 + cid.length + row.bytes.length)
-  const view = new DataView(out.buffer)
+  const out = rowBytes(11 + cid.length + row.bytes.length)
   out[0] = 1
   out[1] = REPORT_STATUSES.indexOf(row.status)
-  view.setBigUint64(2, BigInt(row.storedAt))
+  // storedAt as a u64, big-endian (a safe integer: the high word is below 2^21).
+  const high = Math.floor(row.storedAt / 0x100000000)
+  const low = row.storedAt >>> 0
+  for (let i = 0; i < 4; i++) {
+    out[2 + i] = (high >>> (24 - 8 * i)) & 0xff
+    out[6 + i] = (low >>> (24 - 8 * i)) & 0xff
+  }
   out[10] = cid.length
   out.set(cid, 11)
   out.set(row.bytes, 11 + cid.length)

@@ -189,13 +189,38 @@ function value(v: unknown, depth: number): void {
 /** The scratch buffer shrinks back to this after encoding a larger value. */
 const KEPT_BUFFER_BYTES = 1024 * 1024
 
+/** Rows are carved out of slabs of this size (a larger one gets a buffer of its own). */
+const SLAB_BYTES = 64 * 1024
+const MAX_SLAB_ROW_BYTES = 4 * 1024
+let slab = new ArrayBuffer(SLAB_BYTES)
+let slabUsed = 0
+
+/**
+ * `n` bytes of their own for a row about to be written: a view into a shared slab. A group commit writes a few hundred
+ * small rows, each of which had its own ArrayBuffer before: a native allocation each, and as many for the garbage
+ * collector to sweep. A slab lives while any row cut from it does (rows go to a write batch, which copies them).
+ */
+export function rowBytes(n: number): Uint8Array {
+  if (n > MAX_SLAB_ROW_BYTES) return new Uint8Array(n)
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = new Uint8Array(slab, slabUsed, n)
+  // 8-byte aligned, so that a row's DataView reads stay aligned.
+  slabUsed += (n + 7) & ~7
+  return out
+}
+
 /** `dagCbor.encode(v)`, byte for byte. */
 export function encodeDagCbor(v: unknown): Uint8Array {
   pos = 0
   try {
     value(v, 0)
-    // A copy of its own, as a plain Uint8Array (what the library returns).
-    return new Uint8Array(buf.subarray(0, pos))
+    // A copy of its own (the scratch buffer is reused).
+    const out = rowBytes(pos)
+    out.set(buf.subarray(0, pos))
+    return out
   } catch (err) {
     if (err !== FALLBACK) throw err
     return dagCbor.encode(v)

@@ -49,6 +49,7 @@ import {
 } from '../constants.ts'
 import { ClearingFailedError, ReportInvalidError } from '../errors.ts'
 import type { Journal, JournalEntry } from '../journal.ts'
+import { rowBytes } from '../ledger/dag-cbor-encoder.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { AccountInput } from '../ledger/types.ts'
 import { accountIdOf, retailerParticipant } from '../participants.ts'
@@ -86,6 +87,13 @@ import type { VerifiedReport } from './verify.ts'
 
 const log = logger('consort:clearinghouse:ingest')
 const utf8 = new TextEncoder()
+
+/** A string's UTF-8 bytes as a row of their own (cut from a shared slab: see `rowBytes`). */
+function textBytes(text: string): Uint8Array {
+  const out = rowBytes(Buffer.byteLength(text, 'utf8'))
+  utf8.encodeInto(text, out)
+  return out
+}
 
 export type ReportStatus = 'settled' | 'held' | 'duplicate'
 export interface ReportAck {
@@ -600,7 +608,7 @@ export class Ingest {
         continue
       }
       g.events.add(key)
-      g.ops.push(putBytes(key, utf8.encode(r.reportId)))
+      g.ops.push(putBytes(key, textBytes(r.reportId)))
       if (e.kind === 'play' && e.seconds === 0) {
         // Nothing was heard (a fetch that failed, a device that stopped at once): a play that failed is not a play —
         // not counted against the licence, not settled, not on any statement (issue 11, finding 6).
