@@ -71,15 +71,25 @@ const RECORD_ID_PREFIX = recordId(new Uint8Array(0)).bytes.slice(0, 4)
 export function reportIdOf(bytes: Uint8Array): string {
   const digest = hash('sha256', bytes, 'buffer')
   if (digest.length !== 32) throw new Error('sha-256 gave a digest of another length')
-  // Multibase base32 ('b', lower case, no padding) of the CID's 36 bytes, written into one buffer and read as one
-  // string: multiformats' encoder builds the text a character at a time (58 strings per report, on the main thread).
-  const text = idText
+  return base32Text(RECORD_ID_PREFIX, digest)
+}
+
+/**
+ * A CIDv1's text (multibase base32: 'b', lower case, no padding) from its bytes, given in two parts, written into one
+ * buffer and read as one string: multiformats' encoder builds the text a character at a time (58 strings for a
+ * record id), for every report.
+ */
+function base32Text(head: Uint8Array, tail: Uint8Array): string {
+  const length = head.length + tail.length
+  const chars = Math.ceil((length * 8) / 5)
+  if (textBuffer.length < chars + 1) textBuffer = Buffer.alloc(2 * (chars + 1))
+  const text = textBuffer
   text[0] = 0x62
   let at = 1
   let buffer = 0
   let bits = 0
-  for (let i = 0; i < 36; i++) {
-    buffer = ((buffer << 8) | (i < 4 ? RECORD_ID_PREFIX[i]! : digest[i - 4]!)) & 0xfff
+  for (let i = 0; i < length; i++) {
+    buffer = ((buffer << 8) | (i < head.length ? head[i]! : tail[i - head.length]!)) & 0xfff
     bits += 8
     while (bits >= 5) {
       bits -= 5
@@ -92,8 +102,13 @@ export function reportIdOf(bytes: Uint8Array): string {
 
 /** RFC 4648 base32, lower case, as character codes. */
 const BASE32 = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
-/** A report id's text: 'b' and 36 bytes in base32 (58 characters). */
-const idText = Buffer.alloc(1 + Math.ceil((36 * 8) / 5))
+const NO_BYTES = new Uint8Array(0)
+let textBuffer = Buffer.alloc(128)
+
+/** A CID's text as `toString()` gives it; a CIDv1 without building its string a character at a time. */
+export function cidText(cid: CID): string {
+  return cid.version === 1 ? base32Text(cid.bytes, NO_BYTES) : cid.toString()
+}
 
 /**
  * The string form of CIDs that come again and again (a purchase's licence, offer and contract in every report of its
@@ -175,7 +190,7 @@ export class ReportVerifier {
       device,
       account: toHex(body.account),
       seq: body.seq,
-      prev: body.prev?.toString() ?? null,
+      prev: body.prev === null ? null : cidText(body.prev),
       registration,
       events: stored,
     }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { decodeRecord, recordId } from '../../../protocols/records/envelope.ts'
 import type { ClearingEngine } from '../../../roles/clearinghouse/engine.ts'
 import { packBatch, unpackBatch } from '../../../roles/clearinghouse/usage/batch.ts'
-import { reportIdOf } from '../../../roles/clearinghouse/usage/verify.ts'
+import { cidText, reportIdOf } from '../../../roles/clearinghouse/usage/verify.ts'
 import { Market } from './market.ts'
 
 const HOUR = 3_600_000
@@ -24,10 +25,16 @@ describe('clearinghouse verification workers', () => {
       const bytes = new Uint8Array(size).map((_, i) => (i * 7) % 256)
       assert.equal(reportIdOf(bytes), recordId(bytes).toString())
     }
-    // Digests of every kind (the text is written by hand, 5 bits at a time).
+    // Digests of every kind (the text is written by hand, 5 bits at a time), and CIDs of other codecs and versions.
     for (let i = 0; i < 500; i++) {
       const bytes = randomBytes(i % 97)
       assert.equal(reportIdOf(bytes), recordId(bytes).toString())
+      const id = recordId(bytes)
+      assert.equal(cidText(id), id.toString())
+      const raw = CID.createV1(0x55, id.multihash)
+      assert.equal(cidText(raw), raw.toString())
+      const v0 = CID.createV0(id.multihash as Parameters<typeof CID.createV0>[0])
+      assert.equal(cidText(v0), v0.toString())
     }
     const buyer = await m.buyer()
     const { usage } = m.usage(buyer.devices[0]!, buyer.account, [])
