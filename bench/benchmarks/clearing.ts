@@ -26,6 +26,7 @@ import { type ClearingEngine, periodOf, type StateLevel, type VerifiedReport } f
 import { Market } from '../../test/unit/clearinghouse/market.ts'
 import { result } from '../lib/result.ts'
 import { median } from '../lib/stats.ts'
+import { threadCpu, threadCpuPer } from '../lib/thread-cpu.ts'
 import type { BenchOptions, BenchResult } from '../lib/types.ts'
 
 export const description = 'usage reports verified, settled and durably written per second; statements for 1M plays'
@@ -145,11 +146,13 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
       const processCpu = process.cpuUsage()
       const workerElu = engine.verifier.utilisation()
       const mainElu = performance.eventLoopUtilization()
+      const threadsBefore = threadCpu()
       const start = performance.now()
       await submitAll(timed, (r) => engine.reportRequest(r))
       const seconds = (performance.now() - start) / 1000
       const main = process.threadCpuUsage(mainCpu)
       const all = process.cpuUsage(processCpu)
+      const threads = threadCpuPer(threadsBefore, threadCpu(), timed.length)
       const busy = [
         performance.eventLoopUtilization(mainElu).utilization,
         ...engine.verifier.utilisation(workerElu).map((u) => u.utilization),
@@ -176,7 +179,7 @@ async function ingestRate(options: BenchOptions): Promise<BenchResult[]> {
           `main ${busy[0]!.toFixed(2)}, workers ${busy
             .slice(1)
             .map((b) => b.toFixed(2))
-            .join(' ')}`,
+            .join(' ')}; by thread: ${threads}`,
       )
     } finally {
       await dispose()
