@@ -45,5 +45,7 @@ export function unpackBatch(request: { bytes: Uint8Array; spans: Uint32Array; de
   return Array.from({ length: spans.length / 3 }, (_, i) => ({
     usage: bytes.subarray(spans[3 * i]!, spans[3 * i]! + spans[3 * i + 1]!),
     device: registrations[spans[3 * i + 2]!]!,
+    /** The registration's index in the batch. */
+    registration: spans[3 * i + 2]!,
   }))
 }

@@ -11,7 +11,7 @@ import type { RecordCaps } from '../../../protocols/records/envelope.ts'
 import { MAX_VERIFY_WORKERS, POOL_BATCH, POOL_START_BACKLOG } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
 import { packBatch } from './batch.ts'
-import { ReportVerifier, type VerifiedReport, type VerifyContext } from './verify.ts'
+import { type DeviceInfo, ReportVerifier, type VerifiedReport, type VerifyContext } from './verify.ts'
 
 const log = logger('consort:clearinghouse:verify')
 
@@ -39,14 +39,24 @@ export interface PoolRequest {
   devices: Uint32Array
 }
 
-/** A verified report without the bytes and the id the main thread has (they are not posted back). */
-export type VerifiedFields = Omit<VerifiedReport, 'bytes' | 'deviceBytes' | 'reportId'>
+/**
+ * A verified report without what the main thread has or gets once per batch: its bytes and id (not posted back), and
+ * its device registration, device and account (the registration's, which verification checked are the report's).
+ */
+export type VerifiedFields = Omit<
+  VerifiedReport,
+  'bytes' | 'deviceBytes' | 'reportId' | 'registration' | 'device' | 'account'
+>
 
 export interface PoolResponse {
   id: number
   /** CPU time the worker spent on the batch (µs). */
   cpu: number
-  results: Array<{ ok: true; report: VerifiedFields } | { ok: false; name: string; message: string }>
+  /** Per registration of the request (`devices`), as verified; `null` if no report of it was. */
+  registrations: Array<DeviceInfo | null>
+  results: Array<
+    { ok: true; report: VerifiedFields; registration: number } | { ok: false; name: string; message: string }
+  >
 }
 
 /** `0`: verify on the calling thread; `n`: a pool of n workers; `auto`: a pool of one per core, once needed. */
@@ -215,11 +225,23 @@ export class Verifier {
       const result = response.results[i]
       if (result === undefined) waiting.reject(new Error('verification worker gave no answer'))
       else if (result.ok) {
+        const registration = response.registrations[result.registration]
+        if (registration == null) {
+          waiting.reject(new Error('verification worker gave no registration'))
+          continue
+        }
+        const r = result.report
         waiting.resolve({
-          ...result.report,
           reportId: waiting.reportId,
           bytes: waiting.usage,
           deviceBytes: waiting.device,
+          created: r.created,
+          device: registration.device,
+          account: registration.account,
+          seq: r.seq,
+          prev: r.prev,
+          registration,
+          events: r.events,
         })
       } else if (result.name === ReportInvalidError.name) waiting.reject(new ReportInvalidError(result.message))
       else waiting.reject(new Error(result.message))

@@ -22,16 +22,18 @@ parentPort?.on('message', (request: PoolRequest) => {
     sealingPublicKey: init.sealingPublicKey,
     opener,
   }
+  const registrations: PoolResponse['registrations'] = new Array(request.devices.length / 2).fill(null)
   const results: PoolResponse['results'] = unpackBatch(request).map((item) => {
     try {
-      // The main thread has the bytes and the report's id: neither is posted back (an empty id is not encoded).
-      const {
-        bytes: _bytes,
-        deviceBytes: _device,
-        reportId: _id,
-        ...report
-      } = verifier.verify(item.usage, item.device, ctx, '')
-      return { ok: true, report }
+      // The main thread has the bytes and the report's id: neither is posted back (an empty id is not encoded). The
+      // registration (and with it the device and account, checked equal to the report's) goes once per batch.
+      const r = verifier.verify(item.usage, item.device, ctx, '')
+      registrations[item.registration] = r.registration
+      return {
+        ok: true,
+        report: { created: r.created, seq: r.seq, prev: r.prev, events: r.events },
+        registration: item.registration,
+      }
     } catch (err) {
       const e = err as Error
       return { ok: false, name: typeof e.name === 'string' ? e.name : 'Error', message: e.message }
@@ -39,5 +41,5 @@ parentPort?.on('message', (request: PoolRequest) => {
   })
   const after = process.threadCpuUsage()
   const cpu = after.user + after.system - before.user - before.system
-  parentPort?.postMessage({ id: request.id, cpu, results } satisfies PoolResponse)
+  parentPort?.postMessage({ id: request.id, cpu, registrations, results } satisfies PoolResponse)
 })

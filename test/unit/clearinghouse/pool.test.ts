@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
+import { toHex } from '../../../keys/hex.ts'
 import { createNodeKeys } from '../../../keys/keystore.ts'
 import type { SignedRecord } from '../../../protocols/records/envelope.ts'
 import { decodeRecord, recordId } from '../../../protocols/records/envelope.ts'
@@ -62,6 +63,11 @@ describe('clearinghouse verification workers', () => {
       assert.deepEqual(back[i]!.device, item.device)
     }
     assert.equal(back[0]!.device, back[2]!.device, 'one registration, one view')
+    assert.deepEqual(
+      back.map((b) => b.registration),
+      [0, 1, 0],
+      'each report names its registration by index',
+    )
   })
 
   it('verifies reports of several devices on two workers, refuses a forged one, settles the rest once, in order', async () => {
@@ -100,6 +106,11 @@ describe('clearinghouse verification workers', () => {
     // Answers come back in the order the reports went in: the second device's reports, split over two batches on
     // two workers, reach the ingest in chain order even when the later batch is done first (none held as a gap).
     assert.equal(engine.ingest.stats.held, 0)
+    // Each device's chain is its own (its registration, device and account came back once per batch, by index).
+    for (const buyer of buyers) {
+      const state = await engine.ingest.usageState(toHex(buyer.devices[0]!.keys.signer.publicKey), 10)
+      assert.equal(state.lastReport?.seq, 39)
+    }
     const again = await Promise.all(reports.slice(0, 5).map((r) => engine!.report(r.usage, r.device)))
     assert.ok(again.every((a) => a.status === 'duplicate'))
     assert.ok(engine.verifier.workerCpu > 0, 'the workers did the verifying')
