@@ -24,7 +24,13 @@ import { ConnectionKeeper } from './connection-keeper.ts'
 import { NodeCredentials } from './credentials.ts'
 import { DataDirLock } from './data-dir.ts'
 import { NodeStoppedError, RoleNotRunningError, UnknownRoleError } from './errors.ts'
-import { dhtProtocol, libp2pOptions, type NatOptions, type TransportOptions } from './libp2p-options.ts'
+import {
+  DEFAULT_PING_INTERVAL_MS,
+  dhtProtocol,
+  libp2pOptions,
+  type NatOptions,
+  type TransportOptions,
+} from './libp2p-options.ts'
 import type { NodeMetrics } from './metrics.ts'
 import type { GossipSignaturePolicy } from './pubsub.ts'
 import { RevocationKeeper } from './revocation-keeper.ts'
@@ -58,8 +64,7 @@ export interface ConsortNodeConfig {
   targetConnections?: number
   /**
    * libp2p's connection monitor: it pings every connection every `pingIntervalMs` to measure its round trip. A daemon
-   * passes config.json's, once a minute by default (`DEFAULT_PING_INTERVAL_MS`, decision 0019); absent, libp2p's own
-   * 10 s (tests; simulations whose scenario sets none). With `abortOnPingFailure` (off by default, docs/decisions/0009) it also aborts a
+   * passes config.json's; absent, once a minute as well (`DEFAULT_PING_INTERVAL_MS`, decision 0019). With `abortOnPingFailure` (off by default, docs/decisions/0009) it also aborts a
    * connection whose ping fails (no answer within its adaptive time-out, 5 s at least, or the previous ping still
    * running at the next heartbeat), which cuts healthy connections of a busy process.
    */
@@ -145,7 +150,7 @@ function withConnectionMonitor(options: Libp2pOptions, monitor: ConsortNodeConfi
   return {
     ...options,
     connectionMonitor: {
-      ...(monitor?.pingIntervalMs != null ? { pingInterval: monitor.pingIntervalMs } : {}),
+      pingInterval: monitor?.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
       abortConnectionOnPingFailure: monitor?.abortOnPingFailure ?? ABORT_CONNECTION_ON_PING_FAILURE,
     },
   }
