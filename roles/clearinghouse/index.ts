@@ -24,7 +24,7 @@ export {
   Statements,
 } from './statements.ts'
 export { CLEARINGHOUSE_LAYOUT, type StateLevel } from './store.ts'
-export type { ReportAck, ReportStatus } from './usage/ingest.ts'
+export type { IngestStats, ReportAck, ReportStatus } from './usage/ingest.ts'
 export type { VerifiedReport } from './usage/verify.ts'
 
 export const clearinghouse = defineRole({

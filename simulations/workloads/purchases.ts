@@ -10,6 +10,7 @@ import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
 import { PurchasePendingError } from '../../protocols/purchase/errors.ts'
 import { rpcCall } from '../../protocols/rpc/client.ts'
+import type { IngestStats } from '../../roles/clearinghouse/index.ts'
 import {
   accountIdOf,
   distributorParticipant,
@@ -195,7 +196,7 @@ export class PurchaseWorkload implements ShareBuyer {
    * The clearinghouse's earlier incarnations (a kill and restart): what `/stats` said as each began to stop, and its
    * ingest's live counters, which go on moving while the engine closes (a group it finishes writing then).
    */
-  readonly #earlierStats: Array<{ said: Record<string, number>; ingest: Readonly<Record<string, unknown>> | null }> = []
+  readonly #earlierStats: Array<{ said: Record<string, number>; ingest: Readonly<IngestStats> }> = []
   #finished = 0
   #failed = 0
   #skipped = 0
@@ -757,11 +758,10 @@ export class PurchaseWorkload implements ShareBuyer {
   /** The clearinghouse's counters (`/stats`), summed over its incarnations. */
   async clearinghouseStats(): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
-    for (const { said, ingest } of this.#earlierStats)
-      for (const [k, v] of Object.entries(said)) {
-        const live = ingest?.[k]
-        out[k] = (out[k] ?? 0) + (typeof live === 'number' ? live : v)
-      }
+    for (const { said, ingest } of this.#earlierStats) {
+      const counted: Record<string, number> = { ...said, ...ingest } // the ingest's, read now that it has closed
+      for (const [k, v] of Object.entries(counted)) out[k] = (out[k] ?? 0) + v
+    }
     const house = this.#house()
     if (house == null || !house.online) return out
     for (const [k, v] of Object.entries(await this.#currentStats(house))) out[k] = (out[k] ?? 0) + v
@@ -1124,10 +1124,8 @@ async function countHeld(house: SimNode, which: 'missing' | 'suspicious'): Promi
 }
 
 /** The clearinghouse's ingest counters of the running incarnation, as the object it keeps counting in. */
-function liveIngestStats(sim: SimNode): Readonly<Record<string, unknown>> | null {
-  const instance = sim.started.roles.get('clearinghouse') as { engine?: { ingest?: { stats?: object } } } | undefined
-  const stats = instance?.engine?.ingest?.stats
-  return stats == null ? null : (stats as Readonly<Record<string, unknown>>)
+function liveIngestStats(sim: SimNode): Readonly<IngestStats> {
+  return sim.started.role('clearinghouse').engine.ingest.stats
 }
 
 export async function route(sim: SimNode, method: 'GET' | 'POST', path: string, query: Record<string, string> = {}) {
