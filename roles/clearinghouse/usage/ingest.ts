@@ -482,10 +482,11 @@ export class Ingest {
 
   /**
    * Which of the group's reports are stored already (a replay), read only where the device's chain state (as on disk,
-   * before this group) leaves it possible. A device's row is written in the same batch as each of its reports, so a
-   * report at or past the chain's next `seq`, of a device with no held reports, cannot be stored: only a held report
-   * (a gap) lies ahead of the chain, and a fork or a settled report lies behind it. That skips the read for nearly
-   * every new report; replays, forks and devices with gaps are read as before.
+   * before this group) leaves it possible. A device's row is written in the same batch as each of its reports. Of a
+   * device with no held report (gap), what is stored lies behind the chain (settled reports, forks) or at its next
+   * `seq` with another `prev` (a fork at the head): a report past the next `seq`, or at it with the head as `prev`
+   * (the one that continues the chain), cannot be stored. That skips the read for nearly every new report; replays,
+   * forks and devices with gaps are read as before.
    */
   async #storedReports(g: Group, items: Pending[]): Promise<Array<Uint8Array | undefined>> {
     const out = new Array<Uint8Array | undefined>(items.length)
@@ -493,7 +494,9 @@ export class Ingest {
     const places: number[] = []
     for (const [i, item] of items.entries()) {
       const dev = g.devices.get(item.report.device)
-      if (dev === undefined || (item.report.seq >= dev.next && dev.gaps === 0)) continue
+      const r = item.report
+      if (dev === undefined) continue
+      if (dev.gaps === 0 && (r.seq > dev.next || (r.seq === dev.next && r.prev === dev.head))) continue
       keys.push(StateKeys.report(item.report.reportId))
       places.push(i)
     }

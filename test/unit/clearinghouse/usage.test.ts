@@ -175,6 +175,12 @@ describe('clearinghouse usage ingestion', () => {
     const chain = [0, 1, 2, 3].map((i) => m.usage(device, buyer.account, [m.play(licence, t + i * HOUR)]))
     const [r0, r1, r2, r3] = chain as [(typeof chain)[0], (typeof chain)[0], (typeof chain)[0], (typeof chain)[0]]
     const fork = m.usage(device, buyer.account, [m.play(licence, t + 5 * HOUR)], { seq: 0, prev: null, chain: false })
+    // A fork at the head: the next seq, another predecessor (stored at the chain's next seq, ahead of nothing).
+    const headFork = m.usage(device, buyer.account, [m.play(licence, t + 5 * HOUR + 60_000)], {
+      seq: 1,
+      prev: fork.record.id,
+      chain: false,
+    })
     const restart = async () => {
       await engine.close()
       ;({ engine } = await m.engine({}, level))
@@ -184,19 +190,35 @@ describe('clearinghouse usage ingestion', () => {
     assert.equal((await engine.report(fork.usage, fork.device)).status, 'held', 'a fork of seq 0')
     await restart()
     for (const r of [r0, r2, fork]) assert.equal((await engine.report(r.usage, r.device)).status, 'duplicate')
+    // The gap still open, a fork at the head is stored; once the gap closes (below) it lies behind the chain.
+    assert.equal((await engine.report(headFork.usage, headFork.device)).status, 'held')
+    assert.equal(engine.ingest.stats.forks, 1)
     assert.equal(await retailerOwes(), -RATE)
     assert.equal((await engine.report(r1.usage, r1.device)).status, 'settled', 'fills the gap: 1 and 2 settle')
     assert.equal(await retailerOwes(), -3n * RATE)
     await restart()
-    for (const r of [r2, r1, r0, fork]) assert.equal((await engine.report(r.usage, r.device)).status, 'duplicate')
+    for (const r of [r2, r1, r0, fork, headFork]) {
+      assert.equal((await engine.report(r.usage, r.device)).status, 'duplicate')
+    }
+    // A fork at the head of a chain without gaps, replayed after a restart.
+    const atHead = m.usage(device, buyer.account, [m.play(licence, t + 5 * HOUR + 120_000)], {
+      seq: 3,
+      prev: r1.record.id,
+      chain: false,
+    })
+    assert.equal((await engine.report(atHead.usage, atHead.device)).status, 'held')
+    assert.equal(engine.ingest.stats.forks, 1)
+    await restart()
+    assert.equal((await engine.report(atHead.usage, atHead.device)).status, 'duplicate')
+    assert.equal(engine.ingest.stats.forks, 0, 'not stored again')
     assert.equal((await engine.report(r3.usage, r3.device)).status, 'settled')
     assert.equal((await engine.report(r3.usage, r3.device)).status, 'duplicate')
     await restart()
     // All at once, in one group.
-    const acks = await Promise.all([r3, r0, fork, r2].map((r) => engine.report(r.usage, r.device)))
+    const acks = await Promise.all([r3, r0, fork, r2, headFork, atHead].map((r) => engine.report(r.usage, r.device)))
     assert.deepEqual(
       acks.map((a) => a.status),
-      ['duplicate', 'duplicate', 'duplicate', 'duplicate'],
+      ['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate'],
     )
     assert.equal(await retailerOwes(), -4n * RATE)
     assert.equal(engine.ingest.stats.forks, 0, 'the fork was not stored again')
