@@ -17,8 +17,11 @@ const require = createRequire(import.meta.url)
  * - worker threads are refused: a role that verifies in workers must be given its inline mode in a simulation
  *   (the clearinghouse's `verifyWorkers: 0`).
  *
- * A wait for real work happens at one virtual instant, so the run stays deterministic as long as such work does
- * not overlap; `waits` counts them (0 in the shipped scenarios) so that a run shows when it relied on this.
+ * A wait for real work happens at one virtual instant. Calls that overlap (labels publishing side by side each read
+ * their audio file) finish in whatever order the machine gets to them, so their results are handed back **in the
+ * order the calls were made**: each waits for the ones made before it (`fs/promises`, `crypto.subtle`, the callback
+ * forms above). Not ordered: a `FileHandle`'s own methods and the callback forms of `node:fs` (nothing in a run uses
+ * them).
  */
 export interface InstalledOffThreadGuard {
   /** Calls of the counted kinds still running. */
@@ -46,6 +49,37 @@ const SUBTLE_ASYNC = [
   'unwrapKey',
 ]
 const NODE_ASYNC = ['pbkdf2', 'scrypt', 'hkdf', 'generateKeyPair', 'generateKey', 'generatePrime']
+/** The promise functions of `node:fs/promises` whose results are handed back in the order they were called. */
+const FS_ASYNC = [
+  'access',
+  'appendFile',
+  'chmod',
+  'chown',
+  'copyFile',
+  'cp',
+  'lchown',
+  'link',
+  'lstat',
+  'lutimes',
+  'mkdir',
+  'mkdtemp',
+  'open',
+  'opendir',
+  'readdir',
+  'readFile',
+  'readlink',
+  'realpath',
+  'rename',
+  'rm',
+  'rmdir',
+  'stat',
+  'statfs',
+  'symlink',
+  'truncate',
+  'unlink',
+  'utimes',
+  'writeFile',
+]
 
 /** Raised when a simulated node starts a worker thread. */
 export class WorkerThreadInSimulationError extends Error {
@@ -68,6 +102,8 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
   const subtle = globalThis.crypto.subtle as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
   const crypto = require('node:crypto') as Record<string, unknown>
   const workers = require('node:worker_threads') as Record<string, unknown>
+  const fsPromises = require('node:fs/promises') as Record<string, unknown>
+  const savedFs = Object.fromEntries(FS_ASYNC.map((n) => [n, fsPromises[n]]))
   const savedSubtle = Object.fromEntries(
     ['digest', ...SUBTLE_ASYNC].map((n) => [n, Object.getOwnPropertyDescriptor(subtle, n)]),
   )
@@ -78,7 +114,7 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
   define(subtle, 'digest', (algorithm: unknown, data: ArrayBufferView | ArrayBuffer) => {
     const name = typeof algorithm === 'string' ? algorithm : (algorithm as { name?: string })?.name
     const hash = name == null ? undefined : DIGESTS[name.toUpperCase()]
-    if (hash == null) return counted(realDigest(algorithm, data))
+    if (hash == null) return counted(inCallOrder(realDigest(algorithm, data)))
     const bytes =
       data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     const digest = createHash(hash).update(bytes).digest()
@@ -88,7 +124,12 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
     const real = subtle[name]
     if (typeof real !== 'function') continue
     const bound = real.bind(subtle)
-    define(subtle, name, (...args: unknown[]) => counted(bound(...args)))
+    define(subtle, name, (...args: unknown[]) => counted(inCallOrder(bound(...args))))
+  }
+  for (const name of FS_ASYNC) {
+    const real = fsPromises[name]
+    if (typeof real !== 'function') continue
+    fsPromises[name] = (...args: unknown[]) => inCallOrder((real as (...a: unknown[]) => Promise<unknown>)(...args))
   }
   for (const name of NODE_ASYNC) {
     const real = crypto[name]
@@ -97,10 +138,12 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
       const callback = args.at(-1)
       if (typeof callback !== 'function') return (real as (...a: unknown[]) => unknown)(...args)
       pending++
-      return (real as (...a: unknown[]) => unknown)(...args.slice(0, -1), (...result: unknown[]) => {
+      let done: (result: unknown[]) => void = () => {}
+      void inCallOrder(new Promise<unknown[]>((resolve) => (done = resolve))).then((result) => {
         pending--
         ;(callback as (...r: unknown[]) => void)(...result)
       })
+      return (real as (...a: unknown[]) => unknown)(...args.slice(0, -1), (...result: unknown[]) => done(result))
     }
   }
   workers.Worker = class {
@@ -111,6 +154,20 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
     }
   }
   syncBuiltinESMExports()
+
+  /** The last call's result as handed back: the next call's waits for it. */
+  let lastInOrder: Promise<unknown> = Promise.resolve()
+
+  /** `promise`'s outcome, handed back only once every call made before it has handed back its own. */
+  function inCallOrder<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => {}) // a failure that waits for its turn is not an unhandled rejection meanwhile
+    const ordered = lastInOrder.then(() => promise)
+    lastInOrder = ordered.then(
+      () => {},
+      () => {},
+    )
+    return ordered
+  }
 
   function counted<T>(promise: Promise<T>): Promise<T> {
     pending++
@@ -127,6 +184,7 @@ export function installOffThreadGuard(): InstalledOffThreadGuard {
         else delete subtle[name]
       }
       Object.assign(crypto, savedNode)
+      Object.assign(fsPromises, savedFs)
       workers.Worker = savedWorker
       syncBuiltinESMExports()
       installed = false

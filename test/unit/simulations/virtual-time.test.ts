@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { isError } from '../../../protocols/errors.ts'
@@ -110,6 +112,31 @@ describe('simulations: virtual time', () => {
     assert.deepEqual(value.digest, new Uint8Array(createHash('sha256').update('consort').digest()))
     assert.equal(value.refused, 'ERR_WORKER_IN_SIMULATION')
     assert.ok(stats.realWaits > 0, 'the file read was waited for')
+  })
+
+  it('hands back overlapping file-system and crypto results in the order they were asked for', async () => {
+    // A large read asked first, a stat of a small file second: on the machine the stat finishes first. Labels that
+    // publish side by side each read a file, and the order their reads finished in changed a 153-node run's events.
+    const dir = await mkdtemp(join(tmpdir(), `consort-vt-${process.pid}-`))
+    try {
+      const big = join(dir, 'big')
+      await writeFile(big, new Uint8Array(48 * 1024 * 1024))
+      const { value } = await simulate(options, async () => {
+        const order: string[] = []
+        await Promise.all([
+          readFile(big).then(() => order.push('read')),
+          stat(dir).then(() => order.push('stat')),
+          crypto.subtle
+            .importKey('raw', new Uint8Array(32), 'AES-GCM', false, ['encrypt'])
+            .then(() => order.push('key')),
+          stat(join(dir, 'missing')).catch(() => order.push('missing')),
+        ])
+        return order
+      })
+      assert.deepEqual(value, ['read', 'stat', 'key', 'missing'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('says so when the simulation waits on something nothing will ever do', async () => {
