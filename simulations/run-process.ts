@@ -11,6 +11,7 @@
  * could not complete (set-up failed, the simulation stalled).
  */
 import { parseArgs } from 'node:util'
+import { writeHeapSnapshot } from 'node:v8'
 import { isError } from '../protocols/errors.ts'
 import { ScenarioError } from './errors.ts'
 import { VirtualWorld, wallClockNow } from './virtual-time/world.ts'
@@ -71,12 +72,44 @@ async function main(): Promise<number> {
   // up), for "where does the memory go" (Chrome DevTools opens it; so does simulations/tools/heap-by-package.ts).
   const heapProfile = process.env.CONSORT_SIM_HEAP_PROFILE
   const heap = heapProfile != null && heapProfile !== '' ? await startHeapSampling() : null
+  // CONSORT_SIM_HEAP_SNAPSHOT=FILE: a full heap snapshot at the same moment (ArrayBuffers' backing stores included,
+  // with what retains them: simulations/tools/buffer-holders.ts reads it).
+  const snapshotFile = process.env.CONSORT_SIM_HEAP_SNAPSHOT
+  const snapshot = snapshotFile != null && snapshotFile !== '' ? snapshotFile : null
+  const beforeChecks =
+    heap != null || snapshot != null
+      ? async () => {
+          if (heap != null) await heap.write(heapProfile!)
+          if (snapshot != null) writeSnapshot(snapshot)
+        }
+      : null
+  // CONSORT_SIM_STOP_AFTER=STEP: end the process as soon as the market's set-up step STEP (the start of its progress
+  // line: "releases seeded") is done, after the snapshot above if one is asked for; `--cpu-prof` then profiles the
+  // run up to that step. For measuring one step of a large run; no results are written.
+  const stopAfterStep = process.env.CONSORT_SIM_STOP_AFTER
+  const stopAfter = stopAfterStep != null && stopAfterStep !== '' ? stopAfterStep : null
+  const stopHere = (step: string) => {
+    if (snapshot != null) writeSnapshot(snapshot)
+    const memory = process.memoryUsage()
+    const cpu = process.cpuUsage()
+    process.stderr.write(
+      `stopped after "${step}" (CONSORT_SIM_STOP_AFTER): ${(world.stats.virtualMs / 1000).toFixed(1)} s simulated, ${world.stats.events} events, ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s CPU, rss ${(memory.rss / 1e6).toFixed(0)} MB, heap used ${(memory.heapUsed / 1e6).toFixed(0)} MB, array buffers ${(memory.arrayBuffers / 1e6).toFixed(0)} MB\n`,
+    )
+    process.exit(3)
+  }
   const result = await world.run(() =>
     runScenario(scenario, {
       seed,
       source: path,
-      ...(heap != null ? { beforeChecks: async () => heap.write(heapProfile!) } : {}),
+      ...(beforeChecks != null ? { beforeChecks } : {}),
       onProgress: (event) => {
+        if (
+          stopAfter != null &&
+          event.phase === 'market' &&
+          event.step.startsWith(stopAfter) &&
+          event.done >= event.total
+        )
+          stopHere(event.step)
         if (quiet) return
         const line = progressLine(event)
         if (line != null) process.stderr.write(`${line}\n`)
@@ -102,6 +135,16 @@ async function main(): Promise<number> {
     )
   }
   return result.metrics.ok ? 0 : 1
+}
+
+/** A full heap snapshot (V8's `.heapsnapshot`), with what `process.memoryUsage()` says beside it. */
+function writeSnapshot(file: string): void {
+  const before = process.memoryUsage()
+  writeHeapSnapshot(file)
+  const mb = (n: number) => (n / 1e6).toFixed(1)
+  process.stderr.write(
+    `heap snapshot written to ${file} (heap used ${mb(before.heapUsed)} MB, array buffers ${mb(before.arrayBuffers)} MB, rss ${mb(before.rss)} MB)\n`,
+  )
 }
 
 /** The inspector's sampling heap profiler, started now; `write` saves what is live at that moment. */

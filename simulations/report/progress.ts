@@ -1,8 +1,12 @@
 import type { SimProgress } from '../runner.ts'
 
-/** CPU seconds this process has spent, and its resident memory: what a person watching a long run needs to judge it. */
+/**
+ * CPU seconds this process has spent, its resident memory and the part of it in ArrayBuffers outside V8's heap (the
+ * blocks, and every buffer libraries keep): what a person watching a long run needs to judge it.
+ */
 function cost(): string {
-  return `${(process.cpuUsage().user / 1e6).toFixed(0)} s CPU, ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GB RSS`
+  const memory = process.memoryUsage()
+  return `${(process.cpuUsage().user / 1e6).toFixed(0)} s CPU, ${(memory.rss / 2 ** 30).toFixed(2)} GB RSS, ${(memory.arrayBuffers / 2 ** 30).toFixed(2)} GB buffers`
 }
 
 /** One line of progress for a person watching a run (stderr), or null for events not worth a line. */

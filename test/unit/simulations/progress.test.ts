@@ -51,6 +51,9 @@ describe('simulations: progress of the market set-up', () => {
 
   it('writes a market step with its simulated time and what the process spent', () => {
     const line = progressLine({ phase: 'market', step: 'offers certified', done: 12, total: 40, simulatedMs: 61_250 })
-    assert.match(line ?? '', /^market: offers certified 12\/40 \(61\.3 s simulated, \d+ s CPU, \d+\.\d\d GB RSS\)$/)
+    assert.match(
+      line ?? '',
+      /^market: offers certified 12\/40 \(61\.3 s simulated, \d+ s CPU, \d+\.\d\d GB RSS, \d+\.\d\d GB buffers\)$/,
+    )
   })
 })
