@@ -35,6 +35,14 @@ const { values, positionals } = parseArgs({
 // captures none; CONSORT_SIM_STACKS=1 brings them back for debugging.
 Error.stackTraceLimit = process.env.CONSORT_SIM_STACKS === '1' ? 10 : 0
 
+// CONSORT_SIM_BUFFER_POOL_BYTES=N: Node's shared Buffer pool for this run (Node 24.18 and later: 64 KiB). Every
+// `Buffer.from`/`allocUnsafe` under half of it is a slice of a shared slab, and a small slice kept for minutes (a
+// store's key, a peer id's digest, a decoded field) keeps its whole slab alive: most of a large run's ArrayBuffers.
+// 8192 (Node's size before 24.18) halved them in a 153-node market but cost 7-20 % more CPU, most of it garbage
+// collection, so the default stays Node's; a run short of memory rather than CPU may take the smaller pool. The same events and bytes either way (decision 0813).
+const bufferPool = Number(process.env.CONSORT_SIM_BUFFER_POOL_BYTES ?? Number.NaN)
+if (Number.isSafeInteger(bufferPool) && bufferPool >= 0) Buffer.poolSize = bufferPool
+
 const world = VirtualWorld.install({ seed: 'consort/sim/boot', epochMs: EPOCH_MS })
 const wallStart = wallClockNow()
 let code = 3
