@@ -37,13 +37,19 @@ describe('delivery: fetching a track from the swarm', function () {
     for (const dir of dirs.splice(0)) await removeDir(dir)
   })
 
-  it('fetches a published track from another node, byte-identical, and it decrypts', async () => {
+  /** A seeder holding a new track (the segments `holds` picks, all by default) and a player connected to it. */
+  async function seededPlayer(segmentCount: number, holds?: (index: number) => boolean) {
     const seeder = await startDeliveryNode(network, clock)
     const player = await startDeliveryNode(network, clock)
     nodes.push(seeder, player)
-    const track = await buildTrack(network, clock, { segmentCount: 24 })
-    await storeTrack(seeder, track)
+    const track = await buildTrack(network, clock, { segmentCount })
+    await storeTrack(seeder, track, holds)
     await dial(player, seeder)
+    return { seeder, player, track }
+  }
+
+  it('fetches a published track from another node, byte-identical, and it decrypts', async () => {
+    const { seeder, player, track } = await seededPlayer(24)
 
     const events: FetchProgressEvent[] = []
     const fetch = deliveryOf(player).segments.fetchTrack(track.manifest, { onProgress: (e) => events.push(e) })
@@ -75,13 +81,8 @@ describe('delivery: fetching a track from the swarm', function () {
   })
 
   it('yields segment 0 first, before the rest of the track is there', async () => {
-    const seeder = await startDeliveryNode(network, clock)
-    const player = await startDeliveryNode(network, clock)
-    nodes.push(seeder, player)
-    const track = await buildTrack(network, clock, { segmentCount: 12 })
     // the seeder holds the first half now and the rest later, as a swarm still filling up would
-    await storeTrack(seeder, track, (i) => i < 6)
-    await dial(player, seeder)
+    const { seeder, player, track } = await seededPlayer(12, (i) => i < 6)
 
     const fetch = deliveryOf(player).segments.fetchTrack(track.manifest)
     const order: number[] = []
@@ -109,12 +110,7 @@ describe('delivery: fetching a track from the swarm', function () {
   })
 
   it('asks for the lead block alone, and the rest only once it has arrived (a play at 0 and a seek to 7)', async () => {
-    const seeder = await startDeliveryNode(network, clock)
-    const player = await startDeliveryNode(network, clock)
-    nodes.push(seeder, player)
-    const track = await buildTrack(network, clock, { segmentCount: 12 })
-    await storeTrack(seeder, track)
-    await dial(player, seeder)
+    const { seeder, player, track } = await seededPlayer(12)
 
     for (const lead of [0, 7]) {
       for (const cid of track.cids) await player.helia.blockstore.delete(cid)
