@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NodeKeys } from '../../keys/keystore.ts'
+import type { SeededRandom } from '../../keys/random.ts'
 import type { Clock } from '../../protocols/clock.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
@@ -136,21 +137,36 @@ export function streamingPasses(context: HostileBuyerContext): CertifiedOffer[] 
   return passes
 }
 
-/** Run `act` for each online node, keeping what failed (a failure fails the attacker's check, never the run). */
+/**
+ * One attacker's own random stream. The attackers act side by side, so each draws from a stream of its own: what one
+ * chooses never depends on when another drew.
+ */
+export type AttackerRandom = (sim: SimNode) => SeededRandom
+
+/**
+ * Run `act` for every online node at once, keeping what failed (a failure fails the attacker's check, never the run).
+ * Attackers are separate buyers: one after the other, the drain waited out each one's virtual waits in turn (two play
+ * inflaters wait some 150 simulated seconds each), and every simulated second of it the whole network's upkeep ran.
+ */
 export async function eachAttacker(
   nodes: readonly SimNode[],
   failures: string[],
   act: (sim: SimNode) => Promise<void>,
 ): Promise<void> {
-  for (const sim of nodes) {
-    if (!sim.online) continue
-    try {
-      await act(sim)
-    } catch (err) {
-      failures.push(`${sim.name}: ${(err as Error).message}`)
-      log('%s: %e', sim.name, err)
-    }
+  const online = nodes.filter((sim) => sim.online)
+  const outcomes = await Promise.allSettled(online.map((sim) => act(sim)))
+  for (const [i, outcome] of outcomes.entries()) {
+    if (outcome.status === 'fulfilled') continue
+    const sim = online[i]!
+    failures.push(`${sim.name}: ${(outcome.reason as Error).message}`)
+    log('%s: %e', sim.name, outcome.reason)
   }
+}
+
+/** Run `act` for every online node at once and wait for all; then throw the first failure, if any (in node order). */
+export async function everyAttacker(nodes: readonly SimNode[], act: (sim: SimNode) => Promise<void>): Promise<void> {
+  const outcomes = await Promise.allSettled(nodes.filter((sim) => sim.online).map((sim) => act(sim)))
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
 }
 
 /** Send the buyer's order to the offer's retailer (`purchase/1 buy`); the retailer's answer, checked for shape. */

@@ -1,8 +1,9 @@
-import type { SeededRandom } from '../../keys/random.ts'
+import { toHex } from '../../keys/hex.ts'
+import { SeededRandom } from '../../keys/random.ts'
 import type { Cluster } from '../cluster.ts'
 import type { Check } from '../report/types.ts'
 import type { AdversarySpec } from '../scenario.ts'
-import type { HostileBuyerContext, HostileBuyerReport } from './buyer-kit.ts'
+import type { AttackerRandom, HostileBuyerContext, HostileBuyerReport } from './buyer-kit.ts'
 import { type PlayInflaterMetrics, PlayInflaters } from './play-inflater.ts'
 import { type StoreWiperMetrics, StoreWipers } from './store-wiper.ts'
 import { type TerritoryLiarMetrics, TerritoryLiars } from './territory-liar.ts'
@@ -54,10 +55,22 @@ export class HostileBuyers {
     const random = this.#random
     if (spec == null || random == null || this.#acted) return
     this.#acted = true
-    await this.#racers.act(context, spec.races, random)
-    await this.#liars.act(context, spec.lies, random)
-    await this.#inflaters.act(context, random)
-    await this.#wipers.act(context, random)
+    // All four kinds, every attacker, side by side: they are separate buyers, and one after the other the drain waited
+    // out each one's virtual waits in turn (a play inflater waits until every play it claims could have ended: 154
+    // simulated seconds for a pass of 10 plays) while the whole network's upkeep ran. Each attacker draws from a
+    // stream of its own, so that what it chooses does not depend on when the others drew.
+    const base = toHex(random.bytes(16))
+    const streams =
+      (kind: string): AttackerRandom =>
+      (sim) =>
+        new SeededRandom(`${base}/${kind}/${sim.index}`)
+    const outcomes = await Promise.allSettled([
+      this.#racers.act(context, spec.races, streams('void-racer')),
+      this.#liars.act(context, spec.lies, streams('territory-liar')),
+      this.#inflaters.act(context, streams('play-inflater')),
+      this.#wipers.act(context, streams('store-wiper')),
+    ])
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
   }
 
   report(): { metrics: HostileBuyersMetrics; checks: Check[]; heldPlays: number; summary: Array<[string, string]> } {

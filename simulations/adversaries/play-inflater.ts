@@ -9,6 +9,7 @@ import { buildUsageReport } from '../../protocols/usage/report.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
 import {
+  type AttackerRandom,
   buyFromRetailer,
   eachAttacker,
   type HostileBuyerContext,
@@ -58,8 +59,8 @@ export class PlayInflaters {
     this.#nodes = nodes
   }
 
-  async act(context: HostileBuyerContext, random: SeededRandom): Promise<void> {
-    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#inflate(sim, context, random))
+  async act(context: HostileBuyerContext, randomOf: AttackerRandom): Promise<void> {
+    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#inflate(sim, context, randomOf(sim)))
   }
 
   async #inflate(sim: SimNode, context: HostileBuyerContext, random: SeededRandom): Promise<void> {

@@ -6,6 +6,7 @@ import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
 import { PacedSink } from '../workloads/paced-sink.ts'
 import {
+  type AttackerRandom,
   dialServices,
   eachAttacker,
   type HostileBuyerContext,
@@ -53,8 +54,8 @@ export class StoreWipers {
     this.#nodes = nodes
   }
 
-  async act(context: HostileBuyerContext, random: SeededRandom): Promise<void> {
-    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#wipe(sim, context, random))
+  async act(context: HostileBuyerContext, randomOf: AttackerRandom): Promise<void> {
+    await eachAttacker(this.#nodes, this.#failures, (sim) => this.#wipe(sim, context, randomOf(sim)))
   }
 
   async #wipe(sim: SimNode, context: HostileBuyerContext, random: SeededRandom): Promise<void> {

@@ -5,7 +5,14 @@ import { PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.
 import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
-import { type HostileBuyerContext, type HostileBuyerReport, joinAsBuyer, orderOf } from './buyer-kit.ts'
+import {
+  type AttackerRandom,
+  everyAttacker,
+  type HostileBuyerContext,
+  type HostileBuyerReport,
+  joinAsBuyer,
+  orderOf,
+} from './buyer-kit.ts'
 
 /** Countries a liar claims to be in (its registrar attested none: it is `Worldwide`). */
 const CLAIMED = ['IN', 'US', 'BR', 'JP'] as const
@@ -33,57 +40,53 @@ export class TerritoryLiars {
     this.#nodes = nodes
   }
 
-  async act(context: HostileBuyerContext, lies: number, random: SeededRandom): Promise<void> {
-    for (const sim of this.#nodes) {
-      if (!sim.online || context.certified.length === 0) continue
-      const node = sim.started
-      const device = await joinAsBuyer(sim, context, 'territory liar')
-      const house = context.clearinghouse.keys.signer.publicKey
-      for (let i = 0; i < lies; i++) {
-        const sale = pick(random, [...context.certified])
-        const { offer, certification } = sale
-        const order = orderOf(sim, context, sale, `lie-${sim.index}-${i}`, pick(random, [...CLAIMED]))
-        this.#lies++
-        for (const [what, call] of [
-          [
-            'retailer',
-            () =>
-              rpcCall(
-                node.libp2p,
-                peerIdOfKey(offer.signer),
-                node.network.protocol(PURCHASE_PROTOCOL),
-                PURCHASE_OPS.buy,
-                {
-                  order,
-                  device: device.bytes,
-                },
-              ),
-          ],
-          [
-            'clearinghouse',
-            () =>
-              rpcCall(
-                node.libp2p,
-                peerIdOfKey(house),
-                node.network.protocol(CLEARING_PROTOCOL),
-                CLEARING_OPS.authorise,
-                {
-                  order: { ...order, order: { ...order.order, purchaseId: `${order.order.purchaseId}-direct` } },
-                  offer: offer.bytes,
-                  certification: certification.bytes,
-                  device: device.bytes,
-                  attachments: [],
-                },
-              ),
-          ],
-        ] as const) {
-          try {
-            await call()
-            this.#sold++
-            this.#count(`${what}:accepted`)
-          } catch (err) {
-            this.#count(`${what}:${(err as { code?: string }).code ?? (err as Error).name}`)
-          }
+  async act(context: HostileBuyerContext, lies: number, randomOf: AttackerRandom): Promise<void> {
+    if (context.certified.length === 0) return
+    await everyAttacker(this.#nodes, (sim) => this.#lie(sim, context, lies, randomOf(sim)))
+  }
+
+  async #lie(sim: SimNode, context: HostileBuyerContext, lies: number, random: SeededRandom): Promise<void> {
+    const node = sim.started
+    const device = await joinAsBuyer(sim, context, 'territory liar')
+    const house = context.clearinghouse.keys.signer.publicKey
+    for (let i = 0; i < lies; i++) {
+      const sale = pick(random, [...context.certified])
+      const { offer, certification } = sale
+      const order = orderOf(sim, context, sale, `lie-${sim.index}-${i}`, pick(random, [...CLAIMED]))
+      this.#lies++
+      for (const [what, call] of [
+        [
+          'retailer',
+          () =>
+            rpcCall(
+              node.libp2p,
+              peerIdOfKey(offer.signer),
+              node.network.protocol(PURCHASE_PROTOCOL),
+              PURCHASE_OPS.buy,
+              {
+                order,
+                device: device.bytes,
+              },
+            ),
+        ],
+        [
+          'clearinghouse',
+          () =>
+            rpcCall(node.libp2p, peerIdOfKey(house), node.network.protocol(CLEARING_PROTOCOL), CLEARING_OPS.authorise, {
+              order: { ...order, order: { ...order.order, purchaseId: `${order.order.purchaseId}-direct` } },
+              offer: offer.bytes,
+              certification: certification.bytes,
+              device: device.bytes,
+              attachments: [],
+            }),
+        ],
+      ] as const) {
+        try {
+          await call()
+          this.#sold++
+          this.#count(`${what}:accepted`)
+        } catch (err) {
+          this.#count(`${what}:${(err as { code?: string }).code ?? (err as Error).name}`)
         }
       }
     }

@@ -7,7 +7,9 @@ import { rpcCall } from '../../protocols/rpc/client.ts'
 import type { SimNode } from '../cluster.ts'
 import { pick } from '../rng.ts'
 import {
+  type AttackerRandom,
   buyFromRetailer,
+  everyAttacker,
   type HostileBuyerContext,
   type HostileBuyerReport,
   joinAsBuyer,
@@ -40,53 +42,52 @@ export class VoidRacers {
     this.#nodes = nodes
   }
 
-  async act(context: HostileBuyerContext, races: number, random: SeededRandom): Promise<void> {
-    for (const sim of this.#nodes) {
-      if (!sim.online || context.certified.length === 0) continue
-      const node = sim.started
-      const device = await joinAsBuyer(sim, context, 'void racer')
-      const house = context.clearinghouse.keys.signer.publicKey
-      for (let i = 0; i < races; i++) {
-        const sale = pick(random, [...context.certified])
-        const { offer, certification } = sale
-        const order = orderOf(sim, context, sale, `race-${sim.index}-${i}`, device.body.territory ?? 'Worldwide')
-        const retailer = context.cluster.nodes.find((n) =>
-          n.keys.signer.publicKey.every((b, k) => b === offer.signer[k]),
-        )
-        const clearing = (op: string, body: unknown) =>
-          rpcCall(node.libp2p, peerIdOfKey(house), node.network.protocol(CLEARING_PROTOCOL), op, body)
-        this.#races++
-        await this.#step('authorise', () =>
-          clearing(CLEARING_OPS.authorise, {
-            order,
-            offer: offer.bytes,
-            certification: certification.bytes,
-            device: device.bytes,
-            attachments:
-              retailer?.online === true ? retailer.started.credentials.attachments().map((r) => r.bytes) : [],
-          }),
-        )
-        await this.#step('void', () =>
-          clearing(CLEARING_OPS.void, { purchaseId: order.order.purchaseId, reason: 'mine', order: null }),
-        )
-        const buy = buyFromRetailer(sim, order, device)
-        // The race: the licence asked for while the retailer works on the purchase.
-        const reissue = requestReissue(node.libp2p, node.network, {
-          purchaseId: order.order.purchaseId,
-          device,
-          signer: sim.keys.signer,
-          now: context.clock.now(),
-        })
-        const outcomes = await Promise.allSettled([buy, reissue])
-        for (const [k, outcome] of outcomes.entries()) {
-          const what = k === 0 ? 'buy' : 'reissue'
-          if (outcome.status === 'fulfilled') {
-            this.#licences++
-            this.#count(`${what}:licence`)
-          } else {
-            const err = outcome.reason as { code?: string; name?: string }
-            this.#count(`${what}:${err.code ?? err.name}`)
-          }
+  async act(context: HostileBuyerContext, races: number, randomOf: AttackerRandom): Promise<void> {
+    if (context.certified.length === 0) return
+    await everyAttacker(this.#nodes, (sim) => this.#race(sim, context, races, randomOf(sim)))
+  }
+
+  async #race(sim: SimNode, context: HostileBuyerContext, races: number, random: SeededRandom): Promise<void> {
+    const node = sim.started
+    const device = await joinAsBuyer(sim, context, 'void racer')
+    const house = context.clearinghouse.keys.signer.publicKey
+    for (let i = 0; i < races; i++) {
+      const sale = pick(random, [...context.certified])
+      const { offer, certification } = sale
+      const order = orderOf(sim, context, sale, `race-${sim.index}-${i}`, device.body.territory ?? 'Worldwide')
+      const retailer = context.cluster.nodes.find((n) => n.keys.signer.publicKey.every((b, k) => b === offer.signer[k]))
+      const clearing = (op: string, body: unknown) =>
+        rpcCall(node.libp2p, peerIdOfKey(house), node.network.protocol(CLEARING_PROTOCOL), op, body)
+      this.#races++
+      await this.#step('authorise', () =>
+        clearing(CLEARING_OPS.authorise, {
+          order,
+          offer: offer.bytes,
+          certification: certification.bytes,
+          device: device.bytes,
+          attachments: retailer?.online === true ? retailer.started.credentials.attachments().map((r) => r.bytes) : [],
+        }),
+      )
+      await this.#step('void', () =>
+        clearing(CLEARING_OPS.void, { purchaseId: order.order.purchaseId, reason: 'mine', order: null }),
+      )
+      const buy = buyFromRetailer(sim, order, device)
+      // The race: the licence asked for while the retailer works on the purchase.
+      const reissue = requestReissue(node.libp2p, node.network, {
+        purchaseId: order.order.purchaseId,
+        device,
+        signer: sim.keys.signer,
+        now: context.clock.now(),
+      })
+      const outcomes = await Promise.allSettled([buy, reissue])
+      for (const [k, outcome] of outcomes.entries()) {
+        const what = k === 0 ? 'buy' : 'reissue'
+        if (outcome.status === 'fulfilled') {
+          this.#licences++
+          this.#count(`${what}:licence`)
+        } else {
+          const err = outcome.reason as { code?: string; name?: string }
+          this.#count(`${what}:${err.code ?? err.name}`)
         }
       }
     }
