@@ -7,6 +7,7 @@ import { LICENCE_SEAL_CONTEXT } from '../../protocols/licence/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
+import { purchaseRefusal } from '../../protocols/purchase/errors.ts'
 import { buyResponse, PURCHASE_DEADLINE_MS, PURCHASE_OPS, PURCHASE_PROTOCOL } from '../../protocols/purchase/index.ts'
 import type { PurchaseOrder } from '../../protocols/purchase/order.ts'
 import { type DecodeOptions, decodeRecordAs, type SignedRecord } from '../../protocols/records/envelope.ts'
@@ -53,8 +54,11 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Send `buy` to the retailer until it answers. A typed refusal is final (`PurchaseRefusedError` with the
- * retailer's code); timeouts and unreachable peers are retried with the same order; after the last attempt the
- * purchase is left pending (`PurchasePendingError`). Returns the raw receipt and licence bytes.
+ * retailer's code); timeouts, unreachable peers and the retailer's own "pending" (`ERR_PURCHASE_PENDING`: its
+ * clearinghouse or registrar did not answer in time, the purchase is saved on its side) are retried with the same
+ * order; after the last attempt the purchase is left pending (`PurchasePendingError`), never failed: a buyer who took
+ * the retailer's "pending" for a refusal and bought again under a new purchase id had the first order's money held at
+ * the clearinghouse until the retailer abandoned it, 15 minutes later. Returns the raw receipt and licence bytes.
  */
 export async function sendBuy(call: BuyCall): Promise<{ receipt: Uint8Array; licence: Uint8Array }> {
   const attempts = call.attempts ?? MAX_BUY_ATTEMPTS
@@ -74,7 +78,8 @@ export async function sendBuy(call: BuyCall): Promise<{ receipt: Uint8Array; lic
       )
       return parseMessage(buyResponse, response, 'response')
     } catch (err) {
-      if (isError(err, RpcRemoteError)) throw new PurchaseRefusedError(err.code, err.message)
+      if (isError(err, RpcRemoteError) && !isError(purchaseRefusal(err.code, err.message), PurchasePendingError))
+        throw new PurchaseRefusedError(err.code, err.message)
       if (call.signal?.aborted === true) throw err
       last = err
     }
