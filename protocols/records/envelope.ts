@@ -161,6 +161,38 @@ export function signRecord<T extends RecordType>(
 }
 
 /**
+ * The last checks of a decoded record, once its bytes are known to be a canonical envelope of `type` with a valid body:
+ * its network, its time, and last its signature over `bodyBytes` (the body's bytes inside the envelope). Shared by
+ * `decodeRecord` and the hand-written readers of hot record types (`protocols/usage/read-report.ts`), so that both
+ * refuse the same records with the same errors.
+ */
+export function checkSignedBody(
+  type: RecordType,
+  body: { network: string; created: number },
+  signer: Uint8Array,
+  sig: Uint8Array,
+  bodyBytes: Uint8Array,
+  options: DecodeOptions,
+): void {
+  const caps = options.caps ?? DEFAULT_RECORD_CAPS
+  if (body.network !== options.network) {
+    throw new WrongNetworkError(
+      'body.network',
+      `record of network ${JSON.stringify(body.network)}, this is ${JSON.stringify(options.network)}`,
+    )
+  }
+  if (body.created > options.now + caps.clockSkewMs) {
+    throw new FutureTimestampError(
+      'body.created',
+      `${body.created} is ${body.created - options.now} ms in the future (allowed skew ${caps.clockSkewMs} ms)`,
+    )
+  }
+  if (!ed25519Verify(signer, signingPayload(type, bodyBytes), sig)) {
+    throw new BadSignatureError('sig', `signature does not verify for signer ${toHex(signer)}`)
+  }
+}
+
+/**
  * Decode and verify a record from bytes that came from outside. Cheap checks run first (size, structure,
  * version, type, canonical form, schema, network, time) and the signature last. Throws a `RecordError`
  * subclass naming the field at fault.
@@ -216,21 +248,7 @@ export function decodeRecord(bytes: Uint8Array, options: DecodeOptions): SignedR
   const bodyBytes = canonicalBodyBytes(bytes, type)
 
   const body = decodeBody(type, fields.body) as BodyOf<RecordType> & { network: string; created: number }
-  if (body.network !== options.network) {
-    throw new WrongNetworkError(
-      'body.network',
-      `record of network ${JSON.stringify(body.network)}, this is ${JSON.stringify(options.network)}`,
-    )
-  }
-  if (body.created > options.now + caps.clockSkewMs) {
-    throw new FutureTimestampError(
-      'body.created',
-      `${body.created} is ${body.created - options.now} ms in the future (allowed skew ${caps.clockSkewMs} ms)`,
-    )
-  }
-  if (!ed25519Verify(fields.signer, signingPayload(type, bodyBytes), fields.sig)) {
-    throw new BadSignatureError('sig', `signature does not verify for signer ${toHex(fields.signer)}`)
-  }
+  checkSignedBody(type, body, fields.signer, fields.sig, bodyBytes, options)
   // The id on first use: a clearinghouse's verification worker decodes every usage report and never asks for it (the
   // main thread, which had to know it first, keeps it), and a hash per report is worth saving there.
   let id: CID | undefined
