@@ -13,7 +13,9 @@ import { Lru } from '../../../keys/lru.ts'
 import type { SealOpener } from '../../../keys/seal.ts'
 import { type DecodeOptions, decodeRecordAs, recordId } from '../../../protocols/records/envelope.ts'
 import { isRecordError } from '../../../protocols/records/errors.ts'
-import { decodeUsageEvents, usageSealContext } from '../../../protocols/usage/index.ts'
+import { usageSealContext } from '../../../protocols/usage/index.ts'
+import { readUsageEvents, type UsageEventView } from '../../../protocols/usage/read-events.ts'
+import { readUsageReport, type UsageReportView } from '../../../protocols/usage/read-report.ts'
 import { CID_STRING_CACHE_ENTRIES, DEVICE_RECORD_CACHE_ENTRIES } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
 import type { StoredEvent } from '../state.ts'
@@ -111,17 +113,17 @@ export function cidText(cid: CID): string {
 }
 
 /**
- * The string form of CIDs that come again and again (a purchase's licence, offer and contract in every report of its
- * plays), remembered by their bytes: base32-encoding one costs about ten times reading its bytes as a Map key.
+ * The text of CIDs that come again and again (a purchase's licence, offer and contract in every report of its plays),
+ * remembered by their bytes: reading the bytes as a Map key costs less than writing the text.
  */
 class CidStrings {
   readonly #strings = new Lru<string, string>(CID_STRING_CACHE_ENTRIES)
 
-  of(cid: CID): string {
-    const key = Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.byteLength).toString('latin1')
+  of(bytes: Uint8Array): string {
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
     let text = this.#strings.get(key)
     if (text === undefined) {
-      text = cid.toString()
+      text = base32Text(bytes, NO_BYTES)
       this.#strings.set(key, text)
     }
     return text
@@ -134,43 +136,51 @@ export class ReportVerifier {
 
   /**
    * Verify one report. `reportId` is the report's id when the caller has already worked it out from the same bytes
-   * (the main thread does, to answer replays before verifying): it is not encoded again.
+   * (the main thread does, to answer replays before verifying): it is not encoded again. `known`: what `registration`
+   * gave for `deviceBytes` (a worker reads each registration of a batch once, for all the reports that carry it).
    */
-  verify(usageBytes: Uint8Array, deviceBytes: Uint8Array, ctx: VerifyContext, reportId?: string): VerifiedReport {
-    let usage: ReturnType<typeof decodeRecordAs<'consort/usage'>>
+  verify(
+    usageBytes: Uint8Array,
+    deviceBytes: Uint8Array,
+    ctx: VerifyContext,
+    reportId?: string,
+    known?: DeviceInfo,
+  ): VerifiedReport {
+    let usage: UsageReportView
     try {
-      usage = decodeRecordAs('consort/usage', usageBytes, ctx.decode)
+      usage = readUsageReport(usageBytes, ctx.decode)
     } catch (err) {
       if (isRecordError(err)) throw new ReportInvalidError(`usage ${err.message}`)
       throw err
     }
-    const registration = this.#registration(deviceBytes, ctx)
-    const body = usage.body
-    const device = toHex(body.device)
-    if (!equal(usage.signer, body.device)) {
+    const registration = known ?? this.registration(deviceBytes, ctx)
+    const device = toHex(usage.device)
+    const account = toHex(usage.account)
+    if (!equal(usage.signer, usage.device)) {
       throw new ReportInvalidError('usage.signer: the report is not signed by the device it names')
     }
     if (registration.device !== device) {
       throw new ReportInvalidError('device.body.device: the registration is for another device than the report')
     }
-    if (registration.account !== toHex(body.account)) {
+    if (registration.account !== account) {
       throw new ReportInvalidError('usage.body.account: the device is registered to another account')
     }
-    const box = body.sealed.find((s) => equal(s.recipient, ctx.recipient) || equal(s.recipient, ctx.sealingPublicKey))
+    const box = usage.sealed.find((s) => equal(s.recipient, ctx.recipient) || equal(s.recipient, ctx.sealingPublicKey))
     if (box === undefined) throw new ReportInvalidError('usage.body.sealed: nothing is sealed to this clearinghouse')
-    let events: ReturnType<typeof decodeUsageEvents>
+    let events: UsageEventView[]
     try {
-      events = decodeUsageEvents(ctx.opener.open(box.box, usageSealContext(ctx.decode.network, body.device, body.seq)))
+      events = readUsageEvents(ctx.opener.open(box.box, usageSealContext(ctx.decode.network, usage.device, usage.seq)))
     } catch (err) {
       throw new ReportInvalidError(`usage.body.sealed: ${(err as Error).message}`)
     }
     const ids = new Set<string>()
-    const stored: StoredEvent[] = []
+    const stored: StoredEvent[] = new Array(events.length)
     const cids = this.#cids
-    for (const [i, e] of events.entries()) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!
       if (ids.has(e.eventId)) throw new ReportInvalidError(`events.${i}.eventId: ${e.eventId} repeats in the report`)
       ids.add(e.eventId)
-      stored.push({
+      stored[i] = {
         eventId: e.eventId,
         kind: e.kind,
         isrc: e.isrc,
@@ -180,23 +190,24 @@ export class ReportVerifier {
         contract: e.contract === null ? null : cids.of(e.contract),
         startedAt: e.startedAt,
         seconds: e.seconds,
-      })
+      }
     }
     return {
-      reportId: reportId ?? usage.id.toString(),
+      reportId: reportId ?? recordId(usageBytes).toString(),
       bytes: usageBytes,
       deviceBytes,
-      created: body.created,
+      created: usage.created,
       device,
-      account: toHex(body.account),
-      seq: body.seq,
-      prev: body.prev === null ? null : cidText(body.prev),
+      account,
+      seq: usage.seq,
+      prev: usage.prev === null ? null : base32Text(usage.prev, NO_BYTES),
       registration,
       events: stored,
     }
   }
 
-  #registration(bytes: Uint8Array, ctx: VerifyContext): DeviceInfo {
+  /** A device registration, decoded and its signature checked once (remembered by its hash); `ReportInvalidError`. */
+  registration(bytes: Uint8Array, ctx: VerifyContext): DeviceInfo {
     const digest = hash('sha256', bytes, 'base64')
     const known = this.#devices.get(digest)
     if (known !== undefined) return known

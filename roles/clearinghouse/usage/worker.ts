@@ -7,7 +7,7 @@ import { SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
 import { unpackBatch } from './batch.ts'
 import type { PoolRequest, PoolResponse, WorkerInit } from './pool.ts'
-import { ReportVerifier, type VerifyContext } from './verify.ts'
+import { type DeviceInfo, ReportVerifier, type VerifyContext } from './verify.ts'
 
 const init = workerData as WorkerInit
 const opener = new SealOpener({ publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey })
@@ -23,11 +23,23 @@ parentPort?.on('message', (request: PoolRequest) => {
     opener,
   }
   const registrations: PoolResponse['registrations'] = new Array(request.devices.length / 2).fill(null)
+  // Each registration of the batch is read once, for every report that carries it (a refused one refuses them all).
+  const known: Array<DeviceInfo | Error | undefined> = new Array(registrations.length)
   const results: PoolResponse['results'] = unpackBatch(request).map((item) => {
     try {
+      let registration = known[item.registration]
+      if (registration === undefined) {
+        try {
+          registration = verifier.registration(item.device, ctx)
+        } catch (err) {
+          registration = err as Error
+        }
+        known[item.registration] = registration
+      }
+      if (registration instanceof Error) throw registration
       // The main thread has the bytes and the report's id: neither is posted back (an empty id is not encoded). The
       // registration (and with it the device and account, checked equal to the report's) goes once per batch.
-      const r = verifier.verify(item.usage, item.device, ctx, '')
+      const r = verifier.verify(item.usage, item.device, ctx, '', registration)
       registrations[item.registration] = r.registration
       return {
         ok: true,
