@@ -27,6 +27,16 @@ const NONCE_BYTES = 12
 const TAG_BYTES = 16
 /** Bytes a sealed box adds to its plaintext: version, ephemeral public key, tag. */
 export const SEAL_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES
+/** The first byte of a box sealed in a session (`SealSession`): one key per session, the box's number in the nonce. */
+export const SEAL_SESSION_VERSION = 2
+/** HKDF info of a session's key and nonce base (no context: each box's context is bound by the associated data). */
+export const SEAL_SESSION_DOMAIN = 'consort/v1/seal-session'
+const BOX_NUMBER_BYTES = 4
+const SESSION_HEADER_BYTES = HEADER_BYTES + BOX_NUMBER_BYTES
+/** Bytes a session's box adds to its plaintext: version, ephemeral public key, box number, tag. */
+export const SEAL_SESSION_OVERHEAD_BYTES = SESSION_HEADER_BYTES + TAG_BYTES
+/** Boxes one session key may seal: its box number is 32 bits. */
+const MAX_SESSION_BOX_NUMBER = 2 ** 32 - 1
 
 /** Longest context (UTF-8 bytes). Contexts are short fixed labels, optionally with an id; 256 leaves room for both. */
 export const MAX_SEAL_CONTEXT_BYTES = 256
@@ -55,7 +65,7 @@ function contextBytes(context: string): Uint8Array {
 
 /**
  * HKDF-SHA256 (RFC 5869) in its two steps. Extract: `PRK = HMAC(salt = E ‖ R, S)`, one per pair of keys — a sealing
- * session (`SealSession`, `SealOpener`'s session cache) does it once for all its boxes. Expand, per box:
+ * session (`SealSession`, `SealOpener`'s session cache) does it once for all its boxes. Expand, per box of version 1:
  * `T1 = HMAC(PRK, info ‖ 0x01)`, `T2 = HMAC(PRK, T1 ‖ info ‖ 0x02)`, `okm = (T1 ‖ T2)[0..44]` with
  * `info = "consort/v1/seal" ‖ 0x00 ‖ ctx`: the 32-byte AES key and the 12-byte nonce. Byte for byte what node:crypto's
  * `hkdfSync('sha256', S, E ‖ R, info, 44)` gives (tested); the PRK is a secret KeyObject so that neither HMAC makes
@@ -74,9 +84,35 @@ function extract(shared: Uint8Array, ephemeralPublicKey: Uint8Array, recipientPu
 
 const COUNTER_1 = Uint8Array.of(1)
 const COUNTER_2 = Uint8Array.of(2)
+const SESSION_INFO = new TextEncoder().encode(SEAL_SESSION_DOMAIN)
 
 function expand(prk: KeyObject, context: Uint8Array): { key: KeyObject; nonce: Buffer } {
-  const info = Buffer.concat([DOMAIN_BYTES, Uint8Array.of(0), context])
+  return expandInfo(prk, Buffer.concat([DOMAIN_BYTES, Uint8Array.of(0), context]))
+}
+
+/**
+ * A session's key and nonce base: `okm = HKDF-Expand(PRK, "consort/v1/seal-session" ‖ 0x00, 44)`, once per `(E, R)`
+ * (decision 0515). The info differs from every box's of version 1 (`"consort/v1/seal" ‖ 0x00 ‖ ctx`) at its 16th byte,
+ * so neither derivation ever gives the other's key.
+ */
+function sessionKeys(prk: KeyObject): SessionKeys {
+  const { key, nonce } = expandInfo(prk, Buffer.concat([SESSION_INFO, Uint8Array.of(0)]))
+  return { key, nonceBase: Buffer.from(nonce) }
+}
+
+/** A session's AES-256-GCM key and the 12 bytes each box's nonce is made from (the box number XORed into the last 4). */
+interface SessionKeys {
+  key: KeyObject
+  nonceBase: Buffer
+}
+
+function sessionNonce(base: Buffer, boxNumber: number): Buffer {
+  const nonce = Buffer.from(base)
+  nonce.writeUInt32BE((base.readUInt32BE(8) ^ boxNumber) >>> 0, 8)
+  return nonce
+}
+
+function expandInfo(prk: KeyObject, info: Buffer): { key: KeyObject; nonce: Buffer } {
   const t1 = createHmac('sha256', prk).update(info).update(COUNTER_1).digest()
   const t2 = createHmac('sha256', prk).update(t1).update(info).update(COUNTER_2).digest()
   try {
@@ -99,6 +135,28 @@ function sealWith(prk: KeyObject, ephemeralPublicKey: Uint8Array, plaintext: Uin
   out.set(body, HEADER_BYTES)
   out.set(tail, HEADER_BYTES + body.length)
   out.set(cipher.getAuthTag(), HEADER_BYTES + plaintext.length)
+  return out
+}
+
+/** Seal one box of a session: version 2 ‖ E ‖ box number ‖ ciphertext ‖ tag, the context in the associated data. */
+function sealInSession(
+  keys: SessionKeys,
+  ephemeralPublicKey: Uint8Array,
+  boxNumber: number,
+  plaintext: Uint8Array,
+  ctx: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(SEAL_SESSION_OVERHEAD_BYTES + plaintext.length)
+  out[0] = SEAL_SESSION_VERSION
+  out.set(ephemeralPublicKey, 1)
+  new DataView(out.buffer).setUint32(HEADER_BYTES, boxNumber)
+  const cipher = createCipheriv('aes-256-gcm', keys.key, sessionNonce(keys.nonceBase, boxNumber))
+  cipher.setAAD(Buffer.concat([out.subarray(0, SESSION_HEADER_BYTES), ctx]))
+  const body = cipher.update(plaintext)
+  const tail = cipher.final()
+  out.set(body, SESSION_HEADER_BYTES)
+  out.set(tail, SESSION_HEADER_BYTES + body.length)
+  out.set(cipher.getAuthTag(), SESSION_HEADER_BYTES + plaintext.length)
   return out
 }
 
@@ -140,7 +198,8 @@ export function seal(
 }
 
 /**
- * Ephemeral keys whose agreement a `SealOpener` remembers (the PRK of each, a 32-byte secret), in two tiers: a key is
+ * Ephemeral keys whose agreement a `SealOpener` remembers (the PRK of each, a 32-byte secret, and the session's key once
+ * a box of version 2 used it), in two tiers: a key is
  * remembered on probation after its first box opened, and promoted to the established tier by its second. A flood of
  * fresh keys (each used once, as `seal` uses them) churns only the probation tier and never evicts an established
  * sealing session. 4,096 sessions: a clearinghouse's devices that report within an hour, at a few hundred bytes each.
@@ -153,17 +212,18 @@ export const SEAL_SESSION_PROBATION_ENTRIES = 1024
  * Opens sealed boxes addressed to one recipient. Its X25519 private key becomes a node:crypto KeyObject once:
  * building it costs about as much as the key agreement itself, and a clearinghouse opens one box per usage report.
  *
- * A box sealed in a session (`SealSession`: one ephemeral key for many boxes) opens like any other; the opener
- * remembers the agreement with each ephemeral key whose box opened (bounded, see `SEAL_SESSION_CACHE_ENTRIES`), so the
- * session's next boxes cost HKDF's expand step and AES-GCM, not an X25519 agreement. What is remembered is a function
+ * A box sealed in a session (`SealSession`: one ephemeral key for many boxes, version 2) opens like any other; the
+ * opener remembers the agreement with each ephemeral key whose box opened (bounded, see `SEAL_SESSION_CACHE_ENTRIES`),
+ * and the session's AES key once derived, so the session's next boxes cost one AES-GCM decryption each, not an X25519
+ * agreement nor an HKDF expand (decision 0515). What is remembered is a function
  * of the ephemeral public key alone (with this opener's fixed key pair): a remembered agreement opens exactly the boxes
  * the agreement itself would open, no others.
  */
 export class SealOpener {
   readonly #privateKey: KeyObject
   readonly #publicKey: Uint8Array
-  readonly #established = new Lru<string, KeyObject>(SEAL_SESSION_CACHE_ENTRIES)
-  readonly #probation = new Lru<string, KeyObject>(SEAL_SESSION_PROBATION_ENTRIES)
+  readonly #established = new Lru<string, Remembered>(SEAL_SESSION_CACHE_ENTRIES)
+  readonly #probation = new Lru<string, Remembered>(SEAL_SESSION_PROBATION_ENTRIES)
   #agreements = 0
 
   /** Throws `InvalidByteLengthError` when a key is not 32 bytes. */
@@ -185,7 +245,7 @@ export class SealOpener {
   }
 
   /**
-   * Opens a sealed box made by `seal` or a `SealSession` for this recipient under `context`.
+   * Opens a sealed box made by `seal` (version 1) or a `SealSession` (version 2) for this recipient under `context`.
    * Throws `MalformedSealError` (too short, too long, unknown version), `SealOpenError` (altered, another
    * recipient, another context, low-order ephemeral key), `InvalidSealContextError`.
    */
@@ -194,39 +254,54 @@ export class SealOpener {
     if (sealed.length < SEAL_OVERHEAD_BYTES) {
       throw new MalformedSealError(`sealed box is ${sealed.length} bytes, at least ${SEAL_OVERHEAD_BYTES}`)
     }
-    if (sealed.length > SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES) {
+    const version = sealed[0]
+    if (version !== SEAL_VERSION && version !== SEAL_SESSION_VERSION) {
       throw new MalformedSealError(
-        `sealed box is ${sealed.length} bytes, at most ${SEAL_OVERHEAD_BYTES + MAX_SEAL_PLAINTEXT_BYTES}`,
+        `sealed box version is ${version}, only ${SEAL_VERSION} and ${SEAL_SESSION_VERSION} are known`,
       )
     }
-    if (sealed[0] !== SEAL_VERSION) {
-      throw new MalformedSealError(`sealed box version is ${sealed[0]}, only ${SEAL_VERSION} is known`)
+    const header = version === SEAL_VERSION ? HEADER_BYTES : SESSION_HEADER_BYTES
+    if (sealed.length < header + TAG_BYTES) {
+      throw new MalformedSealError(`sealed box is ${sealed.length} bytes, at least ${header + TAG_BYTES}`)
+    }
+    if (sealed.length > header + TAG_BYTES + MAX_SEAL_PLAINTEXT_BYTES) {
+      throw new MalformedSealError(
+        `sealed box is ${sealed.length} bytes, at most ${header + TAG_BYTES + MAX_SEAL_PLAINTEXT_BYTES}`,
+      )
     }
     const ctx = contextBytes(context)
     const ephemeralPublicKey = sealed.subarray(1, HEADER_BYTES)
     // The key's 32 bytes as a Map key: reading them as Latin-1 is a tenth of the cost of hex.
     const session = bufferView(ephemeralPublicKey).toString('latin1')
-    let prk = this.#established.get(session)
-    const known = prk !== undefined
-    if (!known) prk = this.#probation.peek(session)
-    const probation = !known && prk !== undefined
-    if (prk === undefined) {
+    let remembered = this.#established.get(session)
+    const known = remembered !== undefined
+    if (!known) remembered = this.#probation.peek(session)
+    const probation = !known && remembered !== undefined
+    if (remembered === undefined) {
       const shared = x25519SharedSecret(this.#privateKey, ephemeralPublicKey)
       if (shared === undefined) {
         throw new SealOpenError('sealed box did not open: its ephemeral key is a low-order point')
       }
       this.#agreements++
-      prk = withoutStackTraces(() => extract(shared, ephemeralPublicKey, this.#publicKey))
+      remembered = { prk: withoutStackTraces(() => extract(shared, ephemeralPublicKey, this.#publicKey)) }
       shared.fill(0)
     }
-    const { key, nonce } = expand(prk, ctx)
+    let key: KeyObject
+    let nonce: Buffer
+    if (version === SEAL_VERSION) ({ key, nonce } = expand(remembered.prk, ctx))
+    else {
+      // The session's key, derived once per ephemeral key (and kept only if the box opens, with the rest).
+      remembered.session ??= sessionKeys(remembered.prk)
+      key = remembered.session.key
+      nonce = sessionNonce(remembered.session.nonceBase, bufferView(sealed).readUInt32BE(HEADER_BYTES))
+    }
     const tagStart = sealed.length - TAG_BYTES
     const decipher = createDecipheriv('aes-256-gcm', key, nonce)
-    decipher.setAAD(Buffer.concat([sealed.subarray(0, HEADER_BYTES), ctx]))
+    decipher.setAAD(Buffer.concat([sealed.subarray(0, header), ctx]))
     decipher.setAuthTag(bufferView(sealed.subarray(tagStart)))
     let plaintext: Uint8Array
     try {
-      const body = decipher.update(sealed.subarray(HEADER_BYTES, tagStart))
+      const body = decipher.update(sealed.subarray(header, tagStart))
       decipher.final()
       plaintext = copyBytes(body)
       body.fill(0)
@@ -236,13 +311,19 @@ export class SealOpener {
     // Only a key whose box opened is remembered: a box that fails costs its agreement every time and evicts nothing.
     if (probation) {
       this.#probation.delete(session)
-      this.#established.set(session, prk)
-    } else if (!known) this.#probation.set(session, prk)
+      this.#established.set(session, remembered)
+    } else if (!known) this.#probation.set(session, remembered)
     return plaintext
   }
 }
 
-/** Boxes one `SealSession` key seals before it is replaced (each box's key and nonce come from its own context). */
+/** What a `SealOpener` remembers of an ephemeral key: the agreement's PRK, and the session's keys once derived. */
+interface Remembered {
+  prk: KeyObject
+  session?: SessionKeys
+}
+
+/** Boxes one `SealSession` key seals before it is replaced (each box's nonce comes from its number, 0 to 1,023). */
 export const SEAL_SESSION_MAX_BOXES = 1024
 /** How long one `SealSession` key is used before it is replaced. */
 export const SEAL_SESSION_MAX_AGE_MS = 60 * 60 * 1000
@@ -259,17 +340,20 @@ export interface SealSessionInit {
 }
 
 /**
- * Seals many boxes with one ephemeral key (a session), as `seal` would with a fresh one each time: the same format, so
- * any `SealOpener` opens them, and one that remembers the session (every `SealOpener` does, bounded) skips the X25519
- * agreement for all but the first two. For a device that seals a usage report to the clearinghouses every minute.
+ * Seals many boxes with one ephemeral key (a session): boxes of version 2 (keys/README.md), which any `SealOpener` opens;
+ * one that remembers the session (every `SealOpener` does, bounded) skips the X25519 agreement for all but the first
+ * two, and the key derivation for all but the first. For a device that seals a usage report to the clearinghouses every
+ * minute.
  *
- * Each box's AES key and nonce are derived from the session's agreement and the box's context by HKDF, so two boxes of
- * a session never share a key and nonce as long as their contexts differ. The session refuses to rely on that: a context
- * it already sealed to the same recipient starts a new key. A key is replaced after `maxBoxes` boxes or `maxAgeMs`, and
- * lives in memory only (a restart starts a new one). What a session costs against the one-key-per-box `seal`
- * is written in docs/decisions/0513-usage-sealing-sessions.md: the device's ephemeral private key lives for the
- * session, so whoever reads the device's memory during it can open that session's boxes — which hold the device's own
- * usage, kept in its own log anyway.
+ * The session's AES-256-GCM key and a nonce base are derived once per recipient from the agreement (HKDF); each box
+ * carries its number under the key (0, 1, …, never repeated), XORed into the nonce base to make its nonce, and its
+ * context is bound by the associated data, so a box opens only under the context it was sealed for. A context the session
+ * already sealed to the same recipient still starts a new key (a report is sealed once). A key is replaced after
+ * `maxBoxes` boxes (at most 2^32) or `maxAgeMs`, and lives in memory only (a restart starts a new one). What a session
+ * costs against the one-key-per-box `seal` is written in docs/decisions/0513-usage-sealing-sessions.md and
+ * 0515-usage-verification-by-hand.md: the device's ephemeral private key and the session's AES key live for the session,
+ * so whoever reads the device's memory during it can open that session's boxes — which hold the device's own usage,
+ * kept in its own log anyway.
  */
 export class SealSession {
   readonly #random: Random
@@ -278,8 +362,8 @@ export class SealSession {
   readonly #maxAgeMs: number
   #key: { privateKey: KeyObject; publicKey: Uint8Array; started: number } | undefined
   #boxes = 0
-  /** Per recipient (hex), the PRK of this session's agreement with it. */
-  readonly #prks = new Map<string, KeyObject>()
+  /** Per recipient (hex), this session's key and nonce base with it. */
+  readonly #keysWith = new Map<string, SessionKeys>()
   /** Recipient and context of every box this key sealed: a repeat starts a new key. */
   readonly #sealed = new Set<string>()
   #keys = 0
@@ -287,7 +371,9 @@ export class SealSession {
   constructor(init: SealSessionInit) {
     const maxBoxes = init.maxBoxes ?? SEAL_SESSION_MAX_BOXES
     const maxAgeMs = init.maxAgeMs ?? SEAL_SESSION_MAX_AGE_MS
-    if (!Number.isSafeInteger(maxBoxes) || maxBoxes < 1) throw new RangeError(`maxBoxes ${maxBoxes} must be ≥ 1`)
+    if (!Number.isSafeInteger(maxBoxes) || maxBoxes < 1 || maxBoxes > MAX_SESSION_BOX_NUMBER + 1) {
+      throw new RangeError(`maxBoxes ${maxBoxes} must be 1 to 2^32`)
+    }
     if (!Number.isSafeInteger(maxAgeMs) || maxAgeMs < 1) throw new RangeError(`maxAgeMs ${maxAgeMs} must be ≥ 1`)
     this.#random = init.random ?? systemRandom
     this.#now = init.now
@@ -318,23 +404,25 @@ export class SealSession {
       this.#rotate(now)
     }
     const key = this.#key!
-    let prk = this.#prks.get(recipient)
-    if (prk === undefined) {
+    let keys = this.#keysWith.get(recipient)
+    if (keys === undefined) {
       const shared = x25519SharedSecret(key.privateKey, recipientPublicKey)
       if (shared === undefined) throw new WeakSealingKeyError()
-      prk = withoutStackTraces(() => extract(shared, key.publicKey, recipientPublicKey))
+      const prk = withoutStackTraces(() => extract(shared, key.publicKey, recipientPublicKey))
       shared.fill(0)
-      this.#prks.set(recipient, prk)
+      keys = sessionKeys(prk)
+      this.#keysWith.set(recipient, keys)
     }
-    this.#boxes++
+    // The box's number under this key: never repeated (a key is replaced after maxBoxes ≤ 2^32 boxes).
+    const boxNumber = this.#boxes++
     this.#sealed.add(box)
-    return sealWith(prk, key.publicKey, plaintext, ctx)
+    return sealInSession(keys, key.publicKey, boxNumber, plaintext, ctx)
   }
 
   /** Forget the current key (a device that stops reporting, or wants the next box under a fresh key). */
   end(): void {
     this.#key = undefined
-    this.#prks.clear()
+    this.#keysWith.clear()
     this.#sealed.clear()
     this.#boxes = 0
   }
@@ -347,7 +435,7 @@ export class SealSession {
 }
 
 /**
- * Opens a sealed box made by `seal` for `recipient` under `context` (once; `SealOpener` for many).
+ * Opens a sealed box made by `seal` or a `SealSession` for `recipient` under `context` (once; `SealOpener` for many).
  * Throws `MalformedSealError` (too short, too long, unknown version), `SealOpenError` (altered, another
  * recipient, another context, low-order ephemeral key), `InvalidByteLengthError`, `InvalidSealContextError`.
  */

@@ -1,5 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
-import { SEAL_OVERHEAD_BYTES } from '../../keys/seal.ts'
+import { SEAL_SESSION_OVERHEAD_BYTES } from '../../keys/seal.ts'
 import { CLEARING_OPS, CLEARING_PROTOCOL, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
@@ -23,7 +23,7 @@ export type ReportStatus = 'settled' | 'held' | 'duplicate'
 export function eventsBudget(network: NetworkContext): number {
   const recipients = Math.max(1, network.body.clearinghouses.length)
   const perBox = Math.floor((network.caps.largeRecordBytes - REPORT_ENVELOPE_RESERVE_BYTES) / recipients)
-  return Math.min(MAX_EVENTS_BYTES_PER_REPORT, perBox - SEAL_OVERHEAD_BYTES - 64)
+  return Math.min(MAX_EVENTS_BYTES_PER_REPORT, perBox - SEAL_SESSION_OVERHEAD_BYTES - 64)
 }
 
 /**

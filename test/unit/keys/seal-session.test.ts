@@ -9,17 +9,21 @@ import {
   open,
   SEAL_OVERHEAD_BYTES,
   SEAL_SESSION_CACHE_ENTRIES,
+  SEAL_SESSION_OVERHEAD_BYTES,
   SEAL_SESSION_PROBATION_ENTRIES,
+  SEAL_SESSION_VERSION,
   SealOpener,
   SealSession,
   SeededRandom,
   seal,
 } from '../../../keys/index.ts'
 import { usageSealContext } from '../../../protocols/usage/index.ts'
+import { flipBit } from '../../helpers/record-samples.ts'
 
 /**
- * Sealing sessions (decision 0513): one ephemeral key for many boxes on the device's side, the agreement remembered
- * per ephemeral key on the clearinghouse's side, and no change to the box's format.
+ * Sealing sessions (decisions 0513, 0515): one ephemeral key for many boxes on the device's side, the agreement and the
+ * session's key remembered per ephemeral key on the clearinghouse's side; a session's boxes are version 2 (one key per
+ * session, each box's number in its nonce and its context in the associated data).
  */
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -36,22 +40,24 @@ const contextOf = (device: string, seq: number) => usageSealContext('net', utf8(
 describe('keys/seal: sealing sessions', () => {
   const recipient = generateSealingKeyPair(new SeededRandom('seal-session-recipient'))
 
-  it('seals boxes of the same format that any opener and open() open; one ephemeral key for the session', () => {
+  it("seals version 2 boxes that any opener and open() open; one ephemeral key for the session, each box's number", () => {
     const t = clock()
     const session = new SealSession({ random: new SeededRandom('s1'), now: t.now })
     const boxes = Array.from({ length: 5 }, (_, seq) =>
       session.seal(recipient.publicKey, utf8(`events ${seq}`), contextOf('A', seq)),
     )
     for (const [seq, box] of boxes.entries()) {
-      assert.equal(box.length, SEAL_OVERHEAD_BYTES + utf8(`events ${seq}`).length)
-      assert.equal(box[0], 1)
+      assert.equal(box.length, SEAL_SESSION_OVERHEAD_BYTES + utf8(`events ${seq}`).length)
+      assert.equal(SEAL_SESSION_OVERHEAD_BYTES, SEAL_OVERHEAD_BYTES + 4)
+      assert.equal(box[0], SEAL_SESSION_VERSION)
+      assert.equal(Buffer.from(box).readUInt32BE(33), seq)
       assert.deepEqual(open(recipient, box, contextOf('A', seq)), utf8(`events ${seq}`))
     }
     assert.equal(new Set(boxes.map(ephemeralOf)).size, 1)
     assert.equal(session.keys, 1)
   })
 
-  it('derives each box its own key and nonce (recomputed with X25519 and HKDF-SHA256 of @noble)', () => {
+  it('derives the session key and nonce base once, each nonce from the box number (recomputed with @noble)', () => {
     // The session's private key is the first 32 bytes its Random draws: draw them again from the same seed.
     const ephemeralPrivate = new SeededRandom('s-known').bytes(32)
     const session = new SealSession({ random: new SeededRandom('s-known'), now: clock().now })
@@ -61,25 +67,52 @@ describe('keys/seal: sealing sessions', () => {
     const E = x25519.getPublicKey(ephemeralPrivate)
     assert.deepEqual(a.subarray(1, 33), E)
     const shared = x25519.getSharedSecret(ephemeralPrivate, recipient.publicKey)
-    const okms = [1, 2].map((seq) =>
-      hkdf(
-        sha256,
-        shared,
-        new Uint8Array([...E, ...recipient.publicKey]),
-        new Uint8Array([...utf8('consort/v1/seal'), 0, ...utf8(contextOf('A', seq))]),
-        44,
-      ),
+    // One-shot HKDF with the session's info: the key and the nonce base of every box of the session.
+    const okm = hkdf(
+      sha256,
+      shared,
+      new Uint8Array([...E, ...recipient.publicKey]),
+      new Uint8Array([...utf8('consort/v1/seal-session'), 0]),
+      44,
     )
-    assert.notDeepEqual(okms[0]!.subarray(0, 32), okms[1]!.subarray(0, 32))
-    assert.notDeepEqual(okms[0]!.subarray(32), okms[1]!.subarray(32))
-    for (const [i, box] of [a, b].entries()) {
-      const okm = okms[i]!
-      const aad = new Uint8Array([...box.subarray(0, 33), ...utf8(contextOf('A', i + 1))])
-      const cipher = createCipheriv('aes-256-gcm', okm.subarray(0, 32), okm.subarray(32))
-      cipher.setAAD(aad)
+    for (const [n, box] of [a, b].entries()) {
+      const nonce = new Uint8Array(okm.subarray(32))
+      nonce[11]! ^= n // the box number (0, 1) XORed into the nonce base's last 4 bytes, big-endian
+      const header = new Uint8Array([2, ...E, 0, 0, 0, n])
+      assert.deepEqual(box.subarray(0, 37), header)
+      const cipher = createCipheriv('aes-256-gcm', okm.subarray(0, 32), nonce)
+      cipher.setAAD(new Uint8Array([...header, ...utf8(contextOf('A', n + 1))]))
       const expected = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
-      assert.deepEqual(new Uint8Array(expected), box.subarray(33))
+      assert.deepEqual(new Uint8Array(expected), box.subarray(37))
     }
+    assert.notDeepEqual(a.subarray(37), b.subarray(37), 'the same plaintext, another nonce and context')
+  })
+
+  it("refuses every single-bit flip of a session's box, its number moved, its context changed (exhaustive)", () => {
+    const opener = new SealOpener(recipient)
+    const session = new SealSession({ random: new SeededRandom('s-flips'), now: clock().now })
+    const boxes = [0, 1, 2].map((seq) => session.seal(recipient.publicKey, utf8(`plays ${seq}`), contextOf('A', seq)))
+    for (const [seq, box] of boxes.entries()) opener.open(box, contextOf('A', seq))
+    assert.deepEqual(opener.remembered, { established: 1, probation: 0 })
+    const box = boxes[2]!
+    for (let bit = 0; bit < box.length * 8; bit++) {
+      const expected = bit < 8 ? 'MalformedSealError' : 'SealOpenError'
+      assert.throws(() => opener.open(flipBit(box, bit), contextOf('A', 2)), { name: expected }, `bit ${bit}`)
+    }
+    // Another box's number (the nonce of box 1 with box 2's ciphertext), another context, a box cut short.
+    const renumbered = new Uint8Array(box)
+    renumbered[36] = 1
+    assert.throws(() => opener.open(renumbered, contextOf('A', 2)), SealOpenError)
+    assert.throws(() => opener.open(box, contextOf('A', 1)), SealOpenError)
+    assert.throws(() => opener.open(box, contextOf('B', 2)), SealOpenError)
+    assert.throws(() => opener.open(box.subarray(0, SEAL_SESSION_OVERHEAD_BYTES - 1), contextOf('A', 2)), {
+      name: 'MalformedSealError',
+      message: /at least 53/,
+    })
+    // The session's version-2 key never opens a version-1 box under the same ephemeral key, nor the other way round.
+    const asV1 = new Uint8Array([1, ...box.subarray(1, 33), ...box.subarray(37)])
+    assert.throws(() => opener.open(asV1, contextOf('A', 2)), SealOpenError)
+    assert.deepEqual(opener.open(box, contextOf('A', 2)), utf8('plays 2'), 'the untouched box still opens')
   })
 
   it('starts a new key after maxBoxes, after maxAgeMs, when the clock goes back, and for a context sealed before', () => {

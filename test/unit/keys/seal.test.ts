@@ -133,9 +133,13 @@ describe('keys/seal', () => {
     })
     assert.throws(() => open(recipient, sealed.subarray(0, sealed.length - 1), context), { name: 'SealOpenError' })
     assert.throws(() => open(recipient, new Uint8Array([...sealed, 0]), context), { name: 'SealOpenError' })
+    const v3 = new Uint8Array(sealed)
+    v3[0] = 3
+    assert.throws(() => open(recipient, v3, context), { name: 'MalformedSealError', message: /version is 3/ })
+    // Relabelled as a session's box (version 2, decision 0515): read so, it does not open.
     const v2 = new Uint8Array(sealed)
     v2[0] = 2
-    assert.throws(() => open(recipient, v2, context), { name: 'MalformedSealError', message: /version is 2/ })
+    assert.throws(() => open(recipient, v2, context), { name: 'SealOpenError' })
   })
 
   it('refuses an all-zero shared secret on both sides', () => {
@@ -205,8 +209,10 @@ describe('SealOpener (one recipient, many boxes)', () => {
     }
     assert.throws(() => opener.open(new Uint8Array(10), 'c'), { name: 'MalformedSealError' })
     const box = seal(me.sealing.publicKey, new Uint8Array(4), 'c')
-    box[0] = 2
+    box[0] = 3
     assert.throws(() => opener.open(box, 'c'), { name: 'MalformedSealError' })
+    box[0] = 2
+    assert.throws(() => opener.open(box, 'c'), { name: 'SealOpenError' })
     assert.throws(() => opener.open(seal(me.sealing.publicKey, new Uint8Array(4), 'c'), ''), {
       name: 'InvalidSealContextError',
     })
