@@ -29,7 +29,8 @@ const log = logger('consort:sim:fabric')
  * **Partitions** cut the network into sides. `blackhole` (the default): packets across the cut vanish, as when a
  * route is lost: new dials across it hang until their time-out, chunks on open connections wait, and are delivered
  * after the heal at the sender's next retransmission (the first `depart + RTO·(2^k − 1)` after the heal) if the
- * connection is still open — libp2p's ping monitor closes connections that stay silent, as on a real network.
+ * connection is still open. A failed ping closes nothing on a Consort node (decision 0009); what closes a silent
+ * connection is the sync protocol: a catch-up pull unanswered within its 10 s deadline hangs up and redials the peer.
  * `reset`: a middlebox resets every connection across the cut at once and refuses dials (after a round trip).
  *
  * A node that **crashes** (`crash`) resets all its connections at once; a node that **stops** closes them as libp2p
