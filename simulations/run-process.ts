@@ -43,6 +43,11 @@ Error.stackTraceLimit = process.env.CONSORT_SIM_STACKS === '1' ? 10 : 0
 const bufferPool = Number(process.env.CONSORT_SIM_BUFFER_POOL_BYTES ?? Number.NaN)
 if (Number.isSafeInteger(bufferPool) && bufferPool >= 0) Buffer.poolSize = bufferPool
 
+// Every libp2p logger (one per connection, stream and service, three debug functions each) asked the kernel whether
+// stderr is a terminal when it was made, to colour its output: `tty.isatty` was 1 % of a 65-node market's CPU samples,
+// for logs that are off. Said once here, before any logger's module loads; DEBUG_COLORS set by the caller wins.
+process.env.DEBUG_COLORS ??= process.stderr.isTTY === true ? '1' : '0'
+
 const world = VirtualWorld.install({ seed: 'consort/sim/boot', epochMs: EPOCH_MS })
 const wallStart = wallClockNow()
 let code = 3
