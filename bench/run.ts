@@ -8,6 +8,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { measureCpuShare } from './lib/cpu-share.ts'
 import { formatReport } from './lib/format.ts'
 import type { BenchmarkModule, BenchReport } from './lib/types.ts'
 
@@ -86,14 +87,20 @@ async function main(argv: string[]): Promise<number> {
   const benchmark = await loadBenchmark(name)
   const started = new Date().toISOString()
   const loadStart = loadAverage()
-  process.stderr.write(`[${name}] load average at the start: ${loadStart.join(' ')}\n`)
+  const shareStart = measureCpuShare()
+  process.stderr.write(
+    `[${name}] load average at the start: ${loadStart.join(' ')}; a busy thread gets ${shareStart.share} of a CPU\n`,
+  )
   const results = await benchmark.run({
     rounds,
     quick,
     log: (message) => process.stderr.write(`[${name}] ${message}\n`),
   })
   const loadEnd = loadAverage()
-  process.stderr.write(`[${name}] load average at the end: ${loadEnd.join(' ')}\n`)
+  const shareEnd = measureCpuShare()
+  process.stderr.write(
+    `[${name}] load average at the end: ${loadEnd.join(' ')}; a busy thread gets ${shareEnd.share} of a CPU\n`,
+  )
   const report: BenchReport = {
     bench: name,
     node: process.version,
@@ -101,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     started,
     ended: new Date().toISOString(),
     load: { start: loadStart, end: loadEnd },
+    cpuShare: { start: shareStart.share, end: shareEnd.share, autogroup: shareStart.autogroup },
     results,
   }
   process.stdout.write(values.json === true ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`)

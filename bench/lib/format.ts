@@ -26,6 +26,7 @@ export function formatReport(report: BenchReport): string {
   return [
     `bench ${report.bench} · node ${report.node} · ${report.cpus} cpus · ${report.started} → ${report.ended}`,
     `load average (1, 5, 15 min): ${report.load.start.join(' ')} at the start, ${report.load.end.join(' ')} at the end`,
+    `share of a CPU a busy thread got: ${report.cpuShare.start} at the start, ${report.cpuShare.end} at the end${report.cpuShare.autogroup === true ? ' (sched autogroup on: niced work in other sessions competes unniced)' : ''}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

@@ -56,6 +56,12 @@ export interface BenchReport {
    * machine mean little without it.
    */
   load: { start: number[]; end: number[] }
+  /**
+   * The share of one CPU a busy thread of the benchmark's process got for half a second at the start and at the end
+   * (`bench/lib/cpu-share.ts`), and whether the kernel shares CPUs between sessions first (`autogroup`): then a niced
+   * process in another session competes as if it were not niced, and the load average says little.
+   */
+  cpuShare: { start: number; end: number; autogroup: boolean | null }
   results: BenchResult[]
 }
 
