@@ -37,6 +37,9 @@ export function textBytes(text: string): Uint8Array {
 }
 
 const TWO_32 = 2 ** 32
+/** Tag 42, a 37-byte byte string, the zero byte, then the head of CIDv1 dag-cbor sha2-256 with a 32-byte digest. */
+const RECORD_CID_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, 0x01, 0x71, 0x12, 0x20)
+const RECORD_CID_BYTES = 36
 
 export class Cursor {
   readonly bytes: Uint8Array
@@ -138,6 +141,19 @@ export class Cursor {
     const start = this.pos
     this.pos = start + n
     return this.bytes.subarray(start, start + n)
+  }
+
+  /**
+   * `fields.ts` `recordCid`, nullable: null, or a record's CID (tag 42 of CIDv1, dag-cbor, sha2-256 with a 32-byte
+   * digest: the only form the encoder writes for a record's id) as its 36 bytes, a view into the input.
+   */
+  recordCid(): Uint8Array | null {
+    if (this.maybe(0xf6)) return null
+    this.fixed(RECORD_CID_HEAD)
+    const start = this.pos - 4
+    if (start + RECORD_CID_BYTES > this.bytes.length) throw MISS
+    this.pos = start + RECORD_CID_BYTES
+    return this.bytes.subarray(start, this.pos)
   }
 
   /** A text string of `min` to `max` bytes, all ASCII (so valid UTF-8, one UTF-16 unit per byte): its span. */

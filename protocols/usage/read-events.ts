@@ -25,21 +25,8 @@ const KEY_SECONDS = textBytes('seconds')
 const KEY_CONTRACT = textBytes('contract')
 const KEY_STARTED_AT = textBytes('startedAt')
 const KEY_PURCHASE_ID = textBytes('purchaseId')
-/** Tag 42, a 37-byte byte string, the zero byte, then CIDv1 dag-cbor sha2-256 with a 32-byte digest. */
-const RECORD_CID_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, 0x01, 0x71, 0x12, 0x20)
-const RECORD_CID_BYTES = 36
 /** An ISRC is 12 characters; a longer text is no ISRC (the general path says why). */
 const MAX_ISRC_CHARS = 12
-
-/** `fields.ts` `recordCid`, nullable: the CID's 36 bytes or null. */
-function recordCid(c: Cursor): Uint8Array | null {
-  if (c.maybe(0xf6)) return null
-  c.fixed(RECORD_CID_HEAD)
-  const start = c.pos - 4
-  ensure(start + RECORD_CID_BYTES <= c.bytes.length)
-  c.pos = start + RECORD_CID_BYTES
-  return c.bytes.subarray(start, c.pos)
-}
 
 /** `fields.ts` `id`: 1 to 128 of letters, digits and `. _ : / -`. */
 function id(c: Cursor): string {
@@ -81,15 +68,15 @@ function read(c: Cursor): UsageEventView[] {
     c.fixed(KEY_KIND)
     const kindText = kind(c)
     c.fixed(KEY_OFFER)
-    const offer = recordCid(c)
+    const offer = c.recordCid()
     c.fixed(KEY_EVENT_ID)
     const eventId = id(c)
     c.fixed(KEY_LICENCE)
-    const licence = recordCid(c)
+    const licence = c.recordCid()
     c.fixed(KEY_SECONDS)
     const seconds = c.natural()
     c.fixed(KEY_CONTRACT)
-    const contract = recordCid(c)
+    const contract = c.recordCid()
     c.fixed(KEY_STARTED_AT)
     const startedAt = c.natural()
     c.fixed(KEY_PURCHASE_ID)

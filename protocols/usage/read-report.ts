@@ -42,9 +42,6 @@ const KEY_CREATED = textBytes('created')
 const KEY_NETWORK = textBytes('network')
 const BOX_HEAD = Uint8Array.of(0xa2, ...textBytes('box'))
 const KEY_RECIPIENT = textBytes('recipient')
-/** Tag 42, a 37-byte byte string, the zero byte, then CIDv1 dag-cbor sha2-256 with a 32-byte digest. */
-const RECORD_CID_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00, 0x01, 0x71, 0x12, 0x20)
-const RECORD_CID_BYTES = 36
 /** `types/common.ts` `networkName`: 1 to 64 of `a-z 0-9 -`, not starting with `-`. */
 const MAX_NETWORK_CHARS = 64
 
@@ -74,13 +71,7 @@ function read(c: Cursor): Laid {
   c.fixed(BODY_HEAD)
   const seq = c.natural()
   c.fixed(KEY_PREV)
-  let prev: Uint8Array | null = null
-  if (!c.maybe(0xf6)) {
-    c.fixed(RECORD_CID_HEAD)
-    prev = c.bytes.subarray(c.pos - 4, c.pos - 4 + RECORD_CID_BYTES)
-    ensure(c.pos - 4 + RECORD_CID_BYTES <= c.bytes.length)
-    c.pos += RECORD_CID_BYTES - 4
-  }
+  const prev = c.recordCid()
   ensure((seq === 0) === (prev === null))
   c.fixed(KEY_DEVICE)
   const device = c.bytesOf(32)
