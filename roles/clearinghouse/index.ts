@@ -25,7 +25,7 @@ export {
 } from './statements.ts'
 export { CLEARINGHOUSE_LAYOUT, type StateLevel } from './store.ts'
 export type { IngestStats, ReportAck, ReportStatus } from './usage/ingest.ts'
-export { ReportVerifier, type VerifiedReport, type VerifyContext } from './usage/verify.ts'
+export { type DeviceInfo, ReportVerifier, type VerifiedReport, type VerifyContext } from './usage/verify.ts'
 
 export const clearinghouse = defineRole({
   name: 'clearinghouse',
