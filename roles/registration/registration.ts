@@ -49,6 +49,8 @@ export class RegistrationRole implements Role {
   readonly #components: RegistrationComponents
   readonly #unhandle: Array<() => Promise<void>> = []
   #rotationTimer: ReturnType<typeof setInterval> | undefined
+  /** The round of revocations running now, if any: stop() waits for it, so nothing reads the store after stop. */
+  #revoking: Promise<void> | undefined
 
   constructor(components: RegistrationComponents, init: RegistrationInit = {}) {
     this.#components = components
@@ -70,7 +72,16 @@ export class RegistrationRole implements Role {
     this.#unhandle.push(await registerRpc(libp2p, network.protocol(LICENCE_PROTOCOL), licenceHandlers(this.registrar)))
     // Old certificates of rotated keys are revoked when their grace period ends (also those due while stopped).
     const revokeDue = () => {
-      this.registrar.rotations.revokeDue().catch((err) => log.error('revoking rotated certificates failed: %e', err))
+      if (this.#revoking !== undefined) return
+      this.#revoking = this.registrar.rotations
+        .revokeDue()
+        .then(
+          () => {},
+          (err) => log.error('revoking rotated certificates failed: %e', err),
+        )
+        .finally(() => {
+          this.#revoking = undefined
+        })
     }
     revokeDue()
     this.#rotationTimer = setInterval(revokeDue, ROTATION_CHECK_INTERVAL_MS)
@@ -82,6 +93,8 @@ export class RegistrationRole implements Role {
     if (this.#rotationTimer !== undefined) clearInterval(this.#rotationTimer)
     this.#rotationTimer = undefined
     for (const unhandle of this.#unhandle.splice(0).reverse()) await unhandle()
+    // A round started by start() or the timer may still read the store (an iterator): stopped means it has ended.
+    await this.#revoking
     this.registrar.stop()
   }
 }
