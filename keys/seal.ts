@@ -128,13 +128,28 @@ function sealWith(prk: KeyObject, ephemeralPublicKey: Uint8Array, plaintext: Uin
   const out = new Uint8Array(SEAL_OVERHEAD_BYTES + plaintext.length)
   out[0] = SEAL_VERSION
   out.set(ephemeralPublicKey, 1)
+  return encryptAfterHeader(out, HEADER_BYTES, key, nonce, plaintext, ctx)
+}
+
+/**
+ * AES-256-GCM over `plaintext` into `out` after its `headerBytes` (already written), then the tag; the header and the
+ * context are the associated data. Both box versions lay out a box so.
+ */
+function encryptAfterHeader(
+  out: Uint8Array,
+  headerBytes: number,
+  key: Parameters<typeof createCipheriv>[1],
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ctx: Uint8Array,
+): Uint8Array {
   const cipher = createCipheriv('aes-256-gcm', key, nonce)
-  cipher.setAAD(Buffer.concat([out.subarray(0, HEADER_BYTES), ctx]))
+  cipher.setAAD(Buffer.concat([out.subarray(0, headerBytes), ctx]))
   const body = cipher.update(plaintext)
   const tail = cipher.final()
-  out.set(body, HEADER_BYTES)
-  out.set(tail, HEADER_BYTES + body.length)
-  out.set(cipher.getAuthTag(), HEADER_BYTES + plaintext.length)
+  out.set(body, headerBytes)
+  out.set(tail, headerBytes + body.length)
+  out.set(cipher.getAuthTag(), headerBytes + plaintext.length)
   return out
 }
 
@@ -150,14 +165,8 @@ function sealInSession(
   out[0] = SEAL_SESSION_VERSION
   out.set(ephemeralPublicKey, 1)
   new DataView(out.buffer).setUint32(HEADER_BYTES, boxNumber)
-  const cipher = createCipheriv('aes-256-gcm', keys.key, sessionNonce(keys.nonceBase, boxNumber))
-  cipher.setAAD(Buffer.concat([out.subarray(0, SESSION_HEADER_BYTES), ctx]))
-  const body = cipher.update(plaintext)
-  const tail = cipher.final()
-  out.set(body, SESSION_HEADER_BYTES)
-  out.set(tail, SESSION_HEADER_BYTES + body.length)
-  out.set(cipher.getAuthTag(), SESSION_HEADER_BYTES + plaintext.length)
-  return out
+  const nonce = sessionNonce(keys.nonceBase, boxNumber)
+  return encryptAfterHeader(out, SESSION_HEADER_BYTES, keys.key, nonce, plaintext, ctx)
 }
 
 function checkPlaintext(plaintext: Uint8Array): void {
