@@ -19,7 +19,7 @@ import {
  */
 
 /** The first byte of every sealed box this code writes. */
-export const SEAL_VERSION = 1
+export const SEAL_VERSION = 1 as const
 /** HKDF info prefix; the context follows after a 0x00 byte. */
 export const SEAL_DOMAIN = 'consort/v1/seal'
 const HEADER_BYTES = 1 + X25519_KEY_BYTES
@@ -28,7 +28,7 @@ const TAG_BYTES = 16
 /** Bytes a sealed box adds to its plaintext: version, ephemeral public key, tag. */
 export const SEAL_OVERHEAD_BYTES = HEADER_BYTES + TAG_BYTES
 /** The first byte of a box sealed in a session (`SealSession`): one key per session, the box's number in the nonce. */
-export const SEAL_SESSION_VERSION = 2
+export const SEAL_SESSION_VERSION = 2 as const
 /** HKDF info of a session's key and nonce base (no context: each box's context is bound by the associated data). */
 export const SEAL_SESSION_DOMAIN = 'consort/v1/seal-session'
 const BOX_NUMBER_BYTES = 4
@@ -37,6 +37,10 @@ const SESSION_HEADER_BYTES = HEADER_BYTES + BOX_NUMBER_BYTES
 export const SEAL_SESSION_OVERHEAD_BYTES = SESSION_HEADER_BYTES + TAG_BYTES
 /** Boxes one session key may seal: its box number is 32 bits. */
 const MAX_SESSION_BOX_NUMBER = 2 ** 32 - 1
+/** The box versions this code writes and opens (keys/README.md). */
+export type SealBoxVersion = typeof SEAL_VERSION | typeof SEAL_SESSION_VERSION
+/** Every box version this code opens, oldest first. */
+export const SEAL_BOX_VERSIONS: readonly SealBoxVersion[] = [SEAL_VERSION, SEAL_SESSION_VERSION]
 
 /** Longest context (UTF-8 bytes). Contexts are short fixed labels, optionally with an id; 256 leaves room for both. */
 export const MAX_SEAL_CONTEXT_BYTES = 256
@@ -231,14 +235,24 @@ export const SEAL_SESSION_PROBATION_ENTRIES = 1024
 export class SealOpener {
   readonly #privateKey: KeyObject
   readonly #publicKey: Uint8Array
+  readonly #versions: readonly SealBoxVersion[]
   readonly #established = new Lru<string, Remembered>(SEAL_SESSION_CACHE_ENTRIES)
   readonly #probation = new Lru<string, Remembered>(SEAL_SESSION_PROBATION_ENTRIES)
   #agreements = 0
 
-  /** Throws `InvalidByteLengthError` when a key is not 32 bytes. */
-  constructor(recipient: SealingKeyPair) {
+  /**
+   * `versions`: the box versions it opens (default all, `SEAL_BOX_VERSIONS`); a box of another version is refused as
+   * an opener of a release that did not know it refused it (a clearinghouse restricted to version 1 behaves as one
+   * released before decision 0515, decision 0518). Throws `InvalidByteLengthError` when a key is not 32 bytes.
+   */
+  constructor(recipient: SealingKeyPair, options: { versions?: readonly SealBoxVersion[] } = {}) {
     assertBytes('recipient.publicKey', recipient.publicKey, X25519_KEY_BYTES)
     assertBytes('recipient.privateKey', recipient.privateKey, X25519_KEY_BYTES)
+    const versions = options.versions ?? SEAL_BOX_VERSIONS
+    if (versions.length === 0 || versions.some((v) => !SEAL_BOX_VERSIONS.includes(v))) {
+      throw new RangeError(`seal versions ${JSON.stringify(versions)}: each must be one of ${SEAL_BOX_VERSIONS}`)
+    }
+    this.#versions = SEAL_BOX_VERSIONS.filter((v) => versions.includes(v))
     this.#privateKey = x25519PrivateKeyObject(recipient.privateKey)
     this.#publicKey = copyBytes(recipient.publicKey)
   }
@@ -263,11 +277,10 @@ export class SealOpener {
     if (sealed.length < SEAL_OVERHEAD_BYTES) {
       throw new MalformedSealError(`sealed box is ${sealed.length} bytes, at least ${SEAL_OVERHEAD_BYTES}`)
     }
-    const version = sealed[0]
-    if (version !== SEAL_VERSION && version !== SEAL_SESSION_VERSION) {
-      throw new MalformedSealError(
-        `sealed box version is ${version}, only ${SEAL_VERSION} and ${SEAL_SESSION_VERSION} are known`,
-      )
+    const version = sealed[0] as SealBoxVersion
+    if (!this.#versions.includes(version)) {
+      const known = this.#versions.length === 1 ? `${this.#versions[0]} is` : `${this.#versions.join(' and ')} are`
+      throw new MalformedSealError(`sealed box version is ${version}, only ${known} known`)
     }
     const header = version === SEAL_VERSION ? HEADER_BYTES : SESSION_HEADER_BYTES
     if (sealed.length < header + TAG_BYTES) {
@@ -371,8 +384,8 @@ export class SealSession {
   readonly #maxAgeMs: number
   #key: { privateKey: KeyObject; publicKey: Uint8Array; started: number } | undefined
   #boxes = 0
-  /** Per recipient (hex), this session's key and nonce base with it. */
-  readonly #keysWith = new Map<string, SessionKeys>()
+  /** Per recipient (hex), the agreement's PRK and, once a box of version 2 needed them, the session's key and nonce base. */
+  readonly #keysWith = new Map<string, Remembered>()
   /** Recipient and context of every box this key sealed: a repeat starts a new key. */
   readonly #sealed = new Set<string>()
   #keys = 0
@@ -395,8 +408,18 @@ export class SealSession {
     return this.#keys
   }
 
-  /** Seal `plaintext` to `recipientPublicKey` under `context`; the same bytes `seal` writes, and the same errors. */
-  seal(recipientPublicKey: Uint8Array, plaintext: Uint8Array, context: string): Uint8Array {
+  /**
+   * Seal `plaintext` to `recipientPublicKey` under `context`, with the same errors as `seal`. `version`: 2 (the default)
+   * is a session's box, one AES key for the session; 1 is the box `seal` writes, its key and nonce expanded from the
+   * session's agreement and the context (decision 0513), for a recipient that opens only version 1 (decision 0518).
+   */
+  seal(
+    recipientPublicKey: Uint8Array,
+    plaintext: Uint8Array,
+    context: string,
+    version: SealBoxVersion = SEAL_SESSION_VERSION,
+  ): Uint8Array {
+    if (!SEAL_BOX_VERSIONS.includes(version)) throw new RangeError(`seal version ${version} is not known`)
     assertBytes('recipientPublicKey', recipientPublicKey, X25519_KEY_BYTES)
     checkPlaintext(plaintext)
     const ctx = contextBytes(context)
@@ -413,19 +436,21 @@ export class SealSession {
       this.#rotate(now)
     }
     const key = this.#key!
-    let keys = this.#keysWith.get(recipient)
-    if (keys === undefined) {
+    let agreed = this.#keysWith.get(recipient)
+    if (agreed === undefined) {
       const shared = x25519SharedSecret(key.privateKey, recipientPublicKey)
       if (shared === undefined) throw new WeakSealingKeyError()
-      const prk = withoutStackTraces(() => extract(shared, key.publicKey, recipientPublicKey))
+      agreed = { prk: withoutStackTraces(() => extract(shared, key.publicKey, recipientPublicKey)) }
       shared.fill(0)
-      keys = sessionKeys(prk)
-      this.#keysWith.set(recipient, keys)
+      this.#keysWith.set(recipient, agreed)
     }
-    // The box's number under this key: never repeated (a key is replaced after maxBoxes ≤ 2^32 boxes).
+    // The box's number under this key: never repeated (a key is replaced after maxBoxes ≤ 2^32 boxes). A box of
+    // version 1 spends one too, so that maxBoxes bounds every box of the key.
     const boxNumber = this.#boxes++
     this.#sealed.add(box)
-    return sealInSession(keys, key.publicKey, boxNumber, plaintext, ctx)
+    if (version === SEAL_VERSION) return sealWith(agreed.prk, key.publicKey, plaintext, ctx)
+    agreed.session ??= sessionKeys(agreed.prk)
+    return sealInSession(agreed.session, key.publicKey, boxNumber, plaintext, ctx)
   }
 
   /** Forget the current key (a device that stops reporting, or wants the next box under a fresh key). */

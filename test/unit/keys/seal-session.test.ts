@@ -3,7 +3,7 @@ import { createCipheriv } from 'node:crypto'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { SealOpenError, WeakSealingKeyError } from '../../../keys/errors.ts'
+import { MalformedSealError, SealOpenError, WeakSealingKeyError } from '../../../keys/errors.ts'
 import {
   generateSealingKeyPair,
   open,
@@ -12,6 +12,7 @@ import {
   SEAL_SESSION_OVERHEAD_BYTES,
   SEAL_SESSION_PROBATION_ENTRIES,
   SEAL_SESSION_VERSION,
+  SEAL_VERSION,
   SealOpener,
   SealSession,
   SeededRandom,
@@ -55,6 +56,46 @@ describe('keys/seal: sealing sessions', () => {
     }
     assert.equal(new Set(boxes.map(ephemeralOf)).size, 1)
     assert.equal(session.keys, 1)
+  })
+
+  it('seals version 1 boxes on request (decision 0518): the box seal() writes, under the session key, beside version 2', () => {
+    const t = clock()
+    const session = new SealSession({ random: new SeededRandom('s-v1'), now: t.now })
+    const other = generateSealingKeyPair(new SeededRandom('seal-session-other'))
+    const v1 = session.seal(recipient.publicKey, utf8('events 0'), contextOf('A', 0), SEAL_VERSION)
+    const v2 = session.seal(other.publicKey, utf8('events 0'), contextOf('A', 0))
+    const v1Again = session.seal(recipient.publicKey, utf8('events 1'), contextOf('A', 1), SEAL_VERSION)
+    assert.equal(v1[0], SEAL_VERSION)
+    assert.equal(v1.length, SEAL_OVERHEAD_BYTES + utf8('events 0').length)
+    assert.equal(v2[0], SEAL_SESSION_VERSION)
+    assert.equal(new Set([v1, v2, v1Again].map(ephemeralOf)).size, 1, 'one ephemeral key for both versions')
+    assert.equal(session.keys, 1)
+    // What seal() writes with the same ephemeral key: the session's version-1 box is byte for byte that box.
+    const sameKey = seal(recipient.publicKey, utf8('events 0'), contextOf('A', 0), new SeededRandom('s-v1'))
+    assert.deepEqual(v1, sameKey)
+    const onlyV1 = new SealOpener(recipient, { versions: [SEAL_VERSION] })
+    assert.deepEqual(onlyV1.open(v1, contextOf('A', 0)), utf8('events 0'))
+    assert.deepEqual(onlyV1.open(v1Again, contextOf('A', 1)), utf8('events 1'))
+    assert.deepEqual(open(other, v2, contextOf('A', 0)), utf8('events 0'))
+    assert.throws(() => session.seal(recipient.publicKey, utf8('x'), contextOf('A', 2), 3 as never), RangeError)
+  })
+
+  it('an opener restricted to version 1 refuses version 2 with the words of a release before decision 0515', () => {
+    const session = new SealSession({ random: new SeededRandom('s-old'), now: clock().now })
+    const box = session.seal(recipient.publicKey, utf8('events'), contextOf('A', 0))
+    const old = new SealOpener(recipient, { versions: [SEAL_VERSION] })
+    assert.throws(
+      () => old.open(box, contextOf('A', 0)),
+      (err: Error) =>
+        err.name === MalformedSealError.name && err.message === 'sealed box version is 2, only 1 is known',
+    )
+    assert.equal(old.agreements, 0, 'refused before any agreement')
+    assert.throws(() => new SealOpener(recipient, { versions: [] }), RangeError)
+    assert.throws(() => new SealOpener(recipient, { versions: [3 as never] }), RangeError)
+    assert.throws(
+      () => new SealOpener(recipient).open(Uint8Array.of(3, ...new Uint8Array(60)), contextOf('A', 0)),
+      /sealed box version is 3, only 1 and 2 are known/,
+    )
   })
 
   it('derives the session key and nonce base once, each nonce from the box number (recomputed with @noble)', () => {
