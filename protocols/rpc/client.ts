@@ -1,4 +1,4 @@
-import type { AbortOptions, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { withDeadline } from '../deadline.ts'
@@ -70,24 +70,38 @@ export interface RpcCallOptions extends AbortOptions {
   service?: string
   /** The protocol's refusals: a listed code is thrown as its own error class instead of `RpcRemoteError`. */
   errors?: WireErrors
+  /**
+   * Told which of the protocols offered the peer chose (multistream-select: the first in the list it serves) and the
+   * connection it was chosen on (absent for this node itself), before the request is written.
+   */
+  onProtocol?: (protocol: string, connection: Connection | undefined) => void
 }
 
 export type RpcDialer = StreamDialer & { peerId?: PeerId }
 
 /**
  * Send one request on a fresh stream and return the response body. A typed error reply throws
- * `RpcRemoteError` with the peer's code; a missed deadline throws `RpcTimeoutError`.
+ * `RpcRemoteError` with the peer's code; a missed deadline throws `RpcTimeoutError`. `protocols`: one protocol id, or
+ * several, newest first, of which the peer chooses the first it serves (`options.onProtocol` is told which).
  */
 export async function rpcCall(
   libp2p: RpcDialer,
   peer: PeerId | Multiaddr | Multiaddr[],
-  protocol: string,
+  protocols: string | readonly string[],
   op: string,
   body: unknown,
   options: RpcCallOptions = {},
 ): Promise<unknown> {
-  const local = isPeerId(peer) && libp2p.peerId?.equals(peer) === true ? localRpcServer(libp2p, protocol) : undefined
-  if (local != null) return callLocal(local, libp2p.peerId!, protocol, op, body, options)
+  const offered = typeof protocols === 'string' ? [protocols] : [...protocols]
+  const protocol = offered[0]!
+  if (isPeerId(peer) && libp2p.peerId?.equals(peer) === true) {
+    for (const candidate of offered) {
+      const local = localRpcServer(libp2p, candidate)
+      if (local == null) continue
+      options.onProtocol?.(candidate, undefined)
+      return callLocal(local, libp2p.peerId, candidate, op, body, options)
+    }
+  }
   const { signal, deadline } = withDeadline(options.deadlineMs ?? DEFAULT_DEADLINE_MS, options.signal)
   let stream: Stream | undefined
   const service = options.service ?? serviceOfProtocol(protocol)
@@ -121,7 +135,7 @@ export async function rpcCall(
   try {
     try {
       // An open connection is used as it is, relayed ones too (a peer behind NAT): see streams.ts.
-      stream = await openProtocolStream(libp2p, target, protocol, { signal })
+      stream = await openProtocolStream(libp2p, target, offered, { signal })
     } catch (err) {
       if (options.signal?.aborted ?? false) throw err
       // Addresses from the peer store may be those of an earlier run of the peer: look for fresh ones, once.
@@ -130,7 +144,7 @@ export async function rpcCall(
         const fresh = await announcedAddresses(libp2p, peer, { signal, service, stale }).catch(() => null)
         if (fresh != null) {
           target = fresh
-          stream = await openProtocolStream(libp2p, target, protocol, { signal }).catch((again: unknown) => {
+          stream = await openProtocolStream(libp2p, target, offered, { signal }).catch((again: unknown) => {
             throw unreachable(again)
           })
         }
@@ -138,6 +152,13 @@ export async function rpcCall(
       if (stream == null) throw unreachable(err)
     }
 
+    if (options.onProtocol != null) {
+      const opened = stream
+      const connection = isPeerId(peer)
+        ? libp2p.getConnections?.(peer).find((c) => c.streams.includes(opened))
+        : undefined
+      options.onProtocol(stream.protocol, connection)
+    }
     const lp = lpStream(stream, { maxDataLength: options.maxResponseBytes ?? DEFAULT_MAX_MESSAGE_BYTES })
     await lp.write(encodeRequest({ op, body }), { signal })
     const reply = await lp.read({ signal })

@@ -15,7 +15,7 @@ function isPeerId(value: unknown): value is PeerId {
 }
 
 /**
- * Open a stream for `protocol` to `peer`, on a connection already open to it when there is one (a direct one
+ * Open a stream for `protocol` (or the first of several the peer serves) to `peer`, on a connection already open to it when there is one (a direct one
  * first, else a relayed one), otherwise by dialling. Relayed connections (a peer behind NAT, reachable only through
  * a relay until hole punching succeeds) carry Consort's protocols too: libp2p would otherwise refuse them, or dial
  * the peer again through the relay for every request.
@@ -23,7 +23,7 @@ function isPeerId(value: unknown): value is PeerId {
 export async function openProtocolStream(
   libp2p: StreamDialer,
   peer: PeerId | Multiaddr | Multiaddr[],
-  protocol: string,
+  protocol: string | string[],
   options: AbortOptions = {},
 ): Promise<Stream> {
   if (isPeerId(peer) && libp2p.getConnections != null) {

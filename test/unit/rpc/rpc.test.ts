@@ -297,6 +297,28 @@ describe('protocols/rpc over two libp2p nodes', function () {
     )
   })
 
+  it('offers several protocols newest first: the peer answers on the first it serves, and says which', async () => {
+    const newer = protocolId('testnet', 'rpc-test', 2)
+    unregister = await registerRpc(server.libp2p, protocol, { which: async () => 'one' })
+    const chosen: Array<{ protocol: string; connection: boolean }> = []
+    const onProtocol = (p: string, connection: unknown) => chosen.push({ protocol: p, connection: connection != null })
+    const offered = [newer, protocol]
+    assert.equal(await rpcCall(client.libp2p, server.peerId, offered, 'which', null, { onProtocol }), 'one')
+    const stopNewer = await registerRpc(server.libp2p, newer, { which: async () => 'two' })
+    try {
+      assert.equal(await rpcCall(client.libp2p, server.peerId, offered, 'which', null, { onProtocol }), 'two')
+      // A node that calls itself: the first protocol it serves, without a connection.
+      assert.equal(await rpcCall(server.libp2p, server.peerId, offered, 'which', null, { onProtocol }), 'two')
+    } finally {
+      await stopNewer()
+    }
+    assert.deepEqual(chosen, [
+      { protocol, connection: true },
+      { protocol: newer, connection: true },
+      { protocol: newer, connection: false },
+    ])
+  })
+
   it('stops serving after unregistering', async () => {
     const stop = await registerRpc(server.libp2p, protocol, { op: async () => 'ok' })
     assert.equal(await rpcCall(client.libp2p, server.peerId, protocol, 'op', null), 'ok')
