@@ -1,12 +1,13 @@
 /**
- * The Financial Clearinghouse role: serves `/consort/<net>/clearing/1` (purchases, usage reports, account
- * requests), learns contracts from the `contracts` topic, ingests usage reports from the `usage` topic, and offers
+ * The Financial Clearinghouse role: serves `/consort/<net>/clearing/1` and `/2` (purchases, usage reports, account
+ * requests; `/2` only when it opens usage boxes of version 2, decision 0518), learns contracts from the `contracts` topic, ingests usage reports from the `usage` topic, and offers
  * its ledger, statements, held plays and audit to the operator through the control API (`/v1/clearinghouse/…`).
  * The work itself is done by `ClearingEngine` (engine.ts). See README.md.
  */
 import { logger } from '@libp2p/logger'
 import type { CID } from 'multiformats/cid'
-import { CLEARING_OPS, CLEARING_PROTOCOL, CONSUMPTION_OP, USAGE_STATE_OP } from '../../protocols/clearing/index.ts'
+import { CLEARING_OPS, CONSUMPTION_OP, USAGE_STATE_OP } from '../../protocols/clearing/index.ts'
+import { servedClearingProtocols } from '../../protocols/clearing/versions.ts'
 import { isError } from '../../protocols/errors.ts'
 import type { RecordType } from '../../protocols/records/registry.ts'
 import { registerRpc } from '../../protocols/rpc/server.ts'
@@ -76,7 +77,9 @@ export class ClearinghouseRole extends EventTarget implements Role {
         this.dispatchEvent(new CustomEvent(type, { detail: (e as CustomEvent).detail })),
       )
     }
-    this.#unregister = await registerRpc(c.libp2p, c.network.protocol(CLEARING_PROTOCOL), {
+    // One handler under every version of the protocol whose usage boxes it opens (decision 0518): which versions it
+    // serves is how players learn which box version to seal to it.
+    const handlers: Parameters<typeof registerRpc>[2] = {
       [CLEARING_OPS.authorise]: async (body) => engine.authorise(body),
       [CLEARING_OPS.capture]: async (body) => engine.capture(body),
       [CLEARING_OPS.void]: async (body, context) => engine.void(body, context.remotePeer),
@@ -88,7 +91,13 @@ export class ClearinghouseRole extends EventTarget implements Role {
       [CLEARING_OPS.delivery]: async (body) => engine.delivery(body),
       [USAGE_STATE_OP]: async (body) => engine.usageState(body),
       [CONSUMPTION_OP]: async (body) => engine.consumption(body),
-    })
+    }
+    const unregister = await Promise.all(
+      servedClearingProtocols(c.network, engine.sealVersions).map((p) => registerRpc(c.libp2p, p, handlers)),
+    )
+    this.#unregister = async () => {
+      await Promise.all(unregister.map((u) => u()))
+    }
     this.#unsubscribe.push(
       c.topics.subscribe('contracts', {
         onMessage: async (delivery: GossipDelivery) => {

@@ -16,6 +16,7 @@ import { z } from 'zod'
 import { toHex } from '../../keys/hex.ts'
 import type { NodeKeys } from '../../keys/keystore.ts'
 import { Lru } from '../../keys/lru.ts'
+import { SEAL_BOX_VERSIONS, type SealBoxVersion } from '../../keys/seal.ts'
 import type { AccountRequest } from '../../protocols/clearing/account.ts'
 import { verifyConsumptionRequest } from '../../protocols/clearing/consumption.ts'
 import {
@@ -101,6 +102,17 @@ export const clearinghouseInit = z
       .optional(),
     /** Verification threads: 0 verifies on the main thread; `auto` starts one per core when reports queue up. */
     verifyWorkers: z.union([z.number().int().min(0).max(64), z.literal('auto')]).optional(),
+    /**
+     * The usage box versions it opens and announces (default both, `[1, 2]`; decision 0518): with `[1]` it serves only
+     * `clearing/1` and refuses boxes of version 2, as a clearinghouse released before decision 0515 does. Version 1 is
+     * always opened: every player that has not heard this clearinghouse announce version 2 seals version 1 to it.
+     */
+    sealVersions: z
+      .array(z.union([z.literal(1), z.literal(2)]))
+      .min(1)
+      .max(2)
+      .refine((versions) => versions.includes(1), 'version 1 must be opened (players seal it until they hear more)')
+      .optional(),
     /** fsync every state write (default true; tests may turn it off). */
     sync: z.boolean().optional(),
     /** The payment gateway: the built-in test gateway (the default on test networks) or none. */
@@ -169,6 +181,8 @@ export class ClearingEngine extends EventTarget {
    */
   readonly attachedLicences = new VerifiedRecords(ATTACHED_LICENCE_ENTRIES)
   readonly network: NetworkContext
+  /** The usage box versions it opens, and announces by the clearing protocol versions it serves (decision 0518). */
+  readonly sealVersions: readonly SealBoxVersion[]
   readonly gateway: PaymentGateway | null
   readonly #c: EngineComponents
   readonly #journal: Journal
@@ -197,6 +211,7 @@ export class ClearingEngine extends EventTarget {
     this.#ledgerStore = ledgerStore
     this.store = store
     this.network = c.network
+    this.sealVersions = init.sealVersions ?? [...SEAL_BOX_VERSIONS]
     const sync = init.sync ?? true
     const serial = <T>(fn: () => Promise<T>) => this.#serial(fn)
     const fail = (err: Error) => this.#fail(err)
@@ -267,6 +282,7 @@ export class ClearingEngine extends EventTarget {
         recipient: c.keys.signer.publicKey,
         sealingPublicKey: c.keys.sealing.publicKey,
         sealingPrivateKey: c.keys.sealing.privateKey,
+        sealVersions: this.sealVersions,
       },
       init.verifyWorkers ?? 'auto',
       () => c.clock.now(),

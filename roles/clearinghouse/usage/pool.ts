@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { logger } from '@libp2p/logger'
-import { SealOpener } from '../../../keys/seal.ts'
+import { type SealBoxVersion, SealOpener } from '../../../keys/seal.ts'
 import type { RecordCaps } from '../../../protocols/records/envelope.ts'
 import { MAX_VERIFY_WORKERS, POOL_BATCH, POOL_START_BACKLOG } from '../constants.ts'
 import { ReportInvalidError } from '../errors.ts'
@@ -21,6 +21,8 @@ export interface WorkerInit {
   recipient: Uint8Array
   sealingPublicKey: Uint8Array
   sealingPrivateKey: Uint8Array
+  /** The box versions to open (decision 0518). */
+  sealVersions: readonly SealBoxVersion[]
 }
 
 /**
@@ -102,7 +104,10 @@ export class Verifier {
     this.#ctx = {
       recipient: init.recipient,
       sealingPublicKey: init.sealingPublicKey,
-      opener: new SealOpener({ publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey }),
+      opener: new SealOpener(
+        { publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey },
+        { versions: init.sealVersions },
+      ),
     }
     if (typeof setting === 'number' && setting > 0) this.#startPool(setting)
   }

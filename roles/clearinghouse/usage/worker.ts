@@ -10,7 +10,10 @@ import type { PoolRequest, PoolResponse, WorkerInit } from './pool.ts'
 import { type DeviceInfo, ReportVerifier, type VerifyContext } from './verify.ts'
 
 const init = workerData as WorkerInit
-const opener = new SealOpener({ publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey })
+const opener = new SealOpener(
+  { publicKey: init.sealingPublicKey, privateKey: init.sealingPrivateKey },
+  { versions: init.sealVersions },
+)
 const verifier = new ReportVerifier()
 const caps: RecordCaps = init.caps
 
