@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { Signer } from '../../keys/ed25519.ts'
 import type { Random } from '../../keys/random.ts'
-import { type SealSession, seal } from '../../keys/seal.ts'
+import { type SealBoxVersion, type SealSession, seal } from '../../keys/seal.ts'
 import type { NetworkContext } from '../network.ts'
 import { type SignedRecord, signRecord } from '../records/envelope.ts'
 import { encodeUsageEvents, type UsageEvent, usageSealContext } from './index.ts'
@@ -25,6 +25,11 @@ export interface BuildReportInit {
    * makes one X25519 agreement per session rather than per report. Without it each box gets a fresh key (`seal`).
    */
   session?: SealSession
+  /**
+   * The box version to seal for each clearinghouse in a session: the newest it announced it opens (decision 0518;
+   * `ClearinghouseSealVersions`). Absent: version 2 for all. Without a session every box is version 1.
+   */
+  sealVersion?: (clearinghouse: { key: Uint8Array; sealingKey: Uint8Array }) => SealBoxVersion
 }
 
 /** Seal the events to every clearinghouse of the network and sign the report with the device key. */
@@ -36,7 +41,7 @@ export function buildUsageReport(init: BuildReportInit): SignedRecord<'consort/u
     recipient: c.key,
     box:
       init.session !== undefined
-        ? init.session.seal(c.sealingKey, plaintext, context)
+        ? init.session.seal(c.sealingKey, plaintext, context, init.sealVersion?.(c))
         : seal(c.sealingKey, plaintext, context, init.random),
   }))
   plaintext.fill(0)

@@ -1,6 +1,7 @@
-import type { Libp2p } from '@libp2p/interface'
+import type { Connection, Libp2p } from '@libp2p/interface'
 import { SEAL_SESSION_OVERHEAD_BYTES } from '../../keys/seal.ts'
-import { CLEARING_OPS, CLEARING_PROTOCOL, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
+import { CLEARING_OPS, MAX_REPORT_LICENCES, reportResponse } from '../../protocols/clearing/index.ts'
+import { type ClearinghouseSealVersions, clearingProtocols } from '../../protocols/clearing/versions.ts'
 import { parseMessage } from '../../protocols/messages.ts'
 import type { NetworkContext } from '../../protocols/network.ts'
 import { peerIdOfKey } from '../../protocols/peers.ts'
@@ -39,7 +40,10 @@ export function takeForReport(events: readonly UsageEvent[], budgetBytes: number
 // Building a report is the protocol's (an attacker's client builds one the same way): protocols/usage/report.ts.
 export { type BuildReportInit, buildUsageReport as buildReport } from '../../protocols/usage/report.ts'
 
-/** Send one report directly to one clearinghouse; answers its acknowledgement. Throws what the call throws. */
+/**
+ * Send one report directly to one clearinghouse; answers its acknowledgement. Throws what the call throws. The newest
+ * clearing protocol is offered first, and `versions` learns which one the clearinghouse chose (decision 0518).
+ */
 export async function sendReport(
   libp2p: Libp2p,
   network: NetworkContext,
@@ -48,20 +52,31 @@ export async function sendReport(
   device: SignedRecord<'consort/device'>,
   signal?: AbortSignal,
   licences: readonly SignedRecord<'consort/licence'>[] = [],
+  versions?: ClearinghouseSealVersions,
 ): Promise<{ status: ReportStatus; unpaid: Array<{ eventId: string; reason: string }> }> {
   const peer = peerIdOfKey(clearinghouse)
   await reachable(libp2p, peer, signal)
   const response = await rpcCall(
     libp2p,
     peer,
-    network.protocol(CLEARING_PROTOCOL),
+    clearingProtocols(network),
     CLEARING_OPS.report,
     {
       usage: report.bytes,
       device: device.bytes,
       ...(licences.length > 0 ? { licences: licences.slice(0, MAX_REPORT_LICENCES).map((l) => l.bytes) } : {}),
     },
-    { deadlineMs: REPORT_DEADLINE_MS, ...(signal !== undefined ? { signal } : {}) },
+    {
+      deadlineMs: REPORT_DEADLINE_MS,
+      ...(signal !== undefined ? { signal } : {}),
+      ...(versions !== undefined
+        ? {
+            onProtocol: (protocol: string, connection: Connection | undefined) => {
+              if (connection !== undefined) versions.learn(connection, [protocol])
+            },
+          }
+        : {}),
+    },
   )
   const answer = parseMessage(reportResponse, response, 'response')
   if (answer.reportId !== report.id.toString()) {

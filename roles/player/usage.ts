@@ -1,5 +1,6 @@
 import { logger } from '@libp2p/logger'
 import { SealSession } from '../../keys/seal.ts'
+import { ClearinghouseSealVersions } from '../../protocols/clearing/versions.ts'
 import { isError } from '../../protocols/errors.ts'
 import type { SignedRecord } from '../../protocols/records/envelope.ts'
 import { RpcRemoteError } from '../../protocols/rpc/errors.ts'
@@ -38,6 +39,8 @@ export class UsageReporter {
   #soonTimer: ReturnType<typeof setTimeout> | undefined
   /** One ephemeral sealing key for a while (decision 0513), in memory only: a restart starts a new one. */
   readonly #sealing: SealSession
+  /** The box version each clearinghouse announced it opens on the connections open to it (decision 0518). */
+  readonly #versions: ClearinghouseSealVersions
 
   /** Run after each flush: delivery receipts travel with the usage (decision 0511). */
   readonly #alongside: (() => Promise<unknown>) | undefined
@@ -47,10 +50,12 @@ export class UsageReporter {
     this.#core = core
     this.#device = device
     this.#sealing = new SealSession({ random: core.components.random, now: () => core.now() })
+    this.#versions = new ClearinghouseSealVersions(core.components.libp2p, core.components.network)
   }
 
-  /** Start the periodic flush (`flushIntervalMs`; none when 0). */
+  /** Listen to what clearinghouses announce, and start the periodic flush (`flushIntervalMs`; none when 0). */
   start(): void {
+    this.#versions.start()
     const interval = this.#core.init.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS
     if (interval <= 0) return
     this.#timer = setInterval(() => {
@@ -59,8 +64,9 @@ export class UsageReporter {
     this.#timer.unref?.()
   }
 
-  /** Stop the timers (first thing at stop: no flush starts after it). */
+  /** Stop the timers and listeners (first thing at stop: no flush starts after it). */
   stopTimers(): void {
+    this.#versions.stop()
     clearInterval(this.#timer)
     clearTimeout(this.#soonTimer)
     this.#soonTimer = undefined
@@ -173,6 +179,8 @@ export class UsageReporter {
         now: core.now(),
         random: c.random,
         session: this.#sealing,
+        // Each clearinghouse's box in the newest version it announced it opens; version 1 to one not heard from.
+        sealVersion: (clearinghouse) => this.#versions.sealVersion(clearinghouse.key),
       })
       await core.commit([
         { kind: ENTRY_KINDS.report, data: { seq, record: record.bytes, events: events.map((e) => e.eventId) } },
@@ -208,6 +216,7 @@ export class UsageReporter {
           device,
           signal,
           licences,
+          this.#versions,
         )
         outcome = 'answered'
         for (const u of unpaid) log('report %d: play %s not paid: %s', report.seq, u.eventId, u.reason)

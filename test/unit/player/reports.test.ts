@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createNodeKeys, type NodeKeys } from '../../../keys/keystore.ts'
 import { SeededRandom } from '../../../keys/random.ts'
-import { open } from '../../../keys/seal.ts'
+import { open, SealOpener, SealSession } from '../../../keys/seal.ts'
 import { FakeClock } from '../../../protocols/clock.ts'
 import { networkContext } from '../../../protocols/network.ts'
 import { decodeRecordAs } from '../../../protocols/records/envelope.ts'
@@ -69,6 +69,35 @@ describe('player: usage reports', () => {
     assert.throws(() =>
       open(device.sealing, decoded.body.sealed[0]!.box, usageSealContext(net.name, device.signer.publicKey, 3)),
     )
+  })
+
+  it('seals each clearinghouse its box in the version it opens (decision 0518), one session for both', async () => {
+    const net = await createTestNetwork(clock, { clearinghouses })
+    const network = networkContext(net.record)
+    const onlyV1 = clearinghouses[0]!.signer.publicKey
+    const report = buildReport({
+      network,
+      device: device.signer,
+      account: new Uint8Array(32).fill(7),
+      seq: 0,
+      prev: null,
+      events: [event(1)],
+      now: clock.now(),
+      random: new SeededRandom('r-versions'),
+      session: new SealSession({ random: new SeededRandom('r-versions-session'), now: () => clock.now() }),
+      sealVersion: (c) => (Buffer.from(c.key).equals(onlyV1) ? 1 : 2),
+    })
+    const decoded = decodeRecordAs('consort/usage', report.bytes, { network: net.name, now: clock.now() })
+    assert.deepEqual(
+      decoded.body.sealed.map((s) => s.box[0]),
+      [1, 2],
+    )
+    const context = usageSealContext(net.name, device.signer.publicKey, 0)
+    const old = new SealOpener(clearinghouses[0]!.sealing, { versions: [1] })
+    assert.deepEqual(decodeUsageEvents(old.open(decoded.body.sealed[0]!.box, context)), [event(1)])
+    assert.deepEqual(decodeUsageEvents(open(clearinghouses[1]!.sealing, decoded.body.sealed[1]!.box, context)), [
+      event(1),
+    ])
   })
 
   it('splits a long outbox into reports that fit the record cap', async () => {
